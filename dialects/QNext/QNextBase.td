@@ -1,0 +1,122 @@
+//===- QNextBase.td - qnext dialect, attributes, type constraints -*- tablegen -*-===//
+//
+// The `qnext` dialect describes the Qwen3-Next / Qwen3.5 text decoder. See
+// QNextOps.td for the operations and ../../docs/QNextDialect.md for the
+// generated reference.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef QNEXT_BASE_TD
+#define QNEXT_BASE_TD
+
+include "mlir/IR/OpBase.td"
+include "mlir/IR/AttrTypeBase.td"
+
+def QNext_Dialect : Dialect {
+  let name = "qnext";
+  let cppNamespace = "::mlir::qnext";
+  let summary = "Qwen3-Next / Qwen3.5 decoder layers and the primitives they decompose into";
+  let description = [{
+    The `qnext` dialect describes the Qwen3-Next family of hybrid decoders
+    (Gated DeltaNet linear attention, gated full attention, routed MoE) at two
+    levels:
+
+    * **Layer ops** (`qnext.gated_deltanet`, `qnext.gated_attention`,
+      `qnext.moe`, `qnext.mlp`, `qnext.rms_norm`, `qnext.embedding`,
+      `qnext.lm_head`): the unit a user reads and a fusion pass reasons about.
+    * **Primitive ops** (`qnext.linear`, `qnext.causal_conv1d`,
+      `qnext.gated_delta_rule`, `qnext.rope`, `qnext.attention`,
+      `qnext.router`, `qnext.expert_swiglu`, ...): what the layer ops
+      decompose into (`--qnext-decompose`) and what the lowerings consume.
+
+    Conventions shared by every op:
+
+    * Activations are ranked tensors with the token axis first (`T`, usually
+      dynamic): `[T, hidden]`, or `[T, heads, head_dim]` per head. Batch is 1.
+    * Weights never appear as constants. A `qnext.param` op names a checkpoint
+      tensor (its Hugging Face name) and has its static shape and stored dtype;
+      ops take weights as operands. A whole model's IR is built and transformed
+      without any weight data.
+    * State is explicit: the KV cache and the DeltaNet conv and recurrent
+      states are operands and results, so a function of qnext ops is a pure
+      function of (tokens, positions, state, parameters).
+    * Linear weights have the PyTorch `[out, in]` layout: `y = x * W^T`.
+  }];
+  let useDefaultAttributePrinterParser = 1;
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::tensor::TensorDialect"
+  ];
+}
+
+class QNext_Op<string mnemonic, list<Trait> traits = []>
+    : Op<QNext_Dialect, mnemonic, traits>;
+
+class QNext_Attr<string name, string attrMnemonic, list<Trait> traits = []>
+    : AttrDef<QNext_Dialect, name, traits> {
+  let mnemonic = attrMnemonic;
+}
+
+//===----------------------------------------------------------------------===//
+// Attributes
+//===----------------------------------------------------------------------===//
+
+// An APFloat parameter: parsed from any float literal, printed exactly
+// (`4.000000e+00`) like MLIR's own float attributes.
+class QNext_FloatParameter<string desc> : APFloatParameter<desc> {
+  let parser = [{ [&]() -> ::mlir::FailureOr<::llvm::APFloat> {
+    double value;
+    if ($_parser.parseFloat(value))
+      return ::mlir::failure();
+    return ::llvm::APFloat(value);
+  }() }];
+  let printer = [{ $_printer.printFloat($_self) }];
+}
+
+def QNext_YarnAttr : QNext_Attr<"Yarn", "yarn"> {
+  let summary = "YaRN scaling of the rotary embedding";
+  let description = [{
+    Static YaRN (`rope_scaling` / `rope_parameters` with `rope_type = "yarn"`,
+    spec section 5.4). With `dim` the rotary dimension and `base` the RoPE
+    theta, frequency `i` is blended between `1/base^(2i/dim)` and the same
+    divided by `factor`, with a linear ramp between the correction dims of
+    `beta_fast` and `beta_slow` measured against
+    `original_max_position_embeddings`; cos and sin are multiplied by the
+    attention factor `0.1 * ln(factor) + 1`.
+
+    Example:
+
+    ```mlir
+    #qnext.yarn<factor = 4.0, original_max_position_embeddings = 262144,
+                beta_fast = 32.0, beta_slow = 1.0>
+    ```
+  }];
+  let parameters = (ins
+    QNext_FloatParameter<"scaling factor (>= 1)">:$factor,
+    "int64_t":$original_max_position_embeddings,
+    QNext_FloatParameter<"fast correction boundary, in rotations">:$beta_fast,
+    QNext_FloatParameter<"slow correction boundary, in rotations">:$beta_slow
+  );
+  let assemblyFormat = "`<` struct(params) `>`";
+  let genVerifyDecl = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// Type constraints
+//===----------------------------------------------------------------------===//
+
+def QNext_Float : AnyTypeOf<[F32, BF16, F16]>;
+
+// Activations: any ranked floating-point tensor (the token axis may be dynamic).
+def QNext_Tensor : RankedTensorOf<[F32, BF16, F16]>;
+
+// Weights: statically shaped, in the dtype they are stored in.
+def QNext_Weight : StaticShapeTensorOf<[F32, BF16, F16]>;
+
+// Tensors that the reference keeps in fp32 whatever the activation dtype
+// (recurrent state, decay and beta, routing weights).
+def QNext_F32Tensor : RankedTensorOf<[F32]>;
+
+def QNext_IndexTensor : RankedTensorOf<[I32, I64]>;
+
+#endif // QNEXT_BASE_TD

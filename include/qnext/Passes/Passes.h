@@ -1,0 +1,26 @@
+//===- Passes.h - qnext passes ----------------------------------*- C++ -*-===//
+//
+// Declarations and registration of every qnext pass (see passes/Passes.td).
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef QNEXT_PASSES_PASSES_H
+#define QNEXT_PASSES_PASSES_H
+
+#include "qnext/Dialect/QNext/QNextOps.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Pass/Pass.h"
+
+namespace mlir::qnext {
+
+#define GEN_PASS_DECL
+#include "passes/Passes.h.inc"
+
+#define GEN_PASS_REGISTRATION
+#include "passes/Passes.h.inc"
+
+} // namespace mlir::qnext
+
+#endif // QNEXT_PASSES_PASSES_H

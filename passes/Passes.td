@@ -1,0 +1,61 @@
+//===- Passes.td - qnext passes ------------------------------*- tablegen -*-===//
+//
+// Every qnext pass is declared here: its argument (qnext-<group>-<what>), its
+// contract in the description, its options and statistics. One pass per .cpp,
+// named after it; its lit test is test/Passes/<Group>/<argument>.mlir.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef QNEXT_PASSES_TD
+#define QNEXT_PASSES_TD
+
+include "mlir/Pass/PassBase.td"
+
+def DecomposeLayers : Pass<"qnext-decompose-layers"> {
+  let summary = "Decompose qnext layer ops into qnext primitive ops";
+  let description = [{
+    Rewrites each layer op into the primitive ops that define it, plus the
+    upstream `tensor` reshapes and slices that move between `[T, N*D]` and
+    `[T, N, D]` views and an `arith.addf` for the MoE's shared-expert sum:
+
+    * `qnext.gated_deltanet` -> four `qnext.linear` projections,
+      `qnext.causal_conv1d {silu}`, q/k/v slices, `qnext.l2_norm` of q (scaled
+      by `Dk^-0.5`) and k, `qnext.gdn_gates`, `qnext.gated_delta_rule`,
+      `qnext.gated_rms_norm`, the output `qnext.linear`;
+    * `qnext.gated_attention` -> projections, the per-head query/gate split,
+      `qnext.rms_norm` of q and k heads, `qnext.rope` of q and k,
+      `qnext.attention` over the caches, `qnext.sigmoid_gate`, `o_proj`;
+    * `qnext.moe` -> router projection, `qnext.router`, `qnext.expert_swiglu`,
+      the shared expert (`qnext.linear` x3, `qnext.silu_mul`) gated by
+      `qnext.sigmoid_gate`, summed with `arith.addf`;
+    * `qnext.mlp` -> gate and up projections, `qnext.silu_mul`, down;
+    * `qnext.lm_head` -> `qnext.rms_norm` then `qnext.linear`.
+
+    `qnext.rms_norm` and `qnext.embedding` are already primitive and stay.
+    Operand order, attributes (epsilon, RoPE, top-k) and the state results are
+    carried over exactly; the rewrite is semantics-preserving.
+
+    With `ops=moe,mlp` only the named layer kinds are decomposed (names are the
+    op mnemonics without the `qnext.` prefix), which lets a fusion experiment
+    keep the other layers whole.
+
+    Statistics: Debian's LLVM 22 is built without LLVM statistics (NDEBUG and
+    no LLVM_FORCE_ENABLE_STATS), so there `num-decomposed` stays empty in
+    `--mlir-pass-statistics`; it counts against an LLVM built with them.
+  }];
+  let options = [
+    ListOption<"ops", "ops", "std::string",
+               "Layer op kinds to decompose (default: all): gated_deltanet, "
+               "gated_attention, moe, mlp, lm_head">
+  ];
+  let statistics = [
+    Statistic<"numDecomposed", "num-decomposed", "Number of layer ops decomposed">
+  ];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::tensor::TensorDialect",
+    "::mlir::qnext::QNextDialect"
+  ];
+}
+
+#endif // QNEXT_PASSES_TD

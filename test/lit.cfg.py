@@ -1,0 +1,23 @@
+# -*- Python -*-
+# lit configuration of the qnext suite: every *.mlir under test/ is a test.
+import os
+
+import lit.formats
+from lit.llvm import llvm_config
+
+config.name = "qnext"
+config.test_format = lit.formats.ShTest(not llvm_config.use_lit_shell)
+config.suffixes = [".mlir"]
+config.test_source_root = os.path.dirname(__file__)
+config.test_exec_root = os.path.join(config.qnext_obj_root, "test")
+config.excludes = ["CMakeLists.txt", "lit.cfg.py", "lit.site.cfg.py", "Unit"]
+
+config.substitutions.append(("%PATH%", config.environment["PATH"]))
+
+llvm_config.with_system_environment(["HOME", "INCLUDE", "LIB", "TMP", "TEMP"])
+llvm_config.use_default_substitutions()  # FileCheck, not, count
+# A leading `not` is found on PATH (the substitutions only cover `| not`).
+llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
+
+tool_dirs = [os.path.join(config.qnext_obj_root, "bin"), config.llvm_tools_dir]
+llvm_config.add_tool_substitutions(["qnext-opt"], tool_dirs)
