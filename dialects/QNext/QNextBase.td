@@ -27,7 +27,7 @@ def QNext_Dialect : Dialect {
     * **Primitive ops** (`qnext.linear`, `qnext.causal_conv1d`,
       `qnext.gated_delta_rule`, `qnext.rope`, `qnext.attention`,
       `qnext.router`, `qnext.expert_swiglu`, ...): what the layer ops
-      decompose into (`--qnext-decompose`) and what the lowerings consume.
+      decompose into (`--qnext-decompose-layers`) and what the lowerings consume.
 
     Conventions shared by every op:
 
