@@ -17,18 +17,18 @@ std::string rule(const char *name, int64_t value, const std::string &what) {
 }
 } // namespace
 
-std::string DeltaNetGeometry::validate() const {
+std::string DeltaNetGeometry::validate(const DeltaNetFieldNames &n) const {
   if (numKeyHeads <= 0)
-    return rule("num_key_heads", numKeyHeads, "must be positive");
+    return rule(n.numKeyHeads, numKeyHeads, "must be positive");
   if (numValueHeads <= 0)
-    return rule("num_value_heads", numValueHeads, "must be positive");
+    return rule(n.numValueHeads, numValueHeads, "must be positive");
   if (keyHeadDim <= 0)
-    return rule("key_head_dim", keyHeadDim, "must be positive");
+    return rule(n.keyHeadDim, keyHeadDim, "must be positive");
   if (valueHeadDim <= 0)
-    return rule("value_head_dim", valueHeadDim, "must be positive");
+    return rule(n.valueHeadDim, valueHeadDim, "must be positive");
   if (numValueHeads % numKeyHeads != 0)
-    return rule("num_value_heads", numValueHeads,
-                "must be a multiple of num_key_heads (" +
+    return rule(n.numValueHeads, numValueHeads,
+                std::string("must be a multiple of ") + n.numKeyHeads + " (" +
                     std::to_string(numKeyHeads) + ")");
   return {};
 }
@@ -66,22 +66,23 @@ std::vector<int64_t> DeltaNetGeometry::baRowPermutation() const {
   return rows;
 }
 
-std::string AttentionGeometry::validate() const {
+std::string AttentionGeometry::validate(const AttentionFieldNames &n) const {
   if (numHeads <= 0)
-    return rule("num_heads", numHeads, "must be positive");
+    return rule(n.numHeads, numHeads, "must be positive");
   if (numKVHeads <= 0)
-    return rule("num_kv_heads", numKVHeads, "must be positive");
+    return rule(n.numKVHeads, numKVHeads, "must be positive");
   if (headDim <= 0)
-    return rule("head_dim", headDim, "must be positive");
+    return rule(n.headDim, headDim, "must be positive");
   if (numHeads % numKVHeads != 0)
-    return rule("num_heads", numHeads,
-                "must be a multiple of num_kv_heads (" +
+    return rule(n.numHeads, numHeads,
+                std::string("must be a multiple of ") + n.numKVHeads + " (" +
                     std::to_string(numKVHeads) + ")");
   if (rotaryDim <= 0 || rotaryDim % 2 != 0)
-    return rule("rotary_dim", rotaryDim, "must be positive and even");
+    return rule(n.rotaryDim, rotaryDim, "must be positive and even");
   if (rotaryDim > headDim)
-    return rule("rotary_dim", rotaryDim,
-                "must not exceed head_dim (" + std::to_string(headDim) + ")");
+    return rule(n.rotaryDim, rotaryDim,
+                std::string("must not exceed ") + n.headDim + " (" +
+                    std::to_string(headDim) + ")");
   return {};
 }
 

@@ -17,6 +17,15 @@
 
 namespace qnext {
 
+/// What the fields are called where they come from: the op attributes
+/// (default) or config.json.
+struct DeltaNetFieldNames {
+  const char *numKeyHeads = "num_key_heads";
+  const char *numValueHeads = "num_value_heads";
+  const char *keyHeadDim = "key_head_dim";
+  const char *valueHeadDim = "value_head_dim";
+};
+
 /// Head counts and sizes of a Gated DeltaNet layer (spec 0.2 and 4.1).
 struct DeltaNetGeometry {
   int64_t numKeyHeads = 0;   ///< Nk
@@ -26,7 +35,7 @@ struct DeltaNetGeometry {
 
   /// Empty when consistent; otherwise one sentence naming the fields, e.g.
   /// "num_value_heads (30) must be a multiple of num_key_heads (16)".
-  std::string validate() const;
+  std::string validate(const DeltaNetFieldNames &names = {}) const;
 
   /// R = Nv / Nk, the value heads that share one key head.
   int64_t valueHeadsPerKeyHead() const { return numValueHeads / numKeyHeads; }
@@ -48,6 +57,14 @@ struct DeltaNetGeometry {
   std::vector<int64_t> baRowPermutation() const;
 };
 
+/// What the fields are called where they come from (see DeltaNetFieldNames).
+struct AttentionFieldNames {
+  const char *numHeads = "num_heads";
+  const char *numKVHeads = "num_kv_heads";
+  const char *headDim = "head_dim";
+  const char *rotaryDim = "rotary_dim";
+};
+
 /// Head counts and sizes of a gated full-attention layer (spec 5).
 struct AttentionGeometry {
   int64_t numHeads = 0;   ///< Nq
@@ -56,7 +73,7 @@ struct AttentionGeometry {
   int64_t rotaryDim = 0;  ///< int(D * partial_rotary_factor)
 
   /// Empty when consistent; otherwise one sentence naming the fields.
-  std::string validate() const;
+  std::string validate(const AttentionFieldNames &names = {}) const;
 };
 
 /// Static YaRN parameters (spec 5.4).

@@ -1,0 +1,86 @@
+//===- Config.h - config.json of Qwen3-Next / Qwen3.5 models ----*- C++ -*-===//
+//
+// The fields the forward pass relies on, parsed from a Hugging Face
+// config.json and validated (spec sections 1 and 9). Every error names the
+// file and the field.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef QNEXT_MODEL_CONFIG_H
+#define QNEXT_MODEL_CONFIG_H
+
+#include "qnext/Support/Geometry.h"
+
+#include "llvm/ADT/StringRef.h"
+#include "llvm/Support/Error.h"
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace qnext {
+
+enum class ModelFamily {
+  Qwen3Next,  ///< model_type qwen3_next
+  Qwen35,     ///< qwen3_5_text (dense MLP in every layer)
+  Qwen35MoE,  ///< qwen3_5_moe_text (MoE in every layer)
+};
+
+enum class LayerKind { LinearAttention, FullAttention };
+
+struct ModelConfig {
+  ModelFamily family = ModelFamily::Qwen3Next;
+  /// The model_type of the text model (qwen3_next, qwen3_5_text, ...).
+  std::string modelType;
+  /// True when the text fields came from `text_config` of a multimodal
+  /// wrapper; its weights then live under `model.language_model.`.
+  bool multimodalWrapper = false;
+
+  int64_t hiddenSize = 0;
+  int64_t numLayers = 0;
+  int64_t vocabSize = 0;
+  int64_t maxPositionEmbeddings = 0;
+  double rmsNormEps = 1e-6;
+  bool tieWordEmbeddings = false;
+  /// torch_dtype / dtype as written ("bfloat16", "float32", ...), or empty.
+  std::string dtype;
+
+  std::vector<LayerKind> layerTypes; ///< one per layer
+  std::vector<bool> moeLayers;       ///< one per layer: MoE or dense MLP
+
+  DeltaNetGeometry deltaNet;     ///< linear_num_*_heads, linear_*_head_dim
+  int64_t convKernel = 0;        ///< linear_conv_kernel_dim
+  AttentionGeometry attention;   ///< num_attention_heads, ..., rotary dim
+  double partialRotaryFactor = 1.0;
+  double ropeTheta = 0.0;
+  std::optional<YarnParams> yarn;
+
+  int64_t numExperts = 0;
+  int64_t numExpertsPerTok = 0;
+  int64_t moeIntermediateSize = 0;
+  int64_t sharedExpertIntermediateSize = 0;
+  int64_t intermediateSize = 0; ///< dense MLP width
+  bool normTopkProb = true;
+
+  /// Prefix of the text model's tensors: "model." or "model.language_model.".
+  std::string tensorPrefix() const {
+    return multimodalWrapper ? "model.language_model." : "model.";
+  }
+  bool isLinearAttention(int64_t layer) const {
+    return layerTypes[layer] == LayerKind::LinearAttention;
+  }
+};
+
+/// Parses config.json text; `fileName` prefixes every error message
+/// ("config.json: linear_num_value_heads (30) must be a multiple of ...").
+llvm::Expected<ModelConfig> parseModelConfig(llvm::StringRef json,
+                                             llvm::StringRef fileName);
+
+/// Reads and parses a config.json file.
+llvm::Expected<ModelConfig> loadModelConfig(llvm::StringRef path);
+
+llvm::StringRef stringifyFamily(ModelFamily family);
+
+} // namespace qnext
+
+#endif // QNEXT_MODEL_CONFIG_H

@@ -1,0 +1,36 @@
+//===- ModelBuilder.h - config -> qnext module -------------------*- C++ -*-===//
+//
+// Builds the whole model's IR from the config alone (weights are qnext.param
+// ops; no weight data is read).
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef QNEXT_MODEL_MODELBUILDER_H
+#define QNEXT_MODEL_MODELBUILDER_H
+
+#include "qnext/Model/WeightLayout.h"
+
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/OwningOpRef.h"
+
+namespace qnext {
+
+/// Builds a module with two entry points:
+///
+///   func.func @prefill(%ids: tensor<?xi32>, %positions: tensor<?xi32>,
+///                      %past: index, <state>...) -> (tensor<?xVxf32>, <state>...)
+///   func.func @decode (%ids: tensor<1xi32>, %positions: tensor<1xi32>,
+///                      %past: index, <state>...) -> (tensor<1xVxf32>, <state>...)
+///
+/// `past` is the number of tokens already in the caches; `<state>` is, per
+/// layer in order, the DeltaNet conv state [K-1, conv_dim] and recurrent state
+/// [Nv, Dk, Dv] (fp32), or the attention K and V caches [Nkv, capacity, D]
+/// (capacity chosen by the runtime). Activations are fp32; each state
+/// argument and result carries a `qnext.state` name ("layers.3.k_cache").
+mlir::OwningOpRef<mlir::ModuleOp> buildModel(mlir::MLIRContext &context,
+                                             const ModelConfig &config,
+                                             const WeightLayout &layout);
+
+} // namespace qnext
+
+#endif // QNEXT_MODEL_MODELBUILDER_H

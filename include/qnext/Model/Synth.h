@@ -1,0 +1,78 @@
+//===- Synth.h - deterministic random-weight test checkpoints ---*- C++ -*-===//
+//
+// What qnext-synth writes: a preset config.json (with overrides) and weights
+// drawn like a real initialisation, in exact Hugging Face layout, optionally
+// sharded with an index. Same preset, dtype, seed and overrides: the same
+// bytes.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef QNEXT_MODEL_SYNTH_H
+#define QNEXT_MODEL_SYNTH_H
+
+#include "qnext/Model/SafeTensors.h"
+
+#include "llvm/ADT/STLFunctionalExtras.h"
+#include "llvm/Support/Error.h"
+
+#include <string>
+#include <vector>
+
+namespace qnext {
+
+struct SynthOptions {
+  std::string preset = "tiny";
+  DType dtype = DType::BF16;  ///< BF16 or F32
+  uint64_t seed = 0;
+  unsigned shards = 1;        ///< > 1 writes model.safetensors.index.json
+  bool mtp = false;           ///< also write the mtp.* tensors
+  bool configOnly = false;    ///< write config.json alone
+  /// "field=value" overrides of config.json (of text_config for Qwen3.5);
+  /// the value is JSON, or a plain string.
+  std::vector<std::string> overrides;
+};
+
+/// A preset's name and one line about it.
+struct SynthPreset {
+  const char *name;
+  const char *description;
+};
+llvm::ArrayRef<SynthPreset> synthPresets();
+
+/// The config.json text for `options` (preset, dtype, overrides), validated.
+llvm::Expected<std::string> synthConfig(const SynthOptions &options);
+
+/// Writes config.json and the safetensors files into `directory` (created if
+/// needed). Every file is written under a temporary name and renamed into
+/// place. `progress(done, total)` is called as bytes are written.
+llvm::Error
+writeSynthCheckpoint(llvm::StringRef directory, const SynthOptions &options,
+                     llvm::function_ref<void(uint64_t, uint64_t)> progress = {});
+
+/// The deterministic value stream of one tensor: element i of tensor `name`
+/// depends only on (seed, name, i) and the tensor's role (spec-like init:
+/// zero-centred norms near 0, the gated norm near 1, A_log = log U(1, 16),
+/// dt_bias = softplus^-1 of a log-uniform step, conv taps U(+-1/sqrt(K)),
+/// everything else of standard deviation `initializerRange`).
+class SynthGenerator {
+public:
+  SynthGenerator(llvm::StringRef name, uint64_t seed, double initializerRange,
+                 int64_t convKernel);
+  float next();
+
+private:
+  enum class Role { ZeroCentredNorm, GatedNorm, ALog, DtBias, Conv, Dense };
+  double uniform(); ///< in [0, 1)
+  Role role;
+  uint64_t state;
+  double scale;
+};
+
+/// Encodes floats in `dtype` (F32 as is, BF16/F16 rounded to nearest even),
+/// appending to `out`.
+void encodeFloats(llvm::ArrayRef<float> values, DType dtype,
+                  std::vector<uint8_t> &out);
+
+} // namespace qnext
+
+#endif // QNEXT_MODEL_SYNTH_H

@@ -1,0 +1,102 @@
+//===- WeightLayout.h - the checkpoint's tensors and their layout -*- C++ -*-===//
+//
+// The one place that knows how a checkpoint's tensors become the weight
+// operands of the layer ops (spec sections 2 and 9.2):
+//  * which tensors a config implies, under their Hugging Face names and
+//    shapes (the inventory a checkpoint is checked against, and what
+//    qnext-synth writes);
+//  * the layout transformations, emitted as IR on `qnext.param` values:
+//    Qwen3-Next's interleaved in_proj_qkvz / in_proj_ba go through
+//    qnext.split_qkvz / qnext.split_ba, per-expert tensors are stacked
+//    (`experts.{e}.` params), Qwen3.5's fused gate_up_proj is sliced.
+// Zero-centred norms keep their stored weights; the ops carry the +1.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef QNEXT_MODEL_WEIGHTLAYOUT_H
+#define QNEXT_MODEL_WEIGHTLAYOUT_H
+
+#include "qnext/Model/Config.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/Value.h"
+
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace qnext {
+
+class Checkpoint;
+
+/// One tensor the config implies.
+struct ExpectedTensor {
+  std::string name;
+  std::vector<int64_t> shape;
+};
+
+/// What checkInventory found besides the expected tensors.
+struct InventoryReport {
+  std::vector<std::string> warnings; ///< unexpected tensors, tied lm_head
+  size_t mtpTensors = 0;             ///< mtp.* tensors, kept aside
+  size_t visionTensors = 0;          ///< model.visual.* (Qwen3.5), ignored
+};
+
+class WeightLayout {
+public:
+  /// `elementType(name)` gives the stored dtype of a checkpoint tensor (from
+  /// the checkpoint, or from config.json's dtype when there is none).
+  WeightLayout(const ModelConfig &config,
+               std::function<mlir::Type(llvm::StringRef)> elementType);
+
+  /// Every tensor the forward pass reads, in checkpoint order of layers.
+  std::vector<ExpectedTensor> checkpointTensors() const;
+  /// The multi-token-prediction tensors a checkpoint may carry (mtp.*): kept
+  /// aside by checkInventory, written by qnext-synth --mtp.
+  std::vector<ExpectedTensor> mtpTensors() const;
+
+  /// Compares `checkpoint` with checkpointTensors(): a missing tensor, a
+  /// wrong shape or an unusable dtype is an error naming it; extra tensors
+  /// are warnings; mtp.* tensors are counted and kept aside.
+  llvm::Expected<InventoryReport> checkInventory(const Checkpoint &) const;
+
+  // The weight operands of each layer op, as IR.
+  struct DeltaNet {
+    mlir::Value qkv, z, b, a, conv, dtBias, aLog, norm, outProj;
+  };
+  struct Attention {
+    mlir::Value q, k, v, o, qNorm, kNorm;
+  };
+  struct MoE {
+    mlir::Value router, gate, up, down, sharedGate, sharedUp, sharedDown,
+        sharedExpertGate;
+  };
+  struct MLP {
+    mlir::Value gate, up, down;
+  };
+  DeltaNet deltaNet(mlir::OpBuilder &b, mlir::Location loc, int64_t layer) const;
+  Attention attention(mlir::OpBuilder &b, mlir::Location loc,
+                      int64_t layer) const;
+  MoE moe(mlir::OpBuilder &b, mlir::Location loc, int64_t layer) const;
+  MLP mlp(mlir::OpBuilder &b, mlir::Location loc, int64_t layer) const;
+  /// `which` is "input_layernorm" or "post_attention_layernorm".
+  mlir::Value layerNorm(mlir::OpBuilder &b, mlir::Location loc, int64_t layer,
+                        llvm::StringRef which) const;
+  mlir::Value embedding(mlir::OpBuilder &b, mlir::Location loc) const;
+  mlir::Value finalNorm(mlir::OpBuilder &b, mlir::Location loc) const;
+  /// lm_head.weight, or the embedding table when the embeddings are tied.
+  mlir::Value lmHead(mlir::OpBuilder &b, mlir::Location loc) const;
+
+private:
+  mlir::Value param(mlir::OpBuilder &b, mlir::Location loc,
+                    const std::string &name,
+                    llvm::ArrayRef<int64_t> shape) const;
+  std::string layerPrefix(int64_t layer) const;
+
+  const ModelConfig &config;
+  std::function<mlir::Type(llvm::StringRef)> elementType;
+};
+
+} // namespace qnext
+
+#endif // QNEXT_MODEL_WEIGHTLAYOUT_H

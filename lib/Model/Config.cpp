@@ -1,0 +1,413 @@
+//===- Config.cpp - config.json of Qwen3-Next / Qwen3.5 models ------------===//
+//
+// nlohmann-json runs without exceptions here (LLVM's -fno-exceptions), so
+// every access is checked before it is made: a wrong type is an error, never
+// an abort.
+//
+//===----------------------------------------------------------------------===//
+
+#include "qnext/Model/Config.h"
+
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/Path.h"
+
+#include <nlohmann/json.hpp>
+
+#include <cmath>
+
+using json = nlohmann::json;
+using llvm::Error;
+using llvm::Expected;
+using llvm::StringRef;
+
+namespace qnext {
+
+namespace {
+
+/// Reads typed fields from one JSON object, remembering the first error.
+/// Field names in messages carry the object's path ("text_config.hidden_size").
+class FieldReader {
+public:
+  FieldReader(const json &object, std::string file, std::string path = "")
+      : object(object), file(std::move(file)), path(std::move(path)) {}
+
+  bool has(const char *name) const {
+    return object.contains(name) && !object[name].is_null();
+  }
+  const json *get(const char *name) const {
+    return has(name) ? &object[name] : nullptr;
+  }
+
+  int64_t integer(const char *name, std::optional<int64_t> fallback = {}) {
+    const json *v = get(name);
+    if (!v) {
+      if (!fallback)
+        fail(std::string("missing field '") + qualified(name) + "'");
+      return fallback.value_or(0);
+    }
+    if (!v->is_number_integer()) {
+      fail(qualified(name) + " must be an integer, got " + v->dump());
+      return 0;
+    }
+    return v->get<int64_t>();
+  }
+
+  /// An integer that must be > 0 (or >= 0 when `allowZero`).
+  int64_t positive(const char *name, std::optional<int64_t> fallback = {},
+                   bool allowZero = false) {
+    int64_t value = integer(name, fallback);
+    if (!failed() && (value < 0 || (!allowZero && value == 0)))
+      fail(qualified(name) + " (" + std::to_string(value) + ") must be " +
+           (allowZero ? "non-negative" : "positive"));
+    return value;
+  }
+
+  double number(const char *name, std::optional<double> fallback = {}) {
+    const json *v = get(name);
+    if (!v) {
+      if (!fallback)
+        fail(std::string("missing field '") + qualified(name) + "'");
+      return fallback.value_or(0.0);
+    }
+    if (!v->is_number()) {
+      fail(qualified(name) + " must be a number, got " + v->dump());
+      return 0.0;
+    }
+    double value = v->get<double>();
+    if (!std::isfinite(value))
+      fail(qualified(name) + " must be finite");
+    return value;
+  }
+
+  bool boolean(const char *name, bool fallback) {
+    const json *v = get(name);
+    if (!v)
+      return fallback;
+    if (!v->is_boolean()) {
+      fail(qualified(name) + " must be true or false, got " + v->dump());
+      return fallback;
+    }
+    return v->get<bool>();
+  }
+
+  std::string string(const char *name, std::optional<std::string> fallback) {
+    const json *v = get(name);
+    if (!v) {
+      if (!fallback)
+        fail(std::string("missing field '") + qualified(name) + "'");
+      return fallback.value_or("");
+    }
+    if (!v->is_string()) {
+      fail(qualified(name) + " must be a string, got " + v->dump());
+      return "";
+    }
+    return v->get<std::string>();
+  }
+
+  /// An optional object field (nullptr when absent or null).
+  const json *object_(const char *name) {
+    const json *v = get(name);
+    if (v && !v->is_object()) {
+      fail(qualified(name) + " must be an object, got " + v->dump());
+      return nullptr;
+    }
+    return v;
+  }
+
+  std::string qualified(const std::string &name) const { return path + name; }
+
+  void fail(const std::string &message) {
+    if (error.empty())
+      error = message;
+  }
+  bool failed() const { return !error.empty(); }
+
+  Error takeError() const {
+    if (error.empty())
+      return Error::success();
+    return llvm::createStringError(file + ": " + error);
+  }
+
+  const json &object;
+  std::string file;
+  std::string path;
+  std::string error;
+};
+
+std::string truncated(const json &v) {
+  std::string s = v.dump();
+  return s.size() > 60 ? s.substr(0, 57) + "..." : s;
+}
+
+/// RoPE: v4 spelling (rope_theta, partial_rotary_factor, rope_scaling) or v5
+/// (rope_parameters holding all three), spec 1.4 and 5.4.
+void readRope(FieldReader &in, ModelConfig &c) {
+  const json *params = in.object_("rope_parameters");
+  const json *scaling = in.object_("rope_scaling");
+  if (in.failed())
+    return;
+  FieldReader p(params ? *params : in.object, in.file,
+                params ? in.path + "rope_parameters." : in.path);
+  c.ropeTheta = in.has("rope_theta") ? in.number("rope_theta")
+                                     : p.number("rope_theta");
+  c.partialRotaryFactor = in.has("partial_rotary_factor")
+                              ? in.number("partial_rotary_factor")
+                              : p.number("partial_rotary_factor", 1.0);
+  if (p.failed())
+    return in.fail(p.error);
+  if (c.ropeTheta <= 0)
+    return in.fail(in.qualified("rope_theta") + " must be positive");
+  if (!(c.partialRotaryFactor > 0 && c.partialRotaryFactor <= 1))
+    return in.fail(in.qualified("partial_rotary_factor") + " (" +
+                   std::to_string(c.partialRotaryFactor) +
+                   ") must be in (0, 1]");
+
+  // The scaling parameters: rope_scaling, else rope_parameters itself.
+  const json *s = scaling ? scaling : params;
+  if (!s)
+    return;
+  FieldReader r(*s, in.file,
+                in.path + (scaling ? "rope_scaling." : "rope_parameters."));
+  std::string type = r.has("rope_type") ? r.string("rope_type", "")
+                                        : r.string("type", "default");
+  if (type == "default" || type.empty())
+    return;
+  if (type != "yarn")
+    return in.fail(r.qualified("rope_type") + " '" + type +
+                   "' is not supported (expected default or yarn)");
+  YarnParams yarn;
+  yarn.factor = r.number("factor");
+  yarn.originalMaxPositionEmbeddings =
+      r.integer("original_max_position_embeddings", c.maxPositionEmbeddings);
+  yarn.betaFast = r.number("beta_fast", 32.0);
+  yarn.betaSlow = r.number("beta_slow", 1.0);
+  if (r.failed())
+    return in.fail(r.error);
+  if (r.has("mscale") || r.has("mscale_all_dim") || r.has("attention_factor"))
+    return in.fail(r.qualified("mscale") +
+                   ": YaRN with mscale / attention_factor is not supported");
+  if (std::string e = yarn.validate(); !e.empty())
+    return in.fail(r.path + e);
+  c.yarn = yarn;
+}
+
+void readLayerPattern(FieldReader &in, ModelConfig &c) {
+  c.layerTypes.assign(c.numLayers, LayerKind::LinearAttention);
+  if (const json *types = in.get("layer_types")) {
+    if (!types->is_array() ||
+        static_cast<int64_t>(types->size()) != c.numLayers)
+      return in.fail(in.qualified("layer_types") + " must be a list of " +
+                     std::to_string(c.numLayers) +
+                     " entries (num_hidden_layers), got " + truncated(*types));
+    for (int64_t i = 0; i < c.numLayers; ++i) {
+      const json &t = (*types)[i];
+      if (t == "linear_attention")
+        c.layerTypes[i] = LayerKind::LinearAttention;
+      else if (t == "full_attention")
+        c.layerTypes[i] = LayerKind::FullAttention;
+      else
+        return in.fail(in.qualified("layer_types") + "[" + std::to_string(i) +
+                       "] must be \"linear_attention\" or \"full_attention\", "
+                       "got " + t.dump());
+    }
+    return;
+  }
+  int64_t interval = in.positive("full_attention_interval", 4);
+  for (int64_t i = 0; i < c.numLayers && !in.failed(); ++i)
+    if ((i + 1) % interval == 0)
+      c.layerTypes[i] = LayerKind::FullAttention;
+}
+
+void readMlpPattern(FieldReader &in, ModelConfig &c) {
+  c.moeLayers.assign(c.numLayers, c.family != ModelFamily::Qwen35);
+  if (c.family != ModelFamily::Qwen3Next)
+    return;
+  // Spec 1.3: is_moe(i) = i not in mlp_only_layers, num_experts > 0 and
+  // (i + 1) % decoder_sparse_step == 0.
+  int64_t step = in.positive("decoder_sparse_step", 1);
+  std::vector<bool> dense(c.numLayers, false);
+  if (const json *only = in.get("mlp_only_layers")) {
+    if (!only->is_array())
+      return in.fail(in.qualified("mlp_only_layers") +
+                     " must be a list of layer indices, got " +
+                     truncated(*only));
+    for (const json &v : *only) {
+      if (!v.is_number_integer() || v.get<int64_t>() < 0 ||
+          v.get<int64_t>() >= c.numLayers)
+        return in.fail(in.qualified("mlp_only_layers") + " holds " + v.dump() +
+                       ", not a layer index in [0, " +
+                       std::to_string(c.numLayers) + ")");
+      dense[v.get<int64_t>()] = true;
+    }
+  }
+  for (int64_t i = 0; i < c.numLayers && !in.failed(); ++i)
+    c.moeLayers[i] = !dense[i] && c.numExperts > 0 && (i + 1) % step == 0;
+}
+
+void readModel(FieldReader &in, ModelConfig &c) {
+  c.hiddenSize = in.positive("hidden_size");
+  c.numLayers = in.positive("num_hidden_layers");
+  c.vocabSize = in.positive("vocab_size");
+  c.maxPositionEmbeddings = in.positive("max_position_embeddings", 32768);
+  c.rmsNormEps = in.number("rms_norm_eps", 1e-6);
+  if (!in.failed() && !(c.rmsNormEps > 0))
+    in.fail(in.qualified("rms_norm_eps") + " must be positive");
+  std::string act = in.string("hidden_act", "silu");
+  if (!in.failed() && act != "silu")
+    in.fail(in.qualified("hidden_act") + " '" + act +
+            "' is not supported (expected silu)");
+  if (in.failed())
+    return;
+
+  c.deltaNet.numKeyHeads = in.positive("linear_num_key_heads");
+  c.deltaNet.numValueHeads = in.positive("linear_num_value_heads");
+  c.deltaNet.keyHeadDim = in.positive("linear_key_head_dim");
+  c.deltaNet.valueHeadDim = in.positive("linear_value_head_dim");
+  c.convKernel = in.positive("linear_conv_kernel_dim");
+  if (in.failed())
+    return;
+  if (std::string e = c.deltaNet.validate(
+          {"linear_num_key_heads", "linear_num_value_heads",
+           "linear_key_head_dim", "linear_value_head_dim"});
+      !e.empty())
+    return in.fail(in.path + e);
+  if (c.convKernel < 2)
+    return in.fail(in.qualified("linear_conv_kernel_dim") + " (" +
+                   std::to_string(c.convKernel) + ") must be at least 2");
+
+  c.attention.numHeads = in.positive("num_attention_heads");
+  c.attention.numKVHeads = in.positive("num_key_value_heads");
+  // Absent head_dim means the config class default, 256 (not hidden/heads).
+  c.attention.headDim = in.positive("head_dim", 256);
+  if (in.failed())
+    return;
+  readRope(in, c);
+  if (in.failed())
+    return;
+  c.attention.rotaryDim = static_cast<int64_t>(
+      static_cast<double>(c.attention.headDim) * c.partialRotaryFactor);
+  if (std::string e = c.attention.validate(
+          {"num_attention_heads", "num_key_value_heads", "head_dim",
+           "rotary dim (head_dim * partial_rotary_factor)"});
+      !e.empty())
+    return in.fail(in.path + e);
+  if (c.family != ModelFamily::Qwen3Next &&
+      !in.boolean("attn_output_gate", true))
+    return in.fail(in.qualified("attn_output_gate") +
+                   " false is not supported (every qnext attention is gated)");
+
+  if (c.family != ModelFamily::Qwen35) {
+    c.numExperts = in.positive("num_experts", {}, /*allowZero=*/true);
+    c.numExpertsPerTok = in.positive("num_experts_per_tok");
+    c.moeIntermediateSize = in.positive("moe_intermediate_size");
+    c.sharedExpertIntermediateSize =
+        in.positive("shared_expert_intermediate_size");
+    c.normTopkProb = c.family == ModelFamily::Qwen35MoE
+                         ? true
+                         : in.boolean("norm_topk_prob", true);
+    if (in.failed())
+      return;
+    if (c.numExpertsPerTok > c.numExperts)
+      return in.fail(in.qualified("num_experts_per_tok") + " (" +
+                     std::to_string(c.numExpertsPerTok) +
+                     ") must not exceed num_experts (" +
+                     std::to_string(c.numExperts) + ")");
+  }
+  readLayerPattern(in, c);
+  readMlpPattern(in, c);
+  if (in.failed())
+    return;
+  bool anyDense = false;
+  for (bool moe : c.moeLayers)
+    anyDense |= !moe;
+  c.intermediateSize =
+      in.positive("intermediate_size", anyDense ? std::optional<int64_t>()
+                                                : std::optional<int64_t>(0),
+                  /*allowZero=*/!anyDense);
+  c.tieWordEmbeddings = in.boolean("tie_word_embeddings", false);
+}
+
+} // namespace
+
+llvm::StringRef stringifyFamily(ModelFamily family) {
+  switch (family) {
+  case ModelFamily::Qwen3Next:
+    return "qwen3_next";
+  case ModelFamily::Qwen35:
+    return "qwen3_5_text";
+  case ModelFamily::Qwen35MoE:
+    return "qwen3_5_moe_text";
+  }
+  return "";
+}
+
+Expected<ModelConfig> parseModelConfig(StringRef text, StringRef fileName) {
+  std::string file = fileName.str();
+  json root = json::parse(text.begin(), text.end(), nullptr,
+                          /*allow_exceptions=*/false);
+  if (root.is_discarded())
+    return llvm::createStringError(file + ": not valid JSON");
+  if (!root.is_object())
+    return llvm::createStringError(file + ": must hold a JSON object, got " +
+                                   truncated(root));
+
+  ModelConfig c;
+  FieldReader top(root, file);
+  std::string type = top.string("model_type", std::nullopt);
+  if (top.failed())
+    return top.takeError();
+
+  // Qwen3.5 checkpoints are multimodal: the text model's fields are under
+  // text_config (spec 9).
+  const json *object = &root;
+  std::string path;
+  if (type == "qwen3_5" || type == "qwen3_5_moe") {
+    const json *text = top.object_("text_config");
+    if (top.failed())
+      return top.takeError();
+    if (!text)
+      return llvm::createStringError(file + ": model_type '" + type +
+                                     "' needs a text_config object");
+    object = text;
+    path = "text_config.";
+    c.multimodalWrapper = true;
+    FieldReader inner(*text, file, path);
+    type = inner.string("model_type",
+                        type == "qwen3_5" ? "qwen3_5_text" : "qwen3_5_moe_text");
+    if (inner.failed())
+      return inner.takeError();
+  }
+  if (type == "qwen3_next")
+    c.family = ModelFamily::Qwen3Next;
+  else if (type == "qwen3_5_text")
+    c.family = ModelFamily::Qwen35;
+  else if (type == "qwen3_5_moe_text")
+    c.family = ModelFamily::Qwen35MoE;
+  else
+    return llvm::createStringError(
+        file + ": " + path + "model_type '" + type +
+        "' is not supported (expected qwen3_next, qwen3_5_text, "
+        "qwen3_5_moe_text, or qwen3_5 / qwen3_5_moe with a text_config)");
+  c.modelType = type;
+
+  FieldReader in(*object, file, path);
+  readModel(in, c);
+  // torch_dtype (v4) or dtype (v5), in the text config or at the top.
+  for (const json *o : {object, static_cast<const json *>(&root)})
+    for (const char *key : {"torch_dtype", "dtype"})
+      if (c.dtype.empty() && o->contains(key) && (*o)[key].is_string())
+        c.dtype = (*o)[key].get<std::string>();
+  if (in.failed())
+    return in.takeError();
+  return c;
+}
+
+Expected<ModelConfig> loadModelConfig(StringRef path) {
+  auto buffer = llvm::MemoryBuffer::getFile(path, /*IsText=*/true);
+  if (!buffer)
+    return llvm::createStringError(path.str() + ": " +
+                                   buffer.getError().message());
+  return parseModelConfig((*buffer)->getBuffer(), path);
+}
+
+} // namespace qnext

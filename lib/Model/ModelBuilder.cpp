@@ -1,0 +1,197 @@
+//===- ModelBuilder.cpp - config -> qnext module --------------------------===//
+//
+// The decoder of spec 7.1, one layer op per mixer and per MLP, with the
+// residual adds in between.
+//
+//===----------------------------------------------------------------------===//
+
+#include "qnext/Model/ModelBuilder.h"
+#include "qnext/Dialect/QNext/QNextOps.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/Builders.h"
+
+using namespace mlir;
+
+namespace qnext {
+
+namespace {
+
+/// One state tensor carried between calls.
+struct StateSlot {
+  std::string name;
+  RankedTensorType type;
+};
+
+std::vector<StateSlot> stateSlots(MLIRContext &ctx, const ModelConfig &c) {
+  Type f32 = Float32Type::get(&ctx);
+  std::vector<StateSlot> slots;
+  const DeltaNetGeometry &g = c.deltaNet;
+  const AttentionGeometry &a = c.attention;
+  for (int64_t i = 0; i < c.numLayers; ++i) {
+    std::string p = "layers." + std::to_string(i) + ".";
+    if (c.isLinearAttention(i)) {
+      slots.push_back({p + "conv_state", RankedTensorType::get(
+                                             {c.convKernel - 1, g.convDim()},
+                                             f32)});
+      slots.push_back({p + "recurrent_state",
+                       RankedTensorType::get({g.numValueHeads, g.keyHeadDim,
+                                              g.valueHeadDim},
+                                             f32)});
+    } else {
+      auto cache = RankedTensorType::get(
+          {a.numKVHeads, ShapedType::kDynamic, a.headDim}, f32);
+      slots.push_back({p + "k_cache", cache});
+      slots.push_back({p + "v_cache", cache});
+    }
+  }
+  return slots;
+}
+
+/// Builds one entry point; `tokens` is the static token count or kDynamic.
+void buildEntry(OpBuilder &b, Location loc, StringRef name, int64_t tokens,
+                const ModelConfig &c, const WeightLayout &layout) {
+  MLIRContext *ctx = b.getContext();
+  Type f32 = b.getF32Type();
+  auto ids = RankedTensorType::get({tokens}, b.getI32Type());
+  auto hidden = RankedTensorType::get({tokens, c.hiddenSize}, f32);
+  auto logits = RankedTensorType::get({tokens, c.vocabSize}, f32);
+  std::vector<StateSlot> slots = stateSlots(*ctx, c);
+
+  SmallVector<Type> inputs = {ids, ids, b.getIndexType()};
+  SmallVector<Type> results = {logits};
+  for (const StateSlot &s : slots) {
+    inputs.push_back(s.type);
+    results.push_back(s.type);
+  }
+  auto func = func::FuncOp::create(b, loc, name,
+                                   b.getFunctionType(inputs, results));
+  func.setArgAttr(0, "qnext.name", b.getStringAttr("ids"));
+  func.setArgAttr(1, "qnext.name", b.getStringAttr("positions"));
+  func.setArgAttr(2, "qnext.name", b.getStringAttr("past"));
+  func.setResultAttr(0, "qnext.name", b.getStringAttr("logits"));
+  for (size_t i = 0; i < slots.size(); ++i) {
+    func.setArgAttr(3 + i, "qnext.state", b.getStringAttr(slots[i].name));
+    func.setResultAttr(1 + i, "qnext.state", b.getStringAttr(slots[i].name));
+  }
+
+  OpBuilder::InsertionGuard guard(b);
+  Block *body = func.addEntryBlock();
+  b.setInsertionPointToStart(body);
+  Value tokenIds = body->getArgument(0), positions = body->getArgument(1);
+  Value past = body->getArgument(2);
+  SmallVector<Value> newStates;
+  const double eps = c.rmsNormEps;
+  FloatAttr epsAttr = b.getF32FloatAttr(static_cast<float>(eps));
+  FloatAttr one = b.getF32FloatAttr(1.0f);
+
+  Value h = mlir::qnext::EmbeddingOp::create(b, loc, hidden, tokenIds,
+                                       layout.embedding(b, loc));
+  for (int64_t i = 0; i < c.numLayers; ++i) {
+    Location l = NameLoc::get(b.getStringAttr("layers." + std::to_string(i)),
+                              loc);
+    Value x = mlir::qnext::RMSNormOp::create(
+        b, l, h, layout.layerNorm(b, l, i, "input_layernorm"), epsAttr, one);
+    Value mixed;
+    Value state0 = body->getArgument(3 + newStates.size());
+    Value state1 = body->getArgument(4 + newStates.size());
+    if (c.isLinearAttention(i)) {
+      const DeltaNetGeometry &g = c.deltaNet;
+      WeightLayout::DeltaNet w = layout.deltaNet(b, l, i);
+      auto op = mlir::qnext::GatedDeltaNetOp::create(
+          b, l, TypeRange{hidden, state0.getType(), state1.getType()},
+          ValueRange{x, state0, state1, w.qkv, w.z, w.b, w.a, w.conv, w.dtBias,
+                     w.aLog, w.norm, w.outProj},
+          {b.getNamedAttr("num_key_heads", b.getI64IntegerAttr(g.numKeyHeads)),
+           b.getNamedAttr("num_value_heads",
+                          b.getI64IntegerAttr(g.numValueHeads)),
+           b.getNamedAttr("key_head_dim", b.getI64IntegerAttr(g.keyHeadDim)),
+           b.getNamedAttr("value_head_dim",
+                          b.getI64IntegerAttr(g.valueHeadDim)),
+           b.getNamedAttr("epsilon", epsAttr)});
+      mixed = op.getResult();
+      newStates.push_back(op.getNewConvState());
+      newStates.push_back(op.getNewRecurrentState());
+    } else {
+      const AttentionGeometry &g = c.attention;
+      WeightLayout::Attention w = layout.attention(b, l, i);
+      SmallVector<NamedAttribute> attrs = {
+          b.getNamedAttr("num_heads", b.getI64IntegerAttr(g.numHeads)),
+          b.getNamedAttr("num_kv_heads", b.getI64IntegerAttr(g.numKVHeads)),
+          b.getNamedAttr("head_dim", b.getI64IntegerAttr(g.headDim)),
+          b.getNamedAttr("rotary_dim", b.getI64IntegerAttr(g.rotaryDim)),
+          b.getNamedAttr("rope_theta", b.getF64FloatAttr(c.ropeTheta)),
+          b.getNamedAttr("epsilon", epsAttr)};
+      if (c.yarn)
+        attrs.push_back(b.getNamedAttr(
+            "yarn", mlir::qnext::YarnAttr::get(
+                        ctx, llvm::APFloat(c.yarn->factor),
+                        c.yarn->originalMaxPositionEmbeddings,
+                        llvm::APFloat(c.yarn->betaFast),
+                        llvm::APFloat(c.yarn->betaSlow))));
+      auto op = mlir::qnext::GatedAttentionOp::create(
+          b, l, TypeRange{hidden, state0.getType(), state1.getType()},
+          ValueRange{x, positions, state0, state1, past, w.q, w.k, w.v, w.o,
+                     w.qNorm, w.kNorm},
+          attrs);
+      mixed = op.getResult();
+      newStates.push_back(op.getNewKCache());
+      newStates.push_back(op.getNewVCache());
+    }
+    h = arith::AddFOp::create(b, l, h, mixed);
+
+    Value m = mlir::qnext::RMSNormOp::create(
+        b, l, h, layout.layerNorm(b, l, i, "post_attention_layernorm"),
+        epsAttr, one);
+    Value mlpOut;
+    if (c.moeLayers[i]) {
+      WeightLayout::MoE w = layout.moe(b, l, i);
+      mlpOut = mlir::qnext::MoEOp::create(
+          b, l, hidden, m, w.router, w.gate, w.up, w.down, w.sharedGate,
+          w.sharedUp, w.sharedDown, w.sharedExpertGate,
+          static_cast<uint64_t>(c.numExpertsPerTok), c.normTopkProb);
+    } else {
+      WeightLayout::MLP w = layout.mlp(b, l, i);
+      mlpOut = mlir::qnext::MLPOp::create(b, l, hidden, m, w.gate, w.up, w.down);
+    }
+    h = arith::AddFOp::create(b, l, h, mlpOut);
+  }
+  Value out = mlir::qnext::LMHeadOp::create(b, loc, logits, h,
+                                      layout.finalNorm(b, loc),
+                                      layout.lmHead(b, loc), epsAttr);
+  SmallVector<Value> returned = {out};
+  returned.append(newStates.begin(), newStates.end());
+  func::ReturnOp::create(b, loc, returned);
+}
+
+std::string pattern(const ModelConfig &c, bool mlp) {
+  std::string s;
+  for (int64_t i = 0; i < c.numLayers; ++i)
+    s += mlp ? (c.moeLayers[i] ? 'M' : 'D')
+             : (c.isLinearAttention(i) ? 'L' : 'F');
+  return s;
+}
+
+} // namespace
+
+OwningOpRef<ModuleOp> buildModel(MLIRContext &context, const ModelConfig &c,
+                                 const WeightLayout &layout) {
+  context.loadDialect<func::FuncDialect, arith::ArithDialect,
+                      mlir::qnext::QNextDialect>();
+  Location loc = UnknownLoc::get(&context);
+  OpBuilder b(&context);
+  OwningOpRef<ModuleOp> module = ModuleOp::create(b, loc);
+  // A summary of the model for readers and tools; the layer ops are the truth.
+  (*module)->setAttr("qnext.model_type", b.getStringAttr(c.modelType));
+  (*module)->setAttr("qnext.layer_types", b.getStringAttr(pattern(c, false)));
+  (*module)->setAttr("qnext.mlp_types", b.getStringAttr(pattern(c, true)));
+  (*module)->setAttr("qnext.tie_word_embeddings",
+                     b.getBoolAttr(c.tieWordEmbeddings));
+  b.setInsertionPointToEnd(module->getBody());
+  buildEntry(b, loc, "prefill", ShapedType::kDynamic, c, layout);
+  buildEntry(b, loc, "decode", 1, c, layout);
+  return module;
+}
+
+} // namespace qnext

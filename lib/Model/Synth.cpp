@@ -1,0 +1,419 @@
+//===- Synth.cpp - deterministic random-weight test checkpoints -----------===//
+
+#include "qnext/Model/Synth.h"
+#include "qnext/Model/Config.h"
+#include "qnext/Model/WeightLayout.h"
+
+#include "llvm/Support/Endian.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/raw_ostream.h"
+#include "llvm/Support/xxhash.h"
+
+#include <nlohmann/json.hpp>
+
+#include <cmath>
+#include <cstdio>
+
+using llvm::Error;
+using llvm::Expected;
+using llvm::StringRef;
+using ordered_json = nlohmann::ordered_json;
+
+namespace qnext {
+
+//===----------------------------------------------------------------------===//
+// Presets
+//===----------------------------------------------------------------------===//
+
+static const SynthPreset kPresets[] = {
+    {"tiny", "Qwen3-Next, the golden data's sizes: hidden 128, 8 layers "
+             "(LLLF x2), 8 experts top-2, vocab 512"},
+    {"bench", "Qwen3-Next, 80B widths cut to 8 layers: hidden 2048, DeltaNet "
+              "16/32 x 128, attention 16/2 x 256, 64 experts top-10, vocab "
+              "151936 (4.7 GiB in bf16)"},
+    {"tiny-qwen35", "Qwen3.5 dense (multimodal wrapper, text_config, "
+                    "rope_parameters): hidden 128, 4 layers, MLP 256"},
+    {"tiny-qwen35-moe", "Qwen3.5-MoE (wrapper, fused gate_up_proj experts): "
+                        "hidden 128, 4 layers, 8 experts top-2"},
+};
+
+llvm::ArrayRef<SynthPreset> synthPresets() { return kPresets; }
+
+namespace {
+
+/// The text-model fields shared by the tiny presets.
+ordered_json tinyText() {
+  ordered_json t;
+  t["hidden_size"] = 128;
+  t["num_hidden_layers"] = 8;
+  t["vocab_size"] = 512;
+  t["max_position_embeddings"] = 4096;
+  t["rms_norm_eps"] = 1e-6;
+  t["hidden_act"] = "silu";
+  t["initializer_range"] = 0.05;
+  t["full_attention_interval"] = 4;
+  t["linear_num_key_heads"] = 2;
+  t["linear_num_value_heads"] = 4;
+  t["linear_key_head_dim"] = 32;
+  t["linear_value_head_dim"] = 32;
+  t["linear_conv_kernel_dim"] = 4;
+  t["num_attention_heads"] = 4;
+  t["num_key_value_heads"] = 2;
+  t["head_dim"] = 64;
+  t["num_experts"] = 8;
+  t["num_experts_per_tok"] = 2;
+  t["moe_intermediate_size"] = 64;
+  t["shared_expert_intermediate_size"] = 96;
+  t["intermediate_size"] = 256;
+  t["tie_word_embeddings"] = false;
+  return t;
+}
+
+Expected<ordered_json> presetConfig(StringRef preset, StringRef dtype) {
+  ordered_json c;
+  if (preset == "tiny" || preset == "bench") {
+    c["architectures"] = {"Qwen3NextForCausalLM"};
+    c["model_type"] = "qwen3_next";
+    ordered_json text = tinyText();
+    for (auto &[key, value] : text.items())
+      c[key] = value;
+    c["decoder_sparse_step"] = 1;
+    c["mlp_only_layers"] = ordered_json::array();
+    c["norm_topk_prob"] = true;
+    c["partial_rotary_factor"] = 0.25;
+    c["rope_theta"] = 10000.0;
+    c["rope_scaling"] = nullptr;
+    if (preset == "bench") {
+      c["hidden_size"] = 2048;
+      c["vocab_size"] = 151936;
+      c["max_position_embeddings"] = 262144;
+      c["initializer_range"] = 0.02;
+      c["linear_num_key_heads"] = 16;
+      c["linear_num_value_heads"] = 32;
+      c["linear_key_head_dim"] = 128;
+      c["linear_value_head_dim"] = 128;
+      c["num_attention_heads"] = 16;
+      c["num_key_value_heads"] = 2;
+      c["head_dim"] = 256;
+      c["num_experts"] = 64;
+      c["num_experts_per_tok"] = 10;
+      c["moe_intermediate_size"] = 512;
+      c["shared_expert_intermediate_size"] = 512;
+      c["intermediate_size"] = 5120;
+      c["rope_theta"] = 10000000.0;
+    }
+    c["torch_dtype"] = dtype;
+    return c;
+  }
+  if (preset == "tiny-qwen35" || preset == "tiny-qwen35-moe") {
+    bool moe = preset == "tiny-qwen35-moe";
+    ordered_json t;
+    t["model_type"] = moe ? "qwen3_5_moe_text" : "qwen3_5_text";
+    ordered_json text = tinyText();
+    for (auto &[key, value] : text.items())
+      t[key] = value;
+    t["num_hidden_layers"] = 4;
+    if (!moe)
+      for (const char *key : {"num_experts", "num_experts_per_tok",
+                              "moe_intermediate_size",
+                              "shared_expert_intermediate_size"})
+        t.erase(key);
+    t["layer_types"] = {"linear_attention", "linear_attention",
+                        "linear_attention", "full_attention"};
+    t.erase("full_attention_interval");
+    t["attn_output_gate"] = true;
+    t["mtp_num_hidden_layers"] = 1;
+    t["rope_parameters"] = {{"rope_type", "default"},
+                            {"rope_theta", 10000000.0},
+                            {"partial_rotary_factor", 0.25},
+                            {"mrope_section", {3, 3, 2}},
+                            {"mrope_interleaved", true}};
+    t["dtype"] = dtype;
+    c["architectures"] = {moe ? "Qwen3_5MoeForConditionalGeneration"
+                              : "Qwen3_5ForConditionalGeneration"};
+    c["model_type"] = moe ? "qwen3_5_moe" : "qwen3_5";
+    c["text_config"] = t;
+    c["tie_word_embeddings"] = false;
+    return c;
+  }
+  std::string names;
+  for (const SynthPreset &p : kPresets)
+    names += std::string(names.empty() ? "" : ", ") + p.name;
+  return llvm::createStringError("unknown preset '" + preset.str() +
+                                 "' (expected " + names + ")");
+}
+
+} // namespace
+
+Expected<std::string> synthConfig(const SynthOptions &options) {
+  if (options.dtype != DType::BF16 && options.dtype != DType::F32)
+    return llvm::createStringError("--dtype must be bf16 or f32");
+  auto config = presetConfig(
+      options.preset, options.dtype == DType::BF16 ? "bfloat16" : "float32");
+  if (!config)
+    return config.takeError();
+  ordered_json &fields =
+      config->contains("text_config") ? (*config)["text_config"] : *config;
+  for (const std::string &override : options.overrides) {
+    size_t eq = override.find('=');
+    if (eq == std::string::npos || eq == 0)
+      return llvm::createStringError("--set '" + override +
+                                     "' must read field=value");
+    std::string key = override.substr(0, eq), text = override.substr(eq + 1);
+    ordered_json value = ordered_json::parse(text, nullptr, false);
+    fields[key] = value.is_discarded() ? ordered_json(text) : value;
+  }
+  std::string text = config->dump(2) + "\n";
+  // What we write must be a config we accept.
+  auto parsed = parseModelConfig(text, "config.json");
+  if (!parsed)
+    return parsed.takeError();
+  return text;
+}
+
+//===----------------------------------------------------------------------===//
+// Values
+//===----------------------------------------------------------------------===//
+
+SynthGenerator::SynthGenerator(StringRef name, uint64_t seed,
+                               double initializerRange, int64_t convKernel)
+    : state(llvm::xxh3_64bits(name) ^ (seed * 0x9E3779B97F4A7C15ull)) {
+  if (name.ends_with("linear_attn.norm.weight"))
+    role = Role::GatedNorm;
+  else if (name.ends_with("norm.weight"))
+    role = Role::ZeroCentredNorm; // layernorms, model.norm, q/k_norm, mtp
+  else if (name.ends_with("A_log"))
+    role = Role::ALog;
+  else if (name.ends_with("dt_bias"))
+    role = Role::DtBias;
+  else if (name.ends_with("conv1d.weight"))
+    role = Role::Conv;
+  else
+    role = Role::Dense;
+  // Uniform on [-a, a] has standard deviation a / sqrt(3).
+  scale = role == Role::Conv ? 1.0 / std::sqrt(double(convKernel))
+                             : initializerRange * std::sqrt(3.0);
+}
+
+double SynthGenerator::uniform() {
+  // splitmix64: a fixed, portable stream (std:: distributions are not).
+  uint64_t z = (state += 0x9E3779B97F4A7C15ull);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  z ^= z >> 31;
+  return double(z >> 11) * 0x1.0p-53;
+}
+
+float SynthGenerator::next() {
+  double u = uniform();
+  switch (role) {
+  case Role::ZeroCentredNorm: // stored w, scale 1 + w: perturbed from 0
+    return float(0.4 * u - 0.2);
+  case Role::GatedNorm: // plain scale: perturbed from 1
+    return float(0.8 + 0.4 * u);
+  case Role::ALog: // A = U(1, 16), stored as log(A)
+    return float(std::log(1.0 + 15.0 * u));
+  case Role::DtBias: { // dt log-uniform in [1e-3, 0.1]; softplus^-1(dt)
+    double dt = std::exp(std::log(1e-3) + u * (std::log(0.1) - std::log(1e-3)));
+    return float(dt + std::log(-std::expm1(-dt)));
+  }
+  case Role::Conv:
+  case Role::Dense:
+    return float((2.0 * u - 1.0) * scale);
+  }
+  return 0.0f;
+}
+
+void encodeFloats(llvm::ArrayRef<float> values, DType dtype,
+                  std::vector<uint8_t> &out) {
+  size_t at = out.size();
+  if (dtype == DType::F32) {
+    out.resize(at + 4 * values.size());
+    for (float v : values) {
+      llvm::support::endian::write32le(&out[at], llvm::bit_cast<uint32_t>(v));
+      at += 4;
+    }
+    return;
+  }
+  // BF16: the top half of the f32, rounded to nearest even (no NaNs here).
+  out.resize(at + 2 * values.size());
+  for (float v : values) {
+    uint32_t bits = llvm::bit_cast<uint32_t>(v);
+    bits += 0x7FFF + ((bits >> 16) & 1);
+    llvm::support::endian::write16le(&out[at], uint16_t(bits >> 16));
+    at += 2;
+  }
+}
+
+//===----------------------------------------------------------------------===//
+// Files
+//===----------------------------------------------------------------------===//
+
+namespace {
+
+struct PlannedTensor {
+  ExpectedTensor tensor;
+  DType dtype;
+  uint64_t bytes;
+};
+
+/// Writes `contents(os)` to `path` through a temporary file in the same
+/// folder, renamed into place only when complete.
+Error writeAtomically(StringRef path,
+                      llvm::function_ref<Error(llvm::raw_ostream &)> contents) {
+  auto temp = llvm::sys::fs::TempFile::create(path + ".tmp-%%%%%%");
+  if (!temp)
+    return temp.takeError();
+  {
+    llvm::raw_fd_ostream os(temp->FD, /*shouldClose=*/false);
+    Error e = contents(os);
+    os.flush();
+    if (!e && os.has_error())
+      e = llvm::createStringError(path.str() + ": " + os.error().message());
+    if (e) {
+      llvm::consumeError(temp->discard());
+      return e;
+    }
+  }
+  return temp->keep(path);
+}
+
+} // namespace
+
+Error writeSynthCheckpoint(StringRef directory, const SynthOptions &options,
+                           llvm::function_ref<void(uint64_t, uint64_t)> progress) {
+  Expected<std::string> configText = synthConfig(options);
+  if (!configText)
+    return configText.takeError();
+  Expected<ModelConfig> config = parseModelConfig(*configText, "config.json");
+  if (!config)
+    return config.takeError();
+  if (std::error_code ec = llvm::sys::fs::create_directories(directory))
+    return llvm::createStringError(directory.str() + ": " + ec.message());
+  auto pathOf = [&](StringRef file) {
+    llvm::SmallString<256> p(directory);
+    llvm::sys::path::append(p, file);
+    return std::string(p);
+  };
+
+  if (!options.configOnly) {
+    WeightLayout layout(*config, nullptr);
+    std::vector<ExpectedTensor> tensors = layout.checkpointTensors();
+    if (options.mtp)
+      for (ExpectedTensor &t : layout.mtpTensors())
+        tensors.push_back(std::move(t));
+    const bool qwen35 = config->family != ModelFamily::Qwen3Next;
+    std::vector<PlannedTensor> plan;
+    uint64_t total = 0;
+    for (ExpectedTensor &t : tensors) {
+      // Qwen3.5 files keep A_log and the gated norm in F32 (spec 2.7).
+      StringRef name = t.name;
+      DType dtype = qwen35 && (name.ends_with("A_log") ||
+                               name.ends_with("linear_attn.norm.weight"))
+                        ? DType::F32
+                        : options.dtype;
+      uint64_t n = 1;
+      for (int64_t d : t.shape)
+        n *= d;
+      plan.push_back({std::move(t), dtype, n * dtypeSize(dtype)});
+      total += plan.back().bytes;
+    }
+    const unsigned shards = std::max(1u, options.shards);
+    if (shards > plan.size())
+      return llvm::createStringError(
+          "--shards " + std::to_string(shards) + " exceeds the " +
+          std::to_string(plan.size()) + " tensors of the model");
+
+    // Consecutive tensors, about total/shards bytes per file.
+    std::vector<std::vector<const PlannedTensor *>> files(shards);
+    uint64_t acc = 0;
+    for (size_t i = 0; i < plan.size(); ++i) {
+      size_t file = std::min<uint64_t>(shards - 1, acc * shards / total);
+      // Leave at least one tensor for each later file.
+      size_t left = plan.size() - i;
+      if (left < shards)
+        file = std::max<size_t>(file, shards - left);
+      files[file].push_back(&plan[i]);
+      acc += plan[i].bytes;
+    }
+    const double range = [&] {
+      ordered_json j = ordered_json::parse(*configText);
+      const ordered_json &f = j.contains("text_config") ? j["text_config"] : j;
+      return f.value("initializer_range", 0.02);
+    }();
+
+    ordered_json weightMap = ordered_json::object();
+    uint64_t done = 0;
+    for (unsigned s = 0; s < shards; ++s) {
+      std::string fileName = "model.safetensors";
+      if (shards > 1) {
+        char buffer[64];
+        std::snprintf(buffer, sizeof buffer, "model-%05u-of-%05u.safetensors",
+                      s + 1, shards);
+        fileName = buffer;
+      }
+      ordered_json header = ordered_json::object();
+      header["__metadata__"] = {{"format", "pt"}};
+      uint64_t offset = 0;
+      for (const PlannedTensor *t : files[s]) {
+        header[t->tensor.name] = {{"dtype", dtypeName(t->dtype).str()},
+                                  {"shape", t->tensor.shape},
+                                  {"data_offsets", {offset, offset + t->bytes}}};
+        offset += t->bytes;
+        weightMap[t->tensor.name] = fileName;
+      }
+      std::string headerText = header.dump();
+      headerText.append((8 - headerText.size() % 8) % 8, ' ');
+
+      Error e = writeAtomically(pathOf(fileName), [&](llvm::raw_ostream &os) {
+        char len[8];
+        llvm::support::endian::write64le(len, headerText.size());
+        os.write(len, 8);
+        os << headerText;
+        std::vector<float> values;
+        std::vector<uint8_t> bytes;
+        constexpr uint64_t kChunk = 1 << 16;
+        for (const PlannedTensor *t : files[s]) {
+          SynthGenerator gen(t->tensor.name, options.seed, range,
+                             config->convKernel);
+          uint64_t count = t->bytes / dtypeSize(t->dtype);
+          for (uint64_t i = 0; i < count; i += kChunk) {
+            values.resize(std::min(kChunk, count - i));
+            for (float &v : values)
+              v = gen.next();
+            bytes.clear();
+            encodeFloats(values, t->dtype, bytes);
+            os.write(reinterpret_cast<const char *>(bytes.data()),
+                     bytes.size());
+            done += bytes.size();
+            if (progress)
+              progress(done, total);
+          }
+        }
+        return Error::success();
+      });
+      if (e)
+        return e;
+    }
+    if (shards > 1) {
+      ordered_json index;
+      index["metadata"] = {{"total_size", total}};
+      index["weight_map"] = weightMap;
+      Error e = writeAtomically(pathOf("model.safetensors.index.json"),
+                                [&](llvm::raw_ostream &os) {
+                                  os << index.dump(2) << "\n";
+                                  return Error::success();
+                                });
+      if (e)
+        return e;
+    }
+  }
+  // config.json last: a folder with a config.json has all its weights.
+  return writeAtomically(pathOf("config.json"), [&](llvm::raw_ostream &os) {
+    os << *configText;
+    return Error::success();
+  });
+}
+
+} // namespace qnext

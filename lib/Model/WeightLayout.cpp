@@ -1,0 +1,306 @@
+//===- WeightLayout.cpp - the checkpoint's tensors and their layout -------===//
+
+#include "qnext/Model/WeightLayout.h"
+#include "qnext/Dialect/QNext/QNextOps.h"
+#include "qnext/Model/SafeTensors.h"
+
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/BuiltinTypes.h"
+
+#include "llvm/ADT/StringSet.h"
+
+using namespace mlir;
+using llvm::StringRef;
+
+namespace qnext {
+
+WeightLayout::WeightLayout(const ModelConfig &config,
+                           std::function<Type(StringRef)> elementType)
+    : config(config), elementType(std::move(elementType)) {}
+
+std::string WeightLayout::layerPrefix(int64_t layer) const {
+  return config.tensorPrefix() + "layers." + std::to_string(layer) + ".";
+}
+
+//===----------------------------------------------------------------------===//
+// The inventory (spec 2.1-2.5, 9.2)
+//===----------------------------------------------------------------------===//
+
+namespace {
+/// The tensors of one decoder layer under `p` ("model.layers.3." or
+/// "mtp.layers.0.").
+void appendLayer(std::vector<ExpectedTensor> &out, const ModelConfig &c,
+                 const std::string &p, bool linearAttention, bool moe) {
+  const int64_t h = c.hiddenSize;
+  const DeltaNetGeometry &g = c.deltaNet;
+  const AttentionGeometry &at = c.attention;
+  const bool qwen35 = c.family != ModelFamily::Qwen3Next;
+  auto add = [&](std::string name, std::vector<int64_t> shape) {
+    out.push_back({std::move(name), std::move(shape)});
+  };
+  add(p + "input_layernorm.weight", {h});
+  add(p + "post_attention_layernorm.weight", {h});
+  if (linearAttention) {
+    std::string la = p + "linear_attn.";
+    if (qwen35) {
+      add(la + "in_proj_qkv.weight", {g.convDim(), h});
+      add(la + "in_proj_z.weight", {g.valueDim(), h});
+      add(la + "in_proj_b.weight", {g.numValueHeads, h});
+      add(la + "in_proj_a.weight", {g.numValueHeads, h});
+    } else {
+      add(la + "in_proj_qkvz.weight", {g.qkvzRows(), h});
+      add(la + "in_proj_ba.weight", {2 * g.numValueHeads, h});
+    }
+    add(la + "conv1d.weight", {g.convDim(), 1, c.convKernel});
+    add(la + "dt_bias", {g.numValueHeads});
+    add(la + "A_log", {g.numValueHeads});
+    add(la + "norm.weight", {g.valueHeadDim});
+    add(la + "out_proj.weight", {h, g.valueDim()});
+  } else {
+    std::string sa = p + "self_attn.";
+    add(sa + "q_proj.weight", {2 * at.numHeads * at.headDim, h});
+    add(sa + "k_proj.weight", {at.numKVHeads * at.headDim, h});
+    add(sa + "v_proj.weight", {at.numKVHeads * at.headDim, h});
+    add(sa + "o_proj.weight", {h, at.numHeads * at.headDim});
+    add(sa + "q_norm.weight", {at.headDim});
+    add(sa + "k_norm.weight", {at.headDim});
+  }
+  std::string mlp = p + "mlp.";
+  if (!moe) {
+    add(mlp + "gate_proj.weight", {c.intermediateSize, h});
+    add(mlp + "up_proj.weight", {c.intermediateSize, h});
+    add(mlp + "down_proj.weight", {h, c.intermediateSize});
+    return;
+  }
+  const int64_t e = c.numExperts, ie = c.moeIntermediateSize;
+  const int64_t is = c.sharedExpertIntermediateSize;
+  add(mlp + "gate.weight", {e, h});
+  // Qwen3.5-MoE stores its experts fused, except in the MTP layer (spec 9.2).
+  if (qwen35 && p.rfind("mtp.", 0) != 0) {
+    add(mlp + "experts.gate_up_proj", {e, 2 * ie, h});
+    add(mlp + "experts.down_proj", {e, h, ie});
+  } else {
+    for (int64_t x = 0; x < e; ++x) {
+      std::string ex = mlp + "experts." + std::to_string(x) + ".";
+      add(ex + "gate_proj.weight", {ie, h});
+      add(ex + "up_proj.weight", {ie, h});
+      add(ex + "down_proj.weight", {h, ie});
+    }
+  }
+  add(mlp + "shared_expert.gate_proj.weight", {is, h});
+  add(mlp + "shared_expert.up_proj.weight", {is, h});
+  add(mlp + "shared_expert.down_proj.weight", {h, is});
+  add(mlp + "shared_expert_gate.weight", {1, h});
+}
+} // namespace
+
+std::vector<ExpectedTensor> WeightLayout::checkpointTensors() const {
+  const ModelConfig &c = config;
+  const int64_t h = c.hiddenSize;
+  std::vector<ExpectedTensor> out;
+  out.push_back({c.tensorPrefix() + "embed_tokens.weight", {c.vocabSize, h}});
+  for (int64_t i = 0; i < c.numLayers; ++i)
+    appendLayer(out, c, layerPrefix(i), c.isLinearAttention(i),
+                c.moeLayers[i]);
+  out.push_back({c.tensorPrefix() + "norm.weight", {h}});
+  if (!c.tieWordEmbeddings)
+    out.push_back({"lm_head.weight", {c.vocabSize, h}});
+  return out;
+}
+
+std::vector<ExpectedTensor> WeightLayout::mtpTensors() const {
+  // Spec 2.6: one full-attention layer with the model's MLP kind, plus the
+  // norms and the fc that join the embedding and the hidden state.
+  const ModelConfig &c = config;
+  const int64_t h = c.hiddenSize;
+  std::vector<ExpectedTensor> out;
+  out.push_back({"mtp.pre_fc_norm_embedding.weight", {h}});
+  out.push_back({"mtp.pre_fc_norm_hidden.weight", {h}});
+  out.push_back({"mtp.fc.weight", {h, 2 * h}});
+  appendLayer(out, c, "mtp.layers.0.", /*linearAttention=*/false,
+              /*moe=*/c.family != ModelFamily::Qwen35);
+  out.push_back({"mtp.norm.weight", {h}});
+  return out;
+}
+
+llvm::Expected<InventoryReport>
+WeightLayout::checkInventory(const Checkpoint &checkpoint) const {
+  InventoryReport report;
+  llvm::StringSet<> expected;
+  for (const ExpectedTensor &want : checkpointTensors()) {
+    expected.insert(want.name);
+    const TensorInfo *info = checkpoint.find(want.name);
+    if (!info)
+      return llvm::createStringError(
+          "checkpoint: missing tensor '" + want.name + "' (expected shape " +
+          formatShape(want.shape) + ")");
+    std::string where = checkpoint.fileName(*info).str() + ": tensor '" +
+                        want.name + "'";
+    if (info->shape != want.shape)
+      return llvm::createStringError(where + " has shape " +
+                                     formatShape(info->shape) + ", expected " +
+                                     formatShape(want.shape));
+    if (info->dtype == DType::F8_E4M3 || info->dtype == DType::F8_E5M2)
+      return llvm::createStringError(
+          where + " has dtype " + dtypeName(info->dtype).str() +
+          ", which is not yet supported (quantized checkpoints arrive with "
+          "quantization)");
+    if (!isSupportedWeightDType(info->dtype))
+      return llvm::createStringError(where + " has dtype " +
+                                     dtypeName(info->dtype).str() +
+                                     ", expected F32, BF16 or F16");
+  }
+  for (const TensorInfo *info : checkpoint.tensors()) {
+    StringRef name = info->name;
+    if (expected.contains(name))
+      continue;
+    if (name.starts_with("mtp."))
+      ++report.mtpTensors;
+    else if (name.starts_with("model.visual."))
+      ++report.visionTensors;
+    else if (name == "lm_head.weight" && config.tieWordEmbeddings)
+      report.warnings.push_back("lm_head.weight is present but "
+                                "tie_word_embeddings is true: it is ignored");
+    else
+      report.warnings.push_back("unexpected tensor '" + info->name + "' in " +
+                                checkpoint.fileName(*info).str() +
+                                " is ignored");
+  }
+  return report;
+}
+
+//===----------------------------------------------------------------------===//
+// The IR side
+//===----------------------------------------------------------------------===//
+
+Value WeightLayout::param(OpBuilder &b, Location loc, const std::string &name,
+                          llvm::ArrayRef<int64_t> shape) const {
+  // A stacked per-expert parameter takes the dtype of expert 0.
+  std::string probe = name;
+  if (size_t at = probe.find("{e}"); at != std::string::npos)
+    probe.replace(at, 3, "0");
+  auto type = RankedTensorType::get(shape, elementType(probe));
+  return mlir::qnext::ParamOp::create(b, loc, type, b.getStringAttr(name));
+}
+
+WeightLayout::DeltaNet WeightLayout::deltaNet(OpBuilder &b, Location loc,
+                                              int64_t layer) const {
+  const DeltaNetGeometry &g = config.deltaNet;
+  const int64_t h = config.hiddenSize, nv = g.numValueHeads;
+  std::string la = layerPrefix(layer) + "linear_attn.";
+  DeltaNet w;
+  if (config.family == ModelFamily::Qwen3Next) {
+    // Spec 4.2: rows interleaved per key-head group; reorder once.
+    Value qkvz = param(b, loc, la + "in_proj_qkvz.weight", {g.qkvzRows(), h});
+    Type elt = cast<RankedTensorType>(qkvz.getType()).getElementType();
+    auto split = mlir::qnext::SplitQKVZOp::create(
+        b, loc, RankedTensorType::get({g.convDim(), h}, elt),
+        RankedTensorType::get({g.valueDim(), h}, elt), qkvz,
+        g.numKeyHeads, g.numValueHeads, g.keyHeadDim, g.valueHeadDim);
+    Value ba = param(b, loc, la + "in_proj_ba.weight", {2 * nv, h});
+    Type baElt = cast<RankedTensorType>(ba.getType()).getElementType();
+    auto splitBA = mlir::qnext::SplitBAOp::create(
+        b, loc, RankedTensorType::get({nv, h}, baElt),
+        RankedTensorType::get({nv, h}, baElt), ba, g.numKeyHeads, nv);
+    w.qkv = split.getQkv();
+    w.z = split.getZ();
+    w.b = splitBA.getB();
+    w.a = splitBA.getA();
+  } else {
+    // Qwen3.5 ships the un-interleaved layout.
+    w.qkv = param(b, loc, la + "in_proj_qkv.weight", {g.convDim(), h});
+    w.z = param(b, loc, la + "in_proj_z.weight", {g.valueDim(), h});
+    w.b = param(b, loc, la + "in_proj_b.weight", {nv, h});
+    w.a = param(b, loc, la + "in_proj_a.weight", {nv, h});
+  }
+  w.conv = param(b, loc, la + "conv1d.weight", {g.convDim(), 1,
+                                                config.convKernel});
+  w.dtBias = param(b, loc, la + "dt_bias", {nv});
+  w.aLog = param(b, loc, la + "A_log", {nv});
+  w.norm = param(b, loc, la + "norm.weight", {g.valueHeadDim});
+  w.outProj = param(b, loc, la + "out_proj.weight", {h, g.valueDim()});
+  return w;
+}
+
+WeightLayout::Attention WeightLayout::attention(OpBuilder &b, Location loc,
+                                                int64_t layer) const {
+  const AttentionGeometry &g = config.attention;
+  const int64_t h = config.hiddenSize, d = g.headDim;
+  std::string sa = layerPrefix(layer) + "self_attn.";
+  return {param(b, loc, sa + "q_proj.weight", {2 * g.numHeads * d, h}),
+          param(b, loc, sa + "k_proj.weight", {g.numKVHeads * d, h}),
+          param(b, loc, sa + "v_proj.weight", {g.numKVHeads * d, h}),
+          param(b, loc, sa + "o_proj.weight", {h, g.numHeads * d}),
+          param(b, loc, sa + "q_norm.weight", {d}),
+          param(b, loc, sa + "k_norm.weight", {d})};
+}
+
+WeightLayout::MoE WeightLayout::moe(OpBuilder &b, Location loc,
+                                    int64_t layer) const {
+  const int64_t h = config.hiddenSize, e = config.numExperts;
+  const int64_t ie = config.moeIntermediateSize;
+  const int64_t is = config.sharedExpertIntermediateSize;
+  std::string mlp = layerPrefix(layer) + "mlp.";
+  MoE w;
+  w.router = param(b, loc, mlp + "gate.weight", {e, h});
+  if (config.family == ModelFamily::Qwen3Next) {
+    // Per-expert tensors, stacked along a leading expert axis.
+    w.gate = param(b, loc, mlp + "experts.{e}.gate_proj.weight", {e, ie, h});
+    w.up = param(b, loc, mlp + "experts.{e}.up_proj.weight", {e, ie, h});
+    w.down = param(b, loc, mlp + "experts.{e}.down_proj.weight", {e, h, ie});
+  } else {
+    // Qwen3.5-MoE: [E, 2*Ie, H], gate rows then up rows of each expert.
+    Value gateUp = param(b, loc, mlp + "experts.gate_up_proj", {e, 2 * ie, h});
+    auto slice = [&](int64_t offset) -> Value {
+      SmallVector<OpFoldResult> offsets = {b.getIndexAttr(0),
+                                           b.getIndexAttr(offset),
+                                           b.getIndexAttr(0)};
+      SmallVector<OpFoldResult> sizes = {b.getIndexAttr(e), b.getIndexAttr(ie),
+                                         b.getIndexAttr(h)};
+      SmallVector<OpFoldResult> strides(3, b.getIndexAttr(1));
+      return tensor::ExtractSliceOp::create(b, loc, gateUp, offsets, sizes,
+                                            strides);
+    };
+    w.gate = slice(0);
+    w.up = slice(ie);
+    w.down = param(b, loc, mlp + "experts.down_proj", {e, h, ie});
+  }
+  w.sharedGate = param(b, loc, mlp + "shared_expert.gate_proj.weight", {is, h});
+  w.sharedUp = param(b, loc, mlp + "shared_expert.up_proj.weight", {is, h});
+  w.sharedDown = param(b, loc, mlp + "shared_expert.down_proj.weight", {h, is});
+  w.sharedExpertGate = param(b, loc, mlp + "shared_expert_gate.weight", {1, h});
+  return w;
+}
+
+WeightLayout::MLP WeightLayout::mlp(OpBuilder &b, Location loc,
+                                    int64_t layer) const {
+  const int64_t h = config.hiddenSize, i = config.intermediateSize;
+  std::string mlp = layerPrefix(layer) + "mlp.";
+  return {param(b, loc, mlp + "gate_proj.weight", {i, h}),
+          param(b, loc, mlp + "up_proj.weight", {i, h}),
+          param(b, loc, mlp + "down_proj.weight", {h, i})};
+}
+
+Value WeightLayout::layerNorm(OpBuilder &b, Location loc, int64_t layer,
+                              StringRef which) const {
+  return param(b, loc, layerPrefix(layer) + which.str() + ".weight",
+               {config.hiddenSize});
+}
+
+Value WeightLayout::embedding(OpBuilder &b, Location loc) const {
+  return param(b, loc, config.tensorPrefix() + "embed_tokens.weight",
+               {config.vocabSize, config.hiddenSize});
+}
+
+Value WeightLayout::finalNorm(OpBuilder &b, Location loc) const {
+  return param(b, loc, config.tensorPrefix() + "norm.weight",
+               {config.hiddenSize});
+}
+
+Value WeightLayout::lmHead(OpBuilder &b, Location loc) const {
+  if (config.tieWordEmbeddings)
+    return embedding(b, loc);
+  return param(b, loc, "lm_head.weight", {config.vocabSize, config.hiddenSize});
+}
+
+} // namespace qnext

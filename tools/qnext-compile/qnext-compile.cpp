@@ -1,0 +1,153 @@
+//===- qnext-compile.cpp - Hugging Face checkpoint -> qnext ---------------===//
+//
+// Reads a checkpoint folder exactly as it ships (config.json + safetensors,
+// sharded or not) or a bare config.json, validates it, and builds the model's
+// IR without reading weight data. Phases so far:
+//   --compile-to=qnext      layer ops (the model as a user reads it)
+//   --compile-to=primitive  after qnext-decompose-layers
+// MLIR's pass-manager flags (--mlir-print-ir-after-all, --mlir-timing, ...)
+// apply to the passes it runs.
+//
+//===----------------------------------------------------------------------===//
+
+#include "qnext/InitAll.h"
+#include "qnext/Model/ModelBuilder.h"
+#include "qnext/Model/SafeTensors.h"
+
+#include "mlir/IR/AsmState.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/IR/Verifier.h"
+#include "mlir/Pass/PassManager.h"
+
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/ToolOutputFile.h"
+#include "llvm/Support/WithColor.h"
+#include "llvm/Support/raw_ostream.h"
+
+using namespace llvm;
+
+namespace {
+cl::OptionCategory category("qnext-compile options");
+
+cl::opt<std::string> input(cl::Positional, cl::Required,
+                           cl::desc("<checkpoint folder or config.json>"),
+                           cl::cat(category));
+cl::opt<std::string> output("o", cl::desc("Output file ('-' for stdout)"),
+                            cl::value_desc("file"), cl::init("-"),
+                            cl::cat(category));
+
+enum class Phase { QNext, Primitive };
+cl::opt<Phase> compileTo(
+    "compile-to", cl::desc("Stop after this phase and print its IR"),
+    cl::values(clEnumValN(Phase::QNext, "qnext",
+                          "the model as qnext layer ops (default)"),
+               clEnumValN(Phase::Primitive, "primitive",
+                          "after qnext-decompose-layers: primitive ops")),
+    cl::init(Phase::QNext), cl::cat(category));
+
+int fail(const Twine &message) {
+  WithColor::error(errs(), "qnext-compile") << message << "\n";
+  return 1;
+}
+
+/// The element type of a config's torch_dtype, for config-only builds.
+mlir::Type configDType(mlir::MLIRContext &ctx, StringRef dtype) {
+  if (dtype == "float32")
+    return mlir::Float32Type::get(&ctx);
+  if (dtype == "float16")
+    return mlir::Float16Type::get(&ctx);
+  return mlir::BFloat16Type::get(&ctx);
+}
+
+mlir::Type weightType(mlir::MLIRContext &ctx, qnext::DType dtype) {
+  switch (dtype) {
+  case qnext::DType::F32:
+    return mlir::Float32Type::get(&ctx);
+  case qnext::DType::F16:
+    return mlir::Float16Type::get(&ctx);
+  default:
+    return mlir::BFloat16Type::get(&ctx);
+  }
+}
+} // namespace
+
+int main(int argc, char **argv) {
+  InitLLVM init(argc, argv);
+  mlir::registerAsmPrinterCLOptions();
+  mlir::registerMLIRContextCLOptions();
+  mlir::registerPassManagerCLOptions();
+  mlir::qnext::registerAllPasses();
+  cl::ParseCommandLineOptions(
+      argc, argv,
+      "qnext-compile: compile a Qwen3-Next / Qwen3.5 checkpoint\n\n"
+      "  qnext-compile CHECKPOINT_DIR [--compile-to=qnext|primitive] [-o FILE]\n"
+      "  qnext-compile path/to/config.json ...   (structure only, no weights)\n\n"
+      "A checkpoint folder holds config.json and model.safetensors or the\n"
+      "shards of model.safetensors.index.json; its tensors are checked against\n"
+      "what the config implies (names, shapes, dtypes) before anything is built.\n");
+
+  bool isDir = sys::fs::is_directory(input);
+  SmallString<256> configPath(input);
+  if (isDir)
+    sys::path::append(configPath, "config.json");
+  else if (!sys::fs::exists(input))
+    return fail(input + ": no such file or folder");
+
+  Expected<qnext::ModelConfig> config = qnext::loadModelConfig(configPath);
+  if (!config)
+    return fail(toString(config.takeError()));
+
+  mlir::DialectRegistry registry;
+  mlir::qnext::registerAllDialects(registry);
+  mlir::MLIRContext context(registry);
+
+  std::unique_ptr<qnext::Checkpoint> checkpoint;
+  std::function<mlir::Type(StringRef)> dtypeOf;
+  if (isDir) {
+    auto opened = qnext::Checkpoint::open(input);
+    if (!opened)
+      return fail(toString(opened.takeError()));
+    checkpoint = std::move(*opened);
+    dtypeOf = [&](StringRef name) {
+      const qnext::TensorInfo *info = checkpoint->find(name);
+      return info ? weightType(context, info->dtype)
+                  : configDType(context, config->dtype);
+    };
+  } else {
+    dtypeOf = [&](StringRef) { return configDType(context, config->dtype); };
+  }
+  qnext::WeightLayout layout(*config, dtypeOf);
+  if (checkpoint) {
+    auto report = layout.checkInventory(*checkpoint);
+    if (!report)
+      return fail(toString(report.takeError()));
+    for (const std::string &warning : report->warnings)
+      WithColor::warning(errs(), "qnext-compile") << warning << "\n";
+  }
+
+  mlir::OwningOpRef<mlir::ModuleOp> module =
+      qnext::buildModel(context, *config, layout);
+  if (mlir::failed(mlir::verify(*module)))
+    return fail("internal error: the built IR does not verify (above)");
+
+  if (compileTo == Phase::Primitive) {
+    mlir::PassManager pm(&context);
+    if (mlir::failed(mlir::applyPassManagerCLOptions(pm)))
+      return fail("bad pass-manager options");
+    pm.addPass(mlir::qnext::createDecomposeLayers());
+    if (mlir::failed(pm.run(*module)))
+      return fail("qnext-decompose-layers failed (above)");
+  }
+
+  // Written to a temporary file and renamed into place: a failed run never
+  // leaves a partial or truncated output.
+  if (Error e = writeToOutput(output, [&](raw_ostream &os) {
+        module->print(os);
+        return Error::success();
+      }))
+    return fail(output + ": " + toString(std::move(e)));
+  return 0;
+}
