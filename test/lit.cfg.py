@@ -7,10 +7,10 @@ from lit.llvm import llvm_config
 
 config.name = "qnext"
 config.test_format = lit.formats.ShTest(not llvm_config.use_lit_shell)
-config.suffixes = [".mlir"]
+config.suffixes = [".mlir", ".test"]
 config.test_source_root = os.path.dirname(__file__)
 config.test_exec_root = os.path.join(config.qnext_obj_root, "test")
-config.excludes = ["CMakeLists.txt", "lit.cfg.py", "lit.site.cfg.py", "Unit"]
+config.excludes = ["CMakeLists.txt", "lit.cfg.py", "lit.site.cfg.py", "Unit", "Model"]
 
 config.substitutions.append(("%PATH%", config.environment["PATH"]))
 
@@ -20,4 +20,13 @@ llvm_config.use_default_substitutions()  # FileCheck, not, count
 llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
 
 tool_dirs = [os.path.join(config.qnext_obj_root, "bin"), config.llvm_tools_dir]
-llvm_config.add_tool_substitutions(["qnext-opt"], tool_dirs)
+llvm_config.add_tool_substitutions(
+    ["qnext-opt", "qnext-compile", "qnext-synth"], tool_dirs)
+
+# %models: checked-in model configs; %golden: ../shared/golden beside the
+# checkout, when there (CI has it; the tests that need it say REQUIRES: golden).
+config.substitutions.append(("%models", os.path.join(config.qnext_src_root, "test", "Model")))
+golden = os.path.join(os.path.dirname(config.qnext_src_root), "shared", "golden")
+if os.path.isdir(golden):
+    config.available_features.add("golden")
+    config.substitutions.append(("%golden", golden))

@@ -1,0 +1,381 @@
+//===- SafeTensorsTest.cpp - reader validation, inventory, synth round trip ===//
+
+#include "qnext/Model/SafeTensors.h"
+#include "qnext/Model/Synth.h"
+#include "qnext/Model/WeightLayout.h"
+
+#include "llvm/Support/Endian.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+using namespace qnext;
+using json = nlohmann::json;
+
+namespace {
+
+/// A safetensors image: 8-byte length, header text, data.
+std::string image(const std::string &header, const std::string &data) {
+  std::string out(8, '\0');
+  llvm::support::endian::write64le(out.data(), header.size());
+  return out + header + data;
+}
+
+std::string parseError(const std::string &img) {
+  auto infos = parseSafeTensors("m.safetensors", img);
+  if (infos)
+    return "";
+  return llvm::toString(infos.takeError());
+}
+
+TEST(SafeTensors, ValidFile) {
+  std::string data(24, '\0');
+  data[16] = 7;
+  auto infos = parseSafeTensors(
+      "m.safetensors",
+      image(R"({"__metadata__":{"format":"pt"},)"
+            R"("a":{"dtype":"F32","shape":[2,2],"data_offsets":[0,16]},)"
+            R"("b":{"dtype":"BF16","shape":[4],"data_offsets":[16,24]}})",
+            data));
+  ASSERT_TRUE(static_cast<bool>(infos)) << llvm::toString(infos.takeError());
+  ASSERT_EQ(infos->size(), 2u);
+  const TensorInfo &b = (*infos)[1];
+  EXPECT_EQ(b.name, "b");
+  EXPECT_EQ(b.dtype, DType::BF16);
+  EXPECT_EQ(b.shape, (std::vector<int64_t>{4}));
+  EXPECT_EQ(b.begin, 16u);
+  EXPECT_EQ(b.numBytes(), 8u);
+}
+
+TEST(SafeTensors, BadHeaders) {
+  const std::string f32x4 = R"({"dtype":"F32","shape":[4],"data_offsets":[0,16]})";
+  const std::string data16(16, '\0');
+  struct Case {
+    const char *what;
+    std::string image;
+    const char *message;
+  } cases[] = {
+      {"truncated", std::string(5, '\0'),
+       "m.safetensors: truncated: 5 bytes, shorter than the 8-byte header "
+       "length"},
+      {"header past EOF", image("{}", "").substr(0, 9),
+       "m.safetensors: header length 2 runs past the end of the file (9 "
+       "bytes)"},
+      {"huge header", [] {
+         std::string s(16, '\0');
+         llvm::support::endian::write64le(s.data(), 1ull << 40);
+         return s;
+       }(),
+       "m.safetensors: header length 1099511627776 exceeds the 100 MiB limit"},
+      {"bad JSON", image("{\"a\": ", ""), "m.safetensors: header is not valid JSON"},
+      {"not an object", image("[1]", ""), "m.safetensors: header must be a JSON object"},
+      {"unknown dtype",
+       image(R"({"a":{"dtype":"F12","shape":[4],"data_offsets":[0,16]}})", data16),
+       "m.safetensors: tensor 'a': unknown dtype 'F12'"},
+      {"no dtype", image(R"({"a":{"shape":[4],"data_offsets":[0,16]}})", data16),
+       "m.safetensors: tensor 'a': dtype missing or not a string"},
+      {"negative dim",
+       image(R"({"a":{"dtype":"F32","shape":[-4],"data_offsets":[0,16]}})", data16),
+       "m.safetensors: tensor 'a': shape holds -4, not a non-negative integer"},
+      {"offsets past EOF",
+       image(R"({"a":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}})", "12345678"),
+       "m.safetensors: tensor 'a': data_offsets [0,16] run past the end of the "
+       "data (8 bytes)"},
+      {"offsets reversed",
+       image(R"({"a":{"dtype":"F32","shape":[0],"data_offsets":[8,0]}})", data16),
+       "m.safetensors: tensor 'a': data_offsets [8,0] end before they begin"},
+      {"offsets malformed",
+       image(R"({"a":{"dtype":"F32","shape":[4],"data_offsets":[0]}})", data16),
+       "m.safetensors: tensor 'a': data_offsets must be two non-negative "
+       "integers"},
+      {"size mismatch",
+       image(R"({"a":{"dtype":"F32","shape":[3],"data_offsets":[0,16]}})", data16),
+       "m.safetensors: tensor 'a': data_offsets [0,16] hold 16 bytes but shape "
+       "[3] of F32 needs 12"},
+      {"overflowing shape",
+       image(R"({"a":{"dtype":"F32","shape":[4294967296,4294967296],"data_offsets":[0,16]}})", data16),
+       "m.safetensors: tensor 'a': shape [4294967296,4294967296] is too large"},
+      {"overlap",
+       image("{\"a\":" + f32x4 +
+                 R"(,"b":{"dtype":"F32","shape":[2],"data_offsets":[8,16]}})",
+             data16),
+       "m.safetensors: tensors 'a' and 'b' overlap in the data"},
+      {"entry not an object", image(R"({"a":3})", ""),
+       "m.safetensors: tensor 'a': entry must be an object"},
+      {"bad metadata", image(R"({"__metadata__":3})", ""),
+       "m.safetensors: __metadata__ must be an object"},
+  };
+  for (const Case &c : cases)
+    EXPECT_EQ(parseError(c.image), c.message) << c.what;
+}
+
+//===----------------------------------------------------------------------===//
+// Checkpoint folders
+//===----------------------------------------------------------------------===//
+
+class CheckpointTest : public ::testing::Test {
+protected:
+  void SetUp() override {
+    ASSERT_FALSE(llvm::sys::fs::createUniqueDirectory("qnext-test", dir));
+  }
+  void TearDown() override { llvm::sys::fs::remove_directories(dir); }
+
+  std::string path(llvm::StringRef file) const {
+    llvm::SmallString<256> p(dir);
+    llvm::sys::path::append(p, file);
+    return std::string(p);
+  }
+  void write(llvm::StringRef file, llvm::StringRef contents) {
+    std::error_code ec;
+    llvm::raw_fd_ostream os(path(file), ec);
+    ASSERT_FALSE(ec);
+    os << contents;
+  }
+  std::string read(llvm::StringRef file) {
+    auto buffer = llvm::MemoryBuffer::getFile(path(file));
+    return buffer ? (*buffer)->getBuffer().str() : "";
+  }
+  /// Rewrites the header of a safetensors file, keeping its data.
+  void editHeader(llvm::StringRef file, const std::function<void(json &)> &edit) {
+    std::string img = read(file);
+    uint64_t n = llvm::support::endian::read64le(img.data());
+    json header = json::parse(img.substr(8, n));
+    edit(header);
+    write(file, image(header.dump(), img.substr(8 + n)));
+  }
+  std::string openError() {
+    auto c = Checkpoint::open(dir);
+    return c ? "" : llvm::toString(c.takeError());
+  }
+  /// Synthesizes the tiny preset here.
+  void synth(SynthOptions options = {}) {
+    llvm::Error e = writeSynthCheckpoint(dir, options);
+    ASSERT_FALSE(static_cast<bool>(e)) << llvm::toString(std::move(e));
+  }
+  ModelConfig tinyConfig(const std::vector<std::string> &overrides = {}) {
+    SynthOptions options;
+    options.overrides = overrides;
+    auto text = synthConfig(options);
+    EXPECT_TRUE(static_cast<bool>(text));
+    auto config = parseModelConfig(*text, "config.json");
+    EXPECT_TRUE(static_cast<bool>(config));
+    return *config;
+  }
+  std::string inventoryError(const ModelConfig &config) {
+    auto checkpoint = Checkpoint::open(dir);
+    if (!checkpoint)
+      return "open: " + llvm::toString(checkpoint.takeError());
+    WeightLayout layout(config, nullptr);
+    auto report = layout.checkInventory(**checkpoint);
+    return report ? "" : llvm::toString(report.takeError());
+  }
+
+  llvm::SmallString<128> dir;
+};
+
+TEST_F(CheckpointTest, MissingFile) {
+  EXPECT_EQ(openError(), path("model.safetensors") +
+                             ": No such file or directory");
+}
+
+TEST_F(CheckpointTest, ShardedIndexMustTellTheTruth) {
+  SynthOptions options;
+  options.shards = 3;
+  synth(options);
+  EXPECT_EQ(openError(), "");
+  std::string index = read("model.safetensors.index.json");
+
+  json j = json::parse(index);
+  j["weight_map"]["lm_head.weight"] = "model-00001-of-00003.safetensors";
+  write("model.safetensors.index.json", j.dump());
+  EXPECT_EQ(openError(), "model.safetensors.index.json: tensor "
+                         "'lm_head.weight' is mapped to "
+                         "model-00001-of-00003.safetensors, which does not "
+                         "hold it");
+
+  j = json::parse(index);
+  j["weight_map"]["lm_head.weight"] = "../../etc/passwd";
+  write("model.safetensors.index.json", j.dump());
+  EXPECT_EQ(openError(), "model.safetensors.index.json: "
+                         "weight_map['lm_head.weight'] names "
+                         "'../../etc/passwd', not a file in the folder");
+
+  j = json::parse(index);
+  j["weight_map"]["extra.weight"] = "model-00009-of-00009.safetensors";
+  write("model.safetensors.index.json", j.dump());
+  EXPECT_EQ(openError(), path("model-00009-of-00009.safetensors") +
+                             ": No such file or directory");
+
+  write("model.safetensors.index.json", "{\"weight_map\": 3}");
+  EXPECT_EQ(openError(), "model.safetensors.index.json: weight_map missing or "
+                         "not an object");
+
+  // A tensor stored twice.
+  write("model.safetensors.index.json", index);
+  editHeader("model-00002-of-00003.safetensors", [](json &h) {
+    auto first = h.begin();
+    if (first.key() == "__metadata__")
+      ++first;
+    h["model.embed_tokens.weight"] = first.value();
+    h.erase(first);
+  });
+  std::string error = openError();
+  EXPECT_NE(error.find("tensor 'model.embed_tokens.weight' is also in "
+                       "model-0000"),
+            std::string::npos)
+      << error;
+}
+
+TEST_F(CheckpointTest, Inventory) {
+  SynthOptions options;
+  options.mtp = true;
+  synth(options);
+  ModelConfig config = tinyConfig();
+  EXPECT_EQ(inventoryError(config), "");
+
+  auto checkpoint = Checkpoint::open(dir);
+  ASSERT_TRUE(static_cast<bool>(checkpoint));
+  WeightLayout layout(config, nullptr);
+  auto report = layout.checkInventory(**checkpoint);
+  ASSERT_TRUE(static_cast<bool>(report));
+  EXPECT_EQ(report->mtpTensors, layout.mtpTensors().size());
+  EXPECT_TRUE(report->warnings.empty());
+
+  // The config implies a ninth layer the checkpoint lacks.
+  EXPECT_EQ(inventoryError(tinyConfig({"num_hidden_layers=9"})),
+            "checkpoint: missing tensor "
+            "'model.layers.8.input_layernorm.weight' (expected shape [128])");
+  EXPECT_EQ(inventoryError(tinyConfig({"moe_intermediate_size=32"})),
+            "model.safetensors: tensor "
+            "'model.layers.0.mlp.experts.0.gate_proj.weight' has shape [64, "
+            "128], expected [32, 128]");
+
+  // Fewer layers: the eighth layer's tensors are unexpected, with a warning.
+  ModelConfig seven = tinyConfig({"num_hidden_layers=7"});
+  WeightLayout sevenLayout(seven, nullptr);
+  report = sevenLayout.checkInventory(**checkpoint);
+  ASSERT_TRUE(static_cast<bool>(report));
+  ASSERT_FALSE(report->warnings.empty());
+  EXPECT_EQ(report->warnings[0].rfind("unexpected tensor 'model.layers.7.", 0),
+            0u)
+      << report->warnings[0];
+
+  // Tied embeddings make lm_head.weight optional and ignored.
+  ModelConfig tied = tinyConfig({"tie_word_embeddings=true"});
+  WeightLayout tiedLayout(tied, nullptr);
+  report = tiedLayout.checkInventory(**checkpoint);
+  ASSERT_TRUE(static_cast<bool>(report));
+  ASSERT_EQ(report->warnings.size(), 1u);
+  EXPECT_EQ(report->warnings[0], "lm_head.weight is present but "
+                                 "tie_word_embeddings is true: it is ignored");
+}
+
+TEST_F(CheckpointTest, UnsupportedDTypes) {
+  synth();
+  editHeader("model.safetensors", [](json &h) {
+    json &t = h["model.norm.weight"];
+    t["dtype"] = "F8_E4M3";
+    t["data_offsets"][1] = t["data_offsets"][0].get<uint64_t>() + 128;
+  });
+  EXPECT_EQ(inventoryError(tinyConfig()),
+            "model.safetensors: tensor 'model.norm.weight' has dtype F8_E4M3, "
+            "which is not yet supported (quantized checkpoints arrive with "
+            "quantization)");
+  editHeader("model.safetensors", [](json &h) {
+    h["model.norm.weight"]["dtype"] = "I8";
+  });
+  EXPECT_EQ(inventoryError(tinyConfig()),
+            "model.safetensors: tensor 'model.norm.weight' has dtype I8, "
+            "expected F32, BF16 or F16");
+}
+
+/// qnext-synth -> reader gives back exactly the generated bytes.
+TEST_F(CheckpointTest, SynthRoundTrip) {
+  for (DType dtype : {DType::BF16, DType::F32}) {
+    for (unsigned shards : {1u, 4u}) {
+      llvm::sys::fs::remove_directories(dir);
+      SynthOptions options;
+      options.dtype = dtype;
+      options.shards = shards;
+      options.seed = 7;
+      synth(options);
+      auto checkpoint = Checkpoint::open(dir);
+      ASSERT_TRUE(static_cast<bool>(checkpoint))
+          << llvm::toString(checkpoint.takeError());
+      ASSERT_EQ((*checkpoint)->numFiles(), shards);
+      ModelConfig config = tinyConfig();
+      WeightLayout layout(config, nullptr);
+      for (const ExpectedTensor &t : layout.checkpointTensors()) {
+        const TensorInfo *info = (*checkpoint)->find(t.name);
+        ASSERT_NE(info, nullptr) << t.name;
+        EXPECT_EQ(info->dtype, dtype);
+        SynthGenerator gen(t.name, /*seed=*/7, /*initializerRange=*/0.05,
+                           config.convKernel);
+        std::vector<float> values(info->numElements());
+        for (float &v : values)
+          v = gen.next();
+        std::vector<uint8_t> expected;
+        encodeFloats(values, dtype, expected);
+        llvm::ArrayRef<uint8_t> actual = (*checkpoint)->bytes(*info);
+        ASSERT_EQ(actual.size(), expected.size()) << t.name;
+        EXPECT_TRUE(std::equal(actual.begin(), actual.end(), expected.begin()))
+            << t.name;
+      }
+    }
+  }
+}
+
+TEST(Synth, Deterministic) {
+  SynthGenerator a("model.layers.0.mlp.gate.weight", 3, 0.02, 4);
+  SynthGenerator b("model.layers.0.mlp.gate.weight", 3, 0.02, 4);
+  SynthGenerator c("model.layers.0.mlp.gate.weight", 4, 0.02, 4);
+  int same = 0;
+  for (int i = 0; i < 100; ++i) {
+    float x = a.next(), y = b.next(), z = c.next();
+    EXPECT_EQ(x, y);
+    same += x == z;
+    EXPECT_LE(std::abs(x), 0.02f * 1.7321f);
+  }
+  EXPECT_LT(same, 5);
+}
+
+TEST(Synth, BF16RoundsToNearestEven) {
+  std::vector<uint8_t> out;
+  // 1 + 2^-8 is halfway between bf16 1.0 and 1 + 2^-7: ties go to even (1.0);
+  // 1 + 3*2^-8 ties to 1 + 2^-6.
+  encodeFloats({1.0f + 0x1.0p-8f, 1.0f + 3 * 0x1.0p-8f, -2.0f}, DType::BF16,
+               out);
+  ASSERT_EQ(out.size(), 6u);
+  EXPECT_EQ(llvm::support::endian::read16le(&out[0]), 0x3F80);
+  EXPECT_EQ(llvm::support::endian::read16le(&out[2]), 0x3F82);
+  EXPECT_EQ(llvm::support::endian::read16le(&out[4]), 0xC000);
+}
+
+TEST(Synth, ConfigErrors) {
+  SynthOptions options;
+  options.preset = "huge";
+  auto text = synthConfig(options);
+  ASSERT_FALSE(static_cast<bool>(text));
+  EXPECT_EQ(llvm::toString(text.takeError()),
+            "unknown preset 'huge' (expected tiny, bench, tiny-qwen35, "
+            "tiny-qwen35-moe)");
+  options.preset = "tiny";
+  options.overrides = {"num_experts_per_tok=20"};
+  text = synthConfig(options);
+  ASSERT_FALSE(static_cast<bool>(text));
+  EXPECT_EQ(llvm::toString(text.takeError()),
+            "config.json: num_experts_per_tok (20) must not exceed num_experts "
+            "(8)");
+  options.overrides = {"novalue"};
+  text = synthConfig(options);
+  ASSERT_FALSE(static_cast<bool>(text));
+  EXPECT_EQ(llvm::toString(text.takeError()),
+            "--set 'novalue' must read field=value");
+}
+
+} // namespace
