@@ -80,6 +80,12 @@ int main(int argc, char **argv) {
   mlir::registerMLIRContextCLOptions();
   mlir::registerPassManagerCLOptions();
   mlir::qnext::registerAllPasses();
+  // --help lists this tool's options and MLIR's --mlir-* flags; LLVM's
+  // backend flags stay reachable through --help-hidden.
+  for (auto &[name, option] : cl::getRegisteredOptions())
+    if (!name.starts_with("mlir-") && name != "help" && name != "version" &&
+        !llvm::is_contained(option->Categories, &category))
+      option->setHiddenFlag(cl::Hidden);
   cl::ParseCommandLineOptions(
       argc, argv,
       "qnext-compile: compile a Qwen3-Next / Qwen3.5 checkpoint\n\n"
@@ -87,7 +93,8 @@ int main(int argc, char **argv) {
       "  qnext-compile path/to/config.json ...   (structure only, no weights)\n\n"
       "A checkpoint folder holds config.json and model.safetensors or the\n"
       "shards of model.safetensors.index.json; its tensors are checked against\n"
-      "what the config implies (names, shapes, dtypes) before anything is built.\n");
+      "what the config implies (names, shapes, dtypes) before anything is built.\n"
+      "MLIR's --mlir-* flags apply to the passes it runs.\n");
 
   bool isDir = sys::fs::is_directory(input);
   SmallString<256> configPath(input);
