@@ -58,4 +58,38 @@ def DecomposeLayers : Pass<"qnext-decompose-layers"> {
   ];
 }
 
+def LowerToLinalg : Pass<"qnext-lower-to-linalg"> {
+  let summary = "Lower qnext primitive ops to linalg, tensor, scf, arith and math";
+  let description = [{
+    Rewrites every primitive op into upstream dialects on tensors, computing
+    in fp32 (weights of any stored dtype are widened exactly inside the loop
+    bodies; activations must be f32, the CPU contract):
+
+    * `qnext.linear`, the norms, `silu_mul`, `sigmoid_gate`, `gdn_gates`,
+      `embedding`, `causal_conv1d` and `rope` become `linalg.generic` ops
+      (reductions as reduction iterators; the RoPE table is a constant computed
+      at compile time, YaRN included);
+    * `qnext.gated_delta_rule` becomes its recurrence: a `scf.for` over the
+      tokens carrying the fp32 state, with the decay, the delta write and the
+      read as `linalg.generic` over all heads;
+    * `qnext.attention` writes K and V into the caches with
+      `tensor.insert_slice` at `past`, then a `scf.for` over the query tokens
+      computes fp32 softmax over `[0, past + t]`;
+    * `qnext.router` computes the fp32 softmax, then repeated argmax (ties to
+      the lower expert) for the top-k, then the renormalisation;
+    * `qnext.expert_swiglu` loops over tokens and their selected experts and
+      reads only those experts' slices of the stacked weights.
+
+    Layer ops must be decomposed first (`qnext-decompose-layers`);
+    `qnext.param` and the weight-layout ops are left for weight packing.
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::linalg::LinalgDialect",
+    "::mlir::math::MathDialect",
+    "::mlir::scf::SCFDialect",
+    "::mlir::tensor::TensorDialect"
+  ];
+}
+
 #endif // QNEXT_PASSES_TD

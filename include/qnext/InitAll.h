@@ -10,6 +10,7 @@
 
 #include "qnext/Dialect/QNext/QNextDialect.h"
 #include "qnext/Passes/Passes.h"
+#include "qnext/Target/CPUPipeline.h"
 
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/InitAllDialects.h"
@@ -30,10 +31,11 @@ inline void registerAllDialects(DialectRegistry &registry) {
   registry.insert<QNextDialect>();
 }
 
-/// Upstream passes and every qnext pass.
+/// Upstream passes, every qnext pass and the qnext pipelines.
 inline void registerAllPasses() {
   mlir::registerAllPasses();
   registerQNextPasses();
+  registerCPUPipeline();
 }
 
 } // namespace mlir::qnext

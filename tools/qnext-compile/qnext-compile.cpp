@@ -5,6 +5,7 @@
 // IR without reading weight data. Phases so far:
 //   --compile-to=qnext      layer ops (the model as a user reads it)
 //   --compile-to=primitive  after qnext-decompose-layers
+//   --compile-to=linalg     after qnext-lower-to-linalg (upstream dialects)
 // MLIR's pass-manager flags (--mlir-print-ir-after-all, --mlir-timing, ...)
 // apply to the passes it runs.
 //
@@ -13,6 +14,7 @@
 #include "qnext/InitAll.h"
 #include "qnext/Model/ModelBuilder.h"
 #include "qnext/Model/SafeTensors.h"
+#include "qnext/Target/CPUPipeline.h"
 
 #include "mlir/IR/AsmState.h"
 #include "mlir/IR/MLIRContext.h"
@@ -39,13 +41,16 @@ cl::opt<std::string> output("o", cl::desc("Output file ('-' for stdout)"),
                             cl::value_desc("file"), cl::init("-"),
                             cl::cat(category));
 
-enum class Phase { QNext, Primitive };
+enum class Phase { QNext, Primitive, Linalg };
 cl::opt<Phase> compileTo(
     "compile-to", cl::desc("Stop after this phase and print its IR"),
     cl::values(clEnumValN(Phase::QNext, "qnext",
                           "the model as qnext layer ops (default)"),
                clEnumValN(Phase::Primitive, "primitive",
-                          "after qnext-decompose-layers: primitive ops")),
+                          "after qnext-decompose-layers: primitive ops"),
+               clEnumValN(Phase::Linalg, "linalg",
+                          "after qnext-lower-to-linalg: linalg, tensor, scf, "
+                          "arith, math (weights still qnext.param)")),
     cl::init(Phase::QNext), cl::cat(category));
 
 int fail(const Twine &message) {
@@ -89,7 +94,7 @@ int main(int argc, char **argv) {
   cl::ParseCommandLineOptions(
       argc, argv,
       "qnext-compile: compile a Qwen3-Next / Qwen3.5 checkpoint\n\n"
-      "  qnext-compile CHECKPOINT_DIR [--compile-to=qnext|primitive] [-o FILE]\n"
+      "  qnext-compile CHECKPOINT_DIR [--compile-to=qnext|primitive|linalg] [-o FILE]\n"
       "  qnext-compile path/to/config.json ...   (structure only, no weights)\n\n"
       "A checkpoint folder holds config.json and model.safetensors or the\n"
       "shards of model.safetensors.index.json; its tensors are checked against\n"
@@ -140,13 +145,16 @@ int main(int argc, char **argv) {
   if (mlir::failed(mlir::verify(*module)))
     return fail("internal error: the built IR does not verify (above)");
 
-  if (compileTo == Phase::Primitive) {
+  if (compileTo != Phase::QNext) {
     mlir::PassManager pm(&context);
     if (mlir::failed(mlir::applyPassManagerCLOptions(pm)))
       return fail("bad pass-manager options");
-    pm.addPass(mlir::qnext::createDecomposeLayers());
+    auto until = compileTo == Phase::Primitive ? mlir::qnext::CPUPhase::Primitive
+                                               : mlir::qnext::CPUPhase::Linalg;
+    if (mlir::failed(mlir::qnext::buildCPUPipeline(pm, until)))
+      return fail("internal error: the CPU pipeline does not parse");
     if (mlir::failed(pm.run(*module)))
-      return fail("qnext-decompose-layers failed (above)");
+      return fail("the CPU pipeline failed (above)");
   }
 
   // Written to a temporary file and renamed into place: a failed run never

@@ -1,0 +1,30 @@
+//===- CPUPipeline.h - qnext -> LLVM dialect for the host CPU ---*- C++ -*-===//
+
+#ifndef QNEXT_TARGET_CPUPIPELINE_H
+#define QNEXT_TARGET_CPUPIPELINE_H
+
+#include "mlir/Pass/PassManager.h"
+
+namespace mlir::qnext {
+
+/// Phases of the CPU pipeline that qnext-compile can stop after.
+enum class CPUPhase {
+  Primitive,   ///< after qnext-decompose-layers
+  Linalg,      ///< after qnext-lower-to-linalg (tensors)
+  LLVMDialect, ///< fully lowered to the LLVM dialect
+};
+
+/// Appends the CPU pipeline up to and including `until` to `pm` (a pass
+/// manager on builtin.module). Functions that should be callable from C carry
+/// `llvm.emit_c_interface`. The steps are parsed by pass name, so the pass
+/// registry must hold them (mlir::qnext::registerAllPasses, as every qnext
+/// tool calls); returns failure otherwise.
+LogicalResult buildCPUPipeline(OpPassManager &pm,
+                               CPUPhase until = CPUPhase::LLVMDialect);
+
+/// Registers the pipeline as `qnext-cpu-pipeline` for qnext-opt.
+void registerCPUPipeline();
+
+} // namespace mlir::qnext
+
+#endif // QNEXT_TARGET_CPUPIPELINE_H

@@ -1,0 +1,73 @@
+//===- CPUPipeline.cpp - qnext -> LLVM dialect for the host CPU -----------===//
+//
+// The CPU pipeline as numbered steps; each says why it sits where it does.
+// The steps are upstream textual pass pipelines (the forms measured in
+// ../shared/toolchain.md) plus qnext's own passes.
+//
+//===----------------------------------------------------------------------===//
+
+#include "qnext/Target/CPUPipeline.h"
+
+#include "mlir/Pass/PassRegistry.h"
+
+#include "llvm/ADT/StringExtras.h"
+
+using namespace mlir;
+
+namespace {
+struct Step {
+  qnext::CPUPhase phase; ///< the phase this step belongs to
+  const char *pipeline;
+};
+
+const Step kSteps[] = {
+    // 1. Layer ops -> primitive ops: every later step sees one op per kernel.
+    {qnext::CPUPhase::Primitive, "qnext-decompose-layers"},
+    // 2. Primitive ops -> linalg/tensor/scf/arith/math on tensors, fp32 math
+    //    with weights widened inside the loop bodies.
+    {qnext::CPUPhase::Linalg, "qnext-lower-to-linalg"},
+    // 3. Fold the reshapes, slices and constants the lowering left, before
+    //    bufferization decides what can be done in place.
+    {qnext::CPUPhase::Linalg, "canonicalize,cse"},
+    // 4. Tensors -> buffers. Empty-tensor elimination first, so results are
+    //    written straight into the caller's buffers
+    //    (bufferization.materialize_in_destination) without copies; identity
+    //    layouts at function boundaries give plain C descriptors. (The
+    //    lowerings avoid copies into strided views: those would call the
+    //    memrefCopy runtime helper.)
+    {qnext::CPUPhase::LLVMDialect,
+     "eliminate-empty-tensors,"
+     "one-shot-bufferize{bufferize-function-boundaries "
+     "function-boundary-type-conversion=identity-layout-map},"
+     "buffer-deallocation-pipeline,convert-bufferization-to-memref"},
+    // 5. Structured ops -> loops. expand-strided-metadata produces
+    //    affine.apply, so it must precede lower-affine.
+    {qnext::CPUPhase::LLVMDialect,
+     "convert-linalg-to-loops,expand-strided-metadata,lower-affine,"
+     "convert-scf-to-cf"},
+    // 6. -> LLVM dialect: math first (exp, sin, cos, rsqrt, log1p become
+    //    intrinsics), then memrefs, then everything else; the casts left
+    //    between the conversions are reconciled last.
+    {qnext::CPUPhase::LLVMDialect,
+     "convert-math-to-llvm,finalize-memref-to-llvm,convert-to-llvm,"
+     "reconcile-unrealized-casts"},
+};
+} // namespace
+
+LogicalResult mlir::qnext::buildCPUPipeline(OpPassManager &pm,
+                                            CPUPhase until) {
+  SmallVector<StringRef> steps;
+  for (const Step &step : kSteps)
+    if (step.phase <= until)
+      steps.push_back(step.pipeline);
+  // A module pass manager: the steps, without a builtin.module(...) wrapper
+  // (with one, parsePassPipeline would nest it and run nothing).
+  return parsePassPipeline(llvm::join(steps, ","), pm, llvm::errs());
+}
+
+void mlir::qnext::registerCPUPipeline() {
+  PassPipelineRegistration<>(
+      "qnext-cpu-pipeline",
+      "The qnext CPU pipeline: layer ops down to the LLVM dialect",
+      [](OpPassManager &pm) { (void)buildCPUPipeline(pm); });
+}

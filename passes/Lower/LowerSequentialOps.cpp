@@ -1,0 +1,364 @@
+//===- LowerSequentialOps.cpp - token-serial qnext ops -> scf + linalg ----===//
+//
+// The ops whose tokens depend on each other or on data: a scf.for over the
+// tokens carries the state (or the outputs) as iter_args, and linalg.generic
+// does the per-token algebra over heads.
+//
+//===----------------------------------------------------------------------===//
+
+#include "LoweringUtils.h"
+#include "qnext/Dialect/QNext/QNextOps.h"
+
+#include "mlir/Dialect/SCF/IR/SCF.h"
+
+#include <limits>
+
+using namespace mlir;
+using namespace mlir::qnext;
+using namespace mlir::qnext::lowering;
+
+namespace {
+
+/// The gated delta rule as its recurrence (spec 4.8), per token over all
+/// heads at once (value head h reads key head h / R):
+///   S = exp(g) S;  u = beta (v - S^T k);  S = S + k u^T;  o = S^T q.
+struct LowerGatedDeltaRule : OpRewritePattern<GatedDeltaRuleOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(GatedDeltaRuleOp op,
+                                PatternRewriter &rw) const override {
+    if (failed(requireF32(rw, op, {op.getQuery(), op.getValue()})))
+      return failure();
+    Emitter e{rw, op.getLoc()};
+    auto stateType = cast<RankedTensorType>(op.getState().getType());
+    const int64_t nv = stateType.getShape()[0], dk = stateType.getShape()[1],
+                  dv = stateType.getShape()[2];
+    const int64_t nk = cast<RankedTensorType>(op.getQuery().getType()).getShape()[1];
+    const int64_t r = nv / nk;
+    Value tokens = e.dimValue(op.getValue(), 0);
+    Value out0 = e.empty(e.sizesOf(op.getValue()), e.f32());
+
+    auto loop = scf::ForOp::create(
+        rw, e.loc, e.idx(0), tokens, e.idx(1),
+        ValueRange{op.getState(), out0},
+        [&](OpBuilder &b, Location l, Value t, ValueRange carried) {
+          Emitter s{b, l};
+          Value q = s.row(op.getQuery(), t), k = s.row(op.getKey(), t);
+          Value v = s.row(op.getValue(), t), g = s.row(op.getG(), t);
+          Value beta = s.row(op.getBeta(), t);
+          // (h, i, j): value head, key dim, value dim.
+          AffineMap hij = s.map(3, {s.d(0), s.d(1), s.d(2)});
+          AffineMap keyOf = s.map(3, {s.d(0).floorDiv(r), s.d(1)});
+          AffineMap perHead = s.map(3, {s.d(0)});
+          // The state is updated in place: the decay and the write take the
+          // carried state as their output.
+          Value decayed = s.generic(
+              {g}, carried[0], {perHead, hij}, {kPar, kPar, kPar},
+              [&](OpBuilder &bb, Location ll, ValueRange a) {
+                return Emitter::mul(bb, ll, a[1], math::ExpOp::create(bb, ll, a[0]));
+              });
+          // S^T k: (h, j, i) reducing i.
+          AffineMap hji_s = s.map(3, {s.d(0), s.d(2), s.d(1)});
+          AffineMap hji_k = s.map(3, {s.d(0).floorDiv(r), s.d(2)});
+          AffineMap hji_out = s.map(3, {s.d(0), s.d(1)});
+          Value predicted = s.generic(
+              {decayed, k}, s.filled({s.ofr(nv), s.ofr(dv)}, s.f32(), 0.0),
+              {hji_s, hji_k, hji_out}, {kPar, kPar, kRed},
+              [&](OpBuilder &bb, Location ll, ValueRange a) {
+                return Emitter::add(bb, ll, a[2], Emitter::mul(bb, ll, a[0], a[1]));
+              });
+          AffineMap hj = s.map(2, {s.d(0), s.d(1)});
+          Value u = s.generic(
+              {v, predicted, beta}, s.empty({s.ofr(nv), s.ofr(dv)}, s.f32()),
+              {hj, hj, s.map(2, {s.d(0)}), hj}, {kPar, kPar},
+              [&](OpBuilder &bb, Location ll, ValueRange a) {
+                return Emitter::mul(bb, ll, a[2], Emitter::sub(bb, ll, a[0], a[1]));
+              });
+          Value written = s.generic(
+              {k, u}, decayed, {keyOf, s.map(3, {s.d(0), s.d(2)}), hij},
+              {kPar, kPar, kPar}, [&](OpBuilder &bb, Location ll, ValueRange a) {
+                return Emitter::add(bb, ll, a[2], Emitter::mul(bb, ll, a[0], a[1]));
+              });
+          Value o = s.generic(
+              {written, q}, s.filled({s.ofr(nv), s.ofr(dv)}, s.f32(), 0.0),
+              {hji_s, hji_k, hji_out}, {kPar, kPar, kRed},
+              [&](OpBuilder &bb, Location ll, ValueRange a) {
+                return Emitter::add(bb, ll, a[2], Emitter::mul(bb, ll, a[0], a[1]));
+              });
+          scf::YieldOp::create(b, l, ValueRange{written, s.insertRow(o, carried[1], t)});
+        });
+    rw.replaceOp(op, {loop.getResult(1), loop.getResult(0)});
+    return success();
+  }
+};
+
+/// Writes k, v into the caches at [past, past + T), then per token t:
+/// o = softmax(q K[0, past + t]^T * scale) V, KV head h / G for query head h.
+struct LowerAttention : OpRewritePattern<AttentionOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(AttentionOp op, PatternRewriter &rw) const override {
+    if (failed(requireF32(rw, op, {op.getQuery(), op.getKCache(), op.getVCache()})))
+      return failure();
+    Emitter e{rw, op.getLoc()};
+    auto qType = cast<RankedTensorType>(op.getQuery().getType());
+    const int64_t nq = qType.getShape()[1], d = qType.getShape()[2];
+    const int64_t nkv = cast<RankedTensorType>(op.getKey().getType()).getShape()[1];
+    const int64_t dv = cast<RankedTensorType>(op.getValue().getType()).getShape()[2];
+    const int64_t group = nq / nkv;
+    double scale = op.getScale() ? op.getScale()->convertToDouble()
+                                 : 1.0 / std::sqrt(double(d));
+    Value past = op.getPast();
+    OpFoldResult tokens = e.dimOf(op.getQuery(), 0);
+
+    // [T, Nkv, D] -> [Nkv, T, D], written at [0, past, 0].
+    auto store = [&](Value src, Value cache, int64_t width) {
+      Value transposed = linalg::TransposeOp::create(
+                             rw, e.loc, src,
+                             e.empty({e.ofr(nkv), tokens, e.ofr(width)}, e.f32()),
+                             ArrayRef<int64_t>{1, 0, 2})
+                             .getResult()[0];
+      return tensor::InsertSliceOp::create(
+          rw, e.loc, transposed, cache,
+          ArrayRef<OpFoldResult>{e.ofr(0), past, e.ofr(0)},
+          ArrayRef<OpFoldResult>{e.ofr(nkv), tokens, e.ofr(width)},
+          ArrayRef<OpFoldResult>{e.ofr(1), e.ofr(1), e.ofr(1)}).getResult();
+    };
+    Value kCache = store(op.getKey(), op.getKCache(), d);
+    Value vCache = store(op.getValue(), op.getVCache(), dv);
+    Value scaleV = e.f32c(scale);
+    Value minusInf = e.f32c(-std::numeric_limits<double>::infinity());
+    Value out0 = e.empty({tokens, e.ofr(nq), e.ofr(dv)}, e.f32());
+
+    auto loop = scf::ForOp::create(
+        rw, e.loc, e.idx(0), e.dimValue(op.getQuery(), 0), e.idx(1),
+        ValueRange{out0},
+        [&](OpBuilder &b, Location l, Value t, ValueRange carried) {
+          Emitter s{b, l};
+          Value q = s.row(op.getQuery(), t);
+          Value len = arith::AddIOp::create(
+              b, l, arith::AddIOp::create(b, l, past, t), s.idx(1));
+          auto window = [&](Value cache, int64_t width) {
+            return tensor::ExtractSliceOp::create(
+                b, l, cache, ArrayRef<OpFoldResult>{s.ofr(0), s.ofr(0), s.ofr(0)},
+                ArrayRef<OpFoldResult>{s.ofr(nkv), len, s.ofr(width)},
+                ArrayRef<OpFoldResult>{s.ofr(1), s.ofr(1), s.ofr(1)}).getResult();
+          };
+          Value keys = window(kCache, d), values = window(vCache, dv);
+          // scores[h, s] = q[h, :] . K[h / G, s, :]
+          Value scores = s.generic(
+              {q, keys}, s.filled({s.ofr(nq), len}, s.f32(), 0.0),
+              {s.map(3, {s.d(0), s.d(2)}),
+               s.map(3, {s.d(0).floorDiv(group), s.d(1), s.d(2)}),
+               s.map(3, {s.d(0), s.d(1)})},
+              {kPar, kPar, kRed}, [&](OpBuilder &bb, Location ll, ValueRange a) {
+                return Emitter::add(bb, ll, a[2], Emitter::mul(bb, ll, a[0], a[1]));
+              });
+          AffineMap hs = s.map(2, {s.d(0), s.d(1)}), h = s.map(2, {s.d(0)});
+          Value maxInit = linalg::FillOp::create(
+                              b, l, minusInf, s.empty({s.ofr(nq)}, s.f32()))
+                              .getResult(0);
+          Value maxes = s.generic({scores}, maxInit, {hs, h}, {kPar, kRed},
+                                  [&](OpBuilder &bb, Location ll, ValueRange a) {
+                                    return arith::MaximumFOp::create(bb, ll, a[0], a[1])
+                                        .getResult();
+                                  });
+          Value probs = s.generic(
+              {scores, maxes}, s.empty({s.ofr(nq), len}, s.f32()), {hs, h, hs},
+              {kPar, kPar}, [&](OpBuilder &bb, Location ll, ValueRange a) {
+                return math::ExpOp::create(
+                    bb, ll,
+                    Emitter::mul(bb, ll, Emitter::sub(bb, ll, a[0], a[1]), scaleV))
+                    .getResult();
+              });
+          Value sums = s.generic({probs}, s.filled({s.ofr(nq)}, s.f32(), 0.0),
+                                 {hs, h}, {kPar, kRed},
+                                 [&](OpBuilder &bb, Location ll, ValueRange a) {
+                                   return Emitter::add(bb, ll, a[0], a[1]);
+                                 });
+          // o[h, j] = sum_s p[h, s] V[h / G, s, j] / sum[h]
+          Value weighted = s.generic(
+              {probs, values}, s.filled({s.ofr(nq), s.ofr(dv)}, s.f32(), 0.0),
+              {s.map(3, {s.d(0), s.d(2)}),
+               s.map(3, {s.d(0).floorDiv(group), s.d(2), s.d(1)}),
+               s.map(3, {s.d(0), s.d(1)})},
+              {kPar, kPar, kRed}, [&](OpBuilder &bb, Location ll, ValueRange a) {
+                return Emitter::add(bb, ll, a[2], Emitter::mul(bb, ll, a[0], a[1]));
+              });
+          Value o = s.generic({weighted, sums}, s.empty({s.ofr(nq), s.ofr(dv)}, s.f32()),
+                              {hs, h, hs}, {kPar, kPar},
+                              [&](OpBuilder &bb, Location ll, ValueRange a) {
+                                return arith::DivFOp::create(bb, ll, a[0], a[1])
+                                    .getResult();
+                              });
+          scf::YieldOp::create(b, l, s.insertRow(o, carried[0], t));
+        });
+    rw.replaceOp(op, {loop.getResult(0), kCache, vCache});
+    return success();
+  }
+};
+
+/// p = softmax(logits) in fp32; the top_k largest (ties: lower expert first)
+/// by repeated argmax; renormalised when asked.
+struct LowerRouter : OpRewritePattern<RouterOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(RouterOp op, PatternRewriter &rw) const override {
+    if (failed(requireF32(rw, op, op.getLogits())))
+      return failure();
+    Emitter e{rw, op.getLoc()};
+    Value logits = op.getLogits();
+    const int64_t k = op.getTopK();
+    Type indexElt = cast<RankedTensorType>(op.getIndices().getType()).getElementType();
+    OpFoldResult tokens = e.dimOf(logits, 0), experts = e.dimOf(logits, 1);
+    AffineMap te = e.map(2, {e.d(0), e.d(1)}), t = e.map(2, {e.d(0)});
+    Value maxInit = e.filled({tokens}, e.f32(), -std::numeric_limits<double>::infinity());
+    Value maxes = e.generic({logits}, maxInit, {te, t}, {kPar, kRed},
+                            [&](OpBuilder &bb, Location l, ValueRange a) {
+                              return arith::MaximumFOp::create(bb, l, a[0], a[1])
+                                  .getResult();
+                            });
+    Value exps = e.generic({logits, maxes}, e.empty({tokens, experts}, e.f32()),
+                           {te, t, te}, {kPar, kPar},
+                           [&](OpBuilder &bb, Location l, ValueRange a) {
+                             return math::ExpOp::create(bb, l, Emitter::sub(bb, l, a[0], a[1]))
+                                 .getResult();
+                           });
+    Value sums = e.generic({exps}, e.filled({tokens}, e.f32(), 0.0), {te, t},
+                           {kPar, kRed}, [&](OpBuilder &bb, Location l, ValueRange a) {
+                             return Emitter::add(bb, l, a[0], a[1]);
+                           });
+    Value probs = e.generic({exps, sums}, e.empty({tokens, experts}, e.f32()),
+                            {te, t, te}, {kPar, kPar},
+                            [&](OpBuilder &bb, Location l, ValueRange a) {
+                              return arith::DivFOp::create(bb, l, a[0], a[1]).getResult();
+                            });
+
+    Value weights0 = e.empty({tokens, e.ofr(k)}, e.f32());
+    Value indices0 = e.empty({tokens, e.ofr(k)}, indexElt);
+    auto perToken = scf::ForOp::create(
+        rw, e.loc, e.idx(0), e.dimValue(logits, 0), e.idx(1),
+        ValueRange{weights0, indices0},
+        [&](OpBuilder &b, Location l, Value tok, ValueRange outer) {
+          Emitter s{b, l};
+          Value row = s.row(probs, tok);
+          auto pick = scf::ForOp::create(
+              b, l, s.idx(0), s.idx(k), s.idx(1),
+              ValueRange{row, outer[0], outer[1]},
+              [&](OpBuilder &b2, Location l2, Value i, ValueRange in) {
+                Emitter s2{b2, l2};
+                // argmax over experts; probabilities are >= 0, taken ones -1.
+                Value bestInit = s2.filled({}, s2.f32(), -2.0);
+                Value idxInit = linalg::FillOp::create(
+                                    b2, l2, s2.idx(0),
+                                    tensor::EmptyOp::create(b2, l2, ArrayRef<int64_t>{},
+                                                            b2.getIndexType()).getResult())
+                                    .getResult(0);
+                AffineMap all = s2.map(1, {s2.d(0)}), none = s2.map(1, {});
+                auto argmax = linalg::GenericOp::create(
+                    b2, l2, TypeRange{bestInit.getType(), idxInit.getType()},
+                    ValueRange{in[0]}, ValueRange{bestInit, idxInit},
+                    ArrayRef<AffineMap>{all, none, none}, ArrayRef<IteratorType>{kRed},
+                    [&](OpBuilder &bb, Location ll, ValueRange a) {
+                      Value eIdx = linalg::IndexOp::create(bb, ll, 0);
+                      Value gt = arith::CmpFOp::create(bb, ll, arith::CmpFPredicate::OGT,
+                                                       a[0], a[1]);
+                      Value eq = arith::CmpFOp::create(bb, ll, arith::CmpFPredicate::OEQ,
+                                                       a[0], a[1]);
+                      Value lower = arith::CmpIOp::create(
+                          bb, ll, arith::CmpIPredicate::ult, eIdx, a[2]);
+                      Value take = arith::OrIOp::create(
+                          bb, ll, gt, arith::AndIOp::create(bb, ll, eq, lower));
+                      linalg::YieldOp::create(
+                          bb, ll,
+                          ValueRange{arith::SelectOp::create(bb, ll, take, a[0], a[1]),
+                                     arith::SelectOp::create(bb, ll, take, eIdx, a[2])});
+                    });
+                Value best = tensor::ExtractOp::create(b2, l2, argmax.getResult(0),
+                                                       ValueRange{});
+                Value bestIdx = tensor::ExtractOp::create(b2, l2, argmax.getResult(1),
+                                                          ValueRange{});
+                Value taken = tensor::InsertOp::create(b2, l2, s2.f32c(-1.0), in[0],
+                                                       ValueRange{bestIdx});
+                Value w = tensor::InsertOp::create(b2, l2, best, in[1],
+                                                   ValueRange{tok, i});
+                Value asInt = arith::IndexCastOp::create(b2, l2, indexElt, bestIdx);
+                Value ids = tensor::InsertOp::create(b2, l2, asInt, in[2],
+                                                     ValueRange{tok, i});
+                scf::YieldOp::create(b2, l2, ValueRange{taken, w, ids});
+              });
+          scf::YieldOp::create(b, l, ValueRange{pick.getResult(1), pick.getResult(2)});
+        });
+    Value weights = perToken.getResult(0);
+    if (op.getNormalize()) {
+      Value total = e.generic({weights}, e.filled({tokens}, e.f32(), 0.0),
+                              {te, t}, {kPar, kRed},
+                              [&](OpBuilder &bb, Location l, ValueRange a) {
+                                return Emitter::add(bb, l, a[0], a[1]);
+                              });
+      weights = e.generic({weights, total}, e.empty({tokens, e.ofr(k)}, e.f32()),
+                          {te, t, te}, {kPar, kPar},
+                          [&](OpBuilder &bb, Location l, ValueRange a) {
+                            return arith::DivFOp::create(bb, l, a[0], a[1]).getResult();
+                          });
+    }
+    rw.replaceOp(op, {weights, perToken.getResult(1)});
+    return success();
+  }
+};
+
+/// y[t] = sum_i w[t, i] * down_e(silu(gate_e x[t]) * up_e x[t]), e = idx[t, i]:
+/// only the selected experts' weights are read.
+struct LowerExpertSwiGLU : OpRewritePattern<ExpertSwiGLUOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(ExpertSwiGLUOp op,
+                                PatternRewriter &rw) const override {
+    if (failed(requireF32(rw, op, op.getInput())))
+      return failure();
+    Emitter e{rw, op.getLoc()};
+    Value x = op.getInput();
+    Value out0 = e.filled(e.sizesOf(x), e.f32(), 0.0);
+    auto perToken = scf::ForOp::create(
+        rw, e.loc, e.idx(0), e.dimValue(x, 0), e.idx(1), ValueRange{out0},
+        [&](OpBuilder &b, Location l, Value t, ValueRange outer) {
+          Emitter s{b, l};
+          Value xt = s.row(x, t);
+          auto perExpert = scf::ForOp::create(
+              b, l, s.idx(0), s.dimValue(op.getWeights(), 1), s.idx(1),
+              ValueRange{outer[0]},
+              [&](OpBuilder &b2, Location l2, Value i, ValueRange in) {
+                Emitter s2{b2, l2};
+                Value id = tensor::ExtractOp::create(b2, l2, op.getIndices(),
+                                                     ValueRange{t, i});
+                Value ex = arith::IndexCastOp::create(b2, l2, b2.getIndexType(), id);
+                Value w = tensor::ExtractOp::create(b2, l2, op.getWeights(),
+                                                    ValueRange{t, i});
+                Value g = s2.matmulTransposed(xt, s2.row(op.getGate(), ex));
+                Value u = s2.matmulTransposed(xt, s2.row(op.getUp(), ex));
+                AffineMap id1 = s2.map(1, {s2.d(0)});
+                Value h = s2.generic({g, u}, s2.empty(s2.sizesOf(g), s2.f32()),
+                                     {id1, id1, id1}, {kPar},
+                                     [&](OpBuilder &bb, Location ll, ValueRange a) {
+                                       return Emitter::mul(bb, ll, Emitter::silu(bb, ll, a[0]),
+                                                           a[1]);
+                                     });
+                Value down = s2.matmulTransposed(h, s2.row(op.getDown(), ex));
+                Value acc = s2.row(in[0], t);
+                Value sum = s2.generic({down}, acc, {id1, id1}, {kPar},
+                                       [&](OpBuilder &bb, Location ll, ValueRange a) {
+                                         return Emitter::add(bb, ll, a[1],
+                                                             Emitter::mul(bb, ll, w, a[0]));
+                                       });
+                scf::YieldOp::create(b2, l2, s2.insertRow(sum, in[0], t));
+              });
+          scf::YieldOp::create(b, l, perExpert.getResult(0));
+        });
+    rw.replaceOp(op, perToken.getResult(0));
+    return success();
+  }
+};
+
+} // namespace
+
+void mlir::qnext::lowering::populateSequentialOpPatterns(
+    RewritePatternSet &patterns) {
+  patterns.add<LowerGatedDeltaRule, LowerAttention, LowerRouter,
+               LowerExpertSwiGLU>(patterns.getContext());
+}

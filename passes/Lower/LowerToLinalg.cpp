@@ -1,0 +1,404 @@
+//===- LowerToLinalg.cpp - qnext primitive ops -> linalg/tensor/scf -------===//
+//
+// One pattern per primitive op; the contract is in passes/Passes.td. Math is
+// fp32: weights are widened from their stored dtype inside the loop bodies
+// (arith.extf, exact), activations must already be f32.
+//
+//===----------------------------------------------------------------------===//
+
+#include "LoweringUtils.h"
+#include "qnext/Passes/Passes.h"
+#include "qnext/Support/Geometry.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/PatternMatch.h"
+#include "mlir/Transforms/DialectConversion.h"
+
+#include <cmath>
+#include <limits>
+
+namespace mlir::qnext {
+#define GEN_PASS_DEF_LOWERTOLINALG
+#include "passes/Passes.h.inc"
+} // namespace mlir::qnext
+
+using namespace mlir;
+using namespace mlir::qnext;
+using namespace mlir::qnext::lowering;
+
+namespace {
+
+//===----------------------------------------------------------------------===//
+// Dense and elementwise ops
+//===----------------------------------------------------------------------===//
+
+/// y[t, n] = sum_k x[t, k] * W[n, k].
+struct LowerLinear : OpRewritePattern<LinearOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(LinearOp op, PatternRewriter &rw) const override {
+    if (failed(requireF32(rw, op, {op.getInput(), op.getResult()})))
+      return failure();
+    Emitter e{rw, op.getLoc()};
+    rw.replaceOp(op, e.matmulTransposed(op.getInput(), op.getWeight()));
+    return success();
+  }
+};
+
+/// y = x * rsqrt(mean(x^2) + eps) * (offset + w).
+struct LowerRMSNorm : OpRewritePattern<RMSNormOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(RMSNormOp op, PatternRewriter &rw) const override {
+    if (failed(requireF32(rw, op, op.getInput())))
+      return failure();
+    Emitter e{rw, op.getLoc()};
+    Value x = op.getInput();
+    unsigned rank = cast<RankedTensorType>(x.getType()).getRank();
+    double n = double(cast<RankedTensorType>(x.getType()).getShape().back());
+    Value ss = e.sumOfSquares(x);
+    Value eps = e.f32c(op.getEpsilon().convertToFloat());
+    Value invN = e.f32c(1.0 / n);
+    Value offset = e.f32c(op.getWeightOffset().convertToFloat());
+    SmallVector<AffineExpr> lead;
+    for (unsigned i = 0; i + 1 < rank; ++i)
+      lead.push_back(e.d(i));
+    rw.replaceOp(op, e.generic(
+        {x, ss, op.getWeight()}, e.empty(e.sizesOf(x), e.f32()),
+        {rw.getMultiDimIdentityMap(rank), e.map(rank, lead),
+         e.map(rank, {e.d(rank - 1)}), rw.getMultiDimIdentityMap(rank)},
+        SmallVector<IteratorType>(rank, kPar),
+        [&](OpBuilder &bb, Location l, ValueRange a) {
+          Value ms = Emitter::add(bb, l, Emitter::mul(bb, l, a[1], invN), eps);
+          Value scale = Emitter::add(bb, l, offset, e.ext(bb, l, a[2]));
+          return Emitter::mul(
+              bb, l, Emitter::mul(bb, l, a[0], math::RsqrtOp::create(bb, l, ms)),
+              scale);
+        }));
+    return success();
+  }
+};
+
+/// y = x * rsqrt(mean(x^2) + eps) * w * silu(gate).
+struct LowerGatedRMSNorm : OpRewritePattern<GatedRMSNormOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(GatedRMSNormOp op,
+                                PatternRewriter &rw) const override {
+    if (failed(requireF32(rw, op, op.getInput())))
+      return failure();
+    Emitter e{rw, op.getLoc()};
+    Value x = op.getInput();
+    unsigned rank = cast<RankedTensorType>(x.getType()).getRank();
+    double n = double(cast<RankedTensorType>(x.getType()).getShape().back());
+    Value ss = e.sumOfSquares(x);
+    Value eps = e.f32c(op.getEpsilon().convertToFloat());
+    Value invN = e.f32c(1.0 / n);
+    SmallVector<AffineExpr> lead;
+    for (unsigned i = 0; i + 1 < rank; ++i)
+      lead.push_back(e.d(i));
+    AffineMap id = rw.getMultiDimIdentityMap(rank);
+    rw.replaceOp(op, e.generic(
+        {x, op.getGate(), ss, op.getWeight()}, e.empty(e.sizesOf(x), e.f32()),
+        {id, id, e.map(rank, lead), e.map(rank, {e.d(rank - 1)}), id},
+        SmallVector<IteratorType>(rank, kPar),
+        [&](OpBuilder &bb, Location l, ValueRange a) {
+          Value ms = Emitter::add(bb, l, Emitter::mul(bb, l, a[2], invN), eps);
+          Value y = Emitter::mul(bb, l, a[0], math::RsqrtOp::create(bb, l, ms));
+          y = Emitter::mul(bb, l, y, e.ext(bb, l, a[3]));
+          return Emitter::mul(bb, l, y, Emitter::silu(bb, l, a[1]));
+        }));
+    return success();
+  }
+};
+
+/// y = x * rsqrt(sum(x^2) + eps) * scale.
+struct LowerL2Norm : OpRewritePattern<L2NormOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(L2NormOp op, PatternRewriter &rw) const override {
+    if (failed(requireF32(rw, op, op.getInput())))
+      return failure();
+    Emitter e{rw, op.getLoc()};
+    Value x = op.getInput();
+    unsigned rank = cast<RankedTensorType>(x.getType()).getRank();
+    Value ss = e.sumOfSquares(x);
+    Value eps = e.f32c(op.getEpsilon().convertToFloat());
+    Value scale = e.f32c(op.getScale().convertToFloat());
+    SmallVector<AffineExpr> lead;
+    for (unsigned i = 0; i + 1 < rank; ++i)
+      lead.push_back(e.d(i));
+    rw.replaceOp(op, e.generic(
+        {x, ss}, e.empty(e.sizesOf(x), e.f32()),
+        {rw.getMultiDimIdentityMap(rank), e.map(rank, lead),
+         rw.getMultiDimIdentityMap(rank)},
+        SmallVector<IteratorType>(rank, kPar),
+        [&](OpBuilder &bb, Location l, ValueRange a) {
+          Value inv = math::RsqrtOp::create(bb, l, Emitter::add(bb, l, a[1], eps));
+          return Emitter::mul(bb, l, Emitter::mul(bb, l, a[0], inv), scale);
+        }));
+    return success();
+  }
+};
+
+/// silu(gate) * up.
+struct LowerSiluMul : OpRewritePattern<SiluMulOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(SiluMulOp op, PatternRewriter &rw) const override {
+    if (failed(requireF32(rw, op, op.getGate())))
+      return failure();
+    Emitter e{rw, op.getLoc()};
+    unsigned rank = cast<RankedTensorType>(op.getGate().getType()).getRank();
+    AffineMap id = rw.getMultiDimIdentityMap(rank);
+    rw.replaceOp(op, e.generic({op.getGate(), op.getUp()},
+                               e.empty(e.sizesOf(op.getGate()), e.f32()),
+                               {id, id, id},
+                               SmallVector<IteratorType>(rank, kPar),
+                               [&](OpBuilder &bb, Location l, ValueRange a) {
+                                 return Emitter::mul(
+                                     bb, l, Emitter::silu(bb, l, a[0]), a[1]);
+                               }));
+    return success();
+  }
+};
+
+/// x * sigmoid(gate), the gate broadcast along a last axis of size 1.
+struct LowerSigmoidGate : OpRewritePattern<SigmoidGateOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(SigmoidGateOp op,
+                                PatternRewriter &rw) const override {
+    if (failed(requireF32(rw, op, op.getInput())))
+      return failure();
+    Emitter e{rw, op.getLoc()};
+    auto xt = cast<RankedTensorType>(op.getInput().getType());
+    auto gt = cast<RankedTensorType>(op.getGate().getType());
+    unsigned rank = xt.getRank();
+    AffineMap id = rw.getMultiDimIdentityMap(rank);
+    AffineMap gateMap = id;
+    if (gt.getShape().back() == 1 && xt.getShape().back() != 1) {
+      SmallVector<AffineExpr> exprs;
+      for (unsigned i = 0; i + 1 < rank; ++i)
+        exprs.push_back(e.d(i));
+      exprs.push_back(rw.getAffineConstantExpr(0));
+      gateMap = e.map(rank, exprs);
+    }
+    rw.replaceOp(op, e.generic({op.getInput(), op.getGate()},
+                               e.empty(e.sizesOf(op.getInput()), e.f32()),
+                               {id, gateMap, id},
+                               SmallVector<IteratorType>(rank, kPar),
+                               [&](OpBuilder &bb, Location l, ValueRange a) {
+                                 return Emitter::mul(
+                                     bb, l, a[0], Emitter::sigmoid(bb, l, a[1]));
+                               }));
+    return success();
+  }
+};
+
+/// g = -exp(a_log) * softplus(a + dt_bias), beta = sigmoid(b).
+struct LowerGdnGates : OpRewritePattern<GdnGatesOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(GdnGatesOp op, PatternRewriter &rw) const override {
+    if (failed(requireF32(rw, op, {op.getA(), op.getB()})))
+      return failure();
+    Emitter e{rw, op.getLoc()};
+    Value a = op.getA();
+    Value twenty = e.f32c(20.0);
+    AffineMap id = e.map(2, {e.d(0), e.d(1)}), head = e.map(2, {e.d(1)});
+    Value g = e.generic(
+        {a, op.getALog(), op.getDtBias()}, e.empty(e.sizesOf(a), e.f32()),
+        {id, head, head, id}, {kPar, kPar},
+        [&](OpBuilder &bb, Location l, ValueRange v) {
+          Value x = Emitter::add(bb, l, v[0], e.ext(bb, l, v[2]));
+          // softplus with PyTorch's threshold: x above 20 is returned as is.
+          Value soft = math::Log1pOp::create(bb, l, math::ExpOp::create(bb, l, x));
+          Value big = arith::CmpFOp::create(bb, l, arith::CmpFPredicate::OGT, x,
+                                            twenty);
+          Value sp = arith::SelectOp::create(bb, l, big, x, soft);
+          Value decay = math::ExpOp::create(bb, l, e.ext(bb, l, v[1]));
+          return arith::NegFOp::create(bb, l, Emitter::mul(bb, l, decay, sp))
+              .getResult();
+        });
+    Value beta = e.generic({op.getB()}, e.empty(e.sizesOf(a), e.f32()),
+                           {id, id}, {kPar, kPar},
+                           [&](OpBuilder &bb, Location l, ValueRange v) {
+                             return Emitter::sigmoid(bb, l, v[0]);
+                           });
+    rw.replaceOp(op, {g, beta});
+    return success();
+  }
+};
+
+/// y[t, :] = table[ids[t], :], widened to f32.
+struct LowerEmbedding : OpRewritePattern<EmbeddingOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(EmbeddingOp op, PatternRewriter &rw) const override {
+    if (failed(requireF32(rw, op, op.getResult())))
+      return failure();
+    Emitter e{rw, op.getLoc()};
+    Value table = op.getTable();
+    rw.replaceOp(op, e.generic(
+        {op.getIds()}, e.empty({e.dimOf(op.getIds(), 0), e.dimOf(table, 1)}, e.f32()),
+        {e.map(2, {e.d(0)}), e.map(2, {e.d(0), e.d(1)})}, {kPar, kPar},
+        [&](OpBuilder &bb, Location l, ValueRange a) {
+          Value row = arith::IndexCastOp::create(bb, l, bb.getIndexType(), a[0]);
+          Value col = linalg::IndexOp::create(bb, l, 1);
+          Value v = tensor::ExtractOp::create(bb, l, table, ValueRange{row, col});
+          return e.ext(bb, l, v);
+        }));
+    return success();
+  }
+};
+
+/// xx = [state; x]; y[t, c] = sum_i w[c, i] * xx[t + i, c] (then silu);
+/// the new state is the last K-1 rows of xx.
+struct LowerCausalConv1d : OpRewritePattern<CausalConv1dOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(CausalConv1dOp op,
+                                PatternRewriter &rw) const override {
+    if (failed(requireF32(rw, op, op.getInput())))
+      return failure();
+    Emitter e{rw, op.getLoc()};
+    Value x = op.getInput(), state = op.getState(), w = op.getWeight();
+    int64_t kernel = cast<RankedTensorType>(w.getType()).getShape()[1];
+    OpFoldResult c = e.dimOf(x, 1), t = e.dimOf(x, 0);
+    Value tv = e.dimValue(x, 0);
+    Value rows = arith::AddIOp::create(rw, e.loc, tv, e.idx(kernel - 1));
+    Value prefix = e.idx(kernel - 1);
+    // xx[r, c] = r < K-1 ? state[r, c] : x[r - (K-1), c], built by a generic
+    // (an insert_slice of the state argument would need a strided copy).
+    AffineMap id2 = e.map(2, {e.d(0), e.d(1)});
+    Value xx = e.generic(
+        {}, e.empty({rows, c}, e.f32()), {id2}, {kPar, kPar},
+        [&](OpBuilder &bb, Location l, ValueRange) {
+          Value r = linalg::IndexOp::create(bb, l, 0);
+          Value ch = linalg::IndexOp::create(bb, l, 1);
+          Value inState = arith::CmpIOp::create(bb, l, arith::CmpIPredicate::ult,
+                                                r, prefix);
+          auto branch = scf::IfOp::create(
+              bb, l, inState,
+              [&](OpBuilder &b2, Location l2) {
+                scf::YieldOp::create(b2, l2, tensor::ExtractOp::create(
+                                                 b2, l2, state, ValueRange{r, ch})
+                                                 .getResult());
+              },
+              [&](OpBuilder &b2, Location l2) {
+                Value row = arith::SubIOp::create(b2, l2, r, prefix);
+                scf::YieldOp::create(b2, l2, tensor::ExtractOp::create(
+                                                 b2, l2, x, ValueRange{row, ch})
+                                                 .getResult());
+              });
+          return branch.getResult(0);
+        });
+    Value y = e.generic({xx, w}, e.filled({t, c}, e.f32(), 0.0),
+                        {e.map(3, {e.d(0) + e.d(2), e.d(1)}),
+                         e.map(3, {e.d(1), e.d(2)}), e.map(3, {e.d(0), e.d(1)})},
+                        {kPar, kPar, kRed},
+                        [&](OpBuilder &bb, Location l, ValueRange a) {
+                          return Emitter::add(
+                              bb, l, a[2], Emitter::mul(bb, l, a[0], e.ext(bb, l, a[1])));
+                        });
+    if (op.getSilu()) {
+      AffineMap id = e.map(2, {e.d(0), e.d(1)});
+      y = e.generic({y}, e.empty({t, c}, e.f32()), {id, id}, {kPar, kPar},
+                    [&](OpBuilder &bb, Location l, ValueRange a) {
+                      return Emitter::silu(bb, l, a[0]);
+                    });
+    }
+    // The last K-1 rows of xx.
+    Value newState = e.generic(
+        {}, e.empty({e.ofr(kernel - 1), c}, e.f32()), {id2}, {kPar, kPar},
+        [&](OpBuilder &bb, Location l, ValueRange) {
+          Value r = arith::AddIOp::create(bb, l, linalg::IndexOp::create(bb, l, 0),
+                                          tv);
+          Value ch = linalg::IndexOp::create(bb, l, 1);
+          return tensor::ExtractOp::create(bb, l, xx, ValueRange{r, ch})
+              .getResult();
+        });
+    rw.replaceOp(op, {y, newState});
+    return success();
+  }
+};
+
+/// NeoX partial rotation of dims [0, r) by position * inv_freq (fp32 table
+/// from computeRopeFrequencies, YaRN included), times the attention factor.
+struct LowerRope : OpRewritePattern<RopeOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(RopeOp op, PatternRewriter &rw) const override {
+    if (failed(requireF32(rw, op, op.getInput())))
+      return failure();
+    Emitter e{rw, op.getLoc()};
+    Value x = op.getInput();
+    const int64_t r = op.getRotaryDim(), half = r / 2;
+    std::optional<::qnext::YarnParams> yarn;
+    if (auto y = op.getYarnAttr())
+      yarn = ::qnext::YarnParams{y.getFactor().convertToDouble(),
+                                 y.getOriginalMaxPositionEmbeddings(),
+                                 y.getBetaFast().convertToDouble(),
+                                 y.getBetaSlow().convertToDouble()};
+    ::qnext::RopeFrequencies freqs = ::qnext::computeRopeFrequencies(
+        r, op.getTheta().convertToDouble(), yarn);
+    auto tableType = RankedTensorType::get({half}, e.f32());
+    Value table = arith::ConstantOp::create(
+        rw, e.loc, DenseElementsAttr::get(tableType, ArrayRef<float>(freqs.invFreq)));
+    Value af = e.f32c(freqs.attentionFactor);
+    Value rIdx = e.idx(r), halfIdx = e.idx(half), zero = e.idx(0);
+    AffineMap id = rw.getMultiDimIdentityMap(3);
+    rw.replaceOp(op, e.generic(
+        {x, op.getPositions()}, e.empty(e.sizesOf(x), e.f32()),
+        {id, e.map(3, {e.d(0)}), id}, {kPar, kPar, kPar},
+        [&](OpBuilder &bb, Location l, ValueRange a) {
+          Value t = linalg::IndexOp::create(bb, l, 0);
+          Value n = linalg::IndexOp::create(bb, l, 1);
+          Value j = linalg::IndexOp::create(bb, l, 2);
+          auto lt = [&](Value p, Value q) {
+            return arith::CmpIOp::create(bb, l, arith::CmpIPredicate::ult, p, q);
+          };
+          Value inRot = lt(j, rIdx);
+          Value jr = arith::SelectOp::create(bb, l, inRot, j, zero);
+          Value first = lt(jr, halfIdx);
+          Value i = arith::SelectOp::create(
+              bb, l, first, jr, arith::SubIOp::create(bb, l, jr, halfIdx));
+          Value partnerIdx = arith::SelectOp::create(
+              bb, l, first, arith::AddIOp::create(bb, l, jr, halfIdx), i);
+          Value freq = tensor::ExtractOp::create(bb, l, table, ValueRange{i});
+          Value pos = arith::SIToFPOp::create(bb, l, bb.getF32Type(), a[1]);
+          Value phi = Emitter::mul(bb, l, pos, freq);
+          Value cosv = Emitter::mul(bb, l, math::CosOp::create(bb, l, phi), af);
+          Value sinv = Emitter::mul(bb, l, math::SinOp::create(bb, l, phi), af);
+          Value partner =
+              tensor::ExtractOp::create(bb, l, x, ValueRange{t, n, partnerIdx});
+          Value xc = Emitter::mul(bb, l, a[0], cosv);
+          Value ps = Emitter::mul(bb, l, partner, sinv);
+          Value rotated = arith::SelectOp::create(
+              bb, l, first, Emitter::sub(bb, l, xc, ps), Emitter::add(bb, l, xc, ps));
+          return arith::SelectOp::create(bb, l, inRot, rotated, a[0]).getResult();
+        }));
+    return success();
+  }
+};
+
+struct LowerToLinalgPass
+    : mlir::qnext::impl::LowerToLinalgBase<LowerToLinalgPass> {
+  using LowerToLinalgBase::LowerToLinalgBase;
+
+  void runOnOperation() override {
+    MLIRContext *ctx = &getContext();
+    RewritePatternSet patterns(ctx);
+    patterns.add<LowerLinear, LowerRMSNorm, LowerGatedRMSNorm, LowerL2Norm,
+                 LowerSiluMul, LowerSigmoidGate, LowerGdnGates, LowerEmbedding,
+                 LowerCausalConv1d, LowerRope>(ctx);
+    populateSequentialOpPatterns(patterns);
+    ConversionTarget target(*ctx);
+    target.addLegalDialect<arith::ArithDialect, linalg::LinalgDialect,
+                           math::MathDialect, scf::SCFDialect,
+                           tensor::TensorDialect>();
+    // Layer ops must be decomposed first; params and the weight-layout ops
+    // stay (they are resolved when weights are packed).
+    target.addIllegalDialect<QNextDialect>();
+    target.addLegalOp<ParamOp, SplitQKVZOp, SplitBAOp>();
+    if (failed(applyPartialConversion(getOperation(), target,
+                                      std::move(patterns))))
+      signalPassFailure();
+  }
+};
+} // namespace

@@ -1,0 +1,124 @@
+// RUN: qnext-opt %s --qnext-lower-to-linalg --split-input-file --verify-diagnostics | FileCheck %s
+
+// x * W^T: one generic, the bf16 weight widened in the body, fp32 accumulation.
+// CHECK-DAG: #[[X:.+]] = affine_map<(d0, d1, d2) -> (d0, d2)>
+// CHECK-DAG: #[[W:.+]] = affine_map<(d0, d1, d2) -> (d1, d2)>
+// CHECK-DAG: #[[Y:.+]] = affine_map<(d0, d1, d2) -> (d0, d1)>
+// CHECK-LABEL: func.func @linear
+// CHECK-SAME: (%[[XA:.+]]: tensor<?x8xf32>, %[[WA:.+]]: tensor<5x8xbf16>)
+// CHECK: %[[ZERO:.+]] = linalg.fill
+// CHECK: linalg.generic {indexing_maps = [#[[X]], #[[W]], #[[Y]]], iterator_types = ["parallel", "parallel", "reduction"]}
+// CHECK-SAME: ins(%[[XA]], %[[WA]] : tensor<?x8xf32>, tensor<5x8xbf16>) outs(%[[ZERO]] : tensor<?x5xf32>)
+// CHECK: ^bb0(%[[A:.+]]: f32, %[[B:.+]]: bf16, %[[ACC:.+]]: f32):
+// CHECK: %[[BW:.+]] = arith.extf %[[B]] : bf16 to f32
+// CHECK: %[[M:.+]] = arith.mulf %[[A]], %[[BW]]
+// CHECK: %[[S:.+]] = arith.addf %[[ACC]], %[[M]]
+// CHECK: linalg.yield %[[S]]
+// CHECK-NOT: qnext.linear
+func.func @linear(%x: tensor<?x8xf32>, %w: tensor<5x8xbf16>) -> tensor<?x5xf32> {
+  %y = qnext.linear %x, %w : tensor<?x8xf32>, tensor<5x8xbf16> -> tensor<?x5xf32>
+  return %y : tensor<?x5xf32>
+}
+
+// -----
+
+// RMSNorm: a sum-of-squares reduction, then the scaled product with (1 + w).
+// CHECK-LABEL: func.func @rms_norm
+// CHECK: linalg.generic {{.*}}iterator_types = ["parallel", "parallel", "reduction"]
+// CHECK: linalg.generic {{.*}}iterator_types = ["parallel", "parallel", "parallel"]
+// CHECK: math.rsqrt
+// CHECK-NOT: qnext.rms_norm
+func.func @rms_norm(%x: tensor<?x4x16xf32>, %w: tensor<16xbf16>) -> tensor<?x4x16xf32> {
+  %y = qnext.rms_norm %x, %w : tensor<?x4x16xf32>, tensor<16xbf16>
+  return %y : tensor<?x4x16xf32>
+}
+
+// -----
+
+// The delta rule: a loop over tokens carrying the fp32 state, updated in place.
+// CHECK-LABEL: func.func @delta_rule
+// CHECK-SAME: %[[STATE:[^:]+]]: tensor<4x8x6xf32>
+// CHECK: %[[LOOP:.+]]:2 = scf.for %[[T:.+]] = %{{.+}} to %{{.+}} step %{{.+}} iter_args(%[[S:.+]] = %[[STATE]], %[[O:.+]] = %{{.+}}) -> (tensor<4x8x6xf32>, tensor<?x4x6xf32>)
+// CHECK: %[[DECAYED:.+]] = linalg.generic {{.+}} outs(%[[S]] : tensor<4x8x6xf32>)
+// CHECK: math.exp
+// CHECK: %[[WRITTEN:.+]] = linalg.generic {{.+}} outs(%[[DECAYED]] : tensor<4x8x6xf32>)
+// CHECK: %[[NEWO:.+]] = tensor.insert_slice %{{.+}} into %[[O]][%[[T]], 0, 0]
+// CHECK: scf.yield %[[WRITTEN]], %[[NEWO]]
+// CHECK: return %[[LOOP]]#1, %[[LOOP]]#0
+func.func @delta_rule(%q: tensor<?x2x8xf32>, %k: tensor<?x2x8xf32>, %v: tensor<?x4x6xf32>,
+                      %g: tensor<?x4xf32>, %beta: tensor<?x4xf32>, %s: tensor<4x8x6xf32>)
+    -> (tensor<?x4x6xf32>, tensor<4x8x6xf32>) {
+  %o, %s1 = qnext.gated_delta_rule %q, %k, %v, %g, %beta, %s
+      : (tensor<?x2x8xf32>, tensor<?x2x8xf32>, tensor<?x4x6xf32>, tensor<?x4xf32>,
+         tensor<?x4xf32>, tensor<4x8x6xf32>) -> (tensor<?x4x6xf32>, tensor<4x8x6xf32>)
+  return %o, %s1 : tensor<?x4x6xf32>, tensor<4x8x6xf32>
+}
+
+// -----
+
+// Attention: K and V written into the caches at `past`, then a loop over tokens.
+// CHECK-LABEL: func.func @attention
+// CHECK-SAME: %[[KC:[^:]+]]: tensor<2x16x8xf32>, %[[VC:[^:]+]]: tensor<2x16x8xf32>, %[[PAST:[^:]+]]: index
+// CHECK: %[[KT:.+]] = linalg.transpose
+// CHECK: %[[K1:.+]] = tensor.insert_slice %[[KT]] into %[[KC]][0, %[[PAST]], 0]
+// CHECK: %[[VT:.+]] = linalg.transpose
+// CHECK: %[[V1:.+]] = tensor.insert_slice %[[VT]] into %[[VC]][0, %[[PAST]], 0]
+// CHECK: scf.for
+// CHECK: arith.maximumf
+// CHECK: math.exp
+// CHECK: arith.divf
+// CHECK: return %{{.+}}, %[[K1]], %[[V1]]
+func.func @attention(%q: tensor<?x4x8xf32>, %k: tensor<?x2x8xf32>, %v: tensor<?x2x8xf32>,
+                     %kc: tensor<2x16x8xf32>, %vc: tensor<2x16x8xf32>, %past: index)
+    -> (tensor<?x4x8xf32>, tensor<2x16x8xf32>, tensor<2x16x8xf32>) {
+  %o, %k1, %v1 = qnext.attention %q, %k, %v, %kc, %vc, %past
+      : (tensor<?x4x8xf32>, tensor<?x2x8xf32>, tensor<?x2x8xf32>, tensor<2x16x8xf32>,
+         tensor<2x16x8xf32>, index) -> (tensor<?x4x8xf32>, tensor<2x16x8xf32>, tensor<2x16x8xf32>)
+  return %o, %k1, %v1 : tensor<?x4x8xf32>, tensor<2x16x8xf32>, tensor<2x16x8xf32>
+}
+
+// -----
+
+// The router: softmax reductions, then per token a loop of k argmax picks.
+// CHECK-LABEL: func.func @router
+// CHECK: arith.maximumf
+// CHECK: scf.for
+// CHECK: scf.for %{{.+}} = %{{.+}} to %{{.+}}
+// CHECK: linalg.generic {{.+}} iterator_types = ["reduction"]
+// CHECK: tensor.insert
+// CHECK-NOT: qnext.router
+func.func @router(%l: tensor<?x8xf32>) -> (tensor<?x2xf32>, tensor<?x2xi32>) {
+  %w, %i = qnext.router %l {top_k = 2 : i64} : tensor<?x8xf32> -> tensor<?x2xf32>, tensor<?x2xi32>
+  return %w, %i : tensor<?x2xf32>, tensor<?x2xi32>
+}
+
+// -----
+
+// Parameters and the weight-layout ops are left for weight packing.
+// CHECK-LABEL: func.func @params
+// CHECK: qnext.param "w"
+// CHECK: qnext.split_ba
+func.func @params() -> (tensor<4x8xbf16>, tensor<4x8xbf16>) {
+  %w = qnext.param "w" : tensor<8x8xbf16>
+  %b, %a = qnext.split_ba %w {num_key_heads = 2 : i64, num_value_heads = 4 : i64}
+      : tensor<8x8xbf16> -> tensor<4x8xbf16>, tensor<4x8xbf16>
+  return %b, %a : tensor<4x8xbf16>, tensor<4x8xbf16>
+}
+
+// -----
+
+// Activations must be f32 on the CPU: a bf16 activation is not lowered.
+func.func @bf16_activation(%x: tensor<?x8xbf16>, %g: tensor<?x8xbf16>) -> tensor<?x8xbf16> {
+  // expected-error @+1 {{failed to legalize operation 'qnext.silu_mul'}}
+  %y = qnext.silu_mul %x, %g : tensor<?x8xbf16>
+  return %y : tensor<?x8xbf16>
+}
+
+// -----
+
+// Layer ops must be decomposed first.
+func.func @layer_op(%x: tensor<?x8xf32>, %g: tensor<16x8xbf16>, %d: tensor<8x16xbf16>) -> tensor<?x8xf32> {
+  // expected-error @+1 {{failed to legalize operation 'qnext.mlp'}}
+  %y = qnext.mlp %x, %g, %g, %d : tensor<?x8xf32>, tensor<16x8xbf16>, tensor<16x8xbf16>, tensor<8x16xbf16>
+  return %y : tensor<?x8xf32>
+}

@@ -1,0 +1,20 @@
+// RUN: qnext-opt %s --qnext-cpu-pipeline | FileCheck %s
+
+// The whole CPU pipeline on a kernel made of layer ops: down to the LLVM
+// dialect, with a C interface, and nothing left of qnext, linalg, scf or
+// memref; math becomes LLVM intrinsics.
+// CHECK-NOT: qnext.
+// CHECK-NOT: linalg.
+// CHECK-NOT: scf.
+// CHECK-NOT: memref.
+// CHECK-LABEL: llvm.func @mlp
+// CHECK: llvm.intr.exp
+// CHECK-LABEL: llvm.func @_mlir_ciface_mlp(%{{.+}}: !llvm.ptr, %{{.+}}: !llvm.ptr, %{{.+}}: !llvm.ptr, %{{.+}}: !llvm.ptr, %{{.+}}: !llvm.ptr)
+// CHECK: llvm.call @mlp
+func.func @mlp(%x: tensor<3x8xf32>, %g: tensor<16x8xbf16>, %u: tensor<16x8xbf16>,
+               %d: tensor<8x16xbf16>, %out: memref<3x8xf32>) attributes {llvm.emit_c_interface} {
+  %y = qnext.mlp %x, %g, %u, %d : tensor<3x8xf32>, tensor<16x8xbf16>, tensor<16x8xbf16>, tensor<8x16xbf16>
+  bufferization.materialize_in_destination %y in restrict writable %out
+      : (tensor<3x8xf32>, memref<3x8xf32>) -> ()
+  return
+}

@@ -1,0 +1,62 @@
+//===- OpOracle.h - run one lowered qnext op, compare with C++ -*- C++ -*-===//
+//
+// In the spirit of llama.cpp's test-backend-ops: a kernel holding one qnext op
+// is compiled by the real CPU pipeline (buildCPUPipeline), JIT-compiled, and
+// run on buffers whose values a plain scalar C++ reference also computes.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef QNEXT_TEST_UNIT_OPORACLE_H
+#define QNEXT_TEST_UNIT_OPORACLE_H
+
+#include <cstdint>
+#include <random>
+#include <string>
+#include <vector>
+
+namespace qnext::oracle {
+
+/// A host buffer passed to the kernel as a memref (or an `index` scalar).
+struct Buffer {
+  std::string elt;            ///< f32, bf16, i32, i64 or index
+  std::vector<int64_t> shape; ///< static shape
+  bool dynamicFirst = false;  ///< print the first dim as '?'
+  std::vector<float> values;  ///< f32/bf16 contents (bf16 already rounded)
+  std::vector<int64_t> ints;  ///< i32/i64/index contents
+
+  int64_t size() const;
+  std::string tensorType() const;
+  std::string memrefType() const;
+  float at(std::initializer_list<int64_t> index) const;
+  int64_t intAt(std::initializer_list<int64_t> index) const;
+};
+
+Buffer f32(std::vector<int64_t> shape, std::mt19937 &rng, float lo = -1,
+           float hi = 1);
+Buffer bf16(std::vector<int64_t> shape, std::mt19937 &rng, float lo = -1,
+            float hi = 1);
+Buffer ints(const std::string &elt, std::vector<int64_t> shape,
+            std::vector<int64_t> values);
+Buffer index(int64_t value);
+/// An output of this element type and shape (contents ignored on input).
+Buffer out(const std::string &elt, std::vector<int64_t> shape);
+Buffer dynamic(Buffer b); ///< the same buffer typed with a dynamic first dim
+
+/// Compiles `body` (MLIR text reading %a0, %a1, ... and defining %r0, %r1,
+/// ...) with the CPU pipeline, runs it, and returns the outputs. Outputs
+/// start as copies of `outputs` (so an op writing only part of a buffer, like
+/// a cache, can be checked against the unchanged rest). Fails the current
+/// test (and returns empty buffers) if compilation fails.
+std::vector<Buffer> run(const std::string &body, std::vector<Buffer> inputs,
+                        std::vector<Buffer> outputs);
+
+/// Largest |actual - expected| / (1 + |expected|), and the flat index where.
+struct Diff {
+  double worst = 0;
+  int64_t at = -1;
+};
+Diff compare(const Buffer &actual, const std::vector<double> &expected);
+
+} // namespace qnext::oracle
+
+#endif // QNEXT_TEST_UNIT_OPORACLE_H
