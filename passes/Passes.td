@@ -92,4 +92,55 @@ def LowerToLinalg : Pass<"qnext-lower-to-linalg"> {
   ];
 }
 
+def BindParams : Pass<"qnext-bind-params", "::mlir::ModuleOp"> {
+  let summary = "Bind every parameter to a view of one weights buffer";
+  let description = [{
+    Decides where each weight lives in the packed weights buffer and rewrites
+    the IR to read it from there:
+
+    * every `func.func` holding parameters gets a leading argument
+      `%weights: memref<?xi8>` (the packed weights, mmap'd by the runtime);
+    * each packed tensor is a `qnext.param`, or one result of
+      `qnext.split_qkvz` / `qnext.split_ba` applied to one (the packer performs
+      the row permutation once); it becomes
+      `bufferization.to_tensor (memref.view %weights[offset])` (read-only);
+    * the plan is recorded on the module as `qnext.weights`: per packed tensor
+      its checkpoint name, the transform (`none`, `qkvz.qkv`, `qkvz.z`,
+      `ba.b`, `ba.a`, with the head geometry), dtype, shape and byte offset
+      (64-byte aligned), plus `qnext.weights_size`.
+
+    Identical parameters share one packed tensor. Names with `{e}` are stacks
+    of per-expert tensors, packed contiguously.
+  }];
+  let dependentDialects = [
+    "::mlir::bufferization::BufferizationDialect",
+    "::mlir::memref::MemRefDialect",
+    "::mlir::arith::ArithDialect"
+  ];
+}
+
+def CPUEntryABI : Pass<"qnext-cpu-entry-abi", "::mlir::ModuleOp"> {
+  let summary = "Give public functions a C ABI: buffers in, results written in place";
+  let description = [{
+    Rewrites each public `func.func` from tensors in and out to memrefs in
+    and nothing out, so that generated code writes straight into buffers the
+    caller owns:
+
+    * a tensor argument becomes a memref argument read through
+      `bufferization.to_tensor ... restrict` (writable when a result writes
+      back into it);
+    * a result whose `qnext.state` names an argument's state is written back
+      into that argument's buffer (`bufferization.materialize_in_destination`):
+      caches and DeltaNet states are updated in place;
+    * every other result becomes a trailing out-parameter memref (for
+      example the logits);
+    * the function gets `llvm.emit_c_interface`, so `_mlir_ciface_<name>`
+      takes memref descriptors.
+  }];
+  let dependentDialects = [
+    "::mlir::bufferization::BufferizationDialect",
+    "::mlir::memref::MemRefDialect"
+  ];
+}
+
 #endif // QNEXT_PASSES_TD

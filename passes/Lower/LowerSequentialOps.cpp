@@ -109,18 +109,22 @@ struct LowerAttention : OpRewritePattern<AttentionOp> {
     Value past = op.getPast();
     OpFoldResult tokens = e.dimOf(op.getQuery(), 0);
 
-    // [T, Nkv, D] -> [Nkv, T, D], written at [0, past, 0].
+    // cache[h, past + t, :] = src[t, h, :]: the window of the cache is the
+    // generic's destination, so bufferization writes the cache in place.
     auto store = [&](Value src, Value cache, int64_t width) {
-      Value transposed = linalg::TransposeOp::create(
-                             rw, e.loc, src,
-                             e.empty({e.ofr(nkv), tokens, e.ofr(width)}, e.f32()),
-                             ArrayRef<int64_t>{1, 0, 2})
-                             .getResult()[0];
-      return tensor::InsertSliceOp::create(
-          rw, e.loc, transposed, cache,
-          ArrayRef<OpFoldResult>{e.ofr(0), past, e.ofr(0)},
-          ArrayRef<OpFoldResult>{e.ofr(nkv), tokens, e.ofr(width)},
-          ArrayRef<OpFoldResult>{e.ofr(1), e.ofr(1), e.ofr(1)}).getResult();
+      SmallVector<OpFoldResult> offsets = {e.ofr(0), past, e.ofr(0)};
+      SmallVector<OpFoldResult> sizes = {e.ofr(nkv), tokens, e.ofr(width)};
+      SmallVector<OpFoldResult> strides(3, e.ofr(1));
+      Value window = tensor::ExtractSliceOp::create(rw, e.loc, cache, offsets,
+                                                    sizes, strides);
+      Value written = e.generic(
+          {src}, window,
+          {e.map(3, {e.d(1), e.d(0), e.d(2)}), e.map(3, {e.d(0), e.d(1), e.d(2)})},
+          {kPar, kPar, kPar},
+          [&](OpBuilder &, Location, ValueRange a) { return a[0]; });
+      return tensor::InsertSliceOp::create(rw, e.loc, written, cache, offsets,
+                                           sizes, strides)
+          .getResult();
     };
     Value kCache = store(op.getKey(), op.getKCache(), d);
     Value vCache = store(op.getValue(), op.getVCache(), dv);

@@ -338,12 +338,18 @@ TEST(OpOracle, Attention) {
     Buffer q = dynamic(f32({t, nq, d}, rng)), k = dynamic(f32({t, nkv, d}, rng));
     Buffer v = dynamic(f32({t, nkv, d}, rng));
     Buffer kc = f32({nkv, cap, d}, rng), vc = f32({nkv, cap, d}, rng);
-    auto res = run("%r0, %r1, %r2 = qnext.attention %a0, %a1, %a2, %a3, %a4, %a5 : (" +
-                       q.tensorType() + ", " + k.tensorType() + ", " +
-                       v.tensorType() + ", " + kc.tensorType() + ", " +
-                       vc.tensorType() + ", index) -> (" + q.tensorType() + ", " +
-                       kc.tensorType() + ", " + vc.tensorType() + ")",
-                   {q, k, v, kc, vc, index(past)},
+    // The caches are in/out buffers updated in place, as in the runtime's
+    // ABI (state arguments are writable).
+    std::string body =
+        "%kc = bufferization.to_tensor %o1 restrict writable : " +
+        kc.memrefType() + " to " + kc.tensorType() + "\n" +
+        "%vc = bufferization.to_tensor %o2 restrict writable : " +
+        vc.memrefType() + " to " + vc.tensorType() + "\n" +
+        "%r0, %r1, %r2 = qnext.attention %a0, %a1, %a2, %kc, %vc, %a3 : (" +
+        q.tensorType() + ", " + k.tensorType() + ", " + v.tensorType() + ", " +
+        kc.tensorType() + ", " + vc.tensorType() + ", index) -> (" +
+        q.tensorType() + ", " + kc.tensorType() + ", " + vc.tensorType() + ")";
+    auto res = run(body, {q, k, v, index(past)},
                    {dynamic(out("f32", {t, nq, d})), kc, vc});
     ASSERT_EQ(res.size(), 3u);
     // Reference caches: the new rows written at [past, past + t).

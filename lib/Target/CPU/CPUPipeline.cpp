@@ -26,10 +26,18 @@ const Step kSteps[] = {
     // 2. Primitive ops -> linalg/tensor/scf/arith/math on tensors, fp32 math
     //    with weights widened inside the loop bodies.
     {qnext::CPUPhase::Linalg, "qnext-lower-to-linalg"},
-    // 3. Fold the reshapes, slices and constants the lowering left, before
+    // 3. The residual adds (arith on tensors) become linalg too; then fold
+    //    the reshapes, slices and constants the lowering left, before
     //    bufferization decides what can be done in place.
-    {qnext::CPUPhase::Linalg, "canonicalize,cse"},
-    // 4. Tensors -> buffers. Empty-tensor elimination first, so results are
+    {qnext::CPUPhase::Linalg,
+     "func.func(convert-elementwise-to-linalg),canonicalize,cse"},
+    // 4. Weights and the entry ABI, still on tensors: every parameter becomes
+    //    a read-only view of the packed weights buffer (the plan goes into
+    //    the module for the packer), and public functions take buffers the
+    //    caller owns, writing states back in place and logits into an
+    //    out-parameter.
+    {qnext::CPUPhase::LLVMDialect, "qnext-bind-params,qnext-cpu-entry-abi"},
+    // 5. Tensors -> buffers. Empty-tensor elimination first, so results are
     //    written straight into the caller's buffers
     //    (bufferization.materialize_in_destination) without copies; identity
     //    layouts at function boundaries give plain C descriptors. (The
@@ -40,12 +48,12 @@ const Step kSteps[] = {
      "one-shot-bufferize{bufferize-function-boundaries "
      "function-boundary-type-conversion=identity-layout-map},"
      "buffer-deallocation-pipeline,convert-bufferization-to-memref"},
-    // 5. Structured ops -> loops. expand-strided-metadata produces
+    // 6. Structured ops -> loops. expand-strided-metadata produces
     //    affine.apply, so it must precede lower-affine.
     {qnext::CPUPhase::LLVMDialect,
      "convert-linalg-to-loops,expand-strided-metadata,lower-affine,"
      "convert-scf-to-cf"},
-    // 6. -> LLVM dialect: math first (exp, sin, cos, rsqrt, log1p become
+    // 7. -> LLVM dialect: math first (exp, sin, cos, rsqrt, log1p become
     //    intrinsics), then memrefs, then everything else; the casts left
     //    between the conversions are reconciled last.
     {qnext::CPUPhase::LLVMDialect,

@@ -59,9 +59,11 @@ func.func @delta_rule(%q: tensor<?x2x8xf32>, %k: tensor<?x2x8xf32>, %v: tensor<?
 // Attention: K and V written into the caches at `past`, then a loop over tokens.
 // CHECK-LABEL: func.func @attention
 // CHECK-SAME: %[[KC:[^:]+]]: tensor<2x16x8xf32>, %[[VC:[^:]+]]: tensor<2x16x8xf32>, %[[PAST:[^:]+]]: index
-// CHECK: %[[KT:.+]] = linalg.transpose
+// CHECK: %[[KW:.+]] = tensor.extract_slice %[[KC]][0, %[[PAST]], 0]
+// CHECK: %[[KT:.+]] = linalg.generic {{.+}} outs(%[[KW]] : tensor<2x?x8xf32>)
 // CHECK: %[[K1:.+]] = tensor.insert_slice %[[KT]] into %[[KC]][0, %[[PAST]], 0]
-// CHECK: %[[VT:.+]] = linalg.transpose
+// CHECK: %[[VW:.+]] = tensor.extract_slice %[[VC]][0, %[[PAST]], 0]
+// CHECK: %[[VT:.+]] = linalg.generic {{.+}} outs(%[[VW]] : tensor<2x?x8xf32>)
 // CHECK: %[[V1:.+]] = tensor.insert_slice %[[VT]] into %[[VC]][0, %[[PAST]], 0]
 // CHECK: scf.for
 // CHECK: arith.maximumf
