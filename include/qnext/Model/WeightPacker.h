@@ -1,0 +1,52 @@
+//===- WeightPacker.h - the packed weights buffer ---------------*- C++ -*-===//
+//
+// qnext-bind-params records, on the module, where each weight lives in one
+// packed buffer and which layout transform produces it (`qnext.weights`).
+// The packer executes that plan against a checkpoint, tensor by tensor, so
+// memory stays near one tensor.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef QNEXT_MODEL_WEIGHTPACKER_H
+#define QNEXT_MODEL_WEIGHTPACKER_H
+
+#include "qnext/Model/SafeTensors.h"
+#include "qnext/Support/Geometry.h"
+
+#include "mlir/IR/BuiltinOps.h"
+
+#include "llvm/ADT/STLFunctionalExtras.h"
+#include "llvm/Support/Error.h"
+
+namespace qnext {
+
+struct PackedTensor {
+  std::string name;      ///< checkpoint name; "{e}" for an expert stack
+  std::string transform; ///< none, qkvz.qkv, qkvz.z, ba.b, ba.a
+  DType dtype = DType::F32;
+  std::vector<int64_t> shape;
+  uint64_t offset = 0;
+  uint64_t bytes = 0;
+  DeltaNetGeometry geometry; ///< for the qkvz / ba transforms
+};
+
+struct WeightPlan {
+  std::vector<PackedTensor> tensors; ///< in offset order
+  uint64_t size = 0;
+};
+
+/// Reads `qnext.weights` / `qnext.weights_size` from a module that went
+/// through qnext-bind-params.
+llvm::Expected<WeightPlan> readWeightPlan(mlir::ModuleOp module);
+
+/// Produces each packed tensor's bytes from `checkpoint` and hands them to
+/// `sink(offset, bytes)` in offset order. Checks names, shapes and dtypes
+/// against the plan.
+llvm::Error
+packWeights(const WeightPlan &plan, const Checkpoint &checkpoint,
+            llvm::function_ref<llvm::Error(uint64_t, llvm::ArrayRef<uint8_t>)>
+                sink);
+
+} // namespace qnext
+
+#endif // QNEXT_MODEL_WEIGHTPACKER_H

@@ -1,0 +1,294 @@
+//===- GoldenTest.cpp - the compiled model vs ../shared/golden ------------===//
+//
+// The contract of ../shared/golden/README.md: the model built from each
+// golden checkpoint, compiled by the CPU pipeline and run (JIT), matches
+// ref_logits.f32 at every row (max |d logit| <= 1e-3, same argmax) for one
+// prefill call, for chunked prefill (7 and 64 tokens per call), and for
+// prompt-then-greedy-decode, which must reproduce generated.txt.
+//
+//===----------------------------------------------------------------------===//
+
+#include "qnext/InitAll.h"
+#include "qnext/Model/ModelBuilder.h"
+#include "qnext/Model/SafeTensors.h"
+#include "qnext/Model/WeightPacker.h"
+#include "qnext/Target/CPUPipeline.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/ExecutionEngine/ExecutionEngine.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
+
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/TargetSelect.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+namespace {
+
+std::string goldenDir(const std::string &name) {
+  return std::string(QNEXT_GOLDEN_DIR) + "/" + name;
+}
+
+std::vector<int64_t> readIds(const std::string &path) {
+  std::ifstream in(path);
+  std::vector<int64_t> ids;
+  std::string item;
+  while (std::getline(in, item, ','))
+    ids.push_back(std::stoll(item));
+  return ids;
+}
+
+/// A memref descriptor over host memory: {alloc, aligned, offset, sizes, strides}.
+struct Descriptor {
+  std::vector<int64_t> fields;
+  void *pointer = nullptr;
+  Descriptor(void *data, std::vector<int64_t> shape) {
+    int64_t rank = shape.size();
+    fields.assign(3 + 2 * rank, 0);
+    fields[0] = fields[1] = reinterpret_cast<int64_t>(data);
+    int64_t stride = 1;
+    for (int64_t d = rank - 1; d >= 0; --d) {
+      fields[3 + d] = shape[d];
+      fields[3 + rank + d] = stride;
+      stride *= shape[d];
+    }
+    pointer = fields.data();
+  }
+};
+
+/// One golden case: the compiled model, its packed weights and its states.
+class Model {
+public:
+  static std::unique_ptr<Model> compile(const std::string &dir) {
+    static bool once = [] {
+      mlir::qnext::registerAllPasses();
+      llvm::InitializeNativeTarget();
+      llvm::InitializeNativeTargetAsmPrinter();
+      return true;
+    }();
+    (void)once;
+    auto m = std::make_unique<Model>();
+    auto config = qnext::loadModelConfig(dir + "/checkpoint/config.json");
+    EXPECT_TRUE(bool(config)) << llvm::toString(config.takeError());
+    auto checkpoint = qnext::Checkpoint::open(dir + "/checkpoint");
+    EXPECT_TRUE(bool(checkpoint)) << llvm::toString(checkpoint.takeError());
+    if (!config || !checkpoint)
+      return nullptr;
+    m->vocab = config->vocabSize;
+
+    mlir::DialectRegistry registry;
+    mlir::qnext::registerAllDialects(registry);
+    m->context = std::make_unique<mlir::MLIRContext>(registry);
+    mlir::registerBuiltinDialectTranslation(*m->context);
+    mlir::registerLLVMDialectTranslation(*m->context);
+    mlir::MLIRContext &ctx = *m->context;
+    qnext::WeightLayout layout(*config, [&](llvm::StringRef name) -> mlir::Type {
+      const qnext::TensorInfo *info = (*checkpoint)->find(name);
+      if (info && info->dtype == qnext::DType::BF16)
+        return mlir::BFloat16Type::get(&ctx);
+      return mlir::Float32Type::get(&ctx);
+    });
+    auto module = qnext::buildModel(ctx, *config, layout);
+    auto prefill = module->lookupSymbol<mlir::func::FuncOp>("prefill");
+    for (unsigned i = 3; i < prefill.getNumArguments(); ++i)
+      m->stateTypes.push_back(
+          mlir::cast<mlir::RankedTensorType>(prefill.getArgument(i).getType()));
+
+    mlir::PassManager pm(&ctx);
+    if (mlir::failed(mlir::qnext::buildCPUPipeline(pm)) ||
+        mlir::failed(pm.run(*module))) {
+      ADD_FAILURE() << "CPU pipeline failed";
+      return nullptr;
+    }
+    auto plan = qnext::readWeightPlan(*module);
+    EXPECT_TRUE(bool(plan)) << llvm::toString(plan.takeError());
+    if (!plan)
+      return nullptr;
+    m->weights.assign(plan->size + 64, 0);
+    uint8_t *base = m->weightsBase();
+    llvm::Error e = qnext::packWeights(
+        *plan, **checkpoint, [&](uint64_t offset, llvm::ArrayRef<uint8_t> bytes) {
+          std::memcpy(base + offset, bytes.data(), bytes.size());
+          return llvm::Error::success();
+        });
+    EXPECT_FALSE(bool(e)) << llvm::toString(std::move(e));
+    m->weightsSize = plan->size;
+
+    mlir::ExecutionEngineOptions options;
+    options.jitCodeGenOptLevel = llvm::CodeGenOptLevel::Default;
+    auto engine = mlir::ExecutionEngine::create(*module, options);
+    if (!engine) {
+      ADD_FAILURE() << llvm::toString(engine.takeError());
+      return nullptr;
+    }
+    m->engine = std::move(*engine);
+    return m;
+  }
+
+  uint8_t *weightsBase() {
+    auto p = reinterpret_cast<uintptr_t>(weights.data());
+    return reinterpret_cast<uint8_t *>((p + 63) / 64 * 64);
+  }
+
+  /// Fresh (zero) states with room for `capacity` cached tokens.
+  void reset(int64_t capacity) {
+    states.clear();
+    stateShapes.clear();
+    for (mlir::RankedTensorType t : stateTypes) {
+      std::vector<int64_t> shape(t.getShape().begin(), t.getShape().end());
+      for (int64_t &d : shape)
+        if (mlir::ShapedType::isDynamic(d))
+          d = capacity;
+      int64_t n = 1;
+      for (int64_t d : shape)
+        n *= d;
+      states.emplace_back(n, 0.0f);
+      stateShapes.push_back(shape);
+    }
+  }
+
+  /// Runs `entry` on tokens at positions [past, past + n); returns n rows.
+  std::vector<float> run(const char *entry, std::vector<int32_t> ids,
+                         int64_t past) {
+    int64_t n = ids.size();
+    std::vector<int32_t> positions(n);
+    for (int64_t i = 0; i < n; ++i)
+      positions[i] = int32_t(past + i);
+    std::vector<float> logits(n * vocab, NAN);
+    std::vector<Descriptor> descriptors;
+    descriptors.reserve(4 + states.size());
+    descriptors.emplace_back(weightsBase(), std::vector<int64_t>{int64_t(weightsSize)});
+    descriptors.emplace_back(ids.data(), std::vector<int64_t>{n});
+    descriptors.emplace_back(positions.data(), std::vector<int64_t>{n});
+    for (size_t i = 0; i < states.size(); ++i)
+      descriptors.emplace_back(states[i].data(), stateShapes[i]);
+    descriptors.emplace_back(logits.data(), std::vector<int64_t>{n, vocab});
+    std::vector<void *> args = {&descriptors[0].pointer, &descriptors[1].pointer,
+                                &descriptors[2].pointer, &past};
+    for (size_t i = 3; i < descriptors.size(); ++i)
+      args.push_back(&descriptors[i].pointer);
+    llvm::Error e = engine->invokePacked(std::string("_mlir_ciface_") + entry, args);
+    EXPECT_FALSE(bool(e)) << llvm::toString(std::move(e));
+    return logits;
+  }
+
+  int64_t vocab = 0;
+
+private:
+  std::unique_ptr<mlir::MLIRContext> context;
+  std::unique_ptr<mlir::ExecutionEngine> engine;
+  std::vector<mlir::RankedTensorType> stateTypes;
+  std::vector<uint8_t> weights;
+  uint64_t weightsSize = 0;
+  std::vector<std::vector<float>> states;
+  std::vector<std::vector<int64_t>> stateShapes;
+};
+
+class Golden : public ::testing::TestWithParam<const char *> {
+protected:
+  void SetUp() override {
+    dir = goldenDir(GetParam());
+    if (!llvm::sys::fs::exists(dir + "/ref_logits.f32"))
+      GTEST_SKIP() << dir << " not found (../shared/golden sits beside the "
+                              "checkout on the project's machines and in CI)";
+    prompt = readIds(dir + "/prompt.txt");
+    generated = readIds(dir + "/generated.txt");
+    auto buffer = llvm::MemoryBuffer::getFile(dir + "/ref_logits.f32");
+    ASSERT_TRUE(bool(buffer));
+    reference.resize((*buffer)->getBufferSize() / 4);
+    std::memcpy(reference.data(), (*buffer)->getBufferStart(),
+                reference.size() * 4);
+    auto &slot = models()[dir];
+    if (!slot)
+      slot = Model::compile(dir);
+    model = slot.get();
+    ASSERT_NE(model, nullptr);
+    ASSERT_EQ(int64_t(reference.size()),
+              int64_t(prompt.size() + generated.size()) * model->vocab);
+  }
+
+  static std::map<std::string, std::unique_ptr<Model>> &models() {
+    static std::map<std::string, std::unique_ptr<Model>> cache;
+    return cache;
+  }
+
+  /// Checks `rows` logit rows against reference rows [first, first + n).
+  void expectRows(const std::vector<float> &rows, int64_t first,
+                  const std::string &what) {
+    const int64_t v = model->vocab, n = rows.size() / v;
+    for (int64_t r = 0; r < n; ++r) {
+      double worst = 0;
+      int64_t argmax = 0, refArgmax = 0;
+      for (int64_t i = 0; i < v; ++i) {
+        float got = rows[r * v + i], want = reference[(first + r) * v + i];
+        worst = std::max(worst, std::isnan(got) ? INFINITY
+                                                : std::fabs(double(got) - want));
+        if (got > rows[r * v + argmax])
+          argmax = i;
+        if (want > reference[(first + r) * v + refArgmax])
+          refArgmax = i;
+      }
+      EXPECT_LE(worst, 1e-3) << what << ": row " << first + r;
+      worstSeen = std::max(worstSeen, worst);
+      ++rowsSeen;
+      EXPECT_EQ(argmax, refArgmax) << what << ": row " << first + r;
+    }
+  }
+
+  static int32_t argmax(const std::vector<float> &row) {
+    return int32_t(std::max_element(row.begin(), row.end()) - row.begin());
+  }
+
+  /// Prefills the prompt in chunks of `chunk` tokens, then decodes greedily.
+  void prefillThenDecode(int64_t chunk, const std::string &what) {
+    const int64_t p = prompt.size(), v = model->vocab;
+    model->reset(p + generated.size());
+    std::vector<float> last;
+    for (int64_t at = 0; at < p; at += chunk) {
+      std::vector<int32_t> ids(prompt.begin() + at,
+                               prompt.begin() + std::min(p, at + chunk));
+      last = model->run("prefill", ids, at);
+      expectRows(last, at, what + " prefill");
+    }
+    std::vector<float> row(last.end() - v, last.end());
+    for (size_t i = 0; i < generated.size(); ++i) {
+      int32_t next = argmax(row);
+      ASSERT_EQ(next, generated[i]) << what << ": generated token " << i;
+      row = model->run("decode", {next}, p + int64_t(i));
+      expectRows(row, p + i, what + " decode");
+    }
+  }
+
+  void TearDown() override {
+    if (rowsSeen)
+      std::cout << "[ golden   ] " << GetParam() << ": " << rowsSeen
+                << " rows, max |d logit| = " << worstSeen << "\n";
+  }
+
+  double worstSeen = 0;
+  int64_t rowsSeen = 0;
+  std::string dir;
+  std::vector<int64_t> prompt, generated;
+  std::vector<float> reference;
+  Model *model = nullptr;
+};
+
+TEST_P(Golden, OnePrefillThenGreedyDecode) {
+  prefillThenDecode(prompt.size(), "one call");
+}
+TEST_P(Golden, PrefillInChunksOf7) { prefillThenDecode(7, "chunks of 7"); }
+TEST_P(Golden, PrefillInChunksOf64) { prefillThenDecode(64, "chunks of 64"); }
+
+INSTANTIATE_TEST_SUITE_P(Checkpoints, Golden,
+                         ::testing::Values("tiny-f32", "tiny-bf16-sharded"));
+
+} // namespace
