@@ -216,6 +216,10 @@ protected:
               int64_t(prompt.size() + generated.size()) * model->vocab);
   }
 
+  /// Compiled models are shared by the tests of a checkpoint and released
+  /// here, before LLVM's own statics go (a JIT outliving them crashes at exit).
+  static void TearDownTestSuite() { models().clear(); }
+
   static std::map<std::string, std::unique_ptr<Model>> &models() {
     static std::map<std::string, std::unique_ptr<Model>> cache;
     return cache;
