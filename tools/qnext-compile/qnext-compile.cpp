@@ -2,20 +2,27 @@
 //
 // Reads a checkpoint folder exactly as it ships (config.json + safetensors,
 // sharded or not) or a bare config.json, validates it, and builds the model's
-// IR without reading weight data. Phases so far:
-//   --compile-to=qnext      layer ops (the model as a user reads it)
-//   --compile-to=primitive  after qnext-decompose-layers
-//   --compile-to=linalg     after qnext-lower-to-linalg (upstream dialects)
+// IR without reading weight data, then lowers it for the CPU. Phases:
+//   --compile-to=qnext         layer ops (the model as a user reads it)
+//   --compile-to=primitive     after qnext-decompose-layers
+//   --compile-to=linalg        after qnext-lower-to-linalg (upstream dialects)
+//   --compile-to=llvm-dialect  the whole CPU pipeline
+//   --compile-to=llvm-ir       translated and optimized (O3) for the CPU
+//   --compile-to=artifact      the .qnx model artifact (default)
 // MLIR's pass-manager flags (--mlir-print-ir-after-all, --mlir-timing, ...)
 // apply to the passes it runs.
 //
 //===----------------------------------------------------------------------===//
 
+#include "qnext/Artifact/ArtifactWriter.h"
 #include "qnext/InitAll.h"
 #include "qnext/Model/ModelBuilder.h"
 #include "qnext/Model/SafeTensors.h"
+#include "qnext/Model/WeightPacker.h"
+#include "qnext/Target/CPUObject.h"
 #include "qnext/Target/CPUPipeline.h"
 
+#include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/AsmState.h"
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/IR/Verifier.h"
@@ -25,6 +32,7 @@
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/Path.h"
+#include "llvm/Support/Process.h"
 #include "llvm/Support/ToolOutputFile.h"
 #include "llvm/Support/WithColor.h"
 #include "llvm/Support/raw_ostream.h"
@@ -41,7 +49,7 @@ cl::opt<std::string> output("o", cl::desc("Output file ('-' for stdout)"),
                             cl::value_desc("file"), cl::init("-"),
                             cl::cat(category));
 
-enum class Phase { QNext, Primitive, Linalg };
+enum class Phase { QNext, Primitive, Linalg, LLVMDialect, LLVMIR, Artifact };
 cl::opt<Phase> compileTo(
     "compile-to", cl::desc("Stop after this phase and print its IR"),
     cl::values(clEnumValN(Phase::QNext, "qnext",
@@ -50,8 +58,24 @@ cl::opt<Phase> compileTo(
                           "after qnext-decompose-layers: primitive ops"),
                clEnumValN(Phase::Linalg, "linalg",
                           "after qnext-lower-to-linalg: linalg, tensor, scf, "
-                          "arith, math (weights still qnext.param)")),
-    cl::init(Phase::QNext), cl::cat(category));
+                          "arith, math (weights still qnext.param)"),
+               clEnumValN(Phase::LLVMDialect, "llvm-dialect",
+                          "the whole CPU pipeline: the LLVM dialect"),
+               clEnumValN(Phase::LLVMIR, "llvm-ir",
+                          "LLVM IR, optimized (O3) for the target CPU"),
+               clEnumValN(Phase::Artifact, "artifact",
+                          "the .qnx model artifact (default; needs weights)")),
+    cl::init(Phase::Artifact), cl::cat(category));
+
+enum class Target { CPU };
+cl::opt<Target> target("target", cl::desc("What to generate code for"),
+                       cl::values(clEnumValN(Target::CPU, "cpu",
+                                             "x86-64 CPU (default)")),
+                       cl::init(Target::CPU), cl::cat(category));
+cl::opt<std::string> cpu("cpu",
+                         cl::desc("CPU to optimize for: 'host' (default) or an "
+                                  "LLVM CPU name, e.g. x86-64-v3"),
+                         cl::init("host"), cl::cat(category));
 
 int fail(const Twine &message) {
   WithColor::error(errs(), "qnext-compile") << message << "\n";
@@ -94,7 +118,8 @@ int main(int argc, char **argv) {
   cl::ParseCommandLineOptions(
       argc, argv,
       "qnext-compile: compile a Qwen3-Next / Qwen3.5 checkpoint\n\n"
-      "  qnext-compile CHECKPOINT_DIR [--compile-to=qnext|primitive|linalg] [-o FILE]\n"
+      "  qnext-compile CHECKPOINT_DIR --target=cpu -o model.qnx\n"
+      "  qnext-compile CHECKPOINT_DIR --compile-to=PHASE [-o FILE]\n"
       "  qnext-compile path/to/config.json ...   (structure only, no weights)\n\n"
       "A checkpoint folder holds config.json and model.safetensors or the\n"
       "shards of model.safetensors.index.json; its tensors are checked against\n"
@@ -145,16 +170,86 @@ int main(int argc, char **argv) {
   if (mlir::failed(mlir::verify(*module)))
     return fail("internal error: the built IR does not verify (above)");
 
+  // The states the runtime allocates, read off @prefill before lowering.
+  std::vector<qnext::StateInfo> states;
+  if (auto prefill = module->lookupSymbol<mlir::func::FuncOp>("prefill"))
+    for (unsigned i = 0; i < prefill.getNumArguments(); ++i)
+      if (auto name = prefill.getArgAttrOfType<mlir::StringAttr>(i, "qnext.state")) {
+        auto type = mlir::cast<mlir::RankedTensorType>(prefill.getArgument(i).getType());
+        std::vector<int64_t> shape(type.getShape().begin(), type.getShape().end());
+        for (int64_t &d : shape)
+          if (mlir::ShapedType::isDynamic(d))
+            d = -1;
+        states.push_back({name.str(), shape});
+      }
+
+  if (compileTo == Phase::Artifact) {
+    if (!checkpoint)
+      return fail("an artifact needs weights: give a checkpoint folder, not a "
+                  "config.json (or stop earlier with --compile-to)");
+    if (output == "-")
+      return fail("an artifact is binary: name the file with -o model.qnx");
+  }
+  std::string pipelineText;
   if (compileTo != Phase::QNext) {
     mlir::PassManager pm(&context);
     if (mlir::failed(mlir::applyPassManagerCLOptions(pm)))
       return fail("bad pass-manager options");
     auto until = compileTo == Phase::Primitive ? mlir::qnext::CPUPhase::Primitive
-                                               : mlir::qnext::CPUPhase::Linalg;
+                 : compileTo == Phase::Linalg  ? mlir::qnext::CPUPhase::Linalg
+                                               : mlir::qnext::CPUPhase::LLVMDialect;
     if (mlir::failed(mlir::qnext::buildCPUPipeline(pm, until)))
       return fail("internal error: the CPU pipeline does not parse");
+    llvm::raw_string_ostream os(pipelineText);
+    pm.printAsTextualPipeline(os);
     if (mlir::failed(pm.run(*module)))
       return fail("the CPU pipeline failed (above)");
+  }
+
+  mlir::qnext::CPUTargetOptions targetOptions;
+  targetOptions.cpu = cpu;
+  if (compileTo == Phase::LLVMIR) {
+    auto ir = mlir::qnext::translateToLLVMIR(*module, targetOptions);
+    if (!ir)
+      return fail(toString(ir.takeError()));
+    if (Error e = writeToOutput(output, [&](raw_ostream &os) {
+          os << *ir;
+          return Error::success();
+        }))
+      return fail(output + ": " + toString(std::move(e)));
+    return 0;
+  }
+  if (compileTo == Phase::Artifact) {
+    auto plan = qnext::readWeightPlan(*module);
+    if (!plan)
+      return fail(toString(plan.takeError()));
+    mlir::qnext::CPUTargetInfo info;
+    auto code = mlir::qnext::emitSharedObject(*module, targetOptions, &info);
+    if (!code)
+      return fail(toString(code.takeError()));
+    qnext::ManifestInputs inputs;
+    inputs.config = &*config;
+    inputs.states = states;
+    inputs.triple = info.triple;
+    inputs.cpu = info.cpu;
+    inputs.features = info.features;
+    inputs.pipeline = pipelineText;
+    inputs.plan = &*plan;
+    std::string manifest = qnext::buildManifest(inputs);
+    bool showProgress = sys::Process::StandardErrIsDisplayed();
+    int lastPercent = -1;
+    auto progress = [&](uint64_t done, uint64_t total) {
+      int percent = total ? int(done * 100 / total) : 100;
+      if (!showProgress || percent == lastPercent)
+        return;
+      lastPercent = percent;
+      errs() << "\rqnext-compile: packing weights: " << percent << "% of "
+             << (total >> 20) << " MiB" << (done == total ? "\n" : "");
+    };
+    if (Error e = qnext::writeArtifact(output, manifest, *code, *plan,
+                                       *checkpoint, progress))
+      return fail(output + ": " + toString(std::move(e)));
+    return 0;
   }
 
   // Written to a temporary file and renamed into place: a failed run never

@@ -1,0 +1,52 @@
+//===- ArtifactWriter.h - write a .qnx model artifact -----------*- C++ -*-===//
+//
+// One file: a header, a section table, the manifest (JSON), the code (a
+// shared object) and the packed weights, each section 4096-byte aligned and
+// checksummed (XXH3-64). Format: runtime/include/qnext/ArtifactFormat.h and
+// docs/artifact.md. Written under a temporary name and renamed into place;
+// the same inputs give the same bytes.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef QNEXT_ARTIFACT_ARTIFACTWRITER_H
+#define QNEXT_ARTIFACT_ARTIFACTWRITER_H
+
+#include "qnext/Model/Config.h"
+#include "qnext/Model/WeightPacker.h"
+
+#include "llvm/ADT/STLFunctionalExtras.h"
+#include "llvm/Support/Error.h"
+
+#include <string>
+#include <vector>
+
+namespace qnext {
+
+/// A state buffer the runtime allocates (KV caches: dim -1 is the capacity).
+struct StateInfo {
+  std::string name;
+  std::vector<int64_t> shape;
+};
+
+struct ManifestInputs {
+  const ModelConfig *config = nullptr;
+  std::vector<StateInfo> states;
+  std::string triple, cpu, features; ///< what the code was compiled for
+  std::string pipeline;              ///< the pass pipeline that produced it
+  const WeightPlan *plan = nullptr;
+};
+
+/// The manifest JSON (deterministic: no times, no paths).
+std::string buildManifest(const ManifestInputs &inputs);
+
+/// Writes the artifact; weights stream from `checkpoint` through the plan.
+/// `progress(done, total)` reports weight bytes written.
+llvm::Error
+writeArtifact(llvm::StringRef path, llvm::StringRef manifest,
+              llvm::ArrayRef<char> code, const WeightPlan &plan,
+              const Checkpoint &checkpoint,
+              llvm::function_ref<void(uint64_t, uint64_t)> progress = {});
+
+} // namespace qnext
+
+#endif // QNEXT_ARTIFACT_ARTIFACTWRITER_H

@@ -1,0 +1,179 @@
+//===- CPUObject.cpp - LLVM dialect -> a shared object for the host -------===//
+
+#include "qnext/Target/CPUObject.h"
+
+#include "mlir/ExecutionEngine/OptUtils.h"
+#include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Export.h"
+
+#include "llvm/ADT/ScopeExit.h"
+#include "llvm/IR/IRBuilder.h"
+#include "llvm/IR/LegacyPassManager.h"
+#include "llvm/IR/Module.h"
+#include "llvm/MC/TargetRegistry.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/Program.h"
+#include "llvm/Support/TargetSelect.h"
+#include "llvm/Support/raw_ostream.h"
+#include "llvm/Target/TargetMachine.h"
+#include "llvm/Target/TargetOptions.h"
+#include "llvm/TargetParser/Host.h"
+
+using namespace mlir;
+using namespace mlir::qnext;
+
+namespace {
+
+/// `void qnext_<name>(void **args)` calling `_mlir_ciface_<name>` with
+/// *args[i] as argument i.
+void addPackedEntry(llvm::Module &module, llvm::Function &ciface,
+                    llvm::StringRef name) {
+  llvm::LLVMContext &ctx = module.getContext();
+  auto *ptr = llvm::PointerType::getUnqual(ctx);
+  auto *type = llvm::FunctionType::get(llvm::Type::getVoidTy(ctx), {ptr}, false);
+  auto *entry = llvm::Function::Create(type, llvm::GlobalValue::ExternalLinkage,
+                                       "qnext_" + name, module);
+  llvm::IRBuilder<> b(llvm::BasicBlock::Create(ctx, "entry", entry));
+  llvm::SmallVector<llvm::Value *> args;
+  for (unsigned i = 0; i < ciface.arg_size(); ++i) {
+    llvm::Value *slot = b.CreateConstGEP1_64(ptr, entry->getArg(0), i);
+    llvm::Value *address = b.CreateLoad(ptr, slot);
+    args.push_back(b.CreateLoad(ciface.getArg(i)->getType(), address));
+  }
+  b.CreateCall(&ciface, args);
+  b.CreateRetVoid();
+}
+
+llvm::Expected<std::unique_ptr<llvm::TargetMachine>>
+createTargetMachine(const CPUTargetOptions &options, CPUTargetInfo *info) {
+  static bool initialized = [] {
+    llvm::InitializeNativeTarget();
+    llvm::InitializeNativeTargetAsmPrinter();
+    return true;
+  }();
+  (void)initialized;
+  llvm::Triple triple(llvm::sys::getDefaultTargetTriple());
+  std::string error;
+  const llvm::Target *target = llvm::TargetRegistry::lookupTarget(triple, error);
+  if (!target)
+    return llvm::createStringError("no LLVM target for " + triple.str() + ": " +
+                                   error);
+  std::string cpu = options.cpu == "host" ? llvm::sys::getHostCPUName().str()
+                                          : options.cpu;
+  std::string features;
+  if (options.cpu == "host") {
+    for (const auto &[feature, enabled] : llvm::sys::getHostCPUFeatures())
+      if (enabled)
+        features += (features.empty() ? "+" : ",+") + feature.str();
+  }
+  std::unique_ptr<llvm::TargetMachine> tm(target->createTargetMachine(
+      triple, cpu, features, llvm::TargetOptions(), llvm::Reloc::PIC_,
+      std::nullopt, llvm::CodeGenOptLevel::Aggressive));
+  if (!tm)
+    return llvm::createStringError("cannot create a target machine for CPU '" +
+                                   cpu + "'");
+  if (info)
+    *info = {triple.str(), cpu, features};
+  return tm;
+}
+
+} // namespace
+
+static llvm::Expected<std::unique_ptr<llvm::Module>>
+translate(ModuleOp module, llvm::LLVMContext &ctx, llvm::TargetMachine &tm) {
+  registerBuiltinDialectTranslation(*module->getContext());
+  registerLLVMDialectTranslation(*module->getContext());
+  std::unique_ptr<llvm::Module> llvmModule =
+      translateModuleToLLVMIR(module, ctx, "qnext");
+  if (!llvmModule)
+    return llvm::createStringError("translation to LLVM IR failed");
+  llvmModule->setTargetTriple(tm.getTargetTriple());
+  llvmModule->setDataLayout(tm.createDataLayout());
+  llvm::SmallVector<llvm::Function *> cifaces;
+  for (llvm::Function &f : *llvmModule)
+    if (f.getName().starts_with("_mlir_ciface_") && !f.isDeclaration())
+      cifaces.push_back(&f);
+  for (llvm::Function *f : cifaces)
+    addPackedEntry(*llvmModule, *f,
+                   f->getName().drop_front(strlen("_mlir_ciface_")));
+  if (llvm::Error e = makeOptimizingTransformer(2, 0, &tm)(llvmModule.get()))
+    return std::move(e);
+  return llvmModule;
+}
+
+llvm::Expected<std::string>
+mlir::qnext::translateToLLVMIR(ModuleOp module, const CPUTargetOptions &options,
+                               CPUTargetInfo *info) {
+  auto tm = createTargetMachine(options, info);
+  if (!tm)
+    return tm.takeError();
+  llvm::LLVMContext ctx;
+  auto llvmModule = translate(module, ctx, **tm);
+  if (!llvmModule)
+    return llvmModule.takeError();
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  (*llvmModule)->print(os, nullptr);
+  return text;
+}
+
+llvm::Expected<std::vector<char>>
+mlir::qnext::emitSharedObject(ModuleOp module, const CPUTargetOptions &options,
+                              CPUTargetInfo *info) {
+  auto tm = createTargetMachine(options, info);
+  if (!tm)
+    return tm.takeError();
+  llvm::LLVMContext ctx;
+  auto llvmModule = translate(module, ctx, **tm);
+  if (!llvmModule)
+    return llvmModule.takeError();
+
+  // Object file, in memory.
+  llvm::SmallVector<char, 0> object;
+  {
+    llvm::raw_svector_ostream os(object);
+    llvm::legacy::PassManager pm;
+    if ((*tm)->addPassesToEmitFile(pm, os, nullptr,
+                                   llvm::CodeGenFileType::ObjectFile))
+      return llvm::createStringError("the target cannot emit object files");
+    pm.run(**llvmModule);
+  }
+
+  // Link: cc -shared (libm for the math calls the intrinsics become).
+  llvm::SmallString<128> objectPath, soPath;
+  if (std::error_code ec =
+          llvm::sys::fs::createTemporaryFile("qnext-code", "o", objectPath))
+    return llvm::createStringError("temporary object file: " + ec.message());
+  if (std::error_code ec =
+          llvm::sys::fs::createTemporaryFile("qnext-code", "so", soPath))
+    return llvm::createStringError("temporary shared object: " + ec.message());
+  llvm::scope_exit cleanup([&] {
+    llvm::sys::fs::remove(objectPath);
+    llvm::sys::fs::remove(soPath);
+  });
+  {
+    std::error_code ec;
+    llvm::raw_fd_ostream os(objectPath, ec);
+    if (ec)
+      return llvm::createStringError(objectPath.str().str() + ": " + ec.message());
+    os.write(object.data(), object.size());
+  }
+  auto cc = llvm::sys::findProgramByName("cc");
+  if (!cc)
+    return llvm::createStringError(
+        "no C compiler driver ('cc') on PATH to link the shared object");
+  std::string message;
+  llvm::SmallVector<llvm::StringRef> argv = {
+      *cc, "-shared", "-o", soPath, objectPath, "-Wl,--build-id=none", "-lm"};
+  if (llvm::sys::ExecuteAndWait(*cc, argv, std::nullopt, {}, 0, 0, &message) != 0)
+    return llvm::createStringError("linking the shared object failed: " +
+                                   (message.empty() ? *cc : message));
+  auto buffer = llvm::MemoryBuffer::getFile(soPath, /*IsText=*/false);
+  if (!buffer)
+    return llvm::createStringError(soPath.str().str() + ": " +
+                                   buffer.getError().message());
+  return std::vector<char>((*buffer)->getBufferStart(),
+                           (*buffer)->getBufferEnd());
+}

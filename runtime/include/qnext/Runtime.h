@@ -1,0 +1,60 @@
+/*===- Runtime.h - the qnext runtime's C API ------------------------------===*
+ *
+ * Open a .qnx artifact, create a session (its caches and states), prefill
+ * tokens, decode one token at a time, read logits. No MLIR or LLVM: this
+ * header and runtime/ build on their own.
+ *
+ * Errors: functions that can fail take `char **error`; on failure they return
+ * NULL or non-zero and, when `error` is not NULL, store a one-line message
+ * the caller releases with qnext_free_error().
+ *===----------------------------------------------------------------------===*/
+
+#ifndef QNEXT_RUNTIME_H
+#define QNEXT_RUNTIME_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct qnext_model qnext_model;
+typedef struct qnext_session qnext_session;
+
+/* Maps the artifact, validates its header, section table, manifest and code
+ * (checksums, version, target CPU features) and loads the code. The weights
+ * stay in the mapping (zero-copy). */
+qnext_model *qnext_model_open(const char *path, char **error);
+void qnext_model_close(qnext_model *model);
+int64_t qnext_model_vocab_size(const qnext_model *model);
+int64_t qnext_model_max_position_embeddings(const qnext_model *model);
+/* The manifest (JSON text, owned by the model). */
+const char *qnext_model_manifest(const qnext_model *model);
+/* Checks the weights section's checksum too (reads every byte). */
+int qnext_model_verify(const qnext_model *model, char **error);
+
+/* A session holds the KV caches (room for max_context tokens) and the
+ * DeltaNet conv and fp32 recurrent states, all zero. */
+qnext_session *qnext_session_create(qnext_model *model, int64_t max_context,
+                                    char **error);
+void qnext_session_destroy(qnext_session *session);
+/* Forgets every processed token (states back to zero). */
+void qnext_session_reset(qnext_session *session);
+/* Tokens processed so far. */
+int64_t qnext_session_position(const qnext_session *session);
+
+/* Runs n tokens continuing from the session's state; writes n rows of
+ * vocab_size logits to `logits` (NULL: not wanted). */
+int qnext_session_prefill(qnext_session *session, const int32_t *ids,
+                          int64_t n, float *logits, char **error);
+/* One token; writes one row of logits. */
+int qnext_session_decode(qnext_session *session, int32_t id, float *logits,
+                         char **error);
+
+void qnext_free_error(char *error);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* QNEXT_RUNTIME_H */

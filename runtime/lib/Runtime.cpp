@@ -1,0 +1,430 @@
+//===- Runtime.cpp - load a .qnx artifact and run its model ---------------===//
+//
+// Everything read from the file is validated before it is used; every
+// failure is one line naming the file and what is wrong.
+//
+//===----------------------------------------------------------------------===//
+
+#include "qnext/Runtime.h"
+#include "qnext/ArtifactFormat.h"
+
+#include <nlohmann/json.hpp>
+#include <xxhash.h>
+
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+using json = nlohmann::json;
+using namespace qnext::artifact;
+
+namespace {
+
+using Entry = void (*)(void **);
+
+void setError(char **error, const std::string &message) {
+  if (error)
+    *error = strdup(message.c_str());
+}
+
+/// A memref descriptor {allocated, aligned, offset, sizes[], strides[]}.
+struct Descriptor {
+  std::vector<int64_t> fields;
+  void *pointer = nullptr;
+  Descriptor(const void *data, const std::vector<int64_t> &shape) {
+    int64_t rank = int64_t(shape.size());
+    fields.assign(3 + 2 * rank, 0);
+    fields[0] = fields[1] = reinterpret_cast<int64_t>(data);
+    int64_t stride = 1;
+    for (int64_t d = rank - 1; d >= 0; --d) {
+      fields[3 + d] = shape[d];
+      fields[3 + rank + d] = stride;
+      stride *= shape[d];
+    }
+    pointer = fields.data();
+  }
+};
+
+/// CPU features the code may use that /proc/cpuinfo spells differently.
+std::string cpuinfoName(const std::string &llvmFeature) {
+  static const std::pair<const char *, const char *> renames[] = {
+      {"bmi", "bmi1"}, {"avx512bf16", "avx512_bf16"}, {"avx512vnni", "avx512_vnni"},
+      {"avx512fp16", "avx512_fp16"}, {"sse4.1", "sse4_1"},
+      {"sse4.2", "sse4_2"},          {"avx512vbmi2", "avx512_vbmi2"},
+      {"avx512bitalg", "avx512_bitalg"}, {"avx512vpopcntdq", "avx512_vpopcntdq"}};
+  for (auto [from, to] : renames)
+    if (llvmFeature == from)
+      return to;
+  return llvmFeature;
+}
+
+/// The features of `required` (comma separated, "+name") that this CPU lacks,
+/// among the vector-ISA features /proc/cpuinfo reports.
+std::string missingFeatures(const std::string &required) {
+  std::ifstream cpuinfo("/proc/cpuinfo");
+  std::string line, flags;
+  while (std::getline(cpuinfo, line))
+    if (line.rfind("flags", 0) == 0) {
+      flags = " " + line.substr(line.find(':') + 1) + " ";
+      break;
+    }
+  if (flags.empty())
+    return ""; // cannot tell; dlopen-time failures still surface
+  static const std::set<std::string> checked = {
+      "avx", "avx2", "fma", "f16c", "bmi", "bmi2", "avx512f", "avx512bw",
+      "avx512dq", "avx512vl", "avx512cd", "avx512bf16", "avx512vnni",
+      "avx512fp16", "amx-tile", "amx-bf16"};
+  std::string missing;
+  std::stringstream in(required);
+  std::string item;
+  while (std::getline(in, item, ',')) {
+    if (item.size() < 2 || item[0] != '+')
+      continue;
+    std::string name = item.substr(1);
+    if (checked.count(name) &&
+        flags.find(" " + cpuinfoName(name) + " ") == std::string::npos)
+      missing += (missing.empty() ? "" : ", ") + name;
+  }
+  return missing;
+}
+
+} // namespace
+
+struct qnext_model {
+  std::string path;
+  const uint8_t *base = nullptr;
+  size_t size = 0;
+  Section manifestSection{}, codeSection{}, weightsSection{};
+  std::string manifestText;
+  json manifest;
+  void *library = nullptr;
+  Entry prefill = nullptr, decode = nullptr;
+  int64_t vocab = 0, maxPositions = 0;
+  std::vector<std::vector<int64_t>> stateShapes; ///< -1: the capacity
+
+  ~qnext_model() {
+    if (library)
+      dlclose(library);
+    if (base)
+      munmap(const_cast<uint8_t *>(base), size);
+  }
+
+  bool fail(char **error, const std::string &message) {
+    setError(error, path + ": " + message);
+    return false;
+  }
+
+  bool open(char **error) {
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+      return fail(error, std::strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+      ::close(fd);
+      return fail(error, "not a regular file");
+    }
+    size = size_t(st.st_size);
+    if (size < sizeof(Header)) {
+      ::close(fd);
+      return fail(error, "truncated: " + std::to_string(size) +
+                             " bytes, shorter than the 64-byte header");
+    }
+    void *mapped = mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
+    ::close(fd);
+    if (mapped == MAP_FAILED)
+      return fail(error, std::string("mmap: ") + std::strerror(errno));
+    base = static_cast<const uint8_t *>(mapped);
+
+    Header header;
+    std::memcpy(&header, base, sizeof header);
+    if (std::memcmp(header.magic, kMagic, sizeof kMagic) != 0)
+      return fail(error, "not a qnext artifact (bad magic)");
+    if (header.version != kVersion)
+      return fail(error, "artifact format version " +
+                             std::to_string(header.version) +
+                             ", this runtime reads version " +
+                             std::to_string(kVersion) + "; recompile it");
+    if (header.fileSize != size)
+      return fail(error, "truncated or extended: the header says " +
+                             std::to_string(header.fileSize) +
+                             " bytes, the file has " + std::to_string(size));
+    if (header.sectionCount == 0 || header.sectionCount > kMaxSections ||
+        sizeof(Header) + header.sectionCount * sizeof(Section) > size)
+      return fail(error, "bad section count " +
+                             std::to_string(header.sectionCount));
+    std::vector<Section> table(header.sectionCount);
+    std::memcpy(table.data(), base + sizeof(Header),
+                table.size() * sizeof(Section));
+    if (XXH3_64bits(table.data(), table.size() * sizeof(Section)) !=
+        header.tableChecksum)
+      return fail(error, "section table checksum mismatch (corrupt file)");
+    bool haveManifest = false, haveCode = false, haveWeights = false;
+    for (const Section &s : table) {
+      std::string name(s.name, strnlen(s.name, sizeof s.name));
+      if (s.offset % kSectionAlignment || s.offset > size ||
+          s.size > size - s.offset)
+        return fail(error, "section '" + name + "' lies outside the file");
+      if (sectionNamed(s, "manifest"))
+        manifestSection = s, haveManifest = true;
+      else if (sectionNamed(s, "code"))
+        codeSection = s, haveCode = true;
+      else if (sectionNamed(s, "weights"))
+        weightsSection = s, haveWeights = true;
+    }
+    if (!haveManifest || !haveCode || !haveWeights)
+      return fail(error, "missing section (manifest, code and weights are "
+                         "required)");
+    for (const Section *s : {&manifestSection, &codeSection})
+      if (XXH3_64bits(base + s->offset, s->size) != s->checksum)
+        return fail(error, std::string(s->name) +
+                               " section checksum mismatch (corrupt file)");
+
+    manifestText.assign(reinterpret_cast<const char *>(base) +
+                            manifestSection.offset,
+                        manifestSection.size);
+    manifest = json::parse(manifestText, nullptr, /*allow_exceptions=*/false);
+    if (manifest.is_discarded() || !manifest.is_object())
+      return fail(error, "manifest: not valid JSON");
+    return readManifest(error) && loadCode(error);
+  }
+
+  bool readManifest(char **error) {
+    const json &m = manifest;
+    auto integer = [&](const json &o, const char *key, int64_t &out) {
+      if (!o.is_object() || !o.contains(key) || !o[key].is_number_integer())
+        return fail(error, std::string("manifest: ") + key +
+                               " missing or not an integer");
+      out = o[key].get<int64_t>();
+      return true;
+    };
+    if (!m.contains("target") || !m["target"].is_object() ||
+        m["target"].value("kind", "") != "cpu")
+      return fail(error, "manifest: target.kind is not cpu");
+    std::string triple = m["target"].value("triple", "");
+    if (triple.rfind("x86_64", 0) != 0)
+      return fail(error, "compiled for " + triple + ", this is x86_64");
+    std::string missing = missingFeatures(m["target"].value("features", ""));
+    if (!missing.empty())
+      return fail(error, "compiled for CPU '" + m["target"].value("cpu", "") +
+                             "'; this CPU lacks " + missing +
+                             " (recompile with --cpu=host on this machine)");
+    if (!m.contains("model") || !integer(m["model"], "vocab_size", vocab) ||
+        !integer(m["model"], "max_position_embeddings", maxPositions))
+      return false;
+    if (vocab <= 0)
+      return fail(error, "manifest: vocab_size must be positive");
+    if (!m.contains("states") || !m["states"].is_array())
+      return fail(error, "manifest: states missing");
+    for (const json &s : m["states"]) {
+      if (!s.is_object() || !s.contains("shape") || !s["shape"].is_array())
+        return fail(error, "manifest: a state has no shape");
+      std::vector<int64_t> shape;
+      for (const json &d : s["shape"]) {
+        if (!d.is_number_integer() || d.get<int64_t>() < -1 ||
+            d.get<int64_t>() > (int64_t(1) << 32))
+          return fail(error, "manifest: bad state dimension " + d.dump());
+        shape.push_back(d.get<int64_t>());
+      }
+      stateShapes.push_back(shape);
+    }
+    int64_t weightsSize = 0;
+    if (!m.contains("weights") || !integer(m["weights"], "size", weightsSize))
+      return false;
+    if (uint64_t(weightsSize) != weightsSection.size)
+      return fail(error, "manifest: weights.size disagrees with the weights "
+                         "section");
+    return true;
+  }
+
+  /// The code section is handed to dlopen through an anonymous memory file:
+  /// nothing is written to disk.
+  bool loadCode(char **error) {
+    int fd = memfd_create("qnext-code", MFD_CLOEXEC);
+    if (fd < 0)
+      return fail(error, std::string("memfd_create: ") + std::strerror(errno));
+    const uint8_t *code = base + codeSection.offset;
+    for (uint64_t done = 0; done < codeSection.size;) {
+      ssize_t n = write(fd, code + done, codeSection.size - done);
+      if (n <= 0) {
+        ::close(fd);
+        return fail(error, "writing the code to memory failed");
+      }
+      done += uint64_t(n);
+    }
+    std::string procPath = "/proc/self/fd/" + std::to_string(fd);
+    library = dlopen(procPath.c_str(), RTLD_NOW | RTLD_LOCAL);
+    ::close(fd);
+    if (!library)
+      return fail(error, std::string("loading the code: ") + dlerror());
+    prefill = reinterpret_cast<Entry>(dlsym(library, "qnext_prefill"));
+    decode = reinterpret_cast<Entry>(dlsym(library, "qnext_decode"));
+    if (!prefill || !decode)
+      return fail(error, "the code has no qnext_prefill / qnext_decode entry");
+    return true;
+  }
+};
+
+struct qnext_session {
+  qnext_model *model = nullptr;
+  int64_t capacity = 0;
+  int64_t position = 0;
+  std::vector<std::vector<float>> states;
+  std::vector<std::vector<int64_t>> shapes;
+
+  int run(Entry entry, const int32_t *ids, int64_t n, float *logits,
+          char **error) {
+    const int64_t vocab = model->vocab;
+    if (n <= 0) {
+      setError(error, "no tokens to process");
+      return 1;
+    }
+    if (n > capacity - position) {
+      setError(error, "context full: " + std::to_string(position) + " + " +
+                          std::to_string(n) + " tokens exceed the session's " +
+                          std::to_string(capacity) + " (--max-context)");
+      return 1;
+    }
+    for (int64_t i = 0; i < n; ++i)
+      if (ids[i] < 0 || ids[i] >= vocab) {
+        setError(error, "token id " + std::to_string(ids[i]) + " (index " +
+                            std::to_string(i) + ") is outside the vocabulary [0, " +
+                            std::to_string(vocab) + ")");
+        return 1;
+      }
+    std::vector<int32_t> positions(n);
+    for (int64_t i = 0; i < n; ++i)
+      positions[i] = int32_t(position + i);
+    std::vector<float> scratch;
+    if (!logits) {
+      scratch.resize(n * vocab);
+      logits = scratch.data();
+    }
+    const uint8_t *weights = model->base + model->weightsSection.offset;
+    std::vector<Descriptor> d;
+    d.reserve(4 + states.size());
+    d.emplace_back(weights, std::vector<int64_t>{int64_t(model->weightsSection.size)});
+    d.emplace_back(ids, std::vector<int64_t>{n});
+    d.emplace_back(positions.data(), std::vector<int64_t>{n});
+    for (size_t i = 0; i < states.size(); ++i)
+      d.emplace_back(states[i].data(), shapes[i]);
+    d.emplace_back(logits, std::vector<int64_t>{n, vocab});
+    int64_t past = position;
+    std::vector<void *> args = {&d[0].pointer, &d[1].pointer, &d[2].pointer,
+                                &past};
+    for (size_t i = 3; i < d.size(); ++i)
+      args.push_back(&d[i].pointer);
+    entry(args.data());
+    position += n;
+    return 0;
+  }
+};
+
+extern "C" {
+
+qnext_model *qnext_model_open(const char *path, char **error) {
+  auto *model = new qnext_model();
+  model->path = path;
+  if (!model->open(error)) {
+    delete model;
+    return nullptr;
+  }
+  return model;
+}
+
+void qnext_model_close(qnext_model *model) { delete model; }
+
+int64_t qnext_model_vocab_size(const qnext_model *model) { return model->vocab; }
+
+int64_t qnext_model_max_position_embeddings(const qnext_model *model) {
+  return model->maxPositions;
+}
+
+const char *qnext_model_manifest(const qnext_model *model) {
+  return model->manifestText.c_str();
+}
+
+int qnext_model_verify(const qnext_model *model, char **error) {
+  const Section &w = model->weightsSection;
+  if (XXH3_64bits(model->base + w.offset, w.size) != w.checksum) {
+    setError(error, model->path + ": weights section checksum mismatch "
+                                  "(corrupt file)");
+    return 1;
+  }
+  return 0;
+}
+
+qnext_session *qnext_session_create(qnext_model *model, int64_t maxContext,
+                                    char **error) {
+  if (maxContext <= 0) {
+    setError(error, "max context must be positive, got " +
+                        std::to_string(maxContext));
+    return nullptr;
+  }
+  auto *session = new qnext_session();
+  session->model = model;
+  session->capacity = maxContext;
+  uint64_t bytes = 0;
+  for (std::vector<int64_t> shape : model->stateShapes) {
+    uint64_t n = 1;
+    for (int64_t &d : shape) {
+      if (d == -1)
+        d = maxContext;
+      n *= uint64_t(d);
+    }
+    bytes += n * 4;
+    session->shapes.push_back(shape);
+  }
+  // Refuse what cannot fit instead of being killed for it.
+  uint64_t physical = uint64_t(sysconf(_SC_PHYS_PAGES)) * uint64_t(sysconf(_SC_PAGESIZE));
+  if (bytes > physical / 2) {
+    setError(error, "max context " + std::to_string(maxContext) + " needs " +
+                        std::to_string(bytes >> 20) +
+                        " MiB of caches, more than half of this machine's memory");
+    delete session;
+    return nullptr;
+  }
+  for (const std::vector<int64_t> &shape : session->shapes) {
+    uint64_t n = 1;
+    for (int64_t d : shape)
+      n *= uint64_t(d);
+    session->states.emplace_back(n, 0.0f);
+  }
+  return session;
+}
+
+void qnext_session_destroy(qnext_session *session) { delete session; }
+
+void qnext_session_reset(qnext_session *session) {
+  for (std::vector<float> &s : session->states)
+    std::fill(s.begin(), s.end(), 0.0f);
+  session->position = 0;
+}
+
+int64_t qnext_session_position(const qnext_session *session) {
+  return session->position;
+}
+
+int qnext_session_prefill(qnext_session *session, const int32_t *ids, int64_t n,
+                          float *logits, char **error) {
+  return session->run(session->model->prefill, ids, n, logits, error);
+}
+
+int qnext_session_decode(qnext_session *session, int32_t id, float *logits,
+                         char **error) {
+  return session->run(session->model->decode, &id, 1, logits, error);
+}
+
+void qnext_free_error(char *error) { free(error); }
+
+} // extern "C"
