@@ -28,7 +28,8 @@ cl::OptionCategory category("qnext-run options");
 cl::opt<std::string> artifact(cl::Positional, cl::Required,
                               cl::desc("<model.qnx>"), cl::cat(category));
 cl::opt<std::string> tokens("tokens", cl::Required,
-                            cl::desc("Prompt token ids, comma separated"),
+                            cl::desc("Prompt token ids, comma separated, or "
+                                     "@FILE to read them from a file"),
                             cl::value_desc("ids"), cl::cat(category));
 cl::opt<int64_t> maxNew("max-new", cl::desc("Tokens to generate greedily (default 16)"),
                         cl::init(16), cl::cat(category));
@@ -67,9 +68,16 @@ int main(int argc, char **argv) {
   cl::ParseCommandLineOptions(argc, argv,
                               "qnext-run: run a qnext model artifact (.qnx)\n");
 
+  std::string tokenText = tokens;
+  if (StringRef(tokenText).starts_with("@")) {
+    auto file = MemoryBuffer::getFile(tokenText.substr(1), /*IsText=*/true);
+    if (!file)
+      return fail(tokenText.substr(1) + ": " + file.getError().message());
+    tokenText = (*file)->getBuffer().trim().str();
+  }
   std::vector<int32_t> prompt;
   SmallVector<StringRef> items;
-  StringRef(tokens).split(items, ',', -1, /*KeepEmpty=*/false);
+  StringRef(tokenText).split(items, ',', -1, /*KeepEmpty=*/false);
   for (StringRef item : items) {
     int64_t id;
     if (item.trim().getAsInteger(10, id) || id < INT32_MIN || id > INT32_MAX)
