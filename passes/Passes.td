@@ -69,9 +69,13 @@ def LowerToLinalg : Pass<"qnext-lower-to-linalg"> {
       `embedding`, `causal_conv1d` and `rope` become `linalg.generic` ops
       (reductions as reduction iterators; the RoPE table is a constant computed
       at compile time, YaRN included);
-    * `qnext.gated_delta_rule` becomes its recurrence: a `scf.for` over the
-      tokens carrying the fp32 state, with the decay, the delta write and the
-      read as `linalg.generic` over all heads;
+    * `qnext.gated_delta_rule` becomes, for a single token (static T = 1,
+      decode), its recurrence: a `scf.for` carrying the fp32 state, the decay,
+      the delta write and the read as `linalg.generic` over all heads; for
+      more tokens, the chunked algorithm of spec 4.9: a `scf.for` over chunks
+      of 64 tokens carrying the state, inside each chunk the WY form with
+      `(I + A)^-1` by forward substitution. Both are the same op's semantics;
+      the op oracles hold them to the recurrence in double precision;
     * `qnext.attention` writes K and V into the caches with
       `tensor.insert_slice` at `past`, then a `scf.for` over the query tokens
       computes fp32 softmax over `[0, past + t]`;
@@ -141,6 +145,17 @@ def CPUEntryABI : Pass<"qnext-cpu-entry-abi", "::mlir::ModuleOp"> {
     "::mlir::bufferization::BufferizationDialect",
     "::mlir::memref::MemRefDialect"
   ];
+}
+
+def CopyToLinalg : Pass<"qnext-copy-to-linalg"> {
+  let summary = "Rewrite memref.copy as linalg.copy";
+  let description = [{
+    After bufferization, every `memref.copy` becomes a `linalg.copy`, which
+    `convert-linalg-to-loops` turns into plain loops. Otherwise a copy between
+    strided views lowers to a call of MLIR's `memrefCopy` runtime helper,
+    which a model artifact must not depend on.
+  }];
+  let dependentDialects = ["::mlir::linalg::LinalgDialect"];
 }
 
 #endif // QNEXT_PASSES_TD

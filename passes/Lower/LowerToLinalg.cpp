@@ -388,6 +388,7 @@ struct LowerToLinalgPass
                  LowerSiluMul, LowerSigmoidGate, LowerGdnGates, LowerEmbedding,
                  LowerCausalConv1d, LowerRope>(ctx);
     populateSequentialOpPatterns(patterns);
+    populateChunkedDeltaRulePatterns(patterns);
     ConversionTarget target(*ctx);
     target.addLegalDialect<arith::ArithDialect, linalg::LinalgDialect,
                            math::MathDialect, scf::SCFDialect,

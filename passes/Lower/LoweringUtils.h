@@ -173,6 +173,10 @@ inline LogicalResult requireF32(PatternRewriter &rewriter, Operation *op,
 /// the KV cache, the router and the routed experts.
 void populateSequentialOpPatterns(RewritePatternSet &patterns);
 
+/// The chunked gated delta rule (LowerDeltaRuleChunked.cpp), preferred over
+/// the recurrence for calls of more than one token.
+void populateChunkedDeltaRulePatterns(RewritePatternSet &patterns);
+
 } // namespace mlir::qnext::lowering
 
 #endif // QNEXT_PASSES_LOWER_LOWERINGUTILS_H

@@ -40,14 +40,15 @@ const Step kSteps[] = {
     // 5. Tensors -> buffers. Empty-tensor elimination first, so results are
     //    written straight into the caller's buffers
     //    (bufferization.materialize_in_destination) without copies; identity
-    //    layouts at function boundaries give plain C descriptors. (The
-    //    lowerings avoid copies into strided views: those would call the
-    //    memrefCopy runtime helper.)
+    //    layouts at function boundaries give plain C descriptors.
     {qnext::CPUPhase::LLVMDialect,
      "eliminate-empty-tensors,"
      "one-shot-bufferize{bufferize-function-boundaries "
      "function-boundary-type-conversion=identity-layout-map},"
-     "buffer-deallocation-pipeline,convert-bufferization-to-memref"},
+     "buffer-deallocation-pipeline,convert-bufferization-to-memref,"
+     // Copies become loops (a memref.copy between strided views would call
+     // the memrefCopy runtime helper, which the artifact must not need).
+     "qnext-copy-to-linalg"},
     // 6. Structured ops -> loops. expand-strided-metadata produces
     //    affine.apply, so it must precede lower-affine.
     {qnext::CPUPhase::LLVMDialect,

@@ -35,18 +35,42 @@ func.func @rms_norm(%x: tensor<?x4x16xf32>, %w: tensor<16xbf16>) -> tensor<?x4x1
 
 // -----
 
-// The delta rule: a loop over tokens carrying the fp32 state, updated in place.
-// CHECK-LABEL: func.func @delta_rule
+// One token: the recurrence, a loop over tokens carrying the fp32 state,
+// updated in place.
+// CHECK-LABEL: func.func @delta_rule_step
 // CHECK-SAME: %[[STATE:[^:]+]]: tensor<4x8x6xf32>
-// CHECK: %[[LOOP:.+]]:2 = scf.for %[[T:.+]] = %{{.+}} to %{{.+}} step %{{.+}} iter_args(%[[S:.+]] = %[[STATE]], %[[O:.+]] = %{{.+}}) -> (tensor<4x8x6xf32>, tensor<?x4x6xf32>)
+// CHECK: %[[LOOP:.+]]:2 = scf.for %[[T:.+]] = %{{.+}} to %{{.+}} step %{{.+}} iter_args(%[[S:.+]] = %[[STATE]], %[[O:.+]] = %{{.+}}) -> (tensor<4x8x6xf32>, tensor<1x4x6xf32>)
 // CHECK: %[[DECAYED:.+]] = linalg.generic {{.+}} outs(%[[S]] : tensor<4x8x6xf32>)
 // CHECK: math.exp
 // CHECK: %[[WRITTEN:.+]] = linalg.generic {{.+}} outs(%[[DECAYED]] : tensor<4x8x6xf32>)
 // CHECK: %[[NEWO:.+]] = tensor.insert_slice %{{.+}} into %[[O]][%[[T]], 0, 0]
 // CHECK: scf.yield %[[WRITTEN]], %[[NEWO]]
 // CHECK: return %[[LOOP]]#1, %[[LOOP]]#0
-func.func @delta_rule(%q: tensor<?x2x8xf32>, %k: tensor<?x2x8xf32>, %v: tensor<?x4x6xf32>,
-                      %g: tensor<?x4xf32>, %beta: tensor<?x4xf32>, %s: tensor<4x8x6xf32>)
+func.func @delta_rule_step(%q: tensor<1x2x8xf32>, %k: tensor<1x2x8xf32>, %v: tensor<1x4x6xf32>,
+                           %g: tensor<1x4xf32>, %beta: tensor<1x4xf32>, %s: tensor<4x8x6xf32>)
+    -> (tensor<1x4x6xf32>, tensor<4x8x6xf32>) {
+  %o, %s1 = qnext.gated_delta_rule %q, %k, %v, %g, %beta, %s
+      : (tensor<1x2x8xf32>, tensor<1x2x8xf32>, tensor<1x4x6xf32>, tensor<1x4xf32>,
+         tensor<1x4xf32>, tensor<4x8x6xf32>) -> (tensor<1x4x6xf32>, tensor<4x8x6xf32>)
+  return %o, %s1 : tensor<1x4x6xf32>, tensor<4x8x6xf32>
+}
+
+// -----
+
+// Several tokens: the chunked algorithm, a loop over chunks of 64 carrying
+// the state, with (I + A)^-1 by forward substitution inside each chunk.
+// CHECK-LABEL: func.func @delta_rule_chunked
+// CHECK-SAME: %[[STATE:[^:]+]]: tensor<4x8x6xf32>
+// CHECK: %[[C64:.+]] = arith.constant 64 : index
+// CHECK: %[[LOOP:.+]]:2 = scf.for %[[START:.+]] = %{{.+}} to %{{.+}} step %[[C64]] iter_args(%[[S:.+]] = %[[STATE]], %[[O:.+]] = %{{.+}}) -> (tensor<4x8x6xf32>, tensor<?x4x6xf32>)
+// CHECK: arith.minui
+// CHECK: scf.for
+// CHECK: scf.yield
+// CHECK: linalg.generic {{.+}} outs(%[[S]] : tensor<4x8x6xf32>)
+// CHECK: tensor.insert_slice %{{.+}} into %[[O]][%[[START]], 0, 0]
+// CHECK: return %[[LOOP]]#1, %[[LOOP]]#0
+func.func @delta_rule_chunked(%q: tensor<?x2x8xf32>, %k: tensor<?x2x8xf32>, %v: tensor<?x4x6xf32>,
+                              %g: tensor<?x4xf32>, %beta: tensor<?x4xf32>, %s: tensor<4x8x6xf32>)
     -> (tensor<?x4x6xf32>, tensor<4x8x6xf32>) {
   %o, %s1 = qnext.gated_delta_rule %q, %k, %v, %g, %beta, %s
       : (tensor<?x2x8xf32>, tensor<?x2x8xf32>, tensor<?x4x6xf32>, tensor<?x4xf32>,
