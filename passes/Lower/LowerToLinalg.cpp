@@ -56,26 +56,13 @@ struct LowerRMSNorm : OpRewritePattern<RMSNormOp> {
       return failure();
     Emitter e{rw, op.getLoc()};
     Value x = op.getInput();
-    unsigned rank = cast<RankedTensorType>(x.getType()).getRank();
     double n = double(cast<RankedTensorType>(x.getType()).getShape().back());
-    Value ss = e.sumOfSquares(x);
-    Value eps = e.f32c(op.getEpsilon().convertToFloat());
-    Value invN = e.f32c(1.0 / n);
     Value offset = e.f32c(op.getWeightOffset().convertToFloat());
-    SmallVector<AffineExpr> lead;
-    for (unsigned i = 0; i + 1 < rank; ++i)
-      lead.push_back(e.d(i));
-    rw.replaceOp(op, e.generic(
-        {x, ss, op.getWeight()}, e.empty(e.sizesOf(x), e.f32()),
-        {rw.getMultiDimIdentityMap(rank), e.map(rank, lead),
-         e.map(rank, {e.d(rank - 1)}), rw.getMultiDimIdentityMap(rank)},
-        SmallVector<IteratorType>(rank, kPar),
-        [&](OpBuilder &bb, Location l, ValueRange a) {
-          Value ms = Emitter::add(bb, l, Emitter::mul(bb, l, a[1], invN), eps);
-          Value scale = Emitter::add(bb, l, offset, e.ext(bb, l, a[2]));
-          return Emitter::mul(
-              bb, l, Emitter::mul(bb, l, a[0], math::RsqrtOp::create(bb, l, ms)),
-              scale);
+    rw.replaceOp(op, e.normalize(
+        x, {}, {op.getWeight()}, 1.0 / n, op.getEpsilon().convertToFloat(),
+        [&](OpBuilder &bb, Location l, Value v, Value inv, ValueRange in) {
+          Value scale = Emitter::add(bb, l, offset, e.ext(bb, l, in[0]));
+          return Emitter::mul(bb, l, Emitter::mul(bb, l, v, inv), scale);
         }));
     return success();
   }
@@ -90,24 +77,14 @@ struct LowerGatedRMSNorm : OpRewritePattern<GatedRMSNormOp> {
       return failure();
     Emitter e{rw, op.getLoc()};
     Value x = op.getInput();
-    unsigned rank = cast<RankedTensorType>(x.getType()).getRank();
     double n = double(cast<RankedTensorType>(x.getType()).getShape().back());
-    Value ss = e.sumOfSquares(x);
-    Value eps = e.f32c(op.getEpsilon().convertToFloat());
-    Value invN = e.f32c(1.0 / n);
-    SmallVector<AffineExpr> lead;
-    for (unsigned i = 0; i + 1 < rank; ++i)
-      lead.push_back(e.d(i));
-    AffineMap id = rw.getMultiDimIdentityMap(rank);
-    rw.replaceOp(op, e.generic(
-        {x, op.getGate(), ss, op.getWeight()}, e.empty(e.sizesOf(x), e.f32()),
-        {id, id, e.map(rank, lead), e.map(rank, {e.d(rank - 1)}), id},
-        SmallVector<IteratorType>(rank, kPar),
-        [&](OpBuilder &bb, Location l, ValueRange a) {
-          Value ms = Emitter::add(bb, l, Emitter::mul(bb, l, a[2], invN), eps);
-          Value y = Emitter::mul(bb, l, a[0], math::RsqrtOp::create(bb, l, ms));
-          y = Emitter::mul(bb, l, y, e.ext(bb, l, a[3]));
-          return Emitter::mul(bb, l, y, Emitter::silu(bb, l, a[1]));
+    rw.replaceOp(op, e.normalize(
+        x, {op.getGate()}, {op.getWeight()}, 1.0 / n,
+        op.getEpsilon().convertToFloat(),
+        [&](OpBuilder &bb, Location l, Value v, Value inv, ValueRange in) {
+          Value y = Emitter::mul(bb, l, Emitter::mul(bb, l, v, inv),
+                                 e.ext(bb, l, in[1]));
+          return Emitter::mul(bb, l, y, Emitter::silu(bb, l, in[0]));
         }));
     return success();
   }
@@ -120,22 +97,11 @@ struct LowerL2Norm : OpRewritePattern<L2NormOp> {
     if (failed(requireF32(rw, op, op.getInput())))
       return failure();
     Emitter e{rw, op.getLoc()};
-    Value x = op.getInput();
-    unsigned rank = cast<RankedTensorType>(x.getType()).getRank();
-    Value ss = e.sumOfSquares(x);
-    Value eps = e.f32c(op.getEpsilon().convertToFloat());
     Value scale = e.f32c(op.getScale().convertToFloat());
-    SmallVector<AffineExpr> lead;
-    for (unsigned i = 0; i + 1 < rank; ++i)
-      lead.push_back(e.d(i));
-    rw.replaceOp(op, e.generic(
-        {x, ss}, e.empty(e.sizesOf(x), e.f32()),
-        {rw.getMultiDimIdentityMap(rank), e.map(rank, lead),
-         rw.getMultiDimIdentityMap(rank)},
-        SmallVector<IteratorType>(rank, kPar),
-        [&](OpBuilder &bb, Location l, ValueRange a) {
-          Value inv = math::RsqrtOp::create(bb, l, Emitter::add(bb, l, a[1], eps));
-          return Emitter::mul(bb, l, Emitter::mul(bb, l, a[0], inv), scale);
+    rw.replaceOp(op, e.normalize(
+        op.getInput(), {}, {}, 1.0, op.getEpsilon().convertToFloat(),
+        [&](OpBuilder &bb, Location l, Value v, Value inv, ValueRange) {
+          return Emitter::mul(bb, l, Emitter::mul(bb, l, v, inv), scale);
         }));
     return success();
   }

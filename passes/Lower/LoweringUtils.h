@@ -114,6 +114,41 @@ struct Emitter {
                    });
   }
 
+  /// Normalisation over the last axis: with inv = rsqrt(sum(x^2) * sumScale
+  /// + eps), y = body(x, inv, perElement..., perFeature...), where
+  /// `perElement` tensors have x's shape and `perFeature` ones are [D].
+  Value normalize(
+      Value x, ValueRange perElement, ValueRange perFeature, double sumScale,
+      double eps,
+      function_ref<Value(OpBuilder &, Location, Value, Value, ValueRange)> body) {
+    unsigned rank = cast<RankedTensorType>(x.getType()).getRank();
+    Value ss = sumOfSquares(x);
+    Value scale = f32c(sumScale), epsilon = f32c(eps);
+    SmallVector<AffineExpr> lead;
+    for (unsigned i = 0; i + 1 < rank; ++i)
+      lead.push_back(d(i));
+    AffineMap id = b.getMultiDimIdentityMap(rank);
+    SmallVector<Value> inputs = {x, ss};
+    SmallVector<AffineMap> maps = {id, map(rank, lead)};
+    for (Value v : perElement) {
+      inputs.push_back(v);
+      maps.push_back(id);
+    }
+    for (Value v : perFeature) {
+      inputs.push_back(v);
+      maps.push_back(map(rank, {d(rank - 1)}));
+    }
+    maps.push_back(id);
+    return generic(inputs, empty(sizesOf(x), f32()), maps,
+                   SmallVector<IteratorType>(rank, kPar),
+                   [&](OpBuilder &bb, Location l, ValueRange a) {
+                     Value ms = add(bb, l, mul(bb, l, a[1], scale), epsilon);
+                     Value inv = math::RsqrtOp::create(bb, l, ms);
+                     return body(bb, l, a[0], inv,
+                                 a.drop_front(2).drop_back());
+                   });
+  }
+
   /// y = x * W^T for x [.., K] (one or two dims) and W [N, K].
   Value matmulTransposed(Value x, Value w) {
     auto xt = cast<RankedTensorType>(x.getType());

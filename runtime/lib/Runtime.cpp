@@ -7,6 +7,7 @@
 
 #include "qnext/Runtime.h"
 #include "qnext/ArtifactFormat.h"
+#include "qnext/MemRefDescriptor.h"
 
 #include <nlohmann/json.hpp>
 #include <xxhash.h>
@@ -37,24 +38,6 @@ void setError(char **error, const std::string &message) {
   if (error)
     *error = strdup(message.c_str());
 }
-
-/// A memref descriptor {allocated, aligned, offset, sizes[], strides[]}.
-struct Descriptor {
-  std::vector<int64_t> fields;
-  void *pointer = nullptr;
-  Descriptor(const void *data, const std::vector<int64_t> &shape) {
-    int64_t rank = int64_t(shape.size());
-    fields.assign(3 + 2 * rank, 0);
-    fields[0] = fields[1] = reinterpret_cast<int64_t>(data);
-    int64_t stride = 1;
-    for (int64_t d = rank - 1; d >= 0; --d) {
-      fields[3 + d] = shape[d];
-      fields[3 + rank + d] = stride;
-      stride *= shape[d];
-    }
-    pointer = fields.data();
-  }
-};
 
 /// CPU features the code may use that /proc/cpuinfo spells differently.
 std::string cpuinfoName(const std::string &llvmFeature) {
@@ -311,7 +294,7 @@ struct qnext_session {
       logits = scratch.data();
     }
     const uint8_t *weights = model->base + model->weightsSection.offset;
-    std::vector<Descriptor> d;
+    std::vector<qnext::MemRefDescriptor> d;
     d.reserve(4 + states.size());
     d.emplace_back(weights, std::vector<int64_t>{int64_t(model->weightsSection.size)});
     d.emplace_back(ids, std::vector<int64_t>{n});
@@ -320,10 +303,11 @@ struct qnext_session {
       d.emplace_back(states[i].data(), shapes[i]);
     d.emplace_back(logits, std::vector<int64_t>{n, vocab});
     int64_t past = position;
-    std::vector<void *> args = {&d[0].pointer, &d[1].pointer, &d[2].pointer,
-                                &past};
+    // weights, ids, positions, past (by value), states..., logits
+    std::vector<void *> args = {d[0].argument(), d[1].argument(),
+                                d[2].argument(), &past};
     for (size_t i = 3; i < d.size(); ++i)
-      args.push_back(&d[i].pointer);
+      args.push_back(d[i].argument());
     entry(args.data());
     position += n;
     return 0;

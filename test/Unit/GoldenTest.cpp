@@ -9,6 +9,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "qnext/InitAll.h"
+#include "qnext/MemRefDescriptor.h"
 #include "qnext/Model/ModelBuilder.h"
 #include "qnext/Model/SafeTensors.h"
 #include "qnext/Model/WeightPacker.h"
@@ -46,24 +47,6 @@ std::vector<int64_t> readIds(const std::string &path) {
     ids.push_back(std::stoll(item));
   return ids;
 }
-
-/// A memref descriptor over host memory: {alloc, aligned, offset, sizes, strides}.
-struct Descriptor {
-  std::vector<int64_t> fields;
-  void *pointer = nullptr;
-  Descriptor(void *data, std::vector<int64_t> shape) {
-    int64_t rank = shape.size();
-    fields.assign(3 + 2 * rank, 0);
-    fields[0] = fields[1] = reinterpret_cast<int64_t>(data);
-    int64_t stride = 1;
-    for (int64_t d = rank - 1; d >= 0; --d) {
-      fields[3 + d] = shape[d];
-      fields[3 + rank + d] = stride;
-      stride *= shape[d];
-    }
-    pointer = fields.data();
-  }
-};
 
 /// One golden case: the compiled model, its packed weights and its states.
 class Model {
@@ -164,7 +147,7 @@ public:
     for (int64_t i = 0; i < n; ++i)
       positions[i] = int32_t(past + i);
     std::vector<float> logits(n * vocab, NAN);
-    std::vector<Descriptor> descriptors;
+    std::vector<qnext::MemRefDescriptor> descriptors;
     descriptors.reserve(4 + states.size());
     descriptors.emplace_back(weightsBase(), std::vector<int64_t>{int64_t(weightsSize)});
     descriptors.emplace_back(ids.data(), std::vector<int64_t>{n});
@@ -172,10 +155,11 @@ public:
     for (size_t i = 0; i < states.size(); ++i)
       descriptors.emplace_back(states[i].data(), stateShapes[i]);
     descriptors.emplace_back(logits.data(), std::vector<int64_t>{n, vocab});
-    std::vector<void *> args = {&descriptors[0].pointer, &descriptors[1].pointer,
-                                &descriptors[2].pointer, &past};
+    std::vector<void *> args = {descriptors[0].argument(),
+                                descriptors[1].argument(),
+                                descriptors[2].argument(), &past};
     for (size_t i = 3; i < descriptors.size(); ++i)
-      args.push_back(&descriptors[i].pointer);
+      args.push_back(descriptors[i].argument());
     llvm::Error e = engine->invokePacked(std::string("_mlir_ciface_") + entry, args);
     EXPECT_FALSE(bool(e)) << llvm::toString(std::move(e));
     return logits;

@@ -3,6 +3,7 @@
 #include "OpOracle.h"
 
 #include "qnext/InitAll.h"
+#include "qnext/MemRefDescriptor.h"
 #include "qnext/Model/Synth.h"
 #include "qnext/Target/CPUPipeline.h"
 
@@ -21,6 +22,7 @@
 #include <cmath>
 #include <cstring>
 #include <numeric>
+#include <optional>
 
 namespace qnext::oracle {
 
@@ -104,12 +106,11 @@ Buffer dynamic(Buffer b) {
 }
 
 namespace {
-/// Raw storage and a memref descriptor {alloc, aligned, offset, sizes, strides}.
+/// A buffer's bytes and the memref descriptor the kernel receives.
 struct Storage {
   std::vector<uint8_t> bytes;
-  std::vector<int64_t> descriptor;
+  std::optional<MemRefDescriptor> descriptor;
   int64_t scalar = 0;
-  void *descriptorPtr = nullptr;
 
   explicit Storage(const Buffer &b) {
     if (b.elt == "index") {
@@ -134,18 +135,11 @@ struct Storage {
         std::memcpy(p, &b.ints[i], 8);
       }
     }
-    int64_t rank = b.shape.size();
-    descriptor.assign(3 + 2 * rank, 0);
-    descriptor[0] = descriptor[1] = reinterpret_cast<int64_t>(bytes.data());
-    int64_t stride = 1;
-    for (int64_t d = rank - 1; d >= 0; --d) {
-      descriptor[3 + d] = b.shape[d];
-      descriptor[3 + rank + d] = stride;
-      stride *= b.shape[d];
-    }
-    descriptorPtr = descriptor.data();
+    descriptor.emplace(bytes.data(), b.shape);
   }
-  void *argument() { return descriptorPtr ? &descriptorPtr : (void *)&scalar; }
+  void *argument() {
+    return descriptor ? descriptor->argument() : static_cast<void *>(&scalar);
+  }
 
   void readBack(Buffer &b) const {
     for (int64_t i = 0; i < b.size(); ++i) {
