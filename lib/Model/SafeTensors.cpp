@@ -11,6 +11,9 @@
 #include "llvm/Support/Endian.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Path.h"
+#include "llvm/Support/Process.h"
+
+#include <sys/mman.h>
 
 #include <nlohmann/json.hpp>
 
@@ -291,6 +294,17 @@ std::vector<const TensorInfo *> Checkpoint::tensors() const {
     for (const TensorInfo &info : file->tensors())
       all.push_back(&info);
   return all;
+}
+
+void Checkpoint::release(const TensorInfo &info) const {
+  llvm::ArrayRef<uint8_t> range = bytes(info);
+  const uintptr_t page = llvm::sys::Process::getPageSizeEstimate();
+  uintptr_t begin = reinterpret_cast<uintptr_t>(range.data());
+  uintptr_t end = begin + range.size();
+  begin = (begin + page - 1) / page * page; // whole pages inside the tensor
+  end = end / page * page;
+  if (end > begin)
+    ::madvise(reinterpret_cast<void *>(begin), end - begin, MADV_DONTNEED);
 }
 
 StringRef Checkpoint::fileName(const TensorInfo &info) const {

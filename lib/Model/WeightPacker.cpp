@@ -77,9 +77,12 @@ Error packWeights(
     llvm::function_ref<Error(uint64_t, llvm::ArrayRef<uint8_t>)> sink) {
   std::vector<uint8_t> buffer;
   // The checkpoint tensor `name`, checked to hold `shape` in `dtype`.
+  std::vector<const TensorInfo *> used; // released after each packed tensor
   auto source = [&](const std::string &name, llvm::ArrayRef<int64_t> shape,
                     DType dtype) -> Expected<llvm::ArrayRef<uint8_t>> {
     const TensorInfo *info = checkpoint.find(name);
+    if (info)
+      used.push_back(info);
     if (!info)
       return llvm::createStringError("checkpoint: missing tensor '" + name + "'");
     if (llvm::ArrayRef<int64_t>(info->shape) != shape || info->dtype != dtype)
@@ -92,6 +95,9 @@ Error packWeights(
   };
 
   for (const PackedTensor &t : plan.tensors) {
+    for (const TensorInfo *info : used)
+      checkpoint.release(*info);
+    used.clear();
     const int64_t elt = dtypeSize(t.dtype);
     if (t.transform == "none") {
       size_t at = t.name.find("{e}");

@@ -87,6 +87,10 @@ public:
   llvm::ArrayRef<uint8_t> bytes(const TensorInfo &info) const {
     return files[info.fileIndex]->bytes(info);
   }
+  /// Tells the kernel the tensor's pages are no longer needed: they leave
+  /// this process's resident set (and are read again if touched). Packing
+  /// calls it after each tensor, so memory stays near one tensor.
+  void release(const TensorInfo &info) const;
   /// The file name (not the path) that holds `info`.
   llvm::StringRef fileName(const TensorInfo &info) const;
   size_t numFiles() const { return files.size(); }
