@@ -19,6 +19,7 @@
 #include "qnext/Model/ModelBuilder.h"
 #include "qnext/Model/SafeTensors.h"
 #include "qnext/Model/WeightPacker.h"
+#include "qnext/Support/ProgressLine.h"
 #include "qnext/Target/CPUObject.h"
 #include "qnext/Target/CPUPipeline.h"
 
@@ -236,16 +237,7 @@ int main(int argc, char **argv) {
     inputs.pipeline = pipelineText;
     inputs.plan = &*plan;
     std::string manifest = qnext::buildManifest(inputs);
-    bool showProgress = sys::Process::StandardErrIsDisplayed();
-    int lastPercent = -1;
-    auto progress = [&](uint64_t done, uint64_t total) {
-      int percent = total ? int(done * 100 / total) : 100;
-      if (!showProgress || percent == lastPercent)
-        return;
-      lastPercent = percent;
-      errs() << "\rqnext-compile: packing weights: " << percent << "% of "
-             << (total >> 20) << " MiB" << (done == total ? "\n" : "");
-    };
+    qnext::ProgressLine progress("qnext-compile: packing weights");
     if (Error e = qnext::writeArtifact(output, manifest, *code, *plan,
                                        *checkpoint, progress))
       return fail(output + ": " + toString(std::move(e)));

@@ -7,6 +7,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "qnext/Model/Synth.h"
+#include "qnext/Support/ProgressLine.h"
 
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
@@ -79,18 +80,7 @@ int main(int argc, char **argv) {
   options.overrides.assign(overrides.begin(), overrides.end());
 
   // A progress line on a terminal, for the multi-GB presets.
-  bool showProgress = sys::Process::StandardErrIsDisplayed();
-  int lastPercent = -1;
-  auto progress = [&](uint64_t done, uint64_t total) {
-    int percent = total ? int(done * 100 / total) : 100;
-    if (!showProgress || percent == lastPercent)
-      return;
-    lastPercent = percent;
-    errs() << "\rqnext-synth: writing " << output << ": " << percent << "% of "
-           << (total >> 20) << " MiB";
-    if (done == total)
-      errs() << "\n";
-  };
+  qnext::ProgressLine progress("qnext-synth: writing " + output);
   if (Error e = qnext::writeSynthCheckpoint(output, options, progress)) {
     WithColor::error(errs(), "qnext-synth") << toString(std::move(e)) << "\n";
     return 1;

@@ -103,42 +103,60 @@ translate(ModuleOp module, llvm::LLVMContext &ctx, llvm::TargetMachine &tm) {
   return llvmModule;
 }
 
-llvm::Expected<std::string>
-mlir::qnext::translateToLLVMIR(ModuleOp module, const CPUTargetOptions &options,
-                               CPUTargetInfo *info) {
+namespace {
+/// The target machine and the optimized LLVM module, which refers to it.
+struct Lowered {
+  std::unique_ptr<llvm::LLVMContext> context;
+  std::unique_ptr<llvm::TargetMachine> machine;
+  std::unique_ptr<llvm::Module> module;
+};
+
+llvm::Expected<Lowered> lower(ModuleOp module, const CPUTargetOptions &options,
+                              CPUTargetInfo *info) {
+  Lowered out;
   auto tm = createTargetMachine(options, info);
   if (!tm)
     return tm.takeError();
-  llvm::LLVMContext ctx;
-  auto llvmModule = translate(module, ctx, **tm);
+  out.machine = std::move(*tm);
+  out.context = std::make_unique<llvm::LLVMContext>();
+  auto llvmModule = translate(module, *out.context, *out.machine);
   if (!llvmModule)
     return llvmModule.takeError();
+  out.module = std::move(*llvmModule);
+  return out;
+}
+} // namespace
+
+llvm::Expected<std::string>
+mlir::qnext::translateToLLVMIR(ModuleOp module, const CPUTargetOptions &options,
+                               CPUTargetInfo *info) {
+  auto lowered = lower(module, options, info);
+  if (!lowered)
+    return lowered.takeError();
+  std::unique_ptr<llvm::Module> &llvmModule = lowered->module;
   std::string text;
   llvm::raw_string_ostream os(text);
-  (*llvmModule)->print(os, nullptr);
+  llvmModule->print(os, nullptr);
   return text;
 }
 
 llvm::Expected<std::vector<char>>
 mlir::qnext::emitSharedObject(ModuleOp module, const CPUTargetOptions &options,
                               CPUTargetInfo *info) {
-  auto tm = createTargetMachine(options, info);
-  if (!tm)
-    return tm.takeError();
-  llvm::LLVMContext ctx;
-  auto llvmModule = translate(module, ctx, **tm);
-  if (!llvmModule)
-    return llvmModule.takeError();
+  auto lowered = lower(module, options, info);
+  if (!lowered)
+    return lowered.takeError();
+  llvm::TargetMachine &tm = *lowered->machine;
 
   // Object file, in memory.
   llvm::SmallVector<char, 0> object;
   {
     llvm::raw_svector_ostream os(object);
     llvm::legacy::PassManager pm;
-    if ((*tm)->addPassesToEmitFile(pm, os, nullptr,
-                                   llvm::CodeGenFileType::ObjectFile))
+    if (tm.addPassesToEmitFile(pm, os, nullptr,
+                               llvm::CodeGenFileType::ObjectFile))
       return llvm::createStringError("the target cannot emit object files");
-    pm.run(**llvmModule);
+    pm.run(*lowered->module);
   }
 
   // Link: cc -shared (libm for the math calls the intrinsics become).
