@@ -36,14 +36,11 @@ std::string buildManifest(const ManifestInputs &in) {
                  {"cpu", in.cpu},
                  {"features", in.features}};
   m["pipeline"] = in.pipeline;
-  std::string layers;
-  for (int64_t i = 0; i < c.numLayers; ++i)
-    layers += c.isLinearAttention(i) ? 'L' : 'F';
   m["model"] = {{"model_type", c.modelType},
                 {"vocab_size", c.vocabSize},
                 {"hidden_size", c.hiddenSize},
                 {"num_layers", c.numLayers},
-                {"layer_types", layers},
+                {"layer_types", c.layerPattern()},
                 {"max_position_embeddings", c.maxPositionEmbeddings}};
   // Entry points: void qnext_<name>(void **args), args[i] pointing at
   // argument i: weights, ids, positions (memref descriptors), past (int64),

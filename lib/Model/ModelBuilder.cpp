@@ -165,14 +165,6 @@ void buildEntry(OpBuilder &b, Location loc, StringRef name, int64_t tokens,
   func::ReturnOp::create(b, loc, returned);
 }
 
-std::string pattern(const ModelConfig &c, bool mlp) {
-  std::string s;
-  for (int64_t i = 0; i < c.numLayers; ++i)
-    s += mlp ? (c.moeLayers[i] ? 'M' : 'D')
-             : (c.isLinearAttention(i) ? 'L' : 'F');
-  return s;
-}
-
 } // namespace
 
 OwningOpRef<ModuleOp> buildModel(MLIRContext &context, const ModelConfig &c,
@@ -184,8 +176,8 @@ OwningOpRef<ModuleOp> buildModel(MLIRContext &context, const ModelConfig &c,
   OwningOpRef<ModuleOp> module = ModuleOp::create(b, loc);
   // A summary of the model for readers and tools; the layer ops are the truth.
   (*module)->setAttr("qnext.model_type", b.getStringAttr(c.modelType));
-  (*module)->setAttr("qnext.layer_types", b.getStringAttr(pattern(c, false)));
-  (*module)->setAttr("qnext.mlp_types", b.getStringAttr(pattern(c, true)));
+  (*module)->setAttr("qnext.layer_types", b.getStringAttr(c.layerPattern()));
+  (*module)->setAttr("qnext.mlp_types", b.getStringAttr(c.mlpPattern()));
   (*module)->setAttr("qnext.tie_word_embeddings",
                      b.getBoolAttr(c.tieWordEmbeddings));
   b.setInsertionPointToEnd(module->getBody());

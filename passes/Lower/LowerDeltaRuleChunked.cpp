@@ -225,16 +225,9 @@ struct LowerGatedDeltaRuleChunked : OpRewritePattern<GatedDeltaRuleOp> {
                 Value decay = math::ExpOp::create(bb, ll, Emitter::sub(bb, ll, x[3], x[2]));
                 return madd(bb, ll, x[4], Emitter::mul(bb, ll, x[0], decay), x[1]);
               });
-          // O[start + r, h, j] = o[h, r, j], written into its window of the output.
-          SmallVector<OpFoldResult> off = {start, s.ofr(0), s.ofr(0)};
-          SmallVector<OpFoldResult> sz = {L, s.ofr(nv), s.ofr(dv)};
-          SmallVector<OpFoldResult> st(3, s.ofr(1));
-          Value window = tensor::ExtractSliceOp::create(b, l, carried[1], off, sz, st);
-          Value written = s.generic({o}, window,
-                                    {s.map(3, {d(1), d(0), d(2)}), s.map(3, {d(0), d(1), d(2)})},
-                                    {kPar, kPar, kPar},
-                                    [&](OpBuilder &, Location, ValueRange x) { return x[0]; });
-          Value out = tensor::InsertSliceOp::create(b, l, written, carried[1], off, sz, st);
+          // O[start + r, h, j] = o[h, r, j], written in place.
+          Value out = s.insertSwapped(o, carried[1], {start, s.ofr(0), s.ofr(0)},
+                                      {L, s.ofr(nv), s.ofr(dv)});
           scf::YieldOp::create(b, l, ValueRange{newState, out});
         });
     rw.replaceOp(op, {loop.getResult(1), loop.getResult(0)});

@@ -30,8 +30,7 @@ struct LowerGatedDeltaRule : OpRewritePattern<GatedDeltaRuleOp> {
       return failure();
     Emitter e{rw, op.getLoc()};
     auto stateType = cast<RankedTensorType>(op.getState().getType());
-    const int64_t nv = stateType.getShape()[0], dk = stateType.getShape()[1],
-                  dv = stateType.getShape()[2];
+    const int64_t nv = stateType.getShape()[0], dv = stateType.getShape()[2];
     const int64_t nk = cast<RankedTensorType>(op.getQuery().getType()).getShape()[1];
     const int64_t r = nv / nk;
     Value tokens = e.dimValue(op.getValue(), 0);
@@ -109,22 +108,10 @@ struct LowerAttention : OpRewritePattern<AttentionOp> {
     Value past = op.getPast();
     OpFoldResult tokens = e.dimOf(op.getQuery(), 0);
 
-    // cache[h, past + t, :] = src[t, h, :]: the window of the cache is the
-    // generic's destination, so bufferization writes the cache in place.
+    // cache[h, past + t, :] = src[t, h, :], written in place.
     auto store = [&](Value src, Value cache, int64_t width) {
-      SmallVector<OpFoldResult> offsets = {e.ofr(0), past, e.ofr(0)};
-      SmallVector<OpFoldResult> sizes = {e.ofr(nkv), tokens, e.ofr(width)};
-      SmallVector<OpFoldResult> strides(3, e.ofr(1));
-      Value window = tensor::ExtractSliceOp::create(rw, e.loc, cache, offsets,
-                                                    sizes, strides);
-      Value written = e.generic(
-          {src}, window,
-          {e.map(3, {e.d(1), e.d(0), e.d(2)}), e.map(3, {e.d(0), e.d(1), e.d(2)})},
-          {kPar, kPar, kPar},
-          [&](OpBuilder &, Location, ValueRange a) { return a[0]; });
-      return tensor::InsertSliceOp::create(rw, e.loc, written, cache, offsets,
-                                           sizes, strides)
-          .getResult();
+      return e.insertSwapped(src, cache, {e.ofr(0), past, e.ofr(0)},
+                             {e.ofr(nkv), tokens, e.ofr(width)});
     };
     Value kCache = store(op.getKey(), op.getKCache(), d);
     Value vCache = store(op.getValue(), op.getVCache(), dv);

@@ -181,6 +181,23 @@ struct Emitter {
     return tensor::ExtractSliceOp::create(b, loc, resultType, t, offsets, sizes,
                                           strides);
   }
+  /// dest with its window [offsets, offsets + sizes) replaced by `src`, whose
+  /// first two dims are the window's swapped (dest[a, b, c] = src[b, a, c]).
+  /// The window is the generic's destination, so bufferization writes dest
+  /// in place.
+  Value insertSwapped(Value src, Value dest, ArrayRef<OpFoldResult> offsets,
+                      ArrayRef<OpFoldResult> sizes) {
+    SmallVector<OpFoldResult> strides(3, ofr(1));
+    Value window =
+        tensor::ExtractSliceOp::create(b, loc, dest, offsets, sizes, strides);
+    Value written = generic({src}, window,
+                            {map(3, {d(1), d(0), d(2)}), map(3, {d(0), d(1), d(2)})},
+                            {kPar, kPar, kPar},
+                            [](OpBuilder &, Location, ValueRange a) { return a[0]; });
+    return tensor::InsertSliceOp::create(b, loc, written, dest, offsets, sizes,
+                                         strides);
+  }
+
   /// dest with row i replaced by `value` (rank one less than dest).
   Value insertRow(Value value, Value dest, Value i) {
     auto type = cast<RankedTensorType>(dest.getType());

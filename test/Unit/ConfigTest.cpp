@@ -49,12 +49,8 @@ TEST(Config, GoldenTiny) {
   EXPECT_EQ(c->deltaNet.convDim(), 256);
   EXPECT_EQ(c->dtype, "bfloat16");
   EXPECT_EQ(c->tensorPrefix(), "model.");
-  std::string pattern;
-  for (int64_t i = 0; i < c->numLayers; ++i)
-    pattern += c->isLinearAttention(i) ? 'L' : 'F';
-  EXPECT_EQ(pattern, "LLLFLLLF");
-  for (bool moe : c->moeLayers)
-    EXPECT_TRUE(moe);
+  EXPECT_EQ(c->layerPattern(), "LLLFLLLF");
+  EXPECT_EQ(c->mlpPattern(), "MMMMMMMM");
   EXPECT_FALSE(c->yarn.has_value());
 }
 

@@ -69,6 +69,20 @@ struct ModelConfig {
   bool isLinearAttention(int64_t layer) const {
     return layerTypes[layer] == LayerKind::LinearAttention;
   }
+  /// One letter per layer: L (Gated DeltaNet) or F (full attention).
+  std::string layerPattern() const {
+    std::string s;
+    for (int64_t i = 0; i < numLayers; ++i)
+      s += isLinearAttention(i) ? 'L' : 'F';
+    return s;
+  }
+  /// One letter per layer: M (MoE) or D (dense MLP).
+  std::string mlpPattern() const {
+    std::string s;
+    for (bool moe : moeLayers)
+      s += moe ? 'M' : 'D';
+    return s;
+  }
 };
 
 /// Parses config.json text; `fileName` prefixes every error message
