@@ -311,7 +311,8 @@ TEST(OpOracle, GatedDeltaRule) {
   for (auto [t, dyn] : {std::pair{1, true}, std::pair{63, true}, std::pair{64, true},
                         std::pair{65, true}, std::pair{130, true}, std::pair{1, false}}) {
     for (bool initial : {false, true}) {
-      auto maybe = [&](Buffer b) { return dyn ? dynamic(b) : b; };
+      const bool isDynamic = dyn; // lambdas cannot capture bindings in C++17
+      auto maybe = [isDynamic](Buffer b) { return isDynamic ? dynamic(b) : b; };
       Buffer q = maybe(f32({t, nk, dk}, rng, -0.3f, 0.3f));
       Buffer k = maybe(f32({t, nk, dk}, rng, -0.3f, 0.3f));
       Buffer v = maybe(f32({t, nv, dv}, rng));
