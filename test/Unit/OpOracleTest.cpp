@@ -420,8 +420,10 @@ TEST(OpOracle, Router) {
         sum += (p[x] = std::exp(logits.at({i, x}) - mx));
       std::vector<int> order(e);
       std::iota(order.begin(), order.end(), 0);
-      std::stable_sort(order.begin(), order.end(),
-                       [&](int a, int b) { return p[a] > p[b]; });
+      // Descending probability; ties go to the lower expert.
+      std::sort(order.begin(), order.end(), [&](int a, int b) {
+        return p[a] != p[b] ? p[a] > p[b] : a < b;
+      });
       double picked = 0;
       for (int j = 0; j < k; ++j)
         picked += p[order[j]] / sum;
