@@ -158,4 +158,49 @@ def CopyToLinalg : Pass<"qnext-copy-to-linalg"> {
   let dependentDialects = ["::mlir::linalg::LinalgDialect"];
 }
 
+def VectorizeContractions : Pass<"qnext-vectorize-contractions"> {
+  let summary = "Turn x * W^T contractions into parallel, register-blocked vector kernels";
+  let description = [{
+    Matches the `linalg.generic` contractions that `qnext-lower-to-linalg`
+    emits for projections (`y[n] = sum_k W[n, k] * x[k]` and
+    `y[t, n] = sum_k x[t, k] * W[n, k]`, the weight widened from bf16/f16 in
+    the body) and rewrites each as:
+
+    * an `scf.forall` over blocks of `rows` weight rows: the blocks are
+      independent, so later passes may run them on several threads
+      (`scf-forall-to-parallel`, then `convert-scf-to-openmp`);
+    * in each block, `token-rows` tokens at a time, an `scf.for` over K in
+      steps of `vector-width` that keeps one `vector<vector-width x f32>`
+      accumulator per (token, row) in registers: each weight vector is loaded
+      once, widened exactly (bf16: a 16-bit shift into the high half of an
+      f32) and used for every token of the block;
+    * one horizontal sum per output element at the end.
+
+    Only the summation order changes (vector lanes, then a tree). A
+    contraction whose K is not a multiple of `vector-width`, or whose N, K are
+    dynamic, is left alone for the scalar path.
+  }];
+  let options = [
+    Option<"vectorWidth", "vector-width", "int64_t", /*default=*/"8",
+           "f32 lanes per vector (8 for AVX2, 16 for AVX-512)">,
+    Option<"rows", "rows", "int64_t", /*default=*/"4",
+           "weight rows per register block (one token)">,
+    Option<"tokenRows", "token-rows", "int64_t", /*default=*/"4",
+           "tokens per register block when there are several">,
+    Option<"tokenBlockRows", "token-block-rows", "int64_t", /*default=*/"2",
+           "weight rows per register block when there are several tokens">,
+  ];
+  let statistics = [
+    Statistic<"numMatvecs", "matvecs", "Single-token contractions vectorized">,
+    Statistic<"numMatmuls", "matmuls", "Multi-token contractions vectorized">,
+    Statistic<"numSkipped", "skipped", "Contractions left to the scalar path">,
+  ];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect",
+    "::mlir::scf::SCFDialect",
+    "::mlir::tensor::TensorDialect",
+    "::mlir::vector::VectorDialect"
+  ];
+}
+
 #endif // QNEXT_PASSES_TD

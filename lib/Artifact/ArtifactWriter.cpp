@@ -34,7 +34,8 @@ std::string buildManifest(const ManifestInputs &in) {
   m["target"] = {{"kind", "cpu"},
                  {"triple", in.triple},
                  {"cpu", in.cpu},
-                 {"features", in.features}};
+                 {"features", in.features},
+                 {"libraries", in.libraries}};
   m["pipeline"] = in.pipeline;
   m["model"] = {{"model_type", c.modelType},
                 {"vocab_size", c.vocabSize},

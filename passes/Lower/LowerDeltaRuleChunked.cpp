@@ -80,6 +80,25 @@ struct LowerGatedDeltaRuleChunked : OpRewritePattern<GatedDeltaRuleOp> {
                 y, x);
           };
           Value zero = s.f32c(0.0);
+          // out[h, r, j] (+)= sum_s body(...): maps over (h, r, j, s), run
+          // as loops (h, r, s, j), so the innermost loop walks the
+          // contiguous j of the output and the right operand (vectorizable
+          // without reassociating the sum).
+          auto contract = [&](ValueRange inputs, Value init, ArrayRef<AffineMap> maps,
+                              function_ref<Value(OpBuilder &, Location, ValueRange)> body) {
+            AffineMap swap = s.map(4, {d(0), d(1), d(3), d(2)});
+            SmallVector<AffineMap> permuted;
+            for (AffineMap m : maps)
+              permuted.push_back(m.compose(swap));
+            return s.generic(inputs, init, permuted, {kPar, kPar, kRed, kPar}, body);
+          };
+          auto expOf = [&](Value t) { // elementwise exp of a [nv, L] tensor
+            AffineMap id = s.map(2, {d(0), d(1)});
+            return s.generic({t}, s.empty(s.sizesOf(t), s.f32()), {id, id}, {kPar, kPar},
+                             [](OpBuilder &bb, Location ll, ValueRange x) {
+                               return math::ExpOp::create(bb, ll, x[0]).getResult();
+                             });
+          };
 
           // gamma[h, r] = sum_{i <= r} g[i, h]
           Value gamma = s.generic(
@@ -102,6 +121,8 @@ struct LowerGatedDeltaRuleChunked : OpRewritePattern<GatedDeltaRuleOp> {
                              });
           };
           Value kk = dots(k), qk = dots(q);
+          // The decays, once per chunk (not inside the reductions).
+          Value eg = expOf(gamma); // eg[h, r] = exp(gamma_r)
           AffineMap hrs = s.map(3, {d(0), d(1), d(2)});
           AffineMap gr = s.map(3, {d(0), d(1)}), gs = s.map(3, {d(0), d(2)});
           // A[h, r, s] = s < r ? beta_r KK exp(gamma_r - gamma_s) : 0
@@ -155,54 +176,55 @@ struct LowerGatedDeltaRuleChunked : OpRewritePattern<GatedDeltaRuleOp> {
               });
           Value tm = rows.getResult(0);
           // U0[h, r, j] = sum_s T[h, r, s] beta_s v[s, h, j]
-          Value u0 = s.generic(
+          Value u0 = contract(
               {tm, beta, v}, s.filled({s.ofr(nv), L, s.ofr(dv)}, s.f32(), 0.0),
               {s.map(4, {d(0), d(1), d(3)}), s.map(4, {d(3), d(0)}),
                s.map(4, {d(3), d(0), d(2)}), s.map(4, {d(0), d(1), d(2)})},
-              {kPar, kPar, kPar, kRed}, [&](OpBuilder &bb, Location ll, ValueRange x) {
+              [&](OpBuilder &bb, Location ll, ValueRange x) {
                 return madd(bb, ll, x[3], Emitter::mul(bb, ll, x[0], x[1]), x[2]);
               });
           // W[h, r, d] = sum_s T[h, r, s] beta_s exp(gamma_s) k[s, h/R, d]
-          Value w = s.generic(
-              {tm, beta, gamma, k}, s.filled({s.ofr(nv), L, s.ofr(dk)}, s.f32(), 0.0),
+          Value w = contract(
+              {tm, beta, eg, k}, s.filled({s.ofr(nv), L, s.ofr(dk)}, s.f32(), 0.0),
               {s.map(4, {d(0), d(1), d(3)}), s.map(4, {d(3), d(0)}),
                s.map(4, {d(0), d(3)}), s.map(4, key(d(3), d(2))),
                s.map(4, {d(0), d(1), d(2)})},
-              {kPar, kPar, kPar, kRed}, [&](OpBuilder &bb, Location ll, ValueRange x) {
-                Value c = Emitter::mul(bb, ll, Emitter::mul(bb, ll, x[0], x[1]),
-                                       math::ExpOp::create(bb, ll, x[2]));
+              [&](OpBuilder &bb, Location ll, ValueRange x) {
+                Value c = Emitter::mul(bb, ll, Emitter::mul(bb, ll, x[0], x[1]), x[2]);
                 return madd(bb, ll, x[4], c, x[3]);
               });
           // Vnew[h, r, j] = U0 - sum_d W[h, r, d] S[h, d, j]
-          Value vnew = s.generic(
+          Value vnew = contract(
               {w, state}, u0,
               {s.map(4, {d(0), d(1), d(3)}), s.map(4, {d(0), d(3), d(2)}),
                s.map(4, {d(0), d(1), d(2)})},
-              {kPar, kPar, kPar, kRed}, [&](OpBuilder &bb, Location ll, ValueRange x) {
+              [&](OpBuilder &bb, Location ll, ValueRange x) {
                 return Emitter::sub(bb, ll, x[2], Emitter::mul(bb, ll, x[0], x[1]));
               });
           // O[h, r, j] = exp(gamma_r) q_r^T S + sum_{s <= r} QK exp(gamma_r - gamma_s) Vnew_s
-          Value inter = s.generic(
-              {q, state, gamma}, s.filled({s.ofr(nv), L, s.ofr(dv)}, s.f32(), 0.0),
+          Value inter = contract(
+              {q, state, eg}, s.filled({s.ofr(nv), L, s.ofr(dv)}, s.f32(), 0.0),
               {s.map(4, key(d(1), d(3))), s.map(4, {d(0), d(3), d(2)}),
                s.map(4, {d(0), d(1)}), s.map(4, {d(0), d(1), d(2)})},
-              {kPar, kPar, kPar, kRed}, [&](OpBuilder &bb, Location ll, ValueRange x) {
-                Value c = Emitter::mul(bb, ll, x[0], math::ExpOp::create(bb, ll, x[2]));
-                return madd(bb, ll, x[3], c, x[1]);
+              [&](OpBuilder &bb, Location ll, ValueRange x) {
+                return madd(bb, ll, x[3], Emitter::mul(bb, ll, x[0], x[2]), x[1]);
               });
-          Value o = s.generic(
-              {qk, gamma, gamma, vnew}, inter,
-              {s.map(4, {d(0), d(1), d(3)}), s.map(4, {d(0), d(1)}),
-               s.map(4, {d(0), d(3)}), s.map(4, {d(0), d(3), d(2)}),
-               s.map(4, {d(0), d(1), d(2)})},
-              {kPar, kPar, kPar, kRed}, [&](OpBuilder &bb, Location ll, ValueRange x) {
+          // P[h, r, s] = s <= r ? QK exp(gamma_r - gamma_s) : 0
+          Value p = s.generic(
+              {qk, gamma, gamma}, s.empty({s.ofr(nv), L, L}, s.f32()),
+              {hrs, gr, gs, hrs}, {kPar, kPar, kPar},
+              [&](OpBuilder &bb, Location ll, ValueRange x) {
                 Value decay = math::ExpOp::create(bb, ll, Emitter::sub(bb, ll, x[1], x[2]));
-                Value c = Emitter::mul(bb, ll, x[0], decay);
-                Value sIdx = linalg::IndexOp::create(bb, ll, 3);
-                Value rIdx = linalg::IndexOp::create(bb, ll, 1);
-                Value causal = arith::CmpIOp::create(bb, ll, arith::CmpIPredicate::ule, sIdx, rIdx);
-                return arith::SelectOp::create(bb, ll, causal, madd(bb, ll, x[4], c, x[3]), x[4])
+                return arith::SelectOp::create(bb, ll, lessEq(bb, ll, 1, 2, false),
+                                               Emitter::mul(bb, ll, x[0], decay), zero)
                     .getResult();
+              });
+          Value o = contract(
+              {p, vnew}, inter,
+              {s.map(4, {d(0), d(1), d(3)}), s.map(4, {d(0), d(3), d(2)}),
+               s.map(4, {d(0), d(1), d(2)})},
+              [&](OpBuilder &bb, Location ll, ValueRange x) {
+                return madd(bb, ll, x[2], x[0], x[1]);
               });
           // S = exp(gamma_last) S + sum_s exp(gamma_last - gamma_s) k_s Vnew_s^T,
           // updated in place.
@@ -212,18 +234,25 @@ struct LowerGatedDeltaRuleChunked : OpRewritePattern<GatedDeltaRuleOp> {
               ArrayRef<OpFoldResult>{s.ofr(0), lastIdx},
               ArrayRef<OpFoldResult>{s.ofr(nv), s.ofr(1)},
               ArrayRef<OpFoldResult>{s.ofr(1), s.ofr(1)});
+          // dl[h, s] = exp(gamma_last - gamma_s)
+          Value dl = s.generic(
+              {gamma, glast}, s.empty({s.ofr(nv), L}, s.f32()),
+              {s.map(2, {d(0), d(1)}), s.map(2, {d(0)}), s.map(2, {d(0), d(1)})},
+              {kPar, kPar}, [&](OpBuilder &bb, Location ll, ValueRange x) {
+                return math::ExpOp::create(bb, ll, Emitter::sub(bb, ll, x[1], x[0]))
+                    .getResult();
+              });
           Value decayed = s.generic(
               {glast}, state, {s.map(3, {d(0)}), s.map(3, {d(0), d(1), d(2)})},
               {kPar, kPar, kPar}, [&](OpBuilder &bb, Location ll, ValueRange x) {
                 return Emitter::mul(bb, ll, x[1], math::ExpOp::create(bb, ll, x[0]));
               });
-          Value newState = s.generic(
-              {k, vnew, gamma, glast}, decayed,
+          Value newState = contract(
+              {k, vnew, dl}, decayed,
               {s.map(4, key(d(3), d(1))), s.map(4, {d(0), d(3), d(2)}),
-               s.map(4, {d(0), d(3)}), s.map(4, {d(0)}), s.map(4, {d(0), d(1), d(2)})},
-              {kPar, kPar, kPar, kRed}, [&](OpBuilder &bb, Location ll, ValueRange x) {
-                Value decay = math::ExpOp::create(bb, ll, Emitter::sub(bb, ll, x[3], x[2]));
-                return madd(bb, ll, x[4], Emitter::mul(bb, ll, x[0], decay), x[1]);
+               s.map(4, {d(0), d(3)}), s.map(4, {d(0), d(1), d(2)})},
+              [&](OpBuilder &bb, Location ll, ValueRange x) {
+                return madd(bb, ll, x[3], Emitter::mul(bb, ll, x[0], x[2]), x[1]);
               });
           // O[start + r, h, j] = o[h, r, j], written in place.
           Value out = s.insertSwapped(o, carried[1], {start, s.ofr(0), s.ofr(0)},

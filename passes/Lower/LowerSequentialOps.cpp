@@ -50,18 +50,25 @@ struct LowerGatedDeltaRule : OpRewritePattern<GatedDeltaRuleOp> {
           AffineMap perHead = s.map(3, {s.d(0)});
           // The state is updated in place: the decay and the write take the
           // carried state as their output.
-          Value decayed = s.generic(
-              {g}, carried[0], {perHead, hij}, {kPar, kPar, kPar},
+          AffineMap h1 = s.map(1, {s.d(0)});
+          Value decay = s.generic( // exp(g), once per head
+              {g}, s.empty({s.ofr(nv)}, s.f32()), {h1, h1}, {kPar},
               [&](OpBuilder &bb, Location ll, ValueRange a) {
-                return Emitter::mul(bb, ll, a[1], math::ExpOp::create(bb, ll, a[0]));
+                return math::ExpOp::create(bb, ll, a[0]).getResult();
               });
-          // S^T k: (h, j, i) reducing i.
-          AffineMap hji_s = s.map(3, {s.d(0), s.d(2), s.d(1)});
-          AffineMap hji_k = s.map(3, {s.d(0).floorDiv(r), s.d(2)});
-          AffineMap hji_out = s.map(3, {s.d(0), s.d(1)});
+          Value decayed = s.generic(
+              {decay}, carried[0], {perHead, hij}, {kPar, kPar, kPar},
+              [&](OpBuilder &bb, Location ll, ValueRange a) {
+                return Emitter::mul(bb, ll, a[1], a[0]);
+              });
+          // S^T k: (h, i, j) reducing i, so that the innermost loop walks the
+          // contiguous j of S and of the result (vectorizable as is).
+          AffineMap hij_s = hij;
+          AffineMap hij_k = keyOf;
+          AffineMap hij_out = s.map(3, {s.d(0), s.d(2)});
           Value predicted = s.generic(
               {decayed, k}, s.filled({s.ofr(nv), s.ofr(dv)}, s.f32(), 0.0),
-              {hji_s, hji_k, hji_out}, {kPar, kPar, kRed},
+              {hij_s, hij_k, hij_out}, {kPar, kRed, kPar},
               [&](OpBuilder &bb, Location ll, ValueRange a) {
                 return Emitter::add(bb, ll, a[2], Emitter::mul(bb, ll, a[0], a[1]));
               });
@@ -79,7 +86,7 @@ struct LowerGatedDeltaRule : OpRewritePattern<GatedDeltaRuleOp> {
               });
           Value o = s.generic(
               {written, q}, s.filled({s.ofr(nv), s.ofr(dv)}, s.f32(), 0.0),
-              {hji_s, hji_k, hji_out}, {kPar, kPar, kRed},
+              {hij_s, hij_k, hij_out}, {kPar, kRed, kPar},
               [&](OpBuilder &bb, Location ll, ValueRange a) {
                 return Emitter::add(bb, ll, a[2], Emitter::mul(bb, ll, a[0], a[1]));
               });
@@ -165,13 +172,14 @@ struct LowerAttention : OpRewritePattern<AttentionOp> {
                                  [&](OpBuilder &bb, Location ll, ValueRange a) {
                                    return Emitter::add(bb, ll, a[0], a[1]);
                                  });
-          // o[h, j] = sum_s p[h, s] V[h / G, s, j] / sum[h]
+          // o[h, j] = sum_s p[h, s] V[h / G, s, j] / sum[h], as loops
+          // (h, s, j): the innermost walks the contiguous j of V and o.
           Value weighted = s.generic(
               {probs, values}, s.filled({s.ofr(nq), s.ofr(dv)}, s.f32(), 0.0),
-              {s.map(3, {s.d(0), s.d(2)}),
-               s.map(3, {s.d(0).floorDiv(group), s.d(2), s.d(1)}),
-               s.map(3, {s.d(0), s.d(1)})},
-              {kPar, kPar, kRed}, [&](OpBuilder &bb, Location ll, ValueRange a) {
+              {s.map(3, {s.d(0), s.d(1)}),
+               s.map(3, {s.d(0).floorDiv(group), s.d(1), s.d(2)}),
+               s.map(3, {s.d(0), s.d(2)})},
+              {kPar, kRed, kPar}, [&](OpBuilder &bb, Location ll, ValueRange a) {
                 return Emitter::add(bb, ll, a[2], Emitter::mul(bb, ll, a[0], a[1]));
               });
           Value o = s.generic({weighted, sums}, s.empty({s.ofr(nq), s.ofr(dv)}, s.f32()),

@@ -93,6 +93,8 @@ struct qnext_model {
   json manifest;
   void *library = nullptr;
   Entry prefill = nullptr, decode = nullptr;
+  void (*setThreads)(int32_t) = nullptr; ///< absent in single-threaded code
+  int32_t (*maxThreads)() = nullptr;
   int64_t vocab = 0, maxPositions = 0;
   std::vector<std::vector<int64_t>> stateShapes; ///< -1: the capacity
 
@@ -248,12 +250,20 @@ struct qnext_model {
     std::string procPath = "/proc/self/fd/" + std::to_string(fd);
     library = dlopen(procPath.c_str(), RTLD_NOW | RTLD_LOCAL);
     ::close(fd);
-    if (!library)
-      return fail(error, std::string("loading the code: ") + dlerror());
+    if (!library) {
+      std::string why = dlerror();
+      if (why.find("libomp") != std::string::npos)
+        why += " (the code runs parallel loops with LLVM's OpenMP runtime: "
+               "install libomp5, or compile with --parallel=false)";
+      return fail(error, "loading the code: " + why);
+    }
     prefill = reinterpret_cast<Entry>(dlsym(library, "qnext_prefill"));
     decode = reinterpret_cast<Entry>(dlsym(library, "qnext_decode"));
     if (!prefill || !decode)
       return fail(error, "the code has no qnext_prefill / qnext_decode entry");
+    setThreads = reinterpret_cast<void (*)(int32_t)>(
+        dlsym(library, "qnext_set_num_threads"));
+    maxThreads = reinterpret_cast<int32_t (*)()>(dlsym(library, "qnext_max_threads"));
     return true;
   }
 };
@@ -332,6 +342,16 @@ int64_t qnext_model_vocab_size(const qnext_model *model) { return model->vocab; 
 
 int64_t qnext_model_max_position_embeddings(const qnext_model *model) {
   return model->maxPositions;
+}
+
+int qnext_model_threads(const qnext_model *model) {
+  return model->maxThreads ? int(model->maxThreads()) : 1;
+}
+
+int qnext_model_set_threads(qnext_model *model, int threads) {
+  if (threads >= 1 && model->setThreads)
+    model->setThreads(int32_t(threads));
+  return qnext_model_threads(model);
 }
 
 const char *qnext_model_manifest(const qnext_model *model) {

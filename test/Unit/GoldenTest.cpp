@@ -87,7 +87,12 @@ public:
           mlir::cast<mlir::RankedTensorType>(prefill.getArgument(i).getType()));
 
     mlir::PassManager pm(&ctx);
-    if (mlir::failed(mlir::qnext::buildCPUPipeline(pm)) ||
+    // Sequential loops: the JIT links no OpenMP runtime (the qnext-run lit
+    // tests run the same kernels threaded).
+    mlir::qnext::CPUPipelineOptions pipelineOptions;
+    pipelineOptions.threads = false;
+    if (mlir::failed(mlir::qnext::buildCPUPipeline(
+            pm, mlir::qnext::CPUPhase::LLVMDialect, pipelineOptions)) ||
         mlir::failed(pm.run(*module))) {
       ADD_FAILURE() << "CPU pipeline failed";
       return nullptr;

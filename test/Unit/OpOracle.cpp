@@ -207,7 +207,12 @@ std::vector<Buffer> run(const std::string &body, std::vector<Buffer> inputs,
     return {};
   }
   mlir::PassManager pm(&context);
-  if (mlir::failed(mlir::qnext::buildCPUPipeline(pm)) ||
+  // Sequential loops: the JIT links no OpenMP runtime (the qnext-run lit
+  // tests run the same kernels threaded).
+  mlir::qnext::CPUPipelineOptions pipelineOptions;
+  pipelineOptions.threads = false;
+  if (mlir::failed(mlir::qnext::buildCPUPipeline(
+          pm, mlir::qnext::CPUPhase::LLVMDialect, pipelineOptions)) ||
       mlir::failed(pm.run(*module))) {
     ADD_FAILURE() << "CPU pipeline failed on:\n" << text;
     return {};

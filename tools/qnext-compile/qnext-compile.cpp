@@ -77,6 +77,11 @@ cl::opt<std::string> cpu("cpu",
                          cl::desc("CPU to optimize for: 'host' (default) or an "
                                   "LLVM CPU name, e.g. x86-64-v3"),
                          cl::init("host"), cl::cat(category));
+cl::opt<bool> parallel(
+    "parallel",
+    cl::desc("Run the projection kernels on all cores (OpenMP; the artifact "
+             "then needs libomp.so.5). --parallel=false: one thread"),
+    cl::init(true), cl::cat(category));
 
 int fail(const Twine &message) {
   WithColor::error(errs(), "qnext-compile") << message << "\n";
@@ -199,7 +204,12 @@ int main(int argc, char **argv) {
     auto until = compileTo == Phase::Primitive ? mlir::qnext::CPUPhase::Primitive
                  : compileTo == Phase::Linalg  ? mlir::qnext::CPUPhase::Linalg
                                                : mlir::qnext::CPUPhase::LLVMDialect;
-    if (mlir::failed(mlir::qnext::buildCPUPipeline(pm, until)))
+    mlir::qnext::CPUTargetOptions cpuOptions;
+    cpuOptions.cpu = cpu;
+    mlir::qnext::CPUPipelineOptions pipelineOptions;
+    pipelineOptions.vectorWidth = mlir::qnext::preferredVectorWidth(cpuOptions);
+    pipelineOptions.threads = parallel;
+    if (mlir::failed(mlir::qnext::buildCPUPipeline(pm, until, pipelineOptions)))
       return fail("internal error: the CPU pipeline does not parse");
     llvm::raw_string_ostream os(pipelineText);
     pm.printAsTextualPipeline(os);
@@ -234,6 +244,7 @@ int main(int argc, char **argv) {
     inputs.triple = info.triple;
     inputs.cpu = info.cpu;
     inputs.features = info.features;
+    inputs.libraries = info.libraries;
     inputs.pipeline = pipelineText;
     inputs.plan = &*plan;
     std::string manifest = qnext::buildManifest(inputs);

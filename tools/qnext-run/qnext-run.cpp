@@ -1,7 +1,7 @@
 //===- qnext-run.cpp - run a compiled model -------------------------------===//
 //
 // qnext-run model.qnx --tokens 1,2,3 [--max-new N] [--prefill-chunk N]
-//   [--max-context N] [--logits-out FILE] [--reference-logits FILE]
+//   [--max-context N] [--threads N] [--logits-out FILE] [--reference-logits FILE]
 // processes the prompt, decodes greedily, prints the generated ids on stdout
 // and one line per phase on stderr ("prefill: 128 tokens, 1.97 s, 65.0 tok/s").
 //
@@ -64,6 +64,14 @@ int fail(const Twine &message) {
 
 int main(int argc, char **argv) {
   InitLLVM init(argc, argv);
+  // The LLVM dylib this tool borrows its command line from registers an
+  // option named --threads of its own; ours replaces it.
+  if (cl::Option *theirs = cl::getRegisteredOptions().lookup("threads"))
+    theirs->removeArgument();
+  cl::opt<int64_t> threads(
+      "threads",
+      cl::desc("Threads for the model's parallel loops (default: all cores)"),
+      cl::init(0), cl::cat(category));
   cl::HideUnrelatedOptions(category);
   cl::ParseCommandLineOptions(argc, argv,
                               "qnext-run: run a qnext model artifact (.qnx)\n");
@@ -86,9 +94,11 @@ int main(int argc, char **argv) {
   }
   if (prompt.empty())
     return fail("--tokens: no token ids");
-  if (maxNew < 0 || prefillChunk < 0 || maxContext < 0)
-    return fail("--max-new, --prefill-chunk and --max-context must not be "
-                "negative");
+  if (maxNew < 0 || prefillChunk < 0 || maxContext < 0 || threads < 0)
+    return fail("--max-new, --prefill-chunk, --max-context and --threads must "
+                "not be negative");
+  if (threads > 4096)
+    return fail("--threads " + Twine(threads) + " is more than 4096");
 
   char *error = nullptr;
   qnext_model *model = qnext_model_open(artifact.c_str(), &error);
@@ -103,6 +113,8 @@ int main(int argc, char **argv) {
     qnext_free_error(error);
     return rc;
   }
+  int threadsUsed = threads ? qnext_model_set_threads(model, int(threads))
+                            : qnext_model_threads(model);
   const int64_t vocab = qnext_model_vocab_size(model);
   const int64_t p = prompt.size();
   int64_t context = maxContext ? int64_t(maxContext) : p + maxNew;
@@ -156,6 +168,7 @@ int main(int argc, char **argv) {
     outs() << (i ? "," : "") << generated[i];
   outs() << "\n";
   int64_t decoded = std::max<int64_t>(0, maxNew - 1);
+  errs() << "threads: " << threadsUsed << "\n";
   errs() << format("prefill: %lld tokens, %.3f s, %.1f tok/s\n", (long long)p,
                    prefillSeconds, p / prefillSeconds);
   if (decoded)

@@ -32,6 +32,7 @@ struct ManifestInputs {
   const ModelConfig *config = nullptr;
   std::vector<StateInfo> states;
   std::string triple, cpu, features; ///< what the code was compiled for
+  std::vector<std::string> libraries; ///< shared libraries the code needs
   std::string pipeline;              ///< the pass pipeline that produced it
   const WeightPlan *plan = nullptr;
 };

@@ -23,11 +23,19 @@ struct CPUTargetInfo {
   std::string triple;
   std::string cpu;
   std::string features; ///< "+avx512f,+fma,..." (enabled features only)
+  /// Shared libraries the code needs besides libc/libm ("libomp.so.5" when
+  /// it runs parallel loops).
+  std::vector<std::string> libraries;
 };
+
+/// f32 lanes for the projection kernels on that CPU: 16 with AVX-512, else 8.
+int64_t preferredVectorWidth(const CPUTargetOptions &options);
 
 /// Translates a module in the LLVM dialect to LLVM IR, adds for every
 /// `_mlir_ciface_<name>` a packed entry point `void qnext_<name>(void **args)`
-/// (args[i] points at argument i), and optimizes at O2 for the target (O3 doubled the time for no measured gain yet).
+/// (args[i] points at argument i) and the thread controls
+/// `void qnext_set_num_threads(int32_t)` / `int32_t qnext_max_threads()`,
+/// and optimizes at O2 for the target (O3 doubled the time for no measured gain yet).
 llvm::Expected<std::string> translateToLLVMIR(ModuleOp module,
                                               const CPUTargetOptions &options,
                                               CPUTargetInfo *info = nullptr);

@@ -14,13 +14,24 @@ enum class CPUPhase {
   LLVMDialect, ///< fully lowered to the LLVM dialect
 };
 
+struct CPUPipelineOptions {
+  /// f32 lanes of the projection kernels: 8 for AVX2, 16 for AVX-512
+  /// (preferredVectorWidth in CPUObject.h picks it for a target CPU).
+  int64_t vectorWidth = 8;
+  /// Run the projection kernels' row blocks on all cores (OpenMP worksharing
+  /// loops; the object then links libomp). Off: the same loops in order, as
+  /// the JIT-compiled unit tests use them.
+  bool threads = true;
+};
+
 /// Appends the CPU pipeline up to and including `until` to `pm` (a pass
 /// manager on builtin.module). Functions that should be callable from C carry
 /// `llvm.emit_c_interface`. The steps are parsed by pass name, so the pass
 /// registry must hold them (mlir::qnext::registerAllPasses, as every qnext
 /// tool calls); returns failure otherwise.
 LogicalResult buildCPUPipeline(OpPassManager &pm,
-                               CPUPhase until = CPUPhase::LLVMDialect);
+                               CPUPhase until = CPUPhase::LLVMDialect,
+                               const CPUPipelineOptions &options = {});
 
 /// Registers the pipeline as `qnext-cpu-pipeline` for qnext-opt.
 void registerCPUPipeline();

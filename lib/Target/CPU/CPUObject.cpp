@@ -5,12 +5,14 @@
 #include "mlir/ExecutionEngine/OptUtils.h"
 #include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/OpenMP/OpenMPToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Export.h"
 
 #include "llvm/ADT/ScopeExit.h"
 #include "llvm/IR/IRBuilder.h"
 #include "llvm/IR/LegacyPassManager.h"
 #include "llvm/IR/Module.h"
+#include "llvm/MC/MCSubtargetInfo.h"
 #include "llvm/MC/TargetRegistry.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/MemoryBuffer.h"
@@ -46,6 +48,32 @@ void addPackedEntry(llvm::Module &module, llvm::Function &ciface,
   b.CreateRetVoid();
 }
 
+/// `void qnext_set_num_threads(int32_t)` and `int32_t qnext_max_threads()`:
+/// the runtime's handle on the code's parallel loops. With OpenMP they wrap
+/// omp_set_num_threads / omp_get_max_threads; without, the code runs on the
+/// caller's thread and they say so (set ignores its argument, max is 1).
+void addThreadControl(llvm::Module &module, bool openmp) {
+  llvm::LLVMContext &ctx = module.getContext();
+  auto *i32 = llvm::Type::getInt32Ty(ctx);
+  auto *voidTy = llvm::Type::getVoidTy(ctx);
+  auto *setType = llvm::FunctionType::get(voidTy, {i32}, false);
+  auto *getType = llvm::FunctionType::get(i32, {}, false);
+  auto *set = llvm::Function::Create(setType, llvm::GlobalValue::ExternalLinkage,
+                                     "qnext_set_num_threads", module);
+  auto *get = llvm::Function::Create(getType, llvm::GlobalValue::ExternalLinkage,
+                                     "qnext_max_threads", module);
+  llvm::IRBuilder<> b(llvm::BasicBlock::Create(ctx, "entry", set));
+  if (openmp)
+    b.CreateCall(module.getOrInsertFunction("omp_set_num_threads", setType),
+                 {set->getArg(0)});
+  b.CreateRetVoid();
+  b.SetInsertPoint(llvm::BasicBlock::Create(ctx, "entry", get));
+  b.CreateRet(openmp ? static_cast<llvm::Value *>(b.CreateCall(
+                           module.getOrInsertFunction("omp_get_max_threads",
+                                                      getType)))
+                     : b.getInt32(1));
+}
+
 llvm::Expected<std::unique_ptr<llvm::TargetMachine>>
 createTargetMachine(const CPUTargetOptions &options, CPUTargetInfo *info) {
   static bool initialized = [] {
@@ -74,17 +102,27 @@ createTargetMachine(const CPUTargetOptions &options, CPUTargetInfo *info) {
   if (!tm)
     return llvm::createStringError("cannot create a target machine for CPU '" +
                                    cpu + "'");
-  if (info)
-    *info = {triple.str(), cpu, features};
+  if (info) {
+    info->triple = triple.str();
+    info->cpu = cpu;
+    info->features = features;
+  }
   return tm;
 }
 
 } // namespace
 
+/// Whether the module forks OpenMP threads (and so needs libomp).
+static bool usesOpenMP(const llvm::Module &module) {
+  const llvm::Function *fork = module.getFunction("__kmpc_fork_call");
+  return fork && !fork->use_empty();
+}
+
 static llvm::Expected<std::unique_ptr<llvm::Module>>
 translate(ModuleOp module, llvm::LLVMContext &ctx, llvm::TargetMachine &tm) {
   registerBuiltinDialectTranslation(*module->getContext());
   registerLLVMDialectTranslation(*module->getContext());
+  registerOpenMPDialectTranslation(*module->getContext());
   std::unique_ptr<llvm::Module> llvmModule =
       translateModuleToLLVMIR(module, ctx, "qnext");
   if (!llvmModule)
@@ -98,6 +136,7 @@ translate(ModuleOp module, llvm::LLVMContext &ctx, llvm::TargetMachine &tm) {
   for (llvm::Function *f : cifaces)
     addPackedEntry(*llvmModule, *f,
                    f->getName().drop_front(strlen("_mlir_ciface_")));
+  addThreadControl(*llvmModule, usesOpenMP(*llvmModule));
   if (llvm::Error e = makeOptimizingTransformer(2, 0, &tm)(llvmModule.get()))
     return std::move(e);
   return llvmModule;
@@ -183,8 +222,16 @@ mlir::qnext::emitSharedObject(ModuleOp module, const CPUTargetOptions &options,
     return llvm::createStringError(
         "no C compiler driver ('cc') on PATH to link the shared object");
   std::string message;
+  bool openmp = usesOpenMP(*lowered->module);
+  if (info && openmp)
+    info->libraries = {"libomp.so.5"};
+  std::string ompDir = "-L" QNEXT_LLVM_LIBRARY_DIR;
   llvm::SmallVector<llvm::StringRef> argv = {
       *cc, "-shared", "-o", soPath, objectPath, "-Wl,--build-id=none", "-lm"};
+  if (openmp) {
+    argv.push_back(ompDir);
+    argv.push_back("-lomp");
+  }
   if (llvm::sys::ExecuteAndWait(*cc, argv, std::nullopt, {}, 0, 0, &message) != 0)
     return llvm::createStringError("linking the shared object failed: " +
                                    (message.empty() ? *cc : message));
@@ -194,4 +241,14 @@ mlir::qnext::emitSharedObject(ModuleOp module, const CPUTargetOptions &options,
                                    buffer.getError().message());
   return std::vector<char>((*buffer)->getBufferStart(),
                            (*buffer)->getBufferEnd());
+}
+
+int64_t mlir::qnext::preferredVectorWidth(const CPUTargetOptions &options) {
+  auto tm = createTargetMachine(options, nullptr);
+  if (!tm) {
+    llvm::consumeError(tm.takeError());
+    return 8;
+  }
+  const llvm::MCSubtargetInfo *sti = (*tm)->getMCSubtargetInfo();
+  return sti && sti->checkFeatures("+avx512f") ? 16 : 8;
 }

@@ -17,66 +17,100 @@ using namespace mlir;
 namespace {
 struct Step {
   qnext::CPUPhase phase; ///< the phase this step belongs to
-  const char *pipeline;
+  std::string pipeline;
 };
 
-const Step kSteps[] = {
-    // 1. Layer ops -> primitive ops: every later step sees one op per kernel.
-    {qnext::CPUPhase::Primitive, "qnext-decompose-layers"},
-    // 2. Primitive ops -> linalg/tensor/scf/arith/math on tensors, fp32 math
-    //    with weights widened inside the loop bodies.
-    {qnext::CPUPhase::Linalg, "qnext-lower-to-linalg"},
-    // 3. The residual adds (arith on tensors) become linalg too; then fold
-    //    the reshapes, slices and constants the lowering left, before
-    //    bufferization decides what can be done in place.
-    {qnext::CPUPhase::Linalg,
-     "func.func(convert-elementwise-to-linalg),canonicalize,cse"},
-    // 4. Weights and the entry ABI, still on tensors: every parameter becomes
-    //    a read-only view of the packed weights buffer (the plan goes into
-    //    the module for the packer), and public functions take buffers the
-    //    caller owns, writing states back in place and logits into an
-    //    out-parameter.
-    {qnext::CPUPhase::LLVMDialect, "qnext-bind-params,qnext-cpu-entry-abi"},
-    // 5. Tensors -> buffers. Empty-tensor elimination first, so results are
-    //    written straight into the caller's buffers
-    //    (bufferization.materialize_in_destination) without copies; identity
-    //    layouts at function boundaries give plain C descriptors.
-    {qnext::CPUPhase::LLVMDialect,
-     "eliminate-empty-tensors,"
-     "one-shot-bufferize{bufferize-function-boundaries "
-     "function-boundary-type-conversion=identity-layout-map},"
-     "buffer-deallocation-pipeline,convert-bufferization-to-memref,"
-     // Copies become loops (a memref.copy between strided views would call
-     // the memrefCopy runtime helper, which the artifact must not need).
-     "qnext-copy-to-linalg"},
-    // 6. Structured ops -> loops. expand-strided-metadata produces
-    //    affine.apply, so it must precede lower-affine.
-    {qnext::CPUPhase::LLVMDialect,
-     "convert-linalg-to-loops,expand-strided-metadata,lower-affine,"
-     "convert-scf-to-cf"},
-    // 7. -> LLVM dialect: math first (exp, sin, cos, rsqrt, log1p become
-    //    intrinsics), then memrefs, then everything else; the casts left
-    //    between the conversions are reconciled last.
-    {qnext::CPUPhase::LLVMDialect,
-     "convert-math-to-llvm,finalize-memref-to-llvm,convert-to-llvm,"
-     "reconcile-unrealized-casts"},
+std::vector<Step> steps(const qnext::CPUPipelineOptions &options) {
+  using qnext::CPUPhase;
+  return {
+      // 1. Layer ops -> primitive ops: every later step sees one op per kernel.
+      {CPUPhase::Primitive, "qnext-decompose-layers"},
+      // 2. Primitive ops -> linalg/tensor/scf/arith/math on tensors, fp32
+      //    math with weights widened inside the loop bodies.
+      {CPUPhase::Linalg, "qnext-lower-to-linalg"},
+      // 3. The residual adds (arith on tensors) become linalg too; then fold
+      //    the reshapes, slices and constants the lowering left, before
+      //    bufferization decides what can be done in place.
+      {CPUPhase::Linalg,
+       "func.func(convert-elementwise-to-linalg),canonicalize,cse"},
+      // 4. Projections (x * W^T, the bulk of the work) -> scf.forall over
+      //    blocks of weight rows, each a register-blocked vector kernel;
+      //    still on tensors, so bufferization places the results.
+      {CPUPhase::LLVMDialect,
+       "func.func(qnext-vectorize-contractions{vector-width=" +
+           std::to_string(options.vectorWidth) + "}),canonicalize,cse"},
+      // 5. Weights and the entry ABI, still on tensors: every parameter
+      //    becomes a read-only view of the packed weights buffer (the plan
+      //    goes into the module for the packer), and public functions take
+      //    buffers the caller owns, writing states back in place and logits
+      //    into an out-parameter.
+      {CPUPhase::LLVMDialect, "qnext-bind-params,qnext-cpu-entry-abi"},
+      // 6. Tensors -> buffers. Empty-tensor elimination first, so results are
+      //    written straight into the caller's buffers
+      //    (bufferization.materialize_in_destination) without copies;
+      //    identity layouts at function boundaries give plain C descriptors.
+      {CPUPhase::LLVMDialect,
+       "eliminate-empty-tensors,"
+       "one-shot-bufferize{bufferize-function-boundaries "
+       "function-boundary-type-conversion=identity-layout-map},"
+       "buffer-deallocation-pipeline,convert-bufferization-to-memref,"
+       // Copies become loops (a memref.copy between strided views would call
+       // the memrefCopy runtime helper, which the artifact must not need).
+       "qnext-copy-to-linalg"},
+      // 7. Structured ops -> loops. The kernels' scf.forall becomes
+      //    scf.parallel, and with threads an OpenMP worksharing loop (static
+      //    schedule: one contiguous range of row blocks per thread); the
+      //    canonicalizer then inlines the memref.alloca_scope that wraps each
+      //    body, which must go before scf-to-cf makes it multi-block.
+      //    expand-strided-metadata produces affine.apply, so it must precede
+      //    lower-affine.
+      {CPUPhase::LLVMDialect,
+       std::string("convert-linalg-to-loops,scf-forall-to-parallel,") +
+           (options.threads ? "convert-scf-to-openmp,canonicalize," : "") +
+           "expand-strided-metadata,lower-affine,convert-scf-to-cf"},
+      // 8. -> LLVM dialect: vector ops (transfers become plain loads and
+      //    stores) and math first (exp, sin, cos, rsqrt, log1p become
+      //    intrinsics), then memrefs, OpenMP, and everything else; the casts
+      //    left between the conversions are reconciled last.
+      {CPUPhase::LLVMDialect,
+       "convert-vector-to-llvm,convert-math-to-llvm,finalize-memref-to-llvm,"
+       "convert-openmp-to-llvm,convert-to-llvm,reconcile-unrealized-casts"},
+  };
+}
+} // namespace
+
+LogicalResult mlir::qnext::buildCPUPipeline(OpPassManager &pm, CPUPhase until,
+                                            const CPUPipelineOptions &options) {
+  SmallVector<std::string> selected;
+  for (const Step &step : steps(options))
+    if (step.phase <= until)
+      selected.push_back(step.pipeline);
+  // A module pass manager: the steps, without a builtin.module(...) wrapper
+  // (with one, parsePassPipeline would nest it and run nothing).
+  return parsePassPipeline(llvm::join(selected, ","), pm, llvm::errs());
+}
+
+namespace {
+struct PipelineCLOptions : public PassPipelineOptions<PipelineCLOptions> {
+  Option<int64_t> vectorWidth{*this, "vector-width",
+                              llvm::cl::desc("f32 lanes of the projection "
+                                             "kernels (8: AVX2, 16: AVX-512)"),
+                              llvm::cl::init(8)};
+  Option<bool> threads{*this, "threads",
+                       llvm::cl::desc("Lower the kernels' parallel loops to "
+                                      "OpenMP (otherwise: sequential loops)"),
+                       llvm::cl::init(true)};
 };
 } // namespace
 
-LogicalResult mlir::qnext::buildCPUPipeline(OpPassManager &pm,
-                                            CPUPhase until) {
-  SmallVector<StringRef> steps;
-  for (const Step &step : kSteps)
-    if (step.phase <= until)
-      steps.push_back(step.pipeline);
-  // A module pass manager: the steps, without a builtin.module(...) wrapper
-  // (with one, parsePassPipeline would nest it and run nothing).
-  return parsePassPipeline(llvm::join(steps, ","), pm, llvm::errs());
-}
-
 void mlir::qnext::registerCPUPipeline() {
-  PassPipelineRegistration<>(
+  PassPipelineRegistration<PipelineCLOptions>(
       "qnext-cpu-pipeline",
       "The qnext CPU pipeline: layer ops down to the LLVM dialect",
-      [](OpPassManager &pm) { (void)buildCPUPipeline(pm); });
+      [](OpPassManager &pm, const PipelineCLOptions &cl) {
+        CPUPipelineOptions options;
+        options.vectorWidth = cl.vectorWidth;
+        options.threads = cl.threads;
+        (void)buildCPUPipeline(pm, CPUPhase::LLVMDialect, options);
+      });
 }

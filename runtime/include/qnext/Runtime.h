@@ -28,6 +28,12 @@ qnext_model *qnext_model_open(const char *path, char **error);
 void qnext_model_close(qnext_model *model);
 int64_t qnext_model_vocab_size(const qnext_model *model);
 int64_t qnext_model_max_position_embeddings(const qnext_model *model);
+/* Threads the code's parallel loops use (all cores unless set; 1 for code
+ * compiled without parallel loops). The setting is process-wide: it is the
+ * OpenMP runtime's. */
+int qnext_model_threads(const qnext_model *model);
+/* Sets it (threads >= 1) and returns the number now in effect. */
+int qnext_model_set_threads(qnext_model *model, int threads);
 /* The manifest (JSON text, owned by the model). */
 const char *qnext_model_manifest(const qnext_model *model);
 /* Checks the weights section's checksum too (reads every byte). */

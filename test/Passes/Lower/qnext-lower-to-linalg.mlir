@@ -36,12 +36,17 @@ func.func @rms_norm(%x: tensor<?x4x16xf32>, %w: tensor<16xbf16>) -> tensor<?x4x1
 // -----
 
 // One token: the recurrence, a loop over tokens carrying the fp32 state,
-// updated in place.
+// updated in place. The decay exp(g) is taken once per head, not per state
+// element, and S^T k runs as loops (h, i, j): j, contiguous, innermost.
 // CHECK-LABEL: func.func @delta_rule_step
 // CHECK-SAME: %[[STATE:[^:]+]]: tensor<4x8x6xf32>
 // CHECK: %[[LOOP:.+]]:2 = scf.for %[[T:.+]] = %{{.+}} to %{{.+}} step %{{.+}} iter_args(%[[S:.+]] = %[[STATE]], %[[O:.+]] = %{{.+}}) -> (tensor<4x8x6xf32>, tensor<1x4x6xf32>)
-// CHECK: %[[DECAYED:.+]] = linalg.generic {{.+}} outs(%[[S]] : tensor<4x8x6xf32>)
+// CHECK: linalg.generic {{.+}} outs(%{{.+}} : tensor<4xf32>)
 // CHECK: math.exp
+// CHECK: %[[DECAYED:.+]] = linalg.generic {{.+}} outs(%[[S]] : tensor<4x8x6xf32>)
+// CHECK-NOT: math.exp
+// CHECK: linalg.generic {{.*}}iterator_types = ["parallel", "reduction", "parallel"]{{.*}} ins(%[[DECAYED]]
+// CHECK-NOT: math.exp
 // CHECK: %[[WRITTEN:.+]] = linalg.generic {{.+}} outs(%[[DECAYED]] : tensor<4x8x6xf32>)
 // CHECK: %[[NEWO:.+]] = tensor.insert_slice %{{.+}} into %[[O]][%[[T]], 0, 0]
 // CHECK: scf.yield %[[WRITTEN]], %[[NEWO]]
@@ -66,6 +71,9 @@ func.func @delta_rule_step(%q: tensor<1x2x8xf32>, %k: tensor<1x2x8xf32>, %v: ten
 // CHECK: arith.minui
 // CHECK: scf.for
 // CHECK: scf.yield
+// The contractions after the solve run as loops (h, r, s, j): the reduction
+// outside the contiguous j.
+// CHECK: linalg.generic {{.*}}iterator_types = ["parallel", "parallel", "reduction", "parallel"]
 // CHECK: linalg.generic {{.+}} outs(%[[S]] : tensor<4x8x6xf32>)
 // CHECK: tensor.insert_slice %{{.+}} into %[[O]][%[[START]], 0, 0]
 // CHECK: return %[[LOOP]]#1, %[[LOOP]]#0

@@ -1,0 +1,177 @@
+// RUN: qnext-opt %s --split-input-file --qnext-vectorize-contractions --canonicalize --cse | FileCheck %s
+// RUN: qnext-opt %s --split-input-file --qnext-vectorize-contractions="vector-width=16 rows=3" --canonicalize | FileCheck %s --check-prefix=W16
+// RUN: not qnext-opt %s --split-input-file --qnext-vectorize-contractions="rows=0" 2>&1 | FileCheck %s --check-prefix=BAD
+
+// BAD: vector-width, rows, token-rows and token-block-rows must be positive
+
+#matvec = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d1)>,
+           affine_map<(d0, d1) -> (d0)>]
+
+// One token, bf16 weights: a forall over blocks of 4 rows (12 / 4 = 3), a
+// K loop in steps of 8 with 4 accumulators, each weight vector widened by a
+// 16-bit shift, one horizontal sum per row. The zero fill is not re-added:
+// the kernel writes into the fill's destination.
+// CHECK-LABEL: func.func @matvec_bf16
+// CHECK-SAME: (%[[W:.+]]: tensor<12x32xbf16>, %[[X:.+]]: tensor<32xf32>)
+// CHECK-DAG: %[[C32:.+]] = arith.constant 32 : index
+// CHECK-DAG: %[[C8:.+]] = arith.constant 8 : index
+// CHECK-DAG: %[[SIXTEEN:.+]] = arith.constant dense<16> : vector<8xi32>
+// CHECK: %[[E:.+]] = tensor.empty() : tensor<12xf32>
+// CHECK-NOT: linalg.fill
+// CHECK: scf.forall (%[[I:.+]]) in (3) shared_outs(%[[O:.+]] = %[[E]])
+// CHECK: %[[N0:.+]] = arith.muli %[[I]], %{{.+}} : index
+// CHECK: %[[TILE:.+]] = tensor.extract_slice %[[O]][%[[N0]]] [4] [1]
+// CHECK: %[[ACC:.+]]:4 = scf.for %[[K:.+]] = %{{.+}} to %[[C32]] step %[[C8]] iter_args({{.+}}) -> (vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>)
+// CHECK: %[[XV:.+]] = vector.transfer_read %[[X]][%[[K]]]{{.*}}{in_bounds = [true]} : tensor<32xf32>, vector<8xf32>
+// CHECK: %[[WV:.+]] = vector.transfer_read %[[W]][%[[N0]], %[[K]]]{{.*}} : tensor<12x32xbf16>, vector<8xbf16>
+// CHECK: %[[BITS:.+]] = arith.bitcast %[[WV]] : vector<8xbf16> to vector<8xi16>
+// CHECK: %[[WIDE:.+]] = arith.extui %[[BITS]] : vector<8xi16> to vector<8xi32>
+// CHECK: %[[SH:.+]] = arith.shli %[[WIDE]], %[[SIXTEEN]] : vector<8xi32>
+// CHECK: %[[WF:.+]] = arith.bitcast %[[SH]] : vector<8xi32> to vector<8xf32>
+// CHECK: vector.fma %[[WF]], %[[XV]], %{{.+}} : vector<8xf32>
+// CHECK-COUNT-3: vector.fma
+// CHECK: scf.yield
+// CHECK: %[[S0:.+]] = vector.reduction <add>, %[[ACC]]#0 fastmath<reassoc> : vector<8xf32> into f32
+// CHECK-COUNT-3: vector.reduction <add>
+// CHECK: %[[ROW:.+]] = vector.from_elements %[[S0]], {{.+}} : vector<4xf32>
+// CHECK: %[[NEW:.+]] = vector.transfer_write %[[ROW]], %[[TILE]]
+// CHECK: scf.forall.in_parallel
+// CHECK-NEXT: tensor.parallel_insert_slice %[[NEW]] into %[[O]][%[[N0]]] [4] [1]
+// CHECK-NOT: linalg.generic
+
+// W16: func.func @matvec_bf16
+// W16: scf.forall (%{{.+}}) in (4)
+// W16: scf.for {{.+}} -> (vector<16xf32>, vector<16xf32>, vector<16xf32>)
+func.func @matvec_bf16(%w: tensor<12x32xbf16>, %x: tensor<32xf32>) -> tensor<12xf32> {
+  %zero = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<12xf32>
+  %init = linalg.fill ins(%zero : f32) outs(%e : tensor<12xf32>) -> tensor<12xf32>
+  %y = linalg.generic {indexing_maps = #matvec, iterator_types = ["parallel", "reduction"]}
+      ins(%w, %x : tensor<12x32xbf16>, tensor<32xf32>) outs(%init : tensor<12xf32>) {
+  ^bb0(%wi: bf16, %xi: f32, %acc: f32):
+    %0 = arith.extf %wi : bf16 to f32
+    %1 = arith.mulf %0, %xi : f32
+    %2 = arith.addf %acc, %1 : f32
+    linalg.yield %2 : f32
+  } -> tensor<12xf32>
+  return %y : tensor<12xf32>
+}
+
+// -----
+
+#matmul = [affine_map<(d0, d1, d2) -> (d0, d2)>, affine_map<(d0, d1, d2) -> (d1, d2)>,
+           affine_map<(d0, d1, d2) -> (d0, d1)>]
+
+// Several tokens, f16 weights, a live init (added, read from the window the
+// kernel writes): blocks of 2 rows (6 / 2 = 3), tokens 4 at a time with 2x4
+// accumulators, then the remaining tokens one at a time.
+// CHECK-LABEL: func.func @matmul_f16
+// CHECK-SAME: (%[[X:.+]]: tensor<?x16xf32>, %[[W:.+]]: tensor<6x16xf16>, %[[INIT:.+]]: tensor<?x6xf32>)
+// CHECK: scf.forall (%{{.+}}) in (3) shared_outs(%[[O:.+]] = %[[INIT]])
+// CHECK: %[[T:.+]] = tensor.dim %[[X]], %{{.+}} : tensor<?x16xf32>
+// CHECK: %[[TILE:.+]] = tensor.extract_slice %[[O]][0, %{{.+}}] [%[[T]], 2] [1, 1]
+// CHECK: %[[FULL:.+]] = arith.muli
+// CHECK: %[[MAIN:.+]] = scf.for %{{.+}} = %{{.+}} to %[[FULL]] step %{{.+}} iter_args(%[[IT:.+]] = %[[TILE]])
+// CHECK: scf.for {{.+}} -> (vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>)
+// CHECK: arith.extf %{{.+}} : vector<8xf16> to vector<8xf32>
+// CHECK-COUNT-4: vector.fma
+// CHECK: vector.from_elements {{.+}} : vector<2xf32>
+// CHECK: %[[PRIOR:.+]] = vector.transfer_read %[[IT]]
+// CHECK: arith.addf %{{.+}}, %[[PRIOR]] : vector<2xf32>
+// CHECK: %[[REST:.+]] = scf.for %{{.+}} = %[[FULL]] to %[[T]] step %{{.+}} iter_args(%{{.+}} = %[[MAIN]])
+// CHECK: scf.for {{.+}} -> (vector<8xf32>, vector<8xf32>)
+// CHECK: tensor.parallel_insert_slice %[[REST]] into %[[O]][0, %{{.+}}] [%[[T]], 2] [1, 1]
+// CHECK-NOT: linalg.generic
+func.func @matmul_f16(%x: tensor<?x16xf32>, %w: tensor<6x16xf16>, %init: tensor<?x6xf32>) -> tensor<?x6xf32> {
+  %y = linalg.generic {indexing_maps = #matmul, iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%x, %w : tensor<?x16xf32>, tensor<6x16xf16>) outs(%init : tensor<?x6xf32>) {
+  ^bb0(%xi: f32, %wi: f16, %acc: f32):
+    %0 = arith.extf %wi : f16 to f32
+    %1 = arith.mulf %xi, %0 : f32
+    %2 = arith.addf %1, %acc : f32
+    linalg.yield %2 : f32
+  } -> tensor<?x6xf32>
+  return %y : tensor<?x6xf32>
+}
+
+// -----
+
+#matvec = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d1)>,
+           affine_map<(d0, d1) -> (d0)>]
+
+// Left alone: K = 12 is not a multiple of the vector width.
+// CHECK-LABEL: func.func @k_not_multiple
+// CHECK-NOT: scf.forall
+// CHECK: linalg.generic
+func.func @k_not_multiple(%w: tensor<4x12xf32>, %x: tensor<12xf32>, %init: tensor<4xf32>) -> tensor<4xf32> {
+  %y = linalg.generic {indexing_maps = #matvec, iterator_types = ["parallel", "reduction"]}
+      ins(%w, %x : tensor<4x12xf32>, tensor<12xf32>) outs(%init : tensor<4xf32>) {
+  ^bb0(%wi: f32, %xi: f32, %acc: f32):
+    %1 = arith.mulf %wi, %xi : f32
+    %2 = arith.addf %acc, %1 : f32
+    linalg.yield %2 : f32
+  } -> tensor<4xf32>
+  return %y : tensor<4xf32>
+}
+
+// -----
+
+#matvec = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d1)>,
+           affine_map<(d0, d1) -> (d0)>]
+
+// Left alone: the body is not a sum of products (a max).
+// CHECK-LABEL: func.func @not_a_sum
+// CHECK-NOT: scf.forall
+// CHECK: linalg.generic
+// CHECK: arith.maximumf
+func.func @not_a_sum(%w: tensor<4x16xf32>, %x: tensor<16xf32>, %init: tensor<4xf32>) -> tensor<4xf32> {
+  %y = linalg.generic {indexing_maps = #matvec, iterator_types = ["parallel", "reduction"]}
+      ins(%w, %x : tensor<4x16xf32>, tensor<16xf32>) outs(%init : tensor<4xf32>) {
+  ^bb0(%wi: f32, %xi: f32, %acc: f32):
+    %1 = arith.mulf %wi, %xi : f32
+    %2 = arith.maximumf %acc, %1 : f32
+    linalg.yield %2 : f32
+  } -> tensor<4xf32>
+  return %y : tensor<4xf32>
+}
+
+// -----
+
+#matvec = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d1)>,
+           affine_map<(d0, d1) -> (d0)>]
+
+// Left alone: the weight's shape is not static (the kernel's blocks are
+// chosen from N and K).
+// CHECK-LABEL: func.func @dynamic_weight
+// CHECK-NOT: scf.forall
+// CHECK: linalg.generic
+func.func @dynamic_weight(%w: tensor<?x16xf32>, %x: tensor<16xf32>, %init: tensor<?xf32>) -> tensor<?xf32> {
+  %y = linalg.generic {indexing_maps = #matvec, iterator_types = ["parallel", "reduction"]}
+      ins(%w, %x : tensor<?x16xf32>, tensor<16xf32>) outs(%init : tensor<?xf32>) {
+  ^bb0(%wi: f32, %xi: f32, %acc: f32):
+    %1 = arith.mulf %wi, %xi : f32
+    %2 = arith.addf %acc, %1 : f32
+    linalg.yield %2 : f32
+  } -> tensor<?xf32>
+  return %y : tensor<?xf32>
+}
+
+// -----
+
+#transposed = [affine_map<(d0, d1) -> (d1, d0)>, affine_map<(d0, d1) -> (d1)>,
+               affine_map<(d0, d1) -> (d0)>]
+
+// Left alone: W is read transposed (W[k, n]), not the x * W^T form.
+// CHECK-LABEL: func.func @other_maps
+// CHECK-NOT: scf.forall
+// CHECK: linalg.generic
+func.func @other_maps(%w: tensor<16x4xf32>, %x: tensor<16xf32>, %init: tensor<4xf32>) -> tensor<4xf32> {
+  %y = linalg.generic {indexing_maps = #transposed, iterator_types = ["parallel", "reduction"]}
+      ins(%w, %x : tensor<16x4xf32>, tensor<16xf32>) outs(%init : tensor<4xf32>) {
+  ^bb0(%wi: f32, %xi: f32, %acc: f32):
+    %1 = arith.mulf %wi, %xi : f32
+    %2 = arith.addf %acc, %1 : f32
+    linalg.yield %2 : f32
+  } -> tensor<4xf32>
+  return %y : tensor<4xf32>
+}
