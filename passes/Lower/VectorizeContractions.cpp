@@ -135,7 +135,11 @@ public:
           addInit = false;
         }
     }
-    int64_t tn = blockFor(c.n, c.multiToken ? tokenBlockRows : rows);
+    // [1, K] (a decode step) is one token too: no token loop, the
+    // one-token row block.
+    bool oneRow = c.multiToken &&
+                  cast<RankedTensorType>(c.x.getType()).getDimSize(0) == 1;
+    int64_t tn = blockFor(c.n, c.multiToken && !oneRow ? tokenBlockRows : rows);
     auto forall = scf::ForallOp::create(
         b, loc, ArrayRef<OpFoldResult>{b.getIndexAttr(c.n / tn)},
         ValueRange{dest}, std::nullopt);
@@ -157,6 +161,8 @@ public:
     Value tile = tensor::ExtractSliceOp::create(b, loc, shared, offsets, sizes, strides);
     if (!c.multiToken) {
       tile = block(tile, addInit, Value(), 1, n0, tn);
+    } else if (oneRow) {
+      tile = block(tile, addInit, index(0), 1, n0, tn);
     } else {
       // Blocks of tokenRows tokens, then the remaining tokens one by one.
       Value t = getValueOrCreateConstantIndexOp(b, loc, sizes[0]);

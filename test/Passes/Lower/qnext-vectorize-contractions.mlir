@@ -96,6 +96,33 @@ func.func @matmul_f16(%x: tensor<?x16xf32>, %w: tensor<6x16xf16>, %init: tensor<
 
 // -----
 
+#matmul = [affine_map<(d0, d1, d2) -> (d0, d2)>, affine_map<(d0, d1, d2) -> (d1, d2)>,
+           affine_map<(d0, d1, d2) -> (d0, d1)>]
+
+// A decode step, x: [1, K]: the one-token kernel (blocks of 4 rows, 8 / 4 =
+// 2), no token loop.
+// CHECK-LABEL: func.func @one_token_rows
+// CHECK: scf.forall (%{{.+}}) in (2)
+// CHECK-NOT: scf.for {{.+}} -> (tensor
+// CHECK: scf.for {{.+}} -> (vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>)
+// CHECK: vector.from_elements {{.+}} : vector<4xf32>
+func.func @one_token_rows(%x: tensor<1x16xf32>, %w: tensor<8x16xbf16>) -> tensor<1x8xf32> {
+  %zero = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<1x8xf32>
+  %init = linalg.fill ins(%zero : f32) outs(%e : tensor<1x8xf32>) -> tensor<1x8xf32>
+  %y = linalg.generic {indexing_maps = #matmul, iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%x, %w : tensor<1x16xf32>, tensor<8x16xbf16>) outs(%init : tensor<1x8xf32>) {
+  ^bb0(%xi: f32, %wi: bf16, %acc: f32):
+    %0 = arith.extf %wi : bf16 to f32
+    %1 = arith.mulf %xi, %0 : f32
+    %2 = arith.addf %acc, %1 : f32
+    linalg.yield %2 : f32
+  } -> tensor<1x8xf32>
+  return %y : tensor<1x8xf32>
+}
+
+// -----
+
 #matvec = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d1)>,
            affine_map<(d0, d1) -> (d0)>]
 
