@@ -176,9 +176,9 @@ def VectorizeContractions : Pass<"qnext-vectorize-contractions"> {
       f32) and used for every token of the block;
     * one horizontal sum per output element at the end.
 
-    Only the summation order changes (vector lanes, then a tree). A
-    contraction whose K is not a multiple of `vector-width`, or whose N, K are
-    dynamic, is left alone for the scalar path.
+    Only the summation order changes (vector lanes, then a tree). A dynamic
+    N (rows of W) gets blocks of one row. A contraction whose K is dynamic or
+    not a multiple of `vector-width` is left alone for the scalar path.
   }];
   let options = [
     Option<"vectorWidth", "vector-width", "int64_t", /*default=*/"8",

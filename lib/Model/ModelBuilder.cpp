@@ -10,6 +10,7 @@
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/Builders.h"
 
 using namespace mlir;
@@ -59,7 +60,13 @@ void buildEntry(OpBuilder &b, Location loc, StringRef name, int64_t tokens,
   auto logits = RankedTensorType::get({tokens, c.vocabSize}, f32);
   std::vector<StateSlot> slots = stateSlots(*ctx, c);
 
+  // Prefill takes logits_from: logits are computed for rows [from, T) only
+  // (T - 1 when the caller wants the last one: lm_head is ~1/3 of the work).
+  const bool prefill = ShapedType::isDynamic(tokens);
+  const unsigned firstState = prefill ? 4 : 3;
   SmallVector<Type> inputs = {ids, ids, b.getIndexType()};
+  if (prefill)
+    inputs.push_back(b.getIndexType());
   SmallVector<Type> results = {logits};
   for (const StateSlot &s : slots) {
     inputs.push_back(s.type);
@@ -70,9 +77,11 @@ void buildEntry(OpBuilder &b, Location loc, StringRef name, int64_t tokens,
   func.setArgAttr(0, "qnext.name", b.getStringAttr("ids"));
   func.setArgAttr(1, "qnext.name", b.getStringAttr("positions"));
   func.setArgAttr(2, "qnext.name", b.getStringAttr("past"));
+  if (prefill)
+    func.setArgAttr(3, "qnext.name", b.getStringAttr("logits_from"));
   func.setResultAttr(0, "qnext.name", b.getStringAttr("logits"));
   for (size_t i = 0; i < slots.size(); ++i) {
-    func.setArgAttr(3 + i, "qnext.state", b.getStringAttr(slots[i].name));
+    func.setArgAttr(firstState + i, "qnext.state", b.getStringAttr(slots[i].name));
     func.setResultAttr(1 + i, "qnext.state", b.getStringAttr(slots[i].name));
   }
 
@@ -94,8 +103,8 @@ void buildEntry(OpBuilder &b, Location loc, StringRef name, int64_t tokens,
     Value x = mlir::qnext::RMSNormOp::create(
         b, l, h, layout.layerNorm(b, l, i, "input_layernorm"), epsAttr, one);
     Value mixed;
-    Value state0 = body->getArgument(3 + newStates.size());
-    Value state1 = body->getArgument(4 + newStates.size());
+    Value state0 = body->getArgument(firstState + newStates.size());
+    Value state1 = body->getArgument(firstState + 1 + newStates.size());
     if (c.isLinearAttention(i)) {
       const DeltaNetGeometry &g = c.deltaNet;
       WeightLayout::DeltaNet w = layout.deltaNet(b, l, i);
@@ -156,6 +165,17 @@ void buildEntry(OpBuilder &b, Location loc, StringRef name, int64_t tokens,
       mlpOut = mlir::qnext::MLPOp::create(b, l, hidden, m, w.gate, w.up, w.down);
     }
     h = arith::AddFOp::create(b, l, h, mlpOut);
+  }
+  if (prefill) {
+    Value from = body->getArgument(3);
+    Value rows = arith::SubIOp::create(
+        b, loc, tensor::DimOp::create(b, loc, h, 0), from);
+    h = tensor::ExtractSliceOp::create(
+        b, loc, RankedTensorType::get({ShapedType::kDynamic, c.hiddenSize}, f32), h,
+        ValueRange{from}, ValueRange{rows}, ValueRange{},
+        b.getDenseI64ArrayAttr({ShapedType::kDynamic, 0}),
+        b.getDenseI64ArrayAttr({ShapedType::kDynamic, c.hiddenSize}),
+        b.getDenseI64ArrayAttr({1, 1}));
   }
   Value out = mlir::qnext::LMHeadOp::create(b, loc, logits, h,
                                       layout.finalNorm(b, loc),

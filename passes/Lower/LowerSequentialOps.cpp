@@ -141,15 +141,28 @@ struct LowerAttention : OpRewritePattern<AttentionOp> {
                 ArrayRef<OpFoldResult>{s.ofr(1), s.ofr(1), s.ofr(1)}).getResult();
           };
           Value keys = window(kCache, d), values = window(vCache, dv);
-          // scores[h, s] = q[h, :] . K[h / G, s, :]
-          Value scores = s.generic(
-              {q, keys}, s.filled({s.ofr(nq), len}, s.f32(), 0.0),
-              {s.map(3, {s.d(0), s.d(2)}),
-               s.map(3, {s.d(0).floorDiv(group), s.d(1), s.d(2)}),
-               s.map(3, {s.d(0), s.d(1)})},
-              {kPar, kPar, kRed}, [&](OpBuilder &bb, Location ll, ValueRange a) {
-                return Emitter::add(bb, ll, a[2], Emitter::mul(bb, ll, a[0], a[1]));
-              });
+          // scores[h, s] = q[h, :] . K[h / G, s, :]: per KV head g, the
+          // x * W^T contraction of its G query heads [G, D] with its cached
+          // keys [len, D] (the form qnext-vectorize-contractions turns into
+          // a vector kernel).
+          Value scores = s.empty({s.ofr(nq), len}, s.f32());
+          for (int64_t g = 0; g < nkv; ++g) {
+            Value qg = tensor::ExtractSliceOp::create(
+                b, l, RankedTensorType::get({group, d}, s.f32()), q,
+                ArrayRef<OpFoldResult>{s.ofr(g * group), s.ofr(0)},
+                ArrayRef<OpFoldResult>{s.ofr(group), s.ofr(d)},
+                ArrayRef<OpFoldResult>{s.ofr(1), s.ofr(1)});
+            Value kg = tensor::ExtractSliceOp::create(
+                b, l, RankedTensorType::get({ShapedType::kDynamic, d}, s.f32()), keys,
+                ArrayRef<OpFoldResult>{s.ofr(g), s.ofr(0), s.ofr(0)},
+                ArrayRef<OpFoldResult>{s.ofr(1), len, s.ofr(d)},
+                ArrayRef<OpFoldResult>{s.ofr(1), s.ofr(1), s.ofr(1)});
+            scores = tensor::InsertSliceOp::create(
+                b, l, s.matmulTransposed(qg, kg), scores,
+                ArrayRef<OpFoldResult>{s.ofr(g * group), s.ofr(0)},
+                ArrayRef<OpFoldResult>{s.ofr(group), len},
+                ArrayRef<OpFoldResult>{s.ofr(1), s.ofr(1)});
+          }
           AffineMap hs = s.map(2, {s.d(0), s.d(1)}), h = s.map(2, {s.d(0)});
           Value maxInit = linalg::FillOp::create(
                               b, l, minusInf, s.empty({s.ofr(nq)}, s.f32()))
@@ -304,13 +317,16 @@ struct LowerRouter : OpRewritePattern<RouterOp> {
 };
 
 /// y[t] = sum_i w[t, i] * down_e(silu(gate_e x[t]) * up_e x[t]), e = idx[t, i]:
-/// only the selected experts' weights are read.
+/// only the selected experts' weights are read. One token (a decode step):
+/// its top-k experts in turn.
 struct LowerExpertSwiGLU : OpRewritePattern<ExpertSwiGLUOp> {
   using OpRewritePattern::OpRewritePattern;
   LogicalResult matchAndRewrite(ExpertSwiGLUOp op,
                                 PatternRewriter &rw) const override {
     if (failed(requireF32(rw, op, op.getInput())))
       return failure();
+    if (cast<RankedTensorType>(op.getInput().getType()).getDimSize(0) != 1)
+      return rw.notifyMatchFailure(op, "several tokens: grouped by expert");
     Emitter e{rw, op.getLoc()};
     Value x = op.getInput();
     Value out0 = e.filled(e.sizesOf(x), e.f32(), 0.0);
@@ -354,10 +370,141 @@ struct LowerExpertSwiGLU : OpRewritePattern<ExpertSwiGLUOp> {
   }
 };
 
+
+/// Several tokens (prefill): grouped by expert, so each selected expert's
+/// weights are read once per call, not once per token. For every expert e:
+/// gather the rows x[t] routed to it (with their weights), run gate/up, the
+/// SwiGLU and down on that [n_e, H] block (multi-token projections), and add
+/// w * result back into y[t]. An expert no token chose costs one scan of the
+/// indices.
+struct LowerExpertSwiGLUGrouped : OpRewritePattern<ExpertSwiGLUOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(ExpertSwiGLUOp op,
+                                PatternRewriter &rw) const override {
+    if (failed(requireF32(rw, op, op.getInput())))
+      return failure();
+    if (cast<RankedTensorType>(op.getInput().getType()).getDimSize(0) == 1)
+      return rw.notifyMatchFailure(op, "one token: its experts in turn");
+    Emitter e{rw, op.getLoc()};
+    Value x = op.getInput(), indices = op.getIndices(), weights = op.getWeights();
+    const int64_t numExperts =
+        cast<RankedTensorType>(op.getGate().getType()).getDimSize(0);
+    const int64_t hidden = cast<RankedTensorType>(x.getType()).getDimSize(1);
+    Value tokens = e.dimValue(x, 0), topK = e.dimValue(indices, 1);
+    Value out0 = e.filled(e.sizesOf(x), e.f32(), 0.0);
+
+    // for t < T, i < k with indices[t, i] == ex: body(t, i, carried...).
+    auto forSelected = [](OpBuilder &b, Location l, Value ex, Value tokens,
+                          Value topK, Value indices, ValueRange init,
+                          function_ref<SmallVector<Value>(OpBuilder &, Location,
+                                                          Value, Value, ValueRange)>
+                              body) {
+      Emitter s{b, l};
+      return scf::ForOp::create(
+                 b, l, s.idx(0), tokens, s.idx(1), init,
+                 [&](OpBuilder &b1, Location l1, Value t, ValueRange in1) {
+                   Emitter s1{b1, l1};
+                   auto inner = scf::ForOp::create(
+                       b1, l1, s1.idx(0), topK, s1.idx(1), in1,
+                       [&](OpBuilder &b2, Location l2, Value i, ValueRange in2) {
+                         Value id = tensor::ExtractOp::create(b2, l2, indices,
+                                                              ValueRange{t, i});
+                         Value eid = arith::IndexCastOp::create(
+                             b2, l2, b2.getIndexType(), id);
+                         Value hit = arith::CmpIOp::create(
+                             b2, l2, arith::CmpIPredicate::eq, eid, ex);
+                         auto ifOp = scf::IfOp::create(
+                             b2, l2, hit,
+                             [&](OpBuilder &b3, Location l3) {
+                               scf::YieldOp::create(b3, l3, body(b3, l3, t, i, in2));
+                             },
+                             [&](OpBuilder &b3, Location l3) {
+                               scf::YieldOp::create(b3, l3, in2);
+                             });
+                         scf::YieldOp::create(b2, l2, ifOp.getResults());
+                       });
+                   scf::YieldOp::create(b1, l1, inner.getResults());
+                 })
+          .getResults();
+    };
+
+    auto perExpert = scf::ForOp::create(
+        rw, e.loc, e.idx(0), e.idx(numExperts), e.idx(1), ValueRange{out0},
+        [&](OpBuilder &b, Location l, Value ex, ValueRange outer) {
+          Emitter s{b, l};
+          Value count =
+              forSelected(b, l, ex, tokens, topK, indices, ValueRange{s.idx(0)},
+                          [](OpBuilder &bb, Location ll, Value, Value, ValueRange c) {
+                            Value one = arith::ConstantIndexOp::create(bb, ll, 1);
+                            return SmallVector<Value>{
+                                arith::AddIOp::create(bb, ll, c[0], one)};
+                          })[0];
+          Value any = arith::CmpIOp::create(b, l, arith::CmpIPredicate::ugt, count,
+                                            s.idx(0));
+          auto ifAny = scf::IfOp::create(
+              b, l, any,
+              [&](OpBuilder &b1, Location l1) {
+                Emitter s1{b1, l1};
+                // Gather: rows[j] = x[t_j], token[j] = t_j, weight[j] = w[t_j, i_j].
+                Value rows0 = s1.empty({count, s1.ofr(hidden)}, s1.f32());
+                Value tok0 = s1.empty({count}, b1.getIndexType());
+                Value w0 = s1.empty({count}, s1.f32());
+                SmallVector<Value> gathered = forSelected(
+                    b1, l1, ex, tokens, topK, indices,
+                    ValueRange{rows0, tok0, w0, s1.idx(0)},
+                    [&](OpBuilder &bb, Location ll, Value t, Value i, ValueRange c) {
+                      Emitter sb{bb, ll};
+                      Value pos = c[3];
+                      Value rows = sb.insertRow(sb.row(x, t), c[0], pos);
+                      Value tok = tensor::InsertOp::create(bb, ll, t, c[1], pos);
+                      Value w = tensor::ExtractOp::create(bb, ll, weights,
+                                                          ValueRange{t, i});
+                      Value ws = tensor::InsertOp::create(bb, ll, w, c[2], pos);
+                      Value next = arith::AddIOp::create(bb, ll, pos, sb.idx(1));
+                      return SmallVector<Value>{rows, tok, ws, next};
+                    });
+                Value rows = gathered[0], tok = gathered[1], ws = gathered[2];
+                Value g = s1.matmulTransposed(rows, s1.row(op.getGate(), ex));
+                Value u = s1.matmulTransposed(rows, s1.row(op.getUp(), ex));
+                AffineMap id2 = s1.map(2, {s1.d(0), s1.d(1)});
+                Value h = s1.generic({g, u}, s1.empty(s1.sizesOf(g), s1.f32()),
+                                     {id2, id2, id2}, {kPar, kPar},
+                                     [&](OpBuilder &bb, Location ll, ValueRange a) {
+                                       return Emitter::mul(
+                                           bb, ll, Emitter::silu(bb, ll, a[0]), a[1]);
+                                     });
+                Value down = s1.matmulTransposed(h, s1.row(op.getDown(), ex));
+                // Scatter: y[token[j]] += weight[j] * down[j].
+                auto scatter = scf::ForOp::create(
+                    b1, l1, s1.idx(0), count, s1.idx(1), ValueRange{outer[0]},
+                    [&](OpBuilder &b2, Location l2, Value j, ValueRange in) {
+                      Emitter s2{b2, l2};
+                      Value t = tensor::ExtractOp::create(b2, l2, tok, ValueRange{j});
+                      Value w = tensor::ExtractOp::create(b2, l2, ws, ValueRange{j});
+                      AffineMap id1 = s2.map(1, {s2.d(0)});
+                      Value sum = s2.generic(
+                          {s2.row(down, j)}, s2.row(in[0], t), {id1, id1}, {kPar},
+                          [&](OpBuilder &bb, Location ll, ValueRange a) {
+                            return Emitter::add(bb, ll, a[1],
+                                                Emitter::mul(bb, ll, w, a[0]));
+                          });
+                      scf::YieldOp::create(b2, l2, s2.insertRow(sum, in[0], t));
+                    });
+                scf::YieldOp::create(b1, l1, scatter.getResults());
+              },
+              [&](OpBuilder &b1, Location l1) {
+                scf::YieldOp::create(b1, l1, outer[0]);
+              });
+          scf::YieldOp::create(b, l, ifAny.getResults());
+        });
+    rw.replaceOp(op, perExpert.getResult(0));
+    return success();
+  }
+};
 } // namespace
 
 void mlir::qnext::lowering::populateSequentialOpPatterns(
     RewritePatternSet &patterns) {
   patterns.add<LowerGatedDeltaRule, LowerAttention, LowerRouter,
-               LowerExpertSwiGLU>(patterns.getContext());
+               LowerExpertSwiGLU, LowerExpertSwiGLUGrouped>(patterns.getContext());
 }

@@ -27,7 +27,7 @@ struct Contraction {
   linalg::GenericOp op;
   Value x, w, init;
   bool multiToken;
-  int64_t n, k;
+  int64_t n, k; ///< n is ShapedType::kDynamic for a dynamic row count
 };
 
 /// `v` with any float extension stripped.
@@ -102,7 +102,7 @@ std::optional<Contraction> match(linalg::GenericOp op) {
   Type wElt = wType.getElementType();
   if (!xType.getElementType().isF32() || !yType.getElementType().isF32() ||
       !(wElt.isF32() || wElt.isBF16() || wElt.isF16()) ||
-      !wType.hasStaticShape())
+      wType.isDynamicDim(1))
     return std::nullopt;
   c.n = wType.getDimSize(0);
   c.k = wType.getDimSize(1);
@@ -139,10 +139,16 @@ public:
     // one-token row block.
     bool oneRow = c.multiToken &&
                   cast<RankedTensorType>(c.x.getType()).getDimSize(0) == 1;
-    int64_t tn = blockFor(c.n, c.multiToken && !oneRow ? tokenBlockRows : rows);
-    auto forall = scf::ForallOp::create(
-        b, loc, ArrayRef<OpFoldResult>{b.getIndexAttr(c.n / tn)},
-        ValueRange{dest}, std::nullopt);
+    // A dynamic row count (e.g. attention over the cached positions) takes
+    // one row per block.
+    int64_t tn = ShapedType::isDynamic(c.n)
+                     ? 1
+                     : blockFor(c.n, c.multiToken && !oneRow ? tokenBlockRows : rows);
+    OpFoldResult blocks = ShapedType::isDynamic(c.n)
+                              ? tensor::getMixedSize(b, loc, c.w, 0)
+                              : OpFoldResult(b.getIndexAttr(c.n / tn));
+    auto forall = scf::ForallOp::create(b, loc, ArrayRef<OpFoldResult>{blocks},
+                                        ValueRange{dest}, std::nullopt);
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPoint(forall.getTerminator());
     Value n0 = arith::MulIOp::create(b, loc, forall.getInductionVar(0), index(tn));

@@ -275,8 +275,10 @@ struct qnext_session {
   std::vector<std::vector<float>> states;
   std::vector<std::vector<int64_t>> shapes;
 
-  int run(Entry entry, const int32_t *ids, int64_t n, float *logits,
-          char **error) {
+  /// Runs prefill or decode on n tokens. Prefill writes the logits of rows
+  /// [n - rows, n) (rows is n or 1); decode's one row.
+  int run(Entry entry, const int32_t *ids, int64_t n, int64_t rows,
+          float *logits, char **error) {
     const int64_t vocab = model->vocab;
     if (n <= 0) {
       setError(error, "no tokens to process");
@@ -300,9 +302,10 @@ struct qnext_session {
       positions[i] = int32_t(position + i);
     std::vector<float> scratch;
     if (!logits) {
-      scratch.resize(n * vocab);
+      scratch.resize(rows * vocab);
       logits = scratch.data();
     }
+    const bool isPrefill = entry == model->prefill;
     const uint8_t *weights = model->base + model->weightsSection.offset;
     std::vector<qnext::MemRefDescriptor> d;
     d.reserve(4 + states.size());
@@ -311,11 +314,14 @@ struct qnext_session {
     d.emplace_back(positions.data(), std::vector<int64_t>{n});
     for (size_t i = 0; i < states.size(); ++i)
       d.emplace_back(states[i].data(), shapes[i]);
-    d.emplace_back(logits, std::vector<int64_t>{n, vocab});
-    int64_t past = position;
-    // weights, ids, positions, past (by value), states..., logits
+    d.emplace_back(logits, std::vector<int64_t>{rows, vocab});
+    int64_t past = position, from = n - rows;
+    // weights, ids, positions, past (by value), [prefill: logits_from (by
+    // value)], states..., logits
     std::vector<void *> args = {d[0].argument(), d[1].argument(),
                                 d[2].argument(), &past};
+    if (isPrefill)
+      args.push_back(&from);
     for (size_t i = 3; i < d.size(); ++i)
       args.push_back(d[i].argument());
     entry(args.data());
@@ -421,12 +427,17 @@ int64_t qnext_session_position(const qnext_session *session) {
 
 int qnext_session_prefill(qnext_session *session, const int32_t *ids, int64_t n,
                           float *logits, char **error) {
-  return session->run(session->model->prefill, ids, n, logits, error);
+  return session->run(session->model->prefill, ids, n, n, logits, error);
+}
+
+int qnext_session_prefill_last(qnext_session *session, const int32_t *ids,
+                               int64_t n, float *logits, char **error) {
+  return session->run(session->model->prefill, ids, n, 1, logits, error);
 }
 
 int qnext_session_decode(qnext_session *session, int32_t id, float *logits,
                          char **error) {
-  return session->run(session->model->decode, &id, 1, logits, error);
+  return session->run(session->model->decode, &id, 1, 1, logits, error);
 }
 
 void qnext_free_error(char *error) { free(error); }

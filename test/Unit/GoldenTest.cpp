@@ -82,7 +82,8 @@ public:
     });
     auto module = qnext::buildModel(ctx, *config, layout);
     auto prefill = module->lookupSymbol<mlir::func::FuncOp>("prefill");
-    for (unsigned i = 3; i < prefill.getNumArguments(); ++i)
+    // ids, positions, past, logits_from, then the states.
+    for (unsigned i = 4; i < prefill.getNumArguments(); ++i)
       m->stateTypes.push_back(
           mlir::cast<mlir::RankedTensorType>(prefill.getArgument(i).getType()));
 
@@ -160,9 +161,12 @@ public:
     for (size_t i = 0; i < states.size(); ++i)
       descriptors.emplace_back(states[i].data(), stateShapes[i]);
     descriptors.emplace_back(logits.data(), std::vector<int64_t>{n, vocab});
+    int64_t logitsFrom = 0; // prefill: every row's logits
     std::vector<void *> args = {descriptors[0].argument(),
                                 descriptors[1].argument(),
                                 descriptors[2].argument(), &past};
+    if (std::string(entry) == "prefill")
+      args.push_back(&logitsFrom);
     for (size_t i = 3; i < descriptors.size(); ++i)
       args.push_back(descriptors[i].argument());
     llvm::Error e = engine->invokePacked(std::string("_mlir_ciface_") + entry, args);

@@ -438,11 +438,15 @@ TEST(OpOracle, Router) {
   }
 }
 
-TEST(OpOracle, ExpertSwiGLU) {
-  std::mt19937 rng(11);
-  const int t = 3, h = 8, inter = 5, e = 4, k = 2;
-  Buffer x = dynamic(f32({t, h}, rng)), w = dynamic(f32({t, k}, rng, 0, 1));
-  Buffer idx = dynamic(ints("i32", {t, k}, {3, 0, 1, 1, 2, 3}));
+/// Runs qnext.expert_swiglu on t tokens (a static [1, H] input for t == 1:
+/// the decode lowering; dynamic otherwise: the grouped one) and compares it
+/// with the scalar reference.
+void checkExpertSwiGLU(int t, const std::vector<int64_t> &ids, unsigned seed) {
+  std::mt19937 rng(seed);
+  const int h = 8, inter = 5, e = 4, k = 2;
+  auto shape = [&](Buffer b) { return t == 1 ? b : dynamic(b); };
+  Buffer x = shape(f32({t, h}, rng)), w = shape(f32({t, k}, rng, 0, 1));
+  Buffer idx = shape(ints("i32", {t, k}, ids));
   Buffer gate = bf16({e, inter, h}, rng), up = bf16({e, inter, h}, rng);
   Buffer down = bf16({e, h, inter}, rng);
   auto res = run("%r0 = qnext.expert_swiglu %a0, %a1, %a2, %a3, %a4, %a5 : (" +
@@ -450,7 +454,7 @@ TEST(OpOracle, ExpertSwiGLU) {
                      idx.tensorType() + ", " + gate.tensorType() + ", " +
                      up.tensorType() + ", " + down.tensorType() + ") -> " +
                      x.tensorType(),
-                 {x, w, idx, gate, up, down}, {dynamic(out("f32", {t, h}))});
+                 {x, w, idx, gate, up, down}, {shape(out("f32", {t, h}))});
   ASSERT_EQ(res.size(), 1u);
   std::vector<double> want(t * h, 0);
   for (int i = 0; i < t; ++i)
@@ -474,5 +478,17 @@ TEST(OpOracle, ExpertSwiGLU) {
     }
   EXPECT_CLOSE(res[0], want);
 }
+
+// Grouped by expert: expert 3 serves two tokens, token 1 picks expert 1
+// twice.
+TEST(OpOracle, ExpertSwiGLU) { checkExpertSwiGLU(3, {3, 0, 1, 1, 2, 3}, 11); }
+
+// Nine tokens, one expert left unchosen (0), more tokens than a block of 4.
+TEST(OpOracle, ExpertSwiGLUManyTokens) {
+  checkExpertSwiGLU(9, {1, 2, 3, 1, 2, 3, 1, 1, 3, 2, 2, 1, 3, 3, 1, 2, 2, 3}, 12);
+}
+
+// One token (a decode step): its top-k experts in turn.
+TEST(OpOracle, ExpertSwiGLUOneToken) { checkExpertSwiGLU(1, {2, 0}, 13); }
 
 } // namespace

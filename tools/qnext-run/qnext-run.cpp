@@ -129,16 +129,31 @@ int main(int argc, char **argv) {
   }
   scope_exit closeSession([&] { qnext_session_destroy(session); });
 
-  std::vector<float> logits; // every processed row, in order
-  logits.reserve((p + maxNew) * vocab);
+  // Every processed row when they are written or compared; otherwise only
+  // the last (the prompt's logits are then computed for its last token only).
+  const bool allRows = !logitsOut.empty() || !referenceLogits.empty();
+  std::vector<float> logits; // the rows kept, in order
+  logits.reserve((allRows ? p + maxNew : 1) * vocab);
+  auto lastRow = [&] { return logits.data() + logits.size() - vocab; };
+  auto nextRow = [&]() -> float * {
+    logits.resize(allRows ? logits.size() + vocab : vocab);
+    return lastRow();
+  };
   using Clock = std::chrono::steady_clock;
   auto start = Clock::now();
   int64_t chunk = prefillChunk ? int64_t(prefillChunk) : p;
   for (int64_t at = 0; at < p; at += chunk) {
     int64_t n = std::min(chunk, p - at);
-    logits.resize((at + n) * vocab);
-    if (qnext_session_prefill(session, prompt.data() + at, n,
-                              logits.data() + at * vocab, &error)) {
+    int failed;
+    if (allRows) {
+      logits.resize((at + n) * vocab);
+      failed = qnext_session_prefill(session, prompt.data() + at, n,
+                                     logits.data() + at * vocab, &error);
+    } else {
+      failed = qnext_session_prefill_last(session, prompt.data() + at, n,
+                                          nextRow(), &error);
+    }
+    if (failed) {
       int rc = fail(error);
       qnext_free_error(error);
       return rc;
@@ -149,14 +164,12 @@ int main(int argc, char **argv) {
   std::vector<int32_t> generated;
   start = Clock::now();
   for (int64_t i = 0; i < maxNew; ++i) {
-    const float *row = logits.data() + (p + i - 1) * vocab;
+    const float *row = lastRow();
     int32_t next = int32_t(std::max_element(row, row + vocab) - row);
     generated.push_back(next);
     if (i + 1 == maxNew)
       break; // the last token's own logits are not needed
-    logits.resize((p + i + 1) * vocab);
-    if (qnext_session_decode(session, next, logits.data() + (p + i) * vocab,
-                             &error)) {
+    if (qnext_session_decode(session, next, nextRow(), &error)) {
       int rc = fail(error);
       qnext_free_error(error);
       return rc;

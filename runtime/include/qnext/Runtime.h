@@ -53,6 +53,11 @@ int64_t qnext_session_position(const qnext_session *session);
  * vocab_size logits to `logits` (NULL: not wanted). */
 int qnext_session_prefill(qnext_session *session, const int32_t *ids,
                           int64_t n, float *logits, char **error);
+/* The same, computing only the last token's logits (one row; NULL: not
+ * wanted): what generation needs, and cheaper, as the vocabulary projection
+ * is about a third of a prompt's work. */
+int qnext_session_prefill_last(qnext_session *session, const int32_t *ids,
+                               int64_t n, float *logits, char **error);
 /* One token; writes one row of logits. */
 int qnext_session_decode(qnext_session *session, int32_t id, float *logits,
                          char **error);

@@ -167,12 +167,17 @@ func.func @not_a_sum(%w: tensor<4x16xf32>, %x: tensor<16xf32>, %init: tensor<4xf
 #matvec = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d1)>,
            affine_map<(d0, d1) -> (d0)>]
 
-// Left alone: the weight's shape is not static (the kernel's blocks are
-// chosen from N and K).
-// CHECK-LABEL: func.func @dynamic_weight
-// CHECK-NOT: scf.forall
-// CHECK: linalg.generic
-func.func @dynamic_weight(%w: tensor<?x16xf32>, %x: tensor<16xf32>, %init: tensor<?xf32>) -> tensor<?xf32> {
+// A dynamic row count (attention scores over the cached positions): blocks
+// of one row, as many as W has rows.
+// CHECK-LABEL: func.func @dynamic_rows
+// CHECK-SAME: (%[[W:.+]]: tensor<?x16xf32>
+// CHECK: %[[N:.+]] = tensor.dim %[[W]], %{{.+}} : tensor<?x16xf32>
+// CHECK: scf.forall (%{{.+}}) in (%[[N]])
+// CHECK: scf.for {{.+}} -> (vector<8xf32>) {
+// CHECK: %[[SUM:.+]] = vector.reduction <add>
+// CHECK: vector.broadcast %[[SUM]] : f32 to vector<1xf32>
+// CHECK: tensor.parallel_insert_slice %{{.+}} [1] [1] : tensor<1xf32> into tensor<?xf32>
+func.func @dynamic_rows(%w: tensor<?x16xf32>, %x: tensor<16xf32>, %init: tensor<?xf32>) -> tensor<?xf32> {
   %y = linalg.generic {indexing_maps = #matvec, iterator_types = ["parallel", "reduction"]}
       ins(%w, %x : tensor<?x16xf32>, tensor<16xf32>) outs(%init : tensor<?xf32>) {
   ^bb0(%wi: f32, %xi: f32, %acc: f32):
@@ -181,6 +186,26 @@ func.func @dynamic_weight(%w: tensor<?x16xf32>, %x: tensor<16xf32>, %init: tenso
     linalg.yield %2 : f32
   } -> tensor<?xf32>
   return %y : tensor<?xf32>
+}
+
+// -----
+
+#matvec = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d1)>,
+           affine_map<(d0, d1) -> (d0)>]
+
+// Left alone: K is dynamic.
+// CHECK-LABEL: func.func @dynamic_k
+// CHECK-NOT: scf.forall
+// CHECK: linalg.generic
+func.func @dynamic_k(%w: tensor<4x?xf32>, %x: tensor<?xf32>, %init: tensor<4xf32>) -> tensor<4xf32> {
+  %y = linalg.generic {indexing_maps = #matvec, iterator_types = ["parallel", "reduction"]}
+      ins(%w, %x : tensor<4x?xf32>, tensor<?xf32>) outs(%init : tensor<4xf32>) {
+  ^bb0(%wi: f32, %xi: f32, %acc: f32):
+    %1 = arith.mulf %wi, %xi : f32
+    %2 = arith.addf %acc, %1 : f32
+    linalg.yield %2 : f32
+  } -> tensor<4xf32>
+  return %y : tensor<4xf32>
 }
 
 // -----
