@@ -42,10 +42,14 @@ std::string buildManifest(const ManifestInputs &in) {
                 {"hidden_size", c.hiddenSize},
                 {"num_layers", c.numLayers},
                 {"layer_types", c.layerPattern()},
+                {"num_experts", c.numExperts},
+                {"num_experts_per_tok", c.numExpertsPerTok},
+                {"tie_word_embeddings", c.tieWordEmbeddings},
                 {"max_position_embeddings", c.maxPositionEmbeddings}};
   // Entry points: void qnext_<name>(void **args), args[i] pointing at
   // argument i: weights, ids, positions (memref descriptors), past (int64),
-  // one descriptor per state, then the logits descriptor.
+  // [prefill: logits_from (int64)], one descriptor per state, then the
+  // logits descriptor (docs/artifact.md).
   m["entry_points"] = {
       {"prefill", {{"symbol", "qnext_prefill"}, {"tokens", "any"}}},
       {"decode", {{"symbol", "qnext_decode"}, {"tokens", 1}}}};
