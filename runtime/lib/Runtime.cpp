@@ -110,7 +110,8 @@ struct qnext_model {
     return false;
   }
 
-  bool open(char **error) {
+  /// Maps and validates the artifact; loads its code unless only inspecting.
+  bool open(char **error, bool withCode) {
     int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0)
       return fail(error, std::strerror(errno));
@@ -181,7 +182,7 @@ struct qnext_model {
     manifest = json::parse(manifestText, nullptr, /*allow_exceptions=*/false);
     if (manifest.is_discarded() || !manifest.is_object())
       return fail(error, "manifest: not valid JSON");
-    return readManifest(error) && loadCode(error);
+    return readManifest(error) && (!withCode || loadCode(error));
   }
 
   bool readManifest(char **error) {
@@ -272,6 +273,7 @@ struct qnext_session {
   qnext_model *model = nullptr;
   int64_t capacity = 0;
   int64_t position = 0;
+  uint64_t stateBytes = 0; ///< caches and states, allocated at creation
   std::vector<std::vector<float>> states;
   std::vector<std::vector<int64_t>> shapes;
 
@@ -332,14 +334,22 @@ struct qnext_session {
 
 extern "C" {
 
-qnext_model *qnext_model_open(const char *path, char **error) {
+static qnext_model *openModel(const char *path, bool withCode, char **error) {
   auto *model = new qnext_model();
   model->path = path;
-  if (!model->open(error)) {
+  if (!model->open(error, withCode)) {
     delete model;
     return nullptr;
   }
   return model;
+}
+
+qnext_model *qnext_model_open(const char *path, char **error) {
+  return openModel(path, /*withCode=*/true, error);
+}
+
+qnext_model *qnext_model_inspect(const char *path, char **error) {
+  return openModel(path, /*withCode=*/false, error);
 }
 
 void qnext_model_close(qnext_model *model) { delete model; }
@@ -381,20 +391,32 @@ qnext_session *qnext_session_create(qnext_model *model, int64_t maxContext,
                         std::to_string(maxContext));
     return nullptr;
   }
+  if (!model->prefill) {
+    setError(error, model->path + ": opened for inspection only (its code is "
+                                  "not loaded)");
+    return nullptr;
+  }
   auto *session = new qnext_session();
   session->model = model;
   session->capacity = maxContext;
+  // Sizes saturate instead of wrapping, so an absurd max context is refused
+  // below rather than allocated short.
+  auto mul = [](uint64_t a, uint64_t b) {
+    uint64_t r;
+    return __builtin_mul_overflow(a, b, &r) ? UINT64_MAX : r;
+  };
   uint64_t bytes = 0;
   for (std::vector<int64_t> shape : model->stateShapes) {
     uint64_t n = 1;
     for (int64_t &d : shape) {
       if (d == -1)
         d = maxContext;
-      n *= uint64_t(d);
+      n = mul(n, uint64_t(d));
     }
-    bytes += n * 4;
+    bytes = std::min<uint64_t>(UINT64_MAX - 1, bytes + std::min(mul(n, 4), UINT64_MAX / 2));
     session->shapes.push_back(shape);
   }
+  session->stateBytes = bytes;
   // Refuse what cannot fit instead of being killed for it.
   uint64_t physical = uint64_t(sysconf(_SC_PHYS_PAGES)) * uint64_t(sysconf(_SC_PAGESIZE));
   if (bytes > physical / 2) {
@@ -423,6 +445,10 @@ void qnext_session_reset(qnext_session *session) {
 
 int64_t qnext_session_position(const qnext_session *session) {
   return session->position;
+}
+
+int64_t qnext_session_state_bytes(const qnext_session *session) {
+  return int64_t(session->stateBytes);
 }
 
 int qnext_session_prefill(qnext_session *session, const int32_t *ids, int64_t n,

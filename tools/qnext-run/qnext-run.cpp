@@ -10,10 +10,12 @@
 #include "qnext/Runtime.h"
 
 #include "llvm/ADT/ScopeExit.h"
+#include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/Path.h"
 #include "llvm/Support/WithColor.h"
 #include "llvm/Support/raw_ostream.h"
 
@@ -55,6 +57,26 @@ cl::opt<double> tolerance("tolerance",
                           cl::init(1e-3), cl::cat(category));
 cl::opt<bool> verify("verify", cl::desc("Also check the weights' checksum"),
                      cl::cat(category));
+cl::opt<bool> memory("memory",
+                     cl::desc("Print the process's anonymous resident memory "
+                              "after prefill and after decode, and the size "
+                              "of the caches"),
+                     cl::cat(category));
+
+/// RssAnon of /proc/self/status in KiB: the process's own memory, not the
+/// pages of the mapped artifact.
+int64_t anonymousKiB() {
+  // A stream read: /proc files report a size of 0.
+  auto status = MemoryBuffer::getFileAsStream("/proc/self/status");
+  if (!status)
+    return -1;
+  for (StringRef line : split((*status)->getBuffer(), '\n')) {
+    int64_t kib;
+    if (line.consume_front("RssAnon:") && !line.trim().consumeInteger(10, kib))
+      return kib;
+  }
+  return -1;
+}
 
 int fail(const Twine &message) {
   WithColor::error(errs(), "qnext-run") << message << "\n";
@@ -94,6 +116,12 @@ int main(int argc, char **argv) {
   }
   if (prompt.empty())
     return fail("--tokens: no token ids");
+  // Fail before the work, not after it, when the output cannot be written.
+  if (!logitsOut.empty() && logitsOut != "-") {
+    StringRef dir = sys::path::parent_path(logitsOut);
+    if (!dir.empty() && !sys::fs::is_directory(dir))
+      return fail("--logits-out " + logitsOut + ": no folder " + dir);
+  }
   if (maxNew < 0 || prefillChunk < 0 || maxContext < 0 || threads < 0)
     return fail("--max-new, --prefill-chunk, --max-context and --threads must "
                 "not be negative");
@@ -160,6 +188,7 @@ int main(int argc, char **argv) {
     }
   }
   double prefillSeconds = std::chrono::duration<double>(Clock::now() - start).count();
+  int64_t afterPrefillKiB = memory ? anonymousKiB() : 0;
 
   std::vector<int32_t> generated;
   start = Clock::now();
@@ -176,6 +205,7 @@ int main(int argc, char **argv) {
     }
   }
   double decodeSeconds = std::chrono::duration<double>(Clock::now() - start).count();
+  int64_t afterDecodeKiB = memory ? anonymousKiB() : 0;
 
   for (size_t i = 0; i < generated.size(); ++i)
     outs() << (i ? "," : "") << generated[i];
@@ -187,6 +217,11 @@ int main(int argc, char **argv) {
   if (decoded)
     errs() << format("decode: %lld tokens, %.3f s, %.2f tok/s\n",
                      (long long)decoded, decodeSeconds, decoded / decodeSeconds);
+  if (memory)
+    errs() << format("memory: %lld KiB after prefill, %lld KiB after decode, "
+                     "caches and states %lld KiB\n",
+                     (long long)afterPrefillKiB, (long long)afterDecodeKiB,
+                     (long long)(qnext_session_state_bytes(session) >> 10));
 
   if (!logitsOut.empty()) {
     if (Error e = writeToOutput(logitsOut, [&](raw_ostream &os) {

@@ -25,6 +25,10 @@ typedef struct qnext_session qnext_session;
  * (checksums, version, target CPU features) and loads the code. The weights
  * stay in the mapping (zero-copy). */
 qnext_model *qnext_model_open(const char *path, char **error);
+/* The same validation (header, section table, checksums of manifest and code,
+ * manifest, CPU features) without loading the code: for reading the manifest
+ * or verifying an artifact; sessions cannot be created on it. */
+qnext_model *qnext_model_inspect(const char *path, char **error);
 void qnext_model_close(qnext_model *model);
 int64_t qnext_model_vocab_size(const qnext_model *model);
 int64_t qnext_model_max_position_embeddings(const qnext_model *model);
@@ -48,6 +52,9 @@ void qnext_session_destroy(qnext_session *session);
 void qnext_session_reset(qnext_session *session);
 /* Tokens processed so far. */
 int64_t qnext_session_position(const qnext_session *session);
+/* Bytes of the session's KV caches and DeltaNet states, all allocated when it
+ * is created: a session does not grow while it runs. */
+int64_t qnext_session_state_bytes(const qnext_session *session);
 
 /* Runs n tokens continuing from the session's state; writes n rows of
  * vocab_size logits to `logits` (NULL: not wanted). */

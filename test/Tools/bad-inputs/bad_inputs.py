@@ -1,0 +1,276 @@
+"""The bad-input table: every case hands a tool one broken input (config.json,
+safetensors, index, artifact, token ids, command-line values) and asserts
+that it exits with status 1 (not a signal, not a crash), prints exactly one
+error line, that the line matches the expected message (naming the file and
+the field), and that no output was created or overwritten.
+
+Usage: bad_inputs.py WORKDIR QNEXT_SYNTH QNEXT_COMPILE QNEXT_RUN QNEXT_BENCH
+Prints one line per case and "bad inputs: N cases, N failed".
+"""
+
+import json
+import os
+import re
+import shutil
+import struct
+import subprocess
+import sys
+
+work, synth, compile_, run, bench = sys.argv[1:6]
+os.makedirs(work, exist_ok=True)
+good = os.path.join(work, "good")      # a tiny checkpoint
+artifact = os.path.join(work, "good.qnx")
+
+
+def sh(*args):
+    subprocess.run(args, check=True, stdout=subprocess.DEVNULL)
+
+
+sh(synth, "--preset", "tiny", "--set", "num_hidden_layers=4", "--force", "-o", good)
+sh(compile_, good, "--parallel=false", "-o", artifact)
+
+
+def folder(name, edit=None, files=None):
+    """A copy of the good checkpoint, then edit(config dict) / files."""
+    path = os.path.join(work, name)
+    shutil.rmtree(path, ignore_errors=True)
+    shutil.copytree(good, path)
+    if edit:
+        cfg_path = os.path.join(path, "config.json")
+        cfg = json.load(open(cfg_path))
+        edit(cfg)
+        json.dump(cfg, open(cfg_path, "w"))
+    for rel, data in (files or {}).items():
+        mode = "wb" if isinstance(data, bytes) else "w"
+        open(os.path.join(path, rel), mode).write(data)
+    return path
+
+
+def config_text(name, text):
+    return folder(name, files={"config.json": text})
+
+
+def setcfg(**kv):
+    return lambda c: c.update(kv)
+
+
+def delcfg(key):
+    return lambda c: c.pop(key)
+
+
+def read_st(path):
+    raw = open(path, "rb").read()
+    n = struct.unpack_from("<Q", raw)[0]
+    return json.loads(raw[8:8 + n]), raw[8 + n:]
+
+
+def write_st(path, header, data):
+    h = json.dumps(header).encode()
+    open(path, "wb").write(struct.pack("<Q", len(h)) + h + data)
+
+
+def safetensors(name, mutate=None, raw=None):
+    """The good checkpoint with its model.safetensors header mutated."""
+    path = folder(name)
+    st = os.path.join(path, "model.safetensors")
+    if raw is not None:
+        data = raw(open(st, "rb").read())
+        open(st, "wb").write(data)
+    else:
+        header, data = read_st(st)
+        mutate(header)
+        write_st(st, header, data)
+    return path
+
+
+def first_tensor(header):
+    return next(k for k in header if k != "__metadata__")
+
+
+def sharded(name, index):
+    path = folder(name)
+    open(os.path.join(path, "model.safetensors.index.json"), "w").write(json.dumps(index))
+    os.remove(os.path.join(path, "model.safetensors"))
+    return path
+
+
+def qnx(name, edit):
+    """A copy of the good artifact with bytes changed by edit(bytearray)."""
+    path = os.path.join(work, name + ".qnx")
+    b = bytearray(open(artifact, "rb").read())
+    edit(b)
+    open(path, "wb").write(bytes(b))
+    return path
+
+
+def poke(offset, data):
+    def f(b):
+        b[offset:offset + len(data)] = data
+    return f
+
+
+section_table = 64  # header size; each entry is 48 bytes
+manifest_offset = struct.unpack_from("<Q", open(artifact, "rb").read(), section_table + 16)[0]
+
+cases = []
+
+
+def case(name, argv, expect, output=None):
+    cases.append((name, argv, expect, output))
+
+
+out = os.path.join(work, "out.qnx")  # must survive every failing compile
+
+# config.json
+for name, text, expect in [
+    ("config: empty", "", r"config\.json: .*(JSON|json)"),
+    ("config: not JSON", "{model_type: x", r"config\.json: .*(JSON|json)"),
+    ("config: an array", "[1, 2]", r"config\.json: .*object"),
+]:
+    case(name, [compile_, config_text(name.replace(" ", "_").replace(":", ""), text), "-o", out],
+         expect, out)
+for name, edit, expect in [
+    ("config: no model_type", delcfg("model_type"), r"config\.json: .*model_type"),
+    ("config: unknown model_type", setcfg(model_type="llama"), r"config\.json: .*model_type"),
+    ("config: hidden_size negative", setcfg(hidden_size=-128), r"config\.json: hidden_size"),
+    ("config: hidden_size a string", setcfg(hidden_size="128"), r"config\.json: hidden_size"),
+    ("config: no hidden_size", delcfg("hidden_size"), r"config\.json: .*'hidden_size'"),
+    ("config: zero layers", setcfg(num_hidden_layers=0), r"config\.json: num_hidden_layers"),
+    ("config: value heads not a multiple", setcfg(linear_num_value_heads=3),
+     r"config\.json: linear_num_value_heads .* multiple of linear_num_key_heads"),
+    ("config: attention heads not a multiple", setcfg(num_attention_heads=3),
+     r"config\.json: num_attention_heads .* multiple of num_key_value_heads"),
+    ("config: top-k above experts", setcfg(num_experts_per_tok=99), r"config\.json: num_experts_per_tok"),
+    ("config: rms_norm_eps negative", setcfg(rms_norm_eps=-1), r"config\.json: rms_norm_eps"),
+    ("config: layer_types too short", setcfg(layer_types=["linear_attention"]),
+     r"config\.json: layer_types"),
+    ("config: unknown layer type", setcfg(layer_types=["mamba"] * 4), r"config\.json: layer_types"),
+    ("config: vocabulary unlike the weights", setcfg(vocab_size=1 << 40),
+     r"model\.safetensors: tensor 'model\.embed_tokens\.weight' has shape \[512, 128\], expected \[1099511627776, 128\]"),
+    ("config: partial_rotary_factor above 1", setcfg(partial_rotary_factor=2.0),
+     r"config\.json: partial_rotary_factor"),
+]:
+    n = name.replace(" ", "_").replace(":", "")
+    case(name, [compile_, folder(n, edit), "-o", out], expect, out)
+case("checkpoint: no config.json", [compile_, work + "/nothing-here", "-o", out],
+     r"nothing-here", out)
+
+# safetensors
+for name, mutate, expect in [
+    ("safetensors: unknown dtype", lambda h: h[first_tensor(h)].update(dtype="Q4"),
+     r"model\.safetensors: tensor .*dtype"),
+    ("safetensors: F8 weights", lambda h: h[first_tensor(h)].update(dtype="F8_E4M3"),
+     r"model\.safetensors: .*F8_E4M3"),
+    ("safetensors: negative dimension", lambda h: h[first_tensor(h)].update(shape=[-1, 128]),
+     r"model\.safetensors: tensor .*shape"),
+    ("safetensors: offsets past the data", lambda h: h[first_tensor(h)].update(data_offsets=[0, 1 << 40]),
+     r"model\.safetensors: tensor .*data_offsets"),
+    ("safetensors: shape and bytes disagree", lambda h: h[first_tensor(h)].update(shape=[1, 1]),
+     r"model\.safetensors: tensor .*"),
+    ("safetensors: terabyte shape", lambda h: h[first_tensor(h)].update(shape=[1 << 30, 1 << 30]),
+     r"model\.safetensors: tensor .*"),
+    ("safetensors: missing tensor", lambda h: h.pop("model.norm.weight"),
+     r"missing tensor 'model\.norm\.weight'"),
+    ("safetensors: wrong shape",
+     lambda h: h["model.norm.weight"].update(shape=[64, 2]),
+     r"'model\.norm\.weight' has shape \[64, 2\], expected \[128\]"),
+    ("safetensors: offsets overlap",
+     lambda h: h[sorted(k for k in h if k != "__metadata__")[1]].update(
+         data_offsets=h[sorted(k for k in h if k != "__metadata__")[0]]["data_offsets"]),
+     r"model\.safetensors: .*"),
+]:
+    n = name.replace(" ", "_").replace(":", "")
+    case(name, [compile_, safetensors(n, mutate), "-o", out], expect, out)
+for name, raw, expect in [
+    ("safetensors: shorter than 8 bytes", lambda b: b[:5], r"model\.safetensors: .*"),
+    ("safetensors: header length past the end", lambda b: struct.pack("<Q", 1 << 50) + b[8:],
+     r"model\.safetensors: .*header"),
+    ("safetensors: header not JSON", lambda b: b[:8] + b"!" + b[9:], r"model\.safetensors: .*(JSON|json)"),
+    ("safetensors: truncated data", lambda b: b[: len(b) // 2], r"model\.safetensors: .*"),
+]:
+    n = name.replace(" ", "_").replace(":", "")
+    case(name, [compile_, safetensors(n, raw=raw), "-o", out], expect, out)
+case("index: missing shard",
+     [compile_, sharded("index_missing", {"weight_map": {"model.norm.weight": "nope.safetensors"}}), "-o", out],
+     r"nope\.safetensors", out)
+case("index: path escapes the folder",
+     [compile_, sharded("index_escape", {"weight_map": {"model.norm.weight": "../good/model.safetensors"}}), "-o", out],
+     r"model\.safetensors\.index\.json: .*", out)
+case("index: not JSON", [compile_, sharded("index_json", []), "-o", out],
+     r"model\.safetensors\.index\.json: not a valid JSON object", out)
+
+# The artifact
+for name, edit, expect in [
+    ("artifact: bad magic", poke(0, b"XXXX"), r"bad magic"),
+    ("artifact: other version", poke(8, struct.pack("<I", 99)), r"version 99"),
+    ("artifact: section count 0", poke(12, struct.pack("<I", 0)), r"section count"),
+    ("artifact: section count huge", poke(12, struct.pack("<I", 1 << 30)), r"section count"),
+    ("artifact: table checksum", poke(section_table + 30, b"\xff"), r"section table checksum"),
+    ("artifact: manifest corrupt", poke(manifest_offset + 3, b"#"), r"manifest section checksum"),
+    ("artifact: file size field", poke(16, struct.pack("<Q", 12)), r"truncated or extended"),
+]:
+    n = name.replace(" ", "_").replace(":", "")
+    case(name, [run, qnx(n, edit), "--tokens", "1"], r"\.qnx: .*" + expect)
+case("artifact: truncated", [run, qnx("truncated", lambda b: b.__delitem__(slice(len(b) // 2, None))),
+                              "--tokens", "1"], r"\.qnx: truncated")
+case("artifact: extended", [run, qnx("extended", lambda b: b.extend(b"\0" * 100)), "--tokens", "1"],
+     r"\.qnx: truncated or extended")
+case("artifact: shorter than a header", [run, qnx("tiny", lambda b: b.__delitem__(slice(10, None))),
+                                         "--tokens", "1"], r"\.qnx: truncated: 10 bytes")
+case("artifact: weights corrupt (--verify)",
+     [run, qnx("weights", lambda b: b.__setitem__(len(b) - 1, b[-1] ^ 0xFF)), "--tokens", "1", "--verify"],
+     r"\.qnx: weights section checksum")
+case("artifact: a directory", [run, work, "--tokens", "1"], r"not a regular file")
+case("artifact: missing", [run, os.path.join(work, "none.qnx"), "--tokens", "1"],
+     r"none\.qnx: No such file")
+
+# Requests
+vocab = 512
+for name, args, expect in [
+    ("tokens: id past the vocabulary", ["--tokens", f"1,{vocab}"], rf"token id {vocab} .*vocabulary"),
+    ("tokens: negative id", ["--tokens", "1,-3"], r"token id -3 \(index 1\) is outside the vocabulary"),
+    ("tokens: not a number", ["--tokens", "1,x"], r"--tokens"),
+    ("tokens: empty list", ["--tokens", ","], r"--tokens"),
+    ("tokens: file missing", ["--tokens", "@" + work + "/none.txt"], r"none\.txt"),
+    ("tokens: prompt beyond the context", ["--tokens", "1,2,3", "--max-new", "2", "--max-context", "4"],
+     r"exceed --max-context 4"),
+    ("cli: --max-new negative", ["--tokens", "1", "--max-new", "-1"], r"must not be negative"),
+    ("cli: --threads negative", ["--tokens", "1", "--threads", "-2"], r"must not be negative"),
+    ("cli: --max-context beyond memory", ["--tokens", "1", "--max-context", "1000000000000"],
+     r"(memory|too large|exceed)"),
+    ("cli: --logits-out in a missing folder", ["--tokens", "1", "--logits-out", work + "/no/dir/l.f32"],
+     r"l\.f32"),
+]:
+    case(name, [run, artifact] + args, expect)
+case("bench: --prompts 0", [bench, artifact, "--prompts", "0"], r"--prompts")
+case("compile: unknown --compile-to", [compile_, good, "--compile-to=nothing", "-o", out],
+     r"compile-to", out)
+case("synth: unknown preset", [synth, "--preset", "huge", "-o", work + "/synth-out"],
+     r"preset")
+
+failed = 0
+for name, argv, expect, output in cases:
+    sentinel = b"an existing file that a failed run must not touch"
+    if output:
+        open(output, "wb").write(sentinel)
+    p = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=300)
+    err = p.stderr.decode(errors="replace")
+    errors = [l for l in err.splitlines() if l.strip()]
+    problems = []
+    if p.returncode != 1:
+        problems.append(f"exit status {p.returncode}")
+    if len(errors) != 1:
+        problems.append(f"{len(errors)} lines on stderr, not one")
+    if not re.search(expect, err):
+        problems.append(f"message does not match /{expect}/")
+    if output and open(output, "rb").read() != sentinel:
+        problems.append("the existing output was changed")
+    leftovers = [f for f in os.listdir(os.path.dirname(output)) if f.startswith("out.qnx.") or f.startswith("out-")] if output else []
+    if leftovers:
+        problems.append(f"temporary files left: {leftovers}")
+    status = "ok" if not problems else "FAIL (" + "; ".join(problems) + ")"
+    failed += bool(problems)
+    first = errors[0].strip() if errors else err.strip()[:200]
+    print(f"{status}: {name}: {first}")
+print(f"bad inputs: {len(cases)} cases, {failed} failed")
+sys.exit(1 if failed else 0)
