@@ -10,7 +10,7 @@ config.test_format = lit.formats.ShTest(not llvm_config.use_lit_shell)
 config.suffixes = [".mlir", ".test"]
 config.test_source_root = os.path.dirname(__file__)
 config.test_exec_root = os.path.join(config.qnext_obj_root, "test")
-config.excludes = ["CMakeLists.txt", "lit.cfg.py", "lit.site.cfg.py", "Unit", "Model"]
+config.excludes = ["CMakeLists.txt", "lit.cfg.py", "lit.site.cfg.py", "Unit", "Model", "Fuzz"]
 
 config.substitutions.append(("%PATH%", config.environment["PATH"]))
 
@@ -30,3 +30,8 @@ golden = os.path.join(os.path.dirname(config.qnext_src_root), "shared", "golden"
 if os.path.isdir(golden):
     config.available_features.add("golden")
     config.substitutions.append(("%golden", golden))
+
+# Built with ASan + UBSan (scripts/sanitize): memory figures measure the
+# sanitizer's quarantine, not qnext.
+if getattr(config, "qnext_sanitize", False):
+    config.available_features.add("asan")
