@@ -453,7 +453,9 @@ int64_t qnext_session_state_bytes(const qnext_session *session) {
 
 int qnext_session_prefill(qnext_session *session, const int32_t *ids, int64_t n,
                           float *logits, char **error) {
-  return session->run(session->model->prefill, ids, n, n, logits, error);
+  // No logits wanted: the vocabulary projection runs for one row, not n.
+  return session->run(session->model->prefill, ids, n, logits ? n : 1, logits,
+                      error);
 }
 
 int qnext_session_prefill_last(qnext_session *session, const int32_t *ids,

@@ -6,11 +6,10 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "qnext/ArtifactFormat.h"
-#include "qnext/Runtime.h"
+#include "InspectBytes.h"
 
-#include <sys/mman.h>
-#include <unistd.h>
+#include "qnext/ArtifactFormat.h"
+
 #include <xxhash.h>
 
 #include <cstddef>
@@ -47,19 +46,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   std::memcpy(file.data(), &header, sizeof header);
   std::memcpy(file.data() + sizeof header, table, sizeof table);
 
-  int fd = memfd_create("qnext-fuzz", MFD_CLOEXEC);
-  if (fd < 0)
-    return 0;
-  if (write(fd, file.data(), file.size()) != ssize_t(file.size())) {
-    close(fd);
-    return 0;
-  }
-  std::string path = "/proc/self/fd/" + std::to_string(fd);
-  char *error = nullptr;
-  if (qnext_model *model = qnext_model_inspect(path.c_str(), &error))
-    qnext_model_close(model);
-  else
-    qnext_free_error(error);
-  close(fd);
+  inspectBytes(file.data(), file.size());
   return 0;
 }

@@ -57,7 +57,7 @@ int64_t qnext_session_position(const qnext_session *session);
 int64_t qnext_session_state_bytes(const qnext_session *session);
 
 /* Runs n tokens continuing from the session's state; writes n rows of
- * vocab_size logits to `logits` (NULL: not wanted). */
+ * vocab_size logits to `logits` (NULL: not wanted, and not computed). */
 int qnext_session_prefill(qnext_session *session, const int32_t *ids,
                           int64_t n, float *logits, char **error);
 /* The same, computing only the last token's logits (one row; NULL: not
