@@ -21,7 +21,8 @@ llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
 
 tool_dirs = [os.path.join(config.qnext_obj_root, "bin"), config.llvm_tools_dir]
 llvm_config.add_tool_substitutions(
-    ["qnext-opt", "qnext-compile", "qnext-synth", "qnext-run", "qnext-bench"], tool_dirs)
+    ["qnext-opt", "qnext-compile", "qnext-synth", "qnext-run", "qnext-bench",
+     "qnext-tokenize"], tool_dirs)
 
 # %models: checked-in model configs; %golden: ../shared/golden beside the
 # checkout, when there (CI has it; the tests that need it say REQUIRES: golden).
@@ -30,6 +31,12 @@ golden = os.path.join(os.path.dirname(config.qnext_src_root), "shared", "golden"
 if os.path.isdir(golden):
     config.available_features.add("golden")
     config.substitutions.append(("%golden", golden))
+
+# %tokenizer: ../shared/tokenizer (Qwen's real tokenizer files and golden ids).
+tokenizer = os.path.join(os.path.dirname(config.qnext_src_root), "shared", "tokenizer")
+if os.path.isdir(tokenizer):
+    config.available_features.add("qwen-tokenizer")
+    config.substitutions.append(("%tokenizer", tokenizer))
 
 # Built with ASan + UBSan (scripts/sanitize): memory figures measure the
 # sanitizer's quarantine, not qnext.

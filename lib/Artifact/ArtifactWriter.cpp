@@ -2,8 +2,13 @@
 
 #include "qnext/Artifact/ArtifactWriter.h"
 #include "qnext/ArtifactFormat.h"
+#include "qnext/Chat.h"
+#include "qnext/Sampler.h"
+#include "qnext/Tokenizer.h"
 
 #include "llvm/Support/FileSystem.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/Path.h"
 #include "llvm/Support/raw_ostream.h"
 
 #include <nlohmann/json.hpp>
@@ -24,6 +29,63 @@ uint64_t alignUp(uint64_t v) {
          artifact::kSectionAlignment;
 }
 } // namespace
+
+llvm::Expected<std::vector<ExtraSection>>
+readCheckpointTextFiles(llvm::StringRef folder, const ModelConfig &config) {
+  std::vector<ExtraSection> out;
+  auto read = [&](const char *file, std::string &path,
+                  std::string &text) -> llvm::Expected<bool> {
+    llvm::SmallString<256> p(folder);
+    llvm::sys::path::append(p, file);
+    path = std::string(p);
+    if (!llvm::sys::fs::exists(path))
+      return false;
+    auto buffer = llvm::MemoryBuffer::getFile(path, /*IsText=*/false,
+                                              /*RequiresNullTerminator=*/false);
+    if (!buffer)
+      return llvm::createStringError(path + ": " + buffer.getError().message());
+    text = (*buffer)->getBuffer().str();
+    return true;
+  };
+  std::string path, text, error;
+  auto found = read("tokenizer.json", path, text);
+  if (!found)
+    return found.takeError();
+  if (*found) {
+    auto tokenizer = Tokenizer::fromJson(text, path, error);
+    if (!tokenizer)
+      return llvm::createStringError(error);
+    if (tokenizer->size() > config.vocabSize)
+      return llvm::createStringError(
+          path + ": token ids reach " + std::to_string(tokenizer->size() - 1) +
+          ", beyond config.json vocab_size " + std::to_string(config.vocabSize));
+    out.push_back({"tokenizer", text});
+  }
+  found = read("tokenizer_config.json", path, text);
+  if (!found)
+    return found.takeError();
+  if (*found) {
+    if (!ChatTemplate::fromConfig(text, path, error))
+      return llvm::createStringError(error);
+    out.push_back({"tokenizer_config", text});
+  }
+  found = read("generation_config.json", path, text);
+  if (!found)
+    return found.takeError();
+  if (*found) {
+    SamplingParams params;
+    std::vector<int32_t> eos;
+    if (!readGenerationConfig(text, path, params, eos, error))
+      return llvm::createStringError(error);
+    for (int32_t id : eos)
+      if (id >= config.vocabSize)
+        return llvm::createStringError(
+            path + ": eos_token_id " + std::to_string(id) +
+            " is beyond config.json vocab_size " + std::to_string(config.vocabSize));
+    out.push_back({"generation", text});
+  }
+  return out;
+}
 
 std::string buildManifest(const ManifestInputs &in) {
   const ModelConfig &c = *in.config;
@@ -72,22 +134,34 @@ std::string buildManifest(const ManifestInputs &in) {
 Error writeArtifact(llvm::StringRef path, llvm::StringRef manifest,
                     llvm::ArrayRef<char> code, const WeightPlan &plan,
                     const Checkpoint &checkpoint,
+                    llvm::ArrayRef<ExtraSection> extras,
                     llvm::function_ref<void(uint64_t, uint64_t)> progress) {
   using namespace artifact;
-  // Layout: header, table, then the sections at aligned offsets.
-  Section sections[3] = {};
-  const char *names[3] = {"manifest", "code", "weights"};
-  uint64_t sizes[3] = {manifest.size(), code.size(), plan.size};
-  uint64_t at = alignUp(sizeof(Header) + 3 * sizeof(Section));
-  for (int i = 0; i < 3; ++i) {
-    std::strncpy(sections[i].name, names[i], sizeof(sections[i].name));
+  // Layout: header, table, then the sections at aligned offsets: manifest,
+  // code, the extras, weights last.
+  std::vector<std::pair<std::string, llvm::StringRef>> leading = {
+      {"manifest", manifest}, {"code", llvm::StringRef(code.data(), code.size())}};
+  for (const ExtraSection &e : extras)
+    leading.emplace_back(e.name, e.bytes);
+  const size_t count = leading.size() + 1;
+  if (count > kMaxSections)
+    return llvm::createStringError("too many sections");
+  std::vector<Section> sections(count);
+  uint64_t at = alignUp(sizeof(Header) + count * sizeof(Section));
+  for (size_t i = 0; i < count; ++i) {
+    const std::string &name = i < leading.size() ? leading[i].first : "weights";
+    if (name.size() > sizeof(sections[i].name))
+      return llvm::createStringError("section name '" + name + "' is too long");
+    std::strncpy(sections[i].name, name.c_str(), sizeof(sections[i].name));
     sections[i].offset = at;
-    sections[i].size = sizes[i];
-    at = alignUp(at + sizes[i]);
+    sections[i].size = i < leading.size() ? leading[i].second.size() : plan.size;
+    if (i < leading.size())
+      sections[i].checksum =
+          XXH3_64bits(leading[i].second.data(), leading[i].second.size());
+    at = alignUp(at + sections[i].size);
   }
-  const uint64_t fileSize = sections[2].offset + sections[2].size;
-  sections[0].checksum = XXH3_64bits(manifest.data(), manifest.size());
-  sections[1].checksum = XXH3_64bits(code.data(), code.size());
+  Section &weights = sections.back();
+  const uint64_t fileSize = weights.offset + weights.size;
 
   auto temp = llvm::sys::fs::TempFile::create(path + ".tmp-%%%%%%");
   if (!temp)
@@ -103,17 +177,19 @@ Error writeArtifact(llvm::StringRef path, llvm::StringRef manifest,
       os.write(kZeros, std::min<uint64_t>(n, sizeof kZeros));
   };
   // Header and table last (they hold the weights checksum); reserve them.
-  zeros(sections[0].offset);
-  os << manifest;
-  zeros(sections[1].offset - sections[0].offset - manifest.size());
-  os.write(code.data(), code.size());
-  zeros(sections[2].offset - sections[1].offset - code.size());
+  uint64_t written = 0;
+  for (size_t i = 0; i < leading.size(); ++i) {
+    zeros(sections[i].offset - written);
+    os << leading[i].second;
+    written = sections[i].offset + leading[i].second.size();
+  }
+  zeros(weights.offset - written);
 
   // Weights, streamed in offset order, hashed as they go.
   std::unique_ptr<XXH3_state_t, decltype(&XXH3_freeState)> hash(
       XXH3_createState(), XXH3_freeState);
   XXH3_64bits_reset(hash.get());
-  uint64_t written = 0;
+  written = 0;
   static const char kPad[64] = {};
   Error e = packWeights(plan, checkpoint,
                         [&](uint64_t offset, llvm::ArrayRef<uint8_t> bytes) {
@@ -139,17 +215,18 @@ Error writeArtifact(llvm::StringRef path, llvm::StringRef manifest,
     XXH3_64bits_update(hash.get(), kPad, n);
     written += n;
   }
-  sections[2].checksum = XXH3_64bits_digest(hash.get());
+  weights.checksum = XXH3_64bits_digest(hash.get());
 
   Header header = {};
   std::memcpy(header.magic, kMagic, sizeof kMagic);
   header.version = kVersion;
-  header.sectionCount = 3;
+  header.sectionCount = uint32_t(count);
   header.fileSize = fileSize;
-  header.tableChecksum = XXH3_64bits(sections, sizeof sections);
+  header.tableChecksum = XXH3_64bits(sections.data(), count * sizeof(Section));
   os.seek(0);
   os.write(reinterpret_cast<const char *>(&header), sizeof header);
-  os.write(reinterpret_cast<const char *>(sections), sizeof sections);
+  os.write(reinterpret_cast<const char *>(sections.data()),
+           count * sizeof(Section));
   os.flush();
   if (os.has_error())
     return discard(llvm::createStringError(path.str() + ": " +

@@ -6,6 +6,7 @@
 
 #include "llvm/Support/Endian.h"
 #include "llvm/Support/FileSystem.h"
+#include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/raw_ostream.h"
 #include "llvm/Support/xxhash.h"
@@ -408,6 +409,41 @@ Error writeSynthCheckpoint(StringRef directory, const SynthOptions &options,
       if (e)
         return e;
     }
+  }
+  // The tokenizer files: copied, or the small generated tokenizer.
+  if (!options.configOnly && !options.tokenizerFrom.empty()) {
+    for (const char *file :
+         {"tokenizer.json", "tokenizer_config.json", "generation_config.json"}) {
+      llvm::SmallString<256> from(options.tokenizerFrom);
+      llvm::sys::path::append(from, file);
+      if (!llvm::sys::fs::exists(from)) {
+        if (llvm::StringRef(file) == "generation_config.json")
+          continue; // optional
+        return llvm::createStringError("--tokenizer " + options.tokenizerFrom +
+                                       ": no " + file);
+      }
+      auto buffer = llvm::MemoryBuffer::getFile(from, /*IsText=*/false,
+                                                /*RequiresNullTerminator=*/false);
+      if (!buffer)
+        return llvm::createStringError(std::string(from) + ": " +
+                                       buffer.getError().message());
+      if (Error e = writeAtomically(pathOf(file), [&](llvm::raw_ostream &os) {
+            os << (*buffer)->getBuffer();
+            return Error::success();
+          }))
+        return e;
+    }
+  } else if (!options.configOnly && config->vocabSize >= 272) {
+    SynthTokenizerFiles files = synthTokenizerFiles(config->vocabSize);
+    for (const auto &item :
+         {std::pair<const char *, const std::string *>{"tokenizer.json", &files.tokenizer},
+          {"tokenizer_config.json", &files.tokenizerConfig},
+          {"generation_config.json", &files.generationConfig}})
+      if (Error e = writeAtomically(pathOf(item.first), [&](llvm::raw_ostream &os) {
+            os << *item.second;
+            return Error::success();
+          }))
+        return e;
   }
   // config.json last: a folder with a config.json has all its weights.
   return writeAtomically(pathOf("config.json"), [&](llvm::raw_ostream &os) {

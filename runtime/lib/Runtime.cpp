@@ -89,6 +89,7 @@ struct qnext_model {
   const uint8_t *base = nullptr;
   size_t size = 0;
   Section manifestSection{}, codeSection{}, weightsSection{};
+  std::vector<Section> otherSections; ///< optional: tokenizer, ...
   std::string manifestText;
   json manifest;
   void *library = nullptr;
@@ -167,13 +168,18 @@ struct qnext_model {
         codeSection = s, haveCode = true;
       else if (sectionNamed(s, "weights"))
         weightsSection = s, haveWeights = true;
+      else
+        otherSections.push_back(s);
     }
     if (!haveManifest || !haveCode || !haveWeights)
       return fail(error, "missing section (manifest, code and weights are "
                          "required)");
-    for (const Section *s : {&manifestSection, &codeSection})
+    std::vector<const Section *> checked = {&manifestSection, &codeSection};
+    for (const Section &s : otherSections)
+      checked.push_back(&s);
+    for (const Section *s : checked)
       if (XXH3_64bits(base + s->offset, s->size) != s->checksum)
-        return fail(error, std::string(s->name) +
+        return fail(error, std::string(s->name, strnlen(s->name, sizeof s->name)) +
                                " section checksum mismatch (corrupt file)");
 
     manifestText.assign(reinterpret_cast<const char *>(base) +
@@ -374,6 +380,19 @@ const char *qnext_model_manifest(const qnext_model *model) {
   return model->manifestText.c_str();
 }
 
+const char *qnext_model_section(const qnext_model *model, const char *name,
+                                int64_t *size) {
+  for (const Section &s : model->otherSections)
+    if (sectionNamed(s, name)) {
+      if (size)
+        *size = int64_t(s.size);
+      return reinterpret_cast<const char *>(model->base + s.offset);
+    }
+  if (size)
+    *size = 0;
+  return nullptr;
+}
+
 int qnext_model_verify(const qnext_model *model, char **error) {
   const Section &w = model->weightsSection;
   if (XXH3_64bits(model->base + w.offset, w.size) != w.checksum) {
@@ -436,6 +455,10 @@ qnext_session *qnext_session_create(qnext_model *model, int64_t maxContext,
 }
 
 void qnext_session_destroy(qnext_session *session) { delete session; }
+
+qnext_model *qnext_session_model(const qnext_session *session) {
+  return session->model;
+}
 
 void qnext_session_reset(qnext_session *session) {
   for (std::vector<float> &s : session->states)

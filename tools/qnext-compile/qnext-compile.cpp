@@ -130,6 +130,9 @@ int main(int argc, char **argv) {
       "A checkpoint folder holds config.json and model.safetensors or the\n"
       "shards of model.safetensors.index.json; its tensors are checked against\n"
       "what the config implies (names, shapes, dtypes) before anything is built.\n"
+      "Its tokenizer.json, tokenizer_config.json (chat template) and\n"
+      "generation_config.json, when present, are checked and copied into the\n"
+      "artifact (qnext-run --prompt / --chat and qnext-tokenize use them).\n"
       "MLIR's --mlir-* flags apply to the passes it runs.\n");
 
   bool isDir = sys::fs::is_directory(input);
@@ -161,6 +164,15 @@ int main(int argc, char **argv) {
     };
   } else {
     dtypeOf = [&](StringRef) { return configDType(context, config->dtype); };
+  }
+  // The tokenizer, chat template and generation defaults travel in the
+  // artifact; checked now, before the long part.
+  std::vector<qnext::ExtraSection> textFiles;
+  if (isDir) {
+    auto files = qnext::readCheckpointTextFiles(input, *config);
+    if (!files)
+      return fail(toString(files.takeError()));
+    textFiles = std::move(*files);
   }
   qnext::WeightLayout layout(*config, dtypeOf);
   if (checkpoint) {
@@ -250,7 +262,7 @@ int main(int argc, char **argv) {
     std::string manifest = qnext::buildManifest(inputs);
     qnext::ProgressLine progress("qnext-compile: packing weights");
     if (Error e = qnext::writeArtifact(output, manifest, *code, *plan,
-                                       *checkpoint, progress))
+                                       *checkpoint, textFiles, progress))
       return fail(output + ": " + toString(std::move(e)));
     return 0;
   }

@@ -1,13 +1,27 @@
 //===- qnext-run.cpp - run a compiled model -------------------------------===//
 //
-// qnext-run model.qnx --tokens 1,2,3 [--max-new N] [--prefill-chunk N]
-//   [--max-context N] [--threads N] [--logits-out FILE] [--reference-logits FILE]
-// processes the prompt, decodes greedily, prints the generated ids on stdout
-// and one line per phase on stderr ("prefill: 128 tokens, 1.97 s, 65.0 tok/s").
+// Token ids in, token ids out (numerics, benchmarks):
+//   qnext-run model.qnx --tokens 1,2,3 [--max-new N] [--prefill-chunk N]
+//     [--max-context N] [--threads N] [--logits-out FILE] [--reference-logits FILE]
+// processes the prompt, decodes greedily (or samples, given sampling flags),
+// prints the generated ids on stdout and one line per phase on stderr
+// ("prefill: 128 tokens, 1.97 s, 65.0 tok/s").
+//
+// Text in, text out, with the tokenizer, chat template and sampling defaults
+// the artifact carries:
+//   qnext-run model.qnx --prompt "text"                 (raw text)
+//   qnext-run model.qnx --chat --prompt "question"      (one ChatML turn)
+//   qnext-run model.qnx --chat                          (turns from stdin)
+//     [--system TEXT] [--think | --no-think] [--thinking-budget N]
+//     [--temperature T] [--top-k K] [--top-p P] [--min-p P] [--seed S] ...
+// streams the reply to stdout as it is generated, statistics to stderr.
 //
 //===----------------------------------------------------------------------===//
 
+#include "qnext/Chat.h"
 #include "qnext/Runtime.h"
+#include "qnext/Sampler.h"
+#include "qnext/Tokenizer.h"
 
 #include "llvm/ADT/ScopeExit.h"
 #include "llvm/ADT/StringExtras.h"
@@ -22,6 +36,8 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <iostream>
+#include <unistd.h>
 
 using namespace llvm;
 
@@ -29,19 +45,75 @@ namespace {
 cl::OptionCategory category("qnext-run options");
 cl::opt<std::string> artifact(cl::Positional, cl::Required,
                               cl::desc("<model.qnx>"), cl::cat(category));
-cl::opt<std::string> tokens("tokens", cl::Required,
+cl::opt<std::string> tokens("tokens",
                             cl::desc("Prompt token ids, comma separated, or "
                                      "@FILE to read them from a file"),
                             cl::value_desc("ids"), cl::cat(category));
-cl::opt<int64_t> maxNew("max-new", cl::desc("Tokens to generate greedily (default 16)"),
+cl::opt<int64_t> maxNew("max-new",
+                        cl::desc("Tokens to generate (default 16 with --tokens, "
+                                 "512 per reply with --prompt / --chat)"),
                         cl::init(16), cl::cat(category));
+
+cl::OptionCategory textCategory("qnext-run text options (the artifact's tokenizer)");
+cl::opt<std::string> promptText(
+    "prompt",
+    cl::desc("Prompt text (UTF-8), or @FILE; with --chat, the user's message"),
+    cl::value_desc("text"), cl::cat(textCategory));
+cl::opt<bool> chat("chat",
+                   cl::desc("Talk through the chat template (ChatML). Without "
+                            "--prompt, each line of stdin is a user turn; the "
+                            "session's caches carry the conversation"),
+                   cl::cat(textCategory));
+cl::opt<std::string> systemText("system", cl::desc("--chat: a system message"),
+                                cl::value_desc("text"), cl::cat(textCategory));
+cl::opt<bool> think("think",
+                    cl::desc("--chat: open the think block in the prompt"),
+                    cl::cat(textCategory));
+cl::opt<bool> noThink("no-think",
+                      cl::desc("--chat: an empty think block (no thinking)"),
+                      cl::cat(textCategory));
+cl::opt<int64_t> thinkingBudget(
+    "thinking-budget",
+    cl::desc("After N thinking tokens, force the stop-thinking text and "
+             "</think> through the model (default: no budget)"),
+    cl::init(-1), cl::value_desc("N"), cl::cat(textCategory));
+cl::opt<bool> printIds("print-ids",
+                       cl::desc("Also print each reply's token ids on stderr"),
+                       cl::cat(textCategory));
+
+cl::OptionCategory samplingCategory(
+    "qnext-run sampling options (defaults: the artifact's generation_config.json "
+    "with --prompt / --chat, greedy with --tokens)");
+cl::opt<double> temperature("temperature",
+                            cl::desc("Divide the logits by T before sampling (0: greedy)"),
+                            cl::cat(samplingCategory));
+cl::opt<int64_t> topK("top-k", cl::desc("Sample among the K most likely (0: all)"),
+                      cl::cat(samplingCategory));
+cl::opt<double> topP("top-p",
+                     cl::desc("Sample from the smallest set of tokens holding "
+                              "probability mass P (1: all)"),
+                     cl::cat(samplingCategory));
+cl::opt<double> minP("min-p",
+                     cl::desc("Drop tokens less likely than P x the most likely "
+                              "one (0: none)"),
+                     cl::cat(samplingCategory));
+cl::opt<double> repetitionPenalty(
+    "repetition-penalty",
+    cl::desc("Divide positive (multiply negative) logits of tokens seen so far"),
+    cl::cat(samplingCategory));
+cl::opt<double> presencePenalty(
+    "presence-penalty", cl::desc("Subtract from logits of tokens generated so far"),
+    cl::cat(samplingCategory));
+cl::opt<uint64_t> seed("seed", cl::desc("Random seed (default 0)"),
+                       cl::cat(samplingCategory));
 cl::opt<int64_t> prefillChunk(
     "prefill-chunk",
     cl::desc("Process the prompt in calls of at most N tokens (default: one call)"),
     cl::init(0), cl::cat(category));
 cl::opt<int64_t> maxContext(
     "max-context",
-    cl::desc("KV cache capacity in tokens (default: prompt + max-new)"),
+    cl::desc("KV cache capacity in tokens (default: prompt + max-new; "
+             "--chat without --prompt: 4096, at most the model's maximum)"),
     cl::init(0), cl::cat(category));
 cl::opt<std::string> logitsOut(
     "logits-out",
@@ -82,22 +154,254 @@ int fail(const Twine &message) {
   WithColor::error(errs(), "qnext-run") << message << "\n";
   return 1;
 }
-} // namespace
 
-int main(int argc, char **argv) {
-  InitLLVM init(argc, argv);
-  // The LLVM dylib this tool borrows its command line from registers an
-  // option named --threads of its own; ours replaces it.
-  if (cl::Option *theirs = cl::getRegisteredOptions().lookup("threads"))
-    theirs->removeArgument();
-  cl::opt<int64_t> threads(
-      "threads",
-      cl::desc("Threads for the model's parallel loops (default: all cores)"),
-      cl::init(0), cl::cat(category));
-  cl::HideUnrelatedOptions(category);
-  cl::ParseCommandLineOptions(argc, argv,
-                              "qnext-run: run a qnext model artifact (.qnx)\n");
+/// fail() with a runtime error string, which it releases.
+int failWith(char *error) {
+  int rc = fail(error);
+  qnext_free_error(error);
+  return rc;
+}
 
+/// The sampling parameters: `defaults`, then every flag given.
+qnext::SamplingParams samplingFromFlags(qnext::SamplingParams p) {
+  if (temperature.getNumOccurrences())
+    p.temperature = temperature;
+  if (topK.getNumOccurrences())
+    p.topK = topK;
+  if (topP.getNumOccurrences())
+    p.topP = topP;
+  if (minP.getNumOccurrences())
+    p.minP = minP;
+  if (repetitionPenalty.getNumOccurrences())
+    p.repetitionPenalty = repetitionPenalty;
+  if (presencePenalty.getNumOccurrences())
+    p.presencePenalty = presencePenalty;
+  p.seed = seed;
+  return p;
+}
+
+/// A section of the artifact as text ("" when absent).
+std::string sectionText(qnext_model *model, const char *name) {
+  int64_t size = 0;
+  const char *bytes = qnext_model_section(model, name, &size);
+  return bytes ? std::string(bytes, size_t(size)) : std::string();
+}
+
+void printStats(int threadsUsed, int64_t prompt, double prefillSeconds,
+                int64_t decoded, double decodeSeconds) {
+  errs() << "threads: " << threadsUsed << "\n";
+  errs() << format("prefill: %lld tokens, %.3f s, %.1f tok/s\n", (long long)prompt,
+                   prefillSeconds, prompt / prefillSeconds);
+  if (decoded)
+    errs() << format("decode: %lld tokens, %.3f s, %.2f tok/s\n",
+                     (long long)decoded, decodeSeconds, decoded / decodeSeconds);
+}
+
+/// --prompt / --chat: text in, streamed text out.
+int runText(qnext_model *model, int threadsUsed) {
+  const std::string path = artifact;
+  std::string error;
+  std::string tokenizerJson = sectionText(model, "tokenizer");
+  if (tokenizerJson.empty())
+    return fail(path + ": the artifact carries no tokenizer (its checkpoint had "
+                       "no tokenizer.json); use --tokens");
+  auto tokenizer = qnext::Tokenizer::fromJson(tokenizerJson, path + " (tokenizer)", error);
+  if (!tokenizer)
+    return fail(error);
+  qnext::ChatTemplate chatTemplate;
+  if (std::string config = sectionText(model, "tokenizer_config"); !config.empty()) {
+    auto parsed = qnext::ChatTemplate::fromConfig(config, path + " (tokenizer_config)", error);
+    if (!parsed)
+      return fail(error);
+    chatTemplate = *parsed;
+  }
+  qnext::SamplingParams defaults;
+  std::vector<int32_t> stopIds;
+  if (std::string generation = sectionText(model, "generation"); !generation.empty())
+    if (!qnext::readGenerationConfig(generation, path + " (generation)", defaults,
+                                     stopIds, error))
+      return fail(error);
+  qnext::SamplingParams params = samplingFromFlags(defaults);
+  if (std::string problem = params.check(); !problem.empty())
+    return fail(problem);
+  for (const char *stop : {"<|im_end|>", "<|endoftext|>"})
+    if (auto id = tokenizer->tokenId(stop);
+        id && std::find(stopIds.begin(), stopIds.end(), *id) == stopIds.end())
+      stopIds.push_back(*id);
+  const int32_t imEnd = tokenizer->tokenId("<|im_end|>").value_or(-1);
+  if (chat && imEnd < 0)
+    return fail(path + ": the tokenizer has no <|im_end|>: not a ChatML model");
+
+  if (think && noThink)
+    return fail("--think and --no-think exclude each other");
+  if ((think || noThink || !systemText.empty()) && !chat)
+    return fail("--think, --no-think and --system need --chat");
+  qnext::Thinking thinking = think     ? qnext::Thinking::On
+                             : noThink ? qnext::Thinking::Off
+                                       : qnext::Thinking::TemplateDefault;
+  std::vector<int32_t> forced;
+  int32_t thinkOpen = -1, thinkClose = -1;
+  if (thinkingBudget >= 0) {
+    auto open = tokenizer->tokenId("<think>"), close = tokenizer->tokenId("</think>");
+    if (!open || !close)
+      return fail("--thinking-budget: the tokenizer has no <think> / </think>");
+    thinkOpen = *open, thinkClose = *close;
+    if (!tokenizer->encode(qnext::kStopThinkingText, forced, error))
+      return fail(error);
+  }
+
+  // One prompt, or turns from stdin.
+  std::string oneShot = promptText;
+  if (StringRef(oneShot).starts_with("@")) {
+    auto file = MemoryBuffer::getFile(oneShot.substr(1), /*IsText=*/true);
+    if (!file)
+      return fail(oneShot.substr(1) + ": " + file.getError().message());
+    oneShot = (*file)->getBuffer().str();
+  }
+  const bool fromStdin = promptText.empty();
+  const bool terminal = fromStdin && isatty(0);
+  const int64_t perReply = maxNew.getNumOccurrences() ? int64_t(maxNew) : 512;
+  const int64_t maxPositions = qnext_model_max_position_embeddings(model);
+
+  auto encode = [&](const std::string &text, const char *what,
+                    std::vector<int32_t> &ids) {
+    if (!tokenizer->encode(text, ids, error)) {
+      fail(Twine(what) + ": " + error);
+      return false;
+    }
+    return true;
+  };
+  std::vector<int32_t> first;
+  if (!fromStdin) {
+    std::string text =
+        chat ? chatTemplate.render(
+                   systemText.empty()
+                       ? std::vector<qnext::ChatMessage>{{"user", oneShot}}
+                       : std::vector<qnext::ChatMessage>{{"system", systemText},
+                                                         {"user", oneShot}},
+                   /*addGenerationPrompt=*/true, thinking)
+             : oneShot;
+    if (!encode(text, "--prompt", first))
+      return 1;
+    if (first.empty())
+      return fail("--prompt: no tokens");
+  } else if (!chat) {
+    return fail("give --tokens, --prompt or --chat");
+  }
+  int64_t context = maxContext ? int64_t(maxContext)
+                    : fromStdin ? std::min<int64_t>(4096, maxPositions)
+                                : int64_t(first.size()) + perReply;
+  char *message = nullptr;
+  qnext_session *session = qnext_session_create(model, context, &message);
+  if (!session)
+    return failWith(message);
+  scope_exit closeSession([&] { qnext_session_destroy(session); });
+
+  qnext::Sampler sampler(params);
+  std::vector<int32_t> processed; // every token in the caches
+  int32_t pending = -1;           // the last reply's final token, not processed
+  int64_t turnNumber = 0;
+  auto turn = [&](std::vector<int32_t> prompt) -> int {
+    const int64_t at = qnext_session_position(session);
+    if (at + int64_t(prompt.size()) + perReply > context)
+      return fail("the conversation (" + Twine(at) + " tokens) + this turn (" +
+                  Twine(prompt.size()) + ") + --max-new (" + Twine(perReply) +
+                  ") exceed --max-context " + Twine(context));
+    if (turnNumber == 0)
+      errs() << "sampling: " << params.describe() << "\n";
+    std::unique_ptr<qnext::ThinkingBudget> budget;
+    if (thinkingBudget >= 0)
+      budget = std::make_unique<qnext::ThinkingBudget>(thinkingBudget, thinkOpen,
+                                                       thinkClose, forced);
+    qnext::StreamDecoder stream(*tokenizer);
+    std::vector<int32_t> reply;
+    int64_t thinkingAtForce = -1;
+    auto onToken = [&](int32_t id, bool isForced) {
+      reply.push_back(id);
+      if (isForced && thinkingAtForce < 0)
+        thinkingAtForce = budget->thinkingTokens();
+      if (!isForced && std::find(stopIds.begin(), stopIds.end(), id) != stopIds.end())
+        return; // the stop token is not shown
+      outs() << stream.push(id);
+      outs().flush();
+    };
+    qnext::GenerationStats stats;
+    // Rows past the tokenizer's last id (the embedding's padding) have no
+    // text: they are not sampled.
+    const int64_t sampled = std::min<int64_t>(qnext_model_vocab_size(model),
+                                              tokenizer->size());
+    if (!qnext::generate(session, sampled, prompt, perReply,
+                         stopIds, sampler, budget.get(), processed, onToken,
+                         stats, error))
+      return fail(error);
+    outs() << stream.finish() << "\n";
+    outs().flush();
+    pending = stats.last;
+    ++turnNumber;
+    if (printIds) {
+      errs() << "ids:";
+      for (size_t i = 0; i < reply.size(); ++i)
+        errs() << (i ? "," : " ") << reply[i];
+      errs() << "\n";
+    }
+    printStats(threadsUsed, stats.promptTokens, stats.prefillSeconds,
+               std::max<int64_t>(0, stats.generated - 1), stats.decodeSeconds);
+    if (budget) {
+      errs() << "thinking: ";
+      if (thinkingAtForce >= 0)
+        errs() << "budget of " << thinkingBudget << " tokens reached; "
+               << stats.forced << " tokens forced\n";
+      else if (budget->state() == qnext::ThinkingBudget::State::Idle)
+        errs() << "no think block opened\n";
+      else
+        errs() << budget->thinkingTokens() << " tokens, within the budget of "
+               << thinkingBudget << "\n";
+    }
+    errs() << "stop: "
+           << (stats.stopped ? "end of turn"
+                             : "--max-new " + std::to_string(perReply) + " reached")
+           << "\n";
+    return 0;
+  };
+
+  if (!fromStdin)
+    return turn(first);
+  std::string line;
+  while (true) {
+    if (terminal) {
+      errs() << "> ";
+      errs().flush();
+    }
+    if (!std::getline(std::cin, line))
+      break;
+    if (line.empty())
+      continue;
+    std::vector<int32_t> prompt;
+    if (turnNumber == 0) {
+      std::vector<qnext::ChatMessage> messages;
+      if (!systemText.empty())
+        messages.push_back({"system", systemText});
+      messages.push_back({"user", line});
+      if (!encode(chatTemplate.render(messages, true, thinking), "stdin", prompt))
+        return 1;
+    } else {
+      // The last reply's final token, its end of turn if it was cut short,
+      // then the new turn: the caches already hold everything before.
+      prompt.push_back(pending);
+      if (pending != imEnd)
+        prompt.push_back(imEnd);
+      if (!encode(chatTemplate.nextTurn(line, thinking), "stdin", prompt))
+        return 1;
+    }
+    if (int rc = turn(prompt))
+      return rc;
+  }
+  return 0;
+}
+
+/// --tokens: ids in, ids out.
+int runTokens(qnext_model *model, int threadsUsed) {
+  char *error = nullptr;
   std::string tokenText = tokens;
   if (StringRef(tokenText).starts_with("@")) {
     auto file = MemoryBuffer::getFile(tokenText.substr(1), /*IsText=*/true);
@@ -116,33 +420,6 @@ int main(int argc, char **argv) {
   }
   if (prompt.empty())
     return fail("--tokens: no token ids");
-  // Fail before the work, not after it, when the output cannot be written.
-  if (!logitsOut.empty() && logitsOut != "-") {
-    StringRef dir = sys::path::parent_path(logitsOut);
-    if (!dir.empty() && !sys::fs::is_directory(dir))
-      return fail("--logits-out " + logitsOut + ": no folder " + dir);
-  }
-  if (maxNew < 0 || prefillChunk < 0 || maxContext < 0 || threads < 0)
-    return fail("--max-new, --prefill-chunk, --max-context and --threads must "
-                "not be negative");
-  if (threads > 4096)
-    return fail("--threads " + Twine(threads) + " is more than 4096");
-
-  char *error = nullptr;
-  qnext_model *model = qnext_model_open(artifact.c_str(), &error);
-  if (!model) {
-    int rc = fail(error);
-    qnext_free_error(error);
-    return rc;
-  }
-  scope_exit closeModel([&] { qnext_model_close(model); });
-  if (verify && qnext_model_verify(model, &error)) {
-    int rc = fail(error);
-    qnext_free_error(error);
-    return rc;
-  }
-  int threadsUsed = threads ? qnext_model_set_threads(model, int(threads))
-                            : qnext_model_threads(model);
   const int64_t vocab = qnext_model_vocab_size(model);
   const int64_t p = prompt.size();
   int64_t context = maxContext ? int64_t(maxContext) : p + maxNew;
@@ -150,11 +427,8 @@ int main(int argc, char **argv) {
     return fail("prompt (" + Twine(p) + " tokens) + --max-new (" + Twine(maxNew) +
                 ") exceed --max-context " + Twine(context));
   qnext_session *session = qnext_session_create(model, context, &error);
-  if (!session) {
-    int rc = fail(error);
-    qnext_free_error(error);
-    return rc;
-  }
+  if (!session)
+    return failWith(error);
   scope_exit closeSession([&] { qnext_session_destroy(session); });
 
   // Every processed row when they are written or compared; otherwise only
@@ -181,28 +455,27 @@ int main(int argc, char **argv) {
       failed = qnext_session_prefill_last(session, prompt.data() + at, n,
                                           nextRow(), &error);
     }
-    if (failed) {
-      int rc = fail(error);
-      qnext_free_error(error);
-      return rc;
-    }
+    if (failed)
+      return failWith(error);
   }
   double prefillSeconds = std::chrono::duration<double>(Clock::now() - start).count();
   int64_t afterPrefillKiB = memory ? anonymousKiB() : 0;
 
-  std::vector<int32_t> generated;
+  // Greedy unless sampling flags say otherwise; every id generated, no stop
+  // token (what numerics and benchmarks want).
+  qnext::Sampler sampler(samplingFromFlags({}));
+  std::vector<int32_t> history = prompt, generated;
+  std::vector<float> scratch(static_cast<size_t>(vocab)); // the kept rows stay as computed
   start = Clock::now();
   for (int64_t i = 0; i < maxNew; ++i) {
-    const float *row = lastRow();
-    int32_t next = int32_t(std::max_element(row, row + vocab) - row);
+    std::copy(lastRow(), lastRow() + vocab, scratch.begin());
+    int32_t next = sampler.sample(scratch.data(), vocab, history, prompt.size());
     generated.push_back(next);
     if (i + 1 == maxNew)
       break; // the last token's own logits are not needed
-    if (qnext_session_decode(session, next, nextRow(), &error)) {
-      int rc = fail(error);
-      qnext_free_error(error);
-      return rc;
-    }
+    if (qnext_session_decode(session, next, nextRow(), &error))
+      return failWith(error);
+    history.push_back(next);
   }
   double decodeSeconds = std::chrono::duration<double>(Clock::now() - start).count();
   int64_t afterDecodeKiB = memory ? anonymousKiB() : 0;
@@ -210,13 +483,8 @@ int main(int argc, char **argv) {
   for (size_t i = 0; i < generated.size(); ++i)
     outs() << (i ? "," : "") << generated[i];
   outs() << "\n";
-  int64_t decoded = std::max<int64_t>(0, maxNew - 1);
-  errs() << "threads: " << threadsUsed << "\n";
-  errs() << format("prefill: %lld tokens, %.3f s, %.1f tok/s\n", (long long)p,
-                   prefillSeconds, p / prefillSeconds);
-  if (decoded)
-    errs() << format("decode: %lld tokens, %.3f s, %.2f tok/s\n",
-                     (long long)decoded, decodeSeconds, decoded / decodeSeconds);
+  printStats(threadsUsed, p, prefillSeconds, std::max<int64_t>(0, maxNew - 1),
+             decodeSeconds);
   if (memory)
     errs() << format("memory: %lld KiB after prefill, %lld KiB after decode, "
                      "caches and states %lld KiB\n",
@@ -260,4 +528,60 @@ int main(int argc, char **argv) {
                   std::to_string(double(tolerance)));
   }
   return 0;
+}
+} // namespace
+
+int main(int argc, char **argv) {
+  InitLLVM init(argc, argv);
+  // The LLVM dylib this tool borrows its command line from registers an
+  // option named --threads of its own; ours replaces it.
+  if (cl::Option *theirs = cl::getRegisteredOptions().lookup("threads"))
+    theirs->removeArgument();
+  cl::opt<int64_t> threads(
+      "threads",
+      cl::desc("Threads for the model's parallel loops (default: all cores)"),
+      cl::init(0), cl::cat(category));
+  cl::HideUnrelatedOptions({&category, &textCategory, &samplingCategory});
+  cl::ParseCommandLineOptions(
+      argc, argv,
+      "qnext-run: run a qnext model artifact (.qnx)\n\n"
+      "  qnext-run model.qnx --tokens 1,2,3 --max-new 8      ids in, ids out\n"
+      "  qnext-run model.qnx --prompt \"Once upon a time\"     text in, text out\n"
+      "  qnext-run model.qnx --chat --prompt \"Hi\" --thinking-budget 64\n"
+      "  qnext-run model.qnx --chat                  (a conversation on stdin)\n");
+
+  if (tokens.empty() == (promptText.empty() && !chat))
+    return fail(tokens.empty() ? "give --tokens, --prompt or --chat"
+                               : "--tokens excludes --prompt and --chat");
+  if (maxNew < 0 || prefillChunk < 0 || maxContext < 0 || threads < 0)
+    return fail("--max-new, --prefill-chunk, --max-context and --threads must "
+                "not be negative");
+  if (threads > 4096)
+    return fail("--threads " + Twine(threads) + " is more than 4096");
+  if (std::string problem = samplingFromFlags({}).check(); !problem.empty())
+    return fail(problem);
+  if (thinkingBudget < -1)
+    return fail("--thinking-budget must be >= 0");
+  if (tokens.empty() && (!logitsOut.empty() || !referenceLogits.empty() || prefillChunk))
+    return fail("--logits-out, --reference-logits and --prefill-chunk need --tokens");
+  if (!tokens.empty() && (thinkingBudget >= 0 || printIds))
+    return fail("--thinking-budget and --print-ids need --prompt or --chat");
+  // Fail before the work, not after it, when the output cannot be written.
+  if (!logitsOut.empty() && logitsOut != "-") {
+    StringRef dir = sys::path::parent_path(logitsOut);
+    if (!dir.empty() && !sys::fs::is_directory(dir))
+      return fail("--logits-out " + logitsOut + ": no folder " + dir);
+  }
+
+  char *error = nullptr;
+  qnext_model *model = qnext_model_open(artifact.c_str(), &error);
+  if (!model)
+    return failWith(error);
+  scope_exit closeModel([&] { qnext_model_close(model); });
+  if (verify && qnext_model_verify(model, &error))
+    return failWith(error);
+  int threadsUsed = threads ? qnext_model_set_threads(model, int(threads))
+                            : qnext_model_threads(model);
+  return tokens.empty() ? runText(model, threadsUsed)
+                        : runTokens(model, threadsUsed);
 }

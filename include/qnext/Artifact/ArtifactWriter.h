@@ -37,6 +37,20 @@ struct ManifestInputs {
   const WeightPlan *plan = nullptr;
 };
 
+/// A section beside manifest, code and weights: the checkpoint's
+/// "tokenizer", "tokenizer_config" and "generation" files, copied verbatim.
+struct ExtraSection {
+  std::string name; ///< at most 16 bytes
+  std::string bytes;
+};
+
+/// The checkpoint folder's tokenizer.json, tokenizer_config.json and
+/// generation_config.json, those present, as sections; each is checked first
+/// (it parses, its token ids fit `config`'s vocabulary), failing with one
+/// line naming the file and the field.
+llvm::Expected<std::vector<ExtraSection>>
+readCheckpointTextFiles(llvm::StringRef folder, const ModelConfig &config);
+
 /// The manifest JSON (deterministic: no times, no paths).
 std::string buildManifest(const ManifestInputs &inputs);
 
@@ -46,6 +60,7 @@ llvm::Error
 writeArtifact(llvm::StringRef path, llvm::StringRef manifest,
               llvm::ArrayRef<char> code, const WeightPlan &plan,
               const Checkpoint &checkpoint,
+              llvm::ArrayRef<ExtraSection> extras = {},
               llvm::function_ref<void(uint64_t, uint64_t)> progress = {});
 
 } // namespace qnext

@@ -27,6 +27,10 @@ struct SynthOptions {
   unsigned shards = 1;        ///< > 1 writes model.safetensors.index.json
   bool mtp = false;           ///< also write the mtp.* tensors
   bool configOnly = false;    ///< write config.json alone
+  /// Copy tokenizer.json, tokenizer_config.json and generation_config.json
+  /// from this folder (e.g. Qwen's real ones for the bench preset) instead of
+  /// writing the small generated tokenizer.
+  std::string tokenizerFrom;
   /// "field=value" overrides of config.json (of text_config for Qwen3.5);
   /// the value is JSON, or a plain string.
   std::vector<std::string> overrides;
@@ -38,6 +42,15 @@ struct SynthPreset {
   const char *description;
 };
 llvm::ArrayRef<SynthPreset> synthPresets();
+
+/// tokenizer.json, tokenizer_config.json and generation_config.json of a
+/// small byte-level BPE tokenizer (at most 496 tokens, then Qwen's five
+/// special tokens) for a model of `vocabSize` >= 272 rows: Qwen's layout,
+/// chat template and sampling defaults (lib/Model/SynthTokenizer.cpp).
+struct SynthTokenizerFiles {
+  std::string tokenizer, tokenizerConfig, generationConfig;
+};
+SynthTokenizerFiles synthTokenizerFiles(int64_t vocabSize);
 
 /// The config.json text for `options` (preset, dtype, overrides), validated.
 llvm::Expected<std::string> synthConfig(const SynthOptions &options);

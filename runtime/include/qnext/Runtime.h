@@ -40,6 +40,12 @@ int qnext_model_threads(const qnext_model *model);
 int qnext_model_set_threads(qnext_model *model, int threads);
 /* The manifest (JSON text, owned by the model). */
 const char *qnext_model_manifest(const qnext_model *model);
+/* The bytes of an optional section, or NULL (and *size 0) when the artifact
+ * has none: "tokenizer", "tokenizer_config" and "generation" hold the
+ * checkpoint's tokenizer.json, tokenizer_config.json (chat template) and
+ * generation_config.json. Owned by the model; checked at open. */
+const char *qnext_model_section(const qnext_model *model, const char *name,
+                                int64_t *size);
 /* Checks the weights section's checksum too (reads every byte). */
 int qnext_model_verify(const qnext_model *model, char **error);
 
@@ -48,6 +54,8 @@ int qnext_model_verify(const qnext_model *model, char **error);
 qnext_session *qnext_session_create(qnext_model *model, int64_t max_context,
                                     char **error);
 void qnext_session_destroy(qnext_session *session);
+/* The model the session runs. */
+qnext_model *qnext_session_model(const qnext_session *session);
 /* Forgets every processed token (states back to zero). */
 void qnext_session_reset(qnext_session *session);
 /* Tokens processed so far. */

@@ -1,10 +1,11 @@
 """The bad-input table: every case hands a tool one broken input (config.json,
-safetensors, index, artifact, token ids, command-line values) and asserts
+safetensors, index, artifact, tokenizer.json, chat template, generation
+config, token ids, text, command-line values) and asserts
 that it exits with status 1 (not a signal, not a crash), prints exactly one
 error line, that the line matches the expected message (naming the file and
 the field), and that no output was created or overwritten.
 
-Usage: bad_inputs.py WORKDIR QNEXT_SYNTH QNEXT_COMPILE QNEXT_RUN QNEXT_BENCH
+Usage: bad_inputs.py WORKDIR QNEXT_SYNTH QNEXT_COMPILE QNEXT_RUN QNEXT_BENCH QNEXT_TOKENIZE
 Prints one line per case and "bad inputs: N cases, N failed".
 """
 
@@ -16,7 +17,7 @@ import struct
 import subprocess
 import sys
 
-work, synth, compile_, run, bench = sys.argv[1:6]
+work, synth, compile_, run, bench, tokenize = sys.argv[1:7]
 os.makedirs(work, exist_ok=True)
 good = os.path.join(work, "good")      # a tiny checkpoint
 artifact = os.path.join(work, "good.qnx")
@@ -115,8 +116,8 @@ manifest_offset = struct.unpack_from("<Q", open(artifact, "rb").read(), section_
 cases = []
 
 
-def case(name, argv, expect, output=None):
-    cases.append((name, argv, expect, output))
+def case(name, argv, expect, output=None, stdin=b""):
+    cases.append((name, argv, expect, output, stdin))
 
 
 out = os.path.join(work, "out.qnx")  # must survive every failing compile
@@ -242,6 +243,72 @@ for name, args, expect in [
      r"l\.f32"),
 ]:
     case(name, [run, artifact] + args, expect)
+# The checkpoint's text files (checked by qnext-compile before it compiles).
+tok = json.load(open(os.path.join(good, "tokenizer.json")))
+
+
+def tokenizer(edit):
+    t = json.loads(json.dumps(tok))
+    edit(t)
+    return json.dumps(t)
+
+
+for name, file, text, expect in [
+    ("tokenizer: not JSON", "tokenizer.json", "{", r"tokenizer\.json: not valid JSON"),
+    ("tokenizer: not BPE", "tokenizer.json",
+     tokenizer(lambda t: t["model"].update(type="WordPiece")), r"tokenizer\.json: model\.type"),
+    ("tokenizer: merge of unknown tokens", "tokenizer.json",
+     tokenizer(lambda t: t["model"]["merges"].insert(0, ["zz", "qq"])),
+     r"tokenizer\.json: model\.merges\[0\]"),
+    ("tokenizer: vocab entry without an id", "tokenizer.json",
+     tokenizer(lambda t: t["model"]["vocab"].update(x="7")), r"tokenizer\.json: model\.vocab: 'x'"),
+    ("tokenizer: ids beyond vocab_size", "tokenizer.json",
+     tokenizer(lambda t: t["added_tokens"].append({"id": 600, "content": "<|extra|>"})),
+     r"tokenizer\.json: token ids reach 600, beyond config\.json vocab_size 512"),
+    ("tokenizer: split regex does not compile", "tokenizer.json",
+     tokenizer(lambda t: t["pre_tokenizer"]["pretokenizers"][0]["pattern"].update(Regex="(\\p{L")),
+     r"tokenizer\.json: pre_tokenizer: split regex does not compile"),
+    ("tokenizer: empty added token", "tokenizer.json",
+     tokenizer(lambda t: t["added_tokens"][0].update(content="")),
+     r"tokenizer\.json: added_tokens\[0\]\.content"),
+    ("tokenizer: byte fallback", "tokenizer.json",
+     tokenizer(lambda t: t["model"].update(byte_fallback=True)), r"model\.byte_fallback"),
+    ("chat template: not a string", "tokenizer_config.json", '{"chat_template": [1]}',
+     r"tokenizer_config\.json: chat_template is not a string"),
+    ("chat template: not ChatML", "tokenizer_config.json", '{"chat_template": "[INST]"}',
+     r"tokenizer_config\.json: chat_template is not ChatML"),
+    ("generation config: top_p 0", "generation_config.json", '{"top_p": 0}',
+     r"generation_config\.json: top-p must be in"),
+    ("generation config: eos beyond the vocabulary", "generation_config.json",
+     '{"eos_token_id": [99999]}', r"generation_config\.json: eos_token_id 99999 is beyond"),
+    ("generation config: top_k a string", "generation_config.json", '{"top_k": "20"}',
+     r"generation_config\.json: top_k is not an integer"),
+]:
+    n = re.sub(r"[^a-z0-9]+", "_", name.lower())
+    case(name, [compile_, folder(n, files={file: text}), "-o", out], expect, out)
+
+# Text requests and the tokenizer tool.
+for name, args, expect in [
+    ("text: --prompt not UTF-8", ["--prompt", b"ok\xff"], r"--prompt: not valid UTF-8 at byte 2"),
+    ("text: chat beyond the context", ["--chat", "--prompt", "hello there", "--max-context", "8"],
+     r"exceed --max-context 8"),
+    ("text: negative thinking budget", ["--chat", "--prompt", "x", "--thinking-budget", "-5"],
+     r"--thinking-budget must be >= 0"),
+    ("text: --top-p 2", ["--prompt", "x", "--top-p", "2"], r"top-p must be in \(0, 1\]"),
+    ("text: --repetition-penalty 0", ["--prompt", "x", "--repetition-penalty", "0"],
+     r"repetition penalty must be"),
+    ("text: --think without --chat", ["--prompt", "x", "--think"], r"need --chat"),
+]:
+    case(name, [run, artifact] + args, expect)
+for name, args, stdin, expect in [
+    ("tokenize: decode an id past the vocabulary", ["--decode"], b"[1, 5000]\n",
+     r"<stdin>:1: 5000 is not a token id"),
+    ("tokenize: a line that is not a string", [], b'"a"\n{"b": 1}\n', r"<stdin>:2: not a JSON string"),
+    ("tokenize: decode a non-integer", ["--decode"], b"[1.5]\n", r"<stdin>:1: 1.5 is not a token id"),
+    ("tokenize: tokenizer missing", ["--tokenizer", work + "/none"], b"", r"none: No such file"),
+]:
+    extra = [] if "--tokenizer" in args else ["--tokenizer", artifact]
+    case(name, [tokenize] + extra + args, expect, stdin=stdin)
 case("bench: --prompts 0", [bench, artifact, "--prompts", "0"], r"--prompts")
 case("compile: unknown --compile-to", [compile_, good, "--compile-to=nothing", "-o", out],
      r"compile-to", out)
@@ -249,11 +316,12 @@ case("synth: unknown preset", [synth, "--preset", "huge", "-o", work + "/synth-o
      r"preset")
 
 failed = 0
-for name, argv, expect, output in cases:
+for name, argv, expect, output, stdin in cases:
     sentinel = b"an existing file that a failed run must not touch"
     if output:
         open(output, "wb").write(sentinel)
-    p = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=300)
+    p = subprocess.run(argv, input=stdin, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                       timeout=300)
     err = p.stderr.decode(errors="replace")
     errors = [l for l in err.splitlines() if l.strip()]
     problems = []
