@@ -82,11 +82,20 @@ def LowerToLinalg : Pass<"qnext-lower-to-linalg"> {
     * `qnext.router` computes the fp32 softmax, then repeated argmax (ties to
       the lower expert) for the top-k, then the renormalisation;
     * `qnext.expert_swiglu` loops over tokens and their selected experts and
-      reads only those experts' slices of the stacked weights.
+      reads only those experts' slices of the stacked weights (one token), or
+      groups the tokens by expert (several). With `gather-experts`, it is
+      three gather contractions instead (`linalg.generic`s over token, slot
+      and row that read the expert index in their bodies): no control flow
+      depends on the routing, which the GPU target needs.
 
     Layer ops must be decomposed first (`qnext-decompose-layers`);
     `qnext.param` and the weight-layout ops are left for weight packing.
   }];
+  let options = [
+    Option<"gatherExperts", "gather-experts", "bool", /*default=*/"false",
+           "Routed experts as gather contractions (no routing-dependent "
+           "control flow)">,
+  ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect",
     "::mlir::linalg::LinalgDialect",
@@ -204,3 +213,56 @@ def VectorizeContractions : Pass<"qnext-vectorize-contractions"> {
 }
 
 #endif // QNEXT_PASSES_TD
+
+//===----------------------------------------------------------------------===//
+// GPU
+//===----------------------------------------------------------------------===//
+
+def OffloadToDevice : Pass<"qnext-gpu-offload", "::mlir::ModuleOp"> {
+  let summary = "Keep every buffer and every memory access of a function on the GPU";
+  let description = [{
+    Runs after `convert-parallel-loops-to-gpu`, on functions whose parallel
+    loops became `gpu.launch`es. For the host code that is left, the buffers
+    must live on the device and the host must never read or write them:
+
+    * every op of the host code that reads or writes memory and holds no
+      launch (a sequential loop: a top-k selection, a scan, a recurrence) is
+      wrapped in a one-thread `gpu.launch`; an op that holds launches is
+      entered instead. An op whose results the host needs (a value read from
+      memory that steers the host) is an error: the GPU target cannot run it;
+    * `memref.alloc` / `memref.dealloc` in host code become `gpu.alloc` /
+      `gpu.dealloc` (device memory; `gpu-async-region` then orders them);
+    * inside kernels, statically shaped `memref.alloc`s become `memref.alloca`
+      (thread-private scratch) and their deallocs go; a dynamically sized
+      one is an error;
+    * `memref.get_global` (a constant table) is copied to a device buffer
+      where it is used, freed at the function's returns.
+
+    Marks the module `gpu.container_module`.
+  }];
+  let dependentDialects = ["::mlir::gpu::GPUDialect", "::mlir::arith::ArithDialect",
+                           "::mlir::memref::MemRefDialect"];
+  let statistics = [
+    Statistic<"wrapped", "wrapped", "Host ops wrapped in one-thread kernels">,
+    Statistic<"moved", "moved", "Host buffers allocated on the device">,
+  ];
+}
+
+def MergeKernelModules : Pass<"qnext-gpu-merge-modules", "::mlir::ModuleOp"> {
+  let summary = "Move every outlined kernel into one gpu.module";
+  let description = [{
+    `gpu-kernel-outlining` gives each kernel a `gpu.module` of its own; a
+    model has over a thousand. This pass moves them all (and their helper
+    functions) into one `gpu.module` named by `name`, each kernel renamed
+    after the module it came from, and points every `gpu.launch_func` at its
+    new home: one PTX module, one `ptxas` run, one module load at run time.
+  }];
+  let options = [
+    Option<"moduleName", "name", "std::string", /*default=*/"\"qnext_kernels\"",
+           "The merged gpu.module's name">,
+  ];
+  let dependentDialects = ["::mlir::gpu::GPUDialect"];
+  let statistics = [
+    Statistic<"kernels", "kernels", "Functions moved into the merged module">,
+  ];
+}

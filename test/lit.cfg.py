@@ -22,7 +22,7 @@ llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
 tool_dirs = [os.path.join(config.qnext_obj_root, "bin"), config.llvm_tools_dir]
 llvm_config.add_tool_substitutions(
     ["qnext-opt", "qnext-compile", "qnext-synth", "qnext-run", "qnext-bench",
-     "qnext-tokenize"], tool_dirs)
+     "qnext-tokenize", "qnext-gpu-golden"], tool_dirs)
 
 # %models: checked-in model configs; %golden: ../shared/golden beside the
 # checkout, when there (CI has it; the tests that need it say REQUIRES: golden).
@@ -37,6 +37,24 @@ tokenizer = os.path.join(os.path.dirname(config.qnext_src_root), "shared", "toke
 if os.path.isdir(tokenizer):
     config.available_features.add("qwen-tokenizer")
     config.substitutions.append(("%tokenizer", tokenizer))
+
+# cuda-toolkit: ptxas, fatbinary and libdevice for --target=cuda (the
+# compiler's side; CUDA 13 at $CUDA_HOME or /usr/local/cuda).
+# cuda-device: a GPU and its driver, to run the GPU artifacts; without one the
+# GPU-run tests report UNSUPPORTED (requires cuda-device).
+import shutil
+import subprocess
+cuda_home = os.environ.get("CUDA_HOME") or "/usr/local/cuda"
+if os.path.exists(os.path.join(cuda_home, "bin", "ptxas")):
+    config.available_features.add("cuda-toolkit")
+    config.environment["CUDA_HOME"] = cuda_home
+if shutil.which("nvidia-smi"):
+    try:
+        listed = subprocess.run(["nvidia-smi", "-L"], capture_output=True, timeout=30)
+        if listed.returncode == 0 and b"GPU" in listed.stdout:
+            config.available_features.add("cuda-device")
+    except (OSError, subprocess.TimeoutExpired):
+        pass
 
 # Built with ASan + UBSan (scripts/sanitize): memory figures measure the
 # sanitizer's quarantine, not qnext.

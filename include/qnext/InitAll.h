@@ -11,6 +11,7 @@
 #include "qnext/Dialect/QNext/QNextDialect.h"
 #include "qnext/Passes/Passes.h"
 #include "qnext/Target/CPUPipeline.h"
+#include "qnext/Target/CUDAPipeline.h"
 
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/InitAllDialects.h"
@@ -36,6 +37,7 @@ inline void registerAllPasses() {
   mlir::registerAllPasses();
   registerQNextPasses();
   registerCPUPipeline();
+  registerCUDAPipeline();
 }
 
 } // namespace mlir::qnext

@@ -93,11 +93,13 @@ std::string buildManifest(const ManifestInputs &in) {
   m["format"] = "qnext-artifact";
   m["version"] = artifact::kVersion;
   m["compiler"] = {{"name", "qnext-compile"}, {"version", kCompilerVersion}};
-  m["target"] = {{"kind", "cpu"},
+  m["target"] = {{"kind", in.kind},
                  {"triple", in.triple},
                  {"cpu", in.cpu},
                  {"features", in.features},
                  {"libraries", in.libraries}};
+  if (in.kind == "cuda")
+    m["target"]["gpu_arch"] = in.gpuArch;
   m["pipeline"] = in.pipeline;
   m["model"] = {{"model_type", c.modelType},
                 {"vocab_size", c.vocabSize},

@@ -501,10 +501,70 @@ struct LowerExpertSwiGLUGrouped : OpRewritePattern<ExpertSwiGLUOp> {
     return success();
   }
 };
+/// Every token's experts as gather contractions, with no control flow that
+/// depends on the routing (the GPU target's form):
+///   g[t,i,f] = sum_h x[t,h] * gate[idx[t,i], f, h]   (u likewise with up)
+///   d[t,i,o] = sum_f silu(g) * u [t,i,f] * down[idx[t,i], o, f]
+///   y[t,o]   = sum_i w[t,i] * d[t,i,o]
+/// The stacked weights are read in the bodies at the routed expert
+/// (tensor.extract of linalg.index positions).
+struct LowerExpertSwiGLUGather : OpRewritePattern<ExpertSwiGLUOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(ExpertSwiGLUOp op,
+                                PatternRewriter &rw) const override {
+    if (failed(requireF32(rw, op, op.getInput())))
+      return failure();
+    Emitter e{rw, op.getLoc()};
+    Value x = op.getInput(), indices = op.getIndices(), weights = op.getWeights();
+    Value gate = op.getGate(), up = op.getUp(), down = op.getDown();
+    OpFoldResult tokens = e.dimOf(x, 0), topK = e.dimOf(indices, 1);
+    OpFoldResult inter = e.dimOf(gate, 1), hidden = e.dimOf(down, 1);
+    // out[t,i,n] = sum_k in[t,(i),k] * stacked[idx[t,i], n, k]
+    auto gather = [&](Value in, bool perSlot, Value stacked, OpFoldResult rows,
+                      function_ref<Value(OpBuilder &, Location, Value)> pre) {
+      SmallVector<AffineMap> maps = {
+          perSlot ? e.map(4, {e.d(0), e.d(1), e.d(3)}) : e.map(4, {e.d(0), e.d(3)}),
+          e.map(4, {e.d(0), e.d(1)}), e.map(4, {e.d(0), e.d(1), e.d(2)})};
+      return e.generic(
+          {in, indices}, e.filled({tokens, topK, rows}, e.f32(), 0.0), maps,
+          {kPar, kPar, kPar, kRed}, [&](OpBuilder &bb, Location l, ValueRange a) {
+            Value ex = arith::IndexCastOp::create(bb, l, bb.getIndexType(), a[1]);
+            Value n = linalg::IndexOp::create(bb, l, 2);
+            Value k = linalg::IndexOp::create(bb, l, 3);
+            Value w = tensor::ExtractOp::create(bb, l, stacked, ValueRange{ex, n, k});
+            return Emitter::add(bb, l, a[2],
+                                Emitter::mul(bb, l, pre(bb, l, a[0]), e.ext(bb, l, w)));
+          });
+    };
+    auto same = [](OpBuilder &, Location, Value v) { return v; };
+    Value g = gather(x, false, gate, inter, same);
+    Value u = gather(x, false, up, inter, same);
+    AffineMap id3 = e.map(3, {e.d(0), e.d(1), e.d(2)});
+    Value h = e.generic({g, u}, e.empty({tokens, topK, inter}, e.f32()),
+                        {id3, id3, id3}, {kPar, kPar, kPar},
+                        [&](OpBuilder &bb, Location l, ValueRange a) {
+                          return Emitter::mul(bb, l, Emitter::silu(bb, l, a[0]), a[1]);
+                        });
+    Value d = gather(h, true, down, hidden, same);
+    Value y = e.generic({d, weights}, e.filled({tokens, hidden}, e.f32(), 0.0),
+                        {e.map(3, {e.d(0), e.d(2), e.d(1)}), e.map(3, {e.d(0), e.d(2)}),
+                         e.map(3, {e.d(0), e.d(1)})},
+                        {kPar, kPar, kRed},
+                        [&](OpBuilder &bb, Location l, ValueRange a) {
+                          return Emitter::add(bb, l, a[2], Emitter::mul(bb, l, a[1], a[0]));
+                        });
+    rw.replaceOp(op, y);
+    return success();
+  }
+};
 } // namespace
 
 void mlir::qnext::lowering::populateSequentialOpPatterns(
-    RewritePatternSet &patterns) {
-  patterns.add<LowerGatedDeltaRule, LowerAttention, LowerRouter,
-               LowerExpertSwiGLU, LowerExpertSwiGLUGrouped>(patterns.getContext());
+    RewritePatternSet &patterns, bool gatherExperts) {
+  patterns.add<LowerGatedDeltaRule, LowerAttention, LowerRouter>(
+      patterns.getContext());
+  if (gatherExperts)
+    patterns.add<LowerExpertSwiGLUGather>(patterns.getContext());
+  else
+    patterns.add<LowerExpertSwiGLU, LowerExpertSwiGLUGrouped>(patterns.getContext());
 }

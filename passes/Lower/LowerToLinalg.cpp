@@ -353,7 +353,7 @@ struct LowerToLinalgPass
     patterns.add<LowerLinear, LowerRMSNorm, LowerGatedRMSNorm, LowerL2Norm,
                  LowerSiluMul, LowerSigmoidGate, LowerGdnGates, LowerEmbedding,
                  LowerCausalConv1d, LowerRope>(ctx);
-    populateSequentialOpPatterns(patterns);
+    populateSequentialOpPatterns(patterns, gatherExperts);
     populateChunkedDeltaRulePatterns(patterns);
     ConversionTarget target(*ctx);
     target.addLegalDialect<arith::ArithDialect, linalg::LinalgDialect,

@@ -223,7 +223,9 @@ inline LogicalResult requireF32(PatternRewriter &rewriter, Operation *op,
 
 /// Patterns of LowerSequentialOps.cpp: the gated delta rule, attention over
 /// the KV cache, the router and the routed experts.
-void populateSequentialOpPatterns(RewritePatternSet &patterns);
+/// With `gatherExperts`, routed experts become gather contractions.
+void populateSequentialOpPatterns(RewritePatternSet &patterns,
+                                  bool gatherExperts = false);
 
 /// The chunked gated delta rule (LowerDeltaRuleChunked.cpp), preferred over
 /// the recurrence for calls of more than one token.

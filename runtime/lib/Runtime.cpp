@@ -9,6 +9,8 @@
 #include "qnext/ArtifactFormat.h"
 #include "qnext/MemRefDescriptor.h"
 
+#include "CUDA.h"
+
 #include <nlohmann/json.hpp>
 #include <xxhash.h>
 
@@ -98,10 +100,15 @@ struct qnext_model {
   int32_t (*maxThreads)() = nullptr;
   int64_t vocab = 0, maxPositions = 0;
   std::vector<std::vector<int64_t>> stateShapes; ///< -1: the capacity
+  /// A CUDA artifact: weights, states and every buffer the code touches are
+  /// in GPU memory (the weights uploaded once, at open).
+  bool onDevice = false;
+  void *deviceWeights = nullptr;
 
   ~qnext_model() {
     if (library)
       dlclose(library);
+    qnext::cuda::release(deviceWeights);
     if (base)
       munmap(const_cast<uint8_t *>(base), size);
   }
@@ -201,8 +208,13 @@ struct qnext_model {
       return true;
     };
     if (!m.contains("target") || !m["target"].is_object() ||
-        m["target"].value("kind", "") != "cpu")
-      return fail(error, "manifest: target.kind is not cpu");
+        !m["target"]["kind"].is_string())
+      return fail(error, "manifest: target.kind missing");
+    std::string kind = m["target"]["kind"];
+    if (kind != "cpu" && kind != "cuda")
+      return fail(error, "manifest: target.kind '" + kind +
+                             "' is neither cpu nor cuda");
+    onDevice = kind == "cuda";
     std::string triple = m["target"].value("triple", "");
     if (triple.rfind("x86_64", 0) != 0)
       return fail(error, "compiled for " + triple + ", this is x86_64");
@@ -242,6 +254,19 @@ struct qnext_model {
   /// The code section is handed to dlopen through an anonymous memory file:
   /// nothing is written to disk.
   bool loadCode(char **error) {
+    if (onDevice) {
+      // The driver first: loading the code loads its kernels onto the GPU.
+      std::string why;
+      if (!qnext::cuda::initialize(why))
+        return fail(error, "a CUDA artifact (" +
+                               manifest["target"].value("gpu_arch", "") +
+                               "): " + why);
+      deviceWeights = qnext::cuda::allocate(weightsSection.size, why);
+      if (!deviceWeights ||
+          !qnext::cuda::upload(deviceWeights, base + weightsSection.offset,
+                               weightsSection.size, why))
+        return fail(error, "uploading the weights: " + why);
+    }
     int fd = memfd_create("qnext-code", MFD_CLOEXEC);
     if (fd < 0)
       return fail(error, std::string("memfd_create: ") + std::strerror(errno));
@@ -280,8 +305,59 @@ struct qnext_session {
   int64_t capacity = 0;
   int64_t position = 0;
   uint64_t stateBytes = 0; ///< caches and states, allocated at creation
-  std::vector<std::vector<float>> states;
+  std::vector<std::vector<float>> states;   ///< CPU
+  std::vector<void *> deviceStates;         ///< CUDA
   std::vector<std::vector<int64_t>> shapes;
+
+  ~qnext_session() {
+    for (void *p : deviceStates)
+      qnext::cuda::release(p);
+  }
+
+  /// Runs the code on device buffers: ids and positions uploaded, logits
+  /// downloaded, states in place on the GPU.
+  int runOnDevice(Entry entry, const int32_t *ids, const int32_t *positions,
+                  int64_t n, int64_t rows, float *logits, char **error) {
+    const int64_t vocab = model->vocab;
+    std::string why;
+    struct Buffer {
+      void *p = nullptr;
+      ~Buffer() { qnext::cuda::release(p); }
+    } dIds, dPositions, dLogits;
+    const size_t logitBytes = size_t(rows * vocab) * sizeof(float);
+    if (!(dIds.p = qnext::cuda::allocate(n * sizeof(int32_t), why)) ||
+        !(dPositions.p = qnext::cuda::allocate(n * sizeof(int32_t), why)) ||
+        !(dLogits.p = qnext::cuda::allocate(logitBytes, why)) ||
+        !qnext::cuda::upload(dIds.p, ids, n * sizeof(int32_t), why) ||
+        !qnext::cuda::upload(dPositions.p, positions, n * sizeof(int32_t), why)) {
+      setError(error, why);
+      return 1;
+    }
+    std::vector<qnext::MemRefDescriptor> d;
+    d.reserve(4 + deviceStates.size());
+    d.emplace_back(model->deviceWeights,
+                   std::vector<int64_t>{int64_t(model->weightsSection.size)});
+    d.emplace_back(dIds.p, std::vector<int64_t>{n});
+    d.emplace_back(dPositions.p, std::vector<int64_t>{n});
+    for (size_t i = 0; i < deviceStates.size(); ++i)
+      d.emplace_back(deviceStates[i], shapes[i]);
+    d.emplace_back(dLogits.p, std::vector<int64_t>{rows, vocab});
+    int64_t past = position, from = n - rows;
+    std::vector<void *> args = {d[0].argument(), d[1].argument(),
+                                d[2].argument(), &past};
+    if (entry == model->prefill)
+      args.push_back(&from);
+    for (size_t i = 3; i < d.size(); ++i)
+      args.push_back(d[i].argument());
+    entry(args.data());
+    if (!qnext::cuda::synchronize(why) ||
+        (logits && !qnext::cuda::download(logits, dLogits.p, logitBytes, why))) {
+      setError(error, why);
+      return 1;
+    }
+    position += n;
+    return 0;
+  }
 
   /// Runs prefill or decode on n tokens. Prefill writes the logits of rows
   /// [n - rows, n) (rows is n or 1); decode's one row.
@@ -308,6 +384,8 @@ struct qnext_session {
     std::vector<int32_t> positions(n);
     for (int64_t i = 0; i < n; ++i)
       positions[i] = int32_t(position + i);
+    if (model->onDevice)
+      return runOnDevice(entry, ids, positions.data(), n, rows, logits, error);
     std::vector<float> scratch;
     if (!logits) {
       scratch.resize(rows * vocab);
@@ -449,7 +527,19 @@ qnext_session *qnext_session_create(qnext_model *model, int64_t maxContext,
     uint64_t n = 1;
     for (int64_t d : shape)
       n *= uint64_t(d);
-    session->states.emplace_back(n, 0.0f);
+    if (!model->onDevice) {
+      session->states.emplace_back(n, 0.0f);
+      continue;
+    }
+    std::string why;
+    void *p = qnext::cuda::allocate(n * sizeof(float), why);
+    if (p)
+      session->deviceStates.push_back(p);
+    if (!p || !qnext::cuda::zero(p, n * sizeof(float), why)) {
+      setError(error, "GPU caches and states: " + why);
+      delete session;
+      return nullptr;
+    }
   }
   return session;
 }
@@ -463,6 +553,13 @@ qnext_model *qnext_session_model(const qnext_session *session) {
 void qnext_session_reset(qnext_session *session) {
   for (std::vector<float> &s : session->states)
     std::fill(s.begin(), s.end(), 0.0f);
+  for (size_t i = 0; i < session->deviceStates.size(); ++i) {
+    uint64_t n = 1;
+    for (int64_t d : session->shapes[i])
+      n *= uint64_t(d);
+    std::string why;
+    qnext::cuda::zero(session->deviceStates[i], n * sizeof(float), why);
+  }
   session->position = 0;
 }
 

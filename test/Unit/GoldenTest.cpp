@@ -51,7 +51,8 @@ std::vector<int64_t> readIds(const std::string &path) {
 /// One golden case: the compiled model, its packed weights and its states.
 class Model {
 public:
-  static std::unique_ptr<Model> compile(const std::string &dir) {
+  static std::unique_ptr<Model> compile(const std::string &dir,
+                                        bool gatherExperts = false) {
     static bool once = [] {
       mlir::qnext::registerAllPasses();
       llvm::InitializeNativeTarget();
@@ -92,6 +93,7 @@ public:
     // tests run the same kernels threaded).
     mlir::qnext::CPUPipelineOptions pipelineOptions;
     pipelineOptions.threads = false;
+    pipelineOptions.gatherExperts = gatherExperts;
     if (mlir::failed(mlir::qnext::buildCPUPipeline(
             pm, mlir::qnext::CPUPhase::LLVMDialect, pipelineOptions)) ||
         mlir::failed(pm.run(*module))) {
@@ -284,6 +286,17 @@ TEST_P(Golden, OnePrefillThenGreedyDecode) {
 }
 TEST_P(Golden, PrefillInChunksOf7) { prefillThenDecode(7, "chunks of 7"); }
 TEST_P(Golden, PrefillInChunksOf64) { prefillThenDecode(64, "chunks of 64"); }
+
+// The routed experts as the CUDA pipeline lowers them (gather contractions),
+// here on the CPU: the GPU target's model-level numerics, checked where
+// there is no GPU.
+TEST_P(Golden, GatherExpertsAsOnTheGPU) {
+  auto gathered = Model::compile(dir, /*gatherExperts=*/true);
+  ASSERT_NE(gathered, nullptr);
+  model = gathered.get();
+  prefillThenDecode(prompt.size(), "gather-experts");
+  prefillThenDecode(7, "gather-experts, chunks of 7");
+}
 
 INSTANTIATE_TEST_SUITE_P(Checkpoints, Golden,
                          ::testing::Values("tiny-f32", "tiny-bf16-sharded"));

@@ -159,7 +159,7 @@ struct Storage {
 } // namespace
 
 std::vector<Buffer> run(const std::string &body, std::vector<Buffer> inputs,
-                        std::vector<Buffer> outputs) {
+                        std::vector<Buffer> outputs, bool gatherExperts) {
   static bool initialized = [] {
     mlir::qnext::registerAllPasses(); // the pipeline is parsed by pass name
     llvm::InitializeNativeTarget();
@@ -211,6 +211,7 @@ std::vector<Buffer> run(const std::string &body, std::vector<Buffer> inputs,
   // tests run the same kernels threaded).
   mlir::qnext::CPUPipelineOptions pipelineOptions;
   pipelineOptions.threads = false;
+  pipelineOptions.gatherExperts = gatherExperts;
   if (mlir::failed(mlir::qnext::buildCPUPipeline(
           pm, mlir::qnext::CPUPhase::LLVMDialect, pipelineOptions)) ||
       mlir::failed(pm.run(*module))) {

@@ -47,8 +47,9 @@ Buffer dynamic(Buffer b); ///< the same buffer typed with a dynamic first dim
 /// start as copies of `outputs` (so an op writing only part of a buffer, like
 /// a cache, can be checked against the unchanged rest). Fails the current
 /// test (and returns empty buffers) if compilation fails.
+/// `gatherExperts`: lower routed experts as the CUDA pipeline does.
 std::vector<Buffer> run(const std::string &body, std::vector<Buffer> inputs,
-                        std::vector<Buffer> outputs);
+                        std::vector<Buffer> outputs, bool gatherExperts = false);
 
 /// Largest |actual - expected| / (1 + |expected|), and the flat index where.
 struct Diff {

@@ -441,7 +441,8 @@ TEST(OpOracle, Router) {
 /// Runs qnext.expert_swiglu on t tokens (a static [1, H] input for t == 1:
 /// the decode lowering; dynamic otherwise: the grouped one) and compares it
 /// with the scalar reference.
-void checkExpertSwiGLU(int t, const std::vector<int64_t> &ids, unsigned seed) {
+void checkExpertSwiGLU(int t, const std::vector<int64_t> &ids, unsigned seed,
+                       bool gather = false) {
   std::mt19937 rng(seed);
   const int h = 8, inter = 5, e = 4, k = 2;
   auto shape = [&](Buffer b) { return t == 1 ? b : dynamic(b); };
@@ -454,7 +455,7 @@ void checkExpertSwiGLU(int t, const std::vector<int64_t> &ids, unsigned seed) {
                      idx.tensorType() + ", " + gate.tensorType() + ", " +
                      up.tensorType() + ", " + down.tensorType() + ") -> " +
                      x.tensorType(),
-                 {x, w, idx, gate, up, down}, {shape(out("f32", {t, h}))});
+                 {x, w, idx, gate, up, down}, {shape(out("f32", {t, h}))}, gather);
   ASSERT_EQ(res.size(), 1u);
   std::vector<double> want(t * h, 0);
   for (int i = 0; i < t; ++i)
@@ -490,5 +491,13 @@ TEST(OpOracle, ExpertSwiGLUManyTokens) {
 
 // One token (a decode step): its top-k experts in turn.
 TEST(OpOracle, ExpertSwiGLUOneToken) { checkExpertSwiGLU(1, {2, 0}, 13); }
+
+// The gather contractions the CUDA pipeline uses (gather-experts), on the
+// same cases.
+TEST(OpOracle, ExpertSwiGLUGather) {
+  checkExpertSwiGLU(3, {3, 0, 1, 1, 2, 3}, 11, /*gather=*/true);
+  checkExpertSwiGLU(9, {1, 2, 3, 1, 2, 3, 1, 1, 3, 2, 2, 1, 3, 3, 1, 2, 2, 3}, 12, true);
+  checkExpertSwiGLU(1, {2, 0}, 13, true);
+}
 
 } // namespace

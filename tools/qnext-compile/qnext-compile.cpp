@@ -6,8 +6,10 @@
 //   --compile-to=qnext         layer ops (the model as a user reads it)
 //   --compile-to=primitive     after qnext-decompose-layers
 //   --compile-to=linalg        after qnext-lower-to-linalg (upstream dialects)
-//   --compile-to=llvm-dialect  the whole CPU pipeline
-//   --compile-to=llvm-ir       translated and optimized (O3) for the CPU
+//   --compile-to=gpu           --target=cuda: kernels outlined, host launches
+//   --compile-to=llvm-dialect  the whole pipeline: the LLVM dialect
+//   --compile-to=ptx           --target=cuda: the kernels' PTX
+//   --compile-to=llvm-ir       translated and optimized for the host CPU
 //   --compile-to=artifact      the .qnx model artifact (default)
 // MLIR's pass-manager flags (--mlir-print-ir-after-all, --mlir-timing, ...)
 // apply to the passes it runs.
@@ -22,6 +24,7 @@
 #include "qnext/Support/ProgressLine.h"
 #include "qnext/Target/CPUObject.h"
 #include "qnext/Target/CPUPipeline.h"
+#include "qnext/Target/CUDAPipeline.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/AsmState.h"
@@ -29,6 +32,7 @@
 #include "mlir/IR/Verifier.h"
 #include "mlir/Pass/PassManager.h"
 
+#include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/InitLLVM.h"
@@ -50,7 +54,7 @@ cl::opt<std::string> output("o", cl::desc("Output file ('-' for stdout)"),
                             cl::value_desc("file"), cl::init("-"),
                             cl::cat(category));
 
-enum class Phase { QNext, Primitive, Linalg, LLVMDialect, LLVMIR, Artifact };
+enum class Phase { QNext, Primitive, Linalg, GPU, LLVMDialect, PTX, LLVMIR, Artifact };
 cl::opt<Phase> compileTo(
     "compile-to", cl::desc("Stop after this phase and print its IR"),
     cl::values(clEnumValN(Phase::QNext, "qnext",
@@ -60,19 +64,37 @@ cl::opt<Phase> compileTo(
                clEnumValN(Phase::Linalg, "linalg",
                           "after qnext-lower-to-linalg: linalg, tensor, scf, "
                           "arith, math (weights still qnext.param)"),
+               clEnumValN(Phase::GPU, "gpu",
+                          "--target=cuda: kernels outlined into one "
+                          "gpu.module, the host launching them"),
                clEnumValN(Phase::LLVMDialect, "llvm-dialect",
-                          "the whole CPU pipeline: the LLVM dialect"),
+                          "the whole pipeline: the LLVM dialect (CUDA: the "
+                          "kernels in a gpu.binary)"),
+               clEnumValN(Phase::PTX, "ptx", "--target=cuda: the kernels' PTX"),
                clEnumValN(Phase::LLVMIR, "llvm-ir",
                           "LLVM IR, optimized (O3) for the target CPU"),
                clEnumValN(Phase::Artifact, "artifact",
                           "the .qnx model artifact (default; needs weights)")),
     cl::init(Phase::Artifact), cl::cat(category));
 
-enum class Target { CPU };
+enum class Target { CPU, CUDA };
 cl::opt<Target> target("target", cl::desc("What to generate code for"),
                        cl::values(clEnumValN(Target::CPU, "cpu",
-                                             "x86-64 CPU (default)")),
+                                             "x86-64 CPU (default)"),
+                                  clEnumValN(Target::CUDA, "cuda",
+                                             "NVIDIA GPU (kernels for "
+                                             "--gpu-arch; the host code for "
+                                             "x86-64)")),
                        cl::init(Target::CPU), cl::cat(category));
+cl::opt<std::string> gpuArch("gpu-arch",
+                             cl::desc("--target=cuda: the GPU architecture, "
+                                      "sm_80, sm_90a, ... (default sm_90a)"),
+                             cl::init("sm_90a"), cl::cat(category));
+cl::opt<std::string> cudaToolkit(
+    "cuda-toolkit",
+    cl::desc("--target=cuda: the CUDA toolkit folder (ptxas, fatbinary, "
+             "libdevice; default $CUDA_HOME, else /usr/local/cuda)"),
+    cl::cat(category));
 cl::opt<std::string> cpu("cpu",
                          cl::desc("CPU to optimize for: 'host' (default) or an "
                                   "LLVM CPU name, e.g. x86-64-v3"),
@@ -134,6 +156,13 @@ int main(int argc, char **argv) {
       "generation_config.json, when present, are checked and copied into the\n"
       "artifact (qnext-run --prompt / --chat and qnext-tokenize use them).\n"
       "MLIR's --mlir-* flags apply to the passes it runs.\n");
+
+  if (target != Target::CUDA && (compileTo == Phase::GPU || compileTo == Phase::PTX))
+    return fail("--compile-to=gpu and --compile-to=ptx need --target=cuda");
+  if (target == Target::CUDA &&
+      (!StringRef(gpuArch).starts_with("sm_") ||
+       StringRef(gpuArch).drop_front(3).take_while(llvm::isDigit).empty()))
+    return fail("--gpu-arch " + gpuArch + ": expected sm_<number>, e.g. sm_90a");
 
   bool isDir = sys::fs::is_directory(input);
   SmallString<256> configPath(input);
@@ -208,29 +237,66 @@ int main(int argc, char **argv) {
     if (output == "-")
       return fail("an artifact is binary: name the file with -o model.qnx");
   }
+  const bool cuda = target == Target::CUDA;
+  std::string toolkit = cudaToolkit;
+  if (toolkit.empty()) {
+    const char *home = std::getenv("CUDA_HOME");
+    toolkit = home && *home ? home : "/usr/local/cuda";
+  }
+  if (cuda && compileTo >= Phase::LLVMDialect &&
+      !sys::fs::exists(toolkit + "/bin/ptxas"))
+    return fail("--cuda-toolkit " + toolkit + ": no bin/ptxas (the CUDA "
+                "toolkit compiles the kernels)");
   std::string pipelineText;
   if (compileTo != Phase::QNext) {
     mlir::PassManager pm(&context);
     if (mlir::failed(mlir::applyPassManagerCLOptions(pm)))
       return fail("bad pass-manager options");
-    auto until = compileTo == Phase::Primitive ? mlir::qnext::CPUPhase::Primitive
-                 : compileTo == Phase::Linalg  ? mlir::qnext::CPUPhase::Linalg
-                                               : mlir::qnext::CPUPhase::LLVMDialect;
-    mlir::qnext::CPUTargetOptions cpuOptions;
-    cpuOptions.cpu = cpu;
-    mlir::qnext::CPUPipelineOptions pipelineOptions;
-    pipelineOptions.vectorWidth = mlir::qnext::preferredVectorWidth(cpuOptions);
-    pipelineOptions.threads = parallel;
-    if (mlir::failed(mlir::qnext::buildCPUPipeline(pm, until, pipelineOptions)))
-      return fail("internal error: the CPU pipeline does not parse");
+    if (cuda) {
+      auto until = compileTo == Phase::Primitive ? mlir::qnext::CUDAPhase::Primitive
+                   : compileTo == Phase::Linalg  ? mlir::qnext::CUDAPhase::Linalg
+                   : compileTo == Phase::GPU     ? mlir::qnext::CUDAPhase::GPU
+                                                 : mlir::qnext::CUDAPhase::LLVMDialect;
+      mlir::qnext::CUDAPipelineOptions options;
+      options.chip = gpuArch;
+      options.toolkit = toolkit;
+      options.format = compileTo == Phase::PTX ? "isa" : "fatbin";
+      if (mlir::failed(mlir::qnext::buildCUDAPipeline(pm, until, options)))
+        return fail("internal error: the CUDA pipeline does not parse");
+    } else {
+      auto until = compileTo == Phase::Primitive ? mlir::qnext::CPUPhase::Primitive
+                   : compileTo == Phase::Linalg  ? mlir::qnext::CPUPhase::Linalg
+                                                 : mlir::qnext::CPUPhase::LLVMDialect;
+      mlir::qnext::CPUTargetOptions cpuOptions;
+      cpuOptions.cpu = cpu;
+      mlir::qnext::CPUPipelineOptions pipelineOptions;
+      pipelineOptions.vectorWidth = mlir::qnext::preferredVectorWidth(cpuOptions);
+      pipelineOptions.threads = parallel;
+      if (mlir::failed(mlir::qnext::buildCPUPipeline(pm, until, pipelineOptions)))
+        return fail("internal error: the CPU pipeline does not parse");
+    }
     llvm::raw_string_ostream os(pipelineText);
     pm.printAsTextualPipeline(os);
     if (mlir::failed(pm.run(*module)))
-      return fail("the CPU pipeline failed (above)");
+      return fail(std::string("the ") + (cuda ? "CUDA" : "CPU") +
+                  " pipeline failed (above)");
+  }
+  if (compileTo == Phase::PTX) {
+    auto ptx = mlir::qnext::kernelBinary(*module);
+    if (!ptx)
+      return fail(toString(ptx.takeError()));
+    if (Error e = writeToOutput(output, [&](raw_ostream &os) {
+          os << *ptx;
+          return Error::success();
+        }))
+      return fail(output + ": " + toString(std::move(e)));
+    return 0;
   }
 
   mlir::qnext::CPUTargetOptions targetOptions;
-  targetOptions.cpu = cpu;
+  // CUDA: the host code only allocates and launches; a baseline x86-64 runs
+  // on any machine the GPU sits in.
+  targetOptions.cpu = cuda && !cpu.getNumOccurrences() ? "x86-64" : std::string(cpu);
   if (compileTo == Phase::LLVMIR) {
     auto ir = mlir::qnext::translateToLLVMIR(*module, targetOptions);
     if (!ir)
@@ -258,6 +324,10 @@ int main(int argc, char **argv) {
     inputs.features = info.features;
     inputs.libraries = info.libraries;
     inputs.pipeline = pipelineText;
+    if (cuda) {
+      inputs.kind = "cuda";
+      inputs.gpuArch = gpuArch;
+    }
     inputs.plan = &*plan;
     std::string manifest = qnext::buildManifest(inputs);
     qnext::ProgressLine progress("qnext-compile: packing weights");

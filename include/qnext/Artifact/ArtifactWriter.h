@@ -31,7 +31,9 @@ struct StateInfo {
 struct ManifestInputs {
   const ModelConfig *config = nullptr;
   std::vector<StateInfo> states;
-  std::string triple, cpu, features; ///< what the code was compiled for
+  std::string kind = "cpu";          ///< "cpu" or "cuda"
+  std::string gpuArch;               ///< cuda: the kernels' sm_XX
+  std::string triple, cpu, features; ///< what the (host) code was compiled for
   std::vector<std::string> libraries; ///< shared libraries the code needs
   std::string pipeline;              ///< the pass pipeline that produced it
   const WeightPlan *plan = nullptr;

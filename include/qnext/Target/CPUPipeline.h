@@ -22,6 +22,10 @@ struct CPUPipelineOptions {
   /// loops; the object then links libomp). Off: the same loops in order, as
   /// the JIT-compiled unit tests use them.
   bool threads = true;
+  /// Routed experts as gather contractions (qnext-lower-to-linalg
+  /// gather-experts: the CUDA pipeline's form), to check that form's
+  /// numerics on the CPU.
+  bool gatherExperts = false;
 };
 
 /// Appends the CPU pipeline up to and including `until` to `pm` (a pass

@@ -27,7 +27,9 @@ std::vector<Step> steps(const qnext::CPUPipelineOptions &options) {
       {CPUPhase::Primitive, "qnext-decompose-layers"},
       // 2. Primitive ops -> linalg/tensor/scf/arith/math on tensors, fp32
       //    math with weights widened inside the loop bodies.
-      {CPUPhase::Linalg, "qnext-lower-to-linalg"},
+      {CPUPhase::Linalg, options.gatherExperts
+                             ? "qnext-lower-to-linalg{gather-experts}"
+                             : "qnext-lower-to-linalg"},
       // 3. The residual adds (arith on tensors) become linalg too; then fold
       //    the reshapes, slices and constants the lowering left, before
       //    bufferization decides what can be done in place.
