@@ -105,6 +105,32 @@ def LowerToLinalg : Pass<"qnext-lower-to-linalg"> {
   ];
 }
 
+def ParallelizeHeads : Pass<"qnext-parallelize-heads"> {
+  let summary = "Run the independent heads of a linalg.generic as a parallel loop";
+  let description = [{
+    A `linalg.generic` on tensors whose first loop is parallel with a static
+    extent of at least `min-extent` (the value heads of the delta rule's
+    chunk contractions and recurrence, the query heads of attention's
+    weighted sums) is tiled by one along that loop into an `scf.forall`:
+    each head is computed on its own slice, and the pipeline runs the
+    forall's iterations on all cores like the projection kernels. The
+    arithmetic of each element is unchanged, so results are bit-identical
+    to the sequential form.
+
+    Left alone: generics inside an `scf.forall` (the projection kernels),
+    those whose first loop is a reduction or has a dynamic extent (token
+    rows: elementwise work over `[T, hidden]`), and those of one loop.
+  }];
+  let options = [
+    Option<"minExtent", "min-extent", "int64_t", /*default=*/"2",
+           "Smallest static extent of the first loop worth a parallel loop">,
+  ];
+  let dependentDialects = ["::mlir::scf::SCFDialect", "::mlir::tensor::TensorDialect"];
+  let statistics = [
+    Statistic<"parallelized", "parallelized", "Generics tiled into a parallel loop over their first dimension">,
+  ];
+}
+
 def BindParams : Pass<"qnext-bind-params", "::mlir::ModuleOp"> {
   let summary = "Bind every parameter to a view of one weights buffer";
   let description = [{

@@ -38,9 +38,13 @@ std::vector<Step> steps(const qnext::CPUPipelineOptions &options) {
       // 4. Projections (x * W^T, the bulk of the work) -> scf.forall over
       //    blocks of weight rows, each a register-blocked vector kernel;
       //    still on tensors, so bufferization places the results.
+      //    The other generics with independent heads (the delta rule's
+      //    contractions and recurrence, attention's weighted sums) become
+      //    scf.forall over their heads, run on all cores like the kernels.
       {CPUPhase::LLVMDialect,
        "func.func(qnext-vectorize-contractions{vector-width=" +
-           std::to_string(options.vectorWidth) + "}),canonicalize,cse"},
+           std::to_string(options.vectorWidth) +
+           "},qnext-parallelize-heads),canonicalize,cse"},
       // 5. Weights and the entry ABI, still on tensors: every parameter
       //    becomes a read-only view of the packed weights buffer (the plan
       //    goes into the module for the packer), and public functions take
