@@ -72,7 +72,7 @@ cl::opt<Phase> compileTo(
                           "kernels in a gpu.binary)"),
                clEnumValN(Phase::PTX, "ptx", "--target=cuda: the kernels' PTX"),
                clEnumValN(Phase::LLVMIR, "llvm-ir",
-                          "LLVM IR, optimized (O3) for the target CPU"),
+                          "LLVM IR, optimized (O2) for the target CPU"),
                clEnumValN(Phase::Artifact, "artifact",
                           "the .qnx model artifact (default; needs weights)")),
     cl::init(Phase::Artifact), cl::cat(category));
