@@ -441,6 +441,14 @@ int runTokens(qnext_model *model, int threadsUsed) {
     logits.resize(allRows ? logits.size() + vocab : vocab);
     return lastRow();
   };
+  // Greedy unless sampling flags say otherwise; every id generated, no stop
+  // token (what numerics and benchmarks want). Allocated up front, so that
+  // --memory measures the runtime, not this loop's bookkeeping.
+  qnext::Sampler sampler(samplingFromFlags({}));
+  std::vector<int32_t> history = prompt, generated;
+  history.reserve(p + maxNew);
+  generated.reserve(maxNew);
+  std::vector<float> scratch(static_cast<size_t>(vocab)); // the kept rows stay as computed
   using Clock = std::chrono::steady_clock;
   auto start = Clock::now();
   int64_t chunk = prefillChunk ? int64_t(prefillChunk) : p;
@@ -461,11 +469,6 @@ int runTokens(qnext_model *model, int threadsUsed) {
   double prefillSeconds = std::chrono::duration<double>(Clock::now() - start).count();
   int64_t afterPrefillKiB = memory ? anonymousKiB() : 0;
 
-  // Greedy unless sampling flags say otherwise; every id generated, no stop
-  // token (what numerics and benchmarks want).
-  qnext::Sampler sampler(samplingFromFlags({}));
-  std::vector<int32_t> history = prompt, generated;
-  std::vector<float> scratch(static_cast<size_t>(vocab)); // the kept rows stay as computed
   start = Clock::now();
   for (int64_t i = 0; i < maxNew; ++i) {
     std::copy(lastRow(), lastRow() + vocab, scratch.begin());
