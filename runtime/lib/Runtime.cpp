@@ -309,9 +309,28 @@ struct qnext_session {
   std::vector<void *> deviceStates;         ///< CUDA
   std::vector<std::vector<int64_t>> shapes;
 
+  /// GPU buffers for a call's ids, positions and logits, kept between calls
+  /// (a decode step allocates nothing) and grown when a call needs more.
+  struct DeviceBuffer {
+    void *p = nullptr;
+    size_t bytes = 0;
+    bool reserve(size_t need, std::string &why) {
+      if (need <= bytes)
+        return true;
+      qnext::cuda::release(p);
+      bytes = 0;
+      if (!(p = qnext::cuda::allocate(need, why)))
+        return false;
+      bytes = need;
+      return true;
+    }
+  } dIds, dPositions, dLogits;
+
   ~qnext_session() {
     for (void *p : deviceStates)
       qnext::cuda::release(p);
+    for (DeviceBuffer *b : {&dIds, &dPositions, &dLogits})
+      qnext::cuda::release(b->p);
   }
 
   /// Runs the code on device buffers: ids and positions uploaded, logits
@@ -320,14 +339,10 @@ struct qnext_session {
                   int64_t n, int64_t rows, float *logits, char **error) {
     const int64_t vocab = model->vocab;
     std::string why;
-    struct Buffer {
-      void *p = nullptr;
-      ~Buffer() { qnext::cuda::release(p); }
-    } dIds, dPositions, dLogits;
     const size_t logitBytes = size_t(rows * vocab) * sizeof(float);
-    if (!(dIds.p = qnext::cuda::allocate(n * sizeof(int32_t), why)) ||
-        !(dPositions.p = qnext::cuda::allocate(n * sizeof(int32_t), why)) ||
-        !(dLogits.p = qnext::cuda::allocate(logitBytes, why)) ||
+    if (!dIds.reserve(n * sizeof(int32_t), why) ||
+        !dPositions.reserve(n * sizeof(int32_t), why) ||
+        !dLogits.reserve(logitBytes, why) ||
         !qnext::cuda::upload(dIds.p, ids, n * sizeof(int32_t), why) ||
         !qnext::cuda::upload(dPositions.p, positions, n * sizeof(int32_t), why)) {
       setError(error, why);
