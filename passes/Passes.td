@@ -58,6 +58,52 @@ def DecomposeLayers : Pass<"qnext-decompose-layers"> {
   ];
 }
 
+//===----------------------------------------------------------------------===//
+// Fusion (passes/Fusion; qnext-compile --fusion chooses among them)
+//===----------------------------------------------------------------------===//
+
+def FuseProjections : Pass<"qnext-fuse-projections"> {
+  let summary = "Projections that share an input become one projection";
+  let description = [{
+    Horizontal fusion. The `qnext.linear` ops of one block that read the same
+    input and whose weights are parameters (or splits of one) of the same
+    element type become one `qnext.linear` on a `qnext.concat_weights` of
+    their weights (rows one after another, in program order); each former
+    result is a `tensor.extract_slice` of its columns. The fused op carries
+    `qnext.fused = "projections"`. Members are dropped until the fused rows
+    are a multiple of `row-multiple` (the MoE's one-row shared-expert gate
+    would otherwise leave the kernel one row per block).
+
+    In Qwen3-Next, per token and layer: DeltaNet's qkv, z, b and a (four
+    projections of the normed input, one kernel); attention's q (with its
+    gate), k and v; the MoE's router, shared-expert gate and up, and the
+    shared-expert gate (four); a dense MLP's gate and up. The input is read
+    once instead of once per projection and the kernel count per decode step
+    drops; the arithmetic of every output element is unchanged.
+
+    The packer writes the concatenated weights (a `concat` entry in the
+    weights plan), so the artifact holds each weight exactly once.
+  }];
+  let options = [
+    Option<"minGroup", "min-group", "int64_t", /*default=*/"2",
+           "Fewest projections sharing an input worth fusing (>= 2)">,
+    Option<"rowMultiple", "row-multiple", "int64_t", /*default=*/"4",
+           "Keep the fused rows a multiple of this (the projection kernels' "
+           "register block): a member whose rows break it stays alone">,
+    Option<"testMissliceSite", "test-misslice-site", "int64_t",
+           /*default=*/"-1",
+           "Test only: at the Nth fused group of each function (from 0), the "
+           "last projection reads its columns one too early; a deliberately "
+           "broken fusion for qnext-run --bisect-against">,
+  ];
+  let statistics = [
+    Statistic<"numGroups", "groups", "Groups of projections fused">,
+    Statistic<"numFused", "projections", "Projections folded into groups">,
+  ];
+  let dependentDialects = ["::mlir::tensor::TensorDialect",
+                           "::mlir::qnext::QNextDialect"];
+}
+
 def LowerToLinalg : Pass<"qnext-lower-to-linalg"> {
   let summary = "Lower qnext primitive ops to linalg, tensor, scf, arith and math";
   let description = [{
@@ -89,7 +135,8 @@ def LowerToLinalg : Pass<"qnext-lower-to-linalg"> {
       depends on the routing, which the GPU target needs.
 
     Layer ops must be decomposed first (`qnext-decompose-layers`);
-    `qnext.param` and the weight-layout ops are left for weight packing.
+    `qnext.param` and the weight-layout ops (splits, `qnext.concat_weights`)
+    are left for weight packing.
   }];
   let options = [
     Option<"gatherExperts", "gather-experts", "bool", /*default=*/"false",

@@ -197,6 +197,39 @@ LogicalResult SplitBAOp::verify() {
       .verify();
 }
 
+LogicalResult ConcatWeightsOp::verify() {
+  if (getParts().size() < 2)
+    return emitOpError() << "needs at least two parts, got "
+                         << getParts().size();
+  auto resultType = cast<RankedTensorType>(getResult().getType());
+  int64_t rank = resultType.getRank(), dim = getDim();
+  if (dim < 0 || dim >= rank)
+    return emitOpError() << "dim " << dim << " is out of range for rank "
+                         << rank;
+  int64_t sum = 0;
+  for (auto [i, part] : llvm::enumerate(getParts())) {
+    auto type = cast<RankedTensorType>(part.getType());
+    if (type.getElementType() != resultType.getElementType())
+      return emitOpError() << "part " << i << " has element type "
+                           << type.getElementType() << ", the result "
+                           << resultType.getElementType();
+    if (type.getRank() != rank)
+      return emitOpError() << "part " << i << " has rank " << type.getRank()
+                           << ", the result " << rank;
+    for (int64_t d = 0; d < rank; ++d)
+      if (d != dim && type.getDimSize(d) != resultType.getDimSize(d))
+        return emitOpError() << "part " << i << " has size "
+                             << type.getDimSize(d) << " in dim " << d
+                             << ", the result " << resultType.getDimSize(d);
+    sum += type.getDimSize(dim);
+  }
+  if (sum != resultType.getDimSize(dim))
+    return emitOpError() << "result has size " << resultType.getDimSize(dim)
+                         << " in dim " << dim << ", the parts add up to "
+                         << sum;
+  return success();
+}
+
 //===----------------------------------------------------------------------===//
 // Layer ops
 //===----------------------------------------------------------------------===//

@@ -100,6 +100,34 @@ def QNext_SplitBAOp : QNext_Op<"split_ba", [Pure]> {
   let hasVerifier = 1;
 }
 
+def QNext_ConcatWeightsOp : QNext_Op<"concat_weights", [Pure]> {
+  let summary = "weights packed side by side along one dimension";
+  let description = [{
+    The result is the parts concatenated along `dim`; all other dimensions
+    and the element type match. It is a layout op like the splits: the parts
+    are parameters (or results of `qnext.split_qkvz` / `qnext.split_ba` on
+    one), and the weight packer writes the concatenation once, so the code
+    reads one contiguous tensor. Fusion passes make it: projections that
+    share an input become one projection whose weight rows are their weights'
+    rows one after another (`dim = 0`); stacked expert weights concatenate
+    along their rows (`dim = 1`).
+
+    Example:
+
+    ```mlir
+    %w = qnext.concat_weights %qkv, %z, %b, %a {dim = 0 : i64}
+        : tensor<256x128xbf16>, tensor<128x128xbf16>, tensor<4x128xbf16>,
+          tensor<4x128xbf16> -> tensor<392x128xbf16>
+    ```
+  }];
+  let arguments = (ins Variadic<QNext_Weight>:$parts, I64Attr:$dim);
+  let results = (outs QNext_Weight:$result);
+  let assemblyFormat = [{
+    $parts attr-dict `:` type($parts) `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
 //===----------------------------------------------------------------------===//
 // Layer ops
 //===----------------------------------------------------------------------===//

@@ -101,6 +101,7 @@ std::string buildManifest(const ManifestInputs &in) {
   if (in.kind == "cuda")
     m["target"]["gpu_arch"] = in.gpuArch;
   m["pipeline"] = in.pipeline;
+  m["fusions"] = in.fusions;
   m["model"] = {{"model_type", c.modelType},
                 {"vocab_size", c.vocabSize},
                 {"hidden_size", c.hiddenSize},
@@ -117,18 +118,34 @@ std::string buildManifest(const ManifestInputs &in) {
   m["entry_points"] = {
       {"prefill", {{"symbol", "qnext_prefill"}, {"tokens", "any"}}},
       {"decode", {{"symbol", "qnext_decode"}, {"tokens", 1}}}};
+  if (in.taps)
+    m["entry_points"]["taps"] = {{"symbol", "qnext_taps"},
+                                 {"tokens", "any"},
+                                 {"rows", 2 * c.numLayers},
+                                 {"hidden_size", c.hiddenSize}};
   ordered_json states = ordered_json::array();
   for (const StateInfo &s : in.states)
     states.push_back({{"name", s.name}, {"shape", s.shape}, {"dtype", "f32"}});
   m["states"] = states;
   ordered_json tensors = ordered_json::array();
-  for (const PackedTensor &t : in.plan->tensors)
-    tensors.push_back({{"name", t.name},
-                       {"transform", t.transform},
-                       {"dtype", dtypeName(t.dtype).str()},
-                       {"shape", t.shape},
-                       {"offset", t.offset},
-                       {"bytes", t.bytes}});
+  for (const PackedTensor &t : in.plan->tensors) {
+    ordered_json entry = {{"name", t.name},
+                          {"transform", t.transform},
+                          {"dtype", dtypeName(t.dtype).str()},
+                          {"shape", t.shape},
+                          {"offset", t.offset},
+                          {"bytes", t.bytes}};
+    if (t.transform == "concat") {
+      ordered_json parts = ordered_json::array();
+      for (const PackedTensor &p : t.parts)
+        parts.push_back({{"name", p.name},
+                         {"transform", p.transform},
+                         {"shape", p.shape}});
+      entry["dim"] = t.dim;
+      entry["parts"] = parts;
+    }
+    tensors.push_back(entry);
+  }
   m["weights"] = {{"size", in.plan->size}, {"tensors", tensors}};
   return m.dump(2) + "\n";
 }

@@ -9,6 +9,7 @@
 #include "qnext/Dialect/QNext/QNextOps.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/Builders.h"
@@ -51,8 +52,11 @@ std::vector<StateSlot> stateSlots(MLIRContext &ctx, const ModelConfig &c) {
 }
 
 /// Builds one entry point; `tokens` is the static token count or kDynamic.
+/// With `taps`, it also returns the hidden state after each layer's token
+/// mixer and after its MLP/MoE (residual adds included): [2L, T, H].
 void buildEntry(OpBuilder &b, Location loc, StringRef name, int64_t tokens,
-                const ModelConfig &c, const WeightLayout &layout) {
+                const ModelConfig &c, const WeightLayout &layout,
+                bool taps = false) {
   MLIRContext *ctx = b.getContext();
   Type f32 = b.getF32Type();
   auto ids = RankedTensorType::get({tokens}, b.getI32Type());
@@ -72,6 +76,10 @@ void buildEntry(OpBuilder &b, Location loc, StringRef name, int64_t tokens,
     inputs.push_back(s.type);
     results.push_back(s.type);
   }
+  auto tapsType =
+      RankedTensorType::get({2 * c.numLayers, tokens, c.hiddenSize}, f32);
+  if (taps)
+    results.push_back(tapsType);
   auto func = func::FuncOp::create(b, loc, name,
                                    b.getFunctionType(inputs, results));
   func.setArgAttr(0, "qnext.name", b.getStringAttr("ids"));
@@ -84,6 +92,8 @@ void buildEntry(OpBuilder &b, Location loc, StringRef name, int64_t tokens,
     func.setArgAttr(firstState + i, "qnext.state", b.getStringAttr(slots[i].name));
     func.setResultAttr(1 + i, "qnext.state", b.getStringAttr(slots[i].name));
   }
+  if (taps)
+    func.setResultAttr(1 + slots.size(), "qnext.name", b.getStringAttr("taps"));
 
   OpBuilder::InsertionGuard guard(b);
   Block *body = func.addEntryBlock();
@@ -97,6 +107,29 @@ void buildEntry(OpBuilder &b, Location loc, StringRef name, int64_t tokens,
 
   Value h = mlir::qnext::EmbeddingOp::create(b, loc, hidden, tokenIds,
                                        layout.embedding(b, loc));
+  Value tapped;
+  auto tap = [&](int64_t index) {
+    if (!taps)
+      return;
+    if (!tapped) {
+      SmallVector<Value> dynamic;
+      if (ShapedType::isDynamic(tokens))
+        dynamic.push_back(tensor::DimOp::create(b, loc, h, 0));
+      tapped = tensor::EmptyOp::create(b, loc, tapsType, dynamic);
+    }
+    SmallVector<OpFoldResult> offsets = {b.getIndexAttr(index), b.getIndexAttr(0),
+                                         b.getIndexAttr(0)};
+    SmallVector<OpFoldResult> sizes = {b.getIndexAttr(1),
+                                       tensor::getMixedSize(b, loc, h, 0),
+                                       b.getIndexAttr(c.hiddenSize)};
+    SmallVector<OpFoldResult> strides(3, b.getIndexAttr(1));
+    // A copy of h: otherwise empty-tensor elimination computes h straight
+    // into the taps buffer, and what later writes h in place overwrites it.
+    Value copy = bufferization::AllocTensorOp::create(
+        b, loc, cast<RankedTensorType>(h.getType()), ValueRange{}, h);
+    tapped = tensor::InsertSliceOp::create(b, loc, copy, tapped, offsets, sizes,
+                                           strides);
+  };
   for (int64_t i = 0; i < c.numLayers; ++i) {
     Location l = NameLoc::get(b.getStringAttr("layers." + std::to_string(i)),
                               loc);
@@ -149,6 +182,7 @@ void buildEntry(OpBuilder &b, Location loc, StringRef name, int64_t tokens,
       newStates.push_back(op.getNewVCache());
     }
     h = arith::AddFOp::create(b, l, h, mixed);
+    tap(2 * i);
 
     Value m = mlir::qnext::RMSNormOp::create(
         b, l, h, layout.layerNorm(b, l, i, "post_attention_layernorm"),
@@ -165,6 +199,7 @@ void buildEntry(OpBuilder &b, Location loc, StringRef name, int64_t tokens,
       mlpOut = mlir::qnext::MLPOp::create(b, l, hidden, m, w.gate, w.up, w.down);
     }
     h = arith::AddFOp::create(b, l, h, mlpOut);
+    tap(2 * i + 1);
   }
   if (prefill) {
     Value from = body->getArgument(3);
@@ -182,14 +217,17 @@ void buildEntry(OpBuilder &b, Location loc, StringRef name, int64_t tokens,
                                       layout.lmHead(b, loc), epsAttr);
   SmallVector<Value> returned = {out};
   returned.append(newStates.begin(), newStates.end());
+  if (taps)
+    returned.push_back(tapped);
   func::ReturnOp::create(b, loc, returned);
 }
 
 } // namespace
 
 OwningOpRef<ModuleOp> buildModel(MLIRContext &context, const ModelConfig &c,
-                                 const WeightLayout &layout) {
+                                 const WeightLayout &layout, bool taps) {
   context.loadDialect<func::FuncDialect, arith::ArithDialect,
+                      bufferization::BufferizationDialect,
                       mlir::qnext::QNextDialect>();
   Location loc = UnknownLoc::get(&context);
   OpBuilder b(&context);
@@ -203,6 +241,8 @@ OwningOpRef<ModuleOp> buildModel(MLIRContext &context, const ModelConfig &c,
   b.setInsertionPointToEnd(module->getBody());
   buildEntry(b, loc, "prefill", ShapedType::kDynamic, c, layout);
   buildEntry(b, loc, "decode", 1, c, layout);
+  if (taps)
+    buildEntry(b, loc, "taps", ShapedType::kDynamic, c, layout, /*taps=*/true);
   return module;
 }
 

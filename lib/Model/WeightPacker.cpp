@@ -6,6 +6,7 @@
 #include "mlir/IR/BuiltinTypes.h"
 
 #include <cstring>
+#include <functional>
 
 using llvm::Error;
 using llvm::Expected;
@@ -28,6 +29,58 @@ std::optional<DType> dtypeOf(mlir::Type type) {
 }
 } // namespace
 
+namespace {
+/// One plan entry (a packed tensor, or a part of a concatenation).
+Expected<PackedTensor> readEntry(mlir::DictionaryAttr d) {
+  auto name = d ? d.getAs<mlir::StringAttr>("name") : nullptr;
+  auto transform = d ? d.getAs<mlir::StringAttr>("transform") : nullptr;
+  auto dtype = d ? d.getAs<mlir::TypeAttr>("dtype") : nullptr;
+  auto shape = d ? d.getAs<mlir::DenseI64ArrayAttr>("shape") : nullptr;
+  if (!name || !transform || !dtype || !shape)
+    return planError("malformed entry");
+  PackedTensor t;
+  t.name = name.str();
+  t.transform = transform.str();
+  std::optional<DType> dt = dtypeOf(dtype.getValue());
+  if (!dt)
+    return planError("unsupported dtype for " + t.name);
+  t.dtype = *dt;
+  t.shape.assign(shape.asArrayRef().begin(), shape.asArrayRef().end());
+  if (auto offset = d.getAs<mlir::IntegerAttr>("offset"))
+    t.offset = offset.getInt();
+  if (auto bytes = d.getAs<mlir::IntegerAttr>("bytes"))
+    t.bytes = bytes.getInt();
+  if (auto g = d.getAs<mlir::DictionaryAttr>("geometry")) {
+    auto get = [&](const char *key, int64_t fallback) {
+      auto v = g.getAs<mlir::IntegerAttr>(key);
+      return v ? v.getInt() : fallback;
+    };
+    t.geometry = {get("num_key_heads", 0), get("num_value_heads", 0),
+                  get("key_head_dim", 1), get("value_head_dim", 1)};
+  }
+  if (t.transform == "concat") {
+    auto parts = d.getAs<mlir::ArrayAttr>("parts");
+    auto dim = d.getAs<mlir::IntegerAttr>("dim");
+    if (!parts || !dim)
+      return planError("concat entry without parts or dim: " + t.name);
+    t.dim = dim.getInt();
+    for (mlir::Attribute p : parts) {
+      auto part = readEntry(mlir::dyn_cast<mlir::DictionaryAttr>(p));
+      if (!part)
+        return part.takeError();
+      if (part->transform == "concat")
+        return planError("nested concat in " + t.name);
+      if (part->shape.size() != t.shape.size() || t.dim < 0 ||
+          t.dim >= int64_t(t.shape.size()) || part->dtype != t.dtype)
+        return planError("concat part " + part->name + " does not fit " +
+                         t.name);
+      t.parts.push_back(std::move(*part));
+    }
+  }
+  return t;
+}
+} // namespace
+
 Expected<WeightPlan> readWeightPlan(mlir::ModuleOp module) {
   auto entries = module->getAttrOfType<mlir::ArrayAttr>("qnext.weights");
   auto size = module->getAttrOfType<mlir::IntegerAttr>("qnext.weights_size");
@@ -37,33 +90,13 @@ Expected<WeightPlan> readWeightPlan(mlir::ModuleOp module) {
   plan.size = size.getInt();
   for (mlir::Attribute a : entries) {
     auto d = mlir::dyn_cast<mlir::DictionaryAttr>(a);
-    auto name = d ? d.getAs<mlir::StringAttr>("name") : nullptr;
-    auto transform = d ? d.getAs<mlir::StringAttr>("transform") : nullptr;
-    auto dtype = d ? d.getAs<mlir::TypeAttr>("dtype") : nullptr;
-    auto shape = d ? d.getAs<mlir::DenseI64ArrayAttr>("shape") : nullptr;
-    auto offset = d ? d.getAs<mlir::IntegerAttr>("offset") : nullptr;
-    auto bytes = d ? d.getAs<mlir::IntegerAttr>("bytes") : nullptr;
-    if (!name || !transform || !dtype || !shape || !offset || !bytes)
+    if (!d || !d.getAs<mlir::IntegerAttr>("offset") ||
+        !d.getAs<mlir::IntegerAttr>("bytes"))
       return planError("malformed entry");
-    PackedTensor t;
-    t.name = name.str();
-    t.transform = transform.str();
-    std::optional<DType> dt = dtypeOf(dtype.getValue());
-    if (!dt)
-      return planError("unsupported dtype for " + t.name);
-    t.dtype = *dt;
-    t.shape.assign(shape.asArrayRef().begin(), shape.asArrayRef().end());
-    t.offset = offset.getInt();
-    t.bytes = bytes.getInt();
-    if (auto g = d.getAs<mlir::DictionaryAttr>("geometry")) {
-      auto get = [&](const char *key, int64_t fallback) {
-        auto v = g.getAs<mlir::IntegerAttr>(key);
-        return v ? v.getInt() : fallback;
-      };
-      t.geometry = {get("num_key_heads", 0), get("num_value_heads", 0),
-                    get("key_head_dim", 1), get("value_head_dim", 1)};
-    }
-    plan.tensors.push_back(std::move(t));
+    auto t = readEntry(d);
+    if (!t)
+      return t.takeError();
+    plan.tensors.push_back(std::move(*t));
   }
   std::sort(plan.tensors.begin(), plan.tensors.end(),
             [](const PackedTensor &a, const PackedTensor &b) {
@@ -75,7 +108,6 @@ Expected<WeightPlan> readWeightPlan(mlir::ModuleOp module) {
 Error packWeights(
     const WeightPlan &plan, const Checkpoint &checkpoint,
     llvm::function_ref<Error(uint64_t, llvm::ArrayRef<uint8_t>)> sink) {
-  std::vector<uint8_t> buffer;
   // The checkpoint tensor `name`, checked to hold `shape` in `dtype`.
   std::vector<const TensorInfo *> used; // released after each packed tensor
   auto source = [&](const std::string &name, llvm::ArrayRef<int64_t> shape,
@@ -94,21 +126,17 @@ Error packWeights(
     return checkpoint.bytes(*info);
   };
 
-  for (const PackedTensor &t : plan.tensors) {
-    for (const TensorInfo *info : used)
-      checkpoint.release(*info);
-    used.clear();
+  // The bytes of one packed tensor: a view of the checkpoint when no
+  // transform applies, else assembled in `buffer`.
+  std::function<Expected<llvm::ArrayRef<uint8_t>>(const PackedTensor &,
+                                                  std::vector<uint8_t> &)>
+      produce = [&](const PackedTensor &t, std::vector<uint8_t> &buffer)
+      -> Expected<llvm::ArrayRef<uint8_t>> {
     const int64_t elt = dtypeSize(t.dtype);
     if (t.transform == "none") {
       size_t at = t.name.find("{e}");
-      if (at == std::string::npos) {
-        auto bytes = source(t.name, t.shape, t.dtype);
-        if (!bytes)
-          return bytes.takeError();
-        if (Error e = sink(t.offset, *bytes))
-          return e;
-        continue;
-      }
+      if (at == std::string::npos)
+        return source(t.name, t.shape, t.dtype);
       // A stack of per-expert tensors, expert 0 first.
       buffer.clear();
       for (int64_t e = 0; e < t.shape[0]; ++e) {
@@ -120,9 +148,29 @@ Error packWeights(
           return bytes.takeError();
         buffer.insert(buffer.end(), bytes->begin(), bytes->end());
       }
-      if (Error e = sink(t.offset, buffer))
-        return e;
-      continue;
+      return llvm::ArrayRef<uint8_t>(buffer);
+    }
+    if (t.transform == "concat") {
+      // Along `dim`: for each index of the leading dims, each part's block.
+      int64_t outer = 1;
+      for (int64_t d = 0; d < t.dim; ++d)
+        outer *= t.shape[d];
+      std::vector<std::vector<uint8_t>> scratch(t.parts.size());
+      std::vector<llvm::ArrayRef<uint8_t>> parts;
+      for (size_t i = 0; i < t.parts.size(); ++i) {
+        auto bytes = produce(t.parts[i], scratch[i]);
+        if (!bytes)
+          return bytes.takeError();
+        parts.push_back(*bytes);
+      }
+      buffer.clear();
+      for (int64_t o = 0; o < outer; ++o)
+        for (llvm::ArrayRef<uint8_t> p : parts) {
+          size_t block = p.size() / outer;
+          buffer.insert(buffer.end(), p.begin() + o * block,
+                        p.begin() + (o + 1) * block);
+        }
+      return llvm::ArrayRef<uint8_t>(buffer);
     }
     // Row permutations of Qwen3-Next's interleaved projections (spec 4.2).
     const DeltaNetGeometry &g = t.geometry;
@@ -148,8 +196,23 @@ Error packWeights(
     for (int64_t r = 0; r < t.shape[0]; ++r)
       std::memcpy(&buffer[r * rowBytes], bytes->data() + rows[first + r] * rowBytes,
                   rowBytes);
-    if (Error e = sink(t.offset, buffer))
+    return llvm::ArrayRef<uint8_t>(buffer);
+  };
+
+  std::vector<uint8_t> buffer;
+  for (const PackedTensor &t : plan.tensors) {
+    auto bytes = produce(t, buffer);
+    if (!bytes)
+      return bytes.takeError();
+    if (bytes->size() != t.bytes)
+      return planError(t.name + ": the packer produced " +
+                       std::to_string(bytes->size()) + " bytes, the plan says " +
+                       std::to_string(t.bytes));
+    if (Error e = sink(t.offset, *bytes))
       return e;
+    for (const TensorInfo *info : used)
+      checkpoint.release(*info);
+    used.clear();
   }
   return Error::success();
 }

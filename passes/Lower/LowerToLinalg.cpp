@@ -362,7 +362,7 @@ struct LowerToLinalgPass
     // Layer ops must be decomposed first; params and the weight-layout ops
     // stay (they are resolved when weights are packed).
     target.addIllegalDialect<QNextDialect>();
-    target.addLegalOp<ParamOp, SplitQKVZOp, SplitBAOp>();
+    target.addLegalOp<ParamOp, SplitQKVZOp, SplitBAOp, ConcatWeightsOp>();
     if (failed(applyPartialConversion(getOperation(), target,
                                       std::move(patterns))))
       signalPassFailure();

@@ -96,6 +96,10 @@ struct qnext_model {
   json manifest;
   void *library = nullptr;
   Entry prefill = nullptr, decode = nullptr;
+  /// Built with qnext-compile --taps: prefill that also returns the hidden
+  /// state after every layer's mixer and MLP ([tapRows, T, hidden]).
+  Entry taps = nullptr;
+  int64_t tapRows = 0, hiddenSize = 0;
   void (*setThreads)(int32_t) = nullptr; ///< absent in single-threaded code
   int32_t (*maxThreads)() = nullptr;
   int64_t vocab = 0, maxPositions = 0;
@@ -105,9 +109,17 @@ struct qnext_model {
   bool onDevice = false;
   void *deviceWeights = nullptr;
 
+  /// The memory file the code was loaded from, open while the code is:
+  /// dlopen knows a library by its path, and "/proc/self/fd/N" names
+  /// another model's code once N is reused (a second model in the process
+  /// would run the first one's code).
+  int codeFd = -1;
+
   ~qnext_model() {
     if (library)
       dlclose(library);
+    if (codeFd >= 0)
+      ::close(codeFd);
     qnext::cuda::release(deviceWeights);
     if (base)
       munmap(const_cast<uint8_t *>(base), size);
@@ -228,6 +240,8 @@ struct qnext_model {
       return false;
     if (vocab <= 0)
       return fail(error, "manifest: vocab_size must be positive");
+    if (m["model"].contains("hidden_size") && m["model"]["hidden_size"].is_number_integer())
+      hiddenSize = m["model"]["hidden_size"].get<int64_t>();
     if (!m.contains("states") || !m["states"].is_array())
       return fail(error, "manifest: states missing");
     for (const json &s : m["states"]) {
@@ -281,7 +295,10 @@ struct qnext_model {
     }
     std::string procPath = "/proc/self/fd/" + std::to_string(fd);
     library = dlopen(procPath.c_str(), RTLD_NOW | RTLD_LOCAL);
-    ::close(fd);
+    if (library)
+      codeFd = fd;
+    else
+      ::close(fd);
     if (!library) {
       std::string why = dlerror();
       if (why.find("libomp") != std::string::npos)
@@ -293,6 +310,16 @@ struct qnext_model {
     decode = reinterpret_cast<Entry>(dlsym(library, "qnext_decode"));
     if (!prefill || !decode)
       return fail(error, "the code has no qnext_prefill / qnext_decode entry");
+    if (manifest["entry_points"].contains("taps")) {
+      const json &t = manifest["entry_points"]["taps"];
+      taps = reinterpret_cast<Entry>(dlsym(library, "qnext_taps"));
+      if (!taps || !t.is_object() || !t.value("rows", json()).is_number_integer() ||
+          !t.value("hidden_size", json()).is_number_integer() ||
+          t["rows"].get<int64_t>() <= 0 || t["hidden_size"].get<int64_t>() <= 0)
+        return fail(error, "manifest: entry_points.taps names no valid entry");
+      tapRows = t["rows"].get<int64_t>();
+      hiddenSize = t["hidden_size"].get<int64_t>();
+    }
     setThreads = reinterpret_cast<void (*)(int32_t)>(
         dlsym(library, "qnext_set_num_threads"));
     maxThreads = reinterpret_cast<int32_t (*)()>(dlsym(library, "qnext_max_threads"));
@@ -377,7 +404,7 @@ struct qnext_session {
   /// Runs prefill or decode on n tokens. Prefill writes the logits of rows
   /// [n - rows, n) (rows is n or 1); decode's one row.
   int run(Entry entry, const int32_t *ids, int64_t n, int64_t rows,
-          float *logits, char **error) {
+          float *logits, char **error, float *taps = nullptr) {
     const int64_t vocab = model->vocab;
     if (n <= 0) {
       setError(error, "no tokens to process");
@@ -399,23 +426,30 @@ struct qnext_session {
     std::vector<int32_t> positions(n);
     for (int64_t i = 0; i < n; ++i)
       positions[i] = int32_t(position + i);
-    if (model->onDevice)
+    if (model->onDevice) {
+      if (taps) {
+        setError(error, "taps are not available on the CUDA target");
+        return 1;
+      }
       return runOnDevice(entry, ids, positions.data(), n, rows, logits, error);
+    }
     std::vector<float> scratch;
     if (!logits) {
       scratch.resize(rows * vocab);
       logits = scratch.data();
     }
-    const bool isPrefill = entry == model->prefill;
+    const bool isPrefill = entry == model->prefill || entry == model->taps;
     const uint8_t *weights = model->base + model->weightsSection.offset;
     std::vector<qnext::MemRefDescriptor> d;
-    d.reserve(4 + states.size());
+    d.reserve(5 + states.size());
     d.emplace_back(weights, std::vector<int64_t>{int64_t(model->weightsSection.size)});
     d.emplace_back(ids, std::vector<int64_t>{n});
     d.emplace_back(positions.data(), std::vector<int64_t>{n});
     for (size_t i = 0; i < states.size(); ++i)
       d.emplace_back(states[i].data(), shapes[i]);
     d.emplace_back(logits, std::vector<int64_t>{rows, vocab});
+    if (taps)
+      d.emplace_back(taps, std::vector<int64_t>{model->tapRows, n, model->hiddenSize});
     int64_t past = position, from = n - rows;
     // weights, ids, positions, past (by value), [prefill: logits_from (by
     // value)], states..., logits
@@ -596,6 +630,28 @@ int qnext_session_prefill(qnext_session *session, const int32_t *ids, int64_t n,
 int qnext_session_prefill_last(qnext_session *session, const int32_t *ids,
                                int64_t n, float *logits, char **error) {
   return session->run(session->model->prefill, ids, n, 1, logits, error);
+}
+
+int64_t qnext_model_tap_rows(const qnext_model *model) { return model->tapRows; }
+
+int64_t qnext_model_hidden_size(const qnext_model *model) {
+  return model->hiddenSize;
+}
+
+int qnext_session_prefill_taps(qnext_session *session, const int32_t *ids,
+                               int64_t n, float *logits, float *taps,
+                               char **error) {
+  if (!session->model->taps) {
+    setError(error, "the artifact has no taps entry point (compile it with "
+                    "qnext-compile --taps)");
+    return 1;
+  }
+  if (!taps) {
+    setError(error, "taps: no output buffer");
+    return 1;
+  }
+  return session->run(session->model->taps, ids, n, logits ? n : 1, logits,
+                      error, taps);
 }
 
 int qnext_session_decode(qnext_session *session, int32_t id, float *logits,

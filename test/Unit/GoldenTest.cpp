@@ -14,6 +14,7 @@
 #include "qnext/Model/SafeTensors.h"
 #include "qnext/Model/WeightPacker.h"
 #include "qnext/Target/CPUPipeline.h"
+#include "qnext/Target/Fusions.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/ExecutionEngine/ExecutionEngine.h"
@@ -51,8 +52,9 @@ std::vector<int64_t> readIds(const std::string &path) {
 /// One golden case: the compiled model, its packed weights and its states.
 class Model {
 public:
-  static std::unique_ptr<Model> compile(const std::string &dir,
-                                        bool gatherExperts = false) {
+  static std::unique_ptr<Model>
+  compile(const std::string &dir, bool gatherExperts = false,
+          const std::vector<std::string> &fusions = {}) {
     static bool once = [] {
       mlir::qnext::registerAllPasses();
       llvm::InitializeNativeTarget();
@@ -94,6 +96,7 @@ public:
     mlir::qnext::CPUPipelineOptions pipelineOptions;
     pipelineOptions.threads = false;
     pipelineOptions.gatherExperts = gatherExperts;
+    pipelineOptions.fusions = fusions;
     if (mlir::failed(mlir::qnext::buildCPUPipeline(
             pm, mlir::qnext::CPUPhase::LLVMDialect, pipelineOptions)) ||
         mlir::failed(pm.run(*module))) {
@@ -296,6 +299,18 @@ TEST_P(Golden, GatherExpertsAsOnTheGPU) {
   model = gathered.get();
   prefillThenDecode(prompt.size(), "gather-experts");
   prefillThenDecode(7, "gather-experts, chunks of 7");
+}
+
+// Every fusion pass on (qnext-compile --fusion=all): the contract holds.
+TEST_P(Golden, EveryFusion) {
+  std::vector<std::string> all;
+  for (const mlir::qnext::Fusion &f : mlir::qnext::allFusions())
+    all.push_back(f.name.str());
+  auto fused = Model::compile(dir, /*gatherExperts=*/false, all);
+  ASSERT_NE(fused, nullptr);
+  model = fused.get();
+  prefillThenDecode(prompt.size(), "--fusion=all");
+  prefillThenDecode(7, "--fusion=all, chunks of 7");
 }
 
 INSTANTIATE_TEST_SUITE_P(Checkpoints, Golden,

@@ -2,17 +2,22 @@
 //
 // Reads a checkpoint folder exactly as it ships (config.json + safetensors,
 // sharded or not) or a bare config.json, validates it, and builds the model's
-// IR without reading weight data, then lowers it for the CPU. Phases:
-//   --compile-to=qnext         layer ops (the model as a user reads it)
-//   --compile-to=primitive     after qnext-decompose-layers
-//   --compile-to=linalg        after qnext-lower-to-linalg (upstream dialects)
-//   --compile-to=gpu           --target=cuda: kernels outlined, host launches
-//   --compile-to=llvm-dialect  the whole pipeline: the LLVM dialect
-//   --compile-to=ptx           --target=cuda: the kernels' PTX
-//   --compile-to=llvm-ir       translated and optimized for the host CPU
-//   --compile-to=artifact      the .qnx model artifact (default)
-// MLIR's pass-manager flags (--mlir-print-ir-after-all, --mlir-timing, ...)
-// apply to the passes it runs.
+// IR without reading weight data, then lowers it for the CPU or a GPU.
+// Phases, in order (--compile-to stops after one and prints it;
+// --dump-phases-to writes each one it passes):
+//   qnext         layer ops (the model as a user reads it)
+//   primitive     after qnext-decompose-layers
+//   fused         after the chosen fusion passes (--fusion, --fuse, --no-fuse)
+//   linalg        after qnext-lower-to-linalg (upstream dialects, tensors)
+//   kernels       CPU: projections and heads as parallel vector kernels
+//   gpu           CUDA: kernels outlined, host launches
+//   llvm-dialect  the whole pipeline: the LLVM dialect
+//   ptx           CUDA: the kernels' PTX
+//   llvm-ir       translated and optimized for the host CPU
+//   object        the code section: a shared object
+//   artifact      the .qnx model artifact (default)
+// MLIR's pass-manager flags (--mlir-print-ir-after-all, --mlir-timing,
+// --mlir-pass-pipeline-crash-reproducer, ...) apply to the passes it runs.
 //
 //===----------------------------------------------------------------------===//
 
@@ -25,6 +30,8 @@
 #include "qnext/Target/CPUObject.h"
 #include "qnext/Target/CPUPipeline.h"
 #include "qnext/Target/CUDAPipeline.h"
+#include "qnext/Target/FusionReport.h"
+#include "qnext/Target/Fusions.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/AsmState.h"
@@ -35,6 +42,7 @@
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
+#include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/Process.h"
@@ -54,16 +62,23 @@ cl::opt<std::string> output("o", cl::desc("Output file ('-' for stdout)"),
                             cl::value_desc("file"), cl::init("-"),
                             cl::cat(category));
 
-enum class Phase { QNext, Primitive, Linalg, GPU, LLVMDialect, PTX, LLVMIR, Artifact };
+enum class Phase {
+  QNext, Primitive, Fused, Linalg, Kernels, GPU, LLVMDialect, PTX, LLVMIR,
+  Object, Artifact
+};
 cl::opt<Phase> compileTo(
     "compile-to", cl::desc("Stop after this phase and print its IR"),
-    cl::values(clEnumValN(Phase::QNext, "qnext",
-                          "the model as qnext layer ops (default)"),
+    cl::values(clEnumValN(Phase::QNext, "qnext", "the model as qnext layer ops"),
                clEnumValN(Phase::Primitive, "primitive",
                           "after qnext-decompose-layers: primitive ops"),
+               clEnumValN(Phase::Fused, "fused",
+                          "after the chosen fusion passes (--fusion)"),
                clEnumValN(Phase::Linalg, "linalg",
                           "after qnext-lower-to-linalg: linalg, tensor, scf, "
                           "arith, math (weights still qnext.param)"),
+               clEnumValN(Phase::Kernels, "kernels",
+                          "--target=cpu: projections and heads as parallel "
+                          "vector kernels, still on tensors"),
                clEnumValN(Phase::GPU, "gpu",
                           "--target=cuda: kernels outlined into one "
                           "gpu.module, the host launching them"),
@@ -73,9 +88,47 @@ cl::opt<Phase> compileTo(
                clEnumValN(Phase::PTX, "ptx", "--target=cuda: the kernels' PTX"),
                clEnumValN(Phase::LLVMIR, "llvm-ir",
                           "LLVM IR, optimized (O2) for the target CPU"),
+               clEnumValN(Phase::Object, "object",
+                          "the code section: an x86-64 shared object"),
                clEnumValN(Phase::Artifact, "artifact",
                           "the .qnx model artifact (default; needs weights)")),
     cl::init(Phase::Artifact), cl::cat(category));
+
+cl::opt<std::string> dumpPhasesTo(
+    "dump-phases-to",
+    cl::desc("Write the IR after each phase it passes to DIR, one numbered "
+             "file per phase (00-qnext.mlir, 01-primitive.mlir, ...)"),
+    cl::value_desc("DIR"), cl::cat(category));
+
+enum class FusionLevel { None, Default, All };
+cl::opt<FusionLevel> fusionLevel(
+    "fusion", cl::desc("Which fusion passes run (then --fuse / --no-fuse)"),
+    cl::values(clEnumValN(FusionLevel::None, "none", "no fusion"),
+               clEnumValN(FusionLevel::Default, "default",
+                          "the fusions on by default (default)"),
+               clEnumValN(FusionLevel::All, "all", "every fusion")),
+    cl::init(FusionLevel::Default), cl::cat(category));
+cl::list<std::string> fuse("fuse", cl::CommaSeparated,
+                           cl::desc("Also run these fusions"),
+                           cl::value_desc("name,..."), cl::cat(category));
+cl::list<std::string> noFuse("no-fuse", cl::CommaSeparated,
+                             cl::desc("Do not run these fusions"),
+                             cl::value_desc("name,..."), cl::cat(category));
+cl::opt<bool> fusionReport(
+    "fusion-report",
+    cl::desc("Print, per entry point, the kernels and activation bytes per "
+             "token without fusion and with the chosen fusions (stderr)"),
+    cl::cat(category));
+cl::opt<int64_t> fusionTestMisslice(
+    "fusion-test-misslice", cl::Hidden, cl::init(-1),
+    cl::desc("Test only: qnext-fuse-projections breaks its Nth fused group "
+             "of each function (qnext-run --bisect-against's test)"),
+    cl::cat(category));
+cl::opt<bool> taps("taps",
+                   cl::desc("Also export a 'taps' entry point: prefill that "
+                            "returns every layer's hidden states, for "
+                            "qnext-run --bisect-against"),
+                   cl::cat(category));
 
 enum class Target { CPU, CUDA };
 cl::opt<Target> target("target", cl::desc("What to generate code for"),
@@ -129,20 +182,75 @@ mlir::Type weightType(mlir::MLIRContext &ctx, qnext::DType dtype) {
     return mlir::BFloat16Type::get(&ctx);
   }
 }
+
+/// The fusions chosen by --fusion, --fuse and --no-fuse, in table order.
+Expected<std::vector<std::string>> chosenFusions() {
+  for (const std::string &name : fuse)
+    if (!mlir::qnext::findFusion(name))
+      return createStringError("--fuse=" + name + ": no such fusion (" +
+                               mlir::qnext::fusionNames() + ")");
+  for (const std::string &name : noFuse)
+    if (!mlir::qnext::findFusion(name))
+      return createStringError("--no-fuse=" + name + ": no such fusion (" +
+                               mlir::qnext::fusionNames() + ")");
+  std::vector<std::string> chosen;
+  for (const mlir::qnext::Fusion &f : mlir::qnext::allFusions()) {
+    bool on = fusionLevel == FusionLevel::All ||
+              (fusionLevel == FusionLevel::Default && f.byDefault) ||
+              llvm::is_contained(fuse, f.name.str());
+    if (on && !llvm::is_contained(noFuse, f.name.str()))
+      chosen.push_back(f.name.str());
+  }
+  return chosen;
+}
+
+const char *phaseName(Phase phase) {
+  switch (phase) {
+  case Phase::QNext: return "qnext";
+  case Phase::Primitive: return "primitive";
+  case Phase::Fused: return "fused";
+  case Phase::Linalg: return "linalg";
+  case Phase::Kernels: return "kernels";
+  case Phase::GPU: return "gpu";
+  case Phase::LLVMDialect: return "llvm-dialect";
+  case Phase::PTX: return "ptx";
+  case Phase::LLVMIR: return "llvm-ir";
+  case Phase::Object: return "object";
+  case Phase::Artifact: return "artifact";
+  }
+  return "?";
+}
+
+Error writeText(StringRef path, function_ref<void(raw_ostream &)> print) {
+  if (Error e = writeToOutput(path, [&](raw_ostream &os) {
+        print(os);
+        return Error::success();
+      }))
+    return createStringError(path + ": " + toString(std::move(e)));
+  return Error::success();
+}
 } // namespace
 
 int main(int argc, char **argv) {
   InitLLVM init(argc, argv);
+  // Passes first: --mlir-print-ir-after=<pass> and friends take pass names.
+  mlir::qnext::registerAllPasses();
   mlir::registerAsmPrinterCLOptions();
   mlir::registerMLIRContextCLOptions();
   mlir::registerPassManagerCLOptions();
-  mlir::qnext::registerAllPasses();
   // --help lists this tool's options and MLIR's --mlir-* flags; LLVM's
   // backend flags stay reachable through --help-hidden.
   for (auto &[name, option] : cl::getRegisteredOptions())
     if (!name.starts_with("mlir-") && name != "help" && name != "version" &&
         !llvm::is_contained(option->Categories, &category))
       option->setHiddenFlag(cl::Hidden);
+  // The fusion flags name the passes there are (Fusions.h).
+  static const std::string fuseHelp =
+      "Also run these fusions (" + mlir::qnext::fusionNames() + ")";
+  static const std::string noFuseHelp =
+      "Do not run these fusions (" + mlir::qnext::fusionNames() + ")";
+  fuse.setDescription(fuseHelp);
+  noFuse.setDescription(noFuseHelp);
   cl::ParseCommandLineOptions(
       argc, argv,
       "qnext-compile: compile a Qwen3-Next / Qwen3.5 checkpoint\n\n"
@@ -155,6 +263,9 @@ int main(int argc, char **argv) {
       "Its tokenizer.json, tokenizer_config.json (chat template) and\n"
       "generation_config.json, when present, are checked and copied into the\n"
       "artifact (qnext-run --prompt / --chat and qnext-tokenize use them).\n"
+      "Fusion passes run after qnext-decompose-layers (--fusion, --fuse,\n"
+      "--no-fuse; --fusion-report counts what they save); every phase can be\n"
+      "printed (--compile-to) or dumped (--dump-phases-to).\n"
       "MLIR's --mlir-* flags apply to the passes it runs.\n");
 
   if (target != Target::CUDA && (compileTo == Phase::GPU || compileTo == Phase::PTX))
@@ -213,7 +324,7 @@ int main(int argc, char **argv) {
   }
 
   mlir::OwningOpRef<mlir::ModuleOp> module =
-      qnext::buildModel(context, *config, layout);
+      qnext::buildModel(context, *config, layout, taps);
   if (mlir::failed(mlir::verify(*module)))
     return fail("internal error: the built IR does not verify (above)");
 
@@ -247,39 +358,111 @@ int main(int argc, char **argv) {
       !sys::fs::exists(toolkit + "/bin/ptxas"))
     return fail("--cuda-toolkit " + toolkit + ": no bin/ptxas (the CUDA "
                 "toolkit compiles the kernels)");
+  auto fusions = chosenFusions();
+  if (!fusions)
+    return fail(toString(fusions.takeError()));
+  std::vector<std::string> fusionPasses = *fusions;
+  if (fusionTestMisslice >= 0)
+    for (std::string &f : fusionPasses)
+      if (f == "projections")
+        f += "{test-misslice-site=" + std::to_string(fusionTestMisslice) + "}";
+  if (cuda && taps)
+    return fail("--taps is for --target=cpu (qnext-run --bisect-against "
+                "runs on the CPU)");
+  if (cuda && compileTo == Phase::Kernels)
+    return fail("--compile-to=kernels is a --target=cpu phase (CUDA: "
+                "--compile-to=gpu)");
+  if (!dumpPhasesTo.empty())
+    if (std::error_code ec = sys::fs::create_directories(dumpPhasesTo))
+      return fail("--dump-phases-to " + dumpPhasesTo + ": " + ec.message());
+  int dumped = 0;
+  auto dump = [&](Phase phase, function_ref<void(raw_ostream &)> print,
+                  StringRef extension = ".mlir") -> Error {
+    if (dumpPhasesTo.empty())
+      return Error::success();
+    SmallString<256> path(dumpPhasesTo);
+    sys::path::append(path, formatv("{0:2}-{1}{2}", dumped++, phaseName(phase),
+                                    extension).str());
+    std::replace(path.begin(), path.end(), ' ', '0');
+    return writeText(path, print);
+  };
+  if (Error e = dump(Phase::QNext, [&](raw_ostream &os) { module->print(os); }))
+    return fail(toString(std::move(e)));
+
+  mlir::qnext::CPUTargetOptions cpuOptions;
+  cpuOptions.cpu = cpu;
+  mlir::qnext::CPUPipelineOptions cpuPipeline;
+  cpuPipeline.vectorWidth = mlir::qnext::preferredVectorWidth(cpuOptions);
+  cpuPipeline.threads = parallel;
+  cpuPipeline.fusions = fusionPasses;
+  mlir::qnext::CUDAPipelineOptions cudaPipeline;
+  cudaPipeline.chip = gpuArch;
+  cudaPipeline.toolkit = toolkit;
+  cudaPipeline.format = compileTo == Phase::PTX ? "isa" : "fatbin";
+  cudaPipeline.fusions = fusionPasses;
+
+  if (fusionReport) {
+    auto report = mlir::qnext::fusionReport(*module, cpuPipeline);
+    if (!report)
+      return fail(toString(report.takeError()));
+    errs() << *report;
+  }
+
+  // The pipeline's phases, each appending its passes to a pass manager.
+  using Build = std::function<mlir::LogicalResult(mlir::OpPassManager &)>;
+  std::vector<std::pair<Phase, Build>> phases;
+  if (cuda) {
+    using mlir::qnext::CUDAPhase;
+    for (auto [phase, stage] :
+         {std::pair{Phase::Primitive, CUDAPhase::Primitive},
+          {Phase::Fused, CUDAPhase::Fused}, {Phase::Linalg, CUDAPhase::Linalg},
+          {Phase::GPU, CUDAPhase::GPU},
+          {Phase::LLVMDialect, CUDAPhase::LLVMDialect}})
+      phases.push_back({phase, [&, stage = stage](mlir::OpPassManager &pm) {
+                          return mlir::qnext::buildCUDAPipeline(
+                              pm, stage, cudaPipeline, stage);
+                        }});
+  } else {
+    using mlir::qnext::CPUPhase;
+    for (auto [phase, stage] :
+         {std::pair{Phase::Primitive, CPUPhase::Primitive},
+          {Phase::Fused, CPUPhase::Fused}, {Phase::Linalg, CPUPhase::Linalg},
+          {Phase::Kernels, CPUPhase::Kernels},
+          {Phase::LLVMDialect, CPUPhase::LLVMDialect}})
+      phases.push_back({phase, [&, stage = stage](mlir::OpPassManager &pm) {
+                          return mlir::qnext::buildCPUPipeline(
+                              pm, stage, cpuPipeline, stage);
+                        }});
+  }
+  // Without dumps, one pass manager runs every phase up to --compile-to
+  // (one --mlir-timing report); with them, one per phase.
   std::string pipelineText;
-  if (compileTo != Phase::QNext) {
-    mlir::PassManager pm(&context);
-    if (mlir::failed(mlir::applyPassManagerCLOptions(pm)))
+  llvm::raw_string_ostream pipelineOS(pipelineText);
+  auto newPassManager = [&]() -> std::unique_ptr<mlir::PassManager> {
+    auto pm = std::make_unique<mlir::PassManager>(&context);
+    if (mlir::failed(mlir::applyPassManagerCLOptions(*pm)))
+      return nullptr;
+    return pm;
+  };
+  std::unique_ptr<mlir::PassManager> pm;
+  for (size_t i = 0; i < phases.size() && phases[i].first <= compileTo; ++i) {
+    auto [phase, build] = phases[i];
+    if (!pm && !(pm = newPassManager()))
       return fail("bad pass-manager options");
-    if (cuda) {
-      auto until = compileTo == Phase::Primitive ? mlir::qnext::CUDAPhase::Primitive
-                   : compileTo == Phase::Linalg  ? mlir::qnext::CUDAPhase::Linalg
-                   : compileTo == Phase::GPU     ? mlir::qnext::CUDAPhase::GPU
-                                                 : mlir::qnext::CUDAPhase::LLVMDialect;
-      mlir::qnext::CUDAPipelineOptions options;
-      options.chip = gpuArch;
-      options.toolkit = toolkit;
-      options.format = compileTo == Phase::PTX ? "isa" : "fatbin";
-      if (mlir::failed(mlir::qnext::buildCUDAPipeline(pm, until, options)))
-        return fail("internal error: the CUDA pipeline does not parse");
-    } else {
-      auto until = compileTo == Phase::Primitive ? mlir::qnext::CPUPhase::Primitive
-                   : compileTo == Phase::Linalg  ? mlir::qnext::CPUPhase::Linalg
-                                                 : mlir::qnext::CPUPhase::LLVMDialect;
-      mlir::qnext::CPUTargetOptions cpuOptions;
-      cpuOptions.cpu = cpu;
-      mlir::qnext::CPUPipelineOptions pipelineOptions;
-      pipelineOptions.vectorWidth = mlir::qnext::preferredVectorWidth(cpuOptions);
-      pipelineOptions.threads = parallel;
-      if (mlir::failed(mlir::qnext::buildCPUPipeline(pm, until, pipelineOptions)))
-        return fail("internal error: the CPU pipeline does not parse");
-    }
-    llvm::raw_string_ostream os(pipelineText);
-    pm.printAsTextualPipeline(os);
-    if (mlir::failed(pm.run(*module)))
+    if (mlir::failed(build(*pm)))
+      return fail("internal error: the pipeline does not parse");
+    bool last = i + 1 == phases.size() || phases[i + 1].first > compileTo;
+    if (dumpPhasesTo.empty() && !last)
+      continue;
+    if (!pipelineText.empty())
+      pipelineOS << ",";
+    pm->printAsTextualPipeline(pipelineOS);
+    if (mlir::failed(pm->run(*module)))
       return fail(std::string("the ") + (cuda ? "CUDA" : "CPU") +
                   " pipeline failed (above)");
+    pm.reset();
+    if (Error e = dump(phase, [&](raw_ostream &os) { module->print(os); }))
+      return fail(toString(std::move(e)));
   }
   if (compileTo == Phase::PTX) {
     auto ptx = mlir::qnext::kernelBinary(*module);
@@ -297,15 +480,28 @@ int main(int argc, char **argv) {
   // CUDA: the host code only allocates and launches; a baseline x86-64 runs
   // on any machine the GPU sits in.
   targetOptions.cpu = cuda && !cpu.getNumOccurrences() ? "x86-64" : std::string(cpu);
-  if (compileTo == Phase::LLVMIR) {
+  if (compileTo == Phase::LLVMIR || (compileTo > Phase::LLVMIR && !dumpPhasesTo.empty())) {
     auto ir = mlir::qnext::translateToLLVMIR(*module, targetOptions);
     if (!ir)
       return fail(toString(ir.takeError()));
-    if (Error e = writeToOutput(output, [&](raw_ostream &os) {
-          os << *ir;
-          return Error::success();
+    if (Error e = dump(Phase::LLVMIR, [&](raw_ostream &os) { os << *ir; }, ".ll"))
+      return fail(toString(std::move(e)));
+    if (compileTo == Phase::LLVMIR) {
+      if (Error e = writeText(output, [&](raw_ostream &os) { os << *ir; }))
+        return fail(toString(std::move(e)));
+      return 0;
+    }
+  }
+  if (compileTo == Phase::Object) {
+    if (output == "-")
+      return fail("a shared object is binary: name the file with -o code.so");
+    auto code = mlir::qnext::emitSharedObject(*module, targetOptions);
+    if (!code)
+      return fail(toString(code.takeError()));
+    if (Error e = writeText(output, [&](raw_ostream &os) {
+          os.write(code->data(), code->size());
         }))
-      return fail(output + ": " + toString(std::move(e)));
+      return fail(toString(std::move(e)));
     return 0;
   }
   if (compileTo == Phase::Artifact) {
@@ -324,6 +520,8 @@ int main(int argc, char **argv) {
     inputs.features = info.features;
     inputs.libraries = info.libraries;
     inputs.pipeline = pipelineText;
+    inputs.fusions = *fusions;
+    inputs.taps = taps;
     if (cuda) {
       inputs.kind = "cuda";
       inputs.gpuArch = gpuArch;

@@ -36,6 +36,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstring>
 #include <iostream>
 #include <unistd.h>
 
@@ -129,6 +130,18 @@ cl::opt<double> tolerance("tolerance",
                           cl::init(1e-3), cl::cat(category));
 cl::opt<bool> verify("verify", cl::desc("Also check the weights' checksum"),
                      cl::cat(category));
+cl::opt<std::string> bisectAgainst(
+    "bisect-against",
+    cl::desc("Run the --tokens prompt through this artifact and OTHER (both "
+             "compiled with qnext-compile --taps, e.g. --fusion=none and "
+             "--fusion=all) and report the first layer whose output differs; "
+             "exit status 1 when one does"),
+    cl::value_desc("OTHER.qnx"), cl::cat(category));
+cl::opt<double> bisectTolerance(
+    "bisect-tolerance",
+    cl::desc("--bisect-against: largest |difference| allowed, relative to the "
+             "largest |value| of the tap (default 1e-3)"),
+    cl::init(1e-3), cl::cat(category));
 cl::opt<bool> memory("memory",
                      cl::desc("Print the process's anonymous resident memory "
                               "after prefill and after decode, and the size "
@@ -399,9 +412,8 @@ int runText(qnext_model *model, int threadsUsed) {
   return 0;
 }
 
-/// --tokens: ids in, ids out.
-int runTokens(qnext_model *model, int threadsUsed) {
-  char *error = nullptr;
+/// The ids of --tokens (a list, or @file); 0 on success, else fail()'s code.
+int readTokens(std::vector<int32_t> &prompt) {
   std::string tokenText = tokens;
   if (StringRef(tokenText).starts_with("@")) {
     auto file = MemoryBuffer::getFile(tokenText.substr(1), /*IsText=*/true);
@@ -409,7 +421,6 @@ int runTokens(qnext_model *model, int threadsUsed) {
       return fail(tokenText.substr(1) + ": " + file.getError().message());
     tokenText = (*file)->getBuffer().trim().str();
   }
-  std::vector<int32_t> prompt;
   SmallVector<StringRef> items;
   StringRef(tokenText).split(items, ',', -1, /*KeepEmpty=*/false);
   for (StringRef item : items) {
@@ -420,6 +431,121 @@ int runTokens(qnext_model *model, int threadsUsed) {
   }
   if (prompt.empty())
     return fail("--tokens: no token ids");
+  return 0;
+}
+
+/// --bisect-against: the same prompt through two artifacts of one
+/// checkpoint, their taps (each layer's mixer and MLP outputs) compared in
+/// order; the first beyond the tolerance is where they part.
+int runBisect(qnext_model *model, int threadsUsed) {
+  char *error = nullptr;
+  std::vector<int32_t> prompt;
+  if (int rc = readTokens(prompt))
+    return rc;
+  qnext_model *other = qnext_model_open(bisectAgainst.c_str(), &error);
+  if (!other)
+    return failWith(error);
+  scope_exit closeOther([&] { qnext_model_close(other); });
+  qnext_model_set_threads(other, threadsUsed);
+  const std::string names[2] = {artifact, bisectAgainst};
+  qnext_model *models[2] = {model, other};
+  for (int i = 0; i < 2; ++i)
+    if (!qnext_model_tap_rows(models[i]))
+      return fail(names[i] + ": no taps entry point (compile it with "
+                  "qnext-compile --taps)");
+  const int64_t rows = qnext_model_tap_rows(model);
+  const int64_t hidden = qnext_model_hidden_size(model);
+  const int64_t vocab = qnext_model_vocab_size(model);
+  if (qnext_model_tap_rows(other) != rows ||
+      qnext_model_hidden_size(other) != hidden ||
+      qnext_model_vocab_size(other) != vocab)
+    return fail(bisectAgainst + ": not the same model as " + artifact +
+                " (layers, hidden_size or vocab_size differ)");
+  const int64_t n = prompt.size();
+  std::vector<float> taps[2], logits[2];
+  for (int i = 0; i < 2; ++i) {
+    qnext_session *session = qnext_session_create(models[i], n, &error);
+    if (!session)
+      return failWith(error);
+    scope_exit closeSession([&] { qnext_session_destroy(session); });
+    taps[i].resize(rows * n * hidden);
+    logits[i].resize(n * vocab);
+    if (qnext_session_prefill_taps(session, prompt.data(), n, logits[i].data(),
+                                   taps[i].data(), &error))
+      return failWith(error);
+  }
+  // Layer kinds from the manifest, to name the taps as HF names the modules.
+  std::string layerTypes;
+  {
+    std::string manifest = qnext_model_manifest(model);
+    size_t at = manifest.find("\"layer_types\": \"");
+    if (at != std::string::npos) {
+      at += strlen("\"layer_types\": \"");
+      layerTypes = manifest.substr(at, manifest.find('"', at) - at);
+    }
+  }
+  auto tapName = [&](int64_t r) {
+    int64_t layer = r / 2;
+    std::string mixer = size_t(layer) < layerTypes.size() && layerTypes[layer] == 'F'
+                            ? "self_attn"
+                            : "linear_attn";
+    return "layers." + std::to_string(layer) + "." + (r % 2 ? "mlp" : mixer);
+  };
+  struct Difference {
+    double abs = 0, rel = 0;
+    int64_t token = 0;
+  };
+  auto compare = [](const float *a, const float *b, int64_t count, int64_t width) {
+    Difference d;
+    double scale = 0;
+    for (int64_t i = 0; i < count; ++i) {
+      scale = std::max(scale, std::fabs(double(b[i])));
+      double delta = std::isnan(a[i]) != std::isnan(b[i])
+                         ? INFINITY
+                         : std::fabs(double(a[i]) - double(b[i]));
+      if (delta > d.abs) {
+        d.abs = delta;
+        d.token = i / width;
+      }
+    }
+    d.rel = d.abs / std::max(scale, 1e-30);
+    return d;
+  };
+  outs() << "| tap | max abs | max rel | at token |\n| --- | ---: | ---: | ---: |\n";
+  int64_t first = -1;
+  Difference firstDifference;
+  for (int64_t r = 0; r <= rows; ++r) {
+    Difference d = r < rows
+                       ? compare(taps[0].data() + r * n * hidden,
+                                 taps[1].data() + r * n * hidden, n * hidden, hidden)
+                       : compare(logits[0].data(), logits[1].data(), n * vocab, vocab);
+    std::string name = r < rows ? tapName(r) : "logits";
+    outs() << format("| %s | %.3g | %.3g | %lld |\n", name.c_str(), d.abs, d.rel,
+                     (long long)d.token);
+    if (first < 0 && !(d.rel <= bisectTolerance)) {
+      first = r;
+      firstDifference = d;
+    }
+  }
+  if (first < 0) {
+    outs() << "no difference: " << n << " tokens, every tap and the logits agree "
+           << "within " << format("%g", double(bisectTolerance)) << " (relative)\n";
+    return 0;
+  }
+  outs() << "first difference: "
+         << (first < rows ? tapName(first) : std::string("logits"))
+         << format(" (max abs %.3g, rel %.3g, token %lld; tolerance %g)\n",
+                   firstDifference.abs, firstDifference.rel,
+                   (long long)firstDifference.token, double(bisectTolerance));
+  return 1;
+}
+
+/// --tokens: ids in, ids out.
+int runTokens(qnext_model *model, int threadsUsed) {
+  char *error = nullptr;
+  std::vector<int32_t> prompt;
+  if (int rc = readTokens(prompt))
+    return rc;
   const int64_t vocab = qnext_model_vocab_size(model);
   const int64_t p = prompt.size();
   int64_t context = maxContext ? int64_t(maxContext) : p + maxNew;
@@ -551,7 +677,8 @@ int main(int argc, char **argv) {
       "  qnext-run model.qnx --tokens 1,2,3 --max-new 8      ids in, ids out\n"
       "  qnext-run model.qnx --prompt \"Once upon a time\"     text in, text out\n"
       "  qnext-run model.qnx --chat --prompt \"Hi\" --thinking-budget 64\n"
-      "  qnext-run model.qnx --chat                  (a conversation on stdin)\n");
+      "  qnext-run model.qnx --chat                  (a conversation on stdin)\n"
+      "  qnext-run a.qnx --bisect-against b.qnx --tokens 1,2,3  (where do they part?)\n");
 
   if (tokens.empty() == (promptText.empty() && !chat))
     return fail(tokens.empty() ? "give --tokens, --prompt or --chat"
@@ -567,6 +694,10 @@ int main(int argc, char **argv) {
     return fail("--thinking-budget must be >= 0");
   if (tokens.empty() && (!logitsOut.empty() || !referenceLogits.empty() || prefillChunk))
     return fail("--logits-out, --reference-logits and --prefill-chunk need --tokens");
+  if (!bisectAgainst.empty() && tokens.empty())
+    return fail("--bisect-against needs --tokens (the prompt both artifacts run)");
+  if (!(bisectTolerance >= 0))
+    return fail("--bisect-tolerance must be >= 0");
   if (!tokens.empty() && (thinkingBudget >= 0 || printIds))
     return fail("--thinking-budget and --print-ids need --prompt or --chat");
   // Fail before the work, not after it, when the output cannot be written.
@@ -585,6 +716,8 @@ int main(int argc, char **argv) {
     return failWith(error);
   int threadsUsed = threads ? qnext_model_set_threads(model, int(threads))
                             : qnext_model_threads(model);
+  if (!bisectAgainst.empty())
+    return runBisect(model, threadsUsed);
   return tokens.empty() ? runText(model, threadsUsed)
                         : runTokens(model, threadsUsed);
 }

@@ -36,6 +36,8 @@ struct ManifestInputs {
   std::string triple, cpu, features; ///< what the (host) code was compiled for
   std::vector<std::string> libraries; ///< shared libraries the code needs
   std::string pipeline;              ///< the pass pipeline that produced it
+  std::vector<std::string> fusions;  ///< the fusion passes it ran (Fusions.h)
+  bool taps = false;                 ///< it exports the `taps` entry point
   const WeightPlan *plan = nullptr;
 };
 

@@ -27,9 +27,15 @@ namespace qnext {
 /// [Nv, Dk, Dv] (fp32), or the attention K and V caches [Nkv, capacity, D]
 /// (capacity chosen by the runtime). Activations are fp32; each state
 /// argument and result carries a `qnext.state` name ("layers.3.k_cache").
+///
+/// With `taps`, a third entry point `@taps` is prefill that also returns, as
+/// its last result `tensor<2L x T x H x f32>` named "taps", the hidden state
+/// after each layer's token mixer (row 2i) and after its MLP or MoE (row
+/// 2i + 1): what qnext-run --bisect-against compares between two builds.
 mlir::OwningOpRef<mlir::ModuleOp> buildModel(mlir::MLIRContext &context,
                                              const ModelConfig &config,
-                                             const WeightLayout &layout);
+                                             const WeightLayout &layout,
+                                             bool taps = false);
 
 } // namespace qnext
 

@@ -22,12 +22,16 @@ namespace qnext {
 
 struct PackedTensor {
   std::string name;      ///< checkpoint name; "{e}" for an expert stack
-  std::string transform; ///< none, qkvz.qkv, qkvz.z, ba.b, ba.a
+  std::string transform; ///< none, qkvz.qkv, qkvz.z, ba.b, ba.a, concat
   DType dtype = DType::F32;
   std::vector<int64_t> shape;
   uint64_t offset = 0;
   uint64_t bytes = 0;
   DeltaNetGeometry geometry; ///< for the qkvz / ba transforms
+  /// concat: the parts (no offset of their own), side by side along `dim`
+  /// (qnext.concat_weights); `name` joins their names with '+'.
+  std::vector<PackedTensor> parts;
+  int64_t dim = 0;
 };
 
 struct WeightPlan {

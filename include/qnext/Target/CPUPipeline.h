@@ -10,7 +10,9 @@ namespace mlir::qnext {
 /// Phases of the CPU pipeline that qnext-compile can stop after.
 enum class CPUPhase {
   Primitive,   ///< after qnext-decompose-layers
+  Fused,       ///< after the chosen fusion passes (Fusions.h)
   Linalg,      ///< after qnext-lower-to-linalg (tensors)
+  Kernels,     ///< projections and heads as parallel vector kernels (tensors)
   LLVMDialect, ///< fully lowered to the LLVM dialect
 };
 
@@ -26,16 +28,21 @@ struct CPUPipelineOptions {
   /// gather-experts: the CUDA pipeline's form), to check that form's
   /// numerics on the CPU.
   bool gatherExperts = false;
+  /// The fusions to run (names from Fusions.h, each optionally followed by
+  /// its pass options in braces); none by default.
+  std::vector<std::string> fusions;
 };
 
-/// Appends the CPU pipeline up to and including `until` to `pm` (a pass
+/// Appends the CPU pipeline's phases from `from` up to and including `until`
+/// to `pm` (a pass
 /// manager on builtin.module). Functions that should be callable from C carry
 /// `llvm.emit_c_interface`. The steps are parsed by pass name, so the pass
 /// registry must hold them (mlir::qnext::registerAllPasses, as every qnext
 /// tool calls); returns failure otherwise.
 LogicalResult buildCPUPipeline(OpPassManager &pm,
                                CPUPhase until = CPUPhase::LLVMDialect,
-                               const CPUPipelineOptions &options = {});
+                               const CPUPipelineOptions &options = {},
+                               CPUPhase from = CPUPhase::Primitive);
 
 /// Registers the pipeline as `qnext-cpu-pipeline` for qnext-opt.
 void registerCPUPipeline();

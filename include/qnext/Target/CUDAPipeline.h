@@ -9,12 +9,14 @@
 #include "llvm/Support/Error.h"
 
 #include <string>
+#include <vector>
 
 namespace mlir::qnext {
 
 /// Phases of the CUDA pipeline that qnext-compile can stop after.
 enum class CUDAPhase {
   Primitive,   ///< after qnext-decompose-layers
+  Fused,       ///< after the chosen fusion passes (Fusions.h)
   Linalg,      ///< after qnext-lower-to-linalg (tensors)
   GPU,         ///< kernels outlined into one gpu.module, host launches
   LLVMDialect, ///< host code in the LLVM dialect, kernels in a gpu.binary
@@ -30,6 +32,8 @@ struct CUDAPipelineOptions {
   std::string format = "fatbin";
   /// Threads per block of the mapped parallel loops.
   int64_t blockSize = 128;
+  /// The fusions to run (names from Fusions.h); none by default.
+  std::vector<std::string> fusions;
 };
 
 /// Appends the CUDA pipeline up to `until` to `pm` (a pass manager on
@@ -37,7 +41,8 @@ struct CUDAPipelineOptions {
 /// MLIR's passes (mlir::qnext::registerAllPasses).
 LogicalResult buildCUDAPipeline(OpPassManager &pm,
                                 CUDAPhase until = CUDAPhase::LLVMDialect,
-                                const CUDAPipelineOptions &options = {});
+                                const CUDAPipelineOptions &options = {},
+                                CUDAPhase from = CUDAPhase::Primitive);
 
 /// The kernels' PTX (or cubin / fatbin bytes) of a module the pipeline ran
 /// on to the end: the object of its one gpu.binary.

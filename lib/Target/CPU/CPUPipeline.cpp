@@ -7,6 +7,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "qnext/Target/CPUPipeline.h"
+#include "qnext/Target/Fusions.h"
 
 #include "mlir/Pass/PassRegistry.h"
 
@@ -25,6 +26,9 @@ std::vector<Step> steps(const qnext::CPUPipelineOptions &options) {
   return {
       // 1. Layer ops -> primitive ops: every later step sees one op per kernel.
       {CPUPhase::Primitive, "qnext-decompose-layers"},
+      // 1b. The chosen fusions, on primitive ops (Fusions.h): what they
+      //     produce is still primitive ops, so everything below applies.
+      {CPUPhase::Fused, qnext::fusionPipeline(options.fusions)},
       // 2. Primitive ops -> linalg/tensor/scf/arith/math on tensors, fp32
       //    math with weights widened inside the loop bodies.
       {CPUPhase::Linalg, options.gatherExperts
@@ -41,7 +45,7 @@ std::vector<Step> steps(const qnext::CPUPipelineOptions &options) {
       //    The other generics with independent heads (the delta rule's
       //    contractions and recurrence, attention's weighted sums) become
       //    scf.forall over their heads, run on all cores like the kernels.
-      {CPUPhase::LLVMDialect,
+      {CPUPhase::Kernels,
        "func.func(qnext-vectorize-contractions{vector-width=" +
            std::to_string(options.vectorWidth) +
            "},qnext-parallelize-heads),canonicalize,cse"},
@@ -86,10 +90,11 @@ std::vector<Step> steps(const qnext::CPUPipelineOptions &options) {
 } // namespace
 
 LogicalResult mlir::qnext::buildCPUPipeline(OpPassManager &pm, CPUPhase until,
-                                            const CPUPipelineOptions &options) {
+                                            const CPUPipelineOptions &options,
+                                            CPUPhase from) {
   SmallVector<std::string> selected;
   for (const Step &step : steps(options))
-    if (step.phase <= until)
+    if (step.phase >= from && step.phase <= until && !step.pipeline.empty())
       selected.push_back(step.pipeline);
   // A module pass manager: the steps, without a builtin.module(...) wrapper
   // (with one, parsePassPipeline would nest it and run nothing).
@@ -102,6 +107,10 @@ struct PipelineCLOptions : public PassPipelineOptions<PipelineCLOptions> {
                               llvm::cl::desc("f32 lanes of the projection "
                                              "kernels (8: AVX2, 16: AVX-512)"),
                               llvm::cl::init(8)};
+  ListOption<std::string> fusions{
+      *this, "fusions",
+      llvm::cl::desc("Fusions to run after qnext-decompose-layers (names: "
+                     "projections)")};
   Option<bool> threads{*this, "threads",
                        llvm::cl::desc("Lower the kernels' parallel loops to "
                                       "OpenMP (otherwise: sequential loops)"),
@@ -117,6 +126,7 @@ void mlir::qnext::registerCPUPipeline() {
         CPUPipelineOptions options;
         options.vectorWidth = cl.vectorWidth;
         options.threads = cl.threads;
+        options.fusions.assign(cl.fusions.begin(), cl.fusions.end());
         (void)buildCPUPipeline(pm, CPUPhase::LLVMDialect, options);
       });
 }

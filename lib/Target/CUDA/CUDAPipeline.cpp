@@ -14,6 +14,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "qnext/Target/CUDAPipeline.h"
+#include "qnext/Target/Fusions.h"
 
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Pass/PassRegistry.h"
@@ -36,6 +37,7 @@ std::vector<Step> steps(const qnext::CUDAPipelineOptions &o) {
       //      control flow depends on the routing (the host never reads
       //      device memory).
       {CUDAPhase::Primitive, "qnext-decompose-layers"},
+      {CUDAPhase::Fused, qnext::fusionPipeline(o.fusions)},
       {CUDAPhase::Linalg, "qnext-lower-to-linalg{gather-experts}"},
       {CUDAPhase::Linalg,
        "func.func(convert-elementwise-to-linalg),canonicalize,cse"},
@@ -80,10 +82,11 @@ std::vector<Step> steps(const qnext::CUDAPipelineOptions &o) {
 } // namespace
 
 LogicalResult mlir::qnext::buildCUDAPipeline(OpPassManager &pm, CUDAPhase until,
-                                             const CUDAPipelineOptions &options) {
+                                             const CUDAPipelineOptions &options,
+                                             CUDAPhase from) {
   SmallVector<std::string> selected;
   for (const Step &step : steps(options))
-    if (step.phase <= until)
+    if (step.phase >= from && step.phase <= until && !step.pipeline.empty())
       selected.push_back(step.pipeline);
   return parsePassPipeline(llvm::join(selected, ","), pm, llvm::errs());
 }

@@ -77,6 +77,16 @@ int qnext_session_prefill_last(qnext_session *session, const int32_t *ids,
 int qnext_session_decode(qnext_session *session, int32_t id, float *logits,
                          char **error);
 
+/* Artifacts compiled with qnext-compile --taps: prefill that also writes the
+ * hidden state after each layer's token mixer (row 2i) and after its MLP or
+ * MoE (row 2i + 1), residual adds included, as taps[rows][n][hidden] (fp32).
+ * qnext_model_tap_rows is 2 * layers for such an artifact, 0 otherwise. */
+int64_t qnext_model_tap_rows(const qnext_model *model);
+int64_t qnext_model_hidden_size(const qnext_model *model);
+int qnext_session_prefill_taps(qnext_session *session, const int32_t *ids,
+                               int64_t n, float *logits, float *taps,
+                               char **error);
+
 void qnext_free_error(char *error);
 
 #ifdef __cplusplus

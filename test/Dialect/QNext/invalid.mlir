@@ -1592,3 +1592,57 @@ func.func @f(%x: tensor<?x128xf32>, %w: tensor<?x2xf32>, %i: tensor<?x2xi32>, %g
       : (tensor<?x128xf32>, tensor<?x2xf32>, tensor<?x2xi32>, tensor<8x64x128xbf16>, tensor<8x64x128xbf16>, tensor<8x128x64xbf16>) -> tensor<?x128xbf16>
   return
 }
+
+// -----
+
+// concat_weights: one part
+func.func @f(%a: tensor<4x128xbf16>) {
+  // expected-error @+1 {{'qnext.concat_weights' op needs at least two parts, got 1}}
+  %w = qnext.concat_weights %a {dim = 0 : i64} : tensor<4x128xbf16> -> tensor<4x128xbf16>
+  return
+}
+
+// -----
+
+// concat_weights: dim out of range
+func.func @f(%a: tensor<4x128xbf16>, %b: tensor<4x128xbf16>) {
+  // expected-error @+1 {{dim 2 is out of range for rank 2}}
+  %w = qnext.concat_weights %a, %b {dim = 2 : i64} : tensor<4x128xbf16>, tensor<4x128xbf16> -> tensor<8x128xbf16>
+  return
+}
+
+// -----
+
+// concat_weights: element type
+func.func @f(%a: tensor<4x128xbf16>, %b: tensor<4x128xf32>) {
+  // expected-error @+1 {{part 1 has element type 'f32', the result 'bf16'}}
+  %w = qnext.concat_weights %a, %b {dim = 0 : i64} : tensor<4x128xbf16>, tensor<4x128xf32> -> tensor<8x128xbf16>
+  return
+}
+
+// -----
+
+// concat_weights: rank
+func.func @f(%a: tensor<4x128xbf16>, %b: tensor<2x4x128xbf16>) {
+  // expected-error @+1 {{part 1 has rank 3, the result 2}}
+  %w = qnext.concat_weights %a, %b {dim = 0 : i64} : tensor<4x128xbf16>, tensor<2x4x128xbf16> -> tensor<8x128xbf16>
+  return
+}
+
+// -----
+
+// concat_weights: other dims
+func.func @f(%a: tensor<4x128xbf16>, %b: tensor<4x64xbf16>) {
+  // expected-error @+1 {{part 1 has size 64 in dim 1, the result 128}}
+  %w = qnext.concat_weights %a, %b {dim = 0 : i64} : tensor<4x128xbf16>, tensor<4x64xbf16> -> tensor<8x128xbf16>
+  return
+}
+
+// -----
+
+// concat_weights: sum
+func.func @f(%a: tensor<4x128xbf16>, %b: tensor<4x128xbf16>) {
+  // expected-error @+1 {{result has size 9 in dim 0, the parts add up to 8}}
+  %w = qnext.concat_weights %a, %b {dim = 0 : i64} : tensor<4x128xbf16>, tensor<4x128xbf16> -> tensor<9x128xbf16>
+  return
+}

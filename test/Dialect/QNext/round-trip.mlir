@@ -27,6 +27,19 @@ func.func @weight_layout(%qkvz: tensor<384x128xbf16>, %ba: tensor<8x128xbf16>)
   return %qkv, %z, %b, %a : tensor<256x128xbf16>, tensor<128x128xbf16>, tensor<4x128xbf16>, tensor<4x128xbf16>
 }
 
+// CHECK-LABEL: func.func @concat_weights
+func.func @concat_weights(%qkv: tensor<256x128xbf16>, %z: tensor<128x128xbf16>,
+                          %g: tensor<8x64x128xbf16>, %u: tensor<8x64x128xbf16>)
+    -> (tensor<384x128xbf16>, tensor<8x128x128xbf16>) {
+  // CHECK: qnext.concat_weights %{{.*}}, %{{.*}} {dim = 0 : i64} : tensor<256x128xbf16>, tensor<128x128xbf16> -> tensor<384x128xbf16>
+  %w = qnext.concat_weights %qkv, %z {dim = 0 : i64}
+      : tensor<256x128xbf16>, tensor<128x128xbf16> -> tensor<384x128xbf16>
+  // CHECK: qnext.concat_weights %{{.*}}, %{{.*}} {dim = 1 : i64} : tensor<8x64x128xbf16>, tensor<8x64x128xbf16> -> tensor<8x128x128xbf16>
+  %gu = qnext.concat_weights %g, %u {dim = 1 : i64}
+      : tensor<8x64x128xbf16>, tensor<8x64x128xbf16> -> tensor<8x128x128xbf16>
+  return %w, %gu : tensor<384x128xbf16>, tensor<8x128x128xbf16>
+}
+
 // CHECK-LABEL: func.func @embedding_norm_head
 func.func @embedding_norm_head(%ids: tensor<?xi32>, %table: tensor<512x128xbf16>,
                                %w: tensor<128xbf16>) -> tensor<?x512xf32> {

@@ -1,0 +1,72 @@
+//===- Fusions.h - the fusion passes a pipeline can run ---------*- C++ -*-===//
+//
+// The table qnext-compile's --fusion / --fuse / --no-fuse choose from. Each
+// fusion is one pass of passes/Fusion; the pipelines run the chosen ones, in
+// table order, right after qnext-decompose-layers (the "fused" phase).
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef QNEXT_TARGET_FUSIONS_H
+#define QNEXT_TARGET_FUSIONS_H
+
+#include "llvm/ADT/ArrayRef.h"
+#include "llvm/ADT/STLExtras.h"
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/ADT/StringRef.h"
+
+#include <string>
+#include <vector>
+
+namespace mlir::qnext {
+
+struct Fusion {
+  llvm::StringLiteral name;    ///< --fuse=<name>
+  llvm::StringLiteral pass;    ///< the pass (a function pass)
+  bool byDefault;              ///< part of --fusion=default
+  llvm::StringLiteral summary; ///< one line for --help and the report
+};
+
+inline llvm::ArrayRef<Fusion> allFusions() {
+  static const Fusion table[] = {
+      {llvm::StringLiteral("projections"),
+       llvm::StringLiteral("qnext-fuse-projections"), true,
+       llvm::StringLiteral("projections sharing an input -> one matmul")},
+  };
+  return table;
+}
+
+inline const Fusion *findFusion(llvm::StringRef name) {
+  for (const Fusion &f : allFusions())
+    if (f.name == name)
+      return &f;
+  return nullptr;
+}
+
+/// The names of every fusion, for messages: "a, b, c".
+inline std::string fusionNames() {
+  std::vector<std::string> names;
+  for (const Fusion &f : allFusions())
+    names.push_back(f.name.str());
+  return llvm::join(names, ", ");
+}
+
+/// The pipeline text that runs the named fusions (in table order), nested
+/// in func.func; empty when there are none. `extra` is appended to each
+/// pass's options (e.g. a test option), keyed by pass name.
+inline std::string fusionPipeline(llvm::ArrayRef<std::string> names) {
+  std::vector<std::string> passes;
+  for (const Fusion &f : allFusions())
+    for (const std::string &n : names) {
+      // "name" or "name{options}".
+      llvm::StringRef ref(n);
+      if (ref.take_until([](char c) { return c == '{'; }) == f.name) {
+        passes.push_back(f.pass.str() + ref.drop_front(f.name.size()).str());
+        break;
+      }
+    }
+  return passes.empty() ? "" : "func.func(" + llvm::join(passes, ",") + ")";
+}
+
+} // namespace mlir::qnext
+
+#endif // QNEXT_TARGET_FUSIONS_H

@@ -1,0 +1,135 @@
+//===- FusionReport.cpp - what fusion saves, counted -----------------------===//
+
+#include "qnext/Target/FusionReport.h"
+
+#include "qnext/Dialect/QNext/QNextOps.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Transforms/RegionUtils.h"
+
+#include "llvm/ADT/SetVector.h"
+#include "llvm/Support/FormatVariadic.h"
+
+using namespace mlir;
+using namespace mlir::qnext;
+
+namespace {
+
+/// A weight, or a view of one (the report counts activations only).
+bool isWeight(Value v) {
+  while (Operation *def = v.getDefiningOp()) {
+    if (isa<ParamOp, SplitQKVZOp, SplitBAOp, ConcatWeightsOp>(def))
+      return true;
+    if (!isa<tensor::CollapseShapeOp, tensor::ExpandShapeOp,
+             tensor::ExtractSliceOp, tensor::CastOp>(def))
+      return false;
+    v = def->getOperand(0);
+  }
+  return false;
+}
+
+int64_t bytesOf(Type type) {
+  auto t = dyn_cast<RankedTensorType>(type);
+  if (!t || !t.getElementType().isIntOrFloat())
+    return 0;
+  int64_t n = 1;
+  for (int64_t d : t.getShape())
+    n *= ShapedType::isDynamic(d) ? 1 : d;
+  return n * ((t.getElementType().getIntOrFloatBitWidth() + 7) / 8);
+}
+
+std::string megabytes(int64_t bytes) {
+  return llvm::formatv("{0:F3} MB", bytes / 1e6).str();
+}
+
+} // namespace
+
+std::map<std::string, KernelCost> mlir::qnext::countKernels(ModuleOp module) {
+  std::map<std::string, KernelCost> costs;
+  for (auto func : module.getOps<func::FuncOp>()) {
+    if (func.isPrivate() || func.isExternal())
+      continue;
+    KernelCost &cost = costs[func.getName().str()];
+    for (Operation &op : func.getBody().front()) {
+      if (!isa<linalg::LinalgOp, scf::ForallOp, scf::ForOp, scf::WhileOp,
+               scf::IfOp>(op))
+        continue;
+      ++cost.kernels;
+      for (Value r : op.getResults())
+        cost.written += bytesOf(r.getType());
+      llvm::SetVector<Value> reads(op.getOperands().begin(),
+                                   op.getOperands().end());
+      getUsedValuesDefinedAbove(op.getRegions(), reads);
+      for (Value v : reads)
+        if (!isWeight(v) && !v.getDefiningOp<tensor::EmptyOp>())
+          cost.read += bytesOf(v.getType());
+    }
+  }
+  return costs;
+}
+
+llvm::Expected<FusionCosts>
+mlir::qnext::measureFusion(ModuleOp module, const CPUPipelineOptions &options) {
+  OwningOpRef<ModuleOp> copy = module.clone();
+  FusionCosts costs;
+  PassManager fused(module.getContext());
+  if (failed(buildCPUPipeline(fused, CPUPhase::Fused, options)) ||
+      failed(fused.run(*copy)))
+    return llvm::createStringError("fusion report: the pipeline failed (above)");
+  copy->walk([&](Operation *op) {
+    if (auto kind = op->getAttrOfType<StringAttr>("qnext.fused"))
+      ++costs.sites[kind.str()];
+  });
+  PassManager kernels(module.getContext());
+  if (failed(buildCPUPipeline(kernels, CPUPhase::Kernels, options,
+                              CPUPhase::Linalg)) ||
+      failed(kernels.run(*copy)))
+    return llvm::createStringError("fusion report: the pipeline failed (above)");
+  costs.entries = countKernels(*copy);
+  return costs;
+}
+
+llvm::Expected<std::string>
+mlir::qnext::fusionReport(ModuleOp module, const CPUPipelineOptions &options) {
+  CPUPipelineOptions none = options;
+  none.fusions.clear();
+  auto before = measureFusion(module, none);
+  if (!before)
+    return before.takeError();
+  auto after = measureFusion(module, options);
+  if (!after)
+    return after.takeError();
+  std::string chosen;
+  for (const std::string &f : options.fusions)
+    chosen += (chosen.empty() ? "" : ",") +
+              llvm::StringRef(f).take_until([](char c) { return c == '{'; }).str();
+  if (chosen.empty())
+    chosen = "none";
+
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  os << "fusion report: kernels (loop nests at the top of an entry point, CPU "
+        "pipeline's kernels phase) and activation bytes per token (dynamic "
+        "sizes as 1: a prefill token, caches at depth 1; weights excluded)\n\n"
+     << "| entry | fusions | kernels | activations written | activations read |\n"
+     << "| --- | --- | ---: | ---: | ---: |\n";
+  for (const auto &[name, cost] : before->entries) {
+    const KernelCost &fusedCost = after->entries[name];
+    os << "| " << name << " | none | " << cost.kernels << " | "
+       << megabytes(cost.written) << " | " << megabytes(cost.read) << " |\n";
+    os << "| " << name << " | " << chosen << " | " << fusedCost.kernels << " | "
+       << megabytes(fusedCost.written) << " | " << megabytes(fusedCost.read)
+       << " |\n";
+  }
+  os << "\nfused sites:";
+  if (after->sites.empty())
+    os << " none";
+  for (const auto &[kind, n] : after->sites)
+    os << " " << kind << " " << n;
+  os << "\n";
+  return text;
+}

@@ -1,0 +1,83 @@
+// RUN: qnext-opt %s --qnext-fuse-projections --split-input-file | FileCheck %s
+// RUN: qnext-opt %s --qnext-fuse-projections="test-misslice-site=0" --split-input-file | FileCheck %s --check-prefix=BROKEN
+// RUN: qnext-opt %s --qnext-fuse-projections="row-multiple=1" --split-input-file | FileCheck %s --check-prefix=ANY
+
+// DeltaNet's four input projections (two splits of two parameters) read the
+// normed input: one projection on their concatenated rows, each former result
+// a slice of its columns, in program order.
+// CHECK-LABEL: func.func @deltanet
+// CHECK: %[[QKVZ:.+]] = qnext.param "qkvz"
+// CHECK: %[[QKV:.+]], %[[Z:.+]] = qnext.split_qkvz %[[QKVZ]]
+// CHECK: %[[BA:.+]] = qnext.param "ba"
+// CHECK: %[[B:.+]], %[[A:.+]] = qnext.split_ba %[[BA]]
+// CHECK: %[[W:.+]] = qnext.concat_weights %[[QKV]], %[[Z]], %[[B]], %[[A]] {dim = 0 : i64} : tensor<256x128xbf16>, tensor<128x128xbf16>, tensor<4x128xbf16>, tensor<4x128xbf16> -> tensor<392x128xbf16>
+// CHECK: %[[Y:.+]] = qnext.linear %arg0, %[[W]] {qnext.fused = "projections"} : tensor<?x128xf32>, tensor<392x128xbf16> -> tensor<?x392xf32>
+// CHECK: %[[T:.+]] = tensor.dim %[[Y]], %c0
+// CHECK: %[[Y0:.+]] = tensor.extract_slice %[[Y]][0, 0] [%[[T]], 256] [1, 1]
+// CHECK: %[[Y1:.+]] = tensor.extract_slice %[[Y]][0, 256] [%[[T]], 128] [1, 1]
+// CHECK: %[[Y2:.+]] = tensor.extract_slice %[[Y]][0, 384] [%[[T]], 4] [1, 1]
+// CHECK: %[[Y3:.+]] = tensor.extract_slice %[[Y]][0, 388] [%[[T]], 4] [1, 1]
+// CHECK-NOT: qnext.linear
+// CHECK: return %[[Y0]], %[[Y1]], %[[Y2]], %[[Y3]]
+// BROKEN-LABEL: func.func @deltanet
+// BROKEN: tensor.extract_slice %{{.+}}[0, 384] [%{{.+}}, 4] [1, 1]
+// BROKEN: tensor.extract_slice %{{.+}}[0, 387] [%{{.+}}, 4] [1, 1]
+func.func @deltanet(%x: tensor<?x128xf32>) -> (tensor<?x256xf32>, tensor<?x128xf32>, tensor<?x4xf32>, tensor<?x4xf32>) {
+  %w = qnext.param "qkvz" : tensor<384x128xbf16>
+  %qkv, %z = qnext.split_qkvz %w {num_key_heads = 2 : i64, num_value_heads = 4 : i64, key_head_dim = 32 : i64, value_head_dim = 32 : i64} : tensor<384x128xbf16> -> tensor<256x128xbf16>, tensor<128x128xbf16>
+  %0 = qnext.linear %x, %qkv : tensor<?x128xf32>, tensor<256x128xbf16> -> tensor<?x256xf32>
+  %1 = qnext.linear %x, %z : tensor<?x128xf32>, tensor<128x128xbf16> -> tensor<?x128xf32>
+  // Defined after the first projection: moved up to where the fused one goes.
+  %wba = qnext.param "ba" : tensor<8x128xbf16>
+  %b, %a = qnext.split_ba %wba {num_key_heads = 2 : i64, num_value_heads = 4 : i64} : tensor<8x128xbf16> -> tensor<4x128xbf16>, tensor<4x128xbf16>
+  %2 = qnext.linear %x, %b : tensor<?x128xf32>, tensor<4x128xbf16> -> tensor<?x4xf32>
+  %3 = qnext.linear %x, %a : tensor<?x128xf32>, tensor<4x128xbf16> -> tensor<?x4xf32>
+  return %0, %1, %2, %3 : tensor<?x256xf32>, tensor<?x128xf32>, tensor<?x4xf32>, tensor<?x4xf32>
+}
+
+// -----
+
+// The MoE's router, shared gate, shared up and shared-expert gate: the
+// one-row gate would make the fused rows 201, not a multiple of 4 (the
+// projection kernels' register block), so it stays alone; with
+// row-multiple=1 all four fuse.
+// CHECK-LABEL: func.func @moe
+// CHECK: qnext.concat_weights %{{.+}}, %{{.+}}, %{{.+}} {dim = 0 : i64} : tensor<8x128xbf16>, tensor<96x128xbf16>, tensor<96x128xbf16> -> tensor<200x128xbf16>
+// CHECK: qnext.linear %{{.+}}, %{{.+}} {qnext.fused = "projections"} : tensor<1x128xf32>, tensor<200x128xbf16> -> tensor<1x200xf32>
+// CHECK: qnext.linear %{{.+}}, %{{.+}} : tensor<1x128xf32>, tensor<1x128xbf16> -> tensor<1x1xf32>
+// ANY-LABEL: func.func @moe
+// ANY: qnext.concat_weights {{.+}} -> tensor<201x128xbf16>
+// ANY-NOT: qnext.linear %{{.+}}, %{{.+}} : tensor<1x128xf32>, tensor<1x128xbf16>
+// ANY: return
+func.func @moe(%x: tensor<1x128xf32>) -> (tensor<1x8xf32>, tensor<1x96xf32>, tensor<1x96xf32>, tensor<1x1xf32>) {
+  %r = qnext.param "router" : tensor<8x128xbf16>
+  %g = qnext.param "gate" : tensor<96x128xbf16>
+  %u = qnext.param "up" : tensor<96x128xbf16>
+  %s = qnext.param "shared_expert_gate" : tensor<1x128xbf16>
+  %0 = qnext.linear %x, %r : tensor<1x128xf32>, tensor<8x128xbf16> -> tensor<1x8xf32>
+  %1 = qnext.linear %x, %g : tensor<1x128xf32>, tensor<96x128xbf16> -> tensor<1x96xf32>
+  %2 = qnext.linear %x, %u : tensor<1x128xf32>, tensor<96x128xbf16> -> tensor<1x96xf32>
+  %3 = qnext.linear %x, %s : tensor<1x128xf32>, tensor<1x128xbf16> -> tensor<1x1xf32>
+  return %0, %1, %2, %3 : tensor<1x8xf32>, tensor<1x96xf32>, tensor<1x96xf32>, tensor<1x1xf32>
+}
+
+// -----
+
+// Left alone: different inputs; a weight that is not a parameter (the packer
+// cannot lay it out); different weight dtypes; a lone projection.
+// CHECK-LABEL: func.func @negative
+// CHECK-NOT: qnext.concat_weights
+// CHECK-NOT: qnext.fused
+// CHECK: return
+func.func @negative(%x: tensor<1x128xf32>, %y: tensor<1x128xf32>, %arg: tensor<4x128xbf16>)
+    -> (tensor<1x4xf32>, tensor<1x4xf32>, tensor<1x4xf32>, tensor<1x4xf32>, tensor<1x4xf32>) {
+  %w0 = qnext.param "w0" : tensor<4x128xbf16>
+  %w1 = qnext.param "w1" : tensor<4x128xbf16>
+  %w2 = qnext.param "w2" : tensor<4x128xf32>
+  %0 = qnext.linear %x, %w0 : tensor<1x128xf32>, tensor<4x128xbf16> -> tensor<1x4xf32>
+  %1 = qnext.linear %y, %w1 : tensor<1x128xf32>, tensor<4x128xbf16> -> tensor<1x4xf32>
+  %2 = qnext.linear %x, %arg : tensor<1x128xf32>, tensor<4x128xbf16> -> tensor<1x4xf32>
+  %3 = qnext.linear %x, %w2 : tensor<1x128xf32>, tensor<4x128xf32> -> tensor<1x4xf32>
+  %4 = qnext.linear %y, %arg : tensor<1x128xf32>, tensor<4x128xbf16> -> tensor<1x4xf32>
+  return %0, %1, %2, %3, %4 : tensor<1x4xf32>, tensor<1x4xf32>, tensor<1x4xf32>, tensor<1x4xf32>, tensor<1x4xf32>
+}
