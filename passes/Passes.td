@@ -104,6 +104,27 @@ def FuseProjections : Pass<"qnext-fuse-projections"> {
                            "::mlir::qnext::QNextDialect"];
 }
 
+def FuseAddNorm : Pass<"qnext-fuse-add-norm"> {
+  let summary = "A residual add and the RMSNorm of its sum become one op";
+  let description = [{
+    An `arith.addf` on tensors whose sum one `qnext.rms_norm` normalises (in
+    the same block, before every other user of the sum) becomes a
+    `qnext.add_rms_norm`: its `sum` replaces the add, its `result` the norm.
+    In Qwen3-Next each layer has two: the mixer's residual add with the
+    post-attention norm, and the MLP's residual add with the next layer's
+    input norm (the last one's with the final norm). The op lowers to one
+    reduction and one pass writing both results, instead of an add and a
+    norm; the arithmetic of every element is unchanged.
+
+    Left alone: a sum normalised twice, a sum read before the norm, a norm
+    of anything but an add.
+  }];
+  let statistics = [
+    Statistic<"numFused", "fused", "Add and norm pairs fused">,
+  ];
+  let dependentDialects = ["::mlir::qnext::QNextDialect"];
+}
+
 def LowerToLinalg : Pass<"qnext-lower-to-linalg"> {
   let summary = "Lower qnext primitive ops to linalg, tensor, scf, arith and math";
   let description = [{

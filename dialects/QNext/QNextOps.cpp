@@ -251,6 +251,14 @@ LogicalResult RMSNormOp::verify() {
       .verify();
 }
 
+LogicalResult AddRMSNormOp::verify() {
+  return ShapeRules(*this)
+      .minRank("lhs", getLhs(), 1)
+      .shape("weight", getWeight(), {{lastDim(getLhs()), "normalized_dim"}})
+      .check(isPositiveFinite(getEpsilon()), "epsilon must be positive")
+      .verify();
+}
+
 LogicalResult GatedDeltaNetOp::verify() {
   auto geo = deltaNetGeometry(getNumKeyHeads(), getNumValueHeads(),
                               getKeyHeadDim(), getValueHeadDim());

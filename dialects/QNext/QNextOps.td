@@ -179,6 +179,34 @@ def QNext_RMSNormOp : QNext_Op<"rms_norm", [Pure, AllTypesMatch<["input", "resul
   let hasVerifier = 1;
 }
 
+def QNext_AddRMSNormOp : QNext_Op<"add_rms_norm",
+    [Pure, AllTypesMatch<["lhs", "rhs", "sum", "result"]>]> {
+  let summary = "residual add and the RMSNorm of the sum, in one op";
+  let description = [{
+    `sum = lhs + rhs`, and `result` is `qnext.rms_norm` of `sum` with the same
+    weight, epsilon and weight offset: the residual stream and the next
+    sublayer's input together. `qnext-fuse-add-norm` forms it from an
+    `arith.addf` whose sum an `qnext.rms_norm` normalises; it lowers to one
+    reduction and one elementwise pass that writes both results, where the
+    add and the norm were separate loop nests.
+
+    Example:
+
+    ```mlir
+    %h, %x = qnext.add_rms_norm %res, %y, %w {epsilon = 1.0e-06 : f32}
+        : tensor<?x128xf32>, tensor<128xbf16>
+    ```
+  }];
+  let arguments = (ins QNext_Tensor:$lhs, QNext_Tensor:$rhs, QNext_Weight:$weight,
+                   DefaultValuedAttr<F32Attr, "1.0e-6">:$epsilon,
+                   DefaultValuedAttr<F32Attr, "1.0">:$weight_offset);
+  let results = (outs QNext_Tensor:$sum, QNext_Tensor:$result);
+  let assemblyFormat = [{
+    $lhs `,` $rhs `,` $weight attr-dict `:` type($lhs) `,` type($weight)
+  }];
+  let hasVerifier = 1;
+}
+
 def QNext_GatedDeltaNetOp : QNext_Op<"gated_deltanet", [Pure]> {
   let summary = "Gated DeltaNet mixer (linear attention layer), spec section 4";
   let description = [{

@@ -68,6 +68,54 @@ struct LowerRMSNorm : OpRewritePattern<RMSNormOp> {
   }
 };
 
+/// sum = a + b; y = rms_norm(sum): the sum of squares of a + b, then one
+/// pass writing both results (the arithmetic of add + rms_norm, unchanged).
+struct LowerAddRMSNorm : OpRewritePattern<AddRMSNormOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(AddRMSNormOp op, PatternRewriter &rw) const override {
+    if (failed(requireF32(rw, op, op.getLhs())))
+      return failure();
+    Emitter e{rw, op.getLoc()};
+    Value a = op.getLhs(), b = op.getRhs();
+    auto type = cast<RankedTensorType>(a.getType());
+    unsigned rank = type.getRank();
+    SmallVector<OpFoldResult> rows = e.sizesOf(a);
+    rows.pop_back();
+    SmallVector<AffineExpr> lead;
+    for (unsigned i = 0; i + 1 < rank; ++i)
+      lead.push_back(e.d(i));
+    AffineMap id = rw.getMultiDimIdentityMap(rank);
+    AffineMap perRow = e.map(rank, lead);
+    SmallVector<IteratorType> reduce(rank - 1, kPar);
+    reduce.push_back(kRed);
+    Value ss = e.generic({a, b}, e.filled(rows, e.f32(), 0.0), {id, id, perRow},
+                         reduce, [&](OpBuilder &bb, Location l, ValueRange v) {
+                           Value x = Emitter::add(bb, l, v[0], v[1]);
+                           return Emitter::add(bb, l, v[2], Emitter::mul(bb, l, x, x));
+                         });
+    double n = double(type.getShape().back());
+    Value scale = e.f32c(1.0 / n), epsilon = e.f32c(op.getEpsilon().convertToFloat());
+    Value offset = e.f32c(op.getWeightOffset().convertToFloat());
+    Value sumInit = e.empty(e.sizesOf(a), e.f32());
+    Value normInit = e.empty(e.sizesOf(a), e.f32());
+    auto generic = linalg::GenericOp::create(
+        rw, op.getLoc(), TypeRange{type, type}, ValueRange{a, b, ss, op.getWeight()},
+        ValueRange{sumInit, normInit},
+        ArrayRef<AffineMap>{id, id, perRow, e.map(rank, {e.d(rank - 1)}), id, id},
+        SmallVector<IteratorType>(rank, kPar),
+        [&](OpBuilder &bb, Location l, ValueRange v) {
+          Value x = Emitter::add(bb, l, v[0], v[1]);
+          Value ms = Emitter::add(bb, l, Emitter::mul(bb, l, v[2], scale), epsilon);
+          Value inv = math::RsqrtOp::create(bb, l, ms);
+          Value w = Emitter::add(bb, l, offset, e.ext(bb, l, v[3]));
+          Value y = Emitter::mul(bb, l, Emitter::mul(bb, l, x, inv), w);
+          linalg::YieldOp::create(bb, l, ValueRange{x, y});
+        });
+    rw.replaceOp(op, generic.getResults());
+    return success();
+  }
+};
+
 /// y = x * rsqrt(mean(x^2) + eps) * w * silu(gate).
 struct LowerGatedRMSNorm : OpRewritePattern<GatedRMSNormOp> {
   using OpRewritePattern::OpRewritePattern;
@@ -350,7 +398,7 @@ struct LowerToLinalgPass
   void runOnOperation() override {
     MLIRContext *ctx = &getContext();
     RewritePatternSet patterns(ctx);
-    patterns.add<LowerLinear, LowerRMSNorm, LowerGatedRMSNorm, LowerL2Norm,
+    patterns.add<LowerLinear, LowerRMSNorm, LowerAddRMSNorm, LowerGatedRMSNorm, LowerL2Norm,
                  LowerSiluMul, LowerSigmoidGate, LowerGdnGates, LowerEmbedding,
                  LowerCausalConv1d, LowerRope>(ctx);
     populateSequentialOpPatterns(patterns, gatherExperts);

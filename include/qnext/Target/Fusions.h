@@ -31,6 +31,9 @@ inline llvm::ArrayRef<Fusion> allFusions() {
       {llvm::StringLiteral("projections"),
        llvm::StringLiteral("qnext-fuse-projections"), true,
        llvm::StringLiteral("projections sharing an input -> one matmul")},
+      {llvm::StringLiteral("add-norm"), llvm::StringLiteral("qnext-fuse-add-norm"),
+       false,
+       llvm::StringLiteral("residual add + the next RMSNorm -> one op")},
   };
   return table;
 }

@@ -1646,3 +1646,21 @@ func.func @f(%a: tensor<4x128xbf16>, %b: tensor<4x128xbf16>) {
   %w = qnext.concat_weights %a, %b {dim = 0 : i64} : tensor<4x128xbf16>, tensor<4x128xbf16> -> tensor<9x128xbf16>
   return
 }
+
+// -----
+
+// add_rms_norm: weight
+func.func @f(%a: tensor<?x128xf32>, %w: tensor<64xbf16>) {
+  // expected-error @+1 {{weight has shape [64], expected [normalized_dim=128]}}
+  %s, %y = qnext.add_rms_norm %a, %a, %w : tensor<?x128xf32>, tensor<64xbf16>
+  return
+}
+
+// -----
+
+// add_rms_norm: epsilon
+func.func @f(%a: tensor<?x128xf32>, %w: tensor<128xbf16>) {
+  // expected-error @+1 {{epsilon must be positive}}
+  %s, %y = qnext.add_rms_norm %a, %a, %w {epsilon = 0.0 : f32} : tensor<?x128xf32>, tensor<128xbf16>
+  return
+}

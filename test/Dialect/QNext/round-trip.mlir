@@ -40,6 +40,16 @@ func.func @concat_weights(%qkv: tensor<256x128xbf16>, %z: tensor<128x128xbf16>,
   return %w, %gu : tensor<384x128xbf16>, tensor<8x128x128xbf16>
 }
 
+// CHECK-LABEL: func.func @add_rms_norm
+func.func @add_rms_norm(%a: tensor<?x128xf32>, %b: tensor<?x128xf32>, %w: tensor<128xbf16>)
+    -> (tensor<?x128xf32>, tensor<?x128xf32>) {
+  // CHECK: %{{.*}}, %{{.*}} = qnext.add_rms_norm %{{.*}}, %{{.*}}, %{{.*}} : tensor<?x128xf32>, tensor<128xbf16>
+  %s, %y = qnext.add_rms_norm %a, %b, %w {epsilon = 1.0e-06 : f32} : tensor<?x128xf32>, tensor<128xbf16>
+  // CHECK: qnext.add_rms_norm %{{.*}}, %{{.*}}, %{{.*}} {epsilon = 9.99999974E-6 : f32, weight_offset = 0.000000e+00 : f32} : tensor<?x128xf32>, tensor<128xbf16>
+  %s2, %y2 = qnext.add_rms_norm %s, %y, %w {epsilon = 1.0e-05 : f32, weight_offset = 0.0 : f32} : tensor<?x128xf32>, tensor<128xbf16>
+  return %s2, %y2 : tensor<?x128xf32>, tensor<?x128xf32>
+}
+
 // CHECK-LABEL: func.func @embedding_norm_head
 func.func @embedding_norm_head(%ids: tensor<?xi32>, %table: tensor<512x128xbf16>,
                                %w: tensor<128xbf16>) -> tensor<?x512xf32> {

@@ -35,6 +35,22 @@ func.func @rms_norm(%x: tensor<?x4x16xf32>, %w: tensor<16xbf16>) -> tensor<?x4x1
 
 // -----
 
+// The residual add and its norm: a sum-of-squares reduction of a + b, then
+// one generic writing both the sum and the normalised sum.
+// CHECK-LABEL: func.func @add_rms_norm
+// CHECK: linalg.generic {{.*}}iterator_types = ["parallel", "reduction"]{{.*}} ins(%arg0, %arg1 : tensor<?x16xf32>, tensor<?x16xf32>) outs(%{{.+}} : tensor<?xf32>)
+// CHECK: arith.addf
+// CHECK: %[[BOTH:.+]]:2 = linalg.generic {{.*}}iterator_types = ["parallel", "parallel"]{{.*}} ins(%arg0, %arg1, %{{.+}}, %arg2 : tensor<?x16xf32>, tensor<?x16xf32>, tensor<?xf32>, tensor<16xbf16>) outs(%{{.+}}, %{{.+}} : tensor<?x16xf32>, tensor<?x16xf32>)
+// CHECK: math.rsqrt
+// CHECK: linalg.yield %{{.+}}, %{{.+}} : f32, f32
+// CHECK: return %[[BOTH]]#0, %[[BOTH]]#1
+func.func @add_rms_norm(%a: tensor<?x16xf32>, %b: tensor<?x16xf32>, %w: tensor<16xbf16>) -> (tensor<?x16xf32>, tensor<?x16xf32>) {
+  %s, %y = qnext.add_rms_norm %a, %b, %w : tensor<?x16xf32>, tensor<16xbf16>
+  return %s, %y : tensor<?x16xf32>, tensor<?x16xf32>
+}
+
+// -----
+
 // One token: the recurrence, a loop over tokens carrying the fp32 state,
 // updated in place. The decay exp(g) is taken once per head, not per state
 // element, and S^T k runs as loops (h, i, j): j, contiguous, innermost.
