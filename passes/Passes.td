@@ -125,6 +125,22 @@ def FuseAddNorm : Pass<"qnext-fuse-add-norm"> {
   let dependentDialects = ["::mlir::qnext::QNextDialect"];
 }
 
+def FuseNormRope : Pass<"qnext-fuse-norm-rope"> {
+  let summary = "A per-head RMSNorm and the RoPE of its result become one op";
+  let description = [{
+    A `qnext.rope` whose input is a `qnext.rms_norm` read by nothing else
+    becomes a `qnext.norm_rope`: gated attention's QK-norm and rotary
+    embedding of the queries and of the keys. The fused op lowers to the
+    norm's reduction and one pass that normalises each element and its
+    rotation partner and rotates them; the normalised heads are never
+    written. The arithmetic of every element is unchanged.
+  }];
+  let statistics = [
+    Statistic<"numFused", "fused", "Norm and RoPE pairs fused">,
+  ];
+  let dependentDialects = ["::mlir::qnext::QNextDialect"];
+}
+
 def LowerToLinalg : Pass<"qnext-lower-to-linalg"> {
   let summary = "Lower qnext primitive ops to linalg, tensor, scf, arith and math";
   let description = [{

@@ -470,6 +470,25 @@ LogicalResult GatedDeltaRuleOp::verify() {
       .verify();
 }
 
+LogicalResult NormRopeOp::verify() {
+  const int64_t t = dim(getInput(), 0), d = dim(getInput(), 2);
+  const int64_t rotary = getRotaryDim();
+  ShapeRules rules(*this);
+  rules.shape("input", getInput(), {{kAny, "tokens"}, {kAny, "heads"},
+                                    {kAny, "head_dim"}})
+      .shape("weight", getWeight(), {{d, "head_dim"}})
+      .shape("positions", getPositions(), {{t, "tokens"}})
+      .check(isPositiveFinite(getEpsilon()), "epsilon must be positive")
+      .check(rotary > 0 && rotary % 2 == 0,
+             "rotary_dim (" + Twine(rotary) + ") must be positive and even");
+  if (!ShapedType::isDynamic(d))
+    rules.check(rotary <= d, "rotary_dim (" + Twine(rotary) +
+                                 ") must not exceed head_dim (" + Twine(d) +
+                                 ")");
+  return rules.check(isPositiveFinite(getTheta()), "theta must be positive")
+      .verify();
+}
+
 LogicalResult RopeOp::verify() {
   const int64_t t = dim(getInput(), 0), d = dim(getInput(), 2);
   const int64_t rotary = getRotaryDim();

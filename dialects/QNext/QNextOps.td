@@ -592,6 +592,40 @@ def QNext_RopeOp : QNext_Op<"rope", [Pure, AllTypesMatch<["input", "result"]>]> 
   let hasVerifier = 1;
 }
 
+def QNext_NormRopeOp : QNext_Op<"norm_rope",
+    [Pure, AllTypesMatch<["input", "result"]>]> {
+  let summary = "per-head RMSNorm, then partial RoPE, in one op";
+  let description = [{
+    `qnext.rope` of `qnext.rms_norm` of `input [T, N, D]`: each head is
+    normalised with the shared `weight [D]` (epsilon, weight_offset as in
+    `qnext.rms_norm`), then rotated as `qnext.rope` does (rotary_dim, theta,
+    yarn). Gated attention's QK-norm and RoPE on queries and keys;
+    `qnext-fuse-norm-rope` forms it. It lowers to the norm's reduction and one
+    pass that normalises each element and its rotation partner and rotates
+    them, where the norm and the rotation were two passes over the heads; the
+    arithmetic of every element is unchanged.
+
+    Example:
+
+    ```mlir
+    %q2 = qnext.norm_rope %q, %w, %pos {rotary_dim = 16 : i64, theta = 1.0e+07 : f64}
+        : tensor<?x4x64xf32>, tensor<64xbf16>, tensor<?xi32>
+    ```
+  }];
+  let arguments = (ins QNext_Tensor:$input, QNext_Weight:$weight,
+                   QNext_IndexTensor:$positions,
+                   DefaultValuedAttr<F32Attr, "1.0e-6">:$epsilon,
+                   DefaultValuedAttr<F32Attr, "1.0">:$weight_offset,
+                   I64Attr:$rotary_dim, F64Attr:$theta,
+                   OptionalAttr<QNext_YarnAttr>:$yarn);
+  let results = (outs QNext_Tensor:$result);
+  let assemblyFormat = [{
+    $input `,` $weight `,` $positions attr-dict `:` type($input) `,`
+    type($weight) `,` type($positions)
+  }];
+  let hasVerifier = 1;
+}
+
 def QNext_AttentionOp : QNext_Op<"attention", [Pure]> {
   let summary = "causal GQA attention over a KV cache";
   let description = [{

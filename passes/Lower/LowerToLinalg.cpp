@@ -335,13 +335,13 @@ struct LowerCausalConv1d : OpRewritePattern<CausalConv1dOp> {
 
 /// NeoX partial rotation of dims [0, r) by position * inv_freq (fp32 table
 /// from computeRopeFrequencies, YaRN included), times the attention factor.
-struct LowerRope : OpRewritePattern<RopeOp> {
-  using OpRewritePattern::OpRewritePattern;
-  LogicalResult matchAndRewrite(RopeOp op, PatternRewriter &rw) const override {
-    if (failed(requireF32(rw, op, op.getInput())))
-      return failure();
-    Emitter e{rw, op.getLoc()};
-    Value x = op.getInput();
+/// RoPE's constants for one op: the inverse frequencies (a constant
+/// table, YaRN included), the attention factor and the index bounds.
+struct RopeTable {
+  Value table, attentionFactor, rotary, half, zero;
+
+  template <typename OpT>
+  static RopeTable build(Emitter &e, OpT op) {
     const int64_t r = op.getRotaryDim(), half = r / 2;
     std::optional<::qnext::YarnParams> yarn;
     if (auto y = op.getYarnAttr())
@@ -352,10 +352,55 @@ struct LowerRope : OpRewritePattern<RopeOp> {
     ::qnext::RopeFrequencies freqs = ::qnext::computeRopeFrequencies(
         r, op.getTheta().convertToDouble(), yarn);
     auto tableType = RankedTensorType::get({half}, e.f32());
-    Value table = arith::ConstantOp::create(
-        rw, e.loc, DenseElementsAttr::get(tableType, ArrayRef<float>(freqs.invFreq)));
-    Value af = e.f32c(freqs.attentionFactor);
-    Value rIdx = e.idx(r), halfIdx = e.idx(half), zero = e.idx(0);
+    RopeTable t;
+    t.table = arith::ConstantOp::create(
+        e.b, e.loc,
+        DenseElementsAttr::get(tableType, ArrayRef<float>(freqs.invFreq)));
+    t.attentionFactor = e.f32c(freqs.attentionFactor);
+    t.rotary = e.idx(r);
+    t.half = e.idx(half);
+    t.zero = e.idx(0);
+    return t;
+  }
+
+  /// The rotated value of element (t, n, j) inside a generic over [T, N, D]:
+  /// `self` is its (input) value, `partnerAt(p)` the value of element
+  /// (t, n, p), `position` the token's position.
+  Value rotate(OpBuilder &bb, Location l, Value self, Value position,
+               function_ref<Value(Value)> partnerAt) const {
+    Value j = linalg::IndexOp::create(bb, l, 2);
+    auto lt = [&](Value p, Value q) {
+      return arith::CmpIOp::create(bb, l, arith::CmpIPredicate::ult, p, q);
+    };
+    Value inRot = lt(j, rotary);
+    Value jr = arith::SelectOp::create(bb, l, inRot, j, zero);
+    Value first = lt(jr, half);
+    Value i = arith::SelectOp::create(bb, l, first, jr,
+                                      arith::SubIOp::create(bb, l, jr, half));
+    Value partnerIdx = arith::SelectOp::create(
+        bb, l, first, arith::AddIOp::create(bb, l, jr, half), i);
+    Value freq = tensor::ExtractOp::create(bb, l, table, ValueRange{i});
+    Value pos = arith::SIToFPOp::create(bb, l, bb.getF32Type(), position);
+    Value phi = Emitter::mul(bb, l, pos, freq);
+    Value cosv = Emitter::mul(bb, l, math::CosOp::create(bb, l, phi), attentionFactor);
+    Value sinv = Emitter::mul(bb, l, math::SinOp::create(bb, l, phi), attentionFactor);
+    Value partner = partnerAt(partnerIdx);
+    Value xc = Emitter::mul(bb, l, self, cosv);
+    Value ps = Emitter::mul(bb, l, partner, sinv);
+    Value rotated = arith::SelectOp::create(
+        bb, l, first, Emitter::sub(bb, l, xc, ps), Emitter::add(bb, l, xc, ps));
+    return arith::SelectOp::create(bb, l, inRot, rotated, self).getResult();
+  }
+};
+
+struct LowerRope : OpRewritePattern<RopeOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(RopeOp op, PatternRewriter &rw) const override {
+    if (failed(requireF32(rw, op, op.getInput())))
+      return failure();
+    Emitter e{rw, op.getLoc()};
+    Value x = op.getInput();
+    RopeTable rope = RopeTable::build(e, op);
     AffineMap id = rw.getMultiDimIdentityMap(3);
     rw.replaceOp(op, e.generic(
         {x, op.getPositions()}, e.empty(e.sizesOf(x), e.f32()),
@@ -363,29 +408,47 @@ struct LowerRope : OpRewritePattern<RopeOp> {
         [&](OpBuilder &bb, Location l, ValueRange a) {
           Value t = linalg::IndexOp::create(bb, l, 0);
           Value n = linalg::IndexOp::create(bb, l, 1);
-          Value j = linalg::IndexOp::create(bb, l, 2);
-          auto lt = [&](Value p, Value q) {
-            return arith::CmpIOp::create(bb, l, arith::CmpIPredicate::ult, p, q);
+          return rope.rotate(bb, l, a[0], a[1], [&](Value p) -> Value {
+            return tensor::ExtractOp::create(bb, l, x, ValueRange{t, n, p});
+          });
+        }));
+    return success();
+  }
+};
+
+/// rope(rms_norm(x)): the norm's sum of squares per head, then one generic
+/// that normalises an element and its rotation partner (the same
+/// expression as qnext.rms_norm's) and rotates them.
+struct LowerNormRope : OpRewritePattern<NormRopeOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(NormRopeOp op, PatternRewriter &rw) const override {
+    if (failed(requireF32(rw, op, op.getInput())))
+      return failure();
+    Emitter e{rw, op.getLoc()};
+    Value x = op.getInput(), w = op.getWeight();
+    auto type = cast<RankedTensorType>(x.getType());
+    Value ss = e.sumOfSquares(x);
+    Value scale = e.f32c(1.0 / double(type.getShape().back()));
+    Value epsilon = e.f32c(op.getEpsilon().convertToFloat());
+    Value offset = e.f32c(op.getWeightOffset().convertToFloat());
+    RopeTable rope = RopeTable::build(e, op);
+    AffineMap id = rw.getMultiDimIdentityMap(3);
+    rw.replaceOp(op, e.generic(
+        {x, ss, op.getPositions(), w}, e.empty(e.sizesOf(x), e.f32()),
+        {id, e.map(3, {e.d(0), e.d(1)}), e.map(3, {e.d(0)}), e.map(3, {e.d(2)}), id},
+        {kPar, kPar, kPar}, [&](OpBuilder &bb, Location l, ValueRange a) {
+          Value t = linalg::IndexOp::create(bb, l, 0);
+          Value n = linalg::IndexOp::create(bb, l, 1);
+          Value ms = Emitter::add(bb, l, Emitter::mul(bb, l, a[1], scale), epsilon);
+          Value inv = math::RsqrtOp::create(bb, l, ms);
+          auto norm = [&](Value v, Value weight) {
+            Value s = Emitter::add(bb, l, offset, e.ext(bb, l, weight));
+            return Emitter::mul(bb, l, Emitter::mul(bb, l, v, inv), s);
           };
-          Value inRot = lt(j, rIdx);
-          Value jr = arith::SelectOp::create(bb, l, inRot, j, zero);
-          Value first = lt(jr, halfIdx);
-          Value i = arith::SelectOp::create(
-              bb, l, first, jr, arith::SubIOp::create(bb, l, jr, halfIdx));
-          Value partnerIdx = arith::SelectOp::create(
-              bb, l, first, arith::AddIOp::create(bb, l, jr, halfIdx), i);
-          Value freq = tensor::ExtractOp::create(bb, l, table, ValueRange{i});
-          Value pos = arith::SIToFPOp::create(bb, l, bb.getF32Type(), a[1]);
-          Value phi = Emitter::mul(bb, l, pos, freq);
-          Value cosv = Emitter::mul(bb, l, math::CosOp::create(bb, l, phi), af);
-          Value sinv = Emitter::mul(bb, l, math::SinOp::create(bb, l, phi), af);
-          Value partner =
-              tensor::ExtractOp::create(bb, l, x, ValueRange{t, n, partnerIdx});
-          Value xc = Emitter::mul(bb, l, a[0], cosv);
-          Value ps = Emitter::mul(bb, l, partner, sinv);
-          Value rotated = arith::SelectOp::create(
-              bb, l, first, Emitter::sub(bb, l, xc, ps), Emitter::add(bb, l, xc, ps));
-          return arith::SelectOp::create(bb, l, inRot, rotated, a[0]).getResult();
+          return rope.rotate(bb, l, norm(a[0], a[3]), a[2], [&](Value p) {
+            return norm(tensor::ExtractOp::create(bb, l, x, ValueRange{t, n, p}),
+                        tensor::ExtractOp::create(bb, l, w, ValueRange{p}));
+          });
         }));
     return success();
   }
@@ -398,7 +461,8 @@ struct LowerToLinalgPass
   void runOnOperation() override {
     MLIRContext *ctx = &getContext();
     RewritePatternSet patterns(ctx);
-    patterns.add<LowerLinear, LowerRMSNorm, LowerAddRMSNorm, LowerGatedRMSNorm, LowerL2Norm,
+    patterns.add<LowerLinear, LowerRMSNorm, LowerAddRMSNorm, LowerNormRope,
+                 LowerGatedRMSNorm, LowerL2Norm,
                  LowerSiluMul, LowerSigmoidGate, LowerGdnGates, LowerEmbedding,
                  LowerCausalConv1d, LowerRope>(ctx);
     populateSequentialOpPatterns(patterns, gatherExperts);

@@ -34,6 +34,8 @@ inline llvm::ArrayRef<Fusion> allFusions() {
       {llvm::StringLiteral("add-norm"), llvm::StringLiteral("qnext-fuse-add-norm"),
        false,
        llvm::StringLiteral("residual add + the next RMSNorm -> one op")},
+      {llvm::StringLiteral("norm-rope"), llvm::StringLiteral("qnext-fuse-norm-rope"),
+       false, llvm::StringLiteral("QK-norm + partial RoPE -> one op")},
   };
   return table;
 }

@@ -1664,3 +1664,30 @@ func.func @f(%a: tensor<?x128xf32>, %w: tensor<128xbf16>) {
   %s, %y = qnext.add_rms_norm %a, %a, %w {epsilon = 0.0 : f32} : tensor<?x128xf32>, tensor<128xbf16>
   return
 }
+
+// -----
+
+// norm_rope: weight
+func.func @f(%q: tensor<?x4x64xf32>, %w: tensor<32xbf16>, %pos: tensor<?xi32>) {
+  // expected-error @+1 {{weight has shape [32], expected [head_dim=64]}}
+  %y = qnext.norm_rope %q, %w, %pos {rotary_dim = 16 : i64, theta = 1.0e+07 : f64} : tensor<?x4x64xf32>, tensor<32xbf16>, tensor<?xi32>
+  return
+}
+
+// -----
+
+// norm_rope: rotary_dim
+func.func @f(%q: tensor<?x4x64xf32>, %w: tensor<64xbf16>, %pos: tensor<?xi32>) {
+  // expected-error @+1 {{rotary_dim (128) must not exceed head_dim (64)}}
+  %y = qnext.norm_rope %q, %w, %pos {rotary_dim = 128 : i64, theta = 1.0e+07 : f64} : tensor<?x4x64xf32>, tensor<64xbf16>, tensor<?xi32>
+  return
+}
+
+// -----
+
+// norm_rope: epsilon
+func.func @f(%q: tensor<?x4x64xf32>, %w: tensor<64xbf16>, %pos: tensor<?xi32>) {
+  // expected-error @+1 {{epsilon must be positive}}
+  %y = qnext.norm_rope %q, %w, %pos {epsilon = -1.0 : f32, rotary_dim = 16 : i64, theta = 1.0e+07 : f64} : tensor<?x4x64xf32>, tensor<64xbf16>, tensor<?xi32>
+  return
+}

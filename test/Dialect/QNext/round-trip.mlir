@@ -50,6 +50,14 @@ func.func @add_rms_norm(%a: tensor<?x128xf32>, %b: tensor<?x128xf32>, %w: tensor
   return %s2, %y2 : tensor<?x128xf32>, tensor<?x128xf32>
 }
 
+// CHECK-LABEL: func.func @norm_rope
+func.func @norm_rope(%q: tensor<?x4x64xf32>, %w: tensor<64xbf16>, %pos: tensor<?xi32>) -> tensor<?x4x64xf32> {
+  // CHECK: qnext.norm_rope %{{.*}}, %{{.*}}, %{{.*}} {rotary_dim = 16 : i64, theta = 1.000000e+07 : f64} : tensor<?x4x64xf32>, tensor<64xbf16>, tensor<?xi32>
+  %y = qnext.norm_rope %q, %w, %pos {rotary_dim = 16 : i64, theta = 1.0e+07 : f64}
+      : tensor<?x4x64xf32>, tensor<64xbf16>, tensor<?xi32>
+  return %y : tensor<?x4x64xf32>
+}
+
 // CHECK-LABEL: func.func @embedding_norm_head
 func.func @embedding_norm_head(%ids: tensor<?xi32>, %table: tensor<512x128xbf16>,
                                %w: tensor<128xbf16>) -> tensor<?x512xf32> {

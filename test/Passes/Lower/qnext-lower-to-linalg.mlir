@@ -51,6 +51,25 @@ func.func @add_rms_norm(%a: tensor<?x16xf32>, %b: tensor<?x16xf32>, %w: tensor<1
 
 // -----
 
+// QK-norm + RoPE: the sum of squares per head, then one generic that reads
+// the element's partner and its weight (tensor.extract) and normalises both
+// before rotating; no normalised tensor in between.
+// CHECK-LABEL: func.func @norm_rope
+// CHECK: linalg.generic {{.*}}iterator_types = ["parallel", "parallel", "reduction"]{{.*}} outs(%{{.+}} : tensor<?x4xf32>)
+// CHECK: %[[Y:.+]] = linalg.generic {{.*}}iterator_types = ["parallel", "parallel", "parallel"]{{.*}} ins(%arg0, %{{.+}}, %arg2, %arg1 : tensor<?x4x16xf32>, tensor<?x4xf32>, tensor<?xi32>, tensor<16xbf16>)
+// CHECK: math.rsqrt
+// CHECK: math.cos
+// CHECK: tensor.extract %arg0
+// CHECK: tensor.extract %arg1
+// CHECK-NOT: linalg.generic
+// CHECK: return %[[Y]]
+func.func @norm_rope(%x: tensor<?x4x16xf32>, %w: tensor<16xbf16>, %pos: tensor<?xi32>) -> tensor<?x4x16xf32> {
+  %y = qnext.norm_rope %x, %w, %pos {rotary_dim = 8 : i64, theta = 1.0e+04 : f64} : tensor<?x4x16xf32>, tensor<16xbf16>, tensor<?xi32>
+  return %y : tensor<?x4x16xf32>
+}
+
+// -----
+
 // One token: the recurrence, a loop over tokens carrying the fp32 state,
 // updated in place. The decay exp(g) is taken once per head, not per state
 // element, and S^T k runs as loops (h, i, j): j, contiguous, innermost.
