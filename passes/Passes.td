@@ -141,6 +141,21 @@ def FuseNormRope : Pass<"qnext-fuse-norm-rope"> {
   let dependentDialects = ["::mlir::qnext::QNextDialect"];
 }
 
+def FuseRouter : Pass<"qnext-fuse-router"> {
+  let summary = "The MoE router as one kernel: softmax, top-k, renormalise per token";
+  let description = [{
+    Marks each `qnext.router` `qnext.fused = "router"`. `qnext-lower-to-linalg`
+    then emits it as one loop over tokens that, for each token, takes the
+    fp32 softmax of its logits, picks the top k by repeated argmax and
+    renormalises them; unmarked, the softmax (four passes) and the
+    renormalisation (two) run over all tokens around that loop. Same ops,
+    same order: the results are bit-identical.
+  }];
+  let statistics = [
+    Statistic<"numFused", "fused", "Routers marked">,
+  ];
+}
+
 def LowerToLinalg : Pass<"qnext-lower-to-linalg"> {
   let summary = "Lower qnext primitive ops to linalg, tensor, scf, arith and math";
   let description = [{
@@ -163,7 +178,8 @@ def LowerToLinalg : Pass<"qnext-lower-to-linalg"> {
       `tensor.insert_slice` at `past`, then a `scf.for` over the query tokens
       computes fp32 softmax over `[0, past + t]`;
     * `qnext.router` computes the fp32 softmax, then repeated argmax (ties to
-      the lower expert) for the top-k, then the renormalisation;
+      the lower expert) for the top-k, then the renormalisation (marked by
+      `qnext-fuse-router`: all three inside the loop over tokens);
     * `qnext.expert_swiglu` loops over tokens and their selected experts and
       reads only those experts' slices of the stacked weights (one token), or
       groups the tokens by expert (several). With `gather-experts`, it is

@@ -210,6 +210,63 @@ struct LowerAttention : OpRewritePattern<AttentionOp> {
 
 /// p = softmax(logits) in fp32; the top_k largest (ties: lower expert first)
 /// by repeated argmax; renormalised when asked.
+Value normalizeLastAxis(Emitter &e, Value x);
+
+/// Softmax over the last axis of `x` ([T, E] or one row [E]): the max, the
+/// exponentials of the differences, their sum, the quotients. The same ops
+/// in the same order whatever the rank, so both router forms agree bit for
+/// bit.
+Value softmaxLastAxis(Emitter &e, Value x) {
+  auto type = cast<RankedTensorType>(x.getType());
+  unsigned rank = type.getRank();
+  SmallVector<OpFoldResult> sizes = e.sizesOf(x), lead = sizes;
+  lead.pop_back();
+  SmallVector<AffineExpr> leadDims;
+  for (unsigned i = 0; i + 1 < rank; ++i)
+    leadDims.push_back(e.d(i));
+  AffineMap all = e.b.getMultiDimIdentityMap(rank), row = e.map(rank, leadDims);
+  SmallVector<IteratorType> reduce(rank - 1, kPar), par(rank, kPar);
+  reduce.push_back(kRed);
+  Value maxes = e.generic({x}, e.filled(lead, e.f32(), -std::numeric_limits<double>::infinity()),
+                          {all, row}, reduce, [&](OpBuilder &bb, Location l, ValueRange a) {
+                            return arith::MaximumFOp::create(bb, l, a[0], a[1]).getResult();
+                          });
+  Value exps = e.generic({x, maxes}, e.empty(sizes, e.f32()), {all, row, all}, par,
+                         [&](OpBuilder &bb, Location l, ValueRange a) {
+                           return math::ExpOp::create(bb, l, Emitter::sub(bb, l, a[0], a[1]))
+                               .getResult();
+                         });
+  return normalizeLastAxis(e, exps);
+}
+
+/// x / sum(x) over the last axis (the softmax's last step, the top-k
+/// renormalisation).
+Value normalizeLastAxis(Emitter &e, Value x) {
+  auto type = cast<RankedTensorType>(x.getType());
+  unsigned rank = type.getRank();
+  SmallVector<OpFoldResult> sizes = e.sizesOf(x), lead = sizes;
+  lead.pop_back();
+  SmallVector<AffineExpr> leadDims;
+  for (unsigned i = 0; i + 1 < rank; ++i)
+    leadDims.push_back(e.d(i));
+  AffineMap all = e.b.getMultiDimIdentityMap(rank), row = e.map(rank, leadDims);
+  SmallVector<IteratorType> reduce(rank - 1, kPar), par(rank, kPar);
+  reduce.push_back(kRed);
+  Value sums = e.generic({x}, e.filled(lead, e.f32(), 0.0), {all, row}, reduce,
+                         [&](OpBuilder &bb, Location l, ValueRange a) {
+                           return Emitter::add(bb, l, a[0], a[1]);
+                         });
+  return e.generic({x, sums}, e.empty(sizes, e.f32()), {all, row, all}, par,
+                   [&](OpBuilder &bb, Location l, ValueRange a) {
+                     return arith::DivFOp::create(bb, l, a[0], a[1]).getResult();
+                   });
+}
+
+/// Softmax, top-k by repeated argmax (ties to the lower expert), and the
+/// optional renormalisation. Marked `qnext.fused = "router"`
+/// (qnext-fuse-router): all of it inside the loop over tokens, one kernel;
+/// otherwise the softmax and the renormalisation are passes over all tokens
+/// around that loop.
 struct LowerRouter : OpRewritePattern<RouterOp> {
   using OpRewritePattern::OpRewritePattern;
   LogicalResult matchAndRewrite(RouterOp op, PatternRewriter &rw) const override {
@@ -218,30 +275,10 @@ struct LowerRouter : OpRewritePattern<RouterOp> {
     Emitter e{rw, op.getLoc()};
     Value logits = op.getLogits();
     const int64_t k = op.getTopK();
+    const bool fused = op->hasAttr("qnext.fused");
     Type indexElt = cast<RankedTensorType>(op.getIndices().getType()).getElementType();
-    OpFoldResult tokens = e.dimOf(logits, 0), experts = e.dimOf(logits, 1);
-    AffineMap te = e.map(2, {e.d(0), e.d(1)}), t = e.map(2, {e.d(0)});
-    Value maxInit = e.filled({tokens}, e.f32(), -std::numeric_limits<double>::infinity());
-    Value maxes = e.generic({logits}, maxInit, {te, t}, {kPar, kRed},
-                            [&](OpBuilder &bb, Location l, ValueRange a) {
-                              return arith::MaximumFOp::create(bb, l, a[0], a[1])
-                                  .getResult();
-                            });
-    Value exps = e.generic({logits, maxes}, e.empty({tokens, experts}, e.f32()),
-                           {te, t, te}, {kPar, kPar},
-                           [&](OpBuilder &bb, Location l, ValueRange a) {
-                             return math::ExpOp::create(bb, l, Emitter::sub(bb, l, a[0], a[1]))
-                                 .getResult();
-                           });
-    Value sums = e.generic({exps}, e.filled({tokens}, e.f32(), 0.0), {te, t},
-                           {kPar, kRed}, [&](OpBuilder &bb, Location l, ValueRange a) {
-                             return Emitter::add(bb, l, a[0], a[1]);
-                           });
-    Value probs = e.generic({exps, sums}, e.empty({tokens, experts}, e.f32()),
-                            {te, t, te}, {kPar, kPar},
-                            [&](OpBuilder &bb, Location l, ValueRange a) {
-                              return arith::DivFOp::create(bb, l, a[0], a[1]).getResult();
-                            });
+    OpFoldResult tokens = e.dimOf(logits, 0);
+    Value probs = fused ? logits : softmaxLastAxis(e, logits);
 
     Value weights0 = e.empty({tokens, e.ofr(k)}, e.f32());
     Value indices0 = e.empty({tokens, e.ofr(k)}, indexElt);
@@ -251,6 +288,8 @@ struct LowerRouter : OpRewritePattern<RouterOp> {
         [&](OpBuilder &b, Location l, Value tok, ValueRange outer) {
           Emitter s{b, l};
           Value row = s.row(probs, tok);
+          if (fused)
+            row = softmaxLastAxis(s, row);
           auto pick = scf::ForOp::create(
               b, l, s.idx(0), s.idx(k), s.idx(1),
               ValueRange{row, outer[0], outer[1]},
@@ -296,21 +335,21 @@ struct LowerRouter : OpRewritePattern<RouterOp> {
                                                      ValueRange{tok, i});
                 scf::YieldOp::create(b2, l2, ValueRange{taken, w, ids});
               });
-          scf::YieldOp::create(b, l, ValueRange{pick.getResult(1), pick.getResult(2)});
+          Value weights = pick.getResult(1);
+          if (fused && op.getNormalize()) {
+            // This token's k weights, renormalised in place.
+            SmallVector<OpFoldResult> offsets = {tok, s.ofr(0)},
+                                      sizes = {s.ofr(1), s.ofr(k)},
+                                      strides = {s.ofr(1), s.ofr(1)};
+            Value mine = normalizeLastAxis(s, s.row(weights, tok));
+            weights = tensor::InsertSliceOp::create(b, l, mine, weights, offsets,
+                                                    sizes, strides);
+          }
+          scf::YieldOp::create(b, l, ValueRange{weights, pick.getResult(2)});
         });
     Value weights = perToken.getResult(0);
-    if (op.getNormalize()) {
-      Value total = e.generic({weights}, e.filled({tokens}, e.f32(), 0.0),
-                              {te, t}, {kPar, kRed},
-                              [&](OpBuilder &bb, Location l, ValueRange a) {
-                                return Emitter::add(bb, l, a[0], a[1]);
-                              });
-      weights = e.generic({weights, total}, e.empty({tokens, e.ofr(k)}, e.f32()),
-                          {te, t, te}, {kPar, kPar},
-                          [&](OpBuilder &bb, Location l, ValueRange a) {
-                            return arith::DivFOp::create(bb, l, a[0], a[1]).getResult();
-                          });
-    }
+    if (!fused && op.getNormalize())
+      weights = normalizeLastAxis(e, weights);
     rw.replaceOp(op, {weights, perToken.getResult(1)});
     return success();
   }

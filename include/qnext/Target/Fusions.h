@@ -36,6 +36,9 @@ inline llvm::ArrayRef<Fusion> allFusions() {
        llvm::StringLiteral("residual add + the next RMSNorm -> one op")},
       {llvm::StringLiteral("norm-rope"), llvm::StringLiteral("qnext-fuse-norm-rope"),
        false, llvm::StringLiteral("QK-norm + partial RoPE -> one op")},
+      {llvm::StringLiteral("router"), llvm::StringLiteral("qnext-fuse-router"),
+       false,
+       llvm::StringLiteral("softmax + top-k + renormalise -> one kernel per token")},
   };
   return table;
 }
