@@ -193,12 +193,20 @@ Expected<std::vector<std::string>> chosenFusions() {
     if (!mlir::qnext::findFusion(name))
       return createStringError("--no-fuse=" + name + ": no such fusion (" +
                                mlir::qnext::fusionNames() + ")");
+  // --target=cuda: --fusion=all means every fusion the GPU target can run;
+  // asking for another by name is an error.
+  const bool cuda = target == Target::CUDA;
+  for (const std::string &name : fuse)
+    if (cuda && !mlir::qnext::findFusion(name)->onGPU)
+      return createStringError("--fuse=" + name + ": not for --target=cuda (" +
+                               mlir::qnext::findFusion(name)->summary +
+                               " keeps host control flow over device results)");
   std::vector<std::string> chosen;
   for (const mlir::qnext::Fusion &f : mlir::qnext::allFusions()) {
     bool on = fusionLevel == FusionLevel::All ||
               (fusionLevel == FusionLevel::Default && f.byDefault) ||
               llvm::is_contained(fuse, f.name.str());
-    if (on && !llvm::is_contained(noFuse, f.name.str()))
+    if (on && !llvm::is_contained(noFuse, f.name.str()) && (f.onGPU || !cuda))
       chosen.push_back(f.name.str());
   }
   return chosen;

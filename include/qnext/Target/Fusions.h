@@ -24,6 +24,7 @@ struct Fusion {
   llvm::StringLiteral pass;    ///< the pass (a function pass)
   bool byDefault;              ///< part of --fusion=default
   llvm::StringLiteral summary; ///< one line for --help and the report
+  bool onGPU = true;           ///< the CUDA pipeline can run what it makes
 };
 
 inline llvm::ArrayRef<Fusion> allFusions() {
@@ -36,9 +37,13 @@ inline llvm::ArrayRef<Fusion> allFusions() {
        llvm::StringLiteral("residual add + the next RMSNorm -> one op")},
       {llvm::StringLiteral("norm-rope"), llvm::StringLiteral("qnext-fuse-norm-rope"),
        false, llvm::StringLiteral("QK-norm + partial RoPE -> one op")},
+      // The loop over tokens holds parallel kernels and reads the argmax
+      // back to index with it: on the GPU the host would steer by device
+      // memory (qnext-gpu-offload refuses it).
       {llvm::StringLiteral("router"), llvm::StringLiteral("qnext-fuse-router"),
        false,
-       llvm::StringLiteral("softmax + top-k + renormalise -> one kernel per token")},
+       llvm::StringLiteral("softmax + top-k + renormalise -> one kernel per token"),
+       /*onGPU=*/false},
   };
   return table;
 }
