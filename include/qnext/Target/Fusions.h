@@ -64,8 +64,8 @@ inline std::string fusionNames() {
 }
 
 /// The pipeline text that runs the named fusions (in table order), nested
-/// in func.func; empty when there are none. `extra` is appended to each
-/// pass's options (e.g. a test option), keyed by pass name.
+/// in func.func; empty when there are none. A name may carry the pass's
+/// options in braces ("projections{row-multiple=8}").
 inline std::string fusionPipeline(llvm::ArrayRef<std::string> names) {
   std::vector<std::string> passes;
   for (const Fusion &f : allFusions())
