@@ -470,40 +470,35 @@ LogicalResult GatedDeltaRuleOp::verify() {
       .verify();
 }
 
-LogicalResult NormRopeOp::verify() {
-  const int64_t t = dim(getInput(), 0), d = dim(getInput(), 2);
-  const int64_t rotary = getRotaryDim();
-  ShapeRules rules(*this);
-  rules.shape("input", getInput(), {{kAny, "tokens"}, {kAny, "heads"},
-                                    {kAny, "head_dim"}})
-      .shape("weight", getWeight(), {{d, "head_dim"}})
-      .shape("positions", getPositions(), {{t, "tokens"}})
-      .check(isPositiveFinite(getEpsilon()), "epsilon must be positive")
+/// The rules qnext.rope and qnext.norm_rope share: input [T, N, D],
+/// positions [T], an even rotary_dim within D, a positive theta.
+template <typename OpT>
+ShapeRules &ropeRules(ShapeRules &rules, OpT op) {
+  const int64_t t = dim(op.getInput(), 0), d = dim(op.getInput(), 2);
+  const int64_t rotary = op.getRotaryDim();
+  rules.shape("input", op.getInput(), {{kAny, "tokens"}, {kAny, "heads"},
+                                       {kAny, "head_dim"}})
+      .shape("positions", op.getPositions(), {{t, "tokens"}})
       .check(rotary > 0 && rotary % 2 == 0,
              "rotary_dim (" + Twine(rotary) + ") must be positive and even");
   if (!ShapedType::isDynamic(d))
     rules.check(rotary <= d, "rotary_dim (" + Twine(rotary) +
                                  ") must not exceed head_dim (" + Twine(d) +
                                  ")");
-  return rules.check(isPositiveFinite(getTheta()), "theta must be positive")
+  return rules.check(isPositiveFinite(op.getTheta()), "theta must be positive");
+}
+
+LogicalResult NormRopeOp::verify() {
+  ShapeRules rules(*this);
+  return ropeRules(rules, *this)
+      .shape("weight", getWeight(), {{dim(getInput(), 2), "head_dim"}})
+      .check(isPositiveFinite(getEpsilon()), "epsilon must be positive")
       .verify();
 }
 
 LogicalResult RopeOp::verify() {
-  const int64_t t = dim(getInput(), 0), d = dim(getInput(), 2);
-  const int64_t rotary = getRotaryDim();
   ShapeRules rules(*this);
-  rules.shape("input", getInput(), {{kAny, "tokens"}, {kAny, "heads"},
-                                    {kAny, "head_dim"}})
-      .shape("positions", getPositions(), {{t, "tokens"}})
-      .check(rotary > 0 && rotary % 2 == 0,
-             "rotary_dim (" + Twine(rotary) + ") must be positive and even");
-  if (!ShapedType::isDynamic(d))
-    rules.check(rotary <= d, "rotary_dim (" + Twine(rotary) +
-                                 ") must not exceed head_dim (" + Twine(d) +
-                                 ")");
-  return rules.check(isPositiveFinite(getTheta()), "theta must be positive")
-      .verify();
+  return ropeRules(rules, *this).verify();
 }
 
 LogicalResult AttentionOp::verify() {

@@ -123,8 +123,9 @@ void buildEntry(OpBuilder &b, Location loc, StringRef name, int64_t tokens,
                                        tensor::getMixedSize(b, loc, h, 0),
                                        b.getIndexAttr(c.hiddenSize)};
     SmallVector<OpFoldResult> strides(3, b.getIndexAttr(1));
-    // A copy of h: otherwise empty-tensor elimination computes h straight
-    // into the taps buffer, and what later writes h in place overwrites it.
+    // A copy of h, so the taps buffer never aliases the residual stream
+    // that later ops update in place (one copy per tap, in this debugging
+    // entry only).
     Value copy = bufferization::AllocTensorOp::create(
         b, loc, cast<RankedTensorType>(h.getType()), ValueRange{}, h);
     tapped = tensor::InsertSliceOp::create(b, loc, copy, tapped, offsets, sizes,

@@ -208,58 +208,66 @@ struct LowerAttention : OpRewritePattern<AttentionOp> {
   }
 };
 
-/// p = softmax(logits) in fp32; the top_k largest (ties: lower expert first)
-/// by repeated argmax; renormalised when asked.
-Value normalizeLastAxis(Emitter &e, Value x);
+/// Passes over the last axis of a [T, E] tensor or one row [E]: a reduction
+/// to one value per row, and an elementwise op with that value.
+struct LastAxis {
+  Emitter &e;
+  SmallVector<OpFoldResult> sizes, rows;
+  AffineMap all, row;
+  SmallVector<IteratorType> reduce, par;
+
+  LastAxis(Emitter &e, Value x) : e(e), sizes(e.sizesOf(x)), rows(sizes) {
+    unsigned rank = cast<RankedTensorType>(x.getType()).getRank();
+    rows.pop_back();
+    SmallVector<AffineExpr> lead;
+    for (unsigned i = 0; i + 1 < rank; ++i)
+      lead.push_back(e.d(i));
+    all = e.b.getMultiDimIdentityMap(rank);
+    row = e.map(rank, lead);
+    reduce.assign(rank - 1, kPar);
+    reduce.push_back(kRed);
+    par.assign(rank, kPar);
+  }
+  /// body(element, accumulator) folded over each row from `init`.
+  Value reduceRows(Value x, double init,
+                   function_ref<Value(OpBuilder &, Location, ValueRange)> body) {
+    return e.generic({x}, e.filled(rows, e.f32(), init), {all, row}, reduce, body);
+  }
+  /// body(element, its row's value) for every element.
+  Value withRow(Value x, Value perRow,
+                function_ref<Value(OpBuilder &, Location, ValueRange)> body) {
+    return e.generic({x, perRow}, e.empty(sizes, e.f32()), {all, row, all}, par,
+                     body);
+  }
+};
+
+/// x / sum(x) over the last axis (the softmax's last step, the top-k
+/// renormalisation).
+Value normalizeLastAxis(Emitter &e, Value x) {
+  LastAxis axis(e, x);
+  Value sums = axis.reduceRows(x, 0.0, [](OpBuilder &bb, Location l, ValueRange a) {
+    return Emitter::add(bb, l, a[0], a[1]);
+  });
+  return axis.withRow(x, sums, [](OpBuilder &bb, Location l, ValueRange a) {
+    return arith::DivFOp::create(bb, l, a[0], a[1]).getResult();
+  });
+}
 
 /// Softmax over the last axis of `x` ([T, E] or one row [E]): the max, the
 /// exponentials of the differences, their sum, the quotients. The same ops
 /// in the same order whatever the rank, so both router forms agree bit for
 /// bit.
 Value softmaxLastAxis(Emitter &e, Value x) {
-  auto type = cast<RankedTensorType>(x.getType());
-  unsigned rank = type.getRank();
-  SmallVector<OpFoldResult> sizes = e.sizesOf(x), lead = sizes;
-  lead.pop_back();
-  SmallVector<AffineExpr> leadDims;
-  for (unsigned i = 0; i + 1 < rank; ++i)
-    leadDims.push_back(e.d(i));
-  AffineMap all = e.b.getMultiDimIdentityMap(rank), row = e.map(rank, leadDims);
-  SmallVector<IteratorType> reduce(rank - 1, kPar), par(rank, kPar);
-  reduce.push_back(kRed);
-  Value maxes = e.generic({x}, e.filled(lead, e.f32(), -std::numeric_limits<double>::infinity()),
-                          {all, row}, reduce, [&](OpBuilder &bb, Location l, ValueRange a) {
-                            return arith::MaximumFOp::create(bb, l, a[0], a[1]).getResult();
-                          });
-  Value exps = e.generic({x, maxes}, e.empty(sizes, e.f32()), {all, row, all}, par,
-                         [&](OpBuilder &bb, Location l, ValueRange a) {
-                           return math::ExpOp::create(bb, l, Emitter::sub(bb, l, a[0], a[1]))
-                               .getResult();
-                         });
+  LastAxis axis(e, x);
+  Value maxes = axis.reduceRows(
+      x, -std::numeric_limits<double>::infinity(),
+      [](OpBuilder &bb, Location l, ValueRange a) {
+        return arith::MaximumFOp::create(bb, l, a[0], a[1]).getResult();
+      });
+  Value exps = axis.withRow(x, maxes, [](OpBuilder &bb, Location l, ValueRange a) {
+    return math::ExpOp::create(bb, l, Emitter::sub(bb, l, a[0], a[1])).getResult();
+  });
   return normalizeLastAxis(e, exps);
-}
-
-/// x / sum(x) over the last axis (the softmax's last step, the top-k
-/// renormalisation).
-Value normalizeLastAxis(Emitter &e, Value x) {
-  auto type = cast<RankedTensorType>(x.getType());
-  unsigned rank = type.getRank();
-  SmallVector<OpFoldResult> sizes = e.sizesOf(x), lead = sizes;
-  lead.pop_back();
-  SmallVector<AffineExpr> leadDims;
-  for (unsigned i = 0; i + 1 < rank; ++i)
-    leadDims.push_back(e.d(i));
-  AffineMap all = e.b.getMultiDimIdentityMap(rank), row = e.map(rank, leadDims);
-  SmallVector<IteratorType> reduce(rank - 1, kPar), par(rank, kPar);
-  reduce.push_back(kRed);
-  Value sums = e.generic({x}, e.filled(lead, e.f32(), 0.0), {all, row}, reduce,
-                         [&](OpBuilder &bb, Location l, ValueRange a) {
-                           return Emitter::add(bb, l, a[0], a[1]);
-                         });
-  return e.generic({x, sums}, e.empty(sizes, e.f32()), {all, row, all}, par,
-                   [&](OpBuilder &bb, Location l, ValueRange a) {
-                     return arith::DivFOp::create(bb, l, a[0], a[1]).getResult();
-                   });
 }
 
 /// Softmax, top-k by repeated argmax (ties to the lower expert), and the
