@@ -83,6 +83,7 @@ def FuseProjections : Pass<"qnext-fuse-projections"> {
 
     The packer writes the concatenated weights (a `concat` entry in the
     weights plan), so the artifact holds each weight exactly once.
+    Projections another fusion has marked (`qnext.fused`) stay as they are.
   }];
   let options = [
     Option<"minGroup", "min-group", "int64_t", /*default=*/"2",
@@ -102,6 +103,76 @@ def FuseProjections : Pass<"qnext-fuse-projections"> {
   ];
   let dependentDialects = ["::mlir::tensor::TensorDialect",
                            "::mlir::qnext::QNextDialect"];
+}
+
+def FuseSwiGLU : Pass<"qnext-fuse-swiglu"> {
+  let summary = "SwiGLU: gate and up projections and silu * mul as one kernel";
+  let description = [{
+    Marks `qnext.fused = "swiglu"` on every `qnext.silu_mul` whose gate and
+    up are `qnext.linear`s of one input with weights of one type, read by
+    nothing else (the dense MLP and the shared expert), on those two
+    projections, and on every `qnext.expert_swiglu` (the routed experts).
+    `qnext-lower-to-linalg` carries the mark onto the contractions and the
+    elementwise generic it emits, and `qnext-vectorize-contractions` emits
+    each marked trio as one kernel: every block of weight rows accumulates
+    the gate and the up rows together, reading the input once, and writes
+    `silu(gate) * up` straight from its registers. The `[T, 2I]` gate and up
+    activations are never written. Same ops, same order: the results are
+    bit-identical.
+
+    Runs before `qnext-fuse-projections`, which leaves marked projections
+    alone. Left alone: projections of different inputs or weight types, a
+    projection something else reads too.
+  }];
+  let statistics = [
+    Statistic<"numFused", "fused", "Gate, up and silu * mul trios marked">,
+    Statistic<"numExperts", "experts", "Routed-expert ops marked">,
+  ];
+}
+
+def FuseNormLinear : Pass<"qnext-fuse-norm-linear"> {
+  let summary = "An RMSNorm computed in the prologue of the projection that reads it";
+  let description = [{
+    Marks `qnext.fused = "norm-linear"` on every `qnext.rms_norm` and
+    `qnext.gated_rms_norm` whose result one `qnext.linear` reads as its input
+    and nothing else does (directly, or through a `tensor.collapse_shape`
+    that merges heads): each layer's input norm before its fused input
+    projections, DeltaNet's gated norm before `out_proj`, the final norm
+    before the LM head in decode. `qnext-lower-to-linalg` carries the mark
+    onto the norm's elementwise generic (the sum of squares stays its own,
+    one value per token and head), and `qnext-vectorize-contractions`
+    computes that generic inside the projection's kernel: the normalised
+    activations are never written. Same ops, same order: the results are
+    bit-identical.
+
+    Runs after `qnext-fuse-projections` (so a norm feeds the one fused
+    projection) and before `qnext-fuse-add-norm`, which leaves marked norms
+    alone. Left alone: a norm two projections read (the MoE's input), a norm
+    read by anything but a projection.
+  }];
+  let statistics = [
+    Statistic<"numNorms", "norms", "RMSNorms marked">,
+    Statistic<"numGatedNorms", "gated-norms", "Gated RMSNorms marked">,
+  ];
+}
+
+def FuseGateLinear : Pass<"qnext-fuse-gate-linear"> {
+  let summary = "Attention's sigmoid output gate computed in o_proj's prologue";
+  let description = [{
+    Marks `qnext.fused = "gate-linear"` on every elementwise
+    `qnext.sigmoid_gate` (gate and input of one shape) whose result one
+    `qnext.linear` reads as its input and nothing else does, directly or
+    through the `tensor.collapse_shape` that merges the heads: gated
+    attention's output gate before `o_proj`. `qnext-vectorize-contractions`
+    computes the gate inside `o_proj`'s kernel, so the gated heads are never
+    written. Same ops, same order: the results are bit-identical.
+
+    Left alone: the shared expert's one-per-token gate (it scales a
+    projection's output).
+  }];
+  let statistics = [
+    Statistic<"numFused", "fused", "Output gates marked">,
+  ];
 }
 
 def FuseAddNorm : Pass<"qnext-fuse-add-norm"> {
@@ -314,6 +385,25 @@ def VectorizeContractions : Pass<"qnext-vectorize-contractions"> {
     Only the summation order changes (vector lanes, then a tree). A dynamic
     N (rows of W) gets blocks of one row. A contraction whose K is dynamic or
     not a multiple of `vector-width` is left alone for the scalar path.
+
+    Epilogues: an elementwise generic that a fusion marked (`qnext.fused`,
+    from `qnext-fuse-swiglu`), whose two inputs are marked contractions of
+    the same input and shape read by nothing else, becomes one kernel. Each
+    block accumulates the same rows of both weights (twice the accumulators),
+    sums them as above and applies the generic's body to the two rows in
+    registers, writing the generic's result; the contractions' results are
+    never materialised.
+
+    Prologues: a contraction whose input is the result of a generic marked
+    by `qnext-fuse-norm-linear` or `qnext-fuse-gate-linear` (directly, or
+    through a `tensor.collapse_shape` that merges its feature dimensions into
+    K), which nothing else reads, computes that input itself. The generic
+    must be elementwise with broadcasts (each input map takes dimensions in
+    order). The kernel's tasks are then chunks of row blocks (about
+    `prologue-tasks` of them); each computes the prologue's rows for its
+    block of tokens once, a vector along K at a time with the generic's body,
+    into a buffer its row blocks read. The normalised or gated activations
+    are never written to memory shared between kernels.
   }];
   let options = [
     Option<"vectorWidth", "vector-width", "int64_t", /*default=*/"8",
@@ -324,11 +414,16 @@ def VectorizeContractions : Pass<"qnext-vectorize-contractions"> {
            "tokens per register block when there are several">,
     Option<"tokenBlockRows", "token-block-rows", "int64_t", /*default=*/"2",
            "weight rows per register block when there are several tokens">,
+    Option<"prologueTasks", "prologue-tasks", "int64_t", /*default=*/"16",
+           "tasks a kernel with a prologue is split into at least (each "
+           "computes the prologue once)">,
   ];
   let statistics = [
     Statistic<"numMatvecs", "matvecs", "Single-token contractions vectorized">,
     Statistic<"numMatmuls", "matmuls", "Multi-token contractions vectorized">,
     Statistic<"numSkipped", "skipped", "Contractions left to the scalar path">,
+    Statistic<"numEpilogues", "epilogues", "Pairs of contractions fused with their elementwise epilogue">,
+    Statistic<"numPrologues", "prologues", "Contractions that compute their input's prologue">,
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect",

@@ -22,6 +22,9 @@ struct FuseAddNormPass : mlir::qnext::impl::FuseAddNormBase<FuseAddNormPass> {
     SmallVector<RMSNormOp> norms;
     getOperation()->walk([&](RMSNormOp norm) { norms.push_back(norm); });
     for (RMSNormOp norm : norms) {
+      // A norm another fusion marked (norm-linear) stays as it is.
+      if (norm->hasAttr("qnext.fused"))
+        continue;
       auto add = norm.getInput().getDefiningOp<arith::AddFOp>();
       // The same block, a tensor sum, and only one norm of it (a second
       // would need the sum normalised twice).

@@ -55,7 +55,7 @@ struct FuseProjectionsPass
       // Projections of this block by (input, weight element type), in order.
       llvm::MapVector<std::pair<Value, Type>, SmallVector<LinearOp>> groups;
       for (auto linear : block->getOps<LinearOp>())
-        if (isPackable(linear.getWeight()))
+        if (isPackable(linear.getWeight()) && !linear->hasAttr("qnext.fused"))
           groups[{linear.getInput(),
                   cast<RankedTensorType>(linear.getWeight().getType())
                       .getElementType()}]

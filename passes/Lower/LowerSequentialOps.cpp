@@ -401,6 +401,7 @@ struct LowerExpertSwiGLU : OpRewritePattern<ExpertSwiGLUOp> {
                                        return Emitter::mul(bb, ll, Emitter::silu(bb, ll, a[0]),
                                                            a[1]);
                                      });
+                carryMark(fusionMark(op), {g, u, h});
                 Value down = s2.matmulTransposed(h, s2.row(op.getDown(), ex));
                 Value acc = s2.row(in[0], t);
                 Value sum = s2.generic({down}, acc, {id1, id1}, {kPar},
@@ -520,6 +521,7 @@ struct LowerExpertSwiGLUGrouped : OpRewritePattern<ExpertSwiGLUOp> {
                                        return Emitter::mul(
                                            bb, ll, Emitter::silu(bb, ll, a[0]), a[1]);
                                      });
+                carryMark(fusionMark(op), {g, u, h});
                 Value down = s1.matmulTransposed(h, s1.row(op.getDown(), ex));
                 // Scatter: y[token[j]] += weight[j] * down[j].
                 auto scatter = scf::ForOp::create(

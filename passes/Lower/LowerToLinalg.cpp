@@ -43,7 +43,10 @@ struct LowerLinear : OpRewritePattern<LinearOp> {
     if (failed(requireF32(rw, op, {op.getInput(), op.getResult()})))
       return failure();
     Emitter e{rw, op.getLoc()};
-    rw.replaceOp(op, e.matmulTransposed(op.getInput(), op.getWeight()));
+    // Only qnext-fuse-swiglu's mark means anything below this op.
+    StringAttr mark = fusionMark(op);
+    rw.replaceOp(op, carryMark(mark && mark.getValue() == "swiglu" ? mark : nullptr,
+                               e.matmulTransposed(op.getInput(), op.getWeight())));
     return success();
   }
 };
@@ -58,12 +61,12 @@ struct LowerRMSNorm : OpRewritePattern<RMSNormOp> {
     Value x = op.getInput();
     double n = double(cast<RankedTensorType>(x.getType()).getShape().back());
     Value offset = e.f32c(op.getWeightOffset().convertToFloat());
-    rw.replaceOp(op, e.normalize(
+    rw.replaceOp(op, carryMark(fusionMark(op), e.normalize(
         x, {}, {op.getWeight()}, 1.0 / n, op.getEpsilon().convertToFloat(),
         [&](OpBuilder &bb, Location l, Value v, Value inv, ValueRange in) {
           Value scale = Emitter::add(bb, l, offset, e.ext(bb, l, in[0]));
           return Emitter::mul(bb, l, Emitter::mul(bb, l, v, inv), scale);
-        }));
+        })));
     return success();
   }
 };
@@ -126,14 +129,14 @@ struct LowerGatedRMSNorm : OpRewritePattern<GatedRMSNormOp> {
     Emitter e{rw, op.getLoc()};
     Value x = op.getInput();
     double n = double(cast<RankedTensorType>(x.getType()).getShape().back());
-    rw.replaceOp(op, e.normalize(
+    rw.replaceOp(op, carryMark(fusionMark(op), e.normalize(
         x, {op.getGate()}, {op.getWeight()}, 1.0 / n,
         op.getEpsilon().convertToFloat(),
         [&](OpBuilder &bb, Location l, Value v, Value inv, ValueRange in) {
           Value y = Emitter::mul(bb, l, Emitter::mul(bb, l, v, inv),
                                  e.ext(bb, l, in[1]));
           return Emitter::mul(bb, l, y, Emitter::silu(bb, l, in[0]));
-        }));
+        })));
     return success();
   }
 };
@@ -164,14 +167,15 @@ struct LowerSiluMul : OpRewritePattern<SiluMulOp> {
     Emitter e{rw, op.getLoc()};
     unsigned rank = cast<RankedTensorType>(op.getGate().getType()).getRank();
     AffineMap id = rw.getMultiDimIdentityMap(rank);
-    rw.replaceOp(op, e.generic({op.getGate(), op.getUp()},
-                               e.empty(e.sizesOf(op.getGate()), e.f32()),
-                               {id, id, id},
-                               SmallVector<IteratorType>(rank, kPar),
-                               [&](OpBuilder &bb, Location l, ValueRange a) {
-                                 return Emitter::mul(
-                                     bb, l, Emitter::silu(bb, l, a[0]), a[1]);
-                               }));
+    rw.replaceOp(op, carryMark(fusionMark(op),
+                               e.generic({op.getGate(), op.getUp()},
+                                         e.empty(e.sizesOf(op.getGate()), e.f32()),
+                                         {id, id, id},
+                                         SmallVector<IteratorType>(rank, kPar),
+                                         [&](OpBuilder &bb, Location l, ValueRange a) {
+                                           return Emitter::mul(
+                                               bb, l, Emitter::silu(bb, l, a[0]), a[1]);
+                                         })));
     return success();
   }
 };
@@ -196,14 +200,15 @@ struct LowerSigmoidGate : OpRewritePattern<SigmoidGateOp> {
       exprs.push_back(rw.getAffineConstantExpr(0));
       gateMap = e.map(rank, exprs);
     }
-    rw.replaceOp(op, e.generic({op.getInput(), op.getGate()},
-                               e.empty(e.sizesOf(op.getInput()), e.f32()),
-                               {id, gateMap, id},
-                               SmallVector<IteratorType>(rank, kPar),
-                               [&](OpBuilder &bb, Location l, ValueRange a) {
-                                 return Emitter::mul(
-                                     bb, l, a[0], Emitter::sigmoid(bb, l, a[1]));
-                               }));
+    rw.replaceOp(op, carryMark(fusionMark(op),
+                               e.generic({op.getInput(), op.getGate()},
+                                         e.empty(e.sizesOf(op.getInput()), e.f32()),
+                                         {id, gateMap, id},
+                                         SmallVector<IteratorType>(rank, kPar),
+                                         [&](OpBuilder &bb, Location l, ValueRange a) {
+                                           return Emitter::mul(
+                                               bb, l, a[0], Emitter::sigmoid(bb, l, a[1]));
+                                         })));
     return success();
   }
 };

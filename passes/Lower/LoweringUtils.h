@@ -221,6 +221,20 @@ inline LogicalResult requireF32(PatternRewriter &rewriter, Operation *op,
   return success();
 }
 
+/// The mark a fusion pass left on a qnext op (`qnext.fused`), or null.
+inline StringAttr fusionMark(Operation *op) {
+  return op->getAttrOfType<StringAttr>("qnext.fused");
+}
+
+/// Carries `mark` (when set) onto the ops defining `values`: the generics
+/// qnext-vectorize-contractions fuses by it. Returns the first value.
+inline Value carryMark(StringAttr mark, ValueRange values) {
+  if (mark)
+    for (Value v : values)
+      v.getDefiningOp()->setAttr("qnext.fused", mark);
+  return values.front();
+}
+
 /// Patterns of LowerSequentialOps.cpp: the gated delta rule, attention over
 /// the KV cache, the router and the routed experts.
 /// With `gatherExperts`, routed experts become gather contractions.

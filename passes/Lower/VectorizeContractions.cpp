@@ -11,6 +11,7 @@
 #include "qnext/Passes/Passes.h"
 
 #include "mlir/Dialect/Arith/Utils/Utils.h"
+#include "mlir/IR/IRMapping.h"
 #include "mlir/IR/PatternMatch.h"
 
 namespace mlir::qnext {
@@ -28,6 +29,19 @@ struct Contraction {
   Value x, w, init;
   bool multiToken;
   int64_t n, k; ///< n is ShapedType::kDynamic for a dynamic row count
+};
+
+/// A fused kernel's work: one contraction, or (with an epilogue) two of the
+/// same input and shape whose results only a marked elementwise generic
+/// reads, as its inputs 0 and 1; or one contraction whose input a marked
+/// generic (the prologue) computes, possibly through a reshape that merges
+/// its feature dimensions into K.
+struct Kernel {
+  Contraction c;
+  std::optional<Contraction> second;
+  linalg::GenericOp epilogue;
+  linalg::GenericOp prologue;
+  tensor::CollapseShapeOp collapse;
 };
 
 /// `v` with any float extension stripped.
@@ -109,6 +123,111 @@ std::optional<Contraction> match(linalg::GenericOp op) {
   return c;
 }
 
+/// Whether `init` is a linalg.fill of +0.0 (an init that adds nothing).
+bool isZeroFill(Value init) {
+  auto fill = init.getDefiningOp<linalg::FillOp>();
+  if (!fill)
+    return false;
+  auto cst = fill.getInputs()[0].getDefiningOp<arith::ConstantOp>();
+  auto f = cst ? dyn_cast<FloatAttr>(cst.getValue()) : FloatAttr();
+  return f && f.getValue().isPosZero();
+}
+
+/// An op the epilogue can apply to whole rows: a scalar constant or an
+/// elementwise op on scalars, with no regions.
+bool isRowwise(Operation &op) {
+  if (auto cst = dyn_cast<arith::ConstantOp>(op))
+    return isa<FloatAttr, IntegerAttr>(cst.getValue());
+  return op.hasTrait<OpTrait::Elementwise>() && op.getNumRegions() == 0 &&
+         llvm::all_of(op.getResultTypes(), [](Type t) { return t.isIntOrFloat(); });
+}
+
+/// A generic a fusion marked (`qnext.fused`), elementwise over the results of
+/// two contractions that nothing else reads: one kernel computes both and
+/// applies the generic's body to their rows (qnext-fuse-swiglu's silu * mul).
+std::optional<Kernel> matchEpilogue(linalg::GenericOp e) {
+  if (!e->hasAttr("qnext.fused") || e.getNumDpsInputs() != 2 ||
+      e.getNumDpsInits() != 1 || !e.hasPureTensorSemantics() ||
+      e.getNumParallelLoops() != e.getNumLoops() ||
+      !llvm::all_of(e.getIndexingMapsArray(),
+                    [](AffineMap m) { return m.isIdentity(); }))
+    return std::nullopt;
+  Block &body = e.getRegion().front();
+  if (!body.getArgument(2).use_empty() ||
+      !llvm::all_of(body.without_terminator(), isRowwise))
+    return std::nullopt;
+  std::optional<Contraction> cs[2];
+  for (int i = 0; i < 2; ++i) {
+    auto producer = e.getDpsInputs()[i].getDefiningOp<linalg::GenericOp>();
+    if (!producer || !producer->hasAttr("qnext.fused") || !producer->hasOneUse())
+      return std::nullopt;
+    cs[i] = match(producer);
+    if (!cs[i] || !isZeroFill(cs[i]->init))
+      return std::nullopt;
+  }
+  if (cs[0]->op == cs[1]->op || cs[0]->x != cs[1]->x ||
+      cs[0]->w.getType() != cs[1]->w.getType() ||
+      ShapedType::isDynamic(cs[0]->n) ||
+      cs[0]->op.getResult(0).getType() != e.getResult(0).getType())
+    return std::nullopt;
+  return Kernel{*cs[0], cs[1], e, {}, {}};
+}
+
+/// The marks whose generic a contraction computes as its prologue
+/// (qnext-fuse-norm-linear, qnext-fuse-gate-linear).
+bool isPrologueMark(Attribute mark) {
+  auto s = dyn_cast_or_null<StringAttr>(mark);
+  return s && (s.getValue() == "norm-linear" || s.getValue() == "gate-linear");
+}
+
+/// `c` with its input computed in the kernel: c.x is the result (or the
+/// reshape, feature dimensions merged into K) of a generic with a prologue
+/// mark that nothing else reads. The generic is elementwise with broadcasts:
+/// every input map takes dimensions in order, so a vector along K reads each
+/// input contiguously or as one scalar.
+std::optional<Kernel> matchPrologue(const Contraction &c, int64_t vl) {
+  Value x = c.x;
+  auto collapse = x.getDefiningOp<tensor::CollapseShapeOp>();
+  if (collapse) {
+    if (!collapse->hasOneUse())
+      return std::nullopt;
+    x = collapse.getSrc();
+  }
+  auto p = x.getDefiningOp<linalg::GenericOp>();
+  if (!p || !isPrologueMark(p->getAttr("qnext.fused")) || !p->hasOneUse() ||
+      p.getNumDpsInits() != 1 || !p.hasPureTensorSemantics() ||
+      p.getNumParallelLoops() != p.getNumLoops() ||
+      !p.getMatchingIndexingMap(p.getDpsInitOperand(0)).isIdentity())
+    return std::nullopt;
+  Block &body = p.getRegion().front();
+  if (!body.getArguments().back().use_empty() ||
+      !llvm::all_of(body.without_terminator(), isRowwise))
+    return std::nullopt;
+  for (OpOperand *in : p.getDpsInputOperands()) {
+    AffineMap m = p.getMatchingIndexingMap(in);
+    if (!m.isProjectedPermutation(/*allowZeroInResults=*/false))
+      return std::nullopt;
+    for (unsigned i = 1; i < m.getNumResults(); ++i)
+      if (m.getDimPosition(i) <= m.getDimPosition(i - 1))
+        return std::nullopt;
+  }
+  // Leading token dimension (with several tokens), then the feature
+  // dimensions K is made of; vectors must not cross the innermost one.
+  auto type = cast<RankedTensorType>(x.getType());
+  int64_t lead = c.multiToken ? 1 : 0;
+  if (type.getRank() <= lead || type.getShape().back() % vl != 0 ||
+      llvm::any_of(type.getShape().drop_front(lead), ShapedType::isDynamic))
+    return std::nullopt;
+  if (collapse) {
+    SmallVector<ReassociationIndices> groups = collapse.getReassociationIndices();
+    if (int64_t(groups.size()) != lead + 1 || (lead && groups[0].size() != 1))
+      return std::nullopt;
+  } else if (type.getRank() != lead + 1) {
+    return std::nullopt;
+  }
+  return Kernel{c, std::nullopt, {}, p, collapse};
+}
+
 /// The largest of preferred, preferred-1, ..., 1 that divides n.
 int64_t blockFor(int64_t n, int64_t preferred) {
   for (int64_t r = std::max<int64_t>(preferred, 1); r > 1; --r)
@@ -119,21 +238,22 @@ int64_t blockFor(int64_t n, int64_t preferred) {
 
 class KernelEmitter {
 public:
-  KernelEmitter(OpBuilder &b, Location loc, const Contraction &c, int64_t vl)
-      : b(b), loc(loc), c(c), vl(vl) {}
+  KernelEmitter(OpBuilder &b, Location loc, Kernel &kernel, int64_t vl)
+      : b(b), loc(loc), c(kernel.c), kernel(kernel), vl(vl) {}
 
-  /// Rewrites the contraction; returns its replacement value.
-  Value emit(int64_t rows, int64_t tokenRows, int64_t tokenBlockRows) {
+  /// Rewrites the kernel's ops; returns the replacement of its last one.
+  Value emit(int64_t rows, int64_t tokenRows, int64_t tokenBlockRows,
+             int64_t prologueTasks) {
     // A zero fill as the init contributes nothing: write into its
-    // destination instead of adding it.
+    // destination instead of adding it. An epilogue writes its own result.
     Value dest = c.init;
     bool addInit = true;
-    if (auto fill = c.init.getDefiningOp<linalg::FillOp>()) {
-      if (auto cst = fill.getInputs()[0].getDefiningOp<arith::ConstantOp>())
-        if (auto f = dyn_cast<FloatAttr>(cst.getValue()); f && f.getValue().isZero()) {
-          dest = fill.getOutputs()[0];
-          addInit = false;
-        }
+    if (kernel.epilogue) {
+      dest = kernel.epilogue.getDpsInits()[0];
+      addInit = false;
+    } else if (isZeroFill(c.init)) {
+      dest = c.init.getDefiningOp<linalg::FillOp>().getOutputs()[0];
+      addInit = false;
     }
     // [1, K] (a decode step) is one token too: no token loop, the
     // one-token row block.
@@ -144,39 +264,46 @@ public:
     int64_t tn = ShapedType::isDynamic(c.n)
                      ? 1
                      : blockFor(c.n, c.multiToken && !oneRow ? tokenBlockRows : rows);
+    // With a prologue, each task is a chunk of row blocks that computes the
+    // prologue's rows once (per block of tokens) for all of them: about
+    // `prologueTasks` tasks.
+    int64_t chunk = tn;
+    if (kernel.prologue)
+      chunk = tn * blockFor(c.n / tn, std::max<int64_t>(c.n / tn / prologueTasks, 1));
     OpFoldResult blocks = ShapedType::isDynamic(c.n)
                               ? tensor::getMixedSize(b, loc, c.w, 0)
-                              : OpFoldResult(b.getIndexAttr(c.n / tn));
+                              : OpFoldResult(b.getIndexAttr(c.n / chunk));
     auto forall = scf::ForallOp::create(b, loc, ArrayRef<OpFoldResult>{blocks},
                                         ValueRange{dest}, std::nullopt);
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPoint(forall.getTerminator());
-    Value n0 = arith::MulIOp::create(b, loc, forall.getInductionVar(0), index(tn));
+    Value n0 = arith::MulIOp::create(b, loc, forall.getInductionVar(0), index(chunk));
     Value shared = forall.getRegionIterArgs()[0];
 
     SmallVector<OpFoldResult> offsets, sizes, strides;
     if (c.multiToken) {
       offsets = {b.getIndexAttr(0), n0};
-      sizes = {tensor::getMixedSize(b, loc, c.x, 0), b.getIndexAttr(tn)};
+      // Tokens: the result's rows (a prologue's x goes away).
+      sizes = {tensor::getMixedSize(b, loc, dest, 0), b.getIndexAttr(chunk)};
       strides = {b.getIndexAttr(1), b.getIndexAttr(1)};
     } else {
       offsets = {n0};
-      sizes = {b.getIndexAttr(tn)};
+      sizes = {b.getIndexAttr(chunk)};
       strides = {b.getIndexAttr(1)};
     }
     Value tile = tensor::ExtractSliceOp::create(b, loc, shared, offsets, sizes, strides);
     if (!c.multiToken) {
-      tile = block(tile, addInit, Value(), 1, n0, tn);
+      tile = tokenBlock(tile, addInit, {}, n0, tn, chunk);
     } else if (oneRow) {
-      tile = block(tile, addInit, index(0), 1, n0, tn);
+      tile = tokenBlock(tile, addInit, {index(0)}, n0, tn, chunk);
     } else {
       // Blocks of tokenRows tokens, then the remaining tokens one by one.
       Value t = getValueOrCreateConstantIndexOp(b, loc, sizes[0]);
       int64_t tm = std::max<int64_t>(tokenRows, 1);
       Value full = arith::MulIOp::create(
           b, loc, arith::DivUIOp::create(b, loc, t, index(tm)), index(tm));
-      tile = tokenLoop(tile, addInit, index(0), full, tm, n0, tn);
-      tile = tokenLoop(tile, addInit, full, t, 1, n0, tn);
+      tile = tokenLoop(tile, addInit, index(0), full, tm, n0, tn, chunk);
+      tile = tokenLoop(tile, addInit, full, t, 1, n0, tn, chunk);
     }
     b.setInsertionPointToStart(forall.getTerminator().getBody());
     tensor::ParallelInsertSliceOp::create(b, loc, tile, shared, offsets, sizes,
@@ -187,13 +314,127 @@ public:
 private:
   Value index(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
 
+  /// A generic's scalar body applied to vectors of `lanes`: its arguments
+  /// are `args`, each scalar op becomes the same op on vectors, a scalar
+  /// constant or a value from outside the body a splat of it.
+  Value applyBody(linalg::GenericOp generic, ValueRange rows, int64_t tn) {
+    Block &body = generic.getRegion().front();
+    IRMapping map;
+    for (auto [arg, row] : llvm::zip(body.getArguments(), rows))
+      map.map(arg, row);
+    auto vectorOf = [&](Type t) { return VectorType::get({tn}, t); };
+    for (Operation &op : body.without_terminator()) {
+      if (auto cst = dyn_cast<arith::ConstantOp>(op)) {
+        auto splat = DenseElementsAttr::get(vectorOf(cst.getType()),
+                                            cst.getValue());
+        map.map(cst.getResult(), arith::ConstantOp::create(b, loc, splat));
+        continue;
+      }
+      for (Value operand : op.getOperands())
+        if (!map.contains(operand))
+          map.map(operand, vector::BroadcastOp::create(
+                               b, loc, vectorOf(operand.getType()), operand));
+      Operation *row = b.clone(op, map);
+      for (OpResult result : row->getResults())
+        result.setType(vectorOf(result.getType()));
+    }
+    return map.lookup(body.getTerminator()->getOperand(0));
+  }
+
   Value tokenLoop(Value tile, bool addInit, Value lo, Value hi, int64_t tm,
-                  Value n0, int64_t tn) {
+                  Value n0, int64_t tn, int64_t chunk) {
     auto loop = scf::ForOp::create(
         b, loc, lo, hi, index(tm), ValueRange{tile},
         [&](OpBuilder &, Location, Value t0, ValueRange iter) {
-          Value next = block(iter[0], addInit, t0, tm, n0, tn);
-          scf::YieldOp::create(b, loc, next);
+          SmallVector<Value> tokens = {t0};
+          for (int64_t j = 1; j < tm; ++j)
+            tokens.push_back(arith::AddIOp::create(b, loc, t0, index(j)));
+          scf::YieldOp::create(b, loc,
+                               tokenBlock(iter[0], addInit, tokens, n0, tn, chunk));
+        });
+    return loop.getResult(0);
+  }
+
+  /// `tokens` (none: the one token of a rank-1 input) x the `chunk` weight
+  /// rows from n0, in blocks of tn rows, into `tile` (the [T, chunk] or
+  /// [chunk] window of the result at column n0). With a prologue its rows
+  /// for these tokens are computed first and every block reads them.
+  Value tokenBlock(Value tile, bool addInit, ArrayRef<Value> tokens, Value n0,
+                   int64_t tn, int64_t chunk) {
+    Value xs = c.x;
+    SmallVector<Value> xTokens(tokens.begin(), tokens.end());
+    if (kernel.prologue) {
+      xs = prologueRows(tokens);
+      for (auto [j, t] : llvm::enumerate(xTokens))
+        t = index(j);
+    }
+    if (chunk == tn)
+      return block(tile, addInit, xs, xTokens, tokens, n0, tn, index(0));
+    auto loop = scf::ForOp::create(
+        b, loc, index(0), index(chunk), index(tn), ValueRange{tile},
+        [&](OpBuilder &, Location, Value r, ValueRange iter) {
+          Value rows = arith::AddIOp::create(b, loc, n0, r);
+          scf::YieldOp::create(
+              b, loc, block(iter[0], addInit, xs, xTokens, tokens, rows, tn, r));
+        });
+    return loop.getResult(0);
+  }
+
+  /// The prologue generic's rows for `tokens` ([tm, K], or [K] for a rank-1
+  /// input), computed a vector along K at a time: each input read at the
+  /// prologue's indices of (token, k), contiguously when its map has the
+  /// innermost dimension and as a splat otherwise.
+  Value prologueRows(ArrayRef<Value> tokens) {
+    linalg::GenericOp p = kernel.prologue;
+    Type f32 = b.getF32Type();
+    ArrayRef<int64_t> shape = cast<RankedTensorType>(p.getResult(0).getType()).getShape();
+    ArrayRef<int64_t> features = shape.drop_front(tokens.empty() ? 0 : 1);
+    SmallVector<int64_t> bufShape;
+    if (!tokens.empty())
+      bufShape.push_back(int64_t(tokens.size()));
+    bufShape.push_back(c.k);
+    Value buf = tensor::EmptyOp::create(b, loc, bufShape, f32);
+    auto loop = scf::ForOp::create(
+        b, loc, index(0), index(c.k), index(vl), ValueRange{buf},
+        [&](OpBuilder &, Location, Value k, ValueRange iter) {
+          // k -> the feature indices, innermost last.
+          SmallVector<Value> featureIdx(features.size());
+          Value rest = k;
+          for (size_t f = features.size(); f-- > 1;) {
+            featureIdx[f] = arith::RemUIOp::create(b, loc, rest, index(features[f]));
+            rest = arith::DivUIOp::create(b, loc, rest, index(features[f]));
+          }
+          featureIdx[0] = rest;
+          Value out = iter[0];
+          for (size_t j = 0; j < std::max<size_t>(tokens.size(), 1); ++j) {
+            SmallVector<Value> at;
+            if (!tokens.empty())
+              at.push_back(tokens[j]);
+            at.append(featureIdx);
+            SmallVector<Value> args;
+            for (OpOperand *in : p.getDpsInputOperands()) {
+              AffineMap m = p.getMatchingIndexingMap(in);
+              SmallVector<Value> idx;
+              for (unsigned i = 0; i < m.getNumResults(); ++i)
+                idx.push_back(at[m.getDimPosition(i)]);
+              Type elt = getElementTypeOrSelf(in->get().getType());
+              if (m.getNumResults() && m.getDimPosition(m.getNumResults() - 1) ==
+                                            m.getNumDims() - 1)
+                args.push_back(read(in->get(), idx, elt));
+              else
+                args.push_back(vector::BroadcastOp::create(
+                    b, loc, VectorType::get({vl}, elt),
+                    tensor::ExtractOp::create(b, loc, in->get(), idx)));
+            }
+            Value v = applyBody(p, args, vl);
+            SmallVector<Value> outIdx = {k};
+            if (!tokens.empty())
+              outIdx.insert(outIdx.begin(), index(j));
+            out = vector::TransferWriteOp::create(b, loc, v, out, outIdx,
+                                                  ArrayRef<bool>{true})
+                      .getResult();
+          }
+          scf::YieldOp::create(b, loc, out);
         });
     return loop.getResult(0);
   }
@@ -225,51 +466,63 @@ private:
                                           ArrayRef<bool>{true});
   }
 
-  /// Tokens [t0, t0 + tm) x weight rows [n0, n0 + tn) into `tile` (the
-  /// [T, tn] or [tn] window of the result at column n0). t0 is null for one
-  /// token.
-  Value block(Value tile, bool addInit, Value t0, int64_t tm, Value n0,
-              int64_t tn) {
+  /// One register block: the input rows `xTokens` of `xs` (none: rank 1)
+  /// x weight rows [n0, n0 + tn), written to rows `outTokens` of `tile` at
+  /// column `col`.
+  Value block(Value tile, bool addInit, Value xs, ArrayRef<Value> xTokens,
+              ArrayRef<Value> outTokens, Value n0, int64_t tn, Value col) {
     Type f32 = b.getF32Type();
     auto accType = VectorType::get({vl}, f32);
     Value zero = arith::ConstantOp::create(
         b, loc, DenseElementsAttr::get(accType, b.getF32FloatAttr(0.0).getValue()));
-    SmallVector<Value> tokens, rowsOfW;
-    for (int64_t j = 0; j < tm; ++j)
-      tokens.push_back(!t0 || j == 0
-                           ? t0
-                           : arith::AddIOp::create(b, loc, t0, index(j)).getResult());
+    const int64_t tm = std::max<int64_t>(outTokens.size(), 1);
+    SmallVector<Value> rowsOfW;
     for (int64_t r = 0; r < tn; ++r)
       rowsOfW.push_back(r == 0 ? n0
                                : arith::AddIOp::create(b, loc, n0, index(r)).getResult());
     Type wElt = cast<RankedTensorType>(c.w.getType()).getElementType();
+    // The weights read: one contraction's, or both of a fused pair's
+    // (accumulators [weight][token][row]).
+    SmallVector<Value> weights = {c.w};
+    if (kernel.second)
+      weights.push_back(kernel.second->w);
+    const int64_t perWeight = tm * tn;
 
-    SmallVector<Value> zeros(tm * tn, zero);
+    SmallVector<Value> zeros(weights.size() * perWeight, zero);
     auto kLoop = scf::ForOp::create(
         b, loc, index(0), index(c.k), index(vl), zeros,
         [&](OpBuilder &, Location, Value k, ValueRange acc) {
-          SmallVector<Value> xs, next(acc.begin(), acc.end());
+          SmallVector<Value> xv, next(acc.begin(), acc.end());
           for (int64_t j = 0; j < tm; ++j)
-            xs.push_back(t0 ? read(c.x, {tokens[j], k}, f32) : read(c.x, {k}, f32));
-          for (int64_t r = 0; r < tn; ++r) {
-            Value w = widen(read(c.w, {rowsOfW[r], k}, wElt));
-            for (int64_t j = 0; j < tm; ++j)
-              next[j * tn + r] =
-                  vector::FMAOp::create(b, loc, w, xs[j], next[j * tn + r]);
-          }
+            xv.push_back(xTokens.empty() ? read(xs, {k}, f32)
+                                         : read(xs, {xTokens[j], k}, f32));
+          for (auto [m, weight] : llvm::enumerate(weights))
+            for (int64_t r = 0; r < tn; ++r) {
+              Value w = widen(read(weight, {rowsOfW[r], k}, wElt));
+              for (int64_t j = 0; j < tm; ++j) {
+                Value &a = next[m * perWeight + j * tn + r];
+                a = vector::FMAOp::create(b, loc, w, xv[j], a);
+              }
+            }
           scf::YieldOp::create(b, loc, next);
         });
 
     auto rowType = VectorType::get({tn}, f32);
     for (int64_t j = 0; j < tm; ++j) {
-      SmallVector<Value> sums;
-      for (int64_t r = 0; r < tn; ++r)
-        sums.push_back(vector::ReductionOp::create(
-            b, loc, vector::CombiningKind::ADD, kLoop.getResult(j * tn + r),
-            arith::FastMathFlags::reassoc));
-      Value row = vector::FromElementsOp::create(b, loc, rowType, sums);
-      SmallVector<Value> outIdx = t0 ? SmallVector<Value>{tokens[j], index(0)}
-                                     : SmallVector<Value>{index(0)};
+      SmallVector<Value> rowsOut;
+      for (size_t m = 0; m < weights.size(); ++m) {
+        SmallVector<Value> sums;
+        for (int64_t r = 0; r < tn; ++r)
+          sums.push_back(vector::ReductionOp::create(
+              b, loc, vector::CombiningKind::ADD,
+              kLoop.getResult(m * perWeight + j * tn + r),
+              arith::FastMathFlags::reassoc));
+        rowsOut.push_back(vector::FromElementsOp::create(b, loc, rowType, sums));
+      }
+      Value row = kernel.epilogue ? applyBody(kernel.epilogue, rowsOut, tn) : rowsOut[0];
+      SmallVector<Value> outIdx = outTokens.empty()
+                                      ? SmallVector<Value>{col}
+                                      : SmallVector<Value>{outTokens[j], col};
       if (addInit) {
         // The window still holds the init's values (it is a slice of them).
         Value pad = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0.0));
@@ -287,6 +540,7 @@ private:
   OpBuilder &b;
   Location loc;
   const Contraction &c;
+  Kernel &kernel;
   int64_t vl;
 };
 
@@ -295,31 +549,66 @@ struct VectorizeContractionsPass
   using VectorizeContractionsBase::VectorizeContractionsBase;
 
   void runOnOperation() override {
-    if (vectorWidth < 1 || rows < 1 || tokenRows < 1 || tokenBlockRows < 1) {
+    if (vectorWidth < 1 || rows < 1 || tokenRows < 1 || tokenBlockRows < 1 ||
+        prologueTasks < 1) {
       getOperation()->emitError("qnext-vectorize-contractions: vector-width, "
-                                "rows, token-rows and token-block-rows must "
-                                "be positive");
+                                "rows, token-rows, token-block-rows and "
+                                "prologue-tasks must be positive");
       return signalPassFailure();
     }
-    SmallVector<Contraction> found;
+    // Fused pairs first (their contractions are not kernels of their own),
+    // then every other contraction. Each is matched again right before it
+    // is emitted: an earlier kernel may have replaced what it reads.
+    SmallVector<linalg::GenericOp> epilogues, contractions;
+    getOperation()->walk([&](linalg::GenericOp op) {
+      if (matchEpilogue(op))
+        epilogues.push_back(op);
+    });
+    IRRewriter rewriter(&getContext());
+    for (linalg::GenericOp op : epilogues)
+      if (std::optional<Kernel> k = matchEpilogue(op);
+          k && k->c.k % vectorWidth == 0)
+        emit(rewriter, *k);
     getOperation()->walk([&](linalg::GenericOp op) {
       if (std::optional<Contraction> c = match(op)) {
         if (c->k % vectorWidth == 0)
-          found.push_back(*c);
+          contractions.push_back(op);
         else
           ++numSkipped;
       }
     });
-    IRRewriter rewriter(&getContext());
-    for (Contraction &c : found) {
-      rewriter.setInsertionPoint(c.op);
-      KernelEmitter emitter(rewriter, c.op.getLoc(), c, vectorWidth);
-      Value result = emitter.emit(rows, tokenRows, tokenBlockRows);
-      rewriter.replaceOp(c.op, result);
+    for (linalg::GenericOp op : contractions)
+      if (std::optional<Contraction> c = match(op)) {
+        std::optional<Kernel> k = matchPrologue(*c, vectorWidth);
+        emit(rewriter, k ? *k : Kernel{*c, std::nullopt, {}, {}, {}});
+      }
+  }
+
+  void emit(IRRewriter &rewriter, Kernel k) {
+    // The epilogue sits after both contractions: emit there.
+    Operation *last = k.epilogue ? k.epilogue.getOperation() : k.c.op.getOperation();
+    rewriter.setInsertionPoint(last);
+    KernelEmitter emitter(rewriter, last->getLoc(), k, vectorWidth);
+    Value result = emitter.emit(rows, tokenRows, tokenBlockRows, prologueTasks);
+    rewriter.replaceOp(last, result);
+    SmallVector<Contraction> done = {k.c};
+    if (k.second) {
+      done.push_back(*k.second);
+      ++numEpilogues;
+    }
+    for (Contraction &c : done) {
+      if (k.epilogue)
+        rewriter.eraseOp(c.op);
       if (auto fill = c.init.getDefiningOp<linalg::FillOp>(); fill && fill->use_empty())
         rewriter.eraseOp(fill);
-      ++(c.multiToken ? numMatmuls : numMatvecs);
     }
+    if (k.prologue) {
+      if (k.collapse)
+        rewriter.eraseOp(k.collapse);
+      rewriter.eraseOp(k.prologue);
+      ++numPrologues;
+    }
+    ++(k.c.multiToken ? numMatmuls : numMatvecs);
   }
 };
 

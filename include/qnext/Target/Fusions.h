@@ -29,9 +29,27 @@ struct Fusion {
 
 inline llvm::ArrayRef<Fusion> allFusions() {
   static const Fusion table[] = {
+      // Before projections: the gate and up projections it marks are one
+      // kernel already, and projections leaves marked ones alone. The GPU
+      // pipeline has no kernel that reads the marks.
+      {llvm::StringLiteral("swiglu"), llvm::StringLiteral("qnext-fuse-swiglu"),
+       false,
+       llvm::StringLiteral("gate + up projections + silu * mul -> one kernel"),
+       /*onGPU=*/false},
       {llvm::StringLiteral("projections"),
        llvm::StringLiteral("qnext-fuse-projections"), true,
        llvm::StringLiteral("projections sharing an input -> one matmul")},
+      // After projections (a norm then feeds the one fused projection),
+      // before add-norm (which leaves marked norms alone). The marks are
+      // read by the CPU's kernel generator only.
+      {llvm::StringLiteral("norm-linear"),
+       llvm::StringLiteral("qnext-fuse-norm-linear"), false,
+       llvm::StringLiteral("RMSNorm -> the prologue of the projection reading it"),
+       /*onGPU=*/false},
+      {llvm::StringLiteral("gate-linear"),
+       llvm::StringLiteral("qnext-fuse-gate-linear"), false,
+       llvm::StringLiteral("attention's output gate -> o_proj's prologue"),
+       /*onGPU=*/false},
       {llvm::StringLiteral("add-norm"), llvm::StringLiteral("qnext-fuse-add-norm"),
        false,
        llvm::StringLiteral("residual add + the next RMSNorm -> one op")},

@@ -34,11 +34,15 @@ std::vector<Step> steps(const qnext::CPUPipelineOptions &options) {
       {CPUPhase::Linalg, options.gatherExperts
                              ? "qnext-lower-to-linalg{gather-experts}"
                              : "qnext-lower-to-linalg"},
-      // 3. The residual adds (arith on tensors) become linalg too; then fold
-      //    the reshapes, slices and constants the lowering left, before
-      //    bufferization decides what can be done in place.
+      // 3. The residual adds (arith on tensors) become linalg too; sizes
+      //    taken of reshapes and generics' results are taken of their
+      //    sources and inits instead (so a kernel may absorb the op that
+      //    computes its input); then fold the reshapes, slices and constants
+      //    the lowering left, before bufferization decides what can be done
+      //    in place.
       {CPUPhase::Linalg,
-       "func.func(convert-elementwise-to-linalg),canonicalize,cse"},
+       "func.func(convert-elementwise-to-linalg),"
+       "resolve-ranked-shaped-type-result-dims,canonicalize,cse"},
       // 4. Projections (x * W^T, the bulk of the work) -> scf.forall over
       //    blocks of weight rows, each a register-blocked vector kernel;
       //    still on tensors, so bufferization places the results.

@@ -80,9 +80,17 @@ mlir::qnext::measureFusion(ModuleOp module, const CPUPipelineOptions &options) {
   if (failed(buildCPUPipeline(fused, CPUPhase::Fused, options)) ||
       failed(fused.run(*copy)))
     return llvm::createStringError("fusion report: the pipeline failed (above)");
+  // A marked op that feeds an op of another kind with the same mark is a
+  // member of that op's site (qnext-fuse-swiglu marks the projections and
+  // their silu_mul); an add_rms_norm feeding the next one is a site itself.
   copy->walk([&](Operation *op) {
-    if (auto kind = op->getAttrOfType<StringAttr>("qnext.fused"))
-      ++costs.sites[kind.str()];
+    auto kind = op->getAttrOfType<StringAttr>("qnext.fused");
+    if (!kind || llvm::any_of(op->getUsers(), [&](Operation *user) {
+          return user->getName() != op->getName() &&
+                 user->getAttr("qnext.fused") == kind;
+        }))
+      return;
+    ++costs.sites[kind.str()];
   });
   PassManager kernels(module.getContext());
   if (failed(buildCPUPipeline(kernels, CPUPhase::Kernels, options,

@@ -2,7 +2,7 @@
 // RUN: qnext-opt %s --split-input-file --qnext-vectorize-contractions="vector-width=16 rows=3" --canonicalize | FileCheck %s --check-prefix=W16
 // RUN: not qnext-opt %s --split-input-file --qnext-vectorize-contractions="rows=0" 2>&1 | FileCheck %s --check-prefix=BAD
 
-// BAD: vector-width, rows, token-rows and token-block-rows must be positive
+// BAD: vector-width, rows, token-rows, token-block-rows and prologue-tasks must be positive
 
 #matvec = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d1)>,
            affine_map<(d0, d1) -> (d0)>]
@@ -68,7 +68,7 @@ func.func @matvec_bf16(%w: tensor<12x32xbf16>, %x: tensor<32xf32>) -> tensor<12x
 // CHECK-LABEL: func.func @matmul_f16
 // CHECK-SAME: (%[[X:.+]]: tensor<?x16xf32>, %[[W:.+]]: tensor<6x16xf16>, %[[INIT:.+]]: tensor<?x6xf32>)
 // CHECK: scf.forall (%{{.+}}) in (3) shared_outs(%[[O:.+]] = %[[INIT]])
-// CHECK: %[[T:.+]] = tensor.dim %[[X]], %{{.+}} : tensor<?x16xf32>
+// CHECK: %[[T:.+]] = tensor.dim %[[INIT]], %{{.+}} : tensor<?x6xf32>
 // CHECK: %[[TILE:.+]] = tensor.extract_slice %[[O]][0, %{{.+}}] [%[[T]], 2] [1, 1]
 // CHECK: %[[FULL:.+]] = arith.muli
 // CHECK: %[[MAIN:.+]] = scf.for %{{.+}} = %{{.+}} to %[[FULL]] step %{{.+}} iter_args(%[[IT:.+]] = %[[TILE]])
@@ -226,4 +226,125 @@ func.func @other_maps(%w: tensor<16x4xf32>, %x: tensor<16xf32>, %init: tensor<4x
     linalg.yield %2 : f32
   } -> tensor<4xf32>
   return %y : tensor<4xf32>
+}
+
+// -----
+
+#matvec = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d1)>,
+           affine_map<(d0, d1) -> (d0)>]
+#id = affine_map<(d0) -> (d0)>
+
+// A marked epilogue over two marked contractions of one input: one kernel
+// with both weights' accumulators, the body applied to the rows (a value
+// from outside the body becomes a splat). Unmarked, or when a contraction
+// is read elsewhere too, each contraction is its own kernel and the generic
+// stays.
+// CHECK-LABEL: func.func @epilogue
+// CHECK-SAME: (%[[A:.+]]: tensor<8x16xf32>, %[[B:.+]]: tensor<8x16xf32>, %[[X:.+]]: tensor<16xf32>, %[[S:.+]]: f32)
+// CHECK: scf.forall (%{{.+}}) in (2)
+// CHECK: scf.for {{.+}} -> (vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>)
+// CHECK: %[[RA:.+]] = vector.from_elements {{.+}} : vector<4xf32>
+// CHECK: %[[RB:.+]] = vector.from_elements {{.+}} : vector<4xf32>
+// CHECK: %[[P:.+]] = arith.mulf %[[RA]], %[[RB]] : vector<4xf32>
+// CHECK: %[[SPLAT:.+]] = vector.broadcast %[[S]] : f32 to vector<4xf32>
+// CHECK: %[[Q:.+]] = arith.addf %[[P]], %[[SPLAT]] : vector<4xf32>
+// CHECK: vector.transfer_write %[[Q]]
+// CHECK-NOT: linalg.generic
+// CHECK: return
+// CHECK-LABEL: func.func @epilogue_shared
+// CHECK: scf.forall (%{{.+}}) in (2)
+// CHECK: scf.for {{.+}} -> (vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>)
+// CHECK: scf.forall (%{{.+}}) in (2)
+// CHECK: linalg.generic
+// CHECK: return
+func.func @epilogue(%a: tensor<8x16xf32>, %b: tensor<8x16xf32>, %x: tensor<16xf32>, %s: f32) -> tensor<8xf32> {
+  %zero = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<8xf32>
+  %init = linalg.fill ins(%zero : f32) outs(%e : tensor<8xf32>) -> tensor<8xf32>
+  %ya = linalg.generic {indexing_maps = #matvec, iterator_types = ["parallel", "reduction"]}
+      ins(%a, %x : tensor<8x16xf32>, tensor<16xf32>) outs(%init : tensor<8xf32>) attrs = {qnext.fused = "swiglu"} {
+  ^bb0(%wi: f32, %xi: f32, %acc: f32):
+    %1 = arith.mulf %wi, %xi : f32
+    %2 = arith.addf %acc, %1 : f32
+    linalg.yield %2 : f32
+  } -> tensor<8xf32>
+  %yb = linalg.generic {indexing_maps = #matvec, iterator_types = ["parallel", "reduction"]}
+      ins(%b, %x : tensor<8x16xf32>, tensor<16xf32>) outs(%init : tensor<8xf32>) attrs = {qnext.fused = "swiglu"} {
+  ^bb0(%wi: f32, %xi: f32, %acc: f32):
+    %1 = arith.mulf %wi, %xi : f32
+    %2 = arith.addf %acc, %1 : f32
+    linalg.yield %2 : f32
+  } -> tensor<8xf32>
+  %out = tensor.empty() : tensor<8xf32>
+  %y = linalg.generic {indexing_maps = [#id, #id, #id], iterator_types = ["parallel"]}
+      ins(%ya, %yb : tensor<8xf32>, tensor<8xf32>) outs(%out : tensor<8xf32>) attrs = {qnext.fused = "swiglu"} {
+  ^bb0(%p: f32, %q: f32, %o: f32):
+    %1 = arith.mulf %p, %q : f32
+    %2 = arith.addf %1, %s : f32
+    linalg.yield %2 : f32
+  } -> tensor<8xf32>
+  return %y : tensor<8xf32>
+}
+func.func @epilogue_shared(%a: tensor<8x16xf32>, %b: tensor<8x16xf32>, %x: tensor<16xf32>) -> (tensor<8xf32>, tensor<8xf32>) {
+  %zero = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<8xf32>
+  %init = linalg.fill ins(%zero : f32) outs(%e : tensor<8xf32>) -> tensor<8xf32>
+  %ya = linalg.generic {indexing_maps = #matvec, iterator_types = ["parallel", "reduction"]}
+      ins(%a, %x : tensor<8x16xf32>, tensor<16xf32>) outs(%init : tensor<8xf32>) attrs = {qnext.fused = "swiglu"} {
+  ^bb0(%wi: f32, %xi: f32, %acc: f32):
+    %1 = arith.mulf %wi, %xi : f32
+    %2 = arith.addf %acc, %1 : f32
+    linalg.yield %2 : f32
+  } -> tensor<8xf32>
+  %yb = linalg.generic {indexing_maps = #matvec, iterator_types = ["parallel", "reduction"]}
+      ins(%b, %x : tensor<8x16xf32>, tensor<16xf32>) outs(%init : tensor<8xf32>) attrs = {qnext.fused = "swiglu"} {
+  ^bb0(%wi: f32, %xi: f32, %acc: f32):
+    %1 = arith.mulf %wi, %xi : f32
+    %2 = arith.addf %acc, %1 : f32
+    linalg.yield %2 : f32
+  } -> tensor<8xf32>
+  %out = tensor.empty() : tensor<8xf32>
+  %y = linalg.generic {indexing_maps = [#id, #id, #id], iterator_types = ["parallel"]}
+      ins(%ya, %yb : tensor<8xf32>, tensor<8xf32>) outs(%out : tensor<8xf32>) attrs = {qnext.fused = "swiglu"} {
+  ^bb0(%p: f32, %q: f32, %o: f32):
+    %1 = arith.mulf %p, %q : f32
+    linalg.yield %1 : f32
+  } -> tensor<8xf32>
+  return %y, %ya : tensor<8xf32>, tensor<8xf32>
+}
+
+// -----
+
+#matmul = [affine_map<(d0, d1, d2) -> (d0, d2)>, affine_map<(d0, d1, d2) -> (d1, d2)>,
+           affine_map<(d0, d1, d2) -> (d0, d1)>]
+#id2 = affine_map<(d0, d1) -> (d0, d1)>
+#tr2 = affine_map<(d0, d1) -> (d1, d0)>
+
+// A prologue-marked generic reading an input transposed: a vector along K
+// would gather, so the contraction reads the generic's result as usual.
+// CHECK-LABEL: func.func @prologue_transposed
+// CHECK: linalg.generic
+// CHECK: scf.forall (%{{.+}}) in (2)
+// CHECK-NOT: -> (tensor<1x16xf32>)
+// CHECK: return
+func.func @prologue_transposed(%a: tensor<16x1xf32>, %w: tensor<8x16xbf16>) -> tensor<1x8xf32> {
+  %zero = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<1x16xf32>
+  %x = linalg.generic {indexing_maps = [#tr2, #id2], iterator_types = ["parallel", "parallel"]}
+      ins(%a : tensor<16x1xf32>) outs(%e : tensor<1x16xf32>) attrs = {qnext.fused = "norm-linear"} {
+  ^bb0(%ai: f32, %o: f32):
+    %1 = arith.mulf %ai, %ai : f32
+    linalg.yield %1 : f32
+  } -> tensor<1x16xf32>
+  %ye = tensor.empty() : tensor<1x8xf32>
+  %init = linalg.fill ins(%zero : f32) outs(%ye : tensor<1x8xf32>) -> tensor<1x8xf32>
+  %y = linalg.generic {indexing_maps = #matmul, iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%x, %w : tensor<1x16xf32>, tensor<8x16xbf16>) outs(%init : tensor<1x8xf32>) {
+  ^bb0(%xi: f32, %wi: bf16, %acc: f32):
+    %0 = arith.extf %wi : bf16 to f32
+    %1 = arith.mulf %xi, %0 : f32
+    %2 = arith.addf %acc, %1 : f32
+    linalg.yield %2 : f32
+  } -> tensor<1x8xf32>
+  return %y : tensor<1x8xf32>
 }

@@ -1,0 +1,90 @@
+// RUN: qnext-opt %s --qnext-fuse-norm-linear --split-input-file | FileCheck %s
+// RUN: qnext-opt %s --qnext-fuse-norm-linear --qnext-fuse-add-norm --split-input-file | FileCheck %s --check-prefix=ADD
+// RUN: qnext-opt %s --qnext-fuse-norm-linear --qnext-lower-to-linalg --resolve-ranked-shaped-type-result-dims --canonicalize --qnext-vectorize-contractions="vector-width=8 rows=4 prologue-tasks=2" --canonicalize --cse --split-input-file | FileCheck %s --check-prefix=KERNEL
+// RUN: qnext-opt %s --qnext-lower-to-linalg --resolve-ranked-shaped-type-result-dims --canonicalize --qnext-vectorize-contractions="vector-width=8 rows=4 prologue-tasks=2" --canonicalize --cse --split-input-file | FileCheck %s --check-prefix=APART
+
+// A residual add, then the norm one projection reads: the norm is marked,
+// and qnext-fuse-add-norm leaves it alone.
+// CHECK-LABEL: func.func @norm
+// CHECK: qnext.rms_norm %{{.+}}, %{{.+}} {qnext.fused = "norm-linear"}
+// CHECK: qnext.linear
+// ADD-LABEL: func.func @norm
+// ADD-NOT: qnext.add_rms_norm
+// ADD: return
+
+// The kernel: the sum of squares stays (one value per token); the
+// projection's 32 rows run as 2 tasks (prologue-tasks=2) of 16 rows, each
+// normalising the token's 64 features once into its buffer (rsqrt and the
+// zero-centred weight on vectors of 8, the per-token sum a splat), then 4
+// blocks of 4 rows reading the buffer. The normalised activations have no
+// tensor of their own.
+// KERNEL-LABEL: func.func @norm
+// KERNEL: linalg.generic {{.+}} iterator_types = ["parallel", "reduction"]
+// KERNEL: scf.forall (%{{.+}}) in (2) shared_outs(%{{.+}}) -> (tensor<1x32xf32>)
+// KERNEL: %[[BUF:.+]] = scf.for %{{.+}} = %c0 to %c64 step %c8 iter_args(%{{.+}} = %{{.+}}) -> (tensor<1x64xf32>)
+// KERNEL: tensor.extract %{{.+}}[%c0] : tensor<1xf32>
+// KERNEL: vector.broadcast {{.+}} : f32 to vector<8xf32>
+// KERNEL: math.rsqrt {{.+}} : vector<8xf32>
+// KERNEL: arith.extf {{.+}} : vector<8xbf16> to vector<8xf32>
+// KERNEL: vector.transfer_write {{.+}} : vector<8xf32>, tensor<1x64xf32>
+// KERNEL: scf.for %{{.+}} = %c0 to %c16 step %c4 iter_args(%{{.+}} = %{{.+}}) -> (tensor<1x16xf32>)
+// KERNEL: vector.transfer_read %[[BUF]]
+// KERNEL-NOT: linalg.generic
+// KERNEL: return
+
+// Unfused: the norm is its own generic and the projection its own kernel.
+// APART-LABEL: func.func @norm
+// APART: math.rsqrt {{.+}} : f32
+// APART: scf.forall (%{{.+}}) in (8)
+func.func @norm(%a: tensor<1x64xf32>, %b: tensor<1x64xf32>) -> tensor<1x32xf32> {
+  %nw = qnext.param "norm" : tensor<64xbf16>
+  %w = qnext.param "proj" : tensor<32x64xbf16>
+  %s = arith.addf %a, %b : tensor<1x64xf32>
+  %n = qnext.rms_norm %s, %nw {epsilon = 1.0e-6 : f32} : tensor<1x64xf32>, tensor<64xbf16>
+  %y = qnext.linear %n, %w : tensor<1x64xf32>, tensor<32x64xbf16> -> tensor<1x32xf32>
+  return %y : tensor<1x32xf32>
+}
+
+// -----
+
+// DeltaNet's gated norm over [T, heads, dim], its heads merged into
+// out_proj's K: marked, and the kernel computes it per token block (the
+// token loop's 4 tokens, then one at a time), the per-head sum read at
+// (token, k / 32).
+// CHECK-LABEL: func.func @gated
+// CHECK: qnext.gated_rms_norm {{.+}}qnext.fused = "norm-linear"
+// KERNEL-LABEL: func.func @gated
+// KERNEL: scf.forall (%{{.+}}) in (2) shared_outs(%{{.+}}) -> (tensor<?x16xf32>)
+// KERNEL: scf.for
+// KERNEL: scf.for {{.+}} -> (tensor<4x64xf32>)
+// KERNEL: arith.divui %{{.+}}, %c32
+// KERNEL: math.exp {{.+}} : vector<8xf32>
+// KERNEL: scf.for {{.+}} -> (tensor<1x64xf32>)
+// KERNEL-NOT: tensor.collapse_shape
+// KERNEL: return
+func.func @gated(%x: tensor<?x2x32xf32>, %z: tensor<?x2x32xf32>) -> tensor<?x16xf32> {
+  %nw = qnext.param "norm" : tensor<32xf32>
+  %w = qnext.param "out_proj" : tensor<16x64xbf16>
+  %n = qnext.gated_rms_norm %x, %z, %nw : tensor<?x2x32xf32>, tensor<32xf32>
+  %m = tensor.collapse_shape %n [[0], [1, 2]] : tensor<?x2x32xf32> into tensor<?x64xf32>
+  %y = qnext.linear %m, %w : tensor<?x64xf32>, tensor<16x64xbf16> -> tensor<?x16xf32>
+  return %y : tensor<?x16xf32>
+}
+
+// -----
+
+// Left alone: a norm two projections read (the MoE's input), a norm read by
+// something else too.
+// CHECK-LABEL: func.func @negatives
+// CHECK-NOT: qnext.fused
+// CHECK: return
+func.func @negatives(%x: tensor<1x64xf32>) -> (tensor<1x32xf32>, tensor<1x32xf32>, tensor<1x32xf32>, tensor<1x64xf32>) {
+  %nw = qnext.param "norm" : tensor<64xbf16>
+  %w = qnext.param "proj" : tensor<32x64xbf16>
+  %n = qnext.rms_norm %x, %nw {epsilon = 1.0e-6 : f32} : tensor<1x64xf32>, tensor<64xbf16>
+  %0 = qnext.linear %n, %w : tensor<1x64xf32>, tensor<32x64xbf16> -> tensor<1x32xf32>
+  %1 = qnext.linear %n, %w : tensor<1x64xf32>, tensor<32x64xbf16> -> tensor<1x32xf32>
+  %m = qnext.rms_norm %x, %nw {epsilon = 1.0e-6 : f32} : tensor<1x64xf32>, tensor<64xbf16>
+  %2 = qnext.linear %m, %w : tensor<1x64xf32>, tensor<32x64xbf16> -> tensor<1x32xf32>
+  return %0, %1, %2, %m : tensor<1x32xf32>, tensor<1x32xf32>, tensor<1x32xf32>, tensor<1x64xf32>
+}

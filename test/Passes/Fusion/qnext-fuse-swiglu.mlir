@@ -1,0 +1,139 @@
+// RUN: qnext-opt %s --qnext-fuse-swiglu --split-input-file | FileCheck %s
+// RUN: qnext-opt %s --qnext-fuse-swiglu --qnext-fuse-projections --split-input-file | FileCheck %s --check-prefix=PROJ
+// RUN: qnext-opt %s --qnext-fuse-swiglu --qnext-lower-to-linalg --split-input-file | FileCheck %s --check-prefix=LINALG
+// RUN: qnext-opt %s --qnext-fuse-swiglu --qnext-lower-to-linalg --canonicalize --qnext-vectorize-contractions="vector-width=8 rows=4" --canonicalize --cse --split-input-file | FileCheck %s --check-prefix=KERNEL
+// RUN: qnext-opt %s --qnext-lower-to-linalg --canonicalize --qnext-vectorize-contractions="vector-width=8 rows=4" --canonicalize --cse --split-input-file | FileCheck %s --check-prefix=APART
+
+// A SwiGLU MLP: gate, up and silu_mul are marked; down is not.
+// CHECK-LABEL: func.func @mlp
+// CHECK: %[[G:.+]] = qnext.linear %arg0, %{{.+}} {qnext.fused = "swiglu"} : tensor<1x64xf32>, tensor<32x64xbf16> -> tensor<1x32xf32>
+// CHECK: %[[U:.+]] = qnext.linear %arg0, %{{.+}} {qnext.fused = "swiglu"}
+// CHECK: %[[H:.+]] = qnext.silu_mul %[[G]], %[[U]] {qnext.fused = "swiglu"}
+// CHECK: qnext.linear %[[H]], %{{.+}} : tensor<1x32xf32>
+// CHECK-NOT: qnext.fused
+// CHECK: return
+
+// The projections fusion leaves the marked gate and up alone.
+// PROJ-LABEL: func.func @mlp
+// PROJ-NOT: qnext.concat_weights
+// PROJ: return
+
+// The lowering carries the marks onto the two contractions and the generic.
+// LINALG-LABEL: func.func @mlp
+// LINALG: linalg.generic {{.+}} iterator_types = ["parallel", "parallel", "reduction"]{{.+}}qnext.fused = "swiglu"
+// LINALG: linalg.generic {{.+}} iterator_types = ["parallel", "parallel", "reduction"]{{.+}}qnext.fused = "swiglu"
+// LINALG: linalg.generic {{.+}} iterator_types = ["parallel", "parallel"]{{.+}}qnext.fused = "swiglu"
+// LINALG: math.exp
+
+// One kernel: 8 rows of [gate; up] per block (2 x 4 accumulators), x read
+// once per step, silu * mul applied to the summed rows in registers; then
+// the down projection's own kernel.
+// KERNEL-LABEL: func.func @mlp
+// KERNEL-SAME: (%[[X:.+]]: tensor<1x64xf32>)
+// KERNEL: %[[E:.+]] = tensor.empty() : tensor<1x32xf32>
+// KERNEL: scf.forall (%{{.+}}) in (8) shared_outs(%{{.+}} = %[[E]])
+// KERNEL: scf.for {{.+}} -> (vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>)
+// KERNEL-COUNT-1: vector.transfer_read %[[X]]
+// KERNEL-COUNT-8: vector.fma
+// KERNEL: scf.yield
+// KERNEL-COUNT-4: vector.reduction <add>
+// KERNEL: %[[GR:.+]] = vector.from_elements {{.+}} : vector<4xf32>
+// KERNEL-COUNT-4: vector.reduction <add>
+// KERNEL: %[[UR:.+]] = vector.from_elements {{.+}} : vector<4xf32>
+// KERNEL: %[[NEG:.+]] = arith.negf %[[GR]] : vector<4xf32>
+// KERNEL: %[[EXP:.+]] = math.exp %[[NEG]] : vector<4xf32>
+// KERNEL: %[[DEN:.+]] = arith.addf %[[EXP]], %{{.+}} : vector<4xf32>
+// KERNEL: %[[SIG:.+]] = arith.divf %{{.+}}, %[[DEN]] : vector<4xf32>
+// KERNEL: %[[SILU:.+]] = arith.mulf %[[GR]], %[[SIG]] : vector<4xf32>
+// KERNEL: %[[ROW:.+]] = arith.mulf %[[SILU]], %[[UR]] : vector<4xf32>
+// KERNEL: vector.transfer_write %[[ROW]]
+// KERNEL: scf.forall (%{{.+}}) in (16)
+// KERNEL-NOT: linalg.generic
+// KERNEL: return
+
+// Unmarked: three kernels and the generic between them.
+// APART-LABEL: func.func @mlp
+// APART: scf.forall (%{{.+}}) in (8)
+// APART: scf.forall (%{{.+}}) in (8)
+// APART: linalg.generic
+// APART: scf.forall (%{{.+}}) in (16)
+func.func @mlp(%x: tensor<1x64xf32>) -> tensor<1x64xf32> {
+  %g = qnext.param "gate" : tensor<32x64xbf16>
+  %u = qnext.param "up" : tensor<32x64xbf16>
+  %d = qnext.param "down" : tensor<64x32xbf16>
+  %0 = qnext.linear %x, %g : tensor<1x64xf32>, tensor<32x64xbf16> -> tensor<1x32xf32>
+  %1 = qnext.linear %x, %u : tensor<1x64xf32>, tensor<32x64xbf16> -> tensor<1x32xf32>
+  %2 = qnext.silu_mul %0, %1 : tensor<1x32xf32>
+  %3 = qnext.linear %2, %d : tensor<1x32xf32>, tensor<64x32xbf16> -> tensor<1x64xf32>
+  return %3 : tensor<1x64xf32>
+}
+
+// -----
+
+// Several tokens: the fused kernel keeps the token blocks.
+// KERNEL-LABEL: func.func @prefill
+// KERNEL: scf.forall (%{{.+}}) in (16)
+// KERNEL: scf.for
+// KERNEL: scf.for {{.+}} -> (vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>)
+// KERNEL: math.exp {{.+}} : vector<2xf32>
+// KERNEL-NOT: linalg.generic
+// KERNEL: return
+func.func @prefill(%x: tensor<?x64xf32>) -> tensor<?x32xf32> {
+  %g = qnext.param "gate" : tensor<32x64xbf16>
+  %u = qnext.param "up" : tensor<32x64xbf16>
+  %0 = qnext.linear %x, %g : tensor<?x64xf32>, tensor<32x64xbf16> -> tensor<?x32xf32>
+  %1 = qnext.linear %x, %u : tensor<?x64xf32>, tensor<32x64xbf16> -> tensor<?x32xf32>
+  %2 = qnext.silu_mul %0, %1 : tensor<?x32xf32>
+  return %2 : tensor<?x32xf32>
+}
+
+// -----
+
+// Left alone: the gate projection is read elsewhere too; the two
+// projections read different inputs; the weights differ in type.
+// CHECK-LABEL: func.func @negatives
+// CHECK-NOT: qnext.fused
+// CHECK: return
+func.func @negatives(%x: tensor<1x64xf32>, %y: tensor<1x64xf32>) -> (tensor<1x32xf32>, tensor<1x32xf32>, tensor<1x32xf32>, tensor<1x32xf32>) {
+  %g = qnext.param "gate" : tensor<32x64xbf16>
+  %u = qnext.param "up" : tensor<32x64xbf16>
+  %u16 = qnext.param "up16" : tensor<32x64xf16>
+  %0 = qnext.linear %x, %g : tensor<1x64xf32>, tensor<32x64xbf16> -> tensor<1x32xf32>
+  %1 = qnext.linear %x, %u : tensor<1x64xf32>, tensor<32x64xbf16> -> tensor<1x32xf32>
+  %2 = qnext.silu_mul %0, %1 : tensor<1x32xf32>
+  %3 = qnext.linear %x, %g : tensor<1x64xf32>, tensor<32x64xbf16> -> tensor<1x32xf32>
+  %4 = qnext.linear %y, %u : tensor<1x64xf32>, tensor<32x64xbf16> -> tensor<1x32xf32>
+  %5 = qnext.silu_mul %3, %4 : tensor<1x32xf32>
+  %6 = qnext.linear %x, %g : tensor<1x64xf32>, tensor<32x64xbf16> -> tensor<1x32xf32>
+  %7 = qnext.linear %x, %u16 : tensor<1x64xf32>, tensor<32x64xf16> -> tensor<1x32xf32>
+  %8 = qnext.silu_mul %6, %7 : tensor<1x32xf32>
+  return %2, %0, %5, %8 : tensor<1x32xf32>, tensor<1x32xf32>, tensor<1x32xf32>, tensor<1x32xf32>
+}
+
+// -----
+
+// The routed experts are marked whole; their lowering marks each selected
+// expert's gate, up and silu * mul, and the kernel fuses them.
+// CHECK-LABEL: func.func @experts
+// CHECK: qnext.expert_swiglu {{.+}} {qnext.fused = "swiglu"}
+// LINALG-LABEL: func.func @experts
+// LINALG: scf.for
+// LINALG: linalg.generic {{.+}}qnext.fused = "swiglu"
+// LINALG: linalg.generic {{.+}}qnext.fused = "swiglu"
+// LINALG: linalg.generic {{.+}}qnext.fused = "swiglu"
+// KERNEL-LABEL: func.func @experts
+// KERNEL: scf.for
+// KERNEL: scf.forall (%{{.+}}) in (8)
+// KERNEL: math.exp {{.+}} : vector<4xf32>
+// KERNEL: scf.forall (%{{.+}}) in (16)
+// KERNEL-NOT: math.exp
+// KERNEL: return
+func.func @experts(%x: tensor<1x64xf32>, %w: tensor<1x2xf32>, %i: tensor<1x2xi32>) -> tensor<1x64xf32> {
+  %g = qnext.param "experts_gate" : tensor<4x32x64xbf16>
+  %u = qnext.param "experts_up" : tensor<4x32x64xbf16>
+  %d = qnext.param "experts_down" : tensor<4x64x32xbf16>
+  %y = qnext.expert_swiglu %x, %w, %i, %g, %u, %d
+      : (tensor<1x64xf32>, tensor<1x2xf32>, tensor<1x2xi32>, tensor<4x32x64xbf16>,
+         tensor<4x32x64xbf16>, tensor<4x64x32xbf16>) -> tensor<1x64xf32>
+  return %y : tensor<1x64xf32>
+}
