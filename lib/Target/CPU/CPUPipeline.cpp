@@ -113,8 +113,9 @@ struct PipelineCLOptions : public PassPipelineOptions<PipelineCLOptions> {
                               llvm::cl::init(8)};
   ListOption<std::string> fusions{
       *this, "fusions",
-      llvm::cl::desc("Fusions to run after qnext-decompose-layers (names: "
-                     "projections)")};
+      llvm::cl::desc("Fusions to run after qnext-decompose-layers, by the "
+                     "names of qnext-compile --fuse (swiglu, projections, "
+                     "norm-linear, gate-linear, add-norm, norm-rope, router)")};
   Option<bool> threads{*this, "threads",
                        llvm::cl::desc("Lower the kernels' parallel loops to "
                                       "OpenMP (otherwise: sequential loops)"),
