@@ -186,6 +186,8 @@ bool isPrologueMark(Attribute mark) {
 /// every input map takes dimensions in order, so a vector along K reads each
 /// input contiguously or as one scalar.
 std::optional<Kernel> matchPrologue(const Contraction &c, int64_t vl) {
+  if (ShapedType::isDynamic(c.n))
+    return std::nullopt;
   Value x = c.x;
   auto collapse = x.getDefiningOp<tensor::CollapseShapeOp>();
   if (collapse) {
@@ -317,12 +319,12 @@ private:
   /// A generic's scalar body applied to vectors of `lanes`: its arguments
   /// are `args`, each scalar op becomes the same op on vectors, a scalar
   /// constant or a value from outside the body a splat of it.
-  Value applyBody(linalg::GenericOp generic, ValueRange rows, int64_t tn) {
+  Value applyBody(linalg::GenericOp generic, ValueRange args, int64_t lanes) {
     Block &body = generic.getRegion().front();
     IRMapping map;
-    for (auto [arg, row] : llvm::zip(body.getArguments(), rows))
-      map.map(arg, row);
-    auto vectorOf = [&](Type t) { return VectorType::get({tn}, t); };
+    for (auto [blockArg, arg] : llvm::zip(body.getArguments(), args))
+      map.map(blockArg, arg);
+    auto vectorOf = [&](Type t) { return VectorType::get({lanes}, t); };
     for (Operation &op : body.without_terminator()) {
       if (auto cst = dyn_cast<arith::ConstantOp>(op)) {
         auto splat = DenseElementsAttr::get(vectorOf(cst.getType()),
