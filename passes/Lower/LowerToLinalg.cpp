@@ -43,9 +43,7 @@ struct LowerLinear : OpRewritePattern<LinearOp> {
     if (failed(requireF32(rw, op, {op.getInput(), op.getResult()})))
       return failure();
     Emitter e{rw, op.getLoc()};
-    // Only qnext-fuse-swiglu's mark means anything below this op.
-    StringAttr mark = fusionMark(op);
-    rw.replaceOp(op, carryMark(mark && mark.getValue() == "swiglu" ? mark : nullptr,
+    rw.replaceOp(op, carryMark(fusionMark(op),
                                e.matmulTransposed(op.getInput(), op.getWeight())));
     return success();
   }
