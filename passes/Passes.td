@@ -276,6 +276,41 @@ def LowerToLinalg : Pass<"qnext-lower-to-linalg"> {
   ];
 }
 
+def OutlineLayers : Pass<"qnext-outline-layers", "::mlir::ModuleOp"> {
+  let summary = "Compile each distinct decoder layer once, as a function its layers call";
+  let description = [{
+    In every public function, a layer is the maximal run of consecutive ops
+    located at `layers.N` (the name location the model builder gives each
+    layer's ops; a constant between them does not end a run). The run
+    becomes a call of a private function named `<entry>.layers.N`:
+
+    - the layer's weights (`qnext.param`) and what is computed from weights
+      alone (`qnext.split_qkvz`, `qnext.split_ba`, `qnext.concat_weights`,
+      reshapes of weights) stay in the caller, which binds them to the
+      packed weights, and are passed as arguments;
+    - the constants it reads are cloned into the function, so shapes stay
+      static;
+    - every other value it reads is an argument (the residual stream, the
+      layer's caches and states, positions), and every value read after it
+      is a result (the residual stream, the new states).
+
+    A layer whose function would equal an earlier one (the same ops,
+    attributes and types; locations ignored) calls that one instead. A model
+    of 48 layers of two kinds is then two functions per entry point, and
+    everything after this pass, LLVM included, compiles each kind once.
+
+    The arithmetic is unchanged; only the calls are new. Ops without a
+    layer location (the embedding, the final norm, the LM head) stay where
+    they are.
+  }];
+  let dependentDialects = ["::mlir::func::FuncDialect"];
+  let statistics = [
+    Statistic<"layersOutlined", "layers-outlined", "Layers replaced by a call">,
+    Statistic<"functionsMade", "functions-made", "Layer functions created">,
+    Statistic<"layersShared", "layers-shared", "Layers that call an earlier layer's function">,
+  ];
+}
+
 def ParallelizeHeads : Pass<"qnext-parallelize-heads"> {
   let summary = "Run the independent heads of a linalg.generic as a parallel loop";
   let description = [{

@@ -124,6 +124,12 @@ cl::opt<int64_t> fusionTestMisslice(
     cl::desc("Test only: qnext-fuse-projections breaks its Nth fused group "
              "of each function (qnext-run --bisect-against's test)"),
     cl::cat(category));
+cl::opt<bool> outlineLayers(
+    "outline-layers",
+    cl::desc("--target=cpu: compile each distinct layer once, as a function "
+             "its layers call (default; =false: every layer inline in its "
+             "entry point)"),
+    cl::init(true), cl::cat(category));
 cl::opt<bool> taps("taps",
                    cl::desc("Also export a 'taps' entry point: prefill that "
                             "returns every layer's hidden states, for "
@@ -402,6 +408,7 @@ int main(int argc, char **argv) {
   mlir::qnext::CPUPipelineOptions cpuPipeline;
   cpuPipeline.vectorWidth = mlir::qnext::preferredVectorWidth(cpuOptions);
   cpuPipeline.threads = parallel;
+  cpuPipeline.outlineLayers = outlineLayers;
   cpuPipeline.fusions = fusionPasses;
   mlir::qnext::CUDAPipelineOptions cudaPipeline;
   cudaPipeline.chip = gpuArch;

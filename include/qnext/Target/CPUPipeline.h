@@ -24,6 +24,10 @@ struct CPUPipelineOptions {
   /// loops; the object then links libomp). Off: the same loops in order, as
   /// the JIT-compiled unit tests use them.
   bool threads = true;
+  /// Each distinct layer compiled once, as a private function that its
+  /// layers call (qnext-outline-layers). Off: every layer inline in its
+  /// entry point, as the fusion and kernel tests read them.
+  bool outlineLayers = true;
   /// Routed experts as gather contractions (qnext-lower-to-linalg
   /// gather-experts: the CUDA pipeline's form), to check that form's
   /// numerics on the CPU.

@@ -36,7 +36,8 @@ struct FusionCosts {
 };
 
 /// Counts the kernels of every public function of `module` (already at the
-/// "kernels" phase: no qnext ops left but weights).
+/// "kernels" phase: no qnext ops left but weights); a call of a layer
+/// function (qnext-outline-layers) counts the callee's kernels, once per call.
 std::map<std::string, KernelCost> countKernels(ModuleOp module);
 
 /// Lowers a copy of `module` (layer ops) with `options` to the "kernels"

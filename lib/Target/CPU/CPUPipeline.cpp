@@ -29,7 +29,11 @@ std::vector<Step> steps(const qnext::CPUPipelineOptions &options) {
       // 1b. The chosen fusions, on primitive ops (Fusions.h): what they
       //     produce is still primitive ops, so everything below applies.
       {CPUPhase::Fused, qnext::fusionPipeline(options.fusions)},
-      // 2. Primitive ops -> linalg/tensor/scf/arith/math on tensors, fp32
+      // 2a. Each layer becomes a call of a function shared by the layers
+      //     that equal it: everything below, LLVM included, then compiles
+      //     each kind of layer once rather than once per layer.
+      {CPUPhase::Linalg, options.outlineLayers ? "qnext-outline-layers" : ""},
+      // 2b. Primitive ops -> linalg/tensor/scf/arith/math on tensors, fp32
       //    math with weights widened inside the loop bodies.
       {CPUPhase::Linalg, options.gatherExperts
                              ? "qnext-lower-to-linalg{gather-experts}"
@@ -67,6 +71,11 @@ std::vector<Step> steps(const qnext::CPUPipelineOptions &options) {
        "eliminate-empty-tensors,"
        "one-shot-bufferize{bufferize-function-boundaries "
        "function-boundary-type-conversion=identity-layout-map},"
+       // A layer function updates its states and caches in place: it no
+       // longer returns them (or the deallocation pipeline would return a
+       // copy of each), and the copy back into the caller's buffer, now
+       // from that buffer to itself, folds away.
+       "drop-equivalent-buffer-results,canonicalize,"
        "buffer-deallocation-pipeline,convert-bufferization-to-memref,"
        // Copies become loops (a memref.copy between strided views would call
        // the memrefCopy runtime helper, which the artifact must not need).
@@ -116,6 +125,11 @@ struct PipelineCLOptions : public PassPipelineOptions<PipelineCLOptions> {
       llvm::cl::desc("Fusions to run after qnext-decompose-layers, by the "
                      "names of qnext-compile --fuse (swiglu, projections, "
                      "norm-linear, gate-linear, add-norm, norm-rope, router)")};
+  Option<bool> outlineLayers{
+      *this, "outline-layers",
+      llvm::cl::desc("Compile each distinct layer once, as a function its "
+                     "layers call (otherwise: every layer inline)"),
+      llvm::cl::init(true)};
   Option<bool> threads{*this, "threads",
                        llvm::cl::desc("Lower the kernels' parallel loops to "
                                       "OpenMP (otherwise: sequential loops)"),
@@ -131,6 +145,7 @@ void mlir::qnext::registerCPUPipeline() {
         CPUPipelineOptions options;
         options.vectorWidth = cl.vectorWidth;
         options.threads = cl.threads;
+        options.outlineLayers = cl.outlineLayers;
         options.fusions.assign(cl.fusions.begin(), cl.fusions.end());
         (void)buildCPUPipeline(pm, CPUPhase::LLVMDialect, options);
       });

@@ -19,8 +19,12 @@ using namespace mlir::qnext;
 
 namespace {
 
-/// A weight, or a view of one (the report counts activations only).
-bool isWeight(Value v) {
+/// A weight, or a view of one (the report counts activations only);
+/// `weightArgs`: the arguments of a layer function that its call passes
+/// weights to.
+bool isWeight(Value v, const llvm::DenseSet<Value> &weightArgs) {
+  if (weightArgs.contains(v))
+    return true;
   while (Operation *def = v.getDefiningOp()) {
     if (isa<ParamOp, SplitQKVZOp, SplitBAOp, ConcatWeightsOp>(def))
       return true;
@@ -28,6 +32,8 @@ bool isWeight(Value v) {
              tensor::ExtractSliceOp, tensor::CastOp>(def))
       return false;
     v = def->getOperand(0);
+    if (weightArgs.contains(v))
+      return true;
   }
   return false;
 }
@@ -48,27 +54,46 @@ std::string megabytes(int64_t bytes) {
 
 } // namespace
 
+/// Adds the kernels of `block` (the top of a function) to `cost`; a call
+/// (a layer, after qnext-outline-layers) adds its callee's, once per call.
+static void addKernels(Block &block, SymbolTable &symbols,
+                       const llvm::DenseSet<Value> &weightArgs,
+                       KernelCost &cost) {
+  for (Operation &op : block) {
+    if (auto call = dyn_cast<func::CallOp>(op)) {
+      auto callee = symbols.lookup<func::FuncOp>(call.getCallee());
+      if (!callee || callee.isExternal())
+        continue;
+      llvm::DenseSet<Value> calleeWeights;
+      for (auto [operand, arg] :
+           llvm::zip(call.getOperands(), callee.getArguments()))
+        if (isWeight(operand, weightArgs))
+          calleeWeights.insert(arg);
+      addKernels(callee.getBody().front(), symbols, calleeWeights, cost);
+      continue;
+    }
+    if (!isa<linalg::LinalgOp, scf::ForallOp, scf::ForOp, scf::WhileOp,
+             scf::IfOp>(op))
+      continue;
+    ++cost.kernels;
+    for (Value r : op.getResults())
+      cost.written += bytesOf(r.getType());
+    llvm::SetVector<Value> reads(op.getOperands().begin(),
+                                 op.getOperands().end());
+    getUsedValuesDefinedAbove(op.getRegions(), reads);
+    for (Value v : reads)
+      if (!isWeight(v, weightArgs) && !v.getDefiningOp<tensor::EmptyOp>())
+        cost.read += bytesOf(v.getType());
+  }
+}
+
 std::map<std::string, KernelCost> mlir::qnext::countKernels(ModuleOp module) {
   std::map<std::string, KernelCost> costs;
-  for (auto func : module.getOps<func::FuncOp>()) {
-    if (func.isPrivate() || func.isExternal())
-      continue;
-    KernelCost &cost = costs[func.getName().str()];
-    for (Operation &op : func.getBody().front()) {
-      if (!isa<linalg::LinalgOp, scf::ForallOp, scf::ForOp, scf::WhileOp,
-               scf::IfOp>(op))
-        continue;
-      ++cost.kernels;
-      for (Value r : op.getResults())
-        cost.written += bytesOf(r.getType());
-      llvm::SetVector<Value> reads(op.getOperands().begin(),
-                                   op.getOperands().end());
-      getUsedValuesDefinedAbove(op.getRegions(), reads);
-      for (Value v : reads)
-        if (!isWeight(v) && !v.getDefiningOp<tensor::EmptyOp>())
-          cost.read += bytesOf(v.getType());
-    }
-  }
+  SymbolTable symbols(module);
+  for (auto func : module.getOps<func::FuncOp>())
+    if (!func.isPrivate() && !func.isExternal())
+      addKernels(func.getBody().front(), symbols, {},
+                 costs[func.getName().str()]);
   return costs;
 }
 
@@ -120,8 +145,8 @@ mlir::qnext::fusionReport(ModuleOp module, const CPUPipelineOptions &options) {
 
   std::string text;
   llvm::raw_string_ostream os(text);
-  os << "fusion report: kernels (loop nests at the top of an entry point, CPU "
-        "pipeline's kernels phase) and activation bytes per token (dynamic "
+  os << "fusion report: kernels (loop nests at the top of an entry point or "
+        "of a layer function, once per call; CPU pipeline's kernels phase) and activation bytes per token (dynamic "
         "sizes as 1: a prefill token, caches at depth 1; weights excluded)\n\n"
      << "| entry | fusions | kernels | activations written | activations read |\n"
      << "| --- | --- | ---: | ---: | ---: |\n";
