@@ -417,6 +417,10 @@ def VectorizeContractions : Pass<"qnext-vectorize-contractions"> {
       f32) and used for every token of the block;
     * one horizontal sum per output element at the end.
 
+    With several tokens and `token-tile` > 0, the forall runs once per tile
+    of that many tokens (an `scf.for` around it), so every row block reads a
+    tile that is still in cache; the weights are read once per tile.
+
     Only the summation order changes (vector lanes, then a tree). A dynamic
     N (rows of W) gets blocks of one row. A contraction whose K is dynamic or
     not a multiple of `vector-width` is left alone for the scalar path.
@@ -452,6 +456,10 @@ def VectorizeContractions : Pass<"qnext-vectorize-contractions"> {
     Option<"prologueTasks", "prologue-tasks", "int64_t", /*default=*/"16",
            "tasks a kernel with a prologue is split into at least (each "
            "computes the prologue once)">,
+    Option<"tokenTile", "token-tile", "int64_t", /*default=*/"0",
+           "with several tokens, run the kernel on tiles of this many "
+           "tokens one after the other, so a tile's inputs stay in cache "
+           "(0: all tokens at once)">,
   ];
   let statistics = [
     Statistic<"numMatvecs", "matvecs", "Single-token contractions vectorized">,

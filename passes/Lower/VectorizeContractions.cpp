@@ -245,7 +245,7 @@ public:
 
   /// Rewrites the kernel's ops; returns the replacement of its last one.
   Value emit(int64_t rows, int64_t tokenRows, int64_t tokenBlockRows,
-             int64_t prologueTasks) {
+             int64_t prologueTasks, int64_t tokenTile) {
     // A zero fill as the init contributes nothing: write into its
     // destination instead of adding it. An epilogue writes its own result.
     Value dest = c.init;
@@ -275,9 +275,31 @@ public:
     OpFoldResult blocks = ShapedType::isDynamic(c.n)
                               ? tensor::getMixedSize(b, loc, c.w, 0)
                               : OpFoldResult(b.getIndexAttr(c.n / chunk));
+    OpBuilder::InsertionGuard guard(b);
+    // Several tokens: the kernel runs on tiles of `tokenTile` tokens, one
+    // after the other, so that a tile's inputs stay in cache while every
+    // row block reads them (the weights are read once per tile).
+    bool manyTokens = c.multiToken && !oneRow;
+    scf::ForOp tiles;
+    Value tokenLo, tokenHi;
+    if (manyTokens) {
+      Value t = tensor::DimOp::create(b, loc, dest, 0);
+      tokenLo = index(0);
+      tokenHi = t;
+      if (tokenTile > 0) {
+        tiles = scf::ForOp::create(b, loc, index(0), t, index(tokenTile),
+                                   ValueRange{dest});
+        b.setInsertionPointToStart(tiles.getBody());
+        tokenLo = tiles.getInductionVar();
+        tokenHi = arith::MinUIOp::create(
+            b, loc, arith::AddIOp::create(b, loc, tokenLo, index(tokenTile)), t);
+        dest = tiles.getRegionIterArgs()[0];
+      }
+    }
     auto forall = scf::ForallOp::create(b, loc, ArrayRef<OpFoldResult>{blocks},
                                         ValueRange{dest}, std::nullopt);
-    OpBuilder::InsertionGuard guard(b);
+    if (tiles)
+      scf::YieldOp::create(b, loc, forall.getResults());
     b.setInsertionPoint(forall.getTerminator());
     Value n0 = arith::MulIOp::create(b, loc, forall.getInductionVar(0), index(chunk));
     Value shared = forall.getRegionIterArgs()[0];
@@ -299,18 +321,21 @@ public:
     } else if (oneRow) {
       tile = tokenBlock(tile, addInit, {index(0)}, n0, tn, chunk);
     } else {
-      // Blocks of tokenRows tokens, then the remaining tokens one by one.
-      Value t = getValueOrCreateConstantIndexOp(b, loc, sizes[0]);
+      // The tokens [tokenLo, tokenHi) in blocks of tokenRows, then the
+      // remaining ones one by one.
       int64_t tm = std::max<int64_t>(tokenRows, 1);
-      Value full = arith::MulIOp::create(
-          b, loc, arith::DivUIOp::create(b, loc, t, index(tm)), index(tm));
-      tile = tokenLoop(tile, addInit, index(0), full, tm, n0, tn, chunk);
-      tile = tokenLoop(tile, addInit, full, t, 1, n0, tn, chunk);
+      Value span = arith::SubIOp::create(b, loc, tokenHi, tokenLo);
+      Value full = arith::AddIOp::create(
+          b, loc, tokenLo,
+          arith::MulIOp::create(
+              b, loc, arith::DivUIOp::create(b, loc, span, index(tm)), index(tm)));
+      tile = tokenLoop(tile, addInit, tokenLo, full, tm, n0, tn, chunk);
+      tile = tokenLoop(tile, addInit, full, tokenHi, 1, n0, tn, chunk);
     }
     b.setInsertionPointToStart(forall.getTerminator().getBody());
     tensor::ParallelInsertSliceOp::create(b, loc, tile, shared, offsets, sizes,
                                           strides);
-    return forall.getResult(0);
+    return tiles ? tiles.getResult(0) : forall.getResult(0);
   }
 
 private:
@@ -552,10 +577,11 @@ struct VectorizeContractionsPass
 
   void runOnOperation() override {
     if (vectorWidth < 1 || rows < 1 || tokenRows < 1 || tokenBlockRows < 1 ||
-        prologueTasks < 1) {
+        prologueTasks < 1 || tokenTile < 0) {
       getOperation()->emitError("qnext-vectorize-contractions: vector-width, "
                                 "rows, token-rows, token-block-rows and "
-                                "prologue-tasks must be positive");
+                                "prologue-tasks must be positive, token-tile "
+                                "not negative");
       return signalPassFailure();
     }
     // Fused pairs first (their contractions are not kernels of their own),
@@ -591,7 +617,8 @@ struct VectorizeContractionsPass
     Operation *last = k.epilogue ? k.epilogue.getOperation() : k.c.op.getOperation();
     rewriter.setInsertionPoint(last);
     KernelEmitter emitter(rewriter, last->getLoc(), k, vectorWidth);
-    Value result = emitter.emit(rows, tokenRows, tokenBlockRows, prologueTasks);
+    Value result =
+        emitter.emit(rows, tokenRows, tokenBlockRows, prologueTasks, tokenTile);
     rewriter.replaceOp(last, result);
     SmallVector<Contraction> done = {k.c};
     if (k.second) {

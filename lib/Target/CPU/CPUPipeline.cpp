@@ -21,6 +21,20 @@ struct Step {
   std::string pipeline;
 };
 
+/// qnext-vectorize-contractions' options for the target's registers. With
+/// several tokens a register block is token-rows x token-block-rows
+/// accumulators plus token-rows inputs and a weight row: 6 x 4 + 6 + 1 = 31
+/// of AVX-512's 32 registers, 4 x 2 + 4 + 1 = 13 of AVX2's 16. Prompts run
+/// in tiles of 64 tokens (a tile's activations, 64 x 8 KB for a hidden size
+/// of 2048, stay in L2 while every row block reads them).
+std::string kernelOptions(const qnext::CPUPipelineOptions &options) {
+  std::string text = "vector-width=" + std::to_string(options.vectorWidth) +
+                     " token-tile=64";
+  if (options.vectorWidth >= 16)
+    text += " token-rows=6 token-block-rows=4";
+  return text;
+}
+
 std::vector<Step> steps(const qnext::CPUPipelineOptions &options) {
   using qnext::CPUPhase;
   return {
@@ -54,8 +68,7 @@ std::vector<Step> steps(const qnext::CPUPipelineOptions &options) {
       //    contractions and recurrence, attention's weighted sums) become
       //    scf.forall over their heads, run on all cores like the kernels.
       {CPUPhase::Kernels,
-       "func.func(qnext-vectorize-contractions{vector-width=" +
-           std::to_string(options.vectorWidth) +
+       "func.func(qnext-vectorize-contractions{" + kernelOptions(options) +
            "},qnext-parallelize-heads),canonicalize,cse"},
       // 5. Weights and the entry ABI, still on tensors: every parameter
       //    becomes a read-only view of the packed weights buffer (the plan

@@ -1,8 +1,10 @@
 // RUN: qnext-opt %s --split-input-file --qnext-vectorize-contractions --canonicalize --cse | FileCheck %s
 // RUN: qnext-opt %s --split-input-file --qnext-vectorize-contractions="vector-width=16 rows=3" --canonicalize | FileCheck %s --check-prefix=W16
+// RUN: qnext-opt %s --split-input-file --qnext-vectorize-contractions="token-tile=8" --canonicalize --cse | FileCheck %s --check-prefix=TILED
 // RUN: not qnext-opt %s --split-input-file --qnext-vectorize-contractions="rows=0" 2>&1 | FileCheck %s --check-prefix=BAD
+// RUN: not qnext-opt %s --split-input-file --qnext-vectorize-contractions="token-tile=-1" 2>&1 | FileCheck %s --check-prefix=BAD
 
-// BAD: vector-width, rows, token-rows, token-block-rows and prologue-tasks must be positive
+// BAD: vector-width, rows, token-rows, token-block-rows and prologue-tasks must be positive, token-tile not negative
 
 #matvec = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d1)>,
            affine_map<(d0, d1) -> (d0)>]
@@ -67,8 +69,8 @@ func.func @matvec_bf16(%w: tensor<12x32xbf16>, %x: tensor<32xf32>) -> tensor<12x
 // accumulators, then the remaining tokens one at a time.
 // CHECK-LABEL: func.func @matmul_f16
 // CHECK-SAME: (%[[X:.+]]: tensor<?x16xf32>, %[[W:.+]]: tensor<6x16xf16>, %[[INIT:.+]]: tensor<?x6xf32>)
-// CHECK: scf.forall (%{{.+}}) in (3) shared_outs(%[[O:.+]] = %[[INIT]])
 // CHECK: %[[T:.+]] = tensor.dim %[[INIT]], %{{.+}} : tensor<?x6xf32>
+// CHECK: scf.forall (%{{.+}}) in (3) shared_outs(%[[O:.+]] = %[[INIT]])
 // CHECK: %[[TILE:.+]] = tensor.extract_slice %[[O]][0, %{{.+}}] [%[[T]], 2] [1, 1]
 // CHECK: %[[FULL:.+]] = arith.muli
 // CHECK: %[[MAIN:.+]] = scf.for %{{.+}} = %{{.+}} to %[[FULL]] step %{{.+}} iter_args(%[[IT:.+]] = %[[TILE]])
@@ -82,6 +84,20 @@ func.func @matvec_bf16(%w: tensor<12x32xbf16>, %x: tensor<32xf32>) -> tensor<12x
 // CHECK: scf.for {{.+}} -> (vector<8xf32>, vector<8xf32>)
 // CHECK: tensor.parallel_insert_slice %[[REST]] into %[[O]][0, %{{.+}}] [%[[T]], 2] [1, 1]
 // CHECK-NOT: linalg.generic
+// With token-tile=8: the same kernel once per tile of 8 tokens, each
+// forall's token loops running over its tile only.
+// TILED-LABEL: func.func @matmul_f16
+// TILED: %[[T:.+]] = tensor.dim %{{.+}}, %{{.+}} : tensor<?x6xf32>
+// TILED: %[[R:.+]] = scf.for %[[T0:.+]] = %{{.+}} to %[[T]] step %[[C8:.+]] iter_args(%[[D:.+]] = %{{.+}})
+// TILED: %[[E:.+]] = arith.addi %[[T0]], %[[C8]]
+// TILED: %[[T1:.+]] = arith.minui %[[E]], %[[T]]
+// TILED: %[[F:.+]] = scf.forall (%{{.+}}) in (3) shared_outs(%{{.+}} = %[[D]])
+// TILED: %[[SPAN:.+]] = arith.subi %[[T1]], %[[T0]]
+// TILED: %[[FULL:.+]] = arith.addi %[[T0]], %{{.+}}
+// TILED: scf.for %{{.+}} = %[[T0]] to %[[FULL]] step
+// TILED: scf.for %{{.+}} = %[[FULL]] to %[[T1]] step
+// TILED: scf.yield %[[F]]
+// TILED: return %[[R]]
 func.func @matmul_f16(%x: tensor<?x16xf32>, %w: tensor<6x16xf16>, %init: tensor<?x6xf32>) -> tensor<?x6xf32> {
   %y = linalg.generic {indexing_maps = #matmul, iterator_types = ["parallel", "parallel", "reduction"]}
       ins(%x, %w : tensor<?x16xf32>, tensor<6x16xf16>) outs(%init : tensor<?x6xf32>) {
