@@ -105,6 +105,32 @@ def FuseProjections : Pass<"qnext-fuse-projections"> {
                            "::mlir::qnext::QNextDialect"];
 }
 
+def FuseMoE : Pass<"qnext-fuse-moe"> {
+  let summary = "A decode step's routed experts as two grouped kernels, the combine in the second";
+  let description = [{
+    Marks `qnext.fused = "moe"` on every `qnext.expert_swiglu` no other
+    fusion marked. For one token (a decode step), `qnext-lower-to-linalg`
+    then lowers it in the gather form (gate, up and down read at the routed
+    expert, and the weighted combine over the selected experts), and
+    `qnext-vectorize-contractions` makes that two kernels for all the
+    selected experts together instead of two or three per expert: one
+    computes every selected expert's gate and up rows and `silu(gate) * up`
+    in registers, the other every expert's down rows, each block of output
+    rows running through the experts in order and adding `weight * rows` in
+    registers (the combine) before writing the MoE's output once. Same ops
+    in the same order per element: bit-identical to the per-expert kernels.
+
+    Several tokens (a prompt) keep the lowering grouped by expert (each
+    chosen expert's weights read once per call), with gate, up and silu *
+    mul as one kernel per expert, as `qnext-fuse-swiglu` makes them.
+
+    Runs before `qnext-fuse-swiglu`, which leaves marked ops alone.
+  }];
+  let statistics = [
+    Statistic<"numFused", "fused", "Routed-expert ops marked">,
+  ];
+}
+
 def FuseSwiGLU : Pass<"qnext-fuse-swiglu"> {
   let summary = "SwiGLU: gate and up projections and silu * mul as one kernel";
   let description = [{
@@ -443,6 +469,17 @@ def VectorizeContractions : Pass<"qnext-vectorize-contractions"> {
     block of tokens once, a vector along K at a time with the generic's body,
     into a buffer its row blocks read. The normalised or gated activations
     are never written to memory shared between kernels.
+
+    Gathers: one token's routed experts in qnext-lower-to-linalg's gather
+    form, `y[0, s, n] = sum_k x[k] * W[sel[0, s], n, k]` (W stacked
+    [E, N, K], x one row or one per slot), become one kernel for all the
+    slots: a forall over every slot's blocks of `rows` weight rows, each
+    reading its slot's expert. A marked silu * mul over two of them (gate and
+    up) is their epilogue, as above. A weighted sum over the slots of a
+    per-slot gather, `y[0, n] = sum_s w[0, s] * d[0, s, n]` (the combine), is
+    computed in the down projection's kernel: each block of rows runs through
+    the slots in order, adding `w * rows` in registers, and writes y once.
+    Same order per element as the generics: bit-identical results.
   }];
   let options = [
     Option<"vectorWidth", "vector-width", "int64_t", /*default=*/"8",
@@ -467,6 +504,8 @@ def VectorizeContractions : Pass<"qnext-vectorize-contractions"> {
     Statistic<"numSkipped", "skipped", "Contractions left to the scalar path">,
     Statistic<"numEpilogues", "epilogues", "Pairs of contractions fused with their elementwise epilogue">,
     Statistic<"numPrologues", "prologues", "Contractions that compute their input's prologue">,
+    Statistic<"numGathers", "gathers", "Gather contractions (one token's routed experts) vectorized">,
+    Statistic<"numCombines", "combines", "Weighted sums over a gather's slots computed in its kernel">,
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect",

@@ -363,6 +363,15 @@ struct LowerRouter : OpRewritePattern<RouterOp> {
   }
 };
 
+/// A decode step's routed experts that qnext-fuse-moe marked: lowered in the
+/// gather form, which qnext-vectorize-contractions makes one kernel for all
+/// the selected experts' gate and up, and one for their down and combine.
+bool isGroupedStep(ExpertSwiGLUOp op) {
+  auto mark = fusionMark(op);
+  return mark && mark.getValue() == "moe" &&
+         cast<RankedTensorType>(op.getInput().getType()).getDimSize(0) == 1;
+}
+
 /// y[t] = sum_i w[t, i] * down_e(silu(gate_e x[t]) * up_e x[t]), e = idx[t, i]:
 /// only the selected experts' weights are read. One token (a decode step):
 /// its top-k experts in turn.
@@ -374,6 +383,8 @@ struct LowerExpertSwiGLU : OpRewritePattern<ExpertSwiGLUOp> {
       return failure();
     if (cast<RankedTensorType>(op.getInput().getType()).getDimSize(0) != 1)
       return rw.notifyMatchFailure(op, "several tokens: grouped by expert");
+    if (isGroupedStep(op))
+      return rw.notifyMatchFailure(op, "qnext-fuse-moe: one grouped kernel");
     Emitter e{rw, op.getLoc()};
     Value x = op.getInput();
     Value out0 = e.filled(e.sizesOf(x), e.f32(), 0.0);
@@ -558,11 +569,17 @@ struct LowerExpertSwiGLUGrouped : OpRewritePattern<ExpertSwiGLUOp> {
 /// The stacked weights are read in the bodies at the routed expert
 /// (tensor.extract of linalg.index positions).
 struct LowerExpertSwiGLUGather : OpRewritePattern<ExpertSwiGLUOp> {
-  using OpRewritePattern::OpRewritePattern;
+  /// `always`: every expert op (the GPU's form); otherwise only a decode
+  /// step that qnext-fuse-moe marked.
+  LowerExpertSwiGLUGather(MLIRContext *ctx, bool always)
+      : OpRewritePattern(ctx), always(always) {}
+  bool always;
   LogicalResult matchAndRewrite(ExpertSwiGLUOp op,
                                 PatternRewriter &rw) const override {
     if (failed(requireF32(rw, op, op.getInput())))
       return failure();
+    if (!always && !isGroupedStep(op))
+      return rw.notifyMatchFailure(op, "not a grouped decode step");
     Emitter e{rw, op.getLoc()};
     Value x = op.getInput(), indices = op.getIndices(), weights = op.getWeights();
     Value gate = op.getGate(), up = op.getUp(), down = op.getDown();
@@ -594,6 +611,7 @@ struct LowerExpertSwiGLUGather : OpRewritePattern<ExpertSwiGLUOp> {
                         [&](OpBuilder &bb, Location l, ValueRange a) {
                           return Emitter::mul(bb, l, Emitter::silu(bb, l, a[0]), a[1]);
                         });
+    carryMark(fusionMark(op), {g, u, h});
     Value d = gather(h, true, down, hidden, same);
     Value y = e.generic({d, weights}, e.filled({tokens, hidden}, e.f32(), 0.0),
                         {e.map(3, {e.d(0), e.d(2), e.d(1)}), e.map(3, {e.d(0), e.d(2)}),
@@ -612,8 +630,7 @@ void mlir::qnext::lowering::populateSequentialOpPatterns(
     RewritePatternSet &patterns, bool gatherExperts) {
   patterns.add<LowerGatedDeltaRule, LowerAttention, LowerRouter>(
       patterns.getContext());
-  if (gatherExperts)
-    patterns.add<LowerExpertSwiGLUGather>(patterns.getContext());
-  else
+  patterns.add<LowerExpertSwiGLUGather>(patterns.getContext(), gatherExperts);
+  if (!gatherExperts)
     patterns.add<LowerExpertSwiGLU, LowerExpertSwiGLUGrouped>(patterns.getContext());
 }

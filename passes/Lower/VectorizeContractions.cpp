@@ -24,11 +24,18 @@ using namespace mlir;
 namespace {
 
 /// y = x * W^T as matched: `x` is [K] (one token) or [T, K], `w` is [N, K].
+/// A gather contraction (one token's routed experts, qnext-lower-to-linalg's
+/// gather form) has a `selector` [1, S] of expert ids, `w` stacked [E, N, K]
+/// and y [1, S, N]: y[0, s, n] = sum_k x[k] * w[selector[0, s], n, k], with
+/// x [1, K], or [1, S, K] (`perSlot`: one input row per slot).
 struct Contraction {
   linalg::GenericOp op;
   Value x, w, init;
   bool multiToken;
   int64_t n, k; ///< n is ShapedType::kDynamic for a dynamic row count
+  Value selector = {};
+  int64_t slots = 0;
+  bool perSlot = false;
 };
 
 /// A fused kernel's work: one contraction, or (with an epilogue) two of the
@@ -42,6 +49,9 @@ struct Kernel {
   linalg::GenericOp epilogue;
   linalg::GenericOp prologue;
   tensor::CollapseShapeOp collapse;
+  /// A per-slot gather contraction's weighted sum over slots (the MoE's
+  /// combine), computed in its kernel.
+  linalg::GenericOp combine = {};
 };
 
 /// `v` with any float extension stripped.
@@ -49,6 +59,74 @@ Value stripExt(Value v) {
   if (auto ext = v.getDefiningOp<arith::ExtFOp>())
     return ext.getIn();
   return v;
+}
+
+/// The gather contraction of one token (see Contraction):
+///   (t, s, n, k): x (t, k) or (t, s, k), selector (t, s) -> y (t, s, n)
+///   yield y + x * ext(tensor.extract w[index_cast(selector), n, k])
+/// with t of extent 1.
+std::optional<Contraction> matchGather(linalg::GenericOp op) {
+  MLIRContext *ctx = op.getContext();
+  auto d = [&](unsigned i) { return getAffineDimExpr(i, ctx); };
+  auto map = [&](ArrayRef<AffineExpr> results) {
+    return AffineMap::get(4, 0, results, ctx);
+  };
+  using utils::IteratorType;
+  SmallVector<AffineMap> maps = op.getIndexingMapsArray();
+  if (op.getIteratorTypesArray() !=
+          SmallVector<IteratorType>{IteratorType::parallel, IteratorType::parallel,
+                                    IteratorType::parallel, IteratorType::reduction} ||
+      maps[1] != map({d(0), d(1)}) || maps[2] != map({d(0), d(1), d(2)}))
+    return std::nullopt;
+  Contraction c{op, op.getDpsInputs()[0], {}, op.getDpsInits()[0], false, 0, 0};
+  c.selector = op.getDpsInputs()[1];
+  if (maps[0] == map({d(0), d(1), d(3)}))
+    c.perSlot = true;
+  else if (maps[0] != map({d(0), d(3)}))
+    return std::nullopt;
+
+  // Body: yield out + x * ext(extract w[index_cast(sel), index 2, index 3]).
+  Block &body = op.getRegion().front();
+  auto yield = cast<linalg::YieldOp>(body.getTerminator());
+  auto addOp = yield.getValues()[0].getDefiningOp<arith::AddFOp>();
+  Value out = body.getArgument(2);
+  if (!addOp || (addOp.getLhs() != out && addOp.getRhs() != out))
+    return std::nullopt;
+  auto mulOp = (addOp.getLhs() == out ? addOp.getRhs() : addOp.getLhs())
+                   .getDefiningOp<arith::MulFOp>();
+  if (!mulOp)
+    return std::nullopt;
+  Value xv = body.getArgument(0);
+  Value other = mulOp.getLhs() == xv ? mulOp.getRhs() : mulOp.getLhs();
+  if (other == xv || (mulOp.getLhs() != xv && mulOp.getRhs() != xv))
+    return std::nullopt;
+  auto extract = stripExt(other).getDefiningOp<tensor::ExtractOp>();
+  if (!extract || extract.getIndices().size() != 3 ||
+      extract.getTensor().getParentRegion() == &op.getRegion())
+    return std::nullopt;
+  auto cast = extract.getIndices()[0].getDefiningOp<arith::IndexCastOp>();
+  auto n = extract.getIndices()[1].getDefiningOp<linalg::IndexOp>();
+  auto k = extract.getIndices()[2].getDefiningOp<linalg::IndexOp>();
+  if (!cast || cast.getIn() != body.getArgument(1) || !n || n.getDim() != 2 ||
+      !k || k.getDim() != 3)
+    return std::nullopt;
+  c.w = extract.getTensor();
+
+  auto xType = dyn_cast<RankedTensorType>(c.x.getType());
+  auto wType = llvm::cast<RankedTensorType>(c.w.getType());
+  auto yType = llvm::cast<RankedTensorType>(c.init.getType());
+  Type wElt = wType.getElementType();
+  if (!xType || !xType.getElementType().isF32() ||
+      !yType.getElementType().isF32() || !yType.hasStaticShape() ||
+      yType.getDimSize(0) != 1 || !wType.hasStaticShape() ||
+      !(wElt.isF32() || wElt.isBF16() || wElt.isF16()))
+    return std::nullopt;
+  c.slots = yType.getDimSize(1);
+  c.n = wType.getDimSize(1);
+  c.k = wType.getDimSize(2);
+  if (yType.getDimSize(2) != c.n || xType.getShape().back() != c.k)
+    return std::nullopt;
+  return c;
 }
 
 /// The projection contractions of qnext-lower-to-linalg:
@@ -81,6 +159,8 @@ std::optional<Contraction> match(linalg::GenericOp op) {
                                             map(3, {d(1), d(2)}),
                                             map(3, {d(0), d(1)})}) {
     xArg = 0, wArg = 1, c.multiToken = true;
+  } else if (iters.size() == 4) {
+    return matchGather(op);
   } else {
     return std::nullopt;
   }
@@ -166,11 +246,50 @@ std::optional<Kernel> matchEpilogue(linalg::GenericOp e) {
       return std::nullopt;
   }
   if (cs[0]->op == cs[1]->op || cs[0]->x != cs[1]->x ||
+      cs[0]->selector != cs[1]->selector ||
       cs[0]->w.getType() != cs[1]->w.getType() ||
       ShapedType::isDynamic(cs[0]->n) ||
       cs[0]->op.getResult(0).getType() != e.getResult(0).getType())
     return std::nullopt;
   return Kernel{*cs[0], cs[1], e, {}, {}};
+}
+
+/// y[t, n] = sum_s w[t, s] * d[t, s, n] over a per-slot gather contraction
+/// d that nothing else reads, y starting from zero: the routed experts'
+/// weighted combine (qnext-lower-to-linalg's gather form).
+std::optional<Kernel> matchCombine(linalg::GenericOp op) {
+  using utils::IteratorType;
+  MLIRContext *ctx = op.getContext();
+  auto d = [&](unsigned i) { return getAffineDimExpr(i, ctx); };
+  auto map = [&](ArrayRef<AffineExpr> results) {
+    return AffineMap::get(3, 0, results, ctx);
+  };
+  if (op.getNumDpsInputs() != 2 || op.getNumDpsInits() != 1 ||
+      !op.hasPureTensorSemantics() || !isZeroFill(op.getDpsInits()[0]) ||
+      op.getIteratorTypesArray() !=
+          SmallVector<IteratorType>{IteratorType::parallel, IteratorType::parallel,
+                                    IteratorType::reduction} ||
+      op.getIndexingMapsArray() !=
+          SmallVector<AffineMap>{map({d(0), d(2), d(1)}), map({d(0), d(2)}),
+                                 map({d(0), d(1)})})
+    return std::nullopt;
+  Block &body = op.getRegion().front();
+  auto add = cast<linalg::YieldOp>(body.getTerminator())
+                 .getValues()[0]
+                 .getDefiningOp<arith::AddFOp>();
+  auto mul = add ? add.getRhs().getDefiningOp<arith::MulFOp>() : arith::MulFOp();
+  if (!add || add.getLhs() != body.getArgument(2) || !mul ||
+      mul.getLhs() != body.getArgument(1) || mul.getRhs() != body.getArgument(0))
+    return std::nullopt;
+  auto producer = op.getDpsInputs()[0].getDefiningOp<linalg::GenericOp>();
+  if (!producer || !producer->hasOneUse())
+    return std::nullopt;
+  std::optional<Contraction> c = matchGather(producer);
+  if (!c || !c->perSlot || !isZeroFill(c->init))
+    return std::nullopt;
+  Kernel k{*c, std::nullopt, {}, {}, {}};
+  k.combine = op;
+  return k;
 }
 
 /// The marks whose generic a contraction computes as its prologue
@@ -497,22 +616,53 @@ private:
   /// x weight rows [n0, n0 + tn), written to rows `outTokens` of `tile` at
   /// column `col`.
   Value block(Value tile, bool addInit, Value xs, ArrayRef<Value> xTokens,
-              ArrayRef<Value> outTokens, Value n0, int64_t tn, Value col) {
+              ArrayRef<Value> outTokens, Value n0, int64_t tn, Value col,
+              ArrayRef<Value> outPrefix = {}) {
+    SmallVector<Value> rowsOut =
+        blockRows(xs, xTokens, std::max<int64_t>(outTokens.size(), 1), n0, tn);
+    auto rowType = VectorType::get({tn}, b.getF32Type());
+    for (auto [j, row] : llvm::enumerate(rowsOut)) {
+      SmallVector<Value> outIdx(outPrefix.begin(), outPrefix.end());
+      if (!outTokens.empty())
+        outIdx.push_back(outTokens[j]);
+      outIdx.push_back(col);
+      if (addInit) {
+        // The window still holds the init's values (it is a slice of them).
+        Value pad = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0.0));
+        Value prior = vector::TransferReadOp::create(b, loc, rowType, tile, outIdx,
+                                                     pad, ArrayRef<bool>{true});
+        row = arith::AddFOp::create(b, loc, row, prior);
+      }
+      tile = vector::TransferWriteOp::create(b, loc, row, tile, outIdx,
+                                             ArrayRef<bool>{true})
+                 .getResult();
+    }
+    return tile;
+  }
+
+  /// The sums of one register block, a vector<tn> per token (tm of them):
+  /// the input rows `xTokens` of `xs` (none: rank 1) x weight rows
+  /// [n0, n0 + tn) of each of `weights` (the contraction's, or the slices of
+  /// a gather's), with the epilogue's body applied.
+  SmallVector<Value> blockRows(Value xs, ArrayRef<Value> xTokens, int64_t tm,
+                               Value n0, int64_t tn) {
     Type f32 = b.getF32Type();
     auto accType = VectorType::get({vl}, f32);
     Value zero = arith::ConstantOp::create(
         b, loc, DenseElementsAttr::get(accType, b.getF32FloatAttr(0.0).getValue()));
-    const int64_t tm = std::max<int64_t>(outTokens.size(), 1);
     SmallVector<Value> rowsOfW;
     for (int64_t r = 0; r < tn; ++r)
       rowsOfW.push_back(r == 0 ? n0
                                : arith::AddIOp::create(b, loc, n0, index(r)).getResult());
-    Type wElt = cast<RankedTensorType>(c.w.getType()).getElementType();
+    Type wElt = cast<ShapedType>(c.w.getType()).getElementType();
     // The weights read: one contraction's, or both of a fused pair's
     // (accumulators [weight][token][row]).
-    SmallVector<Value> weights = {c.w};
-    if (kernel.second)
-      weights.push_back(kernel.second->w);
+    SmallVector<Value> weights = blockWeights;
+    if (weights.empty()) {
+      weights.push_back(c.w);
+      if (kernel.second)
+        weights.push_back(kernel.second->w);
+    }
     const int64_t perWeight = tm * tn;
 
     SmallVector<Value> zeros(weights.size() * perWeight, zero);
@@ -535,6 +685,7 @@ private:
         });
 
     auto rowType = VectorType::get({tn}, f32);
+    SmallVector<Value> rows;
     for (int64_t j = 0; j < tm; ++j) {
       SmallVector<Value> rowsOut;
       for (size_t m = 0; m < weights.size(); ++m) {
@@ -546,24 +697,128 @@ private:
               arith::FastMathFlags::reassoc));
         rowsOut.push_back(vector::FromElementsOp::create(b, loc, rowType, sums));
       }
-      Value row = kernel.epilogue ? applyBody(kernel.epilogue, rowsOut, tn) : rowsOut[0];
-      SmallVector<Value> outIdx = outTokens.empty()
-                                      ? SmallVector<Value>{col}
-                                      : SmallVector<Value>{outTokens[j], col};
-      if (addInit) {
-        // The window still holds the init's values (it is a slice of them).
-        Value pad = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0.0));
-        Value prior = vector::TransferReadOp::create(b, loc, rowType, tile, outIdx,
-                                                     pad, ArrayRef<bool>{true});
-        row = arith::AddFOp::create(b, loc, row, prior);
-      }
-      tile = vector::TransferWriteOp::create(b, loc, row, tile, outIdx,
-                                             ArrayRef<bool>{true})
-                 .getResult();
+      rows.push_back(kernel.epilogue ? applyBody(kernel.epilogue, rowsOut, tn)
+                                     : rowsOut[0]);
     }
-    return tile;
+    return rows;
   }
 
+  /// A gather contraction's weights for the expert of slot `s`: the [N, K]
+  /// slice of each stacked weight read (one, or a fused pair's two), and
+  /// its input row.
+  Value selectSlot(Value s) {
+    Value id = tensor::ExtractOp::create(b, loc, c.selector, ValueRange{index(0), s});
+    Value ex = arith::IndexCastOp::create(b, loc, b.getIndexType(), id);
+    blockWeights.clear();
+    SmallVector<Value> stacked = {c.w};
+    if (kernel.second)
+      stacked.push_back(kernel.second->w);
+    for (Value w : stacked) {
+      auto type = cast<RankedTensorType>(w.getType());
+      auto sliceType = RankedTensorType::get({c.n, c.k}, type.getElementType());
+      blockWeights.push_back(tensor::ExtractSliceOp::create(
+          b, loc, sliceType, w,
+          ArrayRef<OpFoldResult>{ex, b.getIndexAttr(0), b.getIndexAttr(0)},
+          ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(c.n),
+                                 b.getIndexAttr(c.k)},
+          ArrayRef<OpFoldResult>(SmallVector<OpFoldResult>(3, b.getIndexAttr(1)))));
+    }
+    auto xType = RankedTensorType::get({c.k}, b.getF32Type());
+    SmallVector<OpFoldResult> offsets = {b.getIndexAttr(0)};
+    if (c.perSlot)
+      offsets.push_back(s);
+    offsets.push_back(b.getIndexAttr(0));
+    SmallVector<OpFoldResult> sizes(offsets.size() - 1, b.getIndexAttr(1));
+    sizes.push_back(b.getIndexAttr(c.k));
+    return tensor::ExtractSliceOp::create(
+        b, loc, xType, c.x, offsets, sizes,
+        SmallVector<OpFoldResult>(offsets.size(), b.getIndexAttr(1)));
+  }
+
+public:
+  /// A gather contraction (with its epilogue, if any): a forall over the
+  /// slots' blocks of tn weight rows, each reading its slot's expert.
+  Value emitGather(int64_t rows) {
+    Value dest = kernel.epilogue ? kernel.epilogue.getDpsInits()[0]
+                                 : c.init.getDefiningOp<linalg::FillOp>().getOutputs()[0];
+    int64_t tn = blockFor(c.n, rows), perSlot = c.n / tn;
+    auto forall = scf::ForallOp::create(
+        b, loc, ArrayRef<OpFoldResult>{b.getIndexAttr(c.slots * perSlot)},
+        ValueRange{dest}, std::nullopt);
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPoint(forall.getTerminator());
+    Value blk = forall.getInductionVar(0);
+    Value s = arith::DivUIOp::create(b, loc, blk, index(perSlot));
+    Value n0 = arith::MulIOp::create(
+        b, loc, arith::RemUIOp::create(b, loc, blk, index(perSlot)), index(tn));
+    Value xs = selectSlot(s);
+    Value shared = forall.getRegionIterArgs()[0];
+    SmallVector<OpFoldResult> offsets = {b.getIndexAttr(0), s, n0};
+    SmallVector<OpFoldResult> sizes = {b.getIndexAttr(1), b.getIndexAttr(1),
+                                       b.getIndexAttr(tn)};
+    SmallVector<OpFoldResult> strides(3, b.getIndexAttr(1));
+    // Not rank-reduced: with one row a block, [1, 1, 1] -> [1] could keep a
+    // strided unit dimension.
+    Value tile = tensor::ExtractSliceOp::create(b, loc, shared, offsets, sizes,
+                                                strides);
+    tile = block(tile, /*addInit=*/false, xs, {}, {}, n0, tn, index(0),
+                 {index(0), index(0)});
+    b.setInsertionPointToStart(forall.getTerminator().getBody());
+    tensor::ParallelInsertSliceOp::create(b, loc, tile, shared, offsets, sizes,
+                                          strides);
+    return forall.getResult(0);
+  }
+
+  /// A per-slot gather contraction and the weighted sum over its slots that
+  /// reads it (y[0, n] = sum_s w[0, s] * d[0, s, n], the MoE's combine): a
+  /// forall over blocks of tn rows, each running through the slots in
+  /// order and adding w * its rows to registers, then writing y's rows.
+  Value emitGatherCombine(int64_t rows) {
+    linalg::GenericOp combine = kernel.combine;
+    Value slotWeights = combine.getDpsInputs()[1];
+    Value dest = combine.getDpsInits()[0].getDefiningOp<linalg::FillOp>().getOutputs()[0];
+    int64_t tn = blockFor(c.n, rows);
+    auto forall = scf::ForallOp::create(
+        b, loc, ArrayRef<OpFoldResult>{b.getIndexAttr(c.n / tn)}, ValueRange{dest},
+        std::nullopt);
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPoint(forall.getTerminator());
+    Value n0 = arith::MulIOp::create(b, loc, forall.getInductionVar(0), index(tn));
+    auto rowType = VectorType::get({tn}, b.getF32Type());
+    Value zero = arith::ConstantOp::create(
+        b, loc, DenseElementsAttr::get(rowType, b.getF32FloatAttr(0.0).getValue()));
+    auto slots = scf::ForOp::create(
+        b, loc, index(0), index(c.slots), index(1), ValueRange{zero},
+        [&](OpBuilder &, Location, Value s, ValueRange acc) {
+          Value xs = selectSlot(s);
+          Value row = blockRows(xs, {}, 1, n0, tn)[0];
+          Value w = tensor::ExtractOp::create(b, loc, slotWeights,
+                                              ValueRange{index(0), s});
+          Value ws = vector::BroadcastOp::create(b, loc, rowType, w);
+          // The combine's own order: acc + w * d.
+          scf::YieldOp::create(
+              b, loc,
+              ValueRange{arith::AddFOp::create(
+                  b, loc, acc[0], arith::MulFOp::create(b, loc, ws, row))});
+        });
+    Value shared = forall.getRegionIterArgs()[0];
+    SmallVector<OpFoldResult> offsets = {b.getIndexAttr(0), n0};
+    SmallVector<OpFoldResult> sizes = {b.getIndexAttr(1), b.getIndexAttr(tn)};
+    SmallVector<OpFoldResult> strides(2, b.getIndexAttr(1));
+    Value tile = tensor::ExtractSliceOp::create(b, loc, shared, offsets, sizes,
+                                                strides);
+    tile = vector::TransferWriteOp::create(b, loc, slots.getResult(0), tile,
+                                           ValueRange{index(0), index(0)},
+                                           ArrayRef<bool>{true})
+               .getResult();
+    b.setInsertionPointToStart(forall.getTerminator().getBody());
+    tensor::ParallelInsertSliceOp::create(b, loc, tile, shared, offsets, sizes,
+                                          strides);
+    return forall.getResult(0);
+  }
+
+private:
+  SmallVector<Value> blockWeights; ///< a gather's slices for this block
   OpBuilder &b;
   Location loc;
   const Contraction &c;
@@ -597,6 +852,15 @@ struct VectorizeContractionsPass
       if (std::optional<Kernel> k = matchEpilogue(op);
           k && k->c.k % vectorWidth == 0)
         emit(rewriter, *k);
+    // The routed experts' weighted combines, each with its gather.
+    SmallVector<linalg::GenericOp> combines;
+    getOperation()->walk([&](linalg::GenericOp op) {
+      if (matchCombine(op))
+        combines.push_back(op);
+    });
+    for (linalg::GenericOp op : combines)
+      if (std::optional<Kernel> k = matchCombine(op); k && k->c.k % vectorWidth == 0)
+        emit(rewriter, *k);
     getOperation()->walk([&](linalg::GenericOp op) {
       if (std::optional<Contraction> c = match(op)) {
         if (c->k % vectorWidth == 0)
@@ -613,20 +877,31 @@ struct VectorizeContractionsPass
   }
 
   void emit(IRRewriter &rewriter, Kernel k) {
-    // The epilogue sits after both contractions: emit there.
-    Operation *last = k.epilogue ? k.epilogue.getOperation() : k.c.op.getOperation();
+    // The epilogue (or the combine) sits after the contractions: emit there.
+    Operation *last = k.epilogue  ? k.epilogue.getOperation()
+                      : k.combine ? k.combine.getOperation()
+                                  : k.c.op.getOperation();
     rewriter.setInsertionPoint(last);
     KernelEmitter emitter(rewriter, last->getLoc(), k, vectorWidth);
     Value result =
-        emitter.emit(rows, tokenRows, tokenBlockRows, prologueTasks, tokenTile);
+        !k.c.selector ? emitter.emit(rows, tokenRows, tokenBlockRows, prologueTasks,
+                                     tokenTile)
+        : k.combine   ? emitter.emitGatherCombine(rows)
+                      : emitter.emitGather(rows);
     rewriter.replaceOp(last, result);
+    if (k.combine) {
+      if (auto fill = k.combine.getDpsInits()[0].getDefiningOp<linalg::FillOp>();
+          fill && fill->use_empty())
+        rewriter.eraseOp(fill);
+      ++numCombines;
+    }
     SmallVector<Contraction> done = {k.c};
     if (k.second) {
       done.push_back(*k.second);
       ++numEpilogues;
     }
     for (Contraction &c : done) {
-      if (k.epilogue)
+      if (k.epilogue || k.combine)
         rewriter.eraseOp(c.op);
       if (auto fill = c.init.getDefiningOp<linalg::FillOp>(); fill && fill->use_empty())
         rewriter.eraseOp(fill);
@@ -637,7 +912,10 @@ struct VectorizeContractionsPass
       rewriter.eraseOp(k.prologue);
       ++numPrologues;
     }
-    ++(k.c.multiToken ? numMatmuls : numMatvecs);
+    if (k.c.selector)
+      ++numGathers;
+    else
+      ++(k.c.multiToken ? numMatmuls : numMatvecs);
   }
 };
 

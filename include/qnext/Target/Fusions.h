@@ -29,6 +29,11 @@ struct Fusion {
 
 inline llvm::ArrayRef<Fusion> allFusions() {
   static const Fusion table[] = {
+      // Before swiglu, which leaves the expert ops it marks alone. Only the
+      // CPU's kernel generator makes the gather form grouped kernels.
+      {llvm::StringLiteral("moe"), llvm::StringLiteral("qnext-fuse-moe"), false,
+       llvm::StringLiteral("a decode step's routed experts -> two grouped kernels"),
+       /*onGPU=*/false},
       // Before projections: the gate and up projections it marks are one
       // kernel already, and projections leaves marked ones alone. The GPU
       // pipeline has no kernel that reads the marks.

@@ -364,3 +364,60 @@ func.func @prologue_transposed(%a: tensor<16x1xf32>, %w: tensor<8x16xbf16>) -> t
   } -> tensor<1x8xf32>
   return %y : tensor<1x8xf32>
 }
+
+// -----
+
+#gx = affine_map<(t, s, n, k) -> (t, k)>
+#gs = affine_map<(t, s, n, k) -> (t, s)>
+#gy = affine_map<(t, s, n, k) -> (t, s, n)>
+
+// A gather contraction of one token (two slots, experts picked by %sel):
+// one forall over both slots' blocks of 4 rows (2 x 8 / 4 = 4), each slicing
+// its slot's expert out of the stacked weights. With a token count other
+// than one (a prompt) it is left to the scalar path.
+// CHECK-LABEL: func.func @gather_one_token
+// CHECK-SAME: (%[[X:.+]]: tensor<1x16xf32>, %[[SEL:.+]]: tensor<1x2xi32>, %[[W:.+]]: tensor<4x8x16xbf16>)
+// CHECK: scf.forall (%[[B:.+]]) in (4)
+// CHECK: %[[S:.+]] = arith.divui %[[B]]
+// CHECK: %[[ID:.+]] = tensor.extract %[[SEL]][%{{.+}}, %[[S]]]
+// CHECK: %[[EX:.+]] = arith.index_cast %[[ID]] : i32 to index
+// CHECK: tensor.extract_slice %[[W]][%[[EX]], 0, 0] [1, 8, 16] [1, 1, 1] : tensor<4x8x16xbf16> to tensor<8x16xbf16>
+// CHECK-COUNT-4: vector.fma
+// CHECK: tensor.parallel_insert_slice {{.+}}[0, %[[S]], %{{.+}}] [1, 1, 4] [1, 1, 1] : tensor<1x1x4xf32> into tensor<1x2x8xf32>
+// CHECK-NOT: linalg.generic
+// CHECK-LABEL: func.func @gather_prompt
+// CHECK-NOT: scf.forall
+// CHECK: linalg.generic
+func.func @gather_one_token(%x: tensor<1x16xf32>, %sel: tensor<1x2xi32>, %w: tensor<4x8x16xbf16>) -> tensor<1x2x8xf32> {
+  %zero = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<1x2x8xf32>
+  %init = linalg.fill ins(%zero : f32) outs(%e : tensor<1x2x8xf32>) -> tensor<1x2x8xf32>
+  %y = linalg.generic {indexing_maps = [#gx, #gs, #gy], iterator_types = ["parallel", "parallel", "parallel", "reduction"]}
+      ins(%x, %sel : tensor<1x16xf32>, tensor<1x2xi32>) outs(%init : tensor<1x2x8xf32>) {
+  ^bb0(%a: f32, %id: i32, %o: f32):
+    %ex = arith.index_cast %id : i32 to index
+    %n = linalg.index 2 : index
+    %k = linalg.index 3 : index
+    %wv = tensor.extract %w[%ex, %n, %k] : tensor<4x8x16xbf16>
+    %wf = arith.extf %wv : bf16 to f32
+    %m = arith.mulf %a, %wf : f32
+    %r = arith.addf %o, %m : f32
+    linalg.yield %r : f32
+  } -> tensor<1x2x8xf32>
+  return %y : tensor<1x2x8xf32>
+}
+func.func @gather_prompt(%x: tensor<?x16xf32>, %sel: tensor<?x2xi32>, %w: tensor<4x8x16xbf16>, %init: tensor<?x2x8xf32>) -> tensor<?x2x8xf32> {
+  %y = linalg.generic {indexing_maps = [#gx, #gs, #gy], iterator_types = ["parallel", "parallel", "parallel", "reduction"]}
+      ins(%x, %sel : tensor<?x16xf32>, tensor<?x2xi32>) outs(%init : tensor<?x2x8xf32>) {
+  ^bb0(%a: f32, %id: i32, %o: f32):
+    %ex = arith.index_cast %id : i32 to index
+    %n = linalg.index 2 : index
+    %k = linalg.index 3 : index
+    %wv = tensor.extract %w[%ex, %n, %k] : tensor<4x8x16xbf16>
+    %wf = arith.extf %wv : bf16 to f32
+    %m = arith.mulf %a, %wf : f32
+    %r = arith.addf %o, %m : f32
+    linalg.yield %r : f32
+  } -> tensor<?x2x8xf32>
+  return %y : tensor<?x2x8xf32>
+}

@@ -1,0 +1,97 @@
+// RUN: qnext-opt %s --qnext-fuse-moe --split-input-file | FileCheck %s
+// RUN: qnext-opt %s --qnext-fuse-swiglu --qnext-fuse-moe --split-input-file | FileCheck %s --check-prefix=TAKEN
+// RUN: qnext-opt %s --qnext-fuse-moe --qnext-lower-to-linalg --split-input-file | FileCheck %s --check-prefix=LINALG
+// RUN: qnext-opt %s --qnext-fuse-moe --qnext-lower-to-linalg --canonicalize --qnext-vectorize-contractions="vector-width=8 rows=4" --canonicalize --cse --split-input-file | FileCheck %s --check-prefix=KERNEL
+
+// One decode step's routed experts (top 2 of 4): marked whole.
+// CHECK-LABEL: func.func @decode_step
+// CHECK: qnext.expert_swiglu {{.+}} {qnext.fused = "moe"}
+// An op another fusion marked first is left alone.
+// TAKEN-LABEL: func.func @decode_step
+// TAKEN: qnext.expert_swiglu {{.+}} {qnext.fused = "swiglu"}
+
+// The lowering: the gather form, no loop over the selected experts; gate,
+// up and silu * mul marked, then the down gather and the combine.
+// LINALG-LABEL: func.func @decode_step
+// LINALG-NOT: scf.for
+// LINALG: linalg.generic {{.+}}iterator_types = ["parallel", "parallel", "parallel", "reduction"]{{.+}}qnext.fused = "moe"
+// LINALG: tensor.extract %{{.+}} : tensor<4x32x64xbf16>
+// LINALG: linalg.generic {{.+}}iterator_types = ["parallel", "parallel", "parallel", "reduction"]{{.+}}qnext.fused = "moe"
+// LINALG: linalg.generic {{.+}}iterator_types = ["parallel", "parallel", "parallel"]{{.+}}qnext.fused = "moe"
+// LINALG: math.exp
+// LINALG: linalg.generic {{.+}}iterator_types = ["parallel", "parallel", "parallel", "reduction"]
+// LINALG: tensor.extract %{{.+}} : tensor<4x64x32xbf16>
+// LINALG: linalg.generic {{.+}}iterator_types = ["parallel", "parallel", "reduction"]
+
+// Two kernels for both experts. The first: a block per 4 rows of one
+// expert's gate and up (2 experts x 32 / 4 = 16), the expert read from the
+// selector, x read once per step, silu * mul in registers, written to
+// h[0, e, rows]. The second: a block per 4 output rows (64 / 4 = 16), going
+// through the 2 experts in order: each expert's 4 down rows against its h
+// row, w * rows added in registers, y written once.
+// KERNEL-LABEL: func.func @decode_step
+// KERNEL-SAME: (%[[X:.+]]: tensor<1x64xf32>, %[[W:.+]]: tensor<1x2xf32>, %[[I:.+]]: tensor<1x2xi32>)
+// KERNEL: %[[H:.+]] = scf.forall (%[[B:.+]]) in (16) shared_outs(%[[HO:.+]] = %{{.+}}) -> (tensor<1x2x32xf32>)
+// KERNEL: %[[S:.+]] = arith.divui %[[B]], %{{.+}}
+// KERNEL: %[[ID:.+]] = tensor.extract %[[I]][%{{.+}}, %[[S]]] : tensor<1x2xi32>
+// KERNEL: %[[EX:.+]] = arith.index_cast %[[ID]] : i32 to index
+// KERNEL: %[[GW:.+]] = tensor.extract_slice %{{.+}}[%[[EX]], 0, 0] [1, 32, 64] [1, 1, 1] : tensor<4x32x64xbf16> to tensor<32x64xbf16>
+// KERNEL: %[[UW:.+]] = tensor.extract_slice %{{.+}}[%[[EX]], 0, 0] [1, 32, 64] [1, 1, 1] : tensor<4x32x64xbf16> to tensor<32x64xbf16>
+// KERNEL: %[[XR:.+]] = tensor.extract_slice %[[X]][0, 0] [1, 64] [1, 1] : tensor<1x64xf32> to tensor<64xf32>
+// KERNEL: scf.for {{.+}} -> (vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>)
+// KERNEL-COUNT-1: vector.transfer_read %[[XR]]
+// KERNEL-COUNT-8: vector.fma
+// KERNEL: math.exp {{.+}} : vector<4xf32>
+// KERNEL: tensor.parallel_insert_slice %{{.+}} into %[[HO]][0, %[[S]], %{{.+}}] [1, 1, 4] [1, 1, 1] : tensor<1x1x4xf32> into tensor<1x2x32xf32>
+// KERNEL: %[[Y:.+]] = scf.forall (%{{.+}}) in (16) shared_outs(%[[YO:.+]] = %{{.+}}) -> (tensor<1x64xf32>)
+// KERNEL: %[[ACC:.+]] = scf.for %[[SL:.+]] = %{{.+}} to %{{.+}} step %{{.+}} iter_args(%[[A:.+]] = %{{.+}}) -> (vector<4xf32>)
+// KERNEL: tensor.extract %[[I]][%{{.+}}, %[[SL]]]
+// KERNEL: tensor.extract_slice %{{.+}}[%{{.+}}, 0, 0] [1, 64, 32] [1, 1, 1] : tensor<4x64x32xbf16> to tensor<64x32xbf16>
+// KERNEL: tensor.extract_slice %[[H]][0, %[[SL]], 0] [1, 1, 32] [1, 1, 1] : tensor<1x2x32xf32> to tensor<32xf32>
+// KERNEL-COUNT-4: vector.fma
+// KERNEL: %[[ROW:.+]] = vector.from_elements {{.+}} : vector<4xf32>
+// KERNEL: %[[WT:.+]] = tensor.extract %[[W]][%{{.+}}, %[[SL]]] : tensor<1x2xf32>
+// KERNEL: %[[WS:.+]] = vector.broadcast %[[WT]] : f32 to vector<4xf32>
+// KERNEL: %[[P:.+]] = arith.mulf %[[WS]], %[[ROW]] : vector<4xf32>
+// KERNEL: %[[SUM:.+]] = arith.addf %[[A]], %[[P]] : vector<4xf32>
+// KERNEL: scf.yield %[[SUM]]
+// KERNEL: vector.transfer_write %[[ACC]]
+// KERNEL: tensor.parallel_insert_slice {{.+}} into %[[YO]]
+// KERNEL-NOT: linalg.generic
+// KERNEL: return %[[Y]]
+func.func @decode_step(%x: tensor<1x64xf32>, %w: tensor<1x2xf32>, %i: tensor<1x2xi32>) -> tensor<1x64xf32> {
+  %g = qnext.param "experts_gate" : tensor<4x32x64xbf16>
+  %u = qnext.param "experts_up" : tensor<4x32x64xbf16>
+  %d = qnext.param "experts_down" : tensor<4x64x32xbf16>
+  %y = qnext.expert_swiglu %x, %w, %i, %g, %u, %d
+      : (tensor<1x64xf32>, tensor<1x2xf32>, tensor<1x2xi32>, tensor<4x32x64xbf16>,
+         tensor<4x32x64xbf16>, tensor<4x64x32xbf16>) -> tensor<1x64xf32>
+  return %y : tensor<1x64xf32>
+}
+
+// -----
+
+// A prompt: still grouped by expert (a loop over the experts, gathering the
+// tokens routed to each), with each expert's gate, up and silu * mul marked
+// so that they are one kernel as under qnext-fuse-swiglu.
+// CHECK-LABEL: func.func @prompt
+// CHECK: qnext.expert_swiglu {{.+}} {qnext.fused = "moe"}
+// LINALG-LABEL: func.func @prompt
+// LINALG: scf.for
+// LINALG: linalg.generic {{.+}}qnext.fused = "moe"
+// LINALG: linalg.generic {{.+}}qnext.fused = "moe"
+// LINALG: linalg.generic {{.+}}qnext.fused = "moe"
+// KERNEL-LABEL: func.func @prompt
+// KERNEL: scf.for
+// KERNEL: scf.forall
+// KERNEL: math.exp {{.+}} : vector<2xf32>
+// KERNEL: return
+func.func @prompt(%x: tensor<?x64xf32>, %w: tensor<?x2xf32>, %i: tensor<?x2xi32>) -> tensor<?x64xf32> {
+  %g = qnext.param "experts_gate" : tensor<4x32x64xbf16>
+  %u = qnext.param "experts_up" : tensor<4x32x64xbf16>
+  %d = qnext.param "experts_down" : tensor<4x64x32xbf16>
+  %y = qnext.expert_swiglu %x, %w, %i, %g, %u, %d
+      : (tensor<?x64xf32>, tensor<?x2xf32>, tensor<?x2xi32>, tensor<4x32x64xbf16>,
+         tensor<4x32x64xbf16>, tensor<4x64x32xbf16>) -> tensor<?x64xf32>
+  return %y : tensor<?x64xf32>
+}
