@@ -104,10 +104,10 @@ std::optional<Contraction> matchGather(linalg::GenericOp op) {
   if (!extract || extract.getIndices().size() != 3 ||
       extract.getTensor().getParentRegion() == &op.getRegion())
     return std::nullopt;
-  auto cast = extract.getIndices()[0].getDefiningOp<arith::IndexCastOp>();
+  auto toIndex = extract.getIndices()[0].getDefiningOp<arith::IndexCastOp>();
   auto n = extract.getIndices()[1].getDefiningOp<linalg::IndexOp>();
   auto k = extract.getIndices()[2].getDefiningOp<linalg::IndexOp>();
-  if (!cast || cast.getIn() != body.getArgument(1) || !n || n.getDim() != 2 ||
+  if (!toIndex || toIndex.getIn() != body.getArgument(1) || !n || n.getDim() != 2 ||
       !k || k.getDim() != 3)
     return std::nullopt;
   c.w = extract.getTensor();
@@ -882,6 +882,10 @@ struct VectorizeContractionsPass
                       : k.combine ? k.combine.getOperation()
                                   : k.c.op.getOperation();
     rewriter.setInsertionPoint(last);
+    // The combine's zero fill, erased with it (read before it is replaced).
+    linalg::FillOp combineFill =
+        k.combine ? k.combine.getDpsInits()[0].getDefiningOp<linalg::FillOp>()
+                  : linalg::FillOp();
     KernelEmitter emitter(rewriter, last->getLoc(), k, vectorWidth);
     Value result =
         !k.c.selector ? emitter.emit(rows, tokenRows, tokenBlockRows, prologueTasks,
@@ -890,9 +894,8 @@ struct VectorizeContractionsPass
                       : emitter.emitGather(rows);
     rewriter.replaceOp(last, result);
     if (k.combine) {
-      if (auto fill = k.combine.getDpsInits()[0].getDefiningOp<linalg::FillOp>();
-          fill && fill->use_empty())
-        rewriter.eraseOp(fill);
+      if (combineFill && combineFill->use_empty())
+        rewriter.eraseOp(combineFill);
       ++numCombines;
     }
     SmallVector<Contraction> done = {k.c};
