@@ -52,10 +52,11 @@ struct OutlineLayersPass
 
   void runOnOperation() override {
     ModuleOp module = getOperation();
+    SymbolTable symbols(module);
     for (auto func : llvm::to_vector(module.getOps<func::FuncOp>()))
       if (func.isPublic() && !func.isExternal())
         for (Run &run : runsOf(func))
-          outline(module, func, run);
+          outline(symbols, func, run);
   }
 
   /// The maximal runs of one layer's ops at the top of `func`; a constant
@@ -77,7 +78,7 @@ struct OutlineLayersPass
     return runs;
   }
 
-  void outline(ModuleOp module, func::FuncOp func, const Run &run) {
+  void outline(SymbolTable &symbols, func::FuncOp func, const Run &run) {
     // The layer's weights, and what is computed from weights alone (splits,
     // concatenations, reshapes), stay with the caller, which binds them.
     llvm::SmallPtrSet<Operation *, 16> weights;
@@ -134,7 +135,7 @@ struct OutlineLayersPass
           results.push_back(r);
 
     // The function, with the layer's ops cloned into it.
-    OpBuilder b(module.getContext());
+    OpBuilder b(func.getContext());
     auto type = b.getFunctionType(ValueRange(args).getTypes(),
                                   ValueRange(results).getTypes());
     Location loc = body.front()->getLoc();
@@ -168,7 +169,7 @@ struct OutlineLayersPass
       callee.erase();
       ++layersShared;
     } else {
-      SymbolTable(module).insert(callee, Block::iterator(func));
+      symbols.insert(callee, Block::iterator(func));
       made.push_back(callee);
       target = callee;
       ++functionsMade;

@@ -61,6 +61,30 @@ Value stripExt(Value v) {
   return v;
 }
 
+/// A contraction's body, `yield out + x * ext(w)` (either operand order of
+/// the add and of the mul), with `x` the block argument `xArg`: the value
+/// the body multiplies x by, extension stripped (null if the body is not
+/// that).
+Value multipliedBy(linalg::GenericOp op, unsigned xArg) {
+  Block &body = op.getRegion().front();
+  auto addOp = cast<linalg::YieldOp>(body.getTerminator())
+                   .getValues()[0]
+                   .getDefiningOp<arith::AddFOp>();
+  Value out = body.getArguments().back();
+  if (!addOp || (addOp.getLhs() != out && addOp.getRhs() != out))
+    return {};
+  auto mulOp = (addOp.getLhs() == out ? addOp.getRhs() : addOp.getLhs())
+                   .getDefiningOp<arith::MulFOp>();
+  Value xv = body.getArgument(xArg);
+  if (!mulOp || (mulOp.getLhs() != xv && mulOp.getRhs() != xv))
+    return {};
+  Value other = mulOp.getLhs() == xv ? mulOp.getRhs() : mulOp.getLhs();
+  return other == xv ? Value() : stripExt(other);
+}
+
+/// The weight types a kernel widens: f32, bf16, f16.
+bool isWeightElement(Type t) { return t.isF32() || t.isBF16() || t.isF16(); }
+
 /// The gather contraction of one token (see Contraction):
 ///   (t, s, n, k): x (t, k) or (t, s, k), selector (t, s) -> y (t, s, n)
 ///   yield y + x * ext(tensor.extract w[index_cast(selector), n, k])
@@ -87,20 +111,9 @@ std::optional<Contraction> matchGather(linalg::GenericOp op) {
 
   // Body: yield out + x * ext(extract w[index_cast(sel), index 2, index 3]).
   Block &body = op.getRegion().front();
-  auto yield = cast<linalg::YieldOp>(body.getTerminator());
-  auto addOp = yield.getValues()[0].getDefiningOp<arith::AddFOp>();
-  Value out = body.getArgument(2);
-  if (!addOp || (addOp.getLhs() != out && addOp.getRhs() != out))
-    return std::nullopt;
-  auto mulOp = (addOp.getLhs() == out ? addOp.getRhs() : addOp.getLhs())
-                   .getDefiningOp<arith::MulFOp>();
-  if (!mulOp)
-    return std::nullopt;
-  Value xv = body.getArgument(0);
-  Value other = mulOp.getLhs() == xv ? mulOp.getRhs() : mulOp.getLhs();
-  if (other == xv || (mulOp.getLhs() != xv && mulOp.getRhs() != xv))
-    return std::nullopt;
-  auto extract = stripExt(other).getDefiningOp<tensor::ExtractOp>();
+  Value product = multipliedBy(op, 0);
+  auto extract = product ? product.getDefiningOp<tensor::ExtractOp>()
+                         : tensor::ExtractOp();
   if (!extract || extract.getIndices().size() != 3 ||
       extract.getTensor().getParentRegion() == &op.getRegion())
     return std::nullopt;
@@ -118,8 +131,7 @@ std::optional<Contraction> matchGather(linalg::GenericOp op) {
   Type wElt = wType.getElementType();
   if (!xType || !xType.getElementType().isF32() ||
       !yType.getElementType().isF32() || !yType.hasStaticShape() ||
-      yType.getDimSize(0) != 1 || !wType.hasStaticShape() ||
-      !(wElt.isF32() || wElt.isBF16() || wElt.isF16()))
+      yType.getDimSize(0) != 1 || !wType.hasStaticShape() || !isWeightElement(wElt))
     return std::nullopt;
   c.slots = yType.getDimSize(1);
   c.n = wType.getDimSize(1);
@@ -168,26 +180,7 @@ std::optional<Contraction> match(linalg::GenericOp op) {
   c.w = op.getDpsInputs()[wArg];
 
   // Body: yield out + x * ext(w) (either operand order).
-  Block &body = op.getRegion().front();
-  auto yield = cast<linalg::YieldOp>(body.getTerminator());
-  auto addOp = yield.getValues()[0].getDefiningOp<arith::AddFOp>();
-  if (!addOp)
-    return std::nullopt;
-  Value out = body.getArgument(2), product;
-  if (addOp.getLhs() == out)
-    product = addOp.getRhs();
-  else if (addOp.getRhs() == out)
-    product = addOp.getLhs();
-  else
-    return std::nullopt;
-  auto mulOp = product.getDefiningOp<arith::MulFOp>();
-  if (!mulOp)
-    return std::nullopt;
-  Value a = mulOp.getLhs(), b = mulOp.getRhs();
-  Value xv = body.getArgument(xArg), wv = body.getArgument(wArg);
-  bool ordered = a == xv && stripExt(b) == wv;
-  bool swapped = b == xv && stripExt(a) == wv;
-  if (!ordered && !swapped)
+  if (multipliedBy(op, xArg) != op.getRegion().front().getArgument(wArg))
     return std::nullopt;
 
   auto xType = cast<RankedTensorType>(c.x.getType());
@@ -195,8 +188,7 @@ std::optional<Contraction> match(linalg::GenericOp op) {
   auto yType = cast<RankedTensorType>(c.init.getType());
   Type wElt = wType.getElementType();
   if (!xType.getElementType().isF32() || !yType.getElementType().isF32() ||
-      !(wElt.isF32() || wElt.isBF16() || wElt.isF16()) ||
-      wType.isDynamicDim(1))
+      !isWeightElement(wElt) || wType.isDynamicDim(1))
     return std::nullopt;
   c.n = wType.getDimSize(0);
   c.k = wType.getDimSize(1);

@@ -23,19 +23,16 @@ namespace {
 /// `weightArgs`: the arguments of a layer function that its call passes
 /// weights to.
 bool isWeight(Value v, const llvm::DenseSet<Value> &weightArgs) {
-  if (weightArgs.contains(v))
-    return true;
-  while (Operation *def = v.getDefiningOp()) {
-    if (isa<ParamOp, SplitQKVZOp, SplitBAOp, ConcatWeightsOp>(def))
-      return true;
-    if (!isa<tensor::CollapseShapeOp, tensor::ExpandShapeOp,
-             tensor::ExtractSliceOp, tensor::CastOp>(def))
-      return false;
-    v = def->getOperand(0);
+  for (;; v = v.getDefiningOp()->getOperand(0)) {
     if (weightArgs.contains(v))
       return true;
+    Operation *def = v.getDefiningOp();
+    if (def && isa<ParamOp, SplitQKVZOp, SplitBAOp, ConcatWeightsOp>(def))
+      return true;
+    if (!isa_and_nonnull<tensor::CollapseShapeOp, tensor::ExpandShapeOp,
+                         tensor::ExtractSliceOp, tensor::CastOp>(def))
+      return false;
   }
-  return false;
 }
 
 int64_t bytesOf(Type type) {
@@ -146,8 +143,9 @@ mlir::qnext::fusionReport(ModuleOp module, const CPUPipelineOptions &options) {
   std::string text;
   llvm::raw_string_ostream os(text);
   os << "fusion report: kernels (loop nests at the top of an entry point or "
-        "of a layer function, once per call; CPU pipeline's kernels phase) and activation bytes per token (dynamic "
-        "sizes as 1: a prefill token, caches at depth 1; weights excluded)\n\n"
+        "of a layer function, once per call; CPU pipeline's kernels phase) "
+        "and activation bytes per token (dynamic sizes as 1: a prefill "
+        "token, caches at depth 1; weights excluded)\n\n"
      << "| entry | fusions | kernels | activations written | activations read |\n"
      << "| --- | --- | ---: | ---: | ---: |\n";
   for (const auto &[name, cost] : before->entries) {
