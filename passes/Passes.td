@@ -105,6 +105,38 @@ def FuseProjections : Pass<"qnext-fuse-projections"> {
                            "::mlir::qnext::QNextDialect"];
 }
 
+def FuseDeltaNetStep : Pass<"qnext-fuse-deltanet-step"> {
+  let summary = "A DeltaNet decode step's conv, norms, gates, delta rule and output norm as one op";
+  let description = [{
+    For one token (a static leading 1: a decode step), the chain
+    `qnext-decompose-layers` makes of a Gated DeltaNet layer between its
+    input projections and `out_proj`:
+
+    ```
+    causal_conv1d {silu} -> q | k | v slices -> l2_norm (q, k)
+    gdn_gates -> gated_delta_rule -> gated_rms_norm
+    ```
+
+    becomes one `qnext.deltanet_step`, which lowers to one parallel loop
+    over the key heads (one kernel per layer per token, where the chain is
+    about fifteen): each iteration convolves its channels and updates their
+    conv state in place, normalises its query and key, and runs the gates,
+    the delta rule and the gated norm of its value heads, reading and
+    writing each head's recurrent state once at the loop's level. The
+    element arithmetic is unchanged (bit-identical logits).
+
+    A chain is left alone when any link has another user (its value would
+    have to be written anyway), when the conv has no SiLU, when the key's
+    L2 norm is scaled or the two norms' epsilons differ, or when the slices
+    are not the q | k | v split of the conv's channels. Prompts (a dynamic
+    token count) keep the chunked lowering.
+  }];
+  let statistics = [
+    Statistic<"numFused", "fused", "DeltaNet decode steps fused">,
+  ];
+  let dependentDialects = ["::mlir::qnext::QNextDialect"];
+}
+
 def FuseMoE : Pass<"qnext-fuse-moe"> {
   let summary = "A decode step's routed experts as two grouped kernels, the combine in the second";
   let description = [{

@@ -470,6 +470,46 @@ LogicalResult GatedDeltaRuleOp::verify() {
       .verify();
 }
 
+LogicalResult DeltaNetStepOp::verify() {
+  auto stateType = cast<RankedTensorType>(getState().getType());
+  const int64_t nk = getNumKeyHeads();
+  const int64_t nv = dim(getState(), 0), dk = dim(getState(), 1),
+                dv = dim(getState(), 2);
+  ShapeRules rules(*this);
+  rules.check(stateType.getRank() == 3 && stateType.hasStaticShape(),
+              "state must be a static [num_value_heads, key_head_dim, "
+              "value_head_dim] tensor")
+      .check(nk > 0 && nv % nk == 0,
+             "num_value_heads (" + Twine(nv) +
+                 ") must be a multiple of num_key_heads (" + Twine(nk) + ")")
+      .check(dim(getQkv(), 0) == 1,
+             "qkv must hold one token (a static leading 1): it is a decode "
+             "step");
+  if (failed(rules.verify()))
+    return failure();
+  const int64_t channels = 2 * nk * dk + nv * dv;
+  const int64_t kernel = dim(getConvWeight(), 1);
+  const int64_t stateRows = ShapedType::isDynamic(kernel) ? kAny : kernel - 1;
+  return rules
+      .shape("qkv", getQkv(), {{1, "tokens"}, {channels, "2*Nk*Dk+Nv*Dv"}})
+      .elementType("qkv", getQkv(), elementType(getConvState()),
+                   "the conv state's")
+      .shape("conv_weight", getConvWeight(),
+             {{channels, "channels"}, {kAny, "kernel"}})
+      .check(kernel >= 2, "conv_weight must have a kernel of at least 2 taps")
+      .shape("conv_state", getConvState(),
+             {{stateRows, "kernel-1"}, {channels, "channels"}})
+      .shape("a", getA(), {{1, "tokens"}, {nv, "num_value_heads"}})
+      .shape("b", getB(), {{1, "tokens"}, {nv, "num_value_heads"}})
+      .shape("a_log", getALog(), {{nv, "num_value_heads"}})
+      .shape("dt_bias", getDtBias(), {{nv, "num_value_heads"}})
+      .shape("z", getZ(), {{1, "tokens"}, {nv, "num_value_heads"},
+                           {dv, "value_head_dim"}})
+      .shape("norm_weight", getNormWeight(), {{dv, "value_head_dim"}})
+      .sameType("result", getResult(), getZ(), "z's")
+      .verify();
+}
+
 /// The rules qnext.rope and qnext.norm_rope share: input [T, N, D],
 /// positions [T], an even rotary_dim within D, a positive theta.
 template <typename OpT>

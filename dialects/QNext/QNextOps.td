@@ -559,6 +559,59 @@ def QNext_GatedDeltaRuleOp : QNext_Op<"gated_delta_rule", [Pure]> {
   let hasVerifier = 1;
 }
 
+def QNext_DeltaNetStepOp : QNext_Op<"deltanet_step", [Pure,
+    AllTypesMatch<["conv_state", "new_conv_state"]>,
+    AllTypesMatch<["state", "new_state"]>]> {
+  let summary = "a DeltaNet layer's decode step between its projections, as one op";
+  let description = [{
+    One token (`T = 1`) of Gated DeltaNet from the projected `qkv`, `a`, `b`
+    and `z` to the gated-normed heads that feed `out_proj`:
+
+    ```
+    c, new_conv_state = causal_conv1d(qkv, conv_weight, conv_state) {silu}
+    q = l2_norm(c[:, 0 : Nk*Dk] as [1, Nk, Dk]) * query_scale
+    k = l2_norm(c[:, Nk*Dk : 2*Nk*Dk] as [1, Nk, Dk])
+    v = c[:, 2*Nk*Dk :] as [1, Nv, Dv]
+    g, beta = gdn_gates(a, b, a_log, dt_bias)
+    o, new_state = gated_delta_rule(q, k, v, g, beta, state)
+    result = gated_rms_norm(o, z, norm_weight) {epsilon}
+    ```
+
+    with `Nk = num_key_heads` and `Nv, Dk, Dv` from the state `[Nv, Dk, Dv]`
+    (the L2 norms use `l2_epsilon`). `qnext-fuse-deltanet-step` forms it from
+    those ops. It lowers to one parallel loop over the key heads: each
+    iteration convolves its own channels, normalises its query and key, and
+    runs the gates, the delta rule and the output norm of its `Nv/Nk` value
+    heads, so the recurrent state of a head is read once and written once.
+    The arithmetic of every element is that of the ops it replaces.
+
+    Example:
+
+    ```mlir
+    %y, %cs1, %s1 = qnext.deltanet_step %qkv, %w, %cs0, %a, %b, %alog, %dt, %s0, %z, %nw
+        {num_key_heads = 2 : i64, query_scale = 0.176776692 : f32}
+        : (tensor<1x320xf32>, tensor<320x4xbf16>, tensor<3x320xf32>, tensor<1x4xf32>,
+           tensor<1x4xf32>, tensor<4xbf16>, tensor<4xbf16>, tensor<4x32x64xf32>,
+           tensor<1x4x64xf32>, tensor<64xbf16>)
+        -> (tensor<1x4x64xf32>, tensor<3x320xf32>, tensor<4x32x64xf32>)
+    ```
+  }];
+  let arguments = (ins QNext_Tensor:$qkv, QNext_Weight:$conv_weight,
+                   QNext_F32Tensor:$conv_state, QNext_Tensor:$a,
+                   QNext_Tensor:$b, QNext_Weight:$a_log,
+                   QNext_Weight:$dt_bias, QNext_F32Tensor:$state,
+                   QNext_Tensor:$z, QNext_Weight:$norm_weight,
+                   I64Attr:$num_key_heads, F32Attr:$query_scale,
+                   DefaultValuedAttr<F32Attr, "1.0e-6">:$l2_epsilon,
+                   DefaultValuedAttr<F32Attr, "1.0e-6">:$epsilon);
+  let results = (outs QNext_Tensor:$result, QNext_F32Tensor:$new_conv_state,
+                  QNext_F32Tensor:$new_state);
+  let assemblyFormat = [{
+    operands attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
 def QNext_RopeOp : QNext_Op<"rope", [Pure, AllTypesMatch<["input", "result"]>]> {
   let summary = "partial rotary position embedding (NeoX pairing), optionally YaRN-scaled";
   let description = [{

@@ -97,6 +97,106 @@ struct LowerGatedDeltaRule : OpRewritePattern<GatedDeltaRuleOp> {
   }
 };
 
+/// A DeltaNet decode step (qnext-fuse-deltanet-step) as one scf.forall over
+/// the key heads. Iteration j builds the ops the step fused on its own
+/// slices: the conv of its q, k and v channels (their conv state updated in
+/// place), the L2 norms of q_j and k_j, and the gates, delta rule and gated
+/// norm of value heads [jR, (j+1)R); those ops lower in turn where they are.
+/// The states are the loop's shared outputs, read from them, so they stay
+/// in place when bufferized.
+struct LowerDeltaNetStep : OpRewritePattern<DeltaNetStepOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(DeltaNetStepOp op,
+                                PatternRewriter &rw) const override {
+    if (failed(requireF32(rw, op, {op.getQkv(), op.getZ()})))
+      return failure();
+    Emitter e{rw, op.getLoc()};
+    ArrayRef<int64_t> stateShape =
+        cast<RankedTensorType>(op.getState().getType()).getShape();
+    const int64_t nv = stateShape[0], dk = stateShape[1], dv = stateShape[2];
+    const int64_t nk = op.getNumKeyHeads(), r = nv / nk;
+    const int64_t taps =
+        cast<RankedTensorType>(op.getConvWeight().getType()).getDimSize(1);
+    auto forall = scf::ForallOp::create(
+        rw, e.loc, ArrayRef<OpFoldResult>{e.ofr(nk)},
+        ValueRange{e.empty({e.ofr(1), e.ofr(nv), e.ofr(dv)}, e.f32()),
+                   op.getConvState(), op.getState()},
+        std::nullopt);
+    OpBuilder::InsertionGuard guard(rw);
+    rw.setInsertionPoint(forall.getTerminator());
+    Location loc = e.loc;
+    Emitter s{rw, loc};
+    Value j = forall.getInductionVar(0);
+    Value y = forall.getRegionIterArgs()[0];
+    Value convState = forall.getRegionIterArgs()[1];
+    Value state = forall.getRegionIterArgs()[2];
+    // j * n + base as an index.
+    auto at = [&](int64_t n, int64_t base) -> OpFoldResult {
+      Value v = arith::MulIOp::create(rw, loc, j, s.idx(n));
+      return arith::AddIOp::create(rw, loc, v, s.idx(base)).getResult();
+    };
+    auto slice = [&](Value from, ArrayRef<OpFoldResult> offsets,
+                     ArrayRef<int64_t> sizes) -> Value {
+      SmallVector<OpFoldResult> sz, strides(sizes.size(), s.ofr(1));
+      for (int64_t n : sizes)
+        sz.push_back(s.ofr(n));
+      return tensor::ExtractSliceOp::create(rw, loc, from, offsets, sz, strides);
+    };
+    SmallVector<std::tuple<Value, SmallVector<OpFoldResult>, Value>> inserts;
+
+    // The conv of `width` channels from channel j * width + base, SiLU
+    // applied; its new state goes back into the conv state.
+    auto conv = [&](int64_t width, int64_t base) {
+      OpFoldResult c = at(width, base);
+      auto conv = CausalConv1dOp::create(
+          rw, loc, slice(op.getQkv(), {s.ofr(0), c}, {1, width}),
+          slice(op.getConvWeight(), {c, s.ofr(0)}, {width, taps}),
+          slice(convState, {s.ofr(0), c}, {taps - 1, width}), /*silu=*/true);
+      inserts.push_back({conv.getNewState(), {s.ofr(0), c}, convState});
+      return conv.getResult();
+    };
+    auto heads = [&](Value x, int64_t n, int64_t d) -> Value {
+      auto type = RankedTensorType::get({1, n, d}, s.f32());
+      return tensor::ExpandShapeOp::create(rw, loc, type, x, {{0}, {1, 2}});
+    };
+    Value q = heads(conv(dk, 0), 1, dk);
+    Value k = heads(conv(dk, nk * dk), 1, dk);
+    Value v = heads(conv(r * dv, 2 * nk * dk), r, dv);
+    q = L2NormOp::create(rw, loc, q, op.getL2EpsilonAttr(), op.getQueryScaleAttr());
+    k = L2NormOp::create(rw, loc, k, op.getL2EpsilonAttr(),
+                         rw.getF32FloatAttr(1.0f));
+
+    OpFoldResult h0 = at(r, 0);
+    auto gateType = RankedTensorType::get({1, r}, s.f32());
+    auto gates = GdnGatesOp::create(
+        rw, loc, gateType, gateType, slice(op.getA(), {s.ofr(0), h0}, {1, r}),
+        slice(op.getB(), {s.ofr(0), h0}, {1, r}),
+        slice(op.getALog(), {h0}, {r}), slice(op.getDtBias(), {h0}, {r}));
+    SmallVector<OpFoldResult> stateAt = {h0, s.ofr(0), s.ofr(0)};
+    auto rule = GatedDeltaRuleOp::create(rw, loc, q, k, v, gates.getG(),
+                                         gates.getBeta(),
+                                         slice(state, stateAt, {r, dk, dv}));
+    SmallVector<OpFoldResult> headsAt = {s.ofr(0), h0, s.ofr(0)};
+    Value out = GatedRMSNormOp::create(rw, loc, rule.getResult(),
+                                       slice(op.getZ(), headsAt, {1, r, dv}),
+                                       op.getNormWeight(), op.getEpsilonAttr());
+    inserts.push_back({rule.getNewState(), stateAt, state});
+    inserts.push_back({out, headsAt, y});
+
+    rw.setInsertionPointToStart(forall.getTerminator().getBody());
+    for (auto &[tile, offsets, into] : inserts) {
+      auto type = cast<RankedTensorType>(tile.getType());
+      SmallVector<OpFoldResult> sizes, strides(type.getRank(), s.ofr(1));
+      for (int64_t n : type.getShape())
+        sizes.push_back(s.ofr(n));
+      tensor::ParallelInsertSliceOp::create(rw, loc, tile, into, offsets, sizes,
+                                            strides);
+    }
+    rw.replaceOp(op, forall.getResults());
+    return success();
+  }
+};
+
 /// Writes k, v into the caches at [past, past + T), then per token t:
 /// o = softmax(q K[0, past + t]^T * scale) V, KV head h / G for query head h.
 struct LowerAttention : OpRewritePattern<AttentionOp> {
@@ -628,8 +728,8 @@ struct LowerExpertSwiGLUGather : OpRewritePattern<ExpertSwiGLUOp> {
 
 void mlir::qnext::lowering::populateSequentialOpPatterns(
     RewritePatternSet &patterns, bool gatherExperts) {
-  patterns.add<LowerGatedDeltaRule, LowerAttention, LowerRouter>(
-      patterns.getContext());
+  patterns.add<LowerGatedDeltaRule, LowerDeltaNetStep, LowerAttention,
+               LowerRouter>(patterns.getContext());
   patterns.add<LowerExpertSwiGLUGather>(patterns.getContext(), gatherExperts);
   if (!gatherExperts)
     patterns.add<LowerExpertSwiGLU, LowerExpertSwiGLUGrouped>(patterns.getContext());

@@ -335,6 +335,87 @@ TEST(OpOracle, GatedDeltaRule) {
   }
 }
 
+// The fused decode step (qnext-fuse-deltanet-step) against the chain it
+// replaces, composed in double: conv + SiLU, the q | k | v split, the L2
+// norms, the gates, one token of the recurrence and the gated output norm;
+// both states come back updated.
+TEST(OpOracle, DeltaNetStep) {
+  std::mt19937 rng(14);
+  const int nk = 2, nv = 4, dk = 8, dv = 6, taps = 4, r = nv / nk;
+  const int channels = 2 * nk * dk + nv * dv;
+  const double scale = 1.0 / std::sqrt(double(dk)), eps = 1e-5;
+  Buffer qkv = f32({1, channels}, rng), w = bf16({channels, taps}, rng);
+  Buffer cs = f32({taps - 1, channels}, rng);
+  Buffer a = f32({1, nv}, rng, -3, 3), b = f32({1, nv}, rng, -3, 3);
+  Buffer alog = bf16({nv}, rng, 0, 2), dt = bf16({nv}, rng, -3, 0);
+  Buffer st = f32({nv, dk, dv}, rng, -0.5f, 0.5f), z = f32({1, nv, dv}, rng, -3, 3);
+  Buffer nw = bf16({dv}, rng, 0.5f, 1.5f);
+  std::vector<Buffer> ins = {qkv, w, cs, a, b, alog, dt, st, z, nw};
+  std::string types;
+  for (const Buffer &in : ins)
+    types += (types.empty() ? "" : ", ") + in.tensorType();
+  auto res = run("%r0, %r1, %r2 = qnext.deltanet_step %a0, %a1, %a2, %a3, %a4, "
+                 "%a5, %a6, %a7, %a8, %a9 {num_key_heads = 2 : i64, query_scale = "
+                 "0.353553385 : f32, epsilon = 1.0e-05 : f32} : (" + types + ") -> (" +
+                     z.tensorType() + ", " + cs.tensorType() + ", " + st.tensorType() + ")",
+                 ins, {out("f32", {1, nv, dv}), out("f32", {taps - 1, channels}),
+                       out("f32", {nv, dk, dv})});
+  ASSERT_EQ(res.size(), 3u);
+
+  std::vector<double> c(channels), newConv;
+  for (int ch = 0; ch < channels; ++ch) {
+    double acc = 0;
+    for (int i = 0; i < taps; ++i)
+      acc += double(w.at({ch, i})) *
+             (i < taps - 1 ? cs.at({i, ch}) : qkv.at({0, ch}));
+    c[ch] = silu(acc);
+  }
+  for (int i = 1; i < taps; ++i)
+    for (int ch = 0; ch < channels; ++ch)
+      newConv.push_back(i < taps - 1 ? cs.at({i, ch}) : qkv.at({0, ch}));
+  // q and k normalised per key head, in place in c.
+  for (int part = 0; part < 2; ++part)
+    for (int j = 0; j < nk; ++j) {
+      double *x = &c[part * nk * dk + j * dk], ss = 0;
+      for (int d = 0; d < dk; ++d)
+        ss += x[d] * x[d];
+      for (int d = 0; d < dk; ++d)
+        x[d] = x[d] / std::sqrt(ss + 1e-6) * (part == 0 ? scale : 1.0);
+    }
+  std::vector<double> state(st.values.begin(), st.values.end()), y(nv * dv);
+  for (int h = 0; h < nv; ++h) {
+    const double *q = &c[(h / r) * dk], *k = &c[nk * dk + (h / r) * dk];
+    const double *v = &c[2 * nk * dk + h * dv];
+    double x = double(a.at({0, h})) + dt.values[h];
+    double g = -std::exp(double(alog.values[h])) * (x > 20 ? x : std::log1p(std::exp(x)));
+    double beta = sigmoid(b.at({0, h}));
+    double *s = &state[h * dk * dv];
+    for (int i = 0; i < dk * dv; ++i)
+      s[i] *= std::exp(g);
+    for (int e = 0; e < dv; ++e) {
+      double pred = 0;
+      for (int i = 0; i < dk; ++i)
+        pred += s[i * dv + e] * k[i];
+      double u = beta * (v[e] - pred);
+      for (int i = 0; i < dk; ++i)
+        s[i * dv + e] += k[i] * u;
+    }
+    std::vector<double> o(dv, 0.0);
+    double ss = 0;
+    for (int e = 0; e < dv; ++e) {
+      for (int i = 0; i < dk; ++i)
+        o[e] += s[i * dv + e] * q[i];
+      ss += o[e] * o[e];
+    }
+    for (int e = 0; e < dv; ++e)
+      y[h * dv + e] = o[e] / std::sqrt(ss / dv + eps) * nw.values[e] *
+                      silu(z.at({0, h, e}));
+  }
+  EXPECT_CLOSE(res[0], y);
+  EXPECT_CLOSE(res[1], newConv);
+  EXPECT_CLOSE(res[2], state);
+}
+
 TEST(OpOracle, Attention) {
   std::mt19937 rng(9);
   const int nq = 4, nkv = 2, d = 8, cap = 16;

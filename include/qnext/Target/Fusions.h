@@ -29,6 +29,13 @@ struct Fusion {
 
 inline llvm::ArrayRef<Fusion> allFusions() {
   static const Fusion table[] = {
+      // Before norm-linear, which would take the gated output norm as
+      // out_proj's prologue. The CUDA pipeline has no mapping for the loop
+      // over key heads it lowers to.
+      {llvm::StringLiteral("deltanet-step"),
+       llvm::StringLiteral("qnext-fuse-deltanet-step"), false,
+       llvm::StringLiteral("a DeltaNet decode step's conv .. gated norm -> one kernel"),
+       /*onGPU=*/false},
       // Before swiglu, which leaves the expert ops it marks alone. Only the
       // CPU's kernel generator makes the gather form grouped kernels.
       {llvm::StringLiteral("moe"), llvm::StringLiteral("qnext-fuse-moe"), false,

@@ -1207,6 +1207,171 @@ func.func @f(%q: tensor<?x2x32xf32>, %k: tensor<?x2x32xf32>, %v: tensor<?x4x32xf
 
 // -----
 
+// deltanet_step: state
+func.func @f(%qkv: tensor<1x256xf32>, %w: tensor<256x4xbf16>, %cs: tensor<3x256xf32>, %a: tensor<1x4xf32>, %b: tensor<1x4xf32>, %alog: tensor<4xbf16>, %dt: tensor<4xbf16>, %s: tensor<4x32x?xf32>, %z: tensor<1x4x32xf32>, %nw: tensor<32xbf16>) {
+  // expected-error @+1 {{state must be a static [num_value_heads, key_head_dim, value_head_dim] tensor}}
+  %y, %cs1, %s1 = qnext.deltanet_step %qkv, %w, %cs, %a, %b, %alog, %dt, %s, %z, %nw
+      {num_key_heads = 2 : i64, query_scale = 0.17677669 : f32}
+      : (tensor<1x256xf32>, tensor<256x4xbf16>, tensor<3x256xf32>, tensor<1x4xf32>, tensor<1x4xf32>, tensor<4xbf16>, tensor<4xbf16>, tensor<4x32x?xf32>, tensor<1x4x32xf32>, tensor<32xbf16>) -> (tensor<1x4x32xf32>, tensor<3x256xf32>, tensor<4x32x?xf32>)
+  return
+}
+
+// -----
+
+// deltanet_step: heads
+func.func @f(%qkv: tensor<1x256xf32>, %w: tensor<256x4xbf16>, %cs: tensor<3x256xf32>, %a: tensor<1x4xf32>, %b: tensor<1x4xf32>, %alog: tensor<4xbf16>, %dt: tensor<4xbf16>, %s: tensor<4x32x32xf32>, %z: tensor<1x4x32xf32>, %nw: tensor<32xbf16>) {
+  // expected-error @+1 {{num_value_heads (4) must be a multiple of num_key_heads (3)}}
+  %y, %cs1, %s1 = qnext.deltanet_step %qkv, %w, %cs, %a, %b, %alog, %dt, %s, %z, %nw
+      {num_key_heads = 3 : i64, query_scale = 0.17677669 : f32}
+      : (tensor<1x256xf32>, tensor<256x4xbf16>, tensor<3x256xf32>, tensor<1x4xf32>, tensor<1x4xf32>, tensor<4xbf16>, tensor<4xbf16>, tensor<4x32x32xf32>, tensor<1x4x32xf32>, tensor<32xbf16>) -> (tensor<1x4x32xf32>, tensor<3x256xf32>, tensor<4x32x32xf32>)
+  return
+}
+
+// -----
+
+// deltanet_step: tokens
+func.func @f(%qkv: tensor<?x256xf32>, %w: tensor<256x4xbf16>, %cs: tensor<3x256xf32>, %a: tensor<1x4xf32>, %b: tensor<1x4xf32>, %alog: tensor<4xbf16>, %dt: tensor<4xbf16>, %s: tensor<4x32x32xf32>, %z: tensor<1x4x32xf32>, %nw: tensor<32xbf16>) {
+  // expected-error @+1 {{qkv must hold one token (a static leading 1): it is a decode step}}
+  %y, %cs1, %s1 = qnext.deltanet_step %qkv, %w, %cs, %a, %b, %alog, %dt, %s, %z, %nw
+      {num_key_heads = 2 : i64, query_scale = 0.17677669 : f32}
+      : (tensor<?x256xf32>, tensor<256x4xbf16>, tensor<3x256xf32>, tensor<1x4xf32>, tensor<1x4xf32>, tensor<4xbf16>, tensor<4xbf16>, tensor<4x32x32xf32>, tensor<1x4x32xf32>, tensor<32xbf16>) -> (tensor<1x4x32xf32>, tensor<3x256xf32>, tensor<4x32x32xf32>)
+  return
+}
+
+// -----
+
+// deltanet_step: qkv
+func.func @f(%qkv: tensor<1x320xf32>, %w: tensor<256x4xbf16>, %cs: tensor<3x256xf32>, %a: tensor<1x4xf32>, %b: tensor<1x4xf32>, %alog: tensor<4xbf16>, %dt: tensor<4xbf16>, %s: tensor<4x32x32xf32>, %z: tensor<1x4x32xf32>, %nw: tensor<32xbf16>) {
+  // expected-error @+1 {{qkv has shape [1, 320], expected [tokens=1, 2*Nk*Dk+Nv*Dv=256]}}
+  %y, %cs1, %s1 = qnext.deltanet_step %qkv, %w, %cs, %a, %b, %alog, %dt, %s, %z, %nw
+      {num_key_heads = 2 : i64, query_scale = 0.17677669 : f32}
+      : (tensor<1x320xf32>, tensor<256x4xbf16>, tensor<3x256xf32>, tensor<1x4xf32>, tensor<1x4xf32>, tensor<4xbf16>, tensor<4xbf16>, tensor<4x32x32xf32>, tensor<1x4x32xf32>, tensor<32xbf16>) -> (tensor<1x4x32xf32>, tensor<3x256xf32>, tensor<4x32x32xf32>)
+  return
+}
+
+// -----
+
+// deltanet_step: qkv element type
+func.func @f(%qkv: tensor<1x256xbf16>, %w: tensor<256x4xbf16>, %cs: tensor<3x256xf32>, %a: tensor<1x4xf32>, %b: tensor<1x4xf32>, %alog: tensor<4xbf16>, %dt: tensor<4xbf16>, %s: tensor<4x32x32xf32>, %z: tensor<1x4x32xf32>, %nw: tensor<32xbf16>) {
+  // expected-error @+1 {{qkv has element type 'bf16', expected 'f32' (the conv state's)}}
+  %y, %cs1, %s1 = qnext.deltanet_step %qkv, %w, %cs, %a, %b, %alog, %dt, %s, %z, %nw
+      {num_key_heads = 2 : i64, query_scale = 0.17677669 : f32}
+      : (tensor<1x256xbf16>, tensor<256x4xbf16>, tensor<3x256xf32>, tensor<1x4xf32>, tensor<1x4xf32>, tensor<4xbf16>, tensor<4xbf16>, tensor<4x32x32xf32>, tensor<1x4x32xf32>, tensor<32xbf16>) -> (tensor<1x4x32xf32>, tensor<3x256xf32>, tensor<4x32x32xf32>)
+  return
+}
+
+// -----
+
+// deltanet_step: conv_weight
+func.func @f(%qkv: tensor<1x256xf32>, %w: tensor<128x4xbf16>, %cs: tensor<3x256xf32>, %a: tensor<1x4xf32>, %b: tensor<1x4xf32>, %alog: tensor<4xbf16>, %dt: tensor<4xbf16>, %s: tensor<4x32x32xf32>, %z: tensor<1x4x32xf32>, %nw: tensor<32xbf16>) {
+  // expected-error @+1 {{conv_weight has shape [128, 4], expected [channels=256, kernel]}}
+  %y, %cs1, %s1 = qnext.deltanet_step %qkv, %w, %cs, %a, %b, %alog, %dt, %s, %z, %nw
+      {num_key_heads = 2 : i64, query_scale = 0.17677669 : f32}
+      : (tensor<1x256xf32>, tensor<128x4xbf16>, tensor<3x256xf32>, tensor<1x4xf32>, tensor<1x4xf32>, tensor<4xbf16>, tensor<4xbf16>, tensor<4x32x32xf32>, tensor<1x4x32xf32>, tensor<32xbf16>) -> (tensor<1x4x32xf32>, tensor<3x256xf32>, tensor<4x32x32xf32>)
+  return
+}
+
+// -----
+
+// deltanet_step: kernel
+func.func @f(%qkv: tensor<1x256xf32>, %w: tensor<256x1xbf16>, %cs: tensor<0x256xf32>, %a: tensor<1x4xf32>, %b: tensor<1x4xf32>, %alog: tensor<4xbf16>, %dt: tensor<4xbf16>, %s: tensor<4x32x32xf32>, %z: tensor<1x4x32xf32>, %nw: tensor<32xbf16>) {
+  // expected-error @+1 {{conv_weight must have a kernel of at least 2 taps}}
+  %y, %cs1, %s1 = qnext.deltanet_step %qkv, %w, %cs, %a, %b, %alog, %dt, %s, %z, %nw
+      {num_key_heads = 2 : i64, query_scale = 0.17677669 : f32}
+      : (tensor<1x256xf32>, tensor<256x1xbf16>, tensor<0x256xf32>, tensor<1x4xf32>, tensor<1x4xf32>, tensor<4xbf16>, tensor<4xbf16>, tensor<4x32x32xf32>, tensor<1x4x32xf32>, tensor<32xbf16>) -> (tensor<1x4x32xf32>, tensor<0x256xf32>, tensor<4x32x32xf32>)
+  return
+}
+
+// -----
+
+// deltanet_step: conv_state
+func.func @f(%qkv: tensor<1x256xf32>, %w: tensor<256x4xbf16>, %cs: tensor<2x256xf32>, %a: tensor<1x4xf32>, %b: tensor<1x4xf32>, %alog: tensor<4xbf16>, %dt: tensor<4xbf16>, %s: tensor<4x32x32xf32>, %z: tensor<1x4x32xf32>, %nw: tensor<32xbf16>) {
+  // expected-error @+1 {{conv_state has shape [2, 256], expected [kernel-1=3, channels=256]}}
+  %y, %cs1, %s1 = qnext.deltanet_step %qkv, %w, %cs, %a, %b, %alog, %dt, %s, %z, %nw
+      {num_key_heads = 2 : i64, query_scale = 0.17677669 : f32}
+      : (tensor<1x256xf32>, tensor<256x4xbf16>, tensor<2x256xf32>, tensor<1x4xf32>, tensor<1x4xf32>, tensor<4xbf16>, tensor<4xbf16>, tensor<4x32x32xf32>, tensor<1x4x32xf32>, tensor<32xbf16>) -> (tensor<1x4x32xf32>, tensor<2x256xf32>, tensor<4x32x32xf32>)
+  return
+}
+
+// -----
+
+// deltanet_step: a
+func.func @f(%qkv: tensor<1x256xf32>, %w: tensor<256x4xbf16>, %cs: tensor<3x256xf32>, %a: tensor<1x8xf32>, %b: tensor<1x4xf32>, %alog: tensor<4xbf16>, %dt: tensor<4xbf16>, %s: tensor<4x32x32xf32>, %z: tensor<1x4x32xf32>, %nw: tensor<32xbf16>) {
+  // expected-error @+1 {{a has shape [1, 8], expected [tokens=1, num_value_heads=4]}}
+  %y, %cs1, %s1 = qnext.deltanet_step %qkv, %w, %cs, %a, %b, %alog, %dt, %s, %z, %nw
+      {num_key_heads = 2 : i64, query_scale = 0.17677669 : f32}
+      : (tensor<1x256xf32>, tensor<256x4xbf16>, tensor<3x256xf32>, tensor<1x8xf32>, tensor<1x4xf32>, tensor<4xbf16>, tensor<4xbf16>, tensor<4x32x32xf32>, tensor<1x4x32xf32>, tensor<32xbf16>) -> (tensor<1x4x32xf32>, tensor<3x256xf32>, tensor<4x32x32xf32>)
+  return
+}
+
+// -----
+
+// deltanet_step: b
+func.func @f(%qkv: tensor<1x256xf32>, %w: tensor<256x4xbf16>, %cs: tensor<3x256xf32>, %a: tensor<1x4xf32>, %b: tensor<2x4xf32>, %alog: tensor<4xbf16>, %dt: tensor<4xbf16>, %s: tensor<4x32x32xf32>, %z: tensor<1x4x32xf32>, %nw: tensor<32xbf16>) {
+  // expected-error @+1 {{b has shape [2, 4], expected [tokens=1, num_value_heads=4]}}
+  %y, %cs1, %s1 = qnext.deltanet_step %qkv, %w, %cs, %a, %b, %alog, %dt, %s, %z, %nw
+      {num_key_heads = 2 : i64, query_scale = 0.17677669 : f32}
+      : (tensor<1x256xf32>, tensor<256x4xbf16>, tensor<3x256xf32>, tensor<1x4xf32>, tensor<2x4xf32>, tensor<4xbf16>, tensor<4xbf16>, tensor<4x32x32xf32>, tensor<1x4x32xf32>, tensor<32xbf16>) -> (tensor<1x4x32xf32>, tensor<3x256xf32>, tensor<4x32x32xf32>)
+  return
+}
+
+// -----
+
+// deltanet_step: a_log
+func.func @f(%qkv: tensor<1x256xf32>, %w: tensor<256x4xbf16>, %cs: tensor<3x256xf32>, %a: tensor<1x4xf32>, %b: tensor<1x4xf32>, %alog: tensor<8xbf16>, %dt: tensor<4xbf16>, %s: tensor<4x32x32xf32>, %z: tensor<1x4x32xf32>, %nw: tensor<32xbf16>) {
+  // expected-error @+1 {{a_log has shape [8], expected [num_value_heads=4]}}
+  %y, %cs1, %s1 = qnext.deltanet_step %qkv, %w, %cs, %a, %b, %alog, %dt, %s, %z, %nw
+      {num_key_heads = 2 : i64, query_scale = 0.17677669 : f32}
+      : (tensor<1x256xf32>, tensor<256x4xbf16>, tensor<3x256xf32>, tensor<1x4xf32>, tensor<1x4xf32>, tensor<8xbf16>, tensor<4xbf16>, tensor<4x32x32xf32>, tensor<1x4x32xf32>, tensor<32xbf16>) -> (tensor<1x4x32xf32>, tensor<3x256xf32>, tensor<4x32x32xf32>)
+  return
+}
+
+// -----
+
+// deltanet_step: dt_bias
+func.func @f(%qkv: tensor<1x256xf32>, %w: tensor<256x4xbf16>, %cs: tensor<3x256xf32>, %a: tensor<1x4xf32>, %b: tensor<1x4xf32>, %alog: tensor<4xbf16>, %dt: tensor<2xbf16>, %s: tensor<4x32x32xf32>, %z: tensor<1x4x32xf32>, %nw: tensor<32xbf16>) {
+  // expected-error @+1 {{dt_bias has shape [2], expected [num_value_heads=4]}}
+  %y, %cs1, %s1 = qnext.deltanet_step %qkv, %w, %cs, %a, %b, %alog, %dt, %s, %z, %nw
+      {num_key_heads = 2 : i64, query_scale = 0.17677669 : f32}
+      : (tensor<1x256xf32>, tensor<256x4xbf16>, tensor<3x256xf32>, tensor<1x4xf32>, tensor<1x4xf32>, tensor<4xbf16>, tensor<2xbf16>, tensor<4x32x32xf32>, tensor<1x4x32xf32>, tensor<32xbf16>) -> (tensor<1x4x32xf32>, tensor<3x256xf32>, tensor<4x32x32xf32>)
+  return
+}
+
+// -----
+
+// deltanet_step: z
+func.func @f(%qkv: tensor<1x256xf32>, %w: tensor<256x4xbf16>, %cs: tensor<3x256xf32>, %a: tensor<1x4xf32>, %b: tensor<1x4xf32>, %alog: tensor<4xbf16>, %dt: tensor<4xbf16>, %s: tensor<4x32x32xf32>, %z: tensor<1x4x16xf32>, %nw: tensor<32xbf16>) {
+  // expected-error @+1 {{z has shape [1, 4, 16], expected [tokens=1, num_value_heads=4, value_head_dim=32]}}
+  %y, %cs1, %s1 = qnext.deltanet_step %qkv, %w, %cs, %a, %b, %alog, %dt, %s, %z, %nw
+      {num_key_heads = 2 : i64, query_scale = 0.17677669 : f32}
+      : (tensor<1x256xf32>, tensor<256x4xbf16>, tensor<3x256xf32>, tensor<1x4xf32>, tensor<1x4xf32>, tensor<4xbf16>, tensor<4xbf16>, tensor<4x32x32xf32>, tensor<1x4x16xf32>, tensor<32xbf16>) -> (tensor<1x4x16xf32>, tensor<3x256xf32>, tensor<4x32x32xf32>)
+  return
+}
+
+// -----
+
+// deltanet_step: norm_weight
+func.func @f(%qkv: tensor<1x256xf32>, %w: tensor<256x4xbf16>, %cs: tensor<3x256xf32>, %a: tensor<1x4xf32>, %b: tensor<1x4xf32>, %alog: tensor<4xbf16>, %dt: tensor<4xbf16>, %s: tensor<4x32x32xf32>, %z: tensor<1x4x32xf32>, %nw: tensor<64xbf16>) {
+  // expected-error @+1 {{norm_weight has shape [64], expected [value_head_dim=32]}}
+  %y, %cs1, %s1 = qnext.deltanet_step %qkv, %w, %cs, %a, %b, %alog, %dt, %s, %z, %nw
+      {num_key_heads = 2 : i64, query_scale = 0.17677669 : f32}
+      : (tensor<1x256xf32>, tensor<256x4xbf16>, tensor<3x256xf32>, tensor<1x4xf32>, tensor<1x4xf32>, tensor<4xbf16>, tensor<4xbf16>, tensor<4x32x32xf32>, tensor<1x4x32xf32>, tensor<64xbf16>) -> (tensor<1x4x32xf32>, tensor<3x256xf32>, tensor<4x32x32xf32>)
+  return
+}
+
+// -----
+
+// deltanet_step: result
+func.func @f(%qkv: tensor<1x256xf32>, %w: tensor<256x4xbf16>, %cs: tensor<3x256xf32>, %a: tensor<1x4xf32>, %b: tensor<1x4xf32>, %alog: tensor<4xbf16>, %dt: tensor<4xbf16>, %s: tensor<4x32x32xf32>, %z: tensor<1x4x32xf32>, %nw: tensor<32xbf16>) {
+  // expected-error @+1 {{result has type 'tensor<1x4x32xbf16>', expected 'tensor<1x4x32xf32>' (z's)}}
+  %y, %cs1, %s1 = qnext.deltanet_step %qkv, %w, %cs, %a, %b, %alog, %dt, %s, %z, %nw
+      {num_key_heads = 2 : i64, query_scale = 0.17677669 : f32}
+      : (tensor<1x256xf32>, tensor<256x4xbf16>, tensor<3x256xf32>, tensor<1x4xf32>, tensor<1x4xf32>, tensor<4xbf16>, tensor<4xbf16>, tensor<4x32x32xf32>, tensor<1x4x32xf32>, tensor<32xbf16>) -> (tensor<1x4x32xbf16>, tensor<3x256xf32>, tensor<4x32x32xf32>)
+  return
+}
+
+// -----
+
 // rope: input
 func.func @f(%x: tensor<?x256xf32>, %pos: tensor<?xi32>) {
   // expected-error @+1 {{input has shape [?, 256], expected [tokens, heads, head_dim]}}

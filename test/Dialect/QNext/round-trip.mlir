@@ -149,6 +149,25 @@ func.func @deltanet_primitives(%x: tensor<?x128xf32>, %w: tensor<256x128xbf16>,
   return %y, %s2, %st1 : tensor<?x4x32xf32>, tensor<3x256xf32>, tensor<4x32x32xf32>
 }
 
+// The fused decode step (qnext-fuse-deltanet-step); l2_epsilon and epsilon
+// take their defaults when not written.
+// CHECK-LABEL: func.func @deltanet_step
+func.func @deltanet_step(%qkv: tensor<1x256xf32>, %taps: tensor<256x4xbf16>,
+                         %cs: tensor<3x256xf32>, %a: tensor<1x4xf32>,
+                         %b: tensor<1x4xf32>, %alog: tensor<4xbf16>,
+                         %st: tensor<4x32x32xf32>, %z: tensor<1x4x32xf32>,
+                         %nw: tensor<32xbf16>)
+    -> (tensor<1x4x32xf32>, tensor<3x256xf32>, tensor<4x32x32xf32>) {
+  // CHECK: qnext.deltanet_step %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} {epsilon = 9.99999974E-6 : f32, num_key_heads = 2 : i64, query_scale = 0.176776692 : f32} : (tensor<1x256xf32>, tensor<256x4xbf16>, tensor<3x256xf32>, tensor<1x4xf32>, tensor<1x4xf32>, tensor<4xbf16>, tensor<4xbf16>, tensor<4x32x32xf32>, tensor<1x4x32xf32>, tensor<32xbf16>) -> (tensor<1x4x32xf32>, tensor<3x256xf32>, tensor<4x32x32xf32>)
+  %y, %cs1, %st1 = qnext.deltanet_step %qkv, %taps, %cs, %a, %b, %alog, %alog, %st, %z, %nw
+      {num_key_heads = 2 : i64, query_scale = 0.176776692 : f32, epsilon = 1.0e-5 : f32}
+      : (tensor<1x256xf32>, tensor<256x4xbf16>, tensor<3x256xf32>, tensor<1x4xf32>,
+         tensor<1x4xf32>, tensor<4xbf16>, tensor<4xbf16>, tensor<4x32x32xf32>,
+         tensor<1x4x32xf32>, tensor<32xbf16>)
+      -> (tensor<1x4x32xf32>, tensor<3x256xf32>, tensor<4x32x32xf32>)
+  return %y, %cs1, %st1 : tensor<1x4x32xf32>, tensor<3x256xf32>, tensor<4x32x32xf32>
+}
+
 // CHECK-LABEL: func.func @attention_primitives
 func.func @attention_primitives(%q: tensor<?x4x64xf32>, %k: tensor<?x2x64xf32>,
                                 %pos: tensor<?xi64>, %kc: tensor<2x256x64xf32>,

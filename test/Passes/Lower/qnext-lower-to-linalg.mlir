@@ -97,6 +97,42 @@ func.func @delta_rule_step(%q: tensor<1x2x8xf32>, %k: tensor<1x2x8xf32>, %v: ten
 
 // -----
 
+// A fused DeltaNet decode step (Nk = 2, Nv = 4): one parallel loop over the
+// key heads whose shared outputs are the output heads and both states (in
+// place). Iteration j reads its channels of the conv state from the shared
+// output, convolves its q, k and v channels (32, 32 and 2 x 32), and writes
+// back three conv-state slices, its two value heads' state and their output.
+// CHECK-LABEL: func.func @deltanet_step
+// CHECK: %[[STEP:.+]]:3 = scf.forall (%[[J:.+]]) in (2) shared_outs(%[[Y:.+]] = %{{.+}}, %[[CS:.+]] = %arg2, %[[ST:.+]] = %arg7) -> (tensor<1x4x32xf32>, tensor<3x256xf32>, tensor<4x32x32xf32>)
+// CHECK: tensor.extract_slice %[[CS]][0, %{{.+}}] [3, 32] [1, 1]
+// CHECK: tensor.extract_slice %[[CS]][0, %{{.+}}] [3, 32] [1, 1]
+// CHECK: tensor.extract_slice %[[CS]][0, %{{.+}}] [3, 64] [1, 1]
+// CHECK: math.rsqrt
+// CHECK: math.log1p
+// CHECK: tensor.extract_slice %[[ST]][%{{.+}}, 0, 0] [2, 32, 32] [1, 1, 1]
+// CHECK: scf.forall.in_parallel
+// CHECK-NEXT: tensor.parallel_insert_slice %{{.+}} into %[[CS]][0, %{{.+}}] [3, 32] [1, 1]
+// CHECK-NEXT: tensor.parallel_insert_slice %{{.+}} into %[[CS]][0, %{{.+}}] [3, 32] [1, 1]
+// CHECK-NEXT: tensor.parallel_insert_slice %{{.+}} into %[[CS]][0, %{{.+}}] [3, 64] [1, 1]
+// CHECK-NEXT: tensor.parallel_insert_slice %{{.+}} into %[[ST]][%{{.+}}, 0, 0] [2, 32, 32] [1, 1, 1]
+// CHECK-NEXT: tensor.parallel_insert_slice %{{.+}} into %[[Y]][0, %{{.+}}, 0] [1, 2, 32] [1, 1, 1]
+// CHECK-NOT: qnext.
+// CHECK: return %[[STEP]]#0, %[[STEP]]#1, %[[STEP]]#2
+func.func @deltanet_step(%qkv: tensor<1x256xf32>, %taps: tensor<256x4xbf16>, %cs: tensor<3x256xf32>,
+    %a: tensor<1x4xf32>, %b: tensor<1x4xf32>, %alog: tensor<4xbf16>, %dt: tensor<4xbf16>,
+    %st: tensor<4x32x32xf32>, %z: tensor<1x4x32xf32>, %nw: tensor<32xbf16>)
+    -> (tensor<1x4x32xf32>, tensor<3x256xf32>, tensor<4x32x32xf32>) {
+  %y, %cs1, %st1 = qnext.deltanet_step %qkv, %taps, %cs, %a, %b, %alog, %dt, %st, %z, %nw
+      {num_key_heads = 2 : i64, query_scale = 0.176776692 : f32}
+      : (tensor<1x256xf32>, tensor<256x4xbf16>, tensor<3x256xf32>, tensor<1x4xf32>,
+         tensor<1x4xf32>, tensor<4xbf16>, tensor<4xbf16>, tensor<4x32x32xf32>,
+         tensor<1x4x32xf32>, tensor<32xbf16>)
+      -> (tensor<1x4x32xf32>, tensor<3x256xf32>, tensor<4x32x32xf32>)
+  return %y, %cs1, %st1 : tensor<1x4x32xf32>, tensor<3x256xf32>, tensor<4x32x32xf32>
+}
+
+// -----
+
 // Several tokens: the chunked algorithm, a loop over chunks of 64 carrying
 // the state, with (I + A)^-1 by forward substitution inside each chunk.
 // CHECK-LABEL: func.func @delta_rule_chunked
