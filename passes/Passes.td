@@ -511,6 +511,12 @@ def VectorizeContractions : Pass<"qnext-vectorize-contractions"> {
     per-slot gather, `y[0, n] = sum_s w[0, s] * d[0, s, n]` (the combine), is
     computed in the down projection's kernel: each block of rows runs through
     the slots in order, adding `w * rows` in registers, and writes y once.
+    When the combine's result is read only by an elementwise add of the
+    MoE's shared expert, `add(y, gate(down, logit))` with `down` the
+    one-token contraction `h_s * W_down^T` of the same rows and `logit` one
+    value broadcast (its sigmoid gate), that is the kernel's epilogue: after
+    the slots each block computes its rows of `down`, applies the gate's and
+    the add's bodies in registers and writes the MoE's output once.
     Same order per element as the generics: bit-identical results.
   }];
   let options = [
@@ -538,6 +544,7 @@ def VectorizeContractions : Pass<"qnext-vectorize-contractions"> {
     Statistic<"numPrologues", "prologues", "Contractions that compute their input's prologue">,
     Statistic<"numGathers", "gathers", "Gather contractions (one token's routed experts) vectorized">,
     Statistic<"numCombines", "combines", "Weighted sums over a gather's slots computed in its kernel">,
+    Statistic<"numSharedExperts", "shared-experts", "Shared experts computed in a combine's kernel">,
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect",

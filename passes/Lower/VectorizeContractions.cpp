@@ -52,6 +52,10 @@ struct Kernel {
   /// A per-slot gather contraction's weighted sum over slots (the MoE's
   /// combine), computed in its kernel.
   linalg::GenericOp combine = {};
+  /// With a combine: the shared expert added to it, also computed in the
+  /// kernel (`shared = gate(down(h), logit)`, `sum = add(combine, shared)`).
+  std::optional<Contraction> sharedDown;
+  linalg::GenericOp sharedGate, sharedAdd;
 };
 
 /// `v` with any float extension stripped.
@@ -282,6 +286,60 @@ std::optional<Kernel> matchCombine(linalg::GenericOp op) {
   Kernel k{*c, std::nullopt, {}, {}, {}};
   k.combine = op;
   return k;
+}
+
+/// An elementwise generic with two inputs and identity output, row-wise
+/// body, that does not read its output.
+bool isElementwisePair(linalg::GenericOp op) {
+  if (op.getNumDpsInputs() != 2 || op.getNumDpsInits() != 1 ||
+      !op.hasPureTensorSemantics() ||
+      op.getNumParallelLoops() != op.getNumLoops() ||
+      !op.getMatchingIndexingMap(op.getDpsInitOperand(0)).isIdentity())
+    return false;
+  Block &body = op.getRegion().front();
+  return body.getArguments().back().use_empty() &&
+         llvm::all_of(body.without_terminator(), isRowwise);
+}
+
+/// The MoE's shared expert, added to a combine `k`: the combine's result is
+/// read only by an elementwise `sum = add(combine, shared)` (either order),
+/// with `shared = gate(down, logit)` elementwise (`down` the one-token
+/// contraction h_s * W_down^T of the same rows, read by the gate alone;
+/// `logit` [1, 1], broadcast) and read by the add alone. The kernel then
+/// computes `down`'s rows of each block after the slots and applies both
+/// bodies in registers: the shared expert's down projection, its sigmoid
+/// gate and the sum are in the combine's epilogue.
+void matchSharedExpert(Kernel &k, int64_t vl) {
+  // The add may also take the combine's result as its init (in place).
+  Value routed = k.combine.getResult(0);
+  if (routed.use_empty())
+    return;
+  auto add = dyn_cast<linalg::GenericOp>(*routed.getUsers().begin());
+  if (!add || !llvm::all_of(routed.getUsers(), [&](Operation *u) { return u == add; }) ||
+      !isElementwisePair(add) ||
+      !llvm::all_of(add.getIndexingMapsArray(),
+                    [](AffineMap m) { return m.isIdentity(); }))
+    return;
+  Value other = add.getDpsInputs()[add.getDpsInputs()[0] == routed ? 1 : 0];
+  auto gate = other.getDefiningOp<linalg::GenericOp>();
+  if (other == routed || !gate || !other.hasOneUse() || !isElementwisePair(gate) ||
+      !gate.getIndexingMapsArray()[0].isIdentity())
+    return;
+  auto logitType = cast<RankedTensorType>(gate.getDpsInputs()[1].getType());
+  auto down = gate.getDpsInputs()[0].getDefiningOp<linalg::GenericOp>();
+  if (logitType.getShape() != ArrayRef<int64_t>{1, 1} || !down ||
+      !down->hasOneUse())
+    return;
+  std::optional<Contraction> d = match(down);
+  if (!d || !d->multiToken || !isZeroFill(d->init) || d->n != k.c.n ||
+      d->k % vl != 0 ||
+      cast<RankedTensorType>(d->x.getType()).getShape() !=
+          ArrayRef<int64_t>{1, d->k} ||
+      add.getResult(0).getType() != routed.getType())
+    return;
+  k.sharedDown = d;
+  k.sharedGate = gate;
+  k.sharedAdd = add;
 }
 
 /// The marks whose generic a contraction computes as its prologue
@@ -637,7 +695,9 @@ private:
   /// [n0, n0 + tn) of each of `weights` (the contraction's, or the slices of
   /// a gather's), with the epilogue's body applied.
   SmallVector<Value> blockRows(Value xs, ArrayRef<Value> xTokens, int64_t tm,
-                               Value n0, int64_t tn) {
+                               Value n0, int64_t tn, int64_t kExtent = 0) {
+    if (kExtent == 0)
+      kExtent = c.k;
     Type f32 = b.getF32Type();
     auto accType = VectorType::get({vl}, f32);
     Value zero = arith::ConstantOp::create(
@@ -646,7 +706,6 @@ private:
     for (int64_t r = 0; r < tn; ++r)
       rowsOfW.push_back(r == 0 ? n0
                                : arith::AddIOp::create(b, loc, n0, index(r)).getResult());
-    Type wElt = cast<ShapedType>(c.w.getType()).getElementType();
     // The weights read: one contraction's, or both of a fused pair's
     // (accumulators [weight][token][row]).
     SmallVector<Value> weights = blockWeights;
@@ -655,11 +714,12 @@ private:
       if (kernel.second)
         weights.push_back(kernel.second->w);
     }
+    Type wElt = cast<ShapedType>(weights[0].getType()).getElementType();
     const int64_t perWeight = tm * tn;
 
     SmallVector<Value> zeros(weights.size() * perWeight, zero);
     auto kLoop = scf::ForOp::create(
-        b, loc, index(0), index(c.k), index(vl), zeros,
+        b, loc, index(0), index(kExtent), index(vl), zeros,
         [&](OpBuilder &, Location, Value k, ValueRange acc) {
           SmallVector<Value> xv, next(acc.begin(), acc.end());
           for (int64_t j = 0; j < tm; ++j)
@@ -793,13 +853,30 @@ public:
               ValueRange{arith::AddFOp::create(
                   b, loc, acc[0], arith::MulFOp::create(b, loc, ws, row))});
         });
+    Value sum = slots.getResult(0);
+    if (kernel.sharedDown) {
+      // The shared expert's rows of this block, gated, added as the add
+      // generic adds them (its operand order).
+      const Contraction &d = *kernel.sharedDown;
+      blockWeights = {d.w};
+      Value down = blockRows(d.x, {index(0)}, 1, n0, tn, d.k)[0];
+      Value logit = tensor::ExtractOp::create(
+          b, loc, kernel.sharedGate.getDpsInputs()[1], ValueRange{index(0), index(0)});
+      Value gated = applyBody(kernel.sharedGate,
+                              {down, vector::BroadcastOp::create(b, loc, rowType, logit)},
+                              tn);
+      Value routed = kernel.combine.getResult(0);
+      sum = kernel.sharedAdd.getDpsInputs()[0] == routed
+                ? applyBody(kernel.sharedAdd, {sum, gated}, tn)
+                : applyBody(kernel.sharedAdd, {gated, sum}, tn);
+    }
     Value shared = forall.getRegionIterArgs()[0];
     SmallVector<OpFoldResult> offsets = {b.getIndexAttr(0), n0};
     SmallVector<OpFoldResult> sizes = {b.getIndexAttr(1), b.getIndexAttr(tn)};
     SmallVector<OpFoldResult> strides(2, b.getIndexAttr(1));
     Value tile = tensor::ExtractSliceOp::create(b, loc, shared, offsets, sizes,
                                                 strides);
-    tile = vector::TransferWriteOp::create(b, loc, slots.getResult(0), tile,
+    tile = vector::TransferWriteOp::create(b, loc, sum, tile,
                                            ValueRange{index(0), index(0)},
                                            ArrayRef<bool>{true})
                .getResult();
@@ -851,8 +928,10 @@ struct VectorizeContractionsPass
         combines.push_back(op);
     });
     for (linalg::GenericOp op : combines)
-      if (std::optional<Kernel> k = matchCombine(op); k && k->c.k % vectorWidth == 0)
+      if (std::optional<Kernel> k = matchCombine(op); k && k->c.k % vectorWidth == 0) {
+        matchSharedExpert(*k, vectorWidth);
         emit(rewriter, *k);
+      }
     getOperation()->walk([&](linalg::GenericOp op) {
       if (std::optional<Contraction> c = match(op)) {
         if (c->k % vectorWidth == 0)
@@ -870,9 +949,10 @@ struct VectorizeContractionsPass
 
   void emit(IRRewriter &rewriter, Kernel k) {
     // The epilogue (or the combine) sits after the contractions: emit there.
-    Operation *last = k.epilogue  ? k.epilogue.getOperation()
-                      : k.combine ? k.combine.getOperation()
-                                  : k.c.op.getOperation();
+    Operation *last = k.epilogue    ? k.epilogue.getOperation()
+                      : k.sharedAdd ? k.sharedAdd.getOperation()
+                      : k.combine   ? k.combine.getOperation()
+                                    : k.c.op.getOperation();
     rewriter.setInsertionPoint(last);
     // The combine's zero fill, erased with it (read before it is replaced).
     linalg::FillOp combineFill =
@@ -885,6 +965,17 @@ struct VectorizeContractionsPass
         : k.combine   ? emitter.emitGatherCombine(rows)
                       : emitter.emitGather(rows);
     rewriter.replaceOp(last, result);
+    if (k.sharedAdd) {
+      // The add is replaced; the gate, the shared down projection (below)
+      // and the combine go with it.
+      rewriter.eraseOp(k.sharedGate);
+      rewriter.eraseOp(k.combine);
+      rewriter.eraseOp(k.sharedDown->op);
+      if (auto fill = k.sharedDown->init.getDefiningOp<linalg::FillOp>();
+          fill && fill->use_empty())
+        rewriter.eraseOp(fill);
+      ++numSharedExperts;
+    }
     if (k.combine) {
       if (combineFill && combineFill->use_empty())
         rewriter.eraseOp(combineFill);

@@ -1,7 +1,7 @@
 // RUN: qnext-opt %s --qnext-fuse-moe --split-input-file | FileCheck %s
 // RUN: qnext-opt %s --qnext-fuse-swiglu --qnext-fuse-moe --split-input-file | FileCheck %s --check-prefix=TAKEN
 // RUN: qnext-opt %s --qnext-fuse-moe --qnext-lower-to-linalg --split-input-file | FileCheck %s --check-prefix=LINALG
-// RUN: qnext-opt %s --qnext-fuse-moe --qnext-lower-to-linalg --canonicalize --qnext-vectorize-contractions="vector-width=8 rows=4" --canonicalize --cse --split-input-file | FileCheck %s --check-prefix=KERNEL
+// RUN: qnext-opt %s --qnext-fuse-moe --qnext-lower-to-linalg --convert-elementwise-to-linalg --canonicalize --qnext-vectorize-contractions="vector-width=8 rows=4" --canonicalize --cse --split-input-file | FileCheck %s --check-prefix=KERNEL
 
 // One decode step's routed experts (top 2 of 4): marked whole.
 // CHECK-LABEL: func.func @decode_step
@@ -94,4 +94,86 @@ func.func @prompt(%x: tensor<?x64xf32>, %w: tensor<?x2xf32>, %i: tensor<?x2xi32>
       : (tensor<?x64xf32>, tensor<?x2xf32>, tensor<?x2xi32>, tensor<4x32x64xbf16>,
          tensor<4x32x64xbf16>, tensor<4x64x32xbf16>) -> tensor<?x64xf32>
   return %y : tensor<?x64xf32>
+}
+
+// -----
+
+// With the shared expert (as qnext-decompose-layers writes the MoE): its
+// down projection, its sigmoid gate and the sum with the routed experts are
+// the combine kernel's epilogue. After the slots, each block of 4 output
+// rows runs its 4 rows of the shared down projection against the shared
+// hidden row (K = 16), gates them (sigmoid of the one logit, splat) and adds
+// them to the combine's registers: the MoE's output is written once, and no
+// kernel of its own computes the shared down projection, the gate or the
+// sum. Its gate and up projections stay kernels of their own.
+// KERNEL-LABEL: func.func @decode_step_shared
+// KERNEL: scf.forall (%{{.+}}) in (16) shared_outs(%{{.+}}) -> (tensor<1x2x32xf32>)
+// KERNEL: %[[HS:.+]] = linalg.generic
+// KERNEL: %[[LOGIT:.+]] = vector.transfer_write {{.+}} : vector<1xf32>, tensor<1x1xf32>
+// KERNEL: %[[Y:.+]] = scf.forall (%{{.+}}) in (16) shared_outs(%[[YO:.+]] = %{{.+}}) -> (tensor<1x64xf32>)
+// KERNEL: %[[ACC:.+]] = scf.for {{.+}} -> (vector<4xf32>)
+// KERNEL: scf.yield
+// KERNEL: scf.for %{{.+}} = %c0 to %c16 step %c8 {{.+}} -> (vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>)
+// KERNEL-COUNT-1: vector.transfer_read %[[HS]]
+// KERNEL-COUNT-4: vector.fma
+// KERNEL: %[[DOWN:.+]] = vector.from_elements {{.+}} : vector<4xf32>
+// KERNEL: %[[L:.+]] = tensor.extract %[[LOGIT]][%c0, %c0] : tensor<1x1xf32>
+// KERNEL: %[[LS:.+]] = vector.broadcast %[[L]] : f32 to vector<4xf32>
+// KERNEL: math.exp {{.+}} : vector<4xf32>
+// KERNEL: %[[GATED:.+]] = arith.mulf %[[DOWN]], %{{.+}} : vector<4xf32>
+// KERNEL: %[[SUM:.+]] = arith.addf %[[ACC]], %[[GATED]] : vector<4xf32>
+// KERNEL: vector.transfer_write %[[SUM]]
+// KERNEL: tensor.parallel_insert_slice {{.+}} into %[[YO]]
+// KERNEL-NOT: linalg.generic
+// KERNEL-NOT: scf.forall
+// KERNEL: return %[[Y]]
+func.func @decode_step_shared(%x: tensor<1x64xf32>, %w: tensor<1x2xf32>, %i: tensor<1x2xi32>) -> tensor<1x64xf32> {
+  %g = qnext.param "experts_gate" : tensor<4x32x64xbf16>
+  %u = qnext.param "experts_up" : tensor<4x32x64xbf16>
+  %d = qnext.param "experts_down" : tensor<4x64x32xbf16>
+  %sg = qnext.param "shared_gate" : tensor<16x64xbf16>
+  %su = qnext.param "shared_up" : tensor<16x64xbf16>
+  %sd = qnext.param "shared_down" : tensor<64x16xbf16>
+  %sl = qnext.param "shared_expert_gate" : tensor<1x64xbf16>
+  %routed = qnext.expert_swiglu %x, %w, %i, %g, %u, %d
+      : (tensor<1x64xf32>, tensor<1x2xf32>, tensor<1x2xi32>, tensor<4x32x64xbf16>,
+         tensor<4x32x64xbf16>, tensor<4x64x32xbf16>) -> tensor<1x64xf32>
+  %gs = qnext.linear %x, %sg : tensor<1x64xf32>, tensor<16x64xbf16> -> tensor<1x16xf32>
+  %us = qnext.linear %x, %su : tensor<1x64xf32>, tensor<16x64xbf16> -> tensor<1x16xf32>
+  %hs = qnext.silu_mul %gs, %us : tensor<1x16xf32>
+  %ds = qnext.linear %hs, %sd : tensor<1x16xf32>, tensor<64x16xbf16> -> tensor<1x64xf32>
+  %logit = qnext.linear %x, %sl : tensor<1x64xf32>, tensor<1x64xbf16> -> tensor<1x1xf32>
+  %shared = qnext.sigmoid_gate %ds, %logit : tensor<1x64xf32>, tensor<1x1xf32>
+  %y = arith.addf %routed, %shared : tensor<1x64xf32>
+  return %y : tensor<1x64xf32>
+}
+
+// -----
+
+// The shared expert's down projection read elsewhere too: it stays a kernel
+// of its own, and the combine kernel writes the routed sum alone.
+// KERNEL-LABEL: func.func @shared_down_used
+// KERNEL: scf.forall (%{{.+}}) in (16) shared_outs(%{{.+}}) -> (tensor<1x2x32xf32>)
+// KERNEL: scf.forall (%{{.+}}) in (16) shared_outs(%{{.+}}) -> (tensor<1x64xf32>)
+// KERNEL-NOT: math.exp
+// KERNEL: scf.forall.in_parallel
+// KERNEL: scf.forall (%{{.+}}) in (16) shared_outs(%{{.+}}) -> (tensor<1x64xf32>)
+// KERNEL: linalg.generic
+// KERNEL: math.exp
+// KERNEL: return
+func.func @shared_down_used(%x: tensor<1x64xf32>, %w: tensor<1x2xf32>, %i: tensor<1x2xi32>) -> (tensor<1x64xf32>, tensor<1x64xf32>) {
+  %g = qnext.param "experts_gate" : tensor<4x32x64xbf16>
+  %u = qnext.param "experts_up" : tensor<4x32x64xbf16>
+  %d = qnext.param "experts_down" : tensor<4x64x32xbf16>
+  %sd = qnext.param "shared_down" : tensor<64x16xbf16>
+  %sl = qnext.param "shared_expert_gate" : tensor<1x64xbf16>
+  %routed = qnext.expert_swiglu %x, %w, %i, %g, %u, %d
+      : (tensor<1x64xf32>, tensor<1x2xf32>, tensor<1x2xi32>, tensor<4x32x64xbf16>,
+         tensor<4x32x64xbf16>, tensor<4x64x32xbf16>) -> tensor<1x64xf32>
+  %hs = tensor.extract_slice %x[0, 0] [1, 16] [1, 1] : tensor<1x64xf32> to tensor<1x16xf32>
+  %ds = qnext.linear %hs, %sd : tensor<1x16xf32>, tensor<64x16xbf16> -> tensor<1x64xf32>
+  %logit = qnext.linear %x, %sl : tensor<1x64xf32>, tensor<1x64xbf16> -> tensor<1x1xf32>
+  %shared = qnext.sigmoid_gate %ds, %logit : tensor<1x64xf32>, tensor<1x1xf32>
+  %y = arith.addf %routed, %shared : tensor<1x64xf32>
+  return %y, %ds : tensor<1x64xf32>, tensor<1x64xf32>
 }
