@@ -489,7 +489,9 @@ def VectorizeContractions : Pass<"qnext-vectorize-contractions"> {
     block accumulates the same rows of both weights (twice the accumulators),
     sums them as above and applies the generic's body to the two rows in
     registers, writing the generic's result; the contractions' results are
-    never materialised.
+    never materialised. With several tokens a block of the pair takes half
+    of `token-block-rows` weight rows, so that both weights together keep
+    the accumulators one weight would.
 
     Prologues: a contraction whose input is the result of a generic marked
     by `qnext-fuse-norm-linear` or `qnext-fuse-gate-linear` (directly, or
@@ -497,10 +499,13 @@ def VectorizeContractions : Pass<"qnext-vectorize-contractions"> {
     K), which nothing else reads, computes that input itself. The generic
     must be elementwise with broadcasts (each input map takes dimensions in
     order). The kernel's tasks are then chunks of row blocks (about
-    `prologue-tasks` of them); each computes the prologue's rows for its
-    block of tokens once, a vector along K at a time with the generic's body,
-    into a buffer its row blocks read. The normalised or gated activations
-    are never written to memory shared between kernels.
+    `prologue-tasks` of them); each computes the prologue's rows once, a
+    vector along K at a time with the generic's body, into a buffer its row
+    blocks read: one token's row, or with several tokens the rows of a span
+    of tokens (the token tile, else 64), each row block then running over
+    the whole span so that its weights are read once per span. The
+    normalised or gated activations are never written to memory shared
+    between kernels.
 
     Gathers: one token's routed experts in qnext-lower-to-linalg's gather
     form, `y[0, s, n] = sum_k x[k] * W[sel[0, s], n, k]` (W stacked

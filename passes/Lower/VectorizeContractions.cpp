@@ -54,8 +54,8 @@ struct Kernel {
   linalg::GenericOp combine = {};
   /// With a combine: the shared expert added to it, also computed in the
   /// kernel (`shared = gate(down(h), logit)`, `sum = add(combine, shared)`).
-  std::optional<Contraction> sharedDown;
-  linalg::GenericOp sharedGate, sharedAdd;
+  std::optional<Contraction> sharedDown = std::nullopt;
+  linalg::GenericOp sharedGate = {}, sharedAdd = {};
 };
 
 /// `v` with any float extension stripped.
@@ -431,12 +431,16 @@ public:
     bool oneRow = c.multiToken &&
                   cast<RankedTensorType>(c.x.getType()).getDimSize(0) == 1;
     // A dynamic row count (e.g. attention over the cached positions) takes
-    // one row per block.
+    // one row per block. Several tokens keep tokens x rows accumulators per
+    // weight; a fused pair (two weights) takes half the rows, so that the
+    // block still fits the registers it was sized for.
+    int64_t pairRows = kernel.second ? std::max<int64_t>(tokenBlockRows / 2, 1)
+                                     : tokenBlockRows;
     int64_t tn = ShapedType::isDynamic(c.n)
                      ? 1
-                     : blockFor(c.n, c.multiToken && !oneRow ? tokenBlockRows : rows);
+                     : blockFor(c.n, c.multiToken && !oneRow ? pairRows : rows);
     // With a prologue, each task is a chunk of row blocks that computes the
-    // prologue's rows once (per block of tokens) for all of them: about
+    // prologue's rows once (per span of tokens) for all of them: about
     // `prologueTasks` tasks.
     int64_t chunk = tn;
     if (kernel.prologue)
@@ -489,15 +493,15 @@ public:
       tile = tokenBlock(tile, addInit, {}, n0, tn, chunk);
     } else if (oneRow) {
       tile = tokenBlock(tile, addInit, {index(0)}, n0, tn, chunk);
+    } else if (kernel.prologue) {
+      tile = prologueSpans(tile, addInit, tokenLo, tokenHi,
+                           std::max<int64_t>(tokenRows, 1), n0, tn, chunk,
+                           tokenTile > 0 ? tokenTile : kPrologueSpan);
     } else {
       // The tokens [tokenLo, tokenHi) in blocks of tokenRows, then the
       // remaining ones one by one.
       int64_t tm = std::max<int64_t>(tokenRows, 1);
-      Value span = arith::SubIOp::create(b, loc, tokenHi, tokenLo);
-      Value full = arith::AddIOp::create(
-          b, loc, tokenLo,
-          arith::MulIOp::create(
-              b, loc, arith::DivUIOp::create(b, loc, span, index(tm)), index(tm)));
+      Value full = fullBlocksEnd(tokenLo, tokenHi, tm);
       tile = tokenLoop(tile, addInit, tokenLo, full, tm, n0, tn, chunk);
       tile = tokenLoop(tile, addInit, full, tokenHi, 1, n0, tn, chunk);
     }
@@ -508,7 +512,90 @@ public:
   }
 
 private:
+  /// Tokens whose prologue rows a task keeps at once when the kernel runs
+  /// on all tokens (no token-tile).
+  static constexpr int64_t kPrologueSpan = 64;
+
   Value index(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
+
+  /// lo + (hi - lo) rounded down to a multiple of tm: where the blocks of tm
+  /// tokens end and the tokens taken one by one begin.
+  Value fullBlocksEnd(Value lo, Value hi, int64_t tm) {
+    Value span = arith::SubIOp::create(b, loc, hi, lo);
+    return arith::AddIOp::create(
+        b, loc, lo,
+        arith::MulIOp::create(
+            b, loc, arith::DivUIOp::create(b, loc, span, index(tm)), index(tm)));
+  }
+
+  /// Several tokens with a prologue. For each span of `span` tokens of
+  /// [lo, hi), the task computes the prologue's rows of the span once, then
+  /// each block of tn weight rows of its chunk runs over the whole span
+  /// (tm tokens at a time, then one by one): a block's weights stay in cache
+  /// while the tokens stream. (Tokens outside the row blocks would read the
+  /// chunk's weights again for every block of tokens.)
+  Value prologueSpans(Value tile, bool addInit, Value lo, Value hi, int64_t tm,
+                      Value n0, int64_t tn, int64_t chunk, int64_t span) {
+    auto spans = scf::ForOp::create(
+        b, loc, lo, hi, index(span), ValueRange{tile},
+        [&](OpBuilder &, Location, Value s0, ValueRange outer) {
+          Value s1 = arith::MinUIOp::create(
+              b, loc, arith::AddIOp::create(b, loc, s0, index(span)), hi);
+          Value xs = prologueSpan(s0, s1);
+          Value full = fullBlocksEnd(s0, s1, tm);
+          auto rowBlocks = scf::ForOp::create(
+              b, loc, index(0), index(chunk), index(tn), ValueRange{outer[0]},
+              [&](OpBuilder &, Location, Value r, ValueRange iter) {
+                Value rows = arith::AddIOp::create(b, loc, n0, r);
+                Value t = spanTokens(iter[0], addInit, xs, s0, s0, full, tm, rows, tn, r);
+                t = spanTokens(t, addInit, xs, s0, full, s1, 1, rows, tn, r);
+                scf::YieldOp::create(b, loc, t);
+              });
+          scf::YieldOp::create(b, loc, rowBlocks.getResults());
+        });
+    return spans.getResult(0);
+  }
+
+  /// The prologue's rows of tokens [lo, hi) ([hi - lo, K]), token by token.
+  Value prologueSpan(Value lo, Value hi) {
+    Value count = arith::SubIOp::create(b, loc, hi, lo);
+    Value buf = tensor::EmptyOp::create(b, loc, ArrayRef<OpFoldResult>{count, b.getIndexAttr(c.k)},
+                                        b.getF32Type());
+    auto loop = scf::ForOp::create(
+        b, loc, lo, hi, index(1), ValueRange{buf},
+        [&](OpBuilder &, Location, Value t, ValueRange iter) {
+          Value row = prologueRows({t});
+          Value at = arith::SubIOp::create(b, loc, t, lo);
+          scf::YieldOp::create(
+              b, loc,
+              tensor::InsertSliceOp::create(
+                  b, loc, row, iter[0], ArrayRef<OpFoldResult>{at, b.getIndexAttr(0)},
+                  ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(c.k)},
+                  ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(1)})
+                  .getResult());
+        });
+    return loop.getResult(0);
+  }
+
+  /// Tokens [from, to) of a span starting at s0, tm at a time, against the
+  /// weight rows `rows` (column `col` of the tile); xs holds the span's
+  /// prologue rows.
+  Value spanTokens(Value tile, bool addInit, Value xs, Value s0, Value from,
+                   Value to, int64_t tm, Value rows, int64_t tn, Value col) {
+    auto loop = scf::ForOp::create(
+        b, loc, from, to, index(tm), ValueRange{tile},
+        [&](OpBuilder &, Location, Value t0, ValueRange iter) {
+          SmallVector<Value> tokens, local;
+          for (int64_t j = 0; j < tm; ++j) {
+            tokens.push_back(j ? arith::AddIOp::create(b, loc, t0, index(j)).getResult()
+                               : t0);
+            local.push_back(arith::SubIOp::create(b, loc, tokens.back(), s0));
+          }
+          scf::YieldOp::create(b, loc,
+                               block(iter[0], addInit, xs, local, tokens, rows, tn, col));
+        });
+    return loop.getResult(0);
+  }
 
   /// A generic's scalar body applied to vectors of `lanes`: its arguments
   /// are `args`, each scalar op becomes the same op on vectors, a scalar

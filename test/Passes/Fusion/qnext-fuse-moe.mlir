@@ -84,7 +84,7 @@ func.func @decode_step(%x: tensor<1x64xf32>, %w: tensor<1x2xf32>, %i: tensor<1x2
 // KERNEL-LABEL: func.func @prompt
 // KERNEL: scf.for
 // KERNEL: scf.forall
-// KERNEL: math.exp {{.+}} : vector<2xf32>
+// KERNEL: math.exp {{.+}} : vector<1xf32>
 // KERNEL: return
 func.func @prompt(%x: tensor<?x64xf32>, %w: tensor<?x2xf32>, %i: tensor<?x2xi32>) -> tensor<?x64xf32> {
   %g = qnext.param "experts_gate" : tensor<4x32x64xbf16>

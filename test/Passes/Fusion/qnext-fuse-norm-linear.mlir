@@ -48,18 +48,26 @@ func.func @norm(%a: tensor<1x64xf32>, %b: tensor<1x64xf32>) -> tensor<1x32xf32> 
 // -----
 
 // DeltaNet's gated norm over [T, heads, dim], its heads merged into
-// out_proj's K: marked, and the kernel computes it per token block (the
-// token loop's 4 tokens, then one at a time), the per-head sum read at
-// (token, k / 32).
+// out_proj's K: marked. Each of the 2 tasks takes the tokens in spans of 64:
+// it computes the span's normalised rows once, token by token (the per-head
+// sum read at (token, k / 32)), into a [span, 64] buffer; then each block of
+// its rows (8 rows, blocks of 2) runs over the span's tokens, 4 at a time
+// and then one by one, so a block's weights are read once per span.
 // CHECK-LABEL: func.func @gated
 // CHECK: qnext.gated_rms_norm {{.+}}qnext.fused = "norm-linear"
 // KERNEL-LABEL: func.func @gated
 // KERNEL: scf.forall (%{{.+}}) in (2) shared_outs(%{{.+}}) -> (tensor<?x16xf32>)
-// KERNEL: scf.for
-// KERNEL: scf.for {{.+}} -> (tensor<4x64xf32>)
+// KERNEL: scf.for %[[S0:.+]] = %c0 to %{{.+}} step %c64 iter_args(%{{.+}}) -> (tensor<?x8xf32>)
+// KERNEL: %[[BUF:.+]] = scf.for %{{.+}} = %[[S0]] to %{{.+}} step %c1 iter_args(%{{.+}}) -> (tensor<?x64xf32>)
+// KERNEL: scf.for {{.+}} -> (tensor<1x64xf32>)
 // KERNEL: arith.divui %{{.+}}, %c32
 // KERNEL: math.exp {{.+}} : vector<8xf32>
-// KERNEL: scf.for {{.+}} -> (tensor<1x64xf32>)
+// KERNEL: tensor.insert_slice %{{.+}} into %{{.+}}[%{{.+}}, 0] [1, 64] [1, 1] : tensor<1x64xf32> into tensor<?x64xf32>
+// KERNEL: scf.for %{{.+}} = %c0 to %c8 step %c2 iter_args(%{{.+}}) -> (tensor<?x8xf32>)
+// KERNEL: scf.for %{{.+}} = %[[S0]] to %{{.+}} step %c4 iter_args(%{{.+}}) -> (tensor<?x8xf32>)
+// KERNEL-COUNT-4: vector.transfer_read %[[BUF]]
+// KERNEL: scf.for %{{.+}} step %c1 iter_args(%{{.+}}) -> (tensor<?x8xf32>)
+// KERNEL: vector.transfer_read %[[BUF]]
 // KERNEL-NOT: tensor.collapse_shape
 // KERNEL: return
 func.func @gated(%x: tensor<?x2x32xf32>, %z: tensor<?x2x32xf32>) -> tensor<?x16xf32> {
