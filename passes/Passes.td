@@ -381,17 +381,48 @@ def ParallelizeHeads : Pass<"qnext-parallelize-heads"> {
     arithmetic of each element is unchanged, so results are bit-identical
     to the sequential form.
 
+    With `token-tile` > 0, a generic at the top of a function whose first
+    loop is parallel with a dynamic extent (token rows: a prompt's norms,
+    conv, gates, residual adds, embedding, elementwise work over
+    `[T, hidden]`) is tiled the same way in tiles of that many tokens, so
+    that a prompt's row-wise work runs on all cores too instead of one core
+    working while the others wait. Each token's arithmetic is unchanged.
+
     Left alone: generics inside an `scf.forall` (the projection kernels),
-    those whose first loop is a reduction or has a dynamic extent (token
-    rows: elementwise work over `[T, hidden]`), and those of one loop.
+    those whose first loop is a reduction, those of one loop, and those
+    with a dynamic first loop when `token-tile` is 0 or when they sit inside
+    a loop (every trip would start a parallel loop).
   }];
   let options = [
     Option<"minExtent", "min-extent", "int64_t", /*default=*/"2",
            "Smallest static extent of the first loop worth a parallel loop">,
+    Option<"tokenTile", "token-tile", "int64_t", /*default=*/"0",
+           "Tokens per parallel tile of a generic whose first loop is a "
+           "dynamic number of tokens (0: leave those sequential)">,
   ];
   let dependentDialects = ["::mlir::scf::SCFDialect", "::mlir::tensor::TensorDialect"];
   let statistics = [
     Statistic<"parallelized", "parallelized", "Generics tiled into a parallel loop over their first dimension">,
+  ];
+}
+
+def OMPSchedule : Pass<"qnext-omp-schedule"> {
+  let summary = "Choose the schedule of the OpenMP worksharing loops";
+  let description = [{
+    `convert-scf-to-openmp` leaves the schedule of every `omp.wsloop`
+    unspecified, which the OpenMP runtime runs as `static`: each thread
+    takes one contiguous range of iterations (row blocks). Where the threads
+    do not run at the same speed (a shared VM's cores), the fast ones then
+    wait at the loop's end. This pass sets `schedule` on every loop that has
+    none: `guided` hands out shrinking chunks to whichever thread is free,
+    `dynamic` chunks of one, `runtime` leaves the choice to `OMP_SCHEDULE`.
+  }];
+  let options = [
+    Option<"schedule", "schedule", "std::string", /*default=*/"\"guided\"",
+           "static, dynamic, guided or runtime">,
+  ];
+  let statistics = [
+    Statistic<"numScheduled", "scheduled", "Worksharing loops given a schedule">,
   ];
 }
 

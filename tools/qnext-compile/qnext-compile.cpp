@@ -130,6 +130,13 @@ cl::opt<bool> outlineLayers(
              "its layers call (default; =false: every layer inline in its "
              "entry point)"),
     cl::init(true), cl::cat(category));
+cl::opt<std::string> ompSchedule(
+    "omp-schedule",
+    cl::desc("--target=cpu: how the threads share a kernel's row blocks "
+             "(OpenMP schedule): guided (default: shrinking chunks to "
+             "whichever thread is free), static (one contiguous range each), "
+             "dynamic (one block at a time), runtime (OMP_SCHEDULE decides)"),
+    cl::init("guided"), cl::cat(category));
 cl::opt<bool> taps("taps",
                    cl::desc("Also export a 'taps' entry point: prefill that "
                             "returns every layer's hidden states, for "
@@ -372,6 +379,10 @@ int main(int argc, char **argv) {
       !sys::fs::exists(toolkit + "/bin/ptxas"))
     return fail("--cuda-toolkit " + toolkit + ": no bin/ptxas (the CUDA "
                 "toolkit compiles the kernels)");
+  if (!llvm::is_contained({"static", "dynamic", "guided", "runtime"},
+                          StringRef(ompSchedule)))
+    return fail("--omp-schedule=" + ompSchedule +
+                ": no such schedule (static, dynamic, guided, runtime)");
   auto fusions = chosenFusions();
   if (!fusions)
     return fail(toString(fusions.takeError()));
@@ -409,6 +420,7 @@ int main(int argc, char **argv) {
   cpuPipeline.vectorWidth = mlir::qnext::preferredVectorWidth(cpuOptions);
   cpuPipeline.threads = parallel;
   cpuPipeline.outlineLayers = outlineLayers;
+  cpuPipeline.ompSchedule = ompSchedule;
   cpuPipeline.fusions = fusionPasses;
   mlir::qnext::CUDAPipelineOptions cudaPipeline;
   cudaPipeline.chip = gpuArch;

@@ -24,6 +24,9 @@ struct CPUPipelineOptions {
   /// loops; the object then links libomp). Off: the same loops in order, as
   /// the JIT-compiled unit tests use them.
   bool threads = true;
+  /// With threads, the schedule of the worksharing loops
+  /// (qnext-omp-schedule): static, dynamic, guided or runtime.
+  std::string ompSchedule = "guided";
   /// Each distinct layer compiled once, as a private function that its
   /// layers call (qnext-outline-layers). Off: every layer inline in its
   /// entry point, as the fusion and kernel tests read them.

@@ -69,10 +69,12 @@ std::vector<Step> steps(const qnext::CPUPipelineOptions &options) {
       //    still on tensors, so bufferization places the results.
       //    The other generics with independent heads (the delta rule's
       //    contractions and recurrence, attention's weighted sums) become
-      //    scf.forall over their heads, run on all cores like the kernels.
+      //    scf.forall over their heads, run on all cores like the kernels;
+      //    a prompt's row-wise generics (norms, conv, adds) over tiles of 16
+      //    tokens.
       {CPUPhase::Kernels,
        "func.func(qnext-vectorize-contractions{" + kernelOptions(options) +
-           "},qnext-parallelize-heads),canonicalize,cse"},
+           "},qnext-parallelize-heads{token-tile=16}),canonicalize,cse"},
       // 5. Weights and the entry ABI, still on tensors: every parameter
       //    becomes a read-only view of the packed weights buffer (the plan
       //    goes into the module for the packer), and public functions take
@@ -97,15 +99,19 @@ std::vector<Step> steps(const qnext::CPUPipelineOptions &options) {
        // the memrefCopy runtime helper, which the artifact must not need).
        "qnext-copy-to-linalg"},
       // 7. Structured ops -> loops. The kernels' scf.forall becomes
-      //    scf.parallel, and with threads an OpenMP worksharing loop (static
-      //    schedule: one contiguous range of row blocks per thread); the
-      //    canonicalizer then inlines the memref.alloca_scope that wraps each
-      //    body, which must go before scf-to-cf makes it multi-block.
+      //    scf.parallel, and with threads an OpenMP worksharing loop (guided
+      //    schedule by default: shrinking chunks of row blocks to whichever
+      //    thread is free, so that a thread slowed by the VM does not keep
+      //    the others waiting at the loop's end); the canonicalizer then
+      //    inlines the memref.alloca_scope that wraps each body, which must
+      //    go before scf-to-cf makes it multi-block.
       //    expand-strided-metadata produces affine.apply, so it must precede
       //    lower-affine.
       {CPUPhase::LLVMDialect,
        std::string("convert-linalg-to-loops,scf-forall-to-parallel,") +
-           (options.threads ? "convert-scf-to-openmp,canonicalize," : "") +
+           (options.threads ? "convert-scf-to-openmp,qnext-omp-schedule{schedule=" +
+                                  options.ompSchedule + "},canonicalize,"
+                            : std::string()) +
            "expand-strided-metadata,lower-affine,convert-scf-to-cf"},
       // 8. -> LLVM dialect: vector ops (transfers become plain loads and
       //    stores) and math first (exp, sin, cos, rsqrt, log1p become
@@ -139,8 +145,9 @@ struct PipelineCLOptions : public PassPipelineOptions<PipelineCLOptions> {
   ListOption<std::string> fusions{
       *this, "fusions",
       llvm::cl::desc("Fusions to run after qnext-decompose-layers, by the "
-                     "names of qnext-compile --fuse (moe, swiglu, projections, "
-                     "norm-linear, gate-linear, add-norm, norm-rope, router)")};
+                     "names of qnext-compile --fuse (deltanet-step, moe, swiglu, "
+                     "projections, norm-linear, gate-linear, add-norm, "
+                     "norm-rope, router)")};
   Option<bool> outlineLayers{
       *this, "outline-layers",
       llvm::cl::desc("Compile each distinct layer once, as a function its "
@@ -150,6 +157,11 @@ struct PipelineCLOptions : public PassPipelineOptions<PipelineCLOptions> {
                        llvm::cl::desc("Lower the kernels' parallel loops to "
                                       "OpenMP (otherwise: sequential loops)"),
                        llvm::cl::init(true)};
+  Option<std::string> ompSchedule{
+      *this, "omp-schedule",
+      llvm::cl::desc("With threads: the worksharing loops' schedule (static, "
+                     "dynamic, guided, runtime)"),
+      llvm::cl::init("guided")};
 };
 } // namespace
 
@@ -161,6 +173,7 @@ void mlir::qnext::registerCPUPipeline() {
         CPUPipelineOptions options;
         options.vectorWidth = cl.vectorWidth;
         options.threads = cl.threads;
+        options.ompSchedule = cl.ompSchedule;
         options.outlineLayers = cl.outlineLayers;
         options.fusions.assign(cl.fusions.begin(), cl.fusions.end());
         (void)buildCPUPipeline(pm, CPUPhase::LLVMDialect, options);

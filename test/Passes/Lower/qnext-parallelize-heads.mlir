@@ -1,5 +1,8 @@
 // RUN: qnext-opt %s --qnext-parallelize-heads --split-input-file | FileCheck %s
 // RUN: qnext-opt %s --qnext-parallelize-heads="min-extent=8" --split-input-file | FileCheck %s --check-prefix=MIN8
+// RUN: qnext-opt %s --qnext-parallelize-heads="token-tile=16" --split-input-file | FileCheck %s --check-prefix=TOKENS
+// RUN: not qnext-opt %s --qnext-parallelize-heads="token-tile=-1" --split-input-file 2>&1 | FileCheck %s --check-prefix=BADTILE
+// BADTILE: qnext-parallelize-heads: token-tile must not be negative
 
 // Four independent heads (loop 0 parallel, static): one scf.forall over the
 // heads, each iteration the same generic on its head's slices.
@@ -76,4 +79,47 @@ func.func @left_alone(%x: tensor<?x64xf32>, %y: tensor<8x4xf32>, %z: tensor<8xf3
     }
   }
   return %a, %b, %c, %d : tensor<?x64xf32>, tensor<4xf32>, tensor<8xf32>, tensor<8x4xf32>
+}
+
+// -----
+
+// token-tile=16: a prompt's row-wise generic at the top of the function
+// (loop 0 a dynamic number of tokens) runs as an scf.forall over tiles of
+// 16 tokens, the last one shorter; the same generic inside a loop stays
+// sequential (each trip would start a parallel loop). Without token-tile
+// both stay (the default; see @left_alone).
+// TOKENS-LABEL: func.func @token_rows
+// TOKENS: %[[T:.+]] = tensor.dim %arg0, %{{.+}} : tensor<?x64xf32>
+// TOKENS: scf.forall (%[[I:.+]]) = (0) to (%[[T]]) step (16) shared_outs(%{{.+}}) -> (tensor<?x64xf32>)
+// TOKENS: %[[N:.+]] = affine.min #{{.+}}(%[[I]])[%[[T]]]
+// TOKENS: tensor.extract_slice %arg0[%[[I]], 0] [%[[N]], 64] [1, 1]
+// TOKENS: math.exp
+// TOKENS: tensor.parallel_insert_slice
+// TOKENS: scf.for
+// TOKENS-NOT: scf.forall
+// TOKENS: math.exp
+// TOKENS: return
+// CHECK-LABEL: func.func @token_rows
+// CHECK-NOT: scf.forall
+// CHECK: return
+#tok = affine_map<(t, c) -> (t, c)>
+func.func @token_rows(%x: tensor<?x64xf32>, %n: index) -> (tensor<?x64xf32>, tensor<?x64xf32>) {
+  %a = linalg.generic {indexing_maps = [#tok, #tok], iterator_types = ["parallel", "parallel"]}
+      ins(%x : tensor<?x64xf32>) outs(%x : tensor<?x64xf32>) {
+  ^bb0(%i: f32, %o: f32):
+    %e = math.exp %i : f32
+    linalg.yield %e : f32
+  } -> tensor<?x64xf32>
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %b = scf.for %k = %c0 to %n step %c1 iter_args(%acc = %x) -> (tensor<?x64xf32>) {
+    %e = linalg.generic {indexing_maps = [#tok, #tok], iterator_types = ["parallel", "parallel"]}
+        ins(%acc : tensor<?x64xf32>) outs(%acc : tensor<?x64xf32>) {
+    ^bb0(%i: f32, %o: f32):
+      %v = math.exp %i : f32
+      linalg.yield %v : f32
+    } -> tensor<?x64xf32>
+    scf.yield %e : tensor<?x64xf32>
+  }
+  return %a, %b : tensor<?x64xf32>, tensor<?x64xf32>
 }
