@@ -218,19 +218,26 @@ bool isRowwise(Operation &op) {
          llvm::all_of(op.getResultTypes(), [](Type t) { return t.isIntOrFloat(); });
 }
 
+/// An elementwise generic with two inputs and identity output, row-wise
+/// body, that does not read its output.
+bool isElementwisePair(linalg::GenericOp op) {
+  if (op.getNumDpsInputs() != 2 || op.getNumDpsInits() != 1 ||
+      !op.hasPureTensorSemantics() ||
+      op.getNumParallelLoops() != op.getNumLoops() ||
+      !op.getMatchingIndexingMap(op.getDpsInitOperand(0)).isIdentity())
+    return false;
+  Block &body = op.getRegion().front();
+  return body.getArguments().back().use_empty() &&
+         llvm::all_of(body.without_terminator(), isRowwise);
+}
+
 /// A generic a fusion marked (`qnext.fused`), elementwise over the results of
 /// two contractions that nothing else reads: one kernel computes both and
 /// applies the generic's body to their rows (qnext-fuse-swiglu's silu * mul).
 std::optional<Kernel> matchEpilogue(linalg::GenericOp e) {
-  if (!e->hasAttr("qnext.fused") || e.getNumDpsInputs() != 2 ||
-      e.getNumDpsInits() != 1 || !e.hasPureTensorSemantics() ||
-      e.getNumParallelLoops() != e.getNumLoops() ||
+  if (!e->hasAttr("qnext.fused") || !isElementwisePair(e) ||
       !llvm::all_of(e.getIndexingMapsArray(),
                     [](AffineMap m) { return m.isIdentity(); }))
-    return std::nullopt;
-  Block &body = e.getRegion().front();
-  if (!body.getArgument(2).use_empty() ||
-      !llvm::all_of(body.without_terminator(), isRowwise))
     return std::nullopt;
   std::optional<Contraction> cs[2];
   for (int i = 0; i < 2; ++i) {
@@ -286,19 +293,6 @@ std::optional<Kernel> matchCombine(linalg::GenericOp op) {
   Kernel k{*c, std::nullopt, {}, {}, {}};
   k.combine = op;
   return k;
-}
-
-/// An elementwise generic with two inputs and identity output, row-wise
-/// body, that does not read its output.
-bool isElementwisePair(linalg::GenericOp op) {
-  if (op.getNumDpsInputs() != 2 || op.getNumDpsInits() != 1 ||
-      !op.hasPureTensorSemantics() ||
-      op.getNumParallelLoops() != op.getNumLoops() ||
-      !op.getMatchingIndexingMap(op.getDpsInitOperand(0)).isIdentity())
-    return false;
-  Block &body = op.getRegion().front();
-  return body.getArguments().back().use_empty() &&
-         llvm::all_of(body.without_terminator(), isRowwise);
 }
 
 /// The MoE's shared expert, added to a combine `k`: the combine's result is
@@ -556,7 +550,8 @@ private:
     return spans.getResult(0);
   }
 
-  /// The prologue's rows of tokens [lo, hi) ([hi - lo, K]), token by token.
+  /// The prologue's rows of tokens [lo, hi) ([hi - lo, K]), token by token,
+  /// each written straight into its row.
   Value prologueSpan(Value lo, Value hi) {
     Value count = arith::SubIOp::create(b, loc, hi, lo);
     Value buf = tensor::EmptyOp::create(b, loc, ArrayRef<OpFoldResult>{count, b.getIndexAttr(c.k)},
@@ -564,15 +559,8 @@ private:
     auto loop = scf::ForOp::create(
         b, loc, lo, hi, index(1), ValueRange{buf},
         [&](OpBuilder &, Location, Value t, ValueRange iter) {
-          Value row = prologueRows({t});
           Value at = arith::SubIOp::create(b, loc, t, lo);
-          scf::YieldOp::create(
-              b, loc,
-              tensor::InsertSliceOp::create(
-                  b, loc, row, iter[0], ArrayRef<OpFoldResult>{at, b.getIndexAttr(0)},
-                  ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(c.k)},
-                  ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(1)})
-                  .getResult());
+          scf::YieldOp::create(b, loc, prologueRows({t}, iter[0], at));
         });
     return loop.getResult(0);
   }
@@ -667,16 +655,19 @@ private:
   /// input), computed a vector along K at a time: each input read at the
   /// prologue's indices of (token, k), contiguously when its map has the
   /// innermost dimension and as a splat otherwise.
-  Value prologueRows(ArrayRef<Value> tokens) {
+  Value prologueRows(ArrayRef<Value> tokens, Value into = {}, Value firstRow = {}) {
     linalg::GenericOp p = kernel.prologue;
     Type f32 = b.getF32Type();
     ArrayRef<int64_t> shape = cast<RankedTensorType>(p.getResult(0).getType()).getShape();
     ArrayRef<int64_t> features = shape.drop_front(tokens.empty() ? 0 : 1);
-    SmallVector<int64_t> bufShape;
-    if (!tokens.empty())
-      bufShape.push_back(int64_t(tokens.size()));
-    bufShape.push_back(c.k);
-    Value buf = tensor::EmptyOp::create(b, loc, bufShape, f32);
+    Value buf = into;
+    if (!buf) {
+      SmallVector<int64_t> bufShape;
+      if (!tokens.empty())
+        bufShape.push_back(int64_t(tokens.size()));
+      bufShape.push_back(c.k);
+      buf = tensor::EmptyOp::create(b, loc, bufShape, f32);
+    }
     auto loop = scf::ForOp::create(
         b, loc, index(0), index(c.k), index(vl), ValueRange{buf},
         [&](OpBuilder &, Location, Value k, ValueRange iter) {
@@ -712,7 +703,10 @@ private:
             Value v = applyBody(p, args, vl);
             SmallVector<Value> outIdx = {k};
             if (!tokens.empty())
-              outIdx.insert(outIdx.begin(), index(j));
+              outIdx.insert(outIdx.begin(),
+                            firstRow ? arith::AddIOp::create(b, loc, firstRow, index(j))
+                                           .getResult()
+                                     : index(j));
             out = vector::TransferWriteOp::create(b, loc, v, out, outIdx,
                                                   ArrayRef<bool>{true})
                       .getResult();

@@ -50,19 +50,21 @@ func.func @norm(%a: tensor<1x64xf32>, %b: tensor<1x64xf32>) -> tensor<1x32xf32> 
 // DeltaNet's gated norm over [T, heads, dim], its heads merged into
 // out_proj's K: marked. Each of the 2 tasks takes the tokens in spans of 64:
 // it computes the span's normalised rows once, token by token (the per-head
-// sum read at (token, k / 32)), into a [span, 64] buffer; then each block of
-// its rows (8 rows, blocks of 2) runs over the span's tokens, 4 at a time
-// and then one by one, so a block's weights are read once per span.
+// sum read at (token, k / 32)), each written straight into its row of a
+// [span, 64] buffer; then each block of its rows (8 rows, blocks of 2) runs
+// over the span's tokens, 4 at a time and then one by one, so a block's
+// weights are read once per span.
 // CHECK-LABEL: func.func @gated
 // CHECK: qnext.gated_rms_norm {{.+}}qnext.fused = "norm-linear"
 // KERNEL-LABEL: func.func @gated
 // KERNEL: scf.forall (%{{.+}}) in (2) shared_outs(%{{.+}}) -> (tensor<?x16xf32>)
 // KERNEL: scf.for %[[S0:.+]] = %c0 to %{{.+}} step %c64 iter_args(%{{.+}}) -> (tensor<?x8xf32>)
-// KERNEL: %[[BUF:.+]] = scf.for %{{.+}} = %[[S0]] to %{{.+}} step %c1 iter_args(%{{.+}}) -> (tensor<?x64xf32>)
-// KERNEL: scf.for {{.+}} -> (tensor<1x64xf32>)
+// KERNEL: %[[BUF:.+]] = scf.for %[[T:.+]] = %[[S0]] to %{{.+}} step %c1 iter_args(%{{.+}}) -> (tensor<?x64xf32>)
+// KERNEL: %[[ROW:.+]] = arith.subi %[[T]], %[[S0]]
+// KERNEL: scf.for %[[K:.+]] = %c0 to %c64 step %c8 iter_args(%[[ROWS:.+]] = %{{.+}}) -> (tensor<?x64xf32>)
 // KERNEL: arith.divui %{{.+}}, %c32
 // KERNEL: math.exp {{.+}} : vector<8xf32>
-// KERNEL: tensor.insert_slice %{{.+}} into %{{.+}}[%{{.+}}, 0] [1, 64] [1, 1] : tensor<1x64xf32> into tensor<?x64xf32>
+// KERNEL: vector.transfer_write %{{.+}}, %[[ROWS]][%[[ROW]], %[[K]]] {{.+}} : vector<8xf32>, tensor<?x64xf32>
 // KERNEL: scf.for %{{.+}} = %c0 to %c8 step %c2 iter_args(%{{.+}}) -> (tensor<?x8xf32>)
 // KERNEL: scf.for %{{.+}} = %[[S0]] to %{{.+}} step %c4 iter_args(%{{.+}}) -> (tensor<?x8xf32>)
 // KERNEL-COUNT-4: vector.transfer_read %[[BUF]]
