@@ -503,7 +503,9 @@ def VectorizeContractions : Pass<"qnext-vectorize-contractions"> {
       steps of `vector-width` that keeps one `vector<vector-width x f32>`
       accumulator per (token, row) in registers: each weight vector is loaded
       once, widened exactly (bf16: a 16-bit shift into the high half of an
-      f32) and used for every token of the block;
+      f32) and used for every token of the block; the 1 to `token-rows` - 1
+      tokens left over are one smaller block (an `scf.index_switch` on their
+      count), so that they too read each weight once;
     * one horizontal sum per output element at the end.
 
     With several tokens and `token-tile` > 0, the forall runs once per tile

@@ -5,9 +5,9 @@
 // the tokens interact through small [C, C] matrices (the WY form, with
 // (I + A)^-1 by forward substitution); between chunks the fp32 state is
 // carried by a scf.for. Single-token calls keep the recurrence
-// (LowerSequentialOps.cpp). Notation: h value head (key head h / R), r and s
-// positions in the chunk, d key dim, j value dim; gamma = cumulative log
-// decay inside the chunk.
+// (LowerSequentialOps.cpp). Notation: h value head, g = h / R its key head,
+// r and s positions in the chunk, d key dim, j value dim; gamma = cumulative
+// log decay inside the chunk.
 //
 //===----------------------------------------------------------------------===//
 
@@ -110,12 +110,21 @@ struct LowerGatedDeltaRuleChunked : OpRewritePattern<GatedDeltaRuleOp> {
                            bb, ll, in, Emitter::add(bb, ll, a[1], a[0]), a[1])
                     .getResult();
               });
-          // KK[h, r, s] = k_r . k_s ;  QK[h, r, s] = q_r . k_s
+          // KK[g, r, s] = k_r . k_s ;  QK[g, r, s] = q_r . k_s, per key head
+          // g (its R value heads share them). The keys transposed, kT[g, d,
+          // s] = k[s, g, d], let the loops run (g, r, d, s): the innermost
+          // walks the contiguous s of kT and of the result (vectorizable
+          // without reassociating the sum over d).
+          Value kT = s.generic(
+              {k}, s.empty({s.ofr(nk), s.ofr(dk), L}, s.f32()),
+              {s.map(3, {d(2), d(0), d(1)}), s.map(3, {d(0), d(1), d(2)})},
+              {kPar, kPar, kPar},
+              [](OpBuilder &, Location, ValueRange a) { return a[0]; });
           auto dots = [&](Value left) {
-            return s.generic({left, k}, s.filled({s.ofr(nv), L, L}, s.f32(), 0.0),
-                             {s.map(4, key(d(1), d(3))), s.map(4, key(d(2), d(3))),
-                              s.map(4, {d(0), d(1), d(2)})},
-                             {kPar, kPar, kPar, kRed},
+            return s.generic({left, kT}, s.filled({s.ofr(nk), L, L}, s.f32(), 0.0),
+                             {s.map(4, {d(1), d(0), d(2)}), s.map(4, {d(0), d(2), d(3)}),
+                              s.map(4, {d(0), d(1), d(3)})},
+                             {kPar, kPar, kRed, kPar},
                              [&](OpBuilder &bb, Location ll, ValueRange a) {
                                return madd(bb, ll, a[2], a[0], a[1]);
                              });
@@ -124,11 +133,12 @@ struct LowerGatedDeltaRuleChunked : OpRewritePattern<GatedDeltaRuleOp> {
           // The decays, once per chunk (not inside the reductions).
           Value eg = expOf(gamma); // eg[h, r] = exp(gamma_r)
           AffineMap hrs = s.map(3, {d(0), d(1), d(2)});
+          AffineMap grs = s.map(3, {d(0).floorDiv(rr), d(1), d(2)}); // KK, QK
           AffineMap gr = s.map(3, {d(0), d(1)}), gs = s.map(3, {d(0), d(2)});
           // A[h, r, s] = s < r ? beta_r KK exp(gamma_r - gamma_s) : 0
           Value a = s.generic(
               {kk, gamma, gamma, beta}, s.empty({s.ofr(nv), L, L}, s.f32()),
-              {hrs, gr, gs, s.map(3, {d(1), d(0)}), hrs}, {kPar, kPar, kPar},
+              {grs, gr, gs, s.map(3, {d(1), d(0)}), hrs}, {kPar, kPar, kPar},
               [&](OpBuilder &bb, Location ll, ValueRange x) {
                 Value decay = math::ExpOp::create(bb, ll, Emitter::sub(bb, ll, x[1], x[2]));
                 Value v2 = Emitter::mul(bb, ll, Emitter::mul(bb, ll, x[3], x[0]), decay);
@@ -158,13 +168,14 @@ struct LowerGatedDeltaRuleChunked : OpRewritePattern<GatedDeltaRuleOp> {
                                  arith::ConstantOp::create(bb, ll, bb.getF32FloatAttr(0.0f)))
                           .getResult();
                     });
-                // (h, j, s) reducing s < r
+                // Loops (h, s, j) reducing s < r: the innermost walks the
+                // contiguous j of T's rows and of the result.
                 Value row = s2.generic(
                     {ar, in[0]}, unit,
-                    {s2.map(3, {s2.d(0), s2.d(2)}), s2.map(3, {s2.d(0), s2.d(2), s2.d(1)}),
-                     s2.map(3, {s2.d(0), s2.d(1)})},
-                    {kPar, kPar, kRed}, [&](OpBuilder &bb, Location ll, ValueRange x) {
-                      Value sIdx = linalg::IndexOp::create(bb, ll, 2);
+                    {s2.map(3, {s2.d(0), s2.d(1)}), s2.map(3, {s2.d(0), s2.d(1), s2.d(2)}),
+                     s2.map(3, {s2.d(0), s2.d(2)})},
+                    {kPar, kRed, kPar}, [&](OpBuilder &bb, Location ll, ValueRange x) {
+                      Value sIdx = linalg::IndexOp::create(bb, ll, 1);
                       Value before = arith::CmpIOp::create(bb, ll, arith::CmpIPredicate::ult, sIdx, r);
                       return arith::SelectOp::create(
                                  bb, ll, before,
@@ -212,7 +223,7 @@ struct LowerGatedDeltaRuleChunked : OpRewritePattern<GatedDeltaRuleOp> {
           // P[h, r, s] = s <= r ? QK exp(gamma_r - gamma_s) : 0
           Value p = s.generic(
               {qk, gamma, gamma}, s.empty({s.ofr(nv), L, L}, s.f32()),
-              {hrs, gr, gs, hrs}, {kPar, kPar, kPar},
+              {grs, gr, gs, hrs}, {kPar, kPar, kPar},
               [&](OpBuilder &bb, Location ll, ValueRange x) {
                 Value decay = math::ExpOp::create(bb, ll, Emitter::sub(bb, ll, x[1], x[2]));
                 return arith::SelectOp::create(bb, ll, lessEq(bb, ll, 1, 2, false),

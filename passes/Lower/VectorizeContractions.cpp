@@ -492,12 +492,12 @@ public:
                            std::max<int64_t>(tokenRows, 1), n0, tn, chunk,
                            tokenTile > 0 ? tokenTile : kPrologueSpan);
     } else {
-      // The tokens [tokenLo, tokenHi) in blocks of tokenRows, then the
-      // remaining ones one by one.
-      int64_t tm = std::max<int64_t>(tokenRows, 1);
-      Value full = fullBlocksEnd(tokenLo, tokenHi, tm);
-      tile = tokenLoop(tile, addInit, tokenLo, full, tm, n0, tn, chunk);
-      tile = tokenLoop(tile, addInit, full, tokenHi, 1, n0, tn, chunk);
+      // The tokens [tokenLo, tokenHi) in blocks of tokenRows, the rest as
+      // one smaller block.
+      tile = tokenBlocks(tile, tokenLo, tokenHi, std::max<int64_t>(tokenRows, 1),
+                         [&](Value t, ArrayRef<Value> tokens) {
+                           return tokenBlock(t, addInit, tokens, n0, tn, chunk);
+                         });
     }
     b.setInsertionPointToStart(forall.getTerminator().getBody());
     tensor::ParallelInsertSliceOp::create(b, loc, tile, shared, offsets, sizes,
@@ -522,11 +522,46 @@ private:
             b, loc, arith::DivUIOp::create(b, loc, span, index(tm)), index(tm)));
   }
 
+  /// Tokens [lo, hi) in blocks of tm (an scf.for), then the 0 to tm - 1
+  /// left as one block of their count (an scf.index_switch on it), so that
+  /// every token block reads its weights once. `emitBlock` computes one
+  /// block of the given tokens into a tile.
+  Value tokenBlocks(Value tile, Value lo, Value hi, int64_t tm,
+                    function_ref<Value(Value, ArrayRef<Value>)> emitBlock) {
+    auto tokensFrom = [&](Value t0, int64_t count) {
+      SmallVector<Value> tokens = {t0};
+      for (int64_t j = 1; j < count; ++j)
+        tokens.push_back(arith::AddIOp::create(b, loc, t0, index(j)));
+      return tokens;
+    };
+    Value full = fullBlocksEnd(lo, hi, tm);
+    auto loop = scf::ForOp::create(
+        b, loc, lo, full, index(tm), ValueRange{tile},
+        [&](OpBuilder &, Location, Value t0, ValueRange iter) {
+          scf::YieldOp::create(b, loc, emitBlock(iter[0], tokensFrom(t0, tm)));
+        });
+    tile = loop.getResult(0);
+    if (tm == 1)
+      return tile;
+    SmallVector<int64_t> counts = llvm::to_vector(llvm::seq<int64_t>(1, tm));
+    Value left = arith::SubIOp::create(b, loc, hi, full);
+    auto rest = scf::IndexSwitchOp::create(b, loc, TypeRange{tile.getType()}, left,
+                                           counts, counts.size());
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(&rest.getDefaultRegion().emplaceBlock());
+    scf::YieldOp::create(b, loc, tile);
+    for (auto [count, region] : llvm::zip(counts, rest.getCaseRegions())) {
+      b.setInsertionPointToStart(&region.emplaceBlock());
+      scf::YieldOp::create(b, loc, emitBlock(tile, tokensFrom(full, count)));
+    }
+    return rest.getResult(0);
+  }
+
   /// Several tokens with a prologue. For each span of `span` tokens of
   /// [lo, hi), the task computes the prologue's rows of the span once, then
   /// each block of tn weight rows of its chunk runs over the whole span
-  /// (tm tokens at a time, then one by one): a block's weights stay in cache
-  /// while the tokens stream. (Tokens outside the row blocks would read the
+  /// (tm tokens at a time, then the rest as one block): a block's weights
+  /// stay in cache while the tokens stream. (Tokens outside the row blocks would read the
   /// chunk's weights again for every block of tokens.)
   Value prologueSpans(Value tile, bool addInit, Value lo, Value hi, int64_t tm,
                       Value n0, int64_t tn, int64_t chunk, int64_t span) {
@@ -536,14 +571,21 @@ private:
           Value s1 = arith::MinUIOp::create(
               b, loc, arith::AddIOp::create(b, loc, s0, index(span)), hi);
           Value xs = prologueSpan(s0, s1);
-          Value full = fullBlocksEnd(s0, s1, tm);
           auto rowBlocks = scf::ForOp::create(
               b, loc, index(0), index(chunk), index(tn), ValueRange{outer[0]},
               [&](OpBuilder &, Location, Value r, ValueRange iter) {
                 Value rows = arith::AddIOp::create(b, loc, n0, r);
-                Value t = spanTokens(iter[0], addInit, xs, s0, s0, full, tm, rows, tn, r);
-                t = spanTokens(t, addInit, xs, s0, full, s1, 1, rows, tn, r);
-                scf::YieldOp::create(b, loc, t);
+                scf::YieldOp::create(
+                    b, loc,
+                    tokenBlocks(iter[0], s0, s1, tm,
+                                [&](Value t, ArrayRef<Value> tokens) {
+                                  SmallVector<Value> local;
+                                  for (Value token : tokens)
+                                    local.push_back(
+                                        arith::SubIOp::create(b, loc, token, s0));
+                                  return block(t, addInit, xs, local, tokens, rows,
+                                               tn, r);
+                                }));
               });
           scf::YieldOp::create(b, loc, rowBlocks.getResults());
         });
@@ -561,26 +603,6 @@ private:
         [&](OpBuilder &, Location, Value t, ValueRange iter) {
           Value at = arith::SubIOp::create(b, loc, t, lo);
           scf::YieldOp::create(b, loc, prologueRows({t}, iter[0], at));
-        });
-    return loop.getResult(0);
-  }
-
-  /// Tokens [from, to) of a span starting at s0, tm at a time, against the
-  /// weight rows `rows` (column `col` of the tile); xs holds the span's
-  /// prologue rows.
-  Value spanTokens(Value tile, bool addInit, Value xs, Value s0, Value from,
-                   Value to, int64_t tm, Value rows, int64_t tn, Value col) {
-    auto loop = scf::ForOp::create(
-        b, loc, from, to, index(tm), ValueRange{tile},
-        [&](OpBuilder &, Location, Value t0, ValueRange iter) {
-          SmallVector<Value> tokens, local;
-          for (int64_t j = 0; j < tm; ++j) {
-            tokens.push_back(j ? arith::AddIOp::create(b, loc, t0, index(j)).getResult()
-                               : t0);
-            local.push_back(arith::SubIOp::create(b, loc, tokens.back(), s0));
-          }
-          scf::YieldOp::create(b, loc,
-                               block(iter[0], addInit, xs, local, tokens, rows, tn, col));
         });
     return loop.getResult(0);
   }
@@ -610,20 +632,6 @@ private:
         result.setType(vectorOf(result.getType()));
     }
     return map.lookup(body.getTerminator()->getOperand(0));
-  }
-
-  Value tokenLoop(Value tile, bool addInit, Value lo, Value hi, int64_t tm,
-                  Value n0, int64_t tn, int64_t chunk) {
-    auto loop = scf::ForOp::create(
-        b, loc, lo, hi, index(tm), ValueRange{tile},
-        [&](OpBuilder &, Location, Value t0, ValueRange iter) {
-          SmallVector<Value> tokens = {t0};
-          for (int64_t j = 1; j < tm; ++j)
-            tokens.push_back(arith::AddIOp::create(b, loc, t0, index(j)));
-          scf::YieldOp::create(b, loc,
-                               tokenBlock(iter[0], addInit, tokens, n0, tn, chunk));
-        });
-    return loop.getResult(0);
   }
 
   /// `tokens` (none: the one token of a rank-1 input) x the `chunk` weight

@@ -135,16 +135,32 @@ func.func @deltanet_step(%qkv: tensor<1x256xf32>, %taps: tensor<256x4xbf16>, %cs
 
 // Several tokens: the chunked algorithm, a loop over chunks of 64 carrying
 // the state, with (I + A)^-1 by forward substitution inside each chunk.
+// KK and QK are per key head (2 of them), read by the 4 value heads at h / 2.
+// CHECK-DAG: #[[KEYT:.+]] = affine_map<(d0, d1, d2) -> (d2, d0, d1)>
+// CHECK-DAG: #[[GRS:.+]] = affine_map<(d0, d1, d2) -> (d0 floordiv 2, d1, d2)>
+// CHECK-DAG: #[[LEFT:.+]] = affine_map<(d0, d1, d2, d3) -> (d1, d0, d2)>
+// CHECK-DAG: #[[RIGHT:.+]] = affine_map<(d0, d1, d2, d3) -> (d0, d2, d3)>
+// CHECK-DAG: #[[DOT:.+]] = affine_map<(d0, d1, d2, d3) -> (d0, d1, d3)>
 // CHECK-LABEL: func.func @delta_rule_chunked
 // CHECK-SAME: %[[STATE:[^:]+]]: tensor<4x8x6xf32>
 // CHECK: %[[C64:.+]] = arith.constant 64 : index
 // CHECK: %[[LOOP:.+]]:2 = scf.for %[[START:.+]] = %{{.+}} to %{{.+}} step %[[C64]] iter_args(%[[S:.+]] = %[[STATE]], %[[O:.+]] = %{{.+}}) -> (tensor<4x8x6xf32>, tensor<?x4x6xf32>)
 // CHECK: arith.minui
+// The chunk's keys transposed, kT[g, d, s] = k[s, g, d]; then KK and QK as
+// loops (g, r, d, s), the innermost walking the contiguous s.
+// CHECK: %[[KT:.+]] = linalg.generic {indexing_maps = [#[[KEYT]], #{{.+}}], iterator_types = ["parallel", "parallel", "parallel"]} ins(%{{.+}} : tensor<?x2x8xf32>) outs(%{{.+}} : tensor<2x8x?xf32>)
+// CHECK: %[[KK:.+]] = linalg.generic {indexing_maps = [#[[LEFT]], #[[RIGHT]], #[[DOT]]], iterator_types = ["parallel", "parallel", "reduction", "parallel"]} ins(%{{.+}}, %[[KT]] : tensor<?x2x8xf32>, tensor<2x8x?xf32>) outs(%{{.+}} : tensor<2x?x?xf32>)
+// CHECK: %[[QK:.+]] = linalg.generic {indexing_maps = [#[[LEFT]], #[[RIGHT]], #[[DOT]]], iterator_types = ["parallel", "parallel", "reduction", "parallel"]} ins(%{{.+}}, %[[KT]] : tensor<?x2x8xf32>, tensor<2x8x?xf32>) outs(%{{.+}} : tensor<2x?x?xf32>)
+// CHECK: linalg.generic {indexing_maps = [#[[GRS]], {{.+}} ins(%[[KK]], {{.+}} outs(%{{.+}} : tensor<4x?x?xf32>)
+// Forward substitution, a row at a time as loops (h, s, j): the reduction
+// over s outside the contiguous j.
 // CHECK: scf.for
+// CHECK: linalg.generic {{.*}}iterator_types = ["parallel", "reduction", "parallel"]} ins(%{{.+}}, %{{.+}} : tensor<4x?xf32>, tensor<4x?x?xf32>) outs(%{{.+}} : tensor<4x?xf32>)
 // CHECK: scf.yield
 // The contractions after the solve run as loops (h, r, s, j): the reduction
 // outside the contiguous j.
 // CHECK: linalg.generic {{.*}}iterator_types = ["parallel", "parallel", "reduction", "parallel"]
+// CHECK: linalg.generic {indexing_maps = [#[[GRS]], {{.+}} ins(%[[QK]], {{.+}} outs(%{{.+}} : tensor<4x?x?xf32>)
 // CHECK: linalg.generic {{.+}} outs(%[[S]] : tensor<4x8x6xf32>)
 // CHECK: tensor.insert_slice %{{.+}} into %[[O]][%[[START]], 0, 0]
 // CHECK: return %[[LOOP]]#1, %[[LOOP]]#0

@@ -66,7 +66,8 @@ func.func @matvec_bf16(%w: tensor<12x32xbf16>, %x: tensor<32xf32>) -> tensor<12x
 
 // Several tokens, f16 weights, a live init (added, read from the window the
 // kernel writes): blocks of 2 rows (6 / 2 = 3), tokens 4 at a time with 2x4
-// accumulators, then the remaining tokens one at a time.
+// accumulators, then the 1 to 3 tokens left as one block of their count
+// (each reads a weight vector once for all its tokens).
 // CHECK-LABEL: func.func @matmul_f16
 // CHECK-SAME: (%[[X:.+]]: tensor<?x16xf32>, %[[W:.+]]: tensor<6x16xf16>, %[[INIT:.+]]: tensor<?x6xf32>)
 // CHECK: %[[T:.+]] = tensor.dim %[[INIT]], %{{.+}} : tensor<?x6xf32>
@@ -80,8 +81,22 @@ func.func @matvec_bf16(%w: tensor<12x32xbf16>, %x: tensor<32xf32>) -> tensor<12x
 // CHECK: vector.from_elements {{.+}} : vector<2xf32>
 // CHECK: %[[PRIOR:.+]] = vector.transfer_read %[[IT]]
 // CHECK: arith.addf %{{.+}}, %[[PRIOR]] : vector<2xf32>
-// CHECK: %[[REST:.+]] = scf.for %{{.+}} = %[[FULL]] to %[[T]] step %{{.+}} iter_args(%{{.+}} = %[[MAIN]])
-// CHECK: scf.for {{.+}} -> (vector<8xf32>, vector<8xf32>)
+// CHECK: %[[LEFT:.+]] = arith.subi %[[T]], %[[FULL]]
+// CHECK: %[[REST:.+]] = scf.index_switch %[[LEFT]] -> tensor<?x2xf32>
+// CHECK-NEXT: case 1 {
+// CHECK: scf.for {{.+}} -> (vector<8xf32>, vector<8xf32>) {
+// CHECK-COUNT-2: vector.fma
+// CHECK-NOT: vector.fma
+// CHECK: case 2 {
+// CHECK: scf.for {{.+}} -> (vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>) {
+// CHECK-COUNT-4: vector.fma
+// CHECK-NOT: vector.fma
+// CHECK: case 3 {
+// CHECK: scf.for {{.+}} -> (vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>) {
+// CHECK-COUNT-6: vector.fma
+// CHECK-NOT: vector.fma
+// CHECK: default {
+// CHECK-NEXT: scf.yield %[[MAIN]]
 // CHECK: tensor.parallel_insert_slice %[[REST]] into %[[O]][0, %{{.+}}] [%[[T]], 2] [1, 1]
 // CHECK-NOT: linalg.generic
 // With token-tile=8: the same kernel once per tile of 8 tokens, each
@@ -95,7 +110,8 @@ func.func @matvec_bf16(%w: tensor<12x32xbf16>, %x: tensor<32xf32>) -> tensor<12x
 // TILED: %[[SPAN:.+]] = arith.subi %[[T1]], %[[T0]]
 // TILED: %[[FULL:.+]] = arith.addi %[[T0]], %{{.+}}
 // TILED: scf.for %{{.+}} = %[[T0]] to %[[FULL]] step
-// TILED: scf.for %{{.+}} = %[[FULL]] to %[[T1]] step
+// TILED: %[[LEFT:.+]] = arith.subi %[[T1]], %[[FULL]]
+// TILED: scf.index_switch %[[LEFT]]
 // TILED: scf.yield %[[F]]
 // TILED: return %[[R]]
 func.func @matmul_f16(%x: tensor<?x16xf32>, %w: tensor<6x16xf16>, %init: tensor<?x6xf32>) -> tensor<?x6xf32> {
