@@ -547,8 +547,10 @@ def VectorizeContractions : Pass<"qnext-vectorize-contractions"> {
     reading its slot's expert. A marked silu * mul over two of them (gate and
     up) is their epilogue, as above. A weighted sum over the slots of a
     per-slot gather, `y[0, n] = sum_s w[0, s] * d[0, s, n]` (the combine), is
-    computed in the down projection's kernel: each block of rows runs through
-    the slots in order, adding `w * rows` in registers, and writes y once.
+    computed in the down projection's kernel: each block of rows (twice
+    `rows` when K is below 1024, so that a block reads as many bytes of each
+    expert as one of longer rows) runs through the slots in order, adding
+    `w * rows` in registers, and writes y once.
     When the combine's result is read only by an elementwise add of the
     MoE's shared expert, `add(y, gate(down, logit))` with `down` the
     one-token contraction `h_s * W_down^T` of the same rows and `logit` one

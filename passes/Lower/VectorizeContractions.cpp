@@ -509,6 +509,8 @@ private:
   /// Tokens whose prologue rows a task keeps at once when the kernel runs
   /// on all tokens (no token-tile).
   static constexpr int64_t kPrologueSpan = 64;
+  /// A combine's rows below this length are short (see emitGatherCombine).
+  static constexpr int64_t kShortRow = 1024;
 
   Value index(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
 
@@ -914,7 +916,12 @@ public:
   /// reads it (y[0, n] = sum_s w[0, s] * d[0, s, n], the MoE's combine): a
   /// forall over blocks of tn rows, each running through the slots in
   /// order and adding w * its rows to registers, then writing y's rows.
+  /// Rows shorter than kShortRow values (the MoE's down projection) take
+  /// twice the rows per block: a block then reads as many bytes of each
+  /// slot's expert, contiguously, as one of full-length rows would.
   Value emitGatherCombine(int64_t rows) {
+    if (c.k < kShortRow)
+      rows *= 2;
     linalg::GenericOp combine = kernel.combine;
     Value slotWeights = combine.getDpsInputs()[1];
     Value dest = combine.getDpsInits()[0].getDefiningOp<linalg::FillOp>().getOutputs()[0];

@@ -43,17 +43,19 @@
 // KERNEL-COUNT-8: vector.fma
 // KERNEL: math.exp {{.+}} : vector<4xf32>
 // KERNEL: tensor.parallel_insert_slice %{{.+}} into %[[HO]][0, %[[S]], %{{.+}}] [1, 1, 4] [1, 1, 1] : tensor<1x1x4xf32> into tensor<1x2x32xf32>
-// KERNEL: %[[Y:.+]] = scf.forall (%{{.+}}) in (16) shared_outs(%[[YO:.+]] = %{{.+}}) -> (tensor<1x64xf32>)
-// KERNEL: %[[ACC:.+]] = scf.for %[[SL:.+]] = %{{.+}} to %{{.+}} step %{{.+}} iter_args(%[[A:.+]] = %{{.+}}) -> (vector<4xf32>)
+// The down projection's rows are short (32 < 1024 values): blocks of twice
+// `rows`, 8 rows, each reading 8 rows of every slot's expert.
+// KERNEL: %[[Y:.+]] = scf.forall (%{{.+}}) in (8) shared_outs(%[[YO:.+]] = %{{.+}}) -> (tensor<1x64xf32>)
+// KERNEL: %[[ACC:.+]] = scf.for %[[SL:.+]] = %{{.+}} to %{{.+}} step %{{.+}} iter_args(%[[A:.+]] = %{{.+}}) -> (vector<8xf32>)
 // KERNEL: tensor.extract %[[I]][%{{.+}}, %[[SL]]]
 // KERNEL: tensor.extract_slice %{{.+}}[%{{.+}}, 0, 0] [1, 64, 32] [1, 1, 1] : tensor<4x64x32xbf16> to tensor<64x32xbf16>
 // KERNEL: tensor.extract_slice %[[H]][0, %[[SL]], 0] [1, 1, 32] [1, 1, 1] : tensor<1x2x32xf32> to tensor<32xf32>
-// KERNEL-COUNT-4: vector.fma
-// KERNEL: %[[ROW:.+]] = vector.from_elements {{.+}} : vector<4xf32>
+// KERNEL-COUNT-8: vector.fma
+// KERNEL: %[[ROW:.+]] = vector.from_elements {{.+}} : vector<8xf32>
 // KERNEL: %[[WT:.+]] = tensor.extract %[[W]][%{{.+}}, %[[SL]]] : tensor<1x2xf32>
-// KERNEL: %[[WS:.+]] = vector.broadcast %[[WT]] : f32 to vector<4xf32>
-// KERNEL: %[[P:.+]] = arith.mulf %[[WS]], %[[ROW]] : vector<4xf32>
-// KERNEL: %[[SUM:.+]] = arith.addf %[[A]], %[[P]] : vector<4xf32>
+// KERNEL: %[[WS:.+]] = vector.broadcast %[[WT]] : f32 to vector<8xf32>
+// KERNEL: %[[P:.+]] = arith.mulf %[[WS]], %[[ROW]] : vector<8xf32>
+// KERNEL: %[[SUM:.+]] = arith.addf %[[A]], %[[P]] : vector<8xf32>
 // KERNEL: scf.yield %[[SUM]]
 // KERNEL: vector.transfer_write %[[ACC]]
 // KERNEL: tensor.parallel_insert_slice {{.+}} into %[[YO]]
@@ -110,18 +112,18 @@ func.func @prompt(%x: tensor<?x64xf32>, %w: tensor<?x2xf32>, %i: tensor<?x2xi32>
 // KERNEL: scf.forall (%{{.+}}) in (16) shared_outs(%{{.+}}) -> (tensor<1x2x32xf32>)
 // KERNEL: %[[HS:.+]] = linalg.generic
 // KERNEL: %[[LOGIT:.+]] = vector.transfer_write {{.+}} : vector<1xf32>, tensor<1x1xf32>
-// KERNEL: %[[Y:.+]] = scf.forall (%{{.+}}) in (16) shared_outs(%[[YO:.+]] = %{{.+}}) -> (tensor<1x64xf32>)
-// KERNEL: %[[ACC:.+]] = scf.for {{.+}} -> (vector<4xf32>)
+// KERNEL: %[[Y:.+]] = scf.forall (%{{.+}}) in (8) shared_outs(%[[YO:.+]] = %{{.+}}) -> (tensor<1x64xf32>)
+// KERNEL: %[[ACC:.+]] = scf.for {{.+}} -> (vector<8xf32>)
 // KERNEL: scf.yield
-// KERNEL: scf.for %{{.+}} = %c0 to %c16 step %c8 {{.+}} -> (vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>)
+// KERNEL: scf.for %{{.+}} = %c0 to %c16 step %c8 {{.+}} -> (vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>)
 // KERNEL-COUNT-1: vector.transfer_read %[[HS]]
-// KERNEL-COUNT-4: vector.fma
-// KERNEL: %[[DOWN:.+]] = vector.from_elements {{.+}} : vector<4xf32>
+// KERNEL-COUNT-8: vector.fma
+// KERNEL: %[[DOWN:.+]] = vector.from_elements {{.+}} : vector<8xf32>
 // KERNEL: %[[L:.+]] = tensor.extract %[[LOGIT]][%c0, %c0] : tensor<1x1xf32>
-// KERNEL: %[[LS:.+]] = vector.broadcast %[[L]] : f32 to vector<4xf32>
-// KERNEL: math.exp {{.+}} : vector<4xf32>
-// KERNEL: %[[GATED:.+]] = arith.mulf %[[DOWN]], %{{.+}} : vector<4xf32>
-// KERNEL: %[[SUM:.+]] = arith.addf %[[ACC]], %[[GATED]] : vector<4xf32>
+// KERNEL: %[[LS:.+]] = vector.broadcast %[[L]] : f32 to vector<8xf32>
+// KERNEL: math.exp {{.+}} : vector<8xf32>
+// KERNEL: %[[GATED:.+]] = arith.mulf %[[DOWN]], %{{.+}} : vector<8xf32>
+// KERNEL: %[[SUM:.+]] = arith.addf %[[ACC]], %[[GATED]] : vector<8xf32>
 // KERNEL: vector.transfer_write %[[SUM]]
 // KERNEL: tensor.parallel_insert_slice {{.+}} into %[[YO]]
 // KERNEL-NOT: linalg.generic
@@ -154,7 +156,7 @@ func.func @decode_step_shared(%x: tensor<1x64xf32>, %w: tensor<1x2xf32>, %i: ten
 // of its own, and the combine kernel writes the routed sum alone.
 // KERNEL-LABEL: func.func @shared_down_used
 // KERNEL: scf.forall (%{{.+}}) in (16) shared_outs(%{{.+}}) -> (tensor<1x2x32xf32>)
-// KERNEL: scf.forall (%{{.+}}) in (16) shared_outs(%{{.+}}) -> (tensor<1x64xf32>)
+// KERNEL: scf.forall (%{{.+}}) in (8) shared_outs(%{{.+}}) -> (tensor<1x64xf32>)
 // KERNEL-NOT: math.exp
 // KERNEL: scf.forall.in_parallel
 // KERNEL: scf.forall (%{{.+}}) in (16) shared_outs(%{{.+}}) -> (tensor<1x64xf32>)
