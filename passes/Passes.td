@@ -505,7 +505,11 @@ def VectorizeContractions : Pass<"qnext-vectorize-contractions"> {
       once, widened exactly (bf16: a 16-bit shift into the high half of an
       f32) and used for every token of the block; the 1 to `token-rows` - 1
       tokens left over are one smaller block (an `scf.index_switch` on their
-      count), so that they too read each weight once;
+      count), so that they too read each weight once; a block of one token
+      (decode) runs one such loop per weight row instead, row after row, so
+      that the block's weights are read in memory order (interleaved rows
+      are streams the hardware prefetchers follow badly when rows are short;
+      each accumulator sums the same products in the same order either way);
     * one horizontal sum per output element at the end.
 
     With several tokens and `token-tile` > 0, the forall runs once per tile

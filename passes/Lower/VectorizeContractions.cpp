@@ -793,10 +793,6 @@ private:
     auto accType = VectorType::get({vl}, f32);
     Value zero = arith::ConstantOp::create(
         b, loc, DenseElementsAttr::get(accType, b.getF32FloatAttr(0.0).getValue()));
-    SmallVector<Value> rowsOfW;
-    for (int64_t r = 0; r < tn; ++r)
-      rowsOfW.push_back(r == 0 ? n0
-                               : arith::AddIOp::create(b, loc, n0, index(r)).getResult());
     // The weights read: one contraction's, or both of a fused pair's
     // (accumulators [weight][token][row]).
     SmallVector<Value> weights = blockWeights;
@@ -808,14 +804,60 @@ private:
     Type wElt = cast<ShapedType>(weights[0].getType()).getElementType();
     const int64_t perWeight = tm * tn;
 
+    auto tokenInput = [&](int64_t j, Value k) {
+      return xTokens.empty() ? read(xs, {k}, f32) : read(xs, {xTokens[j], k}, f32);
+    };
+    auto rowType = VectorType::get({tn}, f32);
+    if (tm == 1) {
+      // One token: nothing to reuse a weight vector for, so the block runs
+      // its rows one after the other (an scf.for over them), each with its
+      // own K loop and horizontal sum: the block's weights are read in
+      // memory order. (Interleaving the rows' loops reads tn streams of one
+      // row each, which the hardware prefetchers follow badly when rows are
+      // short.) Each accumulator sums the same products in the same order.
+      Value zeroRow = arith::ConstantOp::create(
+          b, loc, DenseElementsAttr::get(rowType, b.getF32FloatAttr(0.0).getValue()));
+      auto rowLoop = scf::ForOp::create(
+          b, loc, index(0), index(tn), index(1),
+          SmallVector<Value>(weights.size(), zeroRow),
+          [&](OpBuilder &, Location, Value r, ValueRange rowsIn) {
+            Value row = arith::AddIOp::create(b, loc, n0, r);
+            SmallVector<Value> next;
+            for (size_t m = 0; m < weights.size(); ++m) {
+              auto kLoop = scf::ForOp::create(
+                  b, loc, index(0), index(kExtent), index(vl), ValueRange{zero},
+                  [&](OpBuilder &, Location, Value k, ValueRange a) {
+                    Value w = widen(read(weights[m], {row, k}, wElt));
+                    scf::YieldOp::create(
+                        b, loc,
+                        ValueRange{vector::FMAOp::create(b, loc, w, tokenInput(0, k),
+                                                         a[0])});
+                  });
+              Value sum = vector::ReductionOp::create(
+                  b, loc, vector::CombiningKind::ADD, kLoop.getResult(0),
+                  arith::FastMathFlags::reassoc);
+              next.push_back(vector::InsertOp::create(b, loc, sum, rowsIn[m],
+                                                      ArrayRef<OpFoldResult>{r}));
+            }
+            scf::YieldOp::create(b, loc, next);
+          });
+      SmallVector<Value> rowsOut(rowLoop.getResults());
+      return {kernel.epilogue ? applyBody(kernel.epilogue, rowsOut, tn) : rowsOut[0]};
+    }
+
+    // Several tokens: one K loop for the block, each weight vector loaded
+    // once and used for every token.
+    SmallVector<Value> rowsOfW;
+    for (int64_t r = 0; r < tn; ++r)
+      rowsOfW.push_back(r == 0 ? n0
+                               : arith::AddIOp::create(b, loc, n0, index(r)).getResult());
     SmallVector<Value> zeros(weights.size() * perWeight, zero);
     auto kLoop = scf::ForOp::create(
         b, loc, index(0), index(kExtent), index(vl), zeros,
-        [&](OpBuilder &, Location, Value k, ValueRange acc) {
-          SmallVector<Value> xv, next(acc.begin(), acc.end());
+        [&](OpBuilder &, Location, Value k, ValueRange in) {
+          SmallVector<Value> xv, next(in.begin(), in.end());
           for (int64_t j = 0; j < tm; ++j)
-            xv.push_back(xTokens.empty() ? read(xs, {k}, f32)
-                                         : read(xs, {xTokens[j], k}, f32));
+            xv.push_back(tokenInput(j, k));
           for (auto [m, weight] : llvm::enumerate(weights))
             for (int64_t r = 0; r < tn; ++r) {
               Value w = widen(read(weight, {rowsOfW[r], k}, wElt));
@@ -827,7 +869,6 @@ private:
           scf::YieldOp::create(b, loc, next);
         });
 
-    auto rowType = VectorType::get({tn}, f32);
     SmallVector<Value> rows;
     for (int64_t j = 0; j < tm; ++j) {
       SmallVector<Value> rowsOut;

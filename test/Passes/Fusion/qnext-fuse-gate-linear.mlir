@@ -20,7 +20,7 @@
 // KERNEL: vector.transfer_read %[[GATE]][%c0, %[[H]], %[[D]]]
 // KERNEL: math.exp {{.+}} : vector<8xf32>
 // KERNEL: vector.transfer_write
-// KERNEL: scf.for {{.+}} -> (vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>)
+// KERNEL: scf.for {{.+}} -> (vector<8xf32>)
 // KERNEL: vector.transfer_read %[[BUF]]
 // KERNEL-NOT: linalg.generic
 // KERNEL-NOT: tensor.collapse_shape

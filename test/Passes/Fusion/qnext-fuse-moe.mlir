@@ -38,9 +38,13 @@
 // KERNEL: %[[GW:.+]] = tensor.extract_slice %{{.+}}[%[[EX]], 0, 0] [1, 32, 64] [1, 1, 1] : tensor<4x32x64xbf16> to tensor<32x64xbf16>
 // KERNEL: %[[UW:.+]] = tensor.extract_slice %{{.+}}[%[[EX]], 0, 0] [1, 32, 64] [1, 1, 1] : tensor<4x32x64xbf16> to tensor<32x64xbf16>
 // KERNEL: %[[XR:.+]] = tensor.extract_slice %[[X]][0, 0] [1, 64] [1, 1] : tensor<1x64xf32> to tensor<64xf32>
-// KERNEL: scf.for {{.+}} -> (vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>)
-// KERNEL-COUNT-1: vector.transfer_read %[[XR]]
-// KERNEL-COUNT-8: vector.fma
+// KERNEL: scf.for {{.+}} -> (vector<4xf32>, vector<4xf32>)
+// KERNEL: scf.for {{.+}} -> (vector<8xf32>)
+// KERNEL: vector.transfer_read %[[GW]]
+// KERNEL: vector.transfer_read %[[XR]]
+// KERNEL: scf.for {{.+}} -> (vector<8xf32>)
+// KERNEL: vector.transfer_read %[[UW]]
+// KERNEL: vector.transfer_read %[[XR]]
 // KERNEL: math.exp {{.+}} : vector<4xf32>
 // KERNEL: tensor.parallel_insert_slice %{{.+}} into %[[HO]][0, %[[S]], %{{.+}}] [1, 1, 4] [1, 1, 1] : tensor<1x1x4xf32> into tensor<1x2x32xf32>
 // The down projection's rows are short (32 < 1024 values): blocks of twice
@@ -50,8 +54,10 @@
 // KERNEL: tensor.extract %[[I]][%{{.+}}, %[[SL]]]
 // KERNEL: tensor.extract_slice %{{.+}}[%{{.+}}, 0, 0] [1, 64, 32] [1, 1, 1] : tensor<4x64x32xbf16> to tensor<64x32xbf16>
 // KERNEL: tensor.extract_slice %[[H]][0, %[[SL]], 0] [1, 1, 32] [1, 1, 1] : tensor<1x2x32xf32> to tensor<32xf32>
-// KERNEL-COUNT-8: vector.fma
-// KERNEL: %[[ROW:.+]] = vector.from_elements {{.+}} : vector<8xf32>
+// KERNEL: %[[ROW:.+]] = scf.for {{.+}} -> (vector<8xf32>)
+// KERNEL: scf.for {{.+}} -> (vector<8xf32>)
+// KERNEL: vector.fma
+// KERNEL: vector.insert {{.+}} : f32 into vector<8xf32>
 // KERNEL: %[[WT:.+]] = tensor.extract %[[W]][%{{.+}}, %[[SL]]] : tensor<1x2xf32>
 // KERNEL: %[[WS:.+]] = vector.broadcast %[[WT]] : f32 to vector<8xf32>
 // KERNEL: %[[P:.+]] = arith.mulf %[[WS]], %[[ROW]] : vector<8xf32>
@@ -115,10 +121,11 @@ func.func @prompt(%x: tensor<?x64xf32>, %w: tensor<?x2xf32>, %i: tensor<?x2xi32>
 // KERNEL: %[[Y:.+]] = scf.forall (%{{.+}}) in (8) shared_outs(%[[YO:.+]] = %{{.+}}) -> (tensor<1x64xf32>)
 // KERNEL: %[[ACC:.+]] = scf.for {{.+}} -> (vector<8xf32>)
 // KERNEL: scf.yield
-// KERNEL: scf.for %{{.+}} = %c0 to %c16 step %c8 {{.+}} -> (vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>)
-// KERNEL-COUNT-1: vector.transfer_read %[[HS]]
-// KERNEL-COUNT-8: vector.fma
-// KERNEL: %[[DOWN:.+]] = vector.from_elements {{.+}} : vector<8xf32>
+// KERNEL: %[[DOWN:.+]] = scf.for {{.+}} -> (vector<8xf32>)
+// KERNEL: scf.for %{{.+}} = %c0 to %c16 step %c8 {{.+}} -> (vector<8xf32>)
+// KERNEL: vector.transfer_read %[[HS]]
+// KERNEL: vector.fma
+// KERNEL: vector.insert {{.+}} : f32 into vector<8xf32>
 // KERNEL: %[[L:.+]] = tensor.extract %[[LOGIT]][%c0, %c0] : tensor<1x1xf32>
 // KERNEL: %[[LS:.+]] = vector.broadcast %[[L]] : f32 to vector<8xf32>
 // KERNEL: math.exp {{.+}} : vector<8xf32>

@@ -25,27 +25,26 @@
 // LINALG: linalg.generic {{.+}} iterator_types = ["parallel", "parallel"]{{.+}}qnext.fused = "swiglu"
 // LINALG: math.exp
 
-// One kernel: 8 rows of [gate; up] per block (2 x 4 accumulators), x read
-// once per step, silu * mul applied to the summed rows in registers; then
-// the down projection's own kernel.
+// One kernel: 8 rows of [gate; up] per block (for each of the 4 rows, a K
+// loop over gate's row and one over up's), silu * mul applied to the summed
+// rows in registers; then the down projection's own kernel.
 // KERNEL-LABEL: func.func @mlp
 // KERNEL-SAME: (%[[X:.+]]: tensor<1x64xf32>)
 // KERNEL: %[[E:.+]] = tensor.empty() : tensor<1x32xf32>
 // KERNEL: scf.forall (%{{.+}}) in (8) shared_outs(%{{.+}} = %[[E]])
-// KERNEL: scf.for {{.+}} -> (vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>)
-// KERNEL-COUNT-1: vector.transfer_read %[[X]]
-// KERNEL-COUNT-8: vector.fma
-// KERNEL: scf.yield
-// KERNEL-COUNT-4: vector.reduction <add>
-// KERNEL: %[[GR:.+]] = vector.from_elements {{.+}} : vector<4xf32>
-// KERNEL-COUNT-4: vector.reduction <add>
-// KERNEL: %[[UR:.+]] = vector.from_elements {{.+}} : vector<4xf32>
-// KERNEL: %[[NEG:.+]] = arith.negf %[[GR]] : vector<4xf32>
+// KERNEL: %[[ROWS:.+]]:2 = scf.for {{.+}} -> (vector<4xf32>, vector<4xf32>)
+// KERNEL: scf.for {{.+}} -> (vector<8xf32>)
+// KERNEL: vector.reduction <add>
+// KERNEL: vector.insert {{.+}} : f32 into vector<4xf32>
+// KERNEL: scf.for {{.+}} -> (vector<8xf32>)
+// KERNEL: vector.reduction <add>
+// KERNEL: vector.insert {{.+}} : f32 into vector<4xf32>
+// KERNEL: %[[NEG:.+]] = arith.negf %[[ROWS]]#0 : vector<4xf32>
 // KERNEL: %[[EXP:.+]] = math.exp %[[NEG]] : vector<4xf32>
 // KERNEL: %[[DEN:.+]] = arith.addf %[[EXP]], %{{.+}} : vector<4xf32>
 // KERNEL: %[[SIG:.+]] = arith.divf %{{.+}}, %[[DEN]] : vector<4xf32>
-// KERNEL: %[[SILU:.+]] = arith.mulf %[[GR]], %[[SIG]] : vector<4xf32>
-// KERNEL: %[[ROW:.+]] = arith.mulf %[[SILU]], %[[UR]] : vector<4xf32>
+// KERNEL: %[[SILU:.+]] = arith.mulf %[[ROWS]]#0, %[[SIG]] : vector<4xf32>
+// KERNEL: %[[ROW:.+]] = arith.mulf %[[SILU]], %[[ROWS]]#1 : vector<4xf32>
 // KERNEL: vector.transfer_write %[[ROW]]
 // KERNEL: scf.forall (%{{.+}}) in (16)
 // KERNEL-NOT: linalg.generic

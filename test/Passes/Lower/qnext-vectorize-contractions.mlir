@@ -9,41 +9,47 @@
 #matvec = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d1)>,
            affine_map<(d0, d1) -> (d0)>]
 
-// One token, bf16 weights: a forall over blocks of 4 rows (12 / 4 = 3), a
-// K loop in steps of 8 with 4 accumulators, each weight vector widened by a
-// 16-bit shift, one horizontal sum per row. The zero fill is not re-added:
-// the kernel writes into the fill's destination.
+// One token, bf16 weights: a forall over blocks of 4 rows (12 / 4 = 3);
+// a block runs its rows one after the other (an scf.for carrying the row
+// of sums), each with its own K loop in steps of 8 and one accumulator, so
+// the block's weights are read in memory order; each weight vector widened
+// by a 16-bit shift; one horizontal sum per row. The zero fill is not
+// re-added: the kernel writes into the fill's destination.
 // CHECK-LABEL: func.func @matvec_bf16
 // CHECK-SAME: (%[[W:.+]]: tensor<12x32xbf16>, %[[X:.+]]: tensor<32xf32>)
 // CHECK-DAG: %[[C32:.+]] = arith.constant 32 : index
 // CHECK-DAG: %[[C8:.+]] = arith.constant 8 : index
+// CHECK-DAG: %[[C4:.+]] = arith.constant 4 : index
 // CHECK-DAG: %[[SIXTEEN:.+]] = arith.constant dense<16> : vector<8xi32>
 // CHECK: %[[E:.+]] = tensor.empty() : tensor<12xf32>
 // CHECK-NOT: linalg.fill
 // CHECK: scf.forall (%[[I:.+]]) in (3) shared_outs(%[[O:.+]] = %[[E]])
 // CHECK: %[[N0:.+]] = arith.muli %[[I]], %{{.+}} : index
 // CHECK: %[[TILE:.+]] = tensor.extract_slice %[[O]][%[[N0]]] [4] [1]
-// CHECK: %[[ACC:.+]]:4 = scf.for %[[K:.+]] = %{{.+}} to %[[C32]] step %[[C8]] iter_args({{.+}}) -> (vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>)
-// CHECK: %[[XV:.+]] = vector.transfer_read %[[X]][%[[K]]]{{.*}}{in_bounds = [true]} : tensor<32xf32>, vector<8xf32>
-// CHECK: %[[WV:.+]] = vector.transfer_read %[[W]][%[[N0]], %[[K]]]{{.*}} : tensor<12x32xbf16>, vector<8xbf16>
+// CHECK: %[[ROWS:.+]] = scf.for %[[R:.+]] = %{{.+}} to %[[C4]] step %{{.+}} iter_args(%[[IN:.+]] = %{{.+}}) -> (vector<4xf32>)
+// CHECK: %[[N:.+]] = arith.addi %[[N0]], %[[R]]
+// CHECK: %[[ACC:.+]] = scf.for %[[K:.+]] = %{{.+}} to %[[C32]] step %[[C8]] iter_args(%[[A:.+]] = %{{.+}}) -> (vector<8xf32>)
+// CHECK: %[[WV:.+]] = vector.transfer_read %[[W]][%[[N]], %[[K]]]{{.*}} : tensor<12x32xbf16>, vector<8xbf16>
 // CHECK: %[[BITS:.+]] = arith.bitcast %[[WV]] : vector<8xbf16> to vector<8xi16>
 // CHECK: %[[WIDE:.+]] = arith.extui %[[BITS]] : vector<8xi16> to vector<8xi32>
 // CHECK: %[[SH:.+]] = arith.shli %[[WIDE]], %[[SIXTEEN]] : vector<8xi32>
 // CHECK: %[[WF:.+]] = arith.bitcast %[[SH]] : vector<8xi32> to vector<8xf32>
-// CHECK: vector.fma %[[WF]], %[[XV]], %{{.+}} : vector<8xf32>
-// CHECK-COUNT-3: vector.fma
-// CHECK: scf.yield
-// CHECK: %[[S0:.+]] = vector.reduction <add>, %[[ACC]]#0 fastmath<reassoc> : vector<8xf32> into f32
-// CHECK-COUNT-3: vector.reduction <add>
-// CHECK: %[[ROW:.+]] = vector.from_elements %[[S0]], {{.+}} : vector<4xf32>
-// CHECK: %[[NEW:.+]] = vector.transfer_write %[[ROW]], %[[TILE]]
+// CHECK: %[[XV:.+]] = vector.transfer_read %[[X]][%[[K]]]{{.*}}{in_bounds = [true]} : tensor<32xf32>, vector<8xf32>
+// CHECK: %[[F:.+]] = vector.fma %[[WF]], %[[XV]], %[[A]] : vector<8xf32>
+// CHECK-NOT: vector.fma
+// CHECK: scf.yield %[[F]]
+// CHECK: %[[S:.+]] = vector.reduction <add>, %[[ACC]] fastmath<reassoc> : vector<8xf32> into f32
+// CHECK: %[[ROW:.+]] = vector.insert %[[S]], %[[IN]] [%[[R]]] : f32 into vector<4xf32>
+// CHECK: scf.yield %[[ROW]]
+// CHECK: %[[NEW:.+]] = vector.transfer_write %[[ROWS]], %[[TILE]]
 // CHECK: scf.forall.in_parallel
 // CHECK-NEXT: tensor.parallel_insert_slice %[[NEW]] into %[[O]][%[[N0]]] [4] [1]
 // CHECK-NOT: linalg.generic
 
 // W16: func.func @matvec_bf16
 // W16: scf.forall (%{{.+}}) in (4)
-// W16: scf.for {{.+}} -> (vector<16xf32>, vector<16xf32>, vector<16xf32>)
+// W16: scf.for {{.+}} -> (vector<3xf32>)
+// W16: scf.for {{.+}} -> (vector<16xf32>)
 func.func @matvec_bf16(%w: tensor<12x32xbf16>, %x: tensor<32xf32>) -> tensor<12xf32> {
   %zero = arith.constant 0.0 : f32
   %e = tensor.empty() : tensor<12xf32>
@@ -84,8 +90,9 @@ func.func @matvec_bf16(%w: tensor<12x32xbf16>, %x: tensor<32xf32>) -> tensor<12x
 // CHECK: %[[LEFT:.+]] = arith.subi %[[T]], %[[FULL]]
 // CHECK: %[[REST:.+]] = scf.index_switch %[[LEFT]] -> tensor<?x2xf32>
 // CHECK-NEXT: case 1 {
-// CHECK: scf.for {{.+}} -> (vector<8xf32>, vector<8xf32>) {
-// CHECK-COUNT-2: vector.fma
+// CHECK: scf.for {{.+}} -> (vector<2xf32>) {
+// CHECK: scf.for {{.+}} -> (vector<8xf32>) {
+// CHECK: vector.fma
 // CHECK-NOT: vector.fma
 // CHECK: case 2 {
 // CHECK: scf.for {{.+}} -> (vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>) {
@@ -132,12 +139,13 @@ func.func @matmul_f16(%x: tensor<?x16xf32>, %w: tensor<6x16xf16>, %init: tensor<
            affine_map<(d0, d1, d2) -> (d0, d1)>]
 
 // A decode step, x: [1, K]: the one-token kernel (blocks of 4 rows, 8 / 4 =
-// 2), no token loop.
+// 2, a K loop per row), no token loop.
 // CHECK-LABEL: func.func @one_token_rows
 // CHECK: scf.forall (%{{.+}}) in (2)
 // CHECK-NOT: scf.for {{.+}} -> (tensor
-// CHECK: scf.for {{.+}} -> (vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>)
-// CHECK: vector.from_elements {{.+}} : vector<4xf32>
+// CHECK: scf.for {{.+}} -> (vector<4xf32>)
+// CHECK: scf.for {{.+}} -> (vector<8xf32>)
+// CHECK: vector.insert {{.+}} : f32 into vector<4xf32>
 func.func @one_token_rows(%x: tensor<1x16xf32>, %w: tensor<8x16xbf16>) -> tensor<1x8xf32> {
   %zero = arith.constant 0.0 : f32
   %e = tensor.empty() : tensor<1x8xf32>
@@ -267,17 +275,17 @@ func.func @other_maps(%w: tensor<16x4xf32>, %x: tensor<16xf32>, %init: tensor<4x
 #id = affine_map<(d0) -> (d0)>
 
 // A marked epilogue over two marked contractions of one input: one kernel
-// with both weights' accumulators, the body applied to the rows (a value
-// from outside the body becomes a splat). Unmarked, or when a contraction
+// with both weights' rows (for each row, a K loop per weight), the body
+// applied to the rows (a value from outside the body becomes a splat). Unmarked, or when a contraction
 // is read elsewhere too, each contraction is its own kernel and the generic
 // stays.
 // CHECK-LABEL: func.func @epilogue
 // CHECK-SAME: (%[[A:.+]]: tensor<8x16xf32>, %[[B:.+]]: tensor<8x16xf32>, %[[X:.+]]: tensor<16xf32>, %[[S:.+]]: f32)
 // CHECK: scf.forall (%{{.+}}) in (2)
-// CHECK: scf.for {{.+}} -> (vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>)
-// CHECK: %[[RA:.+]] = vector.from_elements {{.+}} : vector<4xf32>
-// CHECK: %[[RB:.+]] = vector.from_elements {{.+}} : vector<4xf32>
-// CHECK: %[[P:.+]] = arith.mulf %[[RA]], %[[RB]] : vector<4xf32>
+// CHECK: %[[RS:.+]]:2 = scf.for {{.+}} -> (vector<4xf32>, vector<4xf32>)
+// CHECK: vector.transfer_read %[[A]]
+// CHECK: vector.transfer_read %[[B]]
+// CHECK: %[[P:.+]] = arith.mulf %[[RS]]#0, %[[RS]]#1 : vector<4xf32>
 // CHECK: %[[SPLAT:.+]] = vector.broadcast %[[S]] : f32 to vector<4xf32>
 // CHECK: %[[Q:.+]] = arith.addf %[[P]], %[[SPLAT]] : vector<4xf32>
 // CHECK: vector.transfer_write %[[Q]]
@@ -285,7 +293,7 @@ func.func @other_maps(%w: tensor<16x4xf32>, %x: tensor<16xf32>, %init: tensor<4x
 // CHECK: return
 // CHECK-LABEL: func.func @epilogue_shared
 // CHECK: scf.forall (%{{.+}}) in (2)
-// CHECK: scf.for {{.+}} -> (vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>)
+// CHECK: scf.for {{.+}} -> (vector<4xf32>)
 // CHECK: scf.forall (%{{.+}}) in (2)
 // CHECK: linalg.generic
 // CHECK: return
@@ -397,8 +405,11 @@ func.func @prologue_transposed(%a: tensor<16x1xf32>, %w: tensor<8x16xbf16>) -> t
 // CHECK: %[[S:.+]] = arith.divui %[[B]]
 // CHECK: %[[ID:.+]] = tensor.extract %[[SEL]][%{{.+}}, %[[S]]]
 // CHECK: %[[EX:.+]] = arith.index_cast %[[ID]] : i32 to index
-// CHECK: tensor.extract_slice %[[W]][%[[EX]], 0, 0] [1, 8, 16] [1, 1, 1] : tensor<4x8x16xbf16> to tensor<8x16xbf16>
-// CHECK-COUNT-4: vector.fma
+// CHECK: %[[EW:.+]] = tensor.extract_slice %[[W]][%[[EX]], 0, 0] [1, 8, 16] [1, 1, 1] : tensor<4x8x16xbf16> to tensor<8x16xbf16>
+// CHECK: scf.for {{.+}} -> (vector<4xf32>)
+// CHECK: scf.for {{.+}} -> (vector<8xf32>)
+// CHECK: vector.transfer_read %[[EW]]
+// CHECK: vector.fma
 // CHECK: tensor.parallel_insert_slice {{.+}}[0, %[[S]], %{{.+}}] [1, 1, 4] [1, 1, 1] : tensor<1x1x4xf32> into tensor<1x2x8xf32>
 // CHECK-NOT: linalg.generic
 // CHECK-LABEL: func.func @gather_prompt
