@@ -563,8 +563,8 @@ private:
   /// [lo, hi), the task computes the prologue's rows of the span once, then
   /// each block of tn weight rows of its chunk runs over the whole span
   /// (tm tokens at a time, then the rest as one block): a block's weights
-  /// stay in cache while the tokens stream. (Tokens outside the row blocks would read the
-  /// chunk's weights again for every block of tokens.)
+  /// stay in cache while the tokens stream. (Tokens outside the row blocks
+  /// would read the chunk's weights again for every block of tokens.)
   Value prologueSpans(Value tile, bool addInit, Value lo, Value hi, int64_t tm,
                       Value n0, int64_t tn, int64_t chunk, int64_t span) {
     auto spans = scf::ForOp::create(
@@ -598,8 +598,8 @@ private:
   /// each written straight into its row.
   Value prologueSpan(Value lo, Value hi) {
     Value count = arith::SubIOp::create(b, loc, hi, lo);
-    Value buf = tensor::EmptyOp::create(b, loc, ArrayRef<OpFoldResult>{count, b.getIndexAttr(c.k)},
-                                        b.getF32Type());
+    Value buf = tensor::EmptyOp::create(
+        b, loc, ArrayRef<OpFoldResult>{count, b.getIndexAttr(c.k)}, b.getF32Type());
     auto loop = scf::ForOp::create(
         b, loc, lo, hi, index(1), ValueRange{buf},
         [&](OpBuilder &, Location, Value t, ValueRange iter) {
@@ -664,7 +664,8 @@ private:
   /// The prologue generic's rows for `tokens` ([tm, K], or [K] for a rank-1
   /// input), computed a vector along K at a time: each input read at the
   /// prologue's indices of (token, k), contiguously when its map has the
-  /// innermost dimension and as a splat otherwise.
+  /// innermost dimension and as a splat otherwise. Written into a new
+  /// buffer, or into `into` from its row `firstRow` on.
   Value prologueRows(ArrayRef<Value> tokens, Value into = {}, Value firstRow = {}) {
     linalg::GenericOp p = kernel.prologue;
     Type f32 = b.getF32Type();
@@ -802,8 +803,6 @@ private:
         weights.push_back(kernel.second->w);
     }
     Type wElt = cast<ShapedType>(weights[0].getType()).getElementType();
-    const int64_t perWeight = tm * tn;
-
     auto tokenInput = [&](int64_t j, Value k) {
       return xTokens.empty() ? read(xs, {k}, f32) : read(xs, {xTokens[j], k}, f32);
     };
@@ -847,6 +846,7 @@ private:
 
     // Several tokens: one K loop for the block, each weight vector loaded
     // once and used for every token.
+    const int64_t perWeight = tm * tn;
     SmallVector<Value> rowsOfW;
     for (int64_t r = 0; r < tn; ++r)
       rowsOfW.push_back(r == 0 ? n0
