@@ -604,6 +604,64 @@ def VectorizeContractions : Pass<"qnext-vectorize-contractions"> {
 // GPU
 //===----------------------------------------------------------------------===//
 
+def MapToThreads : Pass<"qnext-gpu-map-threads"> {
+  let summary = "Map each parallel loop nest to blocks of threads over its flattened iterations";
+  let description = [{
+    Runs after `convert-linalg-to-parallel-loops`, before
+    `convert-parallel-loops-to-gpu`. Each outermost `scf.parallel` (every
+    parallel dimension of a linalg op) becomes two loops over its iterations
+    flattened into one index, innermost dimension fastest:
+
+        scf.parallel (%b) = (0) to (ceildiv(N, block-size))    // blocks x
+          scf.parallel (%t) = (0) to (block-size)              // threads x
+            %i = %b * block-size + %t
+            scf.if %i < N { ...the body at the delinearized %i... }
+
+    so that a launch has `block-size` threads per block, consecutive threads
+    take consecutive elements of the innermost dimension (coalesced stores),
+    and only grid dimension x is used: its limit is 2^31 - 1 blocks, where
+    y and z stop at 65,535 (upstream `gpu-map-parallel-loops` maps a loop
+    nest's dimensions to grid x, y, z with one thread per block; a vocabulary
+    of 151,936 does not fit grid y). Parallel loops nested in a mapped one
+    run sequentially in its threads. A loop with reductions is left alone.
+  }];
+  let options = [
+    Option<"blockSize", "block-size", "int64_t", /*default=*/"256",
+           "Threads per block">,
+  ];
+  let dependentDialects = ["::mlir::scf::SCFDialect", "::mlir::arith::ArithDialect",
+                           "::mlir::gpu::GPUDialect"];
+  let statistics = [
+    Statistic<"mapped", "mapped", "Parallel loop nests mapped to blocks and threads">,
+  ];
+}
+
+def EmulateOnHost : Pass<"qnext-gpu-emulate-on-host", "::mlir::ModuleOp"> {
+  let summary = "Run the GPU kernels as loops on the host (testing the GPU mapping without a GPU)";
+  let description = [{
+    Runs where `gpu-kernel-outlining` would (after `qnext-gpu-offload`) and
+    undoes the device, not the mapping: every `gpu.launch` becomes loops over
+    its blocks and threads (z, y, x; one thread after another) around its
+    body, in a `memref.alloca_scope` so that a thread's scratch is freed
+    when it ends; `gpu.alloc` / `gpu.dealloc` become `memref.alloc` /
+    `memref.dealloc`, `gpu.memcpy` `memref.copy`, `gpu.memset` `linalg.fill`,
+    and `gpu.wait` goes. The result is host code the CPU pipeline's tail
+    compiles: the kernels' index arithmetic, bounds guards and one-thread
+    wrappers then run against the golden logits on a machine with no GPU
+    (`qnext-compile --target=cuda --emulate-gpu`).
+
+    Sequential emulation is exact for kernels whose threads do not
+    communicate, which is every kernel this pipeline makes; a launch that
+    uses shared memory, barriers or other cross-thread operations, or an
+    asynchronous GPU op, is an error.
+  }];
+  let dependentDialects = ["::mlir::scf::SCFDialect", "::mlir::memref::MemRefDialect",
+                           "::mlir::linalg::LinalgDialect", "::mlir::arith::ArithDialect"];
+  let statistics = [
+    Statistic<"emulated", "emulated", "Kernels turned into host loops">,
+  ];
+}
+
 def OffloadToDevice : Pass<"qnext-gpu-offload", "::mlir::ModuleOp"> {
   let summary = "Keep every buffer and every memory access of a function on the GPU";
   let description = [{

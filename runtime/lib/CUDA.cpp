@@ -20,6 +20,9 @@ using CUfunction = void *;
 using CUstream = void *;
 using CUevent = void *;
 using CUdeviceptr = uint64_t;
+using CUmemoryPool = void *;
+constexpr int kMemoryPoolsSupported = 115; // CU_DEVICE_ATTRIBUTE_MEMORY_POOLS_SUPPORTED
+constexpr int kReleaseThreshold = 4;       // CU_MEMPOOL_ATTR_RELEASE_THRESHOLD
 
 struct Driver {
   CUresult (*cuInit)(unsigned);
@@ -51,7 +54,18 @@ struct Driver {
   CUresult (*cuEventDestroy)(CUevent);
   CUresult (*cuEventSynchronize)(CUevent);
   CUresult (*cuEventRecord)(CUevent, CUstream);
+  // Stream-ordered allocation (CUDA 11.2 on): looked up, not required.
+  CUresult (*cuDeviceGetAttribute)(int *, int, CUdevice) = nullptr;
+  CUresult (*cuDeviceGetDefaultMemPool)(CUmemoryPool *, CUdevice) = nullptr;
+  CUresult (*cuMemPoolSetAttribute)(CUmemoryPool, int, void *) = nullptr;
+  CUresult (*cuMemAllocAsync)(CUdeviceptr *, size_t, CUstream) = nullptr;
+  CUresult (*cuMemFreeAsync)(CUdeviceptr, CUstream) = nullptr;
   CUcontext context = nullptr;
+  /// The kernels' buffers come from the device's memory pool, in stream
+  /// order (cuMemAllocAsync / cuMemFreeAsync), and the pool keeps what is
+  /// freed for the next call: no cuMemAlloc per buffer, and no cuMemFree,
+  /// which waits for the whole device, between kernels.
+  bool pools = false;
   bool ready = false;
   std::string failure;
 };
@@ -109,6 +123,14 @@ bool load(std::string &error) {
   QNEXT_CU(cuEventDestroy, "cuEventDestroy_v2")
   QNEXT_CU(cuEventSynchronize, "cuEventSynchronize")
   QNEXT_CU(cuEventRecord, "cuEventRecord")
+#define QNEXT_CU_OPTIONAL(name, symbol)                                        \
+  d.name = reinterpret_cast<decltype(d.name)>(dlsym(lib, symbol));
+  QNEXT_CU_OPTIONAL(cuDeviceGetAttribute, "cuDeviceGetAttribute")
+  QNEXT_CU_OPTIONAL(cuDeviceGetDefaultMemPool, "cuDeviceGetDefaultMemPool")
+  QNEXT_CU_OPTIONAL(cuMemPoolSetAttribute, "cuMemPoolSetAttribute")
+  QNEXT_CU_OPTIONAL(cuMemAllocAsync, "cuMemAllocAsync")
+  QNEXT_CU_OPTIONAL(cuMemFreeAsync, "cuMemFreeAsync")
+#undef QNEXT_CU_OPTIONAL
 #undef QNEXT_CU
   CUresult rc = d.cuInit(0);
   if (rc != 0) {
@@ -127,6 +149,16 @@ bool load(std::string &error) {
     error = "CUDA device 0: " + describe(rc);
     return false;
   }
+  // The memory pool, when the device has one: it keeps every byte freed
+  // (release threshold: all of them) for the next allocation.
+  int pools = 0;
+  CUmemoryPool pool = nullptr;
+  uint64_t keep = UINT64_MAX;
+  d.pools = d.cuDeviceGetAttribute && d.cuDeviceGetDefaultMemPool &&
+            d.cuMemPoolSetAttribute && d.cuMemAllocAsync && d.cuMemFreeAsync &&
+            d.cuDeviceGetAttribute(&pools, kMemoryPoolsSupported, device) == 0 &&
+            pools && d.cuDeviceGetDefaultMemPool(&pool, device) == 0 &&
+            d.cuMemPoolSetAttribute(pool, kReleaseThreshold, &keep) == 0;
   return true;
 }
 
@@ -303,12 +335,17 @@ QNEXT_EXPORT void mgpuEventRecord(CUevent event, CUstream stream) {
   check(driver().cuEventRecord(event, stream), "cuEventRecord");
 }
 
-QNEXT_EXPORT void *mgpuMemAlloc(uint64_t bytes, CUstream /*stream*/,
+QNEXT_EXPORT void *mgpuMemAlloc(uint64_t bytes, CUstream stream,
                                 bool isHostShared) {
   if (isHostShared) {
     std::fprintf(stderr, "qnext runtime: host-shared (managed) GPU memory is "
                          "not used by qnext\n");
     std::abort();
+  }
+  if (stream && driver().pools) {
+    CUdeviceptr p = 0;
+    check(driver().cuMemAllocAsync(&p, bytes ? bytes : 1, stream), "cuMemAllocAsync");
+    return reinterpret_cast<void *>(p);
   }
   std::string error;
   void *p = qnext::cuda::allocate(bytes, error);
@@ -319,9 +356,14 @@ QNEXT_EXPORT void *mgpuMemAlloc(uint64_t bytes, CUstream /*stream*/,
   return p;
 }
 
-QNEXT_EXPORT void mgpuMemFree(void *ptr, CUstream /*stream*/) {
-  // The stream's work may still read it: cuMemFree waits for the device.
-  qnext::cuda::release(ptr);
+QNEXT_EXPORT void mgpuMemFree(void *ptr, CUstream stream) {
+  // In stream order, after the kernels that read it; without a pool,
+  // cuMemFree waits for the device.
+  if (stream && driver().pools)
+    check(driver().cuMemFreeAsync(reinterpret_cast<CUdeviceptr>(ptr), stream),
+          "cuMemFreeAsync");
+  else
+    qnext::cuda::release(ptr);
 }
 
 QNEXT_EXPORT void mgpuMemcpy(void *dst, void *src, size_t bytes, CUstream stream) {

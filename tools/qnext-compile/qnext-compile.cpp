@@ -161,6 +161,13 @@ cl::opt<std::string> cudaToolkit(
     cl::desc("--target=cuda: the CUDA toolkit folder (ptxas, fatbinary, "
              "libdevice; default $CUDA_HOME, else /usr/local/cuda)"),
     cl::cat(category));
+cl::opt<bool> emulateGPU(
+    "emulate-gpu",
+    cl::desc("--target=cuda, for testing without a GPU: the GPU kernels as "
+             "loops on the host, one thread after another; the artifact runs "
+             "on the CPU (slowly) and checks the GPU mapping against the "
+             "golden logits. No PTX"),
+    cl::cat(category));
 cl::opt<std::string> cpu("cpu",
                          cl::desc("CPU to optimize for: 'host' (default) or an "
                                   "LLVM CPU name, e.g. x86-64-v3"),
@@ -295,6 +302,11 @@ int main(int argc, char **argv) {
       (!StringRef(gpuArch).starts_with("sm_") ||
        StringRef(gpuArch).drop_front(3).take_while(llvm::isDigit).empty()))
     return fail("--gpu-arch " + gpuArch + ": expected sm_<number>, e.g. sm_90a");
+  if (emulateGPU && target != Target::CUDA)
+    return fail("--emulate-gpu emulates --target=cuda's kernels: give "
+                "--target=cuda");
+  if (emulateGPU && compileTo == Phase::PTX)
+    return fail("--emulate-gpu makes no PTX: the kernels run on the host");
 
   bool isDir = sys::fs::is_directory(input);
   SmallString<256> configPath(input);
@@ -375,7 +387,7 @@ int main(int argc, char **argv) {
     const char *home = std::getenv("CUDA_HOME");
     toolkit = home && *home ? home : "/usr/local/cuda";
   }
-  if (cuda && compileTo >= Phase::LLVMDialect &&
+  if (cuda && !emulateGPU && compileTo >= Phase::LLVMDialect &&
       !sys::fs::exists(toolkit + "/bin/ptxas"))
     return fail("--cuda-toolkit " + toolkit + ": no bin/ptxas (the CUDA "
                 "toolkit compiles the kernels)");
@@ -427,6 +439,7 @@ int main(int argc, char **argv) {
   cudaPipeline.toolkit = toolkit;
   cudaPipeline.format = compileTo == Phase::PTX ? "isa" : "fatbin";
   cudaPipeline.fusions = fusionPasses;
+  cudaPipeline.emulate = emulateGPU;
 
   if (fusionReport) {
     auto report = mlir::qnext::fusionReport(*module, cpuPipeline);
@@ -549,7 +562,7 @@ int main(int argc, char **argv) {
     inputs.pipeline = pipelineText;
     inputs.fusions = *fusions;
     inputs.taps = taps;
-    if (cuda) {
+    if (cuda && !emulateGPU) {
       inputs.kind = "cuda";
       inputs.gpuArch = gpuArch;
     }

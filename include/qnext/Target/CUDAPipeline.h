@@ -34,6 +34,11 @@ struct CUDAPipelineOptions {
   int64_t blockSize = 128;
   /// The fusions to run (names from Fusions.h); none by default.
   std::vector<std::string> fusions;
+  /// For testing without a GPU: the kernels become loops on the host
+  /// (qnext-gpu-emulate-on-host) after the GPU phase's mapping, and the rest
+  /// is the CPU pipeline's tail; the result runs on the CPU runtime. The GPU
+  /// phase then shows the emulated host code, and there is no PTX.
+  bool emulate = false;
 };
 
 /// Appends the CUDA pipeline up to `until` to `pm` (a pass manager on
