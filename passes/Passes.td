@@ -604,6 +604,53 @@ def VectorizeContractions : Pass<"qnext-vectorize-contractions"> {
 // GPU
 //===----------------------------------------------------------------------===//
 
+def SplitReductions : Pass<"qnext-gpu-split-reductions"> {
+  let summary = "Split reductions into partial sums: coalesced weight reads, enough threads";
+  let description = [{
+    On linalg on tensors, for the GPU, where one thread computes one output
+    element. A decode step's projection, one thread per output, has each
+    thread walk its own weight row: the 32 threads of a warp read 32 rows
+    at once (uncoalesced), and a few thousand outputs leave a GPU of over a
+    hundred multiprocessors idle. For every `linalg.generic` with one
+    reduction dimension and static loop ranges (a decode step; a prompt's
+    token count is dynamic), the reduction is split (upstream
+    `linalg::splitReduction`) into partial sums, and a second op sums them:
+
+    * when the reduction walks the innermost dimension of the largest input
+      (a projection's weights, `W[n, k]`): `lanes` interleaved partial sums,
+      the partial's dimension innermost, so that neighbouring threads read
+      neighbouring weights (a warp reads 32 consecutive elements of one row):
+
+          part[m, n, s] = sum_j x[m, j*lanes + s] W[n, j*lanes + s]
+          out[m, n]     = sum_s part[m, n, s]
+
+    * otherwise, with fewer than `threads` parallel iterations: contiguous
+      chunks of K, the smallest power of two of them that brings the
+      parallel iterations to `threads`, each at least `min-chunk` long and
+      dividing K, the chunk dimension outermost.
+
+    The partial op's loops are interchanged so that its parallel dimensions
+    come first (one parallel nest, the reduction inside each iteration).
+    Ops with index semantics, indexing maps that are not projected
+    permutations (a key head shared by value heads: `d0 floordiv R`), several
+    outputs, or a combiner upstream cannot split are left alone. The sum's
+    order changes (fp32 partials), not its terms.
+  }];
+  let options = [
+    Option<"lanes", "lanes", "int64_t", /*default=*/"32",
+           "Interleaved partial sums where the reduction is innermost (a warp)">,
+    Option<"threads", "threads", "int64_t", /*default=*/"32768",
+           "Parallel iterations to aim for with contiguous chunks">,
+    Option<"minChunk", "min-chunk", "int64_t", /*default=*/"32",
+           "Smallest contiguous chunk per partial sum">,
+  ];
+  let dependentDialects = ["::mlir::linalg::LinalgDialect", "::mlir::tensor::TensorDialect",
+                           "::mlir::arith::ArithDialect"];
+  let statistics = [
+    Statistic<"splits", "splits", "Reductions split into partial sums">,
+  ];
+}
+
 def MapToThreads : Pass<"qnext-gpu-map-threads"> {
   let summary = "Map each parallel loop nest to blocks of threads over its flattened iterations";
   let description = [{

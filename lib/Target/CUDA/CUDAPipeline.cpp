@@ -42,6 +42,14 @@ std::vector<Step> steps(const qnext::CUDAPipelineOptions &o) {
       {CUDAPhase::Linalg, "qnext-lower-to-linalg{gather-experts}"},
       {CUDAPhase::Linalg,
        "func.func(convert-elementwise-to-linalg),canonicalize,cse"},
+      // 2b. One thread per output element would leave a decode step's
+      //     projections a few thousand threads, each walking a weight row of
+      //     its own (a warp reading 32 rows at once): their reductions
+      //     become 32 interleaved partial sums (a warp reads 32 neighbouring
+      //     weights), or contiguous chunks where the reduction is not the
+      //     innermost dimension, summed by a second op.
+      {CUDAPhase::Linalg,
+       "func.func(qnext-gpu-split-reductions),canonicalize,cse"},
       // 3. Weights, entry ABI and bufferization exactly as on the CPU: the
       //    runtime passes device buffers through the same descriptors.
       {CUDAPhase::GPU,
