@@ -659,7 +659,7 @@ def MapToThreads : Pass<"qnext-gpu-map-threads"> {
     parallel dimension of a linalg op) becomes two loops over its iterations
     flattened into one index, innermost dimension fastest:
 
-        scf.parallel (%b) = (0) to (ceildiv(N, block-size))    // blocks x
+        scf.parallel (%b) = (0) to (max(ceildiv(N, block-size), 1))  // blocks x
           scf.parallel (%t) = (0) to (block-size)              // threads x
             %i = %b * block-size + %t
             scf.if %i < N { ...the body at the delinearized %i... }
@@ -669,8 +669,11 @@ def MapToThreads : Pass<"qnext-gpu-map-threads"> {
     and only grid dimension x is used: its limit is 2^31 - 1 blocks, where
     y and z stop at 65,535 (upstream `gpu-map-parallel-loops` maps a loop
     nest's dimensions to grid x, y, z with one thread per block; a vocabulary
-    of 151,936 does not fit grid y). Parallel loops nested in a mapped one
-    run sequentially in its threads. A loop with reductions is left alone.
+    of 151,936 does not fit grid y). There is always one block at least: an
+    empty iteration space (a cache with nothing in it yet) is valid, a
+    launch of zero blocks is not. Parallel loops nested in a mapped one
+    become sequential loops in its threads. A loop with reductions is left
+    alone.
   }];
   let options = [
     Option<"blockSize", "block-size", "int64_t", /*default=*/"256",
@@ -680,6 +683,37 @@ def MapToThreads : Pass<"qnext-gpu-map-threads"> {
                            "::mlir::gpu::GPUDialect"];
   let statistics = [
     Statistic<"mapped", "mapped", "Parallel loop nests mapped to blocks and threads">,
+  ];
+}
+
+def PromoteAccumulators : Pass<"qnext-gpu-promote-accumulators"> {
+  let summary = "Keep a reduction loop's accumulator in a register, not in memory";
+  let description = [{
+    Lowered to loops, a linalg reduction loads its output element, adds one
+    term and stores it back on every iteration. On a GPU each of those
+    stores goes to L2: a projection would store four bytes for every two it
+    reads. For each `scf.for` whose body (at its top level) loads and then
+    stores one element of one buffer at loop-invariant indices, the element
+    is loaded once before the loop, carried as an iteration argument, and
+    stored once after it:
+
+        scf.for %k {                      %a0 = memref.load %out[%i]
+          %a = memref.load %out[%i]       %a = scf.for %k iter_args(%acc = %a0) {
+          %s = arith.addf %a, %t     ->     %s = arith.addf %acc, %t
+          memref.store %s, %out[%i]         scf.yield %s
+        }                                 }
+                                          memref.store %a, %out[%i]
+
+    Only where nothing else in the loop can touch that element: the loop's
+    other memory operations are loads (or stores to a loop-private
+    `memref.alloca`) from buffers that cannot alias it (their allocations
+    differ, traced through view-like ops, and one of the two is a
+    `memref.alloc` / `gpu.alloc` / `memref.alloca`); no calls. Innermost
+    loops first, so an outer loop sees the promoted inner one's accesses.
+  }];
+  let dependentDialects = ["::mlir::scf::SCFDialect", "::mlir::memref::MemRefDialect"];
+  let statistics = [
+    Statistic<"promoted", "promoted", "Accumulators carried in registers">,
   ];
 }
 

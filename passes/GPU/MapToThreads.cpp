@@ -57,7 +57,11 @@ struct MapToThreadsPass
       trips.push_back(trip);
       total = b.createOrFold<arith::MulIOp>(loc, total, trip);
     }
-    Value blocks = b.createOrFold<arith::CeilDivUIOp>(loc, total, size);
+    // At least one block: a launch of zero blocks is an error on the
+    // device (CUDA_ERROR_INVALID_VALUE), and an empty iteration space (a
+    // cache with nothing in it yet) is not; the guard keeps the threads out.
+    Value blocks = b.createOrFold<arith::MaxUIOp>(
+        loc, b.createOrFold<arith::CeilDivUIOp>(loc, total, size), one);
 
     auto grid = scf::ParallelOp::create(b, loc, ValueRange{zero},
                                         ValueRange{blocks}, ValueRange{one});

@@ -62,11 +62,13 @@ std::vector<Step> steps(const qnext::CUDAPipelineOptions &o) {
       //    flattened into blocks of `blockSize` threads (grid x only, whose
       //    limit is 2^31 - 1) -> a gpu.launch; what is left on the host
       //    touching memory goes into one-thread kernels, and host buffers
-      //    into device memory (qnext-gpu-offload).
+      //    into device memory (qnext-gpu-offload). A reduction's
+      //    accumulator then lives in a register, not in memory.
       {CUDAPhase::GPU,
        "func.func(convert-linalg-to-parallel-loops,qnext-gpu-map-threads{"
        "block-size=" + std::to_string(o.blockSize) + "},"
-       "convert-parallel-loops-to-gpu),qnext-gpu-offload,canonicalize"},
+       "convert-parallel-loops-to-gpu),qnext-gpu-offload,canonicalize,"
+       "func.func(qnext-gpu-promote-accumulators)"},
   };
   if (o.emulate) {
     // 5'-7'. Testing without a GPU: every launch becomes loops over its

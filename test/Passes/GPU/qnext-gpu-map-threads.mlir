@@ -5,7 +5,8 @@
 // RUN:   | FileCheck %s --check-prefix=LAUNCH
 
 // A two-dimensional nest (?, 200): its iterations flattened, blocks of 64
-// threads over them, a guard for the last block, the indices recovered
+// threads over them (one block at least: ? may be 0), a guard for the last
+// block, the indices recovered
 // innermost first; the nested parallel loop becomes a sequential loop inside
 // the thread (not a loop mapped "sequential": under the guard's scf.if,
 // convert-parallel-loops-to-gpu would then leave the whole nest on the host).
@@ -16,7 +17,8 @@
 // CHECK: %[[N:.+]] = memref.dim %[[A]]
 // CHECK: %[[C64:.+]] = arith.constant 64 : index
 // CHECK: %[[TOTAL:.+]] = arith.muli %[[N]], %[[C200]] : index
-// CHECK-NEXT: %[[BLOCKS:.+]] = arith.ceildivui %[[TOTAL]], %[[C64]] : index
+// CHECK-NEXT: %[[CEIL:.+]] = arith.ceildivui %[[TOTAL]], %[[C64]] : index
+// CHECK-NEXT: %[[BLOCKS:.+]] = arith.maxui %[[CEIL]], %[[ONE:.+]] : index
 // CHECK-NEXT: scf.parallel (%[[BX:.+]]) = (%{{.+}}) to (%[[BLOCKS]])
 // CHECK-NEXT: scf.parallel (%[[TX:.+]]) = (%{{.+}}) to (%[[C64]])
 // CHECK-NEXT: %[[FIRST:.+]] = arith.muli %[[BX]], %[[C64]] : index
@@ -37,7 +39,8 @@
 // LAUNCH-LABEL: func.func @two_dims
 // LAUNCH-DAG: %[[C64:.+]] = arith.constant 64 : index
 // LAUNCH-DAG: %[[ONE:.+]] = arith.constant 1 : index
-// LAUNCH: %[[BLOCKS:.+]] = arith.ceildivui %{{.+}}, %[[C64]]
+// LAUNCH: %[[CEIL:.+]] = arith.ceildivui %{{.+}}, %[[C64]]
+// LAUNCH-NEXT: %[[BLOCKS:.+]] = arith.maxui %[[CEIL]], %[[ONE]]
 // LAUNCH-NEXT: gpu.launch blocks(%{{.+}}, %{{.+}}, %{{.+}}) in (%{{.+}} = %[[BLOCKS]], %{{.+}} = %[[ONE]], %{{.+}} = %[[ONE]]) threads(%{{.+}}, %{{.+}}, %{{.+}}) in (%{{.+}} = %[[C64]], %{{.+}} = %[[ONE]], %{{.+}} = %[[ONE]])
 // LAUNCH: scf.if
 // LAUNCH: scf.for
