@@ -47,29 +47,29 @@ struct PromoteAccumulatorsPass
     : mlir::qnext::impl::PromoteAccumulatorsBase<PromoteAccumulatorsPass> {
   using PromoteAccumulatorsBase::PromoteAccumulatorsBase;
 
-  /// The load and store of `loop`'s accumulator, or nulls.
+  /// The load and store of `loop`'s accumulator, or nulls: a store at the
+  /// body's top level to loop-invariant indices, and a load of the same
+  /// element before it.
   std::pair<memref::LoadOp, memref::StoreOp> accumulator(scf::ForOp loop) {
     Block *body = loop.getBody();
+    auto invariant = [&](Value v) { return loop.isDefinedOutsideOfLoop(v); };
     memref::LoadOp load;
     memref::StoreOp store;
-    for (Operation &op : body->without_terminator()) {
-      auto l = dyn_cast<memref::LoadOp>(&op);
-      auto s = dyn_cast<memref::StoreOp>(&op);
-      if (!l && !s)
+    for (auto s : body->getOps<memref::StoreOp>()) {
+      if (!invariant(s.getMemRef()) || !llvm::all_of(s.getIndices(), invariant))
         continue;
-      Value memref = l ? l.getMemRef() : s.getMemRef();
-      ValueRange indices = l ? l.getIndices() : s.getIndices();
-      bool invariant = loop.isDefinedOutsideOfLoop(memref) &&
-                       llvm::all_of(indices, [&](Value i) {
-                         return loop.isDefinedOutsideOfLoop(i);
-                       });
-      if (l && !load && invariant)
-        load = l;
-      else if (s && load && !store && invariant && s.getMemRef() == memref &&
-               s.getIndices() == load.getIndices())
+      for (auto l : body->getOps<memref::LoadOp>())
+        if (l->isBeforeInBlock(s) && l.getMemRef() == s.getMemRef() &&
+            l.getIndices() == s.getIndices()) {
+          load = l;
+          break;
+        }
+      if (load) {
         store = s;
+        break;
+      }
     }
-    if (!load || !store || load.getMemRef() != store.getMemRef())
+    if (!load)
       return {};
     // Nothing else in the loop may touch the accumulator's buffer.
     Value acc = load.getMemRef();

@@ -51,6 +51,11 @@ LogicalResult buildCPUPipeline(OpPassManager &pm,
                                const CPUPipelineOptions &options = {},
                                CPUPhase from = CPUPhase::Primitive);
 
+/// The CPU pipeline's last two steps as one textual pipeline: structured ops
+/// on buffers -> loops (OpenMP with `options.threads`) -> the LLVM dialect.
+/// The CUDA pipeline's --emulate-gpu ends with it too.
+std::string loopsToLLVMPipeline(const CPUPipelineOptions &options);
+
 /// Registers the pipeline as `qnext-cpu-pipeline` for qnext-opt.
 void registerCPUPipeline();
 

@@ -98,31 +98,36 @@ std::vector<Step> steps(const qnext::CPUPipelineOptions &options) {
        // Copies become loops (a memref.copy between strided views would call
        // the memrefCopy runtime helper, which the artifact must not need).
        "qnext-copy-to-linalg"},
-      // 7. Structured ops -> loops. The kernels' scf.forall becomes
-      //    scf.parallel, and with threads an OpenMP worksharing loop (guided
-      //    schedule by default: shrinking chunks of row blocks to whichever
-      //    thread is free, so that a thread slowed by the VM does not keep
-      //    the others waiting at the loop's end); the canonicalizer then
-      //    inlines the memref.alloca_scope that wraps each body, which must
-      //    go before scf-to-cf makes it multi-block.
-      //    expand-strided-metadata produces affine.apply, so it must precede
-      //    lower-affine.
-      {CPUPhase::LLVMDialect,
-       std::string("convert-linalg-to-loops,scf-forall-to-parallel,") +
-           (options.threads ? "convert-scf-to-openmp,qnext-omp-schedule{schedule=" +
-                                  options.ompSchedule + "},canonicalize,"
-                            : std::string()) +
-           "expand-strided-metadata,lower-affine,convert-scf-to-cf"},
-      // 8. -> LLVM dialect: vector ops (transfers become plain loads and
-      //    stores) and math first (exp, sin, cos, rsqrt, log1p become
-      //    intrinsics), then memrefs, OpenMP, and everything else; the casts
-      //    left between the conversions are reconciled last.
-      {CPUPhase::LLVMDialect,
-       "convert-vector-to-llvm,convert-math-to-llvm,finalize-memref-to-llvm,"
-       "convert-openmp-to-llvm,convert-to-llvm,reconcile-unrealized-casts"},
+      // 7-8. Structured ops -> loops -> LLVM dialect (loopsToLLVMPipeline).
+      {CPUPhase::LLVMDialect, qnext::loopsToLLVMPipeline(options)},
   };
 }
 } // namespace
+
+std::string mlir::qnext::loopsToLLVMPipeline(const CPUPipelineOptions &options) {
+  // 7. Structured ops -> loops. The kernels' scf.forall becomes
+  //    scf.parallel, and with threads an OpenMP worksharing loop (guided
+  //    schedule by default: shrinking chunks of row blocks to whichever
+  //    thread is free, so that a thread slowed by the VM does not keep the
+  //    others waiting at the loop's end); the canonicalizer then inlines the
+  //    memref.alloca_scope that wraps each body, which must go before
+  //    scf-to-cf makes it multi-block. expand-strided-metadata produces
+  //    affine.apply, so it must precede lower-affine.
+  std::string loops =
+      std::string("convert-linalg-to-loops,scf-forall-to-parallel,") +
+      (options.threads ? "convert-scf-to-openmp,qnext-omp-schedule{schedule=" +
+                             options.ompSchedule + "},canonicalize,"
+                       : std::string()) +
+      "expand-strided-metadata,lower-affine,convert-scf-to-cf";
+  // 8. -> LLVM dialect: vector ops (transfers become plain loads and stores)
+  //    and math first (exp, sin, cos, rsqrt, log1p become intrinsics), then
+  //    memrefs, OpenMP, and everything else; the casts left between the
+  //    conversions are reconciled last.
+  std::string llvm =
+      "convert-vector-to-llvm,convert-math-to-llvm,finalize-memref-to-llvm,"
+      "convert-openmp-to-llvm,convert-to-llvm,reconcile-unrealized-casts";
+  return loops + "," + llvm;
+}
 
 LogicalResult mlir::qnext::buildCPUPipeline(OpPassManager &pm, CPUPhase until,
                                             const CPUPipelineOptions &options,

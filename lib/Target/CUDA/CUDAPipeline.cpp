@@ -15,6 +15,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "qnext/Target/CUDAPipeline.h"
+#include "qnext/Target/CPUPipeline.h" // the CPU tail, for --emulate-gpu
 #include "qnext/Target/Fusions.h"
 
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
@@ -76,11 +77,9 @@ std::vector<Step> steps(const qnext::CUDAPipelineOptions &o) {
     //        and the CPU pipeline's tail (no OpenMP) lowers the rest.
     steps.push_back({CUDAPhase::GPU, "qnext-gpu-emulate-on-host,"
                                      "qnext-copy-to-linalg,canonicalize"});
-    steps.push_back({CUDAPhase::LLVMDialect,
-                     "convert-linalg-to-loops,expand-strided-metadata,"
-                     "lower-affine,convert-scf-to-cf,convert-math-to-llvm,"
-                     "finalize-memref-to-llvm,convert-to-llvm,"
-                     "reconcile-unrealized-casts"});
+    qnext::CPUPipelineOptions host;
+    host.threads = false;
+    steps.push_back({CUDAPhase::LLVMDialect, qnext::loopsToLLVMPipeline(host)});
     return steps;
   }
   llvm::append_range(steps, std::vector<Step>{

@@ -34,6 +34,38 @@ func.func @reduce(%x: memref<8x64xf32>, %out: memref<8xf32>) {
 
 // -----
 
+// A loop-invariant input read before the accumulator (a broadcast operand,
+// in linalg's operand order) is not mistaken for it.
+
+// CHECK-LABEL: func.func @invariant_input_first
+// CHECK-SAME: (%[[X:.+]]: memref<8x64xf32>, %[[SCALE:.+]]: memref<8xf32>
+// CHECK: %[[BUF:.+]] = memref.alloc() : memref<8xf32>
+// CHECK: %[[INIT:.+]] = memref.load %[[BUF]][%[[I:.+]]]
+// CHECK-NEXT: %[[SUM:.+]] = scf.for {{.+}} iter_args(%[[ACC:.+]] = %[[INIT]]) -> (f32) {
+// CHECK-NEXT: memref.load %[[SCALE]][%[[I]]]
+// CHECK-NOT: memref.load %[[BUF]]
+// CHECK: arith.addf %[[ACC]]
+// CHECK-NOT: memref.store
+// CHECK: scf.yield
+// CHECK: memref.store %[[SUM]], %[[BUF]][%[[I]]]
+func.func @invariant_input_first(%x: memref<8x64xf32>, %scale: memref<8xf32>, %i: index) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c64 = arith.constant 64 : index
+  %buf = memref.alloc() : memref<8xf32>
+  scf.for %k = %c0 to %c64 step %c1 {
+    %w = memref.load %scale[%i] : memref<8xf32>
+    %a = memref.load %buf[%i] : memref<8xf32>
+    %t = memref.load %x[%i, %k] : memref<8x64xf32>
+    %p = arith.mulf %w, %t : f32
+    %s = arith.addf %a, %p : f32
+    memref.store %s, %buf[%i] : memref<8xf32>
+  }
+  return
+}
+
+// -----
+
 // Two reduction loops over one element, through a view: the inner loop is
 // promoted first, then the outer one, whose body now loads and stores the
 // element around the inner loop.
