@@ -48,6 +48,9 @@ cuda_home = os.environ.get("CUDA_HOME") or "/usr/local/cuda"
 if os.path.exists(os.path.join(cuda_home, "bin", "ptxas")):
     config.available_features.add("cuda-toolkit")
     config.environment["CUDA_HOME"] = cuda_home
+# %mockcuda: the folder of the mock driver (test/GPU/MockCUDA.cpp), for
+# LD_LIBRARY_PATH: the runtime's CUDA path with no GPU.
+config.substitutions.append(("%mockcuda", os.path.join(config.qnext_obj_root, "test", "mock-cuda")))
 if shutil.which("nvidia-smi"):
     try:
         listed = subprocess.run(["nvidia-smi", "-L"], capture_output=True, timeout=30)

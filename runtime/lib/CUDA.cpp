@@ -4,10 +4,13 @@
 
 #include <dlfcn.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <map>
 #include <mutex>
+#include <utility>
 
 namespace {
 
@@ -21,8 +24,18 @@ using CUstream = void *;
 using CUevent = void *;
 using CUdeviceptr = uint64_t;
 using CUmemoryPool = void *;
+using CUgraph = void *;
+using CUgraphExec = void *;
+using CUgraphNode = void *;
+struct CUgraphExecUpdateResultInfo {
+  int result;
+  CUgraphNode errorNode, errorFromNode;
+};
 constexpr int kMemoryPoolsSupported = 115; // CU_DEVICE_ATTRIBUTE_MEMORY_POOLS_SUPPORTED
 constexpr int kReleaseThreshold = 4;       // CU_MEMPOOL_ATTR_RELEASE_THRESHOLD
+constexpr int kCaptureRelaxed = 2;         // CU_STREAM_CAPTURE_MODE_RELAXED
+constexpr int kPointerMemoryType = 2;      // CU_POINTER_ATTRIBUTE_MEMORY_TYPE
+constexpr unsigned kMemoryTypeDevice = 2;  // CU_MEMORYTYPE_DEVICE
 
 struct Driver {
   CUresult (*cuInit)(unsigned);
@@ -60,12 +73,23 @@ struct Driver {
   CUresult (*cuMemPoolSetAttribute)(CUmemoryPool, int, void *) = nullptr;
   CUresult (*cuMemAllocAsync)(CUdeviceptr *, size_t, CUstream) = nullptr;
   CUresult (*cuMemFreeAsync)(CUdeviceptr, CUstream) = nullptr;
+  // Graphs (CUDA 12 on): looked up, not required.
+  CUresult (*cuStreamBeginCapture)(CUstream, int) = nullptr;
+  CUresult (*cuStreamEndCapture)(CUstream, CUgraph *) = nullptr;
+  CUresult (*cuGraphInstantiate)(CUgraphExec *, CUgraph, unsigned long long) = nullptr;
+  CUresult (*cuGraphExecUpdate)(CUgraphExec, CUgraph,
+                                CUgraphExecUpdateResultInfo *) = nullptr;
+  CUresult (*cuGraphLaunch)(CUgraphExec, CUstream) = nullptr;
+  CUresult (*cuGraphDestroy)(CUgraph) = nullptr;
+  CUresult (*cuGraphExecDestroy)(CUgraphExec) = nullptr;
+  CUresult (*cuPointerGetAttribute)(void *, int, CUdeviceptr) = nullptr;
   CUcontext context = nullptr;
   /// The kernels' buffers come from the device's memory pool, in stream
   /// order (cuMemAllocAsync / cuMemFreeAsync), and the pool keeps what is
   /// freed for the next call: no cuMemAlloc per buffer, and no cuMemFree,
   /// which waits for the whole device, between kernels.
   bool pools = false;
+  bool graphs = false;
   bool ready = false;
   std::string failure;
 };
@@ -130,6 +154,14 @@ bool load(std::string &error) {
   QNEXT_CU_OPTIONAL(cuMemPoolSetAttribute, "cuMemPoolSetAttribute")
   QNEXT_CU_OPTIONAL(cuMemAllocAsync, "cuMemAllocAsync")
   QNEXT_CU_OPTIONAL(cuMemFreeAsync, "cuMemFreeAsync")
+  QNEXT_CU_OPTIONAL(cuStreamBeginCapture, "cuStreamBeginCapture_v2")
+  QNEXT_CU_OPTIONAL(cuStreamEndCapture, "cuStreamEndCapture")
+  QNEXT_CU_OPTIONAL(cuGraphInstantiate, "cuGraphInstantiateWithFlags")
+  QNEXT_CU_OPTIONAL(cuGraphExecUpdate, "cuGraphExecUpdate_v2")
+  QNEXT_CU_OPTIONAL(cuGraphLaunch, "cuGraphLaunch")
+  QNEXT_CU_OPTIONAL(cuGraphDestroy, "cuGraphDestroy")
+  QNEXT_CU_OPTIONAL(cuGraphExecDestroy, "cuGraphExecDestroy")
+  QNEXT_CU_OPTIONAL(cuPointerGetAttribute, "cuPointerGetAttribute")
 #undef QNEXT_CU_OPTIONAL
 #undef QNEXT_CU
   CUresult rc = d.cuInit(0);
@@ -159,14 +191,96 @@ bool load(std::string &error) {
             d.cuDeviceGetAttribute(&pools, kMemoryPoolsSupported, device) == 0 &&
             pools && d.cuDeviceGetDefaultMemPool(&pool, device) == 0 &&
             d.cuMemPoolSetAttribute(pool, kReleaseThreshold, &keep) == 0;
+  d.graphs = d.cuStreamBeginCapture && d.cuStreamEndCapture &&
+             d.cuGraphInstantiate && d.cuGraphExecUpdate && d.cuGraphLaunch &&
+             d.cuGraphDestroy && d.cuGraphExecDestroy && d.cuPointerGetAttribute;
   return true;
 }
 
+} // namespace
+
+namespace qnext::cuda {
+
+/// What a Graph::run is capturing: the mgpu* functions below consult it.
+struct Capture {
+  explicit Capture(Graph &graph) : graph(graph) {}
+  void *stream() const { return graph.stream; }
+
+  Graph &graph;
+  size_t chunk = 0, offset = 0; ///< the arena's next free byte
+  /// The first thing the code did that a graph cannot hold (the capture is
+  /// then thrown away and the code run directly).
+  std::string failure;
+
+  void fail(std::string why) {
+    if (failure.empty())
+      failure = std::move(why);
+  }
+
+  /// The next `bytes` of the arena; a new chunk when the current one is
+  /// full. The same requests in the same order get the same addresses.
+  void *allocate(size_t bytes) {
+    constexpr size_t kAlign = 256, kChunk = size_t(64) << 20;
+    bytes = (std::max<size_t>(bytes, 1) + kAlign - 1) / kAlign * kAlign;
+    auto &chunks = graph.chunks;
+    while (chunk < chunks.size() && offset + bytes > chunks[chunk].second) {
+      ++chunk;
+      offset = 0;
+    }
+    if (chunk == chunks.size()) {
+      std::string why;
+      void *p = qnext::cuda::allocate(std::max(bytes, kChunk), why);
+      if (!p) {
+        fail("the graph's buffers: " + why);
+        return nullptr;
+      }
+      chunks.emplace_back(p, std::max(bytes, kChunk));
+    }
+    void *p = static_cast<char *>(chunks[chunk].first) + offset;
+    offset += bytes;
+    return p;
+  }
+
+  /// Whether [p, p + bytes) was handed out by this capture.
+  bool handedOut(const void *p, size_t bytes) const {
+    auto at = reinterpret_cast<uintptr_t>(p);
+    for (size_t i = 0; i <= chunk && i < graph.chunks.size(); ++i) {
+      auto base = reinterpret_cast<uintptr_t>(graph.chunks[i].first);
+      size_t used = i == chunk ? offset : graph.chunks[i].second;
+      if (at >= base && at + bytes <= base + used)
+        return true;
+    }
+    return false;
+  }
+};
+
+} // namespace qnext::cuda
+
+namespace {
+
+/// The capture under way on this thread, if any.
+thread_local qnext::cuda::Capture *capturing = nullptr;
+
+/// Whether `p` is device memory (else, for the copies the generated code
+/// makes, host memory: a constant's global).
+bool isDevice(const void *p) {
+  unsigned type = 0;
+  return driver().cuPointerGetAttribute(&type, kPointerMemoryType,
+                                        reinterpret_cast<CUdeviceptr>(p)) == 0 &&
+         type == kMemoryTypeDevice;
+}
+
 /// For the mgpu* functions, which cannot report errors: the first failure
-/// is printed and the process stops, as MLIR's own wrappers do.
+/// is printed and the process stops, as MLIR's own wrappers do. During a
+/// capture it is recorded instead: nothing ran, and the code runs again
+/// directly.
 void check(CUresult rc, const char *what) {
   if (rc == 0)
     return;
+  if (capturing) {
+    capturing->fail(std::string(what) + " failed: " + describe(rc));
+    return;
+  }
   std::fprintf(stderr, "qnext runtime: %s failed: %s\n", what, describe(rc).c_str());
   std::abort();
 }
@@ -215,10 +329,18 @@ void release(void *device) {
     driver().cuMemFree(reinterpret_cast<CUdeviceptr>(device));
 }
 
+// upload() and zero() wait for the default stream: a copy from pageable
+// memory may still be in flight when cuMemcpyHtoD returns, and cuMemsetD8
+// is asynchronous, while the code's own streams are non-blocking (they do
+// not wait for the default stream) and would race with them.
+
 bool upload(void *device, const void *host, size_t bytes, std::string &error) {
   current();
-  if (CUresult rc = driver().cuMemcpyHtoD(reinterpret_cast<CUdeviceptr>(device),
-                                          host, bytes)) {
+  CUresult rc = driver().cuMemcpyHtoD(reinterpret_cast<CUdeviceptr>(device),
+                                      host, bytes);
+  if (rc == 0)
+    rc = driver().cuStreamSynchronize(nullptr);
+  if (rc) {
     error = "copying to the GPU: " + describe(rc);
     return false;
   }
@@ -237,8 +359,11 @@ bool download(void *host, const void *device, size_t bytes, std::string &error) 
 
 bool zero(void *device, size_t bytes, std::string &error) {
   current();
-  if (CUresult rc = driver().cuMemsetD8(reinterpret_cast<CUdeviceptr>(device), 0,
-                                        bytes)) {
+  CUresult rc =
+      driver().cuMemsetD8(reinterpret_cast<CUdeviceptr>(device), 0, bytes);
+  if (rc == 0)
+    rc = driver().cuStreamSynchronize(nullptr);
+  if (rc) {
     error = "clearing GPU memory: " + describe(rc);
     return false;
   }
@@ -252,6 +377,77 @@ bool synchronize(std::string &error) {
     return false;
   }
   return true;
+}
+
+bool Graph::run(const std::function<void()> &code, std::string &error) {
+  Driver &d = driver();
+  current();
+  if (!d.graphs) {
+    error = "the CUDA driver has no graph API";
+    return false;
+  }
+  CUresult rc = 0;
+  if (!stream && (rc = d.cuStreamCreate(&stream, 1 /*non-blocking*/))) {
+    error = "cuStreamCreate: " + describe(rc);
+    return false;
+  }
+  if ((rc = d.cuStreamBeginCapture(stream, kCaptureRelaxed))) {
+    error = "cuStreamBeginCapture: " + describe(rc);
+    return false;
+  }
+  Capture capture(*this);
+  capturing = &capture;
+  code();
+  capturing = nullptr;
+  CUgraph graph = nullptr;
+  rc = d.cuStreamEndCapture(stream, &graph);
+  if (rc && capture.failure.empty())
+    capture.failure = "cuStreamEndCapture: " + describe(rc);
+  if (!capture.failure.empty()) {
+    if (graph)
+      d.cuGraphDestroy(graph);
+    error = capture.failure;
+    return false;
+  }
+  // The same nodes as the last step's graph: only parameters (the
+  // position, the grids that grow with it) change.
+  if (exec) {
+    CUgraphExecUpdateResultInfo info{};
+    if (d.cuGraphExecUpdate(exec, graph, &info) != 0) {
+      d.cuGraphExecDestroy(exec);
+      exec = nullptr;
+    }
+  }
+  if (!exec) {
+    if ((rc = d.cuGraphInstantiate(&exec, graph, 0))) {
+      exec = nullptr;
+      d.cuGraphDestroy(graph);
+      error = "cuGraphInstantiate: " + describe(rc);
+      return false;
+    }
+  }
+  d.cuGraphDestroy(graph);
+  // A host constant copied at capture time may still be in flight.
+  if ((rc = d.cuStreamSynchronize(nullptr))) {
+    error = "cuStreamSynchronize: " + describe(rc);
+    return false;
+  }
+  if ((rc = d.cuGraphLaunch(exec, stream))) {
+    error = "cuGraphLaunch: " + describe(rc);
+    return false;
+  }
+  return true;
+}
+
+Graph::~Graph() {
+  if (!driver().ready)
+    return;
+  if (exec)
+    driver().cuGraphExecDestroy(exec);
+  for (auto &chunk : chunks)
+    release(chunk.first);
+  if (stream)
+    driver().cuStreamDestroy(stream);
 }
 
 } // namespace qnext::cuda
@@ -271,15 +467,32 @@ QNEXT_EXPORT CUmodule mgpuModuleLoadJIT(void *data, int /*optLevel*/) {
   return mgpuModuleLoad(data, 0);
 }
 
+/// The kernels already looked up, by module and name: the host code asks
+/// for a kernel before each launch, with the same name (a constant).
+static std::map<std::pair<CUmodule, const char *>, CUfunction> &kernels() {
+  static std::map<std::pair<CUmodule, const char *>, CUfunction> found;
+  return found;
+}
+static std::mutex kernelsMutex;
+
 QNEXT_EXPORT void mgpuModuleUnload(CUmodule module) {
+  {
+    std::lock_guard<std::mutex> lock(kernelsMutex);
+    auto &found = kernels();
+    found.erase(found.lower_bound({module, nullptr}),
+                found.upper_bound({module, reinterpret_cast<const char *>(UINTPTR_MAX)}));
+  }
   if (driver().ready)
     driver().cuModuleUnload(module);
 }
 
 QNEXT_EXPORT CUfunction mgpuModuleGetFunction(CUmodule module, const char *name) {
-  current();
-  CUfunction function = nullptr;
-  check(driver().cuModuleGetFunction(&function, module, name), "cuModuleGetFunction");
+  std::lock_guard<std::mutex> lock(kernelsMutex);
+  CUfunction &function = kernels()[{module, name}];
+  if (!function) {
+    current();
+    check(driver().cuModuleGetFunction(&function, module, name), "cuModuleGetFunction");
+  }
   return function;
 }
 
@@ -297,7 +510,13 @@ QNEXT_EXPORT void mgpuLaunchKernel(CUfunction function, intptr_t gridX,
         "cuLaunchKernel");
 }
 
+// While a Graph captures, every stream of the code is the capture stream:
+// creating one returns it, and destroying or waiting for it does nothing
+// (the caller waits for the graph).
+
 QNEXT_EXPORT CUstream mgpuStreamCreate() {
+  if (capturing)
+    return capturing->stream();
   current();
   CUstream stream = nullptr;
   check(driver().cuStreamCreate(&stream, 1 /*non-blocking*/), "cuStreamCreate");
@@ -305,10 +524,14 @@ QNEXT_EXPORT CUstream mgpuStreamCreate() {
 }
 
 QNEXT_EXPORT void mgpuStreamDestroy(CUstream stream) {
+  if (capturing && stream == capturing->stream())
+    return;
   check(driver().cuStreamDestroy(stream), "cuStreamDestroy");
 }
 
 QNEXT_EXPORT void mgpuStreamSynchronize(CUstream stream) {
+  if (capturing && stream == capturing->stream())
+    return;
   check(driver().cuStreamSynchronize(stream), "cuStreamSynchronize");
 }
 
@@ -328,6 +551,10 @@ QNEXT_EXPORT void mgpuEventDestroy(CUevent event) {
 }
 
 QNEXT_EXPORT void mgpuEventSynchronize(CUevent event) {
+  if (capturing) {
+    capturing->fail("the code waits for an event");
+    return;
+  }
   check(driver().cuEventSynchronize(event), "cuEventSynchronize");
 }
 
@@ -341,6 +568,17 @@ QNEXT_EXPORT void *mgpuMemAlloc(uint64_t bytes, CUstream stream,
     std::fprintf(stderr, "qnext runtime: host-shared (managed) GPU memory is "
                          "not used by qnext\n");
     std::abort();
+  }
+  // Captured: from the graph's arena, not the pool. Stream-ordered
+  // allocations would become the graph's allocation nodes, whose addresses
+  // belong to the graph captured: the next step's graph could not update
+  // the executable one.
+  if (capturing) {
+    if (stream != capturing->stream()) {
+      capturing->fail("the code allocates outside its stream");
+      return nullptr;
+    }
+    return capturing->allocate(bytes);
   }
   if (stream && driver().pools) {
     CUdeviceptr p = 0;
@@ -357,6 +595,12 @@ QNEXT_EXPORT void *mgpuMemAlloc(uint64_t bytes, CUstream stream,
 }
 
 QNEXT_EXPORT void mgpuMemFree(void *ptr, CUstream stream) {
+  // The arena is reset by the next capture.
+  if (capturing) {
+    if (!capturing->handedOut(ptr, 1))
+      capturing->fail("the code frees memory it did not allocate");
+    return;
+  }
   // In stream order, after the kernels that read it; without a pool,
   // cuMemFree waits for the device.
   if (stream && driver().pools)
@@ -367,6 +611,22 @@ QNEXT_EXPORT void mgpuMemFree(void *ptr, CUstream stream) {
 }
 
 QNEXT_EXPORT void mgpuMemcpy(void *dst, void *src, size_t bytes, CUstream stream) {
+  // A graph holds device-to-device copies. A host constant copied into a
+  // buffer of this capture is copied now: the buffer is new (the arena is
+  // not reused within a step) and at the same address in every step.
+  if (capturing && !isDevice(src)) {
+    if (!capturing->handedOut(dst, bytes))
+      capturing->fail("the code copies between the host and a buffer it did "
+                      "not allocate");
+    else
+      check(driver().cuMemcpyHtoD(reinterpret_cast<CUdeviceptr>(dst), src, bytes),
+            "cuMemcpyHtoD");
+    return;
+  }
+  if (capturing && !isDevice(dst)) {
+    capturing->fail("the code copies to the host");
+    return;
+  }
   check(driver().cuMemcpyAsync(reinterpret_cast<CUdeviceptr>(dst),
                                reinterpret_cast<CUdeviceptr>(src), bytes, stream),
         "cuMemcpyAsync");

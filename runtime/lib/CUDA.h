@@ -13,7 +13,9 @@
 #define QNEXT_RUNTIME_CUDA_H
 
 #include <cstddef>
+#include <functional>
 #include <string>
+#include <vector>
 
 namespace qnext::cuda {
 
@@ -29,6 +31,38 @@ bool download(void *host, const void *device, size_t bytes, std::string &error);
 bool zero(void *device, size_t bytes, std::string &error);
 /// Waits for all work; reports an error a kernel raised.
 bool synchronize(std::string &error);
+
+/// A call of the generated code as one CUDA graph (the decode step).
+///
+/// run() captures every stream operation the code issues: its streams are
+/// all the graph's capture stream, its buffers come from an arena of device
+/// memory that is reset before each capture (the same sizes in the same
+/// order get the same addresses, so consecutive steps make graphs that
+/// differ only in kernel parameters and grid sizes, and the executable graph
+/// is updated in place rather than instantiated again), and a copy of a
+/// host constant into one of those buffers is made at capture time. The
+/// graph is then launched on the capture stream.
+class Graph {
+public:
+  Graph() = default;
+  Graph(const Graph &) = delete;
+  Graph &operator=(const Graph &) = delete;
+  ~Graph();
+
+  /// Captures `code`, updates or instantiates the executable graph and
+  /// launches it (the caller synchronizes). False, with the reason, when the
+  /// code does something a graph cannot hold (a synchronous allocation, a
+  /// copy to the host, waiting for an event): none of it ran, and the caller
+  /// runs `code` directly instead.
+  bool run(const std::function<void()> &code, std::string &error);
+
+private:
+  void *stream = nullptr; ///< the capture stream (non-blocking)
+  void *exec = nullptr;   ///< the executable graph
+  /// The arena: chunks of device memory, handed out in order.
+  std::vector<std::pair<void *, size_t>> chunks;
+  friend struct Capture;
+};
 
 } // namespace qnext::cuda
 

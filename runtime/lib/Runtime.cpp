@@ -327,6 +327,15 @@ struct qnext_model {
   }
 };
 
+/// QNEXT_CUDA_GRAPH=0 launches the decode step kernel by kernel.
+static bool graphsWanted() {
+  static const bool wanted = [] {
+    const char *value = std::getenv("QNEXT_CUDA_GRAPH");
+    return !value || std::string(value) != "0";
+  }();
+  return wanted;
+}
+
 struct qnext_session {
   qnext_model *model = nullptr;
   int64_t capacity = 0;
@@ -352,6 +361,12 @@ struct qnext_session {
       return true;
     }
   } dIds, dPositions, dLogits;
+
+  /// The decode step as a CUDA graph, captured anew each step and updated
+  /// in place (QNEXT_CUDA_GRAPH=0: launched kernel by kernel). Off for the
+  /// session once a capture fails.
+  qnext::cuda::Graph decodeGraph;
+  bool decodeAsGraph = true;
 
   ~qnext_session() {
     for (void *p : deviceStates)
@@ -391,7 +406,19 @@ struct qnext_session {
       args.push_back(&from);
     for (size_t i = 3; i < d.size(); ++i)
       args.push_back(d[i].argument());
-    entry(args.data());
+    bool launched = false;
+    if (entry == model->decode && decodeAsGraph && graphsWanted()) {
+      launched = decodeGraph.run([&] { entry(args.data()); }, why);
+      if (!launched) {
+        decodeAsGraph = false;
+        std::fprintf(stderr,
+                     "qnext runtime: the decode step is launched kernel by "
+                     "kernel, not as a CUDA graph: %s\n",
+                     why.c_str());
+      }
+    }
+    if (!launched)
+      entry(args.data());
     if (!qnext::cuda::synchronize(why) ||
         (logits && !qnext::cuda::download(logits, dLogits.p, logitBytes, why))) {
       setError(error, why);
