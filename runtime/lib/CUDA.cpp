@@ -84,6 +84,7 @@ struct Driver {
   CUresult (*cuGraphExecDestroy)(CUgraphExec) = nullptr;
   CUresult (*cuPointerGetAttribute)(void *, int, CUdeviceptr) = nullptr;
   CUcontext context = nullptr;
+  CUdevice device = 0;
   /// The kernels' buffers come from the device's memory pool, in stream
   /// order (cuMemAllocAsync / cuMemFreeAsync), and the pool keeps what is
   /// freed for the next call: no cuMemAlloc per buffer, and no cuMemFree,
@@ -174,7 +175,7 @@ bool load(std::string &error) {
     error = "no CUDA device";
     return false;
   }
-  CUdevice device;
+  CUdevice &device = d.device;
   if ((rc = d.cuDeviceGet(&device, 0)) != 0 ||
       (rc = d.cuDevicePrimaryCtxRetain(&d.context, device)) != 0 ||
       (rc = d.cuCtxSetCurrent(d.context)) != 0) {
@@ -270,38 +271,65 @@ bool isDevice(const void *p) {
          type == kMemoryTypeDevice;
 }
 
-/// For the mgpu* functions, which cannot report errors: the first failure
-/// is printed and the process stops, as MLIR's own wrappers do. During a
-/// capture it is recorded instead: nothing ran, and the code runs again
-/// directly.
-void check(CUresult rc, const char *what) {
-  if (rc == 0)
-    return;
-  if (capturing) {
-    capturing->fail(std::string(what) + " failed: " + describe(rc));
-    return;
-  }
-  std::fprintf(stderr, "qnext runtime: %s failed: %s\n", what, describe(rc).c_str());
-  std::abort();
+/// The first failure of an mgpu* function on this thread, until the
+/// runtime takes it (takeFailure). The generated code cannot see one: it
+/// goes on calling, and the functions do nothing until then.
+thread_local std::string failure;
+
+void failed(std::string why) {
+  if (failure.empty())
+    failure = std::move(why);
 }
 
-/// The calling thread must have the context current.
-void current() {
+/// For the mgpu* functions: a failure is recorded (while capturing, for the
+/// capture: nothing ran, and the code runs again directly).
+bool check(CUresult rc, const char *what) {
+  if (rc == 0)
+    return true;
+  std::string why = std::string(what) + " failed: " + describe(rc);
+  if (capturing)
+    capturing->fail(std::move(why));
+  else
+    failed(std::move(why));
+  return false;
+}
+
+/// Whether an mgpu* function should act: no failure is pending, and the
+/// calling thread has the context current.
+bool usable() {
+  if (!failure.empty())
+    return false;
   static thread_local bool set = false;
   if (!set) {
     std::string error;
     if (!qnext::cuda::initialize(error)) {
-      std::fprintf(stderr, "qnext runtime: %s\n", error.c_str());
-      std::abort();
+      failed(error);
+      return false;
     }
-    check(driver().cuCtxSetCurrent(driver().context), "cuCtxSetCurrent");
-    set = true;
+    set = check(driver().cuCtxSetCurrent(driver().context), "cuCtxSetCurrent");
   }
+  return set;
 }
+
+/// The calling thread must have the context current (the runtime's own
+/// calls, after initialize()).
+void current() { (void)usable(); }
 
 } // namespace
 
 namespace qnext::cuda {
+
+std::string takeFailure() { return std::exchange(failure, std::string()); }
+
+std::string computeCapability() {
+  Driver &d = driver();
+  int major = 0, minor = 0;
+  if (!d.ready || !d.cuDeviceGetAttribute ||
+      d.cuDeviceGetAttribute(&major, 75 /*COMPUTE_CAPABILITY_MAJOR*/, d.device) ||
+      d.cuDeviceGetAttribute(&minor, 76 /*COMPUTE_CAPABILITY_MINOR*/, d.device))
+    return "";
+  return std::to_string(major) + "." + std::to_string(minor);
+}
 
 bool initialize(std::string &error) {
   static std::once_flag once;
@@ -456,9 +484,13 @@ Graph::~Graph() {
 // call it (mlir/lib/ExecutionEngine/CudaRuntimeWrappers.cpp).
 #define QNEXT_EXPORT extern "C" __attribute__((visibility("default")))
 
+// Each does nothing (returns null) while a failure is pending: the runtime
+// reports it when the code returns.
+
 QNEXT_EXPORT CUmodule mgpuModuleLoad(void *data, size_t /*size*/) {
-  current();
   CUmodule module = nullptr;
+  if (!usable())
+    return nullptr;
   check(driver().cuModuleLoadData(&module, data), "cuModuleLoadData");
   return module;
 }
@@ -488,11 +520,11 @@ QNEXT_EXPORT void mgpuModuleUnload(CUmodule module) {
 
 QNEXT_EXPORT CUfunction mgpuModuleGetFunction(CUmodule module, const char *name) {
   std::lock_guard<std::mutex> lock(kernelsMutex);
+  if (!usable())
+    return nullptr;
   CUfunction &function = kernels()[{module, name}];
-  if (!function) {
-    current();
+  if (!function)
     check(driver().cuModuleGetFunction(&function, module, name), "cuModuleGetFunction");
-  }
   return function;
 }
 
@@ -502,7 +534,8 @@ QNEXT_EXPORT void mgpuLaunchKernel(CUfunction function, intptr_t gridX,
                                    intptr_t blockZ, int32_t smem,
                                    CUstream stream, void **params, void **extra,
                                    size_t /*paramsCount*/) {
-  current();
+  if (!usable())
+    return;
   check(driver().cuLaunchKernel(function, unsigned(gridX), unsigned(gridY),
                                 unsigned(gridZ), unsigned(blockX), unsigned(blockY),
                                 unsigned(blockZ), unsigned(smem), stream, params,
@@ -517,36 +550,42 @@ QNEXT_EXPORT void mgpuLaunchKernel(CUfunction function, intptr_t gridX,
 QNEXT_EXPORT CUstream mgpuStreamCreate() {
   if (capturing)
     return capturing->stream();
-  current();
   CUstream stream = nullptr;
+  if (!usable())
+    return nullptr;
   check(driver().cuStreamCreate(&stream, 1 /*non-blocking*/), "cuStreamCreate");
   return stream;
 }
 
 QNEXT_EXPORT void mgpuStreamDestroy(CUstream stream) {
-  if (capturing && stream == capturing->stream())
+  if ((capturing && stream == capturing->stream()) || !stream)
     return;
   check(driver().cuStreamDestroy(stream), "cuStreamDestroy");
 }
 
 QNEXT_EXPORT void mgpuStreamSynchronize(CUstream stream) {
-  if (capturing && stream == capturing->stream())
+  if ((capturing && stream == capturing->stream()) || !usable())
     return;
   check(driver().cuStreamSynchronize(stream), "cuStreamSynchronize");
 }
 
 QNEXT_EXPORT void mgpuStreamWaitEvent(CUstream stream, CUevent event) {
+  if (!usable())
+    return;
   check(driver().cuStreamWaitEvent(stream, event, 0), "cuStreamWaitEvent");
 }
 
 QNEXT_EXPORT CUevent mgpuEventCreate() {
-  current();
   CUevent event = nullptr;
+  if (!usable())
+    return nullptr;
   check(driver().cuEventCreate(&event, 2 /*disable timing*/), "cuEventCreate");
   return event;
 }
 
 QNEXT_EXPORT void mgpuEventDestroy(CUevent event) {
+  if (!event)
+    return;
   check(driver().cuEventDestroy(event), "cuEventDestroy");
 }
 
@@ -555,19 +594,23 @@ QNEXT_EXPORT void mgpuEventSynchronize(CUevent event) {
     capturing->fail("the code waits for an event");
     return;
   }
+  if (!usable())
+    return;
   check(driver().cuEventSynchronize(event), "cuEventSynchronize");
 }
 
 QNEXT_EXPORT void mgpuEventRecord(CUevent event, CUstream stream) {
+  if (!usable())
+    return;
   check(driver().cuEventRecord(event, stream), "cuEventRecord");
 }
 
 QNEXT_EXPORT void *mgpuMemAlloc(uint64_t bytes, CUstream stream,
                                 bool isHostShared) {
   if (isHostShared) {
-    std::fprintf(stderr, "qnext runtime: host-shared (managed) GPU memory is "
-                         "not used by qnext\n");
-    std::abort();
+    failed("the code asks for host-shared (managed) GPU memory, which qnext "
+           "does not use");
+    return nullptr;
   }
   // Captured: from the graph's arena, not the pool. Stream-ordered
   // allocations would become the graph's allocation nodes, whose addresses
@@ -580,17 +623,19 @@ QNEXT_EXPORT void *mgpuMemAlloc(uint64_t bytes, CUstream stream,
     }
     return capturing->allocate(bytes);
   }
+  if (!usable())
+    return nullptr;
   if (stream && driver().pools) {
     CUdeviceptr p = 0;
-    check(driver().cuMemAllocAsync(&p, bytes ? bytes : 1, stream), "cuMemAllocAsync");
+    if (!check(driver().cuMemAllocAsync(&p, bytes ? bytes : 1, stream),
+               "cuMemAllocAsync"))
+      return nullptr;
     return reinterpret_cast<void *>(p);
   }
   std::string error;
   void *p = qnext::cuda::allocate(bytes, error);
-  if (!p) {
-    std::fprintf(stderr, "qnext runtime: %s\n", error.c_str());
-    std::abort();
-  }
+  if (!p)
+    failed(error);
   return p;
 }
 
@@ -602,7 +647,10 @@ QNEXT_EXPORT void mgpuMemFree(void *ptr, CUstream stream) {
     return;
   }
   // In stream order, after the kernels that read it; without a pool,
-  // cuMemFree waits for the device.
+  // cuMemFree waits for the device. Freed also after a failure: a null
+  // stream (one not created) is the default stream.
+  if (!ptr)
+    return;
   if (stream && driver().pools)
     check(driver().cuMemFreeAsync(reinterpret_cast<CUdeviceptr>(ptr), stream),
           "cuMemFreeAsync");
@@ -627,6 +675,8 @@ QNEXT_EXPORT void mgpuMemcpy(void *dst, void *src, size_t bytes, CUstream stream
     capturing->fail("the code copies to the host");
     return;
   }
+  if (!usable())
+    return;
   check(driver().cuMemcpyAsync(reinterpret_cast<CUdeviceptr>(dst),
                                reinterpret_cast<CUdeviceptr>(src), bytes, stream),
         "cuMemcpyAsync");
@@ -634,6 +684,8 @@ QNEXT_EXPORT void mgpuMemcpy(void *dst, void *src, size_t bytes, CUstream stream
 
 QNEXT_EXPORT void mgpuMemset32(void *dst, unsigned value, size_t count,
                                CUstream stream) {
+  if (!usable())
+    return;
   check(driver().cuMemsetD32Async(reinterpret_cast<CUdeviceptr>(dst), value, count,
                                   stream),
         "cuMemsetD32Async");
@@ -641,6 +693,8 @@ QNEXT_EXPORT void mgpuMemset32(void *dst, unsigned value, size_t count,
 
 QNEXT_EXPORT void mgpuMemset16(void *dst, unsigned short value, size_t count,
                                CUstream stream) {
+  if (!usable())
+    return;
   check(driver().cuMemsetD16Async(reinterpret_cast<CUdeviceptr>(dst), value, count,
                                   stream),
         "cuMemsetD16Async");

@@ -32,6 +32,16 @@ bool zero(void *device, size_t bytes, std::string &error);
 /// Waits for all work; reports an error a kernel raised.
 bool synchronize(std::string &error);
 
+/// The first failure of the mgpu* functions the generated code called on
+/// this thread ("cuMemAllocAsync failed: CUDA_ERROR_OUT_OF_MEMORY (2)"), or
+/// empty; taking it lets them act again. They cannot report one to the code
+/// that calls them: after a failure they do nothing (and return null) until
+/// the runtime takes it, when that code returns.
+std::string takeFailure();
+
+/// The device's compute capability, "9.0" ("" when it cannot be read).
+std::string computeCapability();
+
 /// A call of the generated code as one CUDA graph (the decode step).
 ///
 /// run() captures every stream operation the code issues: its streams are

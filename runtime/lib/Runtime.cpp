@@ -299,6 +299,16 @@ struct qnext_model {
       codeFd = fd;
     else
       ::close(fd);
+    // Opening the code loaded its kernels (a constructor of the code).
+    if (std::string why = onDevice ? qnext::cuda::takeFailure() : "";
+        library && !why.empty()) {
+      std::string capability = qnext::cuda::computeCapability();
+      return fail(error, "a CUDA artifact (" +
+                             manifest["target"].value("gpu_arch", "") +
+                             ") on a GPU of compute capability " +
+                             (capability.empty() ? "unknown" : capability) +
+                             ": loading its kernels: " + why);
+    }
     if (!library) {
       std::string why = dlerror();
       if (why.find("libomp") != std::string::npos)
@@ -367,6 +377,9 @@ struct qnext_session {
   /// session once a capture fails.
   qnext::cuda::Graph decodeGraph;
   bool decodeAsGraph = true;
+  /// A call failed on the GPU part-way: the caches and states are whatever
+  /// the kernels that ran left, until qnext_session_reset.
+  bool lost = false;
 
   ~qnext_session() {
     for (void *p : deviceStates)
@@ -381,6 +394,11 @@ struct qnext_session {
                   int64_t n, int64_t rows, float *logits, char **error) {
     const int64_t vocab = model->vocab;
     std::string why;
+    if (lost) {
+      setError(error, "an earlier GPU failure left this session's caches "
+                      "undefined: reset it (qnext_session_reset) first");
+      return 1;
+    }
     const size_t logitBytes = size_t(rows * vocab) * sizeof(float);
     if (!dIds.reserve(n * sizeof(int32_t), why) ||
         !dPositions.reserve(n * sizeof(int32_t), why) ||
@@ -419,8 +437,15 @@ struct qnext_session {
     }
     if (!launched)
       entry(args.data());
+    if (std::string failure = qnext::cuda::takeFailure(); !failure.empty()) {
+      lost = true;
+      qnext::cuda::synchronize(why);
+      setError(error, "the GPU code failed: " + failure);
+      return 1;
+    }
     if (!qnext::cuda::synchronize(why) ||
         (logits && !qnext::cuda::download(logits, dLogits.p, logitBytes, why))) {
+      lost = true; // the states moved on, the position did not
       setError(error, why);
       return 1;
     }
@@ -637,6 +662,7 @@ void qnext_session_reset(qnext_session *session) {
     qnext::cuda::zero(session->deviceStates[i], n * sizeof(float), why);
   }
   session->position = 0;
+  session->lost = false;
 }
 
 int64_t qnext_session_position(const qnext_session *session) {

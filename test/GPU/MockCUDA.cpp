@@ -25,7 +25,10 @@
 //   instantiate: K kernels | update: K kernels, G grids changed
 //   update refused: ... | launch graph: K kernels
 //   exit: N allocations live
-// QNEXT_MOCK_CUDA_FAIL=capture makes cuStreamBeginCapture fail.
+// QNEXT_MOCK_CUDA_FAIL makes one thing fail as a driver would: `capture`
+// (cuStreamBeginCapture), `module` (cuModuleLoadData: no kernel image for
+// this GPU), `alloc` (cuMemAllocAsync: out of memory). The device is one of
+// compute capability 9.0.
 //
 //===----------------------------------------------------------------------===//
 
@@ -47,6 +50,8 @@ using CUdeviceptr = uint64_t;
 
 constexpr CUresult kSuccess = 0;
 constexpr CUresult kInvalidValue = 1;
+constexpr CUresult kOutOfMemory = 2;
+constexpr CUresult kNoBinaryForGPU = 209;
 constexpr CUresult kInvalidImage = 200;
 constexpr CUresult kNotFound = 500;
 constexpr CUresult kCaptureUnsupported = 900;
@@ -149,6 +154,12 @@ State &state() {
   return s;
 }
 
+/// Whether QNEXT_MOCK_CUDA_FAIL names `what`.
+bool failing(const char *what) {
+  const char *fail = std::getenv("QNEXT_MOCK_CUDA_FAIL");
+  return fail && std::strcmp(fail, what) == 0;
+}
+
 /// An operation a capture cannot hold: the capture is invalidated.
 CUresult unsupported(Stream *stream) {
   if (stream && stream->capturing)
@@ -225,6 +236,8 @@ MOCK_EXPORT CUresult cuGetErrorName(CUresult rc, const char **name) {
   switch (rc) {
   case kSuccess: *name = "CUDA_SUCCESS"; break;
   case kInvalidValue: *name = "CUDA_ERROR_INVALID_VALUE"; break;
+  case kOutOfMemory: *name = "CUDA_ERROR_OUT_OF_MEMORY"; break;
+  case kNoBinaryForGPU: *name = "CUDA_ERROR_NO_BINARY_FOR_GPU"; break;
   case kInvalidImage: *name = "CUDA_ERROR_INVALID_IMAGE"; break;
   case kNotFound: *name = "CUDA_ERROR_NOT_FOUND"; break;
   case kCaptureUnsupported: *name = "CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED"; break;
@@ -251,6 +264,8 @@ MOCK_EXPORT CUresult cuMemFree_v2(CUdeviceptr p) {
 }
 
 MOCK_EXPORT CUresult cuMemAllocAsync(CUdeviceptr *p, size_t bytes, Stream *stream) {
+  if (failing("alloc"))
+    return kOutOfMemory;
   State &s = state();
   std::lock_guard<std::mutex> lock(s.mutex);
   *p = s.allocate(bytes);
@@ -347,7 +362,12 @@ MOCK_EXPORT CUresult cuPointerGetAttribute(void *data, int attribute, CUdevicept
 }
 
 MOCK_EXPORT CUresult cuDeviceGetAttribute(int *value, int attribute, int) {
-  *value = attribute == 115 /*MEMORY_POOLS_SUPPORTED*/ ? 1 : 0;
+  switch (attribute) {
+  case 75: *value = 9; break;  // COMPUTE_CAPABILITY_MAJOR
+  case 76: *value = 0; break;  // COMPUTE_CAPABILITY_MINOR
+  case 115: *value = 1; break; // MEMORY_POOLS_SUPPORTED
+  default: *value = 0;
+  }
   return kSuccess;
 }
 MOCK_EXPORT CUresult cuDeviceGetDefaultMemPool(void **pool, int) {
@@ -363,6 +383,8 @@ MOCK_EXPORT CUresult cuModuleLoadData(Module **module, const void *image) {
   size_t bytes = imageSize(image);
   if (!bytes)
     return kInvalidImage;
+  if (failing("module"))
+    return kNoBinaryForGPU;
   State &s = state();
   std::lock_guard<std::mutex> lock(s.mutex);
   s.modules.push_back({std::string(static_cast<const char *>(image), bytes), {}});
@@ -447,8 +469,7 @@ MOCK_EXPORT CUresult cuStreamWaitEvent(Stream *, Event *, unsigned) { return kSu
 // Capture and graphs.
 
 MOCK_EXPORT CUresult cuStreamBeginCapture_v2(Stream *stream, int) {
-  const char *fail = std::getenv("QNEXT_MOCK_CUDA_FAIL");
-  if (fail && std::string(fail) == "capture")
+  if (failing("capture"))
     return kCaptureUnsupported;
   if (!stream || stream->capturing)
     return kInvalidValue;
