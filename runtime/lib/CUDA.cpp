@@ -205,7 +205,6 @@ namespace qnext::cuda {
 /// What a Graph::run is capturing: the mgpu* functions below consult it.
 struct Capture {
   explicit Capture(Graph &graph) : graph(graph) {}
-  void *stream() const { return graph.stream; }
 
   Graph &graph;
   size_t chunk = 0, offset = 0; ///< the arena's next free byte
@@ -259,14 +258,20 @@ struct Capture {
 
 namespace {
 
-/// The capture under way on this thread, if any.
+/// The stream of the call of the generated code under way on this thread
+/// (Stream::run, Graph::run), if any: every stream the code asks for.
+thread_local CUstream callStream = nullptr;
+
+/// The capture under way on this thread, if any (callStream captures).
 thread_local qnext::cuda::Capture *capturing = nullptr;
 
 /// Whether `p` is device memory (else, for the copies the generated code
-/// makes, host memory: a constant's global).
+/// makes, host memory: a constant's global). A driver that cannot tell
+/// (the lookup is optional) has it host memory.
 bool isDevice(const void *p) {
   unsigned type = 0;
-  return driver().cuPointerGetAttribute(&type, kPointerMemoryType,
+  return driver().cuPointerGetAttribute &&
+         driver().cuPointerGetAttribute(&type, kPointerMemoryType,
                                         reinterpret_cast<CUdeviceptr>(p)) == 0 &&
          type == kMemoryTypeDevice;
 }
@@ -407,6 +412,32 @@ bool synchronize(std::string &error) {
   return true;
 }
 
+bool Stream::create(std::string &error) {
+  current();
+  if (stream)
+    return true;
+  if (CUresult rc = driver().cuStreamCreate(&stream, 1 /*non-blocking*/)) {
+    stream = nullptr;
+    error = "cuStreamCreate: " + describe(rc);
+    return false;
+  }
+  return true;
+}
+
+bool Stream::run(const std::function<void()> &code, std::string &error) {
+  if (!create(error))
+    return false;
+  callStream = stream;
+  code();
+  callStream = nullptr;
+  return true;
+}
+
+Stream::~Stream() {
+  if (stream && driver().ready)
+    driver().cuStreamDestroy(stream);
+}
+
 bool Graph::run(const std::function<void()> &code, std::string &error) {
   Driver &d = driver();
   current();
@@ -414,21 +445,21 @@ bool Graph::run(const std::function<void()> &code, std::string &error) {
     error = "the CUDA driver has no graph API";
     return false;
   }
-  CUresult rc = 0;
-  if (!stream && (rc = d.cuStreamCreate(&stream, 1 /*non-blocking*/))) {
-    error = "cuStreamCreate: " + describe(rc);
+  if (!stream.create(error))
     return false;
-  }
-  if ((rc = d.cuStreamBeginCapture(stream, kCaptureRelaxed))) {
+  CUresult rc = 0;
+  if ((rc = d.cuStreamBeginCapture(stream.stream, kCaptureRelaxed))) {
     error = "cuStreamBeginCapture: " + describe(rc);
     return false;
   }
   Capture capture(*this);
   capturing = &capture;
+  callStream = stream.stream;
   code();
+  callStream = nullptr;
   capturing = nullptr;
   CUgraph graph = nullptr;
-  rc = d.cuStreamEndCapture(stream, &graph);
+  rc = d.cuStreamEndCapture(stream.stream, &graph);
   if (rc && capture.failure.empty())
     capture.failure = "cuStreamEndCapture: " + describe(rc);
   if (!capture.failure.empty()) {
@@ -460,7 +491,7 @@ bool Graph::run(const std::function<void()> &code, std::string &error) {
     error = "cuStreamSynchronize: " + describe(rc);
     return false;
   }
-  if ((rc = d.cuGraphLaunch(exec, stream))) {
+  if ((rc = d.cuGraphLaunch(exec, stream.stream))) {
     error = "cuGraphLaunch: " + describe(rc);
     return false;
   }
@@ -474,8 +505,6 @@ Graph::~Graph() {
     driver().cuGraphExecDestroy(exec);
   for (auto &chunk : chunks)
     release(chunk.first);
-  if (stream)
-    driver().cuStreamDestroy(stream);
 }
 
 } // namespace qnext::cuda
@@ -543,13 +572,13 @@ QNEXT_EXPORT void mgpuLaunchKernel(CUfunction function, intptr_t gridX,
         "cuLaunchKernel");
 }
 
-// While a Graph captures, every stream of the code is the capture stream:
-// creating one returns it, and destroying or waiting for it does nothing
-// (the caller waits for the graph).
+// During a call on a Stream (or a Graph's capture), every stream of the code
+// is that one: creating one returns it, and destroying or waiting for it
+// does nothing (the caller waits once the code returns).
 
 QNEXT_EXPORT CUstream mgpuStreamCreate() {
-  if (capturing)
-    return capturing->stream();
+  if (callStream)
+    return callStream;
   CUstream stream = nullptr;
   if (!usable())
     return nullptr;
@@ -558,13 +587,13 @@ QNEXT_EXPORT CUstream mgpuStreamCreate() {
 }
 
 QNEXT_EXPORT void mgpuStreamDestroy(CUstream stream) {
-  if ((capturing && stream == capturing->stream()) || !stream)
+  if (!stream || stream == callStream)
     return;
   check(driver().cuStreamDestroy(stream), "cuStreamDestroy");
 }
 
 QNEXT_EXPORT void mgpuStreamSynchronize(CUstream stream) {
-  if ((capturing && stream == capturing->stream()) || !usable())
+  if (stream == callStream || !usable())
     return;
   check(driver().cuStreamSynchronize(stream), "cuStreamSynchronize");
 }
@@ -617,7 +646,7 @@ QNEXT_EXPORT void *mgpuMemAlloc(uint64_t bytes, CUstream stream,
   // belong to the graph captured: the next step's graph could not update
   // the executable one.
   if (capturing) {
-    if (stream != capturing->stream()) {
+    if (stream != callStream) {
       capturing->fail("the code allocates outside its stream");
       return nullptr;
     }
@@ -677,9 +706,12 @@ QNEXT_EXPORT void mgpuMemcpy(void *dst, void *src, size_t bytes, CUstream stream
   }
   if (!usable())
     return;
-  check(driver().cuMemcpyAsync(reinterpret_cast<CUdeviceptr>(dst),
-                               reinterpret_cast<CUdeviceptr>(src), bytes, stream),
-        "cuMemcpyAsync");
+  if (check(driver().cuMemcpyAsync(reinterpret_cast<CUdeviceptr>(dst),
+                                   reinterpret_cast<CUdeviceptr>(src), bytes, stream),
+            "cuMemcpyAsync") &&
+      stream && stream == callStream && !isDevice(dst))
+    // The host may read it next, and the code will not wait for the stream.
+    check(driver().cuStreamSynchronize(stream), "cuStreamSynchronize");
 }
 
 QNEXT_EXPORT void mgpuMemset32(void *dst, unsigned value, size_t count,

@@ -42,10 +42,35 @@ std::string takeFailure();
 /// The device's compute capability, "9.0" ("" when it cannot be read).
 std::string computeCapability();
 
+/// One stream for a call of the generated code. The host code makes a
+/// stream of its own wherever its launches need no order among them (each
+/// host loop's body, for one) and waits for it before going on. Under run()
+/// each of those is this one stream: the code's work is queued in order,
+/// with no wait in between, and the caller waits once the code returns. That
+/// is safe because the host code reads nothing the device wrote but through
+/// a copy to host memory, and such a copy is then made synchronous.
+class Stream {
+public:
+  Stream() = default;
+  Stream(const Stream &) = delete;
+  Stream &operator=(const Stream &) = delete;
+  ~Stream();
+
+  /// Runs `code` with this stream as every stream it asks for. False, with
+  /// the reason, when the stream could not be created (`code` did not run).
+  bool run(const std::function<void()> &code, std::string &error);
+
+private:
+  /// Creates the stream (non-blocking) on first use.
+  bool create(std::string &error);
+  void *stream = nullptr;
+  friend class Graph;
+};
+
 /// A call of the generated code as one CUDA graph (the decode step).
 ///
 /// run() captures every stream operation the code issues: its streams are
-/// all the graph's capture stream, its buffers come from an arena of device
+/// all the graph's capture stream (a Stream), its buffers come from an arena of device
 /// memory that is reset before each capture (the same sizes in the same
 /// order get the same addresses, so consecutive steps make graphs that
 /// differ only in kernel parameters and grid sizes, and the executable graph
@@ -67,8 +92,8 @@ public:
   bool run(const std::function<void()> &code, std::string &error);
 
 private:
-  void *stream = nullptr; ///< the capture stream (non-blocking)
-  void *exec = nullptr;   ///< the executable graph
+  Stream stream;        ///< the capture stream
+  void *exec = nullptr; ///< the executable graph
   /// The arena: chunks of device memory, handed out in order.
   std::vector<std::pair<void *, size_t>> chunks;
   friend struct Capture;

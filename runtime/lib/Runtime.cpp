@@ -372,6 +372,8 @@ struct qnext_session {
     }
   } dIds, dPositions, dLogits;
 
+  /// The one stream of a call's kernels (qnext::cuda::Stream).
+  qnext::cuda::Stream stream;
   /// The decode step as a CUDA graph, captured anew each step and updated
   /// in place (QNEXT_CUDA_GRAPH=0: launched kernel by kernel). Off for the
   /// session once a capture fails.
@@ -435,8 +437,10 @@ struct qnext_session {
                      why.c_str());
       }
     }
-    if (!launched)
-      entry(args.data());
+    if (!launched && !stream.run([&] { entry(args.data()); }, why)) {
+      setError(error, why);
+      return 1;
+    }
     if (std::string failure = qnext::cuda::takeFailure(); !failure.empty()) {
       lost = true;
       qnext::cuda::synchronize(why);

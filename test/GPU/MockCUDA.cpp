@@ -19,12 +19,15 @@
 //
 // QNEXT_MOCK_CUDA_LOG=FILE appends one line per event worth checking:
 //   module: fatbin, N bytes
-//   synchronize: K kernels launched directly, A stream-ordered allocations
+//   synchronize: K kernels launched directly, A stream-ordered allocations,
+//                S streams created, W waits for a stream (since the last)
 //   capture: K kernels, C copies, M memsets, A allocation nodes; H copies
 //            from the host made meanwhile (not in the graph)
 //   instantiate: K kernels | update: K kernels, G grids changed
 //   update refused: ... | launch graph: K kernels
 //   exit: N allocations live
+// qnextMockCounts() reads the counts behind the synchronize line, for a test
+// that opened the mock itself.
 // QNEXT_MOCK_CUDA_FAIL makes one thing fail as a driver would: `capture`
 // (cuStreamBeginCapture), `module` (cuModuleLoadData: no kernel image for
 // this GPU), `alloc` (cuMemAllocAsync: out of memory). The device is one of
@@ -99,7 +102,8 @@ struct State {
   std::mutex mutex;
   std::map<uintptr_t, size_t> allocations; ///< base -> bytes
   std::deque<Module> modules;
-  size_t directLaunches = 0, streamAllocations = 0;
+  size_t directLaunches = 0, streamAllocations = 0, streamsCreated = 0,
+         streamWaits = 0;
   size_t hostCopiesWhileCapturing = 0;
   int capturing = 0; ///< streams capturing now
   FILE *log = nullptr;
@@ -226,9 +230,10 @@ MOCK_EXPORT CUresult cuCtxSynchronize() {
   std::lock_guard<std::mutex> lock(s.mutex);
   if (s.capturing)
     return kCaptureUnsupported;
-  s.say("synchronize: %zu kernels launched directly, %zu stream-ordered allocations",
-        s.directLaunches, s.streamAllocations);
-  s.directLaunches = s.streamAllocations = 0;
+  s.say("synchronize: %zu kernels launched directly, %zu stream-ordered "
+        "allocations, %zu streams created, %zu waits for a stream",
+        s.directLaunches, s.streamAllocations, s.streamsCreated, s.streamWaits);
+  s.directLaunches = s.streamAllocations = s.streamsCreated = s.streamWaits = 0;
   return kSuccess;
 }
 
@@ -430,6 +435,9 @@ MOCK_EXPORT CUresult cuLaunchKernel(Function *function, unsigned gridX, unsigned
 // Streams and events.
 
 MOCK_EXPORT CUresult cuStreamCreate(Stream **stream, unsigned) {
+  State &s = state();
+  std::lock_guard<std::mutex> lock(s.mutex);
+  ++s.streamsCreated;
   *stream = new Stream;
   return kSuccess;
 }
@@ -444,6 +452,9 @@ MOCK_EXPORT CUresult cuStreamDestroy_v2(Stream *stream) {
 MOCK_EXPORT CUresult cuStreamSynchronize(Stream *stream) {
   if (stream && stream->capturing)
     return unsupported(stream);
+  State &s = state();
+  std::lock_guard<std::mutex> lock(s.mutex);
+  s.streamWaits += stream != nullptr; // not the default stream
   return kSuccess;
 }
 
@@ -550,4 +561,14 @@ MOCK_EXPORT CUresult cuGraphDestroy(Graph *graph) {
 MOCK_EXPORT CUresult cuGraphExecDestroy(Graph *exec) {
   delete exec;
   return kSuccess;
+}
+
+// For tests: the counts since the last cuCtxSynchronize.
+MOCK_EXPORT void qnextMockCounts(size_t *directLaunches, size_t *streamsCreated,
+                                 size_t *streamWaits) {
+  State &s = state();
+  std::lock_guard<std::mutex> lock(s.mutex);
+  *directLaunches = s.directLaunches;
+  *streamsCreated = s.streamsCreated;
+  *streamWaits = s.streamWaits;
 }
