@@ -5,6 +5,7 @@
 #include <dlfcn.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -410,6 +411,33 @@ bool synchronize(std::string &error) {
     return false;
   }
   return true;
+}
+
+double copyBandwidth(size_t bytes, int repeats, std::string &error) {
+  current();
+  void *from = allocate(bytes, error), *to = from ? allocate(bytes, error) : nullptr;
+  double best = 0;
+  for (int i = 0; to && i <= repeats; ++i) { // the first one warms up
+    auto start = std::chrono::steady_clock::now();
+    CUresult rc = driver().cuMemcpyAsync(reinterpret_cast<CUdeviceptr>(to),
+                                         reinterpret_cast<CUdeviceptr>(from),
+                                         bytes, nullptr);
+    if (rc == 0)
+      rc = driver().cuCtxSynchronize();
+    if (rc) {
+      error = "copying on the GPU: " + describe(rc);
+      best = 0;
+      break;
+    }
+    double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+            .count();
+    if (i > 0)
+      best = std::max(best, 2.0 * double(bytes) / seconds / 1e9);
+  }
+  release(from);
+  release(to);
+  return best;
 }
 
 bool Stream::create(std::string &error) {

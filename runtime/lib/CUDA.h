@@ -42,6 +42,10 @@ std::string takeFailure();
 /// The device's compute capability, "9.0" ("" when it cannot be read).
 std::string computeCapability();
 
+/// Device-to-device copy bandwidth in GB/s (bytes read plus written): the
+/// best of `repeats` copies of `bytes`. 0, with the reason, on failure.
+double copyBandwidth(size_t bytes, int repeats, std::string &error);
+
 /// One stream for a call of the generated code. The host code makes a
 /// stream of its own wherever its launches need no order among them (each
 /// host loop's body, for one) and waits for it before going on. Under run()

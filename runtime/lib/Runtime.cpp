@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -557,6 +558,23 @@ int qnext_model_set_threads(qnext_model *model, int threads) {
   if (threads >= 1 && model->setThreads)
     model->setThreads(int32_t(threads));
   return qnext_model_threads(model);
+}
+
+int qnext_model_on_gpu(const qnext_model *model) { return model->onDevice; }
+
+int qnext_model_gpu_bandwidth(qnext_model *model, int repeats, double *gb_per_s,
+                              char **error) {
+  if (!model->onDevice) {
+    setError(error, "not a CUDA artifact: its model runs on the CPU");
+    return 1;
+  }
+  std::string why;
+  *gb_per_s = qnext::cuda::copyBandwidth(size_t(256) << 20, std::max(repeats, 1), why);
+  if (*gb_per_s <= 0) {
+    setError(error, why.empty() ? "the GPU copy took no measurable time" : why);
+    return 1;
+  }
+  return 0;
 }
 
 const char *qnext_model_manifest(const qnext_model *model) {

@@ -1,15 +1,18 @@
 //===- qnext-bench.cpp - prefill/decode speed and the decode roofline -----===//
 //
 // qnext-bench model.qnx [--prompts 128,512,2048] [--depths 0,1024,4096]
-//   [--threads 1,2] [--repeat 3] [--decode-tokens 16] [--json FILE]
+//   [--threads 1,2] [--repeat 3] [--decode-tokens 16] [--peak-tflops T]
+//   [--json FILE]
 // measures, for each thread count, prefill tokens/s per prompt length and
 // decode tokens/s at each context depth (median and spread of --repeat runs),
-// measures the machine's memory bandwidth with a STREAM triad, and prints
-// the decode roofline: the weight bytes one decoded token reads over that
-// bandwidth. Each timed decode run is paired with a triad measured right
-// before it, and the fraction of the roofline is the median over the runs
-// of each run's own fraction (a shared machine's bandwidth drifts within
-// minutes). A markdown table goes to stdout; --json writes the figures.
+// measures the memory bandwidth (CPU: a STREAM triad; a CUDA artifact: the
+// GPU's device-to-device copies), and prints the decode roofline: the weight
+// bytes one decoded token reads over that bandwidth. Each timed decode run is
+// paired with a bandwidth measured right before it, and the fraction of the
+// roofline is the median over the runs of each run's own fraction (a shared
+// machine's bandwidth drifts within minutes). With --peak-tflops, prefill
+// gets a compute roofline: that peak over two flops per weight a token
+// multiplies. A markdown table goes to stdout; --json writes the figures.
 //
 //===----------------------------------------------------------------------===//
 
@@ -20,6 +23,7 @@
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Format.h"
+#include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/WithColor.h"
 #include "llvm/Support/raw_ostream.h"
@@ -28,6 +32,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <optional>
 #include <random>
 #include <string>
 #include <thread>
@@ -56,6 +61,11 @@ cl::opt<int64_t> decodeTokens("decode-tokens",
                               cl::init(16), cl::cat(category));
 cl::opt<std::string> jsonOut("json", cl::desc("Also write the figures as JSON"),
                              cl::value_desc("file"), cl::cat(category));
+cl::opt<double> peakTflops(
+    "peak-tflops",
+    cl::desc("The machine's peak in TFLOP/s at the weights' type (e.g. 989 for an "
+             "H100 SXM's dense BF16 tensor cores): prefill's compute roofline"),
+    cl::init(0), cl::cat(category));
 
 int fail(const Twine &message) {
   WithColor::error(errs(), "qnext-bench") << message << "\n";
@@ -119,22 +129,33 @@ private:
   std::vector<double> a, b, c;
 };
 
-/// Weight bytes one decoded token reads: every tensor, except the
-/// embedding (one row, unless lm_head shares it) and routed-expert stacks
-/// (num_experts_per_tok of num_experts).
-double activeBytesPerToken(const json &m) {
+/// What one token uses of the weights: every tensor, except the
+/// routed-expert stacks (num_experts_per_tok of num_experts) and the
+/// embedding (one row read, nothing multiplied; unless lm_head shares it).
+struct PerToken {
+  double bytes = 0; ///< read
+  double macs = 0;  ///< weights multiplied (attention's and the delta rule's
+                    ///< products with the context are not counted)
+};
+PerToken activePerToken(const json &m) {
   const json &model = m["model"];
   double k = model.value("num_experts_per_tok", 0);
-  double total = 0;
+  PerToken total;
   for (const json &t : m["weights"]["tensors"]) {
-    double bytes = t["bytes"].get<double>();
+    double bytes = t["bytes"].get<double>(), elements = 1;
+    for (const json &d : t["shape"])
+      elements *= d.get<double>();
     std::string name = t["name"];
-    if (name.find("{e}") != std::string::npos && !t["shape"].empty())
+    if (name.find("{e}") != std::string::npos && !t["shape"].empty()) {
       bytes *= k / t["shape"][0].get<double>();
-    else if (name == "model.embed_tokens.weight" &&
-             !model.value("tie_word_embeddings", false))
+      elements *= k / t["shape"][0].get<double>();
+    } else if (name == "model.embed_tokens.weight" &&
+               !model.value("tie_word_embeddings", false)) {
       bytes /= t["shape"][0].get<double>();
-    total += bytes;
+      elements = 0;
+    }
+    total.bytes += bytes;
+    total.macs += elements;
   }
   return total;
 }
@@ -174,6 +195,8 @@ int main(int argc, char **argv) {
       return fail("--threads: counts must be in [1, 4096]");
   if (repeat < 1 || decodeTokens < 1)
     return fail("--repeat and --decode-tokens must be at least 1");
+  if (peakTflops < 0)
+    return fail("--peak-tflops must not be negative");
 
   char *error = nullptr;
   qnext_model *model = qnext_model_open(artifact.c_str(), &error);
@@ -184,6 +207,10 @@ int main(int argc, char **argv) {
   }
   scope_exit closeModel([&] { qnext_model_close(model); });
   json manifest = json::parse(qnext_model_manifest(model));
+  // A CUDA artifact: the GPU's bandwidth, and no CPU threads to vary.
+  const bool gpu = qnext_model_on_gpu(model);
+  if (gpu)
+    threadList = {1};
   const int64_t vocab = qnext_model_vocab_size(model);
   const int64_t maxDepth = *std::max_element(depthList.begin(), depthList.end());
   const int64_t maxPrompt =
@@ -216,22 +243,41 @@ int main(int argc, char **argv) {
   json out;
   out["artifact"] = artifact;
   out["model"] = manifest["model"];
-  out["target"] = {{"cpu", manifest["target"]["cpu"]}};
-  const double bytes = activeBytesPerToken(manifest);
+  out["target"] = gpu ? json{{"gpu_arch", manifest["target"]["gpu_arch"]}}
+                      : json{{"cpu", manifest["target"]["cpu"]}};
+  const PerToken active = activePerToken(manifest);
+  const double bytes = active.bytes;
   out["active_weight_bytes_per_token"] = bytes;
+  out["active_weight_macs_per_token"] = active.macs;
   out["weight_bytes"] = manifest["weights"]["size"];
+  // Prefill's compute roofline, with --peak-tflops.
+  const double prefillRoofline = peakTflops * 1e12 / (2 * active.macs);
+  if (peakTflops > 0)
+    out["peak_tflops"] = double(peakTflops);
   json rows = json::array();
   outs() << "| threads | what | tokens/s (median) | spread | roofline tokens/s | of roofline |\n"
          << "| ---: | --- | ---: | ---: | ---: | ---: |\n";
   for (int64_t threads : threadList) {
-    int used = qnext_model_set_threads(model, int(threads));
-    errs() << "qnext-bench: " << used << " thread(s): STREAM triad...\n";
-    Triad triad{unsigned(threads)};
-    double bandwidth = triad.measure(5);
+    int used = gpu ? 1 : qnext_model_set_threads(model, int(threads));
+    std::string who = gpu ? "GPU" : std::to_string(used);
+    const char *meter = gpu ? "GPU copy (read + write)" : "STREAM triad";
+    errs() << "qnext-bench: " << (gpu ? "GPU" : who + " thread(s)") << ": "
+           << meter << "...\n";
+    std::optional<Triad> triad;
+    if (!gpu)
+      triad.emplace(unsigned(threads));
+    auto measure = [&](int reps) {
+      if (!gpu)
+        return triad->measure(reps);
+      double gbs = 0;
+      check(qnext_model_gpu_bandwidth(model, reps, &gbs, &error));
+      return gbs;
+    };
+    double bandwidth = measure(5);
     double roofline = bandwidth * 1e9 / bytes;
-    json r = {{"threads", used}, {"triad_gb_s", bandwidth},
+    json r = {{"threads", used}, {gpu ? "gpu_copy_gb_s" : "triad_gb_s", bandwidth},
               {"decode_roofline_tok_s", roofline}};
-    outs() << format("| %d | STREAM triad | %.1f GB/s | | | |\n", used, bandwidth);
+    outs() << format("| %s | %s | %.1f GB/s | | | |\n", who.c_str(), meter, bandwidth);
     for (int64_t len : promptLens) {
       std::vector<double> runs;
       for (int64_t i = -1; i < repeat; ++i) { // run -1 warms up, untimed
@@ -243,9 +289,20 @@ int main(int argc, char **argv) {
           runs.push_back(len / seconds(start));
       }
       Stat s = stat(runs);
-      r["prefill"][std::to_string(len)] = {{"tok_s", s.median}, {"spread", s.spread}};
-      outs() << format("| %d | prefill %lld | %.1f | %.0f%% | | |\n", used,
-                       (long long)len, s.median, 100 * s.spread);
+      json &figures = r["prefill"][std::to_string(len)];
+      figures = {{"tok_s", s.median}, {"spread", s.spread}};
+      std::string ceiling;
+      if (peakTflops > 0) {
+        figures["roofline_tok_s"] = prefillRoofline;
+        figures["of_roofline"] = s.median / prefillRoofline;
+        ceiling = formatv("{0:F1} | {1:F0}%", prefillRoofline,
+                          100 * s.median / prefillRoofline)
+                      .str();
+      } else {
+        ceiling = " |";
+      }
+      outs() << format("| %s | prefill %lld | %.1f | %.0f%% | %s |\n", who.c_str(),
+                       (long long)len, s.median, 100 * s.spread, ceiling.c_str());
       errs() << format("qnext-bench: prefill %lld: %.1f tok/s\n", (long long)len,
                        s.median);
     }
@@ -268,7 +325,7 @@ int main(int argc, char **argv) {
       std::vector<double> runs, rooflines, fractions;
       int32_t next = 1;
       for (int64_t i = -1; i < repeat; ++i) { // run -1 warms up, untimed
-        double paired = i >= 0 ? triad.measure(2) * 1e9 / bytes : 0;
+        double paired = i >= 0 ? measure(2) * 1e9 / bytes : 0;
         auto start = Clock::now();
         for (int64_t j = 0; j < decodeTokens; ++j) {
           check(qnext_session_decode(session, next, logits.data(), &error));
@@ -287,9 +344,10 @@ int main(int argc, char **argv) {
                                             {"spread", s.spread},
                                             {"roofline_tok_s", ceiling.median},
                                             {"of_roofline", of.median},
-                                            {"of_first_triad", s.median / roofline}};
-      outs() << format("| %d | decode at depth %lld | %.2f | %.0f%% | %.1f | %.0f%% |\n",
-                       used, (long long)depth, s.median, 100 * s.spread,
+                                            {gpu ? "of_first_copy" : "of_first_triad",
+                                             s.median / roofline}};
+      outs() << format("| %s | decode at depth %lld | %.2f | %.0f%% | %.1f | %.0f%% |\n",
+                       who.c_str(), (long long)depth, s.median, 100 * s.spread,
                        ceiling.median, 100 * of.median);
       errs() << format("qnext-bench: decode at %lld: %.2f tok/s\n", (long long)depth,
                        s.median);
@@ -298,8 +356,14 @@ int main(int argc, char **argv) {
   }
   out["runs"] = rows;
   outs() << format("\nActive weight bytes per decoded token: %.3f GB\n", bytes / 1e9)
-         << "Decode's roofline: those bytes over a triad measured right before "
+         << "Decode's roofline: those bytes over "
+         << (gpu ? "the GPU's copy bandwidth" : "a triad") << " measured right before "
             "each run; its fraction: the median of the runs' own.\n";
+  if (peakTflops > 0)
+    outs() << format("Prefill's roofline: %.0f TFLOP/s over 2 x %.3f G weights "
+                     "multiplied per token (attention's and the delta rule's "
+                     "products with the context not counted).\n",
+                     double(peakTflops), active.macs / 1e9);
   if (!jsonOut.empty())
     if (Error e = writeToOutput(jsonOut, [&](raw_ostream &os) {
           os << out.dump(2) << "\n";
