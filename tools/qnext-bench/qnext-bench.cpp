@@ -168,9 +168,10 @@ int main(int argc, char **argv) {
   // replaces it.
   if (cl::Option *theirs = cl::getRegisteredOptions().lookup("threads"))
     theirs->removeArgument();
-  cl::list<int64_t> threadCounts("threads", cl::CommaSeparated,
-                                 cl::desc("Thread counts (default 1,2)"),
-                                 cl::cat(category));
+  cl::list<int64_t> threadCounts(
+      "threads", cl::CommaSeparated,
+      cl::desc("Thread counts (default 1,2; a CUDA artifact runs once, on its GPU)"),
+      cl::cat(category));
   cl::HideUnrelatedOptions(category);
   cl::ParseCommandLineOptions(argc, argv,
                               "qnext-bench: prefill and decode speed of a "
