@@ -107,6 +107,7 @@ struct State {
   size_t hostCopiesWhileCapturing = 0;
   int capturing = 0; ///< streams capturing now
   FILE *log = nullptr;
+  std::mutex logMutex; ///< say() is called with `mutex` held or not
 
   ~State() {
     say("exit: %zu allocations live", allocations.size());
@@ -115,6 +116,7 @@ struct State {
   }
 
   void say(const char *format, ...) {
+    std::lock_guard<std::mutex> lock(logMutex);
     if (!log) {
       const char *path = std::getenv("QNEXT_MOCK_CUDA_LOG");
       if (!path || !(log = std::fopen(path, "a")))
