@@ -514,11 +514,6 @@ bool Graph::run(const std::function<void()> &code, std::string &error) {
     }
   }
   d.cuGraphDestroy(graph);
-  // A host constant copied at capture time may still be in flight.
-  if ((rc = d.cuStreamSynchronize(nullptr))) {
-    error = "cuStreamSynchronize: " + describe(rc);
-    return false;
-  }
   if ((rc = d.cuGraphLaunch(exec, stream.stream))) {
     error = "cuGraphLaunch: " + describe(rc);
     return false;
@@ -718,14 +713,15 @@ QNEXT_EXPORT void mgpuMemFree(void *ptr, CUstream stream) {
 QNEXT_EXPORT void mgpuMemcpy(void *dst, void *src, size_t bytes, CUstream stream) {
   // A graph holds device-to-device copies. A host constant copied into a
   // buffer of this capture is copied now: the buffer is new (the arena is
-  // not reused within a step) and at the same address in every step.
+  // not reused within a step) and at the same address in every step;
+  // upload() has it done before the graph is launched.
   if (capturing && !isDevice(src)) {
+    std::string why;
     if (!capturing->handedOut(dst, bytes))
       capturing->fail("the code copies between the host and a buffer it did "
                       "not allocate");
-    else
-      check(driver().cuMemcpyHtoD(reinterpret_cast<CUdeviceptr>(dst), src, bytes),
-            "cuMemcpyHtoD");
+    else if (!qnext::cuda::upload(dst, src, bytes, why))
+      capturing->fail(why);
     return;
   }
   if (capturing && !isDevice(dst)) {

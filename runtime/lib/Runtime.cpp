@@ -560,8 +560,6 @@ int qnext_model_set_threads(qnext_model *model, int threads) {
   return qnext_model_threads(model);
 }
 
-int qnext_model_on_gpu(const qnext_model *model) { return model->onDevice; }
-
 int qnext_model_gpu_bandwidth(qnext_model *model, int repeats, double *gb_per_s,
                               char **error) {
   if (!model->onDevice) {

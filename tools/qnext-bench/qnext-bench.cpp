@@ -209,7 +209,7 @@ int main(int argc, char **argv) {
   scope_exit closeModel([&] { qnext_model_close(model); });
   json manifest = json::parse(qnext_model_manifest(model));
   // A CUDA artifact: the GPU's bandwidth, and no CPU threads to vary.
-  const bool gpu = qnext_model_on_gpu(model);
+  const bool gpu = manifest["target"].value("kind", "") == "cuda";
   if (gpu)
     threadList = {1};
   const int64_t vocab = qnext_model_vocab_size(model);

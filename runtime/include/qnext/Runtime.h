@@ -48,8 +48,6 @@ const char *qnext_model_section(const qnext_model *model, const char *name,
                                 int64_t *size);
 /* Checks the weights section's checksum too (reads every byte). */
 int qnext_model_verify(const qnext_model *model, char **error);
-/* Whether the model runs on a GPU (a CUDA artifact). */
-int qnext_model_on_gpu(const qnext_model *model);
 /* The memory bandwidth of the GPU a CUDA artifact runs on, in GB/s: the best
  * of `repeats` device-to-device copies of 256 MiB, bytes read plus bytes
  * written over the time (the figure a decode step's roofline divides by). */
