@@ -220,8 +220,9 @@ struct qnext_model {
       out = o[key].get<int64_t>();
       return true;
     };
+    // `m` is const: operator[] on it must only name keys that are there.
     if (!m.contains("target") || !m["target"].is_object() ||
-        !m["target"]["kind"].is_string())
+        !m["target"].contains("kind") || !m["target"]["kind"].is_string())
       return fail(error, "manifest: target.kind missing");
     std::string kind = m["target"]["kind"];
     if (kind != "cpu" && kind != "cuda")
