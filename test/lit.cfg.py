@@ -59,6 +59,24 @@ if shutil.which("nvidia-smi"):
     except (OSError, subprocess.TimeoutExpired):
         pass
 
+# cpu-x86-64-v3 / cpu-x86-64-v4: this CPU runs code compiled for that level
+# (AVX2 + FMA + BMI; AVX-512 F/BW/CD/DQ/VL), so the golden checks of both
+# kernel families run wherever the machine can execute them. (The runtime
+# itself decides from CPUID; this only chooses which tests to run.)
+try:
+    with open("/proc/cpuinfo") as cpuinfo:
+        flags = next((l.split(":", 1)[1].split() for l in cpuinfo if l.startswith("flags")), [])
+except OSError:
+    flags = []
+levels = {
+    "x86-64-v3": ["avx", "avx2", "bmi1", "bmi2", "f16c", "fma", "abm", "movbe", "xsave"],
+    "x86-64-v4": ["avx512f", "avx512bw", "avx512cd", "avx512dq", "avx512vl"],
+}
+if all(f in flags for f in levels["x86-64-v3"]):
+    config.available_features.add("cpu-x86-64-v3")
+    if all(f in flags for f in levels["x86-64-v4"]):
+        config.available_features.add("cpu-x86-64-v4")
+
 # Built with ASan + UBSan (scripts/sanitize): memory figures measure the
 # sanitizer's quarantine, not qnext.
 if getattr(config, "qnext_sanitize", False):

@@ -7,6 +7,7 @@
 
 #include "qnext/Runtime.h"
 #include "qnext/ArtifactFormat.h"
+#include "qnext/CPUFeatures.h"
 #include "qnext/MemRefDescriptor.h"
 
 #include "CUDA.h"
@@ -40,49 +41,6 @@ using Entry = void (*)(void **);
 void setError(char **error, const std::string &message) {
   if (error)
     *error = strdup(message.c_str());
-}
-
-/// CPU features the code may use that /proc/cpuinfo spells differently.
-std::string cpuinfoName(const std::string &llvmFeature) {
-  static const std::pair<const char *, const char *> renames[] = {
-      {"bmi", "bmi1"}, {"avx512bf16", "avx512_bf16"}, {"avx512vnni", "avx512_vnni"},
-      {"avx512fp16", "avx512_fp16"}, {"sse4.1", "sse4_1"},
-      {"sse4.2", "sse4_2"},          {"avx512vbmi2", "avx512_vbmi2"},
-      {"avx512bitalg", "avx512_bitalg"}, {"avx512vpopcntdq", "avx512_vpopcntdq"}};
-  for (auto [from, to] : renames)
-    if (llvmFeature == from)
-      return to;
-  return llvmFeature;
-}
-
-/// The features of `required` (comma separated, "+name") that this CPU lacks,
-/// among the vector-ISA features /proc/cpuinfo reports.
-std::string missingFeatures(const std::string &required) {
-  std::ifstream cpuinfo("/proc/cpuinfo");
-  std::string line, flags;
-  while (std::getline(cpuinfo, line))
-    if (line.rfind("flags", 0) == 0) {
-      flags = " " + line.substr(line.find(':') + 1) + " ";
-      break;
-    }
-  if (flags.empty())
-    return ""; // cannot tell; dlopen-time failures still surface
-  static const std::set<std::string> checked = {
-      "avx", "avx2", "fma", "f16c", "bmi", "bmi2", "avx512f", "avx512bw",
-      "avx512dq", "avx512vl", "avx512cd", "avx512bf16", "avx512vnni",
-      "avx512fp16", "amx-tile", "amx-bf16"};
-  std::string missing;
-  std::stringstream in(required);
-  std::string item;
-  while (std::getline(in, item, ',')) {
-    if (item.size() < 2 || item[0] != '+')
-      continue;
-    std::string name = item.substr(1);
-    if (checked.count(name) &&
-        flags.find(" " + cpuinfoName(name) + " ") == std::string::npos)
-      missing += (missing.empty() ? "" : ", ") + name;
-  }
-  return missing;
 }
 
 } // namespace
@@ -232,11 +190,25 @@ struct qnext_model {
     std::string triple = m["target"].value("triple", "");
     if (triple.rfind("x86_64", 0) != 0)
       return fail(error, "compiled for " + triple + ", this is x86_64");
-    std::string missing = missingFeatures(m["target"].value("features", ""));
-    if (!missing.empty())
+    // The instruction sets the code may use, from CPUID: refused before a
+    // single instruction of it runs (an unchecked artifact dies on SIGILL).
+    for (const char *key : {"cpu", "features"})
+      if (m["target"].contains(key) && !m["target"][key].is_string())
+        return fail(error, std::string("manifest: target.") + key +
+                               " is not a string");
+    std::string features = m["target"].value("features", "");
+    qnext::cpu::Verdict verdict =
+        qnext::cpu::check(features, qnext::cpu::FeatureSet::host());
+    if (!verdict.ok())
       return fail(error, "compiled for CPU '" + m["target"].value("cpu", "") +
-                             "'; this CPU lacks " + missing +
-                             " (recompile with --cpu=host on this machine)");
+                             "'; this CPU " + verdict.describe() +
+                             " (recompile with --cpu=host on this machine, "
+                             "or with a --cpu it matches)");
+    if (verdict.usesAMX) {
+      std::string why;
+      if (!qnext::cpu::requestAMXPermission(&why))
+        return fail(error, why);
+    }
     if (!m.contains("model") || !integer(m["model"], "vocab_size", vocab) ||
         !integer(m["model"], "max_position_embeddings", maxPositions))
       return false;

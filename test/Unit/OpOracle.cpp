@@ -26,6 +26,8 @@
 
 namespace qnext::oracle {
 
+int64_t vectorWidth = 8;
+
 int64_t Buffer::size() const {
   return std::accumulate(shape.begin(), shape.end(), int64_t(1),
                          std::multiplies<int64_t>());
@@ -212,6 +214,7 @@ std::vector<Buffer> run(const std::string &body, std::vector<Buffer> inputs,
   mlir::qnext::CPUPipelineOptions pipelineOptions;
   pipelineOptions.threads = false;
   pipelineOptions.gatherExperts = gatherExperts;
+  pipelineOptions.vectorWidth = vectorWidth;
   if (mlir::failed(mlir::qnext::buildCPUPipeline(
           pm, mlir::qnext::CPUPhase::LLVMDialect, pipelineOptions)) ||
       mlir::failed(pm.run(*module))) {

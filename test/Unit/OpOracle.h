@@ -42,6 +42,13 @@ Buffer index(int64_t value);
 Buffer out(const std::string &elt, std::vector<int64_t> shape);
 Buffer dynamic(Buffer b); ///< the same buffer typed with a dynamic first dim
 
+/// The f32 lanes run() compiles the kernels for: 8 is the AVX2 family (4-row
+/// decode blocks, 4x2 prompt blocks), 16 the AVX-512 family (8-row decode
+/// blocks, 6x4 prompt blocks). Either runs on any x86-64 CPU: LLVM splits
+/// 16-lane vectors where the JIT's CPU has no 512-bit registers, so both
+/// families' loop structure is checked on every machine.
+extern int64_t vectorWidth;
+
 /// Compiles `body` (MLIR text reading %a0, %a1, ... and defining %r0, %r1,
 /// ...) with the CPU pipeline, runs it, and returns the outputs. Outputs
 /// start as copies of `outputs` (so an op writing only part of a buffer, like

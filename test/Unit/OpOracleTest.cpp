@@ -35,6 +35,16 @@ constexpr double kTolerance = 2e-5;
 }
 #define EXPECT_CLOSE(actual, expected) EXPECT_TRUE(close(actual, expected))
 
+/// Each test runs once per kernel family: 8 lanes (AVX2) and 16 (AVX-512).
+class OpOracle : public ::testing::TestWithParam<int64_t> {
+protected:
+  void SetUp() override { qnext::oracle::vectorWidth = GetParam(); }
+};
+INSTANTIATE_TEST_SUITE_P(Lanes, OpOracle, ::testing::Values(8, 16),
+                         [](const ::testing::TestParamInfo<int64_t> &info) {
+                           return "f32x" + std::to_string(info.param);
+                         });
+
 double sigmoid(double x) { return 1.0 / (1.0 + std::exp(-x)); }
 double silu(double x) { return x * sigmoid(x); }
 
@@ -43,10 +53,13 @@ std::string linearBody(const Buffer &x, const Buffer &w, const Buffer &y) {
          w.tensorType() + " -> " + y.tensorType();
 }
 
-TEST(OpOracle, Linear) {
+TEST_P(OpOracle, Linear) {
   std::mt19937 rng(1);
+  // Decode (one token) and prompts, with weight rows, token rows and K left
+  // over after both families' blocks (8/4 rows, 6/4 tokens, 16/8 lanes).
   for (auto [t, k, n, bf] : {std::tuple{1, 8, 5, true}, std::tuple{7, 33, 19, false},
-                             std::tuple{4, 64, 128, true}}) {
+                             std::tuple{4, 64, 128, true}, std::tuple{1, 40, 19, true},
+                             std::tuple{13, 48, 37, true}, std::tuple{1, 72, 24, false}}) {
     Buffer x = f32({t, k}, rng), w = bf ? bf16({n, k}, rng) : f32({n, k}, rng);
     for (bool dyn : {false, true}) {
       Buffer xi = dyn ? dynamic(x) : x;
@@ -68,7 +81,7 @@ TEST(OpOracle, Linear) {
   }
 }
 
-TEST(OpOracle, RMSNorms) {
+TEST_P(OpOracle, RMSNorms) {
   std::mt19937 rng(2);
   for (float offset : {1.0f, 0.0f}) {
     Buffer x = f32({3, 4, 16}, rng, -3, 3), w = bf16({16}, rng);
@@ -125,7 +138,7 @@ TEST(OpOracle, RMSNorms) {
   EXPECT_CLOSE(res[0], want);
 }
 
-TEST(OpOracle, Elementwise) {
+TEST_P(OpOracle, Elementwise) {
   std::mt19937 rng(3);
   Buffer g = f32({4, 6}, rng, -30, 30), u = f32({4, 6}, rng);
   auto res = run("%r0 = qnext.silu_mul %a0, %a1 : " + g.tensorType(), {g, u},
@@ -157,7 +170,7 @@ TEST(OpOracle, Elementwise) {
   EXPECT_CLOSE(res[0], want);
 }
 
-TEST(OpOracle, GdnGates) {
+TEST_P(OpOracle, GdnGates) {
   std::mt19937 rng(4);
   // a spans the softplus threshold (20).
   Buffer a = f32({5, 4}, rng, -25, 25), b = f32({5, 4}, rng, -6, 6);
@@ -180,7 +193,7 @@ TEST(OpOracle, GdnGates) {
   EXPECT_CLOSE(res[1], beta);
 }
 
-TEST(OpOracle, Embedding) {
+TEST_P(OpOracle, Embedding) {
   std::mt19937 rng(5);
   Buffer table = bf16({10, 6}, rng);
   Buffer ids = dynamic(ints("i32", {4}, {3, 0, 9, 3}));
@@ -196,7 +209,7 @@ TEST(OpOracle, Embedding) {
   EXPECT_CLOSE(res[0], want);
 }
 
-TEST(OpOracle, CausalConv1d) {
+TEST_P(OpOracle, CausalConv1d) {
   std::mt19937 rng(6);
   const int c = 6, k = 4;
   for (int t : {1, 2, 5}) {
@@ -232,7 +245,7 @@ TEST(OpOracle, CausalConv1d) {
   }
 }
 
-TEST(OpOracle, Rope) {
+TEST_P(OpOracle, Rope) {
   std::mt19937 rng(7);
   const int t = 4, n = 3, d = 16, r = 8;
   Buffer x = dynamic(f32({t, n, d}, rng));
@@ -303,7 +316,7 @@ void deltaRuleReference(int t, int nk, int nv, int dk, int dv, const Buffer &q,
     }
 }
 
-TEST(OpOracle, GatedDeltaRule) {
+TEST_P(OpOracle, GatedDeltaRule) {
   // Dynamic token counts take the chunked algorithm (chunks of 64, the last
   // one shorter); a static single token takes the recurrence.
   std::mt19937 rng(8);
@@ -339,7 +352,7 @@ TEST(OpOracle, GatedDeltaRule) {
 // replaces, composed in double: conv + SiLU, the q | k | v split, the L2
 // norms, the gates, one token of the recurrence and the gated output norm;
 // both states come back updated.
-TEST(OpOracle, DeltaNetStep) {
+TEST_P(OpOracle, DeltaNetStep) {
   std::mt19937 rng(14);
   const int nk = 2, nv = 4, dk = 8, dv = 6, taps = 4, r = nv / nk;
   const int channels = 2 * nk * dk + nv * dv;
@@ -416,7 +429,7 @@ TEST(OpOracle, DeltaNetStep) {
   EXPECT_CLOSE(res[2], state);
 }
 
-TEST(OpOracle, Attention) {
+TEST_P(OpOracle, Attention) {
   std::mt19937 rng(9);
   const int nq = 4, nkv = 2, d = 8, cap = 16;
   for (auto [t, past] : {std::pair{1, 0}, std::pair{3, 0}, std::pair{1, 5},
@@ -476,7 +489,7 @@ TEST(OpOracle, Attention) {
   }
 }
 
-TEST(OpOracle, Router) {
+TEST_P(OpOracle, Router) {
   std::mt19937 rng(10);
   const int t = 5, e = 8;
   Buffer logits = f32({t, e}, rng, -3, 3);
@@ -563,19 +576,19 @@ void checkExpertSwiGLU(int t, const std::vector<int64_t> &ids, unsigned seed,
 
 // Grouped by expert: expert 3 serves two tokens, token 1 picks expert 1
 // twice.
-TEST(OpOracle, ExpertSwiGLU) { checkExpertSwiGLU(3, {3, 0, 1, 1, 2, 3}, 11); }
+TEST_P(OpOracle, ExpertSwiGLU) { checkExpertSwiGLU(3, {3, 0, 1, 1, 2, 3}, 11); }
 
 // Nine tokens, one expert left unchosen (0), more tokens than a block of 4.
-TEST(OpOracle, ExpertSwiGLUManyTokens) {
+TEST_P(OpOracle, ExpertSwiGLUManyTokens) {
   checkExpertSwiGLU(9, {1, 2, 3, 1, 2, 3, 1, 1, 3, 2, 2, 1, 3, 3, 1, 2, 2, 3}, 12);
 }
 
 // One token (a decode step): its top-k experts in turn.
-TEST(OpOracle, ExpertSwiGLUOneToken) { checkExpertSwiGLU(1, {2, 0}, 13); }
+TEST_P(OpOracle, ExpertSwiGLUOneToken) { checkExpertSwiGLU(1, {2, 0}, 13); }
 
 // The gather contractions the CUDA pipeline uses (gather-experts), on the
 // same cases.
-TEST(OpOracle, ExpertSwiGLUGather) {
+TEST_P(OpOracle, ExpertSwiGLUGather) {
   checkExpertSwiGLU(3, {3, 0, 1, 1, 2, 3}, 11, /*gather=*/true);
   checkExpertSwiGLU(9, {1, 2, 3, 1, 2, 3, 1, 1, 3, 2, 2, 1, 3, 3, 1, 2, 2, 3}, 12, true);
   checkExpertSwiGLU(1, {2, 0}, 13, true);

@@ -395,6 +395,8 @@ int main(int argc, char **argv) {
                           StringRef(ompSchedule)))
     return fail("--omp-schedule=" + ompSchedule +
                 ": no such schedule (static, dynamic, guided, runtime)");
+  if (Error e = mlir::qnext::checkCPUName(cpu))
+    return fail(toString(std::move(e)));
   auto fusions = chosenFusions();
   if (!fusions)
     return fail(toString(fusions.takeError()));

@@ -7,6 +7,10 @@
 
 #include "llvm/Support/Error.h"
 
+namespace llvm {
+class MCSubtargetInfo;
+}
+
 #include <string>
 #include <vector>
 
@@ -22,11 +26,25 @@ struct CPUTargetOptions {
 struct CPUTargetInfo {
   std::string triple;
   std::string cpu;
-  std::string features; ///< "+avx512f,+fma,..." (enabled features only)
+  /// Every instruction set the code may use, "+avx512f,+fma,...": the CPU's
+  /// own and those it implies (instructionSetFeatures).
+  std::string features;
   /// Shared libraries the code needs besides libc/libm ("libomp.so.5" when
   /// it runs parallel loops).
   std::vector<std::string> libraries;
 };
+
+/// Success for "host" and the CPU names LLVM knows for the host's target;
+/// otherwise an error naming the nearest known name.
+llvm::Error checkCPUName(llvm::StringRef cpu);
+
+/// The instruction-set features `sti` enables, as "+name,..." in LLVM's
+/// spelling: what the runtime checks against CPUID before it loads the code
+/// (qnext/CPUFeatures.h). Tuning features and code-generation preferences
+/// are left out; an enabled feature that is neither, and that the runtime
+/// cannot check, is an error.
+llvm::Expected<std::string>
+instructionSetFeatures(const llvm::MCSubtargetInfo &sti);
 
 /// f32 lanes for the projection kernels on that CPU: 16 with AVX-512, else 8.
 int64_t preferredVectorWidth(const CPUTargetOptions &options);

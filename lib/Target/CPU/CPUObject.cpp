@@ -2,6 +2,8 @@
 
 #include "qnext/Target/CPUObject.h"
 
+#include "qnext/CPUFeatures.h"
+
 #include "mlir/ExecutionEngine/OptUtils.h"
 #include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
@@ -74,6 +76,19 @@ void addThreadControl(llvm::Module &module, bool openmp) {
                      : b.getInt32(1));
 }
 
+/// "host": this CPU's name and its features as LLVM detects them, each one
+/// on or off ("-" too: a VM that hides a feature its CPU model has must not
+/// get code using it). Otherwise the name, whose features LLVM implies.
+std::pair<std::string, std::string> cpuAndFeatures(llvm::StringRef cpu) {
+  if (cpu != "host")
+    return {cpu.str(), ""};
+  std::string features;
+  for (const auto &[feature, enabled] : llvm::sys::getHostCPUFeatures())
+    features += (features.empty() ? "" : ",") + std::string(enabled ? "+" : "-") +
+                feature.str();
+  return {llvm::sys::getHostCPUName().str(), features};
+}
+
 llvm::Expected<std::unique_ptr<llvm::TargetMachine>>
 createTargetMachine(const CPUTargetOptions &options, CPUTargetInfo *info) {
   static bool initialized = [] {
@@ -88,14 +103,9 @@ createTargetMachine(const CPUTargetOptions &options, CPUTargetInfo *info) {
   if (!target)
     return llvm::createStringError("no LLVM target for " + triple.str() + ": " +
                                    error);
-  std::string cpu = options.cpu == "host" ? llvm::sys::getHostCPUName().str()
-                                          : options.cpu;
-  std::string features;
-  if (options.cpu == "host") {
-    for (const auto &[feature, enabled] : llvm::sys::getHostCPUFeatures())
-      if (enabled)
-        features += (features.empty() ? "+" : ",+") + feature.str();
-  }
+  if (llvm::Error e = checkCPUName(options.cpu))
+    return std::move(e);
+  auto [cpu, features] = cpuAndFeatures(options.cpu);
   std::unique_ptr<llvm::TargetMachine> tm(target->createTargetMachine(
       triple, cpu, features, llvm::TargetOptions(), llvm::Reloc::PIC_,
       std::nullopt, llvm::CodeGenOptLevel::Aggressive));
@@ -103,9 +113,12 @@ createTargetMachine(const CPUTargetOptions &options, CPUTargetInfo *info) {
     return llvm::createStringError("cannot create a target machine for CPU '" +
                                    cpu + "'");
   if (info) {
+    auto used = instructionSetFeatures(*tm->getMCSubtargetInfo());
+    if (!used)
+      return used.takeError();
     info->triple = triple.str();
     info->cpu = cpu;
-    info->features = features;
+    info->features = *used;
   }
   return tm;
 }
@@ -251,4 +264,68 @@ int64_t mlir::qnext::preferredVectorWidth(const CPUTargetOptions &options) {
   }
   const llvm::MCSubtargetInfo *sti = (*tm)->getMCSubtargetInfo();
   return sti && sti->checkFeatures("+avx512f") ? 16 : 8;
+}
+
+/// The host's processor descriptions (every CPU name LLVM knows for it).
+static std::unique_ptr<llvm::MCSubtargetInfo> hostSubtargetInfo() {
+  llvm::InitializeNativeTarget();
+  llvm::Triple triple(llvm::sys::getDefaultTargetTriple());
+  std::string error;
+  const llvm::Target *target = llvm::TargetRegistry::lookupTarget(triple, error);
+  if (!target)
+    return nullptr;
+  return std::unique_ptr<llvm::MCSubtargetInfo>(
+      target->createMCSubtargetInfo(triple, "", ""));
+}
+
+llvm::Error mlir::qnext::checkCPUName(llvm::StringRef cpu) {
+  if (cpu == "host")
+    return llvm::Error::success();
+  std::unique_ptr<llvm::MCSubtargetInfo> sti = hostSubtargetInfo();
+  if (!sti || sti->isCPUStringValid(cpu))
+    return llvm::Error::success();
+  llvm::StringRef best;
+  unsigned bestDistance = ~0u;
+  for (const llvm::SubtargetSubTypeKV &p : sti->getAllProcessorDescriptions()) {
+    unsigned d = cpu.edit_distance(p.Key, /*AllowReplacements=*/true);
+    if (d < bestDistance) {
+      bestDistance = d;
+      best = p.Key;
+    }
+  }
+  std::string hint = bestDistance <= std::max<size_t>(2, cpu.size() / 3)
+                         ? "; did you mean '" + best.str() + "'?"
+                         : "";
+  return llvm::createStringError(
+      "unknown --cpu '" + cpu.str() + "'" + hint +
+      " (host, x86-64-v2/v3/v4, or a CPU name LLVM knows, e.g. znver4, "
+      "sapphirerapids)");
+}
+
+llvm::Expected<std::string>
+mlir::qnext::instructionSetFeatures(const llvm::MCSubtargetInfo &sti) {
+  // Tuning features: what LLVM's processors list as theirs to tune for.
+  llvm::ArrayRef<llvm::SubtargetFeatureKV> all = sti.getAllProcessorFeatures();
+  llvm::FeatureBitset tuning;
+  for (const llvm::SubtargetSubTypeKV &p : sti.getAllProcessorDescriptions())
+    tuning |= p.TuneImplies.getAsBitset();
+  std::string features;
+  const llvm::FeatureBitset &enabled = sti.getFeatureBits();
+  for (const llvm::SubtargetFeatureKV &f : all) {
+    if (!enabled.test(f.Value))
+      continue;
+    llvm::StringRef name = f.Key;
+    if (::qnext::cpu::findFeature(name)) {
+      features += (features.empty() ? "+" : ",+") + name.str();
+      continue;
+    }
+    if (::qnext::cpu::isCodeGenPreference(name) || tuning.test(f.Value))
+      continue;
+    return llvm::createStringError(
+        "LLVM enables CPU feature '" + name.str() + "' for '" +
+        sti.getCPU().str() +
+        "', which qnext's runtime cannot check before running the code "
+        "(runtime/lib/CPUFeatures.cpp lists the ones it can)");
+  }
+  return features;
 }

@@ -116,8 +116,8 @@ manifest_offset = struct.unpack_from("<Q", open(artifact, "rb").read(), section_
 cases = []
 
 
-def case(name, argv, expect, output=None, stdin=b""):
-    cases.append((name, argv, expect, output, stdin))
+def case(name, argv, expect, output=None, stdin=b"", env=None):
+    cases.append((name, argv, expect, output, stdin, env))
 
 
 out = os.path.join(work, "out.qnx")  # must survive every failing compile
@@ -221,6 +221,15 @@ case("artifact: shorter than a header", [run, qnx("tiny", lambda b: b.__delitem_
 case("artifact: weights corrupt (--verify)",
      [run, qnx("weights", lambda b: b.__setitem__(len(b) - 1, b[-1] ^ 0xFF)), "--tokens", "1", "--verify"],
      r"\.qnx: weights section checksum")
+# Code for a CPU this one is not: refused before any of it runs (a CPU
+# without AVX-512 simulated by hiding the feature from the runtime's check).
+v4 = os.path.join(work, "v4.qnx")
+sh(compile_, good, "--parallel=false", "--cpu=x86-64-v4", "-o", v4)
+case("artifact: AVX-512 code on a CPU without it", [run, v4, "--tokens", "1"],
+     r"v4\.qnx: compiled for CPU 'x86-64-v4'; this CPU lacks avx512f \(recompile",
+     env={"QNEXT_HIDE_CPU_FEATURES": "avx512f"})
+case("artifact: AVX2 code on a CPU without FMA", [run, v4, "--tokens", "1"],
+     r"this CPU lacks avx2, fma", env={"QNEXT_HIDE_CPU_FEATURES": "fma,avx2"})
 case("artifact: a directory", [run, work, "--tokens", "1"], r"not a regular file")
 case("artifact: missing", [run, os.path.join(work, "none.qnx"), "--tokens", "1"],
      r"none\.qnx: No such file")
@@ -312,16 +321,20 @@ for name, args, stdin, expect in [
 case("bench: --prompts 0", [bench, artifact, "--prompts", "0"], r"--prompts")
 case("compile: unknown --compile-to", [compile_, good, "--compile-to=nothing", "-o", out],
      r"compile-to", out)
+case("compile: unknown --cpu", [compile_, good, "--cpu=nonsense", "-o", out],
+     r"unknown --cpu 'nonsense'", out)
+case("compile: misspelt --cpu", [compile_, good, "--cpu=skylake-avx51", "-o", out],
+     r"did you mean 'skylake-avx512'", out)
 case("synth: unknown preset", [synth, "--preset", "huge", "-o", work + "/synth-out"],
      r"preset")
 
 failed = 0
-for name, argv, expect, output, stdin in cases:
+for name, argv, expect, output, stdin, env in cases:
     sentinel = b"an existing file that a failed run must not touch"
     if output:
         open(output, "wb").write(sentinel)
     p = subprocess.run(argv, input=stdin, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                       timeout=300)
+                       timeout=300, env=dict(os.environ, **(env or {})))
     err = p.stderr.decode(errors="replace")
     errors = [l for l in err.splitlines() if l.strip()]
     problems = []
