@@ -36,7 +36,9 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdlib>
 #include <map>
+#include <memory>
 #include <chrono>
 #include <optional>
 #include <random>
@@ -105,28 +107,100 @@ Stat stat(std::vector<double> v) {
   return s;
 }
 
+/// Rows [lo, hi) of `rowBytes` each, read in blocks of S rows: 64 bytes of
+/// each row of a block in turn (as Vec loads), each row summed into its own
+/// register. Inlined into sweeps compiled for each vector width.
+template <typename Vec, unsigned S>
+inline __attribute__((always_inline)) uint64_t
+sweepRows(const char *base, size_t rowBytes, size_t lo, size_t hi) {
+  constexpr size_t perLine = 64 / sizeof(Vec);
+  Vec acc[S] = {};
+  size_t r = lo;
+  for (; r + S <= hi; r += S) {
+    const char *block = base + r * rowBytes;
+    for (size_t k = 0; k < rowBytes; k += 64)
+      for (unsigned s = 0; s < S; ++s) {
+        const Vec *p = reinterpret_cast<const Vec *>(block + s * rowBytes + k);
+        for (size_t v = 0; v < perLine; ++v)
+          acc[s] += p[v];
+      }
+  }
+  for (; r < hi; ++r) // the rows left over
+    for (size_t k = 0; k < rowBytes; k += sizeof(Vec))
+      acc[0] += *reinterpret_cast<const Vec *>(base + r * rowBytes + k);
+  uint64_t total = 0;
+  for (const Vec &a : acc)
+    for (size_t i = 0; i < sizeof(Vec) / 8; ++i)
+      total += a[i];
+  return total;
+}
+
+template <typename Vec>
+inline __attribute__((always_inline)) uint64_t
+sweepShape(const char *base, size_t rowBytes, size_t lo, size_t hi, unsigned streams) {
+  switch (streams) {
+  case 1:
+    return sweepRows<Vec, 1>(base, rowBytes, lo, hi);
+  case 2:
+    return sweepRows<Vec, 2>(base, rowBytes, lo, hi);
+  case 4:
+    return sweepRows<Vec, 4>(base, rowBytes, lo, hi);
+  case 8:
+    return sweepRows<Vec, 8>(base, rowBytes, lo, hi);
+  default:
+    return sweepRows<Vec, 16>(base, rowBytes, lo, hi);
+  }
+}
+
+using Vec128 = uint64_t __attribute__((vector_size(16)));
+using Vec256 = uint64_t __attribute__((vector_size(32)));
+using Vec512 = uint64_t __attribute__((vector_size(64)));
+
+// One sweep per vector width: on these machines one thread reads ~25 % more
+// with 64-byte loads than with 16-byte ones, and decode's kernels use the
+// widest the artifact's CPU has.
+uint64_t sweep128(const char *b, size_t row, size_t lo, size_t hi, unsigned s) {
+  return sweepShape<Vec128>(b, row, lo, hi, s);
+}
+__attribute__((target("avx2"))) uint64_t sweep256(const char *b, size_t row, size_t lo,
+                                                  size_t hi, unsigned s) {
+  return sweepShape<Vec256>(b, row, lo, hi, s);
+}
+__attribute__((target("avx512f"))) uint64_t sweep512(const char *b, size_t row,
+                                                     size_t lo, size_t hi, unsigned s) {
+  return sweepShape<Vec512>(b, row, lo, hi, s);
+}
+
 /// The read bandwidth decode can use: read-only sweeps of a buffer far
 /// larger than the last-level cache on `threads` threads, each thread reading
 /// its share as blocks of rows of 4 KiB (a 2048-wide bf16 weight row), one
 /// cache line of each row of the block in turn, as a decode kernel reads a
-/// block of weight rows. Blocks of 1, 2, 4, 8 and 16 rows are tried (as many
-/// memory streams per thread); the figure is the best shape's best sweep, in
-/// GB/s of bytes read. A triad (two streams read, one written) measured below
-/// what decode reads on these machines (fractions of 111-151 %), and a plain
-/// single-stream sweep is not always the fastest shape either: hence the
-/// several shapes. The buffer stays allocated between measurements.
+/// block of weight rows, with the widest vector loads this CPU has. Blocks of
+/// 1, 2, 4, 8 and 16 rows are tried (as many memory streams per thread); the
+/// figure is the best shape's best sweep, in GB/s of bytes read. A triad (two
+/// streams read, one written) measured below what decode reads on these
+/// machines (fractions of 111-151 %), and no one shape is the fastest on
+/// every machine: hence the several shapes. The buffer stays allocated
+/// between measurements.
 class ReadProbe {
 public:
   static constexpr unsigned shapes[] = {1, 2, 4, 8, 16};
+  static constexpr size_t rowBytes = 4096;
 
   ReadProbe(unsigned threads, size_t bytes)
-      : threads(threads), rows(bytes / rowBytes), buffer(rows * rowVectors) {
+      : threads(threads), rows(bytes / rowBytes) {
+    buffer.reset(static_cast<char *>(std::aligned_alloc(64, rows * rowBytes)));
+    sweep = __builtin_cpu_supports("avx512f") ? sweep512
+            : __builtin_cpu_supports("avx2")  ? sweep256
+                                              : sweep128;
+    if (!buffer)
+      return;
     part([&](size_t lo, size_t hi) { // first touch on the same threads
-      for (size_t r = lo; r < hi; ++r)
-        for (size_t k = 0; k < rowVectors; ++k)
-          buffer[r * rowVectors + k] = Vec{r, k};
+      for (size_t i = lo * rowBytes / 8; i < hi * rowBytes / 8; ++i)
+        reinterpret_cast<uint64_t *>(buffer.get())[i] = i;
     });
   }
+  explicit operator bool() const { return buffer != nullptr; }
 
   /// The best GB/s over `reps` sweeps of each shape; `byShape` gets each
   /// shape's best (streams per thread -> GB/s).
@@ -135,7 +209,7 @@ public:
     for (int rep = 0; rep < reps; ++rep)
       for (unsigned s : shapes) {
         auto start = Clock::now();
-        part([&](size_t lo, size_t hi) { sink += sweep(lo, hi, s); });
+        part([&](size_t lo, size_t hi) { sink += sweep(buffer.get(), rowBytes, lo, hi, s); });
         double gbs = double(rows) * rowBytes / seconds(start) / 1e9;
         best = std::max(best, gbs);
         if (byShape)
@@ -145,45 +219,6 @@ public:
   }
 
 private:
-  using Vec = uint64_t __attribute__((vector_size(16)));
-  static constexpr size_t rowBytes = 4096, rowVectors = rowBytes / sizeof(Vec);
-
-  /// Rows [lo, hi) in blocks of S: 64 bytes of each row in turn, each row
-  /// summed into its own register (no dependence between the streams).
-  template <unsigned S> uint64_t sweep(size_t lo, size_t hi) const {
-    Vec acc[S] = {};
-    size_t r = lo;
-    for (; r + S <= hi; r += S) {
-      const Vec *block = &buffer[r * rowVectors];
-      for (size_t k = 0; k < rowVectors; k += 4)
-        for (unsigned s = 0; s < S; ++s) {
-          const Vec *p = block + s * rowVectors + k;
-          acc[s] += (p[0] ^ p[1]) + (p[2] ^ p[3]);
-        }
-    }
-    for (; r < hi; ++r) // the rows left over
-      for (size_t k = 0; k < rowVectors; ++k)
-        acc[0] += buffer[r * rowVectors + k];
-    uint64_t total = 0;
-    for (const Vec &a : acc)
-      total += a[0] + a[1];
-    return total;
-  }
-  uint64_t sweep(size_t lo, size_t hi, unsigned streams) const {
-    switch (streams) {
-    case 1:
-      return sweep<1>(lo, hi);
-    case 2:
-      return sweep<2>(lo, hi);
-    case 4:
-      return sweep<4>(lo, hi);
-    case 8:
-      return sweep<8>(lo, hi);
-    default:
-      return sweep<16>(lo, hi);
-    }
-  }
-
   template <typename F> void part(F &&f) {
     std::vector<std::thread> pool;
     for (unsigned i = 0; i < threads; ++i)
@@ -194,7 +229,8 @@ private:
 
   unsigned threads;
   size_t rows;
-  std::vector<Vec> buffer;
+  std::unique_ptr<char, decltype(&std::free)> buffer{nullptr, &std::free};
+  uint64_t (*sweep)(const char *, size_t, size_t, size_t, unsigned) = nullptr;
   std::atomic<uint64_t> sink{0}; ///< keeps the sums (and so the reads) alive
 };
 
@@ -352,9 +388,13 @@ int main(int argc, char **argv) {
     errs() << "qnext-bench: " << (gpu ? "GPU" : who + " thread(s)") << ": "
            << (gpu ? "GPU copy bandwidth" : "read bandwidth") << "...\n";
     std::optional<ReadProbe> probe;
-    if (!gpu)
-      probe.emplace(unsigned(threads),
-                    std::max<size_t>(size_t(1) << 30, 2 * size_t(cacheBytes)));
+    if (!gpu) {
+      size_t probeBytes = std::max<size_t>(size_t(1) << 30, 2 * size_t(cacheBytes));
+      probe.emplace(unsigned(threads), probeBytes);
+      if (!*probe)
+        return fail(formatv("cannot allocate the bandwidth probe's {0} MB",
+                            probeBytes >> 20));
+    }
     std::map<unsigned, double> byShape;
     auto measure = [&](int reps) {
       if (!gpu)
@@ -429,7 +469,7 @@ int main(int argc, char **argv) {
       int32_t next = 1;
       for (int64_t i = -1; i < repeat; ++i) { // run -1 warms up, untimed
         double paired =
-            i >= 0 && rooflineApplies ? measure(1) * 1e9 / bytes : 0;
+            i >= 0 && rooflineApplies ? measure(2) * 1e9 / bytes : 0;
         auto start = Clock::now();
         for (int64_t j = 0; j < decodeTokens; ++j) {
           check(qnext_session_decode(session, next, logits.data(), &error));
