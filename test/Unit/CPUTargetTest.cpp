@@ -131,20 +131,17 @@ TEST(CPUTarget, RuntimeReadsCPUIDAsLLVMDoes) {
 TEST(CPUTarget, HostArtifactRunsHere) {
   // --cpu=host records exactly what this machine has: the runtime's check
   // accepts it (a CPU name's implied features the VM hides are turned off).
-  mlir::qnext::CPUTargetOptions options;
-  mlir::qnext::CPUTargetInfo info;
-  auto sti = subtarget(llvm::sys::getHostCPUName());
-  ASSERT_TRUE(sti);
-  std::string features;
-  for (const auto &[name, enabled] : llvm::sys::getHostCPUFeatures())
-    features += (features.empty() ? "" : ",") + std::string(enabled ? "+" : "-") +
-                name.str();
-  auto host = subtarget(llvm::sys::getHostCPUName(), features);
+  auto host = subtarget(llvm::sys::getHostCPUName(), mlir::qnext::hostFeatures());
+  ASSERT_TRUE(host);
   auto recorded = mlir::qnext::instructionSetFeatures(*host);
   ASSERT_TRUE(bool(recorded)) << toString(recorded.takeError());
-  qnext::cpu::Verdict v = qnext::cpu::check(
-      *recorded, qnext::cpu::FeatureSet::detect(qnext::cpu::hostCPUID()));
+  const qnext::cpu::FeatureSet cpuid =
+      qnext::cpu::FeatureSet::detect(qnext::cpu::hostCPUID());
+  qnext::cpu::Verdict v = qnext::cpu::check(*recorded, cpuid);
   EXPECT_TRUE(v.ok()) << llvm::sys::getHostCPUName().str() << ": " << v.describe();
+  // And nothing this CPU has is left out: the record is exactly CPUID's set.
+  std::set<std::string> has(cpuid.names().begin(), cpuid.names().end());
+  EXPECT_EQ(split(*recorded), has) << llvm::sys::getHostCPUName().str();
 }
 
 TEST(CPUTarget, CPUNamesAreChecked) {

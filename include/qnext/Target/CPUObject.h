@@ -34,6 +34,13 @@ struct CPUTargetInfo {
   std::vector<std::string> libraries;
 };
 
+/// --cpu=host's features for LLVM ("+avx2,-avx512f,..."): every feature LLVM
+/// detects on this CPU, each on or off (a VM that hides a feature its CPU
+/// model has must not get code using it), with the ones the runtime checks
+/// decided by the runtime's own CPUID reading (qnext/CPUFeatures.h): an
+/// artifact compiled for the host always passes the host's check.
+std::string hostFeatures();
+
 /// Success for "host" and the CPU names LLVM knows for the host's target;
 /// otherwise an error naming the nearest known name.
 llvm::Error checkCPUName(llvm::StringRef cpu);

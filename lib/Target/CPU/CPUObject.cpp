@@ -76,17 +76,12 @@ void addThreadControl(llvm::Module &module, bool openmp) {
                      : b.getInt32(1));
 }
 
-/// "host": this CPU's name and its features as LLVM detects them, each one
-/// on or off ("-" too: a VM that hides a feature its CPU model has must not
-/// get code using it). Otherwise the name, whose features LLVM implies.
+/// "host": this CPU's name and hostFeatures(). Otherwise the name, whose
+/// features LLVM implies.
 std::pair<std::string, std::string> cpuAndFeatures(llvm::StringRef cpu) {
   if (cpu != "host")
     return {cpu.str(), ""};
-  std::string features;
-  for (const auto &[feature, enabled] : llvm::sys::getHostCPUFeatures())
-    features += (features.empty() ? "" : ",") + std::string(enabled ? "+" : "-") +
-                feature.str();
-  return {llvm::sys::getHostCPUName().str(), features};
+  return {llvm::sys::getHostCPUName().str(), mlir::qnext::hostFeatures()};
 }
 
 llvm::Expected<std::unique_ptr<llvm::TargetMachine>>
@@ -328,4 +323,20 @@ mlir::qnext::instructionSetFeatures(const llvm::MCSubtargetInfo &sti) {
         "(runtime/lib/CPUFeatures.cpp lists the ones it can)");
   }
   return features;
+}
+
+std::string mlir::qnext::hostFeatures() {
+  llvm::StringMap<bool> features = llvm::sys::getHostCPUFeatures();
+  // What the runtime checks, decided from CPUID exactly as it decides it:
+  // a feature LLVM does not detect but the CPU name implies (ermsb, fsrm,
+  // ...) is turned off where this CPU, or the VM, does not report it.
+  const ::qnext::cpu::FeatureSet cpuid =
+      ::qnext::cpu::FeatureSet::detect(::qnext::cpu::hostCPUID());
+  for (const ::qnext::cpu::Feature &f : ::qnext::cpu::instructionSetFeatures())
+    features[f.name] = cpuid.has(f.name);
+  std::string text;
+  for (const auto &[feature, enabled] : features)
+    text += (text.empty() ? "" : ",") + std::string(enabled ? "+" : "-") +
+            feature.str();
+  return text;
 }
