@@ -169,8 +169,12 @@ cl::opt<bool> emulateGPU(
              "golden logits. No PTX"),
     cl::cat(category));
 cl::opt<std::string> cpu("cpu",
-                         cl::desc("CPU to optimize for: 'host' (default) or an "
-                                  "LLVM CPU name, e.g. x86-64-v3"),
+                         cl::desc("CPU to compile for: 'host' (default; this "
+                                  "machine's CPU and the features it reports) or "
+                                  "an LLVM CPU name, e.g. x86-64-v3 (AVX2), "
+                                  "x86-64-v4 (AVX-512), znver4. The artifact "
+                                  "records the instruction sets its code may use "
+                                  "and refuses to run on a CPU without them"),
                          cl::init("host"), cl::cat(category));
 cl::opt<bool> parallel(
     "parallel",
