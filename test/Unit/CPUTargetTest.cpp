@@ -135,8 +135,7 @@ TEST(CPUTarget, HostArtifactRunsHere) {
   ASSERT_TRUE(host);
   auto recorded = mlir::qnext::instructionSetFeatures(*host);
   ASSERT_TRUE(bool(recorded)) << toString(recorded.takeError());
-  const qnext::cpu::FeatureSet cpuid =
-      qnext::cpu::FeatureSet::detect(qnext::cpu::hostCPUID());
+  const qnext::cpu::FeatureSet &cpuid = qnext::cpu::FeatureSet::host();
   qnext::cpu::Verdict v = qnext::cpu::check(*recorded, cpuid);
   EXPECT_TRUE(v.ok()) << llvm::sys::getHostCPUName().str() << ": " << v.describe();
   // And nothing this CPU has is left out: the record is exactly CPUID's set.

@@ -38,7 +38,8 @@ struct CPUTargetInfo {
 /// detects on this CPU, each on or off (a VM that hides a feature its CPU
 /// model has must not get code using it), with the ones the runtime checks
 /// decided by the runtime's own CPUID reading (qnext/CPUFeatures.h): an
-/// artifact compiled for the host always passes the host's check.
+/// artifact compiled for the host always passes the host's check. Features
+/// named in QNEXT_HIDE_CPU_FEATURES are off, as in the runtime's check.
 std::string hostFeatures();
 
 /// Success for "host" and the CPU names LLVM knows for the host's target;

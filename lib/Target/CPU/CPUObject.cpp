@@ -329,9 +329,10 @@ std::string mlir::qnext::hostFeatures() {
   llvm::StringMap<bool> features = llvm::sys::getHostCPUFeatures();
   // What the runtime checks, decided from CPUID exactly as it decides it:
   // a feature LLVM does not detect but the CPU name implies (ermsb, fsrm,
-  // ...) is turned off where this CPU, or the VM, does not report it.
-  const ::qnext::cpu::FeatureSet cpuid =
-      ::qnext::cpu::FeatureSet::detect(::qnext::cpu::hostCPUID());
+  // ...) is turned off where this CPU, or the VM, does not report it. The
+  // features QNEXT_HIDE_CPU_FEATURES names are off too, so that one variable
+  // makes compiler and runtime behave as on an older CPU.
+  const ::qnext::cpu::FeatureSet &cpuid = ::qnext::cpu::FeatureSet::host();
   for (const ::qnext::cpu::Feature &f : ::qnext::cpu::instructionSetFeatures())
     features[f.name] = cpuid.has(f.name);
   std::string text;
