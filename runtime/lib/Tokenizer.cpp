@@ -107,6 +107,53 @@ struct Tokenizer::Impl {
   };
   std::vector<Added> added; ///< longest first
   std::array<bool, 256> addedStarts{};
+  /// The added tokens as a byte trie (node 0 is the root): the longest one
+  /// at a text position is one walk down it, no deeper than the longest
+  /// added token, however many there are. (A comparison with every added
+  /// token at every position took minutes on a long hostile text.)
+  struct TrieNode {
+    std::vector<std::pair<uint8_t, int32_t>> next; ///< byte -> node
+    int32_t id = -1;                               ///< a token ends here
+  };
+  std::vector<TrieNode> trie = std::vector<TrieNode>(1);
+
+  void addToTrie(const Added &a) {
+    int32_t node = 0;
+    for (char c : a.content) {
+      auto &next = trie[node].next;
+      auto it = std::find_if(next.begin(), next.end(),
+                             [&](const auto &e) { return e.first == uint8_t(c); });
+      if (it != next.end()) {
+        node = it->second;
+        continue;
+      }
+      next.emplace_back(uint8_t(c), int32_t(trie.size()));
+      node = int32_t(trie.size());
+      trie.emplace_back();
+    }
+    if (trie[node].id < 0) // equal contents: the first (lowest id) wins
+      trie[node].id = a.id;
+  }
+
+  /// The bytes of the longest added token starting at text[at] (0: none),
+  /// its id in `id`.
+  size_t matchAdded(std::string_view text, size_t at, int32_t &id) const {
+    size_t longest = 0;
+    int32_t node = 0;
+    for (size_t i = at; i < text.size(); ++i) {
+      const auto &next = trie[node].next;
+      auto it = std::find_if(next.begin(), next.end(),
+                             [&](const auto &e) { return e.first == uint8_t(text[i]); });
+      if (it == next.end())
+        break;
+      node = it->second;
+      if (trie[node].id >= 0) {
+        longest = i + 1 - at;
+        id = trie[node].id;
+      }
+    }
+    return longest;
+  }
 
   mutable std::mutex cacheMutex;
   mutable std::unordered_map<std::string, std::vector<int32_t>> cache;
@@ -331,6 +378,8 @@ bool Tokenizer::Impl::parse(const json &root, std::string &error) {
                  ? a.content.size() > b.content.size()
                  : a.id < b.id;
     });
+    for (const Added &a : added)
+      addToTrie(a);
   }
   return true;
 }
@@ -526,14 +575,12 @@ bool Tokenizer::encode(std::string_view text, std::vector<int32_t> &ids,
   for (size_t at = 0; at < text.size(); ++at) {
     if (!impl->addedStarts[uint8_t(text[at])])
       continue;
-    for (const Impl::Added &a : impl->added) {
-      if (text.compare(at, a.content.size(), a.content) != 0)
-        continue;
+    int32_t id = -1;
+    if (size_t length = impl->matchAdded(text, at, id)) {
       impl->encodeText(text.substr(plain, at - plain), ids);
-      ids.push_back(a.id);
-      at += a.content.size() - 1;
+      ids.push_back(id);
+      at += length - 1;
       plain = at + 1;
-      break;
     }
   }
   impl->encodeText(text.substr(plain), ids);

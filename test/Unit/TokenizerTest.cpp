@@ -14,6 +14,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <random>
 
 using qnext::Tokenizer;
 using json = nlohmann::json;
@@ -209,6 +210,67 @@ TEST(Tokenizer, MergesApplyByRank) {
             "missing closing parenthesis");
   EXPECT_EQ(loadError(byteLevelTokenizer("{}", "[]", R"({"type": "Whitespace"})")),
             "t.json: pre_tokenizer: type Whitespace is not supported");
+}
+
+// Added tokens are matched leftmost, longest at a position, by one walk down
+// a trie; here against a plain scan over every added token (what the trie
+// replaced) on random text made of their pieces, with prefixes of each
+// other, a one-byte token, and two tokens of equal content (the lower id
+// wins).
+TEST(Tokenizer, AddedTokensLeftmostLongest) {
+  const std::vector<std::pair<std::string, int32_t>> addedTokens = {
+      {"<a>", 300}, {"<ab>", 301}, {"<abc>", 302}, {"<b", 303}, {"b>", 304},
+      {"<", 305},   {"ab", 306},   {"<ab>", 299}};
+  json t = json::parse(byteLevelTokenizer("{}", "[]"));
+  t["added_tokens"] = json::array();
+  for (const auto &[content, id] : addedTokens)
+    t["added_tokens"].push_back({{"id", id}, {"content", content}});
+  std::string error;
+  auto tokenizer = Tokenizer::fromJson(t.dump(), "t.json", error);
+  ASSERT_TRUE(tokenizer) << error;
+
+  // The reference: at each position the longest added token (lowest id on
+  // equal content); the bytes between matches encoded on their own.
+  auto reference = [&](const std::string &text) {
+    std::vector<int32_t> ids;
+    size_t plain = 0;
+    for (size_t at = 0; at < text.size();) {
+      size_t best = 0;
+      int32_t bestId = 0;
+      for (const auto &[content, id] : addedTokens)
+        if (text.compare(at, content.size(), content) == 0 &&
+            (content.size() > best || (content.size() == best && id < bestId)))
+          best = content.size(), bestId = id;
+      if (!best) {
+        ++at;
+        continue;
+      }
+      std::vector<int32_t> piece;
+      EXPECT_TRUE(tokenizer->encode(text.substr(plain, at - plain), piece, error));
+      ids.insert(ids.end(), piece.begin(), piece.end());
+      ids.push_back(bestId);
+      at += best;
+      plain = at;
+    }
+    std::vector<int32_t> piece;
+    EXPECT_TRUE(tokenizer->encode(text.substr(plain), piece, error));
+    ids.insert(ids.end(), piece.begin(), piece.end());
+    return ids;
+  };
+
+  std::vector<int32_t> ids;
+  ASSERT_TRUE(tokenizer->encode("<abc><ab><a><b>", ids, error));
+  EXPECT_EQ(ids, (std::vector<int32_t>{302, 299, 300, 303, '>'}));
+  std::mt19937 rng(7);
+  const char alphabet[] = "<>abc ";
+  for (int round = 0; round < 200; ++round) {
+    std::string text;
+    for (int i = 0, n = int(rng() % 64); i < n; ++i)
+      text.push_back(alphabet[rng() % 6]);
+    ids.clear();
+    ASSERT_TRUE(tokenizer->encode(text, ids, error));
+    EXPECT_EQ(ids, reference(text)) << "text: " << text;
+  }
 }
 
 } // namespace
