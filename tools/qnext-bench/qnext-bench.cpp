@@ -20,6 +20,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "qnext/OutputPath.h"
 #include "qnext/Runtime.h"
 
 #include "llvm/ADT/ScopeExit.h"
@@ -310,6 +311,15 @@ int main(int argc, char **argv) {
     return fail("--repeat and --decode-tokens must be at least 1");
   if (peakTflops < 0)
     return fail("--peak-tflops must not be negative");
+
+  if (!jsonOut.empty()) {
+    std::string why;
+    qnext::OutputKind kind;
+    if (!qnext::checkOutputPath(jsonOut, {artifact}, kind, why))
+      return fail("--json " + why);
+    if (kind == qnext::OutputKind::InPlace)
+      return fail("--json " + jsonOut + ": not a regular file");
+  }
 
   char *error = nullptr;
   qnext_model *model = qnext_model_open(artifact.c_str(), &error);

@@ -28,6 +28,7 @@
 #include "qnext/Model/WeightPacker.h"
 #include "qnext/Support/ProgressLine.h"
 #include "qnext/Target/CPUObject.h"
+#include "qnext/OutputPath.h"
 #include "qnext/Target/CPUPipeline.h"
 #include "qnext/Target/CUDAPipeline.h"
 #include "qnext/Target/FusionReport.h"
@@ -253,7 +254,26 @@ const char *phaseName(Phase phase) {
   return "?";
 }
 
+/// How -o is written (checkOutputPath, decided before the work).
+qnext::OutputKind outputKind = qnext::OutputKind::Replace;
+
+/// Writes `path` whole through a temporary file renamed into place (a failed
+/// run never leaves a partial or truncated output), "-" to stdout; -o naming
+/// a character device (/dev/null) is written in place, never replaced.
 Error writeText(StringRef path, function_ref<void(raw_ostream &)> print) {
+  if (path == output && outputKind == qnext::OutputKind::InPlace) {
+    std::error_code ec;
+    raw_fd_ostream os(path, ec);
+    if (!ec) {
+      print(os);
+      os.close();
+      ec = os.error();
+      os.clear_error();
+    }
+    if (ec)
+      return createStringError(path + ": " + ec.message());
+    return Error::success();
+  }
   if (Error e = writeToOutput(path, [&](raw_ostream &os) {
         print(os);
         return Error::success();
@@ -401,6 +421,17 @@ int main(int argc, char **argv) {
                 ": no such schedule (static, dynamic, guided, runtime)");
   if (Error e = mlir::qnext::checkCPUName(cpu))
     return fail(toString(std::move(e)));
+  {
+    std::string why;
+    if (!qnext::checkOutputPath(output, {input}, outputKind, why))
+      return fail(why);
+    if (outputKind == qnext::OutputKind::InPlace &&
+        compileTo == Phase::Artifact)
+      return fail(output + ": not a regular file; an artifact is written whole "
+                  "to a temporary file and renamed into place, which would "
+                  "replace it (stop earlier with --compile-to to check a "
+                  "model compiles)");
+  }
   auto fusions = chosenFusions();
   if (!fusions)
     return fail(toString(fusions.takeError()));
@@ -514,11 +545,8 @@ int main(int argc, char **argv) {
     auto ptx = mlir::qnext::kernelBinary(*module);
     if (!ptx)
       return fail(toString(ptx.takeError()));
-    if (Error e = writeToOutput(output, [&](raw_ostream &os) {
-          os << *ptx;
-          return Error::success();
-        }))
-      return fail(output + ": " + toString(std::move(e)));
+    if (Error e = writeText(output, [&](raw_ostream &os) { os << *ptx; }))
+      return fail(toString(std::move(e)));
     return 0;
   }
 
@@ -581,12 +609,7 @@ int main(int argc, char **argv) {
     return 0;
   }
 
-  // Written to a temporary file and renamed into place: a failed run never
-  // leaves a partial or truncated output.
-  if (Error e = writeToOutput(output, [&](raw_ostream &os) {
-        module->print(os);
-        return Error::success();
-      }))
-    return fail(output + ": " + toString(std::move(e)));
+  if (Error e = writeText(output, [&](raw_ostream &os) { module->print(os); }))
+    return fail(toString(std::move(e)));
   return 0;
 }

@@ -19,6 +19,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "qnext/Chat.h"
+#include "qnext/OutputPath.h"
 #include "qnext/Runtime.h"
 #include "qnext/Sampler.h"
 #include "qnext/Tokenizer.h"
@@ -147,6 +148,9 @@ cl::opt<bool> memory("memory",
                               "after prefill and after decode, and the size "
                               "of the caches"),
                      cl::cat(category));
+
+/// How --logits-out is written (qnext::checkOutputPath, before the work).
+qnext::OutputKind logitsKind = qnext::OutputKind::Replace;
 
 /// RssAnon of /proc/self/status in KiB: the process's own memory, not the
 /// pages of the mapped artifact.
@@ -621,12 +625,27 @@ int runTokens(qnext_model *model, int threadsUsed) {
                      (long long)(qnext_session_state_bytes(session) >> 10));
 
   if (!logitsOut.empty()) {
-    if (Error e = writeToOutput(logitsOut, [&](raw_ostream &os) {
-          os.write(reinterpret_cast<const char *>(logits.data()),
-                   logits.size() * sizeof(float));
-          return Error::success();
-        }))
+    auto write = [&](raw_ostream &os) {
+      os.write(reinterpret_cast<const char *>(logits.data()),
+               logits.size() * sizeof(float));
+    };
+    if (logitsKind == qnext::OutputKind::InPlace) { // /dev/null: never replaced
+      std::error_code ec;
+      raw_fd_ostream os(logitsOut, ec);
+      if (!ec) {
+        write(os);
+        os.close();
+        ec = os.error();
+        os.clear_error();
+      }
+      if (ec)
+        return fail(logitsOut + ": " + ec.message());
+    } else if (Error e = writeToOutput(logitsOut, [&](raw_ostream &os) {
+                 write(os);
+                 return Error::success();
+               })) {
       return fail(logitsOut + ": " + toString(std::move(e)));
+    }
   }
   if (!referenceLogits.empty()) {
     auto buffer = MemoryBuffer::getFile(referenceLogits, /*IsText=*/false,
@@ -705,6 +724,10 @@ int main(int argc, char **argv) {
     StringRef dir = sys::path::parent_path(logitsOut);
     if (!dir.empty() && !sys::fs::is_directory(dir))
       return fail("--logits-out " + logitsOut + ": no folder " + dir);
+    std::string why;
+    if (!qnext::checkOutputPath(logitsOut, {artifact, referenceLogits, bisectAgainst},
+                                logitsKind, why))
+      return fail("--logits-out " + why);
   }
 
   char *error = nullptr;

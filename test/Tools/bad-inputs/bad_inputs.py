@@ -13,6 +13,7 @@ import json
 import os
 import re
 import shutil
+import stat
 import struct
 import subprocess
 import sys
@@ -116,8 +117,16 @@ manifest_offset = struct.unpack_from("<Q", open(artifact, "rb").read(), section_
 cases = []
 
 
-def case(name, argv, expect, output=None, stdin=b"", env=None):
-    cases.append((name, argv, expect, output, stdin, env))
+def case(name, argv, expect, output=None, stdin=b"", env=None, protect=()):
+    """protect: files (or device nodes) the run must leave exactly as they were."""
+    cases.append((name, argv, expect, output, stdin, env, protect))
+
+
+def snapshot(path):
+    st = os.lstat(path)
+    if stat.S_ISREG(st.st_mode):
+        return ("file", open(path, "rb").read())
+    return ("node", stat.S_IFMT(st.st_mode), st.st_rdev)
 
 
 out = os.path.join(work, "out.qnx")  # must survive every failing compile
@@ -321,6 +330,27 @@ for name, args, stdin, expect in [
 case("bench: --prompts 0", [bench, artifact, "--prompts", "0"], r"--prompts")
 case("compile: unknown --compile-to", [compile_, good, "--compile-to=nothing", "-o", out],
      r"compile-to", out)
+# Outputs that must not be written: an input of the run (by any name), a FIFO
+# (opening it would block), and, for an artifact (a temporary file renamed
+# into place), a device node, which renaming would destroy.
+config_json = os.path.join(good, "config.json")
+case("output: -o the checkpoint's own config.json",
+     [compile_, good, "--compile-to=fused", "-o", config_json],
+     r"config\.json: is an input of this run", protect=[config_json])
+fifo = os.path.join(work, "fifo")
+if not os.path.exists(fifo):
+    os.mkfifo(fifo)
+case("output: -o a FIFO", [compile_, good, "--compile-to=fused", "-o", fifo],
+     r"fifo: not a regular file", protect=[fifo])
+case("output: --logits-out the artifact itself",
+     [run, artifact, "--tokens", "1", "--logits-out", artifact],
+     r"--logits-out .*good\.qnx: is an input of this run", protect=[artifact])
+if os.geteuid() == 0:  # mknod needs root (CI and the project's machines are)
+    device = os.path.join(work, "null-device")
+    if not os.path.exists(device):
+        os.mknod(device, 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+    case("output: an artifact to a device node", [compile_, good, "-o", device],
+         r"null-device: not a regular file; an artifact is written whole", protect=[device])
 case("compile: unknown --cpu", [compile_, good, "--cpu=nonsense", "-o", out],
      r"unknown --cpu 'nonsense'", out)
 case("compile: misspelt --cpu", [compile_, good, "--cpu=skylake-avx51", "-o", out],
@@ -329,7 +359,8 @@ case("synth: unknown preset", [synth, "--preset", "huge", "-o", work + "/synth-o
      r"preset")
 
 failed = 0
-for name, argv, expect, output, stdin, env in cases:
+for name, argv, expect, output, stdin, env, protect in cases:
+    before = {p: snapshot(p) for p in protect}
     sentinel = b"an existing file that a failed run must not touch"
     if output:
         open(output, "wb").write(sentinel)
@@ -346,6 +377,9 @@ for name, argv, expect, output, stdin, env in cases:
         problems.append(f"message does not match /{expect}/")
     if output and open(output, "rb").read() != sentinel:
         problems.append("the existing output was changed")
+    for p in protect:
+        if not os.path.lexists(p) or snapshot(p) != before[p]:
+            problems.append(f"{p} was changed")
     leftovers = [f for f in os.listdir(os.path.dirname(output)) if f.startswith("out.qnx.") or f.startswith("out-")] if output else []
     if leftovers:
         problems.append(f"temporary files left: {leftovers}")

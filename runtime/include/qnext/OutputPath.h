@@ -1,0 +1,96 @@
+//===- OutputPath.h - may this output be written, and how -------*- C++ -*-===//
+//
+// Every tool that writes a file asks before it starts the work: an output
+// that is one of its inputs (by any path or link), a folder, a FIFO, a socket
+// or a block device is refused; a character device such as /dev/null is
+// written in place, never replaced (renaming a temporary file over it would
+// destroy the device node); anything else (a regular file, or a new name in
+// an existing folder) is written to a temporary file beside it and renamed.
+// Header-only, POSIX only: the runtime tools and the compiler share it.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef QNEXT_OUTPUTPATH_H
+#define QNEXT_OUTPUTPATH_H
+
+#include <dirent.h>
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstring>
+#include <string>
+#include <vector>
+
+namespace qnext {
+
+enum class OutputKind {
+  Stdout,  ///< "-"
+  Replace, ///< a temporary file beside it, renamed into place
+  InPlace, ///< a character device: opened and written, never replaced
+};
+
+namespace detail {
+inline bool sameFile(const struct stat &a, const struct stat &b) {
+  return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+} // namespace detail
+
+/// Decides how `path` may be written, or refuses it (false, `error` set to
+/// one line naming the path). `inputs` are files or folders the tool reads;
+/// a folder stands for every file directly in it.
+inline bool checkOutputPath(const std::string &path,
+                            const std::vector<std::string> &inputs,
+                            OutputKind &kind, std::string &error) {
+  if (path == "-") {
+    kind = OutputKind::Stdout;
+    return true;
+  }
+  struct stat out;
+  if (stat(path.c_str(), &out) != 0) {
+    if (errno != ENOENT) {
+      error = path + ": " + std::strerror(errno);
+      return false;
+    }
+    kind = OutputKind::Replace; // a new file (its folder is checked on write)
+    return true;
+  }
+  if (S_ISDIR(out.st_mode)) {
+    error = path + ": is a folder, not a file to write";
+    return false;
+  }
+  if (!S_ISREG(out.st_mode) && !S_ISCHR(out.st_mode)) {
+    error = path + ": not a regular file (a FIFO, socket or block device); "
+                   "refusing to write it";
+    return false;
+  }
+  for (const std::string &input : inputs) {
+    struct stat in;
+    if (stat(input.c_str(), &in) != 0)
+      continue;
+    bool clash = detail::sameFile(in, out);
+    if (!clash && S_ISDIR(in.st_mode))
+      if (DIR *dir = opendir(input.c_str())) {
+        while (dirent *entry = readdir(dir)) {
+          struct stat file;
+          std::string name = input + "/" + entry->d_name;
+          if (stat(name.c_str(), &file) == 0 && S_ISREG(file.st_mode) &&
+              detail::sameFile(file, out)) {
+            clash = true;
+            break;
+          }
+        }
+        closedir(dir);
+      }
+    if (clash) {
+      error = path + ": is an input of this run (" + input +
+              "); refusing to overwrite it";
+      return false;
+    }
+  }
+  kind = S_ISCHR(out.st_mode) ? OutputKind::InPlace : OutputKind::Replace;
+  return true;
+}
+
+} // namespace qnext
+
+#endif // QNEXT_OUTPUTPATH_H
