@@ -2,6 +2,7 @@
 
 #include "qnext/Artifact/ArtifactWriter.h"
 #include "qnext/ArtifactFormat.h"
+#include "qnext/FileChecks.h"
 #include "qnext/Chat.h"
 #include "qnext/Sampler.h"
 #include "qnext/Tokenizer.h"
@@ -40,6 +41,8 @@ readCheckpointTextFiles(llvm::StringRef folder, const ModelConfig &config) {
     path = std::string(p);
     if (!llvm::sys::fs::exists(path))
       return false;
+    if (std::string error; !checkRegularFile(path, error))
+      return llvm::createStringError(error);
     auto buffer = llvm::MemoryBuffer::getFile(path, /*IsText=*/false,
                                               /*RequiresNullTerminator=*/false);
     if (!buffer)

@@ -7,6 +7,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "qnext/Model/Config.h"
+#include "qnext/FileChecks.h"
 
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
@@ -403,6 +404,8 @@ Expected<ModelConfig> parseModelConfig(StringRef text, StringRef fileName) {
 }
 
 Expected<ModelConfig> loadModelConfig(StringRef path) {
+  if (std::string error; !checkRegularFile(path.str(), error))
+    return llvm::createStringError(error);
   auto buffer = llvm::MemoryBuffer::getFile(path, /*IsText=*/true);
   if (!buffer)
     return llvm::createStringError(path.str() + ": " +

@@ -7,6 +7,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "qnext/Model/SafeTensors.h"
+#include "qnext/FileChecks.h"
 
 #include "llvm/Support/Endian.h"
 #include "llvm/Support/FileSystem.h"
@@ -192,6 +193,10 @@ Expected<std::vector<TensorInfo>> parseSafeTensors(StringRef file,
 
 Expected<std::unique_ptr<SafeTensorsFile>>
 SafeTensorsFile::open(StringRef path, unsigned fileIndex) {
+  // A FIFO would block here, /dev/zero (behind a link) be read until memory
+  // runs out: regular files only.
+  if (std::string error; !checkRegularFile(path.str(), error))
+    return llvm::createStringError(error);
   auto buffer = llvm::MemoryBuffer::getFile(path, /*IsText=*/false,
                                             /*RequiresNullTerminator=*/false);
   if (!buffer)
@@ -224,6 +229,8 @@ Expected<std::unique_ptr<Checkpoint>> Checkpoint::open(StringRef directory) {
   json weightMap;
   if (llvm::sys::fs::exists(indexPath)) {
     StringRef indexName = "model.safetensors.index.json";
+    if (std::string error; !checkRegularFile(std::string(indexPath), error))
+      return llvm::createStringError(error);
     auto buffer = llvm::MemoryBuffer::getFile(indexPath, /*IsText=*/true);
     if (!buffer)
       return fail(indexPath, buffer.getError().message());

@@ -91,7 +91,9 @@ struct qnext_model {
 
   /// Maps and validates the artifact; loads its code unless only inspecting.
   bool open(char **error, bool withCode) {
-    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    // O_NONBLOCK: a FIFO opens at once (and is then refused below) rather
+    // than waiting for a writer; it changes nothing for a regular file.
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0)
       return fail(error, std::strerror(errno));
     struct stat st;

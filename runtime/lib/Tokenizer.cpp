@@ -529,6 +529,10 @@ std::unique_ptr<Tokenizer> Tokenizer::load(const std::string &path,
   }
   if (S_ISDIR(st.st_mode))
     return load(path + "/tokenizer.json", error);
+  if (!S_ISREG(st.st_mode)) {
+    error = path + ": not a regular file (a FIFO, socket or device)";
+    return nullptr;
+  }
   std::ifstream in(path, std::ios::binary);
   char magic[sizeof artifact::kMagic] = {};
   in.read(magic, sizeof magic);

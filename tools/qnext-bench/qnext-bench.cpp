@@ -20,7 +20,7 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "qnext/OutputPath.h"
+#include "qnext/FileChecks.h"
 #include "qnext/Runtime.h"
 
 #include "llvm/ADT/ScopeExit.h"

@@ -28,7 +28,7 @@
 #include "qnext/Model/WeightPacker.h"
 #include "qnext/Support/ProgressLine.h"
 #include "qnext/Target/CPUObject.h"
-#include "qnext/OutputPath.h"
+#include "qnext/FileChecks.h"
 #include "qnext/Target/CPUPipeline.h"
 #include "qnext/Target/CUDAPipeline.h"
 #include "qnext/Target/FusionReport.h"

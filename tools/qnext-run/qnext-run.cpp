@@ -19,7 +19,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "qnext/Chat.h"
-#include "qnext/OutputPath.h"
+#include "qnext/FileChecks.h"
 #include "qnext/Runtime.h"
 #include "qnext/Sampler.h"
 #include "qnext/Tokenizer.h"

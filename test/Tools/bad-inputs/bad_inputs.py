@@ -330,6 +330,31 @@ for name, args, stdin, expect in [
 case("bench: --prompts 0", [bench, artifact, "--prompts", "0"], r"--prompts")
 case("compile: unknown --compile-to", [compile_, good, "--compile-to=nothing", "-o", out],
      r"compile-to", out)
+# Inputs that are no regular files: a FIFO would block the open forever, a
+# link to /dev/zero be read until memory runs out. Refused before reading.
+def fifo_in(name, rel):
+    path = folder(name)
+    os.remove(os.path.join(path, rel))
+    os.mkfifo(os.path.join(path, rel))
+    return path
+case("input: config.json a FIFO", [compile_, fifo_in("fifo_config", "config.json"), "-o", out],
+     r"config\.json: not a regular file", out)
+case("input: a shard a FIFO", [compile_, fifo_in("fifo_shard", "model.safetensors"), "-o", out],
+     r"model\.safetensors: not a regular file", out)
+case("input: tokenizer.json a FIFO", [compile_, fifo_in("fifo_tok", "tokenizer.json"), "-o", out],
+     r"tokenizer\.json: not a regular file", out)
+zero = folder("zero_shard")
+os.remove(os.path.join(zero, "model.safetensors"))
+os.symlink("/dev/zero", os.path.join(zero, "model.safetensors"))
+case("input: a shard linked to /dev/zero", [compile_, zero, "-o", out],
+     r"model\.safetensors: not a regular file", out)
+fifo_qnx = os.path.join(work, "fifo.qnx")
+if not os.path.exists(fifo_qnx):
+    os.mkfifo(fifo_qnx)
+case("input: the artifact a FIFO", [run, fifo_qnx, "--tokens", "1"], r"fifo\.qnx: not a regular file")
+case("input: --tokenizer a FIFO", [tokenize, "--tokenizer", os.path.join(fifo_in("fifo_tok2", "tokenizer.json"), "tokenizer.json")],
+     r"tokenizer\.json: not a regular file")
+
 # Outputs that must not be written: an input of the run (by any name), a FIFO
 # (opening it would block), and, for an artifact (a temporary file renamed
 # into place), a device node, which renaming would destroy.

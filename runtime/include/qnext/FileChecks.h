@@ -1,4 +1,8 @@
-//===- OutputPath.h - may this output be written, and how -------*- C++ -*-===//
+//===- FileChecks.h - may a file be read, may an output be written -*- C++ -*-===//
+//
+// Every reader checks that its input is a regular file before it opens it
+// (links followed): a FIFO would block the open forever, a device such as
+// /dev/zero would be read until memory runs out.
 //
 // Every tool that writes a file asks before it starts the work: an output
 // that is one of its inputs (by any path or link), a folder, a FIFO, a socket
@@ -10,8 +14,8 @@
 //
 //===----------------------------------------------------------------------===//
 
-#ifndef QNEXT_OUTPUTPATH_H
-#define QNEXT_OUTPUTPATH_H
+#ifndef QNEXT_FILECHECKS_H
+#define QNEXT_FILECHECKS_H
 
 #include <dirent.h>
 #include <sys/stat.h>
@@ -22,6 +26,23 @@
 #include <vector>
 
 namespace qnext {
+
+/// True where `path` (links followed) is a regular file; otherwise false and
+/// `error` is "PATH: No such file or directory", "PATH: is a folder, not a
+/// file" or "PATH: not a regular file (a FIFO, socket or device)".
+inline bool checkRegularFile(const std::string &path, std::string &error) {
+  struct stat st;
+  if (stat(path.c_str(), &st) != 0) {
+    error = path + ": " + std::strerror(errno);
+    return false;
+  }
+  if (S_ISREG(st.st_mode))
+    return true;
+  error = path + (S_ISDIR(st.st_mode)
+                      ? ": is a folder, not a file"
+                      : ": not a regular file (a FIFO, socket or device)");
+  return false;
+}
 
 enum class OutputKind {
   Stdout,  ///< "-"
@@ -93,4 +114,4 @@ inline bool checkOutputPath(const std::string &path,
 
 } // namespace qnext
 
-#endif // QNEXT_OUTPUTPATH_H
+#endif // QNEXT_FILECHECKS_H
