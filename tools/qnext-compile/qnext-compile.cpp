@@ -22,13 +22,13 @@
 //===----------------------------------------------------------------------===//
 
 #include "qnext/Artifact/ArtifactWriter.h"
+#include "qnext/FileChecks.h"
 #include "qnext/InitAll.h"
 #include "qnext/Model/ModelBuilder.h"
 #include "qnext/Model/SafeTensors.h"
 #include "qnext/Model/WeightPacker.h"
 #include "qnext/Support/ProgressLine.h"
 #include "qnext/Target/CPUObject.h"
-#include "qnext/FileChecks.h"
 #include "qnext/Target/CPUPipeline.h"
 #include "qnext/Target/CUDAPipeline.h"
 #include "qnext/Target/FusionReport.h"
@@ -262,16 +262,11 @@ qnext::OutputKind outputKind = qnext::OutputKind::Replace;
 /// a character device (/dev/null) is written in place, never replaced.
 Error writeText(StringRef path, function_ref<void(raw_ostream &)> print) {
   if (path == output && outputKind == qnext::OutputKind::InPlace) {
-    std::error_code ec;
-    raw_fd_ostream os(path, ec);
-    if (!ec) {
-      print(os);
-      os.close();
-      ec = os.error();
-      os.clear_error();
-    }
-    if (ec)
-      return createStringError(path + ": " + ec.message());
+    std::string text, error;
+    raw_string_ostream os(text);
+    print(os);
+    if (!qnext::writeInPlace(path.str(), text, error))
+      return createStringError(error);
     return Error::success();
   }
   if (Error e = writeToOutput(path, [&](raw_ostream &os) {

@@ -625,23 +625,14 @@ int runTokens(qnext_model *model, int threadsUsed) {
                      (long long)(qnext_session_state_bytes(session) >> 10));
 
   if (!logitsOut.empty()) {
-    auto write = [&](raw_ostream &os) {
-      os.write(reinterpret_cast<const char *>(logits.data()),
-               logits.size() * sizeof(float));
-    };
+    std::string_view bytes(reinterpret_cast<const char *>(logits.data()),
+                           logits.size() * sizeof(float));
+    std::string why;
     if (logitsKind == qnext::OutputKind::InPlace) { // /dev/null: never replaced
-      std::error_code ec;
-      raw_fd_ostream os(logitsOut, ec);
-      if (!ec) {
-        write(os);
-        os.close();
-        ec = os.error();
-        os.clear_error();
-      }
-      if (ec)
-        return fail(logitsOut + ": " + ec.message());
+      if (!qnext::writeInPlace(logitsOut, bytes, why))
+        return fail(why);
     } else if (Error e = writeToOutput(logitsOut, [&](raw_ostream &os) {
-                 write(os);
+                 os << bytes;
                  return Error::success();
                })) {
       return fail(logitsOut + ": " + toString(std::move(e)));

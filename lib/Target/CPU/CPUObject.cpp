@@ -84,24 +84,32 @@ std::pair<std::string, std::string> cpuAndFeatures(llvm::StringRef cpu) {
   return {llvm::sys::getHostCPUName().str(), mlir::qnext::hostFeatures()};
 }
 
-llvm::Expected<std::unique_ptr<llvm::TargetMachine>>
-createTargetMachine(const CPUTargetOptions &options, CPUTargetInfo *info) {
+/// The LLVM target of this machine's triple (initialised once).
+llvm::Expected<const llvm::Target *> nativeTarget(const llvm::Triple &triple) {
   static bool initialized = [] {
     llvm::InitializeNativeTarget();
     llvm::InitializeNativeTargetAsmPrinter();
     return true;
   }();
   (void)initialized;
-  llvm::Triple triple(llvm::sys::getDefaultTargetTriple());
   std::string error;
   const llvm::Target *target = llvm::TargetRegistry::lookupTarget(triple, error);
   if (!target)
     return llvm::createStringError("no LLVM target for " + triple.str() + ": " +
                                    error);
+  return target;
+}
+
+llvm::Expected<std::unique_ptr<llvm::TargetMachine>>
+createTargetMachine(const CPUTargetOptions &options, CPUTargetInfo *info) {
+  llvm::Triple triple(llvm::sys::getDefaultTargetTriple());
+  auto target = nativeTarget(triple);
+  if (!target)
+    return target.takeError();
   if (llvm::Error e = checkCPUName(options.cpu))
     return std::move(e);
   auto [cpu, features] = cpuAndFeatures(options.cpu);
-  std::unique_ptr<llvm::TargetMachine> tm(target->createTargetMachine(
+  std::unique_ptr<llvm::TargetMachine> tm((*target)->createTargetMachine(
       triple, cpu, features, llvm::TargetOptions(), llvm::Reloc::PIC_,
       std::nullopt, llvm::CodeGenOptLevel::Aggressive));
   if (!tm)
@@ -261,22 +269,16 @@ int64_t mlir::qnext::preferredVectorWidth(const CPUTargetOptions &options) {
   return sti && sti->checkFeatures("+avx512f") ? 16 : 8;
 }
 
-/// The host's processor descriptions (every CPU name LLVM knows for it).
-static std::unique_ptr<llvm::MCSubtargetInfo> hostSubtargetInfo() {
-  llvm::InitializeNativeTarget();
-  llvm::Triple triple(llvm::sys::getDefaultTargetTriple());
-  std::string error;
-  const llvm::Target *target = llvm::TargetRegistry::lookupTarget(triple, error);
-  if (!target)
-    return nullptr;
-  return std::unique_ptr<llvm::MCSubtargetInfo>(
-      target->createMCSubtargetInfo(triple, "", ""));
-}
-
 llvm::Error mlir::qnext::checkCPUName(llvm::StringRef cpu) {
   if (cpu == "host")
     return llvm::Error::success();
-  std::unique_ptr<llvm::MCSubtargetInfo> sti = hostSubtargetInfo();
+  // Every CPU name LLVM knows for this machine's triple.
+  llvm::Triple triple(llvm::sys::getDefaultTargetTriple());
+  auto target = nativeTarget(triple);
+  if (!target)
+    return target.takeError();
+  std::unique_ptr<llvm::MCSubtargetInfo> sti(
+      (*target)->createMCSubtargetInfo(triple, "", ""));
   if (!sti || sti->isCPUStringValid(cpu))
     return llvm::Error::success();
   llvm::StringRef best;

@@ -18,11 +18,14 @@
 #define QNEXT_FILECHECKS_H
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace qnext {
@@ -110,6 +113,30 @@ inline bool checkOutputPath(const std::string &path,
   }
   kind = S_ISCHR(out.st_mode) ? OutputKind::InPlace : OutputKind::Replace;
   return true;
+}
+
+/// Writes `bytes` into `path`, an existing character device
+/// (OutputKind::InPlace), which stays what it is. False with `error` set to
+/// one line naming the path on any failure.
+inline bool writeInPlace(const std::string &path, std::string_view bytes,
+                         std::string &error) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+  bool ok = fd >= 0;
+  while (ok && !bytes.empty()) {
+    ssize_t n = ::write(fd, bytes.data(), bytes.size());
+    if (n < 0 && errno == EINTR)
+      continue;
+    ok = n > 0;
+    if (ok)
+      bytes.remove_prefix(size_t(n));
+  }
+  if (!ok)
+    error = path + ": " + std::strerror(errno);
+  if (fd >= 0 && ::close(fd) != 0 && ok) {
+    error = path + ": " + std::strerror(errno);
+    ok = false;
+  }
+  return ok;
 }
 
 } // namespace qnext
