@@ -4,7 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include <chrono>
+#include <algorithm>
 
 using json = nlohmann::json;
 
@@ -180,59 +180,5 @@ std::optional<int32_t> ThinkingBudget::forcedNext() const {
 }
 
 void ThinkingBudget::accept(int32_t id) { see(id, /*generated=*/true); }
-
-bool generate(qnext_session *session, int64_t vocab,
-              const std::vector<int32_t> &prompt, int64_t maxNew,
-              const std::vector<int32_t> &stopIds, Sampler &sampler,
-              ThinkingBudget *budget, std::vector<int32_t> &context,
-              const std::function<void(int32_t, bool)> &onToken,
-              GenerationStats &stats, std::string &error) {
-  using Clock = std::chrono::steady_clock;
-  stats = GenerationStats();
-  stats.promptTokens = int64_t(prompt.size());
-  // The session writes rows of the model's vocabulary; `vocab` may be less.
-  const int64_t rowSize = qnext_model_vocab_size(qnext_session_model(session));
-  std::vector<float> logits(static_cast<size_t>(std::max(rowSize, vocab)));
-  char *message = nullptr;
-  auto failed = [&] {
-    error = message ? message : "unknown error";
-    qnext_free_error(message);
-    return false;
-  };
-  auto start = Clock::now();
-  if (qnext_session_prefill_last(session, prompt.data(), int64_t(prompt.size()),
-                                 logits.data(), &message))
-    return failed();
-  context.insert(context.end(), prompt.begin(), prompt.end());
-  stats.prefillSeconds = std::chrono::duration<double>(Clock::now() - start).count();
-  if (budget)
-    budget->observePrompt(prompt);
-
-  const size_t generatedFrom = context.size();
-  start = Clock::now();
-  while (stats.generated < maxNew) {
-    std::optional<int32_t> forced = budget ? budget->forcedNext() : std::nullopt;
-    int32_t next = forced ? *forced
-                          : sampler.sample(logits.data(), vocab, context,
-                                           generatedFrom);
-    if (budget)
-      budget->accept(next);
-    ++stats.generated;
-    stats.forced += forced.has_value();
-    stats.last = next;
-    onToken(next, forced.has_value());
-    if (!forced && std::find(stopIds.begin(), stopIds.end(), next) != stopIds.end()) {
-      stats.stopped = true;
-      break;
-    }
-    if (stats.generated == maxNew)
-      break; // the last token's own logits are not needed
-    if (qnext_session_decode(session, next, logits.data(), &message))
-      return failed();
-    context.push_back(next);
-  }
-  stats.decodeSeconds = std::chrono::duration<double>(Clock::now() - start).count();
-  return true;
-}
 
 } // namespace qnext

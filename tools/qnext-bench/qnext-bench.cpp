@@ -21,26 +21,20 @@
 //===----------------------------------------------------------------------===//
 
 #include "qnext/FileChecks.h"
+#include "qnext/Generate.h"
 #include "qnext/Runtime.h"
 
-#include "llvm/ADT/ScopeExit.h"
-#include "llvm/ADT/StringExtras.h"
-#include "llvm/Support/CommandLine.h"
-#include "llvm/Support/FileSystem.h"
-#include "llvm/Support/Format.h"
-#include "llvm/Support/FormatVariadic.h"
-#include "llvm/Support/InitLLVM.h"
-#include "llvm/Support/WithColor.h"
-#include "llvm/Support/raw_ostream.h"
+#include "RuntimeTool.h"
 
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstdlib>
+#include <iostream>
 #include <map>
 #include <memory>
-#include <chrono>
 #include <optional>
 #include <random>
 #include <string>
@@ -49,46 +43,11 @@
 
 #include <unistd.h>
 
-using namespace llvm;
 using json = nlohmann::ordered_json;
+using qnext::tool::fail;
+using qnext::tool::format;
 
 namespace {
-
-cl::OptionCategory category("qnext-bench options");
-cl::opt<std::string> artifact(cl::Positional, cl::Required,
-                              cl::desc("<model.qnx>"), cl::cat(category));
-cl::list<int64_t> prompts("prompts", cl::CommaSeparated,
-                          cl::desc("Prompt lengths to time prefill on "
-                                   "(default 128,512,2048)"),
-                          cl::cat(category));
-cl::list<int64_t> depths("depths", cl::CommaSeparated,
-                         cl::desc("Context depths to time decode at "
-                                  "(default 0,1024,4096)"),
-                         cl::cat(category));
-cl::opt<int64_t> repeat("repeat", cl::desc("Runs per figure (default 3)"),
-                        cl::init(3), cl::cat(category));
-cl::opt<int64_t> decodeTokens("decode-tokens",
-                              cl::desc("Tokens per decode run (default 16)"),
-                              cl::init(16), cl::cat(category));
-cl::opt<std::string> jsonOut("json", cl::desc("Also write the figures as JSON"),
-                             cl::value_desc("file"), cl::cat(category));
-cl::opt<double> peakTflops(
-    "peak-tflops",
-    cl::desc("The machine's peak in TFLOP/s at the weights' type (e.g. 989 for an "
-             "H100 SXM's dense BF16 tensor cores): prefill's compute roofline"),
-    cl::init(0), cl::cat(category));
-
-cl::opt<double> cacheMB(
-    "cache-mb",
-    cl::desc("The last-level cache in MB (default: what the system reports; a GPU: "
-             "128). Decode's roofline is shown only where a token's weights exceed "
-             "twice it"),
-    cl::init(-1), cl::cat(category));
-
-int fail(const Twine &message) {
-  WithColor::error(errs(), "qnext-bench") << message << "\n";
-  return 1;
-}
 
 using Clock = std::chrono::steady_clock;
 double seconds(Clock::time_point since) {
@@ -276,22 +235,38 @@ PerToken activePerToken(const json &m) {
 } // namespace
 
 int main(int argc, char **argv) {
-  InitLLVM init(argc, argv);
-  // The LLVM dylib registers an option named --threads of its own; ours
-  // replaces it.
-  if (cl::Option *theirs = cl::getRegisteredOptions().lookup("threads"))
-    theirs->removeArgument();
-  cl::list<int64_t> threadCounts(
-      "threads", cl::CommaSeparated,
-      cl::desc("Thread counts (default 1,2; a CUDA artifact runs once, on its GPU)"),
-      cl::cat(category));
-  cl::HideUnrelatedOptions(category);
-  cl::ParseCommandLineOptions(argc, argv,
-                              "qnext-bench: prefill and decode speed of a "
-                              "model artifact, and its decode roofline\n");
-  std::vector<int64_t> promptLens(prompts.begin(), prompts.end());
-  std::vector<int64_t> depthList(depths.begin(), depths.end());
-  std::vector<int64_t> threadList(threadCounts.begin(), threadCounts.end());
+  qnext::tool::toolName() = "qnext-bench";
+  std::string artifact, jsonOut;
+  std::vector<int64_t> promptLens, depthList, threadList;
+  int64_t repeat = 3, decodeTokens = 16;
+  double peakTflops = 0, cacheMB = -1;
+  CLI::App app{"qnext-bench: prefill and decode speed of a model artifact, and its "
+               "decode roofline",
+               "qnext-bench"};
+  app.add_option("artifact", artifact, "The model artifact")
+      ->required()
+      ->type_name("<model.qnx>");
+  app.add_option("--prompts", promptLens,
+                 "Prompt lengths to time prefill on (default 128,512,2048)")
+      ->delimiter(',');
+  app.add_option("--depths", depthList,
+                 "Context depths to time decode at (default 0,1024,4096)")
+      ->delimiter(',');
+  app.add_option("--threads", threadList,
+                 "Thread counts (default 1,2; a CUDA artifact runs once, on its GPU)")
+      ->delimiter(',');
+  app.add_option("--repeat", repeat, "Runs per figure (default 3)");
+  app.add_option("--decode-tokens", decodeTokens, "Tokens per decode run (default 16)");
+  app.add_option("--json", jsonOut, "Also write the figures as JSON")->type_name("FILE");
+  app.add_option("--peak-tflops", peakTflops,
+                 "The machine's peak in TFLOP/s at the weights' type (e.g. 989 for an "
+                 "H100 SXM's dense BF16 tensor cores): prefill's compute roofline");
+  app.add_option("--cache-mb", cacheMB,
+                 "The last-level cache in MB (default: what the system reports; a "
+                 "GPU: 128). Decode's roofline is shown only where a token's weights "
+                 "exceed twice it");
+  if (auto rc = qnext::tool::parse(app, argc, argv))
+    return *rc;
   if (promptLens.empty())
     promptLens = {128, 512, 2048};
   if (depthList.empty())
@@ -309,7 +284,7 @@ int main(int argc, char **argv) {
       return fail("--threads: counts must be in [1, 4096]");
   if (repeat < 1 || decodeTokens < 1)
     return fail("--repeat and --decode-tokens must be at least 1");
-  if (peakTflops < 0)
+  if (!(peakTflops >= 0))
     return fail("--peak-tflops must not be negative");
 
   if (!jsonOut.empty()) {
@@ -328,7 +303,8 @@ int main(int argc, char **argv) {
     qnext_free_error(error);
     return rc;
   }
-  scope_exit closeModel([&] { qnext_model_close(model); });
+  std::unique_ptr<qnext_model, void (*)(qnext_model *)> closeModel(model,
+                                                                   qnext_model_close);
   json manifest = json::parse(qnext_model_manifest(model));
   // A CUDA artifact: the GPU's bandwidth, and no CPU threads to vary.
   const bool gpu = manifest["target"].value("kind", "") == "cuda";
@@ -338,8 +314,12 @@ int main(int argc, char **argv) {
   const int64_t maxDepth = *std::max_element(depthList.begin(), depthList.end());
   const int64_t maxPrompt =
       *std::max_element(promptLens.begin(), promptLens.end());
+  // Each decode run processes the token left by the one before, then
+  // --decode-tokens more; the runs at one depth continue the context past
+  // it, so a depth closer to the one before than those runs starts later.
+  const int64_t runTokens = (repeat + 1) * (decodeTokens + 1);
   const int64_t capacity =
-      std::max(maxPrompt, maxDepth + (repeat + 1) * decodeTokens + 1);
+      std::max(maxPrompt, maxDepth + int64_t(depthList.size()) * runTokens + 1);
 
   // Deterministic token ids, away from the special tokens at the top.
   std::mt19937 rng(1234);
@@ -353,14 +333,22 @@ int main(int argc, char **argv) {
     qnext_free_error(error);
     return rc;
   }
-  scope_exit closeSession([&] { qnext_session_destroy(session); });
-  std::vector<float> logits(vocab);
-  auto check = [&](int rc) {
-    if (rc) {
-      WithColor::error(errs(), "qnext-bench") << error << "\n";
-      qnext_free_error(error);
-      std::exit(1);
-    }
+  std::unique_ptr<qnext_session, void (*)(qnext_session *)> closeSession(
+      session, qnext_session_destroy);
+  // Every timed run goes through the runtime's one generation loop, greedy,
+  // as qnext-run and a server run the model.
+  qnext::Sampler greedy(qnext::SamplingParams{});
+  std::vector<int32_t> context;
+  qnext::GenerationStats stats;
+  auto run = [&](const int32_t *ids, int64_t n, int64_t maxNew, int64_t chunk) {
+    qnext::GenerationOptions options;
+    options.maxNew = maxNew;
+    options.prefillChunk = chunk;
+    std::string message;
+    context.clear();
+    if (!qnext::generate(session, std::vector<int32_t>(ids, ids + n), options, greedy,
+                         context, stats, message))
+      std::exit(fail(message));
   };
 
   json out;
@@ -390,53 +378,55 @@ int main(int argc, char **argv) {
   // machine delivers: a bug in this benchmark, reported, never a result.
   std::vector<std::string> overRoofline;
   json rows = json::array();
-  outs() << "| threads | what | tokens/s (median) | spread | weight GB/s | roofline tokens/s | of roofline |\n"
+  std::cout << "| threads | what | tokens/s (median) | spread | weight GB/s | roofline tokens/s | of roofline |\n"
          << "| ---: | --- | ---: | ---: | ---: | ---: | ---: |\n";
   for (int64_t threads : threadList) {
     int used = gpu ? 1 : qnext_model_set_threads(model, int(threads));
     std::string who = gpu ? "GPU" : std::to_string(used);
-    errs() << "qnext-bench: " << (gpu ? "GPU" : who + " thread(s)") << ": "
+    std::cerr << "qnext-bench: " << (gpu ? "GPU" : who + " thread(s)") << ": "
            << (gpu ? "GPU copy bandwidth" : "read bandwidth") << "...\n";
     std::optional<ReadProbe> probe;
     if (!gpu) {
       size_t probeBytes = std::max<size_t>(size_t(1) << 30, 2 * size_t(cacheBytes));
       probe.emplace(unsigned(threads), probeBytes);
       if (!*probe)
-        return fail(formatv("cannot allocate the bandwidth probe's {0} MB",
-                            probeBytes >> 20));
+        return fail(format("cannot allocate the bandwidth probe's %zu MB",
+                           probeBytes >> 20));
     }
     std::map<unsigned, double> byShape;
     auto measure = [&](int reps) {
       if (!gpu)
         return probe->measure(reps, &byShape);
       double gbs = 0;
-      check(qnext_model_gpu_bandwidth(model, reps, &gbs, &error));
+      if (qnext_model_gpu_bandwidth(model, reps, &gbs, &error)) {
+        std::string message = error;
+        qnext_free_error(error);
+        std::exit(fail(message));
+      }
       return gbs;
     };
     double bandwidth = measure(3);
     json r = {{"threads", used}};
     if (gpu) {
       r["gpu_copy_gb_s"] = bandwidth;
-      outs() << format("| GPU | GPU copy (read + write) | %.1f GB/s | | | | |\n", bandwidth);
+      std::cout << format("| GPU | GPU copy (read + write) | %.1f GB/s | | | | |\n", bandwidth);
     } else {
       r["read_gb_s"] = bandwidth;
       std::string shapes;
       for (auto [streams, gbs] : byShape) {
         r["read_gb_s_by_streams_per_thread"][std::to_string(streams)] = gbs;
-        shapes += formatv("{0}{1}: {2:F1}", shapes.empty() ? "" : ", ", streams, gbs);
+        shapes += format("%s%u: %.1f", shapes.empty() ? "" : ", ", streams, gbs);
       }
-      outs() << format("| %s | read sweep (best of %s streams/thread) | %.1f GB/s | | | | |\n",
+      std::cout << format("| %s | read sweep (best of %s streams/thread) | %.1f GB/s | | | | |\n",
                        who.c_str(), shapes.c_str(), bandwidth);
     }
     for (int64_t len : promptLens) {
       std::vector<double> runs;
       for (int64_t i = -1; i < repeat; ++i) { // run -1 warms up, untimed
         qnext_session_reset(session);
-        auto start = Clock::now();
-        check(qnext_session_prefill_last(session, tokens.data(), len,
-                                         logits.data(), &error));
+        run(tokens.data(), len, /*maxNew=*/0, /*chunk=*/0);
         if (i >= 0)
-          runs.push_back(len / seconds(start));
+          runs.push_back(len / stats.prefillSeconds);
       }
       Stat s = stat(runs);
       json &figures = r["prefill"][std::to_string(len)];
@@ -445,15 +435,14 @@ int main(int argc, char **argv) {
       if (peakTflops > 0) {
         figures["roofline_tok_s"] = prefillRoofline;
         figures["of_roofline"] = s.median / prefillRoofline;
-        ceiling = formatv("{0:F1} | {1:F0}%", prefillRoofline,
-                          100 * s.median / prefillRoofline)
-                      .str();
+        ceiling = format("%.1f | %.0f%%", prefillRoofline,
+                         100 * s.median / prefillRoofline);
         if (s.median > prefillRoofline)
-          overRoofline.push_back(formatv("{0}: prefill {1}", who, len).str());
+          overRoofline.push_back(who + ": prefill " + std::to_string(len));
       }
-      outs() << format("| %s | prefill %lld | %.1f | %.0f%% | | %s |\n", who.c_str(),
+      std::cout << format("| %s | prefill %lld | %.1f | %.0f%% | | %s |\n", who.c_str(),
                        (long long)len, s.median, 100 * s.spread, ceiling.c_str());
-      errs() << format("qnext-bench: prefill %lld: %.1f tok/s\n", (long long)len,
+      std::cerr << format("qnext-bench: prefill %lld: %.1f tok/s\n", (long long)len,
                        s.median);
     }
     std::vector<int64_t> sorted = depthList;
@@ -464,10 +453,7 @@ int main(int argc, char **argv) {
       // Continue the one context to this depth, in chunks of 512, not
       // timed (the decode runs before count towards it).
       if (depth > at) {
-        for (int64_t p = at; p < depth; p += 512)
-          check(qnext_session_prefill_last(session, tokens.data() + p,
-                                           std::min<int64_t>(512, depth - p),
-                                           logits.data(), &error));
+        run(tokens.data() + at, depth - at, /*maxNew=*/0, /*chunk=*/512);
         at = depth;
       }
       // Each timed run with the bandwidth measured right before it: that
@@ -477,20 +463,18 @@ int main(int argc, char **argv) {
       for (int64_t i = -1; i < repeat; ++i) { // run -1 warms up, untimed
         double paired =
             i >= 0 && rooflineApplies ? measure(2) * 1e9 / bytes : 0;
-        auto start = Clock::now();
-        for (int64_t j = 0; j < decodeTokens; ++j) {
-          check(qnext_session_decode(session, next, logits.data(), &error));
-          next = int32_t(std::max_element(logits.begin(), logits.end()) -
-                         logits.begin());
-        }
+        // The token the run before left, then --decode-tokens decode steps
+        // (timed: the loop's decode time, sampling included).
+        run(&next, 1, decodeTokens + 1, 0);
+        next = stats.last;
         if (i >= 0) {
-          runs.push_back(decodeTokens / seconds(start));
+          runs.push_back(stats.decoded / stats.decodeSeconds);
           if (rooflineApplies) {
             rooflines.push_back(paired);
             fractions.push_back(runs.back() / paired);
           }
         }
-        at += decodeTokens;
+        at += decodeTokens + 1;
       }
       Stat s = stat(runs);
       json &figures = r["decode"][std::to_string(depth)];
@@ -502,42 +486,39 @@ int main(int argc, char **argv) {
         Stat paired = stat(rooflines), of = stat(fractions);
         figures["roofline_tok_s"] = paired.median;
         figures["of_roofline"] = of.median;
-        ceiling = formatv("{0:F1} | {1:F0}%", paired.median, 100 * of.median).str();
+        ceiling = format("%.1f | %.0f%%", paired.median, 100 * of.median);
         if (of.median > 1)
-          overRoofline.push_back(formatv("{0}: decode at depth {1}", who, depth).str());
+          overRoofline.push_back(who + ": decode at depth " + std::to_string(depth));
       }
-      outs() << format("| %s | decode at depth %lld | %.2f | %.0f%% | %.1f | %s |\n",
+      std::cout << format("| %s | decode at depth %lld | %.2f | %.0f%% | %.1f | %s |\n",
                        who.c_str(), (long long)depth, s.median, 100 * s.spread,
                        s.median * bytes / 1e9, ceiling.c_str());
-      errs() << format("qnext-bench: decode at %lld: %.2f tok/s\n", (long long)depth,
+      std::cerr << format("qnext-bench: decode at %lld: %.2f tok/s\n", (long long)depth,
                        s.median);
     }
     rows.push_back(r);
   }
   out["runs"] = rows;
   out["over_roofline"] = overRoofline;
-  outs() << format("\nActive weight bytes per decoded token: %.3f GB\n", bytes / 1e9);
+  std::cout << format("\nActive weight bytes per decoded token: %.3f GB\n", bytes / 1e9);
   if (rooflineApplies)
-    outs() << "Decode's roofline: those bytes over "
+    std::cout << "Decode's roofline: those bytes over "
            << (gpu ? "the GPU's copy bandwidth" : "the read bandwidth")
            << " measured right before each run; its fraction: the median of the "
               "runs' own.\n";
   else
-    outs() << format("Decode's roofline: n/a: a token's weights are less than twice "
+    std::cout << format("Decode's roofline: n/a: a token's weights are less than twice "
                      "the %s (%.0f MB), so caches serve them, not memory.\n",
                      gpu ? "largest L2 of NVIDIA's GPUs" : "last-level cache",
                      cacheBytes / 1e6);
   if (peakTflops > 0)
-    outs() << format("Prefill's roofline: %.0f TFLOP/s over 2 x %.3f G weights "
+    std::cout << format("Prefill's roofline: %.0f TFLOP/s over 2 x %.3f G weights "
                      "multiplied per token (attention's and the delta rule's "
                      "products with the context not counted).\n",
                      double(peakTflops), active.macs / 1e9);
-  if (!jsonOut.empty())
-    if (Error e = writeToOutput(jsonOut, [&](raw_ostream &os) {
-          os << out.dump(2) << "\n";
-          return Error::success();
-        }))
-      return fail(jsonOut + ": " + toString(std::move(e)));
+  if (std::string why; !jsonOut.empty() &&
+                       !qnext::writeReplacing(jsonOut, out.dump(2) + "\n", why))
+    return fail(why);
   if (!overRoofline.empty()) {
     std::string which;
     for (const std::string &w : overRoofline)

@@ -9,48 +9,35 @@
 
 #include "qnext/Tokenizer.h"
 
-#include "llvm/Support/CommandLine.h"
-#include "llvm/Support/Format.h"
-#include "llvm/Support/InitLLVM.h"
-#include "llvm/Support/WithColor.h"
-#include "llvm/Support/raw_ostream.h"
+#include "RuntimeTool.h"
 
 #include <nlohmann/json.hpp>
 
 #include <chrono>
 #include <iostream>
 
-using namespace llvm;
 using json = nlohmann::json;
-
-namespace {
-cl::OptionCategory category("qnext-tokenize options");
-cl::opt<std::string> tokenizerPath(
-    "tokenizer", cl::Required,
-    cl::desc("A tokenizer.json, a checkpoint folder holding one, or a .qnx "
-             "artifact carrying one"),
-    cl::value_desc("path"), cl::cat(category));
-cl::opt<bool> decodeMode("decode",
-                         cl::desc("Read JSON arrays of ids, print JSON strings"),
-                         cl::cat(category));
-cl::opt<bool> summary("summary",
-                    cl::desc("Print bytes, tokens and MB/s on stderr at the end"),
-                    cl::cat(category));
-
-int fail(const Twine &message) {
-  WithColor::error(errs(), "qnext-tokenize") << message << "\n";
-  return 1;
-}
-} // namespace
+using qnext::tool::fail;
 
 int main(int argc, char **argv) {
-  InitLLVM init(argc, argv);
-  cl::HideUnrelatedOptions(category);
-  cl::ParseCommandLineOptions(
-      argc, argv,
-      "qnext-tokenize: encode text to token ids, or decode ids to text\n\n"
-      "  echo '\"Hello, world!\"' | qnext-tokenize --tokenizer model.qnx\n"
-      "  echo '[9707,11,1879,0]' | qnext-tokenize --tokenizer DIR --decode\n");
+  qnext::tool::toolName() = "qnext-tokenize";
+  std::string tokenizerPath;
+  bool decodeMode = false, summary = false;
+  CLI::App app{"qnext-tokenize: encode text to token ids, or decode ids to text\n\n"
+               "  echo '\"Hello, world!\"' | qnext-tokenize --tokenizer model.qnx\n"
+               "  echo '[9707,11,1879,0]' | qnext-tokenize --tokenizer DIR --decode\n",
+               "qnext-tokenize"};
+  app.add_option("--tokenizer", tokenizerPath,
+                 "A tokenizer.json, a checkpoint folder holding one, or a .qnx "
+                 "artifact carrying one")
+      ->required()
+      ->type_name("PATH");
+  app.add_flag("--decode", decodeMode, "Read JSON arrays of ids, print JSON strings");
+  app.add_flag("--summary", summary,
+               "Print bytes, tokens and MB/s on stderr at the end");
+  if (auto rc = qnext::tool::parse(app, argc, argv))
+    return *rc;
+
   std::string error;
   std::unique_ptr<qnext::Tokenizer> tokenizer =
       qnext::Tokenizer::load(tokenizerPath, error);
@@ -81,7 +68,7 @@ int main(int argc, char **argv) {
       tokens += int64_t(ids.size());
       seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() -
                                                start).count();
-      outs() << json(ids).dump() << "\n";
+      std::cout << json(ids).dump() << "\n";
     } else {
       if (!value.is_array())
         return fail(where() + "not a JSON array of token ids");
@@ -90,7 +77,7 @@ int main(int argc, char **argv) {
         if (!id.is_number_integer() || id.get<int64_t>() < 0 ||
             id.get<int64_t>() >= tokenizer->size())
           return fail(where() + id.dump() + " is not a token id (0.." +
-                      Twine(tokenizer->size() - 1) + ")");
+                      std::to_string(tokenizer->size() - 1) + ")");
         ids.push_back(id.get<int32_t>());
       }
       text.clear();
@@ -102,13 +89,14 @@ int main(int argc, char **argv) {
                                                start).count();
       // Bytes that are not UTF-8 (a token holding part of a character) print
       // as U+FFFD, as Hugging Face's decode does.
-      outs() << json(text).dump(-1, ' ', false, json::error_handler_t::replace)
+      std::cout << json(text).dump(-1, ' ', false, json::error_handler_t::replace)
              << "\n";
     }
   }
   if (summary)
-    errs() << format("%lld lines, %lld bytes, %lld tokens, %.3f s, %.2f MB/s\n",
-                     (long long)lineNumber, (long long)bytes, (long long)tokens,
-                     seconds, seconds > 0 ? bytes / seconds / 1e6 : 0.0);
+    std::cerr << qnext::tool::format(
+        "%lld lines, %lld bytes, %lld tokens, %.3f s, %.2f MB/s\n", (long long)lineNumber,
+        (long long)bytes, (long long)tokens, seconds,
+        seconds > 0 ? bytes / seconds / 1e6 : 0.0);
   return 0;
 }

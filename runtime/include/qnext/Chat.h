@@ -17,11 +17,7 @@
 #ifndef QNEXT_RUNTIME_CHAT_H
 #define QNEXT_RUNTIME_CHAT_H
 
-#include "qnext/Runtime.h"
-#include "qnext/Sampler.h"
-
 #include <cstdint>
-#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -101,26 +97,6 @@ private:
   size_t forcedAt = 0;
   State current = State::Idle;
 };
-
-/// One generation: prefill `prompt` (continuing the session), then sample or
-/// force tokens until a stop token or `maxNew`. Every token is reported to
-/// `onToken` as it is chosen; all but the last are run through the model, so
-/// `context` (every processed token) gets the prompt and all but the last,
-/// which is `last` (a follow-up prompt starts with it). Tokens are chosen
-/// among the first `vocab` logits of each row.
-struct GenerationStats {
-  int64_t promptTokens = 0, generated = 0, forced = 0;
-  double prefillSeconds = 0, decodeSeconds = 0;
-  bool stopped = false; ///< a stop token ended it
-  int32_t last = -1;    ///< the last token chosen, not yet processed
-};
-
-bool generate(qnext_session *session, int64_t vocab,
-              const std::vector<int32_t> &prompt, int64_t maxNew,
-              const std::vector<int32_t> &stopIds, Sampler &sampler,
-              ThinkingBudget *budget, std::vector<int32_t> &context,
-              const std::function<void(int32_t id, bool forced)> &onToken,
-              GenerationStats &stats, std::string &error);
 
 } // namespace qnext
 

@@ -75,7 +75,15 @@ inline bool checkOutputPath(const std::string &path,
       error = path + ": " + std::strerror(errno);
       return false;
     }
-    kind = OutputKind::Replace; // a new file (its folder is checked on write)
+    // A new file: its folder must be there (checked now, not after the work).
+    size_t slash = path.find_last_of('/');
+    std::string folder = slash == std::string::npos ? "." : path.substr(0, slash + (slash == 0));
+    struct stat dir;
+    if (stat(folder.c_str(), &dir) != 0 || !S_ISDIR(dir.st_mode)) {
+      error = path + ": no folder " + folder;
+      return false;
+    }
+    kind = OutputKind::Replace;
     return true;
   }
   if (S_ISDIR(out.st_mode)) {
@@ -135,6 +143,61 @@ inline bool writeInPlace(const std::string &path, std::string_view bytes,
   if (fd >= 0 && ::close(fd) != 0 && ok) {
     error = path + ": " + std::strerror(errno);
     ok = false;
+  }
+  return ok;
+}
+
+/// Writes `bytes` to `path` the way a tool replaces an output: to a new
+/// temporary file beside it (created with mode 0666, so the umask decides,
+/// as for any new file), then renamed over `path`, so that a reader never
+/// sees half a file and a failed write (a full disk) leaves the old file as
+/// it was. "-" is standard output. False with `error` set to one line naming
+/// the path on any failure; the temporary file is then removed.
+inline bool writeReplacing(const std::string &path, std::string_view bytes,
+                           std::string &error) {
+  auto writeAll = [](int fd, std::string_view rest) {
+    while (!rest.empty()) {
+      ssize_t n = ::write(fd, rest.data(), rest.size());
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0)
+        return false;
+      rest.remove_prefix(size_t(n));
+    }
+    return true;
+  };
+  if (path == "-") {
+    if (!writeAll(STDOUT_FILENO, bytes)) {
+      error = "<stdout>: " + std::string(std::strerror(errno));
+      return false;
+    }
+    return true;
+  }
+  std::string temporary;
+  int fd = -1;
+  for (unsigned attempt = 0; fd < 0 && attempt < 100; ++attempt) {
+    temporary = path + ".tmp" + std::to_string(::getpid()) + "." + std::to_string(attempt);
+    fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    if (fd < 0 && errno != EEXIST)
+      break;
+  }
+  if (fd < 0) {
+    error = path + ": " + std::strerror(errno);
+    return false;
+  }
+  bool ok = writeAll(fd, bytes);
+  int saved = errno;
+  if (::close(fd) != 0 && ok) {
+    ok = false;
+    saved = errno;
+  }
+  if (ok && ::rename(temporary.c_str(), path.c_str()) != 0) {
+    ok = false;
+    saved = errno;
+  }
+  if (!ok) {
+    ::unlink(temporary.c_str());
+    error = path + ": " + std::strerror(saved);
   }
   return ok;
 }

@@ -1,0 +1,141 @@
+//===- TokensMode.cpp - qnext-run --tokens: ids in, ids out ---------------===//
+//
+// Greedy unless sampling flags say otherwise, every id generated with no
+// stop token (what numerics and benchmarks want); the logits of every
+// processed row written (--logits-out) or compared (--reference-logits).
+//
+//===----------------------------------------------------------------------===//
+
+#include "RunOptions.h"
+#include "RuntimeTool.h"
+
+#include "qnext/Generate.h"
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <iostream>
+#include <memory>
+
+using qnext::tool::fail;
+using qnext::tool::format;
+
+namespace qnext::run {
+
+namespace {
+/// RssAnon of /proc/self/status in KiB: the process's own memory, not the
+/// pages of the mapped artifact.
+int64_t anonymousKiB() {
+  std::ifstream status("/proc/self/status"); // read as a stream: its size is 0
+  std::string line;
+  while (std::getline(status, line))
+    if (line.rfind("RssAnon:", 0) == 0)
+      return std::stoll(line.substr(8));
+  return -1;
+}
+
+/// Compares the rows with --reference-logits; 0, or fail()'s status.
+int compareWithReference(const RunOptions &o, const std::vector<float> &logits,
+                         int64_t vocab) {
+  std::string bytes, error;
+  if (!tool::readFile(o.referenceLogits, bytes, error))
+    return fail(error);
+  const size_t rows = logits.size() / size_t(vocab);
+  if (bytes.size() < rows * size_t(vocab) * sizeof(float))
+    return fail(o.referenceLogits + ": holds fewer than the " + std::to_string(rows) +
+                " rows of " + std::to_string(vocab) + " logits processed");
+  std::vector<float> reference(rows * size_t(vocab));
+  std::copy_n(bytes.data(), reference.size() * sizeof(float),
+              reinterpret_cast<char *>(reference.data()));
+  double worst = 0;
+  int64_t mismatches = 0;
+  for (size_t r = 0; r < rows; ++r) {
+    const float *got = logits.data() + r * vocab, *want = reference.data() + r * vocab;
+    for (int64_t i = 0; i < vocab; ++i)
+      worst = std::max(worst, std::isnan(got[i]) ? INFINITY
+                                                 : std::fabs(double(got[i]) - want[i]));
+    mismatches += std::max_element(got, got + vocab) - got !=
+                  std::max_element(want, want + vocab) - want;
+  }
+  std::cerr << format("reference: %zu rows, max |d logit| %.3g, %lld argmax "
+                      "mismatches\n",
+                      rows, worst, (long long)mismatches);
+  if (!(worst <= o.tolerance) || mismatches)
+    return fail("logits differ from " + o.referenceLogits + " beyond " +
+                std::to_string(o.tolerance));
+  return 0;
+}
+} // namespace
+
+int runTokens(const RunOptions &o, qnext_model *model, int threadsUsed) {
+  char *error = nullptr;
+  std::vector<int32_t> prompt;
+  if (int rc = readTokens(o.tokens, prompt))
+    return rc;
+  const int64_t vocab = qnext_model_vocab_size(model);
+  const int64_t p = int64_t(prompt.size());
+  const int64_t context = o.maxContext ? o.maxContext : p + o.maxNew;
+  if (p + o.maxNew > context)
+    return fail("prompt (" + std::to_string(p) + " tokens) + --max-new (" +
+                std::to_string(o.maxNew) + ") exceed --max-context " +
+                std::to_string(context));
+  std::unique_ptr<qnext_session, void (*)(qnext_session *)> session(
+      qnext_session_create(model, context, &error), qnext_session_destroy);
+  if (!session)
+    return failWith(error);
+
+  // Every processed row when they are written or compared. Allocated up
+  // front, so that --memory measures the runtime, not this loop's
+  // bookkeeping.
+  const bool allRows = !o.logitsOut.empty() || !o.referenceLogits.empty();
+  std::vector<float> logits;
+  logits.reserve(size_t(allRows ? p + o.maxNew : 0) * vocab);
+  std::vector<int32_t> generated, history;
+  generated.reserve(o.maxNew);
+  history.reserve(p + o.maxNew);
+  int64_t afterPrefillKiB = 0;
+
+  GenerationOptions options;
+  options.maxNew = o.maxNew;
+  options.prefillChunk = o.prefillChunk;
+  options.onToken = [&](int32_t id, bool) { generated.push_back(id); };
+  if (allRows)
+    options.onLogits = [&](const float *row, int64_t size) {
+      logits.insert(logits.end(), row, row + size);
+    };
+  if (o.memory)
+    options.onPrefilled = [&] { afterPrefillKiB = anonymousKiB(); };
+  Sampler sampler(o.samplingOver({}));
+  GenerationStats stats;
+  std::string message;
+  if (!generate(session.get(), prompt, options, sampler, history, stats, message))
+    return fail(message);
+  const int64_t afterDecodeKiB = o.memory ? anonymousKiB() : 0;
+
+  std::string ids;
+  for (size_t i = 0; i < generated.size(); ++i)
+    ids += (i ? "," : "") + std::to_string(generated[i]);
+  std::cout << ids << "\n" << std::flush;
+  printStats(threadsUsed, p, stats.prefillSeconds, stats.decoded, stats.decodeSeconds);
+  if (o.memory)
+    std::cerr << format("memory: %lld KiB after prefill, %lld KiB after decode, "
+                        "caches and states %lld KiB\n",
+                        (long long)afterPrefillKiB, (long long)afterDecodeKiB,
+                        (long long)(qnext_session_state_bytes(session.get()) >> 10));
+
+  if (!o.logitsOut.empty()) {
+    std::string_view bytes(reinterpret_cast<const char *>(logits.data()),
+                           logits.size() * sizeof(float));
+    std::string why;
+    bool written = o.logitsKind == OutputKind::InPlace // /dev/null: never replaced
+                       ? writeInPlace(o.logitsOut, bytes, why)
+                       : writeReplacing(o.logitsOut, bytes, why);
+    if (!written)
+      return fail(why);
+  }
+  if (!o.referenceLogits.empty())
+    return compareWithReference(o, logits, vocab);
+  return 0;
+}
+
+} // namespace qnext::run

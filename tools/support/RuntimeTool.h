@@ -1,0 +1,95 @@
+//===- RuntimeTool.h - what the runtime tools share -----------*- C++ -*-===//
+//
+// qnext-run, qnext-bench and qnext-tokenize link the runtime and small
+// Debian libraries only (CLI11 for options), never LLVM or MLIR: running an
+// artifact must not need the compiler. This header gives them the command
+// line (CLI11 with the project's error format), error lines in the LLVM
+// tools' spelling ("qnext-run: error: ..."), printf-style formatting and
+// whole-file reads.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef QNEXT_TOOLS_RUNTIMETOOL_H
+#define QNEXT_TOOLS_RUNTIMETOOL_H
+
+#include "qnext/FileChecks.h"
+
+#include <CLI/CLI.hpp>
+
+#include <cstdarg>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <unistd.h>
+
+namespace qnext::tool {
+
+/// The tool's name in its error lines.
+inline std::string &toolName() {
+  static std::string name = "qnext";
+  return name;
+}
+
+/// "TOOL: error: MESSAGE" on stderr ("error:" in bold red on a terminal);
+/// returns 1, the exit status of a failed run.
+inline int fail(const std::string &message) {
+  const bool color = ::isatty(STDERR_FILENO) && !std::getenv("NO_COLOR");
+  std::cout.flush();
+  std::cerr << toolName() << ": " << (color ? "\033[1;31merror: \033[0m" : "error: ")
+            << message << "\n";
+  return 1;
+}
+
+/// printf into a std::string.
+__attribute__((format(printf, 1, 2))) inline std::string format(const char *fmt, ...) {
+  va_list args, again;
+  va_start(args, fmt);
+  va_copy(again, args);
+  int n = std::vsnprintf(nullptr, 0, fmt, args);
+  va_end(args);
+  std::string out(size_t(n > 0 ? n : 0), '\0');
+  if (n > 0)
+    std::vsnprintf(out.data(), size_t(n) + 1, fmt, again);
+  va_end(again);
+  return out;
+}
+
+/// The whole of a regular file; false with `error` naming it otherwise.
+inline bool readFile(const std::string &path, std::string &text, std::string &error) {
+  if (!checkRegularFile(path, error))
+    return false;
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream buffer;
+  buffer << in.rdbuf();
+  if (!in && !in.eof()) {
+    error = path + ": cannot be read";
+    return false;
+  }
+  text = buffer.str();
+  return true;
+}
+
+/// Parses the command line; an exit status when the tool should stop now
+/// (0 after --help, 1 after an error, which is reported as one
+/// "TOOL: error:" line with a pointer to --help).
+inline std::optional<int> parse(CLI::App &app, int argc, char **argv) {
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp &) {
+    std::cout << app.help();
+    return 0;
+  } catch (const CLI::CallForAllHelp &) {
+    std::cout << app.help("", CLI::AppFormatMode::All);
+    return 0;
+  } catch (const CLI::ParseError &e) {
+    return fail(std::string(e.what()) + " (see --help)");
+  }
+  return std::nullopt;
+}
+
+} // namespace qnext::tool
+
+#endif // QNEXT_TOOLS_RUNTIMETOOL_H
