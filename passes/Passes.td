@@ -69,8 +69,7 @@ def FuseProjections : Pass<"qnext-fuse-projections"> {
     input and whose weights are parameters (or splits of one) of the same
     element type become one `qnext.linear` on a `qnext.concat_weights` of
     their weights (rows one after another, in program order); each former
-    result is a `tensor.extract_slice` of its columns. The fused op carries
-    `qnext.fused = "projections"`. Members are dropped until the fused rows
+    result is a `tensor.extract_slice` of its columns. Members are dropped until the fused rows
     are a multiple of `row-multiple` (the MoE's one-row shared-expert gate
     would otherwise leave the kernel one row per block).
 
@@ -83,7 +82,7 @@ def FuseProjections : Pass<"qnext-fuse-projections"> {
 
     The packer writes the concatenated weights (a `concat` entry in the
     weights plan), so the artifact holds each weight exactly once.
-    Projections another fusion has marked (`qnext.fused`) stay as they are.
+    Projections another fusion has grouped (`qnext.fused`) stay as they are.
   }];
   let options = [
     Option<"minGroup", "min-group", "int64_t", /*default=*/"2",
@@ -140,8 +139,8 @@ def FuseDeltaNetStep : Pass<"qnext-fuse-deltanet-step"> {
 def FuseMoE : Pass<"qnext-fuse-moe"> {
   let summary = "A decode step's routed experts as two grouped kernels, the combine in the second";
   let description = [{
-    Marks `qnext.fused = "moe"` on every `qnext.expert_swiglu` no other
-    fusion marked. For one token (a decode step), `qnext-lower-to-linalg`
+    Puts every `qnext.expert_swiglu` no other fusion grouped into a
+    `qnext.fused <moe>` group of its own. For one token (a decode step), `qnext-lower-to-linalg`
     then lowers it in the gather form (gate, up and down read at the routed
     expert, and the weighted combine over the selected experts), and
     `qnext-vectorize-contractions` makes that two kernels for all the
@@ -156,71 +155,72 @@ def FuseMoE : Pass<"qnext-fuse-moe"> {
     chosen expert's weights read once per call), with gate, up and silu *
     mul as one kernel per expert, as `qnext-fuse-swiglu` makes them.
 
-    Runs before `qnext-fuse-swiglu`, which leaves marked ops alone.
+    Runs before `qnext-fuse-swiglu`, which leaves grouped ops alone.
   }];
   let statistics = [
-    Statistic<"numFused", "fused", "Routed-expert ops marked">,
+    Statistic<"numFused", "fused", "Routed-expert ops grouped">,
   ];
 }
 
 def FuseSwiGLU : Pass<"qnext-fuse-swiglu"> {
   let summary = "SwiGLU: gate and up projections and silu * mul as one kernel";
   let description = [{
-    Marks `qnext.fused = "swiglu"` on every `qnext.silu_mul` whose gate and
-    up are `qnext.linear`s of one input with weights of one type, read by
-    nothing else (the dense MLP and the shared expert), on those two
-    projections, and on every `qnext.expert_swiglu` (the routed experts).
-    `qnext-lower-to-linalg` carries the mark onto the contractions and the
-    elementwise generic it emits, and `qnext-vectorize-contractions` emits
-    each marked trio as one kernel: every block of weight rows accumulates
+    Puts every `qnext.silu_mul` whose gate and up are `qnext.linear`s of one
+    input with weights of one type, read by nothing else (the dense MLP and
+    the shared expert), with those two projections into a `qnext.fused
+    <swiglu>` group, and every `qnext.expert_swiglu` (the routed experts)
+    into one of its own. `qnext-lower-to-linalg` tags the contractions and
+    the elementwise generic it lowers a group to with the kind
+    (`qnext.fusion = #qnext.fusion<swiglu>`), and
+    `qnext-vectorize-contractions` emits each tagged trio as one kernel: every block of weight rows accumulates
     the gate and the up rows together, reading the input once, and writes
     `silu(gate) * up` straight from its registers. The `[T, 2I]` gate and up
     activations are never written. Same ops, same order: the results are
     bit-identical.
 
-    Runs before `qnext-fuse-projections`, which leaves marked projections
+    Runs before `qnext-fuse-projections`, which leaves grouped projections
     alone. Left alone: projections of different inputs or weight types, a
     projection something else reads too.
   }];
   let statistics = [
-    Statistic<"numFused", "fused", "Gate, up and silu * mul trios marked">,
-    Statistic<"numExperts", "experts", "Routed-expert ops marked">,
+    Statistic<"numFused", "fused", "Gate, up and silu * mul trios grouped">,
+    Statistic<"numExperts", "experts", "Routed-expert ops grouped">,
   ];
 }
 
 def FuseNormLinear : Pass<"qnext-fuse-norm-linear"> {
   let summary = "An RMSNorm computed in the prologue of the projection that reads it";
   let description = [{
-    Marks `qnext.fused = "norm-linear"` on every `qnext.rms_norm` and
-    `qnext.gated_rms_norm` whose result one `qnext.linear` reads as its input
-    and nothing else does (directly, or through a `tensor.collapse_shape`
-    that merges heads): each layer's input norm before its fused input
+    Groups every `qnext.rms_norm` and `qnext.gated_rms_norm` whose result one
+    `qnext.linear` reads as its input and nothing else does (directly, or
+    through a `tensor.collapse_shape` that merges heads) with that
+    projection in a `qnext.fused <norm_linear>`: each layer's input norm before its fused input
     projections, DeltaNet's gated norm before `out_proj`, the final norm
-    before the LM head in decode. `qnext-lower-to-linalg` carries the mark
-    onto the norm's elementwise generic (the sum of squares stays its own,
+    before the LM head in decode. `qnext-lower-to-linalg` tags the norm's
+    elementwise generic with the kind (the sum of squares stays its own,
     one value per token and head), and `qnext-vectorize-contractions`
     computes that generic inside the projection's kernel: the normalised
     activations are never written. Same ops, same order: the results are
     bit-identical.
 
     Runs after `qnext-fuse-projections` (so a norm feeds the one fused
-    projection) and before `qnext-fuse-add-norm`, which leaves marked norms
+    projection) and before `qnext-fuse-add-norm`, which leaves grouped norms
     alone. Left alone: a norm two projections read (the MoE's input), a norm
     read by anything but a projection.
   }];
   let statistics = [
-    Statistic<"numNorms", "norms", "RMSNorms marked">,
-    Statistic<"numGatedNorms", "gated-norms", "Gated RMSNorms marked">,
+    Statistic<"numNorms", "norms", "RMSNorms grouped">,
+    Statistic<"numGatedNorms", "gated-norms", "Gated RMSNorms grouped">,
   ];
 }
 
 def FuseGateLinear : Pass<"qnext-fuse-gate-linear"> {
   let summary = "Attention's sigmoid output gate computed in o_proj's prologue";
   let description = [{
-    Marks `qnext.fused = "gate-linear"` on every elementwise
-    `qnext.sigmoid_gate` (gate and input of one shape) whose result one
-    `qnext.linear` reads as its input and nothing else does, directly or
-    through the `tensor.collapse_shape` that merges the heads: gated
+    Groups every elementwise `qnext.sigmoid_gate` (gate and input of one
+    shape) whose result one `qnext.linear` reads as its input and nothing
+    else does, directly or through the `tensor.collapse_shape` that merges
+    the heads, with that projection in a `qnext.fused <gate_linear>`: gated
     attention's output gate before `o_proj`. `qnext-vectorize-contractions`
     computes the gate inside `o_proj`'s kernel, so the gated heads are never
     written. Same ops, same order: the results are bit-identical.
@@ -229,7 +229,7 @@ def FuseGateLinear : Pass<"qnext-fuse-gate-linear"> {
     projection's output).
   }];
   let statistics = [
-    Statistic<"numFused", "fused", "Output gates marked">,
+    Statistic<"numFused", "fused", "Output gates grouped">,
   ];
 }
 
@@ -273,15 +273,15 @@ def FuseNormRope : Pass<"qnext-fuse-norm-rope"> {
 def FuseRouter : Pass<"qnext-fuse-router"> {
   let summary = "The MoE router as one kernel: softmax, top-k, renormalise per token";
   let description = [{
-    Marks each `qnext.router` `qnext.fused = "router"`. `qnext-lower-to-linalg`
-    then emits it as one loop over tokens that, for each token, takes the
+    Puts each `qnext.router` into a `qnext.fused <router>` group of its own.
+    `qnext-lower-to-linalg` then emits it as one loop over tokens that, for each token, takes the
     fp32 softmax of its logits, picks the top k by repeated argmax and
-    renormalises them; unmarked, the softmax (four passes) and the
+    renormalises them; ungrouped, the softmax (four passes) and the
     renormalisation (two) run over all tokens around that loop. Same ops,
     same order: the results are bit-identical.
   }];
   let statistics = [
-    Statistic<"numFused", "fused", "Routers marked">,
+    Statistic<"numFused", "fused", "Routers grouped">,
   ];
 }
 
@@ -307,14 +307,22 @@ def LowerToLinalg : Pass<"qnext-lower-to-linalg"> {
       `tensor.insert_slice` at `past`, then a `scf.for` over the query tokens
       computes fp32 softmax over `[0, past + t]`;
     * `qnext.router` computes the fp32 softmax, then repeated argmax (ties to
-      the lower expert) for the top-k, then the renormalisation (marked by
-      `qnext-fuse-router`: all three inside the loop over tokens);
+      the lower expert) for the top-k, then the renormalisation (in a
+      `qnext.fused <router>` group: all three inside the loop over tokens);
     * `qnext.expert_swiglu` loops over tokens and their selected experts and
       reads only those experts' slices of the stacked weights (one token), or
       groups the tokens by expert (several). With `gather-experts`, it is
       three gather contractions instead (`linalg.generic`s over token, slot
       and row that read the expert index in their bodies): no control flow
       depends on the routing, which the GPU target needs.
+
+    A `qnext.fused` group is lowered in its place: first its ops take the
+    place of the group, the ones its kernel is built around tagged
+    `qnext.fusion = #qnext.fusion<kind>` (a `swiglu` group: every op; `moe`
+    and `router`: the op; `norm_linear` and `gate_linear`: the norm or the
+    gate, the projection's prologue), then they are lowered like any other,
+    the tags carried onto the structured ops they become, for
+    `qnext-vectorize-contractions`.
 
     Layer ops must be decomposed first (`qnext-decompose-layers`);
     `qnext.param` and the weight-layout ops (splits, `qnext.concat_weights`)
@@ -520,8 +528,9 @@ def VectorizeContractions : Pass<"qnext-vectorize-contractions"> {
     N (rows of W) gets blocks of one row. A contraction whose K is dynamic or
     not a multiple of `vector-width` is left alone for the scalar path.
 
-    Epilogues: an elementwise generic that a fusion marked (`qnext.fused`,
-    from `qnext-fuse-swiglu`), whose two inputs are marked contractions of
+    Epilogues: an elementwise generic tagged with a fusion
+    (`qnext.fusion = #qnext.fusion<swiglu>`, a `qnext-fuse-swiglu` group
+    lowered), whose two inputs are tagged contractions of
     the same input and shape read by nothing else, becomes one kernel. Each
     block accumulates the same rows of both weights (twice the accumulators),
     sums them as above and applies the generic's body to the two rows in
@@ -530,8 +539,9 @@ def VectorizeContractions : Pass<"qnext-vectorize-contractions"> {
     of `token-block-rows` weight rows, so that both weights together keep
     the accumulators one weight would.
 
-    Prologues: a contraction whose input is the result of a generic marked
-    by `qnext-fuse-norm-linear` or `qnext-fuse-gate-linear` (directly, or
+    Prologues: a contraction whose input is the result of a generic tagged
+    `norm_linear` or `gate_linear` (a `qnext-fuse-norm-linear` or
+    `qnext-fuse-gate-linear` group lowered; directly, or
     through a `tensor.collapse_shape` that merges its feature dimensions into
     K), which nothing else reads, computes that input itself. The generic
     must be elementwise with broadcasts (each input map takes dimensions in
@@ -548,7 +558,7 @@ def VectorizeContractions : Pass<"qnext-vectorize-contractions"> {
     form, `y[0, s, n] = sum_k x[k] * W[sel[0, s], n, k]` (W stacked
     [E, N, K], x one row or one per slot), become one kernel for all the
     slots: a forall over every slot's blocks of `rows` weight rows, each
-    reading its slot's expert. A marked silu * mul over two of them (gate and
+    reading its slot's expert. A tagged silu * mul over two of them (gate and
     up) is their epilogue, as above. A weighted sum over the slots of a
     per-slot gather, `y[0, n] = sum_s w[0, s] * d[0, s, n]` (the combine), is
     computed in the down projection's kernel: each block of rows (twice

@@ -11,6 +11,7 @@
 
 include "mlir/IR/OpBase.td"
 include "mlir/IR/AttrTypeBase.td"
+include "mlir/IR/EnumAttr.td"
 
 def QNext_Dialect : Dialect {
   let name = "qnext";
@@ -43,6 +44,7 @@ def QNext_Dialect : Dialect {
     * Linear weights have the PyTorch `[out, in]` layout: `y = x * W^T`.
   }];
   let useDefaultAttributePrinterParser = 1;
+  let hasOperationAttrVerify = 1;
   let dependentDialects = [
     "::mlir::arith::ArithDialect",
     "::mlir::tensor::TensorDialect"
@@ -99,6 +101,45 @@ def QNext_YarnAttr : QNext_Attr<"Yarn", "yarn"> {
   );
   let assemblyFormat = "`<` struct(params) `>`";
   let genVerifyDecl = 1;
+}
+
+def QNext_FusionKind : I32EnumAttr<"FusionKind",
+    "the kernel a qnext.fused group becomes", [
+  I32EnumAttrCase<"SwiGLU", 0, "swiglu">,
+  I32EnumAttrCase<"MoE", 1, "moe">,
+  I32EnumAttrCase<"NormLinear", 2, "norm_linear">,
+  I32EnumAttrCase<"GateLinear", 3, "gate_linear">,
+  I32EnumAttrCase<"Router", 4, "router">
+]> {
+  let cppNamespace = "::mlir::qnext";
+  let genSpecializedAttr = 0;
+}
+
+def QNext_FusionKindAttr : EnumAttr<QNext_Dialect, QNext_FusionKind, "fusion"> {
+  let summary = "which fused kernel a group of ops becomes";
+  let description = [{
+    The kind of a `qnext.fused` group: how the ops inside it are lowered
+    together.
+
+    * `swiglu`: gate and up projections with their `silu_mul` (or one
+      `qnext.expert_swiglu`, each expert's gate and up): one kernel reads the
+      input once for both and writes `silu(gate) * up` from its registers.
+    * `moe`: a decode step's `qnext.expert_swiglu` as two kernels for all the
+      selected experts (gate/up, then down with the weighted combine).
+    * `norm_linear`: an RMSNorm (zero-centred or gated) computed inside the
+      kernel of the one projection that reads it.
+    * `gate_linear`: attention's elementwise sigmoid output gate computed
+      inside `o_proj`'s kernel.
+    * `router`: the router's softmax, top-k and renormalisation in one loop
+      over tokens.
+
+    From `qnext-lower-to-linalg` until `qnext-vectorize-contractions` the
+    same attribute, under the name `qnext.fusion`, tags the structured ops a
+    group was lowered to; the vectorizer consumes it and removes it.
+
+    Example: `#qnext.fusion<swiglu>`.
+  }];
+  let assemblyFormat = "`<` $value `>`";
 }
 
 //===----------------------------------------------------------------------===//

@@ -13,6 +13,8 @@ using namespace mlir::qnext;
 
 #include "dialects/QNext/QNextOpsDialect.cpp.inc"
 
+#include "dialects/QNext/QNextEnums.cpp.inc"
+
 #define GET_ATTRDEF_CLASSES
 #include "dialects/QNext/QNextAttrs.cpp.inc"
 
@@ -37,5 +39,19 @@ LogicalResult YarnAttr::verify(function_ref<InFlightDiagnostic()> emitError,
                              betaSlow.convertToDouble()};
   if (std::string error = params.validate(); !error.empty())
     return emitError() << "#qnext.yarn: " << error;
+  return success();
+}
+
+/// `qnext.fusion` on an op (the structured ops a qnext.fused group was
+/// lowered to, until qnext-vectorize-contractions consumes them) must be a
+/// #qnext.fusion. (The module's and functions' string attributes, qnext.name,
+/// qnext.state, qnext.weights, ..., are not verified yet.)
+LogicalResult QNextDialect::verifyOperationAttribute(Operation *op,
+                                                     NamedAttribute attribute) {
+  if (attribute.getName() == kFusionAttrName) {
+    if (!isa<FusionKindAttr>(attribute.getValue()))
+      return op->emitError() << "'" << kFusionAttrName
+                             << "' must be a #qnext.fusion attribute";
+  }
   return success();
 }

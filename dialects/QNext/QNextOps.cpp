@@ -630,3 +630,54 @@ LogicalResult ExpertSwiGLUOp::verify() {
 
 #define GET_OP_CLASSES
 #include "dialects/QNext/QNextOps.cpp.inc"
+
+//===----------------------------------------------------------------------===//
+// Fusion groups
+//===----------------------------------------------------------------------===//
+
+/// A group holds the op its kind is lowered around, its yield gives the
+/// group's results, and groups do not nest.
+LogicalResult FusedOp::verify() {
+  Block &body = getBody().front();
+  auto yield = cast<YieldOp>(body.getTerminator());
+  if (yield.getValues().getTypes() != getResultTypes())
+    return emitOpError("yields ")
+           << yield.getValues().size() << " value(s) of types "
+           << yield.getValues().getTypes() << " for results of types "
+           << getResultTypes();
+  if (getOperation()->getParentOfType<FusedOp>())
+    return emitOpError("is nested in another qnext.fused group");
+  auto holds = [&](auto... tag) {
+    return llvm::any_of(body, [](Operation &op) {
+      return (isa<decltype(tag)>(op) || ...);
+    });
+  };
+  bool anchored = false;
+  StringRef wanted;
+  switch (getKind()) {
+  case FusionKind::SwiGLU:
+    anchored = holds(SiluMulOp(), ExpertSwiGLUOp());
+    wanted = "a qnext.silu_mul or qnext.expert_swiglu";
+    break;
+  case FusionKind::MoE:
+    anchored = holds(ExpertSwiGLUOp());
+    wanted = "a qnext.expert_swiglu";
+    break;
+  case FusionKind::NormLinear:
+    anchored = holds(RMSNormOp(), GatedRMSNormOp()) && holds(LinearOp());
+    wanted = "a qnext.rms_norm or qnext.gated_rms_norm and a qnext.linear";
+    break;
+  case FusionKind::GateLinear:
+    anchored = holds(SigmoidGateOp()) && holds(LinearOp());
+    wanted = "a qnext.sigmoid_gate and a qnext.linear";
+    break;
+  case FusionKind::Router:
+    anchored = holds(RouterOp());
+    wanted = "a qnext.router";
+    break;
+  }
+  if (!anchored)
+    return emitOpError("of kind ")
+           << stringifyFusionKind(getKind()) << " holds no " << wanted;
+  return success();
+}

@@ -22,8 +22,8 @@ struct FuseAddNormPass : mlir::qnext::impl::FuseAddNormBase<FuseAddNormPass> {
     SmallVector<RMSNormOp> norms;
     getOperation()->walk([&](RMSNormOp norm) { norms.push_back(norm); });
     for (RMSNormOp norm : norms) {
-      // A norm another fusion marked (norm-linear) stays as it is.
-      if (norm->hasAttr("qnext.fused"))
+      // A norm another fusion grouped (norm-linear) stays as it is.
+      if (FusedOp::groupOf(norm))
         continue;
       auto add = norm.getInput().getDefiningOp<arith::AddFOp>();
       // The same block, a tensor sum, and only one norm of it (a second
@@ -46,7 +46,6 @@ struct FuseAddNormPass : mlir::qnext::impl::FuseAddNormBase<FuseAddNormPass> {
           b, b.getFusedLoc({add.getLoc(), norm.getLoc()}),
           TypeRange{add.getType(), norm.getType()}, add.getLhs(), add.getRhs(),
           norm.getWeight(), norm.getEpsilonAttr(), norm.getWeightOffsetAttr());
-      fused->setAttr("qnext.fused", b.getStringAttr("add-norm"));
       norm.getResult().replaceAllUsesWith(fused.getResult());
       norm->erase();
       add.getResult().replaceAllUsesWith(fused.getSum());

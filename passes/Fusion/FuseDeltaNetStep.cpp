@@ -69,7 +69,7 @@ struct FuseDeltaNetStepPass
   }
 
   LogicalResult fuse(GatedRMSNormOp norm) {
-    if (norm->hasAttr("qnext.fused"))
+    if (FusedOp::groupOf(norm))
       return failure();
     // The delta rule of one token, read by this norm alone.
     auto rule = norm.getInput().getDefiningOp<GatedDeltaRuleOp>();
@@ -127,7 +127,6 @@ struct FuseDeltaNetStepPass
         gates.getB(), gates.getALog(), gates.getDtBias(), rule.getState(),
         norm.getGate(), norm.getWeight(), b.getI64IntegerAttr(nk),
         qNorm.getScaleAttr(), qNorm.getEpsilonAttr(), norm.getEpsilonAttr());
-    step->setAttr("qnext.fused", b.getStringAttr("deltanet-step"));
     norm.getResult().replaceAllUsesWith(step.getResult());
     conv.getNewState().replaceAllUsesWith(step.getNewConvState());
     rule.getNewState().replaceAllUsesWith(step.getNewState());

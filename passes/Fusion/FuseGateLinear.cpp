@@ -22,17 +22,21 @@ struct FuseGateLinearPass
   using FuseGateLinearBase::FuseGateLinearBase;
 
   void runOnOperation() override {
-    auto mark = StringAttr::get(&getContext(), "gate-linear");
+    SmallVector<SmallVector<Operation *>> groups;
     getOperation()->walk([&](SigmoidGateOp gate) {
       // An elementwise gate only: the shared expert's one-per-token gate
       // scales a projection's output, not its input.
-      if (gate->hasAttr("qnext.fused") ||
-          gate.getGate().getType() != gate.getInput().getType() ||
-          !feedsOneProjection(gate.getResult()))
+      if (isGrouped(gate) || gate.getGate().getType() != gate.getInput().getType())
         return;
-      gate->setAttr("qnext.fused", mark);
-      ++numFused;
+      SmallVector<Operation *> path = projectionReading(gate.getResult());
+      if (path.empty())
+        return;
+      path.insert(path.begin(), gate);
+      groups.push_back(path);
     });
+    for (ArrayRef<Operation *> members : groups)
+      if (groupOps(FusionKind::GateLinear, members))
+        ++numFused;
   }
 };
 } // namespace

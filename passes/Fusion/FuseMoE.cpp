@@ -1,13 +1,14 @@
 //===- FuseMoE.cpp - a decode step's routed experts as grouped kernels -----===//
 //
-// The contract is in passes/Passes.td. Like qnext-fuse-swiglu, this pass
-// only marks: qnext-lower-to-linalg lowers a marked decode step's experts in
-// the gather form, and qnext-vectorize-contractions makes that form two
-// kernels for all the selected experts.
+// The contract is in passes/Passes.td. Each qnext.expert_swiglu becomes a
+// qnext.fused <moe> group of its own: qnext-lower-to-linalg lowers a decode
+// step's experts in such a group in the gather form, and
+// qnext-vectorize-contractions makes that form two kernels for all the
+// selected experts.
 //
 //===----------------------------------------------------------------------===//
 
-#include "qnext/Passes/Passes.h"
+#include "FusionGroup.h"
 
 namespace mlir::qnext {
 #define GEN_PASS_DEF_FUSEMOE
@@ -23,13 +24,14 @@ struct FuseMoEPass : mlir::qnext::impl::FuseMoEBase<FuseMoEPass> {
   using FuseMoEBase::FuseMoEBase;
 
   void runOnOperation() override {
-    auto mark = StringAttr::get(&getContext(), "moe");
+    SmallVector<Operation *> experts;
     getOperation()->walk([&](ExpertSwiGLUOp op) {
-      if (op->hasAttr("qnext.fused"))
-        return;
-      op->setAttr("qnext.fused", mark);
-      ++numFused;
+      if (!isGrouped(op))
+        experts.push_back(op);
     });
+    for (Operation *op : experts)
+      if (groupOps(FusionKind::MoE, {op}))
+        ++numFused;
   }
 };
 

@@ -1,9 +1,9 @@
 //===- FuseNormLinear.cpp - an RMSNorm in its projection's prologue -------===//
 //
-// The contract is in passes/Passes.td. The pass only marks; the lowering
-// carries the mark onto the norm's elementwise generic, and
-// qnext-vectorize-contractions computes that generic inside the kernel of
-// the projection that reads it.
+// The contract is in passes/Passes.td. The norm and the projection that
+// reads it become a qnext.fused <norm_linear> group; the lowering tags the
+// norm's elementwise generic with the kind, and qnext-vectorize-contractions
+// computes that generic inside the kernel of the projection.
 //
 //===----------------------------------------------------------------------===//
 
@@ -23,14 +23,19 @@ struct FuseNormLinearPass
   using FuseNormLinearBase::FuseNormLinearBase;
 
   void runOnOperation() override {
-    auto mark = StringAttr::get(&getContext(), "norm-linear");
+    SmallVector<SmallVector<Operation *>> groups;
     getOperation()->walk([&](Operation *op) {
-      if (!isa<RMSNormOp, GatedRMSNormOp>(op) || op->hasAttr("qnext.fused") ||
-          !feedsOneProjection(op->getResult(0)))
+      if (!isa<RMSNormOp, GatedRMSNormOp>(op) || isGrouped(op))
         return;
-      op->setAttr("qnext.fused", mark);
-      ++(isa<RMSNormOp>(op) ? numNorms : numGatedNorms);
+      SmallVector<Operation *> path = projectionReading(op->getResult(0));
+      if (path.empty())
+        return;
+      path.insert(path.begin(), op);
+      groups.push_back(path);
     });
+    for (ArrayRef<Operation *> members : groups)
+      if (groupOps(FusionKind::NormLinear, members))
+        ++(isa<RMSNormOp>(members.front()) ? numNorms : numGatedNorms);
   }
 };
 } // namespace

@@ -33,7 +33,6 @@ struct FuseNormRopePass : mlir::qnext::impl::FuseNormRopeBase<FuseNormRopePass> 
           norm.getInput(), norm.getWeight(), rope.getPositions(),
           norm.getEpsilonAttr(), norm.getWeightOffsetAttr(),
           rope.getRotaryDimAttr(), rope.getThetaAttr(), rope.getYarnAttr());
-      fused->setAttr("qnext.fused", b.getStringAttr("norm-rope"));
       rope.getResult().replaceAllUsesWith(fused.getResult());
       rope->erase();
       norm->erase();

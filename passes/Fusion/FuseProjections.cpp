@@ -55,7 +55,7 @@ struct FuseProjectionsPass
       // Projections of this block by (input, weight element type), in order.
       llvm::MapVector<std::pair<Value, Type>, SmallVector<LinearOp>> groups;
       for (auto linear : block->getOps<LinearOp>())
-        if (isPackable(linear.getWeight()) && !linear->hasAttr("qnext.fused"))
+        if (isPackable(linear.getWeight()) && !FusedOp::groupOf(linear))
           groups[{linear.getInput(),
                   cast<RankedTensorType>(linear.getWeight().getType())
                       .getElementType()}]
@@ -112,7 +112,6 @@ struct FuseProjectionsPass
         b, loc,
         RankedTensorType::get({xType.getDimSize(0), rows}, xType.getElementType()),
         first.getInput(), concat);
-    fused->setAttr("qnext.fused", b.getStringAttr("projections"));
 
     // Each member reads its columns of the fused result.
     OpFoldResult tokens = tensor::getMixedSize(b, loc, fused, 0);

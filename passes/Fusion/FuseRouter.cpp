@@ -4,7 +4,7 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "qnext/Passes/Passes.h"
+#include "FusionGroup.h"
 
 namespace mlir::qnext {
 #define GEN_PASS_DEF_FUSEROUTER
@@ -19,12 +19,14 @@ struct FuseRouterPass : mlir::qnext::impl::FuseRouterBase<FuseRouterPass> {
   using FuseRouterBase::FuseRouterBase;
 
   void runOnOperation() override {
+    SmallVector<Operation *> routers;
     getOperation()->walk([&](RouterOp router) {
-      if (router->hasAttr("qnext.fused"))
-        return;
-      router->setAttr("qnext.fused", StringAttr::get(&getContext(), "router"));
-      ++numFused;
+      if (!isGrouped(router))
+        routers.push_back(router);
     });
+    for (Operation *router : routers)
+      if (groupOps(FusionKind::Router, {router}))
+        ++numFused;
   }
 };
 } // namespace

@@ -1,13 +1,13 @@
 //===- FuseSwiGLU.cpp - gate, up and silu * mul as one kernel -------------===//
 //
-// The contract is in passes/Passes.td. Like qnext-fuse-router, this pass
-// only marks: the ops keep their meaning, and the marks tell the lowering
-// (qnext-lower-to-linalg, then qnext-vectorize-contractions) to emit the two
-// projections and their silu * mul as one kernel.
+// The contract is in passes/Passes.td. The gate and up projections and
+// their silu * mul (or one qnext.expert_swiglu) become a qnext.fused
+// <swiglu> group; the lowering (qnext-lower-to-linalg, then
+// qnext-vectorize-contractions) emits the group as one kernel.
 //
 //===----------------------------------------------------------------------===//
 
-#include "qnext/Passes/Passes.h"
+#include "FusionGroup.h"
 
 namespace mlir::qnext {
 #define GEN_PASS_DEF_FUSESWIGLU
@@ -19,13 +19,11 @@ using namespace mlir::qnext;
 
 namespace {
 
-constexpr llvm::StringLiteral kFused = "qnext.fused";
-
 /// The projection behind `v` when silu_mul is its only reader and no other
 /// fusion has claimed it.
 LinearOp soleProjection(Value v) {
   auto linear = v.getDefiningOp<LinearOp>();
-  if (!linear || !linear->hasOneUse() || linear->hasAttr(kFused))
+  if (!linear || !linear->hasOneUse() || isGrouped(linear))
     return {};
   return linear;
 }
@@ -34,13 +32,13 @@ struct FuseSwiGLUPass : mlir::qnext::impl::FuseSwiGLUBase<FuseSwiGLUPass> {
   using FuseSwiGLUBase::FuseSwiGLUBase;
 
   void runOnOperation() override {
-    auto mark = StringAttr::get(&getContext(), "swiglu");
+    SmallVector<SmallVector<Operation *>> groups;
+    SmallVector<Operation *> experts;
     getOperation()->walk([&](Operation *op) {
-      if (op->hasAttr(kFused))
+      if (isGrouped(op))
         return;
       if (isa<ExpertSwiGLUOp>(op)) {
-        op->setAttr(kFused, mark);
-        ++numExperts;
+        experts.push_back(op);
         return;
       }
       auto siluMul = dyn_cast<SiluMulOp>(op);
@@ -51,10 +49,14 @@ struct FuseSwiGLUPass : mlir::qnext::impl::FuseSwiGLUBase<FuseSwiGLUPass> {
       if (!gate || !up || gate == up || gate.getInput() != up.getInput() ||
           gate.getWeight().getType() != up.getWeight().getType())
         return;
-      for (Operation *member : {gate.getOperation(), up.getOperation(), op})
-        member->setAttr(kFused, mark);
-      ++numFused;
+      groups.push_back({gate, up, op});
     });
+    for (Operation *op : experts)
+      if (groupOps(FusionKind::SwiGLU, {op}))
+        ++numExperts;
+    for (ArrayRef<Operation *> members : groups)
+      if (groupOps(FusionKind::SwiGLU, members))
+        ++numFused;
   }
 };
 

@@ -371,7 +371,7 @@ Value softmaxLastAxis(Emitter &e, Value x) {
 }
 
 /// Softmax, top-k by repeated argmax (ties to the lower expert), and the
-/// optional renormalisation. Marked `qnext.fused = "router"`
+/// optional renormalisation. From a `qnext.fused <router>` group
 /// (qnext-fuse-router): all of it inside the loop over tokens, one kernel;
 /// otherwise the softmax and the renormalisation are passes over all tokens
 /// around that loop.
@@ -383,7 +383,7 @@ struct LowerRouter : OpRewritePattern<RouterOp> {
     Emitter e{rw, op.getLoc()};
     Value logits = op.getLogits();
     const int64_t k = op.getTopK();
-    const bool fused = op->hasAttr("qnext.fused");
+    const bool fused = hasFusion(op, FusionKind::Router);
     Type indexElt = cast<RankedTensorType>(op.getIndices().getType()).getElementType();
     OpFoldResult tokens = e.dimOf(logits, 0);
     Value probs = fused ? logits : softmaxLastAxis(e, logits);
@@ -467,8 +467,7 @@ struct LowerRouter : OpRewritePattern<RouterOp> {
 /// gather form, which qnext-vectorize-contractions makes one kernel for all
 /// the selected experts' gate and up, and one for their down and combine.
 bool isGroupedStep(ExpertSwiGLUOp op) {
-  auto mark = fusionMark(op);
-  return mark && mark.getValue() == "moe" &&
+  return hasFusion(op, FusionKind::MoE) &&
          cast<RankedTensorType>(op.getInput().getType()).getDimSize(0) == 1;
 }
 

@@ -457,12 +457,56 @@ struct LowerNormRope : OpRewritePattern<NormRopeOp> {
   }
 };
 
+//===----------------------------------------------------------------------===//
+// Fusion groups
+//===----------------------------------------------------------------------===//
+
+/// A qnext.fused group's ops take its place, the ones its kernel is built
+/// around tagged with its kind (the patterns above carry the tag onto the
+/// structured ops they emit).
+void dissolveGroup(FusedOp group) {
+  auto kind = FusionKindAttr::get(group.getContext(), group.getKind());
+  Block &body = group.getBody().front();
+  auto yield = cast<YieldOp>(body.getTerminator());
+  for (Operation &op : body.without_terminator()) {
+    bool tagged = false;
+    switch (group.getKind()) {
+    case FusionKind::SwiGLU:
+      tagged = true; // the projections and their silu * mul, or the experts
+      break;
+    case FusionKind::MoE:
+      tagged = isa<ExpertSwiGLUOp>(op);
+      break;
+    case FusionKind::Router:
+      tagged = isa<RouterOp>(op);
+      break;
+    case FusionKind::NormLinear: // the projection's prologue
+      tagged = isa<RMSNormOp, GatedRMSNormOp>(op);
+      break;
+    case FusionKind::GateLinear:
+      tagged = isa<SigmoidGateOp>(op);
+      break;
+    }
+    if (tagged)
+      op.setAttr(kFusionAttrName, kind);
+  }
+  group.replaceAllUsesWith(yield.getValues());
+  yield->erase();
+  group->getBlock()->getOperations().splice(Block::iterator(group),
+                                            body.getOperations());
+  group->erase();
+}
+
 struct LowerToLinalgPass
     : mlir::qnext::impl::LowerToLinalgBase<LowerToLinalgPass> {
   using LowerToLinalgBase::LowerToLinalgBase;
 
   void runOnOperation() override {
     MLIRContext *ctx = &getContext();
+    SmallVector<FusedOp> groups;
+    getOperation()->walk([&](FusedOp group) { groups.push_back(group); });
+    for (FusedOp group : groups)
+      dissolveGroup(group);
     RewritePatternSet patterns(ctx);
     patterns.add<LowerLinear, LowerRMSNorm, LowerAddRMSNorm, LowerNormRope,
                  LowerGatedRMSNorm, LowerL2Norm,

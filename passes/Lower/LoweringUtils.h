@@ -8,6 +8,8 @@
 #ifndef QNEXT_PASSES_LOWER_LOWERINGUTILS_H
 #define QNEXT_PASSES_LOWER_LOWERINGUTILS_H
 
+#include "qnext/Dialect/QNext/QNextOps.h"
+
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Arith/Utils/Utils.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
@@ -221,17 +223,25 @@ inline LogicalResult requireF32(PatternRewriter &rewriter, Operation *op,
   return success();
 }
 
-/// The mark a fusion pass left on a qnext op (`qnext.fused`), or null.
-inline StringAttr fusionMark(Operation *op) {
-  return op->getAttrOfType<StringAttr>("qnext.fused");
+/// The kind of the qnext.fused group `op` was lowered from, when `op` is one
+/// its kernel is built around (`qnext.fusion`), or null.
+inline FusionKindAttr fusionMark(Operation *op) {
+  return op->getAttrOfType<FusionKindAttr>(kFusionAttrName);
 }
 
-/// Carries `mark` (when set) onto the ops defining `values`: the generics
-/// qnext-vectorize-contractions fuses by it. Returns the first value.
-inline Value carryMark(StringAttr mark, ValueRange values) {
+/// Whether `op` carries the tag of a group of `kind`.
+inline bool hasFusion(Operation *op, FusionKind kind) {
+  FusionKindAttr mark = fusionMark(op);
+  return mark && mark.getValue() == kind;
+}
+
+/// Carries `mark` (when set) onto the ops defining `values`: the structured
+/// ops qnext-vectorize-contractions builds the group's kernel from. Returns
+/// the first value.
+inline Value carryMark(FusionKindAttr mark, ValueRange values) {
   if (mark)
     for (Value v : values)
-      v.getDefiningOp()->setAttr("qnext.fused", mark);
+      v.getDefiningOp()->setAttr(kFusionAttrName, mark);
   return values.front();
 }
 

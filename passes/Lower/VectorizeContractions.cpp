@@ -20,6 +20,9 @@ namespace mlir::qnext {
 } // namespace mlir::qnext
 
 using namespace mlir;
+using mlir::qnext::FusionKind;
+using mlir::qnext::FusionKindAttr;
+using mlir::qnext::kFusionAttrName;
 
 namespace {
 
@@ -231,18 +234,19 @@ bool isElementwisePair(linalg::GenericOp op) {
          llvm::all_of(body.without_terminator(), isRowwise);
 }
 
-/// A generic a fusion marked (`qnext.fused`), elementwise over the results of
+/// A generic a fusion group was lowered to (`qnext.fusion`: a swiglu or moe
+/// group), elementwise over the results of
 /// two contractions that nothing else reads: one kernel computes both and
 /// applies the generic's body to their rows (qnext-fuse-swiglu's silu * mul).
 std::optional<Kernel> matchEpilogue(linalg::GenericOp e) {
-  if (!e->hasAttr("qnext.fused") || !isElementwisePair(e) ||
+  if (!e->hasAttr(kFusionAttrName) || !isElementwisePair(e) ||
       !llvm::all_of(e.getIndexingMapsArray(),
                     [](AffineMap m) { return m.isIdentity(); }))
     return std::nullopt;
   std::optional<Contraction> cs[2];
   for (int i = 0; i < 2; ++i) {
     auto producer = e.getDpsInputs()[i].getDefiningOp<linalg::GenericOp>();
-    if (!producer || !producer->hasAttr("qnext.fused") || !producer->hasOneUse())
+    if (!producer || !producer->hasAttr(kFusionAttrName) || !producer->hasOneUse())
       return std::nullopt;
     cs[i] = match(producer);
     if (!cs[i] || !isZeroFill(cs[i]->init))
@@ -336,11 +340,12 @@ void matchSharedExpert(Kernel &k, int64_t vl) {
   k.sharedAdd = add;
 }
 
-/// The marks whose generic a contraction computes as its prologue
+/// The groups whose tagged generic a contraction computes as its prologue
 /// (qnext-fuse-norm-linear, qnext-fuse-gate-linear).
 bool isPrologueMark(Attribute mark) {
-  auto s = dyn_cast_or_null<StringAttr>(mark);
-  return s && (s.getValue() == "norm-linear" || s.getValue() == "gate-linear");
+  auto kind = dyn_cast_or_null<FusionKindAttr>(mark);
+  return kind && (kind.getValue() == FusionKind::NormLinear ||
+                  kind.getValue() == FusionKind::GateLinear);
 }
 
 /// `c` with its input computed in the kernel: c.x is the result (or the
@@ -359,7 +364,7 @@ std::optional<Kernel> matchPrologue(const Contraction &c, int64_t vl) {
     x = collapse.getSrc();
   }
   auto p = x.getDefiningOp<linalg::GenericOp>();
-  if (!p || !isPrologueMark(p->getAttr("qnext.fused")) || !p->hasOneUse() ||
+  if (!p || !isPrologueMark(p->getAttr(kFusionAttrName)) || !p->hasOneUse() ||
       p.getNumDpsInits() != 1 || !p.hasPureTensorSemantics() ||
       p.getNumParallelLoops() != p.getNumLoops() ||
       !p.getMatchingIndexingMap(p.getDpsInitOperand(0)).isIdentity())
@@ -1082,6 +1087,9 @@ struct VectorizeContractionsPass
         std::optional<Kernel> k = matchPrologue(*c, vectorWidth);
         emit(rewriter, k ? *k : Kernel{*c, std::nullopt, {}, {}, {}});
       }
+    // The groups' tags are consumed: what was not fused (a shape the
+    // kernels do not take) is lowered as it would be unfused.
+    getOperation()->walk([](Operation *op) { op->removeAttr(kFusionAttrName); });
   }
 
   void emit(IRRewriter &rewriter, Kernel k) {

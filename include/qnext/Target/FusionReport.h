@@ -32,7 +32,7 @@ struct KernelCost {
 
 struct FusionCosts {
   std::map<std::string, KernelCost> entries; ///< by function name
-  std::map<std::string, int64_t> sites;      ///< ops marked qnext.fused, by kind
+  std::map<std::string, int64_t> sites;      ///< fusion sites (groups, fused ops), by --fuse name
 };
 
 /// Counts the kernels of every public function of `module` (already at the

@@ -14,6 +14,8 @@
 #include "llvm/ADT/SetVector.h"
 #include "llvm/Support/FormatVariadic.h"
 
+#include <algorithm>
+
 using namespace mlir;
 using namespace mlir::qnext;
 
@@ -102,17 +104,26 @@ mlir::qnext::measureFusion(ModuleOp module, const CPUPipelineOptions &options) {
   if (failed(buildCPUPipeline(fused, CPUPhase::Fused, options)) ||
       failed(fused.run(*copy)))
     return llvm::createStringError("fusion report: the pipeline failed (above)");
-  // A marked op that feeds an op of another kind with the same mark is a
-  // member of that op's site (qnext-fuse-swiglu marks the projections and
-  // their silu_mul); an add_rms_norm feeding the next one is a site itself.
+  // A site is a qnext.fused group (named as --fuse names its fusion) or an
+  // op a fusion made: qnext.deltanet_step, qnext.add_rms_norm,
+  // qnext.norm_rope, a qnext.linear of qnext.concat_weights.
   copy->walk([&](Operation *op) {
-    auto kind = op->getAttrOfType<StringAttr>("qnext.fused");
-    if (!kind || llvm::any_of(op->getUsers(), [&](Operation *user) {
-          return user->getName() != op->getName() &&
-                 user->getAttr("qnext.fused") == kind;
-        }))
+    std::string site;
+    if (auto group = dyn_cast<FusedOp>(op))
+      site = stringifyFusionKind(group.getKind()).str();
+    else if (isa<DeltaNetStepOp>(op))
+      site = "deltanet-step";
+    else if (isa<AddRMSNormOp>(op))
+      site = "add-norm";
+    else if (isa<NormRopeOp>(op))
+      site = "norm-rope";
+    else if (auto linear = dyn_cast<LinearOp>(op);
+             linear && linear.getWeight().getDefiningOp<ConcatWeightsOp>())
+      site = "projections";
+    if (site.empty())
       return;
-    ++costs.sites[kind.str()];
+    std::replace(site.begin(), site.end(), '_', '-');
+    ++costs.sites[site];
   });
   PassManager kernels(module.getContext());
   if (failed(buildCPUPipeline(kernels, CPUPhase::Kernels, options,

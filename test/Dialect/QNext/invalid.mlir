@@ -1856,3 +1856,84 @@ func.func @f(%q: tensor<?x4x64xf32>, %w: tensor<64xbf16>, %pos: tensor<?xi32>) {
   %y = qnext.norm_rope %q, %w, %pos {epsilon = -1.0 : f32, rotary_dim = 16 : i64, theta = 1.0e+07 : f64} : tensor<?x4x64xf32>, tensor<64xbf16>, tensor<?xi32>
   return
 }
+
+// -----
+
+// fused: the yield does not match the results
+func.func @f(%x: tensor<?x64xf32>) {
+  // expected-error @+1 {{'qnext.fused' op yields 1 value(s) of types 'tensor<?x64xf32>' for results of types 'tensor<?x32xf32>'}}
+  %h = qnext.fused <swiglu> : tensor<?x32xf32> {
+    %s = qnext.silu_mul %x, %x : tensor<?x64xf32>
+    qnext.yield %s : tensor<?x64xf32>
+  }
+  return
+}
+
+// -----
+
+// fused: a group without the op its kind is built around
+func.func @f(%x: tensor<?x64xf32>) {
+  // expected-error @+1 {{'qnext.fused' op of kind router holds no a qnext.router}}
+  %h = qnext.fused <router> : tensor<?x64xf32> {
+    %s = qnext.silu_mul %x, %x : tensor<?x64xf32>
+    qnext.yield %s : tensor<?x64xf32>
+  }
+  return
+}
+
+// -----
+
+// fused: norm_linear needs the projection too
+func.func @f(%x: tensor<?x64xf32>, %w: tensor<64xbf16>) {
+  // expected-error @+1 {{'qnext.fused' op of kind norm_linear holds no a qnext.rms_norm or qnext.gated_rms_norm and a qnext.linear}}
+  %h = qnext.fused <norm_linear> : tensor<?x64xf32> {
+    %n = qnext.rms_norm %x, %w : tensor<?x64xf32>, tensor<64xbf16>
+    qnext.yield %n : tensor<?x64xf32>
+  }
+  return
+}
+
+// -----
+
+// fused: groups do not nest
+func.func @f(%x: tensor<?x64xf32>) {
+  %h = qnext.fused <swiglu> : tensor<?x64xf32> {
+    // expected-error @+1 {{'qnext.fused' op is nested in another qnext.fused group}}
+    %i = qnext.fused <swiglu> : tensor<?x64xf32> {
+      %s = qnext.silu_mul %x, %x : tensor<?x64xf32>
+      qnext.yield %s : tensor<?x64xf32>
+    }
+    %t = qnext.silu_mul %i, %x : tensor<?x64xf32>
+    qnext.yield %t : tensor<?x64xf32>
+  }
+  return
+}
+
+// -----
+
+// fused: an unknown kind
+func.func @f(%x: tensor<?x64xf32>) {
+  // expected-error @+2 {{expected ::mlir::qnext::FusionKind to be one of: swiglu, moe, norm_linear, gate_linear, router}}
+  // expected-error @+1 {{failed to parse QNext_FusionKindAttr parameter 'value'}}
+  %h = qnext.fused <attention> : tensor<?x64xf32> {
+    qnext.yield %x : tensor<?x64xf32>
+  }
+  return
+}
+
+// -----
+
+// yield: only in a group
+func.func @f(%x: tensor<?x64xf32>) {
+  // expected-error @+1 {{'qnext.yield' op expects parent op 'qnext.fused'}}
+  qnext.yield %x : tensor<?x64xf32>
+}
+
+// -----
+
+// qnext.fusion: a tag must be a #qnext.fusion
+func.func @f(%x: tensor<?x64xf32>) {
+  // expected-error @+1 {{'qnext.fusion' must be a #qnext.fusion attribute}}
+  %t = arith.addf %x, %x {qnext.fusion = "swiglu"} : tensor<?x64xf32>
+  return
+}

@@ -209,3 +209,45 @@ func.func @moe_primitives(%x: tensor<?x128xf32>, %logits: tensor<?x8xf32>,
   %s = qnext.sigmoid_gate %h, %g : tensor<?x128xf32>, tensor<?x1xf32>
   return %s : tensor<?x128xf32>
 }
+
+// Fusion groups: every kind, one result or several, and the tag their
+// lowering puts on other dialects' ops.
+// CHECK-LABEL: func.func @fusion_groups
+func.func @fusion_groups(%x: tensor<?x128xf32>, %logits: tensor<?x8xf32>,
+                         %wg: tensor<64x128xbf16>, %wu: tensor<64x128xbf16>,
+                         %nw: tensor<128xbf16>, %gate: tensor<?x128xf32>,
+                         %wo: tensor<128x128xbf16>)
+    -> (tensor<?x64xf32>, tensor<?x2xf32>, tensor<?x2xi32>, tensor<?x64xf32>, tensor<?x128xf32>, tensor<?x128xf32>) {
+  // CHECK: %[[H:.+]] = qnext.fused <swiglu> : tensor<?x64xf32> {
+  // CHECK-NEXT: qnext.linear
+  // CHECK-NEXT: qnext.linear
+  // CHECK-NEXT: %[[S:.+]] = qnext.silu_mul
+  // CHECK-NEXT: qnext.yield %[[S]] : tensor<?x64xf32>
+  // CHECK-NEXT: }
+  %h = qnext.fused <swiglu> : tensor<?x64xf32> {
+    %g = qnext.linear %x, %wg : tensor<?x128xf32>, tensor<64x128xbf16> -> tensor<?x64xf32>
+    %u = qnext.linear %x, %wu : tensor<?x128xf32>, tensor<64x128xbf16> -> tensor<?x64xf32>
+    %s = qnext.silu_mul %g, %u : tensor<?x64xf32>
+    qnext.yield %s : tensor<?x64xf32>
+  }
+  // CHECK: %{{.+}}:2 = qnext.fused <router> : tensor<?x2xf32>, tensor<?x2xi32> {
+  %r:2 = qnext.fused <router> : tensor<?x2xf32>, tensor<?x2xi32> {
+    %w, %i = qnext.router %logits {top_k = 2 : i64} : tensor<?x8xf32> -> tensor<?x2xf32>, tensor<?x2xi32>
+    qnext.yield %w, %i : tensor<?x2xf32>, tensor<?x2xi32>
+  }
+  // CHECK: qnext.fused <norm_linear> : tensor<?x64xf32> {
+  %p = qnext.fused <norm_linear> : tensor<?x64xf32> {
+    %n = qnext.rms_norm %x, %nw : tensor<?x128xf32>, tensor<128xbf16>
+    %y = qnext.linear %n, %wg : tensor<?x128xf32>, tensor<64x128xbf16> -> tensor<?x64xf32>
+    qnext.yield %y : tensor<?x64xf32>
+  }
+  // CHECK: qnext.fused <gate_linear> : tensor<?x128xf32> {
+  %o = qnext.fused <gate_linear> : tensor<?x128xf32> {
+    %gx = qnext.sigmoid_gate %x, %gate : tensor<?x128xf32>, tensor<?x128xf32>
+    %y = qnext.linear %gx, %wo : tensor<?x128xf32>, tensor<128x128xbf16> -> tensor<?x128xf32>
+    qnext.yield %y : tensor<?x128xf32>
+  }
+  // CHECK: arith.addf %{{.+}}, %{{.+}} {qnext.fusion = #qnext.fusion<moe>} : tensor<?x128xf32>
+  %t = arith.addf %x, %x {qnext.fusion = #qnext.fusion<moe>} : tensor<?x128xf32>
+  return %h, %r#0, %r#1, %p, %o, %t : tensor<?x64xf32>, tensor<?x2xf32>, tensor<?x2xi32>, tensor<?x64xf32>, tensor<?x128xf32>, tensor<?x128xf32>
+}

@@ -4,7 +4,7 @@
 // (the next residual add) reads the fused op's sum.
 // CHECK-LABEL: func.func @layer
 // CHECK: %[[W:.+]] = qnext.param "post_attention_layernorm"
-// CHECK: %[[S:.+]], %[[Y:.+]] = qnext.add_rms_norm %arg0, %arg1, %[[W]] {qnext.fused = "add-norm"} : tensor<?x128xf32>, tensor<128xbf16>
+// CHECK: %[[S:.+]], %[[Y:.+]] = qnext.add_rms_norm %arg0, %arg1, %[[W]] : tensor<?x128xf32>, tensor<128xbf16>
 // CHECK-NOT: arith.addf %arg0
 // CHECK-NOT: qnext.rms_norm
 // CHECK: %[[OUT:.+]] = arith.addf %[[S]], %[[Y]]

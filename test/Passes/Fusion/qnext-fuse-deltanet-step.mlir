@@ -6,7 +6,7 @@
 // norm become one op. It carries the key head count, the query's scale and
 // the output norm's epsilon, and returns the norm's result and both states.
 // CHECK-LABEL: func.func @step
-// CHECK: %[[Y:.+]], %[[CS:.+]], %[[ST:.+]] = qnext.deltanet_step %arg0, %arg1, %arg2, %arg3, %arg4, %arg5, %arg6, %arg7, %arg8, %arg9 {epsilon = 9.99999974E-6 : f32, num_key_heads = 2 : i64, qnext.fused = "deltanet-step", query_scale = 0.176776692 : f32}
+// CHECK: %[[Y:.+]], %[[CS:.+]], %[[ST:.+]] = qnext.deltanet_step %arg0, %arg1, %arg2, %arg3, %arg4, %arg5, %arg6, %arg7, %arg8, %arg9 {epsilon = 9.99999974E-6 : f32, num_key_heads = 2 : i64, query_scale = 0.176776692 : f32}
 // CHECK-SAME: -> (tensor<1x4x32xf32>, tensor<3x256xf32>, tensor<4x32x32xf32>)
 // CHECK-NOT: qnext.causal_conv1d
 // CHECK-NOT: tensor.extract_slice

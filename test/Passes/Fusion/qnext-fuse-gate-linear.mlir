@@ -3,13 +3,14 @@
 // RUN: qnext-opt %s --qnext-lower-to-linalg --resolve-ranked-shaped-type-result-dims --canonicalize --qnext-vectorize-contractions="vector-width=8 rows=4" --canonicalize --cse --split-input-file | FileCheck %s --check-prefix=APART
 
 // Gated attention's output: the heads gated by sigmoid(gate), merged, then
-// o_proj. The gate is marked; o_proj's kernel (64 rows: 16 blocks of 4, so
+// o_proj. The gate, the merge and o_proj become a group; o_proj's kernel (64 rows: 16 blocks of 4, so
 // 16 tasks of one block with the default prologue-tasks) computes the
 // gated heads for its token into a buffer, one vector of 8 along K at a
 // time (the vector stays inside a head of 32), and reads them from there.
 // CHECK-LABEL: func.func @o_proj
-// CHECK: %[[G:.+]] = qnext.sigmoid_gate %{{.+}}, %{{.+}} {qnext.fused = "gate-linear"} : tensor<1x4x32xf32>, tensor<1x4x32xf32>
-// CHECK: tensor.collapse_shape %[[G]]
+// CHECK: qnext.fused <gate_linear> : tensor<1x64xf32> {
+// CHECK-NEXT: %[[G:.+]] = qnext.sigmoid_gate %{{.+}}, %{{.+}} : tensor<1x4x32xf32>, tensor<1x4x32xf32>
+// CHECK-NEXT: tensor.collapse_shape %[[G]]
 // KERNEL-LABEL: func.func @o_proj
 // KERNEL-SAME: (%[[A:.+]]: tensor<1x4x32xf32>, %[[GATE:.+]]: tensor<1x4x32xf32>)
 // KERNEL: scf.forall (%{{.+}}) in (16) shared_outs(%{{.+}}) -> (tensor<1x64xf32>)

@@ -3,21 +3,27 @@
 // RUN: qnext-opt %s --qnext-fuse-moe --qnext-lower-to-linalg --split-input-file | FileCheck %s --check-prefix=LINALG
 // RUN: qnext-opt %s --qnext-fuse-moe --qnext-lower-to-linalg --convert-elementwise-to-linalg --canonicalize --qnext-vectorize-contractions="vector-width=8 rows=4" --canonicalize --cse --split-input-file | FileCheck %s --check-prefix=KERNEL
 
-// One decode step's routed experts (top 2 of 4): marked whole.
+// One decode step's routed experts (top 2 of 4): a group of their own.
 // CHECK-LABEL: func.func @decode_step
-// CHECK: qnext.expert_swiglu {{.+}} {qnext.fused = "moe"}
-// An op another fusion marked first is left alone.
+// CHECK: %[[Y:.+]] = qnext.fused <moe> : tensor<1x64xf32> {
+// CHECK-NEXT: %[[E:.+]] = qnext.expert_swiglu
+// CHECK-NEXT: qnext.yield %[[E]] : tensor<1x64xf32>
+// CHECK: return %[[Y]]
+// An op another fusion grouped first is left alone.
 // TAKEN-LABEL: func.func @decode_step
-// TAKEN: qnext.expert_swiglu {{.+}} {qnext.fused = "swiglu"}
+// TAKEN: qnext.fused <swiglu>
+// TAKEN-NEXT: qnext.expert_swiglu
+// TAKEN-NOT: qnext.fused
+// TAKEN: return
 
 // The lowering: the gather form, no loop over the selected experts; gate,
-// up and silu * mul marked, then the down gather and the combine.
+// up and silu * mul tagged, then the down gather and the combine.
 // LINALG-LABEL: func.func @decode_step
 // LINALG-NOT: scf.for
-// LINALG: linalg.generic {{.+}}iterator_types = ["parallel", "parallel", "parallel", "reduction"]{{.+}}qnext.fused = "moe"
+// LINALG: linalg.generic {{.+}}iterator_types = ["parallel", "parallel", "parallel", "reduction"]{{.+}}qnext.fusion = #qnext.fusion<moe>
 // LINALG: tensor.extract %{{.+}} : tensor<4x32x64xbf16>
-// LINALG: linalg.generic {{.+}}iterator_types = ["parallel", "parallel", "parallel", "reduction"]{{.+}}qnext.fused = "moe"
-// LINALG: linalg.generic {{.+}}iterator_types = ["parallel", "parallel", "parallel"]{{.+}}qnext.fused = "moe"
+// LINALG: linalg.generic {{.+}}iterator_types = ["parallel", "parallel", "parallel", "reduction"]{{.+}}qnext.fusion = #qnext.fusion<moe>
+// LINALG: linalg.generic {{.+}}iterator_types = ["parallel", "parallel", "parallel"]{{.+}}qnext.fusion = #qnext.fusion<moe>
 // LINALG: math.exp
 // LINALG: linalg.generic {{.+}}iterator_types = ["parallel", "parallel", "parallel", "reduction"]
 // LINALG: tensor.extract %{{.+}} : tensor<4x64x32xbf16>
@@ -80,15 +86,16 @@ func.func @decode_step(%x: tensor<1x64xf32>, %w: tensor<1x2xf32>, %i: tensor<1x2
 // -----
 
 // A prompt: still grouped by expert (a loop over the experts, gathering the
-// tokens routed to each), with each expert's gate, up and silu * mul marked
+// tokens routed to each), with each expert's gate, up and silu * mul tagged
 // so that they are one kernel as under qnext-fuse-swiglu.
 // CHECK-LABEL: func.func @prompt
-// CHECK: qnext.expert_swiglu {{.+}} {qnext.fused = "moe"}
+// CHECK: qnext.fused <moe>
+// CHECK-NEXT: qnext.expert_swiglu
 // LINALG-LABEL: func.func @prompt
 // LINALG: scf.for
-// LINALG: linalg.generic {{.+}}qnext.fused = "moe"
-// LINALG: linalg.generic {{.+}}qnext.fused = "moe"
-// LINALG: linalg.generic {{.+}}qnext.fused = "moe"
+// LINALG: linalg.generic {{.+}}qnext.fusion = #qnext.fusion<moe>
+// LINALG: linalg.generic {{.+}}qnext.fusion = #qnext.fusion<moe>
+// LINALG: linalg.generic {{.+}}qnext.fusion = #qnext.fusion<moe>
 // KERNEL-LABEL: func.func @prompt
 // KERNEL: scf.for
 // KERNEL: scf.forall

@@ -3,11 +3,13 @@
 // RUN: qnext-opt %s --qnext-fuse-norm-linear --qnext-lower-to-linalg --resolve-ranked-shaped-type-result-dims --canonicalize --qnext-vectorize-contractions="vector-width=8 rows=4 prologue-tasks=2" --canonicalize --cse --split-input-file | FileCheck %s --check-prefix=KERNEL
 // RUN: qnext-opt %s --qnext-lower-to-linalg --resolve-ranked-shaped-type-result-dims --canonicalize --qnext-vectorize-contractions="vector-width=8 rows=4 prologue-tasks=2" --canonicalize --cse --split-input-file | FileCheck %s --check-prefix=APART
 
-// A residual add, then the norm one projection reads: the norm is marked,
-// and qnext-fuse-add-norm leaves it alone.
+// A residual add, then the norm one projection reads: the norm and the
+// projection become a group, and qnext-fuse-add-norm leaves the norm alone.
 // CHECK-LABEL: func.func @norm
-// CHECK: qnext.rms_norm %{{.+}}, %{{.+}} {qnext.fused = "norm-linear"}
-// CHECK: qnext.linear
+// CHECK: %[[Y:.+]] = qnext.fused <norm_linear> : tensor<1x32xf32> {
+// CHECK-NEXT: %[[N:.+]] = qnext.rms_norm
+// CHECK-NEXT: %[[P:.+]] = qnext.linear %[[N]]
+// CHECK-NEXT: qnext.yield %[[P]]
 // ADD-LABEL: func.func @norm
 // ADD-NOT: qnext.add_rms_norm
 // ADD: return
@@ -48,14 +50,17 @@ func.func @norm(%a: tensor<1x64xf32>, %b: tensor<1x64xf32>) -> tensor<1x32xf32> 
 // -----
 
 // DeltaNet's gated norm over [T, heads, dim], its heads merged into
-// out_proj's K: marked. Each of the 2 tasks takes the tokens in spans of 64:
+// out_proj's K: grouped with the collapse and out_proj. Each of the 2 tasks takes the tokens in spans of 64:
 // it computes the span's normalised rows once, token by token (the per-head
 // sum read at (token, k / 32)), each written straight into its row of a
 // [span, 64] buffer; then each block of its rows (8 rows, blocks of 2) runs
 // over the span's tokens, 4 at a time and then the 1 to 3 left as one
 // block, so a block's weights are read once per span.
 // CHECK-LABEL: func.func @gated
-// CHECK: qnext.gated_rms_norm {{.+}}qnext.fused = "norm-linear"
+// CHECK: qnext.fused <norm_linear>
+// CHECK-NEXT: qnext.gated_rms_norm
+// CHECK-NEXT: tensor.collapse_shape
+// CHECK-NEXT: qnext.linear
 // KERNEL-LABEL: func.func @gated
 // KERNEL: scf.forall (%{{.+}}) in (2) shared_outs(%{{.+}}) -> (tensor<?x16xf32>)
 // KERNEL: scf.for %[[S0:.+]] = %c0 to %{{.+}} step %c64 iter_args(%{{.+}}) -> (tensor<?x8xf32>)

@@ -3,8 +3,8 @@
 // QK-norm then RoPE of the queries and of the keys: two fused ops carrying
 // the norm's weight and epsilon and the rotation's attributes.
 // CHECK-LABEL: func.func @qk
-// CHECK: %[[Q:.+]] = qnext.norm_rope %arg0, %arg2, %arg4 {epsilon = 9.99999974E-6 : f32, qnext.fused = "norm-rope", rotary_dim = 16 : i64, theta = 1.000000e+07 : f64} : tensor<?x4x64xf32>, tensor<64xbf16>, tensor<?xi32>
-// CHECK: %[[K:.+]] = qnext.norm_rope %arg1, %arg3, %arg4 {qnext.fused = "norm-rope", rotary_dim = 16 : i64, theta = 1.000000e+07 : f64, yarn = #qnext.yarn<factor = 4.000000e+00, original_max_position_embeddings = 1024, beta_fast = 3.200000e+01, beta_slow = 1.000000e+00>} : tensor<?x2x64xf32>, tensor<64xbf16>, tensor<?xi32>
+// CHECK: %[[Q:.+]] = qnext.norm_rope %arg0, %arg2, %arg4 {epsilon = 9.99999974E-6 : f32, rotary_dim = 16 : i64, theta = 1.000000e+07 : f64} : tensor<?x4x64xf32>, tensor<64xbf16>, tensor<?xi32>
+// CHECK: %[[K:.+]] = qnext.norm_rope %arg1, %arg3, %arg4 {rotary_dim = 16 : i64, theta = 1.000000e+07 : f64, yarn = #qnext.yarn<factor = 4.000000e+00, original_max_position_embeddings = 1024, beta_fast = 3.200000e+01, beta_slow = 1.000000e+00>} : tensor<?x2x64xf32>, tensor<64xbf16>, tensor<?xi32>
 // CHECK-NOT: qnext.rms_norm
 // CHECK-NOT: qnext.rope
 // CHECK: return %[[Q]], %[[K]]

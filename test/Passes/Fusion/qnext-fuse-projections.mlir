@@ -11,7 +11,7 @@
 // CHECK: %[[BA:.+]] = qnext.param "ba"
 // CHECK: %[[B:.+]], %[[A:.+]] = qnext.split_ba %[[BA]]
 // CHECK: %[[W:.+]] = qnext.concat_weights %[[QKV]], %[[Z]], %[[B]], %[[A]] {dim = 0 : i64} : tensor<256x128xbf16>, tensor<128x128xbf16>, tensor<4x128xbf16>, tensor<4x128xbf16> -> tensor<392x128xbf16>
-// CHECK: %[[Y:.+]] = qnext.linear %arg0, %[[W]] {qnext.fused = "projections"} : tensor<?x128xf32>, tensor<392x128xbf16> -> tensor<?x392xf32>
+// CHECK: %[[Y:.+]] = qnext.linear %arg0, %[[W]] : tensor<?x128xf32>, tensor<392x128xbf16> -> tensor<?x392xf32>
 // CHECK: %[[T:.+]] = tensor.dim %[[Y]], %c0
 // CHECK: %[[Y0:.+]] = tensor.extract_slice %[[Y]][0, 0] [%[[T]], 256] [1, 1]
 // CHECK: %[[Y1:.+]] = tensor.extract_slice %[[Y]][0, 256] [%[[T]], 128] [1, 1]
@@ -43,7 +43,7 @@ func.func @deltanet(%x: tensor<?x128xf32>) -> (tensor<?x256xf32>, tensor<?x128xf
 // row-multiple=1 all four fuse.
 // CHECK-LABEL: func.func @moe
 // CHECK: qnext.concat_weights %{{.+}}, %{{.+}}, %{{.+}} {dim = 0 : i64} : tensor<8x128xbf16>, tensor<96x128xbf16>, tensor<96x128xbf16> -> tensor<200x128xbf16>
-// CHECK: qnext.linear %{{.+}}, %{{.+}} {qnext.fused = "projections"} : tensor<1x128xf32>, tensor<200x128xbf16> -> tensor<1x200xf32>
+// CHECK: qnext.linear %{{.+}}, %{{.+}} : tensor<1x128xf32>, tensor<200x128xbf16> -> tensor<1x200xf32>
 // CHECK: qnext.linear %{{.+}}, %{{.+}} : tensor<1x128xf32>, tensor<1x128xbf16> -> tensor<1x1xf32>
 // ANY-LABEL: func.func @moe
 // ANY: qnext.concat_weights {{.+}} -> tensor<201x128xbf16>

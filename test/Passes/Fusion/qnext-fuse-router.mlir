@@ -2,10 +2,13 @@
 // RUN: qnext-opt %s --qnext-fuse-router --qnext-lower-to-linalg --canonicalize | FileCheck %s --check-prefix=FUSED
 // RUN: qnext-opt %s --qnext-lower-to-linalg --canonicalize | FileCheck %s --check-prefix=APART
 
-// The pass marks the router; the lowering then keeps the softmax, the top-k
-// and the renormalisation inside one loop over tokens.
+// The pass puts the router into a group of its own; the lowering then keeps
+// the softmax, the top-k and the renormalisation inside one loop over tokens.
 // MARK-LABEL: func.func @router
-// MARK: qnext.router %arg0 {qnext.fused = "router", top_k = 2 : i64}
+// MARK: %[[R:.+]]:2 = qnext.fused <router> : tensor<?x2xf32>, tensor<?x2xi32> {
+// MARK-NEXT: %[[W:.+]], %[[I:.+]] = qnext.router %arg0 {top_k = 2 : i64}
+// MARK-NEXT: qnext.yield %[[W]], %[[I]] : tensor<?x2xf32>, tensor<?x2xi32>
+// MARK: return %[[R]]#0, %[[R]]#1
 
 // FUSED-LABEL: func.func @router
 // FUSED-NOT: linalg.generic
@@ -18,7 +21,7 @@
 // FUSED-NEXT: }
 // FUSED-NEXT: return %[[R]]#0, %[[R]]#1
 
-// Unmarked: softmax passes over all tokens before the loop, the
+// Ungrouped: softmax passes over all tokens before the loop, the
 // renormalisation after it.
 // APART-LABEL: func.func @router
 // APART: linalg.generic

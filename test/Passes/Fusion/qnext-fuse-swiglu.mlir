@@ -4,26 +4,33 @@
 // RUN: qnext-opt %s --qnext-fuse-swiglu --qnext-lower-to-linalg --canonicalize --qnext-vectorize-contractions="vector-width=8 rows=4" --canonicalize --cse --split-input-file | FileCheck %s --check-prefix=KERNEL
 // RUN: qnext-opt %s --qnext-lower-to-linalg --canonicalize --qnext-vectorize-contractions="vector-width=8 rows=4" --canonicalize --cse --split-input-file | FileCheck %s --check-prefix=APART
 
-// A SwiGLU MLP: gate, up and silu_mul are marked; down is not.
+// A SwiGLU MLP: gate, up and silu_mul become one group; down stays out.
 // CHECK-LABEL: func.func @mlp
-// CHECK: %[[G:.+]] = qnext.linear %arg0, %{{.+}} {qnext.fused = "swiglu"} : tensor<1x64xf32>, tensor<32x64xbf16> -> tensor<1x32xf32>
-// CHECK: %[[U:.+]] = qnext.linear %arg0, %{{.+}} {qnext.fused = "swiglu"}
-// CHECK: %[[H:.+]] = qnext.silu_mul %[[G]], %[[U]] {qnext.fused = "swiglu"}
-// CHECK: qnext.linear %[[H]], %{{.+}} : tensor<1x32xf32>
+// CHECK: %[[GROUP:.+]] = qnext.fused <swiglu> : tensor<1x32xf32> {
+// CHECK-NEXT: %[[G:.+]] = qnext.linear %arg0, %{{.+}} : tensor<1x64xf32>, tensor<32x64xbf16> -> tensor<1x32xf32>
+// CHECK-NEXT: %[[U:.+]] = qnext.linear %arg0, %{{.+}} : tensor<1x64xf32>, tensor<32x64xbf16> -> tensor<1x32xf32>
+// CHECK-NEXT: %[[H:.+]] = qnext.silu_mul %[[G]], %[[U]] : tensor<1x32xf32>
+// CHECK-NEXT: qnext.yield %[[H]] : tensor<1x32xf32>
+// CHECK-NEXT: }
+// CHECK-NEXT: qnext.linear %[[GROUP]], %{{.+}} : tensor<1x32xf32>
 // CHECK-NOT: qnext.fused
 // CHECK: return
 
-// The projections fusion leaves the marked gate and up alone.
+// The projections fusion leaves the grouped gate and up alone.
 // PROJ-LABEL: func.func @mlp
 // PROJ-NOT: qnext.concat_weights
 // PROJ: return
 
-// The lowering carries the marks onto the two contractions and the generic.
+// The lowering takes the group apart and tags the two contractions and the
+// generic with its kind.
 // LINALG-LABEL: func.func @mlp
-// LINALG: linalg.generic {{.+}} iterator_types = ["parallel", "parallel", "reduction"]{{.+}}qnext.fused = "swiglu"
-// LINALG: linalg.generic {{.+}} iterator_types = ["parallel", "parallel", "reduction"]{{.+}}qnext.fused = "swiglu"
-// LINALG: linalg.generic {{.+}} iterator_types = ["parallel", "parallel"]{{.+}}qnext.fused = "swiglu"
+// LINALG-NOT: qnext.fused
+// LINALG: linalg.generic {{.+}} iterator_types = ["parallel", "parallel", "reduction"]{{.+}}qnext.fusion = #qnext.fusion<swiglu>
+// LINALG: linalg.generic {{.+}} iterator_types = ["parallel", "parallel", "reduction"]{{.+}}qnext.fusion = #qnext.fusion<swiglu>
+// LINALG: linalg.generic {{.+}} iterator_types = ["parallel", "parallel"]{{.+}}qnext.fusion = #qnext.fusion<swiglu>
 // LINALG: math.exp
+// LINALG-NOT: qnext.fusion
+// LINALG: return
 
 // One kernel: 8 rows of [gate; up] per block (for each of the 4 rows, a K
 // loop over gate's row and one over up's), silu * mul applied to the summed
@@ -48,9 +55,10 @@
 // KERNEL: vector.transfer_write %[[ROW]]
 // KERNEL: scf.forall (%{{.+}}) in (16)
 // KERNEL-NOT: linalg.generic
+// KERNEL-NOT: qnext.fusion
 // KERNEL: return
 
-// Unmarked: three kernels and the generic between them.
+// Ungrouped: three kernels and the generic between them.
 // APART-LABEL: func.func @mlp
 // APART: scf.forall (%{{.+}}) in (8)
 // APART: scf.forall (%{{.+}}) in (8)
@@ -113,15 +121,16 @@ func.func @negatives(%x: tensor<1x64xf32>, %y: tensor<1x64xf32>) -> (tensor<1x32
 
 // -----
 
-// The routed experts are marked whole; their lowering marks each selected
+// The routed experts are grouped whole; their lowering tags each selected
 // expert's gate, up and silu * mul, and the kernel fuses them.
 // CHECK-LABEL: func.func @experts
-// CHECK: qnext.expert_swiglu {{.+}} {qnext.fused = "swiglu"}
+// CHECK: qnext.fused <swiglu> : tensor<1x64xf32> {
+// CHECK-NEXT: qnext.expert_swiglu
 // LINALG-LABEL: func.func @experts
 // LINALG: scf.for
-// LINALG: linalg.generic {{.+}}qnext.fused = "swiglu"
-// LINALG: linalg.generic {{.+}}qnext.fused = "swiglu"
-// LINALG: linalg.generic {{.+}}qnext.fused = "swiglu"
+// LINALG: linalg.generic {{.+}}qnext.fusion = #qnext.fusion<swiglu>
+// LINALG: linalg.generic {{.+}}qnext.fusion = #qnext.fusion<swiglu>
+// LINALG: linalg.generic {{.+}}qnext.fusion = #qnext.fusion<swiglu>
 // KERNEL-LABEL: func.func @experts
 // KERNEL: scf.for
 // KERNEL: scf.forall (%{{.+}}) in (8)
