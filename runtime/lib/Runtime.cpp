@@ -8,6 +8,7 @@
 #include "qnext/Runtime.h"
 #include "qnext/ArtifactFormat.h"
 #include "qnext/CPUFeatures.h"
+#include "qnext/FileChecks.h"
 #include "qnext/MemRefDescriptor.h"
 
 #include "CUDA.h"
@@ -239,7 +240,8 @@ struct qnext_model {
   }
 
   /// The code section is handed to dlopen through an anonymous memory file:
-  /// nothing is written to disk.
+  /// nothing is written to disk. With QNEXT_CODE_DIR set, through a file in
+  /// that folder instead, kept for profilers and debuggers.
   bool loadCode(char **error) {
     if (onDevice) {
       // The driver first: loading the code loads its kernels onto the GPU.
@@ -254,24 +256,41 @@ struct qnext_model {
                                weightsSection.size, why))
         return fail(error, "uploading the weights: " + why);
     }
-    int fd = memfd_create("qnext-code", MFD_CLOEXEC);
-    if (fd < 0)
-      return fail(error, std::string("memfd_create: ") + std::strerror(errno));
     const uint8_t *code = base + codeSection.offset;
-    for (uint64_t done = 0; done < codeSection.size;) {
-      ssize_t n = write(fd, code + done, codeSection.size - done);
-      if (n <= 0) {
-        ::close(fd);
-        return fail(error, "writing the code to memory failed");
+    if (const char *dir = std::getenv("QNEXT_CODE_DIR"); dir && *dir) {
+      // A file that stays on disk, named by the code's hash: perf, gdb and
+      // objdump read its symbols (the kernels' names) after the run, which
+      // they cannot from a memory file that is gone.
+      char name[48];
+      std::snprintf(name, sizeof name, "/qnext-code-%016llx.so",
+                    (unsigned long long)XXH3_64bits(code, codeSection.size));
+      std::string path = dir + std::string(name), why;
+      if (!qnext::writeReplacing(
+              path, std::string_view(reinterpret_cast<const char *>(code), codeSection.size),
+              why))
+        return fail(error, "QNEXT_CODE_DIR: " + why);
+      library = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+      if (library)
+        std::fprintf(stderr, "qnext: code loaded from %s (QNEXT_CODE_DIR)\n", path.c_str());
+    } else {
+      int fd = memfd_create("qnext-code", MFD_CLOEXEC);
+      if (fd < 0)
+        return fail(error, std::string("memfd_create: ") + std::strerror(errno));
+      for (uint64_t done = 0; done < codeSection.size;) {
+        ssize_t n = write(fd, code + done, codeSection.size - done);
+        if (n <= 0) {
+          ::close(fd);
+          return fail(error, "writing the code to memory failed");
+        }
+        done += uint64_t(n);
       }
-      done += uint64_t(n);
+      std::string procPath = "/proc/self/fd/" + std::to_string(fd);
+      library = dlopen(procPath.c_str(), RTLD_NOW | RTLD_LOCAL);
+      if (library)
+        codeFd = fd;
+      else
+        ::close(fd);
     }
-    std::string procPath = "/proc/self/fd/" + std::to_string(fd);
-    library = dlopen(procPath.c_str(), RTLD_NOW | RTLD_LOCAL);
-    if (library)
-      codeFd = fd;
-    else
-      ::close(fd);
     // Opening the code loaded its kernels (a constructor of the code).
     if (std::string why = onDevice ? qnext::cuda::takeFailure() : "";
         library && !why.empty()) {
