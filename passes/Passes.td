@@ -461,7 +461,7 @@ def BindParams : Pass<"qnext-bind-params", "::mlir::ModuleOp"> {
   ];
 }
 
-def CPUEntryABI : Pass<"qnext-cpu-entry-abi", "::mlir::ModuleOp"> {
+def EntryABI : Pass<"qnext-entry-abi", "::mlir::ModuleOp"> {
   let summary = "Give public functions a C ABI: buffers in, results written in place";
   let description = [{
     Rewrites each public `func.func` from tensors in and out to memrefs in

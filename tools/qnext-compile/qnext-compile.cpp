@@ -480,6 +480,12 @@ int main(int argc, char **argv) {
     errs() << *report;
   }
 
+  // The pipeline's phases, each appending its passes to a pass manager; a
+  // builder's complaint is one error line.
+  auto pipelineError = [](const Twine &message) {
+    fail(message);
+    return mlir::failure();
+  };
   // The pipeline's phases, each appending its passes to a pass manager.
   using Build = std::function<mlir::LogicalResult(mlir::OpPassManager &)>;
   std::vector<std::pair<Phase, Build>> phases;
@@ -492,7 +498,7 @@ int main(int argc, char **argv) {
           {Phase::LLVMDialect, CUDAPhase::LLVMDialect}})
       phases.push_back({phase, [&, stage = stage](mlir::OpPassManager &pm) {
                           return mlir::qnext::buildCUDAPipeline(
-                              pm, stage, cudaPipeline, stage);
+                              pm, stage, cudaPipeline, stage, pipelineError);
                         }});
   } else {
     using mlir::qnext::CPUPhase;
@@ -503,7 +509,7 @@ int main(int argc, char **argv) {
           {Phase::LLVMDialect, CPUPhase::LLVMDialect}})
       phases.push_back({phase, [&, stage = stage](mlir::OpPassManager &pm) {
                           return mlir::qnext::buildCPUPipeline(
-                              pm, stage, cpuPipeline, stage);
+                              pm, stage, cpuPipeline, stage, pipelineError);
                         }});
   }
   // Without dumps, one pass manager runs every phase up to --compile-to
@@ -522,7 +528,7 @@ int main(int argc, char **argv) {
     if (!pm && !(pm = newPassManager()))
       return fail("bad pass-manager options");
     if (mlir::failed(build(*pm)))
-      return fail("internal error: the pipeline does not parse");
+      return 1; // the builder said why (an unknown fusion, its options)
     bool last = i + 1 == phases.size() || phases[i + 1].first > compileTo;
     if (dumpPhasesTo.empty() && !last)
       continue;

@@ -3,6 +3,8 @@
 #ifndef QNEXT_TARGET_CPUPIPELINE_H
 #define QNEXT_TARGET_CPUPIPELINE_H
 
+#include "qnext/Target/FrontEnd.h"
+
 #include "mlir/Pass/PassManager.h"
 
 namespace mlir::qnext {
@@ -46,17 +48,21 @@ struct CPUPipelineOptions {
 /// `llvm.emit_c_interface`. The steps are parsed by pass name, so the pass
 /// registry must hold them (mlir::qnext::registerAllPasses, as every qnext
 /// tool calls); returns failure otherwise.
+/// Appends the passes of the phases from `from` to `until` to `pm`, a
+/// module pass manager. A mistake in `options` (an unknown fusion) goes to
+/// `onError` (default: a line on stderr) and fails.
 LogicalResult buildCPUPipeline(OpPassManager &pm,
                                CPUPhase until = CPUPhase::LLVMDialect,
                                const CPUPipelineOptions &options = {},
-                               CPUPhase from = CPUPhase::Primitive);
+                               CPUPhase from = CPUPhase::Primitive,
+                               PipelineErrorHandler onError = nullptr);
 
-/// The CPU pipeline's last two steps as one textual pipeline: structured ops
-/// on buffers -> loops (OpenMP with `options.threads`) -> the LLVM dialect.
-/// The CUDA pipeline's --emulate-gpu ends with it too.
-std::string loopsToLLVMPipeline(const CPUPipelineOptions &options);
+/// Steps 7-8: structured ops on buffers -> loops (OpenMP with
+/// options.threads) -> the LLVM dialect. The CUDA pipeline's emulation of a
+/// GPU on the host ends with them too.
+void addLoopsToLLVM(OpPassManager &pm, const CPUPipelineOptions &options);
 
-/// Registers the pipeline as `qnext-cpu-pipeline` for qnext-opt.
+/// qnext-opt's --qnext-cpu-pipeline.
 void registerCPUPipeline();
 
 } // namespace mlir::qnext

@@ -3,6 +3,8 @@
 #ifndef QNEXT_TARGET_CUDAPIPELINE_H
 #define QNEXT_TARGET_CUDAPIPELINE_H
 
+#include "qnext/Target/FrontEnd.h"
+
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/Pass/PassManager.h"
 
@@ -44,10 +46,14 @@ struct CUDAPipelineOptions {
 /// Appends the CUDA pipeline up to `until` to `pm` (a pass manager on
 /// builtin.module). Parsed by pass name: the registry must hold qnext's and
 /// MLIR's passes (mlir::qnext::registerAllPasses).
+/// Appends the passes of the phases from `from` to `until` to `pm`, a
+/// module pass manager; steps 1 and 3 are the CPU pipeline's (FrontEnd.h).
+/// A mistake in `options` goes to `onError` (default: a line on stderr).
 LogicalResult buildCUDAPipeline(OpPassManager &pm,
                                 CUDAPhase until = CUDAPhase::LLVMDialect,
                                 const CUDAPipelineOptions &options = {},
-                                CUDAPhase from = CUDAPhase::Primitive);
+                                CUDAPhase from = CUDAPhase::Primitive,
+                                PipelineErrorHandler onError = nullptr);
 
 /// The kernels' PTX (or cubin / fatbin bytes) of a module the pipeline ran
 /// on to the end: the object of its one gpu.binary.

@@ -2,12 +2,15 @@
 //
 // The table qnext-compile's --fusion / --fuse / --no-fuse choose from. Each
 // fusion is one pass of passes/Fusion; the pipelines run the chosen ones, in
-// table order, right after qnext-decompose-layers (the "fused" phase).
+// table order, right after qnext-decompose-layers (the "fused" phase, built
+// by addFusionPasses in FrontEnd.h).
 //
 //===----------------------------------------------------------------------===//
 
 #ifndef QNEXT_TARGET_FUSIONS_H
 #define QNEXT_TARGET_FUSIONS_H
+
+#include "qnext/Passes/Passes.h"
 
 #include "llvm/ADT/ArrayRef.h"
 #include "llvm/ADT/STLExtras.h"
@@ -21,7 +24,8 @@ namespace mlir::qnext {
 
 struct Fusion {
   llvm::StringLiteral name;    ///< --fuse=<name>
-  llvm::StringLiteral pass;    ///< the pass (a function pass)
+  llvm::StringLiteral pass;    ///< the pass's argument (qnext-opt --<pass>)
+  std::unique_ptr<Pass> (*create)(); ///< the pass, with its default options
   bool byDefault;              ///< part of --fusion=default
   llvm::StringLiteral summary; ///< one line for --help and the report
   bool onGPU = true;           ///< the CUDA pipeline can run what it makes
@@ -33,44 +37,44 @@ inline llvm::ArrayRef<Fusion> allFusions() {
       // out_proj's prologue. The CUDA pipeline has no mapping for the loop
       // over key heads it lowers to.
       {llvm::StringLiteral("deltanet-step"),
-       llvm::StringLiteral("qnext-fuse-deltanet-step"), false,
+       llvm::StringLiteral("qnext-fuse-deltanet-step"), createFuseDeltaNetStep, false,
        llvm::StringLiteral("a DeltaNet decode step's conv .. gated norm -> one kernel"),
        /*onGPU=*/false},
-      // Before swiglu, which leaves the expert ops it marks alone. Only the
+      // Before swiglu, which leaves the expert ops it groups alone. Only the
       // CPU's kernel generator makes the gather form grouped kernels.
-      {llvm::StringLiteral("moe"), llvm::StringLiteral("qnext-fuse-moe"), false,
+      {llvm::StringLiteral("moe"), llvm::StringLiteral("qnext-fuse-moe"), createFuseMoE, false,
        llvm::StringLiteral("a decode step's routed experts -> two grouped kernels"),
        /*onGPU=*/false},
-      // Before projections: the gate and up projections it marks are one
-      // kernel already, and projections leaves marked ones alone. The GPU
-      // pipeline has no kernel that reads the marks.
-      {llvm::StringLiteral("swiglu"), llvm::StringLiteral("qnext-fuse-swiglu"),
+      // Before projections: the gate and up projections it groups are one
+      // kernel already, and projections leaves grouped ones alone. The GPU
+      // pipeline has no kernel for the groups.
+      {llvm::StringLiteral("swiglu"), llvm::StringLiteral("qnext-fuse-swiglu"), createFuseSwiGLU,
        false,
        llvm::StringLiteral("gate + up projections + silu * mul -> one kernel"),
        /*onGPU=*/false},
       {llvm::StringLiteral("projections"),
-       llvm::StringLiteral("qnext-fuse-projections"), true,
+       llvm::StringLiteral("qnext-fuse-projections"), createFuseProjections, true,
        llvm::StringLiteral("projections sharing an input -> one matmul")},
       // After projections (a norm then feeds the one fused projection),
-      // before add-norm (which leaves marked norms alone). The marks are
-      // read by the CPU's kernel generator only.
+      // before add-norm (which leaves grouped norms alone). The groups are
+      // made kernels by the CPU's kernel generator only.
       {llvm::StringLiteral("norm-linear"),
-       llvm::StringLiteral("qnext-fuse-norm-linear"), false,
+       llvm::StringLiteral("qnext-fuse-norm-linear"), createFuseNormLinear, false,
        llvm::StringLiteral("RMSNorm -> the prologue of the projection reading it"),
        /*onGPU=*/false},
       {llvm::StringLiteral("gate-linear"),
-       llvm::StringLiteral("qnext-fuse-gate-linear"), false,
+       llvm::StringLiteral("qnext-fuse-gate-linear"), createFuseGateLinear, false,
        llvm::StringLiteral("attention's output gate -> o_proj's prologue"),
        /*onGPU=*/false},
-      {llvm::StringLiteral("add-norm"), llvm::StringLiteral("qnext-fuse-add-norm"),
+      {llvm::StringLiteral("add-norm"), llvm::StringLiteral("qnext-fuse-add-norm"), createFuseAddNorm,
        false,
        llvm::StringLiteral("residual add + the next RMSNorm -> one op")},
-      {llvm::StringLiteral("norm-rope"), llvm::StringLiteral("qnext-fuse-norm-rope"),
+      {llvm::StringLiteral("norm-rope"), llvm::StringLiteral("qnext-fuse-norm-rope"), createFuseNormRope,
        false, llvm::StringLiteral("QK-norm + partial RoPE -> one op")},
       // The loop over tokens holds parallel kernels and reads the argmax
       // back to index with it: on the GPU the host would steer by device
       // memory (qnext-gpu-offload refuses it).
-      {llvm::StringLiteral("router"), llvm::StringLiteral("qnext-fuse-router"),
+      {llvm::StringLiteral("router"), llvm::StringLiteral("qnext-fuse-router"), createFuseRouter,
        false,
        llvm::StringLiteral("softmax + top-k + renormalise -> one kernel per token"),
        /*onGPU=*/false},
@@ -91,23 +95,6 @@ inline std::string fusionNames() {
   for (const Fusion &f : allFusions())
     names.push_back(f.name.str());
   return llvm::join(names, ", ");
-}
-
-/// The pipeline text that runs the named fusions (in table order), nested
-/// in func.func; empty when there are none. A name may carry the pass's
-/// options in braces ("projections{row-multiple=8}").
-inline std::string fusionPipeline(llvm::ArrayRef<std::string> names) {
-  std::vector<std::string> passes;
-  for (const Fusion &f : allFusions())
-    for (const std::string &n : names) {
-      // "name" or "name{options}".
-      llvm::StringRef ref(n);
-      if (ref.take_until([](char c) { return c == '{'; }) == f.name) {
-        passes.push_back(f.pass.str() + ref.drop_front(f.name.size()).str());
-        break;
-      }
-    }
-  return passes.empty() ? "" : "func.func(" + llvm::join(passes, ",") + ")";
 }
 
 } // namespace mlir::qnext

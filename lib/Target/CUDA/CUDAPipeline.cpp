@@ -15,107 +15,141 @@
 //===----------------------------------------------------------------------===//
 
 #include "qnext/Target/CUDAPipeline.h"
+#include "qnext/Passes/Passes.h"
 #include "qnext/Target/CPUPipeline.h" // the CPU tail, for --emulate-gpu
-#include "qnext/Target/Fusions.h"
+#include "qnext/Target/FrontEnd.h"
 
+#include "mlir/Conversion/Passes.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/GPU/Transforms/Passes.h"
+#include "mlir/Dialect/Linalg/Passes.h"
+#include "mlir/Dialect/MemRef/Transforms/Passes.h"
 #include "mlir/Pass/PassRegistry.h"
-
-#include "llvm/ADT/StringExtras.h"
+#include "mlir/Transforms/Passes.h"
 
 using namespace mlir;
+using namespace mlir::qnext;
 
 namespace {
-struct Step {
-  qnext::CUDAPhase phase;
-  std::string pipeline;
-};
+/// Step 2 (the linalg phase): as on the CPU, except the routed experts:
+/// gather contractions, so that no host control flow depends on the routing
+/// (the host never reads device memory).
+void addLinalg(OpPassManager &pm) {
+  LowerToLinalgOptions lowering;
+  lowering.gatherExperts = true;
+  pm.addPass(createLowerToLinalg(lowering));
+  pm.addNestedPass<func::FuncOp>(createConvertElementwiseToLinalgPass());
+  pm.addPass(createCanonicalizerPass());
+  pm.addPass(createCSEPass());
+  // 2b. One thread per output element would leave a decode step's
+  //     projections a few thousand threads, each walking a weight row of its
+  //     own (a warp reading 32 rows at once): their reductions become 32
+  //     interleaved partial sums (a warp reads 32 neighbouring weights), or
+  //     contiguous chunks where the reduction is not the innermost
+  //     dimension, summed by a second op.
+  pm.addNestedPass<func::FuncOp>(createSplitReductions());
+  pm.addPass(createCanonicalizerPass());
+  pm.addPass(createCSEPass());
+}
 
-std::vector<Step> steps(const qnext::CUDAPipelineOptions &o) {
-  using qnext::CUDAPhase;
-  std::vector<Step> steps = {
-      // 1-2. As on the CPU: layer ops -> primitive ops -> linalg on tensors,
-      //      except the routed experts: gather contractions, so that no host
-      //      control flow depends on the routing (the host never reads
-      //      device memory).
-      {CUDAPhase::Primitive, "qnext-decompose-layers"},
-      {CUDAPhase::Fused, qnext::fusionPipeline(o.fusions)},
-      {CUDAPhase::Linalg, "qnext-lower-to-linalg{gather-experts}"},
-      {CUDAPhase::Linalg,
-       "func.func(convert-elementwise-to-linalg),canonicalize,cse"},
-      // 2b. One thread per output element would leave a decode step's
-      //     projections a few thousand threads, each walking a weight row of
-      //     its own (a warp reading 32 rows at once): their reductions
-      //     become 32 interleaved partial sums (a warp reads 32 neighbouring
-      //     weights), or contiguous chunks where the reduction is not the
-      //     innermost dimension, summed by a second op.
-      {CUDAPhase::Linalg,
-       "func.func(qnext-gpu-split-reductions),canonicalize,cse"},
-      // 3. Weights, entry ABI and bufferization exactly as on the CPU: the
-      //    runtime passes device buffers through the same descriptors.
-      {CUDAPhase::GPU,
-       "qnext-bind-params,qnext-cpu-entry-abi,eliminate-empty-tensors,"
-       "one-shot-bufferize{bufferize-function-boundaries "
-       "function-boundary-type-conversion=identity-layout-map},"
-       "buffer-deallocation-pipeline,convert-bufferization-to-memref,"
-       "qnext-copy-to-linalg"},
-      // 4. Every linalg op -> a parallel loop nest -> its iterations
-      //    flattened into blocks of `blockSize` threads (grid x only, whose
-      //    limit is 2^31 - 1) -> a gpu.launch; what is left on the host
-      //    touching memory goes into one-thread kernels, and host buffers
-      //    into device memory (qnext-gpu-offload). A reduction's
-      //    accumulator then lives in a register, not in memory.
-      {CUDAPhase::GPU,
-       "func.func(convert-linalg-to-parallel-loops,qnext-gpu-map-threads{"
-       "block-size=" + std::to_string(o.blockSize) + "},"
-       "convert-parallel-loops-to-gpu),qnext-gpu-offload,canonicalize,"
-       "func.func(qnext-gpu-promote-accumulators)"},
-  };
+/// Steps 3-5 (the GPU phase).
+void addGPU(OpPassManager &pm, const CUDAPipelineOptions &o) {
+  // 3. Weights, entry ABI and bufferization exactly as on the CPU: the
+  //    runtime passes device buffers through the same descriptors.
+  addBufferization(pm, /*dropEquivalentResults=*/false);
+  // 4. Every linalg op -> a parallel loop nest -> its iterations flattened
+  //    into blocks of `blockSize` threads (grid x only, whose limit is
+  //    2^31 - 1) -> a gpu.launch; what is left on the host touching memory
+  //    goes into one-thread kernels, and host buffers into device memory
+  //    (qnext-gpu-offload). A reduction's accumulator then lives in a
+  //    register, not in memory.
+  OpPassManager &functions = pm.nest<func::FuncOp>();
+  functions.addPass(createConvertLinalgToParallelLoopsPass());
+  MapToThreadsOptions threads;
+  threads.blockSize = o.blockSize;
+  functions.addPass(createMapToThreads(threads));
+  functions.addPass(createConvertParallelLoopToGpuPass());
+  pm.addPass(createOffloadToDevice());
+  pm.addPass(createCanonicalizerPass());
+  pm.addNestedPass<func::FuncOp>(createPromoteAccumulators());
   if (o.emulate) {
-    // 5'-7'. Testing without a GPU: every launch becomes loops over its
-    //        blocks and threads on the host, device buffers host buffers,
-    //        and the CPU pipeline's tail (no OpenMP) lowers the rest.
-    steps.push_back({CUDAPhase::GPU, "qnext-gpu-emulate-on-host,"
-                                     "qnext-copy-to-linalg,canonicalize"});
-    qnext::CPUPipelineOptions host;
-    host.threads = false;
-    steps.push_back({CUDAPhase::LLVMDialect, qnext::loopsToLLVMPipeline(host)});
-    return steps;
+    // 5'. Testing without a GPU: every launch becomes loops over its blocks
+    //     and threads on the host, device buffers host buffers.
+    pm.addPass(createEmulateOnHost());
+    pm.addPass(createCopyToLinalg());
+    pm.addPass(createCanonicalizerPass());
+    return;
   }
-  llvm::append_range(steps, std::vector<Step>{
-      // 5. Kernels outlined and merged into one gpu.module (one PTX module);
-      //    host GPU ops made asynchronous on one stream.
-      {CUDAPhase::GPU,
-       "gpu-kernel-outlining,qnext-gpu-merge-modules,func.func(gpu-async-region)"},
-      // 6. Kernels -> NVVM for the chip (libdevice for exp, log, ...).
-      {CUDAPhase::LLVMDialect,
-       "nvvm-attach-target{chip=" + o.chip +
-           " O=3},gpu.module(expand-strided-metadata,lower-affine,"
-           "convert-scf-to-cf,convert-gpu-to-nvvm,canonicalize,cse,"
-           "reconcile-unrealized-casts)"},
-      // 7. Host -> LLVM: launches become calls of the mgpu* runtime ABI
-      //    (the qnext runtime implements it over the CUDA driver).
-      {CUDAPhase::LLVMDialect,
-       "func.func(expand-strided-metadata,lower-affine,convert-scf-to-cf),"
-       "gpu-to-llvm,convert-math-to-llvm,finalize-memref-to-llvm,"
-       "convert-to-llvm,reconcile-unrealized-casts"},
-      // 8. The gpu.module -> PTX -> ptxas (cubin) / fatbinary, embedded in
-      //    the host module.
-      {CUDAPhase::LLVMDialect, "gpu-module-to-binary{format=" + o.format +
-                                   " toolkit=" + o.toolkit + "}"},
-  });
-  return steps;
+  // 5. Kernels outlined and merged into one gpu.module (one PTX module);
+  //    host GPU ops made asynchronous on one stream.
+  pm.addPass(createGpuKernelOutliningPass());
+  pm.addPass(createMergeKernelModules());
+  pm.addNestedPass<func::FuncOp>(createGpuAsyncRegionPass());
+}
+
+/// Steps 6-8 (the LLVM dialect phase).
+void addLLVMDialect(OpPassManager &pm, const CUDAPipelineOptions &o) {
+  if (o.emulate) {
+    // 6'-7'. The CPU pipeline's tail (no OpenMP) lowers the emulation.
+    CPUPipelineOptions host;
+    host.threads = false;
+    addLoopsToLLVM(pm, host);
+    return;
+  }
+  // 6. Kernels -> NVVM for the chip (libdevice for exp, log, ...).
+  GpuNVVMAttachTargetOptions target;
+  target.chip = o.chip;
+  target.optLevel = 3;
+  pm.addPass(createGpuNVVMAttachTarget(target));
+  OpPassManager &kernels = pm.nest<gpu::GPUModuleOp>();
+  kernels.addPass(memref::createExpandStridedMetadataPass());
+  kernels.addPass(createLowerAffinePass());
+  kernels.addPass(createSCFToControlFlowPass());
+  kernels.addPass(createConvertGpuOpsToNVVMOps());
+  kernels.addPass(createCanonicalizerPass());
+  kernels.addPass(createCSEPass());
+  kernels.addPass(createReconcileUnrealizedCastsPass());
+  // 7. Host -> LLVM: launches become calls of the mgpu* runtime ABI (the
+  //    qnext runtime implements it over the CUDA driver).
+  OpPassManager &host = pm.nest<func::FuncOp>();
+  host.addPass(memref::createExpandStridedMetadataPass());
+  host.addPass(createLowerAffinePass());
+  host.addPass(createSCFToControlFlowPass());
+  pm.addPass(createGpuToLLVMConversionPass());
+  pm.addPass(createConvertMathToLLVMPass());
+  pm.addPass(createFinalizeMemRefToLLVMConversionPass());
+  pm.addPass(createConvertToLLVMPass());
+  pm.addPass(createReconcileUnrealizedCastsPass());
+  // 8. The gpu.module -> PTX -> ptxas (cubin) / fatbinary, embedded in the
+  //    host module.
+  GpuModuleToBinaryPassOptions binary;
+  binary.compilationTarget = o.format;
+  binary.toolkitPath = o.toolkit;
+  pm.addPass(createGpuModuleToBinaryPass(binary));
 }
 } // namespace
 
 LogicalResult mlir::qnext::buildCUDAPipeline(OpPassManager &pm, CUDAPhase until,
                                              const CUDAPipelineOptions &options,
-                                             CUDAPhase from) {
-  SmallVector<std::string> selected;
-  for (const Step &step : steps(options))
-    if (step.phase >= from && step.phase <= until && !step.pipeline.empty())
-      selected.push_back(step.pipeline);
-  return parsePassPipeline(llvm::join(selected, ","), pm, llvm::errs());
+                                             CUDAPhase from,
+                                             PipelineErrorHandler onError) {
+  auto wanted = [&](CUDAPhase phase) { return phase >= from && phase <= until; };
+  // 1. As on the CPU (FrontEnd.h): layer ops -> primitive ops, then the
+  //    chosen fusions.
+  if (wanted(CUDAPhase::Primitive))
+    addDecomposition(pm);
+  if (wanted(CUDAPhase::Fused) &&
+      failed(addFusionPasses(pm, options.fusions,
+                             onError ? onError : printPipelineError)))
+    return failure();
+  if (wanted(CUDAPhase::Linalg))
+    addLinalg(pm);
+  if (wanted(CUDAPhase::GPU))
+    addGPU(pm, options);
+  if (wanted(CUDAPhase::LLVMDialect))
+    addLLVMDialect(pm, options);
+  return success();
 }
 
 llvm::Expected<std::string> mlir::qnext::kernelBinary(ModuleOp module) {
@@ -139,6 +173,10 @@ struct PipelineCLOptions : public PassPipelineOptions<PipelineCLOptions> {
   Option<int64_t> blockSize{*this, "block-size",
                             llvm::cl::desc("Threads per block"),
                             llvm::cl::init(128)};
+  ListOption<std::string> fusions{
+      *this, "fusions",
+      llvm::cl::desc("Fusions to run after qnext-decompose-layers, by the "
+                     "names of qnext-compile --fuse (those it can run on a GPU)")};
   Option<bool> emulate{*this, "emulate",
                        llvm::cl::desc("Testing without a GPU: the kernels as "
                                       "loops on the host, lowered for the CPU"),
@@ -147,17 +185,19 @@ struct PipelineCLOptions : public PassPipelineOptions<PipelineCLOptions> {
 } // namespace
 
 void mlir::qnext::registerCUDAPipeline() {
-  PassPipelineRegistration<PipelineCLOptions>(
+  registerCheckedPipeline<PipelineCLOptions>(
       "qnext-cuda-pipeline",
       "The qnext CUDA pipeline: layer ops down to NVVM kernels in a "
       "gpu.binary and host code in the LLVM dialect",
-      [](OpPassManager &pm, const PipelineCLOptions &cl) {
+      [](OpPassManager &pm, const PipelineCLOptions &cl, PipelineErrorHandler onError) {
         CUDAPipelineOptions options;
         options.chip = cl.chip;
         options.toolkit = cl.toolkit;
         options.format = cl.format;
         options.blockSize = cl.blockSize;
         options.emulate = cl.emulate;
-        (void)buildCUDAPipeline(pm, CUDAPhase::LLVMDialect, options);
+        options.fusions.assign(cl.fusions.begin(), cl.fusions.end());
+        return buildCUDAPipeline(pm, CUDAPhase::LLVMDialect, options,
+                                 CUDAPhase::Primitive, onError);
       });
 }

@@ -1,4 +1,4 @@
-// RUN: qnext-opt %s --qnext-cpu-entry-abi | FileCheck %s
+// RUN: qnext-opt %s --qnext-entry-abi | FileCheck %s
 
 // Tensor arguments become buffers; a result named like an argument's state is
 // written back into that argument (writable); other results become trailing

@@ -1,4 +1,4 @@
-//===- CPUEntryABI.cpp - tensors in and out -> buffers the caller owns ----===//
+//===- EntryABI.cpp - tensors in and out -> buffers the caller owns ----===//
 //
 // The contract is in passes/Passes.td.
 //
@@ -10,7 +10,7 @@
 #include "mlir/IR/Builders.h"
 
 namespace mlir::qnext {
-#define GEN_PASS_DEF_CPUENTRYABI
+#define GEN_PASS_DEF_ENTRYABI
 #include "passes/Passes.h.inc"
 } // namespace mlir::qnext
 
@@ -23,9 +23,9 @@ MemRefType bufferType(RankedTensorType type) {
   return MemRefType::get(type.getShape(), type.getElementType());
 }
 
-struct CPUEntryABIPass
-    : mlir::qnext::impl::CPUEntryABIBase<CPUEntryABIPass> {
-  using CPUEntryABIBase::CPUEntryABIBase;
+struct EntryABIPass
+    : mlir::qnext::impl::EntryABIBase<EntryABIPass> {
+  using EntryABIBase::EntryABIBase;
 
   void runOnOperation() override {
     for (auto func : llvm::to_vector(getOperation().getOps<func::FuncOp>()))
@@ -81,7 +81,7 @@ struct CPUEntryABIPass
       } else {
         auto type = dyn_cast<RankedTensorType>(value.getType());
         if (!type)
-          return func.emitError("qnext-cpu-entry-abi: result #")
+          return func.emitError("qnext-entry-abi: result #")
                  << r << " is not a ranked tensor";
         dest = entry.addArgument(bufferType(type), func.getLoc());
         outTypes.push_back(dest.getType());
