@@ -1,0 +1,198 @@
+//===- ArtifactReader.cpp - a mapped, validated .qnx file -----------------===//
+
+#include "ArtifactReader.h"
+
+#include "qnext/CPUFeatures.h"
+
+#include <xxhash.h>
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+using json = nlohmann::json;
+using namespace qnext::artifact;
+
+namespace qnext::runtime {
+
+ArtifactReader::~ArtifactReader() {
+  if (base)
+    munmap(const_cast<uint8_t *>(base), size);
+}
+
+bool ArtifactReader::fail(std::string &error, const std::string &message) const {
+  error = filePath + ": " + message;
+  return false;
+}
+
+const Section *ArtifactReader::section(const char *name) const {
+  for (const Section &s : otherSections)
+    if (sectionNamed(s, name))
+      return &s;
+  return nullptr;
+}
+
+bool ArtifactReader::verifyWeights(std::string &error) const {
+  if (XXH3_64bits(bytes(weightsSection), weightsSection.size) != weightsSection.checksum)
+    return fail(error, "weights section checksum mismatch (corrupt file)");
+  return true;
+}
+
+/// Maps and validates the artifact.
+bool ArtifactReader::open(const std::string &path, std::string &error) {
+filePath = path;
+  // O_NONBLOCK: a FIFO opens at once (and is then refused below) rather
+  // than waiting for a writer; it changes nothing for a regular file.
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0)
+    return fail(error, std::strerror(errno));
+  struct stat st;
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    return fail(error, "not a regular file");
+  }
+  size = size_t(st.st_size);
+  if (size < sizeof(Header)) {
+    ::close(fd);
+    return fail(error, "truncated: " + std::to_string(size) +
+                           " bytes, shorter than the 64-byte header");
+  }
+  void *mapped = mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
+  ::close(fd);
+  if (mapped == MAP_FAILED)
+    return fail(error, std::string("mmap: ") + std::strerror(errno));
+  base = static_cast<const uint8_t *>(mapped);
+
+  Header header;
+  std::memcpy(&header, base, sizeof header);
+  if (std::memcmp(header.magic, kMagic, sizeof kMagic) != 0)
+    return fail(error, "not a qnext artifact (bad magic)");
+  if (header.version != kVersion)
+    return fail(error, "artifact format version " +
+                           std::to_string(header.version) +
+                           ", this runtime reads version " +
+                           std::to_string(kVersion) + "; recompile it");
+  if (header.fileSize != size)
+    return fail(error, "truncated or extended: the header says " +
+                           std::to_string(header.fileSize) +
+                           " bytes, the file has " + std::to_string(size));
+  if (header.sectionCount == 0 || header.sectionCount > kMaxSections ||
+      sizeof(Header) + header.sectionCount * sizeof(Section) > size)
+    return fail(error, "bad section count " +
+                           std::to_string(header.sectionCount));
+  std::vector<Section> table(header.sectionCount);
+  std::memcpy(table.data(), base + sizeof(Header),
+              table.size() * sizeof(Section));
+  if (XXH3_64bits(table.data(), table.size() * sizeof(Section)) !=
+      header.tableChecksum)
+    return fail(error, "section table checksum mismatch (corrupt file)");
+  bool haveManifest = false, haveCode = false, haveWeights = false;
+  for (const Section &s : table) {
+    std::string name(s.name, strnlen(s.name, sizeof s.name));
+    if (s.offset % kSectionAlignment || s.offset > size ||
+        s.size > size - s.offset)
+      return fail(error, "section '" + name + "' lies outside the file");
+    if (sectionNamed(s, "manifest"))
+      manifestSection = s, haveManifest = true;
+    else if (sectionNamed(s, "code"))
+      codeSection = s, haveCode = true;
+    else if (sectionNamed(s, "weights"))
+      weightsSection = s, haveWeights = true;
+    else
+      otherSections.push_back(s);
+  }
+  if (!haveManifest || !haveCode || !haveWeights)
+    return fail(error, "missing section (manifest, code and weights are "
+                       "required)");
+  std::vector<const Section *> checked = {&manifestSection, &codeSection};
+  for (const Section &s : otherSections)
+    checked.push_back(&s);
+  for (const Section *s : checked)
+    if (XXH3_64bits(base + s->offset, s->size) != s->checksum)
+      return fail(error, std::string(s->name, strnlen(s->name, sizeof s->name)) +
+                             " section checksum mismatch (corrupt file)");
+
+  text.assign(reinterpret_cast<const char *>(base) +
+                          manifestSection.offset,
+                      manifestSection.size);
+  parsed = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (parsed.is_discarded() || !parsed.is_object())
+    return fail(error, "manifest: not valid JSON");
+  return readManifest(error);
+}
+
+bool ArtifactReader::readManifest(std::string &error) {
+  const json &m = parsed;
+  auto integer = [&](const json &o, const char *key, int64_t &out) {
+    if (!o.is_object() || !o.contains(key) || !o[key].is_number_integer())
+      return fail(error, std::string("manifest: ") + key +
+                             " missing or not an integer");
+    out = o[key].get<int64_t>();
+    return true;
+  };
+  // `m` is const: operator[] on it must only name keys that are there.
+  if (!m.contains("target") || !m["target"].is_object() ||
+      !m["target"].contains("kind") || !m["target"]["kind"].is_string())
+    return fail(error, "manifest: target.kind missing");
+  std::string kind = m["target"]["kind"];
+  if (kind != "cpu" && kind != "cuda")
+    return fail(error, "manifest: target.kind '" + kind +
+                           "' is neither cpu nor cuda");
+  onDevice = kind == "cuda";
+  std::string triple = m["target"].value("triple", "");
+  if (triple.rfind("x86_64", 0) != 0)
+    return fail(error, "compiled for " + triple + ", this is x86_64");
+  // The instruction sets the code may use, from CPUID: refused before a
+  // single instruction of it runs (an unchecked artifact dies on SIGILL).
+  for (const char *key : {"cpu", "features"})
+    if (m["target"].contains(key) && !m["target"][key].is_string())
+      return fail(error, std::string("manifest: target.") + key +
+                             " is not a string");
+  std::string features = m["target"].value("features", "");
+  qnext::cpu::Verdict verdict =
+      qnext::cpu::check(features, qnext::cpu::FeatureSet::host());
+  if (!verdict.ok())
+    return fail(error, "compiled for CPU '" + m["target"].value("cpu", "") +
+                           "'; this CPU " + verdict.describe() +
+                           " (recompile with --cpu=host on this machine, "
+                           "or with a --cpu it matches)");
+  if (verdict.usesAMX) {
+    std::string why;
+    if (!qnext::cpu::requestAMXPermission(&why))
+      return fail(error, why);
+  }
+  if (!m.contains("model") || !integer(m["model"], "vocab_size", vocab) ||
+      !integer(m["model"], "max_position_embeddings", maxPositions))
+    return false;
+  if (vocab <= 0)
+    return fail(error, "manifest: vocab_size must be positive");
+  if (m["model"].contains("hidden_size") && m["model"]["hidden_size"].is_number_integer())
+    hiddenSize = m["model"]["hidden_size"].get<int64_t>();
+  if (!m.contains("states") || !m["states"].is_array())
+    return fail(error, "manifest: states missing");
+  for (const json &s : m["states"]) {
+    if (!s.is_object() || !s.contains("shape") || !s["shape"].is_array())
+      return fail(error, "manifest: a state has no shape");
+    std::vector<int64_t> shape;
+    for (const json &d : s["shape"]) {
+      if (!d.is_number_integer() || d.get<int64_t>() < -1 ||
+          d.get<int64_t>() > (int64_t(1) << 32))
+        return fail(error, "manifest: bad state dimension " + d.dump());
+      shape.push_back(d.get<int64_t>());
+    }
+    stateShapes.push_back(shape);
+  }
+  int64_t weightsSize = 0;
+  if (!m.contains("weights") || !integer(m["weights"], "size", weightsSize))
+    return false;
+  if (uint64_t(weightsSize) != weightsSection.size)
+    return fail(error, "manifest: weights.size disagrees with the weights "
+                       "section");
+  return true;
+}
+
+} // namespace qnext::runtime

@@ -1,0 +1,66 @@
+//===- ArtifactReader.h - a mapped, validated .qnx file ---------*- C++ -*-===//
+//
+// The first of the runtime's three parts (the others: the code, CodeLoader.h,
+// and the executors that run it, Executor.h). The reader maps the file and
+// checks, before anything is used, the header, the section table and every
+// section's checksum but the weights' (qnext_model_verify does those), and
+// reads the manifest: the target, the model's sizes, the states. Every
+// failure is one line naming the file and what is wrong.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef QNEXT_RUNTIME_ARTIFACTREADER_H
+#define QNEXT_RUNTIME_ARTIFACTREADER_H
+
+#include "qnext/ArtifactFormat.h"
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace qnext::runtime {
+
+class ArtifactReader {
+public:
+  ArtifactReader() = default;
+  ArtifactReader(const ArtifactReader &) = delete;
+  ArtifactReader &operator=(const ArtifactReader &) = delete;
+  ~ArtifactReader();
+
+  /// Maps `path` and validates it; false with `error` set ("PATH: ...").
+  bool open(const std::string &path, std::string &error);
+
+  const std::string &path() const { return filePath; }
+  const uint8_t *bytes(const artifact::Section &s) const { return base + s.offset; }
+  const artifact::Section &code() const { return codeSection; }
+  const artifact::Section &weights() const { return weightsSection; }
+  /// An optional section (tokenizer, ...), or null.
+  const artifact::Section *section(const char *name) const;
+  /// The weights' checksum (not checked at open: it reads every byte).
+  bool verifyWeights(std::string &error) const;
+
+  // What the manifest says.
+  const std::string &manifestText() const { return text; }
+  const nlohmann::json &manifest() const { return parsed; }
+  bool onDevice = false; ///< target.kind is cuda
+  int64_t vocab = 0, maxPositions = 0, hiddenSize = 0;
+  std::vector<std::vector<int64_t>> stateShapes; ///< -1: the capacity
+
+private:
+  bool fail(std::string &error, const std::string &message) const;
+  bool readManifest(std::string &error);
+
+  std::string filePath;
+  const uint8_t *base = nullptr;
+  size_t size = 0;
+  artifact::Section manifestSection{}, codeSection{}, weightsSection{};
+  std::vector<artifact::Section> otherSections; ///< optional: tokenizer, ...
+  std::string text;
+  nlohmann::json parsed;
+};
+
+} // namespace qnext::runtime
+
+#endif // QNEXT_RUNTIME_ARTIFACTREADER_H

@@ -1,0 +1,61 @@
+//===- Executor.h - what runs a session's calls of the code ----*- C++ -*-===//
+//
+// A session (Runtime.cpp) checks a call (the tokens, the room left) and
+// keeps the position; an executor owns the caches and states and runs the
+// code's entry point on them: the CPU executor on host memory, the CUDA
+// executor on device memory (ids up, logits down, the decode step as a CUDA
+// graph). Both take the same entry ABI the compiler's qnext-entry-abi gives
+// the code: weights, ids, positions, past (by value), [prefill: the first
+// row of logits wanted (by value)], the states, the logits[, the taps].
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef QNEXT_RUNTIME_EXECUTOR_H
+#define QNEXT_RUNTIME_EXECUTOR_H
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace qnext::runtime {
+
+/// An entry point of the code: its arguments, as the C interface passes
+/// them.
+using Entry = void (*)(void **);
+
+/// One call of an entry point on `n` tokens.
+struct Call {
+  Entry entry = nullptr;
+  bool isPrefill = false; ///< takes the first logits row as an argument
+  bool isDecode = false;  ///< a decode step (the CUDA executor captures it)
+  const int32_t *ids = nullptr, *positions = nullptr;
+  int64_t n = 0, rows = 0, past = 0;
+  float *logits = nullptr; ///< rows x vocab, host memory
+  float *taps = nullptr;   ///< tapRows x n x hidden (CPU only), or null
+  int64_t tapRows = 0, hiddenSize = 0;
+};
+
+class Executor {
+public:
+  virtual ~Executor() = default;
+  /// Allocates the caches and states, zeroed (`shapes`: f32 elements).
+  virtual bool allocate(const std::vector<std::vector<int64_t>> &shapes,
+                        std::string &error) = 0;
+  /// Zeroes the caches and states.
+  virtual void reset() = 0;
+  /// Runs one call; false with `error` set. The caller moves the position
+  /// on only on success.
+  virtual bool run(const Call &call, std::string &error) = 0;
+};
+
+/// Runs the code on the CPU: `weights` are the mapped weights section.
+std::unique_ptr<Executor> makeCPUExecutor(const uint8_t *weights, uint64_t weightsSize,
+                                          int64_t vocab);
+/// Runs the code's kernels on the GPU: `deviceWeights` were uploaded at open.
+std::unique_ptr<Executor> makeCUDAExecutor(void *deviceWeights, uint64_t weightsSize,
+                                           int64_t vocab);
+
+} // namespace qnext::runtime
+
+#endif // QNEXT_RUNTIME_EXECUTOR_H
