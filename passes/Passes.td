@@ -247,6 +247,9 @@ def FuseAddNorm : Pass<"qnext-fuse-add-norm"> {
 
     Left alone: a sum normalised twice, a sum read before the norm, a norm
     of anything but an add.
+
+    A local rewrite: one pattern (on the norm), run by the greedy driver
+    with folding off, so nothing else in the IR changes.
   }];
   let statistics = [
     Statistic<"numFused", "fused", "Add and norm pairs fused">,
@@ -263,6 +266,9 @@ def FuseNormRope : Pass<"qnext-fuse-norm-rope"> {
     norm's reduction and one pass that normalises each element and its
     rotation partner and rotates them; the normalised heads are never
     written. The arithmetic of every element is unchanged.
+
+    A local rewrite: one pattern (on the RoPE), run by the greedy driver
+    with folding off, so nothing else in the IR changes.
   }];
   let statistics = [
     Statistic<"numFused", "fused", "Norm and RoPE pairs fused">,

@@ -6,6 +6,8 @@
 
 #include "qnext/Passes/Passes.h"
 
+#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
+
 namespace mlir::qnext {
 #define GEN_PASS_DEF_FUSENORMROPE
 #include "passes/Passes.h.inc"
@@ -15,29 +17,45 @@ using namespace mlir;
 using namespace mlir::qnext;
 
 namespace {
+/// rope(rms_norm(x)) -> norm_rope(x) where the normalised heads feed nothing
+/// else (they would have to be written anyway).
+struct NormRopePattern : OpRewritePattern<RopeOp> {
+  NormRopePattern(MLIRContext *context, int64_t &fused)
+      : OpRewritePattern(context), fused(fused) {}
+
+  LogicalResult matchAndRewrite(RopeOp rope, PatternRewriter &rewriter) const override {
+    auto norm = rope.getInput().getDefiningOp<RMSNormOp>();
+    if (!norm || !norm->hasOneUse() || FusedOp::groupOf(norm))
+      return rewriter.notifyMatchFailure(rope, "not the sole reader of an RMSNorm");
+    auto op = NormRopeOp::create(
+        rewriter, rewriter.getFusedLoc({norm.getLoc(), rope.getLoc()}), rope.getType(),
+        norm.getInput(), norm.getWeight(), rope.getPositions(), norm.getEpsilonAttr(),
+        norm.getWeightOffsetAttr(), rope.getRotaryDimAttr(), rope.getThetaAttr(),
+        rope.getYarnAttr());
+    rewriter.replaceOp(rope, op.getResult());
+    rewriter.eraseOp(norm);
+    ++fused;
+    return success();
+  }
+
+  int64_t &fused;
+};
+
 struct FuseNormRopePass : mlir::qnext::impl::FuseNormRopeBase<FuseNormRopePass> {
   using FuseNormRopeBase::FuseNormRopeBase;
 
   void runOnOperation() override {
-    SmallVector<RopeOp> ropes;
-    getOperation()->walk([&](RopeOp rope) { ropes.push_back(rope); });
-    for (RopeOp rope : ropes) {
-      auto norm = rope.getInput().getDefiningOp<RMSNormOp>();
-      // The normalised heads feed nothing else (they would have to be
-      // written anyway).
-      if (!norm || !norm->hasOneUse())
-        continue;
-      OpBuilder b(rope);
-      auto fused = NormRopeOp::create(
-          b, b.getFusedLoc({norm.getLoc(), rope.getLoc()}), rope.getType(),
-          norm.getInput(), norm.getWeight(), rope.getPositions(),
-          norm.getEpsilonAttr(), norm.getWeightOffsetAttr(),
-          rope.getRotaryDimAttr(), rope.getThetaAttr(), rope.getYarnAttr());
-      rope.getResult().replaceAllUsesWith(fused.getResult());
-      rope->erase();
-      norm->erase();
-      ++numFused;
-    }
+    int64_t fused = 0;
+    RewritePatternSet patterns(&getContext());
+    patterns.add<NormRopePattern>(&getContext(), fused);
+    // The pattern alone: no folding, no region simplification, so that the
+    // rest of the IR stays as it was.
+    GreedyRewriteConfig config;
+    config.enableFolding(false).enableConstantCSE(false).setRegionSimplificationLevel(
+        GreedySimplifyRegionLevel::Disabled);
+    if (failed(applyPatternsGreedily(getOperation(), std::move(patterns), config)))
+      return signalPassFailure();
+    numFused += fused;
   }
 };
 } // namespace
