@@ -1,0 +1,84 @@
+//===- ContractionKernels.h - x * W^T: what a kernel computes, and how -*- C++ -*-===//
+//
+// Internal to passes/Lower: qnext-vectorize-contractions finds the
+// contractions qnext-lower-to-linalg emits and what fuses with them
+// (KernelMatch.cpp: epilogues, prologues, gathers, the MoE's combine and
+// shared expert), and emits each as a register-blocked vector kernel
+// (KernelEmitter.cpp).
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef QNEXT_PASSES_LOWER_CONTRACTIONKERNELS_H
+#define QNEXT_PASSES_LOWER_CONTRACTIONKERNELS_H
+
+#include "qnext/Passes/Passes.h"
+
+#include <optional>
+
+namespace mlir::qnext::kernels {
+
+/// y = x * W^T as matched: `x` is [K] (one token) or [T, K], `w` is [N, K].
+/// A gather contraction (one token's routed experts, qnext-lower-to-linalg's
+/// gather form) has a `selector` [1, S] of expert ids, `w` stacked [E, N, K]
+/// and y [1, S, N]: y[0, s, n] = sum_k x[k] * w[selector[0, s], n, k], with
+/// x [1, K], or [1, S, K] (`perSlot`: one input row per slot).
+struct Contraction {
+  linalg::GenericOp op;
+  Value x, w, init;
+  bool multiToken;
+  int64_t n, k; ///< n is ShapedType::kDynamic for a dynamic row count
+  Value selector = {};
+  int64_t slots = 0;
+  bool perSlot = false;
+};
+
+/// A fused kernel's work: one contraction, or (with an epilogue) two of the
+/// same input and shape whose results only a marked elementwise generic
+/// reads, as its inputs 0 and 1; or one contraction whose input a marked
+/// generic (the prologue) computes, possibly through a reshape that merges
+/// its feature dimensions into K.
+struct Kernel {
+  Contraction c;
+  std::optional<Contraction> second;
+  linalg::GenericOp epilogue;
+  linalg::GenericOp prologue;
+  tensor::CollapseShapeOp collapse;
+  /// A per-slot gather contraction's weighted sum over slots (the MoE's
+  /// combine), computed in its kernel.
+  linalg::GenericOp combine = {};
+  /// With a combine: the shared expert added to it, also computed in the
+  /// kernel (`shared = gate(down(h), logit)`, `sum = add(combine, shared)`).
+  std::optional<Contraction> sharedDown = std::nullopt;
+  linalg::GenericOp sharedGate = {}, sharedAdd = {};
+};
+
+
+/// The projection contractions of qnext-lower-to-linalg (and the gather
+/// form of one token's routed experts).
+std::optional<Contraction> match(linalg::GenericOp op);
+/// Whether `init` is a linalg.fill of +0.0 (an init that adds nothing).
+bool isZeroFill(Value init);
+/// A generic tagged with a swiglu or moe group, elementwise over two
+/// contractions of one input that nothing else reads.
+std::optional<Kernel> matchEpilogue(linalg::GenericOp e);
+/// A per-slot gather contraction's weighted sum over the slots.
+std::optional<Kernel> matchCombine(linalg::GenericOp op);
+/// The MoE's shared expert added to a combine, computed in its kernel.
+void matchSharedExpert(Kernel &k, int64_t vl);
+/// `c` with its input (a generic tagged norm_linear or gate_linear)
+/// computed in the kernel.
+std::optional<Kernel> matchPrologue(const Contraction &c, int64_t vl);
+
+/// How the kernels are blocked (qnext-vectorize-contractions' options).
+struct KernelShape {
+  int64_t vectorWidth, rows, tokenRows, tokenBlockRows, prologueTasks, tokenTile;
+};
+
+/// Emits `kernel` before the builder's insertion point; returns the
+/// replacement of its last op (the epilogue's, the combine's, the shared
+/// add's, or the contraction's result).
+Value emitKernel(OpBuilder &b, Location loc, Kernel &kernel, const KernelShape &shape);
+
+} // namespace mlir::qnext::kernels
+
+#endif // QNEXT_PASSES_LOWER_CONTRACTIONKERNELS_H
