@@ -246,10 +246,14 @@ inline Value carryMark(FusionKindAttr mark, ValueRange values) {
 }
 
 /// Patterns of LowerSequentialOps.cpp: the gated delta rule, attention over
-/// the KV cache, the router and the routed experts.
+/// the KV cache, the router, and (LowerRoutedExperts.cpp) the routed experts.
 /// With `gatherExperts`, routed experts become gather contractions.
 void populateSequentialOpPatterns(RewritePatternSet &patterns,
                                   bool gatherExperts = false);
+
+/// Patterns of LowerRoutedExperts.cpp: qnext.expert_swiglu (called by
+/// populateSequentialOpPatterns).
+void populateRoutedExpertPatterns(RewritePatternSet &patterns, bool gatherExperts);
 
 /// The chunked gated delta rule (LowerDeltaRuleChunked.cpp), preferred over
 /// the recurrence for calls of more than one token.

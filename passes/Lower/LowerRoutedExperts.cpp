@@ -1,0 +1,290 @@
+//===- LowerRoutedExperts.cpp - qnext.expert_swiglu -> scf + linalg -------===//
+//
+// The routed experts read only the selected experts' slices of the stacked
+// weights: one token loops over its top-k experts; a prompt groups its
+// tokens by expert (each chosen expert's weights read once per call); a
+// decode step in a qnext-fuse-moe group, or any call with gather-experts
+// (the GPU's form), is three gather contractions that read the expert index
+// in their bodies, with no control flow on the routing.
+//
+//===----------------------------------------------------------------------===//
+
+#include "LoweringUtils.h"
+#include "qnext/Dialect/QNext/QNextOps.h"
+
+#include "mlir/Dialect/SCF/IR/SCF.h"
+
+using namespace mlir;
+using namespace mlir::qnext;
+using namespace mlir::qnext::lowering;
+
+namespace {
+
+/// A decode step's routed experts in a qnext-fuse-moe group: lowered in the
+/// gather form, which qnext-vectorize-contractions makes one kernel for all
+/// the selected experts' gate and up, and one for their down and combine.
+bool isGroupedStep(ExpertSwiGLUOp op) {
+  return hasFusion(op, FusionKind::MoE) &&
+         cast<RankedTensorType>(op.getInput().getType()).getDimSize(0) == 1;
+}
+
+/// y[t] = sum_i w[t, i] * down_e(silu(gate_e x[t]) * up_e x[t]), e = idx[t, i]:
+/// only the selected experts' weights are read. One token (a decode step):
+/// its top-k experts in turn.
+struct LowerExpertSwiGLU : OpRewritePattern<ExpertSwiGLUOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(ExpertSwiGLUOp op,
+                                PatternRewriter &rw) const override {
+    if (failed(requireF32(rw, op, op.getInput())))
+      return failure();
+    if (cast<RankedTensorType>(op.getInput().getType()).getDimSize(0) != 1)
+      return rw.notifyMatchFailure(op, "several tokens: grouped by expert");
+    if (isGroupedStep(op))
+      return rw.notifyMatchFailure(op, "qnext-fuse-moe: one grouped kernel");
+    Emitter e{rw, op.getLoc()};
+    Value x = op.getInput();
+    Value out0 = e.filled(e.sizesOf(x), e.f32(), 0.0);
+    auto perToken = scf::ForOp::create(
+        rw, e.loc, e.idx(0), e.dimValue(x, 0), e.idx(1), ValueRange{out0},
+        [&](OpBuilder &b, Location l, Value t, ValueRange outer) {
+          Emitter s{b, l};
+          Value xt = s.row(x, t);
+          auto perExpert = scf::ForOp::create(
+              b, l, s.idx(0), s.dimValue(op.getWeights(), 1), s.idx(1),
+              ValueRange{outer[0]},
+              [&](OpBuilder &b2, Location l2, Value i, ValueRange in) {
+                Emitter s2{b2, l2};
+                Value id = tensor::ExtractOp::create(b2, l2, op.getIndices(),
+                                                     ValueRange{t, i});
+                Value ex = arith::IndexCastOp::create(b2, l2, b2.getIndexType(), id);
+                Value w = tensor::ExtractOp::create(b2, l2, op.getWeights(),
+                                                    ValueRange{t, i});
+                Value g = s2.matmulTransposed(xt, s2.row(op.getGate(), ex));
+                Value u = s2.matmulTransposed(xt, s2.row(op.getUp(), ex));
+                AffineMap id1 = s2.map(1, {s2.d(0)});
+                Value h = s2.generic({g, u}, s2.empty(s2.sizesOf(g), s2.f32()),
+                                     {id1, id1, id1}, {kPar},
+                                     [&](OpBuilder &bb, Location ll, ValueRange a) {
+                                       return Emitter::mul(bb, ll, Emitter::silu(bb, ll, a[0]),
+                                                           a[1]);
+                                     });
+                carryMark(fusionMark(op), {g, u, h});
+                Value down = s2.matmulTransposed(h, s2.row(op.getDown(), ex));
+                Value acc = s2.row(in[0], t);
+                Value sum = s2.generic({down}, acc, {id1, id1}, {kPar},
+                                       [&](OpBuilder &bb, Location ll, ValueRange a) {
+                                         return Emitter::add(bb, ll, a[1],
+                                                             Emitter::mul(bb, ll, w, a[0]));
+                                       });
+                scf::YieldOp::create(b2, l2, s2.insertRow(sum, in[0], t));
+              });
+          scf::YieldOp::create(b, l, perExpert.getResult(0));
+        });
+    rw.replaceOp(op, perToken.getResult(0));
+    return success();
+  }
+};
+
+
+/// Several tokens (prefill): grouped by expert, so each selected expert's
+/// weights are read once per call, not once per token. For every expert e:
+/// gather the rows x[t] routed to it (with their weights), run gate/up, the
+/// SwiGLU and down on that [n_e, H] block (multi-token projections), and add
+/// w * result back into y[t]. An expert no token chose costs one scan of the
+/// indices.
+struct LowerExpertSwiGLUGrouped : OpRewritePattern<ExpertSwiGLUOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(ExpertSwiGLUOp op,
+                                PatternRewriter &rw) const override {
+    if (failed(requireF32(rw, op, op.getInput())))
+      return failure();
+    if (cast<RankedTensorType>(op.getInput().getType()).getDimSize(0) == 1)
+      return rw.notifyMatchFailure(op, "one token: its experts in turn");
+    Emitter e{rw, op.getLoc()};
+    Value x = op.getInput(), indices = op.getIndices(), weights = op.getWeights();
+    const int64_t numExperts =
+        cast<RankedTensorType>(op.getGate().getType()).getDimSize(0);
+    const int64_t hidden = cast<RankedTensorType>(x.getType()).getDimSize(1);
+    Value tokens = e.dimValue(x, 0), topK = e.dimValue(indices, 1);
+    Value out0 = e.filled(e.sizesOf(x), e.f32(), 0.0);
+
+    // for t < T, i < k with indices[t, i] == ex: body(t, i, carried...).
+    auto forSelected = [](OpBuilder &b, Location l, Value ex, Value tokens,
+                          Value topK, Value indices, ValueRange init,
+                          function_ref<SmallVector<Value>(OpBuilder &, Location,
+                                                          Value, Value, ValueRange)>
+                              body) {
+      Emitter s{b, l};
+      return scf::ForOp::create(
+                 b, l, s.idx(0), tokens, s.idx(1), init,
+                 [&](OpBuilder &b1, Location l1, Value t, ValueRange in1) {
+                   Emitter s1{b1, l1};
+                   auto inner = scf::ForOp::create(
+                       b1, l1, s1.idx(0), topK, s1.idx(1), in1,
+                       [&](OpBuilder &b2, Location l2, Value i, ValueRange in2) {
+                         Value id = tensor::ExtractOp::create(b2, l2, indices,
+                                                              ValueRange{t, i});
+                         Value eid = arith::IndexCastOp::create(
+                             b2, l2, b2.getIndexType(), id);
+                         Value hit = arith::CmpIOp::create(
+                             b2, l2, arith::CmpIPredicate::eq, eid, ex);
+                         auto ifOp = scf::IfOp::create(
+                             b2, l2, hit,
+                             [&](OpBuilder &b3, Location l3) {
+                               scf::YieldOp::create(b3, l3, body(b3, l3, t, i, in2));
+                             },
+                             [&](OpBuilder &b3, Location l3) {
+                               scf::YieldOp::create(b3, l3, in2);
+                             });
+                         scf::YieldOp::create(b2, l2, ifOp.getResults());
+                       });
+                   scf::YieldOp::create(b1, l1, inner.getResults());
+                 })
+          .getResults();
+    };
+
+    auto perExpert = scf::ForOp::create(
+        rw, e.loc, e.idx(0), e.idx(numExperts), e.idx(1), ValueRange{out0},
+        [&](OpBuilder &b, Location l, Value ex, ValueRange outer) {
+          Emitter s{b, l};
+          Value count =
+              forSelected(b, l, ex, tokens, topK, indices, ValueRange{s.idx(0)},
+                          [](OpBuilder &bb, Location ll, Value, Value, ValueRange c) {
+                            Value one = arith::ConstantIndexOp::create(bb, ll, 1);
+                            return SmallVector<Value>{
+                                arith::AddIOp::create(bb, ll, c[0], one)};
+                          })[0];
+          Value any = arith::CmpIOp::create(b, l, arith::CmpIPredicate::ugt, count,
+                                            s.idx(0));
+          auto ifAny = scf::IfOp::create(
+              b, l, any,
+              [&](OpBuilder &b1, Location l1) {
+                Emitter s1{b1, l1};
+                // Gather: rows[j] = x[t_j], token[j] = t_j, weight[j] = w[t_j, i_j].
+                Value rows0 = s1.empty({count, s1.ofr(hidden)}, s1.f32());
+                Value tok0 = s1.empty({count}, b1.getIndexType());
+                Value w0 = s1.empty({count}, s1.f32());
+                SmallVector<Value> gathered = forSelected(
+                    b1, l1, ex, tokens, topK, indices,
+                    ValueRange{rows0, tok0, w0, s1.idx(0)},
+                    [&](OpBuilder &bb, Location ll, Value t, Value i, ValueRange c) {
+                      Emitter sb{bb, ll};
+                      Value pos = c[3];
+                      Value rows = sb.insertRow(sb.row(x, t), c[0], pos);
+                      Value tok = tensor::InsertOp::create(bb, ll, t, c[1], pos);
+                      Value w = tensor::ExtractOp::create(bb, ll, weights,
+                                                          ValueRange{t, i});
+                      Value ws = tensor::InsertOp::create(bb, ll, w, c[2], pos);
+                      Value next = arith::AddIOp::create(bb, ll, pos, sb.idx(1));
+                      return SmallVector<Value>{rows, tok, ws, next};
+                    });
+                Value rows = gathered[0], tok = gathered[1], ws = gathered[2];
+                Value g = s1.matmulTransposed(rows, s1.row(op.getGate(), ex));
+                Value u = s1.matmulTransposed(rows, s1.row(op.getUp(), ex));
+                AffineMap id2 = s1.map(2, {s1.d(0), s1.d(1)});
+                Value h = s1.generic({g, u}, s1.empty(s1.sizesOf(g), s1.f32()),
+                                     {id2, id2, id2}, {kPar, kPar},
+                                     [&](OpBuilder &bb, Location ll, ValueRange a) {
+                                       return Emitter::mul(
+                                           bb, ll, Emitter::silu(bb, ll, a[0]), a[1]);
+                                     });
+                carryMark(fusionMark(op), {g, u, h});
+                Value down = s1.matmulTransposed(h, s1.row(op.getDown(), ex));
+                // Scatter: y[token[j]] += weight[j] * down[j].
+                auto scatter = scf::ForOp::create(
+                    b1, l1, s1.idx(0), count, s1.idx(1), ValueRange{outer[0]},
+                    [&](OpBuilder &b2, Location l2, Value j, ValueRange in) {
+                      Emitter s2{b2, l2};
+                      Value t = tensor::ExtractOp::create(b2, l2, tok, ValueRange{j});
+                      Value w = tensor::ExtractOp::create(b2, l2, ws, ValueRange{j});
+                      AffineMap id1 = s2.map(1, {s2.d(0)});
+                      Value sum = s2.generic(
+                          {s2.row(down, j)}, s2.row(in[0], t), {id1, id1}, {kPar},
+                          [&](OpBuilder &bb, Location ll, ValueRange a) {
+                            return Emitter::add(bb, ll, a[1],
+                                                Emitter::mul(bb, ll, w, a[0]));
+                          });
+                      scf::YieldOp::create(b2, l2, s2.insertRow(sum, in[0], t));
+                    });
+                scf::YieldOp::create(b1, l1, scatter.getResults());
+              },
+              [&](OpBuilder &b1, Location l1) {
+                scf::YieldOp::create(b1, l1, outer[0]);
+              });
+          scf::YieldOp::create(b, l, ifAny.getResults());
+        });
+    rw.replaceOp(op, perExpert.getResult(0));
+    return success();
+  }
+};
+/// Every token's experts as gather contractions, with no control flow that
+/// depends on the routing (the GPU target's form):
+///   g[t,i,f] = sum_h x[t,h] * gate[idx[t,i], f, h]   (u likewise with up)
+///   d[t,i,o] = sum_f silu(g) * u [t,i,f] * down[idx[t,i], o, f]
+///   y[t,o]   = sum_i w[t,i] * d[t,i,o]
+/// The stacked weights are read in the bodies at the routed expert
+/// (tensor.extract of linalg.index positions).
+struct LowerExpertSwiGLUGather : OpRewritePattern<ExpertSwiGLUOp> {
+  /// `always`: every expert op (the GPU's form); otherwise only a decode
+  /// step that qnext-fuse-moe marked.
+  LowerExpertSwiGLUGather(MLIRContext *ctx, bool always)
+      : OpRewritePattern(ctx), always(always) {}
+  bool always;
+  LogicalResult matchAndRewrite(ExpertSwiGLUOp op,
+                                PatternRewriter &rw) const override {
+    if (failed(requireF32(rw, op, op.getInput())))
+      return failure();
+    if (!always && !isGroupedStep(op))
+      return rw.notifyMatchFailure(op, "not a grouped decode step");
+    Emitter e{rw, op.getLoc()};
+    Value x = op.getInput(), indices = op.getIndices(), weights = op.getWeights();
+    Value gate = op.getGate(), up = op.getUp(), down = op.getDown();
+    OpFoldResult tokens = e.dimOf(x, 0), topK = e.dimOf(indices, 1);
+    OpFoldResult inter = e.dimOf(gate, 1), hidden = e.dimOf(down, 1);
+    // out[t,i,n] = sum_k in[t,(i),k] * stacked[idx[t,i], n, k]
+    auto gather = [&](Value in, bool perSlot, Value stacked, OpFoldResult rows,
+                      function_ref<Value(OpBuilder &, Location, Value)> pre) {
+      SmallVector<AffineMap> maps = {
+          perSlot ? e.map(4, {e.d(0), e.d(1), e.d(3)}) : e.map(4, {e.d(0), e.d(3)}),
+          e.map(4, {e.d(0), e.d(1)}), e.map(4, {e.d(0), e.d(1), e.d(2)})};
+      return e.generic(
+          {in, indices}, e.filled({tokens, topK, rows}, e.f32(), 0.0), maps,
+          {kPar, kPar, kPar, kRed}, [&](OpBuilder &bb, Location l, ValueRange a) {
+            Value ex = arith::IndexCastOp::create(bb, l, bb.getIndexType(), a[1]);
+            Value n = linalg::IndexOp::create(bb, l, 2);
+            Value k = linalg::IndexOp::create(bb, l, 3);
+            Value w = tensor::ExtractOp::create(bb, l, stacked, ValueRange{ex, n, k});
+            return Emitter::add(bb, l, a[2],
+                                Emitter::mul(bb, l, pre(bb, l, a[0]), e.ext(bb, l, w)));
+          });
+    };
+    auto same = [](OpBuilder &, Location, Value v) { return v; };
+    Value g = gather(x, false, gate, inter, same);
+    Value u = gather(x, false, up, inter, same);
+    AffineMap id3 = e.map(3, {e.d(0), e.d(1), e.d(2)});
+    Value h = e.generic({g, u}, e.empty({tokens, topK, inter}, e.f32()),
+                        {id3, id3, id3}, {kPar, kPar, kPar},
+                        [&](OpBuilder &bb, Location l, ValueRange a) {
+                          return Emitter::mul(bb, l, Emitter::silu(bb, l, a[0]), a[1]);
+                        });
+    carryMark(fusionMark(op), {g, u, h});
+    Value d = gather(h, true, down, hidden, same);
+    Value y = e.generic({d, weights}, e.filled({tokens, hidden}, e.f32(), 0.0),
+                        {e.map(3, {e.d(0), e.d(2), e.d(1)}), e.map(3, {e.d(0), e.d(2)}),
+                         e.map(3, {e.d(0), e.d(1)})},
+                        {kPar, kPar, kRed},
+                        [&](OpBuilder &bb, Location l, ValueRange a) {
+                          return Emitter::add(bb, l, a[2], Emitter::mul(bb, l, a[1], a[0]));
+                        });
+    rw.replaceOp(op, y);
+    return success();
+  }
+};
+} // namespace
+
+void mlir::qnext::lowering::populateRoutedExpertPatterns(RewritePatternSet &patterns,
+                                                         bool gatherExperts) {
+  patterns.add<LowerExpertSwiGLUGather>(patterns.getContext(), gatherExperts);
+  if (!gatherExperts)
+    patterns.add<LowerExpertSwiGLU, LowerExpertSwiGLUGrouped>(patterns.getContext());
+}
