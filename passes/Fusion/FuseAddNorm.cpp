@@ -6,7 +6,7 @@
 
 #include "qnext/Passes/Passes.h"
 
-#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
+#include "LocalRewrite.h"
 
 namespace mlir::qnext {
 #define GEN_PASS_DEF_FUSEADDNORM
@@ -61,12 +61,7 @@ struct FuseAddNormPass : mlir::qnext::impl::FuseAddNormBase<FuseAddNormPass> {
     int64_t fused = 0;
     RewritePatternSet patterns(&getContext());
     patterns.add<AddNormPattern>(&getContext(), fused);
-    // The pattern alone: no folding, no region simplification, so that the
-    // rest of the IR stays as it was.
-    GreedyRewriteConfig config;
-    config.enableFolding(false).enableConstantCSE(false).setRegionSimplificationLevel(
-        GreedySimplifyRegionLevel::Disabled);
-    if (failed(applyPatternsGreedily(getOperation(), std::move(patterns), config)))
+    if (failed(applyLocalRewrites(getOperation(), std::move(patterns))))
       return signalPassFailure();
     numFused += fused;
   }

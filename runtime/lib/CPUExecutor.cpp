@@ -49,13 +49,7 @@ public:
     if (call.taps)
       d.emplace_back(call.taps,
                      std::vector<int64_t>{call.tapRows, call.n, call.hiddenSize});
-    int64_t past = call.past, from = call.n - call.rows;
-    std::vector<void *> args = {d[0].argument(), d[1].argument(), d[2].argument(),
-                                &past};
-    if (call.isPrefill)
-      args.push_back(&from);
-    for (size_t i = 3; i < d.size(); ++i)
-      args.push_back(d[i].argument());
+    EntryArguments args(d, call);
     call.entry(args.data());
     return true;
   }

@@ -117,13 +117,7 @@ public:
     for (size_t i = 0; i < states.size(); ++i)
       d.emplace_back(states[i], shapes[i]);
     d.emplace_back(logits.p, std::vector<int64_t>{call.rows, vocab});
-    int64_t past = call.past, from = call.n - call.rows;
-    std::vector<void *> args = {d[0].argument(), d[1].argument(), d[2].argument(),
-                                &past};
-    if (call.isPrefill)
-      args.push_back(&from);
-    for (size_t i = 3; i < d.size(); ++i)
-      args.push_back(d[i].argument());
+    EntryArguments args(d, call);
     bool launched = false;
     if (call.isDecode && decodeAsGraph && graphsWanted()) {
       launched = decodeGraph.run([&] { call.entry(args.data()); }, why);

@@ -13,6 +13,8 @@
 #ifndef QNEXT_RUNTIME_EXECUTOR_H
 #define QNEXT_RUNTIME_EXECUTOR_H
 
+#include "qnext/MemRefDescriptor.h"
+
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -34,6 +36,27 @@ struct Call {
   float *logits = nullptr; ///< rows x vocab, host memory
   float *taps = nullptr;   ///< tapRows x n x hidden (CPU only), or null
   int64_t tapRows = 0, hiddenSize = 0;
+};
+
+/// The entry ABI's arguments for `call` over the descriptors of weights,
+/// ids, positions, the states, the logits[ and the taps], in that order:
+/// past (and for prefill the first logits row wanted) by value after the
+/// first three. The arguments point into `d` and into this object,
+/// which must outlive the call.
+struct EntryArguments {
+  int64_t past = 0, from = 0;
+  std::vector<void *> pointers;
+
+  EntryArguments(std::vector<MemRefDescriptor> &d, const Call &call)
+      : past(call.past), from(call.n - call.rows) {
+    pointers = {d[0].argument(), d[1].argument(), d[2].argument(), &past};
+    if (call.isPrefill)
+      pointers.push_back(&from);
+    for (size_t i = 3; i < d.size(); ++i)
+      pointers.push_back(d[i].argument());
+  }
+  EntryArguments(const EntryArguments &) = delete; // the pointers are into it
+  void **data() { return pointers.data(); }
 };
 
 class Executor {
