@@ -16,8 +16,6 @@ namespace mlir::qnext {
 } // namespace mlir::qnext
 
 using namespace mlir;
-using mlir::qnext::FusionKind;
-using mlir::qnext::FusionKindAttr;
 using mlir::qnext::kFusionAttrName;
 
 using namespace mlir::qnext::kernels;

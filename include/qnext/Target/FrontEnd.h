@@ -40,6 +40,11 @@ void addDecomposition(OpPassManager &pm);
 LogicalResult addFusionPasses(OpPassManager &pm, llvm::ArrayRef<std::string> names,
                               PipelineErrorHandler onError);
 
+/// Memref views (expand-strided-metadata, which produces affine.apply) and
+/// affine ops lowered, then scf -> cf, on `pm`'s ops: the step before the
+/// LLVM conversions, for the CPU's code and the GPU's kernels and host code.
+void addLowerToControlFlow(OpPassManager &pm);
+
 /// Weights and the entry ABI on tensors (qnext-bind-params,
 /// qnext-entry-abi), then tensors -> buffers: empty tensors eliminated so
 /// that results are written into the caller's buffers, one-shot

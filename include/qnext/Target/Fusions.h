@@ -24,7 +24,6 @@ namespace mlir::qnext {
 
 struct Fusion {
   llvm::StringLiteral name;    ///< --fuse=<name>
-  llvm::StringLiteral pass;    ///< the pass's argument (qnext-opt --<pass>)
   std::unique_ptr<Pass> (*create)(); ///< the pass, with its default options
   bool byDefault;              ///< part of --fusion=default
   llvm::StringLiteral summary; ///< one line for --help and the report
@@ -36,45 +35,41 @@ inline llvm::ArrayRef<Fusion> allFusions() {
       // Before norm-linear, which would take the gated output norm as
       // out_proj's prologue. The CUDA pipeline has no mapping for the loop
       // over key heads it lowers to.
-      {llvm::StringLiteral("deltanet-step"),
-       llvm::StringLiteral("qnext-fuse-deltanet-step"), createFuseDeltaNetStep, false,
+      {llvm::StringLiteral("deltanet-step"), createFuseDeltaNetStep, false,
        llvm::StringLiteral("a DeltaNet decode step's conv .. gated norm -> one kernel"),
        /*onGPU=*/false},
       // Before swiglu, which leaves the expert ops it groups alone. Only the
       // CPU's kernel generator makes the gather form grouped kernels.
-      {llvm::StringLiteral("moe"), llvm::StringLiteral("qnext-fuse-moe"), createFuseMoE, false,
+      {llvm::StringLiteral("moe"), createFuseMoE, false,
        llvm::StringLiteral("a decode step's routed experts -> two grouped kernels"),
        /*onGPU=*/false},
       // Before projections: the gate and up projections it groups are one
       // kernel already, and projections leaves grouped ones alone. The GPU
       // pipeline has no kernel for the groups.
-      {llvm::StringLiteral("swiglu"), llvm::StringLiteral("qnext-fuse-swiglu"), createFuseSwiGLU,
+      {llvm::StringLiteral("swiglu"), createFuseSwiGLU,
        false,
        llvm::StringLiteral("gate + up projections + silu * mul -> one kernel"),
        /*onGPU=*/false},
-      {llvm::StringLiteral("projections"),
-       llvm::StringLiteral("qnext-fuse-projections"), createFuseProjections, true,
+      {llvm::StringLiteral("projections"), createFuseProjections, true,
        llvm::StringLiteral("projections sharing an input -> one matmul")},
       // After projections (a norm then feeds the one fused projection),
       // before add-norm (which leaves grouped norms alone). The groups are
       // made kernels by the CPU's kernel generator only.
-      {llvm::StringLiteral("norm-linear"),
-       llvm::StringLiteral("qnext-fuse-norm-linear"), createFuseNormLinear, false,
+      {llvm::StringLiteral("norm-linear"), createFuseNormLinear, false,
        llvm::StringLiteral("RMSNorm -> the prologue of the projection reading it"),
        /*onGPU=*/false},
-      {llvm::StringLiteral("gate-linear"),
-       llvm::StringLiteral("qnext-fuse-gate-linear"), createFuseGateLinear, false,
+      {llvm::StringLiteral("gate-linear"), createFuseGateLinear, false,
        llvm::StringLiteral("attention's output gate -> o_proj's prologue"),
        /*onGPU=*/false},
-      {llvm::StringLiteral("add-norm"), llvm::StringLiteral("qnext-fuse-add-norm"), createFuseAddNorm,
+      {llvm::StringLiteral("add-norm"), createFuseAddNorm,
        false,
        llvm::StringLiteral("residual add + the next RMSNorm -> one op")},
-      {llvm::StringLiteral("norm-rope"), llvm::StringLiteral("qnext-fuse-norm-rope"), createFuseNormRope,
+      {llvm::StringLiteral("norm-rope"), createFuseNormRope,
        false, llvm::StringLiteral("QK-norm + partial RoPE -> one op")},
       // The loop over tokens holds parallel kernels and reads the argmax
       // back to index with it: on the GPU the host would steer by device
       // memory (qnext-gpu-offload refuses it).
-      {llvm::StringLiteral("router"), llvm::StringLiteral("qnext-fuse-router"), createFuseRouter,
+      {llvm::StringLiteral("router"), createFuseRouter,
        false,
        llvm::StringLiteral("softmax + top-k + renormalise -> one kernel per token"),
        /*onGPU=*/false},

@@ -103,9 +103,7 @@ void mlir::qnext::addLoopsToLLVM(OpPassManager &pm, const CPUPipelineOptions &op
     pm.addPass(createOMPSchedule(schedule));
     pm.addPass(createCanonicalizerPass());
   }
-  pm.addPass(memref::createExpandStridedMetadataPass());
-  pm.addPass(createLowerAffinePass());
-  pm.addPass(createSCFToControlFlowPass());
+  addLowerToControlFlow(pm);
   // 8. -> LLVM dialect: vector ops (transfers become plain loads and stores)
   //    and math first (exp, sin, cos, rsqrt, log1p become intrinsics), then
   //    memrefs, OpenMP, and everything else; the casts left between the

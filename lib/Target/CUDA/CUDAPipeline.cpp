@@ -103,19 +103,14 @@ void addLLVMDialect(OpPassManager &pm, const CUDAPipelineOptions &o) {
   target.optLevel = 3;
   pm.addPass(createGpuNVVMAttachTarget(target));
   OpPassManager &kernels = pm.nest<gpu::GPUModuleOp>();
-  kernels.addPass(memref::createExpandStridedMetadataPass());
-  kernels.addPass(createLowerAffinePass());
-  kernels.addPass(createSCFToControlFlowPass());
+  addLowerToControlFlow(kernels);
   kernels.addPass(createConvertGpuOpsToNVVMOps());
   kernels.addPass(createCanonicalizerPass());
   kernels.addPass(createCSEPass());
   kernels.addPass(createReconcileUnrealizedCastsPass());
   // 7. Host -> LLVM: launches become calls of the mgpu* runtime ABI (the
   //    qnext runtime implements it over the CUDA driver).
-  OpPassManager &host = pm.nest<func::FuncOp>();
-  host.addPass(memref::createExpandStridedMetadataPass());
-  host.addPass(createLowerAffinePass());
-  host.addPass(createSCFToControlFlowPass());
+  addLowerToControlFlow(pm.nest<func::FuncOp>());
   pm.addPass(createGpuToLLVMConversionPass());
   pm.addPass(createConvertMathToLLVMPass());
   pm.addPass(createFinalizeMemRefToLLVMConversionPass());

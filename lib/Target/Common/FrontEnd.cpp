@@ -7,7 +7,8 @@
 #include "mlir/Dialect/Bufferization/Transforms/Passes.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Transforms/Passes.h"
-#include "mlir/Conversion/BufferizationToMemRef/BufferizationToMemRef.h"
+#include "mlir/Conversion/Passes.h"
+#include "mlir/Dialect/MemRef/Transforms/Passes.h"
 
 #include "llvm/Support/raw_ostream.h"
 
@@ -53,6 +54,12 @@ LogicalResult mlir::qnext::addFusionPasses(OpPassManager &pm,
       break;
     }
   return success();
+}
+
+void mlir::qnext::addLowerToControlFlow(OpPassManager &pm) {
+  pm.addPass(memref::createExpandStridedMetadataPass());
+  pm.addPass(createLowerAffinePass());
+  pm.addPass(createSCFToControlFlowPass());
 }
 
 void mlir::qnext::addBufferization(OpPassManager &pm, bool dropEquivalentResults) {
