@@ -352,9 +352,11 @@ def OutlineLayers : Pass<"qnext-outline-layers", "::mlir::ModuleOp"> {
   let summary = "Compile each distinct decoder layer once, as a function its layers call";
   let description = [{
     In every public function, a layer is the maximal run of consecutive ops
-    located at `layers.N` (the name location the model builder gives each
-    layer's ops; a constant between them does not end a run). The run
-    becomes a call of a private function named `<entry>.layers.N`:
+    whose `qnext.layer` is `#qnext.layer<N, kind>` (the model builder gives
+    it to each layer's ops, and decomposition and the fusions to what they
+    create; constants have none, and one between them does not end a run).
+    The run becomes a call of a private function named `<entry>.layers.N`,
+    which carries the `qnext.layer` (its ops no longer do):
 
     - the layer's weights (`qnext.param`) and what is computed from weights
       alone (`qnext.split_qkvz`, `qnext.split_ba`, `qnext.concat_weights`,
@@ -367,13 +369,14 @@ def OutlineLayers : Pass<"qnext-outline-layers", "::mlir::ModuleOp"> {
       is a result (the residual stream, the new states).
 
     A layer whose function would equal an earlier one (the same ops,
-    attributes and types; locations ignored) calls that one instead. A model
+    attributes and types; locations and layers ignored) calls that one
+    instead. A model
     of 48 layers of two kinds is then two functions per entry point, and
     everything after this pass, LLVM included, compiles each kind once.
 
-    The arithmetic is unchanged; only the calls are new. Ops without a
-    layer location (the embedding, the final norm, the LM head) stay where
-    they are.
+    The arithmetic is unchanged; only the calls are new. Ops of no layer
+    (the embedding, the final norm, the LM head, an add-norm fused across
+    two layers) stay where they are.
   }];
   let dependentDialects = ["::mlir::func::FuncDialect"];
   let statistics = [
@@ -452,10 +455,11 @@ def BindParams : Pass<"qnext-bind-params", "::mlir::ModuleOp"> {
       `qnext.split_qkvz` / `qnext.split_ba` applied to one (the packer performs
       the row permutation once); it becomes
       `bufferization.to_tensor (memref.view %weights[offset])` (read-only);
-    * the plan is recorded on the module as `qnext.weights`: per packed tensor
-      its checkpoint name, the transform (`none`, `qkvz.qkv`, `qkvz.z`,
-      `ba.b`, `ba.a`, with the head geometry), dtype, shape and byte offset
-      (64-byte aligned), plus `qnext.weights_size`.
+    * the plan is recorded on the module as `qnext.weights`, one
+      `#qnext.weight` per packed tensor (its checkpoint name, type, transform
+      `none`, `qkvz.qkv`, `qkvz.z`, `ba.b`, `ba.a` or `concat` with the head
+      geometry or the parts, byte offset (64-byte aligned) and size), plus
+      `qnext.weights_size`; the dialect verifies it.
 
     Identical parameters share one packed tensor. Names with `{e}` are stacks
     of per-expert tensors, packed contiguously.

@@ -45,6 +45,8 @@ def QNext_Dialect : Dialect {
   }];
   let useDefaultAttributePrinterParser = 1;
   let hasOperationAttrVerify = 1;
+  let hasRegionArgAttrVerify = 1;
+  let hasRegionResultAttrVerify = 1;
   let dependentDialects = [
     "::mlir::arith::ArithDialect",
     "::mlir::tensor::TensorDialect"
@@ -140,6 +142,99 @@ def QNext_FusionKindAttr : EnumAttr<QNext_Dialect, QNext_FusionKind, "fusion"> {
     Example: `#qnext.fusion<swiglu>`.
   }];
   let assemblyFormat = "`<` $value `>`";
+}
+
+def QNext_LayerKind : I32EnumAttr<"LayerKind",
+    "the token mixer of a decoder layer (config.json's layer_types)", [
+  I32EnumAttrCase<"LinearAttention", 0, "linear_attention">,
+  I32EnumAttrCase<"FullAttention", 1, "full_attention">
+]> {
+  let cppNamespace = "::mlir::qnext";
+  let genSpecializedAttr = 0;
+}
+
+def QNext_LayerAttr : QNext_Attr<"Layer", "layer"> {
+  let summary = "which decoder layer an op belongs to";
+  let description = [{
+    The decoder layer an op computes part of: its index in the model and its
+    kind (the token mixer, as `layer_types` in config.json names it). The
+    model builder puts it, under the name `qnext.layer`, on every op of a
+    layer (its weights included); decomposition and the fusion passes give
+    each op they create the layer of the ops it replaces, and none when those
+    ops belong to different layers (such an op stays in the caller).
+    `qnext-outline-layers` makes one function of each layer's ops and moves
+    the attribute onto that function. Constants never carry one.
+
+    Example: `{qnext.layer = #qnext.layer<3, full_attention>}`.
+  }];
+  let parameters = (ins "int64_t":$index,
+                        EnumParameter<QNext_LayerKind>:$kind);
+  let assemblyFormat = "`<` $index `,` $kind `>`";
+  let genVerifyDecl = 1;
+}
+
+def QNext_WeightTransform : I32EnumAttr<"WeightTransform",
+    "how the weight packer produces a packed tensor from the checkpoint", [
+  I32EnumAttrCase<"None", 0, "none">,
+  I32EnumAttrCase<"QKVZToQKV", 1, "qkvz.qkv">,
+  I32EnumAttrCase<"QKVZToZ", 2, "qkvz.z">,
+  I32EnumAttrCase<"BAToB", 3, "ba.b">,
+  I32EnumAttrCase<"BAToA", 4, "ba.a">,
+  I32EnumAttrCase<"Concat", 5, "concat">
+]> {
+  let cppNamespace = "::mlir::qnext";
+  let genSpecializedAttr = 0;
+}
+
+def QNext_WeightAttr : QNext_Attr<"Weight", "weight"> {
+  let summary = "one tensor of the packed weights buffer and how it is made";
+  let description = [{
+    An entry of the weight plan that `qnext-bind-params` records on the
+    module (`qnext.weights`, an array of these, and `qnext.weights_size`) and
+    that the weight packer executes against a checkpoint:
+
+    * `name`: the checkpoint tensor (its Hugging Face name; `{e}` stands for
+      the expert index of an expert stack); for a concatenation, the parts'
+      names joined with `+`.
+    * `type`: the packed tensor's shape and element type.
+    * `transform`: `none` (the tensor as stored), `qkvz.qkv` / `qkvz.z`
+      (the two halves of `in_proj_qkvz`, per-head interleaving undone),
+      `ba.b` / `ba.a` (the same for `in_proj_ba`), or `concat` (the `parts`,
+      side by side along `dim`).
+    * `num_key_heads`, `num_value_heads`, `key_head_dim`, `value_head_dim`:
+      the DeltaNet geometry the qkvz / ba transforms need.
+    * `offset` and `bytes`: where the tensor lies in the buffer (64-byte
+      aligned); absent on the parts of a concatenation.
+
+    Example:
+
+    ```mlir
+    #qnext.weight<name = "model.layers.0.linear_attn.in_proj_ba.weight",
+                  type = tensor<4x64xbf16>, transform = ba.b,
+                  num_key_heads = 2, num_value_heads = 4,
+                  offset = 4096, bytes = 512>
+    ```
+  }];
+  let parameters = (ins
+    StringRefParameter<"checkpoint tensor name">:$name,
+    "::mlir::RankedTensorType":$type,
+    EnumParameter<QNext_WeightTransform>:$transform,
+    DefaultValuedParameter<"int64_t", "0">:$num_key_heads,
+    DefaultValuedParameter<"int64_t", "0">:$num_value_heads,
+    DefaultValuedParameter<"int64_t", "0">:$key_head_dim,
+    DefaultValuedParameter<"int64_t", "0">:$value_head_dim,
+    DefaultValuedParameter<"int64_t", "0">:$dim,
+    OptionalParameter<"::mlir::ArrayAttr">:$parts,
+    DefaultValuedParameter<"int64_t", "-1">:$offset,
+    DefaultValuedParameter<"int64_t", "-1">:$bytes
+  );
+  let assemblyFormat = "`<` struct(params) `>`";
+  let genVerifyDecl = 1;
+  let extraClassDeclaration = [{
+    /// Whether the entry has a place in the buffer (the parts of a
+    /// concatenation have none).
+    bool isPlaced() const { return getOffset() >= 0; }
+  }];
 }
 
 //===----------------------------------------------------------------------===//

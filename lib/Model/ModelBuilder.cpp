@@ -6,6 +6,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "qnext/Model/ModelBuilder.h"
+#include "qnext/Dialect/QNext/LayerStamp.h"
 #include "qnext/Dialect/QNext/QNextOps.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -13,6 +14,8 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/Builders.h"
+
+#include "llvm/Support/SaveAndRestore.h"
 
 using namespace mlir;
 
@@ -107,10 +110,15 @@ void buildEntry(OpBuilder &b, Location loc, StringRef name, int64_t tokens,
 
   Value h = mlir::qnext::EmbeddingOp::create(b, loc, hidden, tokenIds,
                                        layout.embedding(b, loc));
+  // Every op of layer i (weights included) gets `qnext.layer`; the taps'
+  // copies belong to no layer.
+  mlir::qnext::LayerStamp stamp;
+  b.setListener(&stamp);
   Value tapped;
   auto tap = [&](int64_t index) {
     if (!taps)
       return;
+    llvm::SaveAndRestore<mlir::qnext::LayerAttr> noLayer(stamp.layer, nullptr);
     if (!tapped) {
       SmallVector<Value> dynamic;
       if (ShapedType::isDynamic(tokens))
@@ -134,6 +142,10 @@ void buildEntry(OpBuilder &b, Location loc, StringRef name, int64_t tokens,
   for (int64_t i = 0; i < c.numLayers; ++i) {
     Location l = NameLoc::get(b.getStringAttr("layers." + std::to_string(i)),
                               loc);
+    stamp.layer = mlir::qnext::LayerAttr::get(
+        ctx, i,
+        c.isLinearAttention(i) ? mlir::qnext::LayerKind::LinearAttention
+                               : mlir::qnext::LayerKind::FullAttention);
     Value x = mlir::qnext::RMSNormOp::create(
         b, l, h, layout.layerNorm(b, l, i, "input_layernorm"), epsAttr, one);
     Value mixed;
@@ -202,6 +214,8 @@ void buildEntry(OpBuilder &b, Location loc, StringRef name, int64_t tokens,
     h = arith::AddFOp::create(b, l, h, mlpOut);
     tap(2 * i + 1);
   }
+  stamp.layer = nullptr;
+  b.setListener(nullptr);
   if (prefill) {
     Value from = body->getArgument(3);
     Value rows = arith::SubIOp::create(

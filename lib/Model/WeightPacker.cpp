@@ -2,6 +2,8 @@
 
 #include "qnext/Model/WeightPacker.h"
 
+#include "qnext/Dialect/QNext/QNextOps.h"
+
 #include "mlir/IR/BuiltinAttributes.h"
 #include "mlir/IR/BuiltinTypes.h"
 
@@ -30,70 +32,52 @@ std::optional<DType> dtypeOf(mlir::Type type) {
 } // namespace
 
 namespace {
-/// One plan entry (a packed tensor, or a part of a concatenation).
-Expected<PackedTensor> readEntry(mlir::DictionaryAttr d) {
-  auto name = d ? d.getAs<mlir::StringAttr>("name") : nullptr;
-  auto transform = d ? d.getAs<mlir::StringAttr>("transform") : nullptr;
-  auto dtype = d ? d.getAs<mlir::TypeAttr>("dtype") : nullptr;
-  auto shape = d ? d.getAs<mlir::DenseI64ArrayAttr>("shape") : nullptr;
-  if (!name || !transform || !dtype || !shape)
-    return planError("malformed entry");
+/// One plan entry (a packed tensor, or a part of a concatenation); the
+/// dialect verified it.
+Expected<PackedTensor> readEntry(mlir::qnext::WeightAttr entry) {
   PackedTensor t;
-  t.name = name.str();
-  t.transform = transform.str();
-  std::optional<DType> dt = dtypeOf(dtype.getValue());
+  t.name = entry.getName().str();
+  t.transform = mlir::qnext::stringifyWeightTransform(entry.getTransform()).str();
+  std::optional<DType> dt = dtypeOf(entry.getType().getElementType());
   if (!dt)
     return planError("unsupported dtype for " + t.name);
   t.dtype = *dt;
-  t.shape.assign(shape.asArrayRef().begin(), shape.asArrayRef().end());
-  if (auto offset = d.getAs<mlir::IntegerAttr>("offset"))
-    t.offset = offset.getInt();
-  if (auto bytes = d.getAs<mlir::IntegerAttr>("bytes"))
-    t.bytes = bytes.getInt();
-  if (auto g = d.getAs<mlir::DictionaryAttr>("geometry")) {
-    auto get = [&](const char *key, int64_t fallback) {
-      auto v = g.getAs<mlir::IntegerAttr>(key);
-      return v ? v.getInt() : fallback;
-    };
-    t.geometry = {get("num_key_heads", 0), get("num_value_heads", 0),
-                  get("key_head_dim", 1), get("value_head_dim", 1)};
+  llvm::ArrayRef<int64_t> shape = entry.getType().getShape();
+  t.shape.assign(shape.begin(), shape.end());
+  if (entry.isPlaced()) {
+    t.offset = entry.getOffset();
+    t.bytes = entry.getBytes();
   }
-  if (t.transform == "concat") {
-    auto parts = d.getAs<mlir::ArrayAttr>("parts");
-    auto dim = d.getAs<mlir::IntegerAttr>("dim");
-    if (!parts || !dim)
-      return planError("concat entry without parts or dim: " + t.name);
-    t.dim = dim.getInt();
+  // Head dims the ba transforms do not use read as 1.
+  t.geometry = {entry.getNumKeyHeads(), entry.getNumValueHeads(),
+                std::max<int64_t>(entry.getKeyHeadDim(), 1),
+                std::max<int64_t>(entry.getValueHeadDim(), 1)};
+  t.dim = entry.getDim();
+  if (mlir::ArrayAttr parts = entry.getParts())
     for (mlir::Attribute p : parts) {
-      auto part = readEntry(mlir::dyn_cast<mlir::DictionaryAttr>(p));
+      auto part = readEntry(mlir::cast<mlir::qnext::WeightAttr>(p));
       if (!part)
         return part.takeError();
-      if (part->transform == "concat")
-        return planError("nested concat in " + t.name);
-      if (part->shape.size() != t.shape.size() || t.dim < 0 ||
-          t.dim >= int64_t(t.shape.size()) || part->dtype != t.dtype)
-        return planError("concat part " + part->name + " does not fit " +
-                         t.name);
       t.parts.push_back(std::move(*part));
     }
-  }
   return t;
 }
 } // namespace
 
 Expected<WeightPlan> readWeightPlan(mlir::ModuleOp module) {
-  auto entries = module->getAttrOfType<mlir::ArrayAttr>("qnext.weights");
-  auto size = module->getAttrOfType<mlir::IntegerAttr>("qnext.weights_size");
+  auto entries =
+      module->getAttrOfType<mlir::ArrayAttr>(mlir::qnext::kWeightsAttrName);
+  auto size =
+      module->getAttrOfType<mlir::IntegerAttr>(mlir::qnext::kWeightsSizeAttrName);
   if (!entries || !size)
     return planError("missing (run qnext-bind-params first)");
   WeightPlan plan;
   plan.size = size.getInt();
   for (mlir::Attribute a : entries) {
-    auto d = mlir::dyn_cast<mlir::DictionaryAttr>(a);
-    if (!d || !d.getAs<mlir::IntegerAttr>("offset") ||
-        !d.getAs<mlir::IntegerAttr>("bytes"))
+    auto entry = mlir::dyn_cast<mlir::qnext::WeightAttr>(a);
+    if (!entry || !entry.isPlaced())
       return planError("malformed entry");
-    auto t = readEntry(d);
+    auto t = readEntry(entry);
     if (!t)
       return t.takeError();
     plan.tensors.push_back(std::move(*t));

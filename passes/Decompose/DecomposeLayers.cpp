@@ -4,6 +4,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "qnext/Dialect/QNext/LayerStamp.h"
 #include "qnext/Passes/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
@@ -266,8 +267,11 @@ struct DecomposeLayersPass
       patterns.add<DecomposeLMHead>(ctx, numDecomposed);
     // Each pattern fires once per op and creates no layer ops, so a single
     // top-down sweep without folding reaches the fixed point.
+    // The ops a decomposition creates belong to the layer of the op it
+    // decomposes.
+    LayerStamp stamp;
     GreedyRewriteConfig config;
-    config.enableFolding(false);
+    config.enableFolding(false).setListener(&stamp);
     if (failed(applyPatternsGreedily(getOperation(), std::move(patterns),
                                      config)))
       signalPassFailure();

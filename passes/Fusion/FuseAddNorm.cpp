@@ -45,6 +45,9 @@ struct AddNormPattern : OpRewritePattern<RMSNormOp> {
         rewriter, rewriter.getFusedLoc({add.getLoc(), norm.getLoc()}),
         TypeRange{add.getType(), norm.getType()}, add.getLhs(), add.getRhs(),
         norm.getWeight(), norm.getEpsilonAttr(), norm.getWeightOffsetAttr());
+    // The add may end one layer and the norm begin the next: the fused op
+    // then belongs to neither.
+    setLayerOf(op, {add, norm});
     rewriter.replaceOp(norm, op.getResult());
     rewriter.replaceOp(add, op.getSum());
     ++fused;

@@ -127,6 +127,7 @@ struct FuseDeltaNetStepPass
         gates.getB(), gates.getALog(), gates.getDtBias(), rule.getState(),
         norm.getGate(), norm.getWeight(), b.getI64IntegerAttr(nk),
         qNorm.getScaleAttr(), qNorm.getEpsilonAttr(), norm.getEpsilonAttr());
+    setLayerOf(step, {conv, rule, norm});
     norm.getResult().replaceAllUsesWith(step.getResult());
     conv.getNewState().replaceAllUsesWith(step.getNewConvState());
     rule.getNewState().replaceAllUsesWith(step.getNewState());

@@ -32,6 +32,7 @@ struct NormRopePattern : OpRewritePattern<RopeOp> {
         norm.getInput(), norm.getWeight(), rope.getPositions(), norm.getEpsilonAttr(),
         norm.getWeightOffsetAttr(), rope.getRotaryDimAttr(), rope.getThetaAttr(),
         rope.getYarnAttr());
+    setLayerOf(op, {norm, rope});
     rewriter.replaceOp(rope, op.getResult());
     rewriter.eraseOp(norm);
     ++fused;

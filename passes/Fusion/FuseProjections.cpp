@@ -7,6 +7,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "qnext/Dialect/QNext/LayerStamp.h"
 #include "qnext/Passes/Passes.h"
 
 #include "llvm/ADT/MapVector.h"
@@ -93,6 +94,11 @@ struct FuseProjectionsPass
   void fuse(ArrayRef<LinearOp> members, bool misslice) {
     LinearOp first = members.front();
     OpBuilder b(first);
+    // What replaces the members belongs to their layer.
+    LayerStamp stamp;
+    stamp.layer = getCommonLayer(llvm::map_to_vector(
+        members, [](LinearOp op) { return op.getOperation(); }));
+    b.setListener(&stamp);
     Location loc = b.getFusedLoc(llvm::map_to_vector(
         members, [](LinearOp op) { return op.getLoc(); }));
     SmallVector<Value> weights;

@@ -52,6 +52,7 @@ inline FusedOp groupOps(FusionKind kind, ArrayRef<Operation *> members) {
   b.setInsertionPointAfter(last);
   auto group = FusedOp::create(b, last->getLoc(), ValueRange(yielded).getTypes(),
                                FusionKindAttr::get(b.getContext(), kind));
+  setLayerOf(group, ordered);
   Block *body = b.createBlock(&group.getBody());
   for (Operation *member : ordered)
     member->moveBefore(body, body->end());

@@ -38,71 +38,61 @@ struct BindParamsPass : mlir::qnext::impl::BindParamsBase<BindParamsPass> {
     int64_t size = 0;
 
     // What the packer does to produce `value`, a parameter or one result of
-    // a split of one: its checkpoint name, transform and geometry.
-    struct Source {
-      std::string name, transform;
-      DictionaryAttr geometry;
-    };
-    auto sourceOf = [&](Value value) -> std::optional<Source> {
+    // a split of one, as a plan entry without its place.
+    auto sourceOf = [&](Value value) -> WeightAttr {
       Operation *def = value.getDefiningOp();
+      auto type = cast<RankedTensorType>(value.getType());
+      auto entry = [&](StringRef name, WeightTransform transform,
+                       int64_t numKeyHeads = 0, int64_t numValueHeads = 0,
+                       int64_t keyHeadDim = 0, int64_t valueHeadDim = 0) {
+        return WeightAttr::get(b.getContext(), name, type, transform,
+                               numKeyHeads, numValueHeads, keyHeadDim,
+                               valueHeadDim, /*dim=*/0, /*parts=*/nullptr,
+                               /*offset=*/-1, /*bytes=*/-1);
+      };
       if (auto p = dyn_cast_or_null<ParamOp>(def))
-        return Source{p.getName().str(), "none", nullptr};
+        return entry(p.getName(), WeightTransform::None);
       auto param = [](Value w) { return w.getDefiningOp<ParamOp>(); };
       if (auto split = dyn_cast_or_null<SplitQKVZOp>(def)) {
         if (!param(split.getWeight()))
-          return std::nullopt;
-        return Source{
-            param(split.getWeight()).getName().str(),
-            value == split.getQkv() ? "qkvz.qkv" : "qkvz.z",
-            b.getDictionaryAttr(
-                {b.getNamedAttr("num_key_heads", split.getNumKeyHeadsAttr()),
-                 b.getNamedAttr("num_value_heads", split.getNumValueHeadsAttr()),
-                 b.getNamedAttr("key_head_dim", split.getKeyHeadDimAttr()),
-                 b.getNamedAttr("value_head_dim", split.getValueHeadDimAttr())})};
+          return nullptr;
+        return entry(param(split.getWeight()).getName(),
+                     value == split.getQkv() ? WeightTransform::QKVZToQKV
+                                             : WeightTransform::QKVZToZ,
+                     split.getNumKeyHeads(), split.getNumValueHeads(),
+                     split.getKeyHeadDim(), split.getValueHeadDim());
       }
       if (auto split = dyn_cast_or_null<SplitBAOp>(def)) {
         if (!param(split.getWeight()))
-          return std::nullopt;
-        return Source{
-            param(split.getWeight()).getName().str(),
-            value == split.getB() ? "ba.b" : "ba.a",
-            b.getDictionaryAttr(
-                {b.getNamedAttr("num_key_heads", split.getNumKeyHeadsAttr()),
-                 b.getNamedAttr("num_value_heads", split.getNumValueHeadsAttr())})};
+          return nullptr;
+        return entry(param(split.getWeight()).getName(),
+                     value == split.getB() ? WeightTransform::BAToB
+                                           : WeightTransform::BAToA,
+                     split.getNumKeyHeads(), split.getNumValueHeads());
       }
-      return std::nullopt;
+      return nullptr;
     };
-    // The plan entry of one tensor, without its place.
-    auto entryOf = [&](StringRef name, StringRef transform,
-                       DictionaryAttr geometry, RankedTensorType type) {
-      SmallVector<NamedAttribute> entry = {
-          b.getNamedAttr("name", b.getStringAttr(name)),
-          b.getNamedAttr("transform", b.getStringAttr(transform)),
-          b.getNamedAttr("dtype", TypeAttr::get(type.getElementType())),
-          b.getNamedAttr("shape", b.getDenseI64ArrayAttr(type.getShape()))};
-      if (geometry)
-        entry.push_back(b.getNamedAttr("geometry", geometry));
-      return entry;
-    };
-    // The offset of one packed tensor (`key` identifies it), adding `entry`
-    // to the plan when new.
-    auto offsetOf = [&](const std::string &key,
-                        SmallVector<NamedAttribute> entry,
-                        RankedTensorType type) {
+    // The offset of one packed tensor (`key` identifies it), adding `entry`,
+    // placed, to the plan when new.
+    auto offsetOf = [&](const std::string &key, WeightAttr entry) {
       auto [it, inserted] = offsets.try_emplace(key, size);
       if (inserted) {
-        int64_t bytes = type.getNumElements() *
-                        (type.getElementType().getIntOrFloatBitWidth() / 8);
-        entry.push_back(b.getNamedAttr("offset", b.getI64IntegerAttr(size)));
-        entry.push_back(b.getNamedAttr("bytes", b.getI64IntegerAttr(bytes)));
-        plan.push_back(b.getDictionaryAttr(entry));
+        RankedTensorType type = entry.getType();
+        int64_t bytes =
+            type.getNumElements() * (type.getElementTypeBitWidth() / 8);
+        plan.push_back(WeightAttr::get(
+            b.getContext(), entry.getName(), type, entry.getTransform(),
+            entry.getNumKeyHeads(), entry.getNumValueHeads(),
+            entry.getKeyHeadDim(), entry.getValueHeadDim(), entry.getDim(),
+            entry.getParts(), size, bytes));
         size = (size + bytes + kAlignment - 1) / kAlignment * kAlignment;
       }
       return it->second;
     };
-    auto sourceOffset = [&](const Source &s, RankedTensorType type) {
-      return offsetOf(s.name + "|" + s.transform,
-                      entryOf(s.name, s.transform, s.geometry, type), type);
+    auto keyOf = [](WeightAttr entry) {
+      return (entry.getName() + "|" +
+              stringifyWeightTransform(entry.getTransform()))
+          .str();
     };
     // bufferization.to_tensor(memref.view %weights[offset]) in place of `old`.
     auto bind = [&](Value old, Value weights, int64_t offset) {
@@ -128,7 +118,7 @@ struct BindParamsPass : mlir::qnext::impl::BindParamsBase<BindParamsPass> {
       if (failed(func.insertArgument(
               0, weightsType,
               b.getDictionaryAttr(
-                  b.getNamedAttr("qnext.name", b.getStringAttr("weights"))),
+                  b.getNamedAttr(kNameAttrName, b.getStringAttr("weights"))),
               func.getLoc())))
         return signalPassFailure();
       Value weights = func.getArgument(0);
@@ -138,28 +128,25 @@ struct BindParamsPass : mlir::qnext::impl::BindParamsBase<BindParamsPass> {
         SmallVector<Attribute> parts;
         SmallVector<std::string> names, keys;
         for (Value part : concat.getParts()) {
-          std::optional<Source> s = sourceOf(part);
-          if (!s) {
+          WeightAttr source = sourceOf(part);
+          if (!source) {
             concat.emitOpError("part is not a qnext.param or a split of one; "
                                "the weight packer cannot produce it");
             return signalPassFailure();
           }
-          parts.push_back(b.getDictionaryAttr(entryOf(
-              s->name, s->transform, s->geometry,
-              cast<RankedTensorType>(part.getType()))));
-          names.push_back(s->name);
-          keys.push_back(s->name + "|" + s->transform);
+          parts.push_back(source);
+          names.push_back(source.getName().str());
+          keys.push_back(keyOf(source));
         }
-        auto type = cast<RankedTensorType>(concat.getType());
-        SmallVector<NamedAttribute> entry =
-            entryOf(llvm::join(names, "+"), "concat", nullptr, type);
-        entry.push_back(b.getNamedAttr("parts", b.getArrayAttr(parts)));
-        entry.push_back(b.getNamedAttr("dim", concat.getDimAttr()));
+        auto entry = WeightAttr::get(
+            b.getContext(), llvm::join(names, "+"),
+            cast<RankedTensorType>(concat.getType()), WeightTransform::Concat,
+            0, 0, 0, 0, concat.getDim(), b.getArrayAttr(parts), -1, -1);
         b.setInsertionPoint(concat);
         bind(concat.getResult(), weights,
              offsetOf(llvm::join(keys, "+") + "|concat" +
                           std::to_string(concat.getDim()),
-                      entry, type));
+                      entry));
         concat->erase();
       }
 
@@ -172,22 +159,22 @@ struct BindParamsPass : mlir::qnext::impl::BindParamsBase<BindParamsPass> {
             continue;
           b.setInsertionPoint(user);
           for (Value result : user->getResults())
-            if (!result.use_empty())
-              bind(result, weights,
-                   sourceOffset(*sourceOf(result),
-                                cast<RankedTensorType>(result.getType())));
+            if (!result.use_empty()) {
+              WeightAttr source = sourceOf(result);
+              bind(result, weights, offsetOf(keyOf(source), source));
+            }
           user->erase();
         }
         if (!p->use_empty()) {
           b.setInsertionPoint(p);
-          bind(p.getResult(), weights,
-               sourceOffset(*sourceOf(p.getResult()), p.getType()));
+          WeightAttr source = sourceOf(p.getResult());
+          bind(p.getResult(), weights, offsetOf(keyOf(source), source));
         }
         p->erase();
       }
     }
-    module->setAttr("qnext.weights", b.getArrayAttr(plan));
-    module->setAttr("qnext.weights_size", b.getI64IntegerAttr(size));
+    module->setAttr(kWeightsAttrName, b.getArrayAttr(plan));
+    module->setAttr(kWeightsSizeAttrName, b.getI64IntegerAttr(size));
   }
 };
 

@@ -25,21 +25,13 @@ using namespace mlir::qnext;
 
 namespace {
 
-/// "layers.N" for an op the model builder placed in layer N.
-std::optional<StringRef> layerOf(Operation *op) {
-  auto name = dyn_cast<NameLoc>(op->getLoc());
-  if (!name || !name.getName().strref().starts_with("layers."))
-    return std::nullopt;
-  return name.getName().strref();
-}
-
 /// A constant is cloned into each function that uses it, so that the
 /// functions of equal layers are equal and their shapes stay static.
 bool isConstant(Operation *op) { return op && op->hasTrait<OpTrait::ConstantLike>(); }
 
-/// One layer's ops in block order, and its name.
+/// One layer's ops in block order, and the layer.
 struct Run {
-  StringRef layer;
+  LayerAttr layer;
   SmallVector<Operation *> ops;
 };
 
@@ -64,14 +56,14 @@ struct OutlineLayersPass
   SmallVector<Run> runsOf(func::FuncOp func) {
     SmallVector<Run> runs;
     for (Operation &op : func.getBody().front()) {
-      std::optional<StringRef> layer = layerOf(&op);
+      LayerAttr layer = getLayer(&op);
       if (!layer) {
         if (!isConstant(&op) && !runs.empty() && !runs.back().ops.empty())
           runs.push_back(Run{}); // closes the open run
         continue;
       }
-      if (runs.empty() || runs.back().layer != *layer)
-        runs.push_back(Run{*layer, {}});
+      if (runs.empty() || runs.back().layer != layer)
+        runs.push_back(Run{layer, {}});
       runs.back().ops.push_back(&op);
     }
     llvm::erase_if(runs, [](const Run &r) { return r.ops.empty(); });
@@ -140,7 +132,9 @@ struct OutlineLayersPass
                                   ValueRange(results).getTypes());
     Location loc = body.front()->getLoc();
     auto callee = func::FuncOp::create(
-        b, loc, (func.getName() + "." + run.layer).str(), type);
+        b, loc,
+        (func.getName() + ".layers." + Twine(run.layer.getIndex())).str(),
+        type);
     callee.setPrivate();
     Block *entry = callee.addEntryBlock();
     b.setInsertionPointToStart(entry);
@@ -154,6 +148,10 @@ struct OutlineLayersPass
     for (Value r : results)
       returned.push_back(mapping.lookup(r));
     func::ReturnOp::create(b, loc, returned);
+    // The function, not each op in it, belongs to the layer (and to the
+    // equal layers that call it too).
+    callee.walk([](Operation *op) { op->removeAttr(kLayerAttrName); });
+    callee->setAttr(kLayerAttrName, run.layer);
 
     // An earlier layer's function with the same body serves this one too.
     func::FuncOp target;

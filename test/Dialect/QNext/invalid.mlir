@@ -1937,3 +1937,139 @@ func.func @f(%x: tensor<?x64xf32>) {
   %t = arith.addf %x, %x {qnext.fusion = "swiglu"} : tensor<?x64xf32>
   return
 }
+
+// -----
+
+// qnext.layer: must be a #qnext.layer
+func.func @f(%x: tensor<?x64xf32>) {
+  // expected-error @+1 {{'qnext.layer' must be a #qnext.layer attribute}}
+  %t = arith.addf %x, %x {qnext.layer = "layers.3"} : tensor<?x64xf32>
+  return
+}
+
+// -----
+
+// qnext.layer: never on a constant
+func.func @f() {
+  // expected-error @+1 {{a constant belongs to no layer ('qnext.layer')}}
+  %c = arith.constant {qnext.layer = #qnext.layer<0, linear_attention>} 0 : index
+  return
+}
+
+// -----
+
+// #qnext.layer: negative index
+func.func @f(%x: tensor<?x64xf32>) {
+  // expected-error @+1 {{#qnext.layer: index -1 is negative}}
+  %t = arith.addf %x, %x {qnext.layer = #qnext.layer<-1, full_attention>} : tensor<?x64xf32>
+  return
+}
+
+// -----
+
+// qnext.weights: the size goes with it
+// expected-error @+1 {{'qnext.weights' and 'qnext.weights_size' go together on a module}}
+module attributes {qnext.weights = []} {
+}
+
+// -----
+
+// qnext.weights: on a module only
+// expected-error @+1 {{'qnext.weights' and 'qnext.weights_size' go together on a module}}
+func.func @f() attributes {qnext.weights = [], qnext.weights_size = 0 : i64} {
+  return
+}
+
+// -----
+
+// qnext.weights: every entry placed
+// expected-error @+1 {{'qnext.weights': every entry is a #qnext.weight with an offset}}
+module attributes {qnext.weights = [#qnext.weight<name = "w", type = tensor<4xf32>, transform = none>], qnext.weights_size = 64 : i64} {
+}
+
+// -----
+
+// qnext.weights: overlapping entries
+// expected-error @+1 {{'qnext.weights': 'v' at 8 (16 bytes) overlaps another entry or passes the buffer's end (64)}}
+module attributes {qnext.weights = [#qnext.weight<name = "w", type = tensor<4xf32>, transform = none, offset = 0, bytes = 16>, #qnext.weight<name = "v", type = tensor<4xf32>, transform = none, offset = 8, bytes = 16>], qnext.weights_size = 64 : i64} {
+}
+
+// -----
+
+// qnext.weights: past the end of the buffer
+// expected-error @+1 {{'qnext.weights': 'w' at 64 (16 bytes) overlaps another entry or passes the buffer's end (64)}}
+module attributes {qnext.weights = [#qnext.weight<name = "w", type = tensor<4xf32>, transform = none, offset = 64, bytes = 16>], qnext.weights_size = 64 : i64} {
+}
+
+// -----
+
+// #qnext.weight: bytes disagree with the type
+// expected-error @+1 {{#qnext.weight 'w': bytes 8 for 'tensor<4xf32>' (expected 16)}}
+module attributes {qnext.weights = [#qnext.weight<name = "w", type = tensor<4xf32>, transform = none, offset = 0, bytes = 8>], qnext.weights_size = 64 : i64} {
+}
+
+// -----
+
+// #qnext.weight: offset without bytes
+// expected-error @+1 {{#qnext.weight 'w': offset and bytes go together}}
+module attributes {qnext.weights = [#qnext.weight<name = "w", type = tensor<4xf32>, transform = none, offset = 0>], qnext.weights_size = 64 : i64} {
+}
+
+// -----
+
+// #qnext.weight: a dtype the packer does not produce
+// expected-error @+1 {{#qnext.weight 'w': type 'tensor<4xi8>' is not a static tensor of f32, bf16 or f16}}
+module attributes {qnext.weights = [#qnext.weight<name = "w", type = tensor<4xi8>, transform = none, offset = 0, bytes = 4>], qnext.weights_size = 64 : i64} {
+}
+
+// -----
+
+// #qnext.weight: a split without its geometry
+// expected-error @+1 {{#qnext.weight 'w': the qkvz transforms need key_head_dim and value_head_dim}}
+module attributes {qnext.weights = [#qnext.weight<name = "w", type = tensor<4x4xf32>, transform = qkvz.qkv, num_key_heads = 1, num_value_heads = 2, offset = 0, bytes = 64>], qnext.weights_size = 64 : i64} {
+}
+
+// -----
+
+// #qnext.weight: ba heads
+// expected-error @+1 {{#qnext.weight 'w': transform ba.b needs num_key_heads and num_value_heads, the second a multiple of the first}}
+module attributes {qnext.weights = [#qnext.weight<name = "w", type = tensor<4x4xf32>, transform = ba.b, num_key_heads = 2, num_value_heads = 3, offset = 0, bytes = 64>], qnext.weights_size = 64 : i64} {
+}
+
+// -----
+
+// #qnext.weight: concat without parts
+// expected-error @+1 {{#qnext.weight 'w': parts go with transform concat, and only with it}}
+module attributes {qnext.weights = [#qnext.weight<name = "w", type = tensor<4x4xf32>, transform = concat, offset = 0, bytes = 64>], qnext.weights_size = 64 : i64} {
+}
+
+// -----
+
+// #qnext.weight: parts that do not add up
+// expected-error @+1 {{#qnext.weight 'a+b': the parts add up to 3 along dim 0, not 4}}
+module attributes {qnext.weights = [#qnext.weight<name = "a+b", type = tensor<4x4xf32>, transform = concat, parts = [#qnext.weight<name = "a", type = tensor<2x4xf32>, transform = none>, #qnext.weight<name = "b", type = tensor<1x4xf32>, transform = none>], offset = 0, bytes = 64>], qnext.weights_size = 64 : i64} {
+}
+
+// -----
+
+// #qnext.weight: a placed part
+// expected-error @+1 {{#qnext.weight 'a+b': a part must be a #qnext.weight without offset and not itself a concatenation}}
+module attributes {qnext.weights = [#qnext.weight<name = "a+b", type = tensor<4x4xf32>, transform = concat, parts = [#qnext.weight<name = "a", type = tensor<2x4xf32>, transform = none, offset = 0, bytes = 32>, #qnext.weight<name = "b", type = tensor<2x4xf32>, transform = none>], offset = 0, bytes = 64>], qnext.weights_size = 64 : i64} {
+}
+
+// -----
+
+// qnext.state: a non-empty string
+// expected-error @+1 {{'qnext.state' must be a non-empty string}}
+func.func @f(%s: tensor<3x8xf32> {qnext.state = ""}) {
+  return
+}
+
+// -----
+
+// qnext.name: on arguments and results only
+func.func @f(%x: tensor<?x64xf32>) {
+  // expected-error @+1 {{'qnext.name' names a function's argument or result, not an operation}}
+  %t = arith.addf %x, %x {qnext.name = "x"} : tensor<?x64xf32>
+  return
+}

@@ -251,3 +251,32 @@ func.func @fusion_groups(%x: tensor<?x128xf32>, %logits: tensor<?x8xf32>,
   %t = arith.addf %x, %x {qnext.fusion = #qnext.fusion<moe>} : tensor<?x128xf32>
   return %h, %r#0, %r#1, %p, %o, %t : tensor<?x64xf32>, tensor<?x2xf32>, tensor<?x2xi32>, tensor<?x64xf32>, tensor<?x128xf32>, tensor<?x128xf32>
 }
+
+// The typed side data: the layer an op or a layer function belongs to, the
+// names and states of an entry's arguments and results, and the weight plan.
+// CHECK-LABEL: module attributes {qnext.weights = [
+// CHECK-SAME: #qnext.weight<name = "model.norm.weight", type = tensor<128xbf16>, transform = none, offset = 0, bytes = 256>,
+// CHECK-SAME: #qnext.weight<name = "qkvz", type = tensor<12x128xbf16>, transform = qkvz.z, num_key_heads = 1, num_value_heads = 2, key_head_dim = 2, value_head_dim = 6, offset = 256, bytes = 3072>,
+// CHECK-SAME: #qnext.weight<name = "a+ba", type = tensor<6x128xf32>, transform = concat, parts = [#qnext.weight<name = "a", type = tensor<4x128xf32>, transform = none>, #qnext.weight<name = "ba", type = tensor<2x128xf32>, transform = ba.a, num_key_heads = 1, num_value_heads = 2>], offset = 3328, bytes = 3072>
+// CHECK-SAME: ], qnext.weights_size = 6400 : i64}
+module attributes {qnext.weights = [
+    #qnext.weight<name = "model.norm.weight", type = tensor<128xbf16>, transform = none, offset = 0, bytes = 256>,
+    #qnext.weight<name = "qkvz", type = tensor<12x128xbf16>, transform = qkvz.z, num_key_heads = 1, num_value_heads = 2, key_head_dim = 2, value_head_dim = 6, offset = 256, bytes = 3072>,
+    #qnext.weight<name = "a+ba", type = tensor<6x128xf32>, transform = concat, dim = 0,
+                  parts = [#qnext.weight<name = "a", type = tensor<4x128xf32>, transform = none>,
+                           #qnext.weight<name = "ba", type = tensor<2x128xf32>, transform = ba.a, num_key_heads = 1, num_value_heads = 2>],
+                  offset = 3328, bytes = 3072>],
+    qnext.weights_size = 6400 : i64} {
+  // CHECK: func.func private @decode.layers.3(%{{.+}}: tensor<1x128xf32>) -> tensor<1x128xf32> attributes {qnext.layer = #qnext.layer<3, full_attention>}
+  func.func private @decode.layers.3(%x: tensor<1x128xf32>) -> tensor<1x128xf32> attributes {qnext.layer = #qnext.layer<3, full_attention>} {
+    // CHECK: arith.addf %{{.+}}, %{{.+}} {qnext.layer = #qnext.layer<0, linear_attention>} : tensor<1x128xf32>
+    %y = arith.addf %x, %x {qnext.layer = #qnext.layer<0, linear_attention>} : tensor<1x128xf32>
+    return %y : tensor<1x128xf32>
+  }
+  // CHECK: func.func @decode(%{{.+}}: tensor<1xi32> {qnext.name = "ids"}, %{{.+}}: tensor<3x8xf32> {qnext.state = "layers.0.conv_state"}) -> (tensor<1x8xf32> {qnext.name = "logits"}, tensor<3x8xf32> {qnext.state = "layers.0.conv_state"})
+  func.func @decode(%ids: tensor<1xi32> {qnext.name = "ids"}, %s: tensor<3x8xf32> {qnext.state = "layers.0.conv_state"})
+      -> (tensor<1x8xf32> {qnext.name = "logits"}, tensor<3x8xf32> {qnext.state = "layers.0.conv_state"}) {
+    %l = tensor.empty() : tensor<1x8xf32>
+    return %l, %s : tensor<1x8xf32>, tensor<3x8xf32>
+  }
+}

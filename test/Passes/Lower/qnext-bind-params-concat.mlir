@@ -6,12 +6,12 @@
 // another op still reads is packed beside it (here: "r").
 
 // CHECK: module attributes {qnext.weights = [
-// CHECK-SAME: {bytes = 3072 : i64, dim = 0 : i64, dtype = bf16, name = "r+ba+ba", offset = 0 : i64, parts = [
-// CHECK-SAME: {dtype = bf16, name = "r", shape = array<i64: 4, 128>, transform = "none"},
-// CHECK-SAME: {dtype = bf16, geometry = {num_key_heads = 2 : i64, num_value_heads = 4 : i64}, name = "ba", shape = array<i64: 4, 128>, transform = "ba.b"},
-// CHECK-SAME: {dtype = bf16, geometry = {num_key_heads = 2 : i64, num_value_heads = 4 : i64}, name = "ba", shape = array<i64: 4, 128>, transform = "ba.a"}
-// CHECK-SAME: ], shape = array<i64: 12, 128>, transform = "concat"}
-// CHECK-SAME: {bytes = 1024 : i64, dtype = bf16, name = "r", offset = 3072 : i64, shape = array<i64: 4, 128>, transform = "none"}
+// CHECK-SAME: #qnext.weight<name = "r+ba+ba", type = tensor<12x128xbf16>, transform = concat, parts = [
+// CHECK-SAME: #qnext.weight<name = "r", type = tensor<4x128xbf16>, transform = none>,
+// CHECK-SAME: #qnext.weight<name = "ba", type = tensor<4x128xbf16>, transform = ba.b, num_key_heads = 2, num_value_heads = 4>,
+// CHECK-SAME: #qnext.weight<name = "ba", type = tensor<4x128xbf16>, transform = ba.a, num_key_heads = 2, num_value_heads = 4>
+// CHECK-SAME: ], offset = 0, bytes = 3072>
+// CHECK-SAME: #qnext.weight<name = "r", type = tensor<4x128xbf16>, transform = none, offset = 3072, bytes = 1024>
 // CHECK-SAME: ], qnext.weights_size = 4096 : i64}
 // CHECK-LABEL: func.func @f(
 // CHECK-DAG: memref.view %{{.+}}[%{{.+}}][] : memref<?xi8> to memref<12x128xbf16>

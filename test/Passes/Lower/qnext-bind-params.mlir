@@ -2,14 +2,15 @@
 
 // Parameters become read-only views of one weights buffer, passed as the
 // first argument; the layout ops become packed tensors of their own; the plan
-// (name, transform, dtype, shape, 64-byte aligned offset) is on the module.
+// (one #qnext.weight each: name, type, transform, 64-byte aligned offset and
+// size) is on the module.
 
 // CHECK: module attributes {qnext.weights = [
-// CHECK-SAME: {bytes = 256 : i64, dtype = bf16, name = "model.norm.weight", offset = 0 : i64, shape = array<i64: 128>, transform = "none"}
-// CHECK-SAME: {bytes = 1024 : i64, dtype = bf16, geometry = {num_key_heads = 2 : i64, num_value_heads = 4 : i64}, name = "ba", offset = 256 : i64, shape = array<i64: 4, 128>, transform = "ba.b"}
-// CHECK-SAME: {bytes = 1024 : i64, dtype = bf16, geometry = {num_key_heads = 2 : i64, num_value_heads = 4 : i64}, name = "ba", offset = 1280 : i64, shape = array<i64: 4, 128>, transform = "ba.a"}
-// CHECK-SAME: {bytes = 8 : i64, dtype = f32, name = "odd", offset = 2304 : i64, shape = array<i64: 2>, transform = "none"}
-// CHECK-SAME: {bytes = 4 : i64, dtype = f32, name = "after", offset = 2368 : i64, shape = array<i64: 1>, transform = "none"}
+// CHECK-SAME: #qnext.weight<name = "model.norm.weight", type = tensor<128xbf16>, transform = none, offset = 0, bytes = 256>
+// CHECK-SAME: #qnext.weight<name = "ba", type = tensor<4x128xbf16>, transform = ba.b, num_key_heads = 2, num_value_heads = 4, offset = 256, bytes = 1024>
+// CHECK-SAME: #qnext.weight<name = "ba", type = tensor<4x128xbf16>, transform = ba.a, num_key_heads = 2, num_value_heads = 4, offset = 1280, bytes = 1024>
+// CHECK-SAME: #qnext.weight<name = "odd", type = tensor<2xf32>, transform = none, offset = 2304, bytes = 8>
+// CHECK-SAME: #qnext.weight<name = "after", type = tensor<1xf32>, transform = none, offset = 2368, bytes = 4>
 // CHECK-SAME: ], qnext.weights_size = 2432 : i64}
 
 // CHECK-LABEL: func.func @f(
