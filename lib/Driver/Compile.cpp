@@ -1,0 +1,265 @@
+//===- Compile.cpp - the compiler driver: checks, then the phases ---------===//
+//
+// compile() (include/qnext/Driver/Compile.h): the options checked (each
+// mistake one error line, before the long part where it can be), the model
+// loaded (LoadModel.cpp), the fusions chosen, then the pipeline's phases run
+// up to --compile-to, each dumped with --dump-phases-to, and the result
+// written (Outputs.cpp).
+//
+//===----------------------------------------------------------------------===//
+
+#include "CompileSteps.h"
+
+#include "qnext/InitAll.h"
+#include "qnext/Target/CPUObject.h"
+#include "qnext/Target/CPUPipeline.h"
+#include "qnext/Target/CUDAPipeline.h"
+#include "qnext/Target/FusionReport.h"
+#include "qnext/Target/Fusions.h"
+
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/Pass/PassManager.h"
+
+#include "llvm/ADT/STLExtras.h"
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/WithColor.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <cstdlib>
+#include <functional>
+
+using namespace llvm;
+using namespace qnext;
+using namespace qnext::driver;
+
+mlir::LogicalResult qnext::driver::reportError(const CompileOptions &options,
+                                               const Twine &message) {
+  WithColor::error(errs(), options.toolName) << message << "\n";
+  return mlir::failure();
+}
+
+const char *qnext::driver::phaseName(CompilePhase phase) {
+  switch (phase) {
+  case CompilePhase::QNext: return "qnext";
+  case CompilePhase::Primitive: return "primitive";
+  case CompilePhase::Fused: return "fused";
+  case CompilePhase::Linalg: return "linalg";
+  case CompilePhase::Kernels: return "kernels";
+  case CompilePhase::GPU: return "gpu";
+  case CompilePhase::LLVMDialect: return "llvm-dialect";
+  case CompilePhase::PTX: return "ptx";
+  case CompilePhase::LLVMIR: return "llvm-ir";
+  case CompilePhase::Object: return "object";
+  case CompilePhase::Artifact: return "artifact";
+  }
+  return "?";
+}
+
+namespace {
+/// The fusions chosen by --fusion, --fuse and --no-fuse, in table order.
+Expected<std::vector<std::string>> chosenFusions(const CompileOptions &options) {
+  const std::vector<std::string> &fuse = options.fuse;
+  const std::vector<std::string> &noFuse = options.noFuse;
+  for (const std::string &name : fuse)
+    if (!mlir::qnext::findFusion(name))
+      return createStringError("--fuse=" + name + ": no such fusion (" +
+                               mlir::qnext::fusionNames() + ")");
+  for (const std::string &name : noFuse)
+    if (!mlir::qnext::findFusion(name))
+      return createStringError("--no-fuse=" + name + ": no such fusion (" +
+                               mlir::qnext::fusionNames() + ")");
+  // --target=cuda: --fusion=all means every fusion the GPU target can run;
+  // asking for another by name is an error.
+  const bool cuda = options.target == CompileTarget::CUDA;
+  for (const std::string &name : fuse)
+    if (cuda && !mlir::qnext::findFusion(name)->onGPU)
+      return createStringError("--fuse=" + name + ": not for --target=cuda (" +
+                               mlir::qnext::findFusion(name)->summary +
+                               " keeps host control flow over device results)");
+  std::vector<std::string> chosen;
+  for (const mlir::qnext::Fusion &f : mlir::qnext::allFusions()) {
+    bool on = options.fusion == FusionLevel::All ||
+              (options.fusion == FusionLevel::Default && f.byDefault) ||
+              llvm::is_contained(fuse, f.name.str());
+    if (on && !llvm::is_contained(noFuse, f.name.str()) && (f.onGPU || !cuda))
+      chosen.push_back(f.name.str());
+  }
+  return chosen;
+}
+} // namespace
+
+mlir::LogicalResult qnext::compile(const CompileOptions &options) {
+  auto fail = [&](const Twine &message) { return reportError(options, message); };
+  const CompilePhase compileTo = options.compileTo;
+  const std::string &output = options.output;
+  const std::string &gpuArch = options.gpuArch;
+  const std::string &dumpPhasesTo = options.dumpPhasesTo;
+  const std::string &ompSchedule = options.ompSchedule;
+  const std::string cpu = options.cpu.value_or("host");
+  const bool cuda = options.target == CompileTarget::CUDA;
+
+  // The options among themselves.
+  if (!cuda && (compileTo == CompilePhase::GPU || compileTo == CompilePhase::PTX))
+    return fail("--compile-to=gpu and --compile-to=ptx need --target=cuda");
+  if (cuda && (!StringRef(gpuArch).starts_with("sm_") ||
+               StringRef(gpuArch).drop_front(3).take_while(llvm::isDigit).empty()))
+    return fail("--gpu-arch " + gpuArch + ": expected sm_<number>, e.g. sm_90a");
+  if (options.emulateGPU && !cuda)
+    return fail("--emulate-gpu emulates --target=cuda's kernels: give "
+                "--target=cuda");
+  if (options.emulateGPU && compileTo == CompilePhase::PTX)
+    return fail("--emulate-gpu makes no PTX: the kernels run on the host");
+
+  // The model: its inputs checked, its IR built.
+  mlir::DialectRegistry registry;
+  mlir::qnext::registerAllDialects(registry);
+  mlir::MLIRContext context(registry);
+  mlir::FailureOr<LoadedModel> loaded = loadModel(context, options);
+  if (mlir::failed(loaded))
+    return mlir::failure();
+  LoadedModel &model = *loaded;
+  mlir::ModuleOp module = *model.module;
+
+  // The options against the model, the machine and the output.
+  if (compileTo == CompilePhase::Artifact) {
+    if (!model.checkpoint)
+      return fail("an artifact needs weights: give a checkpoint folder, not a "
+                  "config.json (or stop earlier with --compile-to)");
+    if (output == "-")
+      return fail("an artifact is binary: name the file with -o model.qnx");
+  }
+  std::string toolkit = options.cudaToolkit;
+  if (toolkit.empty()) {
+    const char *home = std::getenv("CUDA_HOME");
+    toolkit = home && *home ? home : "/usr/local/cuda";
+  }
+  if (cuda && !options.emulateGPU && compileTo >= CompilePhase::LLVMDialect &&
+      !sys::fs::exists(toolkit + "/bin/ptxas"))
+    return fail("--cuda-toolkit " + toolkit + ": no bin/ptxas (the CUDA "
+                "toolkit compiles the kernels)");
+  if (!llvm::is_contained({"static", "dynamic", "guided", "runtime"},
+                          StringRef(ompSchedule)))
+    return fail("--omp-schedule=" + ompSchedule +
+                ": no such schedule (static, dynamic, guided, runtime)");
+  if (Error e = mlir::qnext::checkCPUName(cpu))
+    return fail(toString(std::move(e)));
+  OutputKind outputKind = OutputKind::Replace;
+  {
+    std::string why;
+    if (!checkOutputPath(output, {options.input}, outputKind, why))
+      return fail(why);
+    if (outputKind == OutputKind::InPlace && compileTo == CompilePhase::Artifact)
+      return fail(output + ": not a regular file; an artifact is written whole "
+                  "to a temporary file and renamed into place, which would "
+                  "replace it (stop earlier with --compile-to to check a "
+                  "model compiles)");
+  }
+  auto fusions = chosenFusions(options);
+  if (!fusions)
+    return fail(toString(fusions.takeError()));
+  std::vector<std::string> fusionPasses = *fusions;
+  if (options.fusionTestMisslice >= 0)
+    for (std::string &f : fusionPasses)
+      if (f == "projections")
+        f += "{test-misslice-site=" + std::to_string(options.fusionTestMisslice) + "}";
+  if (cuda && options.taps)
+    return fail("--taps is for --target=cpu (qnext-run --bisect-against "
+                "runs on the CPU)");
+  if (cuda && compileTo == CompilePhase::Kernels)
+    return fail("--compile-to=kernels is a --target=cpu phase (CUDA: "
+                "--compile-to=gpu)");
+  if (!dumpPhasesTo.empty())
+    if (std::error_code ec = sys::fs::create_directories(dumpPhasesTo))
+      return fail("--dump-phases-to " + dumpPhasesTo + ": " + ec.message());
+  OutputWriter writer(options, outputKind);
+  if (Error e = writer.dump(CompilePhase::QNext,
+                            [&](raw_ostream &os) { module.print(os); }))
+    return fail(toString(std::move(e)));
+
+  mlir::qnext::CPUTargetOptions cpuOptions;
+  cpuOptions.cpu = cpu;
+  mlir::qnext::CPUPipelineOptions cpuPipeline;
+  cpuPipeline.vectorWidth = mlir::qnext::preferredVectorWidth(cpuOptions);
+  cpuPipeline.threads = options.parallel;
+  cpuPipeline.outlineLayers = options.outlineLayers;
+  cpuPipeline.ompSchedule = ompSchedule;
+  cpuPipeline.fusions = fusionPasses;
+  mlir::qnext::CUDAPipelineOptions cudaPipeline;
+  cudaPipeline.chip = gpuArch;
+  cudaPipeline.toolkit = toolkit;
+  cudaPipeline.format = compileTo == CompilePhase::PTX ? "isa" : "fatbin";
+  cudaPipeline.fusions = fusionPasses;
+  cudaPipeline.emulate = options.emulateGPU;
+
+  if (options.fusionReport) {
+    auto report = mlir::qnext::fusionReport(module, cpuPipeline);
+    if (!report)
+      return fail(toString(report.takeError()));
+    errs() << *report;
+  }
+
+  // The pipeline's phases, each appending its passes to a pass manager; a
+  // builder's complaint is one error line.
+  auto pipelineError = [&](const Twine &message) { return fail(message); };
+  using Build = std::function<mlir::LogicalResult(mlir::OpPassManager &)>;
+  std::vector<std::pair<CompilePhase, Build>> phases;
+  if (cuda) {
+    using mlir::qnext::CUDAPhase;
+    for (auto [phase, stage] :
+         {std::pair{CompilePhase::Primitive, CUDAPhase::Primitive},
+          {CompilePhase::Fused, CUDAPhase::Fused},
+          {CompilePhase::Linalg, CUDAPhase::Linalg},
+          {CompilePhase::GPU, CUDAPhase::GPU},
+          {CompilePhase::LLVMDialect, CUDAPhase::LLVMDialect}})
+      phases.push_back({phase, [&, stage = stage](mlir::OpPassManager &pm) {
+                          return mlir::qnext::buildCUDAPipeline(
+                              pm, stage, cudaPipeline, stage, pipelineError);
+                        }});
+  } else {
+    using mlir::qnext::CPUPhase;
+    for (auto [phase, stage] :
+         {std::pair{CompilePhase::Primitive, CPUPhase::Primitive},
+          {CompilePhase::Fused, CPUPhase::Fused},
+          {CompilePhase::Linalg, CPUPhase::Linalg},
+          {CompilePhase::Kernels, CPUPhase::Kernels},
+          {CompilePhase::LLVMDialect, CPUPhase::LLVMDialect}})
+      phases.push_back({phase, [&, stage = stage](mlir::OpPassManager &pm) {
+                          return mlir::qnext::buildCPUPipeline(
+                              pm, stage, cpuPipeline, stage, pipelineError);
+                        }});
+  }
+  // Without dumps, one pass manager runs every phase up to --compile-to
+  // (one --mlir-timing report); with them, one per phase. The manifest
+  // records the passes that ran.
+  std::string pipelineText;
+  raw_string_ostream pipelineOS(pipelineText);
+  auto newPassManager = [&]() -> std::unique_ptr<mlir::PassManager> {
+    auto pm = std::make_unique<mlir::PassManager>(&context);
+    if (options.configurePassManager &&
+        mlir::failed(options.configurePassManager(*pm)))
+      return nullptr;
+    return pm;
+  };
+  std::unique_ptr<mlir::PassManager> pm;
+  for (size_t i = 0; i < phases.size() && phases[i].first <= compileTo; ++i) {
+    auto [phase, build] = phases[i];
+    if (!pm && !(pm = newPassManager()))
+      return fail("bad pass-manager options");
+    if (mlir::failed(build(*pm)))
+      return mlir::failure(); // the builder said why (an unknown fusion, its options)
+    bool last = i + 1 == phases.size() || phases[i + 1].first > compileTo;
+    if (dumpPhasesTo.empty() && !last)
+      continue;
+    if (!pipelineText.empty())
+      pipelineOS << ",";
+    pm->printAsTextualPipeline(pipelineOS);
+    if (mlir::failed(pm->run(module)))
+      return fail(std::string("the ") + (cuda ? "CUDA" : "CPU") +
+                  " pipeline failed (above)");
+    pm.reset();
+    if (Error e = writer.dump(phase, [&](raw_ostream &os) { module.print(os); }))
+      return fail(toString(std::move(e)));
+  }
+  return writeOutputs(options, model, writer, pipelineText, *fusions);
+}

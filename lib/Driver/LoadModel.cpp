@@ -1,0 +1,121 @@
+//===- LoadModel.cpp - config + checkpoint -> the qnext module ------------===//
+//
+// compile()'s first step: the config.json (of a checkpoint folder, or given
+// alone), the checkpoint's safetensors headers and text files, each checked
+// against what the config implies, then the model's IR built from the config
+// (weights as qnext.param; no weight data read) and verified.
+//
+//===----------------------------------------------------------------------===//
+
+#include "CompileSteps.h"
+
+#include "qnext/Model/ModelBuilder.h"
+#include "qnext/Model/WeightLayout.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/IR/Verifier.h"
+
+#include "llvm/ADT/SmallString.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/WithColor.h"
+
+using namespace llvm;
+using namespace qnext;
+using namespace qnext::driver;
+
+namespace {
+/// The element type of a config's torch_dtype, for config-only builds.
+mlir::Type configDType(mlir::MLIRContext &ctx, StringRef dtype) {
+  if (dtype == "float32")
+    return mlir::Float32Type::get(&ctx);
+  if (dtype == "float16")
+    return mlir::Float16Type::get(&ctx);
+  return mlir::BFloat16Type::get(&ctx);
+}
+
+mlir::Type weightType(mlir::MLIRContext &ctx, DType dtype) {
+  switch (dtype) {
+  case DType::F32:
+    return mlir::Float32Type::get(&ctx);
+  case DType::F16:
+    return mlir::Float16Type::get(&ctx);
+  default:
+    return mlir::BFloat16Type::get(&ctx);
+  }
+}
+
+/// The states the runtime allocates: the `qnext.state` arguments of
+/// @prefill, dynamic dimensions (the caches' capacity) as -1.
+std::vector<StateInfo> readStates(mlir::ModuleOp module) {
+  std::vector<StateInfo> states;
+  if (auto prefill = module.lookupSymbol<mlir::func::FuncOp>("prefill"))
+    for (unsigned i = 0; i < prefill.getNumArguments(); ++i)
+      if (auto name = prefill.getArgAttrOfType<mlir::StringAttr>(i, "qnext.state")) {
+        auto type = mlir::cast<mlir::RankedTensorType>(prefill.getArgument(i).getType());
+        std::vector<int64_t> shape(type.getShape().begin(), type.getShape().end());
+        for (int64_t &d : shape)
+          if (mlir::ShapedType::isDynamic(d))
+            d = -1;
+        states.push_back({name.str(), shape});
+      }
+  return states;
+}
+} // namespace
+
+mlir::FailureOr<LoadedModel>
+qnext::driver::loadModel(mlir::MLIRContext &context,
+                         const CompileOptions &options) {
+  auto fail = [&](const Twine &message) { return reportError(options, message); };
+  const std::string &input = options.input;
+  bool isDir = sys::fs::is_directory(input);
+  SmallString<256> configPath(input);
+  if (isDir)
+    sys::path::append(configPath, "config.json");
+  else if (!sys::fs::exists(input))
+    return fail(input + ": no such file or folder");
+
+  LoadedModel model;
+  Expected<ModelConfig> config = loadModelConfig(configPath);
+  if (!config)
+    return fail(toString(config.takeError()));
+  model.config = std::move(*config);
+
+  std::function<mlir::Type(StringRef)> dtypeOf;
+  if (isDir) {
+    auto opened = Checkpoint::open(input);
+    if (!opened)
+      return fail(toString(opened.takeError()));
+    model.checkpoint = std::move(*opened);
+    dtypeOf = [&](StringRef name) {
+      const TensorInfo *info = model.checkpoint->find(name);
+      return info ? weightType(context, info->dtype)
+                  : configDType(context, model.config.dtype);
+    };
+  } else {
+    dtypeOf = [&](StringRef) { return configDType(context, model.config.dtype); };
+  }
+  // The tokenizer, chat template and generation defaults travel in the
+  // artifact; checked now, before the long part.
+  if (isDir) {
+    auto files = readCheckpointTextFiles(input, model.config);
+    if (!files)
+      return fail(toString(files.takeError()));
+    model.textFiles = std::move(*files);
+  }
+  WeightLayout layout(model.config, dtypeOf);
+  if (model.checkpoint) {
+    auto report = layout.checkInventory(*model.checkpoint);
+    if (!report)
+      return fail(toString(report.takeError()));
+    for (const std::string &warning : report->warnings)
+      WithColor::warning(errs(), options.toolName) << warning << "\n";
+  }
+
+  model.module = buildModel(context, model.config, layout, options.taps);
+  if (mlir::failed(mlir::verify(*model.module)))
+    return fail("internal error: the built IR does not verify (above)");
+  model.states = readStates(*model.module);
+  return std::move(model);
+}
