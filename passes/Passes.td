@@ -330,6 +330,12 @@ def LowerToLinalg : Pass<"qnext-lower-to-linalg"> {
     the tags carried onto the structured ops they become, for
     `qnext-vectorize-contractions`.
 
+    Before lowering, each op's location is named by what it computes: the
+    short names of the weights it reads (`loc("in_proj_qkvz"(...))`, from
+    `qnext.param` names or a layer function's `qnext.weight` arguments),
+    else its own name (`loc("gated_delta_rule"(...))`). What it is lowered
+    to keeps that location, and `qnext-outline-kernels` names kernels by it.
+
     Layer ops must be decomposed first (`qnext-decompose-layers`);
     `qnext.param` and the weight-layout ops (splits, `qnext.concat_weights`)
     are left for weight packing.
@@ -420,6 +426,49 @@ def ParallelizeHeads : Pass<"qnext-parallelize-heads"> {
   let dependentDialects = ["::mlir::scf::SCFDialect", "::mlir::tensor::TensorDialect"];
   let statistics = [
     Statistic<"parallelized", "parallelized", "Generics tiled into a parallel loop over their first dimension">,
+  ];
+}
+
+def OutlineKernels : Pass<"qnext-outline-kernels", "::mlir::ModuleOp"> {
+  let summary = "Make each kernel a function named by what it computes";
+  let description = [{
+    On buffers, after `scf.forall` became `scf.parallel` and before OpenMP:
+    every top-level op of a function that is or holds an `scf.parallel` (a
+    kernel: a projection's row blocks, a token-tile loop around them, the
+    heads of a delta rule or attention) becomes a call of a private,
+    never-inlined function named `<layer>.<what>.<entry>`:
+
+    * `<layer>`: `deltanet` or `attention` (the `qnext.layer` of the layer
+      function it is in), `model` outside the layers (embedding, LM head);
+    * `<what>`: the names qnext-lower-to-linalg gave the locations of what
+      it was lowered from, in order, joined with `+`: the weights it reads
+      (`in_proj_qkvz+in_proj_ba`, `experts.gate_proj+experts.up_proj`) or
+      the op (`gated_delta_rule`, `attention`), e.g.
+      `deltanet.rms_norm+in_proj_qkvz+in_proj_ba.decode`;
+    * `<entry>`: `prefill`, `decode` or `taps`.
+
+    The code is the same; the symbols say where the time goes (`perf`
+    with `QNEXT_CODE_DIR`, and the OpenMP outlines named after them).
+
+    With `profile`, each kernel call and each layer call is bracketed by
+    calls of `qnext_kernel_hook(id, 0)` and `(id, 1)` (a pointer the runtime
+    sets, nothing is called while it is null), and the object carries the
+    table the runtime reports by: `qnext_kernel_count`, `qnext_kernel_names`
+    (the names, each ended by a NUL) and `qnext_kernel_bytes` (the bytes of
+    weights each kernel reads per call: the weight buffers it is passed, whole).
+  }];
+  let options = [
+    Option<"profile", "profile", "bool", /*default=*/"false",
+           "Bracket each kernel and layer call with the runtime's profiling hook">,
+  ];
+  let dependentDialects = [
+    "::mlir::func::FuncDialect",
+    "::mlir::LLVM::LLVMDialect",
+    "::mlir::scf::SCFDialect",
+    "::mlir::arith::ArithDialect"
+  ];
+  let statistics = [
+    Statistic<"kernelsOutlined", "kernels-outlined", "Kernels made functions">,
   ];
 }
 

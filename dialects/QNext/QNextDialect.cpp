@@ -184,10 +184,12 @@ LogicalResult verifyWeightPlan(Operation *op) {
   return success();
 }
 
-/// `qnext.name` / `qnext.state` on a function's argument or result.
+/// `qnext.name` / `qnext.state` / `qnext.weight` on a function's argument or
+/// result.
 LogicalResult verifyNameAttribute(Operation *op, NamedAttribute attribute) {
   StringRef name = attribute.getName().strref();
-  if (name != kNameAttrName && name != kStateAttrName)
+  if (name != kNameAttrName && name != kStateAttrName &&
+      name != kWeightAttrName)
     return success();
   auto value = dyn_cast<StringAttr>(attribute.getValue());
   if (!value || value.empty())
@@ -217,7 +219,8 @@ LogicalResult QNextDialect::verifyOperationAttribute(Operation *op,
   }
   if (name == kWeightsAttrName || name == kWeightsSizeAttrName)
     return verifyWeightPlan(op);
-  if (name == kNameAttrName || name == kStateAttrName)
+  if (name == kNameAttrName || name == kStateAttrName ||
+      name == kWeightAttrName)
     return op->emitError() << "'" << name
                            << "' names a function's argument or result, not "
                               "an operation";

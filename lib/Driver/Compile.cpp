@@ -108,6 +108,9 @@ mlir::LogicalResult qnext::compile(const CompileOptions &options) {
   if (options.emulateGPU && !cuda)
     return fail("--emulate-gpu emulates --target=cuda's kernels: give "
                 "--target=cuda");
+  if (options.profileKernels && cuda)
+    return fail("--profile-kernels instruments the CPU target's kernels: "
+                "not with --target=cuda");
   if (options.emulateGPU && compileTo == CompilePhase::PTX)
     return fail("--emulate-gpu makes no PTX: the kernels run on the host");
 
@@ -184,6 +187,7 @@ mlir::LogicalResult qnext::compile(const CompileOptions &options) {
   cpuPipeline.threads = options.parallel;
   cpuPipeline.outlineLayers = options.outlineLayers;
   cpuPipeline.ompSchedule = ompSchedule;
+  cpuPipeline.profileKernels = options.profileKernels;
   cpuPipeline.fusions = fusionPasses;
   mlir::qnext::CUDAPipelineOptions cudaPipeline;
   cudaPipeline.chip = gpuArch;

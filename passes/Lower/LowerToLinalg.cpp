@@ -7,6 +7,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "LoweringUtils.h"
+#include "WeightNames.h"
 #include "qnext/Passes/Passes.h"
 #include "qnext/Support/Geometry.h"
 
@@ -497,12 +498,35 @@ void dissolveGroup(FusedOp group) {
   group->erase();
 }
 
+/// Names each primitive op's location by what it computes: the weights it
+/// reads ("in_proj_qkvz", "experts.gate_proj+experts.up_proj"), else its own
+/// name ("gated_delta_rule"). The ops it is lowered to keep that location,
+/// and qnext-outline-kernels names the kernels they become by it.
+void nameByWhatTheyCompute(Operation *root) {
+  root->walk([](Operation *op) {
+    if (!isa<QNextDialect>(op->getDialect()) ||
+        isa<FusedOp, YieldOp, ParamOp, SplitQKVZOp, SplitBAOp,
+            ConcatWeightsOp>(op))
+      return;
+    SmallVector<std::string> weights;
+    for (Value operand : op->getOperands())
+      if (std::string name = weightNameOf(operand);
+          !name.empty() && !llvm::is_contained(weights, name))
+        weights.push_back(name);
+    std::string what = weights.empty() ? op->getName().stripDialect().str()
+                                       : llvm::join(weights, "+");
+    op->setLoc(NameLoc::get(StringAttr::get(op->getContext(), what),
+                            op->getLoc()));
+  });
+}
+
 struct LowerToLinalgPass
     : mlir::qnext::impl::LowerToLinalgBase<LowerToLinalgPass> {
   using LowerToLinalgBase::LowerToLinalgBase;
 
   void runOnOperation() override {
     MLIRContext *ctx = &getContext();
+    nameByWhatTheyCompute(getOperation());
     SmallVector<FusedOp> groups;
     getOperation()->walk([&](FusedOp group) { groups.push_back(group); });
     for (FusedOp group : groups)

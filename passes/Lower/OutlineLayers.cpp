@@ -6,6 +6,8 @@
 
 #include "qnext/Passes/Passes.h"
 
+#include "WeightNames.h"
+
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/IRMapping.h"
@@ -136,6 +138,12 @@ struct OutlineLayersPass
         (func.getName() + ".layers." + Twine(run.layer.getIndex())).str(),
         type);
     callee.setPrivate();
+    // The weights it is passed say what they are (kernels are named by
+    // them).
+    for (auto [i, arg] : llvm::enumerate(args))
+      if (isWeight(arg))
+        if (std::string name = weightNameOf(arg); !name.empty())
+          callee.setArgAttr(i, kWeightAttrName, b.getStringAttr(name));
     Block *entry = callee.addEntryBlock();
     b.setInsertionPointToStart(entry);
     IRMapping mapping;

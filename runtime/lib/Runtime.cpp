@@ -15,6 +15,7 @@
 #include "CUDA.h"
 #include "CodeLoader.h"
 #include "Executor.h"
+#include "KernelProfile.h"
 
 #include <nlohmann/json.hpp>
 
@@ -40,6 +41,8 @@ void setError(char **error, const std::string &message) {
 struct qnext_model {
   ArtifactReader artifact;
   LoadedCode code;
+  /// Code compiled with --profile-kernels: its kernels' times.
+  KernelProfile profile;
   Entry prefill = nullptr, decode = nullptr;
   /// Built with qnext-compile --taps: prefill that also returns the hidden
   /// state after every layer's mixer and MLP ([tapRows, T, hidden]).
@@ -110,6 +113,7 @@ struct qnext_model {
     }
     setThreads = reinterpret_cast<void (*)(int32_t)>(code.symbol("qnext_set_num_threads"));
     maxThreads = reinterpret_cast<int32_t (*)()>(code.symbol("qnext_max_threads"));
+    profile.attach(code);
     return true;
   }
 };
@@ -342,6 +346,38 @@ int qnext_session_prefill_taps(qnext_session *session, const int32_t *ids, int64
 
 int qnext_session_decode(qnext_session *session, int32_t id, float *logits, char **error) {
   return session->run(session->model->decode, &id, 1, 1, logits, error);
+}
+
+int64_t qnext_profile_size(const qnext_model *model) {
+  return model->profile.available() ? int64_t(model->profile.entries().size()) : 0;
+}
+
+int qnext_profile_enable(qnext_model *model, int on, char **error) {
+  if (!model->profile.available()) {
+    if (!on)
+      return 0;
+    setError(error, model->artifact.path() +
+                        ": the code has no kernel profile (compile it with "
+                        "qnext-compile --profile-kernels)");
+    return -1;
+  }
+  if (!model->profile.enable(on != 0)) {
+    setError(error, model->artifact.path() +
+                        ": another model's kernel profile is on in this process");
+    return -1;
+  }
+  return 0;
+}
+
+void qnext_profile_reset(qnext_model *model) { model->profile.reset(); }
+
+int qnext_profile_get(const qnext_model *model, int64_t i, qnext_profile_entry *entry) {
+  const auto &entries = model->profile.entries();
+  if (!model->profile.available() || i < 0 || i >= int64_t(entries.size()))
+    return -1;
+  const KernelProfile::Entry &e = entries[size_t(i)];
+  *entry = {e.name.c_str(), e.weightBytes, e.calls, e.seconds, e.selfSeconds};
+  return 0;
 }
 
 void qnext_free_error(char *error) { free(error); }

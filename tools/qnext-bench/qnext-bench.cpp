@@ -17,6 +17,8 @@
 // machine's bandwidth drifts within minutes). With --peak-tflops, prefill
 // gets a compute roofline: that peak over two flops per weight a token
 // multiplies. A markdown table goes to stdout; --json writes the figures.
+// With --profile (an artifact compiled with --profile-kernels), the time of
+// each kernel instead (Profile.cpp).
 //
 //===----------------------------------------------------------------------===//
 
@@ -24,6 +26,7 @@
 #include "qnext/Generate.h"
 #include "qnext/Runtime.h"
 
+#include "Profile.h"
 #include "RuntimeTool.h"
 
 #include <nlohmann/json.hpp>
@@ -240,6 +243,7 @@ int main(int argc, char **argv) {
   std::vector<int64_t> promptLens, depthList, threadList;
   int64_t repeat = 3, decodeTokens = 16;
   double peakTflops = 0, cacheMB = -1;
+  bool profile = false;
   CLI::App app{"qnext-bench: prefill and decode speed of a model artifact, and its "
                "decode roofline",
                "qnext-bench"};
@@ -265,6 +269,11 @@ int main(int argc, char **argv) {
                  "The last-level cache in MB (default: what the system reports; a "
                  "GPU: 128). Decode's roofline is shown only where a token's weights "
                  "exceed twice it");
+  app.add_flag("--profile", profile,
+               "Instead of the figures: the time of every kernel and of each "
+               "layer's serial code in a prefill of the first --prompts length "
+               "and in --decode-tokens decode steps after it, on the first "
+               "--threads count (an artifact compiled with --profile-kernels)");
   if (auto rc = qnext::tool::parse(app, argc, argv))
     return *rc;
   if (promptLens.empty())
@@ -319,7 +328,8 @@ int main(int argc, char **argv) {
   // it, so a depth closer to the one before than those runs starts later.
   const int64_t runTokens = (repeat + 1) * (decodeTokens + 1);
   const int64_t capacity =
-      std::max(maxPrompt, maxDepth + int64_t(depthList.size()) * runTokens + 1);
+      std::max({maxPrompt + decodeTokens + 4,
+                maxDepth + int64_t(depthList.size()) * runTokens + 1});
 
   // Deterministic token ids, away from the special tokens at the top.
   std::mt19937 rng(1234);
@@ -335,6 +345,12 @@ int main(int argc, char **argv) {
   }
   std::unique_ptr<qnext_session, void (*)(qnext_session *)> closeSession(
       session, qnext_session_destroy);
+  if (profile) {
+    if (!gpu)
+      qnext_model_set_threads(model, int(threadList.front()));
+    return profileKernels(model, session, tokens, promptLens.front(), decodeTokens,
+                          manifest);
+  }
   // Every timed run goes through the runtime's one generation loop, greedy,
   // as qnext-run and a server run the model.
   qnext::Sampler greedy(qnext::SamplingParams{});

@@ -110,6 +110,11 @@ cl::opt<std::string> ompSchedule(
              "whichever thread is free), static (one contiguous range each), "
              "dynamic (one block at a time), runtime (OMP_SCHEDULE decides)"),
     cl::init("guided"), cl::cat(category));
+cl::opt<bool> profileKernels(
+    "profile-kernels",
+    cl::desc("--target=cpu: time every kernel and layer when the runtime "
+             "asks (qnext-bench --profile); off, nothing is added"),
+    cl::init(false), cl::cat(category));
 cl::opt<bool> taps("taps",
                    cl::desc("Also export a 'taps' entry point: prefill that "
                             "returns every layer's hidden states, for "
@@ -203,6 +208,7 @@ int main(int argc, char **argv) {
   options.fusionTestMisslice = fusionTestMisslice;
   options.outlineLayers = outlineLayers;
   options.ompSchedule = ompSchedule;
+  options.profileKernels = profileKernels;
   options.taps = taps;
   options.parallel = parallel;
   options.target = target;

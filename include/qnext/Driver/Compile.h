@@ -97,6 +97,9 @@ struct CompileOptions {
   /// CPU: the OpenMP schedule of the kernels' row blocks: static, dynamic,
   /// guided or runtime.
   std::string ompSchedule = "guided";
+  /// CPU: bracket every kernel and layer call with the runtime's profiling
+  /// hook, for `qnext-bench --profile`.
+  bool profileKernels = false;
   /// Also export a `taps` entry point (prefill returning every layer's
   /// hidden states, for qnext-run --bisect-against); CPU only.
   bool taps = false;

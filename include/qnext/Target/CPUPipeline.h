@@ -40,14 +40,11 @@ struct CPUPipelineOptions {
   /// The fusions to run (names from Fusions.h, each optionally followed by
   /// its pass options in braces); none by default.
   std::vector<std::string> fusions;
+  /// Bracket every kernel and layer call with the runtime's profiling hook
+  /// (qnext-outline-kernels profile): `qnext-bench --profile` needs it.
+  bool profileKernels = false;
 };
 
-/// Appends the CPU pipeline's phases from `from` up to and including `until`
-/// to `pm` (a pass
-/// manager on builtin.module). Functions that should be callable from C carry
-/// `llvm.emit_c_interface`. The steps are parsed by pass name, so the pass
-/// registry must hold them (mlir::qnext::registerAllPasses, as every qnext
-/// tool calls); returns failure otherwise.
 /// Appends the passes of the phases from `from` to `until` to `pm`, a
 /// module pass manager. A mistake in `options` (an unknown fusion) goes to
 /// `onError` (default: a line on stderr) and fails.

@@ -96,6 +96,12 @@ void mlir::qnext::addLoopsToLLVM(OpPassManager &pm, const CPUPipelineOptions &op
   //    affine.apply, so it must precede lower-affine.
   pm.addPass(createConvertLinalgToLoopsPass());
   pm.addPass(createForallToParallelLoopPass());
+  //    Each kernel (a top-level op holding an scf.parallel) becomes a function
+  //    named by what it computes, so that profiles say where the time goes;
+  //    with profileKernels, its calls and the layers' report to the runtime.
+  OutlineKernelsOptions kernels;
+  kernels.profile = options.profileKernels;
+  pm.addPass(createOutlineKernels(kernels));
   if (options.threads) {
     pm.addPass(createConvertSCFToOpenMPPass());
     OMPScheduleOptions schedule;

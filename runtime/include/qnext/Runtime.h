@@ -54,6 +54,31 @@ int qnext_model_verify(const qnext_model *model, char **error);
 int qnext_model_gpu_bandwidth(qnext_model *model, int repeats, double *gb_per_s,
                               char **error);
 
+/* Kernel profile, for artifacts compiled with qnext-compile
+ * --profile-kernels: the number of timed entries (each kernel function and
+ * each layer function), 0 for an artifact without them. */
+int64_t qnext_profile_size(const qnext_model *model);
+/* Starts (on != 0) or stops timing every kernel and layer call; -1 with
+ * *error when the artifact has no profile or another model's profile is
+ * on (the hook is process-wide). */
+int qnext_profile_enable(qnext_model *model, int on, char **error);
+/* Clears what was timed. */
+void qnext_profile_reset(qnext_model *model);
+/* Entry i (0 <= i < size) as timed since the last reset: its name
+ * ("deltanet.in_proj_qkvz+in_proj_ba.decode", or a layer function's,
+ * "decode.layers.0"), the bytes of weights it reads per call (kernels), its
+ * calls, its seconds, and its own seconds (not in the entries it calls: a
+ * layer's serial code). Returns -1 when i is out of range. The name is owned
+ * by the model. */
+typedef struct {
+  const char *name;
+  int64_t weight_bytes;
+  uint64_t calls;
+  double seconds;
+  double self_seconds;
+} qnext_profile_entry;
+int qnext_profile_get(const qnext_model *model, int64_t i, qnext_profile_entry *entry);
+
 /* A session holds the KV caches (room for max_context tokens) and the
  * DeltaNet conv and fp32 recurrent states, all zero. */
 qnext_session *qnext_session_create(qnext_model *model, int64_t max_context,

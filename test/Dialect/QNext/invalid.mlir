@@ -2073,3 +2073,9 @@ func.func @f(%x: tensor<?x64xf32>) {
   %t = arith.addf %x, %x {qnext.name = "x"} : tensor<?x64xf32>
   return
 }
+
+// -----
+
+// qnext.weight: a non-empty string
+// expected-error @+1 {{'qnext.weight' must be a non-empty string}}
+func.func private @f(%w: tensor<4x4xbf16> {qnext.weight = 3 : i64})

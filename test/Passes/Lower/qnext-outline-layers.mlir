@@ -4,9 +4,11 @@
 // qnext.layer, 2 has another width. Each kind becomes one private function
 // (named after its first layer), placed before the entry; the weights stay
 // in the caller and are passed in; the constant is cloned into the
-// function; the embedding and the final norm (no qnext.layer) stay.
+// function; the embedding and the final norm (no qnext.layer) stay. Each
+// weight argument carries its short name (a concatenation's parts joined
+// with '+'), by which the kernels are named later.
 // CHECK-LABEL: func.func private @prefill.layers.0
-// CHECK-SAME: (%[[H:.+]]: tensor<?x8xf32>, %[[NW:.+]]: tensor<8xbf16>, %[[W:.+]]: tensor<8x8xbf16>) -> tensor<?x8xf32>
+// CHECK-SAME: (%[[H:.+]]: tensor<?x8xf32>, %[[NW:.+]]: tensor<8xbf16> {qnext.weight = "input_layernorm"}, %[[W:.+]]: tensor<8x8xbf16> {qnext.weight = "mlp"}) -> tensor<?x8xf32>
 // CHECK-SAME: attributes {qnext.layer = #qnext.layer<0, full_attention>}
 // CHECK-NOT: qnext.param
 // CHECK-NOT: qnext.layer =
@@ -18,7 +20,7 @@
 // CHECK: %[[R:.+]] = arith.addf %[[H]], %[[S]]
 // CHECK: return %[[R]]
 // CHECK-LABEL: func.func private @prefill.layers.2
-// CHECK-SAME: (%{{.+}}: tensor<?x8xf32>, %{{.+}}: tensor<8xbf16>, %{{.+}}: tensor<16x8xbf16>, %{{.+}}: tensor<8x16xbf16>) -> tensor<?x8xf32>
+// CHECK-SAME: (%{{.+}}: tensor<?x8xf32>, %{{.+}}: tensor<8xbf16> {qnext.weight = "input_layernorm"}, %{{.+}}: tensor<16x8xbf16> {qnext.weight = "a+b"}, %{{.+}}: tensor<8x16xbf16> {qnext.weight = "down"}) -> tensor<?x8xf32>
 // CHECK-SAME: attributes {qnext.layer = #qnext.layer<2, full_attention>}
 // CHECK-LABEL: func.func @prefill
 // CHECK: %[[E:.+]] = qnext.embedding

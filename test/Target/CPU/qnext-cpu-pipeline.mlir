@@ -9,8 +9,19 @@
 // CHECK-NOT: linalg.
 // CHECK-NOT: scf.
 // CHECK-NOT: memref.
-// CHECK-LABEL: llvm.func @mlp
+// Each kernel is a never-inlined function named by what it computes (here
+// outside any layer, "model", in the entry "mlp").
+// CHECK-LABEL: llvm.func @model.linear.mlp(
+// CHECK-SAME: passthrough = ["noinline"]
+// CHECK-LABEL: llvm.func @model.linear.mlp.2(
+// CHECK-LABEL: llvm.func @model.silu_mul.mlp(
 // CHECK: llvm.intr.exp
+// CHECK-LABEL: llvm.func @model.linear.mlp.3(
+// CHECK-LABEL: llvm.func @mlp
+// CHECK: llvm.call @model.linear.mlp(
+// CHECK: llvm.call @model.linear.mlp.2(
+// CHECK: llvm.call @model.silu_mul.mlp(
+// CHECK: llvm.call @model.linear.mlp.3(
 // CHECK-LABEL: llvm.func @_mlir_ciface_mlp(%{{.+}}: !llvm.ptr, %{{.+}}: !llvm.ptr, %{{.+}}: !llvm.ptr, %{{.+}}: !llvm.ptr, %{{.+}}: !llvm.ptr)
 // CHECK: llvm.call @mlp
 func.func @mlp(%x: tensor<3x8xf32>, %g: tensor<16x8xbf16>, %u: tensor<16x8xbf16>,

@@ -38,6 +38,10 @@ inline constexpr llvm::StringLiteral kWeightsSizeAttrName = "qnext.weights_size"
 inline constexpr llvm::StringLiteral kNameAttrName = "qnext.name";
 inline constexpr llvm::StringLiteral kStateAttrName = "qnext.state";
 
+/// The short name of the weight a layer function's argument is
+/// ("in_proj_qkvz"), set by qnext-outline-layers: kernels are named by it.
+inline constexpr llvm::StringLiteral kWeightAttrName = "qnext.weight";
+
 /// The layer `op` belongs to, or null.
 LayerAttr getLayer(Operation *op);
 

@@ -1,0 +1,266 @@
+//===- OutlineKernels.cpp - each kernel a function named by what it does --===//
+//
+// The contract is in passes/Passes.td.
+//
+//===----------------------------------------------------------------------===//
+
+#include "qnext/Passes/Passes.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/IRMapping.h"
+#include "mlir/IR/SymbolTable.h"
+#include "mlir/Interfaces/ViewLikeInterface.h"
+#include "mlir/Transforms/RegionUtils.h"
+
+#include "llvm/ADT/SetVector.h"
+#include "llvm/ADT/StringExtras.h"
+
+namespace mlir::qnext {
+#define GEN_PASS_DEF_OUTLINEKERNELS
+#include "passes/Passes.h.inc"
+} // namespace mlir::qnext
+
+using namespace mlir;
+using namespace mlir::qnext;
+
+namespace {
+
+/// How many names of sources a kernel's name lists at most.
+constexpr size_t kMaxSources = 4;
+
+/// Whether `op` is a kernel: an scf.parallel, or an op holding one.
+bool isKernel(Operation *op) {
+  if (isa<scf::ParallelOp>(op))
+    return true;
+  bool holds = false;
+  op->walk([&](scf::ParallelOp) {
+    holds = true;
+    return WalkResult::interrupt();
+  });
+  return holds;
+}
+
+/// "deltanet" / "attention" for a layer function, "model" otherwise.
+std::string layerOf(func::FuncOp func) {
+  auto layer = func->getAttrOfType<LayerAttr>(kLayerAttrName);
+  if (!layer)
+    return "model";
+  return layer.getKind() == LayerKind::LinearAttention ? "deltanet"
+                                                       : "attention";
+}
+
+/// "decode" for `decode` and `decode.layers.3`.
+std::string entryOf(func::FuncOp func) {
+  return func.getName().take_until([](char c) { return c == '.'; }).str();
+}
+
+/// The names qnext-lower-to-linalg gave the locations of `op`'s sources:
+/// the outermost name of each that is not a layer's ("layers.3").
+void sourcesOf(Location loc, SmallVectorImpl<std::string> &names) {
+  if (auto name = dyn_cast<NameLoc>(loc)) {
+    StringRef text = name.getName().strref();
+    if (!text.starts_with("layers.")) {
+      if (!llvm::is_contained(names, text))
+        names.push_back(text.str());
+      return;
+    }
+    return sourcesOf(name.getChildLoc(), names);
+  }
+  if (auto fused = dyn_cast<FusedLoc>(loc))
+    for (Location inner : fused.getLocations())
+      sourcesOf(inner, names);
+}
+
+/// What `kernel` computes, from its ops' locations.
+std::string whatOf(Operation *kernel) {
+  SmallVector<std::string> names;
+  kernel->walk<WalkOrder::PreOrder>(
+      [&](Operation *op) { sourcesOf(op->getLoc(), names); });
+  if (names.empty())
+    return "loop";
+  if (names.size() > kMaxSources) {
+    names.resize(kMaxSources);
+    names.push_back("...");
+  }
+  return llvm::join(names, "+");
+}
+
+/// The bytes of weights `value` (a kernel's argument) is: a view of the
+/// packed weights, or a layer function's argument that carries a weight's
+/// name, with a static shape; 0 otherwise.
+int64_t weightBytes(Value value) {
+  auto type = dyn_cast<MemRefType>(value.getType());
+  if (!type || !type.hasStaticShape())
+    return 0;
+  Value root = value;
+  while (auto view = root.getDefiningOp<ViewLikeOpInterface>())
+    root = view.getViewSource();
+  auto arg = dyn_cast<BlockArgument>(root);
+  auto func = arg ? dyn_cast<func::FuncOp>(arg.getOwner()->getParentOp())
+                  : nullptr;
+  if (!func || !arg.getOwner()->isEntryBlock())
+    return 0;
+  auto name = func.getArgAttrOfType<StringAttr>(arg.getArgNumber(), kNameAttrName);
+  if (!func.getArgAttr(arg.getArgNumber(), kWeightAttrName) &&
+      !(name && name.getValue() == "weights"))
+    return 0;
+  return type.getNumElements() * type.getElementTypeBitWidth() / 8;
+}
+
+struct OutlineKernelsPass
+    : mlir::qnext::impl::OutlineKernelsBase<OutlineKernelsPass> {
+  using OutlineKernelsBase::OutlineKernelsBase;
+
+  /// The profile's table: one entry per kernel function and per layer
+  /// function called.
+  SmallVector<std::string> names;
+  SmallVector<int64_t> bytes;
+  llvm::StringMap<int32_t> ids;
+
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    SymbolTable symbols(module);
+    for (auto func : llvm::to_vector(module.getOps<func::FuncOp>())) {
+      if (func.isExternal())
+        continue;
+      for (Operation &op : llvm::make_early_inc_range(func.getBody().front()))
+        if (isKernel(&op))
+          outline(symbols, func, &op);
+    }
+    if (!profile)
+      return;
+    // Layer calls, bracketed like the kernels' (the time of a layer not in
+    // its kernels is its serial code).
+    module.walk([&](func::CallOp call) {
+      auto callee = symbols.lookup<func::FuncOp>(call.getCallee());
+      if (callee && callee->hasAttr(kLayerAttrName))
+        bracket(call, idOf(call.getCallee(), 0));
+    });
+    emitTable(module);
+  }
+
+  int32_t idOf(StringRef name, int64_t weightBytes) {
+    auto [it, inserted] = ids.try_emplace(name, names.size());
+    if (inserted) {
+      names.push_back(name.str());
+      bytes.push_back(weightBytes);
+    }
+    return it->second;
+  }
+
+  void outline(SymbolTable &symbols, func::FuncOp func, Operation *kernel) {
+    // Arguments: what the kernel reads from outside it, in order of first
+    // use; the constants among them are cloned in (static shapes stay
+    // static). Results: the kernel's.
+    llvm::SetVector<Value> reads(kernel->getOperands().begin(),
+                                 kernel->getOperands().end());
+    getUsedValuesDefinedAbove(kernel->getRegions(), reads);
+    SmallVector<Value> args;
+    SmallVector<Operation *> constants;
+    for (Value v : reads) {
+      Operation *def = v.getDefiningOp();
+      if (def && def->hasTrait<OpTrait::ConstantLike>()) {
+        if (!llvm::is_contained(constants, def))
+          constants.push_back(def);
+      } else {
+        args.push_back(v);
+      }
+    }
+    OpBuilder b(func.getContext());
+    Location loc = kernel->getLoc();
+    auto type = b.getFunctionType(ValueRange(args).getTypes(),
+                                  kernel->getResultTypes());
+    // The second kernel of a name is "<name>.2", and so on.
+    std::string base =
+        layerOf(func) + "." + whatOf(kernel) + "." + entryOf(func);
+    std::string name = base;
+    for (int n = 2; symbols.lookup(name); ++n)
+      name = base + "." + std::to_string(n);
+    auto callee = func::FuncOp::create(b, loc, name, type);
+    callee.setPrivate();
+    // Kept a function of its own: its name is the point.
+    callee->setAttr("passthrough", b.getArrayAttr({b.getStringAttr("noinline")}));
+    Block *entry = callee.addEntryBlock();
+    b.setInsertionPointToStart(entry);
+    IRMapping mapping;
+    mapping.map(args, entry->getArguments());
+    for (Operation *c : constants)
+      b.clone(*c, mapping);
+    Operation *copy = b.clone(*kernel, mapping);
+    func::ReturnOp::create(b, loc, copy->getResults());
+    symbols.insert(callee, Block::iterator(func));
+
+    b.setInsertionPoint(kernel);
+    auto call = func::CallOp::create(b, loc, callee, args);
+    kernel->replaceAllUsesWith(call.getResults());
+    kernel->erase();
+    ++kernelsOutlined;
+    if (profile) {
+      int64_t read = 0;
+      for (Value arg : args)
+        read += weightBytes(arg);
+      bracket(call, idOf(callee.getName(), read));
+    }
+  }
+
+  /// qnext_kernel_hook(id, 0) before `call`, (id, 1) after it, each only
+  /// while the hook is set.
+  void bracket(func::CallOp call, int32_t id) {
+    OpBuilder b(call);
+    callHook(b, call.getLoc(), id, 0);
+    b.setInsertionPointAfter(call);
+    callHook(b, call.getLoc(), id, 1);
+  }
+
+  void callHook(OpBuilder &b, Location loc, int32_t id, int32_t end) {
+    auto ptr = LLVM::LLVMPointerType::get(b.getContext());
+    Value address = LLVM::AddressOfOp::create(b, loc, ptr, kHook);
+    Value hook = LLVM::LoadOp::create(b, loc, ptr, address);
+    Value null = LLVM::ZeroOp::create(b, loc, ptr);
+    Value set = LLVM::ICmpOp::create(b, loc, LLVM::ICmpPredicate::ne, hook, null);
+    auto ifOp = scf::IfOp::create(b, loc, set, /*withElseRegion=*/false);
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(ifOp.thenBlock());
+    Value idValue = arith::ConstantIntOp::create(b, loc, id, 32);
+    Value endValue = arith::ConstantIntOp::create(b, loc, end, 32);
+    auto hookType = LLVM::LLVMFunctionType::get(
+        LLVM::LLVMVoidType::get(b.getContext()), {b.getI32Type(), b.getI32Type()});
+    LLVM::CallOp::create(b, loc, hookType, ValueRange{hook, idValue, endValue});
+  }
+
+  /// The hook pointer and the table, as globals of the object.
+  void emitTable(ModuleOp module) {
+    OpBuilder b(module.getBodyRegion());
+    Location loc = module.getLoc();
+    auto ptr = LLVM::LLVMPointerType::get(b.getContext());
+    auto hook = LLVM::GlobalOp::create(b, loc, ptr, /*isConstant=*/false,
+                                       LLVM::Linkage::External, kHook,
+                                       Attribute());
+    Block *init = b.createBlock(&hook.getInitializerRegion());
+    b.setInsertionPointToStart(init);
+    LLVM::ReturnOp::create(b, loc, LLVM::ZeroOp::create(b, loc, ptr).getResult());
+    b.setInsertionPointAfter(hook);
+
+    LLVM::GlobalOp::create(b, loc, b.getI32Type(), /*isConstant=*/true,
+                           LLVM::Linkage::External, "qnext_kernel_count",
+                           b.getI32IntegerAttr(names.size()));
+    std::string text;
+    for (const std::string &name : names)
+      text += name + '\0';
+    LLVM::GlobalOp::create(
+        b, loc, LLVM::LLVMArrayType::get(b.getI8Type(), text.size()),
+        /*isConstant=*/true, LLVM::Linkage::External, "qnext_kernel_names",
+        b.getStringAttr(text));
+    auto bytesType = RankedTensorType::get({int64_t(bytes.size())}, b.getI64Type());
+    LLVM::GlobalOp::create(
+        b, loc, LLVM::LLVMArrayType::get(b.getI64Type(), bytes.size()),
+        /*isConstant=*/true, LLVM::Linkage::External, "qnext_kernel_bytes",
+        DenseElementsAttr::get(bytesType, ArrayRef<int64_t>(bytes)));
+  }
+
+  static constexpr llvm::StringLiteral kHook = "qnext_kernel_hook";
+};
+
+} // namespace
