@@ -455,7 +455,10 @@ def OutlineKernels : Pass<"qnext-outline-kernels", "::mlir::ModuleOp"> {
     sets, nothing is called while it is null), and the object carries the
     table the runtime reports by: `qnext_kernel_count`, `qnext_kernel_names`
     (the names, each ended by a NUL) and `qnext_kernel_bytes` (the bytes of
-    weights each kernel reads per call: the weight buffers it is passed, whole).
+    weights each kernel reads per call: the weight buffers it is passed,
+    whole; negative for a kernel that gathers from them at data-dependent
+    indices, the embedding's rows or the selected experts: minus the
+    buffers' size, of which it reads a part).
   }];
   let options = [
     Option<"profile", "profile", "bool", /*default=*/"false",

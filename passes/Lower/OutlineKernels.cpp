@@ -109,6 +109,50 @@ int64_t weightBytes(Value value) {
   return type.getNumElements() * type.getElementTypeBitWidth() / 8;
 }
 
+/// Whether index `value` depends on data read from memory (an expert id, a
+/// token id), not only on loop variables and constants.
+bool dependsOnData(Value value, int depth = 0) {
+  Operation *def = value.getDefiningOp();
+  if (!def || depth > 16)
+    return false;
+  if (isa<memref::LoadOp, vector::LoadOp, vector::TransferReadOp,
+          vector::ExtractOp>(def))
+    return true;
+  return llvm::any_of(def->getOperands(), [&](Value operand) {
+    return dependsOnData(operand, depth + 1);
+  });
+}
+
+/// Whether `kernel` reads `memref` (or a view of it) at data-dependent
+/// indices: a gather (the embedding's rows, the selected experts), whose
+/// bytes read are not the buffer's.
+bool gathers(Value memref, Operation *kernel) {
+  for (OpOperand &use : memref.getUses()) {
+    Operation *user = use.getOwner();
+    if (!kernel->isAncestor(user) && user != kernel) {
+      if (auto view = dyn_cast<ViewLikeOpInterface>(user);
+          view && view.getViewSource() == memref &&
+          gathers(view->getResult(0), kernel))
+        return true;
+      continue;
+    }
+    if (auto view = dyn_cast<ViewLikeOpInterface>(user);
+        view && view.getViewSource() == memref) {
+      if (llvm::any_of(user->getOperands().drop_front(),
+                       [](Value v) { return dependsOnData(v); }) ||
+          gathers(view->getResult(0), kernel))
+        return true;
+      continue;
+    }
+    if (isa<memref::LoadOp, vector::LoadOp, vector::TransferReadOp>(user) &&
+        llvm::any_of(user->getOperands(), [&](Value v) {
+          return v != memref && v.getType().isIndex() && dependsOnData(v);
+        }))
+      return true;
+  }
+  return false;
+}
+
 struct OutlineKernelsPass
     : mlir::qnext::impl::OutlineKernelsBase<OutlineKernelsPass> {
   using OutlineKernelsBase::OutlineKernelsBase;
@@ -192,17 +236,20 @@ struct OutlineKernelsPass
     func::ReturnOp::create(b, loc, copy->getResults());
     symbols.insert(callee, Block::iterator(func));
 
+    // The weight bytes it reads per call, for the profile; a gather from a
+    // buffer is recorded as minus that buffer's size (it reads part of it).
+    int64_t read = 0;
+    for (Value arg : args)
+      if (int64_t size = weightBytes(arg))
+        read += gathers(arg, kernel) ? -size : size;
+
     b.setInsertionPoint(kernel);
     auto call = func::CallOp::create(b, loc, callee, args);
     kernel->replaceAllUsesWith(call.getResults());
     kernel->erase();
     ++kernelsOutlined;
-    if (profile) {
-      int64_t read = 0;
-      for (Value arg : args)
-        read += weightBytes(arg);
+    if (profile)
       bracket(call, idOf(callee.getName(), read));
-    }
   }
 
   /// qnext_kernel_hook(id, 0) before `call`, (id, 1) after it, each only

@@ -50,13 +50,16 @@ std::string kindOf(const std::string &name) {
 }
 
 /// The table of `entry`'s kernels by kind, and its layers' serial code,
-/// over `steps` steps of `seconds` in all. Expert stacks' bytes count, for
-/// one token, the experts a token selects (`expertShare` of the stack).
+/// over `steps` steps of `seconds` in all. A kernel that gathers from its
+/// weights (negative bytes in the code's table) reads part of them: for
+/// routed experts and one token, the `expertShare` of the stack a token
+/// selects; with several tokens at most the stack ("<="); the embedding's
+/// rows are not counted.
 void printTable(qnext_model *model, const std::string &entry, double seconds,
                 int64_t steps, double expertShare, bool oneToken) {
   struct Row {
     std::string name;
-    bool layer = false, experts = false;
+    bool layer = false, bound = false; ///< bound: bytes is at most what it read
     double calls = 0, self = 0, seconds = 0, bytes = 0; ///< bytes: all calls'
   };
   std::vector<Row> rows;
@@ -70,12 +73,15 @@ void printTable(qnext_model *model, const std::string &entry, double seconds,
     auto it = std::find_if(rows.begin(), rows.end(),
                            [&](const Row &r) { return r.name == name; });
     if (it == rows.end()) {
-      rows.push_back({name, layer, name.find("experts.") != std::string::npos});
+      rows.push_back({name, layer});
       it = rows.end() - 1;
     }
     double bytes = double(e.weight_bytes) * double(e.calls);
-    if (it->experts && oneToken)
-      bytes *= expertShare;
+    if (bytes < 0) { // a gather
+      bool experts = name.find("experts.") != std::string::npos;
+      bytes = experts ? -bytes * (oneToken ? expertShare : 1) : 0;
+      it->bound = experts && !oneToken;
+    }
     it->calls += double(e.calls);
     it->self += e.self_seconds;
     it->seconds += e.seconds;
@@ -91,7 +97,7 @@ void printTable(qnext_model *model, const std::string &entry, double seconds,
   for (const Row &r : rows) {
     std::string weights, rate;
     if (r.bytes > 0) {
-      const char *bound = r.experts && !oneToken ? "<= " : "";
+      const char *bound = r.bound ? "<= " : "";
       weights = format("%s%.3f MB", bound, r.bytes / steps / 1e6);
       rate = format("%s%.1f", bound, r.bytes / r.seconds / 1e9);
     }
@@ -157,6 +163,6 @@ int profileKernels(qnext_model *model, qnext_session *session,
   std::cout << "\nTimes are the calling thread's: a kernel's is its parallel loop's wall "
                "time. A layer's serial code is its time outside its kernels. Weights read "
                "count a routed-expert stack as the experts one token selects (\"<=\": "
-               "prefill reads up to all of them).\n";
+               "prefill reads up to all of them), and not the embedding's rows.\n";
   return 0;
 }

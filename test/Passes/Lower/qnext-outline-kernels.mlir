@@ -22,16 +22,18 @@
 // CHECK-NOT: scf.parallel
 // CHECK: return
 // CHECK-LABEL: func.func private @model.lm_head.prefill(
+// CHECK-LABEL: func.func private @model.embed_tokens.prefill(
 // CHECK-LABEL: func.func @prefill(
 
 // With profile, every kernel and layer call is bracketed by the hook (called
 // only while set), and the table lists them with the bytes of weights each
 // kernel reads: 4x8 bf16 (64 bytes) for a weight argument, 16x4 f32 (256) for a
-// view of the packed weights, nothing for a layer.
+// view of the packed weights, minus that for a gather from it (rows chosen by
+// loaded ids: it reads part of it), nothing for a layer.
 // PROFILE: llvm.mlir.global external @qnext_kernel_hook() {addr_space = 0 : i32} : !llvm.ptr {
-// PROFILE: llvm.mlir.global external constant @qnext_kernel_count(6 : i32)
-// PROFILE: llvm.mlir.global external constant @qnext_kernel_names("deltanet.rms_norm+in_proj.decode\00deltanet.in_proj.decode\00deltanet.in_proj.decode.2\00model.lm_head.prefill\00model.loop.prefill\00decode.layers.0\00")
-// PROFILE: llvm.mlir.global external constant @qnext_kernel_bytes(dense<[64, 64, 0, 256, 0, 0]> : tensor<6xi64>)
+// PROFILE: llvm.mlir.global external constant @qnext_kernel_count(7 : i32)
+// PROFILE: llvm.mlir.global external constant @qnext_kernel_names("deltanet.rms_norm+in_proj.decode\00deltanet.in_proj.decode\00deltanet.in_proj.decode.2\00model.lm_head.prefill\00model.embed_tokens.prefill\00model.loop.prefill\00decode.layers.0\00")
+// PROFILE: llvm.mlir.global external constant @qnext_kernel_bytes(dense<[64, 64, 0, 256, -256, 0, 0]> : tensor<7xi64>)
 // PROFILE-LABEL: func.func private @decode.layers.0(
 // PROFILE: %[[A:.+]] = llvm.mlir.addressof @qnext_kernel_hook : !llvm.ptr
 // PROFILE: %[[H:.+]] = llvm.load %[[A]] : !llvm.ptr -> !llvm.ptr
@@ -45,7 +47,7 @@
 // PROFILE: arith.constant 1 : i32
 // PROFILE: llvm.call
 // PROFILE-LABEL: func.func @prefill(
-// PROFILE: arith.constant 5 : i32
+// PROFILE: arith.constant 6 : i32
 // PROFILE: call @decode.layers.0(
 
 #in_proj = loc("in_proj"("layers.0"))
@@ -75,13 +77,21 @@ func.func private @decode.layers.0(%w: memref<4x8xbf16> {qnext.weight = "in_proj
   return
 }
 
-func.func @prefill(%weights: memref<?xi8> {qnext.name = "weights"}, %y: memref<16xf32>) {
+func.func @prefill(%weights: memref<?xi8> {qnext.name = "weights"}, %y: memref<16xf32>, %ids: memref<16xi32>) {
   %c0 = arith.constant 0 : index
   %c1 = arith.constant 1 : index
   %c16 = arith.constant 16 : index
   %head = memref.view %weights[%c0][] : memref<?xi8> to memref<16x4xf32>
   scf.parallel (%i) = (%c0) to (%c16) step (%c1) {
     %v = memref.load %head[%i, %c0] : memref<16x4xf32> loc("lm_head")
+    memref.store %v, %y[%i] : memref<16xf32>
+    scf.reduce
+  }
+  // A gather: the rows read depend on loaded ids.
+  scf.parallel (%i) = (%c0) to (%c16) step (%c1) {
+    %id = memref.load %ids[%i] : memref<16xi32>
+    %row = arith.index_cast %id : i32 to index
+    %v = memref.load %head[%row, %c0] : memref<16x4xf32> loc("embed_tokens")
     memref.store %v, %y[%i] : memref<16xf32>
     scf.reduce
   }
