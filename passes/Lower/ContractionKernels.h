@@ -4,7 +4,7 @@
 // contractions qnext-lower-to-linalg emits and what fuses with them
 // (KernelMatch.cpp: epilogues, prologues, gathers, the MoE's combine and
 // shared expert), and emits each as a register-blocked vector kernel
-// (KernelEmitter.cpp).
+// (KernelEmitter.h: KernelEmitter.cpp, GatherKernels.cpp).
 //
 //===----------------------------------------------------------------------===//
 

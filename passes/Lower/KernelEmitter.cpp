@@ -3,660 +3,456 @@
 // A projection is the bulk of every token's work and, for one token, pure
 // weight streaming: the kernel keeps the accumulators in registers, reads
 // each weight vector once per block of tokens and widens it with integer
-// ops, so the loop runs at the speed the memory delivers weights.
+// ops, so the loop runs at the speed the memory delivers weights. The
+// gather contractions of routed experts are in GatherKernels.cpp.
 //
 //===----------------------------------------------------------------------===//
 
-#include "ContractionKernels.h"
+#include "KernelEmitter.h"
 
 #include "mlir/Dialect/Arith/Utils/Utils.h"
 #include "mlir/IR/IRMapping.h"
 
 namespace mlir::qnext::kernels {
 
-namespace {
+Value KernelEmitter::emit(int64_t rows, int64_t tokenRows, int64_t tokenBlockRows,
+                          int64_t prologueTasks, int64_t tokenTile) {
+  // A zero fill as the init contributes nothing: write into its
+  // destination instead of adding it. An epilogue writes its own result.
+  Value dest = c.init;
+  bool addInit = true;
+  if (kernel.epilogue) {
+    dest = kernel.epilogue.getDpsInits()[0];
+    addInit = false;
+  } else if (isZeroFill(c.init)) {
+    dest = c.init.getDefiningOp<linalg::FillOp>().getOutputs()[0];
+    addInit = false;
+  }
+  // [1, K] (a decode step) is one token too: no token loop, the
+  // one-token row block.
+  bool oneRow = c.multiToken &&
+                cast<RankedTensorType>(c.x.getType()).getDimSize(0) == 1;
+  // A dynamic row count (e.g. attention over the cached positions) takes
+  // one row per block. Several tokens keep tokens x rows accumulators per
+  // weight; a fused pair (two weights) takes half the rows, so that the
+  // block still fits the registers it was sized for.
+  int64_t pairRows = kernel.second ? std::max<int64_t>(tokenBlockRows / 2, 1)
+                                   : tokenBlockRows;
+  int64_t tn = ShapedType::isDynamic(c.n)
+                   ? 1
+                   : blockFor(c.n, c.multiToken && !oneRow ? pairRows : rows);
+  // With a prologue, each task is a chunk of row blocks that computes the
+  // prologue's rows once (per span of tokens) for all of them: about
+  // `prologueTasks` tasks.
+  int64_t chunk = tn;
+  if (kernel.prologue)
+    chunk = tn * blockFor(c.n / tn, std::max<int64_t>(c.n / tn / prologueTasks, 1));
+  OpFoldResult blocks = ShapedType::isDynamic(c.n)
+                            ? tensor::getMixedSize(b, loc, c.w, 0)
+                            : OpFoldResult(b.getIndexAttr(c.n / chunk));
+  OpBuilder::InsertionGuard guard(b);
+  // Several tokens: the kernel runs on tiles of `tokenTile` tokens, one
+  // after the other, so that a tile's inputs stay in cache while every
+  // row block reads them (the weights are read once per tile).
+  bool manyTokens = c.multiToken && !oneRow;
+  scf::ForOp tiles;
+  Value tokenLo, tokenHi;
+  if (manyTokens) {
+    Value t = tensor::DimOp::create(b, loc, dest, 0);
+    tokenLo = index(0);
+    tokenHi = t;
+    if (tokenTile > 0) {
+      tiles = scf::ForOp::create(b, loc, index(0), t, index(tokenTile),
+                                 ValueRange{dest});
+      b.setInsertionPointToStart(tiles.getBody());
+      tokenLo = tiles.getInductionVar();
+      tokenHi = arith::MinUIOp::create(
+          b, loc, arith::AddIOp::create(b, loc, tokenLo, index(tokenTile)), t);
+      dest = tiles.getRegionIterArgs()[0];
+    }
+  }
+  auto forall = scf::ForallOp::create(b, loc, ArrayRef<OpFoldResult>{blocks},
+                                      ValueRange{dest}, std::nullopt);
+  if (tiles)
+    scf::YieldOp::create(b, loc, forall.getResults());
+  b.setInsertionPoint(forall.getTerminator());
+  Value n0 = arith::MulIOp::create(b, loc, forall.getInductionVar(0), index(chunk));
+  Value shared = forall.getRegionIterArgs()[0];
 
-/// The largest of preferred, preferred-1, ..., 1 that divides n.
-int64_t blockFor(int64_t n, int64_t preferred) {
-  for (int64_t r = std::max<int64_t>(preferred, 1); r > 1; --r)
-    if (n % r == 0)
-      return r;
-  return 1;
+  SmallVector<OpFoldResult> offsets, sizes, strides;
+  if (c.multiToken) {
+    offsets = {b.getIndexAttr(0), n0};
+    // Tokens: the result's rows (a prologue's x goes away).
+    sizes = {tensor::getMixedSize(b, loc, dest, 0), b.getIndexAttr(chunk)};
+    strides = {b.getIndexAttr(1), b.getIndexAttr(1)};
+  } else {
+    offsets = {n0};
+    sizes = {b.getIndexAttr(chunk)};
+    strides = {b.getIndexAttr(1)};
+  }
+  Value tile = tensor::ExtractSliceOp::create(b, loc, shared, offsets, sizes, strides);
+  if (!c.multiToken) {
+    tile = tokenBlock(tile, addInit, {}, n0, tn, chunk);
+  } else if (oneRow) {
+    tile = tokenBlock(tile, addInit, {index(0)}, n0, tn, chunk);
+  } else if (kernel.prologue) {
+    tile = prologueSpans(tile, addInit, tokenLo, tokenHi,
+                         std::max<int64_t>(tokenRows, 1), n0, tn, chunk,
+                         tokenTile > 0 ? tokenTile : kPrologueSpan);
+  } else {
+    // The tokens [tokenLo, tokenHi) in blocks of tokenRows, the rest as
+    // one smaller block.
+    tile = tokenBlocks(tile, tokenLo, tokenHi, std::max<int64_t>(tokenRows, 1),
+                       [&](Value t, ArrayRef<Value> tokens) {
+                         return tokenBlock(t, addInit, tokens, n0, tn, chunk);
+                       });
+  }
+  b.setInsertionPointToStart(forall.getTerminator().getBody());
+  tensor::ParallelInsertSliceOp::create(b, loc, tile, shared, offsets, sizes,
+                                        strides);
+  return tiles ? tiles.getResult(0) : forall.getResult(0);
 }
 
-class KernelEmitter {
-public:
-  KernelEmitter(OpBuilder &b, Location loc, Kernel &kernel, int64_t vl)
-      : b(b), loc(loc), c(kernel.c), kernel(kernel), vl(vl) {}
+Value KernelEmitter::fullBlocksEnd(Value lo, Value hi, int64_t tm) {
+  Value span = arith::SubIOp::create(b, loc, hi, lo);
+  return arith::AddIOp::create(
+      b, loc, lo,
+      arith::MulIOp::create(
+          b, loc, arith::DivUIOp::create(b, loc, span, index(tm)), index(tm)));
+}
 
-  /// Rewrites the kernel's ops; returns the replacement of its last one.
-  Value emit(int64_t rows, int64_t tokenRows, int64_t tokenBlockRows,
-             int64_t prologueTasks, int64_t tokenTile) {
-    // A zero fill as the init contributes nothing: write into its
-    // destination instead of adding it. An epilogue writes its own result.
-    Value dest = c.init;
-    bool addInit = true;
-    if (kernel.epilogue) {
-      dest = kernel.epilogue.getDpsInits()[0];
-      addInit = false;
-    } else if (isZeroFill(c.init)) {
-      dest = c.init.getDefiningOp<linalg::FillOp>().getOutputs()[0];
-      addInit = false;
-    }
-    // [1, K] (a decode step) is one token too: no token loop, the
-    // one-token row block.
-    bool oneRow = c.multiToken &&
-                  cast<RankedTensorType>(c.x.getType()).getDimSize(0) == 1;
-    // A dynamic row count (e.g. attention over the cached positions) takes
-    // one row per block. Several tokens keep tokens x rows accumulators per
-    // weight; a fused pair (two weights) takes half the rows, so that the
-    // block still fits the registers it was sized for.
-    int64_t pairRows = kernel.second ? std::max<int64_t>(tokenBlockRows / 2, 1)
-                                     : tokenBlockRows;
-    int64_t tn = ShapedType::isDynamic(c.n)
-                     ? 1
-                     : blockFor(c.n, c.multiToken && !oneRow ? pairRows : rows);
-    // With a prologue, each task is a chunk of row blocks that computes the
-    // prologue's rows once (per span of tokens) for all of them: about
-    // `prologueTasks` tasks.
-    int64_t chunk = tn;
-    if (kernel.prologue)
-      chunk = tn * blockFor(c.n / tn, std::max<int64_t>(c.n / tn / prologueTasks, 1));
-    OpFoldResult blocks = ShapedType::isDynamic(c.n)
-                              ? tensor::getMixedSize(b, loc, c.w, 0)
-                              : OpFoldResult(b.getIndexAttr(c.n / chunk));
-    OpBuilder::InsertionGuard guard(b);
-    // Several tokens: the kernel runs on tiles of `tokenTile` tokens, one
-    // after the other, so that a tile's inputs stay in cache while every
-    // row block reads them (the weights are read once per tile).
-    bool manyTokens = c.multiToken && !oneRow;
-    scf::ForOp tiles;
-    Value tokenLo, tokenHi;
-    if (manyTokens) {
-      Value t = tensor::DimOp::create(b, loc, dest, 0);
-      tokenLo = index(0);
-      tokenHi = t;
-      if (tokenTile > 0) {
-        tiles = scf::ForOp::create(b, loc, index(0), t, index(tokenTile),
-                                   ValueRange{dest});
-        b.setInsertionPointToStart(tiles.getBody());
-        tokenLo = tiles.getInductionVar();
-        tokenHi = arith::MinUIOp::create(
-            b, loc, arith::AddIOp::create(b, loc, tokenLo, index(tokenTile)), t);
-        dest = tiles.getRegionIterArgs()[0];
-      }
-    }
-    auto forall = scf::ForallOp::create(b, loc, ArrayRef<OpFoldResult>{blocks},
-                                        ValueRange{dest}, std::nullopt);
-    if (tiles)
-      scf::YieldOp::create(b, loc, forall.getResults());
-    b.setInsertionPoint(forall.getTerminator());
-    Value n0 = arith::MulIOp::create(b, loc, forall.getInductionVar(0), index(chunk));
-    Value shared = forall.getRegionIterArgs()[0];
-
-    SmallVector<OpFoldResult> offsets, sizes, strides;
-    if (c.multiToken) {
-      offsets = {b.getIndexAttr(0), n0};
-      // Tokens: the result's rows (a prologue's x goes away).
-      sizes = {tensor::getMixedSize(b, loc, dest, 0), b.getIndexAttr(chunk)};
-      strides = {b.getIndexAttr(1), b.getIndexAttr(1)};
-    } else {
-      offsets = {n0};
-      sizes = {b.getIndexAttr(chunk)};
-      strides = {b.getIndexAttr(1)};
-    }
-    Value tile = tensor::ExtractSliceOp::create(b, loc, shared, offsets, sizes, strides);
-    if (!c.multiToken) {
-      tile = tokenBlock(tile, addInit, {}, n0, tn, chunk);
-    } else if (oneRow) {
-      tile = tokenBlock(tile, addInit, {index(0)}, n0, tn, chunk);
-    } else if (kernel.prologue) {
-      tile = prologueSpans(tile, addInit, tokenLo, tokenHi,
-                           std::max<int64_t>(tokenRows, 1), n0, tn, chunk,
-                           tokenTile > 0 ? tokenTile : kPrologueSpan);
-    } else {
-      // The tokens [tokenLo, tokenHi) in blocks of tokenRows, the rest as
-      // one smaller block.
-      tile = tokenBlocks(tile, tokenLo, tokenHi, std::max<int64_t>(tokenRows, 1),
-                         [&](Value t, ArrayRef<Value> tokens) {
-                           return tokenBlock(t, addInit, tokens, n0, tn, chunk);
-                         });
-    }
-    b.setInsertionPointToStart(forall.getTerminator().getBody());
-    tensor::ParallelInsertSliceOp::create(b, loc, tile, shared, offsets, sizes,
-                                          strides);
-    return tiles ? tiles.getResult(0) : forall.getResult(0);
-  }
-
-private:
-  /// Tokens whose prologue rows a task keeps at once when the kernel runs
-  /// on all tokens (no token-tile).
-  static constexpr int64_t kPrologueSpan = 64;
-  /// A combine's rows below this length are short (see emitGatherCombine).
-  static constexpr int64_t kShortRow = 1024;
-
-  Value index(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
-
-  /// lo + (hi - lo) rounded down to a multiple of tm: where the blocks of tm
-  /// tokens end and the tokens taken one by one begin.
-  Value fullBlocksEnd(Value lo, Value hi, int64_t tm) {
-    Value span = arith::SubIOp::create(b, loc, hi, lo);
-    return arith::AddIOp::create(
-        b, loc, lo,
-        arith::MulIOp::create(
-            b, loc, arith::DivUIOp::create(b, loc, span, index(tm)), index(tm)));
-  }
-
-  /// Tokens [lo, hi) in blocks of tm (an scf.for), then the 0 to tm - 1
-  /// left as one block of their count (an scf.index_switch on it), so that
-  /// every token block reads its weights once. `emitBlock` computes one
-  /// block of the given tokens into a tile.
-  Value tokenBlocks(Value tile, Value lo, Value hi, int64_t tm,
-                    function_ref<Value(Value, ArrayRef<Value>)> emitBlock) {
-    auto tokensFrom = [&](Value t0, int64_t count) {
-      SmallVector<Value> tokens = {t0};
-      for (int64_t j = 1; j < count; ++j)
-        tokens.push_back(arith::AddIOp::create(b, loc, t0, index(j)));
-      return tokens;
-    };
-    Value full = fullBlocksEnd(lo, hi, tm);
-    auto loop = scf::ForOp::create(
-        b, loc, lo, full, index(tm), ValueRange{tile},
-        [&](OpBuilder &, Location, Value t0, ValueRange iter) {
-          scf::YieldOp::create(b, loc, emitBlock(iter[0], tokensFrom(t0, tm)));
-        });
-    tile = loop.getResult(0);
-    if (tm == 1)
-      return tile;
-    SmallVector<int64_t> counts = llvm::to_vector(llvm::seq<int64_t>(1, tm));
-    Value left = arith::SubIOp::create(b, loc, hi, full);
-    auto rest = scf::IndexSwitchOp::create(b, loc, TypeRange{tile.getType()}, left,
-                                           counts, counts.size());
-    OpBuilder::InsertionGuard guard(b);
-    b.setInsertionPointToStart(&rest.getDefaultRegion().emplaceBlock());
-    scf::YieldOp::create(b, loc, tile);
-    for (auto [count, region] : llvm::zip(counts, rest.getCaseRegions())) {
-      b.setInsertionPointToStart(&region.emplaceBlock());
-      scf::YieldOp::create(b, loc, emitBlock(tile, tokensFrom(full, count)));
-    }
-    return rest.getResult(0);
-  }
-
-  /// Several tokens with a prologue. For each span of `span` tokens of
-  /// [lo, hi), the task computes the prologue's rows of the span once, then
-  /// each block of tn weight rows of its chunk runs over the whole span
-  /// (tm tokens at a time, then the rest as one block): a block's weights
-  /// stay in cache while the tokens stream. (Tokens outside the row blocks
-  /// would read the chunk's weights again for every block of tokens.)
-  Value prologueSpans(Value tile, bool addInit, Value lo, Value hi, int64_t tm,
-                      Value n0, int64_t tn, int64_t chunk, int64_t span) {
-    auto spans = scf::ForOp::create(
-        b, loc, lo, hi, index(span), ValueRange{tile},
-        [&](OpBuilder &, Location, Value s0, ValueRange outer) {
-          Value s1 = arith::MinUIOp::create(
-              b, loc, arith::AddIOp::create(b, loc, s0, index(span)), hi);
-          Value xs = prologueSpan(s0, s1);
-          auto rowBlocks = scf::ForOp::create(
-              b, loc, index(0), index(chunk), index(tn), ValueRange{outer[0]},
-              [&](OpBuilder &, Location, Value r, ValueRange iter) {
-                Value rows = arith::AddIOp::create(b, loc, n0, r);
-                scf::YieldOp::create(
-                    b, loc,
-                    tokenBlocks(iter[0], s0, s1, tm,
-                                [&](Value t, ArrayRef<Value> tokens) {
-                                  SmallVector<Value> local;
-                                  for (Value token : tokens)
-                                    local.push_back(
-                                        arith::SubIOp::create(b, loc, token, s0));
-                                  return block(t, addInit, xs, local, tokens, rows,
-                                               tn, r);
-                                }));
-              });
-          scf::YieldOp::create(b, loc, rowBlocks.getResults());
-        });
-    return spans.getResult(0);
-  }
-
-  /// The prologue's rows of tokens [lo, hi) ([hi - lo, K]), token by token,
-  /// each written straight into its row.
-  Value prologueSpan(Value lo, Value hi) {
-    Value count = arith::SubIOp::create(b, loc, hi, lo);
-    Value buf = tensor::EmptyOp::create(
-        b, loc, ArrayRef<OpFoldResult>{count, b.getIndexAttr(c.k)}, b.getF32Type());
-    auto loop = scf::ForOp::create(
-        b, loc, lo, hi, index(1), ValueRange{buf},
-        [&](OpBuilder &, Location, Value t, ValueRange iter) {
-          Value at = arith::SubIOp::create(b, loc, t, lo);
-          scf::YieldOp::create(b, loc, prologueRows({t}, iter[0], at));
-        });
-    return loop.getResult(0);
-  }
-
-  /// A generic's scalar body applied to vectors of `lanes`: its arguments
-  /// are `args`, each scalar op becomes the same op on vectors, a scalar
-  /// constant or a value from outside the body a splat of it.
-  Value applyBody(linalg::GenericOp generic, ValueRange args, int64_t lanes) {
-    Block &body = generic.getRegion().front();
-    IRMapping map;
-    for (auto [blockArg, arg] : llvm::zip(body.getArguments(), args))
-      map.map(blockArg, arg);
-    auto vectorOf = [&](Type t) { return VectorType::get({lanes}, t); };
-    for (Operation &op : body.without_terminator()) {
-      if (auto cst = dyn_cast<arith::ConstantOp>(op)) {
-        auto splat = DenseElementsAttr::get(vectorOf(cst.getType()),
-                                            cst.getValue());
-        map.map(cst.getResult(), arith::ConstantOp::create(b, loc, splat));
-        continue;
-      }
-      for (Value operand : op.getOperands())
-        if (!map.contains(operand))
-          map.map(operand, vector::BroadcastOp::create(
-                               b, loc, vectorOf(operand.getType()), operand));
-      Operation *row = b.clone(op, map);
-      for (OpResult result : row->getResults())
-        result.setType(vectorOf(result.getType()));
-    }
-    return map.lookup(body.getTerminator()->getOperand(0));
-  }
-
-  /// `tokens` (none: the one token of a rank-1 input) x the `chunk` weight
-  /// rows from n0, in blocks of tn rows, into `tile` (the [T, chunk] or
-  /// [chunk] window of the result at column n0). With a prologue its rows
-  /// for these tokens are computed first and every block reads them.
-  Value tokenBlock(Value tile, bool addInit, ArrayRef<Value> tokens, Value n0,
-                   int64_t tn, int64_t chunk) {
-    Value xs = c.x;
-    SmallVector<Value> xTokens(tokens.begin(), tokens.end());
-    if (kernel.prologue) {
-      xs = prologueRows(tokens);
-      for (auto [j, t] : llvm::enumerate(xTokens))
-        t = index(j);
-    }
-    if (chunk == tn)
-      return block(tile, addInit, xs, xTokens, tokens, n0, tn, index(0));
-    auto loop = scf::ForOp::create(
-        b, loc, index(0), index(chunk), index(tn), ValueRange{tile},
-        [&](OpBuilder &, Location, Value r, ValueRange iter) {
-          Value rows = arith::AddIOp::create(b, loc, n0, r);
-          scf::YieldOp::create(
-              b, loc, block(iter[0], addInit, xs, xTokens, tokens, rows, tn, r));
-        });
-    return loop.getResult(0);
-  }
-
-  /// The prologue generic's rows for `tokens` ([tm, K], or [K] for a rank-1
-  /// input), computed a vector along K at a time: each input read at the
-  /// prologue's indices of (token, k), contiguously when its map has the
-  /// innermost dimension and as a splat otherwise. Written into a new
-  /// buffer, or into `into` from its row `firstRow` on.
-  Value prologueRows(ArrayRef<Value> tokens, Value into = {}, Value firstRow = {}) {
-    linalg::GenericOp p = kernel.prologue;
-    Type f32 = b.getF32Type();
-    ArrayRef<int64_t> shape = cast<RankedTensorType>(p.getResult(0).getType()).getShape();
-    ArrayRef<int64_t> features = shape.drop_front(tokens.empty() ? 0 : 1);
-    Value buf = into;
-    if (!buf) {
-      SmallVector<int64_t> bufShape;
-      if (!tokens.empty())
-        bufShape.push_back(int64_t(tokens.size()));
-      bufShape.push_back(c.k);
-      buf = tensor::EmptyOp::create(b, loc, bufShape, f32);
-    }
-    auto loop = scf::ForOp::create(
-        b, loc, index(0), index(c.k), index(vl), ValueRange{buf},
-        [&](OpBuilder &, Location, Value k, ValueRange iter) {
-          // k -> the feature indices, innermost last.
-          SmallVector<Value> featureIdx(features.size());
-          Value rest = k;
-          for (size_t f = features.size(); f-- > 1;) {
-            featureIdx[f] = arith::RemUIOp::create(b, loc, rest, index(features[f]));
-            rest = arith::DivUIOp::create(b, loc, rest, index(features[f]));
-          }
-          featureIdx[0] = rest;
-          Value out = iter[0];
-          for (size_t j = 0; j < std::max<size_t>(tokens.size(), 1); ++j) {
-            SmallVector<Value> at;
-            if (!tokens.empty())
-              at.push_back(tokens[j]);
-            at.append(featureIdx);
-            SmallVector<Value> args;
-            for (OpOperand *in : p.getDpsInputOperands()) {
-              AffineMap m = p.getMatchingIndexingMap(in);
-              SmallVector<Value> idx;
-              for (unsigned i = 0; i < m.getNumResults(); ++i)
-                idx.push_back(at[m.getDimPosition(i)]);
-              Type elt = getElementTypeOrSelf(in->get().getType());
-              if (m.getNumResults() && m.getDimPosition(m.getNumResults() - 1) ==
-                                            m.getNumDims() - 1)
-                args.push_back(read(in->get(), idx, elt));
-              else
-                args.push_back(vector::BroadcastOp::create(
-                    b, loc, VectorType::get({vl}, elt),
-                    tensor::ExtractOp::create(b, loc, in->get(), idx)));
-            }
-            Value v = applyBody(p, args, vl);
-            SmallVector<Value> outIdx = {k};
-            if (!tokens.empty())
-              outIdx.insert(outIdx.begin(),
-                            firstRow ? arith::AddIOp::create(b, loc, firstRow, index(j))
-                                           .getResult()
-                                     : index(j));
-            out = vector::TransferWriteOp::create(b, loc, v, out, outIdx,
-                                                  ArrayRef<bool>{true})
-                      .getResult();
-          }
-          scf::YieldOp::create(b, loc, out);
-        });
-    return loop.getResult(0);
-  }
-
-  /// A vector<vl> of weights widened exactly to f32 (bf16 is the high half
-  /// of an f32: zero-extend and shift).
-  Value widen(Value v) {
-    auto vt = cast<VectorType>(v.getType());
-    Type elt = vt.getElementType();
-    auto f32v = VectorType::get(vt.getShape(), b.getF32Type());
-    if (elt.isF32())
-      return v;
-    if (!elt.isBF16())
-      return arith::ExtFOp::create(b, loc, f32v, v);
-    auto i16v = VectorType::get(vt.getShape(), b.getI16Type());
-    auto i32v = VectorType::get(vt.getShape(), b.getI32Type());
-    Value bits = arith::BitcastOp::create(b, loc, i16v, v);
-    Value wide = arith::ExtUIOp::create(b, loc, i32v, bits);
-    Value sixteen = arith::ConstantOp::create(
-        b, loc, DenseElementsAttr::get(i32v, b.getI32IntegerAttr(16).getValue()));
-    Value shifted = arith::ShLIOp::create(b, loc, wide, sixteen);
-    return arith::BitcastOp::create(b, loc, f32v, shifted);
-  }
-
-  Value read(Value source, ValueRange indices, Type elt) {
-    auto type = VectorType::get({vl}, elt);
-    Value pad = arith::ConstantOp::create(b, loc, b.getZeroAttr(elt));
-    return vector::TransferReadOp::create(b, loc, type, source, indices, pad,
-                                          ArrayRef<bool>{true});
-  }
-
-  /// One register block: the input rows `xTokens` of `xs` (none: rank 1)
-  /// x weight rows [n0, n0 + tn), written to rows `outTokens` of `tile` at
-  /// column `col`.
-  Value block(Value tile, bool addInit, Value xs, ArrayRef<Value> xTokens,
-              ArrayRef<Value> outTokens, Value n0, int64_t tn, Value col,
-              ArrayRef<Value> outPrefix = {}) {
-    SmallVector<Value> rowsOut =
-        blockRows(xs, xTokens, std::max<int64_t>(outTokens.size(), 1), n0, tn);
-    auto rowType = VectorType::get({tn}, b.getF32Type());
-    for (auto [j, row] : llvm::enumerate(rowsOut)) {
-      SmallVector<Value> outIdx(outPrefix.begin(), outPrefix.end());
-      if (!outTokens.empty())
-        outIdx.push_back(outTokens[j]);
-      outIdx.push_back(col);
-      if (addInit) {
-        // The window still holds the init's values (it is a slice of them).
-        Value pad = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0.0));
-        Value prior = vector::TransferReadOp::create(b, loc, rowType, tile, outIdx,
-                                                     pad, ArrayRef<bool>{true});
-        row = arith::AddFOp::create(b, loc, row, prior);
-      }
-      tile = vector::TransferWriteOp::create(b, loc, row, tile, outIdx,
-                                             ArrayRef<bool>{true})
-                 .getResult();
-    }
+Value KernelEmitter::tokenBlocks(Value tile, Value lo, Value hi, int64_t tm,
+                                 function_ref<Value(Value, ArrayRef<Value>)> emitBlock) {
+  auto tokensFrom = [&](Value t0, int64_t count) {
+    SmallVector<Value> tokens = {t0};
+    for (int64_t j = 1; j < count; ++j)
+      tokens.push_back(arith::AddIOp::create(b, loc, t0, index(j)));
+    return tokens;
+  };
+  Value full = fullBlocksEnd(lo, hi, tm);
+  auto loop = scf::ForOp::create(
+      b, loc, lo, full, index(tm), ValueRange{tile},
+      [&](OpBuilder &, Location, Value t0, ValueRange iter) {
+        scf::YieldOp::create(b, loc, emitBlock(iter[0], tokensFrom(t0, tm)));
+      });
+  tile = loop.getResult(0);
+  if (tm == 1)
     return tile;
+  SmallVector<int64_t> counts = llvm::to_vector(llvm::seq<int64_t>(1, tm));
+  Value left = arith::SubIOp::create(b, loc, hi, full);
+  auto rest = scf::IndexSwitchOp::create(b, loc, TypeRange{tile.getType()}, left,
+                                         counts, counts.size());
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(&rest.getDefaultRegion().emplaceBlock());
+  scf::YieldOp::create(b, loc, tile);
+  for (auto [count, region] : llvm::zip(counts, rest.getCaseRegions())) {
+    b.setInsertionPointToStart(&region.emplaceBlock());
+    scf::YieldOp::create(b, loc, emitBlock(tile, tokensFrom(full, count)));
   }
+  return rest.getResult(0);
+}
 
-  /// The sums of one register block, a vector<tn> per token (tm of them):
-  /// the input rows `xTokens` of `xs` (none: rank 1) x weight rows
-  /// [n0, n0 + tn) of each of `weights` (the contraction's, or the slices of
-  /// a gather's), with the epilogue's body applied.
-  SmallVector<Value> blockRows(Value xs, ArrayRef<Value> xTokens, int64_t tm,
-                               Value n0, int64_t tn, int64_t kExtent = 0) {
-    if (kExtent == 0)
-      kExtent = c.k;
-    Type f32 = b.getF32Type();
-    auto accType = VectorType::get({vl}, f32);
-    Value zero = arith::ConstantOp::create(
-        b, loc, DenseElementsAttr::get(accType, b.getF32FloatAttr(0.0).getValue()));
-    // The weights read: one contraction's, or both of a fused pair's
-    // (accumulators [weight][token][row]).
-    SmallVector<Value> weights = blockWeights;
-    if (weights.empty()) {
-      weights.push_back(c.w);
-      if (kernel.second)
-        weights.push_back(kernel.second->w);
-    }
-    Type wElt = cast<ShapedType>(weights[0].getType()).getElementType();
-    auto tokenInput = [&](int64_t j, Value k) {
-      return xTokens.empty() ? read(xs, {k}, f32) : read(xs, {xTokens[j], k}, f32);
-    };
-    auto rowType = VectorType::get({tn}, f32);
-    if (tm == 1) {
-      // One token: nothing to reuse a weight vector for, so the block runs
-      // its rows one after the other (an scf.for over them), each with its
-      // own K loop and horizontal sum: the block's weights are read in
-      // memory order. (Interleaving the rows' loops reads tn streams of one
-      // row each, which the hardware prefetchers follow badly when rows are
-      // short.) Each accumulator sums the same products in the same order.
-      Value zeroRow = arith::ConstantOp::create(
-          b, loc, DenseElementsAttr::get(rowType, b.getF32FloatAttr(0.0).getValue()));
-      auto rowLoop = scf::ForOp::create(
-          b, loc, index(0), index(tn), index(1),
-          SmallVector<Value>(weights.size(), zeroRow),
-          [&](OpBuilder &, Location, Value r, ValueRange rowsIn) {
-            Value row = arith::AddIOp::create(b, loc, n0, r);
-            SmallVector<Value> next;
-            for (size_t m = 0; m < weights.size(); ++m) {
-              auto kLoop = scf::ForOp::create(
-                  b, loc, index(0), index(kExtent), index(vl), ValueRange{zero},
-                  [&](OpBuilder &, Location, Value k, ValueRange a) {
-                    Value w = widen(read(weights[m], {row, k}, wElt));
-                    scf::YieldOp::create(
-                        b, loc,
-                        ValueRange{vector::FMAOp::create(b, loc, w, tokenInput(0, k),
-                                                         a[0])});
-                  });
-              Value sum = vector::ReductionOp::create(
-                  b, loc, vector::CombiningKind::ADD, kLoop.getResult(0),
-                  arith::FastMathFlags::reassoc);
-              next.push_back(vector::InsertOp::create(b, loc, sum, rowsIn[m],
-                                                      ArrayRef<OpFoldResult>{r}));
-            }
-            scf::YieldOp::create(b, loc, next);
-          });
-      SmallVector<Value> rowsOut(rowLoop.getResults());
-      return {kernel.epilogue ? applyBody(kernel.epilogue, rowsOut, tn) : rowsOut[0]};
-    }
+Value KernelEmitter::prologueSpans(Value tile, bool addInit, Value lo, Value hi,
+                                   int64_t tm, Value n0, int64_t tn, int64_t chunk,
+                                   int64_t span) {
+  auto spans = scf::ForOp::create(
+      b, loc, lo, hi, index(span), ValueRange{tile},
+      [&](OpBuilder &, Location, Value s0, ValueRange outer) {
+        Value s1 = arith::MinUIOp::create(
+            b, loc, arith::AddIOp::create(b, loc, s0, index(span)), hi);
+        Value xs = prologueSpan(s0, s1);
+        auto rowBlocks = scf::ForOp::create(
+            b, loc, index(0), index(chunk), index(tn), ValueRange{outer[0]},
+            [&](OpBuilder &, Location, Value r, ValueRange iter) {
+              Value rows = arith::AddIOp::create(b, loc, n0, r);
+              scf::YieldOp::create(
+                  b, loc,
+                  tokenBlocks(iter[0], s0, s1, tm,
+                              [&](Value t, ArrayRef<Value> tokens) {
+                                SmallVector<Value> local;
+                                for (Value token : tokens)
+                                  local.push_back(
+                                      arith::SubIOp::create(b, loc, token, s0));
+                                return block(t, addInit, xs, local, tokens, rows,
+                                             tn, r);
+                              }));
+            });
+        scf::YieldOp::create(b, loc, rowBlocks.getResults());
+      });
+  return spans.getResult(0);
+}
 
-    // Several tokens: one K loop for the block, each weight vector loaded
-    // once and used for every token.
-    const int64_t perWeight = tm * tn;
-    SmallVector<Value> rowsOfW;
-    for (int64_t r = 0; r < tn; ++r)
-      rowsOfW.push_back(r == 0 ? n0
-                               : arith::AddIOp::create(b, loc, n0, index(r)).getResult());
-    SmallVector<Value> zeros(weights.size() * perWeight, zero);
-    auto kLoop = scf::ForOp::create(
-        b, loc, index(0), index(kExtent), index(vl), zeros,
-        [&](OpBuilder &, Location, Value k, ValueRange in) {
-          SmallVector<Value> xv, next(in.begin(), in.end());
-          for (int64_t j = 0; j < tm; ++j)
-            xv.push_back(tokenInput(j, k));
-          for (auto [m, weight] : llvm::enumerate(weights))
-            for (int64_t r = 0; r < tn; ++r) {
-              Value w = widen(read(weight, {rowsOfW[r], k}, wElt));
-              for (int64_t j = 0; j < tm; ++j) {
-                Value &a = next[m * perWeight + j * tn + r];
-                a = vector::FMAOp::create(b, loc, w, xv[j], a);
-              }
-            }
-          scf::YieldOp::create(b, loc, next);
-        });
+Value KernelEmitter::prologueSpan(Value lo, Value hi) {
+  Value count = arith::SubIOp::create(b, loc, hi, lo);
+  Value buf = tensor::EmptyOp::create(
+      b, loc, ArrayRef<OpFoldResult>{count, b.getIndexAttr(c.k)}, b.getF32Type());
+  auto loop = scf::ForOp::create(
+      b, loc, lo, hi, index(1), ValueRange{buf},
+      [&](OpBuilder &, Location, Value t, ValueRange iter) {
+        Value at = arith::SubIOp::create(b, loc, t, lo);
+        scf::YieldOp::create(b, loc, prologueRows({t}, iter[0], at));
+      });
+  return loop.getResult(0);
+}
 
-    SmallVector<Value> rows;
-    for (int64_t j = 0; j < tm; ++j) {
-      SmallVector<Value> rowsOut;
-      for (size_t m = 0; m < weights.size(); ++m) {
-        SmallVector<Value> sums;
-        for (int64_t r = 0; r < tn; ++r)
-          sums.push_back(vector::ReductionOp::create(
-              b, loc, vector::CombiningKind::ADD,
-              kLoop.getResult(m * perWeight + j * tn + r),
-              arith::FastMathFlags::reassoc));
-        rowsOut.push_back(vector::FromElementsOp::create(b, loc, rowType, sums));
-      }
-      rows.push_back(kernel.epilogue ? applyBody(kernel.epilogue, rowsOut, tn)
-                                     : rowsOut[0]);
+Value KernelEmitter::applyBody(linalg::GenericOp generic, ValueRange args,
+                               int64_t lanes) {
+  Block &body = generic.getRegion().front();
+  IRMapping map;
+  for (auto [blockArg, arg] : llvm::zip(body.getArguments(), args))
+    map.map(blockArg, arg);
+  auto vectorOf = [&](Type t) { return VectorType::get({lanes}, t); };
+  for (Operation &op : body.without_terminator()) {
+    if (auto cst = dyn_cast<arith::ConstantOp>(op)) {
+      auto splat = DenseElementsAttr::get(vectorOf(cst.getType()),
+                                          cst.getValue());
+      map.map(cst.getResult(), arith::ConstantOp::create(b, loc, splat));
+      continue;
     }
-    return rows;
+    for (Value operand : op.getOperands())
+      if (!map.contains(operand))
+        map.map(operand, vector::BroadcastOp::create(
+                             b, loc, vectorOf(operand.getType()), operand));
+    Operation *row = b.clone(op, map);
+    for (OpResult result : row->getResults())
+      result.setType(vectorOf(result.getType()));
   }
+  return map.lookup(body.getTerminator()->getOperand(0));
+}
 
-  /// A gather contraction's weights for the expert of slot `s`: the [N, K]
-  /// slice of each stacked weight read (one, or a fused pair's two), and
-  /// its input row.
-  Value selectSlot(Value s) {
-    Value id = tensor::ExtractOp::create(b, loc, c.selector, ValueRange{index(0), s});
-    Value ex = arith::IndexCastOp::create(b, loc, b.getIndexType(), id);
-    blockWeights.clear();
-    SmallVector<Value> stacked = {c.w};
-    if (kernel.second)
-      stacked.push_back(kernel.second->w);
-    for (Value w : stacked) {
-      auto type = cast<RankedTensorType>(w.getType());
-      auto sliceType = RankedTensorType::get({c.n, c.k}, type.getElementType());
-      blockWeights.push_back(tensor::ExtractSliceOp::create(
-          b, loc, sliceType, w,
-          ArrayRef<OpFoldResult>{ex, b.getIndexAttr(0), b.getIndexAttr(0)},
-          ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(c.n),
-                                 b.getIndexAttr(c.k)},
-          ArrayRef<OpFoldResult>(SmallVector<OpFoldResult>(3, b.getIndexAttr(1)))));
-    }
-    auto xType = RankedTensorType::get({c.k}, b.getF32Type());
-    SmallVector<OpFoldResult> offsets = {b.getIndexAttr(0)};
-    if (c.perSlot)
-      offsets.push_back(s);
-    offsets.push_back(b.getIndexAttr(0));
-    SmallVector<OpFoldResult> sizes(offsets.size() - 1, b.getIndexAttr(1));
-    sizes.push_back(b.getIndexAttr(c.k));
-    return tensor::ExtractSliceOp::create(
-        b, loc, xType, c.x, offsets, sizes,
-        SmallVector<OpFoldResult>(offsets.size(), b.getIndexAttr(1)));
+Value KernelEmitter::tokenBlock(Value tile, bool addInit, ArrayRef<Value> tokens,
+                                Value n0, int64_t tn, int64_t chunk) {
+  Value xs = c.x;
+  SmallVector<Value> xTokens(tokens.begin(), tokens.end());
+  if (kernel.prologue) {
+    xs = prologueRows(tokens);
+    for (auto [j, t] : llvm::enumerate(xTokens))
+      t = index(j);
   }
+  if (chunk == tn)
+    return block(tile, addInit, xs, xTokens, tokens, n0, tn, index(0));
+  auto loop = scf::ForOp::create(
+      b, loc, index(0), index(chunk), index(tn), ValueRange{tile},
+      [&](OpBuilder &, Location, Value r, ValueRange iter) {
+        Value rows = arith::AddIOp::create(b, loc, n0, r);
+        scf::YieldOp::create(
+            b, loc, block(iter[0], addInit, xs, xTokens, tokens, rows, tn, r));
+      });
+  return loop.getResult(0);
+}
 
-public:
-  /// A gather contraction (with its epilogue, if any): a forall over the
-  /// slots' blocks of tn weight rows, each reading its slot's expert.
-  Value emitGather(int64_t rows) {
-    Value dest = kernel.epilogue ? kernel.epilogue.getDpsInits()[0]
-                                 : c.init.getDefiningOp<linalg::FillOp>().getOutputs()[0];
-    int64_t tn = blockFor(c.n, rows), perSlot = c.n / tn;
-    auto forall = scf::ForallOp::create(
-        b, loc, ArrayRef<OpFoldResult>{b.getIndexAttr(c.slots * perSlot)},
-        ValueRange{dest}, std::nullopt);
-    OpBuilder::InsertionGuard guard(b);
-    b.setInsertionPoint(forall.getTerminator());
-    Value blk = forall.getInductionVar(0);
-    Value s = arith::DivUIOp::create(b, loc, blk, index(perSlot));
-    Value n0 = arith::MulIOp::create(
-        b, loc, arith::RemUIOp::create(b, loc, blk, index(perSlot)), index(tn));
-    Value xs = selectSlot(s);
-    Value shared = forall.getRegionIterArgs()[0];
-    SmallVector<OpFoldResult> offsets = {b.getIndexAttr(0), s, n0};
-    SmallVector<OpFoldResult> sizes = {b.getIndexAttr(1), b.getIndexAttr(1),
-                                       b.getIndexAttr(tn)};
-    SmallVector<OpFoldResult> strides(3, b.getIndexAttr(1));
-    // Not rank-reduced: with one row a block, [1, 1, 1] -> [1] could keep a
-    // strided unit dimension.
-    Value tile = tensor::ExtractSliceOp::create(b, loc, shared, offsets, sizes,
-                                                strides);
-    tile = block(tile, /*addInit=*/false, xs, {}, {}, n0, tn, index(0),
-                 {index(0), index(0)});
-    b.setInsertionPointToStart(forall.getTerminator().getBody());
-    tensor::ParallelInsertSliceOp::create(b, loc, tile, shared, offsets, sizes,
-                                          strides);
-    return forall.getResult(0);
+Value KernelEmitter::prologueRows(ArrayRef<Value> tokens, Value into, Value firstRow) {
+  linalg::GenericOp p = kernel.prologue;
+  Type f32 = b.getF32Type();
+  ArrayRef<int64_t> shape = cast<RankedTensorType>(p.getResult(0).getType()).getShape();
+  ArrayRef<int64_t> features = shape.drop_front(tokens.empty() ? 0 : 1);
+  Value buf = into;
+  if (!buf) {
+    SmallVector<int64_t> bufShape;
+    if (!tokens.empty())
+      bufShape.push_back(int64_t(tokens.size()));
+    bufShape.push_back(c.k);
+    buf = tensor::EmptyOp::create(b, loc, bufShape, f32);
   }
+  auto loop = scf::ForOp::create(
+      b, loc, index(0), index(c.k), index(vl), ValueRange{buf},
+      [&](OpBuilder &, Location, Value k, ValueRange iter) {
+        // k -> the feature indices, innermost last.
+        SmallVector<Value> featureIdx(features.size());
+        Value rest = k;
+        for (size_t f = features.size(); f-- > 1;) {
+          featureIdx[f] = arith::RemUIOp::create(b, loc, rest, index(features[f]));
+          rest = arith::DivUIOp::create(b, loc, rest, index(features[f]));
+        }
+        featureIdx[0] = rest;
+        Value out = iter[0];
+        for (size_t j = 0; j < std::max<size_t>(tokens.size(), 1); ++j) {
+          SmallVector<Value> at;
+          if (!tokens.empty())
+            at.push_back(tokens[j]);
+          at.append(featureIdx);
+          SmallVector<Value> args;
+          for (OpOperand *in : p.getDpsInputOperands()) {
+            AffineMap m = p.getMatchingIndexingMap(in);
+            SmallVector<Value> idx;
+            for (unsigned i = 0; i < m.getNumResults(); ++i)
+              idx.push_back(at[m.getDimPosition(i)]);
+            Type elt = getElementTypeOrSelf(in->get().getType());
+            if (m.getNumResults() && m.getDimPosition(m.getNumResults() - 1) ==
+                                          m.getNumDims() - 1)
+              args.push_back(read(in->get(), idx, elt));
+            else
+              args.push_back(vector::BroadcastOp::create(
+                  b, loc, VectorType::get({vl}, elt),
+                  tensor::ExtractOp::create(b, loc, in->get(), idx)));
+          }
+          Value v = applyBody(p, args, vl);
+          SmallVector<Value> outIdx = {k};
+          if (!tokens.empty())
+            outIdx.insert(outIdx.begin(),
+                          firstRow ? arith::AddIOp::create(b, loc, firstRow, index(j))
+                                         .getResult()
+                                   : index(j));
+          out = vector::TransferWriteOp::create(b, loc, v, out, outIdx,
+                                                ArrayRef<bool>{true})
+                    .getResult();
+        }
+        scf::YieldOp::create(b, loc, out);
+      });
+  return loop.getResult(0);
+}
 
-  /// A per-slot gather contraction and the weighted sum over its slots that
-  /// reads it (y[0, n] = sum_s w[0, s] * d[0, s, n], the MoE's combine): a
-  /// forall over blocks of tn rows, each running through the slots in
-  /// order and adding w * its rows to registers, then writing y's rows.
-  /// Rows shorter than kShortRow values (the MoE's down projection) take
-  /// twice the rows per block: a block then reads as many bytes of each
-  /// slot's expert, contiguously, as one of full-length rows would.
-  Value emitGatherCombine(int64_t rows) {
-    if (c.k < kShortRow)
-      rows *= 2;
-    linalg::GenericOp combine = kernel.combine;
-    Value slotWeights = combine.getDpsInputs()[1];
-    Value dest = combine.getDpsInits()[0].getDefiningOp<linalg::FillOp>().getOutputs()[0];
-    int64_t tn = blockFor(c.n, rows);
-    auto forall = scf::ForallOp::create(
-        b, loc, ArrayRef<OpFoldResult>{b.getIndexAttr(c.n / tn)}, ValueRange{dest},
-        std::nullopt);
-    OpBuilder::InsertionGuard guard(b);
-    b.setInsertionPoint(forall.getTerminator());
-    Value n0 = arith::MulIOp::create(b, loc, forall.getInductionVar(0), index(tn));
-    auto rowType = VectorType::get({tn}, b.getF32Type());
-    Value zero = arith::ConstantOp::create(
-        b, loc, DenseElementsAttr::get(rowType, b.getF32FloatAttr(0.0).getValue()));
-    auto slots = scf::ForOp::create(
-        b, loc, index(0), index(c.slots), index(1), ValueRange{zero},
-        [&](OpBuilder &, Location, Value s, ValueRange acc) {
-          Value xs = selectSlot(s);
-          Value row = blockRows(xs, {}, 1, n0, tn)[0];
-          Value w = tensor::ExtractOp::create(b, loc, slotWeights,
-                                              ValueRange{index(0), s});
-          Value ws = vector::BroadcastOp::create(b, loc, rowType, w);
-          // The combine's own order: acc + w * d.
-          scf::YieldOp::create(
-              b, loc,
-              ValueRange{arith::AddFOp::create(
-                  b, loc, acc[0], arith::MulFOp::create(b, loc, ws, row))});
-        });
-    Value sum = slots.getResult(0);
-    if (kernel.sharedDown) {
-      // The shared expert's rows of this block, gated, added as the add
-      // generic adds them (its operand order).
-      const Contraction &d = *kernel.sharedDown;
-      blockWeights = {d.w};
-      Value down = blockRows(d.x, {index(0)}, 1, n0, tn, d.k)[0];
-      Value logit = tensor::ExtractOp::create(
-          b, loc, kernel.sharedGate.getDpsInputs()[1], ValueRange{index(0), index(0)});
-      Value gated = applyBody(kernel.sharedGate,
-                              {down, vector::BroadcastOp::create(b, loc, rowType, logit)},
-                              tn);
-      Value routed = kernel.combine.getResult(0);
-      sum = kernel.sharedAdd.getDpsInputs()[0] == routed
-                ? applyBody(kernel.sharedAdd, {sum, gated}, tn)
-                : applyBody(kernel.sharedAdd, {gated, sum}, tn);
+Value KernelEmitter::widen(Value v) {
+  auto vt = cast<VectorType>(v.getType());
+  Type elt = vt.getElementType();
+  auto f32v = VectorType::get(vt.getShape(), b.getF32Type());
+  if (elt.isF32())
+    return v;
+  if (!elt.isBF16())
+    return arith::ExtFOp::create(b, loc, f32v, v);
+  auto i16v = VectorType::get(vt.getShape(), b.getI16Type());
+  auto i32v = VectorType::get(vt.getShape(), b.getI32Type());
+  Value bits = arith::BitcastOp::create(b, loc, i16v, v);
+  Value wide = arith::ExtUIOp::create(b, loc, i32v, bits);
+  Value sixteen = arith::ConstantOp::create(
+      b, loc, DenseElementsAttr::get(i32v, b.getI32IntegerAttr(16).getValue()));
+  Value shifted = arith::ShLIOp::create(b, loc, wide, sixteen);
+  return arith::BitcastOp::create(b, loc, f32v, shifted);
+}
+
+Value KernelEmitter::read(Value source, ValueRange indices, Type elt) {
+  auto type = VectorType::get({vl}, elt);
+  Value pad = arith::ConstantOp::create(b, loc, b.getZeroAttr(elt));
+  return vector::TransferReadOp::create(b, loc, type, source, indices, pad,
+                                        ArrayRef<bool>{true});
+}
+
+Value KernelEmitter::block(Value tile, bool addInit, Value xs, ArrayRef<Value> xTokens,
+                           ArrayRef<Value> outTokens, Value n0, int64_t tn, Value col,
+                           ArrayRef<Value> outPrefix) {
+  SmallVector<Value> rowsOut =
+      blockRows(xs, xTokens, std::max<int64_t>(outTokens.size(), 1), n0, tn);
+  auto rowType = VectorType::get({tn}, b.getF32Type());
+  for (auto [j, row] : llvm::enumerate(rowsOut)) {
+    SmallVector<Value> outIdx(outPrefix.begin(), outPrefix.end());
+    if (!outTokens.empty())
+      outIdx.push_back(outTokens[j]);
+    outIdx.push_back(col);
+    if (addInit) {
+      // The window still holds the init's values (it is a slice of them).
+      Value pad = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0.0));
+      Value prior = vector::TransferReadOp::create(b, loc, rowType, tile, outIdx,
+                                                   pad, ArrayRef<bool>{true});
+      row = arith::AddFOp::create(b, loc, row, prior);
     }
-    Value shared = forall.getRegionIterArgs()[0];
-    SmallVector<OpFoldResult> offsets = {b.getIndexAttr(0), n0};
-    SmallVector<OpFoldResult> sizes = {b.getIndexAttr(1), b.getIndexAttr(tn)};
-    SmallVector<OpFoldResult> strides(2, b.getIndexAttr(1));
-    Value tile = tensor::ExtractSliceOp::create(b, loc, shared, offsets, sizes,
-                                                strides);
-    tile = vector::TransferWriteOp::create(b, loc, sum, tile,
-                                           ValueRange{index(0), index(0)},
+    tile = vector::TransferWriteOp::create(b, loc, row, tile, outIdx,
                                            ArrayRef<bool>{true})
                .getResult();
-    b.setInsertionPointToStart(forall.getTerminator().getBody());
-    tensor::ParallelInsertSliceOp::create(b, loc, tile, shared, offsets, sizes,
-                                          strides);
-    return forall.getResult(0);
+  }
+  return tile;
+}
+
+SmallVector<Value> KernelEmitter::blockRows(Value xs, ArrayRef<Value> xTokens,
+                                            int64_t tm, Value n0, int64_t tn,
+                                            int64_t kExtent) {
+  if (kExtent == 0)
+    kExtent = c.k;
+  Type f32 = b.getF32Type();
+  auto accType = VectorType::get({vl}, f32);
+  Value zero = arith::ConstantOp::create(
+      b, loc, DenseElementsAttr::get(accType, b.getF32FloatAttr(0.0).getValue()));
+  // The weights read: one contraction's, or both of a fused pair's
+  // (accumulators [weight][token][row]).
+  SmallVector<Value> weights = blockWeights;
+  if (weights.empty()) {
+    weights.push_back(c.w);
+    if (kernel.second)
+      weights.push_back(kernel.second->w);
+  }
+  Type wElt = cast<ShapedType>(weights[0].getType()).getElementType();
+  auto tokenInput = [&](int64_t j, Value k) {
+    return xTokens.empty() ? read(xs, {k}, f32) : read(xs, {xTokens[j], k}, f32);
+  };
+  auto rowType = VectorType::get({tn}, f32);
+  if (tm == 1) {
+    // One token: nothing to reuse a weight vector for, so the block runs
+    // its rows one after the other (an scf.for over them), each with its
+    // own K loop and horizontal sum: the block's weights are read in
+    // memory order. (Interleaving the rows' loops reads tn streams of one
+    // row each, which the hardware prefetchers follow badly when rows are
+    // short.) Each accumulator sums the same products in the same order.
+    Value zeroRow = arith::ConstantOp::create(
+        b, loc, DenseElementsAttr::get(rowType, b.getF32FloatAttr(0.0).getValue()));
+    auto rowLoop = scf::ForOp::create(
+        b, loc, index(0), index(tn), index(1),
+        SmallVector<Value>(weights.size(), zeroRow),
+        [&](OpBuilder &, Location, Value r, ValueRange rowsIn) {
+          Value row = arith::AddIOp::create(b, loc, n0, r);
+          SmallVector<Value> next;
+          for (size_t m = 0; m < weights.size(); ++m) {
+            auto kLoop = scf::ForOp::create(
+                b, loc, index(0), index(kExtent), index(vl), ValueRange{zero},
+                [&](OpBuilder &, Location, Value k, ValueRange a) {
+                  Value w = widen(read(weights[m], {row, k}, wElt));
+                  scf::YieldOp::create(
+                      b, loc,
+                      ValueRange{vector::FMAOp::create(b, loc, w, tokenInput(0, k),
+                                                       a[0])});
+                });
+            Value sum = vector::ReductionOp::create(
+                b, loc, vector::CombiningKind::ADD, kLoop.getResult(0),
+                arith::FastMathFlags::reassoc);
+            next.push_back(vector::InsertOp::create(b, loc, sum, rowsIn[m],
+                                                    ArrayRef<OpFoldResult>{r}));
+          }
+          scf::YieldOp::create(b, loc, next);
+        });
+    SmallVector<Value> rowsOut(rowLoop.getResults());
+    return {kernel.epilogue ? applyBody(kernel.epilogue, rowsOut, tn) : rowsOut[0]};
   }
 
-private:
-  SmallVector<Value> blockWeights; ///< a gather's slices for this block
-  OpBuilder &b;
-  Location loc;
-  const Contraction &c;
-  Kernel &kernel;
-  int64_t vl;
-};
+  // Several tokens: one K loop for the block, each weight vector loaded
+  // once and used for every token.
+  const int64_t perWeight = tm * tn;
+  SmallVector<Value> rowsOfW;
+  for (int64_t r = 0; r < tn; ++r)
+    rowsOfW.push_back(r == 0 ? n0
+                             : arith::AddIOp::create(b, loc, n0, index(r)).getResult());
+  SmallVector<Value> zeros(weights.size() * perWeight, zero);
+  auto kLoop = scf::ForOp::create(
+      b, loc, index(0), index(kExtent), index(vl), zeros,
+      [&](OpBuilder &, Location, Value k, ValueRange in) {
+        SmallVector<Value> xv, next(in.begin(), in.end());
+        for (int64_t j = 0; j < tm; ++j)
+          xv.push_back(tokenInput(j, k));
+        for (auto [m, weight] : llvm::enumerate(weights))
+          for (int64_t r = 0; r < tn; ++r) {
+            Value w = widen(read(weight, {rowsOfW[r], k}, wElt));
+            for (int64_t j = 0; j < tm; ++j) {
+              Value &a = next[m * perWeight + j * tn + r];
+              a = vector::FMAOp::create(b, loc, w, xv[j], a);
+            }
+          }
+        scf::YieldOp::create(b, loc, next);
+      });
 
-} // namespace
-
+  SmallVector<Value> rows;
+  for (int64_t j = 0; j < tm; ++j) {
+    SmallVector<Value> rowsOut;
+    for (size_t m = 0; m < weights.size(); ++m) {
+      SmallVector<Value> sums;
+      for (int64_t r = 0; r < tn; ++r)
+        sums.push_back(vector::ReductionOp::create(
+            b, loc, vector::CombiningKind::ADD,
+            kLoop.getResult(m * perWeight + j * tn + r),
+            arith::FastMathFlags::reassoc));
+      rowsOut.push_back(vector::FromElementsOp::create(b, loc, rowType, sums));
+    }
+    rows.push_back(kernel.epilogue ? applyBody(kernel.epilogue, rowsOut, tn)
+                                   : rowsOut[0]);
+  }
+  return rows;
+}
 Value emitKernel(OpBuilder &b, Location loc, Kernel &kernel, const KernelShape &shape) {
   KernelEmitter emitter(b, loc, kernel, shape.vectorWidth);
   if (!kernel.c.selector)

@@ -1,0 +1,137 @@
+//===- KernelEmitter.h - a matched kernel as vector code --------*- C++ -*-===//
+//
+// Internal to passes/Lower: the emitter of one matched contraction kernel.
+// KernelEmitter.cpp emits dense contractions (register blocks of weight
+// rows, token blocks, prologues and epilogues); GatherKernels.cpp the gather
+// contractions of routed experts (a slot's expert chosen by its selector,
+// and the MoE's weighted combine).
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef QNEXT_PASSES_LOWER_KERNELEMITTER_H
+#define QNEXT_PASSES_LOWER_KERNELEMITTER_H
+
+#include "ContractionKernels.h"
+
+namespace mlir::qnext::kernels {
+
+/// The largest of preferred, preferred-1, ..., 1 that divides n.
+inline int64_t blockFor(int64_t n, int64_t preferred) {
+  for (int64_t r = std::max<int64_t>(preferred, 1); r > 1; --r)
+    if (n % r == 0)
+      return r;
+  return 1;
+}
+
+class KernelEmitter {
+public:
+  KernelEmitter(OpBuilder &b, Location loc, Kernel &kernel, int64_t vl)
+      : b(b), loc(loc), c(kernel.c), kernel(kernel), vl(vl) {}
+
+  /// Rewrites the kernel's ops; returns the replacement of its last one.
+  Value emit(int64_t rows, int64_t tokenRows, int64_t tokenBlockRows,
+             int64_t prologueTasks, int64_t tokenTile);
+
+private:
+  /// Tokens whose prologue rows a task keeps at once when the kernel runs
+  /// on all tokens (no token-tile).
+  static constexpr int64_t kPrologueSpan = 64;
+  /// A combine's rows below this length are short (see emitGatherCombine).
+  static constexpr int64_t kShortRow = 1024;
+
+  Value index(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
+
+  /// lo + (hi - lo) rounded down to a multiple of tm: where the blocks of tm
+  /// tokens end and the tokens taken one by one begin.
+  Value fullBlocksEnd(Value lo, Value hi, int64_t tm);
+
+  /// Tokens [lo, hi) in blocks of tm (an scf.for), then the 0 to tm - 1
+  /// left as one block of their count (an scf.index_switch on it), so that
+  /// every token block reads its weights once. `emitBlock` computes one
+  /// block of the given tokens into a tile.
+  Value tokenBlocks(Value tile, Value lo, Value hi, int64_t tm,
+                    function_ref<Value(Value, ArrayRef<Value>)> emitBlock);
+
+  /// Several tokens with a prologue. For each span of `span` tokens of
+  /// [lo, hi), the task computes the prologue's rows of the span once, then
+  /// each block of tn weight rows of its chunk runs over the whole span
+  /// (tm tokens at a time, then the rest as one block): a block's weights
+  /// stay in cache while the tokens stream. (Tokens outside the row blocks
+  /// would read the chunk's weights again for every block of tokens.)
+  Value prologueSpans(Value tile, bool addInit, Value lo, Value hi, int64_t tm,
+                      Value n0, int64_t tn, int64_t chunk, int64_t span);
+
+  /// The prologue's rows of tokens [lo, hi) ([hi - lo, K]), token by token,
+  /// each written straight into its row.
+  Value prologueSpan(Value lo, Value hi);
+
+  /// A generic's scalar body applied to vectors of `lanes`: its arguments
+  /// are `args`, each scalar op becomes the same op on vectors, a scalar
+  /// constant or a value from outside the body a splat of it.
+  Value applyBody(linalg::GenericOp generic, ValueRange args, int64_t lanes);
+
+  /// `tokens` (none: the one token of a rank-1 input) x the `chunk` weight
+  /// rows from n0, in blocks of tn rows, into `tile` (the [T, chunk] or
+  /// [chunk] window of the result at column n0). With a prologue its rows
+  /// for these tokens are computed first and every block reads them.
+  Value tokenBlock(Value tile, bool addInit, ArrayRef<Value> tokens, Value n0,
+                   int64_t tn, int64_t chunk);
+
+  /// The prologue generic's rows for `tokens` ([tm, K], or [K] for a rank-1
+  /// input), computed a vector along K at a time: each input read at the
+  /// prologue's indices of (token, k), contiguously when its map has the
+  /// innermost dimension and as a splat otherwise. Written into a new
+  /// buffer, or into `into` from its row `firstRow` on.
+  Value prologueRows(ArrayRef<Value> tokens, Value into = {}, Value firstRow = {});
+
+  /// A vector<vl> of weights widened exactly to f32 (bf16 is the high half
+  /// of an f32: zero-extend and shift).
+  Value widen(Value v);
+
+  Value read(Value source, ValueRange indices, Type elt);
+
+  /// One register block: the input rows `xTokens` of `xs` (none: rank 1)
+  /// x weight rows [n0, n0 + tn), written to rows `outTokens` of `tile` at
+  /// column `col`.
+  Value block(Value tile, bool addInit, Value xs, ArrayRef<Value> xTokens,
+              ArrayRef<Value> outTokens, Value n0, int64_t tn, Value col,
+              ArrayRef<Value> outPrefix = {});
+
+  /// The sums of one register block, a vector<tn> per token (tm of them):
+  /// the input rows `xTokens` of `xs` (none: rank 1) x weight rows
+  /// [n0, n0 + tn) of each of `weights` (the contraction's, or the slices of
+  /// a gather's), with the epilogue's body applied.
+  SmallVector<Value> blockRows(Value xs, ArrayRef<Value> xTokens, int64_t tm,
+                               Value n0, int64_t tn, int64_t kExtent = 0);
+
+  /// A gather contraction's weights for the expert of slot `s`: the [N, K]
+  /// slice of each stacked weight read (one, or a fused pair's two), and
+  /// its input row.
+  Value selectSlot(Value s);
+
+public:
+  /// A gather contraction (with its epilogue, if any): a forall over the
+  /// slots' blocks of tn weight rows, each reading its slot's expert.
+  Value emitGather(int64_t rows);
+
+  /// A per-slot gather contraction and the weighted sum over its slots that
+  /// reads it (y[0, n] = sum_s w[0, s] * d[0, s, n], the MoE's combine): a
+  /// forall over blocks of tn rows, each running through the slots in
+  /// order and adding w * its rows to registers, then writing y's rows.
+  /// Rows shorter than kShortRow values (the MoE's down projection) take
+  /// twice the rows per block: a block then reads as many bytes of each
+  /// slot's expert, contiguously, as one of full-length rows would.
+  Value emitGatherCombine(int64_t rows);
+
+private:
+  SmallVector<Value> blockWeights; ///< a gather's slices for this block
+  OpBuilder &b;
+  Location loc;
+  const Contraction &c;
+  Kernel &kernel;
+  int64_t vl;
+};
+
+} // namespace mlir::qnext::kernels
+
+#endif // QNEXT_PASSES_LOWER_KERNELEMITTER_H
