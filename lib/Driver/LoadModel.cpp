@@ -9,6 +9,7 @@
 
 #include "CompileSteps.h"
 
+#include "qnext/Dialect/QNext/QNextOps.h"
 #include "qnext/Model/ModelBuilder.h"
 #include "qnext/Model/WeightLayout.h"
 
@@ -52,7 +53,8 @@ std::vector<StateInfo> readStates(mlir::ModuleOp module) {
   std::vector<StateInfo> states;
   if (auto prefill = module.lookupSymbol<mlir::func::FuncOp>("prefill"))
     for (unsigned i = 0; i < prefill.getNumArguments(); ++i)
-      if (auto name = prefill.getArgAttrOfType<mlir::StringAttr>(i, "qnext.state")) {
+      if (auto name = prefill.getArgAttrOfType<mlir::StringAttr>(
+              i, mlir::qnext::kStateAttrName)) {
         auto type = mlir::cast<mlir::RankedTensorType>(prefill.getArgument(i).getType());
         std::vector<int64_t> shape(type.getShape().begin(), type.getShape().end());
         for (int64_t &d : shape)

@@ -83,20 +83,22 @@ void buildEntry(OpBuilder &b, Location loc, StringRef name, int64_t tokens,
       RankedTensorType::get({2 * c.numLayers, tokens, c.hiddenSize}, f32);
   if (taps)
     results.push_back(tapsType);
-  auto func = func::FuncOp::create(b, loc, name,
-                                   b.getFunctionType(inputs, results));
-  func.setArgAttr(0, "qnext.name", b.getStringAttr("ids"));
-  func.setArgAttr(1, "qnext.name", b.getStringAttr("positions"));
-  func.setArgAttr(2, "qnext.name", b.getStringAttr("past"));
+  auto func = func::FuncOp::create(b, loc, name, b.getFunctionType(inputs, results));
+  func.setArgAttr(0, mlir::qnext::kNameAttrName, b.getStringAttr("ids"));
+  func.setArgAttr(1, mlir::qnext::kNameAttrName, b.getStringAttr("positions"));
+  func.setArgAttr(2, mlir::qnext::kNameAttrName, b.getStringAttr("past"));
   if (prefill)
-    func.setArgAttr(3, "qnext.name", b.getStringAttr("logits_from"));
-  func.setResultAttr(0, "qnext.name", b.getStringAttr("logits"));
+    func.setArgAttr(3, mlir::qnext::kNameAttrName, b.getStringAttr("logits_from"));
+  func.setResultAttr(0, mlir::qnext::kNameAttrName, b.getStringAttr("logits"));
   for (size_t i = 0; i < slots.size(); ++i) {
-    func.setArgAttr(firstState + i, "qnext.state", b.getStringAttr(slots[i].name));
-    func.setResultAttr(1 + i, "qnext.state", b.getStringAttr(slots[i].name));
+    func.setArgAttr(firstState + i, mlir::qnext::kStateAttrName,
+                    b.getStringAttr(slots[i].name));
+    func.setResultAttr(1 + i, mlir::qnext::kStateAttrName,
+                       b.getStringAttr(slots[i].name));
   }
   if (taps)
-    func.setResultAttr(1 + slots.size(), "qnext.name", b.getStringAttr("taps"));
+    func.setResultAttr(1 + slots.size(), mlir::qnext::kNameAttrName,
+                       b.getStringAttr("taps"));
 
   OpBuilder::InsertionGuard guard(b);
   Block *body = func.addEntryBlock();

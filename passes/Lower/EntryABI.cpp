@@ -43,11 +43,11 @@ struct EntryABIPass
     SmallVector<int> writesInto(func.getNumResults(), -1);
     SmallVector<bool> written(numArgs, false);
     for (unsigned r = 0; r < func.getNumResults(); ++r) {
-      auto name = func.getResultAttrOfType<StringAttr>(r, "qnext.state");
+      auto name = func.getResultAttrOfType<StringAttr>(r, kStateAttrName);
       if (!name)
         continue;
       for (unsigned a = 0; a < numArgs; ++a)
-        if (func.getArgAttrOfType<StringAttr>(a, "qnext.state") == name &&
+        if (func.getArgAttrOfType<StringAttr>(a, kStateAttrName) == name &&
             !written[a]) {
           writesInto[r] = a;
           written[a] = true;
