@@ -3,10 +3,12 @@
 #include "qnext/Artifact/ArtifactWriter.h"
 #include "qnext/ArtifactFormat.h"
 #include "qnext/FileChecks.h"
+#include "qnext/VersionInfo.h"
 #include "qnext/Chat.h"
 #include "qnext/Sampler.h"
 #include "qnext/Tokenizer.h"
 
+#include "llvm/ADT/ScopeExit.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
@@ -23,7 +25,7 @@ using ordered_json = nlohmann::ordered_json;
 namespace qnext {
 
 namespace {
-constexpr const char *kCompilerVersion = "0.1.0";
+constexpr const char *kCompilerVersion = QNEXT_VERSION;
 
 uint64_t alignUp(uint64_t v) {
   return (v + artifact::kSectionAlignment - 1) / artifact::kSectionAlignment *
@@ -88,6 +90,20 @@ readCheckpointTextFiles(llvm::StringRef folder, const ModelConfig &config) {
     out.push_back({"generation", text});
   }
   return out;
+}
+
+artifact::ABI abiOf(const ManifestInputs &in) {
+  artifact::ABI abi;
+  abi.kind = in.kind;
+  abi.vocab = in.config->vocabSize;
+  abi.weights = in.plan->size;
+  for (const StateInfo &s : in.states)
+    abi.states.push_back(s.shape);
+  if (in.taps) {
+    abi.tapRows = 2 * in.config->numLayers;
+    abi.tapHidden = in.config->hiddenSize;
+  }
+  return abi;
 }
 
 std::string buildManifest(const ManifestInputs &in) {
@@ -157,7 +173,8 @@ Error writeArtifact(llvm::StringRef path, llvm::StringRef manifest,
                     llvm::ArrayRef<char> code, const WeightPlan &plan,
                     const Checkpoint &checkpoint,
                     llvm::ArrayRef<ExtraSection> extras,
-                    llvm::function_ref<void(uint64_t, uint64_t)> progress) {
+                    llvm::function_ref<void(uint64_t, uint64_t)> progress,
+                    bool allowNonfinite) {
   using namespace artifact;
   // Layout: header, table, then the sections at aligned offsets: manifest,
   // code, the extras, weights last.
@@ -187,12 +204,17 @@ Error writeArtifact(llvm::StringRef path, llvm::StringRef manifest,
 
   auto temp = llvm::sys::fs::TempFile::create(path + ".tmp-%%%%%%");
   if (!temp)
-    return temp.takeError();
+    return llvm::createStringError(path.str() + ": " + llvm::toString(temp.takeError()));
+  llvm::raw_fd_ostream os(temp->FD, /*shouldClose=*/false);
+  // A write error (a full disk) is reported as an Error; the stream must
+  // not keep it, or its destructor aborts the process.
+  llvm::scope_exit clearStream([&] { os.clear_error(); });
   auto discard = [&](Error e) {
+    os.flush(); // into the file about to go, not into its closed descriptor
+    os.clear_error();
     llvm::consumeError(temp->discard());
     return e;
   };
-  llvm::raw_fd_ostream os(temp->FD, /*shouldClose=*/false);
   auto zeros = [&](uint64_t n) {
     static const char kZeros[4096] = {};
     for (; n; n -= std::min<uint64_t>(n, sizeof kZeros))
@@ -228,7 +250,8 @@ Error writeArtifact(llvm::StringRef path, llvm::StringRef manifest,
                           if (progress)
                             progress(written, plan.size);
                           return Error::success();
-                        });
+                        },
+                        allowNonfinite);
   if (e)
     return discard(std::move(e));
   while (written < plan.size) {
@@ -251,10 +274,10 @@ Error writeArtifact(llvm::StringRef path, llvm::StringRef manifest,
            count * sizeof(Section));
   os.flush();
   if (os.has_error())
-    return discard(llvm::createStringError(path.str() + ": " +
-                                           os.error().message()));
-  os.clear_error();
-  return temp->keep(path);
+    return discard(llvm::createStringError(path.str() + ": " + os.error().message()));
+  if (Error e = temp->keep(path))
+    return llvm::createStringError(path.str() + ": " + llvm::toString(std::move(e)));
+  return Error::success();
 }
 
 } // namespace qnext

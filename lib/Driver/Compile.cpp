@@ -11,6 +11,7 @@
 #include "CompileSteps.h"
 
 #include "qnext/InitAll.h"
+#include "qnext/Messages.h"
 #include "qnext/Target/CPUObject.h"
 #include "qnext/Target/CPUPipeline.h"
 #include "qnext/Target/CUDAPipeline.h"
@@ -23,9 +24,12 @@
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/FileSystem.h"
+#include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/Process.h"
 #include "llvm/Support/WithColor.h"
 #include "llvm/Support/raw_ostream.h"
 
+#include <chrono>
 #include <cstdlib>
 #include <functional>
 
@@ -33,9 +37,30 @@ using namespace llvm;
 using namespace qnext;
 using namespace qnext::driver;
 
+static bool statusShown = false;
+
+void qnext::driver::showStatus(const CompileOptions &options, const Twine &what) {
+  if (options.quiet || !sys::Process::StandardErrIsDisplayed())
+    return;
+  errs() << "\r\033[K" << options.toolName << ": " << what << "...";
+  errs().flush();
+  statusShown = true;
+}
+
+void qnext::driver::clearStatus() {
+  if (statusShown)
+    errs() << "\r\033[K";
+  statusShown = false;
+}
+
 mlir::LogicalResult qnext::driver::reportError(const CompileOptions &options,
                                                const Twine &message) {
-  WithColor::error(errs(), options.toolName) << message << "\n";
+  clearStatus();
+  // One line, however much of a hostile file a message quotes.
+  std::string line = message.str();
+  if (line.size() > kMaxLine)
+    line = excerpt(line, kMaxLine);
+  WithColor::error(errs(), options.toolName) << line << "\n";
   return mlir::failure();
 }
 
@@ -114,7 +139,9 @@ mlir::LogicalResult qnext::compile(const CompileOptions &options) {
   if (options.emulateGPU && compileTo == CompilePhase::PTX)
     return fail("--emulate-gpu makes no PTX: the kernels run on the host");
 
+  const auto started = std::chrono::steady_clock::now();
   // The model: its inputs checked, its IR built.
+  showStatus(options, "reading " + options.input);
   mlir::DialectRegistry registry;
   mlir::qnext::registerAllDialects(registry);
   mlir::MLIRContext context(registry);
@@ -172,9 +199,15 @@ mlir::LogicalResult qnext::compile(const CompileOptions &options) {
   if (cuda && compileTo == CompilePhase::Kernels)
     return fail("--compile-to=kernels is a --target=cpu phase (CUDA: "
                 "--compile-to=gpu)");
-  if (!dumpPhasesTo.empty())
-    if (std::error_code ec = sys::fs::create_directories(dumpPhasesTo))
+  // The dump folder, made as any new folder is (the umask decides).
+  if (!dumpPhasesTo.empty()) {
+    if (sys::fs::exists(dumpPhasesTo) && !sys::fs::is_directory(dumpPhasesTo))
+      return fail("--dump-phases-to " + dumpPhasesTo + ": is a file, not a folder");
+    if (std::error_code ec =
+            sys::fs::create_directories(dumpPhasesTo, /*IgnoreExisting=*/true,
+                                        sys::fs::all_all))
       return fail("--dump-phases-to " + dumpPhasesTo + ": " + ec.message());
+  }
   OutputWriter writer(options, outputKind);
   if (Error e = writer.dump(CompilePhase::QNext,
                             [&](raw_ostream &os) { module.print(os); }))
@@ -248,6 +281,7 @@ mlir::LogicalResult qnext::compile(const CompileOptions &options) {
   std::unique_ptr<mlir::PassManager> pm;
   for (size_t i = 0; i < phases.size() && phases[i].first <= compileTo; ++i) {
     auto [phase, build] = phases[i];
+    showStatus(options, Twine("lowering to ") + phaseName(phase));
     if (!pm && !(pm = newPassManager()))
       return fail("bad pass-manager options");
     if (mlir::failed(build(*pm)))
@@ -265,5 +299,29 @@ mlir::LogicalResult qnext::compile(const CompileOptions &options) {
     if (Error e = writer.dump(phase, [&](raw_ostream &os) { module.print(os); }))
       return fail(toString(std::move(e)));
   }
-  return writeOutputs(options, model, writer, pipelineText, *fusions);
+  if (mlir::failed(writeOutputs(options, model, writer, pipelineText, *fusions)))
+    return mlir::failure();
+  clearStatus();
+
+  // One line on success: what was written, how big, for what, how long.
+  if (options.quiet || output == "-")
+    return mlir::success();
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  uint64_t bytes = 0;
+  (void)sys::fs::file_size(output, bytes);
+  auto size = [](uint64_t b) {
+    return b >= (uint64_t(1) << 30) ? formatv("{0:f1} GB", b / 1e9).str()
+           : b >= (uint64_t(1) << 20) ? formatv("{0:f1} MB", b / 1e6).str()
+                                      : formatv("{0:f1} kB", b / 1e3).str();
+  };
+  raw_ostream &os = errs();
+  os << options.toolName << ": wrote " << output;
+  if (compileTo == CompilePhase::Artifact)
+    os << ": " << size(bytes) << ", " << model.config.numLayers << " layers, code for "
+       << model.codeFor;
+  else
+    os << " (" << phaseName(compileTo) << ", " << size(bytes) << ")";
+  os << formatv(" in {0:f1} s\n", seconds);
+  return mlir::success();
 }

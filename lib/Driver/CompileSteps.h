@@ -33,6 +33,13 @@ namespace qnext::driver {
 mlir::LogicalResult reportError(const CompileOptions &options,
                                 const llvm::Twine &message);
 
+/// On a terminal, unless options.quiet: one status line on stderr,
+/// "TOOL: WHAT...", redrawn in place by the next step and cleared before any
+/// other line (reportError clears it). Nothing anywhere else: logs stay
+/// clean.
+void showStatus(const CompileOptions &options, const llvm::Twine &what);
+void clearStatus();
+
 /// The phase's name, as --compile-to spells it.
 const char *phaseName(CompilePhase phase);
 
@@ -47,6 +54,9 @@ struct LoadedModel {
   mlir::OwningOpRef<mlir::ModuleOp> module;
   /// The states the runtime allocates, read off @prefill before lowering.
   std::vector<StateInfo> states;
+  /// What the code was generated for (the CPU's name, or the GPU's
+  /// architecture), for the summary line; set by writeOutputs.
+  std::string codeFor;
 };
 
 /// Reads options.input (a checkpoint folder or a config.json), checks the

@@ -107,12 +107,50 @@ qnext::driver::loadModel(mlir::MLIRContext &context,
     model.textFiles = std::move(*files);
   }
   WeightLayout layout(model.config, dtypeOf);
+  // quantization_config says how the weights are stored: held against the
+  // tensors, never ignored without a word.
+  const std::string &quant = model.config.quantMethod;
   if (model.checkpoint) {
     auto report = layout.checkInventory(*model.checkpoint);
-    if (!report)
-      return fail(toString(report.takeError()));
-    for (const std::string &warning : report->warnings)
-      WithColor::warning(errs(), options.toolName) << warning << "\n";
+    if (!report) {
+      std::string message = toString(report.takeError());
+      if (!quant.empty())
+        message += " (config.json's quantization_config says quant_method '" + quant +
+                   "': qnext compiles float weights, F32, BF16 or F16)";
+      return fail(message);
+    }
+    clearStatus();
+    // One warning per kind, with a count.
+    const std::vector<std::string> &extra = report->unexpected;
+    if (!extra.empty()) {
+      std::string examples;
+      for (size_t i = 0; i < extra.size() && i < 3; ++i)
+        examples += (i ? ", " : "") + extra[i];
+      WithColor::warning(errs(), options.toolName)
+          << (extra.size() == 1 ? "1 tensor the model does not read is ignored: "
+                                : std::to_string(extra.size()) +
+                                      " tensors the model does not read are ignored: ")
+          << examples << (extra.size() > 3 ? ", ..." : "") << "\n";
+    }
+    if (report->tiedLMHeadIgnored)
+      WithColor::warning(errs(), options.toolName)
+          << "lm_head.weight is present but tie_word_embeddings is true: it is "
+             "ignored\n";
+    if (!quant.empty()) {
+      std::string dtypes;
+      for (DType d : report->dtypes)
+        dtypes += (dtypes.empty() ? "" : ", ") + dtypeName(d).str();
+      WithColor::note(errs(), options.toolName)
+          << "config.json's quantization_config (quant_method '" << quant
+          << "') does not match the tensors, which are " << dtypes
+          << ": it is ignored and the weights compile as stored\n";
+    }
+  } else if (!quant.empty()) {
+    clearStatus();
+    WithColor::note(errs(), options.toolName)
+        << "config.json's quantization_config (quant_method '" << quant
+        << "') is ignored: without weights the code is compiled for "
+        << (model.config.dtype.empty() ? "bfloat16" : model.config.dtype) << " weights\n";
   }
 
   model.module = buildModel(context, model.config, layout, options.taps);

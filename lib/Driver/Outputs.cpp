@@ -20,7 +20,6 @@
 #include "llvm/Support/Path.h"
 #include "llvm/Support/ToolOutputFile.h"
 
-#include <algorithm>
 
 using namespace llvm;
 using namespace qnext;
@@ -28,19 +27,27 @@ using namespace qnext::driver;
 
 Error OutputWriter::writeText(StringRef path,
                               function_ref<void(raw_ostream &)> print) {
-  if (path == options.output && outputKind == OutputKind::InPlace) {
-    std::string text, error;
-    raw_string_ostream os(text);
-    print(os);
-    if (!writeInPlace(path.str(), text, error))
-      return createStringError(error);
+  std::string text, error;
+  raw_string_ostream os(text);
+  print(os);
+  if (path == "-") {
+    outs() << text;
+    outs().flush();
+    if (outs().has_error()) {
+      std::error_code ec = outs().error();
+      outs().clear_error(); // or its destructor aborts the process
+      return createStringError("<stdout>: " + ec.message());
+    }
     return Error::success();
   }
-  if (Error e = writeToOutput(path, [&](raw_ostream &os) {
-        print(os);
-        return Error::success();
-      }))
-    return createStringError(path + ": " + toString(std::move(e)));
+  // A character device (/dev/null) is written in place, never replaced;
+  // anything else through a temporary file renamed into place, so that a
+  // write error (a full disk) leaves the previous output as it was.
+  bool written = path == options.output && outputKind == OutputKind::InPlace
+                     ? writeInPlace(path.str(), text, error)
+                     : writeReplacing(path.str(), text, error);
+  if (!written)
+    return createStringError(error);
   return Error::success();
 }
 
@@ -50,9 +57,10 @@ Error OutputWriter::dump(CompilePhase phase,
   if (options.dumpPhasesTo.empty())
     return Error::success();
   SmallString<256> path(options.dumpPhasesTo);
-  sys::path::append(path, formatv("{0:2}-{1}{2}", dumped++, phaseName(phase),
-                                  extension).str());
-  std::replace(path.begin(), path.end(), ' ', '0');
+  // Only the file's name is formatted: the folder's may hold anything.
+  sys::path::append(path, formatv("{0}{1}-{2}{3}", dumped < 10 ? "0" : "", dumped,
+                                  phaseName(phase), extension).str());
+  ++dumped;
   return writeText(path, print);
 }
 
@@ -108,17 +116,9 @@ qnext::driver::writeOutputs(const CompileOptions &options, LoadedModel &model,
     auto plan = readWeightPlan(module);
     if (!plan)
       return fail(toString(plan.takeError()));
-    mlir::qnext::CPUTargetInfo info;
-    auto code = mlir::qnext::emitSharedObject(module, targetOptions, &info);
-    if (!code)
-      return fail(toString(code.takeError()));
     ManifestInputs inputs;
     inputs.config = &model.config;
     inputs.states = model.states;
-    inputs.triple = info.triple;
-    inputs.cpu = info.cpu;
-    inputs.features = info.features;
-    inputs.libraries = info.libraries;
     inputs.pipeline = pipeline;
     inputs.fusions = fusions;
     inputs.taps = options.taps;
@@ -127,11 +127,27 @@ qnext::driver::writeOutputs(const CompileOptions &options, LoadedModel &model,
       inputs.gpuArch = options.gpuArch;
     }
     inputs.plan = &*plan;
+    // The code carries what it assumes of the runtime's buffers; the
+    // runtime checks the manifest against it.
+    targetOptions.abiRecord = artifact::abiRecord(abiOf(inputs));
+    showStatus(options, "generating code for " +
+                            (inputs.kind == "cuda" ? options.gpuArch : targetOptions.cpu));
+    mlir::qnext::CPUTargetInfo info;
+    auto code = mlir::qnext::emitSharedObject(module, targetOptions, &info);
+    if (!code)
+      return fail(toString(code.takeError()));
+    model.codeFor = inputs.kind == "cuda" ? options.gpuArch + " (host code: " + info.cpu + ")"
+                                          : info.cpu;
+    clearStatus();
+    inputs.triple = info.triple;
+    inputs.cpu = info.cpu;
+    inputs.features = info.features;
+    inputs.libraries = info.libraries;
     std::string manifest = buildManifest(inputs);
-    ProgressLine progress(options.toolName + ": packing weights");
-    if (Error e = writeArtifact(output, manifest, *code, *plan,
-                                *model.checkpoint, model.textFiles, progress))
-      return fail(output + ": " + toString(std::move(e)));
+    ProgressLine progress(options.toolName + ": packing weights", !options.quiet);
+    if (Error e = writeArtifact(output, manifest, *code, *plan, *model.checkpoint,
+                                model.textFiles, progress, options.allowNonfinite))
+      return fail(toString(std::move(e)));
     return mlir::success();
   }
 

@@ -8,7 +8,9 @@
 
 #include "qnext/Model/Config.h"
 #include "qnext/FileChecks.h"
+#include "qnext/Messages.h"
 
+#include "llvm/ADT/STLExtras.h"
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
 
@@ -47,7 +49,7 @@ public:
       return fallback.value_or(0);
     }
     if (!v->is_number_integer()) {
-      fail(qualified(name) + " must be an integer, got " + v->dump());
+      fail(qualified(name) + " must be an integer, got " + excerpt(v->dump()));
       return 0;
     }
     return v->get<int64_t>();
@@ -71,7 +73,7 @@ public:
       return fallback.value_or(0.0);
     }
     if (!v->is_number()) {
-      fail(qualified(name) + " must be a number, got " + v->dump());
+      fail(qualified(name) + " must be a number, got " + excerpt(v->dump()));
       return 0.0;
     }
     double value = v->get<double>();
@@ -85,7 +87,7 @@ public:
     if (!v)
       return fallback;
     if (!v->is_boolean()) {
-      fail(qualified(name) + " must be true or false, got " + v->dump());
+      fail(qualified(name) + " must be true or false, got " + excerpt(v->dump()));
       return fallback;
     }
     return v->get<bool>();
@@ -99,7 +101,7 @@ public:
       return fallback.value_or("");
     }
     if (!v->is_string()) {
-      fail(qualified(name) + " must be a string, got " + v->dump());
+      fail(qualified(name) + " must be a string, got " + excerpt(v->dump()));
       return "";
     }
     return v->get<std::string>();
@@ -109,7 +111,7 @@ public:
   const json *object_(const char *name) {
     const json *v = get(name);
     if (v && !v->is_object()) {
-      fail(qualified(name) + " must be an object, got " + v->dump());
+      fail(qualified(name) + " must be an object, got " + excerpt(v->dump()));
       return nullptr;
     }
     return v;
@@ -135,10 +137,7 @@ public:
   std::string error;
 };
 
-std::string truncated(const json &v) {
-  std::string s = v.dump();
-  return s.size() > 60 ? s.substr(0, 57) + "..." : s;
-}
+std::string truncated(const json &v) { return excerpt(v.dump(), 60); }
 
 /// RoPE: v4 spelling (rope_theta, partial_rotary_factor, rope_scaling) or v5
 /// (rope_parameters holding all three), spec 1.4 and 5.4.
@@ -209,7 +208,7 @@ void readLayerPattern(FieldReader &in, ModelConfig &c) {
       else
         return in.fail(in.qualified("layer_types") + "[" + std::to_string(i) +
                        "] must be \"linear_attention\" or \"full_attention\", "
-                       "got " + t.dump());
+                       "got " + excerpt(t.dump()));
     }
     return;
   }
@@ -235,7 +234,7 @@ void readMlpPattern(FieldReader &in, ModelConfig &c) {
     for (const json &v : *only) {
       if (!v.is_number_integer() || v.get<int64_t>() < 0 ||
           v.get<int64_t>() >= c.numLayers)
-        return in.fail(in.qualified("mlp_only_layers") + " holds " + v.dump() +
+        return in.fail(in.qualified("mlp_only_layers") + " holds " + excerpt(v.dump()) +
                        ", not a layer index in [0, " +
                        std::to_string(c.numLayers) + ")");
       dense[v.get<int64_t>()] = true;
@@ -367,7 +366,7 @@ Expected<ModelConfig> parseModelConfig(StringRef text, StringRef fileName) {
     if (top.failed())
       return top.takeError();
     if (!text)
-      return llvm::createStringError(file + ": model_type '" + type +
+      return llvm::createStringError(file + ": model_type '" + excerpt(type) +
                                      "' needs a text_config object");
     object = text;
     path = "text_config.";
@@ -386,7 +385,7 @@ Expected<ModelConfig> parseModelConfig(StringRef text, StringRef fileName) {
     c.family = ModelFamily::Qwen35MoE;
   else
     return llvm::createStringError(
-        file + ": " + path + "model_type '" + type +
+        file + ": " + path + "model_type '" + excerpt(type) +
         "' is not supported (expected qwen3_next, qwen3_5_text, "
         "qwen3_5_moe_text, or qwen3_5 / qwen3_5_moe with a text_config)");
   c.modelType = type;
@@ -396,8 +395,30 @@ Expected<ModelConfig> parseModelConfig(StringRef text, StringRef fileName) {
   // torch_dtype (v4) or dtype (v5), in the text config or at the top.
   for (const json *o : {object, static_cast<const json *>(&root)})
     for (const char *key : {"torch_dtype", "dtype"})
-      if (c.dtype.empty() && o->contains(key) && (*o)[key].is_string())
+      if (c.dtype.empty() && o->contains(key) && !(*o)[key].is_null()) {
+        const std::string where = file + ": " + (o == object ? path : "") + key;
+        if (!(*o)[key].is_string())
+          return llvm::createStringError(where + " must be a string, got " +
+                                         truncated((*o)[key]));
         c.dtype = (*o)[key].get<std::string>();
+        if (!llvm::is_contained({"float32", "bfloat16", "float16", "auto"}, c.dtype))
+          return llvm::createStringError(where + " '" + excerpt(c.dtype) +
+                                         "' is not a dtype qnext compiles (float32, "
+                                         "bfloat16, float16, auto)");
+      }
+  // quantization_config: what the weights are said to be; the compiler
+  // holds it against the tensors (LoadModel.cpp).
+  for (const json *o : {object, static_cast<const json *>(&root)})
+    if (c.quantMethod.empty() && o->contains("quantization_config") &&
+        !(*o)["quantization_config"].is_null()) {
+      const json &q = (*o)["quantization_config"];
+      if (!q.is_object())
+        return llvm::createStringError(file + ": quantization_config must be an object, got " +
+                                       truncated(q));
+      c.quantMethod = q.contains("quant_method") && q["quant_method"].is_string()
+                          ? excerpt(q["quant_method"].get<std::string>(), 40)
+                          : "unnamed";
+    }
   if (in.failed())
     return in.takeError();
   return c;

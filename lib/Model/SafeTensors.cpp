@@ -8,6 +8,7 @@
 
 #include "qnext/Model/SafeTensors.h"
 #include "qnext/FileChecks.h"
+#include "qnext/Messages.h"
 
 #include "llvm/Support/Endian.h"
 #include "llvm/Support/FileSystem.h"
@@ -122,7 +123,7 @@ Expected<std::vector<TensorInfo>> parseSafeTensors(StringRef file,
       continue;
     }
     auto bad = [&](const llvm::Twine &what) {
-      return fail(file, "tensor '" + name + "': " + what);
+      return fail(file, "tensor '" + excerpt(name) + "': " + what);
     };
     if (name.empty())
       return fail(file, "a tensor has an empty name");
@@ -133,7 +134,7 @@ Expected<std::vector<TensorInfo>> parseSafeTensors(StringRef file,
     std::string dtypeText = entry["dtype"].get<std::string>();
     std::optional<DType> dtype = parseDType(dtypeText);
     if (!dtype)
-      return bad("unknown dtype '" + dtypeText + "'");
+      return bad("unknown dtype '" + excerpt(dtypeText) + "'");
 
     TensorInfo info;
     info.name = name;
@@ -144,10 +145,10 @@ Expected<std::vector<TensorInfo>> parseSafeTensors(StringRef file,
     uint64_t elements = 1;
     for (const json &d : entry["shape"]) {
       if (!d.is_number_integer() || d.get<int64_t>() < 0)
-        return bad("shape holds " + d.dump() + ", not a non-negative integer");
+        return bad("shape holds " + excerpt(d.dump()) + ", not a non-negative integer");
       uint64_t dim = d.get<uint64_t>();
       if (dim && elements > (UINT64_MAX / 8) / dim)
-        return bad("shape " + entry["shape"].dump() + " is too large");
+        return bad("shape " + excerpt(entry["shape"].dump()) + " is too large");
       elements *= dim;
       info.shape.push_back(static_cast<int64_t>(dim));
     }
@@ -159,14 +160,14 @@ Expected<std::vector<TensorInfo>> parseSafeTensors(StringRef file,
     info.begin = offsets[0].get<uint64_t>();
     info.end = offsets[1].get<uint64_t>();
     if (info.begin > info.end)
-      return bad("data_offsets " + offsets.dump() + " end before they begin");
+      return bad("data_offsets " + excerpt(offsets.dump()) + " end before they begin");
     if (info.end > dataSize)
-      return bad("data_offsets " + offsets.dump() +
+      return bad("data_offsets " + excerpt(offsets.dump()) +
                  " run past the end of the data (" + llvm::Twine(dataSize) +
                  " bytes)");
     uint64_t needed = elements * static_cast<uint64_t>(dtypeSize(*dtype));
     if (info.end - info.begin != needed)
-      return bad("data_offsets " + offsets.dump() + " hold " +
+      return bad("data_offsets " + excerpt(offsets.dump()) + " hold " +
                  llvm::Twine(info.end - info.begin) + " bytes but shape " +
                  formatShape(info.shape) + " of " + dtypeText + " needs " +
                  llvm::Twine(needed));

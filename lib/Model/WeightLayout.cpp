@@ -2,12 +2,19 @@
 
 #include "qnext/Model/WeightLayout.h"
 #include "qnext/Dialect/QNext/QNextOps.h"
+#include "qnext/Messages.h"
 #include "qnext/Model/SafeTensors.h"
 
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/BuiltinTypes.h"
 
+#include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/StringSet.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cstring>
+#include <map>
 
 using namespace mlir;
 using llvm::StringRef;
@@ -127,6 +134,7 @@ llvm::Expected<InventoryReport>
 WeightLayout::checkInventory(const Checkpoint &checkpoint) const {
   InventoryReport report;
   llvm::StringSet<> expected;
+  std::map<std::string, std::pair<DType, std::string>> expertDTypes;
   for (const ExpectedTensor &want : checkpointTensors()) {
     expected.insert(want.name);
     const TensorInfo *info = checkpoint.find(want.name);
@@ -149,6 +157,25 @@ WeightLayout::checkInventory(const Checkpoint &checkpoint) const {
       return llvm::createStringError(where + " has dtype " +
                                      dtypeName(info->dtype).str() +
                                      ", expected F32, BF16 or F16");
+    if (!llvm::is_contained(report.dtypes, info->dtype))
+      report.dtypes.push_back(info->dtype);
+    // A layer's experts of one projection are stacked into one tensor of
+    // one dtype: expert 0's.
+    size_t at = want.name.find(".experts.");
+    if (at != std::string::npos) {
+      size_t digits = at + strlen(".experts.");
+      size_t end = want.name.find('.', digits);
+      if (end != std::string::npos && end > digits &&
+          std::all_of(want.name.begin() + digits, want.name.begin() + end, ::isdigit)) {
+        std::string group = want.name.substr(0, digits) + "{e}" + want.name.substr(end);
+        auto [first, added] = expertDTypes.try_emplace(group, info->dtype, want.name);
+        if (!added && first->second.first != info->dtype)
+          return llvm::createStringError(
+              where + " has dtype " + dtypeName(info->dtype).str() + ", '" +
+              first->second.second + "' has " + dtypeName(first->second.first).str() +
+              ": a layer's experts must share one dtype");
+      }
+    }
   }
   for (const TensorInfo *info : checkpoint.tensors()) {
     StringRef name = info->name;
@@ -159,12 +186,10 @@ WeightLayout::checkInventory(const Checkpoint &checkpoint) const {
     else if (name.starts_with("model.visual."))
       ++report.visionTensors;
     else if (name == "lm_head.weight" && config.tieWordEmbeddings)
-      report.warnings.push_back("lm_head.weight is present but "
-                                "tie_word_embeddings is true: it is ignored");
+      report.tiedLMHeadIgnored = true;
     else
-      report.warnings.push_back("unexpected tensor '" + info->name + "' in " +
-                                checkpoint.fileName(*info).str() +
-                                " is ignored");
+      report.unexpected.push_back("'" + excerpt(info->name) + "' in " +
+                                  checkpoint.fileName(*info).str());
   }
   return report;
 }

@@ -7,6 +7,8 @@
 #include "mlir/IR/BuiltinAttributes.h"
 #include "mlir/IR/BuiltinTypes.h"
 
+#include "llvm/ADT/StringSet.h"
+
 #include <cstring>
 #include <functional>
 
@@ -89,9 +91,38 @@ Expected<WeightPlan> readWeightPlan(mlir::ModuleOp module) {
   return plan;
 }
 
+int64_t firstNonfinite(llvm::ArrayRef<uint8_t> bytes, DType dtype, bool &isNaN) {
+  // All exponent bits set: infinity when the mantissa is zero, else NaN.
+  auto scan = [&](auto word, uint64_t exponent, uint64_t mantissa) -> int64_t {
+    using Word = decltype(word);
+    const size_t n = bytes.size() / sizeof(Word);
+    for (size_t i = 0; i < n; ++i) {
+      Word v;
+      std::memcpy(&v, bytes.data() + i * sizeof(Word), sizeof(Word));
+      if ((v & exponent) == exponent) {
+        isNaN = (v & mantissa) != 0;
+        return int64_t(i);
+      }
+    }
+    return -1;
+  };
+  switch (dtype) {
+  case DType::F32:
+    return scan(uint32_t(), 0x7F800000u, 0x007FFFFFu);
+  case DType::BF16:
+    return scan(uint16_t(), 0x7F80u, 0x007Fu);
+  case DType::F16:
+    return scan(uint16_t(), 0x7C00u, 0x03FFu);
+  default:
+    return -1;
+  }
+}
+
 Error packWeights(
     const WeightPlan &plan, const Checkpoint &checkpoint,
-    llvm::function_ref<Error(uint64_t, llvm::ArrayRef<uint8_t>)> sink) {
+    llvm::function_ref<Error(uint64_t, llvm::ArrayRef<uint8_t>)> sink,
+    bool allowNonfinite) {
+  llvm::StringSet<> scanned; // a tensor two packed tensors read is scanned once
   // The checkpoint tensor `name`, checked to hold `shape` in `dtype`.
   std::vector<const TensorInfo *> used; // released after each packed tensor
   auto source = [&](const std::string &name, llvm::ArrayRef<int64_t> shape,
@@ -107,7 +138,17 @@ Error packWeights(
           dtypeName(info->dtype).str() + " " + formatShape(info->shape) +
           ", the compiled code expects " + dtypeName(dtype).str() + " " +
           formatShape(shape));
-    return checkpoint.bytes(*info);
+    llvm::ArrayRef<uint8_t> bytes = checkpoint.bytes(*info);
+    if (!allowNonfinite && scanned.insert(name).second) {
+      bool isNaN = false;
+      int64_t at = firstNonfinite(bytes, dtype, isNaN);
+      if (at >= 0)
+        return llvm::createStringError(
+            checkpoint.fileName(*info).str() + ": tensor '" + name + "' holds " +
+            (isNaN ? "NaN" : "an infinity") + " at index " + std::to_string(at) +
+            " (--allow-nonfinite compiles it anyway)");
+    }
+    return bytes;
   };
 
   // The bytes of one packed tensor: a view of the checkpoint when no

@@ -125,39 +125,79 @@ filePath = path;
   return readManifest(error);
 }
 
+artifact::ABI ArtifactReader::abi() const {
+  artifact::ABI a;
+  a.kind = onDevice ? "cuda" : "cpu";
+  a.vocab = vocab;
+  a.weights = weightsSection.size;
+  a.states = stateShapes;
+  a.tapRows = tapRows;
+  a.tapHidden = tapHidden;
+  return a;
+}
+
 bool ArtifactReader::readManifest(std::string &error) {
+  // Every value is type-checked where it is read; a JSON exception here is
+  // a check missed, reported as one line rather than thrown at the caller.
+  try {
+    return readManifestFields(error);
+  } catch (const json::exception &e) {
+    return fail(error, std::string("manifest: ") + e.what());
+  }
+}
+
+bool ArtifactReader::readManifestFields(std::string &error) {
   const json &m = parsed;
-  auto integer = [&](const json &o, const char *key, int64_t &out) {
+  // A size the runtime allocates from: positive and bounded (token ids and
+  // positions are 32-bit).
+  auto integer = [&](const json &o, const char *object, const char *key, int64_t &out,
+                     int64_t most) {
     if (!o.is_object() || !o.contains(key) || !o[key].is_number_integer())
-      return fail(error, std::string("manifest: ") + key +
+      return fail(error, std::string("manifest: ") + object + "." + key +
                              " missing or not an integer");
     out = o[key].get<int64_t>();
+    if (out <= 0 || out > most)
+      return fail(error, std::string("manifest: ") + object + "." + key + " " +
+                             std::to_string(out) + " is outside [1, " +
+                             std::to_string(most) + "]");
+    return true;
+  };
+  auto string = [&](const json &o, const char *object, const char *key, std::string &out,
+                    bool required) {
+    if (!o.contains(key)) {
+      if (required)
+        return fail(error, std::string("manifest: ") + object + "." + key + " missing");
+      return true;
+    }
+    if (!o[key].is_string())
+      return fail(error, std::string("manifest: ") + object + "." + key +
+                             " is not a string");
+    out = o[key].get<std::string>();
     return true;
   };
   // `m` is const: operator[] on it must only name keys that are there.
-  if (!m.contains("target") || !m["target"].is_object() ||
-      !m["target"].contains("kind") || !m["target"]["kind"].is_string())
-    return fail(error, "manifest: target.kind missing");
-  std::string kind = m["target"]["kind"];
+  if (!m.contains("target") || !m["target"].is_object())
+    return fail(error, "manifest: target missing");
+  const json &target = m["target"];
+  std::string kind, triple, cpu, features;
+  if (!string(target, "target", "kind", kind, true) ||
+      !string(target, "target", "triple", triple, false) ||
+      !string(target, "target", "cpu", cpu, false) ||
+      !string(target, "target", "features", features, false) ||
+      !string(target, "target", "gpu_arch", gpuArch, false))
+    return false;
   if (kind != "cpu" && kind != "cuda")
-    return fail(error, "manifest: target.kind '" + kind +
+    return fail(error, "manifest: target.kind '" + kind.substr(0, 40) +
                            "' is neither cpu nor cuda");
   onDevice = kind == "cuda";
-  std::string triple = m["target"].value("triple", "");
   if (triple.rfind("x86_64", 0) != 0)
-    return fail(error, "compiled for " + triple + ", this is x86_64");
+    return fail(error, "compiled for '" + triple.substr(0, 40) + "', this is x86_64");
   // The instruction sets the code may use, from CPUID: refused before a
   // single instruction of it runs (an unchecked artifact dies on SIGILL).
-  for (const char *key : {"cpu", "features"})
-    if (m["target"].contains(key) && !m["target"][key].is_string())
-      return fail(error, std::string("manifest: target.") + key +
-                             " is not a string");
-  std::string features = m["target"].value("features", "");
-  qnext::cpu::Verdict verdict =
-      qnext::cpu::check(features, qnext::cpu::FeatureSet::host());
+  qnext::cpu::Verdict verdict = qnext::cpu::check(features, qnext::cpu::FeatureSet::host());
   if (!verdict.ok())
-    return fail(error, "compiled for CPU '" + m["target"].value("cpu", "") +
-                           "'; this CPU " + verdict.describe() +
+    return fail(error, "compiled for CPU '" + cpu.substr(0, 40) + "'; this CPU " +
+                           verdict.describe() +
                            " (recompile with --cpu=host on this machine, "
                            "or with a --cpu it matches)");
   if (verdict.usesAMX) {
@@ -165,29 +205,39 @@ bool ArtifactReader::readManifest(std::string &error) {
     if (!qnext::cpu::requestAMXPermission(&why))
       return fail(error, why);
   }
-  if (!m.contains("model") || !integer(m["model"], "vocab_size", vocab) ||
-      !integer(m["model"], "max_position_embeddings", maxPositions))
+  constexpr int64_t kMost32 = int64_t(INT32_MAX);
+  if (!m.contains("model"))
+    return fail(error, "manifest: model missing");
+  if (!integer(m["model"], "model", "vocab_size", vocab, kMost32) ||
+      !integer(m["model"], "model", "max_position_embeddings", maxPositions, kMost32) ||
+      !integer(m["model"], "model", "hidden_size", hiddenSize, kMost32))
     return false;
-  if (vocab <= 0)
-    return fail(error, "manifest: vocab_size must be positive");
-  if (m["model"].contains("hidden_size") && m["model"]["hidden_size"].is_number_integer())
-    hiddenSize = m["model"]["hidden_size"].get<int64_t>();
   if (!m.contains("states") || !m["states"].is_array())
     return fail(error, "manifest: states missing");
   for (const json &s : m["states"]) {
-    if (!s.is_object() || !s.contains("shape") || !s["shape"].is_array())
+    if (!s.is_object() || !s.contains("shape") || !s["shape"].is_array() ||
+        s["shape"].empty() || s["shape"].size() > 8)
       return fail(error, "manifest: a state has no shape");
     std::vector<int64_t> shape;
     for (const json &d : s["shape"]) {
-      if (!d.is_number_integer() || d.get<int64_t>() < -1 ||
+      if (!d.is_number_integer() || d.get<int64_t>() < -1 || d.get<int64_t>() == 0 ||
           d.get<int64_t>() > (int64_t(1) << 32))
-        return fail(error, "manifest: bad state dimension " + d.dump());
+        return fail(error, "manifest: bad state dimension " + d.dump().substr(0, 40));
       shape.push_back(d.get<int64_t>());
     }
     stateShapes.push_back(shape);
   }
+  if (m.contains("entry_points") && m["entry_points"].is_object() &&
+      m["entry_points"].contains("taps")) {
+    hasTaps = true;
+    if (!integer(m["entry_points"]["taps"], "entry_points.taps", "rows", tapRows, kMost32) ||
+        !integer(m["entry_points"]["taps"], "entry_points.taps", "hidden_size", tapHidden,
+                 kMost32))
+      return false;
+  }
   int64_t weightsSize = 0;
-  if (!m.contains("weights") || !integer(m["weights"], "size", weightsSize))
+  if (!m.contains("weights") ||
+      !integer(m["weights"], "weights", "size", weightsSize, INT64_MAX))
     return false;
   if (uint64_t(weightsSize) != weightsSection.size)
     return fail(error, "manifest: weights.size disagrees with the weights "

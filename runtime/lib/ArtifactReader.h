@@ -45,12 +45,19 @@ public:
   const std::string &manifestText() const { return text; }
   const nlohmann::json &manifest() const { return parsed; }
   bool onDevice = false; ///< target.kind is cuda
+  std::string gpuArch;   ///< target.gpu_arch of a CUDA artifact
   int64_t vocab = 0, maxPositions = 0, hiddenSize = 0;
   std::vector<std::vector<int64_t>> stateShapes; ///< -1: the capacity
+  bool hasTaps = false;  ///< entry_points.taps: rows x hidden per token
+  int64_t tapRows = 0, tapHidden = 0;
+  /// What the manifest says the code assumes: compared with the record the
+  /// code carries before the code is loaded.
+  artifact::ABI abi() const;
 
 private:
   bool fail(std::string &error, const std::string &message) const;
   bool readManifest(std::string &error);
+  bool readManifestFields(std::string &error);
 
   std::string filePath;
   const uint8_t *base = nullptr;

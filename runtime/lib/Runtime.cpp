@@ -13,11 +13,10 @@
 
 #include "ArtifactReader.h"
 #include "CUDA.h"
+#include "CodeCheck.h"
 #include "CodeLoader.h"
 #include "Executor.h"
 #include "KernelProfile.h"
-
-#include <nlohmann/json.hpp>
 
 #include <unistd.h>
 
@@ -28,7 +27,6 @@
 #include <string>
 #include <vector>
 
-using json = nlohmann::json;
 using namespace qnext::runtime;
 
 namespace {
@@ -74,12 +72,20 @@ struct qnext_model {
   /// driver started and the weights uploaded first (loading the code loads
   /// its kernels onto the GPU).
   bool loadCode(char **error) {
-    const json &m = artifact.manifest();
-    std::string why, arch;
+    std::string why, record;
+    const std::string &arch = artifact.gpuArch;
+    // Read, not run, first: dlopen runs a library's initialisers.
+    std::vector<std::string> entries = {"qnext_prefill", "qnext_decode"};
+    if (artifact.hasTaps)
+      entries.push_back("qnext_taps");
+    const qnext::artifact::Section &c = artifact.code();
+    if (!checkCode(artifact.bytes(c), c.size, entries, record, why))
+      return fail(error, why);
+    if (std::string expected = qnext::artifact::abiRecord(artifact.abi()); record != expected)
+      return fail(error, "the manifest does not describe its code: the code was compiled "
+                         "for '" + record.substr(0, 200) + "', the manifest says '" +
+                         expected.substr(0, 200) + "'");
     if (artifact.onDevice) {
-      arch = m["target"].contains("gpu_arch") && m["target"]["gpu_arch"].is_string()
-                 ? m["target"]["gpu_arch"].get<std::string>()
-                 : std::string();
       if (!qnext::cuda::initialize(why))
         return fail(error, "a CUDA artifact (" + arch + "): " + why);
       const qnext::artifact::Section &w = artifact.weights();
@@ -87,7 +93,7 @@ struct qnext_model {
       if (!deviceWeights || !qnext::cuda::upload(deviceWeights, artifact.bytes(w), w.size, why))
         return fail(error, "uploading the weights: " + why);
     }
-    if (!code.load(artifact.bytes(artifact.code()), artifact.code().size, why))
+    if (!code.load(artifact.bytes(c), c.size, why))
       return fail(error, why);
     if (std::string failure = artifact.onDevice ? qnext::cuda::takeFailure() : "";
         !failure.empty()) {
@@ -100,16 +106,12 @@ struct qnext_model {
     decode = reinterpret_cast<Entry>(code.symbol("qnext_decode"));
     if (!prefill || !decode)
       return fail(error, "the code has no qnext_prefill / qnext_decode entry");
-    if (m.contains("entry_points") && m["entry_points"].is_object() &&
-        m["entry_points"].contains("taps")) {
-      const json &t = m["entry_points"]["taps"];
+    if (artifact.hasTaps) {
       taps = reinterpret_cast<Entry>(code.symbol("qnext_taps"));
-      if (!taps || !t.is_object() || !t.value("rows", json()).is_number_integer() ||
-          !t.value("hidden_size", json()).is_number_integer() ||
-          t["rows"].get<int64_t>() <= 0 || t["hidden_size"].get<int64_t>() <= 0)
-        return fail(error, "manifest: entry_points.taps names no valid entry");
-      tapRows = t["rows"].get<int64_t>();
-      hiddenSize = t["hidden_size"].get<int64_t>();
+      if (!taps)
+        return fail(error, "the code has no qnext_taps entry");
+      tapRows = artifact.tapRows;
+      hiddenSize = artifact.tapHidden;
     }
     setThreads = reinterpret_cast<void (*)(int32_t)>(code.symbol("qnext_set_num_threads"));
     maxThreads = reinterpret_cast<int32_t (*)()>(code.symbol("qnext_max_threads"));
@@ -252,6 +254,15 @@ qnext_session *qnext_session_create(qnext_model *model, int64_t maxContext,
     setError(error, "max context must be positive, got " + std::to_string(maxContext));
     return nullptr;
   }
+  // Positions past the model's are positions it never saw (and the code's
+  // positions are 32-bit).
+  if (maxContext > model->artifact.maxPositions) {
+    setError(error, "max context " + std::to_string(maxContext) +
+                        " is beyond the model's " +
+                        std::to_string(model->artifact.maxPositions) +
+                        " positions (max_position_embeddings)");
+    return nullptr;
+  }
   if (!model->prefill) {
     setError(error, model->artifact.path() + ": opened for inspection only (its code "
                                              "is not loaded)");
@@ -263,6 +274,10 @@ qnext_session *qnext_session_create(qnext_model *model, int64_t maxContext,
     uint64_t r;
     return __builtin_mul_overflow(a, b, &r) ? UINT64_MAX : r;
   };
+  auto add = [](uint64_t a, uint64_t b) {
+    uint64_t r;
+    return __builtin_add_overflow(a, b, &r) ? UINT64_MAX : r;
+  };
   uint64_t bytes = 0;
   std::vector<std::vector<int64_t>> shapes;
   for (std::vector<int64_t> shape : model->artifact.stateShapes) {
@@ -272,7 +287,7 @@ qnext_session *qnext_session_create(qnext_model *model, int64_t maxContext,
         d = maxContext;
       n = mul(n, uint64_t(d));
     }
-    bytes = std::min<uint64_t>(UINT64_MAX - 1, bytes + std::min(mul(n, 4), UINT64_MAX / 2));
+    bytes = add(bytes, mul(n, 4));
     shapes.push_back(shape);
   }
   // Refuse what cannot fit instead of being killed for it.

@@ -1,6 +1,7 @@
 //===- Sampler.cpp - choosing the next token ------------------------------===//
 
 #include "qnext/Sampler.h"
+#include "qnext/Messages.h"
 
 #include <nlohmann/json.hpp>
 
@@ -82,7 +83,7 @@ bool readGenerationConfig(std::string_view text, const std::string &origin,
     for (const json &id : list) {
       if (!id.is_number_integer() || id.get<int64_t>() < 0 ||
           id.get<int64_t>() > INT32_MAX) {
-        error = origin + ": eos_token_id holds " + id.dump() + ", not a token id";
+        error = origin + ": eos_token_id holds " + excerpt(id.dump()) + ", not a token id";
         return false;
       }
       eos.push_back(id.get<int32_t>());

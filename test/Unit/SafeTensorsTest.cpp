@@ -244,7 +244,8 @@ TEST_F(CheckpointTest, Inventory) {
   auto report = layout.checkInventory(**checkpoint);
   ASSERT_TRUE(static_cast<bool>(report));
   EXPECT_EQ(report->mtpTensors, layout.mtpTensors().size());
-  EXPECT_TRUE(report->warnings.empty());
+  EXPECT_TRUE(report->unexpected.empty());
+  EXPECT_FALSE(report->tiedLMHeadIgnored);
 
   // The config implies a ninth layer the checkpoint lacks.
   EXPECT_EQ(inventoryError(tinyConfig({"num_hidden_layers=9"})),
@@ -260,19 +261,32 @@ TEST_F(CheckpointTest, Inventory) {
   WeightLayout sevenLayout(seven, nullptr);
   report = sevenLayout.checkInventory(**checkpoint);
   ASSERT_TRUE(static_cast<bool>(report));
-  ASSERT_FALSE(report->warnings.empty());
-  EXPECT_EQ(report->warnings[0].rfind("unexpected tensor 'model.layers.7.", 0),
-            0u)
-      << report->warnings[0];
+  ASSERT_FALSE(report->unexpected.empty());
+  EXPECT_EQ(report->unexpected[0].rfind("'model.layers.7.", 0), 0u)
+      << report->unexpected[0];
+  for (const std::string &name : report->unexpected)
+    EXPECT_NE(name.find("model.layers.7."), std::string::npos) << name;
 
   // Tied embeddings make lm_head.weight optional and ignored.
   ModelConfig tied = tinyConfig({"tie_word_embeddings=true"});
   WeightLayout tiedLayout(tied, nullptr);
   report = tiedLayout.checkInventory(**checkpoint);
   ASSERT_TRUE(static_cast<bool>(report));
-  ASSERT_EQ(report->warnings.size(), 1u);
-  EXPECT_EQ(report->warnings[0], "lm_head.weight is present but "
-                                 "tie_word_embeddings is true: it is ignored");
+  EXPECT_TRUE(report->unexpected.empty());
+  EXPECT_TRUE(report->tiedLMHeadIgnored);
+}
+
+TEST_F(CheckpointTest, ExpertsShareADType) {
+  // One expert's projection in F16 beside BF16 experts: they are stacked
+  // into one tensor, so the inventory refuses it, naming both.
+  synth();
+  editHeader("model.safetensors", [](json &h) {
+    h["model.layers.0.mlp.experts.3.gate_proj.weight"]["dtype"] = "F16";
+  });
+  EXPECT_EQ(inventoryError(tinyConfig()),
+            "model.safetensors: tensor 'model.layers.0.mlp.experts.3.gate_proj.weight' "
+            "has dtype F16, 'model.layers.0.mlp.experts.0.gate_proj.weight' has BF16: "
+            "a layer's experts must share one dtype");
 }
 
 TEST_F(CheckpointTest, UnsupportedDTypes) {

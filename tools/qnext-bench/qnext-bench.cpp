@@ -276,6 +276,7 @@ int main(int argc, char **argv) {
                "--threads count (an artifact compiled with --profile-kernels)");
   if (auto rc = qnext::tool::parse(app, argc, argv))
     return *rc;
+  const bool defaultPrompts = promptLens.empty(), defaultDepths = depthList.empty();
   if (promptLens.empty())
     promptLens = {128, 512, 2048};
   if (depthList.empty())
@@ -320,13 +321,50 @@ int main(int argc, char **argv) {
   if (gpu)
     threadList = {1};
   const int64_t vocab = qnext_model_vocab_size(model);
+  // Every run fits the model's positions: the default lengths and depths
+  // that do not are left out (with a note), a length or depth given is an
+  // error. Each decode run processes the token left by the one before, then
+  // --decode-tokens more; the runs at one depth continue the context past
+  // it, so a depth closer to the one before than those runs starts later.
+  const int64_t positions = qnext_model_max_position_embeddings(model);
+  if (decodeTokens > positions || repeat > positions)
+    return fail("--decode-tokens and --repeat must fit the model's " +
+                std::to_string(positions) + " positions");
+  const int64_t runTokens = (repeat + 1) * (decodeTokens + 1);
+  auto fits = [&](std::vector<int64_t> &list, bool byDefault, const char *flag,
+                  auto needs) -> bool {
+    std::vector<int64_t> kept;
+    for (int64_t v : list) {
+      if (v <= positions && needs(v) <= positions) {
+        kept.push_back(v);
+        continue;
+      }
+      if (!byDefault) {
+        fail(std::string(flag) + " " + std::to_string(v) + ": its runs need more than the model's " +
+             std::to_string(positions) + " positions (max_position_embeddings)");
+        return false;
+      }
+      std::cerr << "qnext-bench: note: " << flag << " " << v
+                << " left out: its runs need more than the model's " << positions
+                << " positions\n";
+    }
+    list = kept;
+    if (list.empty()) {
+      fail(std::string(flag) + ": none fits the model's " + std::to_string(positions) +
+           " positions");
+      return false;
+    }
+    return true;
+  };
+  if (!fits(promptLens, defaultPrompts, "--prompts",
+            [&](int64_t p) { return p + decodeTokens + 4; }) ||
+      !fits(depthList, defaultDepths, "--depths", [&](int64_t d) {
+        return d + int64_t(depthList.size()) * runTokens + 1;
+      }))
+    return 1;
   const int64_t maxDepth = *std::max_element(depthList.begin(), depthList.end());
   const int64_t maxPrompt =
       *std::max_element(promptLens.begin(), promptLens.end());
-  // Each decode run processes the token left by the one before, then
-  // --decode-tokens more; the runs at one depth continue the context past
-  // it, so a depth closer to the one before than those runs starts later.
-  const int64_t runTokens = (repeat + 1) * (decodeTokens + 1);
   const int64_t capacity =
       std::max({maxPrompt + decodeTokens + 4,
                 maxDepth + int64_t(depthList.size()) * runTokens + 1});

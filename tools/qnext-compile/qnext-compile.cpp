@@ -14,6 +14,7 @@
 
 #include "qnext/Driver/Compile.h"
 #include "qnext/InitAll.h"
+#include "qnext/Support/Version.h"
 #include "qnext/Target/Fusions.h"
 
 #include "mlir/IR/AsmState.h"
@@ -23,13 +24,16 @@
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/InitLLVM.h"
 
+#include <csignal>
+
 using namespace llvm;
 using qnext::CompilePhase;
 using qnext::CompileTarget;
 using qnext::FusionLevel;
 
 namespace {
-cl::OptionCategory category("qnext-compile options");
+// Listed before LLVM's "Generic Options" (categories print in name order).
+cl::OptionCategory category("Compile options");
 
 cl::opt<std::string> input(cl::Positional, cl::Required,
                            cl::desc("<checkpoint folder or config.json>"),
@@ -152,6 +156,17 @@ cl::opt<std::string> cpu("cpu",
                                   "records the instruction sets its code may use "
                                   "and refuses to run on a CPU without them"),
                          cl::init("host"), cl::cat(category));
+cl::opt<bool> allowNonfinite(
+    "allow-nonfinite",
+    cl::desc("Compile weights that hold NaN or infinity (by default an error "
+             "naming the tensor and the first such index)"),
+    cl::cat(category));
+cl::opt<bool> quiet("q",
+                    cl::desc("Quiet: no progress line and no summary line "
+                             "(errors and warnings still print)"),
+                    cl::cat(category));
+cl::alias quietLong("quiet", cl::desc("Alias for -q"), cl::aliasopt(quiet),
+                    cl::cat(category));
 cl::opt<bool> parallel(
     "parallel",
     cl::desc("Run the projection kernels on all cores (OpenMP; the artifact "
@@ -161,17 +176,21 @@ cl::opt<bool> parallel(
 
 int main(int argc, char **argv) {
   InitLLVM init(argc, argv);
+  // A file-size limit (ulimit -f) makes a write fail with EFBIG, reported
+  // like a full disk, instead of killing the compiler mid-write.
+  std::signal(SIGXFSZ, SIG_IGN);
   // Passes first: --mlir-print-ir-after=<pass> and friends take pass names.
   mlir::qnext::registerAllPasses();
   mlir::registerAsmPrinterCLOptions();
   mlir::registerMLIRContextCLOptions();
   mlir::registerPassManagerCLOptions();
-  // --help lists this tool's options and MLIR's --mlir-* flags; LLVM's
-  // backend flags stay reachable through --help-hidden.
+  // --help lists this tool's options; MLIR's --mlir-* flags and LLVM's
+  // backend flags are listed by --help-hidden.
   for (auto &[name, option] : cl::getRegisteredOptions())
-    if (!name.starts_with("mlir-") && name != "help" && name != "version" &&
+    if (name != "help" && name != "version" && name != "help-hidden" &&
         !llvm::is_contained(option->Categories, &category))
       option->setHiddenFlag(cl::Hidden);
+  qnext::setVersionPrinter("qnext-compile");
   // The fusion flags name the passes there are (Fusions.h).
   static const std::string fuseHelp =
       "Also run these fusions (" + mlir::qnext::fusionNames() + ")";
@@ -194,7 +213,8 @@ int main(int argc, char **argv) {
       "Fusion passes run after qnext-decompose-layers (--fusion, --fuse,\n"
       "--no-fuse; --fusion-report counts what they save); every phase can be\n"
       "printed (--compile-to) or dumped (--dump-phases-to).\n"
-      "MLIR's --mlir-* flags apply to the passes it runs.\n");
+      "MLIR's --mlir-* flags (listed by --help-hidden) apply to the passes it\n"
+      "runs. Progress shows on a terminal; a line says what was written.\n");
 
   qnext::CompileOptions options;
   options.input = input;
@@ -215,6 +235,8 @@ int main(int argc, char **argv) {
   options.gpuArch = gpuArch;
   options.cudaToolkit = cudaToolkit;
   options.emulateGPU = emulateGPU;
+  options.allowNonfinite = allowNonfinite;
+  options.quiet = quiet;
   // Unset: --target=cuda compiles its host code for baseline x86-64.
   if (cpu.getNumOccurrences())
     options.cpu = std::string(cpu);

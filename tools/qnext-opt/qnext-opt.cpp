@@ -8,10 +8,12 @@
 //===----------------------------------------------------------------------===//
 
 #include "qnext/InitAll.h"
+#include "qnext/Support/Version.h"
 
 #include "mlir/Tools/mlir-opt/MlirOptMain.h"
 
 int main(int argc, char **argv) {
+  qnext::setVersionPrinter("qnext-opt");
   mlir::qnext::registerAllPasses();
   mlir::DialectRegistry registry;
   mlir::qnext::registerAllDialects(registry);

@@ -91,7 +91,7 @@ int runText(const RunOptions &o, qnext_model *model, int threadsUsed) {
     return fail(error);
   const bool fromStdin = o.prompt.empty();
   const bool terminal = fromStdin && isatty(0);
-  const int64_t perReply = o.maxNewGiven ? o.maxNew : 512;
+  int64_t perReply = o.maxNewGiven ? o.maxNew : 512;
   const int64_t maxPositions = qnext_model_max_position_embeddings(model);
 
   auto encode = [&](const std::string &text, const char *what,
@@ -119,6 +119,20 @@ int runText(const RunOptions &o, qnext_model *model, int threadsUsed) {
   } else if (!o.chat) {
     return fail("give --tokens, --prompt or --chat");
   }
+  // The reply's room: the model's positions bound a one-shot prompt and its
+  // reply; the default budget shrinks to fit, a --max-new given does not.
+  if (int64_t(first.size()) > maxPositions)
+    return fail("--prompt: " + std::to_string(first.size()) + " tokens, beyond the model's " +
+                std::to_string(maxPositions) + " positions (max_position_embeddings)");
+  if (!fromStdin && !o.maxContext && perReply > maxPositions - int64_t(first.size())) {
+    if (o.maxNewGiven)
+      return fail("--prompt (" + std::to_string(first.size()) + " tokens) + --max-new (" +
+                  std::to_string(perReply) + ") exceed the model's " +
+                  std::to_string(maxPositions) + " positions (max_position_embeddings)");
+    perReply = maxPositions - int64_t(first.size());
+    std::cerr << "note: the reply is limited to " << perReply
+              << " tokens: the model has " << maxPositions << " positions\n";
+  }
   int64_t context = o.maxContext ? o.maxContext
                     : fromStdin ? std::min<int64_t>(4096, maxPositions)
                                 : int64_t(first.size()) + perReply;
@@ -135,7 +149,7 @@ int runText(const RunOptions &o, qnext_model *model, int threadsUsed) {
   int64_t turnNumber = 0;
   auto turn = [&](std::vector<int32_t> prompt) -> int {
     const int64_t at = qnext_session_position(session);
-    if (at + int64_t(prompt.size()) + perReply > context)
+    if (int64_t(prompt.size()) > context - at || perReply > context - at - int64_t(prompt.size()))
       return fail("the conversation (" + std::to_string(at) + " tokens) + this turn (" +
                   std::to_string(prompt.size()) + ") + --max-new (" +
                   std::to_string(perReply) + ") exceed --max-context " +

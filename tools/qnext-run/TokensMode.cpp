@@ -74,8 +74,16 @@ int runTokens(const RunOptions &o, qnext_model *model, int threadsUsed) {
     return rc;
   const int64_t vocab = qnext_model_vocab_size(model);
   const int64_t p = int64_t(prompt.size());
+  const int64_t maxPositions = qnext_model_max_position_embeddings(model);
+  if (p > maxPositions)
+    return fail("--tokens: " + std::to_string(p) + " tokens, beyond the model's " +
+                std::to_string(maxPositions) + " positions (max_position_embeddings)");
+  if (!o.maxContext && o.maxNew > maxPositions - p)
+    return fail("prompt (" + std::to_string(p) + " tokens) + --max-new (" +
+                std::to_string(o.maxNew) + ") exceed the model's " +
+                std::to_string(maxPositions) + " positions (max_position_embeddings)");
   const int64_t context = o.maxContext ? o.maxContext : p + o.maxNew;
-  if (p + o.maxNew > context)
+  if (o.maxNew > context - p)
     return fail("prompt (" + std::to_string(p) + " tokens) + --max-new (" +
                 std::to_string(o.maxNew) + ") exceed --max-context " +
                 std::to_string(context));
@@ -111,6 +119,17 @@ int runTokens(const RunOptions &o, qnext_model *model, int threadsUsed) {
   if (!generate(session.get(), prompt, options, sampler, history, stats, message))
     return fail(message);
   const int64_t afterDecodeKiB = o.memory ? anonymousKiB() : 0;
+  // The logits first: a failed write is then the run's one line on stderr.
+  if (!o.logitsOut.empty()) {
+    std::string_view bytes(reinterpret_cast<const char *>(logits.data()),
+                           logits.size() * sizeof(float));
+    std::string why;
+    bool written = o.logitsKind == OutputKind::InPlace // /dev/null: never replaced
+                       ? writeInPlace(o.logitsOut, bytes, why)
+                       : writeReplacing(o.logitsOut, bytes, why);
+    if (!written)
+      return fail(why);
+  }
 
   std::string ids;
   for (size_t i = 0; i < generated.size(); ++i)
@@ -123,16 +142,6 @@ int runTokens(const RunOptions &o, qnext_model *model, int threadsUsed) {
                         (long long)afterPrefillKiB, (long long)afterDecodeKiB,
                         (long long)(qnext_session_state_bytes(session.get()) >> 10));
 
-  if (!o.logitsOut.empty()) {
-    std::string_view bytes(reinterpret_cast<const char *>(logits.data()),
-                           logits.size() * sizeof(float));
-    std::string why;
-    bool written = o.logitsKind == OutputKind::InPlace // /dev/null: never replaced
-                       ? writeInPlace(o.logitsOut, bytes, why)
-                       : writeReplacing(o.logitsOut, bytes, why);
-    if (!written)
-      return fail(why);
-  }
   if (!o.referenceLogits.empty())
     return compareWithReference(o, logits, vocab);
   return 0;

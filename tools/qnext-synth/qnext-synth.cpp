@@ -8,6 +8,7 @@
 
 #include "qnext/Model/Synth.h"
 #include "qnext/Support/ProgressLine.h"
+#include "qnext/Support/Version.h"
 
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
@@ -67,6 +68,7 @@ int main(int argc, char **argv) {
   for (const qnext::SynthPreset &p : qnext::synthPresets())
     overview += "  " + std::string(p.name) + ": " + p.description + "\n";
   cl::HideUnrelatedOptions(category);
+  qnext::setVersionPrinter("qnext-synth");
   cl::ParseCommandLineOptions(argc, argv, overview);
 
   SmallString<256> existing(output);

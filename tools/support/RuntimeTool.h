@@ -12,10 +12,14 @@
 #ifndef QNEXT_TOOLS_RUNTIMETOOL_H
 #define QNEXT_TOOLS_RUNTIMETOOL_H
 
+#include "qnext/ArtifactFormat.h"
 #include "qnext/FileChecks.h"
+#include "qnext/Messages.h"
+#include "qnext/VersionInfo.h"
 
 #include <CLI/CLI.hpp>
 
+#include <csignal>
 #include <cstdarg>
 #include <cstdio>
 #include <fstream>
@@ -38,8 +42,9 @@ inline std::string &toolName() {
 inline int fail(const std::string &message) {
   const bool color = ::isatty(STDERR_FILENO) && !std::getenv("NO_COLOR");
   std::cout.flush();
+  // One line, however much of a hostile file a message quotes.
   std::cerr << toolName() << ": " << (color ? "\033[1;31merror: \033[0m" : "error: ")
-            << message << "\n";
+            << (message.size() > kMaxLine ? excerpt(message, kMaxLine) : message) << "\n";
   return 1;
 }
 
@@ -72,12 +77,28 @@ inline bool readFile(const std::string &path, std::string &text, std::string &er
   return true;
 }
 
-/// Parses the command line; an exit status when the tool should stop now
-/// (0 after --help, 1 after an error, which is reported as one
-/// "TOOL: error:" line with a pointer to --help).
+/// What --version prints: qnext's version, the git revision built, and what
+/// this runtime runs.
+inline std::string versionText() {
+  return toolName() + " " QNEXT_VERSION " (git " QNEXT_GIT_REVISION ")\n"
+         "  runtime: artifact format " + std::to_string(artifact::kVersion) +
+         "; cpu artifacts (x86-64), cuda artifacts (NVIDIA GPUs, through libcuda.so.1)\n";
+}
+
+/// Parses the command line (with --version added); an exit status when the
+/// tool should stop now (0 after --help or --version, 1 after an error,
+/// which is reported as one "TOOL: error:" line with a pointer to --help).
 inline std::optional<int> parse(CLI::App &app, int argc, char **argv) {
+  // A file-size limit (ulimit -f) makes a write fail with EFBIG, reported
+  // like a full disk, instead of killing the tool mid-write.
+  std::signal(SIGXFSZ, SIG_IGN);
+  app.set_version_flag("--version", [] { return versionText(); },
+                       "Print the version, the git revision and what it runs");
   try {
     app.parse(argc, argv);
+  } catch (const CLI::CallForVersion &) {
+    std::cout << versionText();
+    return 0;
   } catch (const CLI::CallForHelp &) {
     std::cout << app.help();
     return 0;

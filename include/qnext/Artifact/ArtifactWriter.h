@@ -11,6 +11,7 @@
 #ifndef QNEXT_ARTIFACT_ARTIFACTWRITER_H
 #define QNEXT_ARTIFACT_ARTIFACTWRITER_H
 
+#include "qnext/ArtifactFormat.h"
 #include "qnext/Model/Config.h"
 #include "qnext/Model/WeightPacker.h"
 
@@ -55,17 +56,24 @@ struct ExtraSection {
 llvm::Expected<std::vector<ExtraSection>>
 readCheckpointTextFiles(llvm::StringRef folder, const ModelConfig &config);
 
+/// What the code assumes of its caller's buffers, from the same inputs as
+/// the manifest: the compiler exports it in the code, the runtime checks the
+/// manifest against it (qnext/ArtifactFormat.h).
+artifact::ABI abiOf(const ManifestInputs &inputs);
+
 /// The manifest JSON (deterministic: no times, no paths).
 std::string buildManifest(const ManifestInputs &inputs);
 
-/// Writes the artifact; weights stream from `checkpoint` through the plan.
+/// Writes the artifact; weights stream from `checkpoint` through the plan,
+/// checked for NaN and infinity unless `allowNonfinite` (packWeights).
 /// `progress(done, total)` reports weight bytes written.
 llvm::Error
 writeArtifact(llvm::StringRef path, llvm::StringRef manifest,
               llvm::ArrayRef<char> code, const WeightPlan &plan,
               const Checkpoint &checkpoint,
               llvm::ArrayRef<ExtraSection> extras = {},
-              llvm::function_ref<void(uint64_t, uint64_t)> progress = {});
+              llvm::function_ref<void(uint64_t, uint64_t)> progress = {},
+              bool allowNonfinite = false);
 
 } // namespace qnext
 

@@ -120,6 +120,13 @@ struct CompileOptions {
   /// is then compiled for baseline x86-64.
   std::optional<std::string> cpu;
 
+  /// Compile weights that hold NaN or infinity (otherwise an error naming
+  /// the tensor and the first such index).
+  bool allowNonfinite = false;
+  /// No progress line (shown on a terminal only) and no summary line
+  /// ("wrote model.qnx: ...") on success; warnings and errors still print.
+  bool quiet = false;
+
   /// Called on each pass manager before it runs; failure stops the compile
   /// ("bad pass-manager options"). qnext-compile applies MLIR's --mlir-*
   /// pass-manager flags here (mlir::applyPassManagerCLOptions).

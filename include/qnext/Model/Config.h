@@ -42,8 +42,13 @@ struct ModelConfig {
   int64_t maxPositionEmbeddings = 0;
   double rmsNormEps = 1e-6;
   bool tieWordEmbeddings = false;
-  /// torch_dtype / dtype as written ("bfloat16", "float32", ...), or empty.
+  /// torch_dtype / dtype as written ("bfloat16", "float32", "float16",
+  /// "auto"), or empty.
   std::string dtype;
+  /// quantization_config is there (in the text config or at the top); its
+  /// quant_method ("fp8", "gptq", ...), or "unnamed" without one. The
+  /// compiler compares it with the checkpoint's tensors.
+  std::string quantMethod;
 
   std::vector<LayerKind> layerTypes; ///< one per layer
   std::vector<bool> moeLayers;       ///< one per layer: MoE or dense MLP

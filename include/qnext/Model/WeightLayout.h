@@ -17,6 +17,7 @@
 #define QNEXT_MODEL_WEIGHTLAYOUT_H
 
 #include "qnext/Model/Config.h"
+#include "qnext/Model/SafeTensors.h"
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/Value.h"
@@ -37,9 +38,13 @@ struct ExpectedTensor {
 
 /// What checkInventory found besides the expected tensors.
 struct InventoryReport {
-  std::vector<std::string> warnings; ///< unexpected tensors, tied lm_head
-  size_t mtpTensors = 0;             ///< mtp.* tensors, kept aside
-  size_t visionTensors = 0;          ///< model.visual.* (Qwen3.5), ignored
+  /// Tensors the model does not read: "'NAME' in FILE", in checkpoint order
+  /// (the compiler warns once for all of them).
+  std::vector<std::string> unexpected;
+  bool tiedLMHeadIgnored = false; ///< lm_head.weight with tied embeddings
+  size_t mtpTensors = 0;          ///< mtp.* tensors, kept aside
+  size_t visionTensors = 0;       ///< model.visual.* (Qwen3.5), ignored
+  std::vector<DType> dtypes;      ///< of the tensors read, each once
 };
 
 class WeightLayout {
@@ -56,8 +61,9 @@ public:
   std::vector<ExpectedTensor> mtpTensors() const;
 
   /// Compares `checkpoint` with checkpointTensors(): a missing tensor, a
-  /// wrong shape or an unusable dtype is an error naming it; extra tensors
-  /// are warnings; mtp.* tensors are counted and kept aside.
+  /// wrong shape, an unusable dtype or experts of one projection in
+  /// different dtypes is an error naming it; extra tensors are listed;
+  /// mtp.* tensors are counted and kept aside.
   llvm::Expected<InventoryReport> checkInventory(const Checkpoint &) const;
 
   // The weight operands of each layer op, as IR.

@@ -45,11 +45,18 @@ llvm::Expected<WeightPlan> readWeightPlan(mlir::ModuleOp module);
 
 /// Produces each packed tensor's bytes from `checkpoint` and hands them to
 /// `sink(offset, bytes)` in offset order. Checks names, shapes and dtypes
-/// against the plan.
+/// against the plan, and every value for NaN and infinity as it streams by
+/// (an error naming the tensor and the first such index), unless
+/// `allowNonfinite`.
 llvm::Error
 packWeights(const WeightPlan &plan, const Checkpoint &checkpoint,
             llvm::function_ref<llvm::Error(uint64_t, llvm::ArrayRef<uint8_t>)>
-                sink);
+                sink,
+            bool allowNonfinite = false);
+
+/// The index of the first NaN or infinity among `bytes` read as `dtype`
+/// (F32, BF16 or F16), and which it is; -1 when every value is finite.
+int64_t firstNonfinite(llvm::ArrayRef<uint8_t> bytes, DType dtype, bool &isNaN);
 
 } // namespace qnext
 

@@ -19,9 +19,9 @@ namespace qnext {
 class ProgressLine {
 public:
   /// `what` starts the line, e.g. "qnext-synth: writing DIR".
-  explicit ProgressLine(std::string what)
+  explicit ProgressLine(std::string what, bool enabled = true)
       : what(std::move(what)),
-        shown(llvm::sys::Process::StandardErrIsDisplayed()) {}
+        shown(enabled && llvm::sys::Process::StandardErrIsDisplayed()) {}
 
   void operator()(uint64_t done, uint64_t total) {
     int percent = total ? int(done * 100 / total) : 100;

@@ -20,6 +20,9 @@ struct CPUTargetOptions {
   /// CPU to generate code for: "host" (the default) or an LLVM CPU name
   /// such as "x86-64-v3" or "sapphirerapids".
   std::string cpu = "host";
+  /// Exported as the constant string `qnext_abi` when not empty: what the
+  /// code assumes of its caller's buffers (qnext::artifact::abiRecord).
+  std::string abiRecord;
 };
 
 /// What the object was built for (recorded in the artifact manifest).

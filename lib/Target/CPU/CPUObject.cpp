@@ -2,6 +2,7 @@
 
 #include "qnext/Target/CPUObject.h"
 
+#include "qnext/ArtifactFormat.h"
 #include "qnext/CPUFeatures.h"
 
 #include "mlir/ExecutionEngine/OptUtils.h"
@@ -135,7 +136,8 @@ static bool usesOpenMP(const llvm::Module &module) {
 }
 
 static llvm::Expected<std::unique_ptr<llvm::Module>>
-translate(ModuleOp module, llvm::LLVMContext &ctx, llvm::TargetMachine &tm) {
+translate(ModuleOp module, llvm::LLVMContext &ctx, llvm::TargetMachine &tm,
+          const CPUTargetOptions &options) {
   registerBuiltinDialectTranslation(*module->getContext());
   registerLLVMDialectTranslation(*module->getContext());
   registerOpenMPDialectTranslation(*module->getContext());
@@ -153,6 +155,12 @@ translate(ModuleOp module, llvm::LLVMContext &ctx, llvm::TargetMachine &tm) {
     addPackedEntry(*llvmModule, *f,
                    f->getName().drop_front(strlen("_mlir_ciface_")));
   addThreadControl(*llvmModule, usesOpenMP(*llvmModule));
+  if (!options.abiRecord.empty()) {
+    auto *record = llvm::ConstantDataArray::getString(ctx, options.abiRecord);
+    new llvm::GlobalVariable(*llvmModule, record->getType(), /*isConstant=*/true,
+                             llvm::GlobalValue::ExternalLinkage, record,
+                             ::qnext::artifact::kABISymbol);
+  }
   if (llvm::Error e = makeOptimizingTransformer(2, 0, &tm)(llvmModule.get()))
     return std::move(e);
   return llvmModule;
@@ -174,7 +182,7 @@ llvm::Expected<Lowered> lower(ModuleOp module, const CPUTargetOptions &options,
     return tm.takeError();
   out.machine = std::move(*tm);
   out.context = std::make_unique<llvm::LLVMContext>();
-  auto llvmModule = translate(module, *out.context, *out.machine);
+  auto llvmModule = translate(module, *out.context, *out.machine, options);
   if (!llvmModule)
     return llvmModule.takeError();
   out.module = std::move(*llvmModule);

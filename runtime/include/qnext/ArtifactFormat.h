@@ -14,6 +14,8 @@
 
 #include <cstdint>
 #include <cstring>
+#include <string>
+#include <vector>
 
 namespace qnext::artifact {
 
@@ -43,6 +45,35 @@ static_assert(sizeof(Section) == 48, "section entries are 48 bytes");
 
 inline bool sectionNamed(const Section &s, const char *name) {
   return std::strncmp(s.name, name, sizeof(s.name)) == 0;
+}
+
+/// What the code assumes of the buffers its caller passes: the sizes it was
+/// compiled for. The code exports it as the NUL-terminated string
+/// `qnext_abi` (kABISymbol); before it loads the code the runtime makes the
+/// same record from the manifest and refuses the artifact when they differ.
+/// A manifest that lies about a size (the vocabulary, a state's shape, the
+/// weights) is then refused instead of sizing a buffer the code overruns.
+struct ABI {
+  std::string kind;    ///< "cpu" (host buffers) or "cuda" (device buffers)
+  int64_t vocab = 0;   ///< columns of the logits
+  uint64_t weights = 0; ///< bytes of the packed weights
+  std::vector<std::vector<int64_t>> states; ///< f32 elements; -1: the capacity
+  int64_t tapRows = 0, tapHidden = 0;       ///< the taps entry point, or 0
+};
+
+constexpr const char *kABISymbol = "qnext_abi";
+
+/// "qnext-abi 1 cpu vocab=512 weights=2809920 states=3x256,2x-1x64 taps=0x0".
+inline std::string abiRecord(const ABI &abi) {
+  std::string r = "qnext-abi 1 " + abi.kind + " vocab=" + std::to_string(abi.vocab) +
+                  " weights=" + std::to_string(abi.weights) + " states=";
+  for (size_t i = 0; i < abi.states.size(); ++i) {
+    if (i)
+      r += ',';
+    for (size_t d = 0; d < abi.states[i].size(); ++d)
+      r += (d ? "x" : "") + std::to_string(abi.states[i][d]);
+  }
+  return r + " taps=" + std::to_string(abi.tapRows) + "x" + std::to_string(abi.tapHidden);
 }
 
 } // namespace qnext::artifact

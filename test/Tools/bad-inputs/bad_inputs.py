@@ -6,26 +6,32 @@ error line, that the line matches the expected message (naming the file and
 the field), and that no output was created or overwritten.
 
 Usage: bad_inputs.py WORKDIR QNEXT_SYNTH QNEXT_COMPILE QNEXT_RUN QNEXT_BENCH QNEXT_TOKENIZE
+                     QNEXT_RESEAL
 Prints one line per case and "bad inputs: N cases, N failed".
 """
 
+import atexit
 import json
 import os
 import re
+import resource
 import shutil
+import signal
 import stat
 import struct
 import subprocess
 import sys
 
-work, synth, compile_, run, bench, tokenize = sys.argv[1:7]
+work, synth, compile_, run, bench, tokenize, reseal = sys.argv[1:8]
 os.makedirs(work, exist_ok=True)
 good = os.path.join(work, "good")      # a tiny checkpoint
 artifact = os.path.join(work, "good.qnx")
 
 
 def sh(*args):
-    subprocess.run(args, check=True, stdout=subprocess.DEVNULL)
+    p = subprocess.run(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    if p.returncode:
+        sys.exit(f"setup failed: {' '.join(args)}\n{p.stderr.decode(errors='replace')}")
 
 
 sh(synth, "--preset", "tiny", "--set", "num_hidden_layers=4", "--force", "-o", good)
@@ -117,9 +123,11 @@ manifest_offset = struct.unpack_from("<Q", open(artifact, "rb").read(), section_
 cases = []
 
 
-def case(name, argv, expect, output=None, stdin=b"", env=None, protect=()):
-    """protect: files (or device nodes) the run must leave exactly as they were."""
-    cases.append((name, argv, expect, output, stdin, env, protect))
+def case(name, argv, expect, output=None, stdin=b"", env=None, protect=(), fsize=None):
+    """protect: files (or device nodes) the run must leave exactly as they were;
+    fsize: the largest file the run may write (RLIMIT_FSIZE), a full disk's
+    stand-in: a longer write fails (EFBIG) as ENOSPC would."""
+    cases.append((name, argv, expect, output, stdin, env, protect, fsize))
 
 
 def snapshot(path):
@@ -221,6 +229,104 @@ for name, edit, expect in [
 ]:
     n = name.replace(" ", "_").replace(":", "")
     case(name, [run, qnx(n, edit), "--tokens", "1"], r"\.qnx: .*" + expect)
+# Artifacts that lie behind valid checksums (qnext-reseal recomputes them, as
+# anyone writing a hostile file would): the manifest against the code, the
+# manifest's types and sizes, a code section that is not qnext's.
+def table_entries(b):
+    count = struct.unpack_from("<I", b, 12)[0]
+    return [(section_table + 48 * i, b[section_table + 48 * i:section_table + 48 * i + 16].rstrip(b"\0"))
+            for i in range(count)]
+
+
+def replace_section(b, name, data):
+    """Puts `data` where section `name` is (it must fit before the next one)."""
+    for at, n in table_entries(b):
+        if n == name:
+            offset, size = struct.unpack_from("<QQ", b, at + 16)
+            room = min([struct.unpack_from("<Q", b, a + 16)[0] for a, _ in table_entries(b)
+                        if struct.unpack_from("<Q", b, a + 16)[0] > offset] + [len(b)]) - offset
+            assert len(data) <= room, f"{name}: {len(data)} bytes do not fit in {room}"
+            b[offset:offset + room] = data + b"\0" * (room - len(data))
+            struct.pack_into("<Q", b, at + 24, len(data))
+            return
+    raise KeyError(name)
+
+
+def section_bytes(b, name):
+    for at, n in table_entries(b):
+        if n == name:
+            offset, size = struct.unpack_from("<QQ", b, at + 16)
+            return bytes(b[offset:offset + size])
+    raise KeyError(name)
+
+
+def resealed(name, edit):
+    path = qnx(name, edit)
+    sh(reseal, path)
+    return path
+
+
+def manifest_edit(change):
+    def f(b):
+        m = json.loads(section_bytes(b, b"manifest"))
+        change(m)
+        replace_section(b, b"manifest", json.dumps(m).encode())
+    return f
+
+
+def code_edit(change):
+    def f(b):
+        replace_section(b, b"code", change(section_bytes(b, b"code")))
+    return f
+
+
+def set_state(i, shape):
+    return lambda m: m["states"][i].update(shape=shape)
+
+
+foreign_c = os.path.join(work, "foreign.c")
+open(foreign_c, "w").write("void qnext_prefill(void **a) {}\nvoid qnext_decode(void **a) {}\n")
+foreign_so = os.path.join(work, "foreign.so")
+sh("cc", "-shared", "-fPIC", "-o", foreign_so, foreign_c)
+foreign = open(foreign_so, "rb").read()
+for name, edit, expect in [
+    ("manifest lies: a larger vocabulary", manifest_edit(lambda m: m["model"].update(vocab_size=1024)),
+     r"the manifest does not describe its code: .*vocab=512.* says .*vocab=1024"),
+    ("manifest lies: a vocabulary of 2^40", manifest_edit(lambda m: m["model"].update(vocab_size=1 << 40)),
+     r"manifest: model\.vocab_size 1099511627776 is outside \[1, 2147483647\]"),
+    ("manifest lies: a smaller state", manifest_edit(set_state(1, [4, 32, 16])),
+     r"the manifest does not describe its code"),
+    ("manifest lies: a state fewer", manifest_edit(lambda m: m["states"].pop()),
+     r"the manifest does not describe its code"),
+    ("manifest lies: taps the code has not",
+     manifest_edit(lambda m: m["entry_points"].update(taps={"rows": 8, "hidden_size": 128})),
+     r"the code section: not qnext's code: it defines no qnext_taps"),
+    ("manifest lies: a CUDA artifact", manifest_edit(lambda m: m["target"].update(kind="cuda")),
+     r"(the manifest does not describe its code|CUDA)"),
+    ("manifest types: weights.size a string", manifest_edit(lambda m: m["weights"].update(size="12")),
+     r"manifest: weights\.size missing or not an integer"),
+    ("manifest types: target.triple a number", manifest_edit(lambda m: m["target"].update(triple=7)),
+     r"manifest: target\.triple is not a string"),
+    ("manifest types: target an array", manifest_edit(lambda m: m.update(target=[1])),
+     r"manifest: target missing"),
+    ("manifest types: a state's shape a string", manifest_edit(set_state(0, "3x256")),
+     r"manifest: a state has no shape"),
+    ("manifest types: hidden_size a float", manifest_edit(lambda m: m["model"].update(hidden_size=1.5)),
+     r"manifest: model\.hidden_size missing or not an integer"),
+    ("code: not ELF", code_edit(lambda c: b"#!/bin/sh\necho hi\n"), r"the code section: not an ELF file"),
+    ("code: ELF for another machine", code_edit(lambda c: c[:18] + struct.pack("<H", 183) + c[20:]),
+     r"the code section: ELF code for machine 183, not x86-64"),
+    ("code: a library that is not qnext's", code_edit(lambda c: foreign),
+     r"the code section: not qnext's code: it defines no qnext_abi"),
+    ("code: section headers past the end", code_edit(lambda c: c[:40] + struct.pack("<Q", 1 << 40) + c[48:]),
+     r"the code section: its section headers lie outside it"),
+]:
+    n = re.sub(r"[^a-z0-9]+", "_", name.lower())
+    case("artifact " + name, [run, resealed(n, edit), "--tokens", "1"], r"\.qnx: " + expect)
+dr = os.path.join(work, "diamondrapids.qnx")
+sh(compile_, good, "--parallel=false", "--cpu=diamondrapids", "-o", dr)
+case("artifact: compiled for a newer CPU (diamondrapids)", [run, dr, "--tokens", "1"],
+     r"diamondrapids\.qnx: compiled for CPU 'diamondrapids'; this CPU lacks .*amx")
 case("artifact: truncated", [run, qnx("truncated", lambda b: b.__delitem__(slice(len(b) // 2, None))),
                               "--tokens", "1"], r"\.qnx: truncated")
 case("artifact: extended", [run, qnx("extended", lambda b: b.extend(b"\0" * 100)), "--tokens", "1"],
@@ -255,12 +361,26 @@ for name, args, expect in [
      r"exceed --max-context 4"),
     ("cli: --max-new negative", ["--tokens", "1", "--max-new", "-1"], r"must not be negative"),
     ("cli: --threads negative", ["--tokens", "1", "--threads", "-2"], r"must not be negative"),
-    ("cli: --max-context beyond memory", ["--tokens", "1", "--max-context", "1000000000000"],
-     r"(memory|too large|exceed)"),
+    ("cli: --max-context beyond the model", ["--tokens", "1", "--max-context", "1000000000000"],
+     r"max context 1000000000000 is beyond the model's 4096 positions"),
+    ("cli: --max-context near 2^62", ["--tokens", "1", "--max-context", str(1 << 62)],
+     r"is beyond the model's 4096 positions"),
+    ("cli: --max-new past the model's positions", ["--tokens", "1,2", "--max-new", "4095"],
+     r"prompt \(2 tokens\) \+ --max-new \(4095\) exceed the model's 4096 positions"),
+    ("cli: --max-new 2^63-1", ["--tokens", "1", "--max-new", str((1 << 63) - 1)],
+     r"--max-new \(9223372036854775807\) exceed the model's 4096 positions"),
+    ("tokens: a prompt longer than the model's positions", ["--tokens", ",".join(["1"] * 4097)],
+     r"--tokens: 4097 tokens, beyond the model's 4096 positions"),
     ("cli: --logits-out in a missing folder", ["--tokens", "1", "--logits-out", work + "/no/dir/l.f32"],
      r"l\.f32"),
 ]:
     case(name, [run, artifact] + args, expect)
+# A model with 2^31-1 positions: a context that fits them but not memory.
+long_ckpt = folder("long", setcfg(max_position_embeddings=(1 << 31) - 1))
+long_qnx = os.path.join(work, "long.qnx")
+sh(compile_, long_ckpt, "--parallel=false", "-o", long_qnx)
+case("cli: --max-context beyond memory", [run, long_qnx, "--tokens", "1", "--max-context", "2000000000"],
+     r"max context 2000000000 needs \d+ MiB of caches, more than half of this machine's memory")
 # The checkpoint's text files (checked by qnext-compile before it compiles).
 tok = json.load(open(os.path.join(good, "tokenizer.json")))
 
@@ -380,17 +500,97 @@ case("compile: unknown --cpu", [compile_, good, "--cpu=nonsense", "-o", out],
      r"unknown --cpu 'nonsense'", out)
 case("compile: misspelt --cpu", [compile_, good, "--cpu=skylake-avx51", "-o", out],
      r"did you mean 'skylake-avx512'", out)
+# Weights: NaN and infinity are refused where they are packed, naming the
+# tensor and the first index (--allow-nonfinite compiles them anyway).
+def poke_tensor(name, tensor, index, value, dtype_bytes=2):
+    path = folder(name)
+    st = os.path.join(path, "model.safetensors")
+    header, data = read_st(st)
+    begin = header[tensor]["data_offsets"][0] + index * dtype_bytes
+    data = data[:begin] + value + data[begin + len(value):]
+    write_st(st, header, data)
+    return path
+
+
+case("weights: a NaN", [compile_, poke_tensor("nan", "model.norm.weight", 3, struct.pack("<H", 0x7FC1)),
+                        "-o", out],
+     r"model\.safetensors: tensor 'model\.norm\.weight' holds NaN at index 3 \(--allow-nonfinite", out)
+case("weights: an infinity",
+     [compile_, poke_tensor("inf", "model.layers.1.mlp.experts.2.up_proj.weight", 1000,
+                            struct.pack("<H", 0xFF80)), "-o", out],
+     r"tensor 'model\.layers\.1\.mlp\.experts\.2\.up_proj\.weight' holds an infinity at index 1000", out)
+# The config's claims about the weights.
+case("config: torch_dtype float128", [compile_, folder("float128", setcfg(torch_dtype="float128")), "-o", out],
+     r"config\.json: torch_dtype 'float128' is not a dtype qnext compiles", out)
+def f8_norm(h):
+    t = h["model.norm.weight"]
+    t["dtype"] = "F8_E4M3"
+    t["data_offsets"][1] = t["data_offsets"][0] + 128
+
+
+quant_f8 = safetensors("quant_f8", f8_norm)
+cfg = json.load(open(os.path.join(quant_f8, "config.json")))
+cfg["quantization_config"] = {"quant_method": "fp8", "weight_block_size": [128, 128]}
+json.dump(cfg, open(os.path.join(quant_f8, "config.json"), "w"))
+case("config: quantization_config and F8 weights", [compile_, quant_f8, "-o", out],
+     r"'model\.norm\.weight' has dtype F8_E4M3.*quantization_config says quant_method 'fp8'", out)
+case("checkpoint: experts in two dtypes",
+     [compile_, safetensors("experts_dtype",
+                            lambda h: h["model.layers.0.mlp.experts.3.gate_proj.weight"].update(dtype="F16")),
+      "-o", out],
+     r"'model\.layers\.0\.mlp\.experts\.3\.gate_proj\.weight' has dtype F16, "
+     r"'model\.layers\.0\.mlp\.experts\.0\.gate_proj\.weight' has BF16: a layer's experts must share one dtype",
+     out)
+# A megabyte-long value is quoted, not echoed.
+case("config: a model_type of 1 MiB", [compile_, folder("long_type", setcfg(model_type="x" * (1 << 20))), "-o", out],
+     r"model_type 'x{80}\.\.\. \(1048576 bytes\)' is not supported", out)
+# A full disk: a 64 KiB tmpfs where one can be mounted (root), else a file
+# size limit (RLIMIT_FSIZE, EFBIG) in its place. One line naming the output,
+# the previous output untouched, no temporary file left beside it.
+full = os.path.join(work, "full-disk")
+os.makedirs(full, exist_ok=True)
+if os.path.ismount(full):
+    subprocess.run(["umount", full])
+mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", full],
+                         stderr=subprocess.DEVNULL).returncode == 0
+if mounted:  # unmounted however the script ends, or `rm -rf` fails on it
+    atexit.register(subprocess.run, ["umount", full])
+full_out = os.path.join(full if mounted else work, "out.qnx")
+no_space = r"out\.qnx: (No space left on device|File too large)"
+case("output: the artifact on a full disk", [compile_, good, "-o", full_out], no_space, full_out,
+     fsize=None if mounted else 2000000)
+case("output: text on a full disk", [compile_, good, "--compile-to=fused", "-o", full_out], no_space,
+     full_out, fsize=None if mounted else 20000)
+case("output: --logits-out on a full disk",
+     [run, artifact, "--tokens", ",".join(["1"] * 400), "--logits-out", full_out], no_space, full_out,
+     fsize=None if mounted else 700000)
+if os.path.exists("/dev/full"):
+    case("output: -o /dev/full", [compile_, good, "--compile-to=fused", "-o", "/dev/full"],
+         r"/dev/full: No space left on device", protect=["/dev/full"])
+dump_file = os.path.join(work, "a-file")
+open(dump_file, "w").write("x")
+case("compile: --dump-phases-to a file", [compile_, good, "--compile-to=fused", "--dump-phases-to", dump_file,
+                                          "-o", out],
+     r"--dump-phases-to .*a-file: is a file, not a folder", out, protect=[dump_file])
 case("synth: unknown preset", [synth, "--preset", "huge", "-o", work + "/synth-out"],
      r"preset")
 
 failed = 0
-for name, argv, expect, output, stdin, env, protect in cases:
+def limit_file_size(n):
+    def f():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # EFBIG instead of a signal
+        resource.setrlimit(resource.RLIMIT_FSIZE, (n, n))
+    return f
+
+
+for name, argv, expect, output, stdin, env, protect, fsize in cases:
     before = {p: snapshot(p) for p in protect}
     sentinel = b"an existing file that a failed run must not touch"
     if output:
         open(output, "wb").write(sentinel)
     p = subprocess.run(argv, input=stdin, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                       timeout=300, env=dict(os.environ, **(env or {})))
+                       timeout=300, env=dict(os.environ, **(env or {})),
+                       preexec_fn=limit_file_size(fsize) if fsize else None)
     err = p.stderr.decode(errors="replace")
     errors = [l for l in err.splitlines() if l.strip()]
     problems = []
