@@ -81,6 +81,9 @@ bool checkCode(const uint8_t *code, size_t size, const std::vector<std::string> 
   for (const std::string &name : wanted)
     if (!defined.count(name))
       missing += (missing.empty() ? "" : ", ") + name;
+  if (missing == artifact::kABISymbol)
+    return refuse(why, "it defines the entry points but no qnext_abi record: code from an "
+                       "older qnext-compile (recompile the checkpoint), or not qnext's");
   if (!missing.empty())
     return refuse(why, "not qnext's code: it defines no " + missing);
 

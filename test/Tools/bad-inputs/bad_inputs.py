@@ -284,11 +284,18 @@ def set_state(i, shape):
     return lambda m: m["states"][i].update(shape=shape)
 
 
-foreign_c = os.path.join(work, "foreign.c")
-open(foreign_c, "w").write("void qnext_prefill(void **a) {}\nvoid qnext_decode(void **a) {}\n")
-foreign_so = os.path.join(work, "foreign.so")
-sh("cc", "-shared", "-fPIC", "-o", foreign_so, foreign_c)
-foreign = open(foreign_so, "rb").read()
+def shared_object(name, source):
+    c = os.path.join(work, name + ".c")
+    open(c, "w").write(source)
+    so = os.path.join(work, name + ".so")
+    sh("cc", "-shared", "-fPIC", "-o", so, c)
+    return open(so, "rb").read()
+
+
+foreign = shared_object("foreign", "int answer(void) { return 42; }\n")
+# The entry points without the record: what code compiled before the record
+# existed looks like.
+older = shared_object("older", "void qnext_prefill(void **a) {}\nvoid qnext_decode(void **a) {}\n")
 for name, edit, expect in [
     ("manifest lies: a larger vocabulary", manifest_edit(lambda m: m["model"].update(vocab_size=1024)),
      r"the manifest does not describe its code: .*vocab=512.* says .*vocab=1024"),
@@ -317,7 +324,10 @@ for name, edit, expect in [
     ("code: ELF for another machine", code_edit(lambda c: c[:18] + struct.pack("<H", 183) + c[20:]),
      r"the code section: ELF code for machine 183, not x86-64"),
     ("code: a library that is not qnext's", code_edit(lambda c: foreign),
-     r"the code section: not qnext's code: it defines no qnext_abi"),
+     r"the code section: not qnext's code: it defines no qnext_prefill, qnext_decode, qnext_abi"),
+    ("code: entry points without the ABI record", code_edit(lambda c: older),
+     r"the code section: it defines the entry points but no qnext_abi record: code from an older "
+     r"qnext-compile \(recompile the checkpoint\)"),
     ("code: section headers past the end", code_edit(lambda c: c[:40] + struct.pack("<Q", 1 << 40) + c[48:]),
      r"the code section: its section headers lie outside it"),
 ]:
