@@ -4,6 +4,8 @@
 # file is rewritten only when its text changes: nothing rebuilds otherwise.
 #   cmake -DSOURCE_DIR=... -DOUT=... -DVERSION=... -P VersionInfo.cmake
 set(revision "unknown")
+# Read-only: no index.lock taken (a build must not collide with a commit).
+set(ENV{GIT_OPTIONAL_LOCKS} 0)
 find_package(Git QUIET)
 if(GIT_FOUND AND EXISTS "${SOURCE_DIR}/.git")
   execute_process(COMMAND "${GIT_EXECUTABLE}" rev-parse --short=12 HEAD

@@ -17,6 +17,10 @@
 #include <nlohmann/json.hpp>
 #include <xxhash.h>
 
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 #include <memory>
 
 using llvm::Error;
@@ -236,7 +240,7 @@ Error writeArtifact(llvm::StringRef path, llvm::StringRef manifest,
   written = 0;
   static const char kPad[64] = {};
   Error e = packWeights(plan, checkpoint,
-                        [&](uint64_t offset, llvm::ArrayRef<uint8_t> bytes) {
+                        [&](uint64_t offset, llvm::ArrayRef<uint8_t> bytes) -> Error {
                           while (written < offset) { // alignment padding
                             uint64_t n = std::min<uint64_t>(offset - written, 64);
                             os.write(kPad, n);
@@ -245,6 +249,9 @@ Error writeArtifact(llvm::StringRef path, llvm::StringRef manifest,
                           }
                           os.write(reinterpret_cast<const char *>(bytes.data()),
                                    bytes.size());
+                          if (os.has_error()) // a full disk: stop now, not after the rest
+                            return llvm::createStringError(path.str() + ": " +
+                                                           os.error().message());
                           XXH3_64bits_update(hash.get(), bytes.data(), bytes.size());
                           written += bytes.size();
                           if (progress)
@@ -275,6 +282,10 @@ Error writeArtifact(llvm::StringRef path, llvm::StringRef manifest,
   os.flush();
   if (os.has_error())
     return discard(llvm::createStringError(path.str() + ": " + os.error().message()));
+  // On the disk before it replaces anything (a quota or NFS error can show
+  // only here).
+  if (::fsync(temp->FD) != 0)
+    return discard(llvm::createStringError(path.str() + ": " + std::strerror(errno)));
   if (Error e = temp->keep(path))
     return llvm::createStringError(path.str() + ": " + llvm::toString(std::move(e)));
   return Error::success();

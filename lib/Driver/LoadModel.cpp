@@ -150,7 +150,10 @@ qnext::driver::loadModel(mlir::MLIRContext &context,
     WithColor::note(errs(), options.toolName)
         << "config.json's quantization_config (quant_method '" << quant
         << "') is ignored: without weights the code is compiled for "
-        << (model.config.dtype.empty() ? "bfloat16" : model.config.dtype) << " weights\n";
+        << (model.config.dtype == "float32" || model.config.dtype == "float16"
+                ? model.config.dtype
+                : std::string("bfloat16"))
+        << " weights\n";
   }
 
   model.module = buildModel(context, model.config, layout, options.taps);

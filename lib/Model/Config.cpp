@@ -49,7 +49,7 @@ public:
       return fallback.value_or(0);
     }
     if (!v->is_number_integer()) {
-      fail(qualified(name) + " must be an integer, got " + excerpt(v->dump()));
+      fail(qualified(name) + " must be an integer, got " + quoteJSON(*v));
       return 0;
     }
     return v->get<int64_t>();
@@ -73,7 +73,7 @@ public:
       return fallback.value_or(0.0);
     }
     if (!v->is_number()) {
-      fail(qualified(name) + " must be a number, got " + excerpt(v->dump()));
+      fail(qualified(name) + " must be a number, got " + quoteJSON(*v));
       return 0.0;
     }
     double value = v->get<double>();
@@ -87,7 +87,7 @@ public:
     if (!v)
       return fallback;
     if (!v->is_boolean()) {
-      fail(qualified(name) + " must be true or false, got " + excerpt(v->dump()));
+      fail(qualified(name) + " must be true or false, got " + quoteJSON(*v));
       return fallback;
     }
     return v->get<bool>();
@@ -101,7 +101,7 @@ public:
       return fallback.value_or("");
     }
     if (!v->is_string()) {
-      fail(qualified(name) + " must be a string, got " + excerpt(v->dump()));
+      fail(qualified(name) + " must be a string, got " + quoteJSON(*v));
       return "";
     }
     return v->get<std::string>();
@@ -111,7 +111,7 @@ public:
   const json *object_(const char *name) {
     const json *v = get(name);
     if (v && !v->is_object()) {
-      fail(qualified(name) + " must be an object, got " + excerpt(v->dump()));
+      fail(qualified(name) + " must be an object, got " + quoteJSON(*v));
       return nullptr;
     }
     return v;
@@ -137,7 +137,7 @@ public:
   std::string error;
 };
 
-std::string truncated(const json &v) { return excerpt(v.dump(), 60); }
+std::string truncated(const json &v) { return quoteJSON(v, 60); }
 
 /// RoPE: v4 spelling (rope_theta, partial_rotary_factor, rope_scaling) or v5
 /// (rope_parameters holding all three), spec 1.4 and 5.4.
@@ -208,7 +208,7 @@ void readLayerPattern(FieldReader &in, ModelConfig &c) {
       else
         return in.fail(in.qualified("layer_types") + "[" + std::to_string(i) +
                        "] must be \"linear_attention\" or \"full_attention\", "
-                       "got " + excerpt(t.dump()));
+                       "got " + quoteJSON(t));
     }
     return;
   }
@@ -234,7 +234,7 @@ void readMlpPattern(FieldReader &in, ModelConfig &c) {
     for (const json &v : *only) {
       if (!v.is_number_integer() || v.get<int64_t>() < 0 ||
           v.get<int64_t>() >= c.numLayers)
-        return in.fail(in.qualified("mlp_only_layers") + " holds " + excerpt(v.dump()) +
+        return in.fail(in.qualified("mlp_only_layers") + " holds " + quoteJSON(v) +
                        ", not a layer index in [0, " +
                        std::to_string(c.numLayers) + ")");
       dense[v.get<int64_t>()] = true;

@@ -145,10 +145,10 @@ Expected<std::vector<TensorInfo>> parseSafeTensors(StringRef file,
     uint64_t elements = 1;
     for (const json &d : entry["shape"]) {
       if (!d.is_number_integer() || d.get<int64_t>() < 0)
-        return bad("shape holds " + excerpt(d.dump()) + ", not a non-negative integer");
+        return bad("shape holds " + quoteJSON(d) + ", not a non-negative integer");
       uint64_t dim = d.get<uint64_t>();
       if (dim && elements > (UINT64_MAX / 8) / dim)
-        return bad("shape " + excerpt(entry["shape"].dump()) + " is too large");
+        return bad("shape " + quoteJSON(entry["shape"]) + " is too large");
       elements *= dim;
       info.shape.push_back(static_cast<int64_t>(dim));
     }
@@ -160,14 +160,14 @@ Expected<std::vector<TensorInfo>> parseSafeTensors(StringRef file,
     info.begin = offsets[0].get<uint64_t>();
     info.end = offsets[1].get<uint64_t>();
     if (info.begin > info.end)
-      return bad("data_offsets " + excerpt(offsets.dump()) + " end before they begin");
+      return bad("data_offsets " + quoteJSON(offsets) + " end before they begin");
     if (info.end > dataSize)
-      return bad("data_offsets " + excerpt(offsets.dump()) +
+      return bad("data_offsets " + quoteJSON(offsets) +
                  " run past the end of the data (" + llvm::Twine(dataSize) +
                  " bytes)");
     uint64_t needed = elements * static_cast<uint64_t>(dtypeSize(*dtype));
     if (info.end - info.begin != needed)
-      return bad("data_offsets " + excerpt(offsets.dump()) + " hold " +
+      return bad("data_offsets " + quoteJSON(offsets) + " hold " +
                  llvm::Twine(info.end - info.begin) + " bytes but shape " +
                  formatShape(info.shape) + " of " + dtypeText + " needs " +
                  llvm::Twine(needed));

@@ -265,19 +265,22 @@ Error writeAtomically(StringRef path,
                       llvm::function_ref<Error(llvm::raw_ostream &)> contents) {
   auto temp = llvm::sys::fs::TempFile::create(path + ".tmp-%%%%%%");
   if (!temp)
-    return temp.takeError();
+    return llvm::createStringError(path.str() + ": " + llvm::toString(temp.takeError()));
   {
     llvm::raw_fd_ostream os(temp->FD, /*shouldClose=*/false);
     Error e = contents(os);
     os.flush();
     if (!e && os.has_error())
       e = llvm::createStringError(path.str() + ": " + os.error().message());
+    os.clear_error(); // reported above; kept, the destructor would abort
     if (e) {
       llvm::consumeError(temp->discard());
       return e;
     }
   }
-  return temp->keep(path);
+  if (Error e = temp->keep(path))
+    return llvm::createStringError(path.str() + ": " + llvm::toString(std::move(e)));
+  return Error::success();
 }
 
 } // namespace
@@ -290,7 +293,9 @@ Error writeSynthCheckpoint(StringRef directory, const SynthOptions &options,
   Expected<ModelConfig> config = parseModelConfig(*configText, "config.json");
   if (!config)
     return config.takeError();
-  if (std::error_code ec = llvm::sys::fs::create_directories(directory))
+  // Made as any new folder is: the umask decides its mode.
+  if (std::error_code ec = llvm::sys::fs::create_directories(
+          directory, /*IgnoreExisting=*/true, llvm::sys::fs::all_all))
     return llvm::createStringError(directory.str() + ": " + ec.message());
   auto pathOf = [&](StringRef file) {
     llvm::SmallString<256> p(directory);

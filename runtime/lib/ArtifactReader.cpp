@@ -3,6 +3,7 @@
 #include "ArtifactReader.h"
 
 #include "qnext/CPUFeatures.h"
+#include "qnext/Messages.h"
 
 #include <xxhash.h>
 
@@ -177,7 +178,7 @@ bool ArtifactReader::readManifestFields(std::string &error) {
   };
   // `m` is const: operator[] on it must only name keys that are there.
   if (!m.contains("target") || !m["target"].is_object())
-    return fail(error, "manifest: target missing");
+    return fail(error, "manifest: target missing or not an object");
   const json &target = m["target"];
   std::string kind, triple, cpu, features;
   if (!string(target, "target", "kind", kind, true) ||
@@ -187,16 +188,16 @@ bool ArtifactReader::readManifestFields(std::string &error) {
       !string(target, "target", "gpu_arch", gpuArch, false))
     return false;
   if (kind != "cpu" && kind != "cuda")
-    return fail(error, "manifest: target.kind '" + kind.substr(0, 40) +
+    return fail(error, "manifest: target.kind '" + excerpt(kind, 40) +
                            "' is neither cpu nor cuda");
   onDevice = kind == "cuda";
   if (triple.rfind("x86_64", 0) != 0)
-    return fail(error, "compiled for '" + triple.substr(0, 40) + "', this is x86_64");
+    return fail(error, "compiled for '" + excerpt(triple, 40) + "', this is x86_64");
   // The instruction sets the code may use, from CPUID: refused before a
   // single instruction of it runs (an unchecked artifact dies on SIGILL).
   qnext::cpu::Verdict verdict = qnext::cpu::check(features, qnext::cpu::FeatureSet::host());
   if (!verdict.ok())
-    return fail(error, "compiled for CPU '" + cpu.substr(0, 40) + "'; this CPU " +
+    return fail(error, "compiled for CPU '" + excerpt(cpu, 40) + "'; this CPU " +
                            verdict.describe() +
                            " (recompile with --cpu=host on this machine, "
                            "or with a --cpu it matches)");
@@ -217,12 +218,12 @@ bool ArtifactReader::readManifestFields(std::string &error) {
   for (const json &s : m["states"]) {
     if (!s.is_object() || !s.contains("shape") || !s["shape"].is_array() ||
         s["shape"].empty() || s["shape"].size() > 8)
-      return fail(error, "manifest: a state has no shape");
+      return fail(error, "manifest: a state's shape is not a list of 1 to 8 dimensions");
     std::vector<int64_t> shape;
     for (const json &d : s["shape"]) {
       if (!d.is_number_integer() || d.get<int64_t>() < -1 || d.get<int64_t>() == 0 ||
           d.get<int64_t>() > (int64_t(1) << 32))
-        return fail(error, "manifest: bad state dimension " + d.dump().substr(0, 40));
+        return fail(error, "manifest: bad state dimension " + quoteJSON(d));
       shape.push_back(d.get<int64_t>());
     }
     stateShapes.push_back(shape);

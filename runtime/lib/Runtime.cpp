@@ -18,6 +18,8 @@
 #include "Executor.h"
 #include "KernelProfile.h"
 
+#include "qnext/Messages.h"
+
 #include <unistd.h>
 
 #include <algorithm>
@@ -33,6 +35,38 @@ namespace {
 void setError(char **error, const std::string &message) {
   if (error)
     *error = strdup(message.c_str());
+}
+
+/// Where two ABI records ("qnext-abi 1 cpu vocab=512 states=3x256,...")
+/// part: the first field, or the first state, that differs.
+std::string firstDifference(const std::string &code, const std::string &manifest) {
+  auto split = [](const std::string &s, char by) {
+    std::vector<std::string> parts;
+    size_t at = 0;
+    for (size_t next; (next = s.find(by, at)) != std::string::npos; at = next + 1)
+      parts.push_back(s.substr(at, next - at));
+    parts.push_back(s.substr(at));
+    return parts;
+  };
+  std::vector<std::string> a = split(code, ' '), b = split(manifest, ' ');
+  for (size_t i = 0; i < std::max(a.size(), b.size()); ++i) {
+    std::string x = i < a.size() ? a[i] : "", y = i < b.size() ? b[i] : "";
+    if (x == y)
+      continue;
+    if (x.rfind("states=", 0) == 0 && y.rfind("states=", 0) == 0) {
+      std::vector<std::string> sx = split(x.substr(7), ','), sy = split(y.substr(7), ',');
+      if (sx.size() != sy.size())
+        return "the code has " + std::to_string(sx.size()) + " states, the manifest " +
+               std::to_string(sy.size());
+      for (size_t j = 0; j < sx.size(); ++j)
+        if (sx[j] != sy[j])
+          return "state " + std::to_string(j) + " is " + sx[j] + " in the code, " + sy[j] +
+                 " in the manifest";
+    }
+    return "the code was compiled for '" + qnext::excerpt(x, 60) + "', the manifest says '" +
+           qnext::excerpt(y, 60) + "'";
+  }
+  return "the records differ";
 }
 } // namespace
 
@@ -82,9 +116,8 @@ struct qnext_model {
     if (!checkCode(artifact.bytes(c), c.size, entries, record, why))
       return fail(error, why);
     if (std::string expected = qnext::artifact::abiRecord(artifact.abi()); record != expected)
-      return fail(error, "the manifest does not describe its code: the code was compiled "
-                         "for '" + record.substr(0, 200) + "', the manifest says '" +
-                         expected.substr(0, 200) + "'");
+      return fail(error, "the manifest does not describe its code: " +
+                             firstDifference(record, expected));
     if (artifact.onDevice) {
       if (!qnext::cuda::initialize(why))
         return fail(error, "a CUDA artifact (" + arch + "): " + why);

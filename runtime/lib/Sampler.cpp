@@ -78,15 +78,25 @@ bool readGenerationConfig(std::string_view text, const std::string &origin,
       params.temperature = 0;
   }
   if (auto it = root.find("eos_token_id"); it != root.end() && !it->is_null()) {
-    json list = it->is_array() ? *it : json::array({*it});
+    // Read in place, never copied: a value nested deep would be copied
+    // recursively.
     eos.clear();
-    for (const json &id : list) {
+    auto take = [&](const json &id) {
       if (!id.is_number_integer() || id.get<int64_t>() < 0 ||
           id.get<int64_t>() > INT32_MAX) {
-        error = origin + ": eos_token_id holds " + excerpt(id.dump()) + ", not a token id";
+        error = origin + ": eos_token_id holds " + quoteJSON(id) + ", not a token id";
         return false;
       }
       eos.push_back(id.get<int32_t>());
+      return true;
+    };
+    if (!it->is_array()) {
+      if (!take(*it))
+        return false;
+    } else {
+      for (const json &id : *it)
+        if (!take(id))
+          return false;
     }
   }
   if (std::string problem = params.check(); !problem.empty()) {

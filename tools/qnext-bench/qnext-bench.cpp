@@ -40,6 +40,7 @@
 #include <memory>
 #include <optional>
 #include <random>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -216,7 +217,13 @@ PerToken activePerToken(const json &m) {
   const json &model = m["model"];
   double k = model.value("num_experts_per_tok", 0);
   PerToken total;
+  if (!m["weights"].contains("tensors") || !m["weights"]["tensors"].is_array())
+    throw std::runtime_error("manifest: weights.tensors missing or not a list");
   for (const json &t : m["weights"]["tensors"]) {
+    if (!t.is_object() || !t.contains("bytes") || !t.contains("shape") ||
+        !t.contains("name") || !t["shape"].is_array() || t["shape"].empty())
+      throw std::runtime_error("manifest: a weights.tensors entry lacks its name, bytes "
+                               "or shape");
     double bytes = t["bytes"].get<double>(), elements = 1;
     for (const json &d : t["shape"])
       elements *= d.get<double>();
@@ -237,7 +244,8 @@ PerToken activePerToken(const json &m) {
 
 } // namespace
 
-int main(int argc, char **argv) {
+namespace {
+int benchMain(int argc, char **argv) {
   qnext::tool::toolName() = "qnext-bench";
   std::string artifact, jsonOut;
   std::vector<int64_t> promptLens, depthList, threadList;
@@ -359,7 +367,12 @@ int main(int argc, char **argv) {
   if (!fits(promptLens, defaultPrompts, "--prompts",
             [&](int64_t p) { return p + decodeTokens + 4; }) ||
       !fits(depthList, defaultDepths, "--depths", [&](int64_t d) {
-        return d + int64_t(depthList.size()) * runTokens + 1;
+        // Saturating: runTokens alone may reach 2^62.
+        int64_t runs = 0, need = 0;
+        if (__builtin_mul_overflow(int64_t(depthList.size()), runTokens, &runs) ||
+            __builtin_add_overflow(d + 1, runs, &need))
+          return INT64_MAX;
+        return need;
       }))
     return 1;
   const int64_t maxDepth = *std::max_element(depthList.begin(), depthList.end());
@@ -407,7 +420,12 @@ int main(int argc, char **argv) {
 
   json out;
   out["artifact"] = artifact;
-  out["model"] = manifest["model"];
+  // The model's plain fields only: a nested value is not copied (a copy
+  // recurses as deep as the value does).
+  out["model"] = json::object();
+  for (const auto &[key, value] : manifest["model"].items())
+    if (value.is_primitive())
+      out["model"][key] = value;
   out["target"] = gpu ? json{{"gpu_arch", manifest["target"]["gpu_arch"]}}
                       : json{{"cpu", manifest["target"]["cpu"]}};
   const PerToken active = activePerToken(manifest);
@@ -583,4 +601,20 @@ int main(int argc, char **argv) {
                 "benchmark, not results");
   }
   return 0;
+}
+} // namespace
+
+int main(int argc, char **argv) {
+  // The runtime checked what it reads of the manifest; qnext-bench reads
+  // more of it (the tensors, for the bytes a token reads). Anything there
+  // that is not as written is one line, never an abort.
+  try {
+    return benchMain(argc, argv);
+  } catch (const nlohmann::json::exception &e) {
+    return fail(std::string("the artifact's manifest: ") + e.what());
+  } catch (const std::runtime_error &e) {
+    return fail(e.what());
+  } catch (const std::bad_alloc &) {
+    return fail("out of memory");
+  }
 }

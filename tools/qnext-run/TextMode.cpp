@@ -121,8 +121,9 @@ int runText(const RunOptions &o, qnext_model *model, int threadsUsed) {
   }
   // The reply's room: the model's positions bound a one-shot prompt and its
   // reply; the default budget shrinks to fit, a --max-new given does not.
-  if (int64_t(first.size()) > maxPositions)
-    return fail("--prompt: " + std::to_string(first.size()) + " tokens, beyond the model's " +
+  if (int64_t(first.size()) >= maxPositions)
+    return fail("--prompt: " + std::to_string(first.size()) +
+                " tokens leave no room for a reply in the model's " +
                 std::to_string(maxPositions) + " positions (max_position_embeddings)");
   if (!fromStdin && !o.maxContext && perReply > maxPositions - int64_t(first.size())) {
     if (o.maxNewGiven)

@@ -17,6 +17,8 @@
 #include <iostream>
 #include <memory>
 
+#include <unistd.h>
+
 using qnext::tool::fail;
 using qnext::tool::format;
 
@@ -96,6 +98,15 @@ int runTokens(const RunOptions &o, qnext_model *model, int threadsUsed) {
   // front, so that --memory measures the runtime, not this loop's
   // bookkeeping.
   const bool allRows = !o.logitsOut.empty() || !o.referenceLogits.empty();
+  // Every row in memory: refused up front when that cannot fit (half of
+  // this machine's memory), rather than aborted on.
+  const uint64_t rowsBytes = uint64_t(p + o.maxNew) * uint64_t(vocab) * sizeof(float);
+  const uint64_t physical = uint64_t(sysconf(_SC_PHYS_PAGES)) * uint64_t(sysconf(_SC_PAGESIZE));
+  if (allRows && (uint64_t(p + o.maxNew) > UINT64_MAX / 4 / uint64_t(vocab) ||
+                  rowsBytes > physical / 2))
+    return fail("--logits-out / --reference-logits: " + std::to_string(p + o.maxNew) +
+                " rows of " + std::to_string(vocab) +
+                " logits need more than half of this machine's memory");
   std::vector<float> logits;
   logits.reserve(size_t(allRows ? p + o.maxNew : 0) * vocab);
   std::vector<int32_t> generated, history;

@@ -10,6 +10,7 @@
 #ifndef QNEXT_SUPPORT_VERSION_H
 #define QNEXT_SUPPORT_VERSION_H
 
+#include "qnext/ArtifactFormat.h"
 #include "qnext/VersionInfo.h"
 
 #include "llvm/Config/llvm-config.h"
@@ -31,7 +32,7 @@ inline void setVersionPrinter(const char *tool) {
        << "  targets: cpu (x86-64, --cpu=host or an LLVM CPU name; this machine: "
        << llvm::sys::getHostCPUName() << "), cuda (NVIDIA GPUs through NVPTX, "
        << "--gpu-arch=sm_XX)\n"
-       << "  artifact format: 1\n";
+       << "  artifact format: " << ::qnext::artifact::kVersion << "\n";
   });
 }
 

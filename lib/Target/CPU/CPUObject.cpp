@@ -240,6 +240,12 @@ mlir::qnext::emitSharedObject(ModuleOp module, const CPUTargetOptions &options,
     if (ec)
       return llvm::createStringError(objectPath.str().str() + ": " + ec.message());
     os.write(object.data(), object.size());
+    os.close();
+    if (os.has_error()) { // a full temporary folder: an error, not LLVM's abort
+      std::error_code error = os.error();
+      os.clear_error();
+      return llvm::createStringError(objectPath.str().str() + ": " + error.message());
+    }
   }
   auto cc = llvm::sys::findProgramByName("cc");
   if (!cc)

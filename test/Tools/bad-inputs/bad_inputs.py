@@ -298,26 +298,27 @@ foreign = shared_object("foreign", "int answer(void) { return 42; }\n")
 older = shared_object("older", "void qnext_prefill(void **a) {}\nvoid qnext_decode(void **a) {}\n")
 for name, edit, expect in [
     ("manifest lies: a larger vocabulary", manifest_edit(lambda m: m["model"].update(vocab_size=1024)),
-     r"the manifest does not describe its code: .*vocab=512.* says .*vocab=1024"),
+     r"the manifest does not describe its code: the code was compiled for 'vocab=512', "
+     r"the manifest says 'vocab=1024'"),
     ("manifest lies: a vocabulary of 2^40", manifest_edit(lambda m: m["model"].update(vocab_size=1 << 40)),
      r"manifest: model\.vocab_size 1099511627776 is outside \[1, 2147483647\]"),
     ("manifest lies: a smaller state", manifest_edit(set_state(1, [4, 32, 16])),
-     r"the manifest does not describe its code"),
+     r"the manifest does not describe its code: state 1 is 4x32x32 in the code, 4x32x16 in the manifest"),
     ("manifest lies: a state fewer", manifest_edit(lambda m: m["states"].pop()),
-     r"the manifest does not describe its code"),
+     r"the manifest does not describe its code: the code has 8 states, the manifest 7"),
     ("manifest lies: taps the code has not",
      manifest_edit(lambda m: m["entry_points"].update(taps={"rows": 8, "hidden_size": 128})),
      r"the code section: not qnext's code: it defines no qnext_taps"),
     ("manifest lies: a CUDA artifact", manifest_edit(lambda m: m["target"].update(kind="cuda")),
-     r"(the manifest does not describe its code|CUDA)"),
+     r"the manifest does not describe its code: the code was compiled for 'cpu', the manifest says 'cuda'"),
     ("manifest types: weights.size a string", manifest_edit(lambda m: m["weights"].update(size="12")),
      r"manifest: weights\.size missing or not an integer"),
     ("manifest types: target.triple a number", manifest_edit(lambda m: m["target"].update(triple=7)),
      r"manifest: target\.triple is not a string"),
     ("manifest types: target an array", manifest_edit(lambda m: m.update(target=[1])),
-     r"manifest: target missing"),
+     r"manifest: target missing or not an object"),
     ("manifest types: a state's shape a string", manifest_edit(set_state(0, "3x256")),
-     r"manifest: a state has no shape"),
+     r"manifest: a state's shape is not a list of 1 to 8 dimensions"),
     ("manifest types: hidden_size a float", manifest_edit(lambda m: m["model"].update(hidden_size=1.5)),
      r"manifest: model\.hidden_size missing or not an integer"),
     ("code: not ELF", code_edit(lambda c: b"#!/bin/sh\necho hi\n"), r"the code section: not an ELF file"),
@@ -565,6 +566,8 @@ mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", ful
                          stderr=subprocess.DEVNULL).returncode == 0
 if mounted:  # unmounted however the script ends, or `rm -rf` fails on it
     atexit.register(subprocess.run, ["umount", full])
+    # Nearly full already: 8 KiB left, far below any output below.
+    open(os.path.join(full, "filler"), "wb").write(b"\0" * (56 << 10))
 full_out = os.path.join(full if mounted else work, "out.qnx")
 no_space = r"out\.qnx: (No space left on device|File too large)"
 case("output: the artifact on a full disk", [compile_, good, "-o", full_out], no_space, full_out,
@@ -574,6 +577,13 @@ case("output: text on a full disk", [compile_, good, "--compile-to=fused", "-o",
 case("output: --logits-out on a full disk",
      [run, artifact, "--tokens", ",".join(["1"] * 400), "--logits-out", full_out], no_space, full_out,
      fsize=None if mounted else 700000)
+# A file-size limit (RLIMIT_FSIZE: EFBIG) on every machine: the tools turn
+# it into the same one line (they ignore SIGXFSZ).
+case("output: text past a file-size limit", [compile_, good, "--compile-to=fused", "-o", out],
+     r"out\.qnx: File too large", out, fsize=20000)
+case("output: --logits-out past a file-size limit",
+     [run, artifact, "--tokens", ",".join(["1"] * 400), "--logits-out", out], r"out\.qnx: File too large",
+     out, fsize=700000)
 if os.path.exists("/dev/full"):
     case("output: -o /dev/full", [compile_, good, "--compile-to=fused", "-o", "/dev/full"],
          r"/dev/full: No space left on device", protect=["/dev/full"])
