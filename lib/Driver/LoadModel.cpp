@@ -111,6 +111,8 @@ qnext::driver::loadModel(mlir::MLIRContext &context,
   // tensors, never ignored without a word.
   const std::string &quant = model.config.quantMethod;
   if (model.checkpoint) {
+    if (llvm::Error e = layout.detectExpertLayouts(*model.checkpoint))
+      return fail(toString(std::move(e)));
     auto report = layout.checkInventory(*model.checkpoint);
     if (!report) {
       std::string message = toString(report.takeError());
@@ -132,6 +134,13 @@ qnext::driver::loadModel(mlir::MLIRContext &context,
                                       " tensors the model does not read are ignored: ")
           << examples << (extra.size() > 3 ? ", ..." : "") << "\n";
     }
+    // What a multimodal or MTP checkpoint carries besides the text model:
+    // said once, not per tensor.
+    if (report->visionTensors)
+      WithColor::note(errs(), options.toolName)
+          << "the vision encoder (" << report->visionTensors
+          << " model.visual.* tensors) is not compiled: qnext compiles the "
+             "text model\n";
     if (report->tiedLMHeadIgnored)
       WithColor::warning(errs(), options.toolName)
           << "lm_head.weight is present but tie_word_embeddings is true: it is "

@@ -31,8 +31,10 @@ namespace {
 /// Field names in messages carry the object's path ("text_config.hidden_size").
 class FieldReader {
 public:
-  FieldReader(const json &object, std::string file, std::string path = "")
-      : object(object), file(std::move(file)), path(std::move(path)) {}
+  FieldReader(const json &object, std::string file, std::string path = "",
+              std::vector<std::string> *defaulted = nullptr)
+      : object(object), file(std::move(file)), path(std::move(path)),
+        defaulted(defaulted) {}
 
   bool has(const char *name) const {
     return object.contains(name) && !object[name].is_null();
@@ -46,6 +48,8 @@ public:
     if (!v) {
       if (!fallback)
         fail(std::string("missing field '") + qualified(name) + "'");
+      else
+        noteDefault(name, std::to_string(*fallback));
       return fallback.value_or(0);
     }
     if (!v->is_number_integer()) {
@@ -70,6 +74,8 @@ public:
     if (!v) {
       if (!fallback)
         fail(std::string("missing field '") + qualified(name) + "'");
+      else
+        noteDefault(name, json(*fallback).dump());
       return fallback.value_or(0.0);
     }
     if (!v->is_number()) {
@@ -119,6 +125,12 @@ public:
 
   std::string qualified(const std::string &name) const { return path + name; }
 
+  /// Remembers that `name` was absent and `value` (a class default) used.
+  void noteDefault(const char *name, const std::string &value) {
+    if (defaulted)
+      defaulted->push_back(qualified(name) + " = " + value);
+  }
+
   void fail(const std::string &message) {
     if (error.empty())
       error = message;
@@ -134,8 +146,52 @@ public:
   const json &object;
   std::string file;
   std::string path;
+  std::vector<std::string> *defaulted;
   std::string error;
 };
+
+/// The defaults of transformers' configuration classes: the `__init__`
+/// arguments of Qwen3NextConfig (configuration_qwen3_next.py),
+/// Qwen3_5TextConfig (configuration_qwen3_5.py) and Qwen3_5MoeTextConfig
+/// (configuration_qwen3_5_moe.py). A field config.json leaves out takes the
+/// value transformers would give it; ConfigTest.cpp lists each one with its
+/// source. RoPE: rope_theta is PreTrainedConfig's default_theta (10000) in
+/// every class, partial_rotary_factor 0.25 (Qwen3NextConfig's argument,
+/// Qwen3.5's `kwargs.setdefault`).
+struct ClassDefaults {
+  const char *className;
+  int64_t vocabSize, hiddenSize, intermediateSize, numLayers;
+  int64_t numHeads, numKVHeads, headDim, maxPositions;
+  int64_t convKernel, keyHeadDim, valueHeadDim, numKeyHeads, numValueHeads;
+  int64_t numExperts, numExpertsPerTok, moeIntermediateSize,
+      sharedExpertIntermediateSize;
+};
+
+constexpr ClassDefaults kQwen3NextDefaults = {
+    "Qwen3NextConfig", 151936, 2048, 5632, 48, 16, 2, 256, 32768,
+    4, 128, 128, 16, 32, 512, 10, 512, 512};
+constexpr ClassDefaults kQwen35Defaults = {
+    "Qwen3_5TextConfig", 248320, 4096, 12288, 32, 16, 4, 256, 32768,
+    4, 128, 128, 16, 32, 0, 0, 0, 0};
+constexpr ClassDefaults kQwen35MoEDefaults = {
+    "Qwen3_5MoeTextConfig", 248320, 2048, 0, 40, 16, 2, 256, 32768,
+    4, 128, 128, 16, 32, 256, 8, 512, 512};
+constexpr double kDefaultRopeTheta = 10000.0;
+constexpr double kDefaultPartialRotaryFactor = 0.25;
+constexpr int64_t kDefaultFullAttentionInterval = 4;
+constexpr int64_t kDefaultDecoderSparseStep = 1;
+
+const ClassDefaults &defaultsOf(ModelFamily family) {
+  switch (family) {
+  case ModelFamily::Qwen3Next:
+    return kQwen3NextDefaults;
+  case ModelFamily::Qwen35:
+    return kQwen35Defaults;
+  case ModelFamily::Qwen35MoE:
+    return kQwen35MoEDefaults;
+  }
+  return kQwen3NextDefaults;
+}
 
 std::string truncated(const json &v) { return quoteJSON(v, 60); }
 
@@ -146,15 +202,32 @@ void readRope(FieldReader &in, ModelConfig &c) {
   const json *scaling = in.object_("rope_scaling");
   if (in.failed())
     return;
-  FieldReader p(params ? *params : in.object, in.file,
-                params ? in.path + "rope_parameters." : in.path);
-  c.ropeTheta = in.has("rope_theta") ? in.number("rope_theta")
-                                     : p.number("rope_theta");
-  c.partialRotaryFactor = in.has("partial_rotary_factor")
-                              ? in.number("partial_rotary_factor")
-                              : p.number("partial_rotary_factor", 1.0);
-  if (p.failed())
-    return in.fail(p.error);
+  // transformers v5 fills rope_parameters from the top-level fields it
+  // lacks (setdefault); both spelled and different is refused, not guessed.
+  auto read = [&](const char *name, double fallback) {
+    std::optional<double> top, inner;
+    if (in.has(name))
+      top = in.number(name);
+    if (params) {
+      FieldReader p(*params, in.file, in.path + "rope_parameters.");
+      if (p.has(name))
+        inner = p.number(name);
+      if (p.failed())
+        in.fail(p.error);
+    }
+    if (top && inner && *top != *inner)
+      in.fail(in.qualified("rope_parameters.") + name + " (" +
+              json(*inner).dump() + ") and " + in.qualified(name) + " (" +
+              json(*top).dump() + ") differ");
+    if (!top && !inner)
+      in.noteDefault(name, json(fallback).dump());
+    return inner ? *inner : top.value_or(fallback);
+  };
+  c.ropeTheta = read("rope_theta", kDefaultRopeTheta);
+  c.partialRotaryFactor =
+      read("partial_rotary_factor", kDefaultPartialRotaryFactor);
+  if (in.failed())
+    return;
   if (c.ropeTheta <= 0)
     return in.fail(in.qualified("rope_theta") + " must be positive");
   if (!(c.partialRotaryFactor > 0 && c.partialRotaryFactor <= 1))
@@ -212,7 +285,8 @@ void readLayerPattern(FieldReader &in, ModelConfig &c) {
     }
     return;
   }
-  int64_t interval = in.positive("full_attention_interval", 4);
+  int64_t interval =
+      in.positive("full_attention_interval", kDefaultFullAttentionInterval);
   for (int64_t i = 0; i < c.numLayers && !in.failed(); ++i)
     if ((i + 1) % interval == 0)
       c.layerTypes[i] = LayerKind::FullAttention;
@@ -224,7 +298,7 @@ void readMlpPattern(FieldReader &in, ModelConfig &c) {
     return;
   // Spec 1.3: is_moe(i) = i not in mlp_only_layers, num_experts > 0 and
   // (i + 1) % decoder_sparse_step == 0.
-  int64_t step = in.positive("decoder_sparse_step", 1);
+  int64_t step = in.positive("decoder_sparse_step", kDefaultDecoderSparseStep);
   std::vector<bool> dense(c.numLayers, false);
   if (const json *only = in.get("mlp_only_layers")) {
     if (!only->is_array())
@@ -245,10 +319,11 @@ void readMlpPattern(FieldReader &in, ModelConfig &c) {
 }
 
 void readModel(FieldReader &in, ModelConfig &c) {
-  c.hiddenSize = in.positive("hidden_size");
-  c.numLayers = in.positive("num_hidden_layers");
-  c.vocabSize = in.positive("vocab_size");
-  c.maxPositionEmbeddings = in.positive("max_position_embeddings", 32768);
+  const ClassDefaults &d = defaultsOf(c.family);
+  c.hiddenSize = in.positive("hidden_size", d.hiddenSize);
+  c.numLayers = in.positive("num_hidden_layers", d.numLayers);
+  c.vocabSize = in.positive("vocab_size", d.vocabSize);
+  c.maxPositionEmbeddings = in.positive("max_position_embeddings", d.maxPositions);
   c.rmsNormEps = in.number("rms_norm_eps", 1e-6);
   if (!in.failed() && !(c.rmsNormEps > 0))
     in.fail(in.qualified("rms_norm_eps") + " must be positive");
@@ -259,11 +334,12 @@ void readModel(FieldReader &in, ModelConfig &c) {
   if (in.failed())
     return;
 
-  c.deltaNet.numKeyHeads = in.positive("linear_num_key_heads");
-  c.deltaNet.numValueHeads = in.positive("linear_num_value_heads");
-  c.deltaNet.keyHeadDim = in.positive("linear_key_head_dim");
-  c.deltaNet.valueHeadDim = in.positive("linear_value_head_dim");
-  c.convKernel = in.positive("linear_conv_kernel_dim");
+  c.deltaNet.numKeyHeads = in.positive("linear_num_key_heads", d.numKeyHeads);
+  c.deltaNet.numValueHeads =
+      in.positive("linear_num_value_heads", d.numValueHeads);
+  c.deltaNet.keyHeadDim = in.positive("linear_key_head_dim", d.keyHeadDim);
+  c.deltaNet.valueHeadDim = in.positive("linear_value_head_dim", d.valueHeadDim);
+  c.convKernel = in.positive("linear_conv_kernel_dim", d.convKernel);
   if (in.failed())
     return;
   if (std::string e = c.deltaNet.validate(
@@ -275,10 +351,10 @@ void readModel(FieldReader &in, ModelConfig &c) {
     return in.fail(in.qualified("linear_conv_kernel_dim") + " (" +
                    std::to_string(c.convKernel) + ") must be at least 2");
 
-  c.attention.numHeads = in.positive("num_attention_heads");
-  c.attention.numKVHeads = in.positive("num_key_value_heads");
-  // Absent head_dim means the config class default, 256 (not hidden/heads).
-  c.attention.headDim = in.positive("head_dim", 256);
+  c.attention.numHeads = in.positive("num_attention_heads", d.numHeads);
+  c.attention.numKVHeads = in.positive("num_key_value_heads", d.numKVHeads);
+  // Absent head_dim means the class default, 256 (not hidden / heads).
+  c.attention.headDim = in.positive("head_dim", d.headDim);
   if (in.failed())
     return;
   readRope(in, c);
@@ -297,11 +373,12 @@ void readModel(FieldReader &in, ModelConfig &c) {
                    " false is not supported (every qnext attention is gated)");
 
   if (c.family != ModelFamily::Qwen35) {
-    c.numExperts = in.positive("num_experts", {}, /*allowZero=*/true);
-    c.numExpertsPerTok = in.positive("num_experts_per_tok");
-    c.moeIntermediateSize = in.positive("moe_intermediate_size");
-    c.sharedExpertIntermediateSize =
-        in.positive("shared_expert_intermediate_size");
+    c.numExperts = in.positive("num_experts", d.numExperts, /*allowZero=*/true);
+    c.numExpertsPerTok = in.positive("num_experts_per_tok", d.numExpertsPerTok);
+    c.moeIntermediateSize =
+        in.positive("moe_intermediate_size", d.moeIntermediateSize);
+    c.sharedExpertIntermediateSize = in.positive(
+        "shared_expert_intermediate_size", d.sharedExpertIntermediateSize);
     c.normTopkProb = c.family == ModelFamily::Qwen35MoE
                          ? true
                          : in.boolean("norm_topk_prob", true);
@@ -320,10 +397,13 @@ void readModel(FieldReader &in, ModelConfig &c) {
   bool anyDense = false;
   for (bool moe : c.moeLayers)
     anyDense |= !moe;
-  c.intermediateSize =
-      in.positive("intermediate_size", anyDense ? std::optional<int64_t>()
-                                                : std::optional<int64_t>(0),
-                  /*allowZero=*/!anyDense);
+  // Without a dense layer the width is unused (Qwen3_5MoeTextConfig has no
+  // such field): its default is not one worth naming in a shape error.
+  if (!anyDense && !in.has("intermediate_size"))
+    c.intermediateSize = d.intermediateSize;
+  else
+    c.intermediateSize = in.positive("intermediate_size", d.intermediateSize,
+                                     /*allowZero=*/!anyDense);
   c.tieWordEmbeddings = in.boolean("tie_word_embeddings", false);
 }
 
@@ -339,6 +419,19 @@ llvm::StringRef stringifyFamily(ModelFamily family) {
     return "qwen3_5_moe_text";
   }
   return "";
+}
+
+ExpertLayout officialExpertLayout(ModelFamily family) {
+  return family == ModelFamily::Qwen3Next ? ExpertLayout::PerExpert
+                                          : ExpertLayout::Fused;
+}
+
+llvm::StringRef stringifyExpertLayout(ExpertLayout layout) {
+  return layout == ExpertLayout::Fused ? "fused" : "per-expert";
+}
+
+llvm::StringRef configClassName(ModelFamily family) {
+  return defaultsOf(family).className;
 }
 
 Expected<ModelConfig> parseModelConfig(StringRef text, StringRef fileName) {
@@ -390,8 +483,22 @@ Expected<ModelConfig> parseModelConfig(StringRef text, StringRef fileName) {
         "qwen3_5_moe_text, or qwen3_5 / qwen3_5_moe with a text_config)");
   c.modelType = type;
 
-  FieldReader in(*object, file, path);
+  FieldReader in(*object, file, path, &c.defaulted);
   readModel(in, c);
+  // A wrapper's lm_head is tied by its own (top-level) flag, as transformers
+  // ties Qwen3_5*ForConditionalGeneration; text_config's flag is not read.
+  if (c.multimodalWrapper && !in.failed()) {
+    bool inner = c.tieWordEmbeddings;
+    c.tieWordEmbeddings = top.boolean("tie_word_embeddings", false);
+    if (top.failed())
+      return top.takeError();
+    if (in.has("tie_word_embeddings") && inner != c.tieWordEmbeddings)
+      c.tieNote = std::string("text_config.tie_word_embeddings is ") +
+                  (inner ? "true" : "false") +
+                  ", the top-level tie_word_embeddings, which transformers "
+                  "follows for this wrapper, is " +
+                  (c.tieWordEmbeddings ? "true" : "false");
+  }
   // torch_dtype (v4) or dtype (v5), in the text config or at the top.
   for (const json *o : {object, static_cast<const json *>(&root)})
     for (const char *key : {"torch_dtype", "dtype"})

@@ -35,8 +35,12 @@ static const SynthPreset kPresets[] = {
               "151936 (4.7 GiB in bf16)"},
     {"tiny-qwen35", "Qwen3.5 dense (multimodal wrapper, text_config, "
                     "rope_parameters): hidden 128, 4 layers, MLP 256"},
-    {"tiny-qwen35-moe", "Qwen3.5-MoE (wrapper, fused gate_up_proj experts): "
-                        "hidden 128, 4 layers, 8 experts top-2"},
+    {"tiny-qwen35-moe", "Qwen3.5-MoE (wrapper, experts fused as in the BF16 "
+                        "repositories): hidden 128, 4 layers, 8 experts top-2"},
+    {"qwen35-0.8b", "Qwen3.5-0.8B's geometry: hidden 1024, 24 layers (LLLF x6), "
+                    "DeltaNet 16/16 x 128, attention 8/2 x 256, MLP 3584, vocab "
+                    "248320, embeddings tied by the top-level flag (1.7 GiB in "
+                    "bf16)"},
 };
 
 llvm::ArrayRef<SynthPreset> synthPresets() { return kPresets; }
@@ -107,35 +111,56 @@ Expected<ordered_json> presetConfig(StringRef preset, StringRef dtype) {
     c["torch_dtype"] = dtype;
     return c;
   }
-  if (preset == "tiny-qwen35" || preset == "tiny-qwen35-moe") {
+  if (preset == "tiny-qwen35" || preset == "tiny-qwen35-moe" ||
+      preset == "qwen35-0.8b") {
     bool moe = preset == "tiny-qwen35-moe";
+    bool small = preset == "qwen35-0.8b";
     ordered_json t;
     t["model_type"] = moe ? "qwen3_5_moe_text" : "qwen3_5_text";
     ordered_json text = tinyText();
     for (auto &[key, value] : text.items())
       t[key] = value;
     t["num_hidden_layers"] = 4;
+    if (small) {
+      t["hidden_size"] = 1024;
+      t["num_hidden_layers"] = 24;
+      t["vocab_size"] = 248320;
+      t["max_position_embeddings"] = 262144;
+      t["initializer_range"] = 0.02;
+      t["linear_num_key_heads"] = 16;
+      t["linear_num_value_heads"] = 16;
+      t["linear_key_head_dim"] = 128;
+      t["linear_value_head_dim"] = 128;
+      t["num_attention_heads"] = 8;
+      t["num_key_value_heads"] = 2;
+      t["head_dim"] = 256;
+      t["intermediate_size"] = 3584;
+      // The wrapper's flag ties the embeddings (transformers reads it there).
+      t.erase("tie_word_embeddings");
+    }
     if (!moe)
       for (const char *key : {"num_experts", "num_experts_per_tok",
                               "moe_intermediate_size",
                               "shared_expert_intermediate_size"})
         t.erase(key);
-    t["layer_types"] = {"linear_attention", "linear_attention",
-                        "linear_attention", "full_attention"};
-    t.erase("full_attention_interval");
+    t["layer_types"] = ordered_json::array();
+    for (int64_t i = 0; i < t["num_hidden_layers"].get<int64_t>(); ++i)
+      t["layer_types"].push_back((i + 1) % 4 ? "linear_attention"
+                                             : "full_attention");
     t["attn_output_gate"] = true;
     t["mtp_num_hidden_layers"] = 1;
     t["rope_parameters"] = {{"rope_type", "default"},
                             {"rope_theta", 10000000.0},
                             {"partial_rotary_factor", 0.25},
-                            {"mrope_section", {3, 3, 2}},
+                            {"mrope_section", small ? ordered_json{11, 11, 10}
+                                                    : ordered_json{3, 3, 2}},
                             {"mrope_interleaved", true}};
     t["dtype"] = dtype;
     c["architectures"] = {moe ? "Qwen3_5MoeForConditionalGeneration"
                               : "Qwen3_5ForConditionalGeneration"};
     c["model_type"] = moe ? "qwen3_5_moe" : "qwen3_5";
     c["text_config"] = t;
-    c["tie_word_embeddings"] = false;
+    c["tie_word_embeddings"] = small;
     return c;
   }
   std::string names;
@@ -283,6 +308,32 @@ Error writeAtomically(StringRef path,
   return Error::success();
 }
 
+/// The value streams a tensor's elements come from, in order: one per
+/// tensor, except that fused experts take each expert's per-expert streams,
+/// so a seed gives the same weights in either expert layout.
+std::vector<std::pair<std::string, uint64_t>>
+valueStreams(const ExpectedTensor &t) {
+  uint64_t count = 1;
+  for (int64_t d : t.shape)
+    count *= d;
+  StringRef name = t.name;
+  bool gateUp = name.consume_back("experts.gate_up_proj");
+  if (!gateUp && !name.consume_back("experts.down_proj"))
+    return {{t.name, count}};
+  std::vector<std::pair<std::string, uint64_t>> streams;
+  const int64_t experts = t.shape[0];
+  for (int64_t e = 0; e < experts; ++e) {
+    std::string p = name.str() + "experts." + std::to_string(e) + ".";
+    if (gateUp) {
+      streams.push_back({p + "gate_proj.weight", count / experts / 2});
+      streams.push_back({p + "up_proj.weight", count / experts / 2});
+    } else {
+      streams.push_back({p + "down_proj.weight", count / experts});
+    }
+  }
+  return streams;
+}
+
 } // namespace
 
 Error writeSynthCheckpoint(StringRef directory, const SynthOptions &options,
@@ -293,6 +344,9 @@ Error writeSynthCheckpoint(StringRef directory, const SynthOptions &options,
   Expected<ModelConfig> config = parseModelConfig(*configText, "config.json");
   if (!config)
     return config.takeError();
+  if (options.expertLayout && !llvm::is_contained(config->moeLayers, true))
+    return llvm::createStringError("--expert-layout: preset '" + options.preset +
+                                   "' has no routed experts");
   // Made as any new folder is: the umask decides its mode.
   if (std::error_code ec = llvm::sys::fs::create_directories(
           directory, /*IgnoreExisting=*/true, llvm::sys::fs::all_all))
@@ -305,6 +359,8 @@ Error writeSynthCheckpoint(StringRef directory, const SynthOptions &options,
 
   if (!options.configOnly) {
     WeightLayout layout(*config, nullptr);
+    if (options.expertLayout)
+      layout.setExpertLayouts(*options.expertLayout);
     std::vector<ExpectedTensor> tensors = layout.checkpointTensors();
     if (options.mtp)
       for (ExpectedTensor &t : layout.mtpTensors())
@@ -355,7 +411,10 @@ Error writeSynthCheckpoint(StringRef directory, const SynthOptions &options,
       std::string fileName = "model.safetensors";
       if (shards > 1) {
         char buffer[64];
-        std::snprintf(buffer, sizeof buffer, "model-%05u-of-%05u.safetensors",
+        // Each family's repositories name their shards their own way.
+        std::snprintf(buffer, sizeof buffer,
+                      qwen35 ? "model.safetensors-%05u-of-%05u.safetensors"
+                             : "model-%05u-of-%05u.safetensors",
                       s + 1, shards);
         fileName = buffer;
       }
@@ -380,23 +439,22 @@ Error writeSynthCheckpoint(StringRef directory, const SynthOptions &options,
         std::vector<float> values;
         std::vector<uint8_t> bytes;
         constexpr uint64_t kChunk = 1 << 16;
-        for (const PlannedTensor *t : files[s]) {
-          SynthGenerator gen(t->tensor.name, options.seed, range,
-                             config->convKernel);
-          uint64_t count = t->bytes / dtypeSize(t->dtype);
-          for (uint64_t i = 0; i < count; i += kChunk) {
-            values.resize(std::min(kChunk, count - i));
-            for (float &v : values)
-              v = gen.next();
-            bytes.clear();
-            encodeFloats(values, t->dtype, bytes);
-            os.write(reinterpret_cast<const char *>(bytes.data()),
-                     bytes.size());
-            done += bytes.size();
-            if (progress)
-              progress(done, total);
+        for (const PlannedTensor *t : files[s])
+          for (auto [name, count] : valueStreams(t->tensor)) {
+            SynthGenerator gen(name, options.seed, range, config->convKernel);
+            for (uint64_t i = 0; i < count; i += kChunk) {
+              values.resize(std::min(kChunk, count - i));
+              for (float &v : values)
+                v = gen.next();
+              bytes.clear();
+              encodeFloats(values, t->dtype, bytes);
+              os.write(reinterpret_cast<const char *>(bytes.data()),
+                       bytes.size());
+              done += bytes.size();
+              if (progress)
+                progress(done, total);
+            }
           }
-        }
         return Error::success();
       });
       if (e)

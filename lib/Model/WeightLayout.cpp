@@ -23,7 +23,49 @@ namespace qnext {
 
 WeightLayout::WeightLayout(const ModelConfig &config,
                            std::function<Type(StringRef)> elementType)
-    : config(config), elementType(std::move(elementType)) {}
+    : config(config), elementType(std::move(elementType)),
+      expertLayouts(config.numLayers, officialExpertLayout(config.family)) {}
+
+void WeightLayout::setExpertLayouts(ExpertLayout layout) {
+  expertLayouts.assign(config.numLayers, layout);
+}
+
+llvm::Error WeightLayout::detectExpertLayouts(const Checkpoint &checkpoint) {
+  // The first tensor of each layout seen in each layer.
+  std::vector<const TensorInfo *> fused(config.numLayers),
+      perExpert(config.numLayers);
+  const std::string prefix = config.tensorPrefix() + "layers.";
+  for (const TensorInfo *info : checkpoint.tensors()) {
+    StringRef rest = info->name;
+    int64_t layer;
+    if (!rest.consume_front(prefix) || rest.consumeInteger(10, layer) ||
+        layer < 0 || layer >= config.numLayers ||
+        !rest.consume_front(".mlp.experts."))
+      continue;
+    const TensorInfo *&slot =
+        !rest.empty() && std::isdigit(static_cast<unsigned char>(rest[0]))
+            ? perExpert[layer]
+            : fused[layer];
+    if (!slot)
+      slot = info;
+  }
+  for (int64_t i = 0; i < config.numLayers; ++i) {
+    if (fused[i] && perExpert[i])
+      return llvm::createStringError(
+          "checkpoint: layer " + std::to_string(i) +
+          " mixes fused and per-expert expert tensors: '" +
+          excerpt(fused[i]->name) + "' in " +
+          checkpoint.fileName(*fused[i]).str() + " and '" +
+          excerpt(perExpert[i]->name) + "' in " +
+          checkpoint.fileName(*perExpert[i]).str() +
+          " (a layer's experts are stored one way)");
+    if (fused[i])
+      expertLayouts[i] = ExpertLayout::Fused;
+    else if (perExpert[i])
+      expertLayouts[i] = ExpertLayout::PerExpert;
+  }
+  return llvm::Error::success();
+}
 
 std::string WeightLayout::layerPrefix(int64_t layer) const {
   return config.tensorPrefix() + "layers." + std::to_string(layer) + ".";
@@ -37,7 +79,8 @@ namespace {
 /// The tensors of one decoder layer under `p` ("model.layers.3." or
 /// "mtp.layers.0.").
 void appendLayer(std::vector<ExpectedTensor> &out, const ModelConfig &c,
-                 const std::string &p, bool linearAttention, bool moe) {
+                 const std::string &p, bool linearAttention, bool moe,
+                 ExpertLayout experts) {
   const int64_t h = c.hiddenSize;
   const DeltaNetGeometry &g = c.deltaNet;
   const AttentionGeometry &at = c.attention;
@@ -82,8 +125,7 @@ void appendLayer(std::vector<ExpectedTensor> &out, const ModelConfig &c,
   const int64_t e = c.numExperts, ie = c.moeIntermediateSize;
   const int64_t is = c.sharedExpertIntermediateSize;
   add(mlp + "gate.weight", {e, h});
-  // Qwen3.5-MoE stores its experts fused, except in the MTP layer (spec 9.2).
-  if (qwen35 && p.rfind("mtp.", 0) != 0) {
+  if (experts == ExpertLayout::Fused) {
     add(mlp + "experts.gate_up_proj", {e, 2 * ie, h});
     add(mlp + "experts.down_proj", {e, h, ie});
   } else {
@@ -108,7 +150,7 @@ std::vector<ExpectedTensor> WeightLayout::checkpointTensors() const {
   out.push_back({c.tensorPrefix() + "embed_tokens.weight", {c.vocabSize, h}});
   for (int64_t i = 0; i < c.numLayers; ++i)
     appendLayer(out, c, layerPrefix(i), c.isLinearAttention(i),
-                c.moeLayers[i]);
+                c.moeLayers[i], expertLayouts[i]);
   out.push_back({c.tensorPrefix() + "norm.weight", {h}});
   if (!c.tieWordEmbeddings)
     out.push_back({"lm_head.weight", {c.vocabSize, h}});
@@ -124,10 +166,38 @@ std::vector<ExpectedTensor> WeightLayout::mtpTensors() const {
   out.push_back({"mtp.pre_fc_norm_embedding.weight", {h}});
   out.push_back({"mtp.pre_fc_norm_hidden.weight", {h}});
   out.push_back({"mtp.fc.weight", {h, 2 * h}});
+  // Spec 9.2: the MTP layer's experts are per expert in every family.
   appendLayer(out, c, "mtp.layers.0.", /*linearAttention=*/false,
-              /*moe=*/c.family != ModelFamily::Qwen35);
+              /*moe=*/c.family != ModelFamily::Qwen35, ExpertLayout::PerExpert);
   out.push_back({"mtp.norm.weight", {h}});
   return out;
+}
+
+std::string WeightLayout::defaultsUsed() const {
+  if (config.defaulted.empty())
+    return "";
+  // The fields that decide tensor names and shapes.
+  std::string fields;
+  int listed = 0;
+  for (StringRef field : config.defaulted) {
+    StringRef name = field.split(' ').first.rsplit('.').second;
+    if (name.empty())
+      name = field.split(' ').first;
+    if (llvm::is_contained({"rope_theta", "partial_rotary_factor",
+                            "max_position_embeddings", "rms_norm_eps"},
+                           name))
+      continue;
+    if (++listed > 6) {
+      fields += ", ...";
+      break;
+    }
+    fields += (listed > 1 ? ", " : "") + field.str();
+  }
+  if (fields.empty())
+    return "";
+  return " (config.json leaves fields out, so " +
+         configClassName(config.family).str() + "'s defaults were used: " +
+         fields + ")";
 }
 
 llvm::Expected<InventoryReport>
@@ -138,16 +208,27 @@ WeightLayout::checkInventory(const Checkpoint &checkpoint) const {
   for (const ExpectedTensor &want : checkpointTensors()) {
     expected.insert(want.name);
     const TensorInfo *info = checkpoint.find(want.name);
-    if (!info)
-      return llvm::createStringError(
-          "checkpoint: missing tensor '" + want.name + "' (expected shape " +
-          formatShape(want.shape) + ")");
+    if (!info) {
+      std::string message = "checkpoint: missing tensor '" + want.name +
+                            "' (expected shape " + formatShape(want.shape) + ")";
+      if (want.name == "lm_head.weight" && !config.tieNote.empty())
+        message += "; " + config.tieNote;
+      // The first tensor of a layout is missing: the layer holds neither.
+      StringRef name = want.name;
+      if (name.consume_back("experts.gate_up_proj"))
+        message += "; the layer holds no per-expert tensors either ('" +
+                   name.str() + "experts.0.gate_proj.weight', ...)";
+      else if (name.consume_back("experts.0.gate_proj.weight"))
+        message += "; the layer holds no fused experts either ('" + name.str() +
+                   "experts.gate_up_proj', '" + name.str() + "experts.down_proj')";
+      return llvm::createStringError(message + defaultsUsed());
+    }
     std::string where = checkpoint.fileName(*info).str() + ": tensor '" +
                         want.name + "'";
     if (info->shape != want.shape)
       return llvm::createStringError(where + " has shape " +
                                      formatShape(info->shape) + ", expected " +
-                                     formatShape(want.shape));
+                                     formatShape(want.shape) + defaultsUsed());
     if (info->dtype == DType::F8_E4M3 || info->dtype == DType::F8_E5M2)
       return llvm::createStringError(
           where + " has dtype " + dtypeName(info->dtype).str() +
@@ -268,13 +349,13 @@ WeightLayout::MoE WeightLayout::moe(OpBuilder &b, Location loc,
   std::string mlp = layerPrefix(layer) + "mlp.";
   MoE w;
   w.router = param(b, loc, mlp + "gate.weight", {e, h});
-  if (config.family == ModelFamily::Qwen3Next) {
+  if (expertLayouts[layer] == ExpertLayout::PerExpert) {
     // Per-expert tensors, stacked along a leading expert axis.
     w.gate = param(b, loc, mlp + "experts.{e}.gate_proj.weight", {e, ie, h});
     w.up = param(b, loc, mlp + "experts.{e}.up_proj.weight", {e, ie, h});
     w.down = param(b, loc, mlp + "experts.{e}.down_proj.weight", {e, h, ie});
   } else {
-    // Qwen3.5-MoE: [E, 2*Ie, H], gate rows then up rows of each expert.
+    // Fused: [E, 2*Ie, H], gate rows then up rows of each expert.
     Value gateUp = param(b, loc, mlp + "experts.gate_up_proj", {e, 2 * ie, h});
     auto slice = [&](int64_t offset) -> Value {
       SmallVector<OpFoldResult> offsets = {b.getIndexAttr(0),

@@ -150,8 +150,6 @@ TEST(Config, BadInputs) {
        [](json &j) { j["linear_num_value_heads"] = 30; j["linear_num_key_heads"] = 16; },
        "config.json: linear_num_value_heads (30) must be a multiple of "
        "linear_num_key_heads (16)"},
-      {"missing field", [](json &j) { j.erase("hidden_size"); },
-       "config.json: missing field 'hidden_size'"},
       {"mistyped field", [](json &j) { j["hidden_size"] = "128"; },
        "config.json: hidden_size must be an integer, got \"128\""},
       {"negative", [](json &j) { j["num_hidden_layers"] = -1; },
@@ -211,6 +209,190 @@ TEST(Config, MissingFile) {
   ASSERT_FALSE(static_cast<bool>(c));
   EXPECT_EQ(llvm::toString(c.takeError()),
             "/nonexistent/config.json: No such file or directory");
+}
+
+/// A field config.json leaves out, the value transformers' configuration
+/// class gives it, and where that default is written.
+struct DefaultCase {
+  const char *field;
+  double value;
+  const char *source;
+};
+
+/// Reads one parsed field by its config.json name.
+double fieldOf(const ModelConfig &c, const std::string &field) {
+  if (field == "vocab_size") return double(c.vocabSize);
+  if (field == "hidden_size") return double(c.hiddenSize);
+  if (field == "intermediate_size") return double(c.intermediateSize);
+  if (field == "num_hidden_layers") return double(c.numLayers);
+  if (field == "num_attention_heads") return double(c.attention.numHeads);
+  if (field == "num_key_value_heads") return double(c.attention.numKVHeads);
+  if (field == "head_dim") return double(c.attention.headDim);
+  if (field == "max_position_embeddings") return double(c.maxPositionEmbeddings);
+  if (field == "rms_norm_eps") return c.rmsNormEps;
+  if (field == "tie_word_embeddings") return c.tieWordEmbeddings;
+  if (field == "rope_theta") return c.ropeTheta;
+  if (field == "partial_rotary_factor") return c.partialRotaryFactor;
+  if (field == "linear_conv_kernel_dim") return double(c.convKernel);
+  if (field == "linear_key_head_dim") return double(c.deltaNet.keyHeadDim);
+  if (field == "linear_value_head_dim") return double(c.deltaNet.valueHeadDim);
+  if (field == "linear_num_key_heads") return double(c.deltaNet.numKeyHeads);
+  if (field == "linear_num_value_heads") return double(c.deltaNet.numValueHeads);
+  if (field == "num_experts") return double(c.numExperts);
+  if (field == "num_experts_per_tok") return double(c.numExpertsPerTok);
+  if (field == "moe_intermediate_size") return double(c.moeIntermediateSize);
+  if (field == "shared_expert_intermediate_size")
+    return double(c.sharedExpertIntermediateSize);
+  if (field == "norm_topk_prob") return c.normTopkProb;
+  if (field == "full_attention_interval") // the first full-attention layer + 1
+    return double(c.layerPattern().find('F') + 1);
+  if (field == "decoder_sparse_step") // the first MoE layer + 1
+    return double(c.mlpPattern().find('M') + 1);
+  ADD_FAILURE() << "no reader for " << field;
+  return NAN;
+}
+
+void expectDefaults(const json &config, const std::vector<DefaultCase> &cases) {
+  auto c = parse(config);
+  ASSERT_TRUE(static_cast<bool>(c)) << llvm::toString(c.takeError());
+  for (const DefaultCase &d : cases)
+    EXPECT_EQ(fieldOf(*c, d.field), d.value) << d.field << " (" << d.source << ")";
+  // Every numeric default used is named for the compiler's messages.
+  EXPECT_FALSE(c->defaulted.empty());
+}
+
+// Sources: transformers src/transformers/models/qwen3_next/
+// configuration_qwen3_next.py, Qwen3NextConfig.__init__ arguments; rope_theta
+// and partial_rotary_factor there too (v4 spelling); v5 keeps them through
+// RotaryEmbeddingConfigMixin (default_theta 10000.0).
+TEST(Config, Qwen3NextClassDefaults) {
+  const char *init = "Qwen3NextConfig.__init__";
+  expectDefaults({{"model_type", "qwen3_next"}},
+                 {{"vocab_size", 151936, init},
+                  {"hidden_size", 2048, init},
+                  {"intermediate_size", 5632, init},
+                  {"num_hidden_layers", 48, init},
+                  {"num_attention_heads", 16, init},
+                  {"num_key_value_heads", 2, init},
+                  {"head_dim", 256, init},
+                  {"max_position_embeddings", 32768, init},
+                  {"rms_norm_eps", 1e-6, init},
+                  {"tie_word_embeddings", false, init},
+                  {"rope_theta", 10000.0, init},
+                  {"partial_rotary_factor", 0.25, init},
+                  {"linear_conv_kernel_dim", 4, init},
+                  {"linear_key_head_dim", 128, init},
+                  {"linear_value_head_dim", 128, init},
+                  {"linear_num_key_heads", 16, init},
+                  {"linear_num_value_heads", 32, init},
+                  {"decoder_sparse_step", 1, init},
+                  {"moe_intermediate_size", 512, init},
+                  {"shared_expert_intermediate_size", 512, init},
+                  {"num_experts_per_tok", 10, init},
+                  {"num_experts", 512, init},
+                  {"norm_topk_prob", true, init},
+                  {"full_attention_interval", 4,
+                   "__init__: kwargs.get(\"full_attention_interval\", 4)"}});
+}
+
+// Sources: transformers src/transformers/models/qwen3_5/
+// configuration_qwen3_5.py, Qwen3_5TextConfig.__init__;
+// partial_rotary_factor by its kwargs.setdefault("partial_rotary_factor",
+// 0.25); rope_theta by PreTrainedConfig's default_theta (10000.0);
+// tie_word_embeddings by the wrapper Qwen3_5Config.__init__ (False).
+TEST(Config, Qwen35TextClassDefaults) {
+  const char *init = "Qwen3_5TextConfig.__init__";
+  json wrapper = {{"model_type", "qwen3_5"}, {"text_config", json::object()}};
+  expectDefaults(wrapper,
+                 {{"vocab_size", 248320, init},
+                  {"hidden_size", 4096, init},
+                  {"intermediate_size", 12288, init},
+                  {"num_hidden_layers", 32, init},
+                  {"num_attention_heads", 16, init},
+                  {"num_key_value_heads", 4, init},
+                  {"head_dim", 256, init},
+                  {"max_position_embeddings", 32768, init},
+                  {"rms_norm_eps", 1e-6, init},
+                  {"tie_word_embeddings", false, "Qwen3_5Config.__init__"},
+                  {"rope_theta", 10000.0, "PreTrainedConfig default_theta"},
+                  {"partial_rotary_factor", 0.25, "kwargs.setdefault"},
+                  {"linear_conv_kernel_dim", 4, init},
+                  {"linear_key_head_dim", 128, init},
+                  {"linear_value_head_dim", 128, init},
+                  {"linear_num_key_heads", 16, init},
+                  {"linear_num_value_heads", 32, init},
+                  {"full_attention_interval", 4, "kwargs.get(..., 4)"}});
+  // Without the wrapper too.
+  expectDefaults({{"model_type", "qwen3_5_text"}},
+                 {{"hidden_size", 4096, init}, {"intermediate_size", 12288, init}});
+}
+
+// Sources: transformers src/transformers/models/qwen3_5_moe/
+// configuration_qwen3_5_moe.py, Qwen3_5MoeTextConfig.__init__ (no
+// intermediate_size, no norm_topk_prob: the router always renormalises).
+TEST(Config, Qwen35MoETextClassDefaults) {
+  const char *init = "Qwen3_5MoeTextConfig.__init__";
+  json wrapper = {{"model_type", "qwen3_5_moe"}, {"text_config", json::object()}};
+  expectDefaults(wrapper,
+                 {{"vocab_size", 248320, init},
+                  {"hidden_size", 2048, init},
+                  {"num_hidden_layers", 40, init},
+                  {"num_attention_heads", 16, init},
+                  {"num_key_value_heads", 2, init},
+                  {"head_dim", 256, init},
+                  {"max_position_embeddings", 32768, init},
+                  {"rms_norm_eps", 1e-6, init},
+                  {"tie_word_embeddings", false, "Qwen3_5MoeConfig.__init__"},
+                  {"rope_theta", 10000.0, "PreTrainedConfig default_theta"},
+                  {"partial_rotary_factor", 0.25, "kwargs.setdefault"},
+                  {"linear_conv_kernel_dim", 4, init},
+                  {"linear_key_head_dim", 128, init},
+                  {"linear_value_head_dim", 128, init},
+                  {"linear_num_key_heads", 16, init},
+                  {"linear_num_value_heads", 32, init},
+                  {"moe_intermediate_size", 512, init},
+                  {"shared_expert_intermediate_size", 512, init},
+                  {"num_experts_per_tok", 8, init},
+                  {"num_experts", 256, init},
+                  {"norm_topk_prob", true, "the MoE block renormalises"},
+                  {"intermediate_size", 0, "not a field of the class"}});
+}
+
+// A wrapper's embeddings are tied by its top-level flag, as transformers
+// ties Qwen3_5*ForConditionalGeneration; a text_config that says otherwise
+// is remembered for the missing-lm_head message.
+TEST(Config, WrapperTieFlag) {
+  json j = {{"model_type", "qwen3_5"},
+            {"tie_word_embeddings", true},
+            {"text_config", json::object()}};
+  auto c = parse(j);
+  ASSERT_TRUE(static_cast<bool>(c)) << llvm::toString(c.takeError());
+  EXPECT_TRUE(c->tieWordEmbeddings);
+  EXPECT_TRUE(c->tieNote.empty());
+
+  j["tie_word_embeddings"] = false;
+  j["text_config"]["tie_word_embeddings"] = true;
+  c = parse(j);
+  ASSERT_TRUE(static_cast<bool>(c)) << llvm::toString(c.takeError());
+  EXPECT_FALSE(c->tieWordEmbeddings);
+  EXPECT_EQ(c->tieNote, "text_config.tie_word_embeddings is true, the top-level "
+                        "tie_word_embeddings, which transformers follows for "
+                        "this wrapper, is false");
+}
+
+// rope_parameters and the top-level spelling: either fills in for the other;
+// both, and different, is an error naming both.
+TEST(Config, RopeBothSpellings) {
+  json j = tinyConfig();
+  j["rope_parameters"] = {{"rope_type", "default"}, {"rope_theta", 1e7}};
+  j.erase("rope_theta");
+  auto c = parse(j);
+  ASSERT_TRUE(static_cast<bool>(c)) << llvm::toString(c.takeError());
+  EXPECT_EQ(c->ropeTheta, 1e7);
+  EXPECT_EQ(c->partialRotaryFactor, 0.25); // from the top level
+  j["rope_theta"] = 1e6;
+  EXPECT_EQ(errorOf(j), "config.json: rope_parameters.rope_theta (10000000.0) "
+                        "and rope_theta (1000000.0) differ");
 }
 
 } // namespace

@@ -6,12 +6,20 @@
 // prefill call, for chunked prefill (7 and 64 tokens per call), and for
 // prompt-then-greedy-decode, which must reproduce generated.txt.
 //
+// The same contract holds for the golden weights stored in the other expert
+// layout (fused <-> per expert, and both in one checkpoint, layer by layer),
+// and a Qwen3.5 dense model gives the logits of its own weights rewritten as
+// Qwen3-Next (Relayout.h).
+//
 //===----------------------------------------------------------------------===//
+
+#include "Relayout.h"
 
 #include "qnext/InitAll.h"
 #include "qnext/MemRefDescriptor.h"
 #include "qnext/Model/ModelBuilder.h"
 #include "qnext/Model/SafeTensors.h"
+#include "qnext/Model/Synth.h"
 #include "qnext/Model/WeightPacker.h"
 #include "qnext/Target/CPUPipeline.h"
 #include "qnext/Target/Fusions.h"
@@ -53,7 +61,7 @@ std::vector<int64_t> readIds(const std::string &path) {
 class Model {
 public:
   static std::unique_ptr<Model>
-  compile(const std::string &dir, bool gatherExperts = false,
+  compile(const std::string &checkpointDir, bool gatherExperts = false,
           const std::vector<std::string> &fusions = {},
           int64_t vectorWidth = 8) {
     static bool once = [] {
@@ -64,9 +72,9 @@ public:
     }();
     (void)once;
     auto m = std::make_unique<Model>();
-    auto config = qnext::loadModelConfig(dir + "/checkpoint/config.json");
+    auto config = qnext::loadModelConfig(checkpointDir + "/config.json");
     EXPECT_TRUE(bool(config)) << llvm::toString(config.takeError());
-    auto checkpoint = qnext::Checkpoint::open(dir + "/checkpoint");
+    auto checkpoint = qnext::Checkpoint::open(checkpointDir);
     EXPECT_TRUE(bool(checkpoint)) << llvm::toString(checkpoint.takeError());
     if (!config || !checkpoint)
       return nullptr;
@@ -84,6 +92,10 @@ public:
         return mlir::BFloat16Type::get(&ctx);
       return mlir::Float32Type::get(&ctx);
     });
+    if (llvm::Error e = layout.detectExpertLayouts(**checkpoint)) {
+      ADD_FAILURE() << llvm::toString(std::move(e));
+      return nullptr;
+    }
     auto module = qnext::buildModel(ctx, *config, layout);
     auto prefill = module->lookupSymbol<mlir::func::FuncOp>("prefill");
     // ids, positions, past, logits_from, then the states.
@@ -196,7 +208,11 @@ private:
 class Golden : public ::testing::TestWithParam<const char *> {
 protected:
   void SetUp() override {
-    dir = goldenDir(GetParam());
+    // "CASE" or "CASE@LAYOUT": the case's weights with their experts fused,
+    // per expert, or mixed (even layers fused, odd ones per expert).
+    auto [name, relayout] = llvm::StringRef(GetParam()).split('@');
+    dir = goldenDir(name.str());
+    checkpointDir = dir + "/checkpoint";
     if (!llvm::sys::fs::exists(dir + "/ref_logits.f32"))
       GTEST_SKIP() << dir << " not found (../shared/golden sits beside the "
                               "checkout on the project's machines and in CI)";
@@ -207,9 +223,36 @@ protected:
     reference.resize((*buffer)->getBufferSize() / 4);
     std::memcpy(reference.data(), (*buffer)->getBufferStart(),
                 reference.size() * 4);
-    auto &slot = models()[dir];
+    if (!relayout.empty()) {
+      std::string &copy = relayouts()[GetParam()];
+      if (copy.empty()) {
+        llvm::SmallString<128> path;
+        ASSERT_FALSE(llvm::sys::fs::createUniqueDirectory("qnext-layout", path));
+        copy = std::string(path);
+        auto layoutOf = [relayout = relayout.str()](int64_t layer) {
+          if (relayout == "fused" || relayout == "no-rotary-factor")
+            return qnext::ExpertLayout::Fused;
+          if (relayout == "per-expert")
+            return qnext::ExpertLayout::PerExpert;
+          return layer % 2 ? qnext::ExpertLayout::PerExpert
+                           : qnext::ExpertLayout::Fused;
+        };
+        llvm::Error e = qnext::test::relayoutExperts(checkpointDir, copy, layoutOf);
+        ASSERT_FALSE(bool(e)) << llvm::toString(std::move(e));
+        // A config without partial_rotary_factor: transformers' 0.25.
+        if (relayout == "no-rotary-factor") {
+          e = qnext::test::editConfig(copy, [](nlohmann::ordered_json &c) {
+            c["text_config"].erase("partial_rotary_factor");
+            c["text_config"]["rope_parameters"].erase("partial_rotary_factor");
+          });
+          ASSERT_FALSE(bool(e)) << llvm::toString(std::move(e));
+        }
+      }
+      checkpointDir = copy;
+    }
+    auto &slot = models()[GetParam()];
     if (!slot)
-      slot = Model::compile(dir);
+      slot = Model::compile(checkpointDir);
     model = slot.get();
     ASSERT_NE(model, nullptr);
     ASSERT_EQ(int64_t(reference.size()),
@@ -218,11 +261,21 @@ protected:
 
   /// Compiled models are shared by the tests of a checkpoint and released
   /// here, before LLVM's own statics go (a JIT outliving them crashes at exit).
-  static void TearDownTestSuite() { models().clear(); }
+  static void TearDownTestSuite() {
+    models().clear();
+    for (auto &[param, path] : relayouts())
+      llvm::sys::fs::remove_directories(path);
+    relayouts().clear();
+  }
 
   static std::map<std::string, std::unique_ptr<Model>> &models() {
     static std::map<std::string, std::unique_ptr<Model>> cache;
     return cache;
+  }
+  /// The re-laid-out copies, by test parameter.
+  static std::map<std::string, std::string> &relayouts() {
+    static std::map<std::string, std::string> paths;
+    return paths;
   }
 
   /// Checks `rows` logit rows against reference rows [first, first + n).
@@ -248,10 +301,12 @@ protected:
     }
   }
 
+public:
   static int32_t argmax(const std::vector<float> &row) {
     return int32_t(std::max_element(row.begin(), row.end()) - row.begin());
   }
 
+protected:
   /// Prefills the prompt in chunks of `chunk` tokens, then decodes greedily.
   void prefillThenDecode(int64_t chunk, const std::string &what) {
     const int64_t p = prompt.size(), v = model->vocab;
@@ -280,7 +335,7 @@ protected:
 
   double worstSeen = 0;
   int64_t rowsSeen = 0;
-  std::string dir;
+  std::string dir, checkpointDir;
   std::vector<int64_t> prompt, generated;
   std::vector<float> reference;
   Model *model = nullptr;
@@ -296,7 +351,7 @@ TEST_P(Golden, PrefillInChunksOf64) { prefillThenDecode(64, "chunks of 64"); }
 // here on the CPU: the GPU target's model-level numerics, checked where
 // there is no GPU.
 TEST_P(Golden, GatherExpertsAsOnTheGPU) {
-  auto gathered = Model::compile(dir, /*gatherExperts=*/true);
+  auto gathered = Model::compile(checkpointDir, /*gatherExperts=*/true);
   ASSERT_NE(gathered, nullptr);
   model = gathered.get();
   prefillThenDecode(prompt.size(), "gather-experts");
@@ -308,7 +363,7 @@ TEST_P(Golden, EveryFusion) {
   std::vector<std::string> all;
   for (const mlir::qnext::Fusion &f : mlir::qnext::allFusions())
     all.push_back(f.name.str());
-  auto fused = Model::compile(dir, /*gatherExperts=*/false, all);
+  auto fused = Model::compile(checkpointDir, /*gatherExperts=*/false, all);
   ASSERT_NE(fused, nullptr);
   model = fused.get();
   prefillThenDecode(prompt.size(), "--fusion=all");
@@ -320,7 +375,7 @@ TEST_P(Golden, EveryFusion) {
 // AVX2 family (8 lanes). LLVM splits the vectors where this CPU has no
 // 512-bit registers, so the family's loops are checked on every machine.
 TEST_P(Golden, SixteenLanes) {
-  auto wide = Model::compile(dir, /*gatherExperts=*/false, {}, /*vectorWidth=*/16);
+  auto wide = Model::compile(checkpointDir, /*gatherExperts=*/false, {}, /*vectorWidth=*/16);
   ASSERT_NE(wide, nullptr);
   model = wide.get();
   prefillThenDecode(prompt.size(), "16 lanes");
@@ -328,6 +383,98 @@ TEST_P(Golden, SixteenLanes) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Checkpoints, Golden,
-                         ::testing::Values("tiny-f32", "tiny-bf16-sharded"));
+                         ::testing::Values("tiny-f32", "tiny-bf16-sharded",
+                                           "q35-moe-bf16"));
+
+// The expert layouts real files use, on both families: the same weights,
+// the same contract (whole and chunked prefill, greedy decode). And a
+// config that leaves partial_rotary_factor to its class default.
+class GoldenLayout : public Golden {};
+
+TEST_P(GoldenLayout, OnePrefillThenGreedyDecode) {
+  prefillThenDecode(prompt.size(), "one call");
+}
+TEST_P(GoldenLayout, PrefillInChunksOf7) { prefillThenDecode(7, "chunks of 7"); }
+TEST_P(GoldenLayout, PrefillInChunksOf64) {
+  prefillThenDecode(64, "chunks of 64");
+}
+
+INSTANTIATE_TEST_SUITE_P(ExpertLayouts, GoldenLayout,
+                         ::testing::Values("tiny-f32@fused",
+                                           "tiny-bf16-sharded@mixed",
+                                           "q35-moe-bf16@per-expert",
+                                           "q35-moe-bf16@mixed",
+                                           "q35-moe-bf16@no-rotary-factor"),
+                         [](const auto &info) {
+                           std::string name = info.param;
+                           for (char &c : name)
+                             if (!std::isalnum(static_cast<unsigned char>(c)))
+                               c = '_';
+                           return name;
+                         });
+
+// Qwen3.5 dense has no golden case of its own: a synthetic one must give the
+// logits of the same weights rewritten in Qwen3-Next's layout, which the
+// golden cases verify (interleaved projections, dense MLPs by
+// mlp_only_layers). Whole and chunked prefill, then greedy decode.
+TEST(Qwen35Dense, SameLogitsAsItsWeightsInQwen3NextLayout) {
+  llvm::SmallString<128> root;
+  ASSERT_FALSE(llvm::sys::fs::createUniqueDirectory("qnext-q35-dense", root));
+  const std::string q35 = std::string(root) + "/qwen35",
+                    next = std::string(root) + "/qwen3next";
+  qnext::SynthOptions options;
+  options.preset = "tiny-qwen35";
+  options.seed = 35;
+  llvm::Error e = qnext::writeSynthCheckpoint(q35, options);
+  ASSERT_FALSE(bool(e)) << llvm::toString(std::move(e));
+  e = qnext::test::qwen35DenseAsQwen3Next(q35, next);
+  ASSERT_FALSE(bool(e)) << llvm::toString(std::move(e));
+  auto a = Model::compile(q35), b = Model::compile(next);
+  ASSERT_NE(a, nullptr);
+  ASSERT_NE(b, nullptr);
+
+  std::vector<int32_t> prompt;
+  for (int32_t i = 0; i < 45; ++i)
+    prompt.push_back((i * 97 + 13) % int32_t(a->vocab));
+  double worst = 0;
+  auto compare = [&](const std::vector<float> &x, const std::vector<float> &y,
+                     const std::string &what) {
+    ASSERT_EQ(x.size(), y.size()) << what;
+    const int64_t v = a->vocab;
+    for (size_t r = 0; r < x.size() / v; ++r) {
+      auto row = [&](const std::vector<float> &z) {
+        return std::vector<float>(z.begin() + r * v, z.begin() + (r + 1) * v);
+      };
+      for (int64_t i = 0; i < v; ++i)
+        worst = std::max(worst, double(std::fabs(x[r * v + i] - y[r * v + i])));
+      EXPECT_EQ(Golden::argmax(row(x)), Golden::argmax(row(y))) << what << " row " << r;
+    }
+  };
+  for (int64_t chunk : {int64_t(prompt.size()), int64_t(7)}) {
+    a->reset(64);
+    b->reset(64);
+    std::vector<float> whole = b->run("prefill", prompt, 0), rows;
+    for (size_t at = 0; at < prompt.size(); at += chunk) {
+      std::vector<int32_t> ids(prompt.begin() + at,
+                               prompt.begin() + std::min(prompt.size(), at + chunk));
+      std::vector<float> part = a->run("prefill", ids, at);
+      rows.insert(rows.end(), part.begin(), part.end());
+    }
+    compare(rows, whole, "prefill in chunks of " + std::to_string(chunk));
+    std::vector<float> last(whole.end() - a->vocab, whole.end());
+    for (int64_t i = 0; i < 8; ++i) {
+      int32_t next = Golden::argmax(last);
+      std::vector<float> x = a->run("decode", {next}, prompt.size() + i);
+      last = b->run("decode", {next}, prompt.size() + i);
+      compare(x, last, "decode step " + std::to_string(i));
+    }
+  }
+  std::cout << "[ layout   ] Qwen3.5 dense vs its Qwen3-Next rewrite: max |d logit| = "
+            << worst << "\n";
+  EXPECT_LE(worst, 1e-4); // the same weights: far inside the contract
+  a.reset();
+  b.reset();
+  llvm::sys::fs::remove_directories(root);
+}
 
 } // namespace

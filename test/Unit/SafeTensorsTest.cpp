@@ -377,7 +377,7 @@ TEST(Synth, ConfigErrors) {
   ASSERT_FALSE(static_cast<bool>(text));
   EXPECT_EQ(llvm::toString(text.takeError()),
             "unknown preset 'huge' (expected tiny, bench, tiny-qwen35, "
-            "tiny-qwen35-moe)");
+            "tiny-qwen35-moe, qwen35-0.8b)");
   options.preset = "tiny";
   options.overrides = {"num_experts_per_tok=20"};
   text = synthConfig(options);
@@ -390,6 +390,70 @@ TEST(Synth, ConfigErrors) {
   ASSERT_FALSE(static_cast<bool>(text));
   EXPECT_EQ(llvm::toString(text.takeError()),
             "--set 'novalue' must read field=value");
+}
+
+// The real small Qwen3.5 geometry, in the wrapper's official spelling: the
+// embeddings tied by the top-level flag alone.
+TEST(Synth, Qwen35SmallPreset) {
+  SynthOptions options;
+  options.preset = "qwen35-0.8b";
+  auto text = synthConfig(options);
+  ASSERT_TRUE(static_cast<bool>(text)) << llvm::toString(text.takeError());
+  auto c = parseModelConfig(*text, "config.json");
+  ASSERT_TRUE(static_cast<bool>(c)) << llvm::toString(c.takeError());
+  EXPECT_EQ(c->family, ModelFamily::Qwen35);
+  EXPECT_EQ(c->hiddenSize, 1024);
+  EXPECT_EQ(c->numLayers, 24);
+  EXPECT_EQ(c->layerPattern(), "LLLFLLLFLLLFLLLFLLLFLLLF");
+  EXPECT_EQ(c->attention.numHeads, 8);
+  EXPECT_EQ(c->attention.rotaryDim, 64);
+  EXPECT_EQ(c->intermediateSize, 3584);
+  EXPECT_EQ(c->vocabSize, 248320);
+  EXPECT_TRUE(c->tieWordEmbeddings);
+  auto j = nlohmann::json::parse(*text);
+  EXPECT_FALSE(j["text_config"].contains("tie_word_embeddings"));
+}
+
+// --expert-layout: the same weights under the other names; a dense preset
+// has no experts to lay out.
+TEST(Synth, ExpertLayouts) {
+  llvm::SmallString<128> root;
+  ASSERT_FALSE(llvm::sys::fs::createUniqueDirectory("qnext-synth-layout", root));
+  auto write = [&](const char *preset, std::optional<ExpertLayout> layout,
+                   const std::string &name) -> std::unique_ptr<Checkpoint> {
+    SynthOptions options;
+    options.preset = preset;
+    options.expertLayout = layout;
+    std::string dir = std::string(root) + "/" + name;
+    llvm::Error e = writeSynthCheckpoint(dir, options);
+    EXPECT_FALSE(bool(e)) << llvm::toString(std::move(e));
+    auto c = Checkpoint::open(dir);
+    EXPECT_TRUE(bool(c)) << llvm::toString(c.takeError());
+    return c ? std::move(*c) : nullptr;
+  };
+  const std::string p = "model.language_model.layers.0.mlp.experts.";
+  auto fused = write("tiny-qwen35-moe", std::nullopt, "fused");
+  auto split = write("tiny-qwen35-moe", ExpertLayout::PerExpert, "split");
+  ASSERT_TRUE(fused && split);
+  ASSERT_NE(fused->find(p + "gate_up_proj"), nullptr);
+  EXPECT_EQ(fused->find(p + "0.gate_proj.weight"), nullptr);
+  EXPECT_EQ(split->find(p + "gate_up_proj"), nullptr);
+  ASSERT_NE(split->find(p + "7.down_proj.weight"), nullptr);
+  EXPECT_EQ(split->find(p + "7.down_proj.weight")->shape,
+            (std::vector<int64_t>{128, 64}));
+
+  auto next = write("tiny", ExpertLayout::Fused, "next");
+  ASSERT_TRUE(next);
+  EXPECT_EQ(next->find("model.layers.0.mlp.experts.gate_up_proj")->shape,
+            (std::vector<int64_t>{8, 128, 128}));
+
+  SynthOptions dense;
+  dense.preset = "tiny-qwen35";
+  dense.expertLayout = ExpertLayout::Fused;
+  llvm::Error e = writeSynthCheckpoint(std::string(root) + "/dense", dense);
+  EXPECT_EQ(llvm::toString(std::move(e)),
+            "--expert-layout: preset 'tiny-qwen35' has no routed experts");
+  llvm::sys::fs::remove_directories(root);
 }
 
 } // namespace

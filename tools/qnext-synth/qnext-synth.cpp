@@ -45,6 +45,15 @@ cl::list<std::string> overrides(
     cl::value_desc("field=value"), cl::cat(category));
 cl::opt<bool> mtp("mtp", cl::desc("Also write the mtp.* tensors"),
                   cl::cat(category));
+cl::opt<std::string> expertLayout(
+    "expert-layout",
+    cl::desc("How the routed experts are stored: 'fused' "
+             "(mlp.experts.gate_up_proj / down_proj, Qwen3.5's BF16 files) or "
+             "'per-expert' (mlp.experts.E.{gate,up,down}_proj.weight, "
+             "Qwen3-Next's files and every FP8 repository); default: the "
+             "preset family's official layout. The MTP layer's experts are "
+             "always per expert"),
+    cl::value_desc("fused|per-expert"), cl::cat(category));
 cl::opt<bool> configOnly("config-only",
                          cl::desc("Write config.json alone (no weights)"),
                          cl::cat(category));
@@ -85,6 +94,18 @@ int main(int argc, char **argv) {
   options.seed = seed;
   options.shards = shards;
   options.mtp = mtp;
+  if (expertLayout.getNumOccurrences()) {
+    if (expertLayout == "fused")
+      options.expertLayout = qnext::ExpertLayout::Fused;
+    else if (expertLayout == "per-expert")
+      options.expertLayout = qnext::ExpertLayout::PerExpert;
+    else {
+      WithColor::error(errs(), "qnext-synth")
+          << "--expert-layout '" << expertLayout
+          << "' is not a layout (expected fused or per-expert)\n";
+      return 1;
+    }
+  }
   options.configOnly = configOnly;
   options.tokenizerFrom = tokenizerFrom;
   options.overrides.assign(overrides.begin(), overrides.end());

@@ -28,6 +28,15 @@ enum class ModelFamily {
 
 enum class LayerKind { LinearAttention, FullAttention };
 
+/// How a layer's routed experts are stored: a property of the checkpoint,
+/// not of config.json (WeightLayout reads it from the tensor names).
+enum class ExpertLayout { Fused, PerExpert };
+
+/// The layout a family's official BF16 files use (and qnext-synth writes by
+/// default): per expert for Qwen3-Next, fused for Qwen3.5.
+ExpertLayout officialExpertLayout(ModelFamily family);
+llvm::StringRef stringifyExpertLayout(ExpertLayout layout); // "fused", ...
+
 struct ModelConfig {
   ModelFamily family = ModelFamily::Qwen3Next;
   /// The model_type of the text model (qwen3_next, qwen3_5_text, ...).
@@ -41,7 +50,15 @@ struct ModelConfig {
   int64_t vocabSize = 0;
   int64_t maxPositionEmbeddings = 0;
   double rmsNormEps = 1e-6;
+  /// For a multimodal wrapper, its top-level flag (transformers ties by it).
   bool tieWordEmbeddings = false;
+  /// Set when a wrapper's text_config says otherwise: the compiler adds it to
+  /// a missing-lm_head error.
+  std::string tieNote;
+  /// Fields config.json leaves out, each "name = value" with the value of
+  /// the transformers configuration class's default that was used; the
+  /// compiler names them when a tensor's shape disagrees.
+  std::vector<std::string> defaulted;
   /// torch_dtype / dtype as written ("bfloat16", "float32", "float16",
   /// "auto"), or empty.
   std::string dtype;
@@ -99,6 +116,10 @@ llvm::Expected<ModelConfig> parseModelConfig(llvm::StringRef json,
 llvm::Expected<ModelConfig> loadModelConfig(llvm::StringRef path);
 
 llvm::StringRef stringifyFamily(ModelFamily family);
+
+/// The transformers configuration class whose defaults apply to `family`
+/// ("Qwen3NextConfig", "Qwen3_5TextConfig", "Qwen3_5MoeTextConfig").
+llvm::StringRef configClassName(ModelFamily family);
 
 } // namespace qnext
 

@@ -3,18 +3,20 @@
 // What qnext-synth writes: a preset config.json (with overrides) and weights
 // drawn like a real initialisation, in exact Hugging Face layout, optionally
 // sharded with an index. Same preset, dtype, seed and overrides: the same
-// bytes.
+// bytes; and the same weights whichever expert layout stores them.
 //
 //===----------------------------------------------------------------------===//
 
 #ifndef QNEXT_MODEL_SYNTH_H
 #define QNEXT_MODEL_SYNTH_H
 
+#include "qnext/Model/Config.h"
 #include "qnext/Model/SafeTensors.h"
 
 #include "llvm/ADT/STLFunctionalExtras.h"
 #include "llvm/Support/Error.h"
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -26,6 +28,9 @@ struct SynthOptions {
   uint64_t seed = 0;
   unsigned shards = 1;        ///< > 1 writes model.safetensors.index.json
   bool mtp = false;           ///< also write the mtp.* tensors
+  /// How the routed experts are stored; unset: the family's official layout
+  /// (per expert for Qwen3-Next, fused for Qwen3.5).
+  std::optional<ExpertLayout> expertLayout;
   bool configOnly = false;    ///< write config.json alone
   /// Copy tokenizer.json, tokenizer_config.json and generation_config.json
   /// from this folder (e.g. Qwen's real ones for the bench preset) instead of

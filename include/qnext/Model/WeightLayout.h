@@ -8,7 +8,13 @@
 //  * the layout transformations, emitted as IR on `qnext.param` values:
 //    Qwen3-Next's interleaved in_proj_qkvz / in_proj_ba go through
 //    qnext.split_qkvz / qnext.split_ba, per-expert tensors are stacked
-//    (`experts.{e}.` params), Qwen3.5's fused gate_up_proj is sliced.
+//    (`experts.{e}.` params), fused gate_up_proj tensors are sliced.
+// Routed experts ship in two layouts, in both families: per expert
+// (`mlp.experts.E.{gate,up,down}_proj.weight`: Qwen3-Next's files, every FP8
+// repository, MTP layers, re-saved derivatives) and fused
+// (`mlp.experts.gate_up_proj` [E, 2I, H], `mlp.experts.down_proj` [E, H, I]:
+// Qwen3.5's BF16 files, transformers v5's save format). Which one a layer
+// uses is the checkpoint's choice, read from its tensor names.
 // Zero-centred norms keep their stored weights; the ops carry the +1.
 //
 //===----------------------------------------------------------------------===//
@@ -54,6 +60,15 @@ public:
   WeightLayout(const ModelConfig &config,
                std::function<mlir::Type(llvm::StringRef)> elementType);
 
+  /// Reads each MoE layer's expert layout from the checkpoint's tensor
+  /// names; a layer holding both layouts is an error naming two of its
+  /// tensors. A layer holding neither keeps the official layout (its
+  /// missing tensors are reported by checkInventory).
+  llvm::Error detectExpertLayouts(const Checkpoint &checkpoint);
+  /// Every MoE layer in `layout` (qnext-synth --expert-layout).
+  void setExpertLayouts(ExpertLayout layout);
+  ExpertLayout expertLayout(int64_t layer) const { return expertLayouts[layer]; }
+
   /// Every tensor the forward pass reads, in checkpoint order of layers.
   std::vector<ExpectedTensor> checkpointTensors() const;
   /// The multi-token-prediction tensors a checkpoint may carry (mtp.*): kept
@@ -98,9 +113,12 @@ private:
                     const std::string &name,
                     llvm::ArrayRef<int64_t> shape) const;
   std::string layerPrefix(int64_t layer) const;
+  /// " (config.json leaves fields out, ...)" when it does, else "".
+  std::string defaultsUsed() const;
 
   const ModelConfig &config;
   std::function<mlir::Type(llvm::StringRef)> elementType;
+  std::vector<ExpertLayout> expertLayouts; ///< one per layer
 };
 
 } // namespace qnext

@@ -152,7 +152,9 @@ for name, edit, expect in [
     ("config: unknown model_type", setcfg(model_type="llama"), r"config\.json: .*model_type"),
     ("config: hidden_size negative", setcfg(hidden_size=-128), r"config\.json: hidden_size"),
     ("config: hidden_size a string", setcfg(hidden_size="128"), r"config\.json: hidden_size"),
-    ("config: no hidden_size", delcfg("hidden_size"), r"config\.json: .*'hidden_size'"),
+    ("config: no hidden_size (transformers' default, unlike the weights)", delcfg("hidden_size"),
+     r"expected \[512, 2048\] \(config\.json leaves fields out, so Qwen3NextConfig's "
+     r"defaults were used: hidden_size = 2048\)"),
     ("config: zero layers", setcfg(num_hidden_layers=0), r"config\.json: num_hidden_layers"),
     ("config: value heads not a multiple", setcfg(linear_num_value_heads=3),
      r"config\.json: linear_num_value_heads .* multiple of linear_num_key_heads"),
@@ -192,6 +194,17 @@ for name, mutate, expect in [
     ("safetensors: wrong shape",
      lambda h: h["model.norm.weight"].update(shape=[64, 2]),
      r"'model\.norm\.weight' has shape \[64, 2\], expected \[128\]"),
+    ("safetensors: experts fused and per expert in one layer",
+     lambda h: h.update({"model.layers.2.mlp.experts.down_proj":
+                         h.pop("model.layers.2.mlp.experts.7.down_proj.weight")}),
+     r"checkpoint: layer 2 mixes fused and per-expert expert tensors: "
+     r"'model\.layers\.2\.mlp\.experts\.down_proj' in model\.safetensors and "
+     r"'model\.layers\.2\.mlp\.experts\.\d\.\w+\.weight' in model\.safetensors"),
+    ("safetensors: no experts in either layout",
+     lambda h: [h.pop(k) for k in list(h) if k.startswith("model.layers.1.mlp.experts.")],
+     r"missing tensor 'model\.layers\.1\.mlp\.experts\.0\.gate_proj\.weight' .*"
+     r"the layer holds no fused experts either \('model\.layers\.1\.mlp\.experts\.gate_up_proj', "
+     r"'model\.layers\.1\.mlp\.experts\.down_proj'\)"),
     ("safetensors: offsets overlap",
      lambda h: h[sorted(k for k in h if k != "__metadata__")[1]].update(
          data_offsets=h[sorted(k for k in h if k != "__metadata__")[0]]["data_offsets"]),
