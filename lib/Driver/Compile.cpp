@@ -140,6 +140,8 @@ mlir::LogicalResult qnext::compile(const CompileOptions &options) {
     return fail("--emulate-gpu makes no PTX: the kernels run on the host");
 
   const auto started = std::chrono::steady_clock::now();
+  if (!options.exportDequantized.empty())
+    return exportDequantized(options);
   // The model: its inputs checked, its IR built.
   showStatus(options, "reading " + options.input);
   mlir::DialectRegistry registry;

@@ -65,6 +65,10 @@ struct LoadedModel {
 mlir::FailureOr<LoadedModel> loadModel(mlir::MLIRContext &context,
                                        const CompileOptions &options);
 
+/// qnext-compile --export-dequantized (ExportDequantized.cpp): the
+/// checkpoint with its FP8 weights dequantized, instead of a compile.
+mlir::LogicalResult exportDequantized(const CompileOptions &options);
+
 /// Writes text outputs (Outputs.cpp): -o, as checkOutputPath decided before
 /// the work, and the numbered phase dumps of options.dumpPhasesTo.
 class OutputWriter {

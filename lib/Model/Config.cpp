@@ -525,6 +525,25 @@ Expected<ModelConfig> parseModelConfig(StringRef text, StringRef fileName) {
       c.quantMethod = q.contains("quant_method") && q["quant_method"].is_string()
                           ? excerpt(q["quant_method"].get<std::string>(), 40)
                           : "unnamed";
+      if (c.quantMethod != "fp8")
+        continue;
+      // The fine-grained FP8 format: e4m3 values, a scale per block.
+      FieldReader fq(q, file, (o == object ? path : "") + "quantization_config.");
+      std::string fmt = fq.string("fmt", "e4m3");
+      if (!fq.failed() && fmt != "e4m3")
+        fq.fail(fq.qualified("fmt") + " '" + excerpt(fmt) +
+                "' is not supported (expected e4m3)");
+      if (const json *b = fq.get("weight_block_size")) {
+        if (!b->is_array() || b->size() != 2 || !(*b)[0].is_number_integer() ||
+            !(*b)[1].is_number_integer() || (*b)[0].get<int64_t>() <= 0 ||
+            (*b)[1].get<int64_t>() <= 0)
+          fq.fail(fq.qualified("weight_block_size") +
+                  " must be two positive integers, got " + truncated(*b));
+        else
+          c.fp8Block = {(*b)[0].get<int64_t>(), (*b)[1].get<int64_t>()};
+      }
+      if (fq.failed())
+        return fq.takeError();
     }
   if (in.failed())
     return in.takeError();

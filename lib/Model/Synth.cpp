@@ -3,6 +3,7 @@
 #include "qnext/Model/Synth.h"
 #include "qnext/Model/Config.h"
 #include "qnext/Model/WeightLayout.h"
+#include "qnext/Support/AtomicFile.h"
 
 #include "llvm/Support/Endian.h"
 #include "llvm/Support/FileSystem.h"
@@ -283,30 +284,6 @@ struct PlannedTensor {
   DType dtype;
   uint64_t bytes;
 };
-
-/// Writes `contents(os)` to `path` through a temporary file in the same
-/// folder, renamed into place only when complete.
-Error writeAtomically(StringRef path,
-                      llvm::function_ref<Error(llvm::raw_ostream &)> contents) {
-  auto temp = llvm::sys::fs::TempFile::create(path + ".tmp-%%%%%%");
-  if (!temp)
-    return llvm::createStringError(path.str() + ": " + llvm::toString(temp.takeError()));
-  {
-    llvm::raw_fd_ostream os(temp->FD, /*shouldClose=*/false);
-    Error e = contents(os);
-    os.flush();
-    if (!e && os.has_error())
-      e = llvm::createStringError(path.str() + ": " + os.error().message());
-    os.clear_error(); // reported above; kept, the destructor would abort
-    if (e) {
-      llvm::consumeError(temp->discard());
-      return e;
-    }
-  }
-  if (Error e = temp->keep(path))
-    return llvm::createStringError(path.str() + ": " + llvm::toString(std::move(e)));
-  return Error::success();
-}
 
 /// The value streams a tensor's elements come from, in order: one per
 /// tensor, except that fused experts take each expert's per-expert streams,

@@ -2,6 +2,7 @@
 
 #include "qnext/Model/WeightLayout.h"
 #include "qnext/Dialect/QNext/QNextOps.h"
+#include "qnext/Model/FP8.h"
 #include "qnext/Messages.h"
 #include "qnext/Model/SafeTensors.h"
 
@@ -24,7 +25,8 @@ namespace qnext {
 WeightLayout::WeightLayout(const ModelConfig &config,
                            std::function<Type(StringRef)> elementType)
     : config(config), elementType(std::move(elementType)),
-      expertLayouts(config.numLayers, officialExpertLayout(config.family)) {}
+      expertLayouts(config.numLayers, officialExpertLayout(config.family)),
+      expertsSeen(config.numLayers, false) {}
 
 void WeightLayout::setExpertLayouts(ExpertLayout layout) {
   expertLayouts.assign(config.numLayers, layout);
@@ -42,12 +44,15 @@ llvm::Error WeightLayout::detectExpertLayouts(const Checkpoint &checkpoint) {
         layer < 0 || layer >= config.numLayers ||
         !rest.consume_front(".mlp.experts."))
       continue;
-    const TensorInfo *&slot =
-        !rest.empty() && std::isdigit(static_cast<unsigned char>(rest[0]))
-            ? perExpert[layer]
-            : fused[layer];
-    if (!slot)
-      slot = info;
+    // Per expert: "E.gate_proj.weight", ...; fused: exactly the two stacks.
+    // Any other name is no layout (checkInventory lists it as unread).
+    const TensorInfo **slot = nullptr;
+    if (!rest.empty() && std::isdigit(static_cast<unsigned char>(rest[0])))
+      slot = &perExpert[layer];
+    else if (rest == "gate_up_proj" || rest == "down_proj")
+      slot = &fused[layer];
+    if (slot && !*slot)
+      *slot = info;
   }
   for (int64_t i = 0; i < config.numLayers; ++i) {
     if (fused[i] && perExpert[i])
@@ -63,6 +68,7 @@ llvm::Error WeightLayout::detectExpertLayouts(const Checkpoint &checkpoint) {
       expertLayouts[i] = ExpertLayout::Fused;
     else if (perExpert[i])
       expertLayouts[i] = ExpertLayout::PerExpert;
+    expertsSeen[i] = fused[i] || perExpert[i];
   }
   return llvm::Error::success();
 }
@@ -173,25 +179,73 @@ std::vector<ExpectedTensor> WeightLayout::mtpTensors() const {
   return out;
 }
 
-std::string WeightLayout::defaultsUsed() const {
-  if (config.defaulted.empty())
-    return "";
-  // The fields that decide tensor names and shapes.
+llvm::Error WeightLayout::checkFP8(const Checkpoint &checkpoint,
+                                   const ExpectedTensor &want,
+                                   const std::string &where,
+                                   llvm::StringSet<> &expected) const {
+  if (want.shape.size() != 2)
+    return llvm::createStringError(
+        where + " is F8_E4M3, but only projection matrices are stored in FP8");
+  std::string scaleName = fp8ScaleName(want.name);
+  const TensorInfo *scale = checkpoint.find(scaleName);
+  if (!scale)
+    return llvm::createStringError(where + " is F8_E4M3 without its block scale '" +
+                                   scaleName + "'");
+  expected.insert(scaleName);
+  std::vector<int64_t> shape = fp8ScaleShape(want.shape, config.fp8Block);
+  std::string scaleWhere =
+      checkpoint.fileName(*scale).str() + ": tensor '" + scaleName + "'";
+  if (scale->shape != shape)
+    return llvm::createStringError(
+        scaleWhere + " has shape " + formatShape(scale->shape) + ", expected " +
+        formatShape(shape) + " (one scale per " + std::to_string(config.fp8Block[0]) +
+        "x" + std::to_string(config.fp8Block[1]) + " block of " +
+        formatShape(want.shape) + ")");
+  if (!isSupportedWeightDType(scale->dtype))
+    return llvm::createStringError(scaleWhere + " has dtype " +
+                                   dtypeName(scale->dtype).str() +
+                                   ", expected F32, BF16 or F16");
+  return llvm::Error::success();
+}
+
+namespace {
+/// Whether config field `field` decides the name or shape of `tensor`.
+bool decidesTensor(StringRef field, StringRef tensor) {
+  if (field == "hidden_size")
+    return true; // every tensor but a few 1-D ones has a hidden dimension
+  if (field == "vocab_size")
+    return tensor.ends_with("embed_tokens.weight") || tensor == "lm_head.weight";
+  if (!tensor.contains(".layers."))
+    return false;
+  // Which layers exist and what kind each is.
+  if (llvm::is_contained({"num_hidden_layers", "full_attention_interval",
+                          "decoder_sparse_step"},
+                         field))
+    return true;
+  if (tensor.contains(".linear_attn."))
+    return field.starts_with("linear_");
+  if (tensor.contains(".self_attn."))
+    return llvm::is_contained(
+        {"num_attention_heads", "num_key_value_heads", "head_dim"}, field);
+  if (tensor.contains(".mlp.experts.") || tensor.contains(".mlp.gate.") ||
+      tensor.contains(".mlp.shared_expert"))
+    return llvm::is_contained({"num_experts", "moe_intermediate_size",
+                               "shared_expert_intermediate_size"},
+                              field);
+  if (tensor.contains(".mlp."))
+    return field == "intermediate_size";
+  return false;
+}
+} // namespace
+
+std::string WeightLayout::defaultsUsed(StringRef tensor) const {
+  // The defaulted fields that decide this tensor ("text_config.X = V").
   std::string fields;
-  int listed = 0;
-  for (StringRef field : config.defaulted) {
-    StringRef name = field.split(' ').first.rsplit('.').second;
-    if (name.empty())
-      name = field.split(' ').first;
-    if (llvm::is_contained({"rope_theta", "partial_rotary_factor",
-                            "max_position_embeddings", "rms_norm_eps"},
-                           name))
-      continue;
-    if (++listed > 6) {
-      fields += ", ...";
-      break;
-    }
-    fields += (listed > 1 ? ", " : "") + field.str();
+  for (StringRef entry : config.defaulted) {
+    StringRef field = entry.split(' ').first;
+    field = field.contains('.') ? field.rsplit('.').second : field;
+    if (decidesTensor(field, tensor))
+      fields += (fields.empty() ? "" : ", ") + entry.str();
   }
   if (fields.empty())
     return "";
@@ -213,28 +267,39 @@ WeightLayout::checkInventory(const Checkpoint &checkpoint) const {
                             "' (expected shape " + formatShape(want.shape) + ")";
       if (want.name == "lm_head.weight" && !config.tieNote.empty())
         message += "; " + config.tieNote;
-      // The first tensor of a layout is missing: the layer holds neither.
+      // A layer without expert tensors of either layout: say so.
       StringRef name = want.name;
-      if (name.consume_back("experts.gate_up_proj"))
-        message += "; the layer holds no per-expert tensors either ('" +
-                   name.str() + "experts.0.gate_proj.weight', ...)";
-      else if (name.consume_back("experts.0.gate_proj.weight"))
-        message += "; the layer holds no fused experts either ('" + name.str() +
-                   "experts.gate_up_proj', '" + name.str() + "experts.down_proj')";
-      return llvm::createStringError(message + defaultsUsed());
+      int64_t layer;
+      StringRef rest = name;
+      bool inLayer = rest.consume_front(config.tensorPrefix() + "layers.") &&
+                     !rest.consumeInteger(10, layer) && layer >= 0 &&
+                     layer < config.numLayers;
+      if (inLayer && !expertsSeen[layer]) {
+        if (name.consume_back("experts.gate_up_proj"))
+          message += "; the layer holds no per-expert tensors either ('" +
+                     name.str() + "experts.0.gate_proj.weight', ...)";
+        else if (name.consume_back("experts.0.gate_proj.weight"))
+          message += "; the layer holds no fused experts either ('" + name.str() +
+                     "experts.gate_up_proj', '" + name.str() + "experts.down_proj')";
+      }
+      return llvm::createStringError(message + defaultsUsed(want.name));
     }
     std::string where = checkpoint.fileName(*info).str() + ": tensor '" +
                         want.name + "'";
     if (info->shape != want.shape)
       return llvm::createStringError(where + " has shape " +
                                      formatShape(info->shape) + ", expected " +
-                                     formatShape(want.shape) + defaultsUsed());
-    if (info->dtype == DType::F8_E4M3 || info->dtype == DType::F8_E5M2)
+                                     formatShape(want.shape) +
+                                     defaultsUsed(want.name));
+    if (info->dtype == DType::F8_E5M2)
       return llvm::createStringError(
-          where + " has dtype " + dtypeName(info->dtype).str() +
-          ", which is not yet supported (quantized checkpoints arrive with "
-          "quantization)");
-    if (!isSupportedWeightDType(info->dtype))
+          where + " has dtype F8_E5M2: qnext reads FP8 weights as F8_E4M3 with "
+                  "block scales (the format of Qwen's FP8 repositories)");
+    if (info->dtype == DType::F8_E4M3) {
+      if (llvm::Error e = checkFP8(checkpoint, want, where, expected))
+        return std::move(e);
+      ++report.fp8Tensors;
+    } else if (!isSupportedWeightDType(info->dtype))
       return llvm::createStringError(where + " has dtype " +
                                      dtypeName(info->dtype).str() +
                                      ", expected F32, BF16 or F16");

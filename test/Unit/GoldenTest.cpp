@@ -17,6 +17,7 @@
 
 #include "qnext/InitAll.h"
 #include "qnext/MemRefDescriptor.h"
+#include "qnext/Model/Dequantize.h"
 #include "qnext/Model/ModelBuilder.h"
 #include "qnext/Model/SafeTensors.h"
 #include "qnext/Model/Synth.h"
@@ -225,29 +226,9 @@ protected:
                 reference.size() * 4);
     if (!relayout.empty()) {
       std::string &copy = relayouts()[GetParam()];
-      if (copy.empty()) {
-        llvm::SmallString<128> path;
-        ASSERT_FALSE(llvm::sys::fs::createUniqueDirectory("qnext-layout", path));
-        copy = std::string(path);
-        auto layoutOf = [relayout = relayout.str()](int64_t layer) {
-          if (relayout == "fused" || relayout == "no-rotary-factor")
-            return qnext::ExpertLayout::Fused;
-          if (relayout == "per-expert")
-            return qnext::ExpertLayout::PerExpert;
-          return layer % 2 ? qnext::ExpertLayout::PerExpert
-                           : qnext::ExpertLayout::Fused;
-        };
-        llvm::Error e = qnext::test::relayoutExperts(checkpointDir, copy, layoutOf);
-        ASSERT_FALSE(bool(e)) << llvm::toString(std::move(e));
-        // A config without partial_rotary_factor: transformers' 0.25.
-        if (relayout == "no-rotary-factor") {
-          e = qnext::test::editConfig(copy, [](nlohmann::ordered_json &c) {
-            c["text_config"].erase("partial_rotary_factor");
-            c["text_config"]["rope_parameters"].erase("partial_rotary_factor");
-          });
-          ASSERT_FALSE(bool(e)) << llvm::toString(std::move(e));
-        }
-      }
+      if (copy.empty())
+        copy = rewrite(relayout.str());
+      ASSERT_FALSE(copy.empty());
       checkpointDir = copy;
     }
     auto &slot = models()[GetParam()];
@@ -257,6 +238,65 @@ protected:
     ASSERT_NE(model, nullptr);
     ASSERT_EQ(int64_t(reference.size()),
               int64_t(prompt.size() + generated.size()) * model->vocab);
+  }
+
+  /// A copy of the golden checkpoint, rewritten as `how` says: "fused",
+  /// "per-expert", "mixed" (even layers fused, odd ones per expert),
+  /// "no-rotary-factor" (fused, config without partial_rotary_factor), or
+  /// "dequantized" (FP8 weights to F32, as --export-dequantized writes
+  /// them). Its folder, or "" after reporting a failure.
+  std::string rewrite(const std::string &how) {
+    llvm::SmallString<128> path;
+    if (llvm::sys::fs::createUniqueDirectory("qnext-layout", path)) {
+      ADD_FAILURE() << "no temporary folder";
+      return "";
+    }
+    std::string made(path);
+    if (how == "dequantized") {
+      auto summary = qnext::writeDequantizedCheckpoint(checkpointDir, made,
+                                                       /*allowNonfinite=*/false);
+      if (!summary) {
+        ADD_FAILURE() << llvm::toString(summary.takeError());
+        return "";
+      }
+      EXPECT_GT(summary->dequantized, 0u);
+      return made;
+    }
+    auto layoutOf = [how](int64_t layer) {
+      if (how == "per-expert")
+        return qnext::ExpertLayout::PerExpert;
+      if (how == "mixed" && layer % 2)
+        return qnext::ExpertLayout::PerExpert;
+      return qnext::ExpertLayout::Fused;
+    };
+    llvm::Error e = qnext::test::relayoutExperts(checkpointDir, made, layoutOf);
+    if (!e && how == "no-rotary-factor") // transformers' default, 0.25
+      e = qnext::test::editConfig(made, [](nlohmann::ordered_json &c) {
+        c["text_config"].erase("partial_rotary_factor");
+        c["text_config"]["rope_parameters"].erase("partial_rotary_factor");
+      });
+    if (e) {
+      ADD_FAILURE() << llvm::toString(std::move(e));
+      return "";
+    }
+    // The copy holds each MoE layer's experts as asked.
+    auto config = qnext::loadModelConfig(made + "/config.json");
+    auto written = qnext::Checkpoint::open(made);
+    if (!config || !written) {
+      ADD_FAILURE() << "the rewritten checkpoint does not open";
+      llvm::consumeError(config.takeError());
+      llvm::consumeError(written.takeError());
+      return "";
+    }
+    for (int64_t i = 0; i < config->numLayers; ++i) {
+      std::string p =
+          config->tensorPrefix() + "layers." + std::to_string(i) + ".mlp.experts.";
+      EXPECT_EQ((*written)->find(p + "gate_up_proj") != nullptr,
+                layoutOf(i) == qnext::ExpertLayout::Fused) << p;
+      EXPECT_EQ((*written)->find(p + "0.gate_proj.weight") != nullptr,
+                layoutOf(i) == qnext::ExpertLayout::PerExpert) << p;
+    }
+    return made;
   }
 
   /// Compiled models are shared by the tests of a checkpoint and released
@@ -388,7 +428,8 @@ INSTANTIATE_TEST_SUITE_P(Checkpoints, Golden,
 
 // The expert layouts real files use, on both families: the same weights,
 // the same contract (whole and chunked prefill, greedy decode). And a
-// config that leaves partial_rotary_factor to its class default.
+// config that leaves partial_rotary_factor to its class default, and the FP8
+// case's weights dequantized as --export-dequantized writes them.
 class GoldenLayout : public Golden {};
 
 TEST_P(GoldenLayout, OnePrefillThenGreedyDecode) {
@@ -404,7 +445,8 @@ INSTANTIATE_TEST_SUITE_P(ExpertLayouts, GoldenLayout,
                                            "tiny-bf16-sharded@mixed",
                                            "q35-moe-bf16@per-expert",
                                            "q35-moe-bf16@mixed",
-                                           "q35-moe-bf16@no-rotary-factor"),
+                                           "q35-moe-bf16@no-rotary-factor",
+                                           "fp8-tiny@dequantized"),
                          [](const auto &info) {
                            std::string name = info.param;
                            for (char &c : name)

@@ -104,6 +104,7 @@ Error relayoutExperts(const std::string &from, const std::string &to,
     int64_t layer = -1;
     std::string prefix = config->tensorPrefix() + "layers.";
     if (!rest.consume_front(prefix) || rest.consumeInteger(10, layer) ||
+        layer < 0 || layer >= config->numLayers ||
         !rest.starts_with(".mlp.experts.")) {
       out.push_back(copyOf(c, *t, t->name));
       continue;
@@ -115,13 +116,17 @@ Error relayoutExperts(const std::string &from, const std::string &to,
     std::string p = prefix + std::to_string(layer) + ".mlp.experts.";
     std::vector<std::vector<uint8_t>> gate(numExperts), up(numExperts),
         down(numExperts);
-    DType dtype;
+    DType dtype = DType::F32;
     int64_t hidden = config->hiddenSize, inner = config->moeIntermediateSize;
     if (layout.expertLayout(layer) == ExpertLayout::Fused) {
       const TensorInfo *gu = c.find(p + "gate_up_proj");
       const TensorInfo *d = c.find(p + "down_proj");
-      if (!gu || !d)
-        return fail("layer " + std::to_string(layer) + " lacks fused experts");
+      if (!gu || !d ||
+          gu->shape != std::vector<int64_t>{numExperts, 2 * inner, hidden} ||
+          d->shape != std::vector<int64_t>{numExperts, hidden, inner} ||
+          gu->dtype != d->dtype)
+        return fail("layer " + std::to_string(layer) +
+                    " lacks fused experts of the config's shapes");
       dtype = gu->dtype;
       llvm::ArrayRef<uint8_t> g = c.bytes(*gu), db = c.bytes(*d);
       const size_t m = size_t(inner) * hidden * dtypeSize(dtype);
@@ -136,9 +141,12 @@ Error relayoutExperts(const std::string &from, const std::string &to,
         const TensorInfo *g = c.find(ex + "gate_proj.weight");
         const TensorInfo *u = c.find(ex + "up_proj.weight");
         const TensorInfo *d = c.find(ex + "down_proj.weight");
-        if (!g || !u || !d)
+        if (!g || !u || !d || g->shape != std::vector<int64_t>{inner, hidden} ||
+            u->shape != g->shape ||
+            d->shape != std::vector<int64_t>{hidden, inner} ||
+            u->dtype != g->dtype || d->dtype != g->dtype)
           return fail("layer " + std::to_string(layer) + " lacks expert " +
-                      std::to_string(e));
+                      std::to_string(e) + " of the config's shapes");
         dtype = g->dtype;
         gate[e].assign(c.bytes(*g).begin(), c.bytes(*g).end());
         up[e].assign(c.bytes(*u).begin(), c.bytes(*u).end());

@@ -161,6 +161,13 @@ cl::opt<bool> allowNonfinite(
     cl::desc("Compile weights that hold NaN or infinity (by default an error "
              "naming the tensor and the first such index)"),
     cl::cat(category));
+cl::opt<std::string> exportDequantized(
+    "export-dequantized",
+    cl::desc("Instead of compiling: write the checkpoint to DIR with its FP8 "
+             "weights dequantized exactly to F32 (scales applied, config.json "
+             "without quantization_config), the reference a quantized model "
+             "is held to"),
+    cl::value_desc("dir"), cl::cat(category));
 cl::opt<bool> quiet("q",
                     cl::desc("Quiet: no progress line and no summary line "
                              "(errors and warnings still print)"),
@@ -236,6 +243,7 @@ int main(int argc, char **argv) {
   options.cudaToolkit = cudaToolkit;
   options.emulateGPU = emulateGPU;
   options.allowNonfinite = allowNonfinite;
+  options.exportDequantized = exportDequantized;
   options.quiet = quiet;
   // Unset: --target=cuda compiles its host code for baseline x86-64.
   if (cpu.getNumOccurrences())

@@ -123,6 +123,9 @@ struct CompileOptions {
   /// Compile weights that hold NaN or infinity (otherwise an error naming
   /// the tensor and the first such index).
   bool allowNonfinite = false;
+  /// Instead of compiling: write the checkpoint to this folder with its FP8
+  /// weights dequantized to F32 (include/qnext/Model/Dequantize.h).
+  std::string exportDequantized;
   /// No progress line (shown on a terminal only) and no summary line
   /// ("wrote model.qnx: ...") on success; warnings and errors still print.
   bool quiet = false;

@@ -14,6 +14,7 @@
 #include "llvm/ADT/StringRef.h"
 #include "llvm/Support/Error.h"
 
+#include <array>
 #include <optional>
 #include <string>
 #include <vector>
@@ -66,6 +67,9 @@ struct ModelConfig {
   /// quant_method ("fp8", "gptq", ...), or "unnamed" without one. The
   /// compiler compares it with the checkpoint's tensors.
   std::string quantMethod;
+  /// quant_method fp8: quantization_config.weight_block_size, the rows and
+  /// columns one scale of an F8_E4M3 weight covers.
+  std::array<int64_t, 2> fp8Block = {128, 128};
 
   std::vector<LayerKind> layerTypes; ///< one per layer
   std::vector<bool> moeLayers;       ///< one per layer: MoE or dense MLP

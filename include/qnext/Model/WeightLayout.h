@@ -26,6 +26,7 @@
 #include "qnext/Model/SafeTensors.h"
 
 #include "mlir/IR/Builders.h"
+#include "llvm/ADT/StringSet.h"
 #include "mlir/IR/Value.h"
 
 #include <functional>
@@ -50,6 +51,7 @@ struct InventoryReport {
   bool tiedLMHeadIgnored = false; ///< lm_head.weight with tied embeddings
   size_t mtpTensors = 0;          ///< mtp.* tensors, kept aside
   size_t visionTensors = 0;       ///< model.visual.* (Qwen3.5), ignored
+  size_t fp8Tensors = 0;          ///< F8_E4M3 weights, each with its scale
   std::vector<DType> dtypes;      ///< of the tensors read, each once
 };
 
@@ -113,12 +115,18 @@ private:
                     const std::string &name,
                     llvm::ArrayRef<int64_t> shape) const;
   std::string layerPrefix(int64_t layer) const;
-  /// " (config.json leaves fields out, ...)" when it does, else "".
-  std::string defaultsUsed() const;
+  /// An F8_E4M3 weight `want` (at `where`): a matrix with its block scale
+  /// of the right shape and a float dtype; the scale joins `expected`.
+  llvm::Error checkFP8(const Checkpoint &checkpoint, const ExpectedTensor &want,
+                       const std::string &where, llvm::StringSet<> &expected) const;
+  /// " (config.json leaves fields out, ...: F = V, ...)" naming the
+  /// defaulted fields that decide `tensor`'s name or shape, else "".
+  std::string defaultsUsed(llvm::StringRef tensor) const;
 
   const ModelConfig &config;
   std::function<mlir::Type(llvm::StringRef)> elementType;
   std::vector<ExpertLayout> expertLayouts; ///< one per layer
+  std::vector<bool> expertsSeen; ///< per layer: detection found any expert tensor
 };
 
 } // namespace qnext

@@ -1,0 +1,203 @@
+//===- Dequantize.cpp - a quantized checkpoint with its weights widened ---===//
+
+#include "qnext/Model/Dequantize.h"
+
+#include "qnext/FileChecks.h"
+#include "qnext/Model/Config.h"
+#include "qnext/Model/FP8.h"
+#include "qnext/Model/SafeTensors.h"
+#include "qnext/Model/WeightLayout.h"
+#include "qnext/Model/WeightPacker.h"
+#include "qnext/Support/AtomicFile.h"
+
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/Path.h"
+
+#include <nlohmann/json.hpp>
+
+using llvm::Error;
+using llvm::Expected;
+using ordered_json = nlohmann::ordered_json;
+
+namespace qnext {
+
+namespace {
+
+std::string pathIn(const std::string &dir, llvm::StringRef file) {
+  llvm::SmallString<256> p(dir);
+  llvm::sys::path::append(p, file);
+  return std::string(p);
+}
+
+/// One tensor of the output: written as stored, or (FP8 with its scale)
+/// dequantized to F32.
+struct OutTensor {
+  const TensorInfo *info;
+  const TensorInfo *scale = nullptr;
+  uint64_t bytes;
+};
+
+} // namespace
+
+Expected<DequantizeSummary>
+writeDequantizedCheckpoint(const std::string &from, const std::string &to,
+                           bool allowNonfinite,
+                           llvm::function_ref<void(uint64_t, uint64_t)> progress) {
+  // The input, checked as qnext-compile checks it.
+  auto config = loadModelConfig(pathIn(from, "config.json"));
+  if (!config)
+    return config.takeError();
+  auto opened = Checkpoint::open(from);
+  if (!opened)
+    return opened.takeError();
+  const Checkpoint &checkpoint = **opened;
+  WeightLayout layout(*config, nullptr);
+  if (Error e = layout.detectExpertLayouts(checkpoint))
+    return std::move(e);
+  auto report = layout.checkInventory(checkpoint);
+  if (!report)
+    return report.takeError();
+  if (report->fp8Tensors == 0)
+    return llvm::createStringError(
+        from + ": no FP8 weights to dequantize (its tensors are " +
+        [&] {
+          std::string s;
+          for (DType d : report->dtypes)
+            s += (s.empty() ? "" : ", ") + dtypeName(d).str();
+          return s;
+        }() +
+        ")");
+  if (llvm::sys::fs::exists(pathIn(to, "config.json")))
+    return llvm::createStringError(pathIn(to, "config.json") +
+                                   " exists: --export-dequantized writes a new "
+                                   "checkpoint folder");
+
+  // Every tensor in checkpoint order; an FP8 one (here, in mtp.* or
+  // anywhere) takes its scale along, and the scale is not written.
+  std::vector<OutTensor> plan;
+  llvm::StringSet<> scales;
+  for (const TensorInfo *t : checkpoint.tensors()) {
+    if (t->dtype != DType::F8_E4M3)
+      continue;
+    const TensorInfo *scale = checkpoint.find(fp8ScaleName(t->name));
+    if (!scale || t->shape.size() != 2 ||
+        scale->shape != fp8ScaleShape(t->shape, config->fp8Block) ||
+        !isSupportedWeightDType(scale->dtype))
+      return llvm::createStringError(
+          checkpoint.fileName(*t).str() + ": tensor '" + t->name +
+          "' is F8_E4M3 without a block scale '" + fp8ScaleName(t->name) +
+          "' of shape " +
+          (t->shape.size() == 2
+               ? formatShape(fp8ScaleShape(t->shape, config->fp8Block))
+               : std::string("[?]")));
+    scales.insert(scale->name);
+  }
+  uint64_t total = 0;
+  for (const TensorInfo *t : checkpoint.tensors()) {
+    if (scales.contains(t->name))
+      continue;
+    OutTensor out{t, nullptr, t->numBytes()};
+    if (t->dtype == DType::F8_E4M3) {
+      out.scale = checkpoint.find(fp8ScaleName(t->name));
+      out.bytes = uint64_t(t->numElements()) * 4;
+    }
+    plan.push_back(out);
+    total += out.bytes;
+  }
+  if (std::error_code ec = llvm::sys::fs::create_directories(to))
+    return llvm::createStringError(to + ": " + ec.message());
+
+  // model.safetensors: the header, then each tensor streamed in order.
+  ordered_json header = ordered_json::object();
+  header["__metadata__"] = {{"format", "pt"}};
+  uint64_t offset = 0;
+  for (const OutTensor &t : plan) {
+    header[t.info->name] = {
+        {"dtype", t.scale ? "F32" : dtypeName(t.info->dtype).str()},
+        {"shape", t.info->shape},
+        {"data_offsets", {offset, offset + t.bytes}}};
+    offset += t.bytes;
+  }
+  std::string headerText = header.dump();
+  headerText.append((8 - headerText.size() % 8) % 8, ' ');
+  DequantizeSummary summary;
+  summary.bytes = 8 + headerText.size() + total;
+  Error e = writeAtomically(pathIn(to, "model.safetensors"), [&](llvm::raw_ostream &os) -> Error {
+    char length[8];
+    for (int i = 0; i < 8; ++i)
+      length[i] = char((uint64_t(headerText.size()) >> (8 * i)) & 0xFF);
+    os.write(length, 8);
+    os << headerText;
+    uint64_t done = 0;
+    std::vector<float> values;
+    for (const OutTensor &t : plan) {
+      llvm::ArrayRef<uint8_t> bytes = checkpoint.bytes(*t.info);
+      if (t.scale) {
+        values.resize(t.info->numElements());
+        dequantizeFP8(bytes, t.info->shape[0], t.info->shape[1],
+                      checkpoint.bytes(*t.scale), t.scale->dtype, config->fp8Block,
+                      values.data());
+        bytes = llvm::ArrayRef<uint8_t>(reinterpret_cast<const uint8_t *>(values.data()),
+                                        values.size() * 4);
+        ++summary.dequantized;
+      } else {
+        ++summary.copied;
+      }
+      if (!allowNonfinite && isSupportedWeightDType(t.scale ? DType::F32 : t.info->dtype)) {
+        bool isNaN = false;
+        int64_t at = firstNonfinite(bytes, t.scale ? DType::F32 : t.info->dtype, isNaN);
+        if (at >= 0)
+          return llvm::createStringError(
+              checkpoint.fileName(*t.info).str() + ": tensor '" + t.info->name +
+              "' holds " + (isNaN ? "NaN" : "an infinity") + " at index " +
+              std::to_string(at) + (t.scale ? " once dequantized" : "") +
+              " (--allow-nonfinite exports it anyway)");
+      }
+      os.write(reinterpret_cast<const char *>(bytes.data()), bytes.size());
+      checkpoint.release(*t.info);
+      if (t.scale)
+        checkpoint.release(*t.scale);
+      done += bytes.size();
+      if (progress)
+        progress(done, total);
+    }
+    return Error::success();
+  });
+  if (e)
+    return std::move(e);
+
+  // The text files as they are; config.json last, without the quantization.
+  for (const char *file :
+       {"tokenizer.json", "tokenizer_config.json", "generation_config.json"}) {
+    std::string source = pathIn(from, file);
+    if (!llvm::sys::fs::exists(source))
+      continue;
+    auto buffer = llvm::MemoryBuffer::getFile(source, /*IsText=*/false,
+                                              /*RequiresNullTerminator=*/false);
+    if (!buffer)
+      return llvm::createStringError(source + ": " + buffer.getError().message());
+    if (Error e = writeAtomically(pathIn(to, file), [&](llvm::raw_ostream &os) {
+          os << (*buffer)->getBuffer();
+          return Error::success();
+        }))
+      return std::move(e);
+  }
+  auto text = llvm::MemoryBuffer::getFile(pathIn(from, "config.json"));
+  if (!text)
+    return llvm::createStringError(pathIn(from, "config.json") + ": " +
+                                   text.getError().message());
+  ordered_json json = ordered_json::parse((*text)->getBuffer(), nullptr,
+                                          /*allow_exceptions=*/false);
+  json.erase("quantization_config");
+  if (json.contains("text_config") && json["text_config"].is_object())
+    json["text_config"].erase("quantization_config");
+  if (Error e = writeAtomically(pathIn(to, "config.json"), [&](llvm::raw_ostream &os) {
+        os << json.dump(2) << "\n";
+        return Error::success();
+      }))
+    return std::move(e);
+  return summary;
+}
+
+} // namespace qnext
