@@ -28,8 +28,9 @@ qnext::driver::exportDequantized(const CompileOptions &options) {
     return fail("--export-dequantized " + to + ": the input folder itself");
   auto summary = writeDequantizedCheckpoint(
       options.input, to, options.allowNonfinite, [&](uint64_t done, uint64_t total) {
-        showStatus(options, formatv("writing {0}: {1:f0} %", to,
-                                    100.0 * double(done) / double(total)));
+        if (total)
+          showStatus(options, formatv("writing {0}: {1:f0} %", to,
+                                      100.0 * double(done) / double(total)));
       });
   if (!summary)
     return fail(toString(summary.takeError()));

@@ -118,7 +118,7 @@ qnext::driver::loadModel(mlir::MLIRContext &context,
       std::string message = toString(report.takeError());
       if (!quant.empty() && quant != "fp8")
         message += " (config.json's quantization_config says quant_method '" + quant +
-                   "': qnext compiles float weights, F32, BF16 or F16, and FP8)";
+                   "': qnext compiles F32, BF16 or F16 weights and reads FP8 ones)";
       return fail(message);
     }
     // FP8 weights are read and checked; the kernels that decode them in

@@ -534,11 +534,14 @@ Expected<ModelConfig> parseModelConfig(StringRef text, StringRef fileName) {
         fq.fail(fq.qualified("fmt") + " '" + excerpt(fmt) +
                 "' is not supported (expected e4m3)");
       if (const json *b = fq.get("weight_block_size")) {
-        if (!b->is_array() || b->size() != 2 || !(*b)[0].is_number_integer() ||
-            !(*b)[1].is_number_integer() || (*b)[0].get<int64_t>() <= 0 ||
-            (*b)[1].get<int64_t>() <= 0)
+        // Qwen's repositories use 128; larger than a matrix side is absurd.
+        auto side = [&](const json &v) {
+          return v.is_number_integer() && v.get<int64_t>() > 0 &&
+                 v.get<int64_t>() <= (int64_t(1) << 20);
+        };
+        if (!b->is_array() || b->size() != 2 || !side((*b)[0]) || !side((*b)[1]))
           fq.fail(fq.qualified("weight_block_size") +
-                  " must be two positive integers, got " + truncated(*b));
+                  " must be two integers in [1, 1048576], got " + truncated(*b));
         else
           c.fp8Block = {(*b)[0].get<int64_t>(), (*b)[1].get<int64_t>()};
       }

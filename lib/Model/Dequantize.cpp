@@ -58,7 +58,10 @@ writeDequantizedCheckpoint(const std::string &from, const std::string &to,
   auto report = layout.checkInventory(checkpoint);
   if (!report)
     return report.takeError();
-  if (report->fp8Tensors == 0)
+  const bool anyFP8 = llvm::any_of(checkpoint.tensors(), [](const TensorInfo *t) {
+    return t->dtype == DType::F8_E4M3;
+  });
+  if (!anyFP8)
     return llvm::createStringError(
         from + ": no FP8 weights to dequantize (its tensors are " +
         [&] {
@@ -68,10 +71,18 @@ writeDequantizedCheckpoint(const std::string &from, const std::string &to,
           return s;
         }() +
         ")");
-  if (llvm::sys::fs::exists(pathIn(to, "config.json")))
-    return llvm::createStringError(pathIn(to, "config.json") +
-                                   " exists: --export-dequantized writes a new "
-                                   "checkpoint folder");
+  // A new folder, or an empty one: no stale shard or index to be read
+  // beside what is written.
+  if (llvm::sys::fs::exists(to)) {
+    std::error_code ec;
+    llvm::sys::fs::directory_iterator it(to, ec);
+    if (ec)
+      return llvm::createStringError(to + ": " + ec.message());
+    if (it != llvm::sys::fs::directory_iterator())
+      return llvm::createStringError(
+          to + ": not empty (" + llvm::sys::path::filename(it->path()).str() +
+          "): --export-dequantized writes a new checkpoint folder");
+  }
 
   // Every tensor in checkpoint order; an FP8 one (here, in mtp.* or
   // anywhere) takes its scale along, and the scale is not written.
@@ -80,18 +91,14 @@ writeDequantizedCheckpoint(const std::string &from, const std::string &to,
   for (const TensorInfo *t : checkpoint.tensors()) {
     if (t->dtype != DType::F8_E4M3)
       continue;
-    const TensorInfo *scale = checkpoint.find(fp8ScaleName(t->name));
-    if (!scale || t->shape.size() != 2 ||
-        scale->shape != fp8ScaleShape(t->shape, config->fp8Block) ||
-        !isSupportedWeightDType(scale->dtype))
-      return llvm::createStringError(
-          checkpoint.fileName(*t).str() + ": tensor '" + t->name +
-          "' is F8_E4M3 without a block scale '" + fp8ScaleName(t->name) +
-          "' of shape " +
-          (t->shape.size() == 2
-               ? formatShape(fp8ScaleShape(t->shape, config->fp8Block))
-               : std::string("[?]")));
-    scales.insert(scale->name);
+    // Those outside the text model (mtp.*) are checked here, as
+    // checkInventory checks the others.
+    ExpectedTensor want{t->name, t->shape};
+    std::string where = checkpoint.fileName(*t).str() + ": tensor '" + t->name + "'";
+    llvm::StringSet<> unused;
+    if (Error e = layout.checkFP8(checkpoint, want, where, unused))
+      return std::move(e);
+    scales.insert(fp8ScaleName(t->name));
   }
   uint64_t total = 0;
   for (const TensorInfo *t : checkpoint.tensors()) {

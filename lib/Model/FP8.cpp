@@ -2,9 +2,12 @@
 
 #include "qnext/Model/FP8.h"
 
+#include "llvm/ADT/APFloat.h"
 #include "llvm/ADT/bit.h"
 #include "llvm/Support/Endian.h"
 
+#include <algorithm>
+#include <cassert>
 #include <cmath>
 #include <limits>
 
@@ -27,8 +30,9 @@ std::string fp8ScaleName(llvm::StringRef name) {
 
 std::vector<int64_t> fp8ScaleShape(llvm::ArrayRef<int64_t> shape,
                                    std::array<int64_t, 2> block) {
-  return {(shape[0] + block[0] - 1) / block[0],
-          (shape[1] + block[1] - 1) / block[1]};
+  // Rounded up without overflow, whatever the sizes.
+  return {shape[0] / block[0] + (shape[0] % block[0] != 0),
+          shape[1] / block[1] + (shape[1] % block[1] != 0)};
 }
 
 float readScale(const uint8_t *bytes, DType dtype) {
@@ -56,11 +60,15 @@ float readScale(const uint8_t *bytes, DType dtype) {
 void dequantizeFP8(llvm::ArrayRef<uint8_t> q, int64_t rows, int64_t cols,
                    llvm::ArrayRef<uint8_t> scale, DType scaleDType,
                    std::array<int64_t, 2> block, float *out) {
+  const int64_t scaleCols = fp8ScaleShape({rows, cols}, block)[1];
+  const int64_t scaleSize = dtypeSize(scaleDType);
+  assert(q.size() == size_t(rows * cols) &&
+         scale.size() == size_t(fp8ScaleShape({rows, cols}, block)[0] * scaleCols *
+                                scaleSize) &&
+         "callers check the shapes");
   float table[256];
   for (int i = 0; i < 256; ++i)
     table[i] = decodeE4M3(uint8_t(i));
-  const int64_t scaleCols = (cols + block[1] - 1) / block[1];
-  const int64_t scaleSize = dtypeSize(scaleDType);
   std::vector<float> rowScales(scaleCols);
   for (int64_t r = 0; r < rows; ++r) {
     if (r % block[0] == 0) // the next row of blocks
@@ -70,6 +78,82 @@ void dequantizeFP8(llvm::ArrayRef<uint8_t> q, int64_t rows, int64_t cols,
     for (int64_t c = 0; c < cols; ++c)
       out[r * cols + c] = table[q[r * cols + c]] * rowScales[c / block[1]];
   }
+}
+
+uint8_t encodeE4M3(float value) {
+  // The 127 finite non-negative values, increasing with their code.
+  static const std::array<float, 127> magnitudes = [] {
+    std::array<float, 127> m;
+    for (int i = 0; i < 127; ++i)
+      m[i] = decodeE4M3(uint8_t(i));
+    return m;
+  }();
+  const uint8_t sign = std::signbit(value) ? 0x80 : 0;
+  const float a = std::fabs(value);
+  auto above = std::lower_bound(magnitudes.begin(), magnitudes.end(), a);
+  if (above == magnitudes.end())
+    return sign | 0x7E;
+  int code = int(above - magnitudes.begin());
+  if (code > 0) {
+    const float up = magnitudes[code] - a, down = a - magnitudes[code - 1];
+    if (down < up || (down == up && (code - 1) % 2 == 0))
+      --code;
+  }
+  return sign | uint8_t(code);
+}
+
+namespace {
+/// The scale of a block whose largest magnitude is `amax`, stored as
+/// `dtype` (appended to `out`, little-endian) and returned as read back:
+/// amax / 448 rounded up, so that no value of the block exceeds 448 once
+/// scaled, and kept within the dtype's normal range (a block too large for
+/// it saturates at 448; a block of zeros takes 1).
+float storeScale(float amax, DType dtype, std::vector<uint8_t> &out) {
+  using namespace llvm::support::endian;
+  const llvm::fltSemantics &semantics =
+      dtype == DType::BF16  ? llvm::APFloat::BFloat()
+      : dtype == DType::F16 ? llvm::APFloat::IEEEhalf()
+                            : llvm::APFloat::IEEEsingle();
+  // In double, amax / 448 is within 2^-53 of exact; rounded up from there.
+  llvm::APFloat scale(amax > 0 ? double(amax) / 448.0 : 1.0);
+  bool lost;
+  scale.convert(semantics, llvm::APFloat::rmTowardPositive, &lost);
+  llvm::APFloat smallest = llvm::APFloat::getSmallestNormalized(semantics);
+  llvm::APFloat largest = llvm::APFloat::getLargest(semantics);
+  if (scale.compare(smallest) == llvm::APFloat::cmpLessThan)
+    scale = smallest;
+  if (scale.isInfinity() || scale.compare(largest) == llvm::APFloat::cmpGreaterThan)
+    scale = largest;
+  const uint64_t bits = scale.bitcastToAPInt().getZExtValue();
+  size_t at = out.size();
+  out.resize(at + dtypeSize(dtype));
+  if (dtype == DType::F32)
+    write32le(&out[at], uint32_t(bits));
+  else
+    write16le(&out[at], uint16_t(bits));
+  return readScale(&out[at], dtype);
+}
+} // namespace
+
+void quantizeFP8(llvm::ArrayRef<float> values, int64_t rows, int64_t cols,
+                 std::array<int64_t, 2> block, DType scaleDType,
+                 std::vector<uint8_t> &q, std::vector<uint8_t> &scale) {
+  const std::vector<int64_t> blocks = fp8ScaleShape({rows, cols}, block);
+  q.assign(rows * cols, 0);
+  scale.clear();
+  for (int64_t br = 0; br < blocks[0]; ++br)
+    for (int64_t bc = 0; bc < blocks[1]; ++bc) {
+      const int64_t r0 = br * block[0], r1 = std::min(rows, r0 + block[0]);
+      const int64_t c0 = bc * block[1], c1 = std::min(cols, c0 + block[1]);
+      float amax = 0;
+      for (int64_t r = r0; r < r1; ++r)
+        for (int64_t c = c0; c < c1; ++c)
+          amax = std::max(amax, std::fabs(values[r * cols + c]));
+      const float s = storeScale(amax, scaleDType, scale);
+      for (int64_t r = r0; r < r1; ++r)
+        for (int64_t c = c0; c < c1; ++c)
+          q[r * cols + c] = encodeE4M3(values[r * cols + c] / s);
+    }
 }
 
 } // namespace qnext

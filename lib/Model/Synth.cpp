@@ -2,6 +2,7 @@
 
 #include "qnext/Model/Synth.h"
 #include "qnext/Model/Config.h"
+#include "qnext/Model/FP8.h"
 #include "qnext/Model/WeightLayout.h"
 #include "qnext/Support/AtomicFile.h"
 
@@ -174,12 +175,21 @@ Expected<ordered_json> presetConfig(StringRef preset, StringRef dtype) {
 } // namespace
 
 Expected<std::string> synthConfig(const SynthOptions &options) {
-  if (options.dtype != DType::BF16 && options.dtype != DType::F32)
-    return llvm::createStringError("--dtype must be bf16 or f32");
+  if (options.dtype != DType::BF16 && options.dtype != DType::F32 &&
+      options.dtype != DType::F8_E4M3)
+    return llvm::createStringError("--dtype must be bf16, f32 or fp8");
   auto config = presetConfig(
-      options.preset, options.dtype == DType::BF16 ? "bfloat16" : "float32");
+      options.preset, options.dtype == DType::F32 ? "float32" : "bfloat16");
   if (!config)
     return config.takeError();
+  // FP8 as Qwen's repositories write it: beside text_config for Qwen3.5.
+  if (options.dtype == DType::F8_E4M3)
+    (*config)["quantization_config"] = {
+        {"activation_scheme", "dynamic"},
+        {"fmt", "e4m3"},
+        {"quant_method", "fp8"},
+        {"weight_block_size", {128, 128}},
+        {"modules_to_not_convert", {"lm_head"}}};
   ordered_json &fields =
       config->contains("text_config") ? (*config)["text_config"] : *config;
   for (const std::string &override : options.overrides) {
@@ -283,7 +293,18 @@ struct PlannedTensor {
   ExpectedTensor tensor;
   DType dtype;
   uint64_t bytes;
+  bool isScale = false; ///< the block scales of the FP8 tensor before it
 };
+
+/// The tensors an FP8 repository stores in F8_E4M3: the decoder layers'
+/// projection matrices (not DeltaNet's small in_proj_ba / in_proj_a / b).
+bool isFP8Projection(StringRef name) {
+  if (!name.contains(".layers.") || !name.consume_back(".weight"))
+    return false;
+  StringRef last = name.rsplit('.').second;
+  return last.ends_with("_proj") ||
+         llvm::is_contained({"in_proj_qkvz", "in_proj_qkv", "in_proj_z"}, last);
+}
 
 /// The value streams a tensor's elements come from, in order: one per
 /// tensor, except that fused experts take each expert's per-expert streams,
@@ -324,6 +345,11 @@ Error writeSynthCheckpoint(StringRef directory, const SynthOptions &options,
   if (options.expertLayout && !llvm::is_contained(config->moeLayers, true))
     return llvm::createStringError("--expert-layout: preset '" + options.preset +
                                    "' has no routed experts");
+  const bool fp8 = options.dtype == DType::F8_E4M3;
+  if (fp8 && options.expertLayout == ExpertLayout::Fused)
+    return llvm::createStringError(
+        "--dtype fp8 stores the experts per expert, as every FP8 repository "
+        "does (not with --expert-layout=fused)");
   // Made as any new folder is: the umask decides its mode.
   if (std::error_code ec = llvm::sys::fs::create_directories(
           directory, /*IgnoreExisting=*/true, llvm::sys::fs::all_all))
@@ -336,8 +362,8 @@ Error writeSynthCheckpoint(StringRef directory, const SynthOptions &options,
 
   if (!options.configOnly) {
     WeightLayout layout(*config, nullptr);
-    if (options.expertLayout)
-      layout.setExpertLayouts(*options.expertLayout);
+    if (options.expertLayout || fp8)
+      layout.setExpertLayouts(options.expertLayout.value_or(ExpertLayout::PerExpert));
     std::vector<ExpectedTensor> tensors = layout.checkpointTensors();
     if (options.mtp)
       for (ExpectedTensor &t : layout.mtpTensors())
@@ -345,18 +371,35 @@ Error writeSynthCheckpoint(StringRef directory, const SynthOptions &options,
     const bool qwen35 = config->family != ModelFamily::Qwen3Next;
     std::vector<PlannedTensor> plan;
     uint64_t total = 0;
+    // FP8 checkpoints: the decoder layers' projections in F8_E4M3, each
+    // followed by its block scales (F32 in Qwen3-Next's repositories, BF16
+    // in Qwen3.5's); everything else BF16.
+    const DType scaleDType = qwen35 ? DType::BF16 : DType::F32;
     for (ExpectedTensor &t : tensors) {
       // Qwen3.5 files keep A_log and the gated norm in F32 (spec 2.7).
       StringRef name = t.name;
       DType dtype = qwen35 && (name.ends_with("A_log") ||
                                name.ends_with("linear_attn.norm.weight"))
                         ? DType::F32
-                        : options.dtype;
+                        : fp8 ? DType::BF16 : options.dtype;
+      const bool quantized = fp8 && isFP8Projection(name) && t.shape.size() == 2;
+      if (quantized)
+        dtype = DType::F8_E4M3;
       uint64_t n = 1;
       for (int64_t d : t.shape)
         n *= d;
+      std::vector<int64_t> scaleShape =
+          quantized ? fp8ScaleShape(t.shape, config->fp8Block) : std::vector<int64_t>();
+      std::string scaleName = fp8ScaleName(t.name);
       plan.push_back({std::move(t), dtype, n * dtypeSize(dtype)});
       total += plan.back().bytes;
+      if (quantized) {
+        plan.push_back({{scaleName, scaleShape},
+                        scaleDType,
+                        uint64_t(scaleShape[0] * scaleShape[1]) * dtypeSize(scaleDType),
+                        /*isScale=*/true});
+        total += plan.back().bytes;
+      }
     }
     const unsigned shards = std::max(1u, options.shards);
     if (shards > plan.size())
@@ -384,6 +427,7 @@ Error writeSynthCheckpoint(StringRef directory, const SynthOptions &options,
 
     ordered_json weightMap = ordered_json::object();
     uint64_t done = 0;
+    std::vector<uint8_t> pendingScale;
     for (unsigned s = 0; s < shards; ++s) {
       std::string fileName = "model.safetensors";
       if (shards > 1) {
@@ -416,7 +460,28 @@ Error writeSynthCheckpoint(StringRef directory, const SynthOptions &options,
         std::vector<float> values;
         std::vector<uint8_t> bytes;
         constexpr uint64_t kChunk = 1 << 16;
-        for (const PlannedTensor *t : files[s])
+        for (const PlannedTensor *t : files[s]) {
+          auto emit = [&](const std::vector<uint8_t> &b) {
+            os.write(reinterpret_cast<const char *>(b.data()), b.size());
+            done += b.size();
+            if (progress)
+              progress(done, total);
+          };
+          if (t->isScale) { // the scales of the FP8 tensor just written
+            emit(pendingScale);
+            continue;
+          }
+          if (t->dtype == DType::F8_E4M3) { // drawn whole, then quantized
+            SynthGenerator gen(t->tensor.name, options.seed, range,
+                               config->convKernel);
+            values.resize(t->bytes);
+            for (float &v : values)
+              v = gen.next();
+            quantizeFP8(values, t->tensor.shape[0], t->tensor.shape[1],
+                        config->fp8Block, scaleDType, bytes, pendingScale);
+            emit(bytes);
+            continue;
+          }
           for (auto [name, count] : valueStreams(t->tensor)) {
             SynthGenerator gen(name, options.seed, range, config->convKernel);
             for (uint64_t i = 0; i < count; i += kChunk) {
@@ -432,6 +497,7 @@ Error writeSynthCheckpoint(StringRef directory, const SynthOptions &options,
                 progress(done, total);
             }
           }
+        }
         return Error::success();
       });
       if (e)

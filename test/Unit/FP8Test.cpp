@@ -84,4 +84,57 @@ TEST(FP8, DequantizePartialBlocks) {
   EXPECT_EQ(out[129 * cols + 259], decodeE4M3(q[129 * cols + 259]) * 0.0078125f);
 }
 
+// Encoding: every value decodes back to its byte; halfway values go to the
+// even mantissa; beyond 448 saturates.
+TEST(FP8, EncodeNearestEven) {
+  for (int byte = 0; byte < 256; ++byte)
+    if ((byte & 0x7F) != 0x7F)
+      EXPECT_EQ(encodeE4M3(decodeE4M3(uint8_t(byte))), byte) << byte;
+  EXPECT_EQ(encodeE4M3(1.0625f), 0x38);  // between 1.0 (0x38) and 1.125
+  EXPECT_EQ(encodeE4M3(1.1875f), 0x3A);  // between 1.125 (0x39) and 1.25
+  EXPECT_EQ(encodeE4M3(1.07f), 0x39);
+  EXPECT_EQ(encodeE4M3(1000.0f), 0x7E);
+  EXPECT_EQ(encodeE4M3(-1000.0f), 0xFE);
+  EXPECT_EQ(encodeE4M3(0.0009765625f), 0x00); // 2^-10: halfway to 2^-9, even
+  EXPECT_EQ(encodeE4M3(0.0146484375f), 0x08); // between 0x07 and 0x08 (2^-6)
+  EXPECT_EQ(encodeE4M3(464.0f), 0x7E);        // halfway to 480, which is NaN
+  EXPECT_EQ(encodeE4M3(-0.0f), 0x80);
+}
+
+// Quantized per block and dequantized, each value is within half a step of
+// e4m3 (1/16 of itself, or half the smallest subnormal step of its block).
+TEST(FP8, QuantizeThenDequantize) {
+  const int64_t rows = 130, cols = 260;
+  std::vector<float> values(rows * cols);
+  for (size_t i = 0; i < values.size(); ++i)
+    values[i] = std::sin(float(i) * 0.37f) * (1.0f + float(i % 7)) *
+                (i % 1000 == 0 ? 0.0f : 0.01f);
+  // Magnitudes of 1e-2, and 1e-7: below F16's normal range, where a scale
+  // rounded to F16 would be 0 unless kept at its smallest normal.
+  std::vector<float> tiny(values);
+  for (float &v : tiny)
+    v *= 1e-5f;
+  for (auto [scaleDType, input] :
+       {std::pair{DType::F32, &values}, std::pair{DType::BF16, &values},
+        std::pair{DType::F16, &values}, std::pair{DType::F16, &tiny}}) {
+    const std::vector<float> &values = *input;
+    std::vector<uint8_t> q, scale;
+    quantizeFP8(values, rows, cols, {128, 128}, scaleDType, q, scale);
+    ASSERT_EQ(q.size(), size_t(rows * cols));
+    ASSERT_EQ(scale.size(), size_t(6 * dtypeSize(scaleDType)));
+    std::vector<float> back(rows * cols);
+    dequantizeFP8(q, rows, cols, scale, scaleDType, {128, 128}, back.data());
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t c = 0; c < cols; ++c) {
+        float s = readScale(scale.data() + ((r / 128) * 3 + c / 128) *
+                                               dtypeSize(scaleDType),
+                            scaleDType);
+        float v = values[r * cols + c], got = back[r * cols + c];
+        ASSERT_LE(double(std::fabs(v)) / s, 448.0) << "the scale was rounded up";
+        ASSERT_LE(std::fabs(got - v), std::max(std::fabs(v) / 16, s * 0.001f))
+            << "row " << r << " column " << c;
+      }
+  }
+}
+
 } // namespace

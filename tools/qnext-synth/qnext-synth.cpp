@@ -28,7 +28,11 @@ cl::opt<std::string> preset("preset", cl::desc("Model preset (see below)"),
 cl::opt<qnext::DType> dtype(
     "dtype", cl::desc("Weight dtype"),
     cl::values(clEnumValN(qnext::DType::BF16, "bf16", "bfloat16 (default)"),
-               clEnumValN(qnext::DType::F32, "f32", "float32")),
+               clEnumValN(qnext::DType::F32, "f32", "float32"),
+               clEnumValN(qnext::DType::F8_E4M3, "fp8",
+                          "the decoder layers' projections in F8_E4M3 with "
+                          "128x128 block scales, the rest bfloat16, "
+                          "quantization_config: Qwen's FP8 repositories")),
     cl::init(qnext::DType::BF16), cl::cat(category));
 cl::opt<uint64_t> seed("seed", cl::desc("Random seed (default 0)"),
                        cl::init(0), cl::cat(category));

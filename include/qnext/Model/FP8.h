@@ -40,12 +40,26 @@ std::vector<int64_t> fp8ScaleShape(llvm::ArrayRef<int64_t> shape,
 float readScale(const uint8_t *bytes, DType dtype);
 
 /// Writes the f32 values of a [rows, cols] FP8 tensor `q` scaled by `scale`
-/// (its blocks' multipliers, `scaleDType`) into `out`, computed in f32: the
+/// (its blocks' multipliers, `scaleDType`, of fp8ScaleShape; the caller
+/// checks both sizes) into `out`, computed in f32: the
 /// product of an e4m3 value and a BF16 or F16 scale is exact, with an F32
 /// scale it is correctly rounded.
 void dequantizeFP8(llvm::ArrayRef<uint8_t> q, int64_t rows, int64_t cols,
                    llvm::ArrayRef<uint8_t> scale, DType scaleDType,
                    std::array<int64_t, 2> block, float *out);
+
+/// The e4m3fn byte nearest to `value` (ties to an even mantissa; beyond
+/// +-448, saturated to +-448; NaN is not a value this is asked for).
+uint8_t encodeE4M3(float value);
+
+/// Quantizes a row-major [rows, cols] matrix of finite f32 values as Qwen's
+/// FP8 repositories do: per block, scale = max|x| / 448 (rounded up to
+/// `scaleDType` and kept in its normal range), then each value encoded as
+/// the e4m3 nearest to x / scale. Writes rows * cols bytes to `q` and the
+/// blocks' scales, row-major, stored as `scaleDType`, to `scale`.
+void quantizeFP8(llvm::ArrayRef<float> values, int64_t rows, int64_t cols,
+                 std::array<int64_t, 2> block, DType scaleDType,
+                 std::vector<uint8_t> &q, std::vector<uint8_t> &scale);
 
 } // namespace qnext
 

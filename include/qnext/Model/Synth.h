@@ -24,7 +24,9 @@ namespace qnext {
 
 struct SynthOptions {
   std::string preset = "tiny";
-  DType dtype = DType::BF16;  ///< BF16 or F32
+  /// BF16, F32, or F8_E4M3: the decoder layers' projections in FP8 with
+  /// block scales, the rest BF16, as Qwen's FP8 repositories store them.
+  DType dtype = DType::BF16;
   uint64_t seed = 0;
   unsigned shards = 1;        ///< > 1 writes model.safetensors.index.json
   bool mtp = false;           ///< also write the mtp.* tensors

@@ -110,15 +110,16 @@ public:
   /// lm_head.weight, or the embedding table when the embeddings are tied.
   mlir::Value lmHead(mlir::OpBuilder &b, mlir::Location loc) const;
 
+  /// An F8_E4M3 weight `want` (at `where`): a matrix with its block scale
+  /// of the right shape and a float dtype; the scale joins `expected`.
+  llvm::Error checkFP8(const Checkpoint &checkpoint, const ExpectedTensor &want,
+                       const std::string &where, llvm::StringSet<> &expected) const;
+
 private:
   mlir::Value param(mlir::OpBuilder &b, mlir::Location loc,
                     const std::string &name,
                     llvm::ArrayRef<int64_t> shape) const;
   std::string layerPrefix(int64_t layer) const;
-  /// An F8_E4M3 weight `want` (at `where`): a matrix with its block scale
-  /// of the right shape and a float dtype; the scale joins `expected`.
-  llvm::Error checkFP8(const Checkpoint &checkpoint, const ExpectedTensor &want,
-                       const std::string &where, llvm::StringSet<> &expected) const;
   /// " (config.json leaves fields out, ...: F = V, ...)" naming the
   /// defaulted fields that decide `tensor`'s name or shape, else "".
   std::string defaultsUsed(llvm::StringRef tensor) const;

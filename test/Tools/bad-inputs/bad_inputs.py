@@ -591,7 +591,9 @@ for name, q, expect in [
     ("config: FP8 in e5m2", {"quant_method": "fp8", "fmt": "e5m2"},
      r"config\.json: quantization_config\.fmt 'e5m2' is not supported \(expected e4m3\)"),
     ("config: FP8 blocks of one number", {"quant_method": "fp8", "weight_block_size": [128]},
-     r"config\.json: quantization_config\.weight_block_size must be two positive integers, got \[128\]"),
+     r"config\.json: quantization_config\.weight_block_size must be two integers in \[1, 1048576\], got \[128\]"),
+    ("config: FP8 blocks of 2^63 - 1", {"quant_method": "fp8", "weight_block_size": [9223372036854775807, 128]},
+     r"config\.json: quantization_config\.weight_block_size must be two integers in \[1, 1048576\]"),
 ]:
     case(name, [compile_, folder(name.replace(" ", "_").replace(":", ""),
                                  setcfg(quantization_config=q)), "-o", out], expect, out)
