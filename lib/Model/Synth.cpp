@@ -41,8 +41,7 @@ static const SynthPreset kPresets[] = {
                         "repositories): hidden 128, 4 layers, 8 experts top-2"},
     {"qwen35-0.8b", "Qwen3.5-0.8B's geometry: hidden 1024, 24 layers (LLLF x6), "
                     "DeltaNet 16/16 x 128, attention 8/2 x 256, MLP 3584, vocab "
-                    "248320, embeddings tied by the top-level flag (1.7 GiB in "
-                    "bf16)"},
+                    "248320, tied embeddings (1.7 GiB in bf16)"},
 };
 
 llvm::ArrayRef<SynthPreset> synthPresets() { return kPresets; }
@@ -137,8 +136,8 @@ Expected<ordered_json> presetConfig(StringRef preset, StringRef dtype) {
       t["num_key_value_heads"] = 2;
       t["head_dim"] = 256;
       t["intermediate_size"] = 3584;
-      // The wrapper's flag ties the embeddings (transformers reads it there).
-      t.erase("tie_word_embeddings");
+      // Tied, in both places, as Qwen3.5-0.8B's config.json says it.
+      t["tie_word_embeddings"] = true;
     }
     if (!moe)
       for (const char *key : {"num_experts", "num_experts_per_tok",

@@ -443,7 +443,8 @@ TEST(Synth, ConfigErrors) {
 }
 
 // The real small Qwen3.5 geometry, in the wrapper's official spelling: the
-// embeddings tied by the top-level flag alone.
+// embeddings tied at the top level (which transformers reads) and in
+// text_config, as Qwen3.5-0.8B's config.json has them.
 TEST(Synth, Qwen35SmallPreset) {
   SynthOptions options;
   options.preset = "qwen35-0.8b";
@@ -461,7 +462,8 @@ TEST(Synth, Qwen35SmallPreset) {
   EXPECT_EQ(c->vocabSize, 248320);
   EXPECT_TRUE(c->tieWordEmbeddings);
   auto j = nlohmann::json::parse(*text);
-  EXPECT_FALSE(j["text_config"].contains("tie_word_embeddings"));
+  EXPECT_EQ(j["tie_word_embeddings"], true);
+  EXPECT_EQ(j["text_config"]["tie_word_embeddings"], true);
 }
 
 // --expert-layout: the same weights under the other names; a dense preset
