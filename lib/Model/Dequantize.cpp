@@ -2,7 +2,6 @@
 
 #include "qnext/Model/Dequantize.h"
 
-#include "qnext/FileChecks.h"
 #include "qnext/Model/Config.h"
 #include "qnext/Model/FP8.h"
 #include "qnext/Model/SafeTensors.h"
@@ -116,26 +115,15 @@ writeDequantizedCheckpoint(const std::string &from, const std::string &to,
     return llvm::createStringError(to + ": " + ec.message());
 
   // model.safetensors: the header, then each tensor streamed in order.
-  ordered_json header = ordered_json::object();
-  header["__metadata__"] = {{"format", "pt"}};
-  uint64_t offset = 0;
-  for (const OutTensor &t : plan) {
-    header[t.info->name] = {
-        {"dtype", t.scale ? "F32" : dtypeName(t.info->dtype).str()},
-        {"shape", t.info->shape},
-        {"data_offsets", {offset, offset + t.bytes}}};
-    offset += t.bytes;
-  }
-  std::string headerText = header.dump();
-  headerText.append((8 - headerText.size() % 8) % 8, ' ');
+  std::vector<TensorEntry> entries;
+  for (const OutTensor &t : plan)
+    entries.push_back({t.info->name, t.scale ? DType::F32 : t.info->dtype,
+                       t.info->shape, t.bytes});
+  const std::string preamble = safetensorsPreamble(entries);
   DequantizeSummary summary;
-  summary.bytes = 8 + headerText.size() + total;
+  summary.bytes = preamble.size() + total;
   Error e = writeAtomically(pathIn(to, "model.safetensors"), [&](llvm::raw_ostream &os) -> Error {
-    char length[8];
-    for (int i = 0; i < 8; ++i)
-      length[i] = char((uint64_t(headerText.size()) >> (8 * i)) & 0xFF);
-    os.write(length, 8);
-    os << headerText;
+    os << preamble;
     uint64_t done = 0;
     std::vector<float> values;
     for (const OutTensor &t : plan) {

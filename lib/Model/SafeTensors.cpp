@@ -79,6 +79,23 @@ int64_t TensorInfo::numElements() const {
   return n;
 }
 
+std::string safetensorsPreamble(llvm::ArrayRef<TensorEntry> tensors) {
+  nlohmann::ordered_json header = nlohmann::ordered_json::object();
+  header["__metadata__"] = {{"format", "pt"}};
+  uint64_t offset = 0;
+  for (const TensorEntry &t : tensors) {
+    header[t.name] = {{"dtype", dtypeName(t.dtype).str()},
+                      {"shape", t.shape},
+                      {"data_offsets", {offset, offset + t.bytes}}};
+    offset += t.bytes;
+  }
+  std::string text = header.dump();
+  text.append((8 - text.size() % 8) % 8, ' ');
+  std::string preamble(8, '\0');
+  llvm::support::endian::write64le(preamble.data(), text.size());
+  return preamble + text;
+}
+
 std::string formatShape(llvm::ArrayRef<int64_t> shape) {
   std::string s = "[";
   for (size_t i = 0; i < shape.size(); ++i)

@@ -438,24 +438,15 @@ Error writeSynthCheckpoint(StringRef directory, const SynthOptions &options,
                       s + 1, shards);
         fileName = buffer;
       }
-      ordered_json header = ordered_json::object();
-      header["__metadata__"] = {{"format", "pt"}};
-      uint64_t offset = 0;
+      std::vector<TensorEntry> entries;
       for (const PlannedTensor *t : files[s]) {
-        header[t->tensor.name] = {{"dtype", dtypeName(t->dtype).str()},
-                                  {"shape", t->tensor.shape},
-                                  {"data_offsets", {offset, offset + t->bytes}}};
-        offset += t->bytes;
+        entries.push_back({t->tensor.name, t->dtype, t->tensor.shape, t->bytes});
         weightMap[t->tensor.name] = fileName;
       }
-      std::string headerText = header.dump();
-      headerText.append((8 - headerText.size() % 8) % 8, ' ');
+      const std::string preamble = safetensorsPreamble(entries);
 
       Error e = writeAtomically(pathOf(fileName), [&](llvm::raw_ostream &os) {
-        char len[8];
-        llvm::support::endian::write64le(len, headerText.size());
-        os.write(len, 8);
-        os << headerText;
+        os << preamble;
         std::vector<float> values;
         std::vector<uint8_t> bytes;
         constexpr uint64_t kChunk = 1 << 16;
@@ -489,11 +480,7 @@ Error writeSynthCheckpoint(StringRef directory, const SynthOptions &options,
                 v = gen.next();
               bytes.clear();
               encodeFloats(values, t->dtype, bytes);
-              os.write(reinterpret_cast<const char *>(bytes.data()),
-                       bytes.size());
-              done += bytes.size();
-              if (progress)
-                progress(done, total);
+              emit(bytes);
             }
           }
         }

@@ -4,6 +4,7 @@
 
 #include "qnext/Model/Config.h"
 #include "qnext/Model/SafeTensors.h"
+#include "qnext/Support/AtomicFile.h"
 
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/MemoryBuffer.h"
@@ -37,35 +38,24 @@ std::string pathIn(const std::string &dir, const char *file) {
 }
 
 Error writeFile(const std::string &path, const std::string &contents) {
-  std::error_code ec;
-  llvm::raw_fd_ostream os(path, ec);
-  if (ec)
-    return fail(path + ": " + ec.message());
-  os << contents;
-  os.close();
-  return os.has_error() ? fail(path + ": write error") : Error::success();
+  return writeAtomically(path, [&](llvm::raw_ostream &os) {
+    os << contents;
+    return Error::success();
+  });
 }
 
 /// One model.safetensors holding `tensors` in order.
 Error writeSafeTensors(const std::string &dir,
                        const std::vector<OutTensor> &tensors) {
-  ordered_json header = ordered_json::object();
-  uint64_t offset = 0;
-  for (const OutTensor &t : tensors) {
-    header[t.name] = {{"dtype", dtypeName(t.dtype).str()},
-                      {"shape", t.shape},
-                      {"data_offsets", {offset, offset + t.bytes.size()}}};
-    offset += t.bytes.size();
-  }
-  std::string text = header.dump();
-  text.append((8 - text.size() % 8) % 8, ' ');
-  std::string file(8, '\0');
-  for (int i = 0; i < 8; ++i)
-    file[i] = char((uint64_t(text.size()) >> (8 * i)) & 0xFF);
-  file += text;
+  std::vector<TensorEntry> entries;
   for (const OutTensor &t : tensors)
-    file.append(t.bytes.begin(), t.bytes.end());
-  return writeFile(pathIn(dir, "model.safetensors"), file);
+    entries.push_back({t.name, t.dtype, t.shape, t.bytes.size()});
+  return writeAtomically(pathIn(dir, "model.safetensors"), [&](llvm::raw_ostream &os) {
+    os << safetensorsPreamble(entries);
+    for (const OutTensor &t : tensors)
+      os.write(reinterpret_cast<const char *>(t.bytes.data()), t.bytes.size());
+    return Error::success();
+  });
 }
 
 Error prepare(const std::string &to) {

@@ -49,6 +49,20 @@ struct TensorInfo {
 /// "[2, 3]" for messages.
 std::string formatShape(llvm::ArrayRef<int64_t> shape);
 
+/// One tensor of a safetensors file being written.
+struct TensorEntry {
+  std::string name;
+  DType dtype;
+  std::vector<int64_t> shape;
+  uint64_t bytes;
+};
+
+/// What precedes the data of a safetensors file holding `tensors` back to
+/// back, in order: the header's 8-byte little-endian length and the header
+/// (`__metadata__` {"format": "pt"}, then each tensor's dtype, shape and
+/// data_offsets), padded with spaces to a multiple of 8 bytes.
+std::string safetensorsPreamble(llvm::ArrayRef<TensorEntry> tensors);
+
 /// Parses and validates a whole safetensors file image; errors start with
 /// `fileName`. Exposed for tests; SafeTensorsFile::open uses it.
 llvm::Expected<std::vector<TensorInfo>>
