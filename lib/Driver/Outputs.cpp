@@ -86,6 +86,7 @@ qnext::driver::writeOutputs(const CompileOptions &options, LoadedModel &model,
   // CUDA: the host code only allocates and launches; a baseline x86-64 runs
   // on any machine the GPU sits in.
   targetOptions.cpu = cuda && !options.cpu ? "x86-64" : options.cpu.value_or("host");
+  targetOptions.hoistStaticAllocas = cuda && !options.emulateGPU;
   if (compileTo == CompilePhase::LLVMIR ||
       (compileTo > CompilePhase::LLVMIR && !options.dumpPhasesTo.empty())) {
     auto ir = mlir::qnext::translateToLLVMIR(module, targetOptions);

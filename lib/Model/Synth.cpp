@@ -213,8 +213,10 @@ Expected<std::string> synthConfig(const SynthOptions &options) {
 //===----------------------------------------------------------------------===//
 
 SynthGenerator::SynthGenerator(StringRef name, uint64_t seed,
-                               double initializerRange, int64_t convKernel)
-    : state(llvm::xxh3_64bits(name) ^ (seed * 0x9E3779B97F4A7C15ull)) {
+                               double initializerRange, int64_t convKernel,
+                               uint64_t repeat)
+    : state(llvm::xxh3_64bits(name) ^ (seed * 0x9E3779B97F4A7C15ull)),
+      start(state), repeat(name.ends_with("mlp.gate.weight") ? 0 : repeat) {
   if (name.ends_with("linear_attn.norm.weight"))
     role = Role::GatedNorm;
   else if (name.ends_with("norm.weight"))
@@ -242,6 +244,10 @@ double SynthGenerator::uniform() {
 }
 
 float SynthGenerator::next() {
+  if (repeat && drawn++ == repeat) {
+    state = start;
+    drawn = 1;
+  }
   double u = uniform();
   switch (role) {
   case Role::ZeroCentredNorm: // stored w, scale 1 + w: perturbed from 0
@@ -463,7 +469,7 @@ Error writeSynthCheckpoint(StringRef directory, const SynthOptions &options,
           }
           if (t->dtype == DType::F8_E4M3) { // drawn whole, then quantized
             SynthGenerator gen(t->tensor.name, options.seed, range,
-                               config->convKernel);
+                               config->convKernel, options.repeat);
             values.resize(t->bytes);
             for (float &v : values)
               v = gen.next();
@@ -473,7 +479,8 @@ Error writeSynthCheckpoint(StringRef directory, const SynthOptions &options,
             continue;
           }
           for (auto [name, count] : valueStreams(t->tensor)) {
-            SynthGenerator gen(name, options.seed, range, config->convKernel);
+            SynthGenerator gen(name, options.seed, range, config->convKernel,
+                               options.repeat);
             for (uint64_t i = 0; i < count; i += kChunk) {
               values.resize(std::min(kChunk, count - i));
               for (float &v : values)

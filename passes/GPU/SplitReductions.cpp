@@ -25,6 +25,30 @@ struct Split {
   bool interleaved = false;
 };
 
+/// Interchanges `op`'s loops so that its parallel dimensions come first and
+/// its reductions last (each group in its order); a no-op when they already
+/// do. Lowered to loops, that is one parallel nest with the reductions
+/// inside each iteration.
+LogicalResult parallelFirst(RewriterBase &b, linalg::GenericOp &op) {
+  SmallVector<unsigned> order;
+  SmallVector<utils::IteratorType> types = op.getIteratorTypesArray();
+  for (auto [i, type] : llvm::enumerate(types))
+    if (!linalg::isReductionIterator(type))
+      order.push_back(i);
+  for (auto [i, type] : llvm::enumerate(types))
+    if (linalg::isReductionIterator(type))
+      order.push_back(i);
+  if (llvm::equal(order, llvm::seq<unsigned>(0, order.size())))
+    return success();
+  b.setInsertionPoint(op);
+  FailureOr<linalg::GenericOp> interchanged =
+      linalg::interchangeGenericOp(b, op, order);
+  if (failed(interchanged))
+    return failure();
+  op = *interchanged;
+  return success();
+}
+
 struct SplitReductionsPass
     : mlir::qnext::impl::SplitReductionsBase<SplitReductionsPass> {
   using SplitReductionsBase::SplitReductionsBase;
@@ -85,8 +109,17 @@ struct SplitReductionsPass
     IRRewriter b(&getContext());
     for (linalg::GenericOp op : ops) {
       Split split = choose(op);
-      if (split.chunks < 2)
+      if (split.chunks < 2) {
+        // Not split: its parallel dimensions first all the same, or the GPU
+        // mapping would take only those before the first reduction.
+        if (op.getNumReductionLoops() > 0) {
+          linalg::GenericOp before = op;
+          if (failed(parallelFirst(b, op)))
+            return signalPassFailure();
+          interchanged += op != before;
+        }
         continue;
+      }
       b.setInsertionPoint(op);
       unsigned rank = op.getNumParallelLoops();
       auto control = [&](linalg::LinalgOp) {
@@ -102,17 +135,8 @@ struct SplitReductionsPass
           linalg::splitReduction(b, op, control);
       if (failed(result))
         continue;
-      // Parallel dimensions first, the reduction last: lowered to loops,
-      // one parallel nest with the reduction inside each iteration.
       auto partial = cast<linalg::GenericOp>(result->splitLinalgOp);
-      SmallVector<unsigned> order;
-      for (auto [i, type] : llvm::enumerate(partial.getIteratorTypesArray()))
-        if (!linalg::isReductionIterator(type))
-          order.push_back(i);
-      for (auto [i, type] : llvm::enumerate(partial.getIteratorTypesArray()))
-        if (linalg::isReductionIterator(type))
-          order.push_back(i);
-      if (failed(linalg::interchangeGenericOp(b, partial, order)))
+      if (failed(parallelFirst(b, partial)))
         return signalPassFailure();
       ++splits;
     }

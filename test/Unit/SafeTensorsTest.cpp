@@ -408,6 +408,31 @@ TEST(Synth, Deterministic) {
   EXPECT_LT(same, 5);
 }
 
+/// --repeat N: every tensor's stream restarts every N values, the router's
+/// excepted; without it nothing repeats.
+TEST(Synth, Repeat) {
+  auto draw = [](const char *name, uint64_t repeat) {
+    SynthGenerator gen(name, 1, 0.02, 4, repeat);
+    std::vector<float> v(3 * 16 + 5);
+    for (float &x : v)
+      x = gen.next();
+    return v;
+  };
+  std::vector<float> plain = draw("model.layers.0.mlp.experts.3.up_proj.weight", 0);
+  std::vector<float> rep = draw("model.layers.0.mlp.experts.3.up_proj.weight", 16);
+  std::vector<float> router = draw("model.layers.0.mlp.gate.weight", 16);
+  for (size_t i = 0; i < 16; ++i) // the first period is the plain stream
+    EXPECT_EQ(rep[i], plain[i]) << i;
+  int plainRepeats = 0, routerRepeats = 0;
+  for (size_t i = 16; i < rep.size(); ++i) {
+    EXPECT_EQ(rep[i], rep[i % 16]) << i;
+    plainRepeats += plain[i] == plain[i % 16];
+    routerRepeats += router[i] == router[i % 16];
+  }
+  EXPECT_EQ(plainRepeats, 0);
+  EXPECT_EQ(routerRepeats, 0);
+}
+
 TEST(Synth, BF16RoundsToNearestEven) {
   std::vector<uint8_t> out;
   // 1 + 2^-8 is halfway between bf16 1.0 and 1 + 2^-7: ties go to even (1.0);

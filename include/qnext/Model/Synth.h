@@ -41,6 +41,12 @@ struct SynthOptions {
   /// "field=value" overrides of config.json (of text_config for Qwen3.5);
   /// the value is JSON, or a plain string.
   std::vector<std::string> overrides;
+  /// > 0: each tensor's values repeat every `repeat` elements (the router's
+  /// `mlp.gate.weight` excepted, so routing stays varied), so that a
+  /// multi-GB checkpoint, and an artifact packed from it, compress to
+  /// megabytes (gzip's window is 32 KiB). For moving a benchmark model to a
+  /// machine that cannot build one; not for numerics.
+  uint64_t repeat = 0;
 };
 
 /// A preset's name and one line about it.
@@ -76,8 +82,10 @@ writeSynthCheckpoint(llvm::StringRef directory, const SynthOptions &options,
 /// everything else of standard deviation `initializerRange`).
 class SynthGenerator {
 public:
+  /// `repeat` > 0 restarts the stream every `repeat` values
+  /// (SynthOptions::repeat).
   SynthGenerator(llvm::StringRef name, uint64_t seed, double initializerRange,
-                 int64_t convKernel);
+                 int64_t convKernel, uint64_t repeat = 0);
   float next();
 
 private:
@@ -86,6 +94,9 @@ private:
   Role role;
   uint64_t state;
   double scale;
+  uint64_t start;         ///< the state the stream restarts from
+  uint64_t repeat;        ///< 0: never
+  uint64_t drawn = 0;     ///< values since the last restart
 };
 
 /// Encodes floats in `dtype` (F32 as is, BF16/F16 rounded to nearest even),

@@ -23,6 +23,14 @@ struct CPUTargetOptions {
   /// Exported as the constant string `qnext_abi` when not empty: what the
   /// code assumes of its caller's buffers (qnext::artifact::abiRecord).
   std::string abiRecord;
+  /// Move every constant-sized alloca of a later block to its function's
+  /// entry block before optimizing: for a CUDA artifact's host code, where
+  /// the translation of `gpu.launch_func` allocates each launch's argument
+  /// array at the launch, and a prompt's launches sit in loops over tokens
+  /// and chunks (each iteration grew the stack until a 512-token prompt of
+  /// the bench preset overflowed 8 MiB). Sound there because those arrays
+  /// are read by the launch (the driver copies the arguments) and dead after.
+  bool hoistStaticAllocas = false;
 };
 
 /// What the object was built for (recorded in the artifact manifest).

@@ -13,6 +13,7 @@
 
 #include "llvm/ADT/ScopeExit.h"
 #include "llvm/IR/IRBuilder.h"
+#include "llvm/IR/Instructions.h"
 #include "llvm/IR/LegacyPassManager.h"
 #include "llvm/IR/Module.h"
 #include "llvm/MC/MCSubtargetInfo.h"
@@ -135,6 +136,23 @@ static bool usesOpenMP(const llvm::Module &module) {
   return fork && !fork->use_empty();
 }
 
+/// CPUTargetOptions::hoistStaticAllocas.
+static void hoistStaticAllocas(llvm::Module &module) {
+  for (llvm::Function &f : module) {
+    if (f.isDeclaration())
+      continue;
+    llvm::SmallVector<llvm::AllocaInst *> later;
+    for (llvm::BasicBlock &block : llvm::drop_begin(f))
+      for (llvm::Instruction &inst : block)
+        if (auto *alloca = llvm::dyn_cast<llvm::AllocaInst>(&inst))
+          if (llvm::isa<llvm::ConstantInt>(alloca->getArraySize()))
+            later.push_back(alloca);
+    llvm::BasicBlock &entry = f.getEntryBlock();
+    for (llvm::AllocaInst *alloca : later)
+      alloca->moveBefore(entry.getFirstInsertionPt());
+  }
+}
+
 static llvm::Expected<std::unique_ptr<llvm::Module>>
 translate(ModuleOp module, llvm::LLVMContext &ctx, llvm::TargetMachine &tm,
           const CPUTargetOptions &options) {
@@ -145,6 +163,8 @@ translate(ModuleOp module, llvm::LLVMContext &ctx, llvm::TargetMachine &tm,
       translateModuleToLLVMIR(module, ctx, "qnext");
   if (!llvmModule)
     return llvm::createStringError("translation to LLVM IR failed");
+  if (options.hoistStaticAllocas)
+    hoistStaticAllocas(*llvmModule);
   llvmModule->setTargetTriple(tm.getTargetTriple());
   llvmModule->setDataLayout(tm.createDataLayout());
   llvm::SmallVector<llvm::Function *> cifaces;

@@ -138,3 +138,42 @@ func.func @left_alone(%xp: tensor<?x256xf32>, %w: tensor<64x256xf32>, %ip: tenso
   return %prompt, %wide, %short, %heads, %indexed
       : tensor<?x64xf32>, tensor<2x64xf32>, tensor<1x64xf32>, tensor<4xf32>, tensor<1x64xf32>
 }
+
+// -----
+
+// The delta rule's decode product S^T k, [h, k, v] with the key head shared
+// by two value heads (h floordiv 2: not split): interchanged so that both
+// parallel dimensions come first, [h, v, k], which the GPU mapping then
+// takes whole (before: only h, 4 threads here). Dynamic ranges too.
+// CHECK-DAG: #[[S:.+]] = affine_map<(d0, d1, d2) -> (d0, d2, d1)>
+// CHECK-DAG: #[[K:.+]] = affine_map<(d0, d1, d2) -> (d0 floordiv 2, d2)>
+// CHECK-DAG: #[[O:.+]] = affine_map<(d0, d1, d2) -> (d0, d1)>
+// CHECK-LABEL: func.func @state_times_key
+// CHECK: linalg.generic {indexing_maps = [#[[S]], #[[K]], #[[O]]], iterator_types = ["parallel", "parallel", "reduction"]}
+// CHECK: linalg.generic {indexing_maps = [#[[S]], #[[K]], #[[O]]], iterator_types = ["parallel", "parallel", "reduction"]}
+// CHECK-SAME: tensor<?x?x128xf32>
+func.func @state_times_key(%s: tensor<4x128x128xf32>, %k: tensor<2x128xf32>, %o: tensor<4x128xf32>,
+                           %sd: tensor<?x?x128xf32>, %kd: tensor<?x?xf32>, %od: tensor<?x128xf32>)
+    -> (tensor<4x128xf32>, tensor<?x128xf32>) {
+  %r = linalg.generic {indexing_maps = [affine_map<(h, k, v) -> (h, k, v)>,
+                                        affine_map<(h, k, v) -> (h floordiv 2, k)>,
+                                        affine_map<(h, k, v) -> (h, v)>],
+                       iterator_types = ["parallel", "reduction", "parallel"]}
+      ins(%s, %k : tensor<4x128x128xf32>, tensor<2x128xf32>) outs(%o : tensor<4x128xf32>) {
+  ^bb0(%a: f32, %b: f32, %acc: f32):
+    %p = arith.mulf %a, %b : f32
+    %sum = arith.addf %acc, %p : f32
+    linalg.yield %sum : f32
+  } -> tensor<4x128xf32>
+  %d = linalg.generic {indexing_maps = [affine_map<(h, k, v) -> (h, k, v)>,
+                                        affine_map<(h, k, v) -> (h floordiv 2, k)>,
+                                        affine_map<(h, k, v) -> (h, v)>],
+                       iterator_types = ["parallel", "reduction", "parallel"]}
+      ins(%sd, %kd : tensor<?x?x128xf32>, tensor<?x?xf32>) outs(%od : tensor<?x128xf32>) {
+  ^bb0(%a: f32, %b: f32, %acc: f32):
+    %p = arith.mulf %a, %b : f32
+    %sum = arith.addf %acc, %p : f32
+    linalg.yield %sum : f32
+  } -> tensor<?x128xf32>
+  return %r, %d : tensor<4x128xf32>, tensor<?x128xf32>
+}
