@@ -712,7 +712,7 @@ def SplitReductions : Pass<"qnext-gpu-split-reductions"> {
     `[h, v, k]` they run one thread per `(h, v)`.
     Ops with index semantics, indexing maps that are not projected
     permutations (a key head shared by value heads: `d0 floordiv R`), several
-    outputs, or a combiner upstream cannot split are left alone. The sum's
+    outputs, or a combiner upstream cannot split are not split. The sum's
     order changes (fp32 partials), not its terms.
   }];
   let options = [

@@ -25,11 +25,11 @@ struct Split {
   bool interleaved = false;
 };
 
-/// Interchanges `op`'s loops so that its parallel dimensions come first and
-/// its reductions last (each group in its order); a no-op when they already
-/// do. Lowered to loops, that is one parallel nest with the reductions
-/// inside each iteration.
-LogicalResult parallelFirst(RewriterBase &b, linalg::GenericOp &op) {
+/// Interchanges `op`'s loops in place so that its parallel dimensions come
+/// first and its reductions last (each group in its order). Lowered to loops,
+/// that is one parallel nest with the reductions inside each iteration.
+/// Returns whether the order changed.
+FailureOr<bool> parallelFirst(RewriterBase &b, linalg::GenericOp op) {
   SmallVector<unsigned> order;
   SmallVector<utils::IteratorType> types = op.getIteratorTypesArray();
   for (auto [i, type] : llvm::enumerate(types))
@@ -39,14 +39,11 @@ LogicalResult parallelFirst(RewriterBase &b, linalg::GenericOp &op) {
     if (linalg::isReductionIterator(type))
       order.push_back(i);
   if (llvm::equal(order, llvm::seq<unsigned>(0, order.size())))
-    return success();
+    return false;
   b.setInsertionPoint(op);
-  FailureOr<linalg::GenericOp> interchanged =
-      linalg::interchangeGenericOp(b, op, order);
-  if (failed(interchanged))
+  if (failed(linalg::interchangeGenericOp(b, op, order)))
     return failure();
-  op = *interchanged;
-  return success();
+  return true;
 }
 
 struct SplitReductionsPass
@@ -98,6 +95,17 @@ struct SplitReductionsPass
     return {chunks, false};
   }
 
+  /// A reduction left unsplit: parallel dimensions first, counted.
+  LogicalResult notSplit(RewriterBase &b, linalg::GenericOp op) {
+    if (op.getNumReductionLoops() == 0)
+      return success();
+    FailureOr<bool> changed = parallelFirst(b, op);
+    if (failed(changed))
+      return failure();
+    interchanged += *changed;
+    return success();
+  }
+
   void runOnOperation() override {
     if (lanes < 2) {
       getOperation()->emitError("qnext-gpu-split-reductions: lanes must be at "
@@ -112,12 +120,8 @@ struct SplitReductionsPass
       if (split.chunks < 2) {
         // Not split: its parallel dimensions first all the same, or the GPU
         // mapping would take only those before the first reduction.
-        if (op.getNumReductionLoops() > 0) {
-          linalg::GenericOp before = op;
-          if (failed(parallelFirst(b, op)))
-            return signalPassFailure();
-          interchanged += op != before;
-        }
+        if (failed(notSplit(b, op)))
+          return signalPassFailure();
         continue;
       }
       b.setInsertionPoint(op);
@@ -133,10 +137,12 @@ struct SplitReductionsPass
       };
       FailureOr<linalg::SplitReductionResult> result =
           linalg::splitReduction(b, op, control);
-      if (failed(result))
+      if (failed(result)) { // e.g. a combiner with no neutral element
+        if (failed(notSplit(b, op)))
+          return signalPassFailure();
         continue;
-      auto partial = cast<linalg::GenericOp>(result->splitLinalgOp);
-      if (failed(parallelFirst(b, partial)))
+      }
+      if (failed(parallelFirst(b, cast<linalg::GenericOp>(result->splitLinalgOp))))
         return signalPassFailure();
       ++splits;
     }
