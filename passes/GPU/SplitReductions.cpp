@@ -95,7 +95,8 @@ struct SplitReductionsPass
     return {chunks, false};
   }
 
-  /// A reduction left unsplit: parallel dimensions first, counted.
+  /// A reduction left unsplit: its parallel dimensions first all the same,
+  /// or the GPU mapping would take only those before the first reduction.
   LogicalResult notSplit(RewriterBase &b, linalg::GenericOp op) {
     if (op.getNumReductionLoops() == 0)
       return success();
@@ -118,8 +119,6 @@ struct SplitReductionsPass
     for (linalg::GenericOp op : ops) {
       Split split = choose(op);
       if (split.chunks < 2) {
-        // Not split: its parallel dimensions first all the same, or the GPU
-        // mapping would take only those before the first reduction.
         if (failed(notSplit(b, op)))
           return signalPassFailure();
         continue;

@@ -44,8 +44,9 @@ struct SynthOptions {
   /// > 0: each tensor's values repeat every `repeat` elements (the router's
   /// `mlp.gate.weight` excepted, so routing stays varied), so that a
   /// multi-GB checkpoint, and an artifact packed from it, compress to
-  /// megabytes (gzip's window is 32 KiB). For moving a benchmark model to a
-  /// machine that cannot build one; not for numerics.
+  /// megabytes (scripts/device-prepare: 5.0 GB to 13 MB with zstd). For
+  /// moving a benchmark model to a machine that cannot build one; not for
+  /// numerics.
   uint64_t repeat = 0;
 };
 
