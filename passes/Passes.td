@@ -83,6 +83,10 @@ def FuseProjections : Pass<"qnext-fuse-projections"> {
     The packer writes the concatenated weights (a `concat` entry in the
     weights plan), so the artifact holds each weight exactly once.
     Projections another fusion has grouped (`qnext.fused`) stay as they are.
+    A quantized weight (a `qnext.dequantize` of packable values and scales)
+    fuses only with weights of its own format and group: the fused weight is
+    one dequantize of the values side by side and of the scales side by
+    side. A float weight and a quantized one never share a group.
   }];
   let options = [
     Option<"minGroup", "min-group", "int64_t", /*default=*/"2",
@@ -367,7 +371,9 @@ def OutlineLayers : Pass<"qnext-outline-layers", "::mlir::ModuleOp"> {
     - the layer's weights (`qnext.param`) and what is computed from weights
       alone (`qnext.split_qkvz`, `qnext.split_ba`, `qnext.concat_weights`,
       reshapes of weights) stay in the caller, which binds them to the
-      packed weights, and are passed as arguments;
+      packed weights, and are passed as arguments; a `qnext.dequantize`
+      goes into the function (its values and scales are the arguments), as
+      the kernels there decode them;
     - the constants it reads are cloned into the function, so shapes stay
       static;
     - every other value it reads is an argument (the residual stream, the
@@ -634,6 +640,17 @@ def VectorizeContractions : Pass<"qnext-vectorize-contractions"> {
     the slots each block computes its rows of `down`, applies the gate's and
     the add's bodies in registers and writes the MoE's output once.
     Same order per element as the generics: bit-identical results.
+
+    Quantized weights: a contraction whose weight is a `qnext.dequantize`
+    (directly, through a slice that keeps whole rows, or in a gather's body)
+    reads the values and the scales instead. Its K loop runs by groups of
+    columns: per group and weight row, one scale is read and splatted
+    (times the decoding's factor), and each vector of values is decoded in
+    registers and multiplied by it before the same FMAs (e4m3: sign-extend
+    to i32, shift left by 20, mask sign, exponent and mantissa, read as f32;
+    the splat carries 2^120). The group must be whole vectors. A dequantize
+    that no kernel consumed is an error: no dequantized weight is ever
+    materialised.
   }];
   let options = [
     Option<"vectorWidth", "vector-width", "int64_t", /*default=*/"8",

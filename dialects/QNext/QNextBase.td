@@ -173,6 +173,44 @@ def QNext_LayerAttr : QNext_Attr<"Layer", "layer"> {
   let genVerifyDecl = 1;
 }
 
+def QNext_QuantFormat : I32EnumAttr<"QuantFormat",
+    "a format qnext quantizes float weights to", [
+  I32EnumAttrCase<"Int8", 0, "int8">
+]> {
+  let cppNamespace = "::mlir::qnext";
+  let genSpecializedAttr = 0;
+}
+
+def QNext_QuantPart : I32EnumAttr<"QuantPart",
+    "which tensor of a quantized weight", [
+  I32EnumAttrCase<"Values", 0, "values">,
+  I32EnumAttrCase<"Scales", 1, "scales">
+]> {
+  let cppNamespace = "::mlir::qnext";
+  let genSpecializedAttr = 0;
+}
+
+def QNext_QuantizeAttr : QNext_Attr<"Quantize", "quantize"> {
+  let summary = "a float weight that qnext quantizes while packing it";
+  let description = [{
+    On a `qnext.param` (and its `#qnext.weight` plan entry): the parameter is
+    one part of checkpoint tensor `name` quantized to `format` with one
+    symmetric f32 scale per `group` consecutive columns of a row
+    (`qnext-compile --weights=int8:GROUP`; include/qnext/Model/Quantize.h).
+    `values`: the quantized values (int8: `i8`, the tensor's shape);
+    `scales`: the scales (`f32`, the last dimension `ceil(cols / group)`).
+    The packer reads the tensor (F32, BF16, F16 or FP8), quantizes each row
+    and writes the part; a `qnext.dequantize` reads the two.
+
+    Example: `{quantize = #qnext.quantize<int8, 128, values>}`.
+  }];
+  let parameters = (ins EnumParameter<QNext_QuantFormat>:$format,
+                        "int64_t":$group,
+                        EnumParameter<QNext_QuantPart>:$part);
+  let assemblyFormat = "`<` $format `,` $group `,` $part `>`";
+  let genVerifyDecl = 1;
+}
+
 def QNext_WeightTransform : I32EnumAttr<"WeightTransform",
     "how the weight packer produces a packed tensor from the checkpoint", [
   I32EnumAttrCase<"None", 0, "none">,
@@ -205,6 +243,12 @@ def QNext_WeightAttr : QNext_Attr<"Weight", "weight"> {
       the DeltaNet geometry the qkvz / ba transforms need.
     * `offset` and `bytes`: where the tensor lies in the buffer (64-byte
       aligned); absent on the parts of a concatenation.
+    * `block_rows`: for a quantized weight's scales (`qnext.param`'s
+      `block_rows`), the rows of the packed tensor that one row of the
+      checkpoint tensor serves; the packer repeats each checkpoint row that
+      many times and widens it to f32 before any transform.
+    * `quantize`: the part of a weight qnext quantizes (`#qnext.quantize`),
+      made from the checkpoint tensor before any transform.
 
     Example:
 
@@ -226,7 +270,9 @@ def QNext_WeightAttr : QNext_Attr<"Weight", "weight"> {
     DefaultValuedParameter<"int64_t", "0">:$dim,
     OptionalParameter<"::mlir::ArrayAttr">:$parts,
     DefaultValuedParameter<"int64_t", "-1">:$offset,
-    DefaultValuedParameter<"int64_t", "-1">:$bytes
+    DefaultValuedParameter<"int64_t", "-1">:$bytes,
+    DefaultValuedParameter<"int64_t", "0">:$block_rows,
+    OptionalParameter<"::mlir::qnext::QuantizeAttr">:$quantize
   );
   let assemblyFormat = "`<` struct(params) `>`";
   let genVerifyDecl = 1;
@@ -248,6 +294,12 @@ def QNext_Tensor : RankedTensorOf<[F32, BF16, F16]>;
 
 // Weights: statically shaped, in the dtype they are stored in.
 def QNext_Weight : StaticShapeTensorOf<[F32, BF16, F16]>;
+
+// Weights as stored, before decoding: a float weight, a quantized weight's
+// values (e4m3fn, int8) or its scales. Parameters and the layout ops on them take
+// these; the compute ops take QNext_Weight (a quantized weight reaches them
+// through qnext.dequantize).
+def QNext_StoredWeight : StaticShapeTensorOf<[F32, BF16, F16, F8E4M3FN, I8]>;
 
 // Tensors that the reference keeps in fp32 whatever the activation dtype
 // (recurrent state, decay and beta, routing weights).

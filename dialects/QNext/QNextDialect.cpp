@@ -61,6 +61,13 @@ void mlir::qnext::setLayerOf(Operation *op, ArrayRef<Operation *> from) {
     op->removeAttr(kLayerAttrName);
 }
 
+LogicalResult QuantizeAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                                   QuantFormat, int64_t group, QuantPart) {
+  if (group <= 0)
+    return emitError() << "#qnext.quantize: group " << group << " is not positive";
+  return success();
+}
+
 LogicalResult LayerAttr::verify(function_ref<InFlightDiagnostic()> emitError,
                                 int64_t index, LayerKind) {
   if (index < 0)
@@ -70,7 +77,8 @@ LogicalResult LayerAttr::verify(function_ref<InFlightDiagnostic()> emitError,
 
 namespace {
 bool isWeightElementType(Type type) {
-  return type.isF32() || type.isBF16() || type.isF16();
+  return type.isF32() || type.isBF16() || type.isF16() ||
+         isa<Float8E4M3FNType>(type) || type.isSignlessInteger(8);
 }
 } // namespace
 
@@ -80,7 +88,8 @@ LogicalResult WeightAttr::verify(function_ref<InFlightDiagnostic()> emitError,
                                  int64_t numValueHeads, int64_t keyHeadDim,
                                  int64_t valueHeadDim, int64_t dim,
                                  ArrayAttr parts, int64_t offset,
-                                 int64_t bytes) {
+                                 int64_t bytes, int64_t blockRows,
+                                 QuantizeAttr quantize) {
   auto error = [&]() {
     return emitError() << "#qnext.weight '" << name << "': ";
   };
@@ -88,7 +97,7 @@ LogicalResult WeightAttr::verify(function_ref<InFlightDiagnostic()> emitError,
     return emitError() << "#qnext.weight: empty name";
   if (!type.hasStaticShape() || !isWeightElementType(type.getElementType()))
     return error() << "type " << type
-                   << " is not a static tensor of f32, bf16 or f16";
+                   << " is not a static tensor of f32, bf16, f16, f8E4M3FN or i8";
   switch (transform) {
   case WeightTransform::QKVZToQKV:
   case WeightTransform::QKVZToZ:
@@ -134,6 +143,18 @@ LogicalResult WeightAttr::verify(function_ref<InFlightDiagnostic()> emitError,
     if (extent != type.getDimSize(dim))
       return error() << "the parts add up to " << extent << " along dim "
                      << dim << ", not " << type.getDimSize(dim);
+  }
+  if (blockRows < 0 || (blockRows > 0 && !type.getElementType().isF32()))
+    return error() << "block_rows " << blockRows
+                   << " (a block scale's rows) must be positive, on f32";
+  if (quantize) {
+    Type expected = quantize.getPart() == QuantPart::Values
+                        ? Type(IntegerType::get(type.getContext(), 8))
+                        : Type(Float32Type::get(type.getContext()));
+    if (type.getElementType() != expected || blockRows)
+      return error() << "a quantized weight's "
+                     << stringifyQuantPart(quantize.getPart()) << " are "
+                     << expected << ", without block_rows";
   }
   if ((offset < 0) != (bytes < 0))
     return error() << "offset and bytes go together";

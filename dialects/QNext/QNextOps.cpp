@@ -33,6 +33,48 @@ LogicalResult ParamOp::verify() {
     return emitOpError("a stacked parameter ('{e}' in its name) must have "
                        "rank >= 2 with the experts first, got ")
            << getType();
+  if (QuantizeAttr quantize = getQuantizeAttr()) {
+    auto type = getType();
+    bool values = quantize.getPart() == QuantPart::Values;
+    if (getBlockRows() || type.getRank() < 2 ||
+        (values ? !type.getElementType().isSignlessInteger(8)
+                : !type.getElementType().isF32()))
+      return emitOpError("a quantized weight's ")
+             << stringifyQuantPart(quantize.getPart()) << " are "
+             << (values ? "an i8" : "an f32")
+             << " tensor of rank >= 2 without block_rows, got " << type;
+  }
+  if (std::optional<int64_t> rows = getBlockRows()) {
+    if (*rows <= 0)
+      return emitOpError("block_rows must be positive, got ") << *rows;
+    if (!getType().getElementType().isF32() || getType().getRank() < 2)
+      return emitOpError("block scales (block_rows) are an f32 tensor of rank "
+                         ">= 2, got ")
+             << getType();
+  }
+  return success();
+}
+
+LogicalResult DequantizeOp::verify() {
+  auto values = cast<RankedTensorType>(getValues().getType());
+  auto scales = cast<RankedTensorType>(getScales().getType());
+  auto result = cast<RankedTensorType>(getResult().getType());
+  int64_t group = getGroup();
+  if (group <= 0)
+    return emitOpError("group must be positive, got ") << group;
+  if (values.getRank() < 2)
+    return emitOpError("values must be a matrix or a stack of them, got ")
+           << values;
+  if (result.getShape() != values.getShape())
+    return emitOpError("result shape ") << result << " differs from the values' "
+                                        << values;
+  SmallVector<int64_t> expected(values.getShape());
+  expected.back() = llvm::divideCeil(expected.back(), group);
+  if (scales.getShape() != ArrayRef<int64_t>(expected))
+    return emitOpError("scales must have one row per weight row and one "
+                       "column per group of ")
+           << group << " columns (" << RankedTensorType::get(expected, scales.getElementType())
+           << "), got " << scales;
   return success();
 }
 

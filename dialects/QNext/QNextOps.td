@@ -37,9 +37,25 @@ def QNext_ParamOp : QNext_Op<"param", [Pure]> {
     %w = qnext.param "model.layers.0.linear_attn.out_proj.weight" : tensor<128x128xbf16>
     %g = qnext.param "model.layers.0.mlp.experts.{e}.gate_proj.weight" : tensor<8x64x128xbf16>
     ```
+
+    A quantized weight's block scales are a parameter with `block_rows`: the
+    checkpoint holds one row of scales per `block_rows` weight rows (FP8's
+    `weight_scale_inv`, `[ceil(out / 128), ceil(in / 128)]`, in F32, BF16 or
+    F16); the result has one row per weight row, in f32, so that every row
+    transform moves a weight row and its scales together. A `qnext.dequantize`
+    reads the two. A weight qnext quantizes itself (`qnext-compile
+    --weights=int8`) is two parameters of one tensor, its values and its
+    scales, each with `quantize` (`#qnext.quantize`).
+
+    ```mlir
+    %q = qnext.param "model.layers.0.self_attn.o_proj.weight" : tensor<128x256xf8E4M3FN>
+    %s = qnext.param "model.layers.0.self_attn.o_proj.weight_scale_inv" {block_rows = 128 : i64}
+        : tensor<128x2xf32>
+    ```
   }];
-  let arguments = (ins StrAttr:$name);
-  let results = (outs QNext_Weight:$result);
+  let arguments = (ins StrAttr:$name, OptionalAttr<I64Attr>:$block_rows,
+                   OptionalAttr<QNext_QuantizeAttr>:$quantize);
+  let results = (outs QNext_StoredWeight:$result);
   let assemblyFormat = "$name attr-dict `:` type($result)";
   let hasVerifier = 1;
 }
@@ -67,10 +83,10 @@ def QNext_SplitQKVZOp : QNext_Op<"split_qkvz", [Pure]> {
         : tensor<384x128xbf16> -> tensor<256x128xbf16>, tensor<128x128xbf16>
     ```
   }];
-  let arguments = (ins QNext_Weight:$weight, I64Attr:$num_key_heads,
+  let arguments = (ins QNext_StoredWeight:$weight, I64Attr:$num_key_heads,
                    I64Attr:$num_value_heads, I64Attr:$key_head_dim,
                    I64Attr:$value_head_dim);
-  let results = (outs QNext_Weight:$qkv, QNext_Weight:$z);
+  let results = (outs QNext_StoredWeight:$qkv, QNext_StoredWeight:$z);
   let assemblyFormat = [{
     $weight attr-dict `:` type($weight) `->` type($qkv) `,` type($z)
   }];
@@ -92,9 +108,9 @@ def QNext_SplitBAOp : QNext_Op<"split_ba", [Pure]> {
         : tensor<8x128xbf16> -> tensor<4x128xbf16>, tensor<4x128xbf16>
     ```
   }];
-  let arguments = (ins QNext_Weight:$weight, I64Attr:$num_key_heads,
+  let arguments = (ins QNext_StoredWeight:$weight, I64Attr:$num_key_heads,
                    I64Attr:$num_value_heads);
-  let results = (outs QNext_Weight:$b, QNext_Weight:$a);
+  let results = (outs QNext_StoredWeight:$b, QNext_StoredWeight:$a);
   let assemblyFormat = [{
     $weight attr-dict `:` type($weight) `->` type($b) `,` type($a)
   }];
@@ -121,10 +137,44 @@ def QNext_ConcatWeightsOp : QNext_Op<"concat_weights", [Pure]> {
           tensor<4x128xbf16> -> tensor<392x128xbf16>
     ```
   }];
-  let arguments = (ins Variadic<QNext_Weight>:$parts, I64Attr:$dim);
-  let results = (outs QNext_Weight:$result);
+  let arguments = (ins Variadic<QNext_StoredWeight>:$parts, I64Attr:$dim);
+  let results = (outs QNext_StoredWeight:$result);
   let assemblyFormat = [{
     $parts attr-dict `:` type($parts) `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+def QNext_DequantizeOp : QNext_Op<"dequantize", [Pure]> {
+  let summary = "a quantized weight as the f32 values it stands for";
+  let description = [{
+    `result[..., n, k] = decode(values[..., n, k]) * scales[..., n, k / group]`:
+    the weight a projection reads, given as its stored values and one f32
+    scale per `group` consecutive columns of a row (the last group of a row
+    may be partial). `values` are e4m3fn (FP8: sign, 4 exponent bits with
+    bias 7, 3 mantissa bits, no infinities) or int8 (two's complement).
+    Leading dimensions (a stack of experts) are shared by the three.
+
+    The op says how to read a weight; it is not a copy. The kernels of
+    `qnext-vectorize-contractions` read `values` and `scales` and decode in
+    registers; a dequantize that no kernel consumes is an error there, never
+    a dequantized tensor in memory. The layout ops apply to `values` and
+    `scales` alike (both have a row per weight row), so that the packer lays
+    them out.
+
+    Example:
+
+    ```mlir
+    %w = qnext.dequantize %q, %s {group = 128 : i64}
+        : tensor<128x256xf8E4M3FN>, tensor<128x2xf32> -> tensor<128x256xf32>
+    ```
+  }];
+  let arguments = (ins StaticShapeTensorOf<[F8E4M3FN, I8]>:$values,
+                   StaticShapeTensorOf<[F32]>:$scales, I64Attr:$group);
+  let results = (outs StaticShapeTensorOf<[F32]>:$result);
+  let assemblyFormat = [{
+    $values `,` $scales attr-dict `:` type($values) `,` type($scales) `->`
+    type($result)
   }];
   let hasVerifier = 1;
 }

@@ -158,6 +158,12 @@ std::string buildManifest(const ManifestInputs &in) {
                           {"shape", t.shape},
                           {"offset", t.offset},
                           {"bytes", t.bytes}};
+    if (t.blockRows > 0) // a quantized weight's scales, not weights
+      entry["block_rows"] = t.blockRows;
+    if (t.quantGroup > 0) // quantized while packing (--weights)
+      entry["quantized"] = {{"format", "int8"},
+                            {"group", t.quantGroup},
+                            {"part", t.quantScales ? "scales" : "values"}};
     if (t.transform == "concat") {
       ordered_json parts = ordered_json::array();
       for (const PackedTensor &p : t.parts)

@@ -26,8 +26,12 @@ qnext::driver::exportDequantized(const CompileOptions &options) {
     return fail(options.input + ": --export-dequantized reads a checkpoint folder");
   if (sys::fs::equivalent(options.input, to))
     return fail("--export-dequantized " + to + ": the input folder itself");
+  auto format = parseWeightFormat(options.weights);
+  if (!format)
+    return fail(toString(format.takeError()));
   auto summary = writeDequantizedCheckpoint(
-      options.input, to, options.allowNonfinite, [&](uint64_t done, uint64_t total) {
+      options.input, to, options.allowNonfinite, *format,
+      [&](uint64_t done, uint64_t total) {
         if (total)
           showStatus(options, formatv("writing {0}: {1:f0} %", to,
                                       100.0 * double(done) / double(total)));
@@ -37,8 +41,12 @@ qnext::driver::exportDequantized(const CompileOptions &options) {
   clearStatus();
   if (!options.quiet)
     errs() << options.toolName << ": wrote " << to << ": "
-           << summary->dequantized << " FP8 tensors dequantized to F32, "
-           << summary->copied << " copied as stored, "
+           << summary->dequantized << " FP8 tensors dequantized to F32, ";
+  if (format->quantizes() && !options.quiet)
+    errs() << summary->quantized << " quantized to " << format->str()
+           << " and dequantized to F32, ";
+  if (!options.quiet)
+    errs() << summary->copied << " copied as stored, "
            << formatv("{0:f1} MB", summary->bytes / 1e6) << "\n";
   return mlir::success();
 }

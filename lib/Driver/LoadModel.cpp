@@ -42,6 +42,8 @@ mlir::Type weightType(mlir::MLIRContext &ctx, DType dtype) {
     return mlir::Float32Type::get(&ctx);
   case DType::F16:
     return mlir::Float16Type::get(&ctx);
+  case DType::F8_E4M3:
+    return mlir::Float8E4M3FNType::get(&ctx);
   default:
     return mlir::BFloat16Type::get(&ctx);
   }
@@ -107,6 +109,14 @@ qnext::driver::loadModel(mlir::MLIRContext &context,
     model.textFiles = std::move(*files);
   }
   WeightLayout layout(model.config, dtypeOf);
+  auto format = parseWeightFormat(options.weights);
+  if (!format)
+    return fail(toString(format.takeError()));
+  if (format->quantizes() && options.target != CompileTarget::CPU)
+    return fail("--weights=" + options.weights +
+                ": the CUDA target does not yet generate the kernels that "
+                "decode quantized weights (the CPU target does)");
+  layout.setWeightFormat(*format);
   // quantization_config says how the weights are stored: held against the
   // tensors, never ignored without a word.
   const std::string &quant = model.config.quantMethod;
@@ -121,16 +131,16 @@ qnext::driver::loadModel(mlir::MLIRContext &context,
                    "': qnext compiles F32, BF16 or F16 weights and reads FP8 ones)";
       return fail(message);
     }
-    // FP8 weights are read and checked; the kernels that decode them in
-    // registers are not generated yet (issue: quantized weights).
-    if (report->fp8Tensors)
+    // The CPU kernels decode FP8 weights in registers; the CUDA kernels do
+    // not yet (issue: quantized weights).
+    if (report->fp8Tensors && options.target != CompileTarget::CPU)
       return fail(
           "checkpoint: " + Twine(report->fp8Tensors) +
           (report->fp8Tensors == 1 ? " FP8 weight" : " FP8 weights") +
-          " (F8_E4M3 with block scales) read and checked, but "
-          "qnext does not yet generate the kernels that decode them; "
+          " (F8_E4M3 with block scales): the CUDA target does not yet "
+          "generate the kernels that decode them (the CPU target does); "
           "--export-dequantized DIR writes this checkpoint with them "
-          "dequantized to F32, which compiles");
+          "dequantized to F32, which compiles for CUDA");
     clearStatus();
     // One warning per kind, with a count.
     const std::vector<std::string> &extra = report->unexpected;
@@ -155,7 +165,8 @@ qnext::driver::loadModel(mlir::MLIRContext &context,
       WithColor::warning(errs(), options.toolName)
           << "lm_head.weight is present but tie_word_embeddings is true: it is "
              "ignored\n";
-    if (!quant.empty()) {
+    // (An FP8 quantization_config with FP8 tensors is what it says.)
+    if (!quant.empty() && !(quant == "fp8" && report->fp8Tensors)) {
       std::string dtypes;
       for (DType d : report->dtypes)
         dtypes += (dtypes.empty() ? "" : ", ") + dtypeName(d).str();

@@ -117,6 +117,7 @@ qnext::driver::writeOutputs(const CompileOptions &options, LoadedModel &model,
     auto plan = readWeightPlan(module);
     if (!plan)
       return fail(toString(plan.takeError()));
+    plan->fp8Block = model.config.fp8Block;
     ManifestInputs inputs;
     inputs.config = &model.config;
     inputs.states = model.states;

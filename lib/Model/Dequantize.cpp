@@ -4,6 +4,7 @@
 
 #include "qnext/Model/Config.h"
 #include "qnext/Model/FP8.h"
+#include "qnext/Model/Quantize.h"
 #include "qnext/Model/SafeTensors.h"
 #include "qnext/Model/WeightLayout.h"
 #include "qnext/Model/WeightPacker.h"
@@ -35,13 +36,14 @@ struct OutTensor {
   const TensorInfo *info;
   const TensorInfo *scale = nullptr;
   uint64_t bytes;
+  bool quantize = false; ///< quantized and dequantized (--weights)
 };
 
 } // namespace
 
 Expected<DequantizeSummary>
 writeDequantizedCheckpoint(const std::string &from, const std::string &to,
-                           bool allowNonfinite,
+                           bool allowNonfinite, WeightFormat format,
                            llvm::function_ref<void(uint64_t, uint64_t)> progress) {
   // The input, checked as qnext-compile checks it.
   auto config = loadModelConfig(pathIn(from, "config.json"));
@@ -60,7 +62,7 @@ writeDequantizedCheckpoint(const std::string &from, const std::string &to,
   const bool anyFP8 = llvm::any_of(checkpoint.tensors(), [](const TensorInfo *t) {
     return t->dtype == DType::F8_E4M3;
   });
-  if (!anyFP8)
+  if (!anyFP8 && !format.quantizes())
     return llvm::createStringError(
         from + ": no FP8 weights to dequantize (its tensors are " +
         [&] {
@@ -99,6 +101,12 @@ writeDequantizedCheckpoint(const std::string &from, const std::string &to,
       return std::move(e);
     scales.insert(fp8ScaleName(t->name));
   }
+  // The tensors --weights quantizes: those the model reads that it names.
+  llvm::StringSet<> quantize;
+  if (format.quantizes())
+    for (const ExpectedTensor &t : layout.checkpointTensors())
+      if (t.shape.size() >= 2 && isQuantizedProjection(t.name))
+        quantize.insert(t.name);
   uint64_t total = 0;
   for (const TensorInfo *t : checkpoint.tensors()) {
     if (scales.contains(t->name))
@@ -106,6 +114,10 @@ writeDequantizedCheckpoint(const std::string &from, const std::string &to,
     OutTensor out{t, nullptr, t->numBytes()};
     if (t->dtype == DType::F8_E4M3) {
       out.scale = checkpoint.find(fp8ScaleName(t->name));
+      out.bytes = uint64_t(t->numElements()) * 4;
+    }
+    if (quantize.contains(t->name)) {
+      out.quantize = true;
       out.bytes = uint64_t(t->numElements()) * 4;
     }
     plan.push_back(out);
@@ -117,7 +129,8 @@ writeDequantizedCheckpoint(const std::string &from, const std::string &to,
   // model.safetensors: the header, then each tensor streamed in order.
   std::vector<TensorEntry> entries;
   for (const OutTensor &t : plan)
-    entries.push_back({t.info->name, t.scale ? DType::F32 : t.info->dtype,
+    entries.push_back({t.info->name,
+                       t.scale || t.quantize ? DType::F32 : t.info->dtype,
                        t.info->shape, t.bytes});
   const std::string preamble = safetensorsPreamble(entries);
   DequantizeSummary summary;
@@ -125,10 +138,35 @@ writeDequantizedCheckpoint(const std::string &from, const std::string &to,
   Error e = writeAtomically(pathIn(to, "model.safetensors"), [&](llvm::raw_ostream &os) -> Error {
     os << preamble;
     uint64_t done = 0;
-    std::vector<float> values;
+    std::vector<float> values, scalesOut;
+    std::vector<int8_t> q;
     for (const OutTensor &t : plan) {
       llvm::ArrayRef<uint8_t> bytes = checkpoint.bytes(*t.info);
-      if (t.scale) {
+      if (t.quantize) {
+        // As the packer quantizes it and the kernels compute with it.
+        if (Error e = readAsF32(checkpoint, *t.info, config->fp8Block, values))
+          return e;
+        bool isNaN = false;
+        int64_t at = firstNonfinite(
+            llvm::ArrayRef<uint8_t>(reinterpret_cast<const uint8_t *>(values.data()),
+                                    values.size() * 4),
+            DType::F32, isNaN);
+        if (at >= 0)
+          return llvm::createStringError(
+              checkpoint.fileName(*t.info).str() + ": tensor '" + t.info->name +
+              "' holds " + (isNaN ? "NaN" : "an infinity") + " at index " +
+              std::to_string(at) + " (a weight quantized to int8 must be finite)");
+        const int64_t cols = t.info->shape.back();
+        const int64_t rows = int64_t(values.size()) / cols;
+        q.resize(values.size());
+        scalesOut.resize(size_t(rows * ((cols + format.group - 1) / format.group)));
+        quantizeInt8(values, rows, cols, format.group, q.data(), scalesOut.data());
+        dequantizeInt8(q.data(), scalesOut.data(), rows, cols, format.group,
+                       values.data());
+        bytes = llvm::ArrayRef<uint8_t>(reinterpret_cast<const uint8_t *>(values.data()),
+                                        values.size() * 4);
+        ++summary.quantized;
+      } else if (t.scale) {
         values.resize(t.info->numElements());
         dequantizeFP8(bytes, t.info->shape[0], t.info->shape[1],
                       checkpoint.bytes(*t.scale), t.scale->dtype, config->fp8Block,
@@ -139,7 +177,8 @@ writeDequantizedCheckpoint(const std::string &from, const std::string &to,
       } else {
         ++summary.copied;
       }
-      if (!allowNonfinite && isSupportedWeightDType(t.scale ? DType::F32 : t.info->dtype)) {
+      if (!allowNonfinite && !t.quantize &&
+          isSupportedWeightDType(t.scale ? DType::F32 : t.info->dtype)) {
         bool isNaN = false;
         int64_t at = firstNonfinite(bytes, t.scale ? DType::F32 : t.info->dtype, isNaN);
         if (at >= 0)

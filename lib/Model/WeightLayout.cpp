@@ -3,6 +3,7 @@
 #include "qnext/Model/WeightLayout.h"
 #include "qnext/Dialect/QNext/QNextOps.h"
 #include "qnext/Model/FP8.h"
+#include "qnext/Model/Quantize.h"
 #include "qnext/Messages.h"
 #include "qnext/Model/SafeTensors.h"
 
@@ -351,7 +352,64 @@ Value WeightLayout::param(OpBuilder &b, Location loc, const std::string &name,
   if (size_t at = probe.find("{e}"); at != std::string::npos)
     probe.replace(at, 3, "0");
   auto type = RankedTensorType::get(shape, elementType(probe));
-  return mlir::qnext::ParamOp::create(b, loc, type, b.getStringAttr(name));
+  if (format.quantizes() && shape.size() >= 2 && isQuantizedProjection(name)) {
+    // Quantized while packing (--weights): the values and the scales of
+    // one tensor, read through qnext.dequantize.
+    auto part = [&](mlir::qnext::QuantPart which, Type elt,
+                    ArrayRef<int64_t> partShape) -> Value {
+      return mlir::qnext::ParamOp::create(
+          b, loc, RankedTensorType::get(partShape, elt), b.getStringAttr(name),
+          /*block_rows=*/nullptr,
+          mlir::qnext::QuantizeAttr::get(b.getContext(), mlir::qnext::QuantFormat::Int8,
+                                         format.group, which));
+    };
+    SmallVector<int64_t> scaleShape(shape);
+    scaleShape.back() = llvm::divideCeil(shape.back(), format.group);
+    return decode(b, loc, part(mlir::qnext::QuantPart::Values, b.getI8Type(), shape),
+                  part(mlir::qnext::QuantPart::Scales, b.getF32Type(), scaleShape),
+                  format.group);
+  }
+  Value values = mlir::qnext::ParamOp::create(b, loc, type, b.getStringAttr(name),
+                                              /*block_rows=*/nullptr,
+                                              /*quantize=*/nullptr);
+  if (!isa<Float8E4M3FNType>(type.getElementType()))
+    return values;
+  // FP8: the values and their block scales, read through qnext.dequantize.
+  return decode(b, loc, values, fp8Scales(b, loc, name, shape), config.fp8Block[1]);
+}
+
+Value WeightLayout::fp8Scales(OpBuilder &b, Location loc, const std::string &name,
+                              llvm::ArrayRef<int64_t> shape) const {
+  SmallVector<int64_t> scaleShape(shape);
+  scaleShape.back() = llvm::divideCeil(shape.back(), config.fp8Block[1]);
+  return mlir::qnext::ParamOp::create(
+      b, loc, RankedTensorType::get(scaleShape, b.getF32Type()),
+      b.getStringAttr(fp8ScaleName(name)), b.getI64IntegerAttr(config.fp8Block[0]),
+      /*quantize=*/nullptr);
+}
+
+Value WeightLayout::decode(OpBuilder &b, Location loc, Value values, Value scales,
+                           int64_t group) const {
+  auto type = cast<RankedTensorType>(values.getType());
+  return mlir::qnext::DequantizeOp::create(
+      b, loc, RankedTensorType::get(type.getShape(), b.getF32Type()), values,
+      scales, b.getI64IntegerAttr(group));
+}
+
+SmallVector<Value> WeightLayout::rowTransform(
+    OpBuilder &b, Location loc, Value weight,
+    llvm::function_ref<SmallVector<Value>(Value)> transform) const {
+  auto dq = weight.getDefiningOp<mlir::qnext::DequantizeOp>();
+  if (!dq)
+    return transform(weight);
+  // A weight row and its row of scales move together.
+  SmallVector<Value> values = transform(dq.getValues());
+  SmallVector<Value> scales = transform(dq.getScales());
+  SmallVector<Value> decoded;
+  for (auto [v, s] : llvm::zip(values, scales))
+    decoded.push_back(decode(b, loc, v, s, dq.getGroup()));
+  dq->erase();
+  return decoded;
 }
 
 WeightLayout::DeltaNet WeightLayout::deltaNet(OpBuilder &b, Location loc,
@@ -362,21 +420,34 @@ WeightLayout::DeltaNet WeightLayout::deltaNet(OpBuilder &b, Location loc,
   DeltaNet w;
   if (config.family == ModelFamily::Qwen3Next) {
     // Spec 4.2: rows interleaved per key-head group; reorder once.
-    Value qkvz = param(b, loc, la + "in_proj_qkvz.weight", {g.qkvzRows(), h});
-    Type elt = cast<RankedTensorType>(qkvz.getType()).getElementType();
-    auto split = mlir::qnext::SplitQKVZOp::create(
-        b, loc, RankedTensorType::get({g.convDim(), h}, elt),
-        RankedTensorType::get({g.valueDim(), h}, elt), qkvz,
-        g.numKeyHeads, g.numValueHeads, g.keyHeadDim, g.valueHeadDim);
-    Value ba = param(b, loc, la + "in_proj_ba.weight", {2 * nv, h});
-    Type baElt = cast<RankedTensorType>(ba.getType()).getElementType();
-    auto splitBA = mlir::qnext::SplitBAOp::create(
-        b, loc, RankedTensorType::get({nv, h}, baElt),
-        RankedTensorType::get({nv, h}, baElt), ba, g.numKeyHeads, nv);
-    w.qkv = split.getQkv();
-    w.z = split.getZ();
-    w.b = splitBA.getB();
-    w.a = splitBA.getA();
+    // (An FP8 weight's values and scales alike: the columns are h or the
+    // scales' blocks.)
+    SmallVector<Value> qkvz = rowTransform(
+        b, loc, param(b, loc, la + "in_proj_qkvz.weight", {g.qkvzRows(), h}),
+        [&](Value v) -> SmallVector<Value> {
+          auto type = cast<RankedTensorType>(v.getType());
+          Type elt = type.getElementType();
+          int64_t cols = type.getDimSize(1);
+          auto split = mlir::qnext::SplitQKVZOp::create(
+              b, loc, RankedTensorType::get({g.convDim(), cols}, elt),
+              RankedTensorType::get({g.valueDim(), cols}, elt), v, g.numKeyHeads,
+              g.numValueHeads, g.keyHeadDim, g.valueHeadDim);
+          return {split.getQkv(), split.getZ()};
+        });
+    SmallVector<Value> ba = rowTransform(
+        b, loc, param(b, loc, la + "in_proj_ba.weight", {2 * nv, h}),
+        [&](Value v) -> SmallVector<Value> {
+          auto type = cast<RankedTensorType>(v.getType());
+          auto half = RankedTensorType::get({nv, type.getDimSize(1)},
+                                            type.getElementType());
+          auto split = mlir::qnext::SplitBAOp::create(b, loc, half, half, v,
+                                                      g.numKeyHeads, nv);
+          return {split.getB(), split.getA()};
+        });
+    w.qkv = qkvz[0];
+    w.z = qkvz[1];
+    w.b = ba[0];
+    w.a = ba[1];
   } else {
     // Qwen3.5 ships the un-interleaved layout.
     w.qkv = param(b, loc, la + "in_proj_qkv.weight", {g.convDim(), h});

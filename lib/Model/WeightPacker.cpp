@@ -3,12 +3,15 @@
 #include "qnext/Model/WeightPacker.h"
 
 #include "qnext/Dialect/QNext/QNextOps.h"
+#include "qnext/Model/FP8.h"
+#include "qnext/Model/Quantize.h"
 
 #include "mlir/IR/BuiltinAttributes.h"
 #include "mlir/IR/BuiltinTypes.h"
 
 #include "llvm/ADT/StringSet.h"
 
+#include <cmath>
 #include <cstring>
 #include <functional>
 
@@ -29,6 +32,10 @@ std::optional<DType> dtypeOf(mlir::Type type) {
     return DType::BF16;
   if (type.isF16())
     return DType::F16;
+  if (type.isSignlessInteger(8))
+    return DType::I8;
+  if (mlir::isa<mlir::Float8E4M3FNType>(type))
+    return DType::F8_E4M3;
   return std::nullopt;
 }
 } // namespace
@@ -55,6 +62,11 @@ Expected<PackedTensor> readEntry(mlir::qnext::WeightAttr entry) {
                 std::max<int64_t>(entry.getKeyHeadDim(), 1),
                 std::max<int64_t>(entry.getValueHeadDim(), 1)};
   t.dim = entry.getDim();
+  t.blockRows = entry.getBlockRows();
+  if (mlir::qnext::QuantizeAttr q = entry.getQuantize()) {
+    t.quantGroup = q.getGroup();
+    t.quantScales = q.getPart() == mlir::qnext::QuantPart::Scales;
+  }
   if (mlir::ArrayAttr parts = entry.getParts())
     for (mlir::Attribute p : parts) {
       auto part = readEntry(mlir::cast<mlir::qnext::WeightAttr>(p));
@@ -113,6 +125,9 @@ int64_t firstNonfinite(llvm::ArrayRef<uint8_t> bytes, DType dtype, bool &isNaN) 
     return scan(uint16_t(), 0x7F80u, 0x007Fu);
   case DType::F16:
     return scan(uint16_t(), 0x7C00u, 0x03FFu);
+  case DType::F8_E4M3:
+    // e4m3fn has no infinities; 0x7f and 0xff are its NaNs.
+    return scan(uint8_t(), 0x7Fu, 0x7Fu);
   default:
     return -1;
   }
@@ -139,16 +154,116 @@ Error packWeights(
           ", the compiled code expects " + dtypeName(dtype).str() + " " +
           formatShape(shape));
     llvm::ArrayRef<uint8_t> bytes = checkpoint.bytes(*info);
-    if (!allowNonfinite && scanned.insert(name).second) {
+    // An e4m3 NaN byte has no value the kernels' decoding could give it
+    // (it would read as 480): refused even with --allow-nonfinite.
+    const bool fp8 = dtype == DType::F8_E4M3;
+    if ((!allowNonfinite || fp8) && scanned.insert(name).second) {
       bool isNaN = false;
       int64_t at = firstNonfinite(bytes, dtype, isNaN);
       if (at >= 0)
         return llvm::createStringError(
             checkpoint.fileName(*info).str() + ": tensor '" + name + "' holds " +
             (isNaN ? "NaN" : "an infinity") + " at index " + std::to_string(at) +
-            " (--allow-nonfinite compiles it anyway)");
+            (fp8 ? " (an FP8 weight must be finite)"
+                 : " (--allow-nonfinite compiles it anyway)"));
     }
     return bytes;
+  };
+
+  // A block scale `name` expanded to `shape` ([..., rows, cols] f32): row
+  // r is the checkpoint's row r / blockRows, widened. The kernels fold
+  // 2^120 into a scale (the e4m3 decoding's factor), so a scale must stay
+  // below 2^8 in magnitude; a real one is ~1e-3.
+  auto blockScale = [&](const std::string &name, llvm::ArrayRef<int64_t> shape,
+                        int64_t blockRows,
+                        std::vector<uint8_t> &out) -> Expected<llvm::ArrayRef<uint8_t>> {
+    const TensorInfo *info = checkpoint.find(name);
+    if (!info)
+      return llvm::createStringError("checkpoint: missing tensor '" + name + "'");
+    used.push_back(info);
+    const int64_t rows = shape[shape.size() - 2], cols = shape.back();
+    std::vector<int64_t> stored = {(rows + blockRows - 1) / blockRows, cols};
+    std::string where = checkpoint.fileName(*info).str() + ": tensor '" + name + "'";
+    if (info->shape != stored ||
+        (info->dtype != DType::F32 && info->dtype != DType::BF16 &&
+         info->dtype != DType::F16))
+      return llvm::createStringError(
+          where + " is " + dtypeName(info->dtype).str() + " " +
+          formatShape(info->shape) + ", the compiled code expects the block "
+          "scales F32, BF16 or F16 " + formatShape(stored));
+    llvm::ArrayRef<uint8_t> bytes = checkpoint.bytes(*info);
+    const size_t elt = dtypeSize(info->dtype);
+    out.resize(size_t(rows * cols) * sizeof(float));
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t col = 0; col < cols; ++col) {
+        size_t at = size_t((r / blockRows) * cols + col);
+        float v = readScale(bytes.data() + at * elt, info->dtype);
+        if (!(std::fabs(v) < 256.0f))
+          return llvm::createStringError(
+              where + " holds " + std::to_string(v) + " at index " +
+              std::to_string(at) + ": a block scale must be finite and below 256 "
+              "in magnitude");
+        std::memcpy(out.data() + (r * cols + col) * sizeof(float), &v, sizeof v);
+      }
+    return llvm::ArrayRef<uint8_t>(out);
+  };
+  // Float tensor `name` quantized to int8 by rows in groups of `group`
+  // columns: its values ([..., rows, cols] i8) or its scales ([..., rows,
+  // ceil(cols / group)] f32), as `shape` says.
+  std::vector<float> floats;
+  std::vector<int8_t> quantized;
+  std::vector<float> quantScales;
+  auto quantize = [&](const std::string &name, llvm::ArrayRef<int64_t> shape,
+                      int64_t group, bool scales,
+                      std::vector<uint8_t> &out) -> Expected<llvm::ArrayRef<uint8_t>> {
+    const TensorInfo *info = checkpoint.find(name);
+    if (!info)
+      return llvm::createStringError("checkpoint: missing tensor '" + name + "'");
+    used.push_back(info);
+    std::string where = checkpoint.fileName(*info).str() + ": tensor '" + name + "'";
+    const int64_t rows = shape[shape.size() - 2];
+    const int64_t cols = info->shape.empty() ? 0 : info->shape.back();
+    std::vector<int64_t> expected(shape.begin(), shape.end());
+    expected.back() = scales ? cols : shape.back();
+    if (info->shape != expected || (scales && (cols + group - 1) / group != shape.back()))
+      return llvm::createStringError(where + " has shape " + formatShape(info->shape) +
+                                     ", the compiled code quantizes one of " +
+                                     formatShape(expected));
+    if (llvm::Error e = readAsF32(checkpoint, *info, plan.fp8Block, floats))
+      return std::move(e);
+    bool isNaN = false;
+    int64_t at = firstNonfinite(
+        llvm::ArrayRef<uint8_t>(reinterpret_cast<const uint8_t *>(floats.data()),
+                                floats.size() * sizeof(float)),
+        DType::F32, isNaN);
+    if (at >= 0)
+      return llvm::createStringError(where + " holds " +
+                                     (isNaN ? "NaN" : "an infinity") + " at index " +
+                                     std::to_string(at) +
+                                     " (a weight quantized to int8 must be finite)");
+    const int64_t groups = (cols + group - 1) / group;
+    quantized.resize(floats.size());
+    quantScales.resize(size_t(floats.size() / std::max<int64_t>(cols, 1) * groups));
+    quantizeInt8(floats, int64_t(floats.size()) / std::max<int64_t>(cols, 1), cols,
+                 group, quantized.data(), quantScales.data());
+    (void)rows;
+    const uint8_t *bytes = scales
+                               ? reinterpret_cast<const uint8_t *>(quantScales.data())
+                               : reinterpret_cast<const uint8_t *>(quantized.data());
+    size_t size = scales ? quantScales.size() * sizeof(float) : quantized.size();
+    out.assign(bytes, bytes + size);
+    return llvm::ArrayRef<uint8_t>(out);
+  };
+  // The rows of `t`'s tensor `name` of `shape` as stored, expanded when it
+  // is a block scale, or quantized.
+  auto rowsOf = [&](const PackedTensor &t, const std::string &name,
+                    llvm::ArrayRef<int64_t> shape,
+                    std::vector<uint8_t> &scratch) -> Expected<llvm::ArrayRef<uint8_t>> {
+    if (t.blockRows > 0)
+      return blockScale(name, shape, t.blockRows, scratch);
+    if (t.quantGroup > 0)
+      return quantize(name, shape, t.quantGroup, t.quantScales, scratch);
+    return source(name, shape, t.dtype);
   };
 
   // The bytes of one packed tensor: a view of the checkpoint when no
@@ -161,14 +276,15 @@ Error packWeights(
     if (t.transform == "none") {
       size_t at = t.name.find("{e}");
       if (at == std::string::npos)
-        return source(t.name, t.shape, t.dtype);
+        return rowsOf(t, t.name, t.shape, buffer);
       // A stack of per-expert tensors, expert 0 first.
       buffer.clear();
+      std::vector<uint8_t> scratch;
       for (int64_t e = 0; e < t.shape[0]; ++e) {
         std::string name = t.name;
         name.replace(at, 3, std::to_string(e));
-        auto bytes = source(name, llvm::ArrayRef<int64_t>(t.shape).drop_front(),
-                            t.dtype);
+        auto bytes = rowsOf(t, name, llvm::ArrayRef<int64_t>(t.shape).drop_front(),
+                            scratch);
         if (!bytes)
           return bytes.takeError();
         buffer.insert(buffer.end(), bytes->begin(), bytes->end());
@@ -213,7 +329,8 @@ Error packWeights(
       return planError("unknown transform '" + t.transform + "' for " + t.name);
     }
     const int64_t width = t.shape[1];
-    auto bytes = source(t.name, {sourceRows, width}, t.dtype);
+    std::vector<uint8_t> scratch;
+    auto bytes = rowsOf(t, t.name, {sourceRows, width}, scratch);
     if (!bytes)
       return bytes.takeError();
     const int64_t rowBytes = width * elt;

@@ -22,7 +22,7 @@ using namespace mlir::qnext;
 
 namespace {
 
-/// A weight the packer can lay out: a parameter or a split of one.
+/// A tensor the packer can lay out: a parameter or a split of one.
 bool isPackable(Value weight) {
   Operation *def = weight.getDefiningOp();
   if (isa_and_nonnull<ParamOp>(def))
@@ -32,15 +32,38 @@ bool isPackable(Value weight) {
   return false;
 }
 
-/// Moves the ops that define `weight` (a param, or a split and its param)
-/// before `point` when they sit after it in the same block; they have no
-/// side effects and no other operands.
+/// A weight the packer can lay out: a packable tensor, or a quantized
+/// weight whose values and scales are.
+bool isPackableWeight(Value weight) {
+  if (auto dq = weight.getDefiningOp<DequantizeOp>())
+    return isPackable(dq.getValues()) && isPackable(dq.getScales());
+  return isPackable(weight);
+}
+
+/// How a weight is stored: its element type, and for a quantized one the
+/// values' type and group (projections fuse only with their own kind).
+std::pair<Type, int64_t> storageOf(Value weight) {
+  if (auto dq = weight.getDefiningOp<DequantizeOp>())
+    return {getElementTypeOrSelf(dq.getValues().getType()), dq.getGroup()};
+  return {getElementTypeOrSelf(weight.getType()), 0};
+}
+
+/// Moves the ops that define `weight` (a param, a split and its param, or a
+/// dequantize of those) before `point` when they sit after it in the same
+/// block; they have no side effects and no other operands.
 void hoistBefore(Value weight, Operation *point) {
   Operation *def = weight.getDefiningOp();
   SmallVector<Operation *> chain;
-  if (def->getNumOperands() == 1)
-    chain.push_back(def->getOperand(0).getDefiningOp());
-  chain.push_back(def);
+  auto addTensor = [&](Operation *op) {
+    if (op->getNumOperands() == 1)
+      chain.push_back(op->getOperand(0).getDefiningOp());
+    chain.push_back(op);
+  };
+  if (auto dq = dyn_cast<DequantizeOp>(def)) {
+    addTensor(dq.getValues().getDefiningOp());
+    addTensor(dq.getScales().getDefiningOp());
+  }
+  addTensor(def);
   for (Operation *op : chain)
     if (op->getBlock() == point->getBlock() && point->isBeforeInBlock(op))
       op->moveBefore(point);
@@ -53,14 +76,15 @@ struct FuseProjectionsPass
   void runOnOperation() override {
     int64_t site = 0;
     getOperation()->walk([&](Block *block) {
-      // Projections of this block by (input, weight element type), in order.
-      llvm::MapVector<std::pair<Value, Type>, SmallVector<LinearOp>> groups;
+      // Projections of this block by (input, how the weight is stored), in
+      // order.
+      llvm::MapVector<std::tuple<Value, Type, int64_t>, SmallVector<LinearOp>>
+          groups;
       for (auto linear : block->getOps<LinearOp>())
-        if (isPackable(linear.getWeight()) && !FusedOp::groupOf(linear))
-          groups[{linear.getInput(),
-                  cast<RankedTensorType>(linear.getWeight().getType())
-                      .getElementType()}]
-              .push_back(linear);
+        if (isPackableWeight(linear.getWeight()) && !FusedOp::groupOf(linear)) {
+          auto [type, group] = storageOf(linear.getWeight());
+          groups[{linear.getInput(), type, group}].push_back(linear);
+        }
       for (auto &[key, members] : groups) {
         keepRowMultiple(members);
         if (int64_t(members.size()) >= std::max<int64_t>(minGroup, 2))
@@ -108,11 +132,28 @@ struct FuseProjectionsPass
       weights.push_back(op.getWeight());
       rows += cast<RankedTensorType>(op.getWeight().getType()).getDimSize(0);
     }
-    auto wType = cast<RankedTensorType>(first.getWeight().getType());
-    auto concat = ConcatWeightsOp::create(
-        b, loc,
-        RankedTensorType::get({rows, wType.getDimSize(1)}, wType.getElementType()),
-        weights, b.getI64IntegerAttr(0));
+    // The rows side by side (a quantized weight's values and scales each).
+    auto concatRows = [&](ArrayRef<Value> parts) -> Value {
+      auto type = cast<RankedTensorType>(parts.front().getType());
+      return ConcatWeightsOp::create(
+          b, loc,
+          RankedTensorType::get({rows, type.getDimSize(1)}, type.getElementType()),
+          parts, b.getI64IntegerAttr(0));
+    };
+    Value concat;
+    if (auto dq = first.getWeight().getDefiningOp<DequantizeOp>()) {
+      SmallVector<Value> values, scales;
+      for (Value w : weights) {
+        values.push_back(w.getDefiningOp<DequantizeOp>().getValues());
+        scales.push_back(w.getDefiningOp<DequantizeOp>().getScales());
+      }
+      auto wType = cast<RankedTensorType>(first.getWeight().getType());
+      concat = DequantizeOp::create(
+          b, loc, RankedTensorType::get({rows, wType.getDimSize(1)}, b.getF32Type()),
+          concatRows(values), concatRows(scales), dq.getGroupAttr());
+    } else {
+      concat = concatRows(weights);
+    }
     auto xType = cast<RankedTensorType>(first.getInput().getType());
     auto fused = LinearOp::create(
         b, loc,
@@ -136,8 +177,13 @@ struct FuseProjectionsPass
       op.getResult().replaceAllUsesWith(slice);
       column += n;
     }
-    for (LinearOp op : members)
+    for (LinearOp op : members) {
+      Value w = op.getWeight();
       op->erase();
+      // A member's dequantize (the fused one reads its values and scales).
+      if (auto dq = w.getDefiningOp<DequantizeOp>(); dq && dq->use_empty())
+        dq->erase();
+    }
     ++numGroups;
     numFused += members.size();
   }

@@ -42,13 +42,23 @@ struct BindParamsPass : mlir::qnext::impl::BindParamsBase<BindParamsPass> {
     auto sourceOf = [&](Value value) -> WeightAttr {
       Operation *def = value.getDefiningOp();
       auto type = cast<RankedTensorType>(value.getType());
+      // A block scale's rows, from its parameter (through a split).
+      int64_t blockRows = 0;
+      QuantizeAttr quantize;
+      ParamOp root = dyn_cast_or_null<ParamOp>(def);
+      if (isa_and_nonnull<SplitQKVZOp, SplitBAOp>(def))
+        root = def->getOperand(0).getDefiningOp<ParamOp>();
+      if (root) {
+        blockRows = root.getBlockRows().value_or(0);
+        quantize = root.getQuantizeAttr();
+      }
       auto entry = [&](StringRef name, WeightTransform transform,
                        int64_t numKeyHeads = 0, int64_t numValueHeads = 0,
                        int64_t keyHeadDim = 0, int64_t valueHeadDim = 0) {
         return WeightAttr::get(b.getContext(), name, type, transform,
                                numKeyHeads, numValueHeads, keyHeadDim,
                                valueHeadDim, /*dim=*/0, /*parts=*/nullptr,
-                               /*offset=*/-1, /*bytes=*/-1);
+                               /*offset=*/-1, /*bytes=*/-1, blockRows, quantize);
       };
       if (auto p = dyn_cast_or_null<ParamOp>(def))
         return entry(p.getName(), WeightTransform::None);
@@ -84,14 +94,19 @@ struct BindParamsPass : mlir::qnext::impl::BindParamsBase<BindParamsPass> {
             b.getContext(), entry.getName(), type, entry.getTransform(),
             entry.getNumKeyHeads(), entry.getNumValueHeads(),
             entry.getKeyHeadDim(), entry.getValueHeadDim(), entry.getDim(),
-            entry.getParts(), size, bytes));
+            entry.getParts(), size, bytes, entry.getBlockRows(),
+            entry.getQuantize()));
         size = (size + bytes + kAlignment - 1) / kAlignment * kAlignment;
       }
       return it->second;
     };
+    // (A quantized weight's values and scales come from one tensor.)
     auto keyOf = [](WeightAttr entry) {
+      std::string part;
+      if (QuantizeAttr q = entry.getQuantize())
+        part = "|" + stringifyQuantPart(q.getPart()).str();
       return (entry.getName() + "|" +
-              stringifyWeightTransform(entry.getTransform()))
+              stringifyWeightTransform(entry.getTransform()) + part)
           .str();
     };
     // bufferization.to_tensor(memref.view %weights[offset]) in place of `old`.
@@ -138,10 +153,22 @@ struct BindParamsPass : mlir::qnext::impl::BindParamsBase<BindParamsPass> {
           names.push_back(source.getName().str());
           keys.push_back(keyOf(source));
         }
+        // Block scales side by side are block scales (the packer expands
+        // each part by its own block_rows).
+        // So are a quantized weight's parts (each quantized by its own).
+        int64_t blockRows = cast<WeightAttr>(parts.front()).getBlockRows();
+        QuantizeAttr quantize = cast<WeightAttr>(parts.front()).getQuantize();
+        for (Attribute part : parts) {
+          if (cast<WeightAttr>(part).getBlockRows() != blockRows)
+            blockRows = 0;
+          if (cast<WeightAttr>(part).getQuantize() != quantize)
+            quantize = nullptr;
+        }
         auto entry = WeightAttr::get(
             b.getContext(), llvm::join(names, "+"),
             cast<RankedTensorType>(concat.getType()), WeightTransform::Concat,
-            0, 0, 0, 0, concat.getDim(), b.getArrayAttr(parts), -1, -1);
+            0, 0, 0, 0, concat.getDim(), b.getArrayAttr(parts), -1, -1, blockRows,
+            quantize);
         b.setInsertionPoint(concat);
         bind(concat.getResult(), weights,
              offsetOf(llvm::join(keys, "+") + "|concat" +

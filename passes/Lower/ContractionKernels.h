@@ -13,6 +13,8 @@
 
 #include "qnext/Passes/Passes.h"
 
+#include "mlir/IR/PatternMatch.h"
+
 #include <optional>
 
 namespace mlir::qnext::kernels {
@@ -22,6 +24,9 @@ namespace mlir::qnext::kernels {
 /// gather form) has a `selector` [1, S] of expert ids, `w` stacked [E, N, K]
 /// and y [1, S, N]: y[0, s, n] = sum_k x[k] * w[selector[0, s], n, k], with
 /// x [1, K], or [1, S, K] (`perSlot`: one input row per slot).
+/// The weight is read as stored: `w` is its values (f32, bf16, f16, or a
+/// quantized format) and, when the op's weight is a qnext.dequantize,
+/// `scales` its scales ([..., N, ceil(K / group)] f32), decoded in registers.
 struct Contraction {
   linalg::GenericOp op;
   Value x, w, init;
@@ -30,7 +35,15 @@ struct Contraction {
   Value selector = {};
   int64_t slots = 0;
   bool perSlot = false;
+  Value scales = {};
+  int64_t group = 0;
 };
+
+/// Whether the kernels take `c` at vector width `vl`: K in whole vectors,
+/// and a quantized weight's groups too.
+inline bool fitsVectors(const Contraction &c, int64_t vl) {
+  return c.k % vl == 0 && (!c.scales || c.group % vl == 0);
+}
 
 /// A fused kernel's work: one contraction, or (with an epilogue) two of the
 /// same input and shape whose results only a marked elementwise generic
@@ -73,6 +86,12 @@ std::optional<Kernel> matchPrologue(const Contraction &c, int64_t vl);
 struct KernelShape {
   int64_t vectorWidth, rows, tokenRows, tokenBlockRows, prologueTasks, tokenTile;
 };
+
+/// What a weight argument of a quantized kernel must be: the values and
+/// scales of a qnext.dequantize are what a slice of its result reads
+/// (qnext-lower-to-linalg slices the routed experts' stacks): these
+/// patterns move the slice onto them.
+void populateSliceDequantizePatterns(RewritePatternSet &patterns);
 
 /// Emits `kernel` before the builder's insertion point; returns the
 /// replacement of its last op (the epilogue's, the combine's, the shared

@@ -17,19 +17,21 @@ Value KernelEmitter::selectSlot(Value s) {
   Value id = tensor::ExtractOp::create(b, loc, c.selector, ValueRange{index(0), s});
   Value ex = arith::IndexCastOp::create(b, loc, b.getIndexType(), id);
   blockWeights.clear();
-  SmallVector<Value> stacked = {c.w};
-  if (kernel.second)
-    stacked.push_back(kernel.second->w);
-  for (Value w : stacked) {
-    auto type = cast<RankedTensorType>(w.getType());
-    auto sliceType = RankedTensorType::get({c.n, c.k}, type.getElementType());
-    blockWeights.push_back(tensor::ExtractSliceOp::create(
-        b, loc, sliceType, w,
+  // The expert's [N, K] matrix of a stack (values or scales).
+  auto expertOf = [&](Value stacked) -> Value {
+    if (!stacked)
+      return {};
+    auto type = cast<RankedTensorType>(stacked.getType());
+    int64_t cols = type.getDimSize(2);
+    return tensor::ExtractSliceOp::create(
+        b, loc, RankedTensorType::get({c.n, cols}, type.getElementType()), stacked,
         ArrayRef<OpFoldResult>{ex, b.getIndexAttr(0), b.getIndexAttr(0)},
         ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(c.n),
-                               b.getIndexAttr(c.k)},
-        ArrayRef<OpFoldResult>(SmallVector<OpFoldResult>(3, b.getIndexAttr(1)))));
-  }
+                               b.getIndexAttr(cols)},
+        ArrayRef<OpFoldResult>(SmallVector<OpFoldResult>(3, b.getIndexAttr(1))));
+  };
+  for (const Weight &w : kernelWeights())
+    blockWeights.push_back({expertOf(w.values), expertOf(w.scales), w.group});
   auto xType = RankedTensorType::get({c.k}, b.getF32Type());
   SmallVector<OpFoldResult> offsets = {b.getIndexAttr(0)};
   if (c.perSlot)
@@ -108,7 +110,7 @@ Value KernelEmitter::emitGatherCombine(int64_t rows) {
     // The shared expert's rows of this block, gated, added as the add
     // generic adds them (its operand order).
     const Contraction &d = *kernel.sharedDown;
-    blockWeights = {d.w};
+    blockWeights = {Weight{d.w, d.scales, d.group}};
     Value down = blockRows(d.x, {index(0)}, 1, n0, tn, d.k)[0];
     Value logit = tensor::ExtractOp::create(
         b, loc, kernel.sharedGate.getDpsInputs()[1], ValueRange{index(0), index(0)});

@@ -320,6 +320,102 @@ Value KernelEmitter::widen(Value v) {
   return arith::BitcastOp::create(b, loc, f32v, shifted);
 }
 
+SmallVector<KernelEmitter::Weight> KernelEmitter::kernelWeights() {
+  SmallVector<Weight> weights = {{c.w, c.scales, c.group}};
+  if (kernel.second)
+    weights.push_back({kernel.second->w, kernel.second->scales, kernel.second->group});
+  return weights;
+}
+
+Value KernelEmitter::load(const Weight &w, Value row, Value k, Value scale) {
+  Type elt = getElementTypeOrSelf(w.values.getType());
+  Value v = read(w.values, {row, k}, elt);
+  if (!w.scales)
+    return widen(v);
+  auto shape = cast<VectorType>(v.getType()).getShape();
+  auto f32v = VectorType::get(shape, b.getF32Type());
+  if (elt.isSignlessInteger(8)) {
+    // int8: exactly an f32 once converted, then scaled.
+    auto i32v = VectorType::get(shape, b.getI32Type());
+    Value wide = arith::ExtSIOp::create(b, loc, i32v, v);
+    return arith::MulFOp::create(b, loc, arith::SIToFPOp::create(b, loc, f32v, wide),
+                                 scale);
+  }
+  // e4m3fn: sign, 4 exponent bits (bias 7), 3 mantissa bits. Sign-extended
+  // to 32 bits and shifted left by 20, the exponent and mantissa land in
+  // the low exponent and high mantissa bits of an f32 and the sign in its
+  // sign bit (the mask clears the sign's copies): an f32 of the value
+  // times 2^-120, exact for normals and subnormals alike (the packer
+  // refuses the NaN bytes). The scale splat carries the 2^120.
+  auto i8v = VectorType::get(shape, b.getI8Type());
+  auto i32v = VectorType::get(shape, b.getI32Type());
+  auto splat = [&](int64_t value) {
+    return arith::ConstantOp::create(
+        b, loc, DenseElementsAttr::get(i32v, b.getI32IntegerAttr(value).getValue()));
+  };
+  Value bits = arith::ExtSIOp::create(b, loc, i32v,
+                                      arith::BitcastOp::create(b, loc, i8v, v));
+  bits = arith::ShLIOp::create(b, loc, bits, splat(20));
+  bits = arith::AndIOp::create(b, loc, bits, splat(int32_t(0x87F00000u)));
+  Value f = arith::BitcastOp::create(b, loc, f32v, bits);
+  return arith::MulFOp::create(b, loc, f, scale);
+}
+
+Value KernelEmitter::scaleOf(const Weight &w, Value row, Value k0) {
+  Value group = arith::DivUIOp::create(b, loc, k0, index(w.group));
+  Value s = tensor::ExtractOp::create(b, loc, w.scales, ValueRange{row, group});
+  if (isa<Float8E4M3FNType>(getElementTypeOrSelf(w.values.getType()))) {
+    Value factor = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0x1p120f));
+    s = arith::MulFOp::create(b, loc, s, factor);
+  }
+  return vector::BroadcastOp::create(b, loc, VectorType::get({vl}, b.getF32Type()), s);
+}
+
+SmallVector<Value> KernelEmitter::sweepK(
+    int64_t kExtent, ValueRange init, ArrayRef<std::pair<Weight, Value>> rows,
+    function_ref<SmallVector<Value>(Value, ArrayRef<Value>, ValueRange)> body) {
+  int64_t group = 0;
+  for (const auto &[w, row] : rows)
+    if (w.scales)
+      group = w.group; // one kernel's quantized weights share their group
+  auto loop = [&](int64_t lo, int64_t hi, ValueRange carried,
+                  ArrayRef<Value> scales) {
+    return scf::ForOp::create(
+               b, loc, index(lo), index(hi), index(vl), carried,
+               [&](OpBuilder &, Location, Value k, ValueRange in) {
+                 scf::YieldOp::create(b, loc, body(k, scales, in));
+               })
+        .getResults();
+  };
+  if (!group)
+    return loop(0, kExtent, init, {});
+  // Whole groups (the scales read once per group), then a partial last one.
+  auto inGroup = [&](Value k0, int64_t size, ValueRange carried) {
+    SmallVector<Value> scales;
+    for (const auto &[w, row] : rows)
+      scales.push_back(w.scales ? scaleOf(w, row, k0) : Value());
+    return scf::ForOp::create(
+               b, loc, k0, arith::AddIOp::create(b, loc, k0, index(size)),
+               index(vl), carried,
+               [&](OpBuilder &, Location, Value k, ValueRange in) {
+                 scf::YieldOp::create(b, loc, body(k, scales, in));
+               })
+        .getResults();
+  };
+  int64_t whole = kExtent / group * group;
+  SmallVector<Value> carried(init.begin(), init.end());
+  if (whole > 0)
+    carried = scf::ForOp::create(
+                  b, loc, index(0), index(whole), index(group), carried,
+                  [&](OpBuilder &, Location, Value k0, ValueRange in) {
+                    scf::YieldOp::create(b, loc, inGroup(k0, group, in));
+                  })
+                  .getResults();
+  if (whole < kExtent)
+    carried = inGroup(index(whole), kExtent - whole, carried);
+  return carried;
+}
+
 Value KernelEmitter::read(Value source, ValueRange indices, Type elt) {
   auto type = VectorType::get({vl}, elt);
   Value pad = arith::ConstantOp::create(b, loc, b.getZeroAttr(elt));
@@ -363,13 +459,9 @@ SmallVector<Value> KernelEmitter::blockRows(Value xs, ArrayRef<Value> xTokens,
       b, loc, DenseElementsAttr::get(accType, b.getF32FloatAttr(0.0).getValue()));
   // The weights read: one contraction's, or both of a fused pair's
   // (accumulators [weight][token][row]).
-  SmallVector<Value> weights = blockWeights;
-  if (weights.empty()) {
-    weights.push_back(c.w);
-    if (kernel.second)
-      weights.push_back(kernel.second->w);
-  }
-  Type wElt = cast<ShapedType>(weights[0].getType()).getElementType();
+  SmallVector<Weight> weights = blockWeights;
+  if (weights.empty())
+    weights = kernelWeights();
   auto tokenInput = [&](int64_t j, Value k) {
     return xTokens.empty() ? read(xs, {k}, f32) : read(xs, {xTokens[j], k}, f32);
   };
@@ -390,17 +482,16 @@ SmallVector<Value> KernelEmitter::blockRows(Value xs, ArrayRef<Value> xTokens,
           Value row = arith::AddIOp::create(b, loc, n0, r);
           SmallVector<Value> next;
           for (size_t m = 0; m < weights.size(); ++m) {
-            auto kLoop = scf::ForOp::create(
-                b, loc, index(0), index(kExtent), index(vl), ValueRange{zero},
-                [&](OpBuilder &, Location, Value k, ValueRange a) {
-                  Value w = widen(read(weights[m], {row, k}, wElt));
-                  scf::YieldOp::create(
-                      b, loc,
-                      ValueRange{vector::FMAOp::create(b, loc, w, tokenInput(0, k),
-                                                       a[0])});
+            SmallVector<Value> acc = sweepK(
+                kExtent, ValueRange{zero}, {{weights[m], row}},
+                [&](Value k, ArrayRef<Value> scales, ValueRange a) {
+                  Value w = load(weights[m], row, k,
+                                 scales.empty() ? Value() : scales[0]);
+                  return SmallVector<Value>{
+                      vector::FMAOp::create(b, loc, w, tokenInput(0, k), a[0])};
                 });
             Value sum = vector::ReductionOp::create(
-                b, loc, vector::CombiningKind::ADD, kLoop.getResult(0),
+                b, loc, vector::CombiningKind::ADD, acc[0],
                 arith::FastMathFlags::reassoc);
             next.push_back(vector::InsertOp::create(b, loc, sum, rowsIn[m],
                                                     ArrayRef<OpFoldResult>{r}));
@@ -419,21 +510,26 @@ SmallVector<Value> KernelEmitter::blockRows(Value xs, ArrayRef<Value> xTokens,
     rowsOfW.push_back(r == 0 ? n0
                              : arith::AddIOp::create(b, loc, n0, index(r)).getResult());
   SmallVector<Value> zeros(weights.size() * perWeight, zero);
-  auto kLoop = scf::ForOp::create(
-      b, loc, index(0), index(kExtent), index(vl), zeros,
-      [&](OpBuilder &, Location, Value k, ValueRange in) {
+  SmallVector<std::pair<Weight, Value>> blockRowsRead;
+  for (const Weight &weight : weights)
+    for (int64_t r = 0; r < tn; ++r)
+      blockRowsRead.push_back({weight, rowsOfW[r]});
+  SmallVector<Value> accs = sweepK(
+      kExtent, zeros, blockRowsRead,
+      [&](Value k, ArrayRef<Value> scales, ValueRange in) {
         SmallVector<Value> xv, next(in.begin(), in.end());
         for (int64_t j = 0; j < tm; ++j)
           xv.push_back(tokenInput(j, k));
         for (auto [m, weight] : llvm::enumerate(weights))
           for (int64_t r = 0; r < tn; ++r) {
-            Value w = widen(read(weight, {rowsOfW[r], k}, wElt));
+            Value w = load(weight, rowsOfW[r], k,
+                           scales.empty() ? Value() : scales[m * tn + r]);
             for (int64_t j = 0; j < tm; ++j) {
               Value &a = next[m * perWeight + j * tn + r];
               a = vector::FMAOp::create(b, loc, w, xv[j], a);
             }
           }
-        scf::YieldOp::create(b, loc, next);
+        return next;
       });
 
   SmallVector<Value> rows;
@@ -444,7 +540,7 @@ SmallVector<Value> KernelEmitter::blockRows(Value xs, ArrayRef<Value> xTokens,
       for (int64_t r = 0; r < tn; ++r)
         sums.push_back(vector::ReductionOp::create(
             b, loc, vector::CombiningKind::ADD,
-            kLoop.getResult(m * perWeight + j * tn + r),
+            accs[m * perWeight + j * tn + r],
             arith::FastMathFlags::reassoc));
       rowsOut.push_back(vector::FromElementsOp::create(b, loc, rowType, sums));
     }

@@ -84,9 +84,38 @@ private:
   /// buffer, or into `into` from its row `firstRow` on.
   Value prologueRows(ArrayRef<Value> tokens, Value into = {}, Value firstRow = {});
 
+  /// A weight as a kernel reads it: values, and for a quantized one its
+  /// scales (one per `group` columns of a row).
+  struct Weight {
+    Value values, scales;
+    int64_t group = 0;
+  };
+  /// The contraction's weights: its own, and a fused pair's second.
+  SmallVector<Weight> kernelWeights();
+
   /// A vector<vl> of weights widened exactly to f32 (bf16 is the high half
   /// of an f32: zero-extend and shift).
   Value widen(Value v);
+
+  /// The vector<vl> of `w`'s row `row` at column `k`, as f32: widened, or
+  /// decoded and multiplied by `scale` (scaleOf's splat for this row and
+  /// group).
+  Value load(const Weight &w, Value row, Value k, Value scale);
+
+  /// The splat a decoded vector of `w`'s row `row` is multiplied by in the
+  /// group of columns that starts at `k0`: the row's scale of that group
+  /// times the decoder's own factor (e4m3: 2^120; int8: none).
+  Value scaleOf(const Weight &w, Value row, Value k0);
+
+  /// The K loop of a register block, over [0, kExtent) a vector at a time,
+  /// carrying `init`: `body(k, scales, carried)` returns the next carried
+  /// values. `rows` are the (weight, row) pairs the body reads; with a
+  /// quantized weight the loop runs by groups of columns and `scales[i]`
+  /// is scaleOf(rows[i]) for the current group (empty otherwise).
+  SmallVector<Value> sweepK(
+      int64_t kExtent, ValueRange init,
+      ArrayRef<std::pair<Weight, Value>> rows,
+      function_ref<SmallVector<Value>(Value, ArrayRef<Value>, ValueRange)> body);
 
   Value read(Value source, ValueRange indices, Type elt);
 
@@ -124,7 +153,7 @@ public:
   Value emitGatherCombine(int64_t rows);
 
 private:
-  SmallVector<Value> blockWeights; ///< a gather's slices for this block
+  SmallVector<Weight> blockWeights; ///< a gather's slices for this block
   OpBuilder &b;
   Location loc;
   const Contraction &c;

@@ -10,6 +10,7 @@
 #include "ContractionKernels.h"
 
 #include "mlir/Dialect/Arith/Utils/Utils.h"
+#include "mlir/Dialect/Utils/StaticValueUtils.h"
 
 namespace mlir::qnext::kernels {
 
@@ -42,6 +43,54 @@ Value multipliedBy(linalg::GenericOp op, unsigned xArg) {
 
 /// The weight types a kernel widens: f32, bf16, f16.
 bool isWeightElement(Type t) { return t.isF32() || t.isBF16() || t.isF16(); }
+
+/// `c.w` as stored: a qnext.dequantize's values and scales.
+void readStored(Contraction &c) {
+  if (auto dq = c.w.getDefiningOp<DequantizeOp>()) {
+    c.w = dq.getValues();
+    c.scales = dq.getScales();
+    c.group = dq.getGroup();
+  }
+}
+
+/// extract_slice(dequantize(v, s)) -> dequantize(extract_slice(v),
+/// extract_slice(s)) when the slice keeps whole rows (all of the last
+/// dimension, unit strides): the scales are sliced at the same rows.
+struct SliceOfDequantize : OpRewritePattern<tensor::ExtractSliceOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(tensor::ExtractSliceOp slice,
+                                PatternRewriter &rw) const override {
+    auto dq = slice.getSource().getDefiningOp<DequantizeOp>();
+    if (!dq)
+      return failure();
+    auto source = cast<RankedTensorType>(dq.getType());
+    int64_t last = source.getRank() - 1;
+    SmallVector<OpFoldResult> offsets = slice.getMixedOffsets();
+    SmallVector<OpFoldResult> sizes = slice.getMixedSizes();
+    auto resultType = slice.getType();
+    if (!slice.hasUnitStride() || !isConstantIntValue(offsets[last], 0) ||
+        !isConstantIntValue(sizes[last], source.getDimSize(last)) ||
+        resultType.getRank() == 0 ||
+        resultType.getShape().back() != source.getDimSize(last))
+      return failure();
+    auto scalesType = cast<RankedTensorType>(dq.getScales().getType());
+    SmallVector<OpFoldResult> scaleSizes = sizes;
+    scaleSizes[last] = rw.getIndexAttr(scalesType.getDimSize(last));
+    SmallVector<int64_t> scaleShape(resultType.getShape());
+    scaleShape.back() = scalesType.getDimSize(last);
+    Location loc = slice.getLoc();
+    Value values = tensor::ExtractSliceOp::create(
+        rw, loc,
+        resultType.clone(getElementTypeOrSelf(dq.getValues().getType())),
+        dq.getValues(), offsets, sizes, slice.getMixedStrides());
+    Value scales = tensor::ExtractSliceOp::create(
+        rw, loc, RankedTensorType::get(scaleShape, rw.getF32Type()), dq.getScales(),
+        offsets, scaleSizes, slice.getMixedStrides());
+    rw.replaceOpWithNewOp<DequantizeOp>(slice, resultType, values, scales,
+                                        dq.getGroupAttr());
+    return success();
+  }
+};
 
 /// The gather contraction of one token (see Contraction):
 ///   (t, s, n, k): x (t, k) or (t, s, k), selector (t, s) -> y (t, s, n)
@@ -82,6 +131,7 @@ std::optional<Contraction> matchGather(linalg::GenericOp op) {
       !k || k.getDim() != 3)
     return std::nullopt;
   c.w = extract.getTensor();
+  readStored(c);
 
   auto xType = dyn_cast<RankedTensorType>(c.x.getType());
   auto wType = llvm::cast<RankedTensorType>(c.w.getType());
@@ -89,7 +139,8 @@ std::optional<Contraction> matchGather(linalg::GenericOp op) {
   Type wElt = wType.getElementType();
   if (!xType || !xType.getElementType().isF32() ||
       !yType.getElementType().isF32() || !yType.hasStaticShape() ||
-      yType.getDimSize(0) != 1 || !wType.hasStaticShape() || !isWeightElement(wElt))
+      yType.getDimSize(0) != 1 || !wType.hasStaticShape() ||
+      !(isWeightElement(wElt) || c.scales))
     return std::nullopt;
   c.slots = yType.getDimSize(1);
   c.n = wType.getDimSize(1);
@@ -140,13 +191,14 @@ std::optional<Contraction> match(linalg::GenericOp op) {
   // Body: yield out + x * ext(w) (either operand order).
   if (multipliedBy(op, xArg) != op.getRegion().front().getArgument(wArg))
     return std::nullopt;
+  readStored(c);
 
   auto xType = cast<RankedTensorType>(c.x.getType());
   auto wType = cast<RankedTensorType>(c.w.getType());
   auto yType = cast<RankedTensorType>(c.init.getType());
   Type wElt = wType.getElementType();
   if (!xType.getElementType().isF32() || !yType.getElementType().isF32() ||
-      !isWeightElement(wElt) || wType.isDynamicDim(1))
+      !(isWeightElement(wElt) || c.scales) || wType.isDynamicDim(1))
     return std::nullopt;
   c.n = wType.getDimSize(0);
   c.k = wType.getDimSize(1);
@@ -206,6 +258,7 @@ std::optional<Kernel> matchEpilogue(linalg::GenericOp e) {
   if (cs[0]->op == cs[1]->op || cs[0]->x != cs[1]->x ||
       cs[0]->selector != cs[1]->selector ||
       cs[0]->w.getType() != cs[1]->w.getType() ||
+      !cs[0]->scales != !cs[1]->scales || cs[0]->group != cs[1]->group ||
       ShapedType::isDynamic(cs[0]->n) ||
       cs[0]->op.getResult(0).getType() != e.getResult(0).getType())
     return std::nullopt;
@@ -281,7 +334,7 @@ void matchSharedExpert(Kernel &k, int64_t vl) {
     return;
   std::optional<Contraction> d = match(down);
   if (!d || !d->multiToken || !isZeroFill(d->init) || d->n != k.c.n ||
-      d->k % vl != 0 ||
+      !fitsVectors(*d, vl) ||
       cast<RankedTensorType>(d->x.getType()).getShape() !=
           ArrayRef<int64_t>{1, d->k} ||
       add.getResult(0).getType() != routed.getType())
@@ -347,6 +400,10 @@ std::optional<Kernel> matchPrologue(const Contraction &c, int64_t vl) {
     return std::nullopt;
   }
   return Kernel{c, std::nullopt, {}, p, collapse};
+}
+
+void populateSliceDequantizePatterns(RewritePatternSet &patterns) {
+  patterns.add<SliceOfDequantize>(patterns.getContext());
 }
 
 } // namespace mlir::qnext::kernels

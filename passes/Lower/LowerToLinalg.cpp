@@ -543,9 +543,11 @@ struct LowerToLinalgPass
                            math::MathDialect, scf::SCFDialect,
                            tensor::TensorDialect>();
     // Layer ops must be decomposed first; params and the weight-layout ops
-    // stay (they are resolved when weights are packed).
+    // stay (they are resolved when weights are packed), and so does
+    // dequantize (the contraction kernels decode its values).
     target.addIllegalDialect<QNextDialect>();
-    target.addLegalOp<ParamOp, SplitQKVZOp, SplitBAOp, ConcatWeightsOp>();
+    target.addLegalOp<ParamOp, SplitQKVZOp, SplitBAOp, ConcatWeightsOp,
+                      DequantizeOp>();
     if (failed(applyPartialConversion(getOperation(), target,
                                       std::move(patterns))))
       signalPassFailure();

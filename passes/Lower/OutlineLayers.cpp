@@ -74,7 +74,9 @@ struct OutlineLayersPass
 
   void outline(SymbolTable &symbols, func::FuncOp func, const Run &run) {
     // The layer's weights, and what is computed from weights alone (splits,
-    // concatenations, reshapes), stay with the caller, which binds them.
+    // concatenations, reshapes), stay with the caller, which binds them. A
+    // qnext.dequantize goes into the function: its kernels read the values
+    // and scales.
     llvm::SmallPtrSet<Operation *, 16> weights;
     auto isWeight = [&](Value v) {
       Operation *def = v.getDefiningOp();
@@ -82,7 +84,8 @@ struct OutlineLayersPass
     };
     for (Operation *op : run.ops) {
       bool fromWeights =
-          op->getNumOperands() > 0 && op->getNumRegions() == 0 &&
+          !isa<DequantizeOp>(op) && op->getNumOperands() > 0 &&
+          op->getNumRegions() == 0 &&
           isMemoryEffectFree(op) &&
           llvm::any_of(op->getOperands(), isWeight) &&
           llvm::all_of(op->getOperands(), [&](Value v) {

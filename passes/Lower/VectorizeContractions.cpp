@@ -9,6 +9,7 @@
 #include "ContractionKernels.h"
 
 #include "mlir/IR/PatternMatch.h"
+#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 
 namespace mlir::qnext {
 #define GEN_PASS_DEF_VECTORIZECONTRACTIONS
@@ -35,6 +36,13 @@ struct VectorizeContractionsPass
                                 "not negative");
       return signalPassFailure();
     }
+    // A quantized weight's slices read its values and scales.
+    {
+      RewritePatternSet patterns(&getContext());
+      populateSliceDequantizePatterns(patterns);
+      if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
+        return signalPassFailure();
+    }
     // Fused pairs first (their contractions are not kernels of their own),
     // then every other contraction. Each is matched again right before it
     // is emitted: an earlier kernel may have replaced what it reads.
@@ -46,7 +54,7 @@ struct VectorizeContractionsPass
     IRRewriter rewriter(&getContext());
     for (linalg::GenericOp op : epilogues)
       if (std::optional<Kernel> k = matchEpilogue(op);
-          k && k->c.k % vectorWidth == 0)
+          k && fitsVectors(k->c, vectorWidth))
         emit(rewriter, *k);
     // The routed experts' weighted combines, each with its gather.
     SmallVector<linalg::GenericOp> combines;
@@ -55,13 +63,14 @@ struct VectorizeContractionsPass
         combines.push_back(op);
     });
     for (linalg::GenericOp op : combines)
-      if (std::optional<Kernel> k = matchCombine(op); k && k->c.k % vectorWidth == 0) {
+      if (std::optional<Kernel> k = matchCombine(op);
+          k && fitsVectors(k->c, vectorWidth)) {
         matchSharedExpert(*k, vectorWidth);
         emit(rewriter, *k);
       }
     getOperation()->walk([&](linalg::GenericOp op) {
       if (std::optional<Contraction> c = match(op)) {
-        if (c->k % vectorWidth == 0)
+        if (fitsVectors(*c, vectorWidth))
           contractions.push_back(op);
         else
           ++numSkipped;
@@ -75,6 +84,23 @@ struct VectorizeContractionsPass
     // The groups' tags are consumed: what was not fused (a shape the
     // kernels do not take) is lowered as it would be unfused.
     getOperation()->walk([](Operation *op) { op->removeAttr(kFusionAttrName); });
+    // A quantized weight is decoded by the kernels that read it, never
+    // materialised: one that something else still reads is an error.
+    WalkResult unread = getOperation()->walk([&](mlir::qnext::DequantizeOp dq) {
+      if (dq->use_empty()) {
+        dq->erase();
+        return WalkResult::advance();
+      }
+      InFlightDiagnostic diag = dq.emitError()
+          << "qnext-vectorize-contractions: this quantized weight is read by an "
+             "op no kernel decodes (a kernel takes K and the group in whole "
+             "vectors of "
+          << int64_t(vectorWidth) << ")";
+      diag.attachNote((*dq->getUsers().begin())->getLoc()) << "read here";
+      return WalkResult::interrupt();
+    });
+    if (unread.wasInterrupted())
+      signalPassFailure();
   }
 
   void emit(IRRewriter &rewriter, Kernel k) {

@@ -25,7 +25,9 @@ namespace mlir::qnext {
 /// "model.language_model.layers.0.mlp.experts.{e}.gate_proj.weight" ->
 /// "experts.gate_proj"; "lm_head.weight" -> "lm_head".
 inline std::string shortWeightName(StringRef name) {
-  name.consume_back(".weight");
+  // An FP8 weight's block scales are named by their weight.
+  if (!name.consume_back(".weight_scale_inv"))
+    name.consume_back(".weight");
   size_t layers = name.find("layers.");
   if (layers != StringRef::npos) {
     StringRef rest = name.drop_front(layers + 7).drop_while(llvm::isDigit);
@@ -59,6 +61,8 @@ inline std::string weightNameOf(Value value) {
   Operation *def = value.getDefiningOp();
   if (auto param = dyn_cast_or_null<ParamOp>(def))
     return shortWeightName(param.getName());
+  if (auto dq = dyn_cast_or_null<DequantizeOp>(def))
+    return weightNameOf(dq.getValues());
   if (isa_and_nonnull<SplitQKVZOp, SplitBAOp, tensor::CollapseShapeOp,
                       tensor::ExpandShapeOp, tensor::ExtractSliceOp>(def))
     return weightNameOf(def->getOperand(0));

@@ -161,12 +161,23 @@ cl::opt<bool> allowNonfinite(
     cl::desc("Compile weights that hold NaN or infinity (by default an error "
              "naming the tensor and the first such index)"),
     cl::cat(category));
+cl::opt<std::string> weights(
+    "weights",
+    cl::desc("How the decoder layers' projections are stored: 'stored' "
+             "(default: as in the checkpoint, FP8 included), 'int8' or "
+             "'int8:GROUP' (symmetric int8 with one f32 scale per GROUP "
+             "columns of a row, default 128, made while packing from F32, "
+             "BF16, F16 or FP8 weights; embeddings, lm_head, norms, the router, "
+             "the shared-expert gate and DeltaNet's small tensors stay as "
+             "stored). CPU target only"),
+    cl::value_desc("format"), cl::init("stored"), cl::cat(category));
 cl::opt<std::string> exportDequantized(
     "export-dequantized",
     cl::desc("Instead of compiling: write the checkpoint to DIR with its FP8 "
              "weights dequantized exactly to F32 (scales applied, config.json "
-             "without quantization_config), the reference a quantized model "
-             "is held to"),
+             "without quantization_config) and, with --weights=int8, the "
+             "weights it quantizes as the artifact computes with them: the "
+             "reference a quantized model is held to"),
     cl::value_desc("dir"), cl::cat(category));
 cl::opt<bool> quiet("q",
                     cl::desc("Quiet: no progress line and no summary line "
@@ -244,6 +255,7 @@ int main(int argc, char **argv) {
   options.emulateGPU = emulateGPU;
   options.allowNonfinite = allowNonfinite;
   options.exportDequantized = exportDequantized;
+  options.weights = weights;
   options.quiet = quiet;
   // Unset: --target=cuda compiles its host code for baseline x86-64.
   if (cpu.getNumOccurrences())

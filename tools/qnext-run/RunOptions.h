@@ -2,7 +2,8 @@
 //
 // qnext-run.cpp reads the command line into RunOptions and picks a mode:
 // ids in and ids out (TokensMode.cpp), text and chat (TextMode.cpp), or the
-// comparison of two artifacts layer by layer (Bisect.cpp). Each mode runs
+// comparison of two artifacts layer by layer (Bisect.cpp); --info describes
+// the artifact (Info.cpp). Each mode runs
 // the model through the runtime's one generation loop (qnext/Generate.h)
 // or, for the bisection, its taps entry point.
 //
@@ -30,7 +31,7 @@ struct RunOptions {
   std::string logitsOut, referenceLogits;
   OutputKind logitsKind = OutputKind::Replace; ///< how --logits-out is written
   double tolerance = 1e-3;
-  bool verify = false, memory = false;
+  bool verify = false, memory = false, info = false;
   std::string bisectAgainst;
   double bisectTolerance = 1e-3;
 
@@ -54,6 +55,8 @@ struct RunOptions {
 int runTokens(const RunOptions &options, qnext_model *model, int threadsUsed);
 int runText(const RunOptions &options, qnext_model *model, int threadsUsed);
 int runBisect(const RunOptions &options, qnext_model *model, int threadsUsed);
+/// --info: the model, the target and the weights by format; no code loaded.
+int runInfo(const RunOptions &options);
 
 /// What the modes share.
 /// fail() with a runtime error string, which it releases.

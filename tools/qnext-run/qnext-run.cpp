@@ -160,6 +160,11 @@ int main(int argc, char **argv) {
                  "--bisect-against: largest |difference| allowed, relative to the "
                  "largest |value| of the tap (default 1e-3)")
       ->group(run);
+  app.add_flag("--info", o.info,
+               "Print the model, the target and the weights by format (tensors, "
+               "bytes, bits per weight, a quantized format with its scales) and "
+               "exit; runs nothing")
+      ->group(run);
   app.add_flag("--memory", o.memory,
                "Print the process's anonymous resident memory after prefill and "
                "after decode, and the size of the caches")
@@ -216,6 +221,8 @@ int main(int argc, char **argv) {
   o.repetitionGiven = given[4]->count() > 0;
   o.presenceGiven = given[5]->count() > 0;
 
+  if (o.info)
+    return runInfo(o);
   if (o.tokens.empty() == (o.prompt.empty() && !o.chat))
     return fail(o.tokens.empty() ? "give --tokens, --prompt or --chat"
                                  : "--tokens excludes --prompt and --chat");

@@ -123,8 +123,14 @@ struct CompileOptions {
   /// Compile weights that hold NaN or infinity (otherwise an error naming
   /// the tensor and the first such index).
   bool allowNonfinite = false;
+  /// How the projections' weights are stored: "stored" (as in the
+  /// checkpoint), "int8" or "int8:GROUP" (quantized while packing;
+  /// include/qnext/Model/Quantize.h).
+  std::string weights = "stored";
   /// Instead of compiling: write the checkpoint to this folder with its FP8
-  /// weights dequantized to F32 (include/qnext/Model/Dequantize.h).
+  /// weights (and, with `weights`, the weights it quantizes, as the
+  /// artifact computes with them) dequantized to F32
+  /// (include/qnext/Model/Dequantize.h).
   std::string exportDequantized;
   /// No progress line (shown on a terminal only) and no summary line
   /// ("wrote model.qnx: ...") on success; warnings and errors still print.

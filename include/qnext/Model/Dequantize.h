@@ -2,14 +2,17 @@
 //
 // `qnext-compile --export-dequantized DIR`: the checkpoint with every FP8
 // weight dequantized exactly to F32 (its block scale applied, the scale
-// tensor dropped) and every other tensor copied as stored, config.json
-// without its quantization_config. Compiled with the float path, it is the
+// tensor dropped), with --weights=int8 every weight that option quantizes
+// written as quantized and dequantized, and every other tensor copied as
+// stored, config.json without its quantization_config. Compiled with the float path, it is the
 // reference a quantized artifact is held to (the golden contract).
 //
 //===----------------------------------------------------------------------===//
 
 #ifndef QNEXT_MODEL_DEQUANTIZE_H
 #define QNEXT_MODEL_DEQUANTIZE_H
+
+#include "qnext/Model/Quantize.h"
 
 #include "llvm/ADT/STLFunctionalExtras.h"
 #include "llvm/Support/Error.h"
@@ -21,6 +24,7 @@ namespace qnext {
 
 struct DequantizeSummary {
   size_t dequantized = 0; ///< FP8 tensors written as F32
+  size_t quantized = 0;   ///< tensors quantized (--weights) and written as F32
   size_t copied = 0;      ///< tensors written as stored
   uint64_t bytes = 0;     ///< of model.safetensors
 };
@@ -31,8 +35,12 @@ struct DequantizeSummary {
 /// not hold a config.json yet. Each file is written under a temporary name
 /// and renamed; config.json last. A NaN in a weight is an error unless
 /// `allowNonfinite`. `progress(done, total)` is called as bytes are written.
+/// With a quantizing `format`, the tensors qnext-compile --weights would
+/// quantize are written as the artifact computes with them (quantized, then
+/// dequantized to F32); a NaN in one of those is always an error.
 llvm::Expected<DequantizeSummary> writeDequantizedCheckpoint(
     const std::string &from, const std::string &to, bool allowNonfinite,
+    WeightFormat format = {},
     llvm::function_ref<void(uint64_t, uint64_t)> progress = {});
 
 } // namespace qnext

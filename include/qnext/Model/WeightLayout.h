@@ -23,6 +23,7 @@
 #define QNEXT_MODEL_WEIGHTLAYOUT_H
 
 #include "qnext/Model/Config.h"
+#include "qnext/Model/Quantize.h"
 #include "qnext/Model/SafeTensors.h"
 
 #include "mlir/IR/Builders.h"
@@ -69,6 +70,9 @@ public:
   llvm::Error detectExpertLayouts(const Checkpoint &checkpoint);
   /// Every MoE layer in `layout` (qnext-synth --expert-layout).
   void setExpertLayouts(ExpertLayout layout);
+  /// How the projections are stored (qnext-compile --weights): quantized
+  /// ones become a qnext.dequantize of their values and scales.
+  void setWeightFormat(WeightFormat f) { format = f; }
   ExpertLayout expertLayout(int64_t layer) const { return expertLayouts[layer]; }
 
   /// Every tensor the forward pass reads, in checkpoint order of layers.
@@ -116,9 +120,24 @@ public:
                        const std::string &where, llvm::StringSet<> &expected) const;
 
 private:
+  /// The weight operand of checkpoint tensor `name`: a qnext.param, or for
+  /// an F8_E4M3 tensor a qnext.dequantize of its values and block scales.
   mlir::Value param(mlir::OpBuilder &b, mlir::Location loc,
                     const std::string &name,
                     llvm::ArrayRef<int64_t> shape) const;
+  /// The block scales of FP8 tensor `name` of `shape`: one row per weight
+  /// row, one column per block of columns (qnext.param with block_rows).
+  mlir::Value fp8Scales(mlir::OpBuilder &b, mlir::Location loc,
+                        const std::string &name,
+                        llvm::ArrayRef<int64_t> shape) const;
+  mlir::Value decode(mlir::OpBuilder &b, mlir::Location loc, mlir::Value values,
+                     mlir::Value scales, int64_t group) const;
+  /// `transform` (a layout op on rows) applied to `weight`, or to a
+  /// dequantized weight's values and scales alike and decoded again.
+  llvm::SmallVector<mlir::Value>
+  rowTransform(mlir::OpBuilder &b, mlir::Location loc, mlir::Value weight,
+               llvm::function_ref<llvm::SmallVector<mlir::Value>(mlir::Value)>
+                   transform) const;
   std::string layerPrefix(int64_t layer) const;
   /// " (config.json leaves fields out, ...: F = V, ...)" naming the
   /// defaulted fields that decide `tensor`'s name or shape, else "".
@@ -126,6 +145,7 @@ private:
 
   const ModelConfig &config;
   std::function<mlir::Type(llvm::StringRef)> elementType;
+  WeightFormat format; ///< qnext-compile --weights
   std::vector<ExpertLayout> expertLayouts; ///< one per layer
   std::vector<bool> expertsSeen; ///< per layer: detection found any expert tensor
 };

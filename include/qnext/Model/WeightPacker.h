@@ -18,6 +18,8 @@
 #include "llvm/ADT/STLFunctionalExtras.h"
 #include "llvm/Support/Error.h"
 
+#include <array>
+
 namespace qnext {
 
 struct PackedTensor {
@@ -32,11 +34,22 @@ struct PackedTensor {
   /// (qnext.concat_weights); `name` joins their names with '+'.
   std::vector<PackedTensor> parts;
   int64_t dim = 0;
+  /// A quantized weight's block scales: one checkpoint row (F32, BF16 or
+  /// F16) per `blockRows` rows of this f32 tensor, repeated and widened
+  /// before any transform; 0 otherwise.
+  int64_t blockRows = 0;
+  /// A weight qnext quantizes to int8 (#qnext.quantize): columns per scale,
+  /// and whether this tensor is the scales (else the values); 0 otherwise.
+  int64_t quantGroup = 0;
+  bool quantScales = false;
 };
 
 struct WeightPlan {
   std::vector<PackedTensor> tensors; ///< in offset order
   uint64_t size = 0;
+  /// The checkpoint's FP8 block (config.json's weight_block_size), for FP8
+  /// tensors the packer quantizes to int8.
+  std::array<int64_t, 2> fp8Block = {128, 128};
 };
 
 /// Reads `qnext.weights` / `qnext.weights_size` from a module that went

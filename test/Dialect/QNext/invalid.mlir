@@ -38,10 +38,10 @@ func.func @f() {
 
 // -----
 
-// param: integer dtype
+// param: a dtype no weight is stored in
 func.func @f() {
-  // expected-error @+1 {{result #0 must be statically shaped tensor of 32-bit float or bfloat16 type or 16-bit float values}}
-  %w = qnext.param "w" : tensor<4xi8>
+  // expected-error @+1 {{result #0 must be statically shaped tensor of 32-bit float or bfloat16 type or 16-bit float or f8E4M3FN type or 8-bit signless integer values}}
+  %w = qnext.param "w" : tensor<4xi16>
   return
 }
 
@@ -2018,8 +2018,8 @@ module attributes {qnext.weights = [#qnext.weight<name = "w", type = tensor<4xf3
 // -----
 
 // #qnext.weight: a dtype the packer does not produce
-// expected-error @+1 {{#qnext.weight 'w': type 'tensor<4xi8>' is not a static tensor of f32, bf16 or f16}}
-module attributes {qnext.weights = [#qnext.weight<name = "w", type = tensor<4xi8>, transform = none, offset = 0, bytes = 4>], qnext.weights_size = 64 : i64} {
+// expected-error @+1 {{#qnext.weight 'w': type 'tensor<4xi16>' is not a static tensor of f32, bf16, f16, f8E4M3FN or i8}}
+module attributes {qnext.weights = [#qnext.weight<name = "w", type = tensor<4xi16>, transform = none, offset = 0, bytes = 8>], qnext.weights_size = 64 : i64} {
 }
 
 // -----
@@ -2079,3 +2079,98 @@ func.func @f(%x: tensor<?x64xf32>) {
 // qnext.weight: a non-empty string
 // expected-error @+1 {{'qnext.weight' must be a non-empty string}}
 func.func private @f(%w: tensor<4x4xbf16> {qnext.weight = 3 : i64})
+
+// -----
+
+// param: block scales are f32
+func.func @f() {
+  // expected-error @+1 {{'qnext.param' op block scales (block_rows) are an f32 tensor of rank >= 2, got 'tensor<4x2xbf16>'}}
+  %s = qnext.param "w_scale_inv" {block_rows = 128 : i64} : tensor<4x2xbf16>
+  return
+}
+
+// -----
+
+// param: block_rows positive
+func.func @f() {
+  // expected-error @+1 {{'qnext.param' op block_rows must be positive, got 0}}
+  %s = qnext.param "w_scale_inv" {block_rows = 0 : i64} : tensor<4x2xf32>
+  return
+}
+
+// -----
+
+// dequantize: one scale per group of a row
+func.func @f(%q: tensor<200x256xf8E4M3FN>, %s: tensor<200x1xf32>) -> tensor<200x256xf32> {
+  // expected-error @+1 {{'qnext.dequantize' op scales must have one row per weight row and one column per group of 128 columns ('tensor<200x2xf32>'), got 'tensor<200x1xf32>'}}
+  %w = qnext.dequantize %q, %s {group = 128 : i64} : tensor<200x256xf8E4M3FN>, tensor<200x1xf32> -> tensor<200x256xf32>
+  return %w : tensor<200x256xf32>
+}
+
+// -----
+
+// dequantize: a positive group
+func.func @f(%q: tensor<4x256xf8E4M3FN>, %s: tensor<4x2xf32>) -> tensor<4x256xf32> {
+  // expected-error @+1 {{'qnext.dequantize' op group must be positive, got 0}}
+  %w = qnext.dequantize %q, %s {group = 0 : i64} : tensor<4x256xf8E4M3FN>, tensor<4x2xf32> -> tensor<4x256xf32>
+  return %w : tensor<4x256xf32>
+}
+
+// -----
+
+// dequantize: the result has the values' shape
+func.func @f(%q: tensor<4x256xf8E4M3FN>, %s: tensor<4x2xf32>) -> tensor<4x128xf32> {
+  // expected-error @+1 {{'qnext.dequantize' op result shape 'tensor<4x128xf32>' differs from the values' 'tensor<4x256xf8E4M3FN>'}}
+  %w = qnext.dequantize %q, %s {group = 128 : i64} : tensor<4x256xf8E4M3FN>, tensor<4x2xf32> -> tensor<4x128xf32>
+  return %w : tensor<4x128xf32>
+}
+
+// -----
+
+// dequantize: values in a quantized format
+func.func @f(%q: tensor<4x256xbf16>, %s: tensor<4x2xf32>) -> tensor<4x256xf32> {
+  // expected-error @+1 {{'qnext.dequantize' op operand #0 must be statically shaped tensor of f8E4M3FN type or 8-bit signless integer values}}
+  %w = qnext.dequantize %q, %s {group = 128 : i64} : tensor<4x256xbf16>, tensor<4x2xf32> -> tensor<4x256xf32>
+  return %w : tensor<4x256xf32>
+}
+
+// -----
+
+// #qnext.weight: block_rows on f32 scales
+// expected-error @+1 {{#qnext.weight 'w_scale_inv': block_rows 128 (a block scale's rows) must be positive, on f32}}
+module attributes {qnext.weights = [#qnext.weight<name = "w_scale_inv", type = tensor<4x2xbf16>, transform = none, offset = 0, bytes = 16, block_rows = 128>], qnext.weights_size = 64 : i64} {
+}
+
+// -----
+
+// param: int8 values are i8
+func.func @f() {
+  // expected-error @+1 {{'qnext.param' op a quantized weight's values are an i8 tensor of rank >= 2 without block_rows, got 'tensor<4x128xf32>'}}
+  %w = qnext.param "w" {quantize = #qnext.quantize<int8, 128, values>} : tensor<4x128xf32>
+  return
+}
+
+// -----
+
+// param: int8 scales are f32
+func.func @f() {
+  // expected-error @+1 {{'qnext.param' op a quantized weight's scales are an f32 tensor of rank >= 2 without block_rows, got 'tensor<4x1xi8>'}}
+  %w = qnext.param "w" {quantize = #qnext.quantize<int8, 128, scales>} : tensor<4x1xi8>
+  return
+}
+
+// -----
+
+// #qnext.quantize: a positive group
+func.func @f() {
+  // expected-error @+1 {{#qnext.quantize: group 0 is not positive}}
+  %w = qnext.param "w" {quantize = #qnext.quantize<int8, 0, values>} : tensor<4x128xi8>
+  return
+}
+
+// -----
+
+// #qnext.weight: a quantized part in its type
+// expected-error @+1 {{#qnext.weight 'w': a quantized weight's scales are 'f32', without block_rows}}
+module attributes {qnext.weights = [#qnext.weight<name = "w", type = tensor<4x1xi8>, transform = none, offset = 0, bytes = 4, quantize = #qnext.quantize<int8, 128, scales>>], qnext.weights_size = 64 : i64} {
+}

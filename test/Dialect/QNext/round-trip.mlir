@@ -14,6 +14,41 @@ func.func @params() -> (tensor<128x128xbf16>, tensor<8x64x128xbf16>) {
   return %w, %g : tensor<128x128xbf16>, tensor<8x64x128xbf16>
 }
 
+// An FP8 weight: its values, its block scales (one row per weight row) and
+// the dequantize the projections read; the layout ops take both.
+// CHECK-LABEL: func.func @quantized
+func.func @quantized() -> (tensor<200x256xf32>, tensor<8x64x128xf32>, tensor<256x128xf8E4M3FN>) {
+  // CHECK: %[[Q:.*]] = qnext.param "model.layers.0.self_attn.o_proj.weight" : tensor<200x256xf8E4M3FN>
+  %q = qnext.param "model.layers.0.self_attn.o_proj.weight" : tensor<200x256xf8E4M3FN>
+  // CHECK: %[[S:.*]] = qnext.param "model.layers.0.self_attn.o_proj.weight_scale_inv" {block_rows = 128 : i64} : tensor<200x2xf32>
+  %s = qnext.param "model.layers.0.self_attn.o_proj.weight_scale_inv" {block_rows = 128 : i64} : tensor<200x2xf32>
+  // CHECK: qnext.dequantize %[[Q]], %[[S]] {group = 128 : i64} : tensor<200x256xf8E4M3FN>, tensor<200x2xf32> -> tensor<200x256xf32>
+  %w = qnext.dequantize %q, %s {group = 128 : i64} : tensor<200x256xf8E4M3FN>, tensor<200x2xf32> -> tensor<200x256xf32>
+  // A stack of experts, a partial group (100 columns in groups of 64).
+  %eq = qnext.param "model.layers.0.mlp.experts.{e}.gate_proj.weight" : tensor<8x64x128xf8E4M3FN>
+  %es = qnext.param "model.layers.0.mlp.experts.{e}.gate_proj.weight_scale_inv" {block_rows = 128 : i64} : tensor<8x64x1xf32>
+  // CHECK: qnext.dequantize %{{.*}}, %{{.*}} {group = 128 : i64} : tensor<8x64x128xf8E4M3FN>, tensor<8x64x1xf32> -> tensor<8x64x128xf32>
+  %e = qnext.dequantize %eq, %es {group = 128 : i64} : tensor<8x64x128xf8E4M3FN>, tensor<8x64x1xf32> -> tensor<8x64x128xf32>
+  %qkvz = qnext.param "model.layers.0.linear_attn.in_proj_qkvz.weight" : tensor<384x128xf8E4M3FN>
+  // CHECK: qnext.split_qkvz %{{.*}} {{.*}} : tensor<384x128xf8E4M3FN> -> tensor<256x128xf8E4M3FN>, tensor<128x128xf8E4M3FN>
+  %qkv, %z = qnext.split_qkvz %qkvz {num_key_heads = 2 : i64, num_value_heads = 4 : i64,
+                                     key_head_dim = 32 : i64, value_head_dim = 32 : i64}
+      : tensor<384x128xf8E4M3FN> -> tensor<256x128xf8E4M3FN>, tensor<128x128xf8E4M3FN>
+  return %w, %e, %qkv : tensor<200x256xf32>, tensor<8x64x128xf32>, tensor<256x128xf8E4M3FN>
+}
+
+// int8 made while packing: two parts of one tensor.
+// CHECK-LABEL: func.func @int8
+func.func @int8() -> tensor<64x200xf32> {
+  // CHECK: %[[Q:.*]] = qnext.param "w" {quantize = #qnext.quantize<int8, 128, values>} : tensor<64x200xi8>
+  %q = qnext.param "w" {quantize = #qnext.quantize<int8, 128, values>} : tensor<64x200xi8>
+  // CHECK: %[[S:.*]] = qnext.param "w" {quantize = #qnext.quantize<int8, 128, scales>} : tensor<64x2xf32>
+  %s = qnext.param "w" {quantize = #qnext.quantize<int8, 128, scales>} : tensor<64x2xf32>
+  // CHECK: qnext.dequantize %[[Q]], %[[S]] {group = 128 : i64} : tensor<64x200xi8>, tensor<64x2xf32> -> tensor<64x200xf32>
+  %w = qnext.dequantize %q, %s {group = 128 : i64} : tensor<64x200xi8>, tensor<64x2xf32> -> tensor<64x200xf32>
+  return %w : tensor<64x200xf32>
+}
+
 // CHECK-LABEL: func.func @weight_layout
 func.func @weight_layout(%qkvz: tensor<384x128xbf16>, %ba: tensor<8x128xbf16>)
     -> (tensor<256x128xbf16>, tensor<128x128xbf16>, tensor<4x128xbf16>, tensor<4x128xbf16>) {

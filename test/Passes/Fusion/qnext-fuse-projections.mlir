@@ -81,3 +81,31 @@ func.func @negative(%x: tensor<1x128xf32>, %y: tensor<1x128xf32>, %arg: tensor<4
   %4 = qnext.linear %y, %arg : tensor<1x128xf32>, tensor<4x128xbf16> -> tensor<1x4xf32>
   return %0, %1, %2, %3, %4 : tensor<1x4xf32>, tensor<1x4xf32>, tensor<1x4xf32>, tensor<1x4xf32>, tensor<1x4xf32>
 }
+
+// -----
+
+// FP8 weights fuse with FP8 weights of the same group: one dequantize of
+// the values side by side and of the scales side by side (a weight row and
+// its scales stay together). An F32 weight of the same input (what the
+// dequantize's result type also is) is stored otherwise and stays alone.
+// CHECK-LABEL: func.func @fp8
+// CHECK: %[[Q:.+]] = qnext.concat_weights %{{.+}}, %{{.+}} {dim = 0 : i64} : tensor<64x128xf8E4M3FN>, tensor<64x128xf8E4M3FN> -> tensor<128x128xf8E4M3FN>
+// CHECK: %[[S:.+]] = qnext.concat_weights %{{.+}}, %{{.+}} {dim = 0 : i64} : tensor<64x1xf32>, tensor<64x1xf32> -> tensor<128x1xf32>
+// CHECK: %[[W:.+]] = qnext.dequantize %[[Q]], %[[S]] {group = 128 : i64} : tensor<128x128xf8E4M3FN>, tensor<128x1xf32> -> tensor<128x128xf32>
+// CHECK: qnext.linear %{{.+}}, %[[W]] : tensor<1x128xf32>, tensor<128x128xf32> -> tensor<1x128xf32>
+// CHECK: qnext.linear %{{.+}}, %{{.+}} : tensor<1x128xf32>, tensor<64x128xf32> -> tensor<1x64xf32>
+// CHECK-NOT: qnext.concat_weights
+// CHECK: return
+func.func @fp8(%x: tensor<1x128xf32>) -> (tensor<1x64xf32>, tensor<1x64xf32>, tensor<1x64xf32>) {
+  %gq = qnext.param "gate.weight" : tensor<64x128xf8E4M3FN>
+  %gs = qnext.param "gate.weight_scale_inv" {block_rows = 128 : i64} : tensor<64x1xf32>
+  %g = qnext.dequantize %gq, %gs {group = 128 : i64} : tensor<64x128xf8E4M3FN>, tensor<64x1xf32> -> tensor<64x128xf32>
+  %uq = qnext.param "up.weight" : tensor<64x128xf8E4M3FN>
+  %us = qnext.param "up.weight_scale_inv" {block_rows = 128 : i64} : tensor<64x1xf32>
+  %u = qnext.dequantize %uq, %us {group = 128 : i64} : tensor<64x128xf8E4M3FN>, tensor<64x1xf32> -> tensor<64x128xf32>
+  %f = qnext.param "other.weight" : tensor<64x128xf32>
+  %0 = qnext.linear %x, %g : tensor<1x128xf32>, tensor<64x128xf32> -> tensor<1x64xf32>
+  %1 = qnext.linear %x, %u : tensor<1x128xf32>, tensor<64x128xf32> -> tensor<1x64xf32>
+  %2 = qnext.linear %x, %f : tensor<1x128xf32>, tensor<64x128xf32> -> tensor<1x64xf32>
+  return %0, %1, %2 : tensor<1x64xf32>, tensor<1x64xf32>, tensor<1x64xf32>
+}

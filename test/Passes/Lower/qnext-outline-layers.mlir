@@ -110,3 +110,25 @@ func.func @decode(%x: tensor<1x8xf32>, %w: tensor<8xbf16>) -> tensor<1x8xf32> {
   %b = arith.mulf %n, %sum {qnext.layer = #qnext.layer<1, full_attention>} : tensor<1x8xf32>
   return %b : tensor<1x8xf32>
 }
+
+// -----
+
+// An FP8 weight: its values and scales stay with the caller and are passed
+// in (both named by the weight); the dequantize goes into the function,
+// where the kernels read the two.
+// CHECK-LABEL: func.func private @decode.layers.0
+// CHECK-SAME: (%[[Q:[^ ]+]]: tensor<8x8xf8E4M3FN> {qnext.weight = "o_proj"}, %[[S:[^ ]+]]: tensor<8x1xf32> {qnext.weight = "o_proj"}, %{{[^ ]+}}: tensor<1x8xf32>) -> tensor<1x8xf32>
+// CHECK: %[[W:.+]] = qnext.dequantize %[[Q]], %[[S]]
+// CHECK: qnext.linear %{{.+}}, %[[W]]
+// CHECK-LABEL: func.func @decode
+// CHECK: qnext.param "model.layers.0.self_attn.o_proj.weight"
+// CHECK: qnext.param "model.layers.0.self_attn.o_proj.weight_scale_inv"
+// CHECK-NOT: qnext.dequantize
+// CHECK: call @decode.layers.0
+func.func @decode(%h: tensor<1x8xf32>) -> tensor<1x8xf32> {
+  %q = qnext.param "model.layers.0.self_attn.o_proj.weight" {qnext.layer = #qnext.layer<0, full_attention>} : tensor<8x8xf8E4M3FN>
+  %s = qnext.param "model.layers.0.self_attn.o_proj.weight_scale_inv" {block_rows = 128 : i64, qnext.layer = #qnext.layer<0, full_attention>} : tensor<8x1xf32>
+  %w = qnext.dequantize %q, %s {group = 128 : i64, qnext.layer = #qnext.layer<0, full_attention>} : tensor<8x8xf8E4M3FN>, tensor<8x1xf32> -> tensor<8x8xf32>
+  %y = qnext.linear %h, %w {qnext.layer = #qnext.layer<0, full_attention>} : tensor<1x8xf32>, tensor<8x8xf32> -> tensor<1x8xf32>
+  return %y : tensor<1x8xf32>
+}

@@ -36,6 +36,9 @@ def sh(*args):
 
 sh(synth, "--preset", "tiny", "--set", "num_hidden_layers=4", "--force", "-o", good)
 sh(compile_, good, "--parallel=false", "-o", artifact)
+good_fp8 = os.path.join(work, "good-fp8")  # the same model in Qwen's FP8 format
+sh(synth, "--preset", "tiny", "--set", "num_hidden_layers=4", "--dtype", "fp8", "--force",
+   "-o", good_fp8)
 
 
 def folder(name, edit=None, files=None):
@@ -110,6 +113,23 @@ def to_fp8(h, name, scale_shape=None):
             count *= d
         h[name + "_scale_inv"] = {"dtype": "F32", "shape": scale_shape,
                                   "data_offsets": [begin + n, begin + n + 4 * count]}
+
+
+def fp8_data(name, tensor, edit, base=None):
+    """A copy of the FP8 checkpoint (or of `base`) with the data of `tensor`
+    changed by edit(bytearray of its bytes, dtype)."""
+    path = os.path.join(work, name)
+    shutil.rmtree(path, ignore_errors=True)
+    shutil.copytree(base or good_fp8, path)
+    st = os.path.join(path, "model.safetensors")
+    header, data = read_st(st)
+    data = bytearray(data)
+    begin, end = header[tensor]["data_offsets"]
+    view = bytearray(data[begin:end])
+    edit(view, header[tensor]["dtype"])
+    data[begin:end] = view
+    write_st(st, header, bytes(data))
+    return path
 
 
 def sharded(name, index):
@@ -230,10 +250,6 @@ for name, mutate, expect in [
      lambda h: to_fp8(h, "model.layers.0.linear_attn.out_proj.weight", [2, 3]),
      r"tensor 'model\.layers\.0\.linear_attn\.out_proj\.weight_scale_inv' has shape \[2, 3\], "
      r"expected \[1, 1\] \(one scale per 128x128 block of \[128, 128\]\)"),
-    ("safetensors: FP8 weights, which no kernel decodes yet",
-     lambda h: to_fp8(h, "model.layers.0.linear_attn.out_proj.weight", [1, 1]),
-     r"checkpoint: 1 FP8 weight \(F8_E4M3 with block scales\) read and checked, but qnext "
-     r"does not yet generate the kernels that decode them; --export-dequantized DIR"),
     ("safetensors: offsets overlap",
      lambda h: h[sorted(k for k in h if k != "__metadata__")[1]].update(
          data_offsets=h[sorted(k for k in h if k != "__metadata__")[0]]["data_offsets"]),
@@ -241,6 +257,33 @@ for name, mutate, expect in [
 ]:
     n = name.replace(" ", "_").replace(":", "")
     case(name, [compile_, safetensors(n, mutate), "-o", out], expect, out)
+# FP8 data the kernels cannot decode: a NaN byte (even with
+# --allow-nonfinite: the decoding would read it as 480), a block scale
+# beyond the range the decoding folds into it.
+out_proj = "model.layers.0.linear_attn.out_proj.weight"
+for name, tensor, edit, flags, expect in [
+    ("safetensors: FP8 weight holding a NaN byte", out_proj,
+     lambda b, dt: b.__setitem__(37, 0x7F), [],
+     r"model\.safetensors: tensor 'model\.layers\.0\.linear_attn\.out_proj\.weight' holds NaN "
+     r"at index 37 \(an FP8 weight must be finite\)"),
+    ("safetensors: FP8 weight holding a NaN byte, --allow-nonfinite", out_proj,
+     lambda b, dt: b.__setitem__(5, 0xFF), ["--allow-nonfinite"],
+     r"holds NaN at index 5 \(an FP8 weight must be finite\)"),
+    ("safetensors: FP8 block scale of 300", out_proj + "_scale_inv",
+     lambda b, dt: b.__setitem__(slice(0, 4), struct.pack("<f", 300.0)), [],
+     r"model\.safetensors: tensor 'model\.layers\.0\.linear_attn\.out_proj\.weight_scale_inv' "
+     r"holds 300\.0+ at index 0: a block scale must be finite and below 256 in magnitude"),
+]:
+    n = name.replace(" ", "_").replace(":", "").replace(",", "")
+    case(name, [compile_, fp8_data(n, tensor, edit), *flags, "-o", out], expect, out)
+# A weight qnext quantizes must be finite, --allow-nonfinite or not (its
+# group's scale would be NaN).
+case("safetensors: NaN in a weight --weights=int8 quantizes",
+     [compile_, fp8_data("int8_nan", out_proj,
+                         lambda b, dt: b.__setitem__(slice(6, 8), b"\xc0\x7f"), base=good),
+      "--weights=int8", "--allow-nonfinite", "-o", out],
+     r"model\.safetensors: tensor 'model\.layers\.0\.linear_attn\.out_proj\.weight' holds NaN "
+     r"at index 3 \(a weight quantized to int8 must be finite\)", out)
 for name, raw, expect in [
     ("safetensors: shorter than 8 bytes", lambda b: b[:5], r"model\.safetensors: .*"),
     ("safetensors: header length past the end", lambda b: struct.pack("<Q", 1 << 50) + b[8:],

@@ -1,0 +1,159 @@
+// RUN: qnext-opt %s --split-input-file --qnext-vectorize-contractions --canonicalize --cse | FileCheck %s
+// RUN: not qnext-opt %s --split-input-file --qnext-vectorize-contractions="vector-width=48" 2>&1 | FileCheck %s --check-prefix=UNREAD
+
+// Contractions whose weight is a qnext.dequantize (FP8 values, one f32 scale
+// per group of a row's columns): the kernel reads the values and the scales
+// and decodes in registers; no dequantized weight is left.
+
+#matvec = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d1)>,
+           affine_map<(d0, d1) -> (d0)>]
+
+// One token, K = 320 in groups of 128: per row, a loop over the two whole
+// groups (the row's scale read once per group, times 2^120, splat), each
+// with a K loop over its 16 vectors of 8; then the partial group of 64
+// columns the same way. A vector of e4m3 is sign-extended to i32, shifted
+// left by 20 and masked (sign bit, 4 exponent and 3 mantissa bits), read
+// as f32 and multiplied by the splat.
+// CHECK-LABEL: func.func @matvec_fp8
+// CHECK-SAME: (%[[Q:.+]]: tensor<12x320xf8E4M3FN>, %[[S:.+]]: tensor<12x3xf32>, %[[X:.+]]: tensor<320xf32>)
+// CHECK-DAG: %[[C128:.+]] = arith.constant 128 : index
+// CHECK-DAG: %[[C256:.+]] = arith.constant 256 : index
+// CHECK-DAG: %[[C320:.+]] = arith.constant 320 : index
+// CHECK-DAG: %[[P120:.+]] = arith.constant 1.329228E+36 : f32
+// CHECK-DAG: %[[TWENTY:.+]] = arith.constant dense<20> : vector<8xi32>
+// CHECK-DAG: %[[MASK:.+]] = arith.constant dense<-2014314496> : vector<8xi32>
+// CHECK-NOT: qnext.dequantize
+// CHECK: scf.forall
+// CHECK: scf.for %[[R:[^ ]+]] =
+// CHECK: %[[N:.+]] = arith.addi %{{.+}}, %[[R]]
+// CHECK: %[[WHOLE:.+]] = scf.for %[[K0:[^ ]+]] = %{{.+}} to %[[C256]] step %[[C128]] iter_args
+// CHECK: %[[G:.+]] = arith.divui %[[K0]], %[[C128]]
+// CHECK: %[[SC:.+]] = tensor.extract %[[S]][%[[N]], %[[G]]] : tensor<12x3xf32>
+// CHECK: %[[SC2:.+]] = arith.mulf %[[SC]], %[[P120]] : f32
+// CHECK: %[[SPLAT:.+]] = vector.broadcast %[[SC2]] : f32 to vector<8xf32>
+// CHECK: %[[END:.+]] = arith.addi %[[K0]], %[[C128]]
+// CHECK: scf.for %[[K:[^ ]+]] = %[[K0]] to %[[END]] step %{{[^ ]+}} iter_args(%[[A:[^ ]+]] = %{{.+}}) -> (vector<8xf32>)
+// CHECK: %[[QV:.+]] = vector.transfer_read %[[Q]][%[[N]], %[[K]]]{{.*}} : tensor<12x320xf8E4M3FN>, vector<8xf8E4M3FN>
+// CHECK: %[[I8:.+]] = arith.bitcast %[[QV]] : vector<8xf8E4M3FN> to vector<8xi8>
+// CHECK: %[[I32:.+]] = arith.extsi %[[I8]] : vector<8xi8> to vector<8xi32>
+// CHECK: %[[SH:.+]] = arith.shli %[[I32]], %[[TWENTY]] : vector<8xi32>
+// CHECK: %[[M:.+]] = arith.andi %[[SH]], %[[MASK]] : vector<8xi32>
+// CHECK: %[[F:.+]] = arith.bitcast %[[M]] : vector<8xi32> to vector<8xf32>
+// CHECK: %[[W:.+]] = arith.mulf %[[F]], %[[SPLAT]] : vector<8xf32>
+// CHECK: %[[XV:.+]] = vector.transfer_read %[[X]][%[[K]]]
+// CHECK: vector.fma %[[W]], %[[XV]], %[[A]] : vector<8xf32>
+// The partial group: columns 256..320, scale column 2.
+// CHECK: tensor.extract %[[S]][%[[N]], %{{.+}}] : tensor<12x3xf32>
+// CHECK: scf.for %{{.+}} = %[[C256]] to %[[C320]] step
+// CHECK: vector.reduction <add>
+// CHECK-NOT: linalg.generic
+func.func @matvec_fp8(%q: tensor<12x320xf8E4M3FN>, %s: tensor<12x3xf32>, %x: tensor<320xf32>) -> tensor<12xf32> {
+  %w = qnext.dequantize %q, %s {group = 128 : i64} : tensor<12x320xf8E4M3FN>, tensor<12x3xf32> -> tensor<12x320xf32>
+  %zero = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<12xf32>
+  %init = linalg.fill ins(%zero : f32) outs(%e : tensor<12xf32>) -> tensor<12xf32>
+  %y = linalg.generic {indexing_maps = #matvec, iterator_types = ["parallel", "reduction"]}
+      ins(%w, %x : tensor<12x320xf32>, tensor<320xf32>) outs(%init : tensor<12xf32>) {
+  ^bb0(%wi: f32, %xi: f32, %acc: f32):
+    %1 = arith.mulf %wi, %xi : f32
+    %2 = arith.addf %acc, %1 : f32
+    linalg.yield %2 : f32
+  } -> tensor<12xf32>
+  return %y : tensor<12xf32>
+}
+
+// -----
+
+#matmul = [affine_map<(d0, d1, d2) -> (d0, d2)>, affine_map<(d0, d1, d2) -> (d1, d2)>,
+           affine_map<(d0, d1, d2) -> (d0, d1)>]
+
+// Several tokens, one expert's slice of a stack (as the prompt's routed
+// experts read it): the slice moves onto the values and the scales, and
+// the register block reads one scale splat per row per group, each weight
+// vector decoded once for all the block's tokens.
+// CHECK-LABEL: func.func @expert_slice_fp8
+// CHECK-SAME: (%[[X:.+]]: tensor<?x128xf32>, %[[Q:.+]]: tensor<4x8x128xf8E4M3FN>, %[[S:.+]]: tensor<4x8x1xf32>, %[[E:.+]]: index)
+// CHECK-DAG: %[[QE:.+]] = tensor.extract_slice %[[Q]][%[[E]], 0, 0] [1, 8, 128] [1, 1, 1] : tensor<4x8x128xf8E4M3FN> to tensor<8x128xf8E4M3FN>
+// CHECK-DAG: %[[SE:.+]] = tensor.extract_slice %[[S]][%[[E]], 0, 0] [1, 8, 1] [1, 1, 1] : tensor<4x8x1xf32> to tensor<8x1xf32>
+// CHECK-NOT: qnext.dequantize
+// CHECK: scf.forall
+// CHECK: tensor.extract %[[SE]]
+// CHECK: vector.transfer_read %[[QE]]
+// CHECK: arith.extsi
+// CHECK: vector.fma
+// CHECK-NOT: linalg.generic
+func.func @expert_slice_fp8(%x: tensor<?x128xf32>, %q: tensor<4x8x128xf8E4M3FN>, %s: tensor<4x8x1xf32>, %e: index) -> tensor<?x8xf32> {
+  %stack = qnext.dequantize %q, %s {group = 128 : i64} : tensor<4x8x128xf8E4M3FN>, tensor<4x8x1xf32> -> tensor<4x8x128xf32>
+  %w = tensor.extract_slice %stack[%e, 0, 0] [1, 8, 128] [1, 1, 1] : tensor<4x8x128xf32> to tensor<8x128xf32>
+  %c0 = arith.constant 0 : index
+  %t = tensor.dim %x, %c0 : tensor<?x128xf32>
+  %zero = arith.constant 0.0 : f32
+  %empty = tensor.empty(%t) : tensor<?x8xf32>
+  %init = linalg.fill ins(%zero : f32) outs(%empty : tensor<?x8xf32>) -> tensor<?x8xf32>
+  %y = linalg.generic {indexing_maps = #matmul, iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%x, %w : tensor<?x128xf32>, tensor<8x128xf32>) outs(%init : tensor<?x8xf32>) {
+  ^bb0(%xi: f32, %wi: f32, %acc: f32):
+    %1 = arith.mulf %xi, %wi : f32
+    %2 = arith.addf %acc, %1 : f32
+    linalg.yield %2 : f32
+  } -> tensor<?x8xf32>
+  return %y : tensor<?x8xf32>
+}
+
+// -----
+
+#matvec = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d1)>,
+           affine_map<(d0, d1) -> (d0)>]
+
+// A group the vectors do not tile (at vector width 48, 128 columns are not
+// whole vectors): no kernel takes it, and the dequantize is an error, not
+// a dequantized copy.
+// UNREAD: error: qnext-vectorize-contractions: this quantized weight is read by an op no kernel decodes (a kernel takes K and the group in whole vectors of 48)
+// UNREAD: note: read here
+func.func @unread(%q: tensor<4x384xf8E4M3FN>, %s: tensor<4x3xf32>, %x: tensor<384xf32>) -> tensor<4xf32> {
+  %w = qnext.dequantize %q, %s {group = 128 : i64} : tensor<4x384xf8E4M3FN>, tensor<4x3xf32> -> tensor<4x384xf32>
+  %zero = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<4xf32>
+  %init = linalg.fill ins(%zero : f32) outs(%e : tensor<4xf32>) -> tensor<4xf32>
+  %y = linalg.generic {indexing_maps = #matvec, iterator_types = ["parallel", "reduction"]}
+      ins(%w, %x : tensor<4x384xf32>, tensor<384xf32>) outs(%init : tensor<4xf32>) {
+  ^bb0(%wi: f32, %xi: f32, %acc: f32):
+    %1 = arith.mulf %wi, %xi : f32
+    %2 = arith.addf %acc, %1 : f32
+    linalg.yield %2 : f32
+  } -> tensor<4xf32>
+  return %y : tensor<4xf32>
+}
+
+// -----
+
+#matvec = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d1)>,
+           affine_map<(d0, d1) -> (d0)>]
+
+// int8 values in groups of 32: a vector is sign-extended and converted to
+// f32 (exact), then multiplied by the row's scale of its group, splat as it
+// is (no decoding factor).
+// CHECK-LABEL: func.func @matvec_int8
+// CHECK-SAME: (%[[Q:.+]]: tensor<4x64xi8>, %[[S:.+]]: tensor<4x2xf32>, %[[X:.+]]: tensor<64xf32>)
+// CHECK-NOT: qnext.dequantize
+// CHECK: %[[SC:.+]] = tensor.extract %[[S]]
+// CHECK-NEXT: %[[SPLAT:.+]] = vector.broadcast %[[SC]] : f32 to vector<8xf32>
+// CHECK: %[[QV:.+]] = vector.transfer_read %[[Q]]{{.*}} : tensor<4x64xi8>, vector<8xi8>
+// CHECK: %[[I32:.+]] = arith.extsi %[[QV]] : vector<8xi8> to vector<8xi32>
+// CHECK: %[[F:.+]] = arith.sitofp %[[I32]] : vector<8xi32> to vector<8xf32>
+// CHECK: %[[W:.+]] = arith.mulf %[[F]], %[[SPLAT]] : vector<8xf32>
+// CHECK: vector.fma %[[W]]
+func.func @matvec_int8(%q: tensor<4x64xi8>, %s: tensor<4x2xf32>, %x: tensor<64xf32>) -> tensor<4xf32> {
+  %w = qnext.dequantize %q, %s {group = 32 : i64} : tensor<4x64xi8>, tensor<4x2xf32> -> tensor<4x64xf32>
+  %zero = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<4xf32>
+  %init = linalg.fill ins(%zero : f32) outs(%e : tensor<4xf32>) -> tensor<4xf32>
+  %y = linalg.generic {indexing_maps = #matvec, iterator_types = ["parallel", "reduction"]}
+      ins(%w, %x : tensor<4x64xf32>, tensor<64xf32>) outs(%init : tensor<4xf32>) {
+  ^bb0(%wi: f32, %xi: f32, %acc: f32):
+    %1 = arith.mulf %wi, %xi : f32
+    %2 = arith.addf %acc, %1 : f32
+    linalg.yield %2 : f32
+  } -> tensor<4xf32>
+  return %y : tensor<4xf32>
+}

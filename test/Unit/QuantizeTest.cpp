@@ -1,0 +1,107 @@
+//===- QuantizeTest.cpp - int8 weights and the kernels' e4m3 decoding -----===//
+
+#include "qnext/Model/FP8.h"
+#include "qnext/Model/Quantize.h"
+
+#include "llvm/ADT/bit.h"
+#include "llvm/Support/Error.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+
+using namespace qnext;
+
+namespace {
+
+TEST(WeightFormat, Parse) {
+  auto stored = parseWeightFormat("stored");
+  ASSERT_TRUE(bool(stored));
+  EXPECT_FALSE(stored->quantizes());
+  auto int8 = parseWeightFormat("int8");
+  ASSERT_TRUE(bool(int8));
+  EXPECT_EQ(int8->kind, WeightFormat::Int8);
+  EXPECT_EQ(int8->group, 128);
+  EXPECT_EQ(int8->str(), "int8:128");
+  auto g32 = parseWeightFormat("int8:32");
+  ASSERT_TRUE(bool(g32));
+  EXPECT_EQ(g32->group, 32);
+  for (const char *bad : {"int4", "int8:", "int8:0", "int8:12", "int8:-16", "int8:1e3",
+                          "int8:99999999999", "stored:16", "", "INT8"}) {
+    auto f = parseWeightFormat(bad);
+    EXPECT_FALSE(bool(f)) << bad;
+    if (!f)
+      EXPECT_NE(llvm::toString(f.takeError()).find(std::string("--weights=") + bad),
+                std::string::npos);
+  }
+}
+
+TEST(WeightFormat, WhatIsQuantized) {
+  for (const char *name :
+       {"model.layers.0.linear_attn.in_proj_qkvz.weight",
+        "model.layers.0.linear_attn.out_proj.weight",
+        "model.language_model.layers.1.linear_attn.in_proj_qkv.weight",
+        "model.language_model.layers.1.linear_attn.in_proj_z.weight",
+        "model.layers.3.self_attn.q_proj.weight", "model.layers.3.self_attn.o_proj.weight",
+        "model.layers.0.mlp.experts.{e}.gate_proj.weight",
+        "model.layers.0.mlp.experts.7.down_proj.weight",
+        "model.layers.0.mlp.shared_expert.up_proj.weight",
+        "model.language_model.layers.0.mlp.experts.gate_up_proj",
+        "model.language_model.layers.0.mlp.experts.down_proj", "model.layers.2.mlp.up_proj.weight"})
+    EXPECT_TRUE(isQuantizedProjection(name)) << name;
+  for (const char *name :
+       {"model.embed_tokens.weight", "lm_head.weight", "model.norm.weight",
+        "model.layers.0.input_layernorm.weight", "model.layers.0.mlp.gate.weight",
+        "model.layers.0.mlp.shared_expert_gate.weight",
+        "model.layers.0.linear_attn.in_proj_ba.weight",
+        "model.language_model.layers.0.linear_attn.in_proj_b.weight",
+        "model.layers.0.linear_attn.conv1d.weight", "model.layers.0.linear_attn.A_log",
+        "model.layers.3.self_attn.q_norm.weight", "mtp.layers.0.self_attn.q_proj.weight"})
+    EXPECT_FALSE(isQuantizedProjection(name)) << name;
+}
+
+// One row of 5 columns in groups of 2 (the last partial), and a row of
+// zeros: scale = max|x| / 127, q = round(x / scale); a group of zeros has
+// scale 0. Dequantizing gives q * scale, within half
+// a scale of x.
+TEST(Int8, QuantizeRows) {
+  const std::vector<float> x = {1.0f, -0.6f, 0.25f, 0.1f, -3.0f,
+                                0.0f, 0.0f,  0.0f,  2.0f,   0.0f};
+  int8_t q[10];
+  float s[6];
+  quantizeInt8(x, 2, 5, 2, q, s);
+  EXPECT_EQ(s[0], 1.0f / 127.0f);
+  EXPECT_EQ(s[1], 0.25f / 127.0f);
+  EXPECT_EQ(s[2], 3.0f / 127.0f);
+  EXPECT_EQ(s[3], 0.0f);
+  EXPECT_EQ(s[4], 2.0f / 127.0f);
+  EXPECT_EQ(s[5], 0.0f);
+  const int8_t want[10] = {127, -76, 127, 51, -127, 0, 0, 0, 127, 0};
+  for (int i = 0; i < 10; ++i)
+    EXPECT_EQ(q[i], want[i]) << i;
+  float back[10];
+  dequantizeInt8(q, s, 2, 5, 2, back);
+  for (int i = 0; i < 10; ++i) {
+    EXPECT_EQ(back[i], float(q[i]) * s[(i / 5) * 3 + (i % 5) / 2]) << i;
+    EXPECT_LE(std::fabs(back[i] - x[i]), 0.5f * s[(i / 5) * 3 + (i % 5) / 2] * 1.0001f) << i;
+  }
+}
+
+// The kernels' e4m3 decoding (KernelEmitter::load): the byte sign-extended
+// to 32 bits, shifted left by 20 and masked with 0x87F00000 is an f32 of
+// the value times 2^-120, for every byte but the two NaNs; times 2^120 (and
+// a scale below 2^8, which the packer checks) it is exact.
+TEST(FP8, KernelDecodingOfEveryByte) {
+  for (int byte = 0; byte < 256; ++byte) {
+    if ((byte & 0x7F) == 0x7F)
+      continue;
+    int32_t bits = int32_t(int8_t(uint8_t(byte)));
+    uint32_t masked = (uint32_t(bits) << 20) & 0x87F00000u;
+    float got = llvm::bit_cast<float>(masked) * 0x1p120f;
+    float want = decodeE4M3(uint8_t(byte));
+    EXPECT_EQ(llvm::bit_cast<uint32_t>(got), llvm::bit_cast<uint32_t>(want)) << byte;
+  }
+}
+
+} // namespace
