@@ -647,8 +647,9 @@ def VectorizeContractions : Pass<"qnext-vectorize-contractions"> {
     columns: per group and weight row, one scale is read and splatted
     (times the decoding's factor), and each vector of values is decoded in
     registers and multiplied by it before the same FMAs (e4m3: sign-extend
-    to i32, shift left by 20, mask sign, exponent and mantissa, read as f32;
-    the splat carries 2^120). The group must be whole vectors. A dequantize
+    to i16, shift left by 7, mask sign, exponent and mantissa, read as f16
+    and widened to f32, the splat carrying 2^8; int8: sign-extend and
+    convert). The group must be whole vectors. A dequantize
     that no kernel consumed is an error: no dequantized weight is ever
     materialised.
   }];

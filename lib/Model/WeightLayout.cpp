@@ -365,9 +365,10 @@ Value WeightLayout::param(OpBuilder &b, Location loc, const std::string &name,
     };
     SmallVector<int64_t> scaleShape(shape);
     scaleShape.back() = llvm::divideCeil(shape.back(), format.group);
-    return decode(b, loc, part(mlir::qnext::QuantPart::Values, b.getI8Type(), shape),
-                  part(mlir::qnext::QuantPart::Scales, b.getF32Type(), scaleShape),
-                  format.group);
+    // (Values first, then scales: the order the plan lists them in.)
+    Value values = part(mlir::qnext::QuantPart::Values, b.getI8Type(), shape);
+    Value scales = part(mlir::qnext::QuantPart::Scales, b.getF32Type(), scaleShape);
+    return decode(b, loc, values, scales, format.group);
   }
   Value values = mlir::qnext::ParamOp::create(b, loc, type, b.getStringAttr(name),
                                               /*block_rows=*/nullptr,
@@ -375,7 +376,8 @@ Value WeightLayout::param(OpBuilder &b, Location loc, const std::string &name,
   if (!isa<Float8E4M3FNType>(type.getElementType()))
     return values;
   // FP8: the values and their block scales, read through qnext.dequantize.
-  return decode(b, loc, values, fp8Scales(b, loc, name, shape), config.fp8Block[1]);
+  Value scales = fp8Scales(b, loc, name, shape);
+  return decode(b, loc, values, scales, config.fp8Block[1]);
 }
 
 Value WeightLayout::fp8Scales(OpBuilder &b, Location loc, const std::string &name,

@@ -171,9 +171,9 @@ Error packWeights(
   };
 
   // A block scale `name` expanded to `shape` ([..., rows, cols] f32): row
-  // r is the checkpoint's row r / blockRows, widened. The kernels fold
-  // 2^120 into a scale (the e4m3 decoding's factor), so a scale must stay
-  // below 2^8 in magnitude; a real one is ~1e-3.
+  // r is the checkpoint's row r / blockRows, widened. The kernels fold 2^8
+  // into a scale (the e4m3 decoding's factor), so it must stay finite once
+  // multiplied by it: below 2^120 in magnitude (a real one is ~1e-3).
   auto blockScale = [&](const std::string &name, llvm::ArrayRef<int64_t> shape,
                         int64_t blockRows,
                         std::vector<uint8_t> &out) -> Expected<llvm::ArrayRef<uint8_t>> {
@@ -198,10 +198,10 @@ Error packWeights(
       for (int64_t col = 0; col < cols; ++col) {
         size_t at = size_t((r / blockRows) * cols + col);
         float v = readScale(bytes.data() + at * elt, info->dtype);
-        if (!(std::fabs(v) < 256.0f))
+        if (!(std::fabs(v) < 0x1p120f))
           return llvm::createStringError(
               where + " holds " + std::to_string(v) + " at index " +
-              std::to_string(at) + ": a block scale must be finite and below 256 "
+              std::to_string(at) + ": a block scale must be finite and below 2^120 "
               "in magnitude");
         std::memcpy(out.data() + (r * cols + col) * sizeof(float), &v, sizeof v);
       }
@@ -213,15 +213,30 @@ Error packWeights(
   std::vector<float> floats;
   std::vector<int8_t> quantized;
   std::vector<float> quantScales;
+  // (The values and the scales of one tensor, or its row transforms' parts,
+  // are packed one after the other: the last tensor's quantization is kept.)
+  std::string quantizedName;
+  int64_t quantizedGroup = 0;
   auto quantize = [&](const std::string &name, llvm::ArrayRef<int64_t> shape,
                       int64_t group, bool scales,
                       std::vector<uint8_t> &out) -> Expected<llvm::ArrayRef<uint8_t>> {
+    auto emit = [&]() {
+      const uint8_t *bytes =
+          scales ? reinterpret_cast<const uint8_t *>(quantScales.data())
+                 : reinterpret_cast<const uint8_t *>(quantized.data());
+      size_t size = scales ? quantScales.size() * sizeof(float) : quantized.size();
+      out.assign(bytes, bytes + size);
+      return llvm::ArrayRef<uint8_t>(out);
+    };
     const TensorInfo *info = checkpoint.find(name);
+    if (info && name == quantizedName && group == quantizedGroup) {
+      used.push_back(info);
+      return emit();
+    }
     if (!info)
       return llvm::createStringError("checkpoint: missing tensor '" + name + "'");
     used.push_back(info);
     std::string where = checkpoint.fileName(*info).str() + ": tensor '" + name + "'";
-    const int64_t rows = shape[shape.size() - 2];
     const int64_t cols = info->shape.empty() ? 0 : info->shape.back();
     std::vector<int64_t> expected(shape.begin(), shape.end());
     expected.back() = scales ? cols : shape.back();
@@ -246,13 +261,9 @@ Error packWeights(
     quantScales.resize(size_t(floats.size() / std::max<int64_t>(cols, 1) * groups));
     quantizeInt8(floats, int64_t(floats.size()) / std::max<int64_t>(cols, 1), cols,
                  group, quantized.data(), quantScales.data());
-    (void)rows;
-    const uint8_t *bytes = scales
-                               ? reinterpret_cast<const uint8_t *>(quantScales.data())
-                               : reinterpret_cast<const uint8_t *>(quantized.data());
-    size_t size = scales ? quantScales.size() * sizeof(float) : quantized.size();
-    out.assign(bytes, bytes + size);
-    return llvm::ArrayRef<uint8_t>(out);
+    quantizedName = name;
+    quantizedGroup = group;
+    return emit();
   };
   // The rows of `t`'s tensor `name` of `shape` as stored, expanded when it
   // is a block scale, or quantized.

@@ -148,9 +148,12 @@ struct FuseProjectionsPass
         scales.push_back(w.getDefiningOp<DequantizeOp>().getScales());
       }
       auto wType = cast<RankedTensorType>(first.getWeight().getType());
+      // (Values first, then scales: the order the plan lists them in.)
+      Value valuesRows = concatRows(values);
+      Value scalesRows = concatRows(scales);
       concat = DequantizeOp::create(
           b, loc, RankedTensorType::get({rows, wType.getDimSize(1)}, b.getF32Type()),
-          concatRows(values), concatRows(scales), dq.getGroupAttr());
+          valuesRows, scalesRows, dq.getGroupAttr());
     } else {
       concat = concatRows(weights);
     }

@@ -342,22 +342,27 @@ Value KernelEmitter::load(const Weight &w, Value row, Value k, Value scale) {
                                  scale);
   }
   // e4m3fn: sign, 4 exponent bits (bias 7), 3 mantissa bits. Sign-extended
-  // to 32 bits and shifted left by 20, the exponent and mantissa land in
-  // the low exponent and high mantissa bits of an f32 and the sign in its
-  // sign bit (the mask clears the sign's copies): an f32 of the value
-  // times 2^-120, exact for normals and subnormals alike (the packer
-  // refuses the NaN bytes). The scale splat carries the 2^120.
+  // to 16 bits and shifted left by 7, the exponent and mantissa land in the
+  // low exponent and high mantissa bits of an f16 and the sign in its sign
+  // bit (the mask clears the sign's copy in the exponent's top bit): an f16
+  // of the value times 2^-8, normal or subnormal as the e4m3 is, widened
+  // exactly to a normal f32 (vcvtph2ps; no f32 subnormal, so a process that
+  // flushes them, DAZ, decodes the same). The packer refuses the NaN bytes;
+  // the scale splat carries the 2^8, and the product is the exporter's
+  // e4m3(q) * scale, rounded once.
   auto i8v = VectorType::get(shape, b.getI8Type());
-  auto i32v = VectorType::get(shape, b.getI32Type());
+  auto i16v = VectorType::get(shape, b.getI16Type());
   auto splat = [&](int64_t value) {
     return arith::ConstantOp::create(
-        b, loc, DenseElementsAttr::get(i32v, b.getI32IntegerAttr(value).getValue()));
+        b, loc, DenseElementsAttr::get(i16v, b.getI16IntegerAttr(value).getValue()));
   };
-  Value bits = arith::ExtSIOp::create(b, loc, i32v,
+  Value bits = arith::ExtSIOp::create(b, loc, i16v,
                                       arith::BitcastOp::create(b, loc, i8v, v));
-  bits = arith::ShLIOp::create(b, loc, bits, splat(20));
-  bits = arith::AndIOp::create(b, loc, bits, splat(int32_t(0x87F00000u)));
-  Value f = arith::BitcastOp::create(b, loc, f32v, bits);
+  bits = arith::ShLIOp::create(b, loc, bits, splat(7));
+  bits = arith::AndIOp::create(b, loc, bits, splat(int16_t(0xBF80u)));
+  Value half =
+      arith::BitcastOp::create(b, loc, VectorType::get(shape, b.getF16Type()), bits);
+  Value f = arith::ExtFOp::create(b, loc, f32v, half);
   return arith::MulFOp::create(b, loc, f, scale);
 }
 
@@ -365,7 +370,7 @@ Value KernelEmitter::scaleOf(const Weight &w, Value row, Value k0) {
   Value group = arith::DivUIOp::create(b, loc, k0, index(w.group));
   Value s = tensor::ExtractOp::create(b, loc, w.scales, ValueRange{row, group});
   if (isa<Float8E4M3FNType>(getElementTypeOrSelf(w.values.getType()))) {
-    Value factor = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0x1p120f));
+    Value factor = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(256.0f));
     s = arith::MulFOp::create(b, loc, s, factor);
   }
   return vector::BroadcastOp::create(b, loc, VectorType::get({vl}, b.getF32Type()), s);

@@ -104,7 +104,7 @@ private:
 
   /// The splat a decoded vector of `w`'s row `row` is multiplied by in the
   /// group of columns that starts at `k0`: the row's scale of that group
-  /// times the decoder's own factor (e4m3: 2^120; int8: none).
+  /// times the decoder's own factor (e4m3: 2^8; int8: none).
   Value scaleOf(const Weight &w, Value row, Value k0);
 
   /// The K loop of a register block, over [0, kExtent) a vector at a time,

@@ -40,7 +40,11 @@ struct VectorizeContractionsPass
     {
       RewritePatternSet patterns(&getContext());
       populateSliceDequantizePatterns(patterns);
-      if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
+      // Only the slices move: no folding, CSE or region simplification.
+      GreedyRewriteConfig config;
+      config.enableFolding(false).enableConstantCSE(false).setRegionSimplificationLevel(
+          GreedySimplifyRegionLevel::Disabled);
+      if (failed(applyPatternsGreedily(getOperation(), std::move(patterns), config)))
         return signalPassFailure();
     }
     // Fused pairs first (their contractions are not kernels of their own),

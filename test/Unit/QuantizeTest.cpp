@@ -89,16 +89,21 @@ TEST(Int8, QuantizeRows) {
 }
 
 // The kernels' e4m3 decoding (KernelEmitter::load): the byte sign-extended
-// to 32 bits, shifted left by 20 and masked with 0x87F00000 is an f32 of
-// the value times 2^-120, for every byte but the two NaNs; times 2^120 (and
-// a scale below 2^8, which the packer checks) it is exact.
+// to 16 bits, shifted left by 7 and masked with 0xBF80 is an f16 of the
+// value times 2^-8 (normal, or subnormal for e4m3's subnormals), which
+// widens exactly to a normal f32; times 2^8 it is the value, for every byte
+// but the two NaNs.
 TEST(FP8, KernelDecodingOfEveryByte) {
   for (int byte = 0; byte < 256; ++byte) {
     if ((byte & 0x7F) == 0x7F)
       continue;
-    int32_t bits = int32_t(int8_t(uint8_t(byte)));
-    uint32_t masked = (uint32_t(bits) << 20) & 0x87F00000u;
-    float got = llvm::bit_cast<float>(masked) * 0x1p120f;
+    int16_t bits = int16_t(int8_t(uint8_t(byte)));
+    uint16_t masked = uint16_t((uint16_t(bits) << 7) & 0xBF80u);
+    uint8_t le[2] = {uint8_t(masked & 0xFF), uint8_t(masked >> 8)};
+    float widened = readScale(le, DType::F16);
+    if (byte & 0x7F)
+      EXPECT_TRUE(std::isnormal(widened)) << byte;
+    float got = widened * 256.0f;
     float want = decodeE4M3(uint8_t(byte));
     EXPECT_EQ(llvm::bit_cast<uint32_t>(got), llvm::bit_cast<uint32_t>(want)) << byte;
   }

@@ -11,6 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cstdint>
 #include <cstdio>
 #include <map>
 #include <memory>
@@ -34,16 +35,28 @@ int runInfo(const RunOptions &o) {
   using json = nlohmann::json;
   json m = json::parse(qnext_model_manifest(model.get()), nullptr,
                        /*allow_exceptions=*/false);
-  const json &tensors = m.is_object() && m.contains("weights")
-                            ? m["weights"].value("tensors", json())
-                            : json();
+  const json tensors = m.is_object() && m.contains("weights") &&
+                              m["weights"].is_object() && m["weights"].contains("tensors")
+                          ? m["weights"]["tensors"]
+                          : json();
   if (!tensors.is_array())
     return fail("manifest: weights.tensors missing or not a list");
-  // Formats in order of first appearance; a format's scales (entries with
-  // block_rows) belong to the quantized format of the weights before them.
+  // Fields read with their types checked (a manifest is input).
+  auto integer = [](const json &o, const char *key) -> int64_t {
+    return o.is_object() && o.contains(key) && o[key].is_number_integer()
+               ? o[key].get<int64_t>()
+               : 0;
+  };
+  auto text = [](const json &o, const char *key) -> std::string {
+    return o.is_object() && o.contains(key) && o[key].is_string()
+               ? o[key].get<std::string>()
+               : std::string("?");
+  };
+  // Formats in order of first appearance; a quantized weight's scales are
+  // counted with its format: FP8 block scales (block_rows) with F8_E4M3,
+  // the scales of a weight quantized while packing with its values' I8.
   std::vector<std::string> order;
   std::map<std::string, Format> formats;
-  std::string lastQuantized;
   for (const json &t : tensors) {
     if (!t.is_object() || !t.contains("dtype") || !t["dtype"].is_string() ||
         !t.contains("bytes") || !t["bytes"].is_number_integer() ||
@@ -51,17 +64,21 @@ int runInfo(const RunOptions &o) {
       return fail("manifest: a weights.tensors entry lacks its dtype, shape or bytes");
     std::string dtype = t["dtype"];
     int64_t bytes = t["bytes"], count = 1;
-    for (const json &d : t["shape"])
-      count *= d.is_number_integer() ? d.get<int64_t>() : 0;
-    const json &quantized = t.value("quantized", json::object());
-    bool scales = t.value("block_rows", 0) > 0 ||
-                  (quantized.is_object() && quantized.value("part", "") == "scales");
-    if (scales && !lastQuantized.empty()) {
-      formats[lastQuantized].scaleBytes += bytes;
+    for (const json &d : t["shape"]) {
+      int64_t extent = d.is_number_integer() ? d.get<int64_t>() : 0;
+      count = extent > 0 && count <= INT64_MAX / extent ? count * extent : 0;
+    }
+    std::string owner;
+    if (integer(t, "block_rows") > 0)
+      owner = "F8_E4M3";
+    else if (t.contains("quantized") && text(t["quantized"], "part") == "scales")
+      owner = "I8";
+    if (!owner.empty()) {
+      if (!formats.count(owner))
+        order.push_back(owner);
+      formats[owner].scaleBytes += bytes;
       continue;
     }
-    if (dtype != "F32" && dtype != "BF16" && dtype != "F16")
-      lastQuantized = dtype;
     if (!formats.count(dtype))
       order.push_back(dtype);
     Format &f = formats[dtype];
@@ -69,15 +86,14 @@ int runInfo(const RunOptions &o) {
     f.weights += count;
     f.bytes += bytes;
   }
-  const json &mm = m.value("model", json::object());
-  const json &target = m.value("target", json::object());
+  const json mm = m.contains("model") ? m["model"] : json::object();
+  const json target = m.contains("target") ? m["target"] : json::object();
   std::printf("%s: %s, %lld layers (%s), hidden %lld, vocab %lld; %s code",
-              o.artifact.c_str(), mm.value("model_type", std::string("?")).c_str(),
-              (long long)mm.value("num_layers", 0),
-              mm.value("layer_types", std::string("?")).c_str(),
-              (long long)mm.value("hidden_size", 0), (long long)mm.value("vocab_size", 0),
-              target.value("kind", std::string("?")).c_str());
-  if (target.contains("cpu") && target["cpu"].is_string())
+              o.artifact.c_str(), text(mm, "model_type").c_str(),
+              (long long)integer(mm, "num_layers"), text(mm, "layer_types").c_str(),
+              (long long)integer(mm, "hidden_size"), (long long)integer(mm, "vocab_size"),
+              text(target, "kind").c_str());
+  if (target.is_object() && target.contains("cpu") && target["cpu"].is_string())
     std::printf(" (%s)", target["cpu"].get<std::string>().c_str());
   std::printf("\n%-10s %8s %14s %12s %12s\n", "weights", "tensors", "values", "MB",
               "bits/weight");

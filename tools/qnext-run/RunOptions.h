@@ -3,7 +3,8 @@
 // qnext-run.cpp reads the command line into RunOptions and picks a mode:
 // ids in and ids out (TokensMode.cpp), text and chat (TextMode.cpp), or the
 // comparison of two artifacts layer by layer (Bisect.cpp); --info describes
-// the artifact (Info.cpp). Each mode runs
+// the artifact (Info.cpp); --quality-against measures a quantized artifact
+// against its reference (Quality.cpp). Each mode runs
 // the model through the runtime's one generation loop (qnext/Generate.h)
 // or, for the bisection, its taps entry point.
 //
@@ -32,7 +33,7 @@ struct RunOptions {
   OutputKind logitsKind = OutputKind::Replace; ///< how --logits-out is written
   double tolerance = 1e-3;
   bool verify = false, memory = false, info = false;
-  std::string bisectAgainst;
+  std::string bisectAgainst, qualityAgainst;
   double bisectTolerance = 1e-3;
 
   // Text and chat.
@@ -57,6 +58,8 @@ int runText(const RunOptions &options, qnext_model *model, int threadsUsed);
 int runBisect(const RunOptions &options, qnext_model *model, int threadsUsed);
 /// --info: the model, the target and the weights by format; no code loaded.
 int runInfo(const RunOptions &options);
+/// --quality-against: top-1 agreement and KL divergence against a reference.
+int runQuality(const RunOptions &options, qnext_model *model, int threadsUsed);
 
 /// What the modes share.
 /// fail() with a runtime error string, which it releases.

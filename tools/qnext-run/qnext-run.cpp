@@ -160,6 +160,14 @@ int main(int argc, char **argv) {
                  "--bisect-against: largest |difference| allowed, relative to the "
                  "largest |value| of the tap (default 1e-3)")
       ->group(run);
+  app.add_option("--quality-against", o.qualityAgainst,
+                 "Run the --tokens prompts (@FILE: one prompt a line) through this "
+                 "artifact and REF (the same model unquantized) and print the top-1 "
+                 "agreement of every row, the KL divergence of this artifact's "
+                 "distribution from REF's (mean, 99th percentile, max) and the "
+                 "largest logit difference")
+      ->type_name("REF.qnx")
+      ->group(run);
   app.add_flag("--info", o.info,
                "Print the model, the target and the weights by format (tensors, "
                "bytes, bits per weight, a quantized format with its scales) and "
@@ -223,6 +231,8 @@ int main(int argc, char **argv) {
 
   if (o.info)
     return runInfo(o);
+  if (!o.qualityAgainst.empty() && o.tokens.empty())
+    return fail("--quality-against needs --tokens (the prompts both artifacts run)");
   if (o.tokens.empty() == (o.prompt.empty() && !o.chat))
     return fail(o.tokens.empty() ? "give --tokens, --prompt or --chat"
                                  : "--tokens excludes --prompt and --chat");
@@ -240,6 +250,8 @@ int main(int argc, char **argv) {
     return fail("--logits-out, --reference-logits and --prefill-chunk need --tokens");
   if (!o.bisectAgainst.empty() && o.tokens.empty())
     return fail("--bisect-against needs --tokens (the prompt both artifacts run)");
+  if (!o.qualityAgainst.empty() && !o.bisectAgainst.empty())
+    return fail("--quality-against excludes --bisect-against");
   if (!(o.bisectTolerance >= 0))
     return fail("--bisect-tolerance must be >= 0");
   if (!o.tokens.empty() && (o.thinkingBudget >= 0 || o.printIds))
@@ -263,6 +275,8 @@ int main(int argc, char **argv) {
                               : qnext_model_threads(model.get());
   if (!o.bisectAgainst.empty())
     return runBisect(o, model.get(), threadsUsed);
+  if (!o.qualityAgainst.empty())
+    return runQuality(o, model.get(), threadsUsed);
   return o.tokens.empty() ? runText(o, model.get(), threadsUsed)
                           : runTokens(o, model.get(), threadsUsed);
 }

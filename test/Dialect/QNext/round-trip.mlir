@@ -24,7 +24,7 @@ func.func @quantized() -> (tensor<200x256xf32>, tensor<8x64x128xf32>, tensor<256
   %s = qnext.param "model.layers.0.self_attn.o_proj.weight_scale_inv" {block_rows = 128 : i64} : tensor<200x2xf32>
   // CHECK: qnext.dequantize %[[Q]], %[[S]] {group = 128 : i64} : tensor<200x256xf8E4M3FN>, tensor<200x2xf32> -> tensor<200x256xf32>
   %w = qnext.dequantize %q, %s {group = 128 : i64} : tensor<200x256xf8E4M3FN>, tensor<200x2xf32> -> tensor<200x256xf32>
-  // A stack of experts, a partial group (100 columns in groups of 64).
+  // A stack of experts: one scale column per expert row.
   %eq = qnext.param "model.layers.0.mlp.experts.{e}.gate_proj.weight" : tensor<8x64x128xf8E4M3FN>
   %es = qnext.param "model.layers.0.mlp.experts.{e}.gate_proj.weight_scale_inv" {block_rows = 128 : i64} : tensor<8x64x1xf32>
   // CHECK: qnext.dequantize %{{.*}}, %{{.*}} {group = 128 : i64} : tensor<8x64x128xf8E4M3FN>, tensor<8x64x1xf32> -> tensor<8x64x128xf32>

@@ -1,5 +1,4 @@
 // RUN: qnext-opt %s --split-input-file --qnext-vectorize-contractions --canonicalize --cse | FileCheck %s
-// RUN: not qnext-opt %s --split-input-file --qnext-vectorize-contractions="vector-width=48" 2>&1 | FileCheck %s --check-prefix=UNREAD
 
 // Contractions whose weight is a qnext.dequantize (FP8 values, one f32 scale
 // per group of a row's columns): the kernel reads the values and the scales
@@ -9,19 +8,19 @@
            affine_map<(d0, d1) -> (d0)>]
 
 // One token, K = 320 in groups of 128: per row, a loop over the two whole
-// groups (the row's scale read once per group, times 2^120, splat), each
+// groups (the row's scale read once per group, times 2^8, splat), each
 // with a K loop over its 16 vectors of 8; then the partial group of 64
-// columns the same way. A vector of e4m3 is sign-extended to i32, shifted
-// left by 20 and masked (sign bit, 4 exponent and 3 mantissa bits), read
-// as f32 and multiplied by the splat.
+// columns the same way. A vector of e4m3 is sign-extended to i16, shifted
+// left by 7 and masked (sign bit, 4 exponent and 3 mantissa bits), read as
+// f16, widened to f32 and multiplied by the splat.
 // CHECK-LABEL: func.func @matvec_fp8
 // CHECK-SAME: (%[[Q:.+]]: tensor<12x320xf8E4M3FN>, %[[S:.+]]: tensor<12x3xf32>, %[[X:.+]]: tensor<320xf32>)
 // CHECK-DAG: %[[C128:.+]] = arith.constant 128 : index
 // CHECK-DAG: %[[C256:.+]] = arith.constant 256 : index
 // CHECK-DAG: %[[C320:.+]] = arith.constant 320 : index
-// CHECK-DAG: %[[P120:.+]] = arith.constant 1.329228E+36 : f32
-// CHECK-DAG: %[[TWENTY:.+]] = arith.constant dense<20> : vector<8xi32>
-// CHECK-DAG: %[[MASK:.+]] = arith.constant dense<-2014314496> : vector<8xi32>
+// CHECK-DAG: %[[P8:.+]] = arith.constant 2.560000e+02 : f32
+// CHECK-DAG: %[[SEVEN:.+]] = arith.constant dense<7> : vector<8xi16>
+// CHECK-DAG: %[[MASK:.+]] = arith.constant dense<-16512> : vector<8xi16>
 // CHECK-NOT: qnext.dequantize
 // CHECK: scf.forall
 // CHECK: scf.for %[[R:[^ ]+]] =
@@ -29,16 +28,17 @@
 // CHECK: %[[WHOLE:.+]] = scf.for %[[K0:[^ ]+]] = %{{.+}} to %[[C256]] step %[[C128]] iter_args
 // CHECK: %[[G:.+]] = arith.divui %[[K0]], %[[C128]]
 // CHECK: %[[SC:.+]] = tensor.extract %[[S]][%[[N]], %[[G]]] : tensor<12x3xf32>
-// CHECK: %[[SC2:.+]] = arith.mulf %[[SC]], %[[P120]] : f32
+// CHECK: %[[SC2:.+]] = arith.mulf %[[SC]], %[[P8]] : f32
 // CHECK: %[[SPLAT:.+]] = vector.broadcast %[[SC2]] : f32 to vector<8xf32>
 // CHECK: %[[END:.+]] = arith.addi %[[K0]], %[[C128]]
 // CHECK: scf.for %[[K:[^ ]+]] = %[[K0]] to %[[END]] step %{{[^ ]+}} iter_args(%[[A:[^ ]+]] = %{{.+}}) -> (vector<8xf32>)
 // CHECK: %[[QV:.+]] = vector.transfer_read %[[Q]][%[[N]], %[[K]]]{{.*}} : tensor<12x320xf8E4M3FN>, vector<8xf8E4M3FN>
 // CHECK: %[[I8:.+]] = arith.bitcast %[[QV]] : vector<8xf8E4M3FN> to vector<8xi8>
-// CHECK: %[[I32:.+]] = arith.extsi %[[I8]] : vector<8xi8> to vector<8xi32>
-// CHECK: %[[SH:.+]] = arith.shli %[[I32]], %[[TWENTY]] : vector<8xi32>
-// CHECK: %[[M:.+]] = arith.andi %[[SH]], %[[MASK]] : vector<8xi32>
-// CHECK: %[[F:.+]] = arith.bitcast %[[M]] : vector<8xi32> to vector<8xf32>
+// CHECK: %[[I16:.+]] = arith.extsi %[[I8]] : vector<8xi8> to vector<8xi16>
+// CHECK: %[[SH:.+]] = arith.shli %[[I16]], %[[SEVEN]] : vector<8xi16>
+// CHECK: %[[M:.+]] = arith.andi %[[SH]], %[[MASK]] : vector<8xi16>
+// CHECK: %[[H:.+]] = arith.bitcast %[[M]] : vector<8xi16> to vector<8xf16>
+// CHECK: %[[F:.+]] = arith.extf %[[H]] : vector<8xf16> to vector<8xf32>
 // CHECK: %[[W:.+]] = arith.mulf %[[F]], %[[SPLAT]] : vector<8xf32>
 // CHECK: %[[XV:.+]] = vector.transfer_read %[[X]][%[[K]]]
 // CHECK: vector.fma %[[W]], %[[XV]], %[[A]] : vector<8xf32>
@@ -98,31 +98,6 @@ func.func @expert_slice_fp8(%x: tensor<?x128xf32>, %q: tensor<4x8x128xf8E4M3FN>,
     linalg.yield %2 : f32
   } -> tensor<?x8xf32>
   return %y : tensor<?x8xf32>
-}
-
-// -----
-
-#matvec = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d1)>,
-           affine_map<(d0, d1) -> (d0)>]
-
-// A group the vectors do not tile (at vector width 48, 128 columns are not
-// whole vectors): no kernel takes it, and the dequantize is an error, not
-// a dequantized copy.
-// UNREAD: error: qnext-vectorize-contractions: this quantized weight is read by an op no kernel decodes (a kernel takes K and the group in whole vectors of 48)
-// UNREAD: note: read here
-func.func @unread(%q: tensor<4x384xf8E4M3FN>, %s: tensor<4x3xf32>, %x: tensor<384xf32>) -> tensor<4xf32> {
-  %w = qnext.dequantize %q, %s {group = 128 : i64} : tensor<4x384xf8E4M3FN>, tensor<4x3xf32> -> tensor<4x384xf32>
-  %zero = arith.constant 0.0 : f32
-  %e = tensor.empty() : tensor<4xf32>
-  %init = linalg.fill ins(%zero : f32) outs(%e : tensor<4xf32>) -> tensor<4xf32>
-  %y = linalg.generic {indexing_maps = #matvec, iterator_types = ["parallel", "reduction"]}
-      ins(%w, %x : tensor<4x384xf32>, tensor<384xf32>) outs(%init : tensor<4xf32>) {
-  ^bb0(%wi: f32, %xi: f32, %acc: f32):
-    %1 = arith.mulf %wi, %xi : f32
-    %2 = arith.addf %acc, %1 : f32
-    linalg.yield %2 : f32
-  } -> tensor<4xf32>
-  return %y : tensor<4xf32>
 }
 
 // -----

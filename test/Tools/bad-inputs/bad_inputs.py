@@ -258,8 +258,8 @@ for name, mutate, expect in [
     n = name.replace(" ", "_").replace(":", "")
     case(name, [compile_, safetensors(n, mutate), "-o", out], expect, out)
 # FP8 data the kernels cannot decode: a NaN byte (even with
-# --allow-nonfinite: the decoding would read it as 480), a block scale
-# beyond the range the decoding folds into it.
+# --allow-nonfinite: the decoding would read it as 480), a block scale that
+# is not finite, or not once the decoding folds 2^8 into it.
 out_proj = "model.layers.0.linear_attn.out_proj.weight"
 for name, tensor, edit, flags, expect in [
     ("safetensors: FP8 weight holding a NaN byte", out_proj,
@@ -269,10 +269,14 @@ for name, tensor, edit, flags, expect in [
     ("safetensors: FP8 weight holding a NaN byte, --allow-nonfinite", out_proj,
      lambda b, dt: b.__setitem__(5, 0xFF), ["--allow-nonfinite"],
      r"holds NaN at index 5 \(an FP8 weight must be finite\)"),
-    ("safetensors: FP8 block scale of 300", out_proj + "_scale_inv",
-     lambda b, dt: b.__setitem__(slice(0, 4), struct.pack("<f", 300.0)), [],
+    ("safetensors: FP8 block scale of infinity", out_proj + "_scale_inv",
+     lambda b, dt: b.__setitem__(slice(0, 4), struct.pack("<f", float("inf"))), [],
      r"model\.safetensors: tensor 'model\.layers\.0\.linear_attn\.out_proj\.weight_scale_inv' "
-     r"holds 300\.0+ at index 0: a block scale must be finite and below 256 in magnitude"),
+     r"holds inf at index 0: a block scale must be finite and below 2\^120 in magnitude"),
+    ("safetensors: FP8 block scale of 2^121", out_proj + "_scale_inv",
+     lambda b, dt: b.__setitem__(slice(0, 4), struct.pack("<f", 2.0 ** 121)), [],
+     r"holds 2658455991569831745807614120560689152\.0+ at index 0: a block scale must be finite "
+     r"and below 2\^120 in magnitude"),
 ]:
     n = name.replace(" ", "_").replace(":", "").replace(",", "")
     case(name, [compile_, fp8_data(n, tensor, edit), *flags, "-o", out], expect, out)
