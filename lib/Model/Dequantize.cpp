@@ -138,30 +138,16 @@ writeDequantizedCheckpoint(const std::string &from, const std::string &to,
   Error e = writeAtomically(pathIn(to, "model.safetensors"), [&](llvm::raw_ostream &os) -> Error {
     os << preamble;
     uint64_t done = 0;
-    std::vector<float> values, scalesOut;
-    std::vector<int8_t> q;
+    std::vector<float> values;
+    Int8Tensor q;
     for (const OutTensor &t : plan) {
       llvm::ArrayRef<uint8_t> bytes = checkpoint.bytes(*t.info);
       if (t.quantize) {
         // As the packer quantizes it and the kernels compute with it.
-        if (Error e = readAsF32(checkpoint, *t.info, config->fp8Block, values))
+        if (Error e = quantizeTensor(checkpoint, *t.info, config->fp8Block,
+                                     format.group, values, q))
           return e;
-        bool isNaN = false;
-        int64_t at = firstNonfinite(
-            llvm::ArrayRef<uint8_t>(reinterpret_cast<const uint8_t *>(values.data()),
-                                    values.size() * 4),
-            DType::F32, isNaN);
-        if (at >= 0)
-          return llvm::createStringError(
-              checkpoint.fileName(*t.info).str() + ": tensor '" + t.info->name +
-              "' holds " + (isNaN ? "NaN" : "an infinity") + " at index " +
-              std::to_string(at) + " (a weight quantized to int8 must be finite)");
-        const int64_t cols = t.info->shape.back();
-        const int64_t rows = int64_t(values.size()) / cols;
-        q.resize(values.size());
-        scalesOut.resize(size_t(rows * ((cols + format.group - 1) / format.group)));
-        quantizeInt8(values, rows, cols, format.group, q.data(), scalesOut.data());
-        dequantizeInt8(q.data(), scalesOut.data(), rows, cols, format.group,
+        dequantizeInt8(q.values.data(), q.scales.data(), q.rows, q.cols, format.group,
                        values.data());
         bytes = llvm::ArrayRef<uint8_t>(reinterpret_cast<const uint8_t *>(values.data()),
                                         values.size() * 4);

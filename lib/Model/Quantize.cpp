@@ -119,4 +119,23 @@ llvm::Error readAsF32(const Checkpoint &checkpoint, const TensorInfo &info,
   }
 }
 
+llvm::Error quantizeTensor(const Checkpoint &checkpoint, const TensorInfo &info,
+                           std::array<int64_t, 2> fp8Block, int64_t group,
+                           std::vector<float> &scratch, Int8Tensor &out) {
+  if (llvm::Error e = readAsF32(checkpoint, info, fp8Block, scratch))
+    return e;
+  for (size_t i = 0; i < scratch.size(); ++i)
+    if (!std::isfinite(scratch[i]))
+      return llvm::createStringError(
+          checkpoint.fileName(info).str() + ": tensor '" + info.name + "' holds " +
+          (std::isnan(scratch[i]) ? "NaN" : "an infinity") + " at index " +
+          std::to_string(i) + " (a weight quantized to int8 must be finite)");
+  out.cols = info.shape.empty() ? 0 : info.shape.back();
+  out.rows = out.cols ? int64_t(scratch.size()) / out.cols : 0;
+  out.values.resize(scratch.size());
+  out.scales.resize(size_t(out.rows * ((out.cols + group - 1) / group)));
+  quantizeInt8(scratch, out.rows, out.cols, group, out.values.data(), out.scales.data());
+  return llvm::Error::success();
+}
+
 } // namespace qnext

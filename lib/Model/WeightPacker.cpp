@@ -211,8 +211,7 @@ Error packWeights(
   // columns: its values ([..., rows, cols] i8) or its scales ([..., rows,
   // ceil(cols / group)] f32), as `shape` says.
   std::vector<float> floats;
-  std::vector<int8_t> quantized;
-  std::vector<float> quantScales;
+  Int8Tensor quantized;
   // (The values and the scales of one tensor, or its row transforms' parts,
   // are packed one after the other: the last tensor's quantization is kept.)
   std::string quantizedName;
@@ -222,9 +221,10 @@ Error packWeights(
                       std::vector<uint8_t> &out) -> Expected<llvm::ArrayRef<uint8_t>> {
     auto emit = [&]() {
       const uint8_t *bytes =
-          scales ? reinterpret_cast<const uint8_t *>(quantScales.data())
-                 : reinterpret_cast<const uint8_t *>(quantized.data());
-      size_t size = scales ? quantScales.size() * sizeof(float) : quantized.size();
+          scales ? reinterpret_cast<const uint8_t *>(quantized.scales.data())
+                 : reinterpret_cast<const uint8_t *>(quantized.values.data());
+      size_t size = scales ? quantized.scales.size() * sizeof(float)
+                           : quantized.values.size();
       out.assign(bytes, bytes + size);
       return llvm::ArrayRef<uint8_t>(out);
     };
@@ -244,23 +244,9 @@ Error packWeights(
       return llvm::createStringError(where + " has shape " + formatShape(info->shape) +
                                      ", the compiled code quantizes one of " +
                                      formatShape(expected));
-    if (llvm::Error e = readAsF32(checkpoint, *info, plan.fp8Block, floats))
+    if (llvm::Error e =
+            quantizeTensor(checkpoint, *info, plan.fp8Block, group, floats, quantized))
       return std::move(e);
-    bool isNaN = false;
-    int64_t at = firstNonfinite(
-        llvm::ArrayRef<uint8_t>(reinterpret_cast<const uint8_t *>(floats.data()),
-                                floats.size() * sizeof(float)),
-        DType::F32, isNaN);
-    if (at >= 0)
-      return llvm::createStringError(where + " holds " +
-                                     (isNaN ? "NaN" : "an infinity") + " at index " +
-                                     std::to_string(at) +
-                                     " (a weight quantized to int8 must be finite)");
-    const int64_t groups = (cols + group - 1) / group;
-    quantized.resize(floats.size());
-    quantScales.resize(size_t(floats.size() / std::max<int64_t>(cols, 1) * groups));
-    quantizeInt8(floats, int64_t(floats.size()) / std::max<int64_t>(cols, 1), cols,
-                 group, quantized.data(), quantScales.data());
     quantizedName = name;
     quantizedGroup = group;
     return emit();

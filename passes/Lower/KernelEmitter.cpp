@@ -383,29 +383,24 @@ SmallVector<Value> KernelEmitter::sweepK(
   for (const auto &[w, row] : rows)
     if (w.scales)
       group = w.group; // one kernel's quantized weights share their group
-  auto loop = [&](int64_t lo, int64_t hi, ValueRange carried,
-                  ArrayRef<Value> scales) {
+  // K in [lo, lo + size), a vector at a time.
+  auto loop = [&](Value lo, int64_t size, ValueRange carried, ArrayRef<Value> scales) {
     return scf::ForOp::create(
-               b, loc, index(lo), index(hi), index(vl), carried,
+               b, loc, lo, arith::AddIOp::create(b, loc, lo, index(size)), index(vl),
+               carried,
                [&](OpBuilder &, Location, Value k, ValueRange in) {
                  scf::YieldOp::create(b, loc, body(k, scales, in));
                })
         .getResults();
   };
   if (!group)
-    return loop(0, kExtent, init, {});
+    return loop(index(0), kExtent, init, {});
   // Whole groups (the scales read once per group), then a partial last one.
   auto inGroup = [&](Value k0, int64_t size, ValueRange carried) {
     SmallVector<Value> scales;
     for (const auto &[w, row] : rows)
       scales.push_back(w.scales ? scaleOf(w, row, k0) : Value());
-    return scf::ForOp::create(
-               b, loc, k0, arith::AddIOp::create(b, loc, k0, index(size)),
-               index(vl), carried,
-               [&](OpBuilder &, Location, Value k, ValueRange in) {
-                 scf::YieldOp::create(b, loc, body(k, scales, in));
-               })
-        .getResults();
+    return loop(k0, size, carried, scales);
   };
   int64_t whole = kExtent / group * group;
   SmallVector<Value> carried(init.begin(), init.end());

@@ -60,6 +60,21 @@ void dequantizeInt8(const int8_t *q, const float *scales, int64_t rows,
 llvm::Error readAsF32(const Checkpoint &checkpoint, const TensorInfo &info,
                       std::array<int64_t, 2> fp8Block, std::vector<float> &out);
 
+/// A tensor quantized to int8 by rows (its last dimension is the columns).
+struct Int8Tensor {
+  std::vector<int8_t> values;
+  std::vector<float> scales; ///< rows x ceil(cols / group)
+  int64_t rows = 0, cols = 0;
+};
+
+/// Checkpoint tensor `info` read as f32 (readAsF32, into `scratch`) and
+/// quantized (quantizeInt8) into `out`: what the packer writes and the
+/// exporter dequantizes. A value that is not finite is an error naming the
+/// file, the tensor and the index.
+llvm::Error quantizeTensor(const Checkpoint &checkpoint, const TensorInfo &info,
+                           std::array<int64_t, 2> fp8Block, int64_t group,
+                           std::vector<float> &scratch, Int8Tensor &out);
+
 } // namespace qnext
 
 #endif // QNEXT_MODEL_QUANTIZE_H
