@@ -649,7 +649,12 @@ def VectorizeContractions : Pass<"qnext-vectorize-contractions"> {
     registers and multiplied by it before the same FMAs (e4m3: sign-extend
     to i16, shift left by 7, mask sign, exponent and mantissa, read as f16
     and widened to f32, the splat carrying 2^8; int8: sign-extend and
-    convert). The group must be whole vectors. A dequantize
+    convert; int4, two values a byte in tiles of 32 columns: the K loop
+    steps a tile at a time, and a vector of bytes, sign-extended to i32,
+    gives the tile's low columns by two shifts and its high ones by one).
+    The group must be whole vectors (int4: vectors of at most 16 bytes).
+    With several tokens a quantized block holds fewer tokens, so that its
+    scale splats (and int4's bytes) fit the registers too. A dequantize
     that no kernel consumed is an error: no dequantized weight is ever
     materialised.
   }];

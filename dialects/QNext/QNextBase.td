@@ -175,7 +175,8 @@ def QNext_LayerAttr : QNext_Attr<"Layer", "layer"> {
 
 def QNext_QuantFormat : I32EnumAttr<"QuantFormat",
     "a format qnext quantizes float weights to", [
-  I32EnumAttrCase<"Int8", 0, "int8">
+  I32EnumAttrCase<"Int8", 0, "int8">,
+  I32EnumAttrCase<"Int4", 1, "int4">
 ]> {
   let cppNamespace = "::mlir::qnext";
   let genSpecializedAttr = 0;
@@ -196,13 +197,17 @@ def QNext_QuantizeAttr : QNext_Attr<"Quantize", "quantize"> {
     On a `qnext.param` (and its `#qnext.weight` plan entry): the parameter is
     one part of checkpoint tensor `name` quantized to `format` with one
     symmetric f32 scale per `group` consecutive columns of a row
-    (`qnext-compile --weights=int8:GROUP`; include/qnext/Model/Quantize.h).
-    `values`: the quantized values (int8: `i8`, the tensor's shape);
+    (`qnext-compile --weights=int8:GROUP` or `int4:GROUP`;
+    include/qnext/Model/Quantize.h). `values`: the quantized values (int8:
+    `i8`, the tensor's shape; int4: `i8` bytes of two values each, the last
+    dimension `cols / 2`, laid out as `qnext.dequantize {int4}` reads them);
     `scales`: the scales (`f32`, the last dimension `ceil(cols / group)`).
+    An int4 group is a multiple of 32 (the layout's tile).
     The packer reads the tensor (F32, BF16, F16 or FP8), quantizes each row
     and writes the part; a `qnext.dequantize` reads the two.
 
-    Example: `{quantize = #qnext.quantize<int8, 128, values>}`.
+    Example: `{quantize = #qnext.quantize<int8, 128, values>}`,
+    `{quantize = #qnext.quantize<int4, 128, scales>}`.
   }];
   let parameters = (ins EnumParameter<QNext_QuantFormat>:$format,
                         "int64_t":$group,

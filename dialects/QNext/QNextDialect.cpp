@@ -62,9 +62,13 @@ void mlir::qnext::setLayerOf(Operation *op, ArrayRef<Operation *> from) {
 }
 
 LogicalResult QuantizeAttr::verify(function_ref<InFlightDiagnostic()> emitError,
-                                   QuantFormat, int64_t group, QuantPart) {
+                                   QuantFormat format, int64_t group, QuantPart) {
   if (group <= 0)
     return emitError() << "#qnext.quantize: group " << group << " is not positive";
+  if (format == QuantFormat::Int4 && group % 32 != 0)
+    return emitError() << "#qnext.quantize: an int4 group is a multiple of 32 "
+                          "(the tile of its layout), got "
+                       << group;
   return success();
 }
 

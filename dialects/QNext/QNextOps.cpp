@@ -36,6 +36,11 @@ LogicalResult ParamOp::verify() {
   if (QuantizeAttr quantize = getQuantizeAttr()) {
     auto type = getType();
     bool values = quantize.getPart() == QuantPart::Values;
+    if (quantize.getFormat() == QuantFormat::Int4 && values &&
+        type.getRank() >= 2 && type.getShape().back() % 16 != 0)
+      return emitOpError("int4 values are bytes of two columns in tiles of "
+                         "32, so a multiple of 16 per row, got ")
+             << type;
     if (getBlockRows() || type.getRank() < 2 ||
         (values ? !type.getElementType().isSignlessInteger(8)
                 : !type.getElementType().isF32()))
@@ -65,10 +70,27 @@ LogicalResult DequantizeOp::verify() {
   if (values.getRank() < 2)
     return emitOpError("values must be a matrix or a stack of them, got ")
            << values;
-  if (result.getShape() != values.getShape())
-    return emitOpError("result shape ") << result << " differs from the values' "
-                                        << values;
-  SmallVector<int64_t> expected(values.getShape());
+  SmallVector<int64_t> columns(values.getShape());
+  if (getInt4()) {
+    // Two values a byte, in tiles of 32 columns.
+    columns.back() *= 2;
+    if (!values.getElementType().isSignlessInteger(8))
+      return emitOpError("int4 values are i8 bytes of two, got ") << values;
+    if (group % 32 != 0)
+      return emitOpError("an int4 group is a multiple of 32 (the tile of its "
+                         "layout), got ")
+             << group;
+  }
+  if (result.getShape() != ArrayRef<int64_t>(columns)) {
+    InFlightDiagnostic d = emitOpError("result shape ")
+                           << result << " differs from the values' " << values;
+    if (getInt4())
+      d << " (two columns a byte: " << columns.back() << " columns)";
+    return d;
+  }
+  if (getInt4() && columns.back() % 32 != 0)
+    return emitOpError("int4 columns come in tiles of 32, got ") << columns.back();
+  SmallVector<int64_t> expected(columns);
   expected.back() = llvm::divideCeil(expected.back(), group);
   if (scales.getShape() != ArrayRef<int64_t>(expected))
     return emitOpError("scales must have one row per weight row and one "

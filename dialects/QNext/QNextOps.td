@@ -155,6 +155,14 @@ def QNext_DequantizeOp : QNext_Op<"dequantize", [Pure]> {
     bias 7, 3 mantissa bits, no infinities) or int8 (two's complement).
     Leading dimensions (a stack of experts) are shared by the three.
 
+    With `int4`, each `i8` of `values` holds two 4-bit two's-complement
+    values (-8 to 7), so a row has half as many bytes as the result has
+    columns: the columns go in tiles of 32, and byte `j` (0 to 15) of a
+    tile's 16 holds its column `j` in the low nibble and column `j + 16` in
+    the high one. A vector of bytes then decodes to two vectors of
+    consecutive columns (a shift each), on any vector width up to 16. The
+    result's columns and `group` are multiples of 32.
+
     The op says how to read a weight; it is not a copy. The kernels of
     `qnext-vectorize-contractions` read `values` and `scales` and decode in
     registers; a dequantize that no kernel consumes is an error there, never
@@ -167,10 +175,13 @@ def QNext_DequantizeOp : QNext_Op<"dequantize", [Pure]> {
     ```mlir
     %w = qnext.dequantize %q, %s {group = 128 : i64}
         : tensor<128x256xf8E4M3FN>, tensor<128x2xf32> -> tensor<128x256xf32>
+    %w4 = qnext.dequantize %q4, %s4 {group = 128 : i64, int4}
+        : tensor<128x128xi8>, tensor<128x2xf32> -> tensor<128x256xf32>
     ```
   }];
   let arguments = (ins StaticShapeTensorOf<[F8E4M3FN, I8]>:$values,
-                   StaticShapeTensorOf<[F32]>:$scales, I64Attr:$group);
+                   StaticShapeTensorOf<[F32]>:$scales, I64Attr:$group,
+                   UnitAttr:$int4);
   let results = (outs StaticShapeTensorOf<[F32]>:$result);
   let assemblyFormat = [{
     $values `,` $scales attr-dict `:` type($values) `,` type($scales) `->`

@@ -160,9 +160,9 @@ std::string buildManifest(const ManifestInputs &in) {
                           {"bytes", t.bytes}};
     if (t.blockRows > 0) // a quantized weight's scales, not weights
       entry["block_rows"] = t.blockRows;
-    if (t.quantGroup > 0) // quantized while packing (--weights)
-      entry["quantized"] = {{"format", "int8"},
-                            {"group", t.quantGroup},
+    if (t.quant.quantizes()) // quantized while packing (--weights)
+      entry["quantized"] = {{"format", t.quant.kind == WeightFormat::Int4 ? "int4" : "int8"},
+                            {"group", t.quant.group},
                             {"part", t.quantScales ? "scales" : "values"}};
     if (t.transform == "concat") {
       ordered_json parts = ordered_json::array();

@@ -139,16 +139,15 @@ writeDequantizedCheckpoint(const std::string &from, const std::string &to,
     os << preamble;
     uint64_t done = 0;
     std::vector<float> values;
-    Int8Tensor q;
+    QuantizedTensor q;
     for (const OutTensor &t : plan) {
       llvm::ArrayRef<uint8_t> bytes = checkpoint.bytes(*t.info);
       if (t.quantize) {
         // As the packer quantizes it and the kernels compute with it.
-        if (Error e = quantizeTensor(checkpoint, *t.info, config->fp8Block,
-                                     format.group, values, q))
+        if (Error e = quantizeTensor(checkpoint, *t.info, config->fp8Block, format,
+                                     values, q))
           return e;
-        dequantizeInt8(q.values.data(), q.scales.data(), q.rows, q.cols, format.group,
-                       values.data());
+        dequantizeTensor(q, format, values.data());
         bytes = llvm::ArrayRef<uint8_t>(reinterpret_cast<const uint8_t *>(values.data()),
                                         values.size() * 4);
         ++summary.quantized;

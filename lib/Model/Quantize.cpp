@@ -1,4 +1,4 @@
-//===- Quantize.cpp - int8 weights made from any checkpoint ---------------===//
+//===- Quantize.cpp - int8 and int4 weights made from any checkpoint -----===//
 
 #include "qnext/Model/Quantize.h"
 
@@ -17,6 +17,8 @@ std::string WeightFormat::str() const {
     return "stored";
   case Int8:
     return "int8:" + std::to_string(group);
+  case Int4:
+    return "int4:" + std::to_string(group);
   }
   return "?";
 }
@@ -32,16 +34,20 @@ llvm::Expected<WeightFormat> parseWeightFormat(llvm::StringRef spec) {
       return bad("'stored' takes no group");
     return format;
   }
-  if (kind != "int8")
-    return bad("expected stored, int8 or int8:GROUP (int4 is not generated yet)");
-  format.kind = WeightFormat::Int8;
+  if (kind != "int8" && kind != "int4")
+    return bad("expected stored, int8[:GROUP] or int4[:GROUP]");
+  format.kind = kind == "int8" ? WeightFormat::Int8 : WeightFormat::Int4;
+  const int64_t multiple = format.kind == WeightFormat::Int4 ? kInt4Tile : 16;
   if (spec.contains(':')) {
     if (group.empty() || !llvm::all_of(group, llvm::isDigit) || group.size() > 9 ||
         group.getAsInteger(10, format.group))
       return bad("the group must be a number of columns");
-    if (format.group <= 0 || format.group % 16 != 0)
-      return bad("the group must be a positive multiple of 16 (the kernels' "
-                 "vectors tile it), got " + llvm::Twine(format.group));
+    if (format.group <= 0 || format.group % multiple != 0)
+      return bad("the group must be a positive multiple of " + llvm::Twine(multiple) +
+                 (format.kind == WeightFormat::Int4
+                      ? " (int4's tile of columns), got "
+                      : " (the kernels' vectors tile it), got ") +
+                 llvm::Twine(format.group));
   }
   return format;
 }
@@ -61,8 +67,20 @@ bool isQuantizedProjection(llvm::StringRef name) {
   return false;
 }
 
-void quantizeInt8(llvm::ArrayRef<float> values, int64_t rows, int64_t cols,
-                  int64_t group, int8_t *q, float *scales) {
+void dequantizeInt8(const int8_t *q, const float *scales, int64_t rows,
+                    int64_t cols, int64_t group, float *out) {
+  const int64_t groups = (cols + group - 1) / group;
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < cols; ++c)
+      out[r * cols + c] = float(q[r * cols + c]) * scales[r * groups + c / group];
+}
+
+namespace {
+/// Symmetric quantization of each group of each row to [-limit, limit]:
+/// `put(row, col, q)` receives every value.
+template <typename Put>
+void quantizeRows(llvm::ArrayRef<float> values, int64_t rows, int64_t cols,
+                  int64_t group, float limit, float *scales, Put put) {
   const int64_t groups = (cols + group - 1) / group;
   for (int64_t r = 0; r < rows; ++r)
     for (int64_t g = 0; g < groups; ++g) {
@@ -71,21 +89,48 @@ void quantizeInt8(llvm::ArrayRef<float> values, int64_t rows, int64_t cols,
       float amax = 0.0f;
       for (int64_t c = begin; c < end; ++c)
         amax = std::max(amax, std::fabs(x[c]));
-      const float scale = amax / 127.0f;
+      const float scale = amax / limit;
       scales[r * groups + g] = scale;
       for (int64_t c = begin; c < end; ++c) {
         float v = scale > 0.0f ? std::round(x[c] / scale) : 0.0f;
-        q[r * cols + c] = int8_t(std::clamp(v, -127.0f, 127.0f));
+        put(r, c, int8_t(std::clamp(v, -limit, limit)));
       }
     }
 }
+} // namespace
 
-void dequantizeInt8(const int8_t *q, const float *scales, int64_t rows,
+void quantizeInt8(llvm::ArrayRef<float> values, int64_t rows, int64_t cols,
+                  int64_t group, int8_t *q, float *scales) {
+  quantizeRows(values, rows, cols, group, 127.0f, scales,
+               [&](int64_t r, int64_t c, int8_t v) { q[r * cols + c] = v; });
+}
+
+void quantizeInt4(llvm::ArrayRef<float> values, int64_t rows, int64_t cols,
+                  int64_t group, int8_t *packed, float *scales) {
+  std::fill(packed, packed + rows * cols / 2, int8_t(0));
+  quantizeRows(values, rows, cols, group, 7.0f, scales,
+               [&](int64_t r, int64_t c, int8_t q) {
+                 const int64_t tile = c / kInt4Tile, j = c % kInt4Tile;
+                 uint8_t &byte = reinterpret_cast<uint8_t &>(
+                     packed[r * cols / 2 + tile * (kInt4Tile / 2) + j % (kInt4Tile / 2)]);
+                 byte |= j < kInt4Tile / 2 ? uint8_t(q) & 0x0F : uint8_t(uint8_t(q) << 4);
+               });
+}
+
+int8_t int4At(const int8_t *row, int64_t c) {
+  const int64_t tile = c / kInt4Tile, j = c % kInt4Tile;
+  const uint8_t byte = uint8_t(row[tile * (kInt4Tile / 2) + j % (kInt4Tile / 2)]);
+  const uint8_t nibble = j < kInt4Tile / 2 ? byte & 0x0F : byte >> 4;
+  return int8_t(nibble >= 8 ? int(nibble) - 16 : int(nibble));
+}
+
+void dequantizeInt4(const int8_t *packed, const float *scales, int64_t rows,
                     int64_t cols, int64_t group, float *out) {
   const int64_t groups = (cols + group - 1) / group;
   for (int64_t r = 0; r < rows; ++r)
     for (int64_t c = 0; c < cols; ++c)
-      out[r * cols + c] = float(q[r * cols + c]) * scales[r * groups + c / group];
+      out[r * cols + c] =
+          float(int4At(packed + r * cols / 2, c)) * scales[r * groups + c / group];
 }
 
 llvm::Error readAsF32(const Checkpoint &checkpoint, const TensorInfo &info,
@@ -120,8 +165,14 @@ llvm::Error readAsF32(const Checkpoint &checkpoint, const TensorInfo &info,
 }
 
 llvm::Error quantizeTensor(const Checkpoint &checkpoint, const TensorInfo &info,
-                           std::array<int64_t, 2> fp8Block, int64_t group,
-                           std::vector<float> &scratch, Int8Tensor &out) {
+                           std::array<int64_t, 2> fp8Block, const WeightFormat &format,
+                           std::vector<float> &scratch, QuantizedTensor &out) {
+  const int64_t cols = info.shape.empty() ? 0 : info.shape.back();
+  if (format.kind == WeightFormat::Int4 && cols % kInt4Tile != 0)
+    return llvm::createStringError(
+        checkpoint.fileName(info).str() + ": tensor '" + info.name + "' has " +
+        std::to_string(cols) + " columns; int4 stores whole tiles of " +
+        std::to_string(kInt4Tile) + " (use --weights=int8)");
   if (llvm::Error e = readAsF32(checkpoint, info, fp8Block, scratch))
     return e;
   for (size_t i = 0; i < scratch.size(); ++i)
@@ -129,13 +180,29 @@ llvm::Error quantizeTensor(const Checkpoint &checkpoint, const TensorInfo &info,
       return llvm::createStringError(
           checkpoint.fileName(info).str() + ": tensor '" + info.name + "' holds " +
           (std::isnan(scratch[i]) ? "NaN" : "an infinity") + " at index " +
-          std::to_string(i) + " (a weight quantized to int8 must be finite)");
-  out.cols = info.shape.empty() ? 0 : info.shape.back();
+          std::to_string(i) + " (a weight quantized to " +
+          (format.kind == WeightFormat::Int4 ? "int4" : "int8") + " must be finite)");
+  out.cols = cols;
   out.rows = out.cols ? int64_t(scratch.size()) / out.cols : 0;
-  out.values.resize(scratch.size());
-  out.scales.resize(size_t(out.rows * ((out.cols + group - 1) / group)));
-  quantizeInt8(scratch, out.rows, out.cols, group, out.values.data(), out.scales.data());
+  out.scales.resize(size_t(out.rows * ((out.cols + format.group - 1) / format.group)));
+  if (format.kind == WeightFormat::Int4) {
+    out.values.resize(scratch.size() / 2);
+    quantizeInt4(scratch, out.rows, out.cols, format.group, out.values.data(),
+                 out.scales.data());
+  } else {
+    out.values.resize(scratch.size());
+    quantizeInt8(scratch, out.rows, out.cols, format.group, out.values.data(),
+                 out.scales.data());
+  }
   return llvm::Error::success();
+}
+
+void dequantizeTensor(const QuantizedTensor &q, const WeightFormat &format,
+                      float *out) {
+  if (format.kind == WeightFormat::Int4)
+    dequantizeInt4(q.values.data(), q.scales.data(), q.rows, q.cols, format.group, out);
+  else
+    dequantizeInt8(q.values.data(), q.scales.data(), q.rows, q.cols, format.group, out);
 }
 
 } // namespace qnext

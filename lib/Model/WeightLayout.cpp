@@ -355,20 +355,25 @@ Value WeightLayout::param(OpBuilder &b, Location loc, const std::string &name,
   if (format.quantizes() && shape.size() >= 2 && isQuantizedProjection(name)) {
     // Quantized while packing (--weights): the values and the scales of
     // one tensor, read through qnext.dequantize.
+    bool int4 = format.kind == WeightFormat::Int4;
     auto part = [&](mlir::qnext::QuantPart which, Type elt,
                     ArrayRef<int64_t> partShape) -> Value {
       return mlir::qnext::ParamOp::create(
           b, loc, RankedTensorType::get(partShape, elt), b.getStringAttr(name),
           /*block_rows=*/nullptr,
-          mlir::qnext::QuantizeAttr::get(b.getContext(), mlir::qnext::QuantFormat::Int8,
+          mlir::qnext::QuantizeAttr::get(b.getContext(),
+                                         int4 ? mlir::qnext::QuantFormat::Int4
+                                              : mlir::qnext::QuantFormat::Int8,
                                          format.group, which));
     };
-    SmallVector<int64_t> scaleShape(shape);
+    SmallVector<int64_t> valueShape(shape), scaleShape(shape);
+    if (int4)
+      valueShape.back() /= 2; // two a byte
     scaleShape.back() = llvm::divideCeil(shape.back(), format.group);
     // (Values first, then scales: the order the plan lists them in.)
-    Value values = part(mlir::qnext::QuantPart::Values, b.getI8Type(), shape);
+    Value values = part(mlir::qnext::QuantPart::Values, b.getI8Type(), valueShape);
     Value scales = part(mlir::qnext::QuantPart::Scales, b.getF32Type(), scaleShape);
-    return decode(b, loc, values, scales, format.group);
+    return decode(b, loc, values, scales, format.group, int4);
   }
   Value values = mlir::qnext::ParamOp::create(b, loc, type, b.getStringAttr(name),
                                               /*block_rows=*/nullptr,
@@ -377,7 +382,7 @@ Value WeightLayout::param(OpBuilder &b, Location loc, const std::string &name,
     return values;
   // FP8: the values and their block scales, read through qnext.dequantize.
   Value scales = fp8Scales(b, loc, name, shape);
-  return decode(b, loc, values, scales, config.fp8Block[1]);
+  return decode(b, loc, values, scales, config.fp8Block[1], /*int4=*/false);
 }
 
 Value WeightLayout::fp8Scales(OpBuilder &b, Location loc, const std::string &name,
@@ -391,11 +396,13 @@ Value WeightLayout::fp8Scales(OpBuilder &b, Location loc, const std::string &nam
 }
 
 Value WeightLayout::decode(OpBuilder &b, Location loc, Value values, Value scales,
-                           int64_t group) const {
-  auto type = cast<RankedTensorType>(values.getType());
+                           int64_t group, bool int4) const {
+  SmallVector<int64_t> shape(cast<RankedTensorType>(values.getType()).getShape());
+  if (int4)
+    shape.back() *= 2; // two a byte
   return mlir::qnext::DequantizeOp::create(
-      b, loc, RankedTensorType::get(type.getShape(), b.getF32Type()), values,
-      scales, b.getI64IntegerAttr(group));
+      b, loc, RankedTensorType::get(shape, b.getF32Type()), values, scales,
+      b.getI64IntegerAttr(group), int4 ? b.getUnitAttr() : nullptr);
 }
 
 SmallVector<Value> WeightLayout::rowTransform(
@@ -409,7 +416,7 @@ SmallVector<Value> WeightLayout::rowTransform(
   SmallVector<Value> scales = transform(dq.getScales());
   SmallVector<Value> decoded;
   for (auto [v, s] : llvm::zip(values, scales))
-    decoded.push_back(decode(b, loc, v, s, dq.getGroup()));
+    decoded.push_back(decode(b, loc, v, s, dq.getGroup(), dq.getInt4()));
   dq->erase();
   return decoded;
 }

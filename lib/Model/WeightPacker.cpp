@@ -64,7 +64,9 @@ Expected<PackedTensor> readEntry(mlir::qnext::WeightAttr entry) {
   t.dim = entry.getDim();
   t.blockRows = entry.getBlockRows();
   if (mlir::qnext::QuantizeAttr q = entry.getQuantize()) {
-    t.quantGroup = q.getGroup();
+    t.quant.kind = q.getFormat() == mlir::qnext::QuantFormat::Int4 ? WeightFormat::Int4
+                                                                   : WeightFormat::Int8;
+    t.quant.group = q.getGroup();
     t.quantScales = q.getPart() == mlir::qnext::QuantPart::Scales;
   }
   if (mlir::ArrayAttr parts = entry.getParts())
@@ -207,17 +209,18 @@ Error packWeights(
       }
     return llvm::ArrayRef<uint8_t>(out);
   };
-  // Float tensor `name` quantized to int8 by rows in groups of `group`
-  // columns: its values ([..., rows, cols] i8) or its scales ([..., rows,
-  // ceil(cols / group)] f32), as `shape` says.
+  // Float tensor `name` quantized by rows in groups of `format.group`
+  // columns: its values ([..., rows, cols] i8, or [..., rows, cols / 2]
+  // bytes of two int4) or its scales ([..., rows, ceil(cols / group)] f32),
+  // as `shape` says.
   std::vector<float> floats;
-  Int8Tensor quantized;
+  QuantizedTensor quantized;
   // (The values and the scales of one tensor, or its row transforms' parts,
   // are packed one after the other: the last tensor's quantization is kept.)
   std::string quantizedName;
-  int64_t quantizedGroup = 0;
+  std::string quantizedFormat;
   auto quantize = [&](const std::string &name, llvm::ArrayRef<int64_t> shape,
-                      int64_t group, bool scales,
+                      const WeightFormat &format, bool scales,
                       std::vector<uint8_t> &out) -> Expected<llvm::ArrayRef<uint8_t>> {
     auto emit = [&]() {
       const uint8_t *bytes =
@@ -229,7 +232,7 @@ Error packWeights(
       return llvm::ArrayRef<uint8_t>(out);
     };
     const TensorInfo *info = checkpoint.find(name);
-    if (info && name == quantizedName && group == quantizedGroup) {
+    if (info && name == quantizedName && format.str() == quantizedFormat) {
       used.push_back(info);
       return emit();
     }
@@ -239,16 +242,17 @@ Error packWeights(
     std::string where = checkpoint.fileName(*info).str() + ": tensor '" + name + "'";
     const int64_t cols = info->shape.empty() ? 0 : info->shape.back();
     std::vector<int64_t> expected(shape.begin(), shape.end());
-    expected.back() = scales ? cols : shape.back();
-    if (info->shape != expected || (scales && (cols + group - 1) / group != shape.back()))
+    expected.back() = scales ? cols : shape.back() * (8 / format.bits());
+    if (info->shape != expected ||
+        (scales && (cols + format.group - 1) / format.group != shape.back()))
       return llvm::createStringError(where + " has shape " + formatShape(info->shape) +
                                      ", the compiled code quantizes one of " +
                                      formatShape(expected));
     if (llvm::Error e =
-            quantizeTensor(checkpoint, *info, plan.fp8Block, group, floats, quantized))
+            quantizeTensor(checkpoint, *info, plan.fp8Block, format, floats, quantized))
       return std::move(e);
     quantizedName = name;
-    quantizedGroup = group;
+    quantizedFormat = format.str();
     return emit();
   };
   // The rows of `t`'s tensor `name` of `shape` as stored, expanded when it
@@ -258,8 +262,8 @@ Error packWeights(
                     std::vector<uint8_t> &scratch) -> Expected<llvm::ArrayRef<uint8_t>> {
     if (t.blockRows > 0)
       return blockScale(name, shape, t.blockRows, scratch);
-    if (t.quantGroup > 0)
-      return quantize(name, shape, t.quantGroup, t.quantScales, scratch);
+    if (t.quant.quantizes())
+      return quantize(name, shape, t.quant, t.quantScales, scratch);
     return source(name, shape, t.dtype);
   };
 

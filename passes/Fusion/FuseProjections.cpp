@@ -41,11 +41,13 @@ bool isPackableWeight(Value weight) {
 }
 
 /// How a weight is stored: its element type, and for a quantized one the
-/// values' type and group (projections fuse only with their own kind).
-std::pair<Type, int64_t> storageOf(Value weight) {
+/// values' type, group and packing (projections fuse only with their own
+/// kind).
+std::tuple<Type, int64_t, bool> storageOf(Value weight) {
   if (auto dq = weight.getDefiningOp<DequantizeOp>())
-    return {getElementTypeOrSelf(dq.getValues().getType()), dq.getGroup()};
-  return {getElementTypeOrSelf(weight.getType()), 0};
+    return {getElementTypeOrSelf(dq.getValues().getType()), dq.getGroup(),
+            dq.getInt4()};
+  return {getElementTypeOrSelf(weight.getType()), 0, false};
 }
 
 /// Moves the ops that define `weight` (a param, a split and its param, or a
@@ -78,12 +80,12 @@ struct FuseProjectionsPass
     getOperation()->walk([&](Block *block) {
       // Projections of this block by (input, how the weight is stored), in
       // order.
-      llvm::MapVector<std::tuple<Value, Type, int64_t>, SmallVector<LinearOp>>
+      llvm::MapVector<std::tuple<Value, Type, int64_t, unsigned>, SmallVector<LinearOp>>
           groups;
       for (auto linear : block->getOps<LinearOp>())
         if (isPackableWeight(linear.getWeight()) && !FusedOp::groupOf(linear)) {
-          auto [type, group] = storageOf(linear.getWeight());
-          groups[{linear.getInput(), type, group}].push_back(linear);
+          auto [type, group, int4] = storageOf(linear.getWeight());
+          groups[{linear.getInput(), type, group, unsigned(int4)}].push_back(linear);
         }
       for (auto &[key, members] : groups) {
         keepRowMultiple(members);
@@ -153,7 +155,7 @@ struct FuseProjectionsPass
       Value scalesRows = concatRows(scales);
       concat = DequantizeOp::create(
           b, loc, RankedTensorType::get({rows, wType.getDimSize(1)}, b.getF32Type()),
-          valuesRows, scalesRows, dq.getGroupAttr());
+          valuesRows, scalesRows, dq.getGroupAttr(), dq.getInt4Attr());
     } else {
       concat = concatRows(weights);
     }

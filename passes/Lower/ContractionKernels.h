@@ -26,7 +26,9 @@ namespace mlir::qnext::kernels {
 /// x [1, K], or [1, S, K] (`perSlot`: one input row per slot).
 /// The weight is read as stored: `w` is its values (f32, bf16, f16, or a
 /// quantized format) and, when the op's weight is a qnext.dequantize,
-/// `scales` its scales ([..., N, ceil(K / group)] f32), decoded in registers.
+/// `scales` its scales ([..., N, ceil(K / group)] f32), decoded in registers;
+/// `int4`: `w` holds two values a byte ([..., N, K / 2] i8, the layout of
+/// qnext.dequantize {int4}).
 struct Contraction {
   linalg::GenericOp op;
   Value x, w, init;
@@ -37,12 +39,16 @@ struct Contraction {
   bool perSlot = false;
   Value scales = {};
   int64_t group = 0;
+  bool int4 = false;
 };
 
 /// Whether the kernels take `c` at vector width `vl`: K in whole vectors,
-/// and a quantized weight's groups too.
+/// and a quantized weight's groups too; int4 bytes a whole number of
+/// vectors per half tile (16 bytes), which the verifier's tiles of 32
+/// columns then divide.
 inline bool fitsVectors(const Contraction &c, int64_t vl) {
-  return c.k % vl == 0 && (!c.scales || c.group % vl == 0);
+  return c.k % vl == 0 && (!c.scales || c.group % vl == 0) &&
+         (!c.int4 || 16 % vl == 0);
 }
 
 /// A fused kernel's work: one contraction, or (with an epilogue) two of the

@@ -31,7 +31,7 @@ Value KernelEmitter::selectSlot(Value s) {
         ArrayRef<OpFoldResult>(SmallVector<OpFoldResult>(3, b.getIndexAttr(1))));
   };
   for (const Weight &w : kernelWeights())
-    blockWeights.push_back({expertOf(w.values), expertOf(w.scales), w.group});
+    blockWeights.push_back({expertOf(w.values), expertOf(w.scales), w.group, w.int4});
   auto xType = RankedTensorType::get({c.k}, b.getF32Type());
   SmallVector<OpFoldResult> offsets = {b.getIndexAttr(0)};
   if (c.perSlot)
@@ -110,7 +110,7 @@ Value KernelEmitter::emitGatherCombine(int64_t rows) {
     // The shared expert's rows of this block, gated, added as the add
     // generic adds them (its operand order).
     const Contraction &d = *kernel.sharedDown;
-    blockWeights = {Weight{d.w, d.scales, d.group}};
+    blockWeights = {weightOf(d)};
     Value down = blockRows(d.x, {index(0)}, 1, n0, tn, d.k)[0];
     Value logit = tensor::ExtractOp::create(
         b, loc, kernel.sharedGate.getDpsInputs()[1], ValueRange{index(0), index(0)});

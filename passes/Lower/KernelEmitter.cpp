@@ -41,6 +41,17 @@ Value KernelEmitter::emit(int64_t rows, int64_t tokenRows, int64_t tokenBlockRow
   int64_t tn = ShapedType::isDynamic(c.n)
                    ? 1
                    : blockFor(c.n, c.multiToken && !oneRow ? pairRows : rows);
+  // A quantized weight's block also keeps, per weight row, its group's
+  // scale splat (and int4 a row's bytes from the vector of its low nibbles
+  // to that of its high ones): registers the block's tokens give up, so
+  // that accumulators, inputs, a weight vector and these still fit the
+  // registers the options were sized for.
+  if (c.scales && c.multiToken && !oneRow) {
+    int64_t held = (kernel.second ? 2 : 1) * tn;
+    int64_t budget = tokenRows * (tokenBlockRows + 1) + 1;
+    int64_t extra = held * (c.int4 ? 2 : 1);
+    tokenRows = std::max<int64_t>((budget - 1 - extra) / (held + 1), 1);
+  }
   // With a prologue, each task is a chunk of row blocks that computes the
   // prologue's rows once (per span of tokens) for all of them: about
   // `prologueTasks` tasks.
@@ -321,15 +332,38 @@ Value KernelEmitter::widen(Value v) {
 }
 
 SmallVector<KernelEmitter::Weight> KernelEmitter::kernelWeights() {
-  SmallVector<Weight> weights = {{c.w, c.scales, c.group}};
+  SmallVector<Weight> weights = {weightOf(c)};
   if (kernel.second)
-    weights.push_back({kernel.second->w, kernel.second->scales, kernel.second->group});
+    weights.push_back(weightOf(*kernel.second));
   return weights;
 }
 
-Value KernelEmitter::load(const Weight &w, Value row, Value k, Value scale) {
+Value KernelEmitter::load(const Weight &w, Value row, const KStep &at, Value scale) {
   Type elt = getElementTypeOrSelf(w.values.getType());
-  Value v = read(w.values, {row, k}, elt);
+  if (w.int4) {
+    // Byte j of a tile holds column j (low nibble) and j + 16 (high): the
+    // vector of columns at `offset` is the bytes from tile / 2 + offset % 16,
+    // sign-extended to i32 (vpmovsxbd) and shifted arithmetically, the low
+    // nibble up first. The same bytes serve both halves (one load once CSE
+    // has merged the two reads).
+    Value byte = arith::AddIOp::create(
+        b, loc, arith::DivUIOp::create(b, loc, at.tile, index(2)),
+        index(at.offset % 16));
+    Value v = read(w.values, {row, byte}, elt);
+    auto i32v = VectorType::get({vl}, b.getI32Type());
+    auto splat = [&](int32_t value) {
+      return arith::ConstantOp::create(
+          b, loc, DenseElementsAttr::get(i32v, b.getI32IntegerAttr(value).getValue()));
+    };
+    Value wide = arith::ExtSIOp::create(b, loc, i32v, v);
+    if (at.offset % 32 < 16)
+      wide = arith::ShLIOp::create(b, loc, wide, splat(28));
+    Value q = arith::ShRSIOp::create(b, loc, wide, splat(at.offset % 32 < 16 ? 28 : 4));
+    return arith::MulFOp::create(
+        b, loc, arith::SIToFPOp::create(b, loc, VectorType::get({vl}, b.getF32Type()), q),
+        scale);
+  }
+  Value v = read(w.values, {row, at.k}, elt);
   if (!w.scales)
     return widen(v);
   auto shape = cast<VectorType>(v.getType()).getShape();
@@ -378,18 +412,30 @@ Value KernelEmitter::scaleOf(const Weight &w, Value row, Value k0) {
 
 SmallVector<Value> KernelEmitter::sweepK(
     int64_t kExtent, ValueRange init, ArrayRef<std::pair<Weight, Value>> rows,
-    function_ref<SmallVector<Value>(Value, ArrayRef<Value>, ValueRange)> body) {
+    function_ref<SmallVector<Value>(const KStep &, ArrayRef<Value>, ValueRange)> body) {
   int64_t group = 0;
+  bool int4 = false;
   for (const auto &[w, row] : rows)
-    if (w.scales)
+    if (w.scales) {
       group = w.group; // one kernel's quantized weights share their group
-  // K in [lo, lo + size), a vector at a time.
+      int4 = w.int4;   // and their format
+    }
+  // K in [lo, lo + size), a vector at a time (int4: a tile at a time, its
+  // vectors one after the other).
+  const int64_t step = int4 ? 32 : vl;
   auto loop = [&](Value lo, int64_t size, ValueRange carried, ArrayRef<Value> scales) {
     return scf::ForOp::create(
-               b, loc, lo, arith::AddIOp::create(b, loc, lo, index(size)), index(vl),
-               carried,
+               b, loc, lo, arith::AddIOp::create(b, loc, lo, index(size)),
+               index(step), carried,
                [&](OpBuilder &, Location, Value k, ValueRange in) {
-                 scf::YieldOp::create(b, loc, body(k, scales, in));
+                 SmallVector<Value> next(in.begin(), in.end());
+                 for (int64_t offset = 0; offset < step; offset += vl) {
+                   Value at = offset ? arith::AddIOp::create(b, loc, k, index(offset))
+                                           .getResult()
+                                     : k;
+                   next = body(KStep{at, k, offset}, scales, next);
+                 }
+                 scf::YieldOp::create(b, loc, next);
                })
         .getResults();
   };
@@ -484,11 +530,11 @@ SmallVector<Value> KernelEmitter::blockRows(Value xs, ArrayRef<Value> xTokens,
           for (size_t m = 0; m < weights.size(); ++m) {
             SmallVector<Value> acc = sweepK(
                 kExtent, ValueRange{zero}, {{weights[m], row}},
-                [&](Value k, ArrayRef<Value> scales, ValueRange a) {
-                  Value w = load(weights[m], row, k,
+                [&](const KStep &at, ArrayRef<Value> scales, ValueRange a) {
+                  Value w = load(weights[m], row, at,
                                  scales.empty() ? Value() : scales[0]);
                   return SmallVector<Value>{
-                      vector::FMAOp::create(b, loc, w, tokenInput(0, k), a[0])};
+                      vector::FMAOp::create(b, loc, w, tokenInput(0, at.k), a[0])};
                 });
             Value sum = vector::ReductionOp::create(
                 b, loc, vector::CombiningKind::ADD, acc[0],
@@ -516,13 +562,13 @@ SmallVector<Value> KernelEmitter::blockRows(Value xs, ArrayRef<Value> xTokens,
       blockRowsRead.push_back({weight, rowsOfW[r]});
   SmallVector<Value> accs = sweepK(
       kExtent, zeros, blockRowsRead,
-      [&](Value k, ArrayRef<Value> scales, ValueRange in) {
+      [&](const KStep &at, ArrayRef<Value> scales, ValueRange in) {
         SmallVector<Value> xv, next(in.begin(), in.end());
         for (int64_t j = 0; j < tm; ++j)
-          xv.push_back(tokenInput(j, k));
+          xv.push_back(tokenInput(j, at.k));
         for (auto [m, weight] : llvm::enumerate(weights))
           for (int64_t r = 0; r < tn; ++r) {
-            Value w = load(weight, rowsOfW[r], k,
+            Value w = load(weight, rowsOfW[r], at,
                            scales.empty() ? Value() : scales[m * tn + r]);
             for (int64_t j = 0; j < tm; ++j) {
               Value &a = next[m * perWeight + j * tn + r];

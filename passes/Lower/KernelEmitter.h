@@ -85,22 +85,36 @@ private:
   Value prologueRows(ArrayRef<Value> tokens, Value into = {}, Value firstRow = {});
 
   /// A weight as a kernel reads it: values, and for a quantized one its
-  /// scales (one per `group` columns of a row).
+  /// scales (one per `group` columns of a row); `int4`: two values a byte
+  /// (qnext.dequantize {int4}).
   struct Weight {
     Value values, scales;
     int64_t group = 0;
+    bool int4 = false;
   };
+  static Weight weightOf(const Contraction &c) {
+    return {c.w, c.scales, c.group, c.int4};
+  }
   /// The contraction's weights: its own, and a fused pair's second.
   SmallVector<Weight> kernelWeights();
+
+  /// Where the K loop is: the vector of columns from `k`. With int4 weights
+  /// the loop runs by tiles of 32 columns: `tile` is the tile's first
+  /// column and `offset` k's place in it (a constant), so that the two
+  /// vectors of one load of bytes (columns j and j + 16) are found.
+  struct KStep {
+    Value k, tile;
+    int64_t offset = 0;
+  };
 
   /// A vector<vl> of weights widened exactly to f32 (bf16 is the high half
   /// of an f32: zero-extend and shift).
   Value widen(Value v);
 
-  /// The vector<vl> of `w`'s row `row` at column `k`, as f32: widened, or
-  /// decoded and multiplied by `scale` (scaleOf's splat for this row and
-  /// group).
-  Value load(const Weight &w, Value row, Value k, Value scale);
+  /// The vector<vl> of `w`'s row `row` at the columns of `at`, as f32:
+  /// widened, or decoded and multiplied by `scale` (scaleOf's splat for
+  /// this row and group).
+  Value load(const Weight &w, Value row, const KStep &at, Value scale);
 
   /// The splat a decoded vector of `w`'s row `row` is multiplied by in the
   /// group of columns that starts at `k0`: the row's scale of that group
@@ -108,14 +122,16 @@ private:
   Value scaleOf(const Weight &w, Value row, Value k0);
 
   /// The K loop of a register block, over [0, kExtent) a vector at a time,
-  /// carrying `init`: `body(k, scales, carried)` returns the next carried
+  /// carrying `init`: `body(at, scales, carried)` returns the next carried
   /// values. `rows` are the (weight, row) pairs the body reads; with a
   /// quantized weight the loop runs by groups of columns and `scales[i]`
-  /// is scaleOf(rows[i]) for the current group (empty otherwise).
+  /// is scaleOf(rows[i]) for the current group (empty otherwise); with an
+  /// int4 weight each step of the loop is a tile of 32 columns, the body
+  /// called for each of its vectors.
   SmallVector<Value> sweepK(
       int64_t kExtent, ValueRange init,
       ArrayRef<std::pair<Weight, Value>> rows,
-      function_ref<SmallVector<Value>(Value, ArrayRef<Value>, ValueRange)> body);
+      function_ref<SmallVector<Value>(const KStep &, ArrayRef<Value>, ValueRange)> body);
 
   Value read(Value source, ValueRange indices, Type elt);
 

@@ -50,7 +50,13 @@ void readStored(Contraction &c) {
     c.w = dq.getValues();
     c.scales = dq.getScales();
     c.group = dq.getGroup();
+    c.int4 = dq.getInt4();
   }
+}
+
+/// The columns (K) of `c`'s weight as stored in `type`: int4 has two a byte.
+int64_t columnsOf(const Contraction &c, RankedTensorType type) {
+  return type.getShape().back() * (c.int4 ? 2 : 1);
 }
 
 /// extract_slice(dequantize(v, s)) -> dequantize(extract_slice(v),
@@ -74,20 +80,27 @@ struct SliceOfDequantize : OpRewritePattern<tensor::ExtractSliceOp> {
         resultType.getShape().back() != source.getDimSize(last))
       return failure();
     auto scalesType = cast<RankedTensorType>(dq.getScales().getType());
-    SmallVector<OpFoldResult> scaleSizes = sizes;
-    scaleSizes[last] = rw.getIndexAttr(scalesType.getDimSize(last));
-    SmallVector<int64_t> scaleShape(resultType.getShape());
-    scaleShape.back() = scalesType.getDimSize(last);
+    auto valuesType = cast<RankedTensorType>(dq.getValues().getType());
+    // The values' and the scales' rows: the same, all of their columns.
+    auto rowsOf = [&](RankedTensorType of, SmallVector<OpFoldResult> &partSizes) {
+      partSizes = sizes;
+      partSizes[last] = rw.getIndexAttr(of.getDimSize(last));
+      SmallVector<int64_t> shape(resultType.getShape());
+      shape.back() = of.getDimSize(last);
+      return RankedTensorType::get(shape, of.getElementType());
+    };
+    SmallVector<OpFoldResult> valueSizes, scaleSizes;
+    RankedTensorType valueSlice = rowsOf(valuesType, valueSizes);
+    RankedTensorType scaleSlice = rowsOf(scalesType, scaleSizes);
     Location loc = slice.getLoc();
     Value values = tensor::ExtractSliceOp::create(
-        rw, loc,
-        resultType.clone(getElementTypeOrSelf(dq.getValues().getType())),
-        dq.getValues(), offsets, sizes, slice.getMixedStrides());
+        rw, loc, valueSlice, dq.getValues(), offsets, valueSizes,
+        slice.getMixedStrides());
     Value scales = tensor::ExtractSliceOp::create(
-        rw, loc, RankedTensorType::get(scaleShape, rw.getF32Type()), dq.getScales(),
-        offsets, scaleSizes, slice.getMixedStrides());
+        rw, loc, scaleSlice, dq.getScales(), offsets, scaleSizes,
+        slice.getMixedStrides());
     rw.replaceOpWithNewOp<DequantizeOp>(slice, resultType, values, scales,
-                                        dq.getGroupAttr());
+                                        dq.getGroupAttr(), dq.getInt4Attr());
     return success();
   }
 };
@@ -144,7 +157,7 @@ std::optional<Contraction> matchGather(linalg::GenericOp op) {
     return std::nullopt;
   c.slots = yType.getDimSize(1);
   c.n = wType.getDimSize(1);
-  c.k = wType.getDimSize(2);
+  c.k = columnsOf(c, wType);
   if (yType.getDimSize(2) != c.n || xType.getShape().back() != c.k)
     return std::nullopt;
   return c;
@@ -201,7 +214,7 @@ std::optional<Contraction> match(linalg::GenericOp op) {
       !(isWeightElement(wElt) || c.scales) || wType.isDynamicDim(1))
     return std::nullopt;
   c.n = wType.getDimSize(0);
-  c.k = wType.getDimSize(1);
+  c.k = columnsOf(c, wType);
   return c;
 }
 
@@ -259,6 +272,7 @@ std::optional<Kernel> matchEpilogue(linalg::GenericOp e) {
       cs[0]->selector != cs[1]->selector ||
       cs[0]->w.getType() != cs[1]->w.getType() ||
       !cs[0]->scales != !cs[1]->scales || cs[0]->group != cs[1]->group ||
+      cs[0]->int4 != cs[1]->int4 ||
       ShapedType::isDynamic(cs[0]->n) ||
       cs[0]->op.getResult(0).getType() != e.getResult(0).getType())
     return std::nullopt;

@@ -99,7 +99,8 @@ struct VectorizeContractionsPass
           << "qnext-vectorize-contractions: this quantized weight is read by an "
              "op no kernel decodes (a kernel takes K and the group in whole "
              "vectors of "
-          << int64_t(vectorWidth) << ")";
+          << int64_t(vectorWidth)
+          << (dq.getInt4() ? ", and int4's half tiles of 16 bytes too" : "") << ")";
       diag.attachNote((*dq->getUsers().begin())->getLoc()) << "read here";
       return WalkResult::interrupt();
     });

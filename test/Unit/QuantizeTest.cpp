@@ -1,4 +1,4 @@
-//===- QuantizeTest.cpp - int8 weights and the kernels' e4m3 decoding -----===//
+//===- QuantizeTest.cpp - int8/int4 weights and the kernels' decodings ---===//
 
 #include "qnext/Model/FP8.h"
 #include "qnext/Model/Quantize.h"
@@ -27,8 +27,18 @@ TEST(WeightFormat, Parse) {
   auto g32 = parseWeightFormat("int8:32");
   ASSERT_TRUE(bool(g32));
   EXPECT_EQ(g32->group, 32);
-  for (const char *bad : {"int4", "int8:", "int8:0", "int8:12", "int8:-16", "int8:1e3",
-                          "int8:99999999999", "stored:16", "", "INT8"}) {
+  auto int4 = parseWeightFormat("int4");
+  ASSERT_TRUE(bool(int4));
+  EXPECT_EQ(int4->kind, WeightFormat::Int4);
+  EXPECT_EQ(int4->group, 128);
+  EXPECT_EQ(int4->bits(), 4);
+  EXPECT_EQ(int4->str(), "int4:128");
+  auto g64 = parseWeightFormat("int4:64");
+  ASSERT_TRUE(bool(g64));
+  EXPECT_EQ(g64->group, 64);
+  for (const char *bad : {"int2", "int8:", "int8:0", "int8:12", "int8:-16", "int8:1e3",
+                          "int8:99999999999", "stored:16", "", "INT8", "int4:16",
+                          "int4:48", "int4:", "int4:0"}) {
     auto f = parseWeightFormat(bad);
     EXPECT_FALSE(bool(f)) << bad;
     if (!f)
@@ -85,6 +95,62 @@ TEST(Int8, QuantizeRows) {
   for (int i = 0; i < 10; ++i) {
     EXPECT_EQ(back[i], float(q[i]) * s[(i / 5) * 3 + (i % 5) / 2]) << i;
     EXPECT_LE(std::fabs(back[i] - x[i]), 0.5f * s[(i / 5) * 3 + (i % 5) / 2] * 1.0001f) << i;
+  }
+}
+
+// int4: scale = max|x| / 7, q = round(x / scale) in -7..7, two a byte in
+// tiles of 32 columns: byte j of a tile holds column j in its low nibble and
+// column j + 16 in its high one (two's complement). Checked on the bytes
+// themselves, then through int4At and dequantizeInt4: within half a scale.
+TEST(Int4, QuantizeTiles) {
+  const int64_t rows = 2, cols = 64, group = 32;
+  std::vector<float> x(rows * cols);
+  for (int64_t i = 0; i < rows * cols; ++i)
+    x[i] = std::sin(0.37f * float(i)) * float(1 + i % 5);
+  x[cols + 3] = 0.0f; // and a group of zeros in row 1's second group
+  for (int64_t c = 32; c < 64; ++c)
+    x[cols + c] = 0.0f;
+  std::vector<int8_t> packed(rows * cols / 2);
+  std::vector<float> scales(rows * 2);
+  quantizeInt4(x, rows, cols, group, packed.data(), scales.data());
+  EXPECT_EQ(scales[3], 0.0f);
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t g = 0; g < 2; ++g) {
+      float amax = 0.0f;
+      for (int64_t c = g * group; c < (g + 1) * group; ++c)
+        amax = std::max(amax, std::fabs(x[r * cols + c]));
+      EXPECT_EQ(scales[r * 2 + g], amax / 7.0f) << r << "," << g;
+    }
+  std::vector<float> back(rows * cols);
+  dequantizeInt4(packed.data(), scales.data(), rows, cols, group, back.data());
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < cols; ++c) {
+      const float s = scales[r * 2 + c / group];
+      const float v = x[r * cols + c];
+      const int want = s > 0.0f ? int(std::lround(v / s)) : 0;
+      // The byte and nibble the layout puts column c in.
+      const uint8_t byte = uint8_t(packed[r * cols / 2 + (c / 32) * 16 + c % 16]);
+      const int nibble = (c % 32) < 16 ? byte & 0x0F : byte >> 4;
+      EXPECT_EQ(nibble >= 8 ? nibble - 16 : nibble, want) << r << "," << c;
+      EXPECT_EQ(int4At(packed.data() + r * cols / 2, c), want) << r << "," << c;
+      EXPECT_GE(want, -7);
+      EXPECT_LE(want, 7);
+      EXPECT_EQ(back[r * cols + c], float(want) * s);
+      EXPECT_LE(std::fabs(back[r * cols + c] - v), 0.5f * s * 1.0001f) << r << "," << c;
+    }
+}
+
+// The kernels' int4 decoding (KernelEmitter::load): a byte sign-extended to
+// 32 bits, then the low nibble as (b << 28) >> 28 and the high one as b >> 4
+// (arithmetic shifts), for every byte: what int4At reads.
+TEST(Int4, KernelDecodingOfEveryByte) {
+  for (int byte = 0; byte < 256; ++byte) {
+    int8_t tile[16] = {};
+    tile[5] = int8_t(uint8_t(byte));
+    const int32_t wide = int32_t(int8_t(uint8_t(byte)));
+    const int32_t lo = int32_t(uint32_t(wide) << 28) >> 28, hi = wide >> 4;
+    EXPECT_EQ(lo, int4At(tile, 5)) << byte;
+    EXPECT_EQ(hi, int4At(tile, 21)) << byte;
   }
 }
 

@@ -169,13 +169,14 @@ cl::opt<std::string> weights(
              "columns of a row, default 128, made while packing from F32, "
              "BF16, F16 or FP8 weights; embeddings, lm_head, norms, the router, "
              "the shared-expert gate and DeltaNet's small tensors stay as "
-             "stored). CPU target only"),
+             "stored), 'int4' or 'int4:GROUP' (the same in 4 bits, two a byte; "
+             "GROUP a multiple of 32, default 128). CPU target only"),
     cl::value_desc("format"), cl::init("stored"), cl::cat(category));
 cl::opt<std::string> exportDequantized(
     "export-dequantized",
     cl::desc("Instead of compiling: write the checkpoint to DIR with its FP8 "
              "weights dequantized exactly to F32 (scales applied, config.json "
-             "without quantization_config) and, with --weights=int8, the "
+             "without quantization_config) and, with --weights=int8 or int4, the "
              "weights it quantizes as the artifact computes with them: the "
              "reference a quantized model is held to"),
     cl::value_desc("dir"), cl::cat(category));

@@ -54,7 +54,8 @@ int runInfo(const RunOptions &o) {
   };
   // Formats in order of first appearance; a quantized weight's scales are
   // counted with its format: FP8 block scales (block_rows) with F8_E4M3,
-  // the scales of a weight quantized while packing with its values' I8.
+  // the scales of a weight quantized while packing with its values (I8, or
+  // I4: int4 values, two a byte).
   std::vector<std::string> order;
   std::map<std::string, Format> formats;
   for (const json &t : tensors) {
@@ -68,20 +69,25 @@ int runInfo(const RunOptions &o) {
       int64_t extent = d.is_number_integer() ? d.get<int64_t>() : 0;
       count = extent > 0 && count <= INT64_MAX / extent ? count * extent : 0;
     }
-    std::string owner;
-    if (integer(t, "block_rows") > 0)
-      owner = "F8_E4M3";
-    else if (t.contains("quantized") && text(t["quantized"], "part") == "scales")
-      owner = "I8";
-    if (!owner.empty()) {
-      if (!formats.count(owner))
-        order.push_back(owner);
-      formats[owner].scaleBytes += bytes;
+    // The format a tensor counts under, and whether it is scales.
+    std::string name = dtype;
+    bool scales = false;
+    if (integer(t, "block_rows") > 0) {
+      name = "F8_E4M3";
+      scales = true;
+    } else if (t.contains("quantized")) {
+      name = text(t["quantized"], "format") == "int4" ? "I4" : "I8";
+      scales = text(t["quantized"], "part") == "scales";
+      if (name == "I4" && count <= INT64_MAX / 2)
+        count *= 2; // two values a byte
+    }
+    if (!formats.count(name))
+      order.push_back(name);
+    if (scales) {
+      formats[name].scaleBytes += bytes;
       continue;
     }
-    if (!formats.count(dtype))
-      order.push_back(dtype);
-    Format &f = formats[dtype];
+    Format &f = formats[name];
     ++f.tensors;
     f.weights += count;
     f.bytes += bytes;

@@ -1,14 +1,17 @@
-//===- Quantize.h - int8 weights made from any checkpoint -------*- C++ -*-===//
+//===- Quantize.h - int8 and int4 weights made from any checkpoint -*- C++ -*-===//
 //
-// `qnext-compile --weights=int8[:GROUP]`: the decoder layers' projections
-// stored as int8 with one f32 scale per GROUP consecutive columns of a row
-// (symmetric: scale = max|w| / 127, q = round(w / scale)), made while the
-// weights are packed, from F32, BF16, F16 or FP8 tensors. What stays as
-// stored, and why: the embeddings and lm_head (the logits' accuracy rests on
-// them, and decode reads one embedding row), the norms, the router and the
-// shared-expert gate (tiny, and they decide which experts run), DeltaNet's
-// in_proj_ba / in_proj_b / in_proj_a, conv1d, A_log and dt_bias (tiny, and
-// they set the decay and write strength of the recurrent state).
+// `qnext-compile --weights=int8[:GROUP]` and `--weights=int4[:GROUP]`: the
+// decoder layers' projections stored as int8 or int4 with one f32 scale per
+// GROUP consecutive columns of a row (symmetric: scale = max|w| / 127, or
+// / 7 for int4; q = round(w / scale)), made while the weights are packed,
+// from F32, BF16, F16 or FP8 tensors. int4 values go two a byte, in tiles
+// of 32 columns (byte j of a tile: column j in the low nibble, j + 16 in the
+// high one; qnext.dequantize {int4}). What stays as stored, and why: the
+// embeddings and lm_head (the logits' accuracy rests on them, and decode
+// reads one embedding row), the norms, the router and the shared-expert gate
+// (tiny, and they decide which experts run), DeltaNet's in_proj_ba /
+// in_proj_b / in_proj_a, conv1d, A_log and dt_bias (tiny, and they set the
+// decay and write strength of the recurrent state).
 //
 //===----------------------------------------------------------------------===//
 
@@ -29,14 +32,19 @@ namespace qnext {
 
 /// How qnext-compile stores the projections' weights.
 struct WeightFormat {
-  enum Kind { Stored, Int8 } kind = Stored;
+  enum Kind { Stored, Int8, Int4 } kind = Stored;
   int64_t group = 128; ///< columns per scale
   bool quantizes() const { return kind != Stored; }
+  int bits() const { return kind == Int4 ? 4 : 8; }
   std::string str() const;
 };
 
+/// int4 values lie in tiles of this many columns (16 bytes).
+constexpr int64_t kInt4Tile = 32;
+
 /// "stored", "int8", "int8:GROUP" (GROUP a positive multiple of 16, so that
-/// every kernel's vectors tile a group); an error names the value.
+/// every kernel's vectors tile a group), "int4", "int4:GROUP" (a multiple of
+/// 32, int4's tile; 128 by default as for int8); an error names the value.
 llvm::Expected<WeightFormat> parseWeightFormat(llvm::StringRef spec);
 
 /// Whether --weights quantizes checkpoint tensor `name` (a projection of a
@@ -55,25 +63,45 @@ void quantizeInt8(llvm::ArrayRef<float> values, int64_t rows, int64_t cols,
 void dequantizeInt8(const int8_t *q, const float *scales, int64_t rows,
                     int64_t cols, int64_t group, float *out);
 
+/// Symmetric int4 of a row-major [rows, cols] matrix (cols a multiple of
+/// kInt4Tile), per row in groups of `group` columns: scale = max|x| / 7,
+/// q = x / scale rounded to nearest (ties away from zero), -7 to 7. Writes
+/// rows * cols / 2 bytes in the tile layout (see the file comment) and
+/// rows * ceil(cols / group) scales. The values must be finite.
+void quantizeInt4(llvm::ArrayRef<float> values, int64_t rows, int64_t cols,
+                  int64_t group, int8_t *packed, float *scales);
+
+/// int4 column `c` of a row of packed bytes, -8 to 7.
+int8_t int4At(const int8_t *row, int64_t c);
+
+/// The f32 values the kernels compute with: q * scale, in f32.
+void dequantizeInt4(const int8_t *packed, const float *scales, int64_t rows,
+                    int64_t cols, int64_t group, float *out);
+
 /// The values of checkpoint tensor `info` ([..., rows, cols]) as f32: F32,
 /// BF16 and F16 widened, FP8 dequantized with its block scale (`fp8Block`).
 llvm::Error readAsF32(const Checkpoint &checkpoint, const TensorInfo &info,
                       std::array<int64_t, 2> fp8Block, std::vector<float> &out);
 
-/// A tensor quantized to int8 by rows (its last dimension is the columns).
-struct Int8Tensor {
-  std::vector<int8_t> values;
-  std::vector<float> scales; ///< rows x ceil(cols / group)
+/// A tensor quantized by rows (its last dimension is the columns).
+struct QuantizedTensor {
+  std::vector<int8_t> values; ///< int8: rows x cols; int4: rows x cols / 2 bytes
+  std::vector<float> scales;  ///< rows x ceil(cols / group)
   int64_t rows = 0, cols = 0;
 };
 
 /// Checkpoint tensor `info` read as f32 (readAsF32, into `scratch`) and
-/// quantized (quantizeInt8) into `out`: what the packer writes and the
-/// exporter dequantizes. A value that is not finite is an error naming the
-/// file, the tensor and the index.
+/// quantized to `format` (quantizeInt8, quantizeInt4) into `out`: what the
+/// packer writes and the exporter dequantizes. A value that is not finite,
+/// or int4 columns that are not whole tiles, is an error naming the file
+/// and the tensor.
 llvm::Error quantizeTensor(const Checkpoint &checkpoint, const TensorInfo &info,
-                           std::array<int64_t, 2> fp8Block, int64_t group,
-                           std::vector<float> &scratch, Int8Tensor &out);
+                           std::array<int64_t, 2> fp8Block, const WeightFormat &format,
+                           std::vector<float> &scratch, QuantizedTensor &out);
+
+/// `q` as the f32 values the kernels compute with (rows x cols, in `out`).
+void dequantizeTensor(const QuantizedTensor &q, const WeightFormat &format,
+                      float *out);
 
 } // namespace qnext
 

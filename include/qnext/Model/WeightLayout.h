@@ -131,7 +131,7 @@ private:
                         const std::string &name,
                         llvm::ArrayRef<int64_t> shape) const;
   mlir::Value decode(mlir::OpBuilder &b, mlir::Location loc, mlir::Value values,
-                     mlir::Value scales, int64_t group) const;
+                     mlir::Value scales, int64_t group, bool int4) const;
   /// `transform` (a layout op on rows) applied to `weight`, or to a
   /// dequantized weight's values and scales alike and decoded again.
   llvm::SmallVector<mlir::Value>

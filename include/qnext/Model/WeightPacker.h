@@ -10,6 +10,7 @@
 #ifndef QNEXT_MODEL_WEIGHTPACKER_H
 #define QNEXT_MODEL_WEIGHTPACKER_H
 
+#include "qnext/Model/Quantize.h"
 #include "qnext/Model/SafeTensors.h"
 #include "qnext/Support/Geometry.h"
 
@@ -38,9 +39,10 @@ struct PackedTensor {
   /// F16) per `blockRows` rows of this f32 tensor, repeated and widened
   /// before any transform; 0 otherwise.
   int64_t blockRows = 0;
-  /// A weight qnext quantizes to int8 (#qnext.quantize): columns per scale,
-  /// and whether this tensor is the scales (else the values); 0 otherwise.
-  int64_t quantGroup = 0;
+  /// A weight qnext quantizes (#qnext.quantize): its format (int8 or int4,
+  /// and columns per scale), and whether this tensor is the scales (else the
+  /// values); a format that quantizes nothing otherwise.
+  WeightFormat quant;
   bool quantScales = false;
 };
 

@@ -2136,6 +2136,42 @@ func.func @f(%q: tensor<4x256xbf16>, %s: tensor<4x2xf32>) -> tensor<4x256xf32> {
 
 // -----
 
+// dequantize: int4 values have half the result's columns
+func.func @f(%q: tensor<4x256xi8>, %s: tensor<4x2xf32>) -> tensor<4x256xf32> {
+  // expected-error @+1 {{'qnext.dequantize' op result shape 'tensor<4x256xf32>' differs from the values' 'tensor<4x256xi8>' (two columns a byte: 512 columns)}}
+  %w = qnext.dequantize %q, %s {group = 128 : i64, int4} : tensor<4x256xi8>, tensor<4x2xf32> -> tensor<4x256xf32>
+  return %w : tensor<4x256xf32>
+}
+
+// -----
+
+// dequantize: int4 values are bytes
+func.func @f(%q: tensor<4x128xf8E4M3FN>, %s: tensor<4x2xf32>) -> tensor<4x256xf32> {
+  // expected-error @+1 {{'qnext.dequantize' op int4 values are i8 bytes of two, got 'tensor<4x128xf8E4M3FN>'}}
+  %w = qnext.dequantize %q, %s {group = 128 : i64, int4} : tensor<4x128xf8E4M3FN>, tensor<4x2xf32> -> tensor<4x256xf32>
+  return %w : tensor<4x256xf32>
+}
+
+// -----
+
+// dequantize: an int4 group is a multiple of 32
+func.func @f(%q: tensor<4x128xi8>, %s: tensor<4x16xf32>) -> tensor<4x256xf32> {
+  // expected-error @+1 {{'qnext.dequantize' op an int4 group is a multiple of 32 (the tile of its layout), got 16}}
+  %w = qnext.dequantize %q, %s {group = 16 : i64, int4} : tensor<4x128xi8>, tensor<4x16xf32> -> tensor<4x256xf32>
+  return %w : tensor<4x256xf32>
+}
+
+// -----
+
+// dequantize: int4 columns in whole tiles of 32
+func.func @f(%q: tensor<4x8xi8>, %s: tensor<4x1xf32>) -> tensor<4x16xf32> {
+  // expected-error @+1 {{'qnext.dequantize' op int4 columns come in tiles of 32, got 16}}
+  %w = qnext.dequantize %q, %s {group = 32 : i64, int4} : tensor<4x8xi8>, tensor<4x1xf32> -> tensor<4x16xf32>
+  return %w : tensor<4x16xf32>
+}
+
+// -----
+
 // #qnext.weight: block_rows on f32 scales
 // expected-error @+1 {{#qnext.weight 'w_scale_inv': block_rows 128 (a block scale's rows) must be positive, on f32}}
 module attributes {qnext.weights = [#qnext.weight<name = "w_scale_inv", type = tensor<4x2xbf16>, transform = none, offset = 0, bytes = 16, block_rows = 128>], qnext.weights_size = 64 : i64} {
@@ -2165,6 +2201,24 @@ func.func @f() {
 func.func @f() {
   // expected-error @+1 {{#qnext.quantize: group 0 is not positive}}
   %w = qnext.param "w" {quantize = #qnext.quantize<int8, 0, values>} : tensor<4x128xi8>
+  return
+}
+
+// -----
+
+// #qnext.quantize: an int4 group is a multiple of 32
+func.func @f() {
+  // expected-error @+1 {{#qnext.quantize: an int4 group is a multiple of 32 (the tile of its layout), got 48}}
+  %w = qnext.param "w" {quantize = #qnext.quantize<int4, 48, values>} : tensor<4x64xi8>
+  return
+}
+
+// -----
+
+// param: int4 values are whole tiles of 32 columns
+func.func @f() {
+  // expected-error @+1 {{'qnext.param' op int4 values are bytes of two columns in tiles of 32, so a multiple of 16 per row, got 'tensor<4x40xi8>'}}
+  %w = qnext.param "w" {quantize = #qnext.quantize<int4, 32, values>} : tensor<4x40xi8>
   return
 }
 

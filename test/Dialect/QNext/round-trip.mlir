@@ -49,6 +49,18 @@ func.func @int8() -> tensor<64x200xf32> {
   return %w : tensor<64x200xf32>
 }
 
+// int4: two values a byte, so the values have half the result's columns.
+// CHECK-LABEL: func.func @int4
+func.func @int4() -> tensor<64x256xf32> {
+  // CHECK: %[[Q:.*]] = qnext.param "w" {quantize = #qnext.quantize<int4, 64, values>} : tensor<64x128xi8>
+  %q = qnext.param "w" {quantize = #qnext.quantize<int4, 64, values>} : tensor<64x128xi8>
+  // CHECK: %[[S:.*]] = qnext.param "w" {quantize = #qnext.quantize<int4, 64, scales>} : tensor<64x4xf32>
+  %s = qnext.param "w" {quantize = #qnext.quantize<int4, 64, scales>} : tensor<64x4xf32>
+  // CHECK: qnext.dequantize %[[Q]], %[[S]] {group = 64 : i64, int4} : tensor<64x128xi8>, tensor<64x4xf32> -> tensor<64x256xf32>
+  %w = qnext.dequantize %q, %s {group = 64 : i64, int4} : tensor<64x128xi8>, tensor<64x4xf32> -> tensor<64x256xf32>
+  return %w : tensor<64x256xf32>
+}
+
 // CHECK-LABEL: func.func @weight_layout
 func.func @weight_layout(%qkvz: tensor<384x128xbf16>, %ba: tensor<8x128xbf16>)
     -> (tensor<256x128xbf16>, tensor<128x128xbf16>, tensor<4x128xbf16>, tensor<4x128xbf16>) {

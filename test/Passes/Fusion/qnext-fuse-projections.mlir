@@ -109,3 +109,33 @@ func.func @fp8(%x: tensor<1x128xf32>) -> (tensor<1x64xf32>, tensor<1x64xf32>, te
   %2 = qnext.linear %x, %f : tensor<1x128xf32>, tensor<64x128xf32> -> tensor<1x64xf32>
   return %0, %1, %2 : tensor<1x64xf32>, tensor<1x64xf32>, tensor<1x64xf32>
 }
+
+// -----
+
+// int4 weights fuse with int4 weights of the same group, into one
+// dequantize {int4} of the bytes side by side (rows of 64 bytes: 128
+// columns). An int8 weight of the same group and input is stored otherwise
+// and stays alone.
+// CHECK-LABEL: func.func @int4
+// CHECK: %[[Q:.+]] = qnext.concat_weights %{{.+}}, %{{.+}} {dim = 0 : i64} : tensor<64x64xi8>, tensor<64x64xi8> -> tensor<128x64xi8>
+// CHECK: %[[S:.+]] = qnext.concat_weights %{{.+}}, %{{.+}} {dim = 0 : i64} : tensor<64x1xf32>, tensor<64x1xf32> -> tensor<128x1xf32>
+// CHECK: %[[W:.+]] = qnext.dequantize %[[Q]], %[[S]] {group = 128 : i64, int4} : tensor<128x64xi8>, tensor<128x1xf32> -> tensor<128x128xf32>
+// CHECK: qnext.linear %{{.+}}, %[[W]] : tensor<1x128xf32>, tensor<128x128xf32> -> tensor<1x128xf32>
+// CHECK: qnext.linear %{{.+}}, %{{.+}} : tensor<1x128xf32>, tensor<64x128xf32> -> tensor<1x64xf32>
+// CHECK-NOT: qnext.concat_weights
+// CHECK: return
+func.func @int4(%x: tensor<1x128xf32>) -> (tensor<1x64xf32>, tensor<1x64xf32>, tensor<1x64xf32>) {
+  %gq = qnext.param "gate.weight" {quantize = #qnext.quantize<int4, 128, values>} : tensor<64x64xi8>
+  %gs = qnext.param "gate.weight" {quantize = #qnext.quantize<int4, 128, scales>} : tensor<64x1xf32>
+  %g = qnext.dequantize %gq, %gs {group = 128 : i64, int4} : tensor<64x64xi8>, tensor<64x1xf32> -> tensor<64x128xf32>
+  %uq = qnext.param "up.weight" {quantize = #qnext.quantize<int4, 128, values>} : tensor<64x64xi8>
+  %us = qnext.param "up.weight" {quantize = #qnext.quantize<int4, 128, scales>} : tensor<64x1xf32>
+  %u = qnext.dequantize %uq, %us {group = 128 : i64, int4} : tensor<64x64xi8>, tensor<64x1xf32> -> tensor<64x128xf32>
+  %oq = qnext.param "other.weight" {quantize = #qnext.quantize<int8, 128, values>} : tensor<64x128xi8>
+  %os = qnext.param "other.weight" {quantize = #qnext.quantize<int8, 128, scales>} : tensor<64x1xf32>
+  %o = qnext.dequantize %oq, %os {group = 128 : i64} : tensor<64x128xi8>, tensor<64x1xf32> -> tensor<64x128xf32>
+  %0 = qnext.linear %x, %g : tensor<1x128xf32>, tensor<64x128xf32> -> tensor<1x64xf32>
+  %1 = qnext.linear %x, %u : tensor<1x128xf32>, tensor<64x128xf32> -> tensor<1x64xf32>
+  %2 = qnext.linear %x, %o : tensor<1x128xf32>, tensor<64x128xf32> -> tensor<1x64xf32>
+  return %0, %1, %2 : tensor<1x64xf32>, tensor<1x64xf32>, tensor<1x64xf32>
+}

@@ -132,3 +132,107 @@ func.func @matvec_int8(%q: tensor<4x64xi8>, %s: tensor<4x2xf32>, %x: tensor<64xf
   } -> tensor<4xf32>
   return %y : tensor<4xf32>
 }
+
+// -----
+
+#matvec = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d1)>,
+           affine_map<(d0, d1) -> (d0)>]
+
+// int4, two values a byte in tiles of 32 columns (byte j: column j low,
+// j + 16 high): the K loop runs a tile at a time and, with vectors of 8,
+// reads the tile's 16 bytes as two vectors of 8, each decoded twice: the
+// low nibbles (sign-extended to i32, shifted left then right by 28) are
+// columns j.., the high ones (shifted right by 4) columns j + 16..; each
+// times the group's scale, against the input at its own columns.
+// CHECK-LABEL: func.func @matvec_int4
+// CHECK-SAME: (%[[Q:.+]]: tensor<4x32xi8>, %[[S:.+]]: tensor<4x2xf32>, %[[X:.+]]: tensor<64xf32>)
+// CHECK-DAG: %[[C2:.+]] = arith.constant 2 : index
+// CHECK-DAG: %[[C8:.+]] = arith.constant 8 : index
+// CHECK-DAG: %[[C16:.+]] = arith.constant 16 : index
+// CHECK-DAG: %[[C24:.+]] = arith.constant 24 : index
+// CHECK-DAG: %[[C32:.+]] = arith.constant 32 : index
+// CHECK-DAG: %[[S28:.+]] = arith.constant dense<28> : vector<8xi32>
+// CHECK-DAG: %[[S4:.+]] = arith.constant dense<4> : vector<8xi32>
+// CHECK-NOT: qnext.dequantize
+// CHECK: %[[SC:.+]] = tensor.extract %[[S]]
+// CHECK-NEXT: %[[SPLAT:.+]] = vector.broadcast %[[SC]] : f32 to vector<8xf32>
+// CHECK: scf.for %[[K:[^ ]+]] = %{{.+}} to %{{.+}} step %[[C32]] iter_args(%[[A:[^ ]+]] = %{{.+}}) -> (vector<8xf32>)
+// CHECK: %[[B0:.+]] = arith.divui %[[K]], %[[C2]] : index
+// CHECK: %[[V0:.+]] = vector.transfer_read %[[Q]][%{{.+}}, %[[B0]]]{{.*}} : tensor<4x32xi8>, vector<8xi8>
+// CHECK: %[[W0:.+]] = arith.extsi %[[V0]] : vector<8xi8> to vector<8xi32>
+// CHECK: %[[L0:.+]] = arith.shli %[[W0]], %[[S28]] : vector<8xi32>
+// CHECK: %[[Q0:.+]] = arith.shrsi %[[L0]], %[[S28]] : vector<8xi32>
+// CHECK: %[[F0:.+]] = arith.sitofp %[[Q0]] : vector<8xi32> to vector<8xf32>
+// CHECK: %[[D0:.+]] = arith.mulf %[[F0]], %[[SPLAT]] : vector<8xf32>
+// CHECK: %[[X0:.+]] = vector.transfer_read %[[X]][%[[K]]]
+// CHECK: %[[A0:.+]] = vector.fma %[[D0]], %[[X0]], %[[A]] : vector<8xf32>
+// CHECK: %[[K8:.+]] = arith.addi %[[K]], %[[C8]] : index
+// CHECK: %[[B8:.+]] = arith.addi %[[B0]], %[[C8]] : index
+// CHECK: %[[V8:.+]] = vector.transfer_read %[[Q]][%{{.+}}, %[[B8]]]{{.*}} : tensor<4x32xi8>, vector<8xi8>
+// CHECK: %[[W8:.+]] = arith.extsi %[[V8]] : vector<8xi8> to vector<8xi32>
+// CHECK: vector.transfer_read %[[X]][%[[K8]]]
+// CHECK: %[[A8:.+]] = vector.fma %{{.+}}, %{{.+}}, %[[A0]] : vector<8xf32>
+// The high nibbles of the same two reads: columns 16.. and 24...
+// CHECK: %[[K16:.+]] = arith.addi %[[K]], %[[C16]] : index
+// CHECK: %[[H0:.+]] = arith.shrsi %[[W0]], %[[S4]] : vector<8xi32>
+// CHECK: %[[FH0:.+]] = arith.sitofp %[[H0]] : vector<8xi32> to vector<8xf32>
+// CHECK: %[[DH0:.+]] = arith.mulf %[[FH0]], %[[SPLAT]] : vector<8xf32>
+// CHECK: %[[X16:.+]] = vector.transfer_read %[[X]][%[[K16]]]
+// CHECK: %[[A16:.+]] = vector.fma %[[DH0]], %[[X16]], %[[A8]] : vector<8xf32>
+// CHECK: %[[K24:.+]] = arith.addi %[[K]], %[[C24]] : index
+// CHECK: %[[H8:.+]] = arith.shrsi %[[W8]], %[[S4]] : vector<8xi32>
+// CHECK: vector.transfer_read %[[X]][%[[K24]]]
+// CHECK: %[[A24:.+]] = vector.fma %{{.+}}, %{{.+}}, %[[A16]] : vector<8xf32>
+// CHECK-NEXT: scf.yield %[[A24]]
+// CHECK: vector.reduction <add>
+// CHECK-NOT: linalg.generic
+func.func @matvec_int4(%q: tensor<4x32xi8>, %s: tensor<4x2xf32>, %x: tensor<64xf32>) -> tensor<4xf32> {
+  %w = qnext.dequantize %q, %s {group = 32 : i64, int4} : tensor<4x32xi8>, tensor<4x2xf32> -> tensor<4x64xf32>
+  %zero = arith.constant 0.0 : f32
+  %e = tensor.empty() : tensor<4xf32>
+  %init = linalg.fill ins(%zero : f32) outs(%e : tensor<4xf32>) -> tensor<4xf32>
+  %y = linalg.generic {indexing_maps = #matvec, iterator_types = ["parallel", "reduction"]}
+      ins(%w, %x : tensor<4x64xf32>, tensor<64xf32>) outs(%init : tensor<4xf32>) {
+  ^bb0(%wi: f32, %xi: f32, %acc: f32):
+    %1 = arith.mulf %wi, %xi : f32
+    %2 = arith.addf %acc, %1 : f32
+    linalg.yield %2 : f32
+  } -> tensor<4xf32>
+  return %y : tensor<4xf32>
+}
+
+// -----
+
+#matmul = [affine_map<(d0, d1, d2) -> (d0, d2)>, affine_map<(d0, d1, d2) -> (d1, d2)>,
+           affine_map<(d0, d1, d2) -> (d0, d1)>]
+
+// An int4 expert's slice of a stack: the values' slice keeps their own
+// columns (half the weight's), the scales theirs.
+// CHECK-LABEL: func.func @expert_slice_int4
+// CHECK-SAME: (%[[X:.+]]: tensor<?x64xf32>, %[[Q:.+]]: tensor<4x8x32xi8>, %[[S:.+]]: tensor<4x8x2xf32>, %[[E:.+]]: index)
+// CHECK-DAG: %[[QE:.+]] = tensor.extract_slice %[[Q]][%[[E]], 0, 0] [1, 8, 32] [1, 1, 1] : tensor<4x8x32xi8> to tensor<8x32xi8>
+// CHECK-DAG: %[[SE:.+]] = tensor.extract_slice %[[S]][%[[E]], 0, 0] [1, 8, 2] [1, 1, 1] : tensor<4x8x2xf32> to tensor<8x2xf32>
+// CHECK-NOT: qnext.dequantize
+// CHECK: scf.forall
+// CHECK: tensor.extract %[[SE]]
+// CHECK: vector.transfer_read %[[QE]]
+// CHECK: arith.shrsi
+// CHECK: vector.fma
+// CHECK-NOT: linalg.generic
+func.func @expert_slice_int4(%x: tensor<?x64xf32>, %q: tensor<4x8x32xi8>, %s: tensor<4x8x2xf32>, %e: index) -> tensor<?x8xf32> {
+  %stack = qnext.dequantize %q, %s {group = 32 : i64, int4} : tensor<4x8x32xi8>, tensor<4x8x2xf32> -> tensor<4x8x64xf32>
+  %w = tensor.extract_slice %stack[%e, 0, 0] [1, 8, 64] [1, 1, 1] : tensor<4x8x64xf32> to tensor<8x64xf32>
+  %c0 = arith.constant 0 : index
+  %t = tensor.dim %x, %c0 : tensor<?x64xf32>
+  %zero = arith.constant 0.0 : f32
+  %empty = tensor.empty(%t) : tensor<?x8xf32>
+  %init = linalg.fill ins(%zero : f32) outs(%empty : tensor<?x8xf32>) -> tensor<?x8xf32>
+  %y = linalg.generic {indexing_maps = #matmul, iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%x, %w : tensor<?x64xf32>, tensor<8x64xf32>) outs(%init : tensor<?x8xf32>) {
+  ^bb0(%xi: f32, %wi: f32, %acc: f32):
+    %1 = arith.mulf %xi, %wi : f32
+    %2 = arith.addf %acc, %1 : f32
+    linalg.yield %2 : f32
+  } -> tensor<?x8xf32>
+  return %y : tensor<?x8xf32>
+}
