@@ -18,6 +18,7 @@
 #include "mlir/IR/Verifier.h"
 
 #include "llvm/ADT/SmallString.h"
+#include "llvm/ADT/StringSet.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/WithColor.h"
@@ -97,6 +98,20 @@ qnext::driver::loadModel(mlir::MLIRContext &context,
       return info ? weightType(context, info->dtype)
                   : configDType(context, model.config.dtype);
     };
+  } else if (model.config.quantMethod == "fp8") {
+    // Config-only, FP8 as Qwen's FP8 repositories store it: the decoder
+    // layers' projections in e4m3 with block scales, but for the modules
+    // quantization_config leaves unconverted; the rest in BF16.
+    auto unconverted = std::make_shared<llvm::StringSet<>>();
+    for (const std::string &m : model.config.fp8NotConverted)
+      unconverted->insert(m);
+    dtypeOf = [&context, unconverted](StringRef name) -> mlir::Type {
+      StringRef module = name;
+      module.consume_back(".weight");
+      if (isQuantizedProjection(name) && !unconverted->contains(module))
+        return mlir::Float8E4M3FNType::get(&context);
+      return mlir::BFloat16Type::get(&context);
+    };
   } else {
     dtypeOf = [&](StringRef) { return configDType(context, model.config.dtype); };
   }
@@ -117,6 +132,9 @@ qnext::driver::loadModel(mlir::MLIRContext &context,
                 ": the CUDA target does not yet generate the kernels that "
                 "decode quantized weights (the CPU target does)");
   layout.setWeightFormat(*format);
+  // Qwen's FP8 repositories store the experts one by one (Qwen3.5's too).
+  if (!isDir && model.config.quantMethod == "fp8")
+    layout.setExpertLayouts(ExpertLayout::PerExpert);
   // int4 lies in tiles of 32 columns: every tensor it quantizes must be
   // whole tiles (all of Qwen's are; a small synthetic model may not be).
   if (format->kind == WeightFormat::Int4)
@@ -185,6 +203,18 @@ qnext::driver::loadModel(mlir::MLIRContext &context,
           << "') does not match the tensors, which are " << dtypes
           << ": it is ignored and the weights compile as stored\n";
     }
+  } else if (quant == "fp8") {
+    if (options.target != CompileTarget::CPU)
+      return fail(configPath + ": quant_method 'fp8': the CUDA target does "
+                               "not yet generate the kernels that decode FP8 weights "
+                               "(the CPU target does)");
+    clearStatus();
+    WithColor::note(errs(), options.toolName)
+        << "without weights the code is compiled for FP8 weights as Qwen's FP8 "
+           "repositories store them (quantization_config: e4m3, blocks of "
+        << model.config.fp8Block[0] << "x" << model.config.fp8Block[1]
+        << ", experts one by one, " << model.config.fp8NotConverted.size()
+        << " modules left in BF16)\n";
   } else if (!quant.empty()) {
     clearStatus();
     WithColor::note(errs(), options.toolName)

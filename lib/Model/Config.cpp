@@ -545,6 +545,16 @@ Expected<ModelConfig> parseModelConfig(StringRef text, StringRef fileName) {
         else
           c.fp8Block = {(*b)[0].get<int64_t>(), (*b)[1].get<int64_t>()};
       }
+      if (const json *m = fq.get("modules_to_not_convert"); m && !m->is_null()) {
+        if (!m->is_array() || !llvm::all_of(*m, [](const json &v) {
+              return v.is_string() && v.get<std::string>().size() <= 4096;
+            }))
+          fq.fail(fq.qualified("modules_to_not_convert") +
+                  " must be a list of module names, got " + truncated(*m));
+        else
+          for (const json &v : *m)
+            c.fp8NotConverted.push_back(v.get<std::string>());
+      }
       if (fq.failed())
         return fq.takeError();
     }

@@ -70,6 +70,10 @@ struct ModelConfig {
   /// quant_method fp8: quantization_config.weight_block_size, the rows and
   /// columns one scale of an F8_E4M3 weight covers.
   std::array<int64_t, 2> fp8Block = {128, 128};
+  /// quant_method fp8: quantization_config.modules_to_not_convert, the
+  /// modules left in BF16 (lm_head, norms, routers, DeltaNet's small
+  /// tensors), for a config-only compile to know what is FP8.
+  std::vector<std::string> fp8NotConverted;
 
   std::vector<LayerKind> layerTypes; ///< one per layer
   std::vector<bool> moeLayers;       ///< one per layer: MoE or dense MLP

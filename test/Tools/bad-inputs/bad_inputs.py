@@ -641,6 +641,10 @@ for name, q, expect in [
      r"config\.json: quantization_config\.weight_block_size must be two integers in \[1, 1048576\], got \[128\]"),
     ("config: FP8 blocks of 2^63 - 1", {"quant_method": "fp8", "weight_block_size": [9223372036854775807, 128]},
      r"config\.json: quantization_config\.weight_block_size must be two integers in \[1, 1048576\]"),
+    ("config: FP8 unconverted modules not a list", {"quant_method": "fp8", "modules_to_not_convert": "lm_head"},
+     r"config\.json: quantization_config\.modules_to_not_convert must be a list of module names, got \"lm_head\""),
+    ("config: FP8 unconverted module not a name", {"quant_method": "fp8", "modules_to_not_convert": ["lm_head", 7]},
+     r"config\.json: quantization_config\.modules_to_not_convert must be a list of module names"),
 ]:
     case(name, [compile_, folder(name.replace(" ", "_").replace(":", ""),
                                  setcfg(quantization_config=q)), "-o", out], expect, out)
