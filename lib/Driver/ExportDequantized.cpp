@@ -42,9 +42,11 @@ qnext::driver::exportDequantized(const CompileOptions &options) {
   if (!options.quiet)
     errs() << options.toolName << ": wrote " << to << ": "
            << summary->dequantized << " FP8 tensors dequantized to F32, ";
-  if (format->quantizes() && !options.quiet)
-    errs() << summary->quantized << " quantized to " << format->str()
-           << " and dequantized to F32, ";
+  if (format->quantizes() && !options.quiet) {
+    for (auto [i, by] : llvm::enumerate(summary->quantizedBy))
+      errs() << by.second << (i ? " to " : " quantized to ") << by.first << ", ";
+    errs() << "dequantized to F32, ";
+  }
   if (!options.quiet)
     errs() << summary->copied << " copied as stored, "
            << formatv("{0:f1} MB", summary->bytes / 1e6) << "\n";

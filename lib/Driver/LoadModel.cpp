@@ -139,7 +139,7 @@ qnext::driver::loadModel(mlir::MLIRContext &context,
   // whole tiles (all of Qwen's are; a small synthetic model may not be).
   if (format->kind == WeightFormat::Int4)
     for (const ExpectedTensor &t : layout.checkpointTensors())
-      if (t.shape.size() >= 2 && isQuantizedProjection(t.name) &&
+      if (t.shape.size() >= 2 && formatOf(*format, t.name).kind == WeightFormat::Int4 &&
           t.shape.back() % kInt4Tile != 0)
         return fail("--weights=" + options.weights + ": '" + t.name + "' has " +
                     std::to_string(t.shape.back()) +

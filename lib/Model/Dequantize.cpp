@@ -37,6 +37,7 @@ struct OutTensor {
   const TensorInfo *scale = nullptr;
   uint64_t bytes;
   bool quantize = false; ///< quantized and dequantized (--weights)
+  WeightFormat format;   ///< how, when `quantize`
 };
 
 } // namespace
@@ -102,11 +103,10 @@ writeDequantizedCheckpoint(const std::string &from, const std::string &to,
     scales.insert(fp8ScaleName(t->name));
   }
   // The tensors --weights quantizes: those the model reads that it names.
-  llvm::StringSet<> quantize;
-  if (format.quantizes())
-    for (const ExpectedTensor &t : layout.checkpointTensors())
-      if (t.shape.size() >= 2 && isQuantizedProjection(t.name))
-        quantize.insert(t.name);
+  llvm::StringMap<WeightFormat> quantize;
+  for (const ExpectedTensor &t : layout.checkpointTensors())
+    if (WeightFormat f = formatOf(format, t.name); f.quantizes() && t.shape.size() >= 2)
+      quantize[t.name] = f;
   uint64_t total = 0;
   for (const TensorInfo *t : checkpoint.tensors()) {
     if (scales.contains(t->name))
@@ -116,8 +116,9 @@ writeDequantizedCheckpoint(const std::string &from, const std::string &to,
       out.scale = checkpoint.find(fp8ScaleName(t->name));
       out.bytes = uint64_t(t->numElements()) * 4;
     }
-    if (quantize.contains(t->name)) {
+    if (auto it = quantize.find(t->name); it != quantize.end()) {
       out.quantize = true;
+      out.format = it->second;
       out.bytes = uint64_t(t->numElements()) * 4;
     }
     plan.push_back(out);
@@ -144,13 +145,19 @@ writeDequantizedCheckpoint(const std::string &from, const std::string &to,
       llvm::ArrayRef<uint8_t> bytes = checkpoint.bytes(*t.info);
       if (t.quantize) {
         // As the packer quantizes it and the kernels compute with it.
-        if (Error e = quantizeTensor(checkpoint, *t.info, config->fp8Block, format,
+        if (Error e = quantizeTensor(checkpoint, *t.info, config->fp8Block, t.format,
                                      values, q))
           return e;
-        dequantizeTensor(q, format, values.data());
+        dequantizeTensor(q, t.format, values.data());
         bytes = llvm::ArrayRef<uint8_t>(reinterpret_cast<const uint8_t *>(values.data()),
                                         values.size() * 4);
         ++summary.quantized;
+        auto by = llvm::find_if(summary.quantizedBy,
+                                [&](const auto &p) { return p.first == t.format.str(); });
+        if (by == summary.quantizedBy.end())
+          summary.quantizedBy.push_back({t.format.str(), 1});
+        else
+          ++by->second;
       } else if (t.scale) {
         values.resize(t.info->numElements());
         dequantizeFP8(bytes, t.info->shape[0], t.info->shape[1],

@@ -99,6 +99,16 @@ void quantizeRows(llvm::ArrayRef<float> values, int64_t rows, int64_t cols,
 }
 } // namespace
 
+WeightFormat formatOf(const WeightFormat &chosen, llvm::StringRef name) {
+  if (!chosen.quantizes())
+    return chosen;
+  if (isQuantizedProjection(name))
+    return chosen;
+  if (name == "lm_head.weight")
+    return {WeightFormat::Int8, chosen.group};
+  return {};
+}
+
 void quantizeInt8(llvm::ArrayRef<float> values, int64_t rows, int64_t cols,
                   int64_t group, int8_t *q, float *scales) {
   quantizeRows(values, rows, cols, group, 127.0f, scales,

@@ -352,7 +352,8 @@ Value WeightLayout::param(OpBuilder &b, Location loc, const std::string &name,
   if (size_t at = probe.find("{e}"); at != std::string::npos)
     probe.replace(at, 3, "0");
   auto type = RankedTensorType::get(shape, elementType(probe));
-  if (format.quantizes() && shape.size() >= 2 && isQuantizedProjection(name)) {
+  if (WeightFormat format = formatOf(this->format, name);
+      format.quantizes() && shape.size() >= 2) {
     // Quantized while packing (--weights): the values and the scales of
     // one tensor, read through qnext.dequantize.
     bool int4 = format.kind == WeightFormat::Int4;

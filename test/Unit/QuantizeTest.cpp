@@ -71,6 +71,18 @@ TEST(WeightFormat, WhatIsQuantized) {
     EXPECT_FALSE(isQuantizedProjection(name)) << name;
 }
 
+// What each tensor becomes under --weights: the projections take the
+// format, lm_head int8 with its group, everything else as stored.
+TEST(WeightFormat, FormatOfEachTensor) {
+  WeightFormat int4{WeightFormat::Int4, 64}, stored;
+  EXPECT_EQ(formatOf(int4, "model.layers.0.self_attn.o_proj.weight").str(), "int4:64");
+  EXPECT_EQ(formatOf(int4, "lm_head.weight").str(), "int8:64");
+  EXPECT_FALSE(formatOf(int4, "model.embed_tokens.weight").quantizes());
+  EXPECT_FALSE(formatOf(int4, "model.layers.0.mlp.gate.weight").quantizes());
+  EXPECT_FALSE(formatOf(stored, "lm_head.weight").quantizes());
+  EXPECT_FALSE(formatOf(stored, "model.layers.0.self_attn.o_proj.weight").quantizes());
+}
+
 // One row of 5 columns in groups of 2 (the last partial), and a row of
 // zeros: scale = max|x| / 127, q = round(x / scale); a group of zeros has
 // scale 0. Dequantizing gives q * scale, within half

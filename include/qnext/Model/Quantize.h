@@ -6,12 +6,15 @@
 // / 7 for int4; q = round(w / scale)), made while the weights are packed,
 // from F32, BF16, F16 or FP8 tensors. int4 values go two a byte, in tiles
 // of 32 columns (byte j of a tile: column j in the low nibble, j + 16 in the
-// high one; qnext.dequantize {int4}). What stays as stored, and why: the
-// embeddings and lm_head (the logits' accuracy rests on them, and decode
-// reads one embedding row), the norms, the router and the shared-expert gate
-// (tiny, and they decide which experts run), DeltaNet's in_proj_ba /
-// in_proj_b / in_proj_a, conv1d, A_log and dt_bias (tiny, and they set the
-// decay and write strength of the recurrent state).
+// high one; qnext.dequantize {int4}). lm_head (untied) is quantized too, in
+// int8 whatever the format: decode reads all of it for every token (a third
+// of the bench preset's bytes in BF16), and the logits rest on it, so it
+// keeps 8 bits under int4 (as llama.cpp's Q4_0 keeps its output at 6). What
+// stays as stored, and why: the embeddings (decode reads one row; tied to
+// lm_head, they stay as stored there too), the norms, the router and the
+// shared-expert gate (tiny, and they decide which experts run), DeltaNet's
+// in_proj_ba / in_proj_b / in_proj_a, conv1d, A_log and dt_bias (tiny, and
+// they set the decay and write strength of the recurrent state).
 //
 //===----------------------------------------------------------------------===//
 
@@ -47,9 +50,15 @@ constexpr int64_t kInt4Tile = 32;
 /// 32, int4's tile; 128 by default as for int8); an error names the value.
 llvm::Expected<WeightFormat> parseWeightFormat(llvm::StringRef spec);
 
-/// Whether --weights quantizes checkpoint tensor `name` (a projection of a
-/// decoder layer; see the file comment for what is left as stored).
+/// Whether checkpoint tensor `name` is a projection of a decoder layer (what
+/// --weights quantizes in its format, and what Qwen's FP8 repositories
+/// store in FP8).
 bool isQuantizedProjection(llvm::StringRef name);
+
+/// How --weights=`chosen` stores checkpoint tensor `name`: `chosen` for a
+/// decoder layer's projection, int8 (with chosen's group) for lm_head.weight,
+/// as stored otherwise (see the file comment).
+WeightFormat formatOf(const WeightFormat &chosen, llvm::StringRef name);
 
 /// Symmetric int8 of a row-major [rows, cols] matrix, per row in groups of
 /// `group` columns (the last may be partial): scale = max|x| / 127 in f32
