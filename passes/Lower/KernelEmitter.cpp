@@ -359,9 +359,8 @@ Value KernelEmitter::load(const Weight &w, Value row, const KStep &at, Value sca
     if (at.offset % 32 < 16)
       wide = arith::ShLIOp::create(b, loc, wide, splat(28));
     Value q = arith::ShRSIOp::create(b, loc, wide, splat(at.offset % 32 < 16 ? 28 : 4));
-    return arith::MulFOp::create(
-        b, loc, arith::SIToFPOp::create(b, loc, VectorType::get({vl}, b.getF32Type()), q),
-        scale);
+    return scaled(arith::SIToFPOp::create(b, loc, VectorType::get({vl}, b.getF32Type()), q),
+                  scale);
   }
   Value v = read(w.values, {row, at.k}, elt);
   if (!w.scales)
@@ -372,8 +371,7 @@ Value KernelEmitter::load(const Weight &w, Value row, const KStep &at, Value sca
     // int8: exactly an f32 once converted, then scaled.
     auto i32v = VectorType::get(shape, b.getI32Type());
     Value wide = arith::ExtSIOp::create(b, loc, i32v, v);
-    return arith::MulFOp::create(b, loc, arith::SIToFPOp::create(b, loc, f32v, wide),
-                                 scale);
+    return scaled(arith::SIToFPOp::create(b, loc, f32v, wide), scale);
   }
   // e4m3fn: sign, 4 exponent bits (bias 7), 3 mantissa bits. Sign-extended
   // to 16 bits and shifted left by 7, the exponent and mantissa land in the
@@ -396,8 +394,11 @@ Value KernelEmitter::load(const Weight &w, Value row, const KStep &at, Value sca
   bits = arith::AndIOp::create(b, loc, bits, splat(int16_t(0xBF80u)));
   Value half =
       arith::BitcastOp::create(b, loc, VectorType::get(shape, b.getF16Type()), bits);
-  Value f = arith::ExtFOp::create(b, loc, f32v, half);
-  return arith::MulFOp::create(b, loc, f, scale);
+  return scaled(arith::ExtFOp::create(b, loc, f32v, half), scale);
+}
+
+Value KernelEmitter::scaled(Value decoded, Value scale) {
+  return scale ? arith::MulFOp::create(b, loc, decoded, scale).getResult() : decoded;
 }
 
 Value KernelEmitter::scaleOf(const Weight &w, Value row, Value k0) {
@@ -412,7 +413,8 @@ Value KernelEmitter::scaleOf(const Weight &w, Value row, Value k0) {
 
 SmallVector<Value> KernelEmitter::sweepK(
     int64_t kExtent, ValueRange init, ArrayRef<std::pair<Weight, Value>> rows,
-    function_ref<SmallVector<Value>(const KStep &, ArrayRef<Value>, ValueRange)> body) {
+    function_ref<SmallVector<Value>(const KStep &, ArrayRef<Value>, ValueRange)> body,
+    bool scaleSums) {
   int64_t group = 0;
   bool int4 = false;
   for (const auto &[w, row] : rows)
@@ -442,11 +444,24 @@ SmallVector<Value> KernelEmitter::sweepK(
   if (!group)
     return loop(index(0), kExtent, init, {});
   // Whole groups (the scales read once per group), then a partial last one.
-  auto inGroup = [&](Value k0, int64_t size, ValueRange carried) {
+  auto inGroup = [&](Value k0, int64_t size, ValueRange carried) -> SmallVector<Value> {
     SmallVector<Value> scales;
     for (const auto &[w, row] : rows)
       scales.push_back(w.scales ? scaleOf(w, row, k0) : Value());
-    return loop(k0, size, carried, scales);
+    if (!scaleSums)
+      return SmallVector<Value>(loop(k0, size, carried, scales));
+    // The group's products of unscaled values, from zero, then scaled once
+    // and added: sum += s * (q . x) rather than sum += (s * q) . x.
+    SmallVector<Value> zeros;
+    for (Value c : carried)
+      zeros.push_back(arith::ConstantOp::create(
+          b, loc, b.getZeroAttr(c.getType())));
+    SmallVector<Value> sums = loop(k0, size, zeros, {});
+    SmallVector<Value> next;
+    for (auto [sum, scale, c] : llvm::zip_equal(sums, scales, carried))
+      next.push_back(scale ? vector::FMAOp::create(b, loc, sum, scale, c).getResult()
+                           : arith::AddFOp::create(b, loc, c, sum).getResult());
+    return next;
   };
   int64_t whole = kExtent / group * group;
   SmallVector<Value> carried(init.begin(), init.end());
@@ -528,6 +543,7 @@ SmallVector<Value> KernelEmitter::blockRows(Value xs, ArrayRef<Value> xTokens,
           Value row = arith::AddIOp::create(b, loc, n0, r);
           SmallVector<Value> next;
           for (size_t m = 0; m < weights.size(); ++m) {
+            // (A quantized row's scale multiplies each group's sum.)
             SmallVector<Value> acc = sweepK(
                 kExtent, ValueRange{zero}, {{weights[m], row}},
                 [&](const KStep &at, ArrayRef<Value> scales, ValueRange a) {
@@ -535,7 +551,8 @@ SmallVector<Value> KernelEmitter::blockRows(Value xs, ArrayRef<Value> xTokens,
                                  scales.empty() ? Value() : scales[0]);
                   return SmallVector<Value>{
                       vector::FMAOp::create(b, loc, w, tokenInput(0, at.k), a[0])};
-                });
+                },
+                /*scaleSums=*/true);
             Value sum = vector::ReductionOp::create(
                 b, loc, vector::CombiningKind::ADD, acc[0],
                 arith::FastMathFlags::reassoc);

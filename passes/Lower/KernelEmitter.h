@@ -113,8 +113,9 @@ private:
 
   /// The vector<vl> of `w`'s row `row` at the columns of `at`, as f32:
   /// widened, or decoded and multiplied by `scale` (scaleOf's splat for
-  /// this row and group).
+  /// this row and group; none: decoded, unscaled).
   Value load(const Weight &w, Value row, const KStep &at, Value scale);
+  Value scaled(Value decoded, Value scale);
 
   /// The splat a decoded vector of `w`'s row `row` is multiplied by in the
   /// group of columns that starts at `k0`: the row's scale of that group
@@ -127,11 +128,16 @@ private:
   /// quantized weight the loop runs by groups of columns and `scales[i]`
   /// is scaleOf(rows[i]) for the current group (empty otherwise); with an
   /// int4 weight each step of the loop is a tile of 32 columns, the body
-  /// called for each of its vectors.
+  /// called for each of its vectors. With `scaleSums` (one carried value
+  /// per row), the body reads the values unscaled (no `scales`) into sums
+  /// that start from zero at each group, and each group's sum is multiplied
+  /// by its scale once and added: one multiply per group instead of one per
+  /// vector, for a block that keeps one accumulator per row (one token).
   SmallVector<Value> sweepK(
       int64_t kExtent, ValueRange init,
       ArrayRef<std::pair<Weight, Value>> rows,
-      function_ref<SmallVector<Value>(const KStep &, ArrayRef<Value>, ValueRange)> body);
+      function_ref<SmallVector<Value>(const KStep &, ArrayRef<Value>, ValueRange)> body,
+      bool scaleSums = false);
 
   Value read(Value source, ValueRange indices, Type elt);
 

@@ -12,7 +12,9 @@
 // with a K loop over its 16 vectors of 8; then the partial group of 64
 // columns the same way. A vector of e4m3 is sign-extended to i16, shifted
 // left by 7 and masked (sign bit, 4 exponent and 3 mantissa bits), read as
-// f16, widened to f32 and multiplied by the splat.
+// f16 and widened to f32 (the value times 2^-8); a group's products sum
+// from zero, and the sum is multiplied by the splat once and added to the
+// row's accumulator.
 // CHECK-LABEL: func.func @matvec_fp8
 // CHECK-SAME: (%[[Q:.+]]: tensor<12x320xf8E4M3FN>, %[[S:.+]]: tensor<12x3xf32>, %[[X:.+]]: tensor<320xf32>)
 // CHECK-DAG: %[[C128:.+]] = arith.constant 128 : index
@@ -21,17 +23,18 @@
 // CHECK-DAG: %[[P8:.+]] = arith.constant 2.560000e+02 : f32
 // CHECK-DAG: %[[SEVEN:.+]] = arith.constant dense<7> : vector<8xi16>
 // CHECK-DAG: %[[MASK:.+]] = arith.constant dense<-16512> : vector<8xi16>
+// CHECK-DAG: %[[ZERO:.+]] = arith.constant dense<0.000000e+00> : vector<8xf32>
 // CHECK-NOT: qnext.dequantize
 // CHECK: scf.forall
 // CHECK: scf.for %[[R:[^ ]+]] =
 // CHECK: %[[N:.+]] = arith.addi %{{.+}}, %[[R]]
-// CHECK: %[[WHOLE:.+]] = scf.for %[[K0:[^ ]+]] = %{{.+}} to %[[C256]] step %[[C128]] iter_args
+// CHECK: %[[WHOLE:.+]] = scf.for %[[K0:[^ ]+]] = %{{.+}} to %[[C256]] step %[[C128]] iter_args(%[[ACC:[^ ]+]] = %[[ZERO]])
 // CHECK: %[[G:.+]] = arith.divui %[[K0]], %[[C128]]
 // CHECK: %[[SC:.+]] = tensor.extract %[[S]][%[[N]], %[[G]]] : tensor<12x3xf32>
 // CHECK: %[[SC2:.+]] = arith.mulf %[[SC]], %[[P8]] : f32
 // CHECK: %[[SPLAT:.+]] = vector.broadcast %[[SC2]] : f32 to vector<8xf32>
 // CHECK: %[[END:.+]] = arith.addi %[[K0]], %[[C128]]
-// CHECK: scf.for %[[K:[^ ]+]] = %[[K0]] to %[[END]] step %{{[^ ]+}} iter_args(%[[A:[^ ]+]] = %{{.+}}) -> (vector<8xf32>)
+// CHECK: %[[SUM:.+]] = scf.for %[[K:[^ ]+]] = %[[K0]] to %[[END]] step %{{[^ ]+}} iter_args(%[[A:[^ ]+]] = %[[ZERO]]) -> (vector<8xf32>)
 // CHECK: %[[QV:.+]] = vector.transfer_read %[[Q]][%[[N]], %[[K]]]{{.*}} : tensor<12x320xf8E4M3FN>, vector<8xf8E4M3FN>
 // CHECK: %[[I8:.+]] = arith.bitcast %[[QV]] : vector<8xf8E4M3FN> to vector<8xi8>
 // CHECK: %[[I16:.+]] = arith.extsi %[[I8]] : vector<8xi8> to vector<8xi16>
@@ -39,9 +42,12 @@
 // CHECK: %[[M:.+]] = arith.andi %[[SH]], %[[MASK]] : vector<8xi16>
 // CHECK: %[[H:.+]] = arith.bitcast %[[M]] : vector<8xi16> to vector<8xf16>
 // CHECK: %[[F:.+]] = arith.extf %[[H]] : vector<8xf16> to vector<8xf32>
-// CHECK: %[[W:.+]] = arith.mulf %[[F]], %[[SPLAT]] : vector<8xf32>
+// CHECK-NOT: arith.mulf
 // CHECK: %[[XV:.+]] = vector.transfer_read %[[X]][%[[K]]]
-// CHECK: vector.fma %[[W]], %[[XV]], %[[A]] : vector<8xf32>
+// CHECK: %[[NEXT:.+]] = vector.fma %[[F]], %[[XV]], %[[A]] : vector<8xf32>
+// CHECK-NEXT: scf.yield %[[NEXT]]
+// CHECK: %[[SCALED:.+]] = vector.fma %[[SUM]], %[[SPLAT]], %[[ACC]] : vector<8xf32>
+// CHECK-NEXT: scf.yield %[[SCALED]]
 // The partial group: columns 256..320, scale column 2.
 // CHECK: tensor.extract %[[S]][%[[N]], %{{.+}}] : tensor<12x3xf32>
 // CHECK: scf.for %{{.+}} = %[[C256]] to %[[C320]] step
@@ -70,7 +76,8 @@ func.func @matvec_fp8(%q: tensor<12x320xf8E4M3FN>, %s: tensor<12x3xf32>, %x: ten
 // Several tokens, one expert's slice of a stack (as the prompt's routed
 // experts read it): the slice moves onto the values and the scales, and
 // the register block reads one scale splat per row per group, each weight
-// vector decoded once for all the block's tokens.
+// vector decoded once for all the block's tokens and multiplied by its
+// splat (a block of several tokens keeps no sum per group).
 // CHECK-LABEL: func.func @expert_slice_fp8
 // CHECK-SAME: (%[[X:.+]]: tensor<?x128xf32>, %[[Q:.+]]: tensor<4x8x128xf8E4M3FN>, %[[S:.+]]: tensor<4x8x1xf32>, %[[E:.+]]: index)
 // CHECK-DAG: %[[QE:.+]] = tensor.extract_slice %[[Q]][%[[E]], 0, 0] [1, 8, 128] [1, 1, 1] : tensor<4x8x128xf8E4M3FN> to tensor<8x128xf8E4M3FN>
@@ -80,7 +87,8 @@ func.func @matvec_fp8(%q: tensor<12x320xf8E4M3FN>, %s: tensor<12x3xf32>, %x: ten
 // CHECK: tensor.extract %[[SE]]
 // CHECK: vector.transfer_read %[[QE]]
 // CHECK: arith.extsi
-// CHECK: vector.fma
+// CHECK: %[[DW:.+]] = arith.mulf %{{.+}}, %{{.+}} : vector<8xf32>
+// CHECK: vector.fma %[[DW]]
 // CHECK-NOT: linalg.generic
 func.func @expert_slice_fp8(%x: tensor<?x128xf32>, %q: tensor<4x8x128xf8E4M3FN>, %s: tensor<4x8x1xf32>, %e: index) -> tensor<?x8xf32> {
   %stack = qnext.dequantize %q, %s {group = 128 : i64} : tensor<4x8x128xf8E4M3FN>, tensor<4x8x1xf32> -> tensor<4x8x128xf32>
@@ -106,8 +114,8 @@ func.func @expert_slice_fp8(%x: tensor<?x128xf32>, %q: tensor<4x8x128xf8E4M3FN>,
            affine_map<(d0, d1) -> (d0)>]
 
 // int8 values in groups of 32: a vector is sign-extended and converted to
-// f32 (exact), then multiplied by the row's scale of its group, splat as it
-// is (no decoding factor).
+// f32 (exact); the group's sum is multiplied by the row's scale of the
+// group, splat as it is (no decoding factor).
 // CHECK-LABEL: func.func @matvec_int8
 // CHECK-SAME: (%[[Q:.+]]: tensor<4x64xi8>, %[[S:.+]]: tensor<4x2xf32>, %[[X:.+]]: tensor<64xf32>)
 // CHECK-NOT: qnext.dequantize
@@ -116,8 +124,9 @@ func.func @expert_slice_fp8(%x: tensor<?x128xf32>, %q: tensor<4x8x128xf8E4M3FN>,
 // CHECK: %[[QV:.+]] = vector.transfer_read %[[Q]]{{.*}} : tensor<4x64xi8>, vector<8xi8>
 // CHECK: %[[I32:.+]] = arith.extsi %[[QV]] : vector<8xi8> to vector<8xi32>
 // CHECK: %[[F:.+]] = arith.sitofp %[[I32]] : vector<8xi32> to vector<8xf32>
-// CHECK: %[[W:.+]] = arith.mulf %[[F]], %[[SPLAT]] : vector<8xf32>
-// CHECK: vector.fma %[[W]]
+// CHECK-NOT: arith.mulf
+// CHECK: vector.fma %[[F]]
+// CHECK: vector.fma %{{.+}}, %[[SPLAT]], %{{.+}} : vector<8xf32>
 func.func @matvec_int8(%q: tensor<4x64xi8>, %s: tensor<4x2xf32>, %x: tensor<64xf32>) -> tensor<4xf32> {
   %w = qnext.dequantize %q, %s {group = 32 : i64} : tensor<4x64xi8>, tensor<4x2xf32> -> tensor<4x64xf32>
   %zero = arith.constant 0.0 : f32
@@ -143,7 +152,7 @@ func.func @matvec_int8(%q: tensor<4x64xi8>, %s: tensor<4x2xf32>, %x: tensor<64xf
 // reads the tile's 16 bytes as two vectors of 8, each decoded twice: the
 // low nibbles (sign-extended to i32, shifted left then right by 28) are
 // columns j.., the high ones (shifted right by 4) columns j + 16..; each
-// times the group's scale, against the input at its own columns.
+// against the input at its own columns, the group's sum times its scale.
 // CHECK-LABEL: func.func @matvec_int4
 // CHECK-SAME: (%[[Q:.+]]: tensor<4x32xi8>, %[[S:.+]]: tensor<4x2xf32>, %[[X:.+]]: tensor<64xf32>)
 // CHECK-DAG: %[[C2:.+]] = arith.constant 2 : index
@@ -153,19 +162,20 @@ func.func @matvec_int8(%q: tensor<4x64xi8>, %s: tensor<4x2xf32>, %x: tensor<64xf
 // CHECK-DAG: %[[C32:.+]] = arith.constant 32 : index
 // CHECK-DAG: %[[S28:.+]] = arith.constant dense<28> : vector<8xi32>
 // CHECK-DAG: %[[S4:.+]] = arith.constant dense<4> : vector<8xi32>
+// CHECK-DAG: %[[ZERO:.+]] = arith.constant dense<0.000000e+00> : vector<8xf32>
 // CHECK-NOT: qnext.dequantize
+// CHECK: scf.for %{{.+}} iter_args(%[[ACC:[^ ]+]] = %[[ZERO]])
 // CHECK: %[[SC:.+]] = tensor.extract %[[S]]
 // CHECK-NEXT: %[[SPLAT:.+]] = vector.broadcast %[[SC]] : f32 to vector<8xf32>
-// CHECK: scf.for %[[K:[^ ]+]] = %{{.+}} to %{{.+}} step %[[C32]] iter_args(%[[A:[^ ]+]] = %{{.+}}) -> (vector<8xf32>)
+// CHECK: %[[SUM:.+]] = scf.for %[[K:[^ ]+]] = %{{.+}} to %{{.+}} step %[[C32]] iter_args(%[[A:[^ ]+]] = %[[ZERO]]) -> (vector<8xf32>)
 // CHECK: %[[B0:.+]] = arith.divui %[[K]], %[[C2]] : index
 // CHECK: %[[V0:.+]] = vector.transfer_read %[[Q]][%{{.+}}, %[[B0]]]{{.*}} : tensor<4x32xi8>, vector<8xi8>
 // CHECK: %[[W0:.+]] = arith.extsi %[[V0]] : vector<8xi8> to vector<8xi32>
 // CHECK: %[[L0:.+]] = arith.shli %[[W0]], %[[S28]] : vector<8xi32>
 // CHECK: %[[Q0:.+]] = arith.shrsi %[[L0]], %[[S28]] : vector<8xi32>
 // CHECK: %[[F0:.+]] = arith.sitofp %[[Q0]] : vector<8xi32> to vector<8xf32>
-// CHECK: %[[D0:.+]] = arith.mulf %[[F0]], %[[SPLAT]] : vector<8xf32>
 // CHECK: %[[X0:.+]] = vector.transfer_read %[[X]][%[[K]]]
-// CHECK: %[[A0:.+]] = vector.fma %[[D0]], %[[X0]], %[[A]] : vector<8xf32>
+// CHECK: %[[A0:.+]] = vector.fma %[[F0]], %[[X0]], %[[A]] : vector<8xf32>
 // CHECK: %[[K8:.+]] = arith.addi %[[K]], %[[C8]] : index
 // CHECK: %[[B8:.+]] = arith.addi %[[B0]], %[[C8]] : index
 // CHECK: %[[V8:.+]] = vector.transfer_read %[[Q]][%{{.+}}, %[[B8]]]{{.*}} : tensor<4x32xi8>, vector<8xi8>
@@ -176,14 +186,16 @@ func.func @matvec_int8(%q: tensor<4x64xi8>, %s: tensor<4x2xf32>, %x: tensor<64xf
 // CHECK: %[[K16:.+]] = arith.addi %[[K]], %[[C16]] : index
 // CHECK: %[[H0:.+]] = arith.shrsi %[[W0]], %[[S4]] : vector<8xi32>
 // CHECK: %[[FH0:.+]] = arith.sitofp %[[H0]] : vector<8xi32> to vector<8xf32>
-// CHECK: %[[DH0:.+]] = arith.mulf %[[FH0]], %[[SPLAT]] : vector<8xf32>
 // CHECK: %[[X16:.+]] = vector.transfer_read %[[X]][%[[K16]]]
-// CHECK: %[[A16:.+]] = vector.fma %[[DH0]], %[[X16]], %[[A8]] : vector<8xf32>
+// CHECK: %[[A16:.+]] = vector.fma %[[FH0]], %[[X16]], %[[A8]] : vector<8xf32>
 // CHECK: %[[K24:.+]] = arith.addi %[[K]], %[[C24]] : index
 // CHECK: %[[H8:.+]] = arith.shrsi %[[W8]], %[[S4]] : vector<8xi32>
 // CHECK: vector.transfer_read %[[X]][%[[K24]]]
 // CHECK: %[[A24:.+]] = vector.fma %{{.+}}, %{{.+}}, %[[A16]] : vector<8xf32>
 // CHECK-NEXT: scf.yield %[[A24]]
+// The group's sum, scaled once.
+// CHECK: %[[SCALED:.+]] = vector.fma %[[SUM]], %[[SPLAT]], %[[ACC]] : vector<8xf32>
+// CHECK-NEXT: scf.yield %[[SCALED]]
 // CHECK: vector.reduction <add>
 // CHECK-NOT: linalg.generic
 func.func @matvec_int4(%q: tensor<4x32xi8>, %s: tensor<4x2xf32>, %x: tensor<64xf32>) -> tensor<4xf32> {
