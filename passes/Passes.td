@@ -653,11 +653,12 @@ def VectorizeContractions : Pass<"qnext-vectorize-contractions"> {
     steps a tile at a time, and a vector of bytes, sign-extended to i32,
     gives the tile's low columns by two shifts and its high ones by one).
     The group must be whole vectors (int4: vectors of at most 16 bytes).
-    A one-token block (decode, a gather's slot) sums each group's products
-    of unscaled values from zero and multiplies the sum by the scale once
-    (sum += s * (q . x)): one multiply per group instead of one per vector;
-    within the weight-exact contract (1e-3), not equal to the bit to
-    `(s * q) . x`.
+    A one-token kernel (a vector input, a [1, K] decode step, a gather)
+    sums each group's products of unscaled values from zero and multiplies
+    the sum by the scale once (sum += s * (q . x)): one multiply per group
+    instead of one per vector; within the weight-exact contract (1e-3), not
+    equal to the bit to `(s * q) . x`. A prompt's blocks, leftover single
+    tokens included, scale each vector.
     With several tokens a quantized block holds fewer tokens, so that its
     scale splats (and int4's bytes) fit the registers too. A dequantize
     that no kernel consumed is an error: no dequantized weight is ever

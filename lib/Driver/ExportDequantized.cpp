@@ -43,6 +43,8 @@ qnext::driver::exportDequantized(const CompileOptions &options) {
     errs() << options.toolName << ": wrote " << to << ": "
            << summary->dequantized << " FP8 tensors dequantized to F32, ";
   if (format->quantizes() && !options.quiet) {
+    if (summary->quantizedBy.empty())
+      errs() << "0 quantized to " << format->str() << ", ";
     for (auto [i, by] : llvm::enumerate(summary->quantizedBy))
       errs() << by.second << (i ? " to " : " quantized to ") << by.first << ", ";
     errs() << "dequantized to F32, ";

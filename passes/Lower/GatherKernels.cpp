@@ -45,6 +45,7 @@ Value KernelEmitter::selectSlot(Value s) {
 }
 
 Value KernelEmitter::emitGather(int64_t rows) {
+  sumGroups = true; // one token's experts
   Value dest = kernel.epilogue ? kernel.epilogue.getDpsInits()[0]
                                : c.init.getDefiningOp<linalg::FillOp>().getOutputs()[0];
   int64_t tn = blockFor(c.n, rows), perSlot = c.n / tn;
@@ -76,6 +77,7 @@ Value KernelEmitter::emitGather(int64_t rows) {
 }
 
 Value KernelEmitter::emitGatherCombine(int64_t rows) {
+  sumGroups = true; // one token's experts
   if (c.k < kShortRow)
     rows *= 2;
   linalg::GenericOp combine = kernel.combine;

@@ -50,8 +50,13 @@ Value KernelEmitter::emit(int64_t rows, int64_t tokenRows, int64_t tokenBlockRow
     int64_t held = (kernel.second ? 2 : 1) * tn;
     int64_t budget = tokenRows * (tokenBlockRows + 1) + 1;
     int64_t extra = held * (c.int4 ? 2 : 1);
-    tokenRows = std::max<int64_t>((budget - 1 - extra) / (held + 1), 1);
+    tokenRows = std::clamp<int64_t>((budget - 1 - extra) / (held + 1), 1, tokenRows);
   }
+  // A kernel of one token (decode, a vector input) scales each group's sum
+  // once; a prompt's blocks, its leftover single tokens included, scale
+  // each vector, so that a token's logits do not depend on how the prompt
+  // is cut into blocks or chunks.
+  sumGroups = !c.multiToken || oneRow;
   // With a prologue, each task is a chunk of row blocks that computes the
   // prologue's rows once (per span of tokens) for all of them: about
   // `prologueTasks` tasks.
@@ -533,7 +538,8 @@ SmallVector<Value> KernelEmitter::blockRows(Value xs, ArrayRef<Value> xTokens,
     // own K loop and horizontal sum: the block's weights are read in
     // memory order. (Interleaving the rows' loops reads tn streams of one
     // row each, which the hardware prefetchers follow badly when rows are
-    // short.) Each accumulator sums the same products in the same order.
+    // short.) Each accumulator sums the same products in the same order
+    // (a quantized weight's, per group then scaled, in a one-token kernel).
     Value zeroRow = arith::ConstantOp::create(
         b, loc, DenseElementsAttr::get(rowType, b.getF32FloatAttr(0.0).getValue()));
     auto rowLoop = scf::ForOp::create(
@@ -552,7 +558,7 @@ SmallVector<Value> KernelEmitter::blockRows(Value xs, ArrayRef<Value> xTokens,
                   return SmallVector<Value>{
                       vector::FMAOp::create(b, loc, w, tokenInput(0, at.k), a[0])};
                 },
-                /*scaleSums=*/true);
+                /*scaleSums=*/sumGroups);
             Value sum = vector::ReductionOp::create(
                 b, loc, vector::CombiningKind::ADD, acc[0],
                 arith::FastMathFlags::reassoc);

@@ -176,6 +176,9 @@ public:
 
 private:
   SmallVector<Weight> blockWeights; ///< a gather's slices for this block
+  /// The kernel computes one token (decode, a gather): its one-token blocks
+  /// scale a quantized weight's group sums once (sweepK's scaleSums).
+  bool sumGroups = false;
   OpBuilder &b;
   Location loc;
   const Contraction &c;

@@ -167,10 +167,11 @@ cl::opt<std::string> weights(
              "(default: as in the checkpoint, FP8 included), 'int8' or "
              "'int8:GROUP' (symmetric int8 with one f32 scale per GROUP "
              "columns of a row, default 128, made while packing from F32, "
-             "BF16, F16 or FP8 weights; embeddings, lm_head, norms, the router, "
-             "the shared-expert gate and DeltaNet's small tensors stay as "
-             "stored), 'int4' or 'int4:GROUP' (the same in 4 bits, two a byte; "
-             "GROUP a multiple of 32, default 128). CPU target only"),
+             "BF16, F16 or FP8 weights; lm_head (untied) becomes int8 too; "
+             "embeddings, norms, the router, the shared-expert gate and "
+             "DeltaNet's small tensors stay as stored), 'int4' or 'int4:GROUP' "
+             "(the same in 4 bits, two a byte, GROUP a multiple of 32, default "
+             "128; lm_head int8). CPU target only"),
     cl::value_desc("format"), cl::init("stored"), cl::cat(category));
 cl::opt<std::string> exportDequantized(
     "export-dequantized",

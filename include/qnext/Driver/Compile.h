@@ -124,8 +124,8 @@ struct CompileOptions {
   /// the tensor and the first such index).
   bool allowNonfinite = false;
   /// How the projections' weights are stored: "stored" (as in the
-  /// checkpoint), "int8" or "int8:GROUP" (quantized while packing;
-  /// include/qnext/Model/Quantize.h).
+  /// checkpoint), "int8[:GROUP]" or "int4[:GROUP]" (quantized while
+  /// packing, lm_head to int8; include/qnext/Model/Quantize.h).
   std::string weights = "stored";
   /// Instead of compiling: write the checkpoint to this folder with its FP8
   /// weights (and, with `weights`, the weights it quantizes, as the
