@@ -70,6 +70,14 @@ LogicalResult DequantizeOp::verify() {
   if (values.getRank() < 2)
     return emitOpError("values must be a matrix or a stack of them, got ")
            << values;
+  // Values straight from a parameter qnext quantizes say how they are
+  // stored: the dequantize must read them so.
+  if (auto param = getValues().getDefiningOp<ParamOp>())
+    if (QuantizeAttr q = param.getQuantizeAttr())
+      if ((q.getFormat() == QuantFormat::Int4) != getInt4() || q.getGroup() != group)
+        return emitOpError("reads its values as ")
+               << (getInt4() ? "int4" : "int8") << " in groups of " << group
+               << ", but their parameter is " << q;
   SmallVector<int64_t> columns(values.getShape());
   if (getInt4()) {
     // Two values a byte, in tiles of 32 columns.

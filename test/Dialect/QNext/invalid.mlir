@@ -2206,6 +2206,28 @@ func.func @f() {
 
 // -----
 
+// dequantize: int4 bytes read as int8
+func.func @f() -> tensor<4x32xf32> {
+  %q = qnext.param "w" {quantize = #qnext.quantize<int4, 32, values>} : tensor<4x32xi8>
+  %s = qnext.param "w" {quantize = #qnext.quantize<int4, 32, scales>} : tensor<4x1xf32>
+  // expected-error @+1 {{'qnext.dequantize' op reads its values as int8 in groups of 32, but their parameter is #qnext.quantize<int4, 32, values>}}
+  %w = qnext.dequantize %q, %s {group = 32 : i64} : tensor<4x32xi8>, tensor<4x1xf32> -> tensor<4x32xf32>
+  return %w : tensor<4x32xf32>
+}
+
+// -----
+
+// dequantize: the parameter's group
+func.func @f() -> tensor<4x128xf32> {
+  %q = qnext.param "w" {quantize = #qnext.quantize<int8, 128, values>} : tensor<4x128xi8>
+  %s = qnext.param "w" {quantize = #qnext.quantize<int8, 128, scales>} : tensor<4x2xf32>
+  // expected-error @+1 {{'qnext.dequantize' op reads its values as int8 in groups of 64, but their parameter is #qnext.quantize<int8, 128, values>}}
+  %w = qnext.dequantize %q, %s {group = 64 : i64} : tensor<4x128xi8>, tensor<4x2xf32> -> tensor<4x128xf32>
+  return %w : tensor<4x128xf32>
+}
+
+// -----
+
 // #qnext.quantize: an int4 group is a multiple of 32
 func.func @f() {
   // expected-error @+1 {{#qnext.quantize: an int4 group is a multiple of 32 (the tile of its layout), got 48}}
