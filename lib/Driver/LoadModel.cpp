@@ -137,14 +137,10 @@ qnext::driver::loadModel(mlir::MLIRContext &context,
     layout.setExpertLayouts(ExpertLayout::PerExpert);
   // int4 lies in tiles of 32 columns: every tensor it quantizes must be
   // whole tiles (all of Qwen's are; a small synthetic model may not be).
-  if (format->kind == WeightFormat::Int4)
-    for (const ExpectedTensor &t : layout.checkpointTensors())
-      if (t.shape.size() >= 2 && formatOf(*format, t.name).kind == WeightFormat::Int4 &&
-          t.shape.back() % kInt4Tile != 0)
-        return fail("--weights=" + options.weights + ": '" + t.name + "' has " +
-                    std::to_string(t.shape.back()) +
-                    " columns, int4 stores whole tiles of " +
-                    std::to_string(kInt4Tile) + " (--weights=int8 takes any)");
+  for (const ExpectedTensor &t : layout.checkpointTensors())
+    if (t.shape.size() >= 2)
+      if (Error e = checkColumns(options.weights, *format, t.name, t.shape.back()))
+        return fail(toString(std::move(e)));
   // quantization_config says how the weights are stored: held against the
   // tensors, never ignored without a word.
   const std::string &quant = model.config.quantMethod;

@@ -107,11 +107,8 @@ writeDequantizedCheckpoint(const std::string &from, const std::string &to,
   for (const ExpectedTensor &t : layout.checkpointTensors())
     if (WeightFormat f = formatOf(format, t.name); f.quantizes() && t.shape.size() >= 2) {
       // (int4's whole tiles checked before anything is written.)
-      if (f.kind == WeightFormat::Int4 && t.shape.back() % kInt4Tile != 0)
-        return llvm::createStringError(
-            "--weights=" + format.str() + ": '" + t.name + "' has " +
-            std::to_string(t.shape.back()) + " columns, int4 stores whole tiles of " +
-            std::to_string(kInt4Tile) + " (--weights=int8 takes any)");
+      if (Error e = checkColumns(format.str(), format, t.name, t.shape.back()))
+        return std::move(e);
       quantize[t.name] = f;
     }
   uint64_t total = 0;

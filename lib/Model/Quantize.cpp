@@ -109,6 +109,26 @@ WeightFormat formatOf(const WeightFormat &chosen, llvm::StringRef name) {
   return {};
 }
 
+llvm::Error checkColumns(llvm::StringRef spec, const WeightFormat &chosen,
+                         llvm::StringRef name, int64_t cols) {
+  if (formatOf(chosen, name).kind != WeightFormat::Int4 || cols % kInt4Tile == 0)
+    return llvm::Error::success();
+  return llvm::createStringError("--weights=" + spec.str() + ": '" + name.str() +
+                                 "' has " + std::to_string(cols) +
+                                 " columns, int4 stores whole tiles of " +
+                                 std::to_string(kInt4Tile) +
+                                 " (--weights=int8 takes any)");
+}
+
+namespace {
+/// Where int4 column `c` of a row lies: its byte, and whether in the high
+/// nibble (see the file comment).
+std::pair<int64_t, bool> int4Place(int64_t c) {
+  const int64_t tile = c / kInt4Tile, j = c % kInt4Tile, half = kInt4Tile / 2;
+  return {tile * half + j % half, j >= half};
+}
+} // namespace
+
 void quantizeInt8(llvm::ArrayRef<float> values, int64_t rows, int64_t cols,
                   int64_t group, int8_t *q, float *scales) {
   quantizeRows(values, rows, cols, group, 127.0f, scales,
@@ -120,17 +140,16 @@ void quantizeInt4(llvm::ArrayRef<float> values, int64_t rows, int64_t cols,
   std::fill(packed, packed + rows * cols / 2, int8_t(0));
   quantizeRows(values, rows, cols, group, 7.0f, scales,
                [&](int64_t r, int64_t c, int8_t q) {
-                 const int64_t tile = c / kInt4Tile, j = c % kInt4Tile;
-                 uint8_t &byte = reinterpret_cast<uint8_t &>(
-                     packed[r * cols / 2 + tile * (kInt4Tile / 2) + j % (kInt4Tile / 2)]);
-                 byte |= j < kInt4Tile / 2 ? uint8_t(q) & 0x0F : uint8_t(uint8_t(q) << 4);
+                 auto [at, high] = int4Place(c);
+                 uint8_t &byte = reinterpret_cast<uint8_t &>(packed[r * cols / 2 + at]);
+                 byte |= high ? uint8_t(uint8_t(q) << 4) : uint8_t(uint8_t(q) & 0x0F);
                });
 }
 
 int8_t int4At(const int8_t *row, int64_t c) {
-  const int64_t tile = c / kInt4Tile, j = c % kInt4Tile;
-  const uint8_t byte = uint8_t(row[tile * (kInt4Tile / 2) + j % (kInt4Tile / 2)]);
-  const uint8_t nibble = j < kInt4Tile / 2 ? byte & 0x0F : byte >> 4;
+  auto [at, high] = int4Place(c);
+  const uint8_t byte = uint8_t(row[at]);
+  const uint8_t nibble = high ? byte >> 4 : byte & 0x0F;
   return int8_t(nibble >= 8 ? int(nibble) - 16 : int(nibble));
 }
 
@@ -178,11 +197,12 @@ llvm::Error quantizeTensor(const Checkpoint &checkpoint, const TensorInfo &info,
                            std::array<int64_t, 2> fp8Block, const WeightFormat &format,
                            std::vector<float> &scratch, QuantizedTensor &out) {
   const int64_t cols = info.shape.empty() ? 0 : info.shape.back();
+  // (The callers check first; packing a partial tile would write past it.)
   if (format.kind == WeightFormat::Int4 && cols % kInt4Tile != 0)
     return llvm::createStringError(
         checkpoint.fileName(info).str() + ": tensor '" + info.name + "' has " +
         std::to_string(cols) + " columns; int4 stores whole tiles of " +
-        std::to_string(kInt4Tile) + " (use --weights=int8)");
+        std::to_string(kInt4Tile));
   if (llvm::Error e = readAsF32(checkpoint, info, fp8Block, scratch))
     return e;
   for (size_t i = 0; i < scratch.size(); ++i)

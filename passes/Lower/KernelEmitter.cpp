@@ -330,9 +330,7 @@ Value KernelEmitter::widen(Value v) {
   auto i32v = VectorType::get(vt.getShape(), b.getI32Type());
   Value bits = arith::BitcastOp::create(b, loc, i16v, v);
   Value wide = arith::ExtUIOp::create(b, loc, i32v, bits);
-  Value sixteen = arith::ConstantOp::create(
-      b, loc, DenseElementsAttr::get(i32v, b.getI32IntegerAttr(16).getValue()));
-  Value shifted = arith::ShLIOp::create(b, loc, wide, sixteen);
+  Value shifted = arith::ShLIOp::create(b, loc, wide, intSplat(i32v, 16));
   return arith::BitcastOp::create(b, loc, f32v, shifted);
 }
 
@@ -356,14 +354,11 @@ Value KernelEmitter::load(const Weight &w, Value row, const KStep &at, Value sca
         index(at.offset % 16));
     Value v = read(w.values, {row, byte}, elt);
     auto i32v = VectorType::get({vl}, b.getI32Type());
-    auto splat = [&](int32_t value) {
-      return arith::ConstantOp::create(
-          b, loc, DenseElementsAttr::get(i32v, b.getI32IntegerAttr(value).getValue()));
-    };
     Value wide = arith::ExtSIOp::create(b, loc, i32v, v);
-    if (at.offset % 32 < 16)
-      wide = arith::ShLIOp::create(b, loc, wide, splat(28));
-    Value q = arith::ShRSIOp::create(b, loc, wide, splat(at.offset % 32 < 16 ? 28 : 4));
+    bool low = at.offset % 32 < 16;
+    if (low)
+      wide = arith::ShLIOp::create(b, loc, wide, intSplat(i32v, 28));
+    Value q = arith::ShRSIOp::create(b, loc, wide, intSplat(i32v, low ? 28 : 4));
     return scaled(arith::SIToFPOp::create(b, loc, VectorType::get({vl}, b.getF32Type()), q),
                   scale);
   }
@@ -389,17 +384,19 @@ Value KernelEmitter::load(const Weight &w, Value row, const KStep &at, Value sca
   // e4m3(q) * scale, rounded once.
   auto i8v = VectorType::get(shape, b.getI8Type());
   auto i16v = VectorType::get(shape, b.getI16Type());
-  auto splat = [&](int64_t value) {
-    return arith::ConstantOp::create(
-        b, loc, DenseElementsAttr::get(i16v, b.getI16IntegerAttr(value).getValue()));
-  };
   Value bits = arith::ExtSIOp::create(b, loc, i16v,
                                       arith::BitcastOp::create(b, loc, i8v, v));
-  bits = arith::ShLIOp::create(b, loc, bits, splat(7));
-  bits = arith::AndIOp::create(b, loc, bits, splat(int16_t(0xBF80u)));
+  bits = arith::ShLIOp::create(b, loc, bits, intSplat(i16v, 7));
+  bits = arith::AndIOp::create(b, loc, bits, intSplat(i16v, int16_t(0xBF80u)));
   Value half =
       arith::BitcastOp::create(b, loc, VectorType::get(shape, b.getF16Type()), bits);
   return scaled(arith::ExtFOp::create(b, loc, f32v, half), scale);
+}
+
+Value KernelEmitter::intSplat(VectorType type, int64_t value) {
+  return arith::ConstantOp::create(
+      b, loc,
+      DenseElementsAttr::get(type, b.getIntegerAttr(type.getElementType(), value)));
 }
 
 Value KernelEmitter::scaled(Value decoded, Value scale) {
@@ -461,11 +458,12 @@ SmallVector<Value> KernelEmitter::sweepK(
     for (Value c : carried)
       zeros.push_back(arith::ConstantOp::create(
           b, loc, b.getZeroAttr(c.getType())));
+    // (Each carried value is a row's, and with a group every row read is
+    // quantized: each has its scale.)
     SmallVector<Value> sums = loop(k0, size, zeros, {});
     SmallVector<Value> next;
     for (auto [sum, scale, c] : llvm::zip_equal(sums, scales, carried))
-      next.push_back(scale ? vector::FMAOp::create(b, loc, sum, scale, c).getResult()
-                           : arith::AddFOp::create(b, loc, c, sum).getResult());
+      next.push_back(vector::FMAOp::create(b, loc, sum, scale, c));
     return next;
   };
   int64_t whole = kExtent / group * group;

@@ -116,6 +116,8 @@ private:
   /// this row and group; none: decoded, unscaled).
   Value load(const Weight &w, Value row, const KStep &at, Value scale);
   Value scaled(Value decoded, Value scale);
+  /// A constant vector of `type` (integer elements) holding `value`.
+  Value intSplat(VectorType type, int64_t value);
 
   /// The splat a decoded vector of `w`'s row `row` is multiplied by in the
   /// group of columns that starts at `k0`: the row's scale of that group

@@ -55,6 +55,12 @@ llvm::Expected<WeightFormat> parseWeightFormat(llvm::StringRef spec);
 /// store in FP8).
 bool isQuantizedProjection(llvm::StringRef name);
 
+/// Whether tensor `name` of `cols` columns can be stored as --weights=`spec`
+/// says (`chosen`, parsed from it): int4 needs whole tiles of kInt4Tile
+/// columns; an error naming the tensor otherwise.
+llvm::Error checkColumns(llvm::StringRef spec, const WeightFormat &chosen,
+                         llvm::StringRef name, int64_t cols);
+
 /// How --weights=`chosen` stores checkpoint tensor `name`: `chosen` for a
 /// decoder layer's projection, int8 (with chosen's group) for lm_head.weight,
 /// as stored otherwise (see the file comment).
