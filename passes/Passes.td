@@ -435,6 +435,20 @@ def ParallelizeHeads : Pass<"qnext-parallelize-heads"> {
   ];
 }
 
+def LowerByteDots : Pass<"qnext-lower-byte-dots"> {
+  let summary = "Make each qnext.byte_dot x86's vpdpbusd intrinsic";
+  let description = [{
+    Replaces `qnext.byte_dot` (16 lanes, or 8) with
+    `llvm.call_intrinsic "llvm.x86.avx512.vpdpbusd.512"` (or `.256`), the
+    same operands: LLVM selects `vpdpbusd` (the 256-bit form as AVX-VNNI's
+    VEX encoding where AVX512-VL is missing). Runs after bufferization: the
+    call has unknown memory effects, which buffer deallocation refuses. The
+    target CPU must have the instruction (qnext-compile checks
+    --activations=int8 against it); LLVM cannot select it otherwise.
+  }];
+  let dependentDialects = ["::mlir::LLVM::LLVMDialect"];
+}
+
 def OutlineKernels : Pass<"qnext-outline-kernels", "::mlir::ModuleOp"> {
   let summary = "Make each kernel a function named by what it computes";
   let description = [{
@@ -663,6 +677,25 @@ def VectorizeContractions : Pass<"qnext-vectorize-contractions"> {
     scale splats (and int4's bytes) fit the registers too. A dequantize
     that no kernel consumed is an error: no dequantized weight is ever
     materialised.
+
+    With `activations=int8` (a separate mode, not weight-exact), a one-token
+    kernel whose weights are int8 or int4 quantizes its input too, per row
+    and per group of the weights' columns (`scale = max|x| / 127`, q rounded
+    to nearest even), once per task before its row blocks, and multiplies
+    bytes: AVX512-VNNI's `vpdpbusd` (64 multiply-adds into 16 i32 lanes; the
+    256-bit form for `vector-width=8`, AVX-VNNI or AVX512-VNNI with VL) as
+    `llvm.call_intrinsic`. `vpdpbusd` multiplies unsigned by signed bytes:
+    the weights are made unsigned by an offset (int8: `q xor 0x80` = q + 128;
+    int4: each nibble `xor 8` = q + 8, the two nibbles split by a mask and a
+    shift) and each group's sum starts from minus the offset times the sum
+    of its quantized inputs. The quantized input is stored in the order the
+    weights' bytes are read (int4: per block of 8 vectors of columns, the
+    tiles' low halves, then their high ones). Each group's integer sum is
+    converted once and multiplied by the weight's scale times the input's.
+    The kernel then takes, besides whole vectors, groups and K in whole
+    loads of 4 x `vector-width` bytes (int4: 8 x `vector-width` columns);
+    one that does not, and FP8 weights, keep the f32 decoding. Prompts
+    (several tokens) are not affected.
   }];
   let options = [
     Option<"vectorWidth", "vector-width", "int64_t", /*default=*/"8",
@@ -680,6 +713,11 @@ def VectorizeContractions : Pass<"qnext-vectorize-contractions"> {
            "with several tokens, run the kernel on tiles of this many "
            "tokens one after the other, so a tile's inputs stay in cache "
            "(0: all tokens at once)">,
+    Option<"activations", "activations", "std::string", /*default=*/"\"f32\"",
+           "one-token kernels of int8/int4 weights: 'f32' (weight-exact) or "
+           "'int8' (the input quantized per group on the fly, bytes "
+           "multiplied with vpdpbusd: needs AVX512-VNNI, or AVX-VNNI at "
+           "vector-width 8)">,
   ];
   let statistics = [
     Statistic<"numMatvecs", "matvecs", "Single-token contractions vectorized">,
@@ -690,9 +728,11 @@ def VectorizeContractions : Pass<"qnext-vectorize-contractions"> {
     Statistic<"numGathers", "gathers", "Gather contractions (one token's routed experts) vectorized">,
     Statistic<"numCombines", "combines", "Weighted sums over a gather's slots computed in its kernel">,
     Statistic<"numSharedExperts", "shared-experts", "Shared experts computed in a combine's kernel">,
+    Statistic<"numInt8Dots", "int8-dots", "One-token kernels that multiply int8-quantized inputs by bytes (activations=int8)">,
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect",
+    "::mlir::math::MathDialect",
     "::mlir::scf::SCFDialect",
     "::mlir::tensor::TensorDialect",
     "::mlir::vector::VectorDialect"

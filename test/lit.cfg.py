@@ -86,6 +86,18 @@ if runs("x86-64-v3"):
     config.available_features.add("cpu-x86-64-v3")
     if runs("x86-64-v4"):
         config.available_features.add("cpu-x86-64-v4")
+# cpu-byte-dot: code compiled for this CPU (--cpu=host) has vpdpbusd at its
+# vector width (qnext-compile --activations=int8): AVX512-VNNI with AVX-512,
+# AVX-VNNI (or AVX512-VNNI with VL) with AVX2 only.
+def has(flag, llvm):
+    return flag in flags and llvm not in hidden
+if runs("x86-64-v4") and "avx512f" not in hidden:
+    byte_dot = has("avx512_vnni", "avx512vnni")
+else:
+    byte_dot = runs("x86-64-v3") and (has("avx_vnni", "avxvnni") or (
+        has("avx512_vnni", "avx512vnni") and has("avx512vl", "avx512vl")))
+if byte_dot:
+    config.available_features.add("cpu-byte-dot")
 
 # Built with ASan + UBSan (scripts/sanitize): memory figures measure the
 # sanitizer's quarantine, not qnext.

@@ -60,6 +60,19 @@ LogicalResult ParamOp::verify() {
   return success();
 }
 
+LogicalResult ByteDotOp::verify() {
+  int64_t lanes = getAcc().getType().getNumElements();
+  int64_t bytes = getLhs().getType().getNumElements();
+  if (lanes != 8 && lanes != 16)
+    return emitOpError("accumulates 8 or 16 i32 lanes (vpdpbusd's 256 or 512 "
+                       "bits), got ")
+           << lanes;
+  if (bytes != 4 * lanes)
+    return emitOpError("multiplies 4 bytes per i32 lane: ")
+           << 4 * lanes << " bytes for " << lanes << " lanes, got " << bytes;
+  return success();
+}
+
 LogicalResult DequantizeOp::verify() {
   auto values = cast<RankedTensorType>(getValues().getType());
   auto scales = cast<RankedTensorType>(getScales().getType());

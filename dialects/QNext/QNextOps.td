@@ -190,6 +190,36 @@ def QNext_DequantizeOp : QNext_Op<"dequantize", [Pure]> {
   let hasVerifier = 1;
 }
 
+def QNext_ByteDotOp : QNext_Op<"byte_dot",
+    [Pure, AllTypesMatch<["acc", "result"]>, AllTypesMatch<["lhs", "rhs"]>]> {
+  let summary = "acc + unsigned bytes times signed bytes, summed by fours";
+  let description = [{
+    `result[i] = acc[i] + sum_{j < 4} zext(lhs[4 i + j]) * sext(rhs[4 i + j])`,
+    in i32 that wraps (no saturation): x86's `vpdpbusd`, 64 (or 32)
+    multiply-adds of bytes into 16 (or 8) i32 lanes. The one-token kernels
+    of `qnext-vectorize-contractions` with `activations=int8` multiply
+    weights by quantized inputs with it. A vector op, so that kernels on
+    tensors can use it before bufferization (a call of the intrinsic has
+    unknown memory effects there); `qnext-lower-byte-dots` makes it the
+    intrinsic, which the target CPU must have (16 lanes: AVX512-VNNI; 8:
+    AVX-VNNI, or AVX512-VNNI with VL).
+
+    Example:
+
+    ```mlir
+    %r = qnext.byte_dot %acc, %u, %s : vector<64xi8> into vector<16xi32>
+    ```
+  }];
+  let arguments = (ins VectorOfRankAndType<[1], [I32]>:$acc,
+                   VectorOfRankAndType<[1], [I8]>:$lhs,
+                   VectorOfRankAndType<[1], [I8]>:$rhs);
+  let results = (outs VectorOfRankAndType<[1], [I32]>:$result);
+  let assemblyFormat = [{
+    $acc `,` $lhs `,` $rhs attr-dict `:` type($lhs) `into` type($acc)
+  }];
+  let hasVerifier = 1;
+}
+
 //===----------------------------------------------------------------------===//
 // Layer ops
 //===----------------------------------------------------------------------===//

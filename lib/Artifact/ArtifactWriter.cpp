@@ -125,6 +125,7 @@ std::string buildManifest(const ManifestInputs &in) {
     m["target"]["gpu_arch"] = in.gpuArch;
   m["pipeline"] = in.pipeline;
   m["fusions"] = in.fusions;
+  m["activations"] = in.activations;
   m["model"] = {{"model_type", c.modelType},
                 {"vocab_size", c.vocabSize},
                 {"hidden_size", c.hiddenSize},

@@ -112,6 +112,35 @@ Expected<std::vector<std::string>> chosenFusions(const CompileOptions &options) 
   }
   return chosen;
 }
+/// With --activations=int8, the quantized weights whose kernels keep f32
+/// inputs: a row not whole loads of 4 vectors of bytes (int4: 8 vectors of
+/// columns), or a group that is not (one warning line, not a silent
+/// fallback).
+void warnInt8Declined(const CompileOptions &options, mlir::ModuleOp module,
+                      int64_t vectorWidth) {
+  int64_t declined = 0, total = 0;
+  std::string example;
+  module.walk([&](mlir::qnext::DequantizeOp dq) {
+    if (!mlir::getElementTypeOrSelf(dq.getValues().getType()).isSignlessInteger(8))
+      return;
+    ++total;
+    int64_t step = (dq.getInt4() ? 8 : 4) * vectorWidth;
+    int64_t cols = mlir::cast<mlir::RankedTensorType>(dq.getType()).getShape().back();
+    if (cols % step == 0 && int64_t(dq.getGroup()) % step == 0)
+      return;
+    if (declined++ == 0)
+      example = std::to_string(cols) + " columns, groups of " +
+                std::to_string(dq.getGroup()) + ", steps of " + std::to_string(step);
+  });
+  if (declined)
+    WithColor::warning(errs(), options.toolName)
+        << ("--activations=int8: " + std::to_string(declined) + " of " +
+                               std::to_string(total) +
+                               " quantized weights keep f32 inputs in their kernels "
+                               "(rows and groups must be whole steps of the byte dot; "
+                               "first: " + example + ")")
+        << "\n";
+}
 } // namespace
 
 mlir::LogicalResult qnext::compile(const CompileOptions &options) {
@@ -138,6 +167,16 @@ mlir::LogicalResult qnext::compile(const CompileOptions &options) {
                 "not with --target=cuda");
   if (options.emulateGPU && compileTo == CompilePhase::PTX)
     return fail("--emulate-gpu makes no PTX: the kernels run on the host");
+  if (options.activations != "f32" && options.activations != "int8")
+    return fail("--activations=" + options.activations + ": expected f32 or int8");
+  if (options.activations == "int8") {
+    auto format = parseWeightFormat(options.weights);
+    if (!format || !format->quantizes())
+      return fail("--activations=int8 multiplies int8 or int4 weights by "
+                  "quantized inputs: give --weights=int8 or --weights=int4");
+    if (cuda)
+      return fail("--activations=int8 is for --target=cpu (vpdpbusd)");
+  }
 
   const auto started = std::chrono::steady_clock::now();
   if (!options.exportDequantized.empty())
@@ -219,6 +258,16 @@ mlir::LogicalResult qnext::compile(const CompileOptions &options) {
   cpuOptions.cpu = cpu;
   mlir::qnext::CPUPipelineOptions cpuPipeline;
   cpuPipeline.vectorWidth = mlir::qnext::preferredVectorWidth(cpuOptions);
+  cpuPipeline.activations = options.activations;
+  if (options.activations == "int8") {
+    if (!mlir::qnext::hasByteDot(cpuOptions, cpuPipeline.vectorWidth))
+      return fail("--activations=int8: the target CPU '" + cpu +
+                  "' has no vpdpbusd for its " +
+                  std::to_string(cpuPipeline.vectorWidth * 32) +
+                  "-bit vectors (AVX512-VNNI, or AVX-VNNI for AVX2 code); "
+                  "keep --activations=f32");
+    warnInt8Declined(options, module, cpuPipeline.vectorWidth);
+  }
   cpuPipeline.threads = options.parallel;
   cpuPipeline.outlineLayers = options.outlineLayers;
   cpuPipeline.ompSchedule = ompSchedule;

@@ -124,6 +124,7 @@ qnext::driver::writeOutputs(const CompileOptions &options, LoadedModel &model,
     inputs.pipeline = pipeline;
     inputs.fusions = fusions;
     inputs.taps = options.taps;
+    inputs.activations = options.activations;
     if (cuda && !options.emulateGPU) {
       inputs.kind = "cuda";
       inputs.gpuArch = options.gpuArch;

@@ -4,7 +4,8 @@
 // contractions qnext-lower-to-linalg emits and what fuses with them
 // (KernelMatch.cpp: epilogues, prologues, gathers, the MoE's combine and
 // shared expert), and emits each as a register-blocked vector kernel
-// (KernelEmitter.h: KernelEmitter.cpp, GatherKernels.cpp).
+// (KernelEmitter.h: KernelEmitter.cpp, GatherKernels.cpp, DecodeWeights.cpp,
+// Int8Dots.cpp).
 //
 //===----------------------------------------------------------------------===//
 
@@ -91,6 +92,9 @@ std::optional<Kernel> matchPrologue(const Contraction &c, int64_t vl);
 /// How the kernels are blocked (qnext-vectorize-contractions' options).
 struct KernelShape {
   int64_t vectorWidth, rows, tokenRows, tokenBlockRows, prologueTasks, tokenTile;
+  /// activations=int8: one-token kernels of int8/int4 weights quantize
+  /// their input and multiply bytes (Int8Dots.cpp).
+  bool int8Activations = false;
 };
 
 /// What a weight argument of a quantized kernel must be: the values and

@@ -44,8 +44,21 @@ Value KernelEmitter::selectSlot(Value s) {
       SmallVector<OpFoldResult>(offsets.size(), b.getIndexAttr(1)));
 }
 
+std::optional<KernelEmitter::QuantizedInput> KernelEmitter::quantizeGatherInput() {
+  SmallVector<Weight> weights = kernelWeights();
+  if (!takesInt8Dots(weights, c.k))
+    return std::nullopt;
+  // x is [1, K], or [1, S, K] with one row a slot.
+  return quantizeRows(c.x, c.perSlot ? c.slots : 1, c.k, weights[0],
+                      [&](Value r, Value k) {
+                        return c.perSlot ? SmallVector<Value>{index(0), r, k}
+                                         : SmallVector<Value>{r, k};
+                      });
+}
+
 Value KernelEmitter::emitGather(int64_t rows) {
   sumGroups = true; // one token's experts
+  std::optional<QuantizedInput> qx = quantizeGatherInput();
   Value dest = kernel.epilogue ? kernel.epilogue.getDpsInits()[0]
                                : c.init.getDefiningOp<linalg::FillOp>().getOutputs()[0];
   int64_t tn = blockFor(c.n, rows), perSlot = c.n / tn;
@@ -59,6 +72,10 @@ Value KernelEmitter::emitGather(int64_t rows) {
   Value n0 = arith::MulIOp::create(
       b, loc, arith::RemUIOp::create(b, loc, blk, index(perSlot)), index(tn));
   Value xs = selectSlot(s);
+  if (qx) {
+    blockInput = qx;
+    blockInputRow = c.perSlot ? s : index(0);
+  }
   Value shared = forall.getRegionIterArgs()[0];
   SmallVector<OpFoldResult> offsets = {b.getIndexAttr(0), s, n0};
   SmallVector<OpFoldResult> sizes = {b.getIndexAttr(1), b.getIndexAttr(1),
@@ -84,6 +101,14 @@ Value KernelEmitter::emitGatherCombine(int64_t rows) {
   Value slotWeights = combine.getDpsInputs()[1];
   Value dest = combine.getDpsInits()[0].getDefiningOp<linalg::FillOp>().getOutputs()[0];
   int64_t tn = blockFor(c.n, rows);
+  std::optional<QuantizedInput> qx = quantizeGatherInput();
+  // The shared expert's input, quantized too when its blocks take it.
+  std::optional<QuantizedInput> qxShared;
+  if (kernel.sharedDown &&
+      takesInt8Dots({weightOf(*kernel.sharedDown)}, kernel.sharedDown->k))
+    qxShared = quantizeRows(kernel.sharedDown->x, 1, kernel.sharedDown->k,
+                            weightOf(*kernel.sharedDown),
+                            [](Value r, Value k) { return SmallVector<Value>{r, k}; });
   auto forall = scf::ForallOp::create(
       b, loc, ArrayRef<OpFoldResult>{b.getIndexAttr(c.n / tn)}, ValueRange{dest},
       std::nullopt);
@@ -97,6 +122,10 @@ Value KernelEmitter::emitGatherCombine(int64_t rows) {
       b, loc, index(0), index(c.slots), index(1), ValueRange{zero},
       [&](OpBuilder &, Location, Value s, ValueRange acc) {
         Value xs = selectSlot(s);
+        if (qx) {
+          blockInput = qx;
+          blockInputRow = c.perSlot ? s : index(0);
+        }
         Value row = blockRows(xs, {}, 1, n0, tn)[0];
         Value w = tensor::ExtractOp::create(b, loc, slotWeights,
                                             ValueRange{index(0), s});
@@ -113,6 +142,8 @@ Value KernelEmitter::emitGatherCombine(int64_t rows) {
     // generic adds them (its operand order).
     const Contraction &d = *kernel.sharedDown;
     blockWeights = {weightOf(d)};
+    blockInput = qxShared;
+    blockInputRow = index(0);
     Value down = blockRows(d.x, {index(0)}, 1, n0, tn, d.k)[0];
     Value logit = tensor::ExtractOp::create(
         b, loc, kernel.sharedGate.getDpsInputs()[1], ValueRange{index(0), index(0)});

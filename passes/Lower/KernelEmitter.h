@@ -4,7 +4,10 @@
 // KernelEmitter.cpp emits dense contractions (register blocks of weight
 // rows, token blocks, prologues and epilogues); GatherKernels.cpp the gather
 // contractions of routed experts (a slot's expert chosen by its selector,
-// and the MoE's weighted combine).
+// and the MoE's weighted combine); DecodeWeights.cpp the weights as the
+// blocks read them (widened or decoded in registers, the K loop by groups
+// and tiles); Int8Dots.cpp the one-token blocks that quantize their input
+// and multiply bytes (activations=int8).
 //
 //===----------------------------------------------------------------------===//
 
@@ -25,8 +28,10 @@ inline int64_t blockFor(int64_t n, int64_t preferred) {
 
 class KernelEmitter {
 public:
-  KernelEmitter(OpBuilder &b, Location loc, Kernel &kernel, int64_t vl)
-      : b(b), loc(loc), c(kernel.c), kernel(kernel), vl(vl) {}
+  KernelEmitter(OpBuilder &b, Location loc, Kernel &kernel, int64_t vl,
+                bool int8Activations = false)
+      : b(b), loc(loc), c(kernel.c), kernel(kernel), vl(vl),
+        int8Activations(int8Activations) {}
 
   /// Rewrites the kernel's ops; returns the replacement of its last one.
   Value emit(int64_t rows, int64_t tokenRows, int64_t tokenBlockRows,
@@ -157,6 +162,55 @@ private:
   SmallVector<Value> blockRows(Value xs, ArrayRef<Value> xTokens, int64_t tm,
                                Value n0, int64_t tn, int64_t kExtent = 0);
 
+  /// A one-token input quantized to int8 (activations=int8), for weights of
+  /// one format and group: `bytes` [R, K] i8, each row in the order the
+  /// weights' bytes are read (int8: as it is; int4: per block of 8 vectors
+  /// of columns, the low halves of its tiles, then their high halves), and
+  /// per row and group `scales` [R, G] f32 (max |x| / 127) and `starts`
+  /// [R, G] i32, where the group's integer sum starts: minus the weights'
+  /// offset (int8 128, int4 8) times the sum of the group's bytes.
+  struct QuantizedInput {
+    Value bytes, scales, starts;
+    int64_t group = 0;
+    bool int4 = false;
+  };
+
+  /// Columns one step of an int8 dot covers: a load of 4 x vl bytes (int4:
+  /// twice as many columns).
+  int64_t int8Step(const Weight &w) const { return (w.int4 ? 8 : 4) * vl; }
+
+  /// Whether a one-token block of `weights` over [0, kExtent) multiplies
+  /// bytes: activations=int8, every weight int8 or int4 of one group, the
+  /// group and kExtent whole steps.
+  bool takesInt8Dots(ArrayRef<Weight> weights, int64_t kExtent) const;
+
+  /// `rows` rows of an f32 input quantized for weights like `w`: row r's
+  /// element k is read at `at(r, k)`.
+  QuantizedInput quantizeRows(Value xs, int64_t rows, int64_t kExtent,
+                              const Weight &w,
+                              function_ref<SmallVector<Value>(Value, Value)> at);
+
+  /// Row `row` of `w` times row `xRow` of `qx` over [0, kExtent): a
+  /// vector<vl> of f32 whose lanes sum to it. Per group, vpdpbusd's integer
+  /// sums from the group's start, converted and multiplied by the weight's
+  /// scale times the input's.
+  Value dotInt8(const Weight &w, Value row, const QuantizedInput &qx, Value xRow,
+                int64_t kExtent);
+
+  /// acc + the products of 4 x vl unsigned bytes `u` and signed bytes `s`,
+  /// summed by fours into acc's vl i32 lanes (vpdpbusd).
+  Value dpbusd(Value acc, Value u, Value s);
+
+  /// Groups of `group` columns over [0, kExtent) (the last one partial if
+  /// it must be), carrying `init`: whole groups in an scf.for.
+  SmallVector<Value>
+  forGroups(int64_t kExtent, int64_t group, ValueRange init,
+            function_ref<SmallVector<Value>(Value, int64_t, ValueRange)> body);
+
+  /// With activations=int8 and weights that take it, a gather's input rows
+  /// (one, or one a slot) quantized before its forall, for every block.
+  std::optional<QuantizedInput> quantizeGatherInput();
+
   /// A gather contraction's weights for the expert of slot `s`: the [N, K]
   /// slice of each stacked weight read (one, or a fused pair's two), and
   /// its input row.
@@ -178,6 +232,10 @@ public:
 
 private:
   SmallVector<Weight> blockWeights; ///< a gather's slices for this block
+  /// With activations=int8, the quantized input the one-token blocks read
+  /// (none: they read the f32 input) and its row for this block.
+  std::optional<QuantizedInput> blockInput;
+  Value blockInputRow;
   /// The kernel computes one token (decode, a gather): its one-token blocks
   /// scale a quantized weight's group sums once (sweepK's scaleSums).
   bool sumGroups = false;
@@ -186,6 +244,7 @@ private:
   const Contraction &c;
   Kernel &kernel;
   int64_t vl;
+  bool int8Activations;
 };
 
 } // namespace mlir::qnext::kernels

@@ -36,6 +36,19 @@ struct VectorizeContractionsPass
                                 "not negative");
       return signalPassFailure();
     }
+    if (activations != "f32" && activations != "int8") {
+      getOperation()->emitError("qnext-vectorize-contractions: activations must be "
+                                "'f32' or 'int8', not '")
+          << activations << "'";
+      return signalPassFailure();
+    }
+    if (activations == "int8" && vectorWidth != 8 && vectorWidth != 16) {
+      getOperation()->emitError("qnext-vectorize-contractions: activations=int8 "
+                                "multiplies bytes with vpdpbusd, 256 or 512 bits: "
+                                "vector-width 8 or 16, not ")
+          << int64_t(vectorWidth);
+      return signalPassFailure();
+    }
     // A quantized weight's slices read its values and scales.
     {
       RewritePatternSet patterns(&getContext());
@@ -121,7 +134,7 @@ struct VectorizeContractionsPass
                   : linalg::FillOp();
     Value result = emitKernel(rewriter, last->getLoc(), k,
                               {vectorWidth, rows, tokenRows, tokenBlockRows,
-                               prologueTasks, tokenTile});
+                               prologueTasks, tokenTile, activations == "int8"});
     rewriter.replaceOp(last, result);
     if (k.sharedAdd) {
       // The add is replaced; the gate, the shared down projection (below)

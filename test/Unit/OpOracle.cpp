@@ -27,6 +27,7 @@
 namespace qnext::oracle {
 
 int64_t vectorWidth = 8;
+std::string activations = "f32";
 
 int64_t Buffer::size() const {
   return std::accumulate(shape.begin(), shape.end(), int64_t(1),
@@ -119,7 +120,7 @@ struct Storage {
       scalar = b.ints[0];
       return;
     }
-    int64_t width = b.elt == "bf16" ? 2 : (b.elt == "i64" ? 8 : 4);
+    int64_t width = b.elt == "bf16" ? 2 : b.elt == "i64" ? 8 : b.elt == "i8" ? 1 : 4;
     bytes.resize(std::max<int64_t>(1, b.size()) * width);
     for (int64_t i = 0; i < b.size(); ++i) {
       uint8_t *p = &bytes[i * width];
@@ -133,6 +134,8 @@ struct Storage {
       } else if (b.elt == "i32") {
         int32_t v = int32_t(b.ints[i]);
         std::memcpy(p, &v, 4);
+      } else if (b.elt == "i8") {
+        *p = uint8_t(int8_t(b.ints[i]));
       } else {
         std::memcpy(p, &b.ints[i], 8);
       }
@@ -215,6 +218,7 @@ std::vector<Buffer> run(const std::string &body, std::vector<Buffer> inputs,
   pipelineOptions.threads = false;
   pipelineOptions.gatherExperts = gatherExperts;
   pipelineOptions.vectorWidth = vectorWidth;
+  pipelineOptions.activations = activations;
   if (mlir::failed(mlir::qnext::buildCPUPipeline(
           pm, mlir::qnext::CPUPhase::LLVMDialect, pipelineOptions)) ||
       mlir::failed(pm.run(*module))) {

@@ -18,11 +18,11 @@ namespace qnext::oracle {
 
 /// A host buffer passed to the kernel as a memref (or an `index` scalar).
 struct Buffer {
-  std::string elt;            ///< f32, bf16, i32, i64 or index
+  std::string elt;            ///< f32, bf16, i8, i32, i64 or index
   std::vector<int64_t> shape; ///< static shape
   bool dynamicFirst = false;  ///< print the first dim as '?'
   std::vector<float> values;  ///< f32/bf16 contents (bf16 already rounded)
-  std::vector<int64_t> ints;  ///< i32/i64/index contents
+  std::vector<int64_t> ints;  ///< i8/i32/i64/index contents
 
   int64_t size() const;
   std::string tensorType() const;
@@ -48,6 +48,8 @@ Buffer dynamic(Buffer b); ///< the same buffer typed with a dynamic first dim
 /// 16-lane vectors where the JIT's CPU has no 512-bit registers, so both
 /// families' loop structure is checked on every machine.
 extern int64_t vectorWidth;
+/// The one-token kernels' inputs for int8/int4 weights (CPUPipelineOptions).
+extern std::string activations;
 
 /// Compiles `body` (MLIR text reading %a0, %a1, ... and defining %r0, %r1,
 /// ...) with the CPU pipeline, runs it, and returns the outputs. Outputs

@@ -173,6 +173,15 @@ cl::opt<std::string> weights(
              "(the same in 4 bits, two a byte, GROUP a multiple of 32, default "
              "128; lm_head int8). CPU target only"),
     cl::value_desc("format"), cl::init("stored"), cl::cat(category));
+cl::opt<std::string> activations(
+    "activations",
+    cl::desc("With --weights=int8 or int4, what one token's projections "
+             "multiply the weights by: 'f32' (default: the weight-exact "
+             "contract) or 'int8' (each input quantized on the fly, per group "
+             "of the weights' columns, and multiplied as bytes with vpdpbusd: "
+             "faster decode, not weight-exact; needs a CPU with AVX512-VNNI, or "
+             "AVX-VNNI for AVX2 code). Prompts keep f32 inputs"),
+    cl::value_desc("f32|int8"), cl::init("f32"), cl::cat(category));
 cl::opt<std::string> exportDequantized(
     "export-dequantized",
     cl::desc("Instead of compiling: write the checkpoint to DIR with its FP8 "
@@ -258,6 +267,7 @@ int main(int argc, char **argv) {
   options.allowNonfinite = allowNonfinite;
   options.exportDequantized = exportDequantized;
   options.weights = weights;
+  options.activations = activations;
   options.quiet = quiet;
   // Unset: --target=cuda compiles its host code for baseline x86-64.
   if (cpu.getNumOccurrences())

@@ -101,6 +101,10 @@ int runInfo(const RunOptions &o) {
               text(target, "kind").c_str());
   if (target.is_object() && target.contains("cpu") && target["cpu"].is_string())
     std::printf(" (%s)", target["cpu"].get<std::string>().c_str());
+  // One token's int8/int4 kernels with inputs quantized on the fly
+  // (qnext-compile --activations=int8): not the weight-exact contract.
+  if (m.contains("activations") && m["activations"] == "int8")
+    std::printf("; decode inputs int8 (--activations=int8)");
   std::printf("\n%-10s %8s %14s %12s %12s\n", "weights", "tensors", "values", "MB",
               "bits/weight");
   Format total;

@@ -5,7 +5,8 @@
 // unquantized), every row's logits compared: how often the top-1 tokens
 // agree, the KL divergence of this artifact's distribution from the
 // reference's (llama.cpp's --kl-divergence measures the same), the largest
-// logit difference.
+// logit difference. With --quality-decode both compute the rows by decode
+// steps, the prompt's tokens forced: what a decode-only mode changes.
 //
 //===----------------------------------------------------------------------===//
 
@@ -95,8 +96,17 @@ int runQuality(const RunOptions &o, qnext_model *model, int threadsUsed) {
       if (!session)
         return failWith(err);
       logits[i].resize(n * vocab);
-      if (qnext_session_prefill(session.get(), prompt.data(), n, logits[i].data(), &err))
-        return failWith(err);
+      if (!o.qualityDecode) {
+        if (qnext_session_prefill(session.get(), prompt.data(), n, logits[i].data(),
+                                  &err))
+          return failWith(err);
+        continue;
+      }
+      // One decode step a token, the prompt's own tokens forced.
+      for (int64_t t = 0; t < n; ++t)
+        if (qnext_session_decode(session.get(), prompt[t], logits[i].data() + t * vocab,
+                                 &err))
+          return failWith(err);
     }
     for (int64_t r = 0; r < n; ++r) {
       const float *p = logits[0].data() + r * vocab, *q = logits[1].data() + r * vocab;

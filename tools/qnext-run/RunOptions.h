@@ -34,6 +34,8 @@ struct RunOptions {
   double tolerance = 1e-3;
   bool verify = false, memory = false, info = false;
   std::string bisectAgainst, qualityAgainst;
+  /// --quality-decode: the rows by one-token decode steps, not one prefill.
+  bool qualityDecode = false;
   double bisectTolerance = 1e-3;
 
   // Text and chat.

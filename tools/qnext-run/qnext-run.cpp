@@ -168,6 +168,11 @@ int main(int argc, char **argv) {
                  "largest logit difference")
       ->type_name("REF.qnx")
       ->group(run);
+  app.add_flag("--quality-decode", o.qualityDecode,
+               "--quality-against: compute every row with one-token decode steps "
+               "(each prompt token given in turn) instead of one prefill: what a "
+               "decode-only mode (qnext-compile --activations=int8) changes")
+      ->group(run);
   app.add_flag("--info", o.info,
                "Print the model, the target and the weights by format (tensors, "
                "bytes, bits per weight, a quantized format with its scales) and "
@@ -250,6 +255,8 @@ int main(int argc, char **argv) {
     return fail("--logits-out, --reference-logits and --prefill-chunk need --tokens");
   if (!o.bisectAgainst.empty() && o.tokens.empty())
     return fail("--bisect-against needs --tokens (the prompt both artifacts run)");
+  if (o.qualityDecode && o.qualityAgainst.empty())
+    return fail("--quality-decode is an option of --quality-against");
   if (!o.qualityAgainst.empty() && !o.bisectAgainst.empty())
     return fail("--quality-against excludes --bisect-against");
   if (!(o.bisectTolerance >= 0))

@@ -68,6 +68,11 @@ instructionSetFeatures(const llvm::MCSubtargetInfo &sti);
 /// f32 lanes for the projection kernels on that CPU: 16 with AVX-512, else 8.
 int64_t preferredVectorWidth(const CPUTargetOptions &options);
 
+/// Whether that CPU has vpdpbusd at `vectorWidth` f32 lanes (16: 512 bits,
+/// AVX512-VNNI; 8: 256 bits, AVX-VNNI or AVX512-VNNI with VL): what
+/// --activations=int8 multiplies bytes with.
+bool hasByteDot(const CPUTargetOptions &options, int64_t vectorWidth);
+
 /// Translates a module in the LLVM dialect to LLVM IR, adds for every
 /// `_mlir_ciface_<name>` a packed entry point `void qnext_<name>(void **args)`
 /// (args[i] points at argument i) and the thread controls

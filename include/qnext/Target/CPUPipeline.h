@@ -40,6 +40,10 @@ struct CPUPipelineOptions {
   /// The fusions to run (names from Fusions.h, each optionally followed by
   /// its pass options in braces); none by default.
   std::vector<std::string> fusions;
+  /// The one-token kernels of int8/int4 weights: "f32" inputs (weight-exact)
+  /// or "int8" (inputs quantized on the fly, bytes multiplied with
+  /// vpdpbusd; qnext-vectorize-contractions' activations option).
+  std::string activations = "f32";
   /// Bracket every kernel and layer call with the runtime's profiling hook
   /// (qnext-outline-kernels profile): `qnext-bench --profile` needs it.
   bool profileKernels = false;

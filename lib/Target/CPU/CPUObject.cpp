@@ -303,6 +303,21 @@ int64_t mlir::qnext::preferredVectorWidth(const CPUTargetOptions &options) {
   return sti && sti->checkFeatures("+avx512f") ? 16 : 8;
 }
 
+bool mlir::qnext::hasByteDot(const CPUTargetOptions &options, int64_t vectorWidth) {
+  auto tm = createTargetMachine(options, nullptr);
+  if (!tm) {
+    llvm::consumeError(tm.takeError());
+    return false;
+  }
+  const llvm::MCSubtargetInfo *sti = (*tm)->getMCSubtargetInfo();
+  if (!sti)
+    return false;
+  if (vectorWidth == 16)
+    return sti->checkFeatures("+avx512vnni,+avx512bw");
+  return vectorWidth == 8 && (sti->checkFeatures("+avxvnni") ||
+                              sti->checkFeatures("+avx512vnni,+avx512vl"));
+}
+
 llvm::Error mlir::qnext::checkCPUName(llvm::StringRef cpu) {
   if (cpu == "host")
     return llvm::Error::success();

@@ -35,6 +35,7 @@ namespace {
 VectorizeContractionsOptions kernelOptions(const CPUPipelineOptions &options) {
   VectorizeContractionsOptions kernels;
   kernels.vectorWidth = options.vectorWidth;
+  kernels.activations = options.activations;
   kernels.tokenTile = 64;
   if (options.vectorWidth >= 16) {
     kernels.rows = 8;
@@ -110,10 +111,12 @@ void mlir::qnext::addLoopsToLLVM(OpPassManager &pm, const CPUPipelineOptions &op
     pm.addPass(createCanonicalizerPass());
   }
   addLowerToControlFlow(pm);
-  // 8. -> LLVM dialect: vector ops (transfers become plain loads and stores)
+  // 8. -> LLVM dialect: byte dots (their intrinsic), vector ops (transfers
+  //    become plain loads and stores)
   //    and math first (exp, sin, cos, rsqrt, log1p become intrinsics), then
   //    memrefs, OpenMP, and everything else; the casts left between the
   //    conversions are reconciled last.
+  pm.addPass(createLowerByteDots());
   pm.addPass(createConvertVectorToLLVMPass());
   pm.addPass(createConvertMathToLLVMPass());
   pm.addPass(createFinalizeMemRefToLLVMConversionPass());
@@ -179,6 +182,11 @@ struct PipelineCLOptions : public PassPipelineOptions<PipelineCLOptions> {
       llvm::cl::desc("With threads: the worksharing loops' schedule (static, "
                      "dynamic, guided, runtime)"),
       llvm::cl::init("guided")};
+  Option<std::string> activations{
+      *this, "activations",
+      llvm::cl::desc("One token's kernels of int8/int4 weights: f32 inputs, or "
+                     "int8 (quantized on the fly, vpdpbusd)"),
+      llvm::cl::init("f32")};
 };
 } // namespace
 
@@ -190,6 +198,7 @@ void mlir::qnext::registerCPUPipeline() {
         options.vectorWidth = cl.vectorWidth;
         options.threads = cl.threads;
         options.ompSchedule = cl.ompSchedule;
+        options.activations = cl.activations;
         options.outlineLayers = cl.outlineLayers;
         options.fusions.assign(cl.fusions.begin(), cl.fusions.end());
         return buildCPUPipeline(pm, CPUPhase::LLVMDialect, options,

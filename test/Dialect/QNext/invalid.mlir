@@ -2250,3 +2250,30 @@ func.func @f() {
 // expected-error @+1 {{#qnext.weight 'w': a quantized weight's scales are 'f32', without block_rows}}
 module attributes {qnext.weights = [#qnext.weight<name = "w", type = tensor<4x1xi8>, transform = none, offset = 0, bytes = 4, quantize = #qnext.quantize<int8, 128, scales>>], qnext.weights_size = 64 : i64} {
 }
+
+// -----
+
+// byte_dot: 8 or 16 lanes
+func.func @byte_dot_lanes(%a: vector<4xi32>, %u: vector<16xi8>, %s: vector<16xi8>) -> vector<4xi32> {
+  // expected-error @+1 {{'qnext.byte_dot' op accumulates 8 or 16 i32 lanes (vpdpbusd's 256 or 512 bits), got 4}}
+  %r = qnext.byte_dot %a, %u, %s : vector<16xi8> into vector<4xi32>
+  return %r : vector<4xi32>
+}
+
+// -----
+
+// byte_dot: four bytes a lane
+func.func @byte_dot_bytes(%a: vector<16xi32>, %u: vector<32xi8>, %s: vector<32xi8>) -> vector<16xi32> {
+  // expected-error @+1 {{'qnext.byte_dot' op multiplies 4 bytes per i32 lane: 64 bytes for 16 lanes, got 32}}
+  %r = qnext.byte_dot %a, %u, %s : vector<32xi8> into vector<16xi32>
+  return %r : vector<16xi32>
+}
+
+// -----
+
+// byte_dot: both operands bytes of one type
+func.func @byte_dot_types(%a: vector<16xi32>, %u: vector<64xi8>, %s: vector<32xi8>) -> vector<16xi32> {
+  // expected-error @+1 {{'qnext.byte_dot' op failed to verify that all of {lhs, rhs} have same type}}
+  %r = "qnext.byte_dot"(%a, %u, %s) : (vector<16xi32>, vector<64xi8>, vector<32xi8>) -> vector<16xi32>
+  return %r : vector<16xi32>
+}

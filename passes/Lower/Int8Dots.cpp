@@ -1,0 +1,192 @@
+//===- Int8Dots.cpp - one-token blocks that multiply bytes ----------------===//
+//
+// activations=int8: a one-token kernel of int8 or int4 weights is bound by
+// its arithmetic, not by memory, once its weights are that small (the f32
+// path converts every weight and spends an FMA on it). Here the input is
+// quantized once per task, per row and group, and the weights' bytes are
+// multiplied by it with vpdpbusd: 64 multiply-adds an instruction into 16
+// i32 lanes, one conversion and one multiply per group. Not weight-exact:
+// the input's rounding is the mode's error (docs/quantization.md).
+//
+//===----------------------------------------------------------------------===//
+
+#include "KernelEmitter.h"
+
+#include "mlir/Dialect/Math/IR/Math.h"
+
+namespace mlir::qnext::kernels {
+
+bool KernelEmitter::takesInt8Dots(ArrayRef<Weight> weights, int64_t kExtent) const {
+  if (!int8Activations || weights.empty())
+    return false;
+  for (const Weight &w : weights)
+    if (!w.scales || !getElementTypeOrSelf(w.values.getType()).isSignlessInteger(8) ||
+        w.group != weights[0].group || w.int4 != weights[0].int4 ||
+        w.group % int8Step(w) != 0 || kExtent % int8Step(w) != 0)
+      return false;
+  return true;
+}
+
+KernelEmitter::QuantizedInput
+KernelEmitter::quantizeRows(Value xs, int64_t rows, int64_t kExtent, const Weight &w,
+                            function_ref<SmallVector<Value>(Value, Value)> at) {
+  Type f32 = b.getF32Type(), i32 = b.getI32Type(), i8 = b.getI8Type();
+  auto f32v = VectorType::get({vl}, f32);
+  auto i32v = VectorType::get({vl}, i32);
+  auto i8v = VectorType::get({vl}, i8);
+  int64_t groups = (kExtent + w.group - 1) / w.group;
+  QuantizedInput qx;
+  qx.group = w.group;
+  qx.int4 = w.int4;
+  Value bytes = tensor::EmptyOp::create(b, loc, ArrayRef<int64_t>{rows, kExtent}, i8);
+  Value scales = tensor::EmptyOp::create(b, loc, ArrayRef<int64_t>{rows, groups}, f32);
+  Value starts = tensor::EmptyOp::create(b, loc, ArrayRef<int64_t>{rows, groups}, i32);
+  // Where column k's byte goes: int8 in place; int4 in blocks of B = 8 vl
+  // columns (a load of 4 vl weight bytes), the tiles' low halves first:
+  // k = block + 32 t + 16 h + j -> block + h B / 2 + 16 t + j.
+  const int64_t blockCols = 8 * vl;
+  auto placeOf = [&](Value k) -> Value {
+    if (!w.int4)
+      return k;
+    Value inBlock = arith::RemUIOp::create(b, loc, k, index(blockCols));
+    Value base = arith::SubIOp::create(b, loc, k, inBlock);
+    Value tile = arith::DivUIOp::create(b, loc, inBlock, index(32));
+    Value half = arith::DivUIOp::create(
+        b, loc, arith::RemUIOp::create(b, loc, inBlock, index(32)), index(16));
+    Value j = arith::RemUIOp::create(b, loc, inBlock, index(16));
+    Value p = arith::AddIOp::create(
+        b, loc, base, arith::MulIOp::create(b, loc, half, index(blockCols / 2)));
+    p = arith::AddIOp::create(b, loc, p, arith::MulIOp::create(b, loc, tile, index(16)));
+    return arith::AddIOp::create(b, loc, p, j);
+  };
+  auto vecLoop = [&](Value lo, int64_t size, ValueRange init,
+                     function_ref<SmallVector<Value>(Value, ValueRange)> body) {
+    return SmallVector<Value>(
+        scf::ForOp::create(b, loc, lo, arith::AddIOp::create(b, loc, lo, index(size)),
+                           index(vl), init,
+                           [&](OpBuilder &, Location, Value k, ValueRange in) {
+                             scf::YieldOp::create(b, loc, body(k, in));
+                           })
+            .getResults());
+  };
+  auto readX = [&](Value r, Value k) {
+    Value pad = arith::ConstantOp::create(b, loc, b.getZeroAttr(f32));
+    return vector::TransferReadOp::create(b, loc, f32v, xs, at(r, k), pad,
+                                          ArrayRef<bool>{true})
+        .getResult();
+  };
+  Value zeroF = arith::ConstantOp::create(b, loc, b.getZeroAttr(f32v));
+  Value zeroI = arith::ConstantOp::create(b, loc, b.getZeroAttr(i32v));
+  auto rowLoop = scf::ForOp::create(
+      b, loc, index(0), index(rows), index(1), ValueRange{bytes, scales, starts},
+      [&](OpBuilder &, Location, Value r, ValueRange outs) {
+        SmallVector<Value> next = forGroups(
+            kExtent, w.group, outs,
+            [&](Value k0, int64_t size, ValueRange in) -> SmallVector<Value> {
+              // max |x| over the group, then q = round(x * 127 / max).
+              Value m = vecLoop(k0, size, {zeroF}, [&](Value k, ValueRange acc) {
+                          Value x = math::AbsFOp::create(b, loc, readX(r, k));
+                          return SmallVector<Value>{
+                              arith::MaximumFOp::create(b, loc, acc[0], x)};
+                        })[0];
+              Value max = vector::ReductionOp::create(
+                  b, loc, vector::CombiningKind::MAXIMUMF, m);
+              Value q127 = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(127.0f));
+              Value zero = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0.0f));
+              Value scale = arith::DivFOp::create(b, loc, max, q127);
+              Value positive = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT,
+                                                     max, zero);
+              Value inv = arith::SelectOp::create(
+                  b, loc, positive, arith::DivFOp::create(b, loc, q127, max), zero);
+              Value invs = vector::BroadcastOp::create(b, loc, f32v, inv);
+              SmallVector<Value> done = vecLoop(
+                  k0, size, {in[0], zeroI}, [&](Value k, ValueRange acc) {
+                    Value x = arith::MulFOp::create(b, loc, readX(r, k), invs);
+                    Value q = arith::FPToSIOp::create(
+                        b, loc, i32v, math::RoundEvenOp::create(b, loc, x));
+                    Value q8 = arith::TruncIOp::create(b, loc, i8v, q);
+                    Value out = vector::TransferWriteOp::create(
+                                    b, loc, q8, acc[0], ValueRange{r, placeOf(k)},
+                                    ArrayRef<bool>{true})
+                                    .getResult();
+                    return SmallVector<Value>{out, arith::AddIOp::create(b, loc, acc[1], q)};
+                  });
+              Value sum = vector::ReductionOp::create(b, loc, vector::CombiningKind::ADD,
+                                                      done[1]);
+              Value offset = arith::ConstantOp::create(
+                  b, loc, b.getI32IntegerAttr(w.int4 ? -8 : -128));
+              Value start = arith::MulIOp::create(b, loc, sum, offset);
+              Value g = arith::DivUIOp::create(b, loc, k0, index(w.group));
+              return {done[0],
+                      tensor::InsertOp::create(b, loc, scale, in[1], ValueRange{r, g}),
+                      tensor::InsertOp::create(b, loc, start, in[2], ValueRange{r, g})};
+            });
+        scf::YieldOp::create(b, loc, next);
+      });
+  qx.bytes = rowLoop.getResult(0);
+  qx.scales = rowLoop.getResult(1);
+  qx.starts = rowLoop.getResult(2);
+  return qx;
+}
+
+Value KernelEmitter::dpbusd(Value acc, Value u, Value s) {
+  return ByteDotOp::create(b, loc, acc, u, s);
+}
+
+Value KernelEmitter::dotInt8(const Weight &w, Value row, const QuantizedInput &qx,
+                             Value xRow, int64_t kExtent) {
+  Type f32 = b.getF32Type(), i8 = b.getI8Type();
+  auto f32v = VectorType::get({vl}, f32);
+  auto i32v = VectorType::get({vl}, b.getI32Type());
+  auto bytesv = VectorType::get({4 * vl}, i8);
+  Value zeroI = arith::ConstantOp::create(b, loc, b.getZeroAttr(i32v));
+  Value zeroF = arith::ConstantOp::create(b, loc, b.getZeroAttr(f32v));
+  auto readBytes = [&](Value source, Value r, Value at) {
+    Value pad = arith::ConstantOp::create(b, loc, b.getZeroAttr(i8));
+    return vector::TransferReadOp::create(b, loc, bytesv, source, ValueRange{r, at}, pad,
+                                          ArrayRef<bool>{true})
+        .getResult();
+  };
+  const int64_t step = int8Step(w);
+  return forGroups(
+      kExtent, w.group, ValueRange{zeroF},
+      [&](Value k0, int64_t size, ValueRange total) -> SmallVector<Value> {
+        Value g = arith::DivUIOp::create(b, loc, k0, index(w.group));
+        Value start = tensor::ExtractOp::create(b, loc, qx.starts, ValueRange{xRow, g});
+        Value init = vector::InsertOp::create(b, loc, start, zeroI,
+                                              ArrayRef<OpFoldResult>{b.getIndexAttr(0)});
+        auto sums = scf::ForOp::create(
+            b, loc, k0, arith::AddIOp::create(b, loc, k0, index(size)), index(step),
+            ValueRange{init}, [&](OpBuilder &, Location, Value k, ValueRange acc) {
+              Value sum = acc[0];
+              if (!w.int4) {
+                // q + 128 as an unsigned byte.
+                Value u = arith::XOrIOp::create(
+                    b, loc, readBytes(w.values, row, k), intSplat(bytesv, -128));
+                sum = dpbusd(sum, u, readBytes(qx.bytes, xRow, k));
+              } else {
+                // Both nibbles q + 8 (xor 8 each), then split: the low
+                // nibbles are the tiles' columns j, the high ones j + 16.
+                Value byte = arith::DivUIOp::create(b, loc, k, index(2));
+                Value v = arith::XOrIOp::create(b, loc, readBytes(w.values, row, byte),
+                                                intSplat(bytesv, int8_t(0x88)));
+                Value mask = intSplat(bytesv, 0x0F);
+                Value lo = arith::AndIOp::create(b, loc, v, mask);
+                Value hi = arith::AndIOp::create(
+                    b, loc, arith::ShRUIOp::create(b, loc, v, intSplat(bytesv, 4)), mask);
+                Value high = arith::AddIOp::create(b, loc, k, index(4 * vl));
+                sum = dpbusd(sum, lo, readBytes(qx.bytes, xRow, k));
+                sum = dpbusd(sum, hi, readBytes(qx.bytes, xRow, high));
+              }
+              scf::YieldOp::create(b, loc, sum);
+            });
+        Value ws = tensor::ExtractOp::create(b, loc, w.scales, ValueRange{row, g});
+        Value xsScale = tensor::ExtractOp::create(b, loc, qx.scales, ValueRange{xRow, g});
+        Value s = vector::BroadcastOp::create(
+            b, loc, f32v, arith::MulFOp::create(b, loc, ws, xsScale));
+        Value exact = arith::SIToFPOp::create(b, loc, f32v, sums.getResult(0));
+        return {vector::FMAOp::create(b, loc, exact, s, total[0])};
+      })[0];
+}
+
+} // namespace mlir::qnext::kernels
