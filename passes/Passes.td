@@ -728,7 +728,6 @@ def VectorizeContractions : Pass<"qnext-vectorize-contractions"> {
     Statistic<"numGathers", "gathers", "Gather contractions (one token's routed experts) vectorized">,
     Statistic<"numCombines", "combines", "Weighted sums over a gather's slots computed in its kernel">,
     Statistic<"numSharedExperts", "shared-experts", "Shared experts computed in a combine's kernel">,
-    Statistic<"numInt8Dots", "int8-dots", "One-token kernels that multiply int8-quantized inputs by bytes (activations=int8)">,
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect",

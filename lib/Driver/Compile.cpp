@@ -171,7 +171,9 @@ mlir::LogicalResult qnext::compile(const CompileOptions &options) {
     return fail("--activations=" + options.activations + ": expected f32 or int8");
   if (options.activations == "int8") {
     auto format = parseWeightFormat(options.weights);
-    if (!format || !format->quantizes())
+    if (!format)
+      return fail(toString(format.takeError()));
+    if (!format->quantizes())
       return fail("--activations=int8 multiplies int8 or int4 weights by "
                   "quantized inputs: give --weights=int8 or --weights=int4");
     if (cuda)

@@ -16,6 +16,10 @@
 
 namespace mlir::qnext::kernels {
 
+/// A group whose max |x| is at most this quantizes to zeros: 127 / max is
+/// finite above it.
+static constexpr float kTinyMax = 1e-30f;
+
 bool KernelEmitter::takesInt8Dots(ArrayRef<Weight> weights, int64_t kExtent) const {
   if (!int8Activations || weights.empty())
     return false;
@@ -94,8 +98,12 @@ KernelEmitter::quantizeRows(Value xs, int64_t rows, int64_t kExtent, const Weigh
               Value q127 = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(127.0f));
               Value zero = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(0.0f));
               Value scale = arith::DivFOp::create(b, loc, max, q127);
+              // A group of zeros, or of values so small that 127 / max is
+              // not finite, quantizes to zeros (its products are below
+              // anything an f32 sum keeps).
+              Value tiny = arith::ConstantOp::create(b, loc, b.getF32FloatAttr(kTinyMax));
               Value positive = arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT,
-                                                     max, zero);
+                                                     max, tiny);
               Value inv = arith::SelectOp::create(
                   b, loc, positive, arith::DivFOp::create(b, loc, q127, max), zero);
               Value invs = vector::BroadcastOp::create(b, loc, f32v, inv);

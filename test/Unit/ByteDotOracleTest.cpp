@@ -110,7 +110,7 @@ double byteDot(const QuantWeight &w, int64_t r, const float *x) {
     float max = 0;
     for (int64_t k = g0; k < g1; ++k)
       max = std::max(max, std::fabs(x[k]));
-    float inv = max > 0 ? 127.0f / max : 0.0f, scale = max / 127.0f;
+    float inv = max > 1e-30f ? 127.0f / max : 0.0f, scale = max / 127.0f;
     int64_t sum = 0;
     for (int64_t k = g0; k < g1; ++k)
       sum += int64_t(w.q[r * w.cols() + k]) * int64_t(std::nearbyint(x[k] * inv));
@@ -148,7 +148,8 @@ INSTANTIATE_TEST_SUITE_P(Lanes, ByteDotOracle, ::testing::Values(8, 16),
 
 // A decode step's projection ([1, K] x [N, K]): N rows left over after the
 // row blocks, groups of 128 and 256, a partial last group (384 = 256 + 128),
-// inputs with an outlier per group and an all-zero group (scale 0).
+// inputs with an outlier per group, an all-zero group (scale 0) and a group
+// of 1e-35 (quantized to zeros).
 TEST_P(ByteDotOracle, DecodeLinear) {
   std::mt19937 rng(7);
   for (auto [k, n, group, int4] :
@@ -164,6 +165,8 @@ TEST_P(ByteDotOracle, DecodeLinear) {
     if (k > group)
       std::fill(x.values.begin() + group, x.values.begin() + std::min<int64_t>(k, 2 * group),
                 0.0f);
+    if (k >= 3 * group) // so small that 127 / max is not finite: zeros too
+      std::fill(x.values.begin() + 2 * group, x.values.begin() + 3 * group, 1e-35f);
     Buffer y = out("f32", {1, n});
     auto res = run(w.dequantize("w", "%a1", "%a2") + "%r0 = qnext.linear %a0, %w : " +
                        x.tensorType() + ", tensor<" + std::to_string(n) + "x" +
