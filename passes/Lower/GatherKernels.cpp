@@ -17,6 +17,10 @@ Value KernelEmitter::selectSlot(Value s) {
   Value id = tensor::ExtractOp::create(b, loc, c.selector, ValueRange{index(0), s});
   Value ex = arith::IndexCastOp::create(b, loc, b.getIndexType(), id);
   blockWeights.clear();
+  if (gatherInput) {
+    blockInput = gatherInput;
+    blockInputRow = c.perSlot ? s : index(0);
+  }
   // The expert's [N, K] matrix of a stack (values or scales).
   auto expertOf = [&](Value stacked) -> Value {
     if (!stacked)
@@ -44,21 +48,21 @@ Value KernelEmitter::selectSlot(Value s) {
       SmallVector<OpFoldResult>(offsets.size(), b.getIndexAttr(1)));
 }
 
-std::optional<KernelEmitter::QuantizedInput> KernelEmitter::quantizeGatherInput() {
+void KernelEmitter::quantizeGatherInput() {
   SmallVector<Weight> weights = kernelWeights();
   if (!takesInt8Dots(weights, c.k))
-    return std::nullopt;
+    return;
   // x is [1, K], or [1, S, K] with one row a slot.
-  return quantizeRows(c.x, c.perSlot ? c.slots : 1, c.k, weights[0],
-                      [&](Value r, Value k) {
-                        return c.perSlot ? SmallVector<Value>{index(0), r, k}
-                                         : SmallVector<Value>{r, k};
-                      });
+  gatherInput = quantizeRows(c.x, c.perSlot ? c.slots : 1, c.k, weights[0],
+                             [&](Value r, Value k) {
+                               return c.perSlot ? SmallVector<Value>{index(0), r, k}
+                                                : SmallVector<Value>{r, k};
+                             });
 }
 
 Value KernelEmitter::emitGather(int64_t rows) {
   sumGroups = true; // one token's experts
-  std::optional<QuantizedInput> qx = quantizeGatherInput();
+  quantizeGatherInput();
   Value dest = kernel.epilogue ? kernel.epilogue.getDpsInits()[0]
                                : c.init.getDefiningOp<linalg::FillOp>().getOutputs()[0];
   int64_t tn = blockFor(c.n, rows), perSlot = c.n / tn;
@@ -72,10 +76,6 @@ Value KernelEmitter::emitGather(int64_t rows) {
   Value n0 = arith::MulIOp::create(
       b, loc, arith::RemUIOp::create(b, loc, blk, index(perSlot)), index(tn));
   Value xs = selectSlot(s);
-  if (qx) {
-    blockInput = qx;
-    blockInputRow = c.perSlot ? s : index(0);
-  }
   Value shared = forall.getRegionIterArgs()[0];
   SmallVector<OpFoldResult> offsets = {b.getIndexAttr(0), s, n0};
   SmallVector<OpFoldResult> sizes = {b.getIndexAttr(1), b.getIndexAttr(1),
@@ -101,7 +101,7 @@ Value KernelEmitter::emitGatherCombine(int64_t rows) {
   Value slotWeights = combine.getDpsInputs()[1];
   Value dest = combine.getDpsInits()[0].getDefiningOp<linalg::FillOp>().getOutputs()[0];
   int64_t tn = blockFor(c.n, rows);
-  std::optional<QuantizedInput> qx = quantizeGatherInput();
+  quantizeGatherInput();
   // The shared expert's input, quantized too when its blocks take it.
   std::optional<QuantizedInput> qxShared;
   if (kernel.sharedDown &&
@@ -122,10 +122,6 @@ Value KernelEmitter::emitGatherCombine(int64_t rows) {
       b, loc, index(0), index(c.slots), index(1), ValueRange{zero},
       [&](OpBuilder &, Location, Value s, ValueRange acc) {
         Value xs = selectSlot(s);
-        if (qx) {
-          blockInput = qx;
-          blockInputRow = c.perSlot ? s : index(0);
-        }
         Value row = blockRows(xs, {}, 1, n0, tn)[0];
         Value w = tensor::ExtractOp::create(b, loc, slotWeights,
                                             ValueRange{index(0), s});

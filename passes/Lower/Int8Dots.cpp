@@ -40,8 +40,6 @@ KernelEmitter::quantizeRows(Value xs, int64_t rows, int64_t kExtent, const Weigh
   auto i8v = VectorType::get({vl}, i8);
   int64_t groups = (kExtent + w.group - 1) / w.group;
   QuantizedInput qx;
-  qx.group = w.group;
-  qx.int4 = w.int4;
   Value bytes = tensor::EmptyOp::create(b, loc, ArrayRef<int64_t>{rows, kExtent}, i8);
   Value scales = tensor::EmptyOp::create(b, loc, ArrayRef<int64_t>{rows, groups}, f32);
   Value starts = tensor::EmptyOp::create(b, loc, ArrayRef<int64_t>{rows, groups}, i32);

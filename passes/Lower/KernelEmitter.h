@@ -171,8 +171,6 @@ private:
   /// offset (int8 128, int4 8) times the sum of the group's bytes.
   struct QuantizedInput {
     Value bytes, scales, starts;
-    int64_t group = 0;
-    bool int4 = false;
   };
 
   /// Columns one step of an int8 dot covers: a load of 4 x vl bytes (int4:
@@ -208,12 +206,13 @@ private:
             function_ref<SmallVector<Value>(Value, int64_t, ValueRange)> body);
 
   /// With activations=int8 and weights that take it, a gather's input rows
-  /// (one, or one a slot) quantized before its forall, for every block.
-  std::optional<QuantizedInput> quantizeGatherInput();
+  /// (one, or one a slot) quantized before its forall into `gatherInput`,
+  /// for every block.
+  void quantizeGatherInput();
 
   /// A gather contraction's weights for the expert of slot `s`: the [N, K]
   /// slice of each stacked weight read (one, or a fused pair's two), and
-  /// its input row.
+  /// its input row (and with `gatherInput`, the blocks' quantized one).
   Value selectSlot(Value s);
 
 public:
@@ -236,6 +235,8 @@ private:
   /// (none: they read the f32 input) and its row for this block.
   std::optional<QuantizedInput> blockInput;
   Value blockInputRow;
+  /// A gather's quantized input rows (quantizeGatherInput), if any.
+  std::optional<QuantizedInput> gatherInput;
   /// The kernel computes one token (decode, a gather): its one-token blocks
   /// scale a quantized weight's group sums once (sweepK's scaleSums).
   bool sumGroups = false;
