@@ -800,6 +800,50 @@ def SplitReductions : Pass<"qnext-gpu-split-reductions"> {
   ];
 }
 
+def DecodeInKernels : Pass<"qnext-gpu-decode-in-kernels"> {
+  let summary = "Decode quantized weights where the GPU's linalg ops read them";
+  let description = [{
+    On linalg on tensors, for the GPU (after `qnext-gpu-split-reductions`).
+    The CPU's contraction kernels read a `qnext.dequantize`'s values and
+    scales and decode them in registers; on the GPU every linalg op becomes
+    threads, so each element of the weight is decoded by the thread that
+    reads it, in the op that reads it. Every read of a dequantize is
+    rewritten, and the dequantize erased:
+
+    * an input of a `linalg.generic`: the operand is dropped and, at the
+      top of the body, the element's coordinates are computed from
+      `linalg.index` and the operand's indexing map, its value and its
+      scale read with `tensor.extract`, decoded and scaled;
+
+          ins(%x, %w : ...) {^bb0(%a, %b, %acc):          ins(%x : ...) {^bb0(%a, %acc):
+            ... %b ...                              ->      %n = linalg.index 1 ... %k = linalg.index 2
+                                                            %q = tensor.extract %values[%n, %k]
+                                                            %s = tensor.extract %scales[%n, %k / 128]
+                                                            %b = decode(%q) * %s  ... %b ...
+
+    * a `tensor.extract` of it (the routed experts' gathers): the same
+      decoding at its indices;
+
+    * either of those through views: a `tensor.expand_shape` (the split
+      reductions' `[n, k/32, 32]`: each group of indices linearized back)
+      or a `tensor.extract_slice` (an expert of a stack, Qwen3.5's fused
+      gate and up halves: offset plus index times stride).
+
+    Decoding is the CPU kernels' (passes/Lower/DecodeWeights.cpp), one
+    element at a time: int8 and int4 (column `k` of a tile of 32 in the low
+    nibble of byte `k % 16` when `k % 32 < 16`, else the high one) converted
+    exactly and times the scale; e4m3fn through an f16 of the value times
+    2^-8 and a scale times 2^8. No dequantized weight is ever materialised.
+    Any other read of a dequantize is an error naming the op.
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::tensor::TensorDialect",
+                           "::mlir::linalg::LinalgDialect"];
+  let statistics = [
+    Statistic<"decodedReads", "decoded-reads", "Reads of quantized weights decoded in place">,
+  ];
+}
+
 def MapToThreads : Pass<"qnext-gpu-map-threads"> {
   let summary = "Map each parallel loop nest to blocks of threads over its flattened iterations";
   let description = [{

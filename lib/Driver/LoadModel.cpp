@@ -127,10 +127,6 @@ qnext::driver::loadModel(mlir::MLIRContext &context,
   auto format = parseWeightFormat(options.weights);
   if (!format)
     return fail(toString(format.takeError()));
-  if (format->quantizes() && options.target != CompileTarget::CPU)
-    return fail("--weights=" + options.weights +
-                ": the CUDA target does not yet generate the kernels that "
-                "decode quantized weights (the CPU target does)");
   layout.setWeightFormat(*format);
   // Qwen's FP8 repositories store the experts one by one (Qwen3.5's too).
   if (!isDir && model.config.quantMethod == "fp8")
@@ -155,16 +151,6 @@ qnext::driver::loadModel(mlir::MLIRContext &context,
                    "': qnext compiles F32, BF16 or F16 weights and reads FP8 ones)";
       return fail(message);
     }
-    // The CPU kernels decode FP8 weights in registers; the CUDA kernels do
-    // not yet (issue: quantized weights).
-    if (report->fp8Tensors && options.target != CompileTarget::CPU)
-      return fail(
-          "checkpoint: " + Twine(report->fp8Tensors) +
-          (report->fp8Tensors == 1 ? " FP8 weight" : " FP8 weights") +
-          " (F8_E4M3 with block scales): the CUDA target does not yet "
-          "generate the kernels that decode them (the CPU target does); "
-          "--export-dequantized DIR writes this checkpoint with them "
-          "dequantized to F32, which compiles for CUDA");
     clearStatus();
     // One warning per kind, with a count.
     const std::vector<std::string> &extra = report->unexpected;
@@ -200,10 +186,6 @@ qnext::driver::loadModel(mlir::MLIRContext &context,
           << ": it is ignored and the weights compile as stored\n";
     }
   } else if (quant == "fp8") {
-    if (options.target != CompileTarget::CPU)
-      return fail(configPath + ": quant_method 'fp8': the CUDA target does "
-                               "not yet generate the kernels that decode FP8 weights "
-                               "(the CPU target does)");
     clearStatus();
     WithColor::note(errs(), options.toolName)
         << "without weights the code is compiled for FP8 weights as Qwen's FP8 "

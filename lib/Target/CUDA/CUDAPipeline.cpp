@@ -49,6 +49,9 @@ void addLinalg(OpPassManager &pm) {
   //     contiguous chunks where the reduction is not the innermost
   //     dimension, summed by a second op.
   pm.addNestedPass<func::FuncOp>(createSplitReductions());
+  // 2c. Quantized weights (int8, int4, FP8) decoded by the threads that
+  //     read them, inside the ops that read them: no dequantized copy.
+  pm.addNestedPass<func::FuncOp>(createDecodeInKernels());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
 }
