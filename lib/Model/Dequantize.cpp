@@ -115,7 +115,7 @@ writeDequantizedCheckpoint(const std::string &from, const std::string &to,
   for (const TensorInfo *t : checkpoint.tensors()) {
     if (scales.contains(t->name))
       continue;
-    OutTensor out{t, nullptr, t->numBytes()};
+    OutTensor out{t, nullptr, t->numBytes(), false, {}};
     if (t->dtype == DType::F8_E4M3) {
       out.scale = checkpoint.find(fp8ScaleName(t->name));
       out.bytes = uint64_t(t->numElements()) * 4;
@@ -152,6 +152,7 @@ writeDequantizedCheckpoint(const std::string &from, const std::string &to,
         if (Error e = quantizeTensor(checkpoint, *t.info, config->fp8Block, t.format,
                                      values, q))
           return e;
+        values.resize(size_t(q.rows * q.cols));
         dequantizeTensor(q, t.format, values.data());
         bytes = llvm::ArrayRef<uint8_t>(reinterpret_cast<const uint8_t *>(values.data()),
                                         values.size() * 4);

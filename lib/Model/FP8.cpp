@@ -60,6 +60,13 @@ float readScale(const uint8_t *bytes, DType dtype) {
 void dequantizeFP8(llvm::ArrayRef<uint8_t> q, int64_t rows, int64_t cols,
                    llvm::ArrayRef<uint8_t> scale, DType scaleDType,
                    std::array<int64_t, 2> block, float *out) {
+  dequantizeFP8Rows(q, rows, cols, scale, scaleDType, block, 0, rows, out);
+}
+
+void dequantizeFP8Rows(llvm::ArrayRef<uint8_t> q, int64_t rows, int64_t cols,
+                       llvm::ArrayRef<uint8_t> scale, DType scaleDType,
+                       std::array<int64_t, 2> block, int64_t begin, int64_t end,
+                       float *out) {
   const int64_t scaleCols = fp8ScaleShape({rows, cols}, block)[1];
   const int64_t scaleSize = dtypeSize(scaleDType);
   assert(q.size() == size_t(rows * cols) &&
@@ -70,13 +77,14 @@ void dequantizeFP8(llvm::ArrayRef<uint8_t> q, int64_t rows, int64_t cols,
   for (int i = 0; i < 256; ++i)
     table[i] = decodeE4M3(uint8_t(i));
   std::vector<float> rowScales(scaleCols);
-  for (int64_t r = 0; r < rows; ++r) {
-    if (r % block[0] == 0) // the next row of blocks
+  assert(0 <= begin && begin <= end && end <= rows && "rows within the tensor");
+  for (int64_t r = begin; r < end; ++r) {
+    if (r == begin || r % block[0] == 0) // the next row of blocks
       for (int64_t j = 0; j < scaleCols; ++j)
         rowScales[j] = readScale(
             scale.data() + ((r / block[0]) * scaleCols + j) * scaleSize, scaleDType);
     for (int64_t c = 0; c < cols; ++c)
-      out[r * cols + c] = table[q[r * cols + c]] * rowScales[c / block[1]];
+      out[(r - begin) * cols + c] = table[q[r * cols + c]] * rowScales[c / block[1]];
   }
 }
 

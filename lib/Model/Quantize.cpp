@@ -164,16 +164,25 @@ void dequantizeInt4(const int8_t *packed, const float *scales, int64_t rows,
 
 llvm::Error readAsF32(const Checkpoint &checkpoint, const TensorInfo &info,
                       std::array<int64_t, 2> fp8Block, std::vector<float> &out) {
+  const int64_t cols = info.shape.empty() ? 1 : std::max<int64_t>(info.shape.back(), 1);
+  return readRowsAsF32(checkpoint, info, fp8Block, 0, info.numElements() / cols, out);
+}
+
+llvm::Error readRowsAsF32(const Checkpoint &checkpoint, const TensorInfo &info,
+                          std::array<int64_t, 2> fp8Block, int64_t begin, int64_t end,
+                          std::vector<float> &out) {
   llvm::ArrayRef<uint8_t> bytes = checkpoint.bytes(info);
-  const int64_t count = info.numElements();
+  const int64_t cols = info.shape.empty() ? 1 : std::max<int64_t>(info.shape.back(), 1);
+  const int64_t count = (end - begin) * cols;
   out.resize(size_t(count));
   switch (info.dtype) {
   case DType::F32:
   case DType::BF16:
   case DType::F16: {
     const size_t size = dtypeSize(info.dtype);
+    const uint8_t *first = bytes.data() + size_t(begin * cols) * size;
     for (int64_t i = 0; i < count; ++i)
-      out[i] = readScale(bytes.data() + i * size, info.dtype);
+      out[i] = readScale(first + i * size, info.dtype);
     return llvm::Error::success();
   }
   case DType::F8_E4M3: {
@@ -181,8 +190,8 @@ llvm::Error readAsF32(const Checkpoint &checkpoint, const TensorInfo &info,
     if (!scale || info.shape.size() != 2)
       return llvm::createStringError(checkpoint.fileName(info).str() + ": tensor '" +
                                      info.name + "' is F8_E4M3 without its block scale");
-    dequantizeFP8(bytes, info.shape[0], info.shape[1], checkpoint.bytes(*scale),
-                  scale->dtype, fp8Block, out.data());
+    dequantizeFP8Rows(bytes, info.shape[0], info.shape[1], checkpoint.bytes(*scale),
+                      scale->dtype, fp8Block, begin, end, out.data());
     checkpoint.release(*scale);
     return llvm::Error::success();
   }
@@ -195,7 +204,8 @@ llvm::Error readAsF32(const Checkpoint &checkpoint, const TensorInfo &info,
 
 llvm::Error quantizeTensor(const Checkpoint &checkpoint, const TensorInfo &info,
                            std::array<int64_t, 2> fp8Block, const WeightFormat &format,
-                           std::vector<float> &scratch, QuantizedTensor &out) {
+                           std::vector<float> &scratch, QuantizedTensor &out,
+                           int64_t chunkElements) {
   const int64_t cols = info.shape.empty() ? 0 : info.shape.back();
   // (The callers check first; packing a partial tile would write past it.)
   if (format.kind == WeightFormat::Int4 && cols % kInt4Tile != 0)
@@ -203,27 +213,36 @@ llvm::Error quantizeTensor(const Checkpoint &checkpoint, const TensorInfo &info,
         checkpoint.fileName(info).str() + ": tensor '" + info.name + "' has " +
         std::to_string(cols) + " columns; int4 stores whole tiles of " +
         std::to_string(kInt4Tile));
-  if (llvm::Error e = readAsF32(checkpoint, info, fp8Block, scratch))
-    return e;
-  for (size_t i = 0; i < scratch.size(); ++i)
-    if (!std::isfinite(scratch[i]))
-      return llvm::createStringError(
-          checkpoint.fileName(info).str() + ": tensor '" + info.name + "' holds " +
-          (std::isnan(scratch[i]) ? "NaN" : "an infinity") + " at index " +
-          std::to_string(i) + " (a weight quantized to " +
-          (format.kind == WeightFormat::Int4 ? "int4" : "int8") + " must be finite)");
+  const bool int4 = format.kind == WeightFormat::Int4;
+  const int64_t groups = (cols + format.group - 1) / format.group;
   out.cols = cols;
-  out.rows = out.cols ? int64_t(scratch.size()) / out.cols : 0;
-  out.scales.resize(size_t(out.rows * ((out.cols + format.group - 1) / format.group)));
-  if (format.kind == WeightFormat::Int4) {
-    out.values.resize(scratch.size() / 2);
-    quantizeInt4(scratch, out.rows, out.cols, format.group, out.values.data(),
-                 out.scales.data());
-  } else {
-    out.values.resize(scratch.size());
-    quantizeInt8(scratch, out.rows, out.cols, format.group, out.values.data(),
-                 out.scales.data());
+  out.rows = cols ? info.numElements() / cols : 0;
+  out.scales.resize(size_t(out.rows * groups));
+  out.values.resize(size_t(int4 ? out.rows * cols / 2 : out.rows * cols));
+  // Rows by blocks: each read as f32, checked and quantized on its own.
+  const int64_t step = std::max<int64_t>(1, chunkElements / std::max<int64_t>(cols, 1));
+  for (int64_t begin = 0; begin < out.rows; begin += step) {
+    const int64_t end = std::min(out.rows, begin + step), rows = end - begin;
+    if (llvm::Error e = readRowsAsF32(checkpoint, info, fp8Block, begin, end, scratch))
+      return e;
+    for (size_t i = 0; i < scratch.size(); ++i)
+      if (!std::isfinite(scratch[i]))
+        return llvm::createStringError(
+            checkpoint.fileName(info).str() + ": tensor '" + info.name + "' holds " +
+            (std::isnan(scratch[i]) ? "NaN" : "an infinity") + " at index " +
+            std::to_string(begin * cols + int64_t(i)) + " (a weight quantized to " +
+            (int4 ? "int4" : "int8") + " must be finite)");
+    float *scales = out.scales.data() + begin * groups;
+    if (int4)
+      quantizeInt4(scratch, rows, cols, format.group,
+                   out.values.data() + begin * cols / 2, scales);
+    else
+      quantizeInt8(scratch, rows, cols, format.group, out.values.data() + begin * cols,
+                   scales);
   }
+  // The f32 copy is a block's, not the tensor's.
+  scratch.clear();
+  scratch.shrink_to_fit();
   return llvm::Error::success();
 }
 

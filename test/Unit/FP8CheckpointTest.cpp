@@ -7,6 +7,7 @@
 
 #include "qnext/Model/Dequantize.h"
 #include "qnext/Model/FP8.h"
+#include "qnext/Model/Quantize.h"
 #include "qnext/Model/SafeTensors.h"
 #include "qnext/Model/Synth.h"
 
@@ -85,6 +86,47 @@ TEST_F(FP8Checkpoint, SameWeightsAsBF16) {
     ++checked;
   }
   EXPECT_EQ(checked, 267u); // as many FP8 tensors as ../shared/golden/fp8-tiny
+}
+
+// The packer quantizes a tensor a block of rows at a time (its f32 copy is a
+// block's): the result is the same, bit for bit, whatever the block, for FP8
+// (blocks of rows that cut the 128-row scale blocks), BF16, and Qwen3.5's
+// fused expert stacks ([E, 2I, H], rows across experts), int8 and int4.
+TEST_F(FP8Checkpoint, QuantizedByBlocksOfRows) {
+  SynthOptions moe;
+  moe.preset = "tiny-qwen35-moe";
+  llvm::Error e = writeSynthCheckpoint(path("q35"), moe);
+  ASSERT_FALSE(bool(e)) << llvm::toString(std::move(e));
+  for (const std::string &dir :
+       {synth("fp8", DType::F8_E4M3), synth("bf16", DType::BF16), path("q35")}) {
+    auto opened = Checkpoint::open(dir);
+    ASSERT_TRUE(bool(opened)) << llvm::toString(opened.takeError());
+    const Checkpoint &c = **opened;
+    size_t compared = 0;
+    for (const TensorInfo *t : c.tensors()) {
+      if (t->dtype == DType::BF16 ? !isQuantizedProjection(t->name)
+                                  : t->dtype != DType::F8_E4M3)
+        continue;
+      for (const char *spec : {"int8:32", "int4"}) {
+        WeightFormat format = cantFail(parseWeightFormat(spec));
+        std::vector<float> scratch;
+        QuantizedTensor whole, oneRow, blocks;
+        const int64_t cols = t->shape.back();
+        ASSERT_FALSE(bool(quantizeTensor(c, *t, {128, 128}, format, scratch, whole,
+                                         int64_t(1) << 40)));
+        ASSERT_FALSE(bool(quantizeTensor(c, *t, {128, 128}, format, scratch, oneRow, 1)));
+        ASSERT_FALSE(bool(quantizeTensor(c, *t, {128, 128}, format, scratch, blocks,
+                                         37 * cols)));
+        EXPECT_GT(whole.rows, 37) << t->name;
+        EXPECT_EQ(whole.values, oneRow.values) << dir << " " << t->name << " " << spec;
+        EXPECT_EQ(whole.scales, oneRow.scales) << dir << " " << t->name << " " << spec;
+        EXPECT_EQ(whole.values, blocks.values) << dir << " " << t->name << " " << spec;
+        EXPECT_EQ(whole.scales, blocks.scales) << dir << " " << t->name << " " << spec;
+        ++compared;
+      }
+    }
+    EXPECT_GT(compared, 10u) << dir;
+  }
 }
 
 // Sharded so finely that weights and their scales fall into different

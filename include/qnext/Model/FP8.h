@@ -48,6 +48,13 @@ void dequantizeFP8(llvm::ArrayRef<uint8_t> q, int64_t rows, int64_t cols,
                    llvm::ArrayRef<uint8_t> scale, DType scaleDType,
                    std::array<int64_t, 2> block, float *out);
 
+/// Rows [begin, end) of the same, into `out` ((end - begin) x cols): what a
+/// reader that streams a tensor by rows takes.
+void dequantizeFP8Rows(llvm::ArrayRef<uint8_t> q, int64_t rows, int64_t cols,
+                       llvm::ArrayRef<uint8_t> scale, DType scaleDType,
+                       std::array<int64_t, 2> block, int64_t begin, int64_t end,
+                       float *out);
+
 /// The e4m3fn byte nearest to `value` (ties to an even mantissa; beyond
 /// +-448, saturated to +-448; NaN is not a value this is asked for).
 uint8_t encodeE4M3(float value);

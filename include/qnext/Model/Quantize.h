@@ -98,6 +98,12 @@ void dequantizeInt4(const int8_t *packed, const float *scales, int64_t rows,
 llvm::Error readAsF32(const Checkpoint &checkpoint, const TensorInfo &info,
                       std::array<int64_t, 2> fp8Block, std::vector<float> &out);
 
+/// Rows [begin, end) of the same, seen as [rows, cols] (cols its last
+/// dimension), into `out`.
+llvm::Error readRowsAsF32(const Checkpoint &checkpoint, const TensorInfo &info,
+                          std::array<int64_t, 2> fp8Block, int64_t begin, int64_t end,
+                          std::vector<float> &out);
+
 /// A tensor quantized by rows (its last dimension is the columns).
 struct QuantizedTensor {
   std::vector<int8_t> values; ///< int8: rows x cols; int4: rows x cols / 2 bytes
@@ -105,14 +111,19 @@ struct QuantizedTensor {
   int64_t rows = 0, cols = 0;
 };
 
-/// Checkpoint tensor `info` read as f32 (readAsF32, into `scratch`) and
-/// quantized to `format` (quantizeInt8, quantizeInt4) into `out`: what the
-/// packer writes and the exporter dequantizes. A value that is not finite,
-/// or int4 columns that are not whole tiles, is an error naming the file
-/// and the tensor.
+/// Checkpoint tensor `info` quantized to `format` (quantizeInt8,
+/// quantizeInt4) into `out`: what the packer writes and the exporter
+/// dequantizes. Read as f32 (readRowsAsF32, into `scratch`) a block of rows
+/// at a time, about `chunkElements` values (rows are quantized
+/// independently), so that the f32 copy of an 80B model's fused expert
+/// tensor never exists; the result does not depend on the chunk. A value
+/// that is not finite, or int4 columns that are not whole tiles, is an
+/// error naming the file and the tensor.
+constexpr int64_t kQuantizeChunk = int64_t(1) << 20;
 llvm::Error quantizeTensor(const Checkpoint &checkpoint, const TensorInfo &info,
                            std::array<int64_t, 2> fp8Block, const WeightFormat &format,
-                           std::vector<float> &scratch, QuantizedTensor &out);
+                           std::vector<float> &scratch, QuantizedTensor &out,
+                           int64_t chunkElements = kQuantizeChunk);
 
 /// `q` as the f32 values the kernels compute with (rows x cols, in `out`).
 void dequantizeTensor(const QuantizedTensor &q, const WeightFormat &format,
