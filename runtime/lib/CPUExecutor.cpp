@@ -5,6 +5,7 @@
 #include "qnext/MemRefDescriptor.h"
 
 #include <algorithm>
+#include <cstring>
 
 namespace qnext::runtime {
 
@@ -14,21 +15,28 @@ public:
   CPUExecutor(const uint8_t *weights, uint64_t weightsSize, int64_t vocab)
       : weights(weights), weightsSize(weightsSize), vocab(vocab) {}
 
-  bool allocate(const std::vector<std::vector<int64_t>> &shapes,
+  bool allocate(const std::vector<std::vector<int64_t>> &shapes, int64_t slots,
                 std::string &) override {
     this->shapes = shapes;
     for (const std::vector<int64_t> &shape : shapes) {
       uint64_t n = 1;
       for (int64_t d : shape)
         n *= uint64_t(d);
-      states.emplace_back(n, 0.0f);
+      perSlot.push_back(n);
+      states.emplace_back(n * uint64_t(slots), 0.0f);
     }
     return true;
   }
 
-  void reset() override {
-    for (std::vector<float> &s : states)
-      std::fill(s.begin(), s.end(), 0.0f);
+  void reset(int64_t slot) override {
+    for (size_t i = 0; i < states.size(); ++i)
+      std::fill_n(of(i, slot), perSlot[i], 0.0f);
+  }
+
+  bool copy(int64_t from, int64_t to, std::string &) override {
+    for (size_t i = 0; i < states.size(); ++i)
+      std::memcpy(of(i, to), of(i, from), perSlot[i] * sizeof(float));
+    return true;
   }
 
   bool run(const Call &call, std::string &) override {
@@ -44,7 +52,7 @@ public:
     d.emplace_back(call.ids, std::vector<int64_t>{call.n});
     d.emplace_back(call.positions, std::vector<int64_t>{call.n});
     for (size_t i = 0; i < states.size(); ++i)
-      d.emplace_back(states[i].data(), shapes[i]);
+      d.emplace_back(of(i, call.slot), shapes[i]);
     d.emplace_back(logits, std::vector<int64_t>{call.rows, vocab});
     if (call.taps)
       d.emplace_back(call.taps,
@@ -55,10 +63,16 @@ public:
   }
 
 private:
+  /// Slot `slot`'s part of state `i`.
+  float *of(size_t i, int64_t slot) { return states[i].data() + perSlot[i] * uint64_t(slot); }
+
   const uint8_t *weights;
   uint64_t weightsSize;
   int64_t vocab;
   std::vector<std::vector<int64_t>> shapes;
+  /// Elements of one slot's part of each state; the slots' parts follow
+  /// one another ([slots, ...shape]).
+  std::vector<uint64_t> perSlot;
   std::vector<std::vector<float>> states;
 };
 } // namespace

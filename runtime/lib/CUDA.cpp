@@ -97,6 +97,19 @@ bool zero(void *device, size_t bytes, std::string &error) {
   return true;
 }
 
+bool copy(void *to, const void *from, size_t bytes, std::string &error) {
+  current();
+  CUresult rc = driver().cuMemcpyAsync(reinterpret_cast<CUdeviceptr>(to),
+                                       reinterpret_cast<CUdeviceptr>(from), bytes, nullptr);
+  if (rc == 0)
+    rc = driver().cuStreamSynchronize(nullptr);
+  if (rc) {
+    error = "copying GPU memory: " + describe(rc);
+    return false;
+  }
+  return true;
+}
+
 bool synchronize(std::string &error) {
   current();
   if (CUresult rc = driver().cuCtxSynchronize()) {

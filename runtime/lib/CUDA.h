@@ -29,6 +29,8 @@ void release(void *device);
 bool upload(void *device, const void *host, size_t bytes, std::string &error);
 bool download(void *host, const void *device, size_t bytes, std::string &error);
 bool zero(void *device, size_t bytes, std::string &error);
+/// Copies `bytes` from device memory to device memory, and waits.
+bool copy(void *to, const void *from, size_t bytes, std::string &error);
 /// Waits for all work; reports an error a kernel raised.
 bool synchronize(std::string &error);
 

@@ -1,6 +1,7 @@
 //===- CUDAExecutor.cpp - a session's calls on the GPU --------------------===//
 //
-// Caches and states live in device memory; a call's ids and positions are
+// Caches and states live in device memory (each state one array, its
+// sequence slots one after the other); a call's ids and positions are
 // uploaded and its logits downloaded through buffers kept between calls (a
 // decode step allocates nothing). Every call's kernels run on one stream
 // (qnext::cuda::Stream); the decode step is captured as a CUDA graph each
@@ -65,12 +66,13 @@ public:
       cuda::release(b->p);
   }
 
-  bool allocate(const std::vector<std::vector<int64_t>> &shapes,
+  bool allocate(const std::vector<std::vector<int64_t>> &shapes, int64_t slots,
                 std::string &error) override {
     this->shapes = shapes;
+    lost.assign(size_t(slots), false);
     for (const std::vector<int64_t> &shape : shapes) {
       std::string why;
-      size_t bytes = elements(shape) * sizeof(float);
+      size_t bytes = elements(shape) * sizeof(float) * size_t(slots);
       void *p = cuda::allocate(bytes, why);
       if (p)
         states.push_back(p);
@@ -82,12 +84,29 @@ public:
     return true;
   }
 
-  void reset() override {
+  void reset(int64_t slot) override {
     for (size_t i = 0; i < states.size(); ++i) {
       std::string why;
-      cuda::zero(states[i], elements(shapes[i]) * sizeof(float), why);
+      cuda::zero(of(i, slot), bytesOf(i), why);
     }
-    lost = false;
+    lost[size_t(slot)] = false;
+  }
+
+  bool copy(int64_t from, int64_t to, std::string &error) override {
+    if (lost[size_t(from)]) {
+      error = "slot " + std::to_string(from) +
+              ": an earlier GPU failure left its caches undefined: reset it first";
+      return false;
+    }
+    std::string why;
+    for (size_t i = 0; i < states.size(); ++i)
+      if (!cuda::copy(of(i, to), of(i, from), bytesOf(i), why)) {
+        lost[size_t(to)] = true;
+        error = why;
+        return false;
+      }
+    lost[size_t(to)] = false;
+    return true;
   }
 
   bool run(const Call &call, std::string &error) override {
@@ -95,9 +114,9 @@ public:
       error = "taps are not available on the CUDA target";
       return false;
     }
-    if (lost) {
-      error = "an earlier GPU failure left this session's caches undefined: "
-              "reset it (qnext_session_reset) first";
+    if (lost[size_t(call.slot)]) {
+      error = "an earlier GPU failure left this sequence's caches undefined: "
+              "reset it (qnext_session_reset, qnext_slot_reset) first";
       return false;
     }
     std::string why;
@@ -115,7 +134,7 @@ public:
     d.emplace_back(ids.p, std::vector<int64_t>{call.n});
     d.emplace_back(positions.p, std::vector<int64_t>{call.n});
     for (size_t i = 0; i < states.size(); ++i)
-      d.emplace_back(states[i], shapes[i]);
+      d.emplace_back(of(i, call.slot), shapes[i]);
     d.emplace_back(logits.p, std::vector<int64_t>{call.rows, vocab});
     EntryArguments args(d, call);
     bool launched = false;
@@ -134,14 +153,14 @@ public:
       return false;
     }
     if (std::string failure = cuda::takeFailure(); !failure.empty()) {
-      lost = true;
+      lost[size_t(call.slot)] = true;
       cuda::synchronize(why);
       error = "the GPU code failed: " + failure;
       return false;
     }
     if (!cuda::synchronize(why) ||
         (call.logits && !cuda::download(call.logits, logits.p, logitBytes, why))) {
-      lost = true; // the states moved on, the position did not
+      lost[size_t(call.slot)] = true; // the states moved on, the position did not
       error = why;
       return false;
     }
@@ -149,6 +168,12 @@ public:
   }
 
 private:
+  /// Slot `slot`'s part of state `i`, and its size.
+  void *of(size_t i, int64_t slot) {
+    return static_cast<char *>(states[i]) + bytesOf(i) * size_t(slot);
+  }
+  size_t bytesOf(size_t i) const { return elements(shapes[i]) * sizeof(float); }
+
   void *weights;
   uint64_t weightsSize;
   int64_t vocab;
@@ -161,9 +186,9 @@ private:
   /// fails.
   cuda::Graph decodeGraph;
   bool decodeAsGraph = true;
-  /// A call failed on the GPU part-way: the caches and states are whatever
-  /// the kernels that ran left, until reset().
-  bool lost = false;
+  /// By slot: a call failed on the GPU part-way, so its caches and states
+  /// are whatever the kernels that ran left, until reset().
+  std::vector<bool> lost;
 };
 } // namespace
 

@@ -1,8 +1,8 @@
 //===- Executor.h - what runs a session's calls of the code ----*- C++ -*-===//
 //
 // A session (Runtime.cpp) checks a call (the tokens, the room left) and
-// keeps the position; an executor owns the caches and states and runs the
-// code's entry point on them: the CPU executor on host memory, the CUDA
+// keeps each sequence slot's position; an executor owns the caches and
+// states of every slot and runs the code's entry point on one slot's: the CPU executor on host memory, the CUDA
 // executor on device memory (ids up, logits down, the decode step as a CUDA
 // graph). Both take the same entry ABI the compiler's qnext-entry-abi gives
 // the code: weights, ids, positions, past (by value), [prefill: the first
@@ -29,6 +29,7 @@ using Entry = void (*)(void **);
 /// One call of an entry point on `n` tokens.
 struct Call {
   Entry entry = nullptr;
+  int64_t slot = 0;       ///< whose caches and states
   bool isPrefill = false; ///< takes the first logits row as an argument
   bool isDecode = false;  ///< a decode step (the CUDA executor captures it)
   const int32_t *ids = nullptr, *positions = nullptr;
@@ -62,13 +63,17 @@ struct EntryArguments {
 class Executor {
 public:
   virtual ~Executor() = default;
-  /// Allocates the caches and states, zeroed (`shapes`: f32 elements).
-  virtual bool allocate(const std::vector<std::vector<int64_t>> &shapes,
+  /// Allocates `slots` sets of caches and states, zeroed (`shapes`: f32
+  /// elements of one slot's). Each state is one array, its slots one after
+  /// the other (`[slots, ...shape]`), so that code may index them by slot.
+  virtual bool allocate(const std::vector<std::vector<int64_t>> &shapes, int64_t slots,
                         std::string &error) = 0;
-  /// Zeroes the caches and states.
-  virtual void reset() = 0;
-  /// Runs one call; false with `error` set. The caller moves the position
-  /// on only on success.
+  /// Zeroes slot `slot`'s caches and states.
+  virtual void reset(int64_t slot) = 0;
+  /// Slot `to`'s caches and states become a copy of slot `from`'s.
+  virtual bool copy(int64_t from, int64_t to, std::string &error) = 0;
+  /// Runs one call on its slot's caches and states; false with `error`
+  /// set. The caller moves the slot's position on only on success.
   virtual bool run(const Call &call, std::string &error) = 0;
 };
 

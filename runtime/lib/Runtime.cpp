@@ -156,14 +156,38 @@ struct qnext_model {
 struct qnext_session {
   qnext_model *model = nullptr;
   int64_t capacity = 0;
-  int64_t position = 0;
-  uint64_t stateBytes = 0; ///< caches and states, allocated at creation
+  uint64_t stateBytes = 0; ///< caches and states of every slot, allocated at creation
   std::unique_ptr<Executor> executor;
+  /// The sequences: each slot's position, and whether it is in use.
+  struct Slot {
+    int64_t position = 0;
+    bool inUse = false;
+  };
+  std::vector<Slot> slots;
 
-  /// Runs prefill, its taps or decode on n tokens. Prefill writes the
-  /// logits of rows [n - rows, n) (rows is n or 1); decode its one row.
-  int run(Entry entry, const int32_t *ids, int64_t n, int64_t rows, float *logits,
-          char **error, float *taps = nullptr) {
+  /// Whether `slot` names a slot in use; else false with `error` set.
+  bool check(int64_t slot, char **error) const {
+    if (slot < 0 || slot >= int64_t(slots.size())) {
+      setError(error, "slot " + std::to_string(slot) + " does not exist (the session has " +
+                          std::to_string(slots.size()) + ")");
+      return false;
+    }
+    if (!slots[size_t(slot)].inUse) {
+      setError(error, "slot " + std::to_string(slot) +
+                          " is not in use (qnext_slot_acquire gives one)");
+      return false;
+    }
+    return true;
+  }
+
+  /// Runs prefill, its taps or decode on n tokens of `slot`'s sequence.
+  /// Prefill writes the logits of rows [n - rows, n) (rows is n or 1);
+  /// decode its one row.
+  int run(Entry entry, int64_t slot, const int32_t *ids, int64_t n, int64_t rows,
+          float *logits, char **error, float *taps = nullptr) {
+    if (!check(slot, error))
+      return 1;
+    int64_t &position = slots[size_t(slot)].position;
     const int64_t vocab = model->artifact.vocab;
     if (n <= 0) {
       setError(error, "no tokens to process");
@@ -187,6 +211,7 @@ struct qnext_session {
       positions[i] = int32_t(position + i);
     Call call;
     call.entry = entry;
+    call.slot = slot;
     call.isPrefill = entry == model->prefill || entry == model->taps;
     call.isDecode = entry == model->decode;
     call.ids = ids;
@@ -283,6 +308,18 @@ int qnext_model_verify(const qnext_model *model, char **error) {
 
 qnext_session *qnext_session_create(qnext_model *model, int64_t maxContext,
                                     char **error) {
+  qnext_session *session = qnext_session_create_slots(model, maxContext, 1, error);
+  if (session)
+    session->slots[0].inUse = true;
+  return session;
+}
+
+qnext_session *qnext_session_create_slots(qnext_model *model, int64_t maxContext,
+                                          int64_t slots, char **error) {
+  if (slots <= 0) {
+    setError(error, "a session needs at least one slot, got " + std::to_string(slots));
+    return nullptr;
+  }
   if (maxContext <= 0) {
     setError(error, "max context must be positive, got " + std::to_string(maxContext));
     return nullptr;
@@ -323,25 +360,30 @@ qnext_session *qnext_session_create(qnext_model *model, int64_t maxContext,
     bytes = add(bytes, mul(n, 4));
     shapes.push_back(shape);
   }
+  const uint64_t perSlot = bytes;
+  bytes = mul(bytes, uint64_t(slots));
   // Refuse what cannot fit instead of being killed for it.
   uint64_t physical = uint64_t(sysconf(_SC_PHYS_PAGES)) * uint64_t(sysconf(_SC_PAGESIZE));
   if (bytes > physical / 2) {
-    setError(error, "max context " + std::to_string(maxContext) + " needs " +
-                        std::to_string(bytes >> 20) +
-                        " MiB of caches, more than half of this machine's memory");
+    setError(error, "max context " + std::to_string(maxContext) +
+                        (slots > 1 ? " for " + std::to_string(slots) + " slots" : "") +
+                        " needs " + std::to_string(bytes >> 20) + " MiB of caches (" +
+                        std::to_string(perSlot >> 20) +
+                        " MiB a slot), more than half of this machine's memory");
     return nullptr;
   }
   auto session = std::make_unique<qnext_session>();
   session->model = model;
   session->capacity = maxContext;
   session->stateBytes = bytes;
+  session->slots.resize(size_t(slots));
   const qnext::artifact::Section &w = model->artifact.weights();
   session->executor =
       model->artifact.onDevice
           ? makeCUDAExecutor(model->deviceWeights, w.size, model->artifact.vocab)
           : makeCPUExecutor(model->artifact.bytes(w), w.size, model->artifact.vocab);
   std::string why;
-  if (!session->executor->allocate(shapes, why)) {
+  if (!session->executor->allocate(shapes, slots, why)) {
     setError(error, why);
     return nullptr;
   }
@@ -353,11 +395,83 @@ void qnext_session_destroy(qnext_session *session) { delete session; }
 qnext_model *qnext_session_model(const qnext_session *session) { return session->model; }
 
 void qnext_session_reset(qnext_session *session) {
-  session->executor->reset();
-  session->position = 0;
+  for (size_t s = 0; s < session->slots.size(); ++s) {
+    session->executor->reset(int64_t(s));
+    session->slots[s].position = 0;
+  }
 }
 
-int64_t qnext_session_position(const qnext_session *session) { return session->position; }
+int64_t qnext_session_position(const qnext_session *session) {
+  return session->slots[0].position;
+}
+
+int64_t qnext_session_slots(const qnext_session *session) {
+  return int64_t(session->slots.size());
+}
+
+int64_t qnext_slot_acquire(qnext_session *session, char **error) {
+  for (size_t s = 0; s < session->slots.size(); ++s)
+    if (!session->slots[s].inUse) {
+      session->executor->reset(int64_t(s));
+      session->slots[s] = {0, true};
+      return int64_t(s);
+    }
+  setError(error, "all " + std::to_string(session->slots.size()) +
+                      " slots are in use (qnext_slot_release frees one)");
+  return -1;
+}
+
+int qnext_slot_release(qnext_session *session, int64_t slot, char **error) {
+  if (!session->check(slot, error))
+    return 1;
+  session->slots[size_t(slot)] = {0, false};
+  return 0;
+}
+
+int qnext_slot_reset(qnext_session *session, int64_t slot, char **error) {
+  if (!session->check(slot, error))
+    return 1;
+  session->executor->reset(slot);
+  session->slots[size_t(slot)].position = 0;
+  return 0;
+}
+
+int qnext_slot_copy(qnext_session *session, int64_t from, int64_t to, char **error) {
+  if (!session->check(from, error) || !session->check(to, error))
+    return 1;
+  if (from == to)
+    return 0;
+  std::string why;
+  if (!session->executor->copy(from, to, why)) {
+    setError(error, why);
+    return 1;
+  }
+  session->slots[size_t(to)].position = session->slots[size_t(from)].position;
+  return 0;
+}
+
+int64_t qnext_slot_position(const qnext_session *session, int64_t slot) {
+  if (slot < 0 || slot >= int64_t(session->slots.size()) ||
+      !session->slots[size_t(slot)].inUse)
+    return -1;
+  return session->slots[size_t(slot)].position;
+}
+
+int qnext_slot_prefill(qnext_session *session, int64_t slot, const int32_t *ids,
+                       int64_t n, float *logits, char **error) {
+  return session->run(session->model->prefill, slot, ids, n, logits ? n : 1, logits,
+                      error);
+}
+
+int qnext_slot_prefill_last(qnext_session *session, int64_t slot, const int32_t *ids,
+                            int64_t n, float *logits, char **error) {
+  return session->run(session->model->prefill, slot, ids, n, 1, logits, error);
+}
+
+int qnext_slot_decode(qnext_session *session, int64_t slot, int32_t id, float *logits,
+                      char **error) {
+  return session->run(session->model->decode, slot, &id, 1, 1, logits, error);
+}
 
 int64_t qnext_session_state_bytes(const qnext_session *session) {
   return int64_t(session->stateBytes);
@@ -366,12 +480,12 @@ int64_t qnext_session_state_bytes(const qnext_session *session) {
 int qnext_session_prefill(qnext_session *session, const int32_t *ids, int64_t n,
                           float *logits, char **error) {
   // No logits wanted: the vocabulary projection runs for one row, not n.
-  return session->run(session->model->prefill, ids, n, logits ? n : 1, logits, error);
+  return qnext_slot_prefill(session, 0, ids, n, logits, error);
 }
 
 int qnext_session_prefill_last(qnext_session *session, const int32_t *ids, int64_t n,
                                float *logits, char **error) {
-  return session->run(session->model->prefill, ids, n, 1, logits, error);
+  return qnext_slot_prefill_last(session, 0, ids, n, logits, error);
 }
 
 int64_t qnext_model_tap_rows(const qnext_model *model) { return model->tapRows; }
@@ -389,11 +503,11 @@ int qnext_session_prefill_taps(qnext_session *session, const int32_t *ids, int64
     setError(error, "taps: no output buffer");
     return 1;
   }
-  return session->run(session->model->taps, ids, n, logits ? n : 1, logits, error, taps);
+  return session->run(session->model->taps, 0, ids, n, logits ? n : 1, logits, error, taps);
 }
 
 int qnext_session_decode(qnext_session *session, int32_t id, float *logits, char **error) {
-  return session->run(session->model->decode, &id, 1, 1, logits, error);
+  return qnext_slot_decode(session, 0, id, logits, error);
 }
 
 int64_t qnext_profile_size(const qnext_model *model) {

@@ -284,7 +284,7 @@ TEST_F(CUDASession, AFailedCallNeedsAReset) {
   // The driver works again, but the caches are whatever the kernels that
   // ran left.
   std::string refused = prefill();
-  EXPECT_NE(refused.find("an earlier GPU failure left this session's caches "
+  EXPECT_NE(refused.find("an earlier GPU failure left this sequence's caches "
                          "undefined"),
             std::string::npos)
       << refused;
@@ -307,6 +307,41 @@ TEST_F(CUDASession, AnotherSessionIsUnaffected) {
   EXPECT_EQ(qnext_session_prefill(other, ids, 3, logits.data(), &error), 0)
       << take(error);
   qnext_session_destroy(other);
+}
+
+// Sequence slots: a failure on one slot leaves that slot's caches undefined,
+// not the others'; a copy from a good slot (cuMemcpyAsync on the device)
+// makes it usable again, a copy from the failed one is refused.
+TEST_F(CUDASession, AFailedSlotLeavesTheOtherSlots) {
+  char *error = nullptr;
+  qnext_session *slots = qnext_session_create_slots(model, 64, 2, &error);
+  ASSERT_NE(slots, nullptr) << take(error);
+  ASSERT_EQ(qnext_slot_acquire(slots, &error), 0);
+  ASSERT_EQ(qnext_slot_acquire(slots, &error), 1);
+  const int32_t ids[] = {1, 2, 3};
+  ASSERT_EQ(qnext_slot_prefill(slots, 0, ids, 3, logits.data(), &error), 0) << take(error);
+
+  setenv("QNEXT_MOCK_CUDA_FAIL", "alloc", 1);
+  EXPECT_EQ(qnext_slot_prefill(slots, 1, ids, 3, logits.data(), &error), 1);
+  take(error);
+  unsetenv("QNEXT_MOCK_CUDA_FAIL");
+  error = nullptr;
+  EXPECT_EQ(qnext_slot_prefill(slots, 1, ids, 3, logits.data(), &error), 1);
+  std::string refused = take(error);
+  EXPECT_NE(refused.find("left this sequence's caches undefined"), std::string::npos)
+      << refused;
+  error = nullptr;
+  EXPECT_EQ(qnext_slot_copy(slots, 1, 0, &error), 1);
+  EXPECT_EQ(take(error), "slot 1: an earlier GPU failure left its caches undefined: "
+                         "reset it first");
+  error = nullptr;
+  EXPECT_EQ(qnext_slot_prefill(slots, 0, ids, 3, logits.data(), &error), 0) << take(error);
+  EXPECT_EQ(qnext_slot_position(slots, 0), 6);
+  ASSERT_EQ(qnext_slot_copy(slots, 0, 1, &error), 0) << take(error);
+  EXPECT_EQ(qnext_slot_position(slots, 1), 6);
+  EXPECT_EQ(qnext_slot_decode(slots, 1, 4, logits.data(), &error), 0) << take(error);
+  EXPECT_EQ(qnext_slot_position(slots, 1), 7);
+  qnext_session_destroy(slots);
 }
 
 } // namespace

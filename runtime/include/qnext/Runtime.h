@@ -80,19 +80,51 @@ typedef struct {
 int qnext_profile_get(const qnext_model *model, int64_t i, qnext_profile_entry *entry);
 
 /* A session holds the KV caches (room for max_context tokens) and the
- * DeltaNet conv and fp32 recurrent states, all zero. */
+ * DeltaNet conv and fp32 recurrent states, all zero, of one sequence: a
+ * session of one sequence slot, slot 0, in use. The qnext_session_* token
+ * calls below run on slot 0. */
 qnext_session *qnext_session_create(qnext_model *model, int64_t max_context,
                                     char **error);
 void qnext_session_destroy(qnext_session *session);
 /* The model the session runs. */
 qnext_model *qnext_session_model(const qnext_session *session);
-/* Forgets every processed token (states back to zero). */
+/* Forgets every processed token of every slot (states back to zero); the
+ * slots in use stay in use. */
 void qnext_session_reset(qnext_session *session);
-/* Tokens processed so far. */
+/* Tokens processed so far (slot 0). */
 int64_t qnext_session_position(const qnext_session *session);
-/* Bytes of the session's KV caches and DeltaNet states, all allocated when it
- * is created: a session does not grow while it runs. */
+/* Bytes of the session's KV caches and DeltaNet states, every slot's, all
+ * allocated when it is created: a session does not grow while it runs. */
 int64_t qnext_session_state_bytes(const qnext_session *session);
+
+/* Sequence slots: a session of `slots` independent sequences, each with its
+ * own position, KV caches (room for max_context tokens each) and DeltaNet
+ * states, all allocated at creation (refused, in one line, when they would
+ * take more than half of the machine's memory). Every slot starts free. */
+qnext_session *qnext_session_create_slots(qnext_model *model, int64_t max_context,
+                                          int64_t slots, char **error);
+int64_t qnext_session_slots(const qnext_session *session);
+/* The lowest free slot, emptied (position 0, zero states) and now in use;
+ * -1 with `error` set when every slot is in use. */
+int64_t qnext_slot_acquire(qnext_session *session, char **error);
+/* Frees a slot in use; its sequence is forgotten. */
+int qnext_slot_release(qnext_session *session, int64_t slot, char **error);
+/* Empties a slot in use (position 0, zero states); it stays in use. */
+int qnext_slot_reset(qnext_session *session, int64_t slot, char **error);
+/* Slot `to` becomes a copy of slot `from` (both in use): its position, caches
+ * and states, so that the two sequences continue independently (a fork). */
+int qnext_slot_copy(qnext_session *session, int64_t from, int64_t to, char **error);
+/* A slot's tokens processed so far; -1 for a slot not in use. */
+int64_t qnext_slot_position(const qnext_session *session, int64_t slot);
+/* The token calls on one slot: as qnext_session_prefill, _prefill_last and
+ * _decode below, on `slot`'s sequence. A slot that does not exist or is not
+ * in use is an error (return 1, `error` set), as is every failure of those. */
+int qnext_slot_prefill(qnext_session *session, int64_t slot, const int32_t *ids,
+                       int64_t n, float *logits, char **error);
+int qnext_slot_prefill_last(qnext_session *session, int64_t slot, const int32_t *ids,
+                            int64_t n, float *logits, char **error);
+int qnext_slot_decode(qnext_session *session, int64_t slot, int32_t id, float *logits,
+                      char **error);
 
 /* Runs n tokens continuing from the session's state; writes n rows of
  * vocab_size logits to `logits` (NULL: not wanted, and not computed). */

@@ -1,0 +1,272 @@
+//===- SlotTest.cpp - sequence slots of a session, through the C API ------===//
+//
+// A session of several slots runs several sequences whose calls interleave;
+// each slot's logits meet the golden contract (../shared/golden/README.md)
+// as if it ran alone: prompts cut into different chunks, slots at other
+// positions, a slot reset mid-way, a slot forked from another. The
+// artifact is compiled by the ctest fixture `slot-artifact`
+// (test/Unit/CMakeLists.txt) into QNEXT_SLOT_ARTIFACT.
+//
+//===----------------------------------------------------------------------===//
+
+#include "qnext/Runtime.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace {
+
+std::vector<int32_t> readIds(const std::string &path) {
+  std::ifstream in(path);
+  std::vector<int32_t> ids;
+  std::string item;
+  while (std::getline(in, item, ','))
+    ids.push_back(int32_t(std::stol(item)));
+  return ids;
+}
+
+/// The error of a failed call, freed.
+std::string take(char *error) {
+  std::string message = error ? error : "(no message)";
+  qnext_free_error(error);
+  return message;
+}
+
+class Slots : public ::testing::Test {
+protected:
+  void SetUp() override {
+    const char *artifact = std::getenv("QNEXT_SLOT_ARTIFACT");
+    const std::string golden = std::string(QNEXT_GOLDEN_DIR) + "/tiny-f32";
+    if (!artifact || !std::ifstream(artifact).good())
+      GTEST_SKIP() << "no artifact in QNEXT_SLOT_ARTIFACT (the ctest fixture "
+                      "slot-artifact compiles " << golden << " when it exists)";
+    prompt = readIds(golden + "/prompt.txt");
+    generated = readIds(golden + "/generated.txt");
+    std::ifstream ref(golden + "/ref_logits.f32", std::ios::binary);
+    std::stringstream bytes;
+    bytes << ref.rdbuf();
+    reference.resize(bytes.str().size() / sizeof(float));
+    std::memcpy(reference.data(), bytes.str().data(), reference.size() * sizeof(float));
+    char *error = nullptr;
+    model = qnext_model_open(artifact, &error);
+    ASSERT_NE(model, nullptr) << take(error);
+    vocab = qnext_model_vocab_size(model);
+    ASSERT_EQ(int64_t(reference.size()), int64_t(prompt.size() + generated.size()) * vocab);
+  }
+  void TearDown() override {
+    if (session)
+      qnext_session_destroy(session);
+    if (model)
+      qnext_model_close(model);
+  }
+
+  void create(int64_t slots) {
+    char *error = nullptr;
+    session = qnext_session_create_slots(model, 256, slots, &error);
+    ASSERT_NE(session, nullptr) << take(error);
+  }
+
+  int64_t acquire() {
+    char *error = nullptr;
+    int64_t slot = qnext_slot_acquire(session, &error);
+    EXPECT_GE(slot, 0) << take(error);
+    return slot;
+  }
+
+  /// Rows `rows` (vocab each) against reference rows [first, ...): the
+  /// golden contract, each row within 1e-3 and with the same argmax.
+  void expectRows(const std::vector<float> &rows, int64_t first, const std::string &what) {
+    const int64_t n = int64_t(rows.size()) / vocab;
+    for (int64_t r = 0; r < n; ++r) {
+      const float *got = rows.data() + r * vocab;
+      const float *want = reference.data() + (first + r) * vocab;
+      double worst = 0;
+      for (int64_t i = 0; i < vocab; ++i)
+        worst = std::max(worst, std::isnan(got[i]) ? INFINITY
+                                                   : std::fabs(double(got[i]) - want[i]));
+      EXPECT_LE(worst, 1e-3) << what << ": row " << first + r;
+      EXPECT_EQ(std::max_element(got, got + vocab) - got,
+                std::max_element(want, want + vocab) - want)
+          << what << ": row " << first + r;
+    }
+  }
+
+  /// One sequence on a slot: the golden prompt in chunks of `chunk`, then
+  /// greedy decoding, one call per step() so that sequences interleave.
+  struct Sequence {
+    Sequence(int64_t slot, int64_t chunk) : slot(slot), chunk(chunk) {}
+    int64_t slot, chunk, at = 0;
+    size_t decoded = 0;
+    std::vector<float> last;
+  };
+
+  /// Runs `s`'s next call and checks its rows; false once it is done.
+  bool step(Sequence &s, const std::string &what) {
+    const int64_t p = int64_t(prompt.size());
+    char *error = nullptr;
+    if (s.at < p) {
+      const int64_t n = std::min(s.chunk, p - s.at);
+      std::vector<float> rows(size_t(n * vocab));
+      EXPECT_EQ(qnext_slot_prefill(session, s.slot, prompt.data() + s.at, n, rows.data(),
+                                   &error),
+                0)
+          << take(error);
+      expectRows(rows, s.at, what + " prefill");
+      s.last.assign(rows.end() - vocab, rows.end());
+      s.at += n;
+      EXPECT_EQ(qnext_slot_position(session, s.slot), s.at) << what;
+      return true;
+    }
+    if (s.decoded == generated.size())
+      return false;
+    const int32_t next = int32_t(std::max_element(s.last.begin(), s.last.end()) - s.last.begin());
+    EXPECT_EQ(next, generated[s.decoded]) << what << ": generated token " << s.decoded;
+    std::vector<float> row(static_cast<size_t>(vocab));
+    EXPECT_EQ(qnext_slot_decode(session, s.slot, next, row.data(), &error), 0) << take(error);
+    expectRows(row, p + int64_t(s.decoded), what + " decode");
+    s.last = row;
+    ++s.decoded;
+    return true;
+  }
+
+  qnext_model *model = nullptr;
+  qnext_session *session = nullptr;
+  int64_t vocab = 0;
+  std::vector<int32_t> prompt, generated;
+  std::vector<float> reference;
+};
+
+// Three sequences, calls interleaved: prompts in chunks of 7, 64 and 150
+// (the slots reach positions straddling 64 at different calls), the third
+// starting after the others have run; each meets the golden contract.
+TEST_F(Slots, InterleavedSequencesEachMeetTheGoldenContract) {
+  create(3);
+  Sequence a{acquire(), 7}, b{acquire(), 64}, c{acquire(), 150};
+  ASSERT_EQ(a.slot, 0);
+  ASSERT_EQ(b.slot, 1);
+  ASSERT_EQ(c.slot, 2);
+  for (int i = 0; i < 5; ++i) {
+    step(a, "slot 0 (chunks of 7)");
+    step(b, "slot 1 (chunks of 64)");
+  }
+  bool more = true;
+  while (more) {
+    more = step(a, "slot 0 (chunks of 7)");
+    more = step(b, "slot 1 (chunks of 64)") || more;
+    more = step(c, "slot 2 (one prefill)") || more;
+  }
+  EXPECT_EQ(qnext_slot_position(session, 0),
+            int64_t(prompt.size() + generated.size()));
+}
+
+// A slot reset mid-sequence starts over, and the sequence beside it does not
+// notice: both meet the contract.
+TEST_F(Slots, AResetSlotStartsOverAndLeavesTheOthers) {
+  create(2);
+  Sequence a{acquire(), 16}, b{acquire(), 32};
+  for (int i = 0; i < 3; ++i) {
+    step(a, "slot 0");
+    step(b, "slot 1 before its reset");
+  }
+  char *error = nullptr;
+  ASSERT_EQ(qnext_slot_reset(session, b.slot, &error), 0) << take(error);
+  EXPECT_EQ(qnext_slot_position(session, b.slot), 0);
+  b = Sequence{b.slot, 32};
+  bool more = true;
+  while (more) {
+    more = step(b, "slot 1 after its reset");
+    more = step(a, "slot 0") || more;
+  }
+}
+
+// A fork: slot 1 becomes a copy of slot 0 part-way through the prompt (its
+// caches, states and position); both continue to the golden rows.
+TEST_F(Slots, ACopiedSlotContinuesAsTheOriginal) {
+  create(2);
+  Sequence a{acquire(), 40};
+  int64_t other = acquire();
+  // Something to overwrite in the copy's target.
+  char *error = nullptr;
+  std::vector<int32_t> noise = {5, 6, 7};
+  ASSERT_EQ(qnext_slot_prefill(session, other, noise.data(), 3, nullptr, &error), 0)
+      << take(error);
+  step(a, "slot 0");
+  step(a, "slot 0");
+  ASSERT_EQ(qnext_slot_copy(session, a.slot, other, &error), 0) << take(error);
+  EXPECT_EQ(qnext_slot_position(session, other), 80);
+  Sequence b = a;
+  b.slot = other;
+  bool more = true;
+  while (more) {
+    more = step(a, "slot 0 (original)");
+    more = step(b, "slot 1 (the copy)") || more;
+  }
+}
+
+// Acquiring, releasing and naming slots: each misuse is one line, nothing
+// runs; a released slot is free for the next acquire, emptied.
+TEST_F(Slots, AcquireReleaseAndMisuse) {
+  char *error = nullptr;
+  EXPECT_EQ(qnext_session_create_slots(model, 256, 0, &error), nullptr);
+  EXPECT_EQ(take(error), "a session needs at least one slot, got 0");
+  error = nullptr;
+  qnext_session *one = qnext_session_create(model, 256, &error);
+  ASSERT_NE(one, nullptr) << take(error);
+  const int64_t slotBytes = qnext_session_state_bytes(one);
+  EXPECT_EQ(qnext_session_slots(one), 1);
+  EXPECT_EQ(qnext_slot_position(one, 0), 0); // slot 0 in use from creation
+  EXPECT_EQ(qnext_slot_acquire(one, &error), -1);
+  EXPECT_EQ(take(error), "all 1 slots are in use (qnext_slot_release frees one)");
+  qnext_session_destroy(one);
+
+  create(2);
+  EXPECT_EQ(qnext_session_state_bytes(session), 2 * slotBytes);
+  EXPECT_EQ(qnext_slot_position(session, 0), -1); // free
+  error = nullptr;
+  std::vector<int32_t> ids = {1, 2, 3};
+  EXPECT_EQ(qnext_slot_prefill(session, 0, ids.data(), 3, nullptr, &error), 1);
+  EXPECT_EQ(take(error), "slot 0 is not in use (qnext_slot_acquire gives one)");
+  error = nullptr;
+  EXPECT_EQ(qnext_slot_decode(session, 2, 1, nullptr, &error), 1);
+  EXPECT_EQ(take(error), "slot 2 does not exist (the session has 2)");
+  error = nullptr;
+  EXPECT_EQ(qnext_slot_decode(session, -1, 1, nullptr, &error), 1);
+  EXPECT_EQ(take(error), "slot -1 does not exist (the session has 2)");
+  int64_t s0 = acquire(), s1 = acquire();
+  ASSERT_EQ(s0, 0);
+  ASSERT_EQ(s1, 1);
+  error = nullptr;
+  ASSERT_EQ(qnext_slot_prefill(session, s1, ids.data(), 3, nullptr, &error), 0) << take(error);
+  EXPECT_EQ(qnext_slot_position(session, s1), 3);
+  EXPECT_EQ(qnext_slot_copy(session, s0, 5, &error), 1);
+  EXPECT_EQ(take(error), "slot 5 does not exist (the session has 2)");
+  error = nullptr;
+  ASSERT_EQ(qnext_slot_release(session, s1, &error), 0) << take(error);
+  EXPECT_EQ(qnext_slot_release(session, s1, &error), 1);
+  EXPECT_EQ(take(error), "slot 1 is not in use (qnext_slot_acquire gives one)");
+  // Released and acquired again: empty, and it runs the golden prompt.
+  EXPECT_EQ(acquire(), 1);
+  EXPECT_EQ(qnext_slot_position(session, 1), 0);
+  Sequence b{1, 150};
+  while (step(b, "slot 1 acquired again")) {
+  }
+  // Refused up front: more slots than half the machine's memory holds.
+  error = nullptr;
+  EXPECT_EQ(qnext_session_create_slots(model, 256, int64_t(1) << 40, &error), nullptr);
+  std::string message = take(error);
+  EXPECT_NE(message.find("max context 256 for 1099511627776 slots needs"), std::string::npos)
+      << message;
+  EXPECT_NE(message.find("more than half of this machine's memory"), std::string::npos)
+      << message;
+}
+
+} // namespace
