@@ -173,6 +173,10 @@ llvm::Error readRowsAsF32(const Checkpoint &checkpoint, const TensorInfo &info,
                           std::vector<float> &out) {
   llvm::ArrayRef<uint8_t> bytes = checkpoint.bytes(info);
   const int64_t cols = info.shape.empty() ? 1 : std::max<int64_t>(info.shape.back(), 1);
+  if (begin < 0 || begin > end || end > info.numElements() / cols)
+    return llvm::createStringError(checkpoint.fileName(info).str() + ": tensor '" +
+                                   info.name + "': rows [" + std::to_string(begin) + ", " +
+                                   std::to_string(end) + ") are not rows of it");
   const int64_t count = (end - begin) * cols;
   out.resize(size_t(count));
   switch (info.dtype) {

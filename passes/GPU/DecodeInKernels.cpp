@@ -175,9 +175,13 @@ struct DecodeInKernelsPass
   /// Rewrites every read of `value`: `dq`'s result seen through `views`.
   LogicalResult decodeReads(Value value, DequantizeOp dq,
                             SmallVector<Operation *> &views) {
-    for (OpOperand &use : llvm::make_early_inc_range(value.getUses())) {
+    // Each step removes the use it takes (or fails): erasing a generic's
+    // input shifts its later operands, so no iterator is kept across steps.
+    while (!value.use_empty()) {
+      OpOperand &use = *value.use_begin();
       Operation *user = use.getOwner();
-      if (auto extract = dyn_cast<tensor::ExtractOp>(user)) {
+      if (auto extract = dyn_cast<tensor::ExtractOp>(user);
+          extract && use.getOperandNumber() == 0) {
         decodeExtract(extract, dq, views);
         continue;
       }

@@ -28,9 +28,10 @@ public:
     return true;
   }
 
-  void reset(int64_t slot) override {
+  bool reset(int64_t slot, std::string &) override {
     for (size_t i = 0; i < states.size(); ++i)
       std::fill_n(of(i, slot), perSlot[i], 0.0f);
+    return true;
   }
 
   bool copy(int64_t from, int64_t to, std::string &) override {

@@ -70,6 +70,7 @@ public:
                 std::string &error) override {
     this->shapes = shapes;
     lost.assign(size_t(slots), false);
+    // (The session refused sizes that overflow or do not fit before this.)
     for (const std::vector<int64_t> &shape : shapes) {
       std::string why;
       size_t bytes = elements(shape) * sizeof(float) * size_t(slots);
@@ -84,12 +85,17 @@ public:
     return true;
   }
 
-  void reset(int64_t slot) override {
+  bool reset(int64_t slot, std::string &error) override {
     for (size_t i = 0; i < states.size(); ++i) {
       std::string why;
-      cuda::zero(of(i, slot), bytesOf(i), why);
+      if (!cuda::zero(of(i, slot), bytesOf(i), why)) {
+        lost[size_t(slot)] = true;
+        error = "GPU caches and states: " + why;
+        return false;
+      }
     }
     lost[size_t(slot)] = false;
+    return true;
   }
 
   bool copy(int64_t from, int64_t to, std::string &error) override {
@@ -158,8 +164,14 @@ public:
       error = "the GPU code failed: " + failure;
       return false;
     }
-    if (!cuda::synchronize(why) ||
-        (call.logits && !cuda::download(call.logits, logits.p, logitBytes, why))) {
+    if (!cuda::synchronize(why)) {
+      // A kernel failed on the device (an illegal address, say): it may have
+      // written anywhere, and the context is broken; no slot is trusted.
+      lost.assign(lost.size(), true);
+      error = why;
+      return false;
+    }
+    if (call.logits && !cuda::download(call.logits, logits.p, logitBytes, why)) {
       lost[size_t(call.slot)] = true; // the states moved on, the position did not
       error = why;
       return false;
@@ -187,7 +199,9 @@ private:
   cuda::Graph decodeGraph;
   bool decodeAsGraph = true;
   /// By slot: a call failed on the GPU part-way, so its caches and states
-  /// are whatever the kernels that ran left, until reset().
+  /// are whatever the kernels that ran left, until reset() (a failure the
+  /// driver reports while launching: that call's slot; a kernel that failed
+  /// on the device: every slot).
   std::vector<bool> lost;
 };
 } // namespace

@@ -68,8 +68,9 @@ public:
   /// the other (`[slots, ...shape]`), so that code may index them by slot.
   virtual bool allocate(const std::vector<std::vector<int64_t>> &shapes, int64_t slots,
                         std::string &error) = 0;
-  /// Zeroes slot `slot`'s caches and states.
-  virtual void reset(int64_t slot) = 0;
+  /// Zeroes slot `slot`'s caches and states; false with `error` set (and
+  /// the slot's next calls refused) when that fails.
+  virtual bool reset(int64_t slot, std::string &error) = 0;
   /// Slot `to`'s caches and states become a copy of slot `from`'s.
   virtual bool copy(int64_t from, int64_t to, std::string &error) = 0;
   /// Runs one call on its slot's caches and states; false with `error`

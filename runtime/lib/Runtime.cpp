@@ -396,13 +396,15 @@ qnext_model *qnext_session_model(const qnext_session *session) { return session-
 
 void qnext_session_reset(qnext_session *session) {
   for (size_t s = 0; s < session->slots.size(); ++s) {
-    session->executor->reset(int64_t(s));
+    // (A failure leaves the slot refused, saying so, on its next call.)
+    std::string why;
+    session->executor->reset(int64_t(s), why);
     session->slots[s].position = 0;
   }
 }
 
 int64_t qnext_session_position(const qnext_session *session) {
-  return session->slots[0].position;
+  return qnext_slot_position(session, 0);
 }
 
 int64_t qnext_session_slots(const qnext_session *session) {
@@ -412,7 +414,11 @@ int64_t qnext_session_slots(const qnext_session *session) {
 int64_t qnext_slot_acquire(qnext_session *session, char **error) {
   for (size_t s = 0; s < session->slots.size(); ++s)
     if (!session->slots[s].inUse) {
-      session->executor->reset(int64_t(s));
+      std::string why;
+      if (!session->executor->reset(int64_t(s), why)) {
+        setError(error, "slot " + std::to_string(s) + ": " + why);
+        return -1;
+      }
       session->slots[s] = {0, true};
       return int64_t(s);
     }
@@ -431,8 +437,12 @@ int qnext_slot_release(qnext_session *session, int64_t slot, char **error) {
 int qnext_slot_reset(qnext_session *session, int64_t slot, char **error) {
   if (!session->check(slot, error))
     return 1;
-  session->executor->reset(slot);
   session->slots[size_t(slot)].position = 0;
+  std::string why;
+  if (!session->executor->reset(slot, why)) {
+    setError(error, "slot " + std::to_string(slot) + ": " + why);
+    return 1;
+  }
   return 0;
 }
 

@@ -82,7 +82,10 @@ int qnext_profile_get(const qnext_model *model, int64_t i, qnext_profile_entry *
 /* A session holds the KV caches (room for max_context tokens) and the
  * DeltaNet conv and fp32 recurrent states, all zero, of one sequence: a
  * session of one sequence slot, slot 0, in use. The qnext_session_* token
- * calls below run on slot 0. */
+ * calls below run on slot 0 (of a session made by
+ * qnext_session_create_slots, once acquired). A session is used by one
+ * thread at a time, whatever the slots: its calls share buffers and, on a
+ * GPU, one stream. */
 qnext_session *qnext_session_create(qnext_model *model, int64_t max_context,
                                     char **error);
 void qnext_session_destroy(qnext_session *session);
@@ -91,7 +94,7 @@ qnext_model *qnext_session_model(const qnext_session *session);
 /* Forgets every processed token of every slot (states back to zero); the
  * slots in use stay in use. */
 void qnext_session_reset(qnext_session *session);
-/* Tokens processed so far (slot 0). */
+/* Tokens processed so far (slot 0; -1 when it is not in use). */
 int64_t qnext_session_position(const qnext_session *session);
 /* Bytes of the session's KV caches and DeltaNet states, every slot's, all
  * allocated when it is created: a session does not grow while it runs. */
@@ -100,7 +103,10 @@ int64_t qnext_session_state_bytes(const qnext_session *session);
 /* Sequence slots: a session of `slots` independent sequences, each with its
  * own position, KV caches (room for max_context tokens each) and DeltaNet
  * states, all allocated at creation (refused, in one line, when they would
- * take more than half of the machine's memory). Every slot starts free. */
+ * take more than half of the machine's memory). Every slot starts free.
+ * On a GPU, a call that fails part-way leaves its slot's caches undefined
+ * (its calls refused until it is reset or copied over), the other slots'
+ * untouched; a kernel that fails on the device leaves every slot so. */
 qnext_session *qnext_session_create_slots(qnext_model *model, int64_t max_context,
                                           int64_t slots, char **error);
 int64_t qnext_session_slots(const qnext_session *session);

@@ -135,3 +135,34 @@ func.func @fp8_gather(%q: tensor<4x64x128xf8E4M3FN>, %s: tensor<4x64x1xf32>, %n:
   %v = tensor.extract %expert[%n, %k] : tensor<32x128xf32>
   return %v : f32
 }
+
+// -----
+
+// Read twice by one op: both inputs dropped (the second one's operand moves
+// down when the first is erased), each decoded at its own map.
+
+#id = affine_map<(n, k) -> (n, k)>
+#tr = affine_map<(n, k) -> (k, n)>
+// CHECK-LABEL: func.func @read_twice
+// CHECK-SAME: (%[[Q:.+]]: tensor<128x128xi8>, %[[S:.+]]: tensor<128x1xf32>, %[[INIT:.+]]: tensor<128x128xf32>)
+// CHECK: linalg.generic {{.+}} outs(%[[INIT]] : tensor<128x128xf32>)
+// CHECK-NEXT: ^bb0(%{{.+}}: f32):
+// CHECK-NEXT: %[[R0:.+]] = linalg.index 0 : index
+// CHECK-NEXT: %[[C0:.+]] = linalg.index 1 : index
+// CHECK-NEXT: tensor.extract %[[Q]][%[[R0]], %[[C0]]] : tensor<128x128xi8>
+// CHECK: %[[ID:.+]] = arith.mulf
+// CHECK-NEXT: %[[R1:.+]] = linalg.index 0 : index
+// CHECK-NEXT: %[[C1:.+]] = linalg.index 1 : index
+// CHECK-NEXT: tensor.extract %[[Q]][%[[C1]], %[[R1]]] : tensor<128x128xi8>
+// CHECK: %[[TR:.+]] = arith.mulf
+// CHECK-NEXT: arith.subf %[[ID]], %[[TR]] : f32
+func.func @read_twice(%q: tensor<128x128xi8>, %s: tensor<128x1xf32>, %init: tensor<128x128xf32>) -> tensor<128x128xf32> {
+  %w = qnext.dequantize %q, %s {group = 128 : i64} : tensor<128x128xi8>, tensor<128x1xf32> -> tensor<128x128xf32>
+  %y = linalg.generic {indexing_maps = [#id, #tr, #id], iterator_types = ["parallel", "parallel"]}
+      ins(%w, %w : tensor<128x128xf32>, tensor<128x128xf32>) outs(%init : tensor<128x128xf32>) {
+  ^bb0(%a: f32, %b: f32, %o: f32):
+    %d = arith.subf %a, %b : f32
+    linalg.yield %d : f32
+  } -> tensor<128x128xf32>
+  return %y : tensor<128x128xf32>
+}
