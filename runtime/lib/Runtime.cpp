@@ -367,9 +367,10 @@ qnext_session *qnext_session_create_slots(qnext_model *model, int64_t maxContext
   if (bytes > physical / 2) {
     setError(error, "max context " + std::to_string(maxContext) +
                         (slots > 1 ? " for " + std::to_string(slots) + " slots" : "") +
-                        " needs " + std::to_string(bytes >> 20) + " MiB of caches (" +
-                        std::to_string(perSlot >> 20) +
-                        " MiB a slot), more than half of this machine's memory");
+                        " needs " + std::to_string(bytes >> 20) + " MiB of caches" +
+                        (slots > 1 ? " (" + std::to_string(perSlot >> 20) + " MiB a slot)"
+                                   : std::string()) +
+                        ", more than half of this machine's memory");
     return nullptr;
   }
   auto session = std::make_unique<qnext_session>();
