@@ -244,9 +244,6 @@ llvm::Error quantizeTensor(const Checkpoint &checkpoint, const TensorInfo &info,
       quantizeInt8(scratch, rows, cols, format.group, out.values.data() + begin * cols,
                    scales);
   }
-  // The f32 copy is a block's, not the tensor's.
-  scratch.clear();
-  scratch.shrink_to_fit();
   return llvm::Error::success();
 }
 

@@ -10,7 +10,6 @@
 #include "mlir/Dialect/Arith/Utils/Utils.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
-#include "mlir/IR/PatternMatch.h"
 
 namespace mlir::qnext {
 #define GEN_PASS_DEF_DECODEINKERNELS
@@ -35,18 +34,19 @@ Value intConstant(OpBuilder &b, Location loc, Type type, int64_t v) {
 /// (passes/Lower/DecodeWeights.cpp).
 Value decodeAt(OpBuilder &b, Location loc, DequantizeOp dq, ArrayRef<Value> at) {
   Value k = at.back();
-  SmallVector<Value> valueAt(at.begin(), at.end());
+  SmallVector<Value> valueAt(at.begin(), at.end()), scaleAt(at.begin(), at.end());
   Type i32 = b.getI32Type(), f32 = b.getF32Type();
+  Value decoded;
+  bool fp8 = false;
   if (dq.getInt4()) {
     // Column k of a tile of 32: byte (k / 32) * 16 + k % 16, the low nibble
     // when k % 32 < 16. Sign-extended to i32, shifted up so that the nibble
     // is the top four bits, then down arithmetically.
     Value tile = arith::DivUIOp::create(b, loc, k, indexConstant(b, loc, 32));
     Value inTile = arith::RemUIOp::create(b, loc, k, indexConstant(b, loc, 32));
-    Value byte = arith::AddIOp::create(
+    valueAt.back() = arith::AddIOp::create(
         b, loc, arith::MulIOp::create(b, loc, tile, indexConstant(b, loc, 16)),
         arith::RemUIOp::create(b, loc, k, indexConstant(b, loc, 16)));
-    valueAt.back() = byte;
     Value q = tensor::ExtractOp::create(b, loc, dq.getValues(), valueAt);
     Value wide = arith::ExtSIOp::create(b, loc, i32, q);
     Value low = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, inTile,
@@ -55,18 +55,9 @@ Value decodeAt(OpBuilder &b, Location loc, DequantizeOp dq, ArrayRef<Value> at) 
                                        intConstant(b, loc, i32, 24));
     Value nibble = arith::ShRSIOp::create(b, loc, arith::ShLIOp::create(b, loc, wide, up),
                                           intConstant(b, loc, i32, 28));
-    Value decoded = arith::SIToFPOp::create(b, loc, f32, nibble);
-    SmallVector<Value> scaleAt(at.begin(), at.end());
-    scaleAt.back() = arith::DivUIOp::create(b, loc, k, indexConstant(b, loc, dq.getGroup()));
-    Value scale = tensor::ExtractOp::create(b, loc, dq.getScales(), scaleAt);
-    return arith::MulFOp::create(b, loc, decoded, scale);
-  }
-  Value q = tensor::ExtractOp::create(b, loc, dq.getValues(), valueAt);
-  SmallVector<Value> scaleAt(at.begin(), at.end());
-  scaleAt.back() = arith::DivUIOp::create(b, loc, k, indexConstant(b, loc, dq.getGroup()));
-  Value scale = tensor::ExtractOp::create(b, loc, dq.getScales(), scaleAt);
-  Value decoded;
-  if (q.getType().isSignlessInteger(8)) {
+    decoded = arith::SIToFPOp::create(b, loc, f32, nibble);
+  } else if (Value q = tensor::ExtractOp::create(b, loc, dq.getValues(), valueAt);
+             q.getType().isSignlessInteger(8)) {
     decoded = arith::SIToFPOp::create(b, loc, f32, arith::ExtSIOp::create(b, loc, i32, q));
   } else {
     // e4m3fn: sign-extended to 16 bits and shifted left by 7, an f16 of the
@@ -79,9 +70,14 @@ Value decodeAt(OpBuilder &b, Location loc, DequantizeOp dq, ArrayRef<Value> at) 
     bits = arith::AndIOp::create(b, loc, bits, intConstant(b, loc, i16, int16_t(0xBF80u)));
     Value half = arith::BitcastOp::create(b, loc, b.getF16Type(), bits);
     decoded = arith::ExtFOp::create(b, loc, f32, half);
+    fp8 = true;
+  }
+  // The scale of the element's group of columns.
+  scaleAt.back() = arith::DivUIOp::create(b, loc, k, indexConstant(b, loc, dq.getGroup()));
+  Value scale = tensor::ExtractOp::create(b, loc, dq.getScales(), scaleAt);
+  if (fp8)
     scale = arith::MulFOp::create(b, loc, scale,
                                   arith::ConstantOp::create(b, loc, b.getF32FloatAttr(256.0f)));
-  }
   return arith::MulFOp::create(b, loc, decoded, scale);
 }
 
@@ -137,8 +133,8 @@ struct DecodeInKernelsPass
     : mlir::qnext::impl::DecodeInKernelsBase<DecodeInKernelsPass> {
   using DecodeInKernelsBase::DecodeInKernelsBase;
 
-  /// Drops input `use` of `generic` (the dequantize's result, or
-  /// `expand` of it) and decodes its element at the top of the body.
+  /// Drops input `use` of `generic` (`dq`'s result seen through `views`)
+  /// and decodes its element at the top of the body.
   void decodeOperand(linalg::GenericOp generic, OpOperand &use, DequantizeOp dq,
                      ArrayRef<Operation *> views) {
     unsigned operand = use.getOperandNumber();
@@ -180,8 +176,7 @@ struct DecodeInKernelsPass
     while (!value.use_empty()) {
       OpOperand &use = *value.use_begin();
       Operation *user = use.getOwner();
-      if (auto extract = dyn_cast<tensor::ExtractOp>(user);
-          extract && use.getOperandNumber() == 0) {
+      if (auto extract = dyn_cast<tensor::ExtractOp>(user)) {
         decodeExtract(extract, dq, views);
         continue;
       }

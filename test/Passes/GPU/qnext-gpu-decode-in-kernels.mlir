@@ -18,11 +18,11 @@
 // CHECK: %[[N:.+]] = linalg.index 1 : index
 // CHECK-NEXT: %[[K:.+]] = linalg.index 2 : index
 // CHECK-NEXT: %[[BYTE:.+]] = tensor.extract %[[Q]][%[[N]], %[[K]]] : tensor<64x256xi8>
+// CHECK-NEXT: %[[WIDE:.+]] = arith.extsi %[[BYTE]] : i8 to i32
+// CHECK-NEXT: %[[F:.+]] = arith.sitofp %[[WIDE]] : i32 to f32
 // CHECK-NEXT: %[[C128:.+]] = arith.constant 128 : index
 // CHECK-NEXT: %[[G:.+]] = arith.divui %[[K]], %[[C128]] : index
 // CHECK-NEXT: %[[SCALE:.+]] = tensor.extract %[[S]][%[[N]], %[[G]]] : tensor<64x2xf32>
-// CHECK-NEXT: %[[WIDE:.+]] = arith.extsi %[[BYTE]] : i8 to i32
-// CHECK-NEXT: %[[F:.+]] = arith.sitofp %[[WIDE]] : i32 to f32
 // CHECK-NEXT: %[[W:.+]] = arith.mulf %[[F]], %[[SCALE]] : f32
 // CHECK-NEXT: %[[P:.+]] = arith.mulf %[[A]], %[[W]] : f32
 // CHECK-NEXT: arith.addf %[[ACC]], %[[P]] : f32
@@ -115,8 +115,6 @@ func.func @int4_split(%x: tensor<1x8x32xf32>, %q: tensor<64x128xi8>, %s: tensor<
 // CHECK: %[[KS:.+]] = arith.muli %[[K]], %{{.+}} : index
 // CHECK: %[[COL:.+]] = arith.addi %[[KS]], %{{.+}} : index
 // CHECK-NEXT: %[[BYTE:.+]] = tensor.extract %[[Q]][%[[E]], %[[ROW]], %[[COL]]] : tensor<4x64x128xf8E4M3FN>
-// CHECK: %[[G:.+]] = arith.divui %[[COL]], %{{.+}} : index
-// CHECK-NEXT: %[[SCALE:.+]] = tensor.extract %[[S]][%[[E]], %[[ROW]], %[[G]]] : tensor<4x64x1xf32>
 // CHECK-NEXT: %[[I8:.+]] = arith.bitcast %[[BYTE]] : f8E4M3FN to i8
 // CHECK-NEXT: %[[I16:.+]] = arith.extsi %[[I8]] : i8 to i16
 // CHECK-NEXT: %[[C7:.+]] = arith.constant 7 : i16
@@ -125,6 +123,8 @@ func.func @int4_split(%x: tensor<1x8x32xf32>, %q: tensor<64x128xi8>, %s: tensor<
 // CHECK-NEXT: %[[BITS:.+]] = arith.andi %[[SHL]], %[[MASK]] : i16
 // CHECK-NEXT: %[[HALF:.+]] = arith.bitcast %[[BITS]] : i16 to f16
 // CHECK-NEXT: %[[F:.+]] = arith.extf %[[HALF]] : f16 to f32
+// CHECK: %[[G:.+]] = arith.divui %[[COL]], %{{.+}} : index
+// CHECK-NEXT: %[[SCALE:.+]] = tensor.extract %[[S]][%[[E]], %[[ROW]], %[[G]]] : tensor<4x64x1xf32>
 // CHECK-NEXT: %[[C256:.+]] = arith.constant 2.560000e+02 : f32
 // CHECK-NEXT: %[[S256:.+]] = arith.mulf %[[SCALE]], %[[C256]] : f32
 // CHECK-NEXT: %[[W:.+]] = arith.mulf %[[F]], %[[S256]] : f32
