@@ -31,6 +31,16 @@ def DecomposeLayers : Pass<"qnext-decompose-layers"> {
     * `qnext.mlp` -> gate and up projections, `qnext.silu_mul`, down;
     * `qnext.lm_head` -> `qnext.rms_norm` then `qnext.linear`.
 
+    A mixer's rows form (with `slots`: a batched decode step, each row one
+    token of its own sequence) keeps the projections and the output
+    projection over all the rows and runs the ops between them (the conv to
+    the gated norm; the q/k norms to the sigmoid gate) in one `scf.forall`
+    over the rows: row `r` takes its slot's part of each state (an
+    `tensor.extract_slice` of the `[S, ...]` state at `slots[r]`), as a
+    sequence of one token would, at past `positions[r]` for attention, and
+    writes it back with `tensor.parallel_insert_slice`; the step of one row
+    is then the decode form that the fusions and lowerings already handle.
+
     `qnext.rms_norm` and `qnext.embedding` are already primitive and stay.
     Operand order, attributes (epsilon, RoPE, top-k) and the state results are
     carried over exactly; the rewrite is semantics-preserving.
@@ -53,6 +63,7 @@ def DecomposeLayers : Pass<"qnext-decompose-layers"> {
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect",
+    "::mlir::scf::SCFDialect",
     "::mlir::tensor::TensorDialect",
     "::mlir::qnext::QNextDialect"
   ];
@@ -132,7 +143,10 @@ def FuseDeltaNetStep : Pass<"qnext-fuse-deltanet-step"> {
     have to be written anyway), when the conv has no SiLU, when the key's
     L2 norm is scaled or the two norms' epsilons differ, or when the slices
     are not the q | k | v split of the conv's channels. Prompts (a dynamic
-    token count) keep the chunked lowering.
+    token count) keep the chunked lowering. The step of each row of a
+    batched decode step (in the `scf.forall` over rows of a DeltaNet layer's
+    rows form) fuses as a decode step does: its states are written back by
+    the loop's `tensor.parallel_insert_slice`, after the step.
   }];
   let statistics = [
     Statistic<"numFused", "fused", "DeltaNet decode steps fused">,

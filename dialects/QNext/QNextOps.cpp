@@ -222,22 +222,29 @@ LogicalResult GatedDeltaNetOp::verify() {
                               getKeyHeadDim(), getValueHeadDim());
   if (failed(checkGeometry(*this, geo.validate())))
     return failure();
-  const int64_t h = dim(getInput(), 1);
+  const int64_t t = dim(getInput(), 0), h = dim(getInput(), 1);
   const int64_t nv = geo.numValueHeads, kernel = dim(getConvWeight(), 2);
   const int64_t stateRows = ShapedType::isDynamic(kernel) ? kAny : kernel - 1;
-  return ShapeRules(*this)
+  // The rows form's states have a leading slot dimension.
+  SmallVector<Dim> convState, recurrentState;
+  if (getSlots())
+    convState = recurrentState = {{kAny, "slots"}};
+  convState.append({{stateRows, "kernel-1"}, {geo.convDim(), "conv_dim"}});
+  recurrentState.append({{nv, "num_value_heads"},
+                         {geo.keyHeadDim, "key_head_dim"},
+                         {geo.valueHeadDim, "value_head_dim"}});
+  ShapeRules rules(*this);
+  if (Value slots = getSlots())
+    rules.shape("slots", slots, {{t, "tokens"}});
+  return rules
       .shape("input", getInput(), {{kAny, "tokens"}, {kAny, "hidden"}})
       .shape("conv_weight", getConvWeight(),
              {{geo.convDim(), "conv_dim"}, {1, "1"}, {kAny, "kernel"}})
       .check(kernel >= 2, "conv_weight must have a kernel of at least 2 taps")
-      .shape("conv_state", getConvState(),
-             {{stateRows, "kernel-1"}, {geo.convDim(), "conv_dim"}})
+      .shape("conv_state", getConvState(), convState)
       .elementType("conv_state", getConvState(), elementType(getInput()),
                    "the input's")
-      .shape("recurrent_state", getRecurrentState(),
-             {{nv, "num_value_heads"},
-              {geo.keyHeadDim, "key_head_dim"},
-              {geo.valueHeadDim, "value_head_dim"}})
+      .shape("recurrent_state", getRecurrentState(), recurrentState)
       .shape("w_qkv", getWQkv(), {{geo.convDim(), "conv_dim"}, {h, "hidden"}})
       .shape("w_z", getWZ(), {{geo.valueDim(), "value_dim"}, {h, "hidden"}})
       .shape("w_b", getWB(), {{nv, "num_value_heads"}, {h, "hidden"}})
@@ -265,16 +272,30 @@ LogicalResult GatedAttentionOp::verify() {
     return failure();
   const int64_t t = dim(getInput(), 0), h = dim(getInput(), 1);
   const int64_t nq = geo.numHeads, nkv = geo.numKVHeads, d = geo.headDim;
-  const int64_t capacity = dim(getKCache(), 1);
-  return ShapeRules(*this)
+  // The rows form (slots) has no past, and caches with a leading slot
+  // dimension.
+  const bool rows = bool(getSlots());
+  const unsigned first = rows ? 1 : 0;
+  const int64_t capacity = dim(getKCache(), first + 1);
+  SmallVector<Dim> kCache, vCache;
+  if (rows)
+    kCache = vCache = {{kAny, "slots"}};
+  kCache.append({{nkv, "num_kv_heads"}, {kAny, "capacity"}, {d, "head_dim"}});
+  vCache.append(
+      {{nkv, "num_kv_heads"}, {capacity, "capacity"}, {d, "head_dim"}});
+  ShapeRules rules(*this);
+  rules.check(rows != bool(getPast()),
+              "takes either past (a sequence's tokens) or slots (a batch's "
+              "rows), not both or neither");
+  if (Value slots = getSlots())
+    rules.shape("slots", slots, {{t, "tokens"}});
+  return rules
       .check(isPositiveFinite(getRopeTheta()), "rope_theta must be positive")
       .check(isPositiveFinite(getEpsilon()), "epsilon must be positive")
       .shape("input", getInput(), {{kAny, "tokens"}, {kAny, "hidden"}})
       .shape("positions", getPositions(), {{t, "tokens"}})
-      .shape("k_cache", getKCache(),
-             {{nkv, "num_kv_heads"}, {kAny, "capacity"}, {d, "head_dim"}})
-      .shape("v_cache", getVCache(),
-             {{nkv, "num_kv_heads"}, {capacity, "capacity"}, {d, "head_dim"}})
+      .shape("k_cache", getKCache(), kCache)
+      .shape("v_cache", getVCache(), vCache)
       .shape("q_proj", getQProj(),
              {{2 * nq * d, "2*num_heads*head_dim"}, {h, "hidden"}})
       .shape("k_proj", getKProj(),

@@ -316,8 +316,17 @@ def QNext_GatedDeltaNetOp : QNext_Op<"gated_deltanet", [Pure]> {
     6. gated RMSNorm of each head's output with `silu(z)` and the plain weight
        `norm_weight`; `out = y * out_proj^T`.
 
-    Results: the mixer output and the state after the last token. The
-    projection weights are in the un-interleaved layout (Qwen3.5's on-disk
+    Results: the mixer output and the state after the last token.
+
+    With `slots` (`[T]`, the rows form of a batched decode step) the `T`
+    rows are one token each of independent sequences: row `t` continues
+    sequence slot `slots[t]`, whose states are `conv_state[slots[t]]` and
+    `recurrent_state[slots[t]]` (both states have a leading slot
+    dimension), and only the listed slots' states change. The slots of a
+    step must be distinct. `qnext-decompose-layers` runs the rows' steps as
+    one parallel loop.
+
+    The projection weights are in the un-interleaved layout (Qwen3.5's on-disk
     layout; Qwen3-Next's comes from `qnext.split_qkvz` / `qnext.split_ba`).
     `conv_weight` has the checkpoint's `[conv_dim, 1, K]` shape.
 
@@ -339,6 +348,7 @@ def QNext_GatedDeltaNetOp : QNext_Op<"gated_deltanet", [Pure]> {
                    QNext_Weight:$w_a, QNext_Weight:$conv_weight,
                    QNext_Weight:$dt_bias, QNext_Weight:$a_log,
                    QNext_Weight:$norm_weight, QNext_Weight:$out_proj,
+                   Optional<QNext_IndexTensor>:$slots,
                    I64Attr:$num_key_heads, I64Attr:$num_value_heads,
                    I64Attr:$key_head_dim, I64Attr:$value_head_dim,
                    DefaultValuedAttr<F32Attr, "1.0e-6">:$epsilon);
@@ -350,7 +360,8 @@ def QNext_GatedDeltaNetOp : QNext_Op<"gated_deltanet", [Pure]> {
   let hasVerifier = 1;
 }
 
-def QNext_GatedAttentionOp : QNext_Op<"gated_attention", [Pure]> {
+def QNext_GatedAttentionOp : QNext_Op<"gated_attention",
+    [Pure, AttrSizedOperandSegments]> {
   let summary = "gated full-attention mixer (GQA, QK-norm, partial RoPE, sigmoid gate), spec section 5";
   let description = [{
     The whole full-attention mixer of one layer, for `T` tokens at `positions`
@@ -369,10 +380,28 @@ def QNext_GatedAttentionOp : QNext_Op<"gated_attention", [Pure]> {
     Caches are `[Nkv, capacity, D]`; the results are the output and the
     updated caches.
 
+    The rows form, a batched decode step, takes `slots` (`[T]`) instead of
+    `past`: row `t` is one token of sequence slot `slots[t]` at
+    `positions[t]`, which is also the number of tokens that slot holds
+    before it; its k and v go to position `positions[t]` of the caches
+    `k_cache[slots[t]]` and `v_cache[slots[t]]` (the caches have a leading
+    slot dimension) and it attends over `[0, positions[t]]` of them. The
+    slots of a step must be distinct.
+
+    ```mlir
+    %y, %kc, %vc = qnext.gated_attention %x, %pos, %kcache, %vcache slots(%slots), %wq, %wk, %wv, %wo, %qn, %kn
+        {num_heads = 4 : i64, num_kv_heads = 2 : i64, head_dim = 64 : i64, rotary_dim = 16 : i64,
+         rope_theta = 1.0e+07 : f64}
+        : (tensor<?x128xf32>, tensor<?xi32>, tensor<?x2x256x64xf32>, tensor<?x2x256x64xf32>,
+           tensor<?xi32>, tensor<512x128xbf16>, tensor<128x128xbf16>, tensor<128x128xbf16>,
+           tensor<128x256xbf16>, tensor<64xbf16>, tensor<64xbf16>)
+        -> (tensor<?x128xf32>, tensor<?x2x256x64xf32>, tensor<?x2x256x64xf32>)
+    ```
+
     Example:
 
     ```mlir
-    %y, %kc, %vc = qnext.gated_attention %x, %pos, %kcache, %vcache, %past, %wq, %wk, %wv, %wo, %qn, %kn
+    %y, %kc, %vc = qnext.gated_attention %x, %pos, %kcache, %vcache past(%past), %wq, %wk, %wv, %wo, %qn, %kn
         {num_heads = 4 : i64, num_kv_heads = 2 : i64, head_dim = 64 : i64, rotary_dim = 16 : i64,
          rope_theta = 1.0e+07 : f64}
         : (tensor<?x128xf32>, tensor<?xi32>, tensor<2x256x64xf32>, tensor<2x256x64xf32>, index,
@@ -382,7 +411,8 @@ def QNext_GatedAttentionOp : QNext_Op<"gated_attention", [Pure]> {
     ```
   }];
   let arguments = (ins QNext_Tensor:$input, QNext_IndexTensor:$positions,
-                   QNext_Tensor:$k_cache, QNext_Tensor:$v_cache, Index:$past,
+                   QNext_Tensor:$k_cache, QNext_Tensor:$v_cache,
+                   Optional<Index>:$past, Optional<QNext_IndexTensor>:$slots,
                    QNext_Weight:$q_proj, QNext_Weight:$k_proj,
                    QNext_Weight:$v_proj, QNext_Weight:$o_proj,
                    QNext_Weight:$q_norm, QNext_Weight:$k_norm,
@@ -393,7 +423,10 @@ def QNext_GatedAttentionOp : QNext_Op<"gated_attention", [Pure]> {
   let results = (outs QNext_Tensor:$result, QNext_Tensor:$new_k_cache,
                   QNext_Tensor:$new_v_cache);
   let assemblyFormat = [{
-    operands attr-dict `:` functional-type(operands, results)
+    $input `,` $positions `,` $k_cache `,` $v_cache
+    (`past` `(` $past^ `)`)? (`slots` `(` $slots^ `)`)? `,` $q_proj `,`
+    $k_proj `,` $v_proj `,` $o_proj `,` $q_norm `,` $k_norm attr-dict `:`
+    functional-type(operands, results)
   }];
   let hasVerifier = 1;
 }

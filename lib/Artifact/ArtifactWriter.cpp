@@ -138,7 +138,9 @@ std::string buildManifest(const ManifestInputs &in) {
   // Entry points: void qnext_<name>(void **args), args[i] pointing at
   // argument i: weights, ids, positions (memref descriptors), past (int64),
   // [prefill: logits_from (int64)], one descriptor per state, then the
-  // logits descriptor (docs/artifact.md).
+  // logits descriptor (docs/artifact.md). decode_batch takes the rows'
+  // slots (a descriptor) where the others take past, and every slot's
+  // states ([S, ...shape]).
   m["entry_points"] = {
       {"prefill", {{"symbol", "qnext_prefill"}, {"tokens", "any"}}},
       {"decode", {{"symbol", "qnext_decode"}, {"tokens", 1}}}};
@@ -147,6 +149,9 @@ std::string buildManifest(const ManifestInputs &in) {
                                  {"tokens", "any"},
                                  {"rows", 2 * c.numLayers},
                                  {"hidden_size", c.hiddenSize}};
+  if (in.decodeBatch)
+    m["entry_points"]["decode_batch"] = {{"symbol", "qnext_decode_batch"},
+                                         {"tokens", "any"}};
   ordered_json states = ordered_json::array();
   for (const StateInfo &s : in.states)
     states.push_back({{"name", s.name}, {"shape", s.shape}, {"dtype", "f32"}});

@@ -204,7 +204,11 @@ qnext::driver::loadModel(mlir::MLIRContext &context,
         << " weights\n";
   }
 
-  model.module = buildModel(context, model.config, layout, options.taps);
+  ModelEntries entries;
+  entries.taps = options.taps;
+  entries.decodeBatch =
+      options.decodeBatch && options.target == CompileTarget::CPU;
+  model.module = buildModel(context, model.config, layout, entries);
   if (mlir::failed(mlir::verify(*model.module)))
     return fail("internal error: the built IR does not verify (above)");
   model.states = readStates(*model.module);

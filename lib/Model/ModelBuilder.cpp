@@ -54,24 +54,42 @@ std::vector<StateSlot> stateSlots(MLIRContext &ctx, const ModelConfig &c) {
   return slots;
 }
 
-/// Builds one entry point; `tokens` is the static token count or kDynamic.
-/// With `taps`, it also returns the hidden state after each layer's token
-/// mixer and after its MLP/MoE (residual adds included): [2L, T, H].
-void buildEntry(OpBuilder &b, Location loc, StringRef name, int64_t tokens,
-                const ModelConfig &c, const WeightLayout &layout,
-                bool taps = false) {
+/// The entry points buildEntry makes.
+enum class EntryKind {
+  Prefill,     ///< T tokens of one sequence, logits of rows [from, T)
+  Decode,      ///< one token of one sequence
+  Taps,        ///< prefill that also returns every layer's hidden state
+  DecodeBatch, ///< one token each of B sequences, in their slots
+};
+
+/// Builds one entry point. Taps also returns the hidden state after each
+/// layer's token mixer and after its MLP/MoE (residual adds included):
+/// [2L, T, H].
+void buildEntry(OpBuilder &b, Location loc, StringRef name, EntryKind kind,
+                const ModelConfig &c, const WeightLayout &layout) {
   MLIRContext *ctx = b.getContext();
   Type f32 = b.getF32Type();
+  const bool taps = kind == EntryKind::Taps;
+  const bool batch = kind == EntryKind::DecodeBatch;
+  // Prefill takes logits_from: logits are computed for rows [from, T) only
+  // (T - 1 when the caller wants the last one: lm_head is ~1/3 of the work).
+  const bool prefill = kind == EntryKind::Prefill || taps;
+  const int64_t tokens = kind == EntryKind::Decode ? 1 : ShapedType::kDynamic;
   auto ids = RankedTensorType::get({tokens}, b.getI32Type());
   auto hidden = RankedTensorType::get({tokens, c.hiddenSize}, f32);
   auto logits = RankedTensorType::get({tokens, c.vocabSize}, f32);
   std::vector<StateSlot> slots = stateSlots(*ctx, c);
+  // A batch's states are every sequence slot's: [S, ...shape].
+  if (batch)
+    for (StateSlot &s : slots) {
+      SmallVector<int64_t> shape = {ShapedType::kDynamic};
+      llvm::append_range(shape, s.type.getShape());
+      s.type = RankedTensorType::get(shape, f32);
+    }
 
-  // Prefill takes logits_from: logits are computed for rows [from, T) only
-  // (T - 1 when the caller wants the last one: lm_head is ~1/3 of the work).
-  const bool prefill = ShapedType::isDynamic(tokens);
+  // ids, positions, then past (and logits_from) or the batch's slots.
   const unsigned firstState = prefill ? 4 : 3;
-  SmallVector<Type> inputs = {ids, ids, b.getIndexType()};
+  SmallVector<Type> inputs = {ids, ids, batch ? Type(ids) : b.getIndexType()};
   if (prefill)
     inputs.push_back(b.getIndexType());
   SmallVector<Type> results = {logits};
@@ -86,7 +104,8 @@ void buildEntry(OpBuilder &b, Location loc, StringRef name, int64_t tokens,
   auto func = func::FuncOp::create(b, loc, name, b.getFunctionType(inputs, results));
   func.setArgAttr(0, mlir::qnext::kNameAttrName, b.getStringAttr("ids"));
   func.setArgAttr(1, mlir::qnext::kNameAttrName, b.getStringAttr("positions"));
-  func.setArgAttr(2, mlir::qnext::kNameAttrName, b.getStringAttr("past"));
+  func.setArgAttr(2, mlir::qnext::kNameAttrName,
+                  b.getStringAttr(batch ? "slots" : "past"));
   if (prefill)
     func.setArgAttr(3, mlir::qnext::kNameAttrName, b.getStringAttr("logits_from"));
   func.setResultAttr(0, mlir::qnext::kNameAttrName, b.getStringAttr("logits"));
@@ -104,7 +123,10 @@ void buildEntry(OpBuilder &b, Location loc, StringRef name, int64_t tokens,
   Block *body = func.addEntryBlock();
   b.setInsertionPointToStart(body);
   Value tokenIds = body->getArgument(0), positions = body->getArgument(1);
-  Value past = body->getArgument(2);
+  // A sequence's tokens follow `past` cached ones; a batch's rows are in
+  // `rowSlots`, each at its own position.
+  Value past = batch ? Value() : body->getArgument(2);
+  Value rowSlots = batch ? body->getArgument(2) : Value();
   SmallVector<Value> newStates;
   const double eps = c.rmsNormEps;
   FloatAttr epsAttr = b.getF32FloatAttr(static_cast<float>(eps));
@@ -156,10 +178,13 @@ void buildEntry(OpBuilder &b, Location loc, StringRef name, int64_t tokens,
     if (c.isLinearAttention(i)) {
       const DeltaNetGeometry &g = c.deltaNet;
       WeightLayout::DeltaNet w = layout.deltaNet(b, l, i);
+      SmallVector<Value> operands = {x,     state0, state1,   w.qkv,
+                                     w.z,   w.b,    w.a,      w.conv,
+                                     w.dtBias, w.aLog, w.norm, w.outProj};
+      if (batch)
+        operands.push_back(rowSlots);
       auto op = mlir::qnext::GatedDeltaNetOp::create(
-          b, l, TypeRange{hidden, state0.getType(), state1.getType()},
-          ValueRange{x, state0, state1, w.qkv, w.z, w.b, w.a, w.conv, w.dtBias,
-                     w.aLog, w.norm, w.outProj},
+          b, l, TypeRange{hidden, state0.getType(), state1.getType()}, operands,
           {b.getNamedAttr("num_key_heads", b.getI64IntegerAttr(g.numKeyHeads)),
            b.getNamedAttr("num_value_heads",
                           b.getI64IntegerAttr(g.numValueHeads)),
@@ -173,25 +198,19 @@ void buildEntry(OpBuilder &b, Location loc, StringRef name, int64_t tokens,
     } else {
       const AttentionGeometry &g = c.attention;
       WeightLayout::Attention w = layout.attention(b, l, i);
-      SmallVector<NamedAttribute> attrs = {
-          b.getNamedAttr("num_heads", b.getI64IntegerAttr(g.numHeads)),
-          b.getNamedAttr("num_kv_heads", b.getI64IntegerAttr(g.numKVHeads)),
-          b.getNamedAttr("head_dim", b.getI64IntegerAttr(g.headDim)),
-          b.getNamedAttr("rotary_dim", b.getI64IntegerAttr(g.rotaryDim)),
-          b.getNamedAttr("rope_theta", b.getF64FloatAttr(c.ropeTheta)),
-          b.getNamedAttr("epsilon", epsAttr)};
+      mlir::qnext::YarnAttr yarn;
       if (c.yarn)
-        attrs.push_back(b.getNamedAttr(
-            "yarn", mlir::qnext::YarnAttr::get(
-                        ctx, llvm::APFloat(c.yarn->factor),
-                        c.yarn->originalMaxPositionEmbeddings,
-                        llvm::APFloat(c.yarn->betaFast),
-                        llvm::APFloat(c.yarn->betaSlow))));
+        yarn = mlir::qnext::YarnAttr::get(
+            ctx, llvm::APFloat(c.yarn->factor),
+            c.yarn->originalMaxPositionEmbeddings,
+            llvm::APFloat(c.yarn->betaFast), llvm::APFloat(c.yarn->betaSlow));
       auto op = mlir::qnext::GatedAttentionOp::create(
-          b, l, TypeRange{hidden, state0.getType(), state1.getType()},
-          ValueRange{x, positions, state0, state1, past, w.q, w.k, w.v, w.o,
-                     w.qNorm, w.kNorm},
-          attrs);
+          b, l, hidden, state0.getType(), state1.getType(), x, positions,
+          state0, state1, past, rowSlots, w.q, w.k, w.v, w.o, w.qNorm,
+          w.kNorm, b.getI64IntegerAttr(g.numHeads),
+          b.getI64IntegerAttr(g.numKVHeads), b.getI64IntegerAttr(g.headDim),
+          b.getI64IntegerAttr(g.rotaryDim), b.getF64FloatAttr(c.ropeTheta),
+          yarn, epsAttr);
       mixed = op.getResult();
       newStates.push_back(op.getNewKCache());
       newStates.push_back(op.getNewVCache());
@@ -242,7 +261,8 @@ void buildEntry(OpBuilder &b, Location loc, StringRef name, int64_t tokens,
 } // namespace
 
 OwningOpRef<ModuleOp> buildModel(MLIRContext &context, const ModelConfig &c,
-                                 const WeightLayout &layout, bool taps) {
+                                 const WeightLayout &layout,
+                                 ModelEntries entries) {
   context.loadDialect<func::FuncDialect, arith::ArithDialect,
                       bufferization::BufferizationDialect,
                       mlir::qnext::QNextDialect>();
@@ -256,10 +276,12 @@ OwningOpRef<ModuleOp> buildModel(MLIRContext &context, const ModelConfig &c,
   (*module)->setAttr("qnext.tie_word_embeddings",
                      b.getBoolAttr(c.tieWordEmbeddings));
   b.setInsertionPointToEnd(module->getBody());
-  buildEntry(b, loc, "prefill", ShapedType::kDynamic, c, layout);
-  buildEntry(b, loc, "decode", 1, c, layout);
-  if (taps)
-    buildEntry(b, loc, "taps", ShapedType::kDynamic, c, layout, /*taps=*/true);
+  buildEntry(b, loc, "prefill", EntryKind::Prefill, c, layout);
+  buildEntry(b, loc, "decode", EntryKind::Decode, c, layout);
+  if (entries.taps)
+    buildEntry(b, loc, "taps", EntryKind::Taps, c, layout);
+  if (entries.decodeBatch)
+    buildEntry(b, loc, "decode_batch", EntryKind::DecodeBatch, c, layout);
   return module;
 }
 

@@ -8,6 +8,7 @@
 #include "qnext/Passes/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
@@ -74,6 +75,85 @@ Value swiglu(OpBuilder &b, Location loc, Value x, Value gate, Value up,
   return linear(b, loc, h, down);
 }
 
+/// Row `row` of `x` ([T, ...] -> [1, ...]).
+Value rowOf(OpBuilder &b, Location loc, Value x, Value row) {
+  RankedTensorType type = tensorType(x);
+  SmallVector<OpFoldResult> offsets(type.getRank(), b.getIndexAttr(0));
+  SmallVector<OpFoldResult> sizes = tensor::getMixedSizes(b, loc, x);
+  SmallVector<OpFoldResult> strides(type.getRank(), b.getIndexAttr(1));
+  offsets[0] = row;
+  sizes[0] = b.getIndexAttr(1);
+  return tensor::ExtractSliceOp::create(b, loc, x, offsets, sizes, strides);
+}
+
+/// The offsets, sizes and strides of slot `slot`'s part of a `[S, ...]`
+/// state.
+struct SlotPart {
+  SmallVector<OpFoldResult> offsets, sizes, strides;
+  SlotPart(OpBuilder &b, Location loc, Value state, Value slot) {
+    int64_t rank = tensorType(state).getRank();
+    offsets.assign(rank, b.getIndexAttr(0));
+    sizes = tensor::getMixedSizes(b, loc, state);
+    strides.assign(rank, b.getIndexAttr(1));
+    offsets[0] = slot;
+    sizes[0] = b.getIndexAttr(1);
+  }
+};
+
+/// One row's step of a batch: its index, its rows of the inputs ([1, ...]
+/// each) and its slot's part of each state ([...], without the slot
+/// dimension); returns its output row and its new states.
+using RowStep = function_ref<SmallVector<Value>(
+    OpBuilder &b, Location loc, Value row, ValueRange inputs,
+    ValueRange states)>;
+
+/// Runs `step` for every row of a batch as one scf.forall over the rows (the
+/// slots are distinct, so the rows write disjoint parts of the states):
+/// returns the output rows gathered ([T, ...] of `outputType`) and the
+/// updated states.
+SmallVector<Value> forEachRow(OpBuilder &b, Location loc, Value slots,
+                              ValueRange inputs, RankedTensorType outputType,
+                              ValueRange states, RowStep step) {
+  Value rows = tensor::DimOp::create(b, loc, slots, 0);
+  SmallVector<Value> outs = {
+      tensor::EmptyOp::create(b, loc, outputType, ValueRange{rows})};
+  llvm::append_range(outs, states);
+  auto loop = scf::ForallOp::create(b, loc, ArrayRef<OpFoldResult>{rows},
+                                    outs, std::nullopt);
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPoint(loop.getTerminator());
+  Value row = loop.getInductionVar(0);
+  Value slot = arith::IndexCastOp::create(
+      b, loc, b.getIndexType(),
+      tensor::ExtractOp::create(b, loc, slots, ValueRange{row}));
+  SmallVector<Value> rowInputs, slotStates;
+  for (Value input : inputs)
+    rowInputs.push_back(rowOf(b, loc, input, row));
+  SmallVector<SlotPart> parts;
+  for (BlockArgument state : loop.getRegionIterArgs().drop_front()) {
+    parts.emplace_back(b, loc, state, slot);
+    auto type = RankedTensorType::get(tensorType(state).getShape().drop_front(),
+                                      tensorType(state).getElementType());
+    slotStates.push_back(tensor::ExtractSliceOp::create(
+        b, loc, type, state, parts.back().offsets, parts.back().sizes,
+        parts.back().strides));
+  }
+  SmallVector<Value> results = step(b, loc, row, rowInputs, slotStates);
+
+  b.setInsertionPointToStart(loop.getTerminator().getBody());
+  Value output = loop.getRegionIterArgs().front();
+  SlotPart outputRow(b, loc, output, row);
+  tensor::ParallelInsertSliceOp::create(b, loc, results.front(), output,
+                                        outputRow.offsets, outputRow.sizes,
+                                        outputRow.strides);
+  for (auto [part, result, state] :
+       llvm::zip_equal(parts, ArrayRef(results).drop_front(),
+                       loop.getRegionIterArgs().drop_front()))
+    tensor::ParallelInsertSliceOp::create(b, loc, result, state, part.offsets,
+                                          part.sizes, part.strides);
+  return SmallVector<Value>(loop.getResults());
+}
+
 /// Base class: counts decompositions in the pass statistic.
 template <typename OpTy>
 struct DecomposePattern : OpRewritePattern<OpTy> {
@@ -105,8 +185,7 @@ struct DecomposeGatedDeltaNet : DecomposePattern<GatedDeltaNetOp> {
   SmallVector<Value> decompose(GatedDeltaNetOp op,
                                PatternRewriter &b) const override {
     Location loc = op.getLoc();
-    const int64_t nk = op.getNumKeyHeads(), nv = op.getNumValueHeads();
-    const int64_t dk = op.getKeyHeadDim(), dv = op.getValueHeadDim();
+    const int64_t nv = op.getNumValueHeads(), dv = op.getValueHeadDim();
     Value x = op.getInput();
 
     Value qkv = linear(b, loc, x, op.getWQkv());
@@ -114,10 +193,35 @@ struct DecomposeGatedDeltaNet : DecomposePattern<GatedDeltaNetOp> {
     Value beta = linear(b, loc, x, op.getWB());
     Value a = linear(b, loc, x, op.getWA());
 
+    SmallVector<Value> mixed; // y [T, Nv, Dv], then the new states
+    SmallVector<Value, 2> states = {op.getConvState(), op.getRecurrentState()};
+    if (Value slots = op.getSlots()) {
+      auto yType = RankedTensorType::get(
+          {ShapedType::kDynamic, nv, dv}, tensorType(x).getElementType());
+      mixed = forEachRow(
+          b, loc, slots, {qkv, z, beta, a}, yType, states,
+          [&](OpBuilder &rb, Location l, Value, ValueRange in,
+              ValueRange slotStates) {
+            return core(op, rb, l, in[0], in[1], in[2], in[3], slotStates);
+          });
+    } else {
+      mixed = core(op, b, loc, qkv, z, beta, a, states);
+    }
+    Value out = linear(b, loc, mergeHeads(b, loc, mixed[0]), op.getOutProj());
+    return {out, mixed[1], mixed[2]};
+  }
+
+  /// From the projections of T tokens of one sequence to the gated-normed
+  /// heads [T, Nv, Dv], and the new conv and recurrent states.
+  static SmallVector<Value> core(GatedDeltaNetOp op, OpBuilder &b,
+                                 Location loc, Value qkv, Value z, Value beta,
+                                 Value a, ValueRange states) {
+    const int64_t nk = op.getNumKeyHeads(), nv = op.getNumValueHeads();
+    const int64_t dk = op.getKeyHeadDim(), dv = op.getValueHeadDim();
     // [conv_dim, 1, K] -> [conv_dim, K].
     Value taps = tensor::CollapseShapeOp::create(b, loc, op.getConvWeight(),
                                                  {{0}, {1, 2}});
-    auto conv = CausalConv1dOp::create(b, loc, qkv, taps, op.getConvState(),
+    auto conv = CausalConv1dOp::create(b, loc, qkv, taps, states[0],
                                        /*silu=*/true);
 
     Value q = splitHeads(b, loc, sliceLastAxis(b, loc, conv.getResult(), 0,
@@ -136,14 +240,12 @@ struct DecomposeGatedDeltaNet : DecomposePattern<GatedDeltaNetOp> {
     auto gates = GdnGatesOp::create(b, loc, gateType, gateType, a, beta,
                                     op.getALog(), op.getDtBias());
     auto rule = GatedDeltaRuleOp::create(b, loc, q, k, v, gates.getG(),
-                                         gates.getBeta(),
-                                         op.getRecurrentState());
+                                         gates.getBeta(), states[1]);
 
     Value y = GatedRMSNormOp::create(b, loc, rule.getResult(),
                                      splitHeads(b, loc, z, nv, dv),
                                      op.getNormWeight(), op.getEpsilonAttr());
-    Value out = linear(b, loc, mergeHeads(b, loc, y), op.getOutProj());
-    return {out, conv.getNewState(), rule.getNewState()};
+    return {y, conv.getNewState(), rule.getNewState()};
   }
 };
 
@@ -164,23 +266,53 @@ struct DecomposeGatedAttention : DecomposePattern<GatedAttentionOp> {
     Value k = splitHeads(b, loc, linear(b, loc, x, op.getKProj()), nkv, d);
     Value v = splitHeads(b, loc, linear(b, loc, x, op.getVProj()), nkv, d);
 
+    SmallVector<Value> mixed; // o [T, Nq, D], then the new caches
+    SmallVector<Value, 2> caches = {op.getKCache(), op.getVCache()};
+    if (Value slots = op.getSlots()) {
+      // Row r's past is its position: the tokens its slot holds.
+      auto oType = RankedTensorType::get({ShapedType::kDynamic, nq, d},
+                                         tensorType(x).getElementType());
+      mixed = forEachRow(
+          b, loc, slots, {q, gate, k, v, op.getPositions()}, oType, caches,
+          [&](OpBuilder &rb, Location l, Value, ValueRange in,
+              ValueRange slotCaches) {
+            Value past = arith::IndexCastOp::create(
+                rb, l, rb.getIndexType(),
+                tensor::ExtractOp::create(
+                    rb, l, in[4], ValueRange{arith::ConstantIndexOp::create(rb, l, 0)}));
+            return core(op, rb, l, in[0], in[1], in[2], in[3], in[4], past,
+                        slotCaches);
+          });
+    } else {
+      mixed = core(op, b, loc, q, gate, k, v, op.getPositions(), op.getPast(),
+                   caches);
+    }
+    Value out = linear(b, loc, mergeHeads(b, loc, mixed[0]), op.getOProj());
+    return {out, mixed[1], mixed[2]};
+  }
+
+  /// From the projected heads of T tokens of one sequence, after `past`
+  /// cached ones, to the gated attention output [T, Nq, D], and the new
+  /// caches.
+  static SmallVector<Value> core(GatedAttentionOp op, OpBuilder &b,
+                                 Location loc, Value q, Value gate, Value k,
+                                 Value v, Value positions, Value past,
+                                 ValueRange caches) {
     FloatAttr eps = op.getEpsilonAttr();
     FloatAttr offset = b.getF32FloatAttr(1.0f);
     q = RMSNormOp::create(b, loc, q, op.getQNorm(), eps, offset);
     k = RMSNormOp::create(b, loc, k, op.getKNorm(), eps, offset);
-    q = RopeOp::create(b, loc, q, op.getPositions(), op.getRotaryDimAttr(),
+    q = RopeOp::create(b, loc, q, positions, op.getRotaryDimAttr(),
                        op.getRopeThetaAttr(), op.getYarnAttr());
-    k = RopeOp::create(b, loc, k, op.getPositions(), op.getRotaryDimAttr(),
+    k = RopeOp::create(b, loc, k, positions, op.getRotaryDimAttr(),
                        op.getRopeThetaAttr(), op.getYarnAttr());
 
     auto attn = AttentionOp::create(
-        b, loc, TypeRange{tensorType(q), op.getKCache().getType(),
-                          op.getVCache().getType()},
-        q, k, v, op.getKCache(), op.getVCache(), op.getPast(),
-        /*scale=*/FloatAttr());
+        b, loc, TypeRange{tensorType(q), caches[0].getType(),
+                          caches[1].getType()},
+        q, k, v, caches[0], caches[1], past, /*scale=*/FloatAttr());
     Value o = SigmoidGateOp::create(b, loc, attn.getResult(), gate);
-    Value out = linear(b, loc, mergeHeads(b, loc, o), op.getOProj());
-    return {out, attn.getNewKCache(), attn.getNewVCache()};
+    return {o, attn.getNewKCache(), attn.getNewVCache()};
   }
 };
 

@@ -49,10 +49,12 @@ L2NormOp matchNormedHeads(Value v) {
   return norm && v.hasOneUse() ? norm : L2NormOp();
 }
 
-/// True when every user of `v` lies after `point` in its block.
+/// True when every user of `v` lies after `point` in its block, or inside
+/// an op that does (a batch's scf.forall.in_parallel writing a state back).
 bool usedOnlyAfter(Value v, Operation *point) {
   return llvm::all_of(v.getUsers(), [&](Operation *u) {
-    return u->getBlock() == point->getBlock() && point->isBeforeInBlock(u);
+    Operation *ancestor = point->getBlock()->findAncestorOpInBlock(*u);
+    return ancestor && point->isBeforeInBlock(ancestor);
   });
 }
 

@@ -236,6 +236,8 @@ bool ArtifactReader::readManifestFields(std::string &error) {
                  kMost32))
       return false;
   }
+  hasDecodeBatch = m.contains("entry_points") && m["entry_points"].is_object() &&
+                   m["entry_points"].contains("decode_batch");
   int64_t weightsSize = 0;
   if (!m.contains("weights") ||
       !integer(m["weights"], "weights", "size", weightsSize, INT64_MAX))

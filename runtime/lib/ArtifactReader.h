@@ -49,6 +49,7 @@ public:
   int64_t vocab = 0, maxPositions = 0, hiddenSize = 0;
   std::vector<std::vector<int64_t>> stateShapes; ///< -1: the capacity
   bool hasTaps = false;  ///< entry_points.taps: rows x hidden per token
+  bool hasDecodeBatch = false; ///< entry_points.decode_batch
   int64_t tapRows = 0, tapHidden = 0;
   /// What the manifest says the code assumes: compared with the record the
   /// code carries before the code is loaded.

@@ -18,6 +18,7 @@ public:
   bool allocate(const std::vector<std::vector<int64_t>> &shapes, int64_t slots,
                 std::string &) override {
     this->shapes = shapes;
+    this->slots = slots;
     for (const std::vector<int64_t> &shape : shapes) {
       uint64_t n = 1;
       for (int64_t d : shape)
@@ -52,8 +53,17 @@ public:
     d.emplace_back(weights, std::vector<int64_t>{int64_t(weightsSize)});
     d.emplace_back(call.ids, std::vector<int64_t>{call.n});
     d.emplace_back(call.positions, std::vector<int64_t>{call.n});
-    for (size_t i = 0; i < states.size(); ++i)
-      d.emplace_back(of(i, call.slot), shapes[i]);
+    if (call.isBatch)
+      d.emplace_back(call.slots, std::vector<int64_t>{call.n});
+    for (size_t i = 0; i < states.size(); ++i) {
+      if (!call.isBatch) {
+        d.emplace_back(of(i, call.slot), shapes[i]);
+        continue;
+      }
+      std::vector<int64_t> all = {slots};
+      all.insert(all.end(), shapes[i].begin(), shapes[i].end());
+      d.emplace_back(states[i].data(), all);
+    }
     d.emplace_back(logits, std::vector<int64_t>{call.rows, vocab});
     if (call.taps)
       d.emplace_back(call.taps,
@@ -71,6 +81,7 @@ private:
   uint64_t weightsSize;
   int64_t vocab;
   std::vector<std::vector<int64_t>> shapes;
+  int64_t slots = 0;
   /// Elements of one slot's part of each state; the slots' parts follow
   /// one another ([slots, ...shape]).
   std::vector<uint64_t> perSlot;

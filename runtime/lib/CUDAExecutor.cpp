@@ -116,8 +116,9 @@ public:
   }
 
   bool run(const Call &call, std::string &error) override {
-    if (call.taps) {
-      error = "taps are not available on the CUDA target";
+    if (call.taps || call.isBatch) {
+      error = std::string(call.taps ? "taps are" : "batched decode steps are") +
+              " not available on the CUDA target";
       return false;
     }
     if (lost[size_t(call.slot)]) {

@@ -6,7 +6,9 @@
 // executor on device memory (ids up, logits down, the decode step as a CUDA
 // graph). Both take the same entry ABI the compiler's qnext-entry-abi gives
 // the code: weights, ids, positions, past (by value), [prefill: the first
-// row of logits wanted (by value)], the states, the logits[, the taps].
+// row of logits wanted (by value)], the states, the logits[, the taps]. A
+// batched decode step takes the rows' slots where the others take past,
+// and every slot's states.
 //
 //===----------------------------------------------------------------------===//
 
@@ -32,7 +34,10 @@ struct Call {
   int64_t slot = 0;       ///< whose caches and states
   bool isPrefill = false; ///< takes the first logits row as an argument
   bool isDecode = false;  ///< a decode step (the CUDA executor captures it)
-  const int32_t *ids = nullptr, *positions = nullptr;
+  /// A batched decode step: row i is one token of slot slots[i], at
+  /// positions[i]; every slot's states are passed.
+  bool isBatch = false;
+  const int32_t *ids = nullptr, *positions = nullptr, *slots = nullptr;
   int64_t n = 0, rows = 0, past = 0;
   float *logits = nullptr; ///< rows x vocab, host memory
   float *taps = nullptr;   ///< tapRows x n x hidden (CPU only), or null
@@ -40,17 +45,19 @@ struct Call {
 };
 
 /// The entry ABI's arguments for `call` over the descriptors of weights,
-/// ids, positions, the states, the logits[ and the taps], in that order:
-/// past (and for prefill the first logits row wanted) by value after the
-/// first three. The arguments point into `d` and into this object,
-/// which must outlive the call.
+/// ids, positions, [a batch: the slots,] the states, the logits[ and the
+/// taps], in that order: unless a batch, past (and for prefill the first
+/// logits row wanted) by value after the first three. The arguments point
+/// into `d` and into this object, which must outlive the call.
 struct EntryArguments {
   int64_t past = 0, from = 0;
   std::vector<void *> pointers;
 
   EntryArguments(std::vector<MemRefDescriptor> &d, const Call &call)
       : past(call.past), from(call.n - call.rows) {
-    pointers = {d[0].argument(), d[1].argument(), d[2].argument(), &past};
+    pointers = {d[0].argument(), d[1].argument(), d[2].argument()};
+    if (!call.isBatch)
+      pointers.push_back(&past);
     if (call.isPrefill)
       pointers.push_back(&from);
     for (size_t i = 3; i < d.size(); ++i)
@@ -73,8 +80,9 @@ public:
   virtual bool reset(int64_t slot, std::string &error) = 0;
   /// Slot `to`'s caches and states become a copy of slot `from`'s.
   virtual bool copy(int64_t from, int64_t to, std::string &error) = 0;
-  /// Runs one call on its slot's caches and states; false with `error`
-  /// set. The caller moves the slot's position on only on success.
+  /// Runs one call on its slot's caches and states (a batch: on every
+  /// slot's); false with `error` set. The caller moves the positions on
+  /// only on success.
   virtual bool run(const Call &call, std::string &error) = 0;
 };
 

@@ -79,6 +79,9 @@ struct qnext_model {
   /// Built with qnext-compile --taps: prefill that also returns the hidden
   /// state after every layer's mixer and MLP ([tapRows, T, hidden]).
   Entry taps = nullptr;
+  /// One decode step of many sequences, each in its own slot (CPU code
+  /// compiled with decode_batch; absent otherwise).
+  Entry decodeBatch = nullptr;
   int64_t tapRows = 0, hiddenSize = 0;
   void (*setThreads)(int32_t) = nullptr; ///< absent in single-threaded code
   int32_t (*maxThreads)() = nullptr;
@@ -112,6 +115,8 @@ struct qnext_model {
     std::vector<std::string> entries = {"qnext_prefill", "qnext_decode"};
     if (artifact.hasTaps)
       entries.push_back("qnext_taps");
+    if (artifact.hasDecodeBatch)
+      entries.push_back("qnext_decode_batch");
     const qnext::artifact::Section &c = artifact.code();
     if (!checkCode(artifact.bytes(c), c.size, entries, record, why))
       return fail(error, why);
@@ -146,6 +151,11 @@ struct qnext_model {
       tapRows = artifact.tapRows;
       hiddenSize = artifact.tapHidden;
     }
+    if (artifact.hasDecodeBatch) {
+      decodeBatch = reinterpret_cast<Entry>(code.symbol("qnext_decode_batch"));
+      if (!decodeBatch)
+        return fail(error, "the code has no qnext_decode_batch entry");
+    }
     setThreads = reinterpret_cast<void (*)(int32_t)>(code.symbol("qnext_set_num_threads"));
     maxThreads = reinterpret_cast<int32_t (*)()>(code.symbol("qnext_max_threads"));
     profile.attach(code);
@@ -165,19 +175,22 @@ struct qnext_session {
   };
   std::vector<Slot> slots;
 
+  /// Why `slot` does not name a slot in use; empty when it does.
+  std::string problemWith(int64_t slot) const {
+    if (slot < 0 || slot >= int64_t(slots.size()))
+      return "slot " + std::to_string(slot) + " does not exist (the session has " +
+             std::to_string(slots.size()) + ")";
+    if (!slots[size_t(slot)].inUse)
+      return "slot " + std::to_string(slot) + " is not in use (qnext_slot_acquire gives one)";
+    return "";
+  }
+
   /// Whether `slot` names a slot in use; else false with `error` set.
   bool check(int64_t slot, char **error) const {
-    if (slot < 0 || slot >= int64_t(slots.size())) {
-      setError(error, "slot " + std::to_string(slot) + " does not exist (the session has " +
-                          std::to_string(slots.size()) + ")");
-      return false;
-    }
-    if (!slots[size_t(slot)].inUse) {
-      setError(error, "slot " + std::to_string(slot) +
-                          " is not in use (qnext_slot_acquire gives one)");
-      return false;
-    }
-    return true;
+    std::string why = problemWith(slot);
+    if (!why.empty())
+      setError(error, why);
+    return why.empty();
   }
 
   /// Runs prefill, its taps or decode on n tokens of `slot`'s sequence.
@@ -229,6 +242,78 @@ struct qnext_session {
       return 1;
     }
     position += n;
+    return 0;
+  }
+
+  /// One decode step of n sequences: ids[i] continues slot slots[i]. One
+  /// row runs the decode entry on its slot; several, the batched entry on
+  /// every slot's states.
+  int decodeBatch(const int64_t *rowSlots, const int32_t *ids, int64_t n, float *logits,
+                  char **error) {
+    if (n <= 0 || !rowSlots || !ids) {
+      setError(error, "a batched decode step needs at least one row (slot and token)");
+      return 1;
+    }
+    if (n == 1)
+      return run(model->decode, rowSlots[0], ids, 1, 1, logits, error);
+    if (!model->decodeBatch) {
+      setError(error, model->artifact.path() +
+                          ": the artifact has no batched decode entry point (CPU artifacts "
+                          "have one unless compiled with --decode-batch=false; CUDA "
+                          "artifacts do not yet)");
+      return 1;
+    }
+    if (n > int64_t(slots.size())) {
+      setError(error, "a batch of " + std::to_string(n) + " rows, more than the session's " +
+                          std::to_string(slots.size()) + " slots");
+      return 1;
+    }
+    const int64_t vocab = model->artifact.vocab;
+    std::vector<bool> seen(slots.size(), false);
+    std::vector<int32_t> slot32(static_cast<size_t>(n)), positions(static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; ++i) {
+      const std::string row = "row " + std::to_string(i) + ": ";
+      if (std::string why = problemWith(rowSlots[i]); !why.empty()) {
+        setError(error, row + why);
+        return 1;
+      }
+      if (seen[size_t(rowSlots[i])]) {
+        setError(error, row + "slot " + std::to_string(rowSlots[i]) +
+                            " appears twice in the batch (one token per sequence a step)");
+        return 1;
+      }
+      seen[size_t(rowSlots[i])] = true;
+      const int64_t position = slots[size_t(rowSlots[i])].position;
+      if (position >= capacity) {
+        setError(error, row + "context full: slot " + std::to_string(rowSlots[i]) +
+                            " holds " + std::to_string(position) + " tokens, the session's " +
+                            std::to_string(capacity) + " (--max-context)");
+        return 1;
+      }
+      if (ids[i] < 0 || ids[i] >= vocab) {
+        setError(error, row + "token id " + std::to_string(ids[i]) +
+                            " is outside the vocabulary [0, " + std::to_string(vocab) + ")");
+        return 1;
+      }
+      slot32[size_t(i)] = int32_t(rowSlots[i]);
+      positions[size_t(i)] = int32_t(position);
+    }
+    Call call;
+    call.entry = model->decodeBatch;
+    call.isBatch = true;
+    call.ids = ids;
+    call.positions = positions.data();
+    call.slots = slot32.data();
+    call.n = n;
+    call.rows = n;
+    call.logits = logits;
+    std::string why;
+    if (!executor->run(call, why)) {
+      setError(error, why);
+      return 1;
+    }
+    for (int64_t i = 0; i < n; ++i)
+      ++slots[size_t(rowSlots[i])].position;
     return 0;
   }
 };
@@ -482,6 +567,15 @@ int qnext_slot_prefill_last(qnext_session *session, int64_t slot, const int32_t 
 int qnext_slot_decode(qnext_session *session, int64_t slot, int32_t id, float *logits,
                       char **error) {
   return session->run(session->model->decode, slot, &id, 1, 1, logits, error);
+}
+
+int qnext_session_decode_batch(qnext_session *session, const int64_t *slots,
+                               const int32_t *ids, int64_t n, float *logits, char **error) {
+  return session->decodeBatch(slots, ids, n, logits, error);
+}
+
+int qnext_model_has_decode_batch(const qnext_model *model) {
+  return model->decodeBatch != nullptr;
 }
 
 int64_t qnext_session_state_bytes(const qnext_session *session) {

@@ -172,7 +172,7 @@ module {
     %wo3 = qnext.param "model.layers.3.self_attn.o_proj.weight" : tensor<128x256xf32>
     %qn3 = qnext.param "model.layers.3.self_attn.q_norm.weight" : tensor<64xf32>
     %kn3 = qnext.param "model.layers.3.self_attn.k_norm.weight" : tensor<64xf32>
-    %mix3, %k3_out, %v3_out = qnext.gated_attention %x3, %positions, %k3, %v3, %past, %wq3, %wk3, %wv3, %wo3, %qn3, %kn3
+    %mix3, %k3_out, %v3_out = qnext.gated_attention %x3, %positions, %k3, %v3 past(%past), %wq3, %wk3, %wv3, %wo3, %qn3, %kn3
         {num_heads = 4 : i64, num_kv_heads = 2 : i64, head_dim = 64 : i64, rotary_dim = 16 : i64, rope_theta = 1.0e+04 : f64}
         : (tensor<?x128xf32>, tensor<?xi32>, tensor<2x4096x64xf32>, tensor<2x4096x64xf32>, index, tensor<512x128xf32>,
            tensor<128x128xf32>, tensor<128x128xf32>, tensor<128x256xf32>, tensor<64xf32>, tensor<64xf32>)

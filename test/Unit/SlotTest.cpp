@@ -269,4 +269,87 @@ TEST_F(Slots, AcquireReleaseAndMisuse) {
       << message;
 }
 
+// Batched decode steps (qnext_session_decode_batch): four sequences at
+// different positions (their prompts fed to 10, 63, 64 and 100 tokens, so
+// the rows straddle 64), stepped together with the rows in a scrambled slot
+// order; a slot reset mid-way rejoins at position 0; a step of three rows
+// and one of one row in between. Each row is the token of the golden
+// sequence at that slot's position (prompt then generated tokens), so each
+// meets the golden row of that position, as the slot alone would.
+TEST_F(Slots, BatchedDecodeRowsEachMeetTheGoldenContract) {
+  if (!qnext_model_has_decode_batch(model))
+    GTEST_SKIP() << "the artifact has no decode_batch entry";
+  std::vector<int32_t> tokens = prompt;
+  tokens.insert(tokens.end(), generated.begin(), generated.end());
+  const int64_t total = int64_t(tokens.size());
+  create(4);
+  char *error = nullptr;
+  const int64_t fed[4] = {10, 63, 64, 100};
+  for (int64_t i = 0; i < 4; ++i) {
+    ASSERT_EQ(acquire(), i);
+    ASSERT_EQ(qnext_slot_prefill(session, i, tokens.data(), fed[i], nullptr, &error), 0)
+        << take(error);
+  }
+  // One step of `rows`: each slot's next golden token, its row checked.
+  auto stepRows = [&](std::vector<int64_t> rows, const std::string &what) {
+    std::vector<int32_t> ids;
+    std::vector<int64_t> at;
+    for (int64_t slot : rows) {
+      at.push_back(qnext_slot_position(session, slot));
+      ids.push_back(tokens[size_t(at.back())]);
+    }
+    std::vector<float> logits(rows.size() * size_t(vocab));
+    ASSERT_EQ(qnext_session_decode_batch(session, rows.data(), ids.data(), int64_t(rows.size()),
+                                         logits.data(), &error),
+              0)
+        << take(error);
+    for (size_t r = 0; r < rows.size(); ++r) {
+      std::vector<float> row(logits.begin() + long(r) * vocab,
+                             logits.begin() + long(r + 1) * vocab);
+      expectRows(row, at[r], what + ", row " + std::to_string(r) + " (slot " +
+                                 std::to_string(rows[r]) + ")");
+      EXPECT_EQ(qnext_slot_position(session, rows[r]), at[r] + 1);
+    }
+  };
+  for (int i = 0; i < 6; ++i)
+    stepRows({2, 0, 3, 1}, "step " + std::to_string(i));
+  stepRows({1, 3, 0}, "a step of three rows");
+  stepRows({2}, "a step of one row");
+  ASSERT_EQ(qnext_slot_reset(session, 1, &error), 0) << take(error);
+  for (int i = 0; i < 8; ++i)
+    stepRows({1, 2, 0, 3}, "after slot 1's reset, step " + std::to_string(i));
+  // To the end of the golden sequence.
+  while (qnext_slot_position(session, 3) < total)
+    stepRows({3, 0}, "slots 3 and 0 to the end");
+  EXPECT_EQ(qnext_slot_position(session, 1), 8);
+}
+
+// A refused batch names its row, runs nothing and moves no slot.
+TEST_F(Slots, ARefusedBatchNamesItsRowAndMovesNoSlot) {
+  if (!qnext_model_has_decode_batch(model))
+    GTEST_SKIP() << "the artifact has no decode_batch entry";
+  create(3);
+  char *error = nullptr;
+  for (int64_t i = 0; i < 2; ++i)
+    ASSERT_EQ(acquire(), i);
+  std::vector<int32_t> ids = {1, 2, 3, 4};
+  auto refused = [&](std::vector<int64_t> rows, const std::string &message) {
+    EXPECT_EQ(qnext_session_decode_batch(session, rows.data(), ids.data(), int64_t(rows.size()),
+                                         nullptr, &error),
+              1);
+    EXPECT_EQ(take(error), message);
+    error = nullptr;
+    EXPECT_EQ(qnext_slot_position(session, 0), 0);
+    EXPECT_EQ(qnext_slot_position(session, 1), 0);
+  };
+  refused({0, 0}, "row 1: slot 0 appears twice in the batch (one token per sequence a step)");
+  refused({0, 2}, "row 1: slot 2 is not in use (qnext_slot_acquire gives one)");
+  refused({1, 7}, "row 1: slot 7 does not exist (the session has 3)");
+  refused({0, 1, 2, 0}, "a batch of 4 rows, more than the session's 3 slots");
+  refused({}, "a batched decode step needs at least one row (slot and token)");
+  ids[1] = int32_t(vocab);
+  refused({0, 1}, "row 1: token id " + std::to_string(vocab) +
+                      " is outside the vocabulary [0, " + std::to_string(vocab) + ")");
+}
+
 } // namespace

@@ -26,7 +26,9 @@
 #include "qnext/Generate.h"
 #include "qnext/Runtime.h"
 
+#include "Batch.h"
 #include "Profile.h"
+#include "Weights.h"
 #include "RuntimeTool.h"
 
 #include <nlohmann/json.hpp>
@@ -205,43 +207,6 @@ size_t lastLevelCache() {
   return best > 0 ? size_t(best) : size_t(64) << 20;
 }
 
-/// What one token uses of the weights: every tensor, except the
-/// routed-expert stacks (num_experts_per_tok of num_experts) and the
-/// embedding (one row read, nothing multiplied; unless lm_head shares it).
-struct PerToken {
-  double bytes = 0; ///< read
-  double macs = 0;  ///< weights multiplied (attention's and the delta rule's
-                    ///< products with the context are not counted)
-};
-PerToken activePerToken(const json &m) {
-  const json &model = m["model"];
-  double k = model.value("num_experts_per_tok", 0);
-  PerToken total;
-  if (!m["weights"].contains("tensors") || !m["weights"]["tensors"].is_array())
-    throw std::runtime_error("manifest: weights.tensors missing or not a list");
-  for (const json &t : m["weights"]["tensors"]) {
-    if (!t.is_object() || !t.contains("bytes") || !t.contains("shape") ||
-        !t.contains("name") || !t["shape"].is_array() || t["shape"].empty())
-      throw std::runtime_error("manifest: a weights.tensors entry lacks its name, bytes "
-                               "or shape");
-    double bytes = t["bytes"].get<double>(), elements = 1;
-    for (const json &d : t["shape"])
-      elements *= d.get<double>();
-    std::string name = t["name"];
-    if (name.find("{e}") != std::string::npos && !t["shape"].empty()) {
-      bytes *= k / t["shape"][0].get<double>();
-      elements *= k / t["shape"][0].get<double>();
-    } else if (name == "model.embed_tokens.weight" &&
-               !model.value("tie_word_embeddings", false)) {
-      bytes /= t["shape"][0].get<double>();
-      elements = 0;
-    }
-    total.bytes += bytes;
-    total.macs += elements;
-  }
-  return total;
-}
-
 } // namespace
 
 namespace {
@@ -252,6 +217,8 @@ int benchMain(int argc, char **argv) {
   int64_t repeat = 3, decodeTokens = 16;
   double peakTflops = 0, cacheMB = -1;
   bool profile = false;
+  std::vector<int64_t> batchList;
+  int64_t batchPrompt = 128;
   CLI::App app{"qnext-bench: prefill and decode speed of a model artifact, and its "
                "decode roofline",
                "qnext-bench"};
@@ -282,6 +249,14 @@ int benchMain(int argc, char **argv) {
                "layer's serial code in a prefill of the first --prompts length "
                "and in --decode-tokens decode steps after it, on the first "
                "--threads count (an artifact compiled with --profile-kernels)");
+  app.add_option("--batch", batchList,
+                 "Instead of the figures: batched decode (qnext_session_decode_batch) at "
+                 "these batch sizes: B sequences, each prefilled with its own "
+                 "--batch-prompt tokens, then --decode-tokens steps of all B at once; "
+                 "aggregate and per-sequence tokens/s")
+      ->delimiter(',');
+  app.add_option("--batch-prompt", batchPrompt,
+                 "With --batch: each sequence's prompt length (default 128)");
   if (auto rc = qnext::tool::parse(app, argc, argv))
     return *rc;
   const bool defaultPrompts = promptLens.empty(), defaultDepths = depthList.empty();
@@ -304,6 +279,11 @@ int benchMain(int argc, char **argv) {
     return fail("--repeat and --decode-tokens must be at least 1");
   if (!(peakTflops >= 0))
     return fail("--peak-tflops must not be negative");
+  for (int64_t v : batchList)
+    if (v < 1 || v > 4096)
+      return fail("--batch: sizes must be in [1, 4096]");
+  if (batchPrompt < 1)
+    return fail("--batch-prompt must be at least 1");
 
   if (!jsonOut.empty()) {
     std::string why;
@@ -329,6 +309,9 @@ int benchMain(int argc, char **argv) {
   if (gpu)
     threadList = {1};
   const int64_t vocab = qnext_model_vocab_size(model);
+  if (!batchList.empty())
+    return batchMain(model, artifact, manifest, threadList, batchList, batchPrompt, decodeTokens,
+                     repeat, jsonOut);
   // Every run fits the model's positions: the default lengths and depths
   // that do not are left out (with a note), a length or depth given is an
   // error. Each decode run processes the token left by the one before, then
@@ -428,7 +411,7 @@ int benchMain(int argc, char **argv) {
       out["model"][key] = value;
   out["target"] = gpu ? json{{"gpu_arch", manifest["target"]["gpu_arch"]}}
                       : json{{"cpu", manifest["target"]["cpu"]}};
-  const PerToken active = activePerToken(manifest);
+  const ActiveWeights active = activeWeights(manifest, 1);
   const double bytes = active.bytes;
   out["active_weight_bytes_per_token"] = bytes;
   out["active_weight_macs_per_token"] = active.macs;

@@ -125,6 +125,13 @@ cl::opt<bool> taps("taps",
                             "qnext-run --bisect-against"),
                    cl::cat(category));
 
+cl::opt<bool> decodeBatch(
+    "decode-batch",
+    cl::desc("--target=cpu: also export 'decode_batch', one decode step of "
+             "many sequences at once (default on; "
+             "--decode-batch=false leaves it out)"),
+    cl::init(true), cl::cat(category));
+
 cl::opt<CompileTarget> target(
     "target", cl::desc("What to generate code for"),
     cl::values(clEnumValN(CompileTarget::CPU, "cpu", "x86-64 CPU (default)"),
@@ -259,6 +266,7 @@ int main(int argc, char **argv) {
   options.ompSchedule = ompSchedule;
   options.profileKernels = profileKernels;
   options.taps = taps;
+  options.decodeBatch = decodeBatch;
   options.parallel = parallel;
   options.target = target;
   options.gpuArch = gpuArch;

@@ -39,6 +39,7 @@ struct ManifestInputs {
   std::string pipeline;              ///< the pass pipeline that produced it
   std::vector<std::string> fusions;  ///< the fusion passes it ran (Fusions.h)
   bool taps = false;                 ///< it exports the `taps` entry point
+  bool decodeBatch = false;          ///< it exports `decode_batch`
   /// What one token's kernels of int8/int4 weights multiply them by:
   /// "f32", or "int8" (inputs quantized on the fly; --activations).
   std::string activations = "f32";

@@ -103,6 +103,9 @@ struct CompileOptions {
   /// Also export a `taps` entry point (prefill returning every layer's
   /// hidden states, for qnext-run --bisect-against); CPU only.
   bool taps = false;
+  /// Also export `decode_batch`, one decode step of many sequences at once
+  /// (qnext_session_decode_batch); CPU only for now.
+  bool decodeBatch = true;
   /// Run the projection kernels on all cores (OpenMP); false: one thread.
   bool parallel = true;
 

@@ -463,10 +463,65 @@ func.func @f(%x: tensor<?x128xf32>, %conv: tensor<3x256xf32>, %rec: tensor<4x32x
 
 // -----
 
+// gated_deltanet rows form: states without the slot dimension
+func.func @f(%x: tensor<?x128xf32>, %conv: tensor<3x256xf32>, %rec: tensor<4x32x32xf32>, %wqkv: tensor<256x128xbf16>, %wz: tensor<128x128xbf16>, %wb: tensor<4x128xbf16>, %wa: tensor<4x128xbf16>, %cw: tensor<256x1x4xbf16>, %dt: tensor<4xbf16>, %alog: tensor<4xbf16>, %nw: tensor<32xbf16>, %wo: tensor<128x128xbf16>, %slots: tensor<?xi32>) {
+  // expected-error @+1 {{conv_state has shape [3, 256], expected [slots, kernel-1=3, conv_dim=256]}}
+  %y, %cs, %rs = qnext.gated_deltanet %x, %conv, %rec, %wqkv, %wz, %wb, %wa, %cw, %dt, %alog, %nw, %wo, %slots
+      {num_key_heads = 2 : i64, num_value_heads = 4 : i64, key_head_dim = 32 : i64, value_head_dim = 32 : i64}
+      : (tensor<?x128xf32>, tensor<3x256xf32>, tensor<4x32x32xf32>, tensor<256x128xbf16>, tensor<128x128xbf16>, tensor<4x128xbf16>, tensor<4x128xbf16>, tensor<256x1x4xbf16>, tensor<4xbf16>, tensor<4xbf16>, tensor<32xbf16>, tensor<128x128xbf16>, tensor<?xi32>) -> (tensor<?x128xf32>, tensor<3x256xf32>, tensor<4x32x32xf32>)
+  return
+}
+
+// -----
+
+// gated_deltanet rows form: one slot per row
+func.func @f(%x: tensor<4x128xf32>, %conv: tensor<?x3x256xf32>, %rec: tensor<?x4x32x32xf32>, %wqkv: tensor<256x128xbf16>, %wz: tensor<128x128xbf16>, %wb: tensor<4x128xbf16>, %wa: tensor<4x128xbf16>, %cw: tensor<256x1x4xbf16>, %dt: tensor<4xbf16>, %alog: tensor<4xbf16>, %nw: tensor<32xbf16>, %wo: tensor<128x128xbf16>, %slots: tensor<3xi32>) {
+  // expected-error @+1 {{slots has shape [3], expected [tokens=4]}}
+  %y, %cs, %rs = qnext.gated_deltanet %x, %conv, %rec, %wqkv, %wz, %wb, %wa, %cw, %dt, %alog, %nw, %wo, %slots
+      {num_key_heads = 2 : i64, num_value_heads = 4 : i64, key_head_dim = 32 : i64, value_head_dim = 32 : i64}
+      : (tensor<4x128xf32>, tensor<?x3x256xf32>, tensor<?x4x32x32xf32>, tensor<256x128xbf16>, tensor<128x128xbf16>, tensor<4x128xbf16>, tensor<4x128xbf16>, tensor<256x1x4xbf16>, tensor<4xbf16>, tensor<4xbf16>, tensor<32xbf16>, tensor<128x128xbf16>, tensor<3xi32>) -> (tensor<4x128xf32>, tensor<?x3x256xf32>, tensor<?x4x32x32xf32>)
+  return
+}
+
+// -----
+
+// gated_attention: past and slots both
+func.func @f(%x: tensor<?x128xf32>, %pos: tensor<?xi32>, %kc: tensor<?x2x256x64xf32>, %vc: tensor<?x2x256x64xf32>, %past: index, %slots: tensor<?xi32>, %wq: tensor<512x128xbf16>, %wk: tensor<128x128xbf16>, %wv: tensor<128x128xbf16>, %wo: tensor<128x256xbf16>, %qn: tensor<64xbf16>, %kn: tensor<64xbf16>) {
+  // expected-error @+1 {{takes either past (a sequence's tokens) or slots (a batch's rows), not both or neither}}
+  %y, %kc1, %vc1 = qnext.gated_attention %x, %pos, %kc, %vc past(%past) slots(%slots), %wq, %wk, %wv, %wo, %qn, %kn
+      {num_heads = 4 : i64, num_kv_heads = 2 : i64, head_dim = 64 : i64, rotary_dim = 16 : i64, rope_theta = 1.0e+07 : f64}
+      : (tensor<?x128xf32>, tensor<?xi32>, tensor<?x2x256x64xf32>, tensor<?x2x256x64xf32>, index, tensor<?xi32>, tensor<512x128xbf16>, tensor<128x128xbf16>, tensor<128x128xbf16>, tensor<128x256xbf16>, tensor<64xbf16>, tensor<64xbf16>) -> (tensor<?x128xf32>, tensor<?x2x256x64xf32>, tensor<?x2x256x64xf32>)
+  return
+}
+
+// -----
+
+// gated_attention: neither past nor slots
+func.func @f(%x: tensor<?x128xf32>, %pos: tensor<?xi32>, %kc: tensor<2x256x64xf32>, %vc: tensor<2x256x64xf32>, %wq: tensor<512x128xbf16>, %wk: tensor<128x128xbf16>, %wv: tensor<128x128xbf16>, %wo: tensor<128x256xbf16>, %qn: tensor<64xbf16>, %kn: tensor<64xbf16>) {
+  // expected-error @+1 {{takes either past (a sequence's tokens) or slots (a batch's rows), not both or neither}}
+  %y, %kc1, %vc1 = qnext.gated_attention %x, %pos, %kc, %vc, %wq, %wk, %wv, %wo, %qn, %kn
+      {num_heads = 4 : i64, num_kv_heads = 2 : i64, head_dim = 64 : i64, rotary_dim = 16 : i64, rope_theta = 1.0e+07 : f64}
+      : (tensor<?x128xf32>, tensor<?xi32>, tensor<2x256x64xf32>, tensor<2x256x64xf32>, tensor<512x128xbf16>, tensor<128x128xbf16>, tensor<128x128xbf16>, tensor<128x256xbf16>, tensor<64xbf16>, tensor<64xbf16>) -> (tensor<?x128xf32>, tensor<2x256x64xf32>, tensor<2x256x64xf32>)
+  return
+}
+
+// -----
+
+// gated_attention rows form: caches without the slot dimension
+func.func @f(%x: tensor<?x128xf32>, %pos: tensor<?xi32>, %kc: tensor<2x256x64xf32>, %vc: tensor<2x256x64xf32>, %slots: tensor<?xi32>, %wq: tensor<512x128xbf16>, %wk: tensor<128x128xbf16>, %wv: tensor<128x128xbf16>, %wo: tensor<128x256xbf16>, %qn: tensor<64xbf16>, %kn: tensor<64xbf16>) {
+  // expected-error @+1 {{k_cache has shape [2, 256, 64], expected [slots, num_kv_heads=2, capacity, head_dim=64]}}
+  %y, %kc1, %vc1 = qnext.gated_attention %x, %pos, %kc, %vc slots(%slots), %wq, %wk, %wv, %wo, %qn, %kn
+      {num_heads = 4 : i64, num_kv_heads = 2 : i64, head_dim = 64 : i64, rotary_dim = 16 : i64, rope_theta = 1.0e+07 : f64}
+      : (tensor<?x128xf32>, tensor<?xi32>, tensor<2x256x64xf32>, tensor<2x256x64xf32>, tensor<?xi32>, tensor<512x128xbf16>, tensor<128x128xbf16>, tensor<128x128xbf16>, tensor<128x256xbf16>, tensor<64xbf16>, tensor<64xbf16>) -> (tensor<?x128xf32>, tensor<2x256x64xf32>, tensor<2x256x64xf32>)
+  return
+}
+
+// -----
+
 // gated_attention: heads
 func.func @f(%x: tensor<?x128xf32>, %pos: tensor<?xi32>, %kc: tensor<2x256x64xf32>, %vc: tensor<2x256x64xf32>, %past: index, %wq: tensor<512x128xbf16>, %wk: tensor<128x128xbf16>, %wv: tensor<128x128xbf16>, %wo: tensor<128x256xbf16>, %qn: tensor<64xbf16>, %kn: tensor<64xbf16>) {
   // expected-error @+1 {{num_heads (4) must be a multiple of num_kv_heads (3)}}
-  %y, %kc1, %vc1 = qnext.gated_attention %x, %pos, %kc, %vc, %past, %wq, %wk, %wv, %wo, %qn, %kn
+  %y, %kc1, %vc1 = qnext.gated_attention %x, %pos, %kc, %vc past(%past), %wq, %wk, %wv, %wo, %qn, %kn
       {num_heads = 4 : i64, num_kv_heads = 3 : i64, head_dim = 64 : i64, rotary_dim = 16 : i64, rope_theta = 1.0e+07 : f64}
       : (tensor<?x128xf32>, tensor<?xi32>, tensor<2x256x64xf32>, tensor<2x256x64xf32>, index, tensor<512x128xbf16>, tensor<128x128xbf16>, tensor<128x128xbf16>, tensor<128x256xbf16>, tensor<64xbf16>, tensor<64xbf16>) -> (tensor<?x128xf32>, tensor<2x256x64xf32>, tensor<2x256x64xf32>)
   return
@@ -477,7 +532,7 @@ func.func @f(%x: tensor<?x128xf32>, %pos: tensor<?xi32>, %kc: tensor<2x256x64xf3
 // gated_attention: rotary > head_dim
 func.func @f(%x: tensor<?x128xf32>, %pos: tensor<?xi32>, %kc: tensor<2x256x64xf32>, %vc: tensor<2x256x64xf32>, %past: index, %wq: tensor<512x128xbf16>, %wk: tensor<128x128xbf16>, %wv: tensor<128x128xbf16>, %wo: tensor<128x256xbf16>, %qn: tensor<64xbf16>, %kn: tensor<64xbf16>) {
   // expected-error @+1 {{rotary_dim (128) must not exceed head_dim (64)}}
-  %y, %kc1, %vc1 = qnext.gated_attention %x, %pos, %kc, %vc, %past, %wq, %wk, %wv, %wo, %qn, %kn
+  %y, %kc1, %vc1 = qnext.gated_attention %x, %pos, %kc, %vc past(%past), %wq, %wk, %wv, %wo, %qn, %kn
       {num_heads = 4 : i64, num_kv_heads = 2 : i64, head_dim = 64 : i64, rotary_dim = 128 : i64, rope_theta = 1.0e+07 : f64}
       : (tensor<?x128xf32>, tensor<?xi32>, tensor<2x256x64xf32>, tensor<2x256x64xf32>, index, tensor<512x128xbf16>, tensor<128x128xbf16>, tensor<128x128xbf16>, tensor<128x256xbf16>, tensor<64xbf16>, tensor<64xbf16>) -> (tensor<?x128xf32>, tensor<2x256x64xf32>, tensor<2x256x64xf32>)
   return
@@ -488,7 +543,7 @@ func.func @f(%x: tensor<?x128xf32>, %pos: tensor<?xi32>, %kc: tensor<2x256x64xf3
 // gated_attention: rotary odd
 func.func @f(%x: tensor<?x128xf32>, %pos: tensor<?xi32>, %kc: tensor<2x256x64xf32>, %vc: tensor<2x256x64xf32>, %past: index, %wq: tensor<512x128xbf16>, %wk: tensor<128x128xbf16>, %wv: tensor<128x128xbf16>, %wo: tensor<128x256xbf16>, %qn: tensor<64xbf16>, %kn: tensor<64xbf16>) {
   // expected-error @+1 {{rotary_dim (15) must be positive and even}}
-  %y, %kc1, %vc1 = qnext.gated_attention %x, %pos, %kc, %vc, %past, %wq, %wk, %wv, %wo, %qn, %kn
+  %y, %kc1, %vc1 = qnext.gated_attention %x, %pos, %kc, %vc past(%past), %wq, %wk, %wv, %wo, %qn, %kn
       {num_heads = 4 : i64, num_kv_heads = 2 : i64, head_dim = 64 : i64, rotary_dim = 15 : i64, rope_theta = 1.0e+07 : f64}
       : (tensor<?x128xf32>, tensor<?xi32>, tensor<2x256x64xf32>, tensor<2x256x64xf32>, index, tensor<512x128xbf16>, tensor<128x128xbf16>, tensor<128x128xbf16>, tensor<128x256xbf16>, tensor<64xbf16>, tensor<64xbf16>) -> (tensor<?x128xf32>, tensor<2x256x64xf32>, tensor<2x256x64xf32>)
   return
@@ -499,7 +554,7 @@ func.func @f(%x: tensor<?x128xf32>, %pos: tensor<?xi32>, %kc: tensor<2x256x64xf3
 // gated_attention: theta
 func.func @f(%x: tensor<?x128xf32>, %pos: tensor<?xi32>, %kc: tensor<2x256x64xf32>, %vc: tensor<2x256x64xf32>, %past: index, %wq: tensor<512x128xbf16>, %wk: tensor<128x128xbf16>, %wv: tensor<128x128xbf16>, %wo: tensor<128x256xbf16>, %qn: tensor<64xbf16>, %kn: tensor<64xbf16>) {
   // expected-error @+1 {{rope_theta must be positive}}
-  %y, %kc1, %vc1 = qnext.gated_attention %x, %pos, %kc, %vc, %past, %wq, %wk, %wv, %wo, %qn, %kn
+  %y, %kc1, %vc1 = qnext.gated_attention %x, %pos, %kc, %vc past(%past), %wq, %wk, %wv, %wo, %qn, %kn
       {num_heads = 4 : i64, num_kv_heads = 2 : i64, head_dim = 64 : i64, rotary_dim = 16 : i64, rope_theta = 0.0 : f64}
       : (tensor<?x128xf32>, tensor<?xi32>, tensor<2x256x64xf32>, tensor<2x256x64xf32>, index, tensor<512x128xbf16>, tensor<128x128xbf16>, tensor<128x128xbf16>, tensor<128x256xbf16>, tensor<64xbf16>, tensor<64xbf16>) -> (tensor<?x128xf32>, tensor<2x256x64xf32>, tensor<2x256x64xf32>)
   return
@@ -510,7 +565,7 @@ func.func @f(%x: tensor<?x128xf32>, %pos: tensor<?xi32>, %kc: tensor<2x256x64xf3
 // gated_attention: epsilon
 func.func @f(%x: tensor<?x128xf32>, %pos: tensor<?xi32>, %kc: tensor<2x256x64xf32>, %vc: tensor<2x256x64xf32>, %past: index, %wq: tensor<512x128xbf16>, %wk: tensor<128x128xbf16>, %wv: tensor<128x128xbf16>, %wo: tensor<128x256xbf16>, %qn: tensor<64xbf16>, %kn: tensor<64xbf16>) {
   // expected-error @+1 {{epsilon must be positive}}
-  %y, %kc1, %vc1 = qnext.gated_attention %x, %pos, %kc, %vc, %past, %wq, %wk, %wv, %wo, %qn, %kn
+  %y, %kc1, %vc1 = qnext.gated_attention %x, %pos, %kc, %vc past(%past), %wq, %wk, %wv, %wo, %qn, %kn
       {num_heads = 4 : i64, num_kv_heads = 2 : i64, head_dim = 64 : i64, rotary_dim = 16 : i64, rope_theta = 1.0e+07 : f64, epsilon = 0.0 : f32}
       : (tensor<?x128xf32>, tensor<?xi32>, tensor<2x256x64xf32>, tensor<2x256x64xf32>, index, tensor<512x128xbf16>, tensor<128x128xbf16>, tensor<128x128xbf16>, tensor<128x256xbf16>, tensor<64xbf16>, tensor<64xbf16>) -> (tensor<?x128xf32>, tensor<2x256x64xf32>, tensor<2x256x64xf32>)
   return
@@ -521,7 +576,7 @@ func.func @f(%x: tensor<?x128xf32>, %pos: tensor<?xi32>, %kc: tensor<2x256x64xf3
 // gated_attention: input
 func.func @f(%x: tensor<?x64xf32>, %pos: tensor<?xi32>, %kc: tensor<2x256x64xf32>, %vc: tensor<2x256x64xf32>, %past: index, %wq: tensor<512x128xbf16>, %wk: tensor<128x128xbf16>, %wv: tensor<128x128xbf16>, %wo: tensor<128x256xbf16>, %qn: tensor<64xbf16>, %kn: tensor<64xbf16>) {
   // expected-error @+1 {{q_proj has shape [512, 128], expected [2*num_heads*head_dim=512, hidden=64]}}
-  %y, %kc1, %vc1 = qnext.gated_attention %x, %pos, %kc, %vc, %past, %wq, %wk, %wv, %wo, %qn, %kn
+  %y, %kc1, %vc1 = qnext.gated_attention %x, %pos, %kc, %vc past(%past), %wq, %wk, %wv, %wo, %qn, %kn
       {num_heads = 4 : i64, num_kv_heads = 2 : i64, head_dim = 64 : i64, rotary_dim = 16 : i64, rope_theta = 1.0e+07 : f64}
       : (tensor<?x64xf32>, tensor<?xi32>, tensor<2x256x64xf32>, tensor<2x256x64xf32>, index, tensor<512x128xbf16>, tensor<128x128xbf16>, tensor<128x128xbf16>, tensor<128x256xbf16>, tensor<64xbf16>, tensor<64xbf16>) -> (tensor<?x64xf32>, tensor<2x256x64xf32>, tensor<2x256x64xf32>)
   return
@@ -532,7 +587,7 @@ func.func @f(%x: tensor<?x64xf32>, %pos: tensor<?xi32>, %kc: tensor<2x256x64xf32
 // gated_attention: positions
 func.func @f(%x: tensor<?x128xf32>, %pos: tensor<?x1xi32>, %kc: tensor<2x256x64xf32>, %vc: tensor<2x256x64xf32>, %past: index, %wq: tensor<512x128xbf16>, %wk: tensor<128x128xbf16>, %wv: tensor<128x128xbf16>, %wo: tensor<128x256xbf16>, %qn: tensor<64xbf16>, %kn: tensor<64xbf16>) {
   // expected-error @+1 {{positions has shape [?, 1], expected [tokens]}}
-  %y, %kc1, %vc1 = qnext.gated_attention %x, %pos, %kc, %vc, %past, %wq, %wk, %wv, %wo, %qn, %kn
+  %y, %kc1, %vc1 = qnext.gated_attention %x, %pos, %kc, %vc past(%past), %wq, %wk, %wv, %wo, %qn, %kn
       {num_heads = 4 : i64, num_kv_heads = 2 : i64, head_dim = 64 : i64, rotary_dim = 16 : i64, rope_theta = 1.0e+07 : f64}
       : (tensor<?x128xf32>, tensor<?x1xi32>, tensor<2x256x64xf32>, tensor<2x256x64xf32>, index, tensor<512x128xbf16>, tensor<128x128xbf16>, tensor<128x128xbf16>, tensor<128x256xbf16>, tensor<64xbf16>, tensor<64xbf16>) -> (tensor<?x128xf32>, tensor<2x256x64xf32>, tensor<2x256x64xf32>)
   return
@@ -543,7 +598,7 @@ func.func @f(%x: tensor<?x128xf32>, %pos: tensor<?x1xi32>, %kc: tensor<2x256x64x
 // gated_attention: k_cache
 func.func @f(%x: tensor<?x128xf32>, %pos: tensor<?xi32>, %kc: tensor<4x256x64xf32>, %vc: tensor<2x256x64xf32>, %past: index, %wq: tensor<512x128xbf16>, %wk: tensor<128x128xbf16>, %wv: tensor<128x128xbf16>, %wo: tensor<128x256xbf16>, %qn: tensor<64xbf16>, %kn: tensor<64xbf16>) {
   // expected-error @+1 {{k_cache has shape [4, 256, 64], expected [num_kv_heads=2, capacity, head_dim=64]}}
-  %y, %kc1, %vc1 = qnext.gated_attention %x, %pos, %kc, %vc, %past, %wq, %wk, %wv, %wo, %qn, %kn
+  %y, %kc1, %vc1 = qnext.gated_attention %x, %pos, %kc, %vc past(%past), %wq, %wk, %wv, %wo, %qn, %kn
       {num_heads = 4 : i64, num_kv_heads = 2 : i64, head_dim = 64 : i64, rotary_dim = 16 : i64, rope_theta = 1.0e+07 : f64}
       : (tensor<?x128xf32>, tensor<?xi32>, tensor<4x256x64xf32>, tensor<2x256x64xf32>, index, tensor<512x128xbf16>, tensor<128x128xbf16>, tensor<128x128xbf16>, tensor<128x256xbf16>, tensor<64xbf16>, tensor<64xbf16>) -> (tensor<?x128xf32>, tensor<4x256x64xf32>, tensor<2x256x64xf32>)
   return
@@ -554,7 +609,7 @@ func.func @f(%x: tensor<?x128xf32>, %pos: tensor<?xi32>, %kc: tensor<4x256x64xf3
 // gated_attention: v_cache capacity
 func.func @f(%x: tensor<?x128xf32>, %pos: tensor<?xi32>, %kc: tensor<2x256x64xf32>, %vc: tensor<2x128x64xf32>, %past: index, %wq: tensor<512x128xbf16>, %wk: tensor<128x128xbf16>, %wv: tensor<128x128xbf16>, %wo: tensor<128x256xbf16>, %qn: tensor<64xbf16>, %kn: tensor<64xbf16>) {
   // expected-error @+1 {{v_cache has shape [2, 128, 64], expected [num_kv_heads=2, capacity=256, head_dim=64]}}
-  %y, %kc1, %vc1 = qnext.gated_attention %x, %pos, %kc, %vc, %past, %wq, %wk, %wv, %wo, %qn, %kn
+  %y, %kc1, %vc1 = qnext.gated_attention %x, %pos, %kc, %vc past(%past), %wq, %wk, %wv, %wo, %qn, %kn
       {num_heads = 4 : i64, num_kv_heads = 2 : i64, head_dim = 64 : i64, rotary_dim = 16 : i64, rope_theta = 1.0e+07 : f64}
       : (tensor<?x128xf32>, tensor<?xi32>, tensor<2x256x64xf32>, tensor<2x128x64xf32>, index, tensor<512x128xbf16>, tensor<128x128xbf16>, tensor<128x128xbf16>, tensor<128x256xbf16>, tensor<64xbf16>, tensor<64xbf16>) -> (tensor<?x128xf32>, tensor<2x256x64xf32>, tensor<2x128x64xf32>)
   return
@@ -565,7 +620,7 @@ func.func @f(%x: tensor<?x128xf32>, %pos: tensor<?xi32>, %kc: tensor<2x256x64xf3
 // gated_attention: q_proj
 func.func @f(%x: tensor<?x128xf32>, %pos: tensor<?xi32>, %kc: tensor<2x256x64xf32>, %vc: tensor<2x256x64xf32>, %past: index, %wq: tensor<256x128xbf16>, %wk: tensor<128x128xbf16>, %wv: tensor<128x128xbf16>, %wo: tensor<128x256xbf16>, %qn: tensor<64xbf16>, %kn: tensor<64xbf16>) {
   // expected-error @+1 {{q_proj has shape [256, 128], expected [2*num_heads*head_dim=512, hidden=128]}}
-  %y, %kc1, %vc1 = qnext.gated_attention %x, %pos, %kc, %vc, %past, %wq, %wk, %wv, %wo, %qn, %kn
+  %y, %kc1, %vc1 = qnext.gated_attention %x, %pos, %kc, %vc past(%past), %wq, %wk, %wv, %wo, %qn, %kn
       {num_heads = 4 : i64, num_kv_heads = 2 : i64, head_dim = 64 : i64, rotary_dim = 16 : i64, rope_theta = 1.0e+07 : f64}
       : (tensor<?x128xf32>, tensor<?xi32>, tensor<2x256x64xf32>, tensor<2x256x64xf32>, index, tensor<256x128xbf16>, tensor<128x128xbf16>, tensor<128x128xbf16>, tensor<128x256xbf16>, tensor<64xbf16>, tensor<64xbf16>) -> (tensor<?x128xf32>, tensor<2x256x64xf32>, tensor<2x256x64xf32>)
   return
@@ -576,7 +631,7 @@ func.func @f(%x: tensor<?x128xf32>, %pos: tensor<?xi32>, %kc: tensor<2x256x64xf3
 // gated_attention: k_proj
 func.func @f(%x: tensor<?x128xf32>, %pos: tensor<?xi32>, %kc: tensor<2x256x64xf32>, %vc: tensor<2x256x64xf32>, %past: index, %wq: tensor<512x128xbf16>, %wk: tensor<64x128xbf16>, %wv: tensor<128x128xbf16>, %wo: tensor<128x256xbf16>, %qn: tensor<64xbf16>, %kn: tensor<64xbf16>) {
   // expected-error @+1 {{k_proj has shape [64, 128], expected [num_kv_heads*head_dim=128, hidden=128]}}
-  %y, %kc1, %vc1 = qnext.gated_attention %x, %pos, %kc, %vc, %past, %wq, %wk, %wv, %wo, %qn, %kn
+  %y, %kc1, %vc1 = qnext.gated_attention %x, %pos, %kc, %vc past(%past), %wq, %wk, %wv, %wo, %qn, %kn
       {num_heads = 4 : i64, num_kv_heads = 2 : i64, head_dim = 64 : i64, rotary_dim = 16 : i64, rope_theta = 1.0e+07 : f64}
       : (tensor<?x128xf32>, tensor<?xi32>, tensor<2x256x64xf32>, tensor<2x256x64xf32>, index, tensor<512x128xbf16>, tensor<64x128xbf16>, tensor<128x128xbf16>, tensor<128x256xbf16>, tensor<64xbf16>, tensor<64xbf16>) -> (tensor<?x128xf32>, tensor<2x256x64xf32>, tensor<2x256x64xf32>)
   return
@@ -587,7 +642,7 @@ func.func @f(%x: tensor<?x128xf32>, %pos: tensor<?xi32>, %kc: tensor<2x256x64xf3
 // gated_attention: v_proj
 func.func @f(%x: tensor<?x128xf32>, %pos: tensor<?xi32>, %kc: tensor<2x256x64xf32>, %vc: tensor<2x256x64xf32>, %past: index, %wq: tensor<512x128xbf16>, %wk: tensor<128x128xbf16>, %wv: tensor<128x64xbf16>, %wo: tensor<128x256xbf16>, %qn: tensor<64xbf16>, %kn: tensor<64xbf16>) {
   // expected-error @+1 {{v_proj has shape [128, 64], expected [num_kv_heads*head_dim=128, hidden=128]}}
-  %y, %kc1, %vc1 = qnext.gated_attention %x, %pos, %kc, %vc, %past, %wq, %wk, %wv, %wo, %qn, %kn
+  %y, %kc1, %vc1 = qnext.gated_attention %x, %pos, %kc, %vc past(%past), %wq, %wk, %wv, %wo, %qn, %kn
       {num_heads = 4 : i64, num_kv_heads = 2 : i64, head_dim = 64 : i64, rotary_dim = 16 : i64, rope_theta = 1.0e+07 : f64}
       : (tensor<?x128xf32>, tensor<?xi32>, tensor<2x256x64xf32>, tensor<2x256x64xf32>, index, tensor<512x128xbf16>, tensor<128x128xbf16>, tensor<128x64xbf16>, tensor<128x256xbf16>, tensor<64xbf16>, tensor<64xbf16>) -> (tensor<?x128xf32>, tensor<2x256x64xf32>, tensor<2x256x64xf32>)
   return
@@ -598,7 +653,7 @@ func.func @f(%x: tensor<?x128xf32>, %pos: tensor<?xi32>, %kc: tensor<2x256x64xf3
 // gated_attention: o_proj
 func.func @f(%x: tensor<?x128xf32>, %pos: tensor<?xi32>, %kc: tensor<2x256x64xf32>, %vc: tensor<2x256x64xf32>, %past: index, %wq: tensor<512x128xbf16>, %wk: tensor<128x128xbf16>, %wv: tensor<128x128xbf16>, %wo: tensor<256x128xbf16>, %qn: tensor<64xbf16>, %kn: tensor<64xbf16>) {
   // expected-error @+1 {{o_proj has shape [256, 128], expected [hidden=128, num_heads*head_dim=256]}}
-  %y, %kc1, %vc1 = qnext.gated_attention %x, %pos, %kc, %vc, %past, %wq, %wk, %wv, %wo, %qn, %kn
+  %y, %kc1, %vc1 = qnext.gated_attention %x, %pos, %kc, %vc past(%past), %wq, %wk, %wv, %wo, %qn, %kn
       {num_heads = 4 : i64, num_kv_heads = 2 : i64, head_dim = 64 : i64, rotary_dim = 16 : i64, rope_theta = 1.0e+07 : f64}
       : (tensor<?x128xf32>, tensor<?xi32>, tensor<2x256x64xf32>, tensor<2x256x64xf32>, index, tensor<512x128xbf16>, tensor<128x128xbf16>, tensor<128x128xbf16>, tensor<256x128xbf16>, tensor<64xbf16>, tensor<64xbf16>) -> (tensor<?x128xf32>, tensor<2x256x64xf32>, tensor<2x256x64xf32>)
   return
@@ -609,7 +664,7 @@ func.func @f(%x: tensor<?x128xf32>, %pos: tensor<?xi32>, %kc: tensor<2x256x64xf3
 // gated_attention: q_norm
 func.func @f(%x: tensor<?x128xf32>, %pos: tensor<?xi32>, %kc: tensor<2x256x64xf32>, %vc: tensor<2x256x64xf32>, %past: index, %wq: tensor<512x128xbf16>, %wk: tensor<128x128xbf16>, %wv: tensor<128x128xbf16>, %wo: tensor<128x256xbf16>, %qn: tensor<128xbf16>, %kn: tensor<64xbf16>) {
   // expected-error @+1 {{q_norm has shape [128], expected [head_dim=64]}}
-  %y, %kc1, %vc1 = qnext.gated_attention %x, %pos, %kc, %vc, %past, %wq, %wk, %wv, %wo, %qn, %kn
+  %y, %kc1, %vc1 = qnext.gated_attention %x, %pos, %kc, %vc past(%past), %wq, %wk, %wv, %wo, %qn, %kn
       {num_heads = 4 : i64, num_kv_heads = 2 : i64, head_dim = 64 : i64, rotary_dim = 16 : i64, rope_theta = 1.0e+07 : f64}
       : (tensor<?x128xf32>, tensor<?xi32>, tensor<2x256x64xf32>, tensor<2x256x64xf32>, index, tensor<512x128xbf16>, tensor<128x128xbf16>, tensor<128x128xbf16>, tensor<128x256xbf16>, tensor<128xbf16>, tensor<64xbf16>) -> (tensor<?x128xf32>, tensor<2x256x64xf32>, tensor<2x256x64xf32>)
   return
@@ -620,7 +675,7 @@ func.func @f(%x: tensor<?x128xf32>, %pos: tensor<?xi32>, %kc: tensor<2x256x64xf3
 // gated_attention: k_norm
 func.func @f(%x: tensor<?x128xf32>, %pos: tensor<?xi32>, %kc: tensor<2x256x64xf32>, %vc: tensor<2x256x64xf32>, %past: index, %wq: tensor<512x128xbf16>, %wk: tensor<128x128xbf16>, %wv: tensor<128x128xbf16>, %wo: tensor<128x256xbf16>, %qn: tensor<64xbf16>, %kn: tensor<32xbf16>) {
   // expected-error @+1 {{k_norm has shape [32], expected [head_dim=64]}}
-  %y, %kc1, %vc1 = qnext.gated_attention %x, %pos, %kc, %vc, %past, %wq, %wk, %wv, %wo, %qn, %kn
+  %y, %kc1, %vc1 = qnext.gated_attention %x, %pos, %kc, %vc past(%past), %wq, %wk, %wv, %wo, %qn, %kn
       {num_heads = 4 : i64, num_kv_heads = 2 : i64, head_dim = 64 : i64, rotary_dim = 16 : i64, rope_theta = 1.0e+07 : f64}
       : (tensor<?x128xf32>, tensor<?xi32>, tensor<2x256x64xf32>, tensor<2x256x64xf32>, index, tensor<512x128xbf16>, tensor<128x128xbf16>, tensor<128x128xbf16>, tensor<128x256xbf16>, tensor<64xbf16>, tensor<32xbf16>) -> (tensor<?x128xf32>, tensor<2x256x64xf32>, tensor<2x256x64xf32>)
   return
@@ -631,7 +686,7 @@ func.func @f(%x: tensor<?x128xf32>, %pos: tensor<?xi32>, %kc: tensor<2x256x64xf3
 // gated_attention: result
 func.func @f(%x: tensor<?x128xf32>, %pos: tensor<?xi32>, %kc: tensor<2x256x64xf32>, %vc: tensor<2x256x64xf32>, %past: index, %wq: tensor<512x128xbf16>, %wk: tensor<128x128xbf16>, %wv: tensor<128x128xbf16>, %wo: tensor<128x256xbf16>, %qn: tensor<64xbf16>, %kn: tensor<64xbf16>) {
   // expected-error @+1 {{result has type 'tensor<5x128xf32>', expected 'tensor<?x128xf32>' (the input's)}}
-  %y, %kc1, %vc1 = qnext.gated_attention %x, %pos, %kc, %vc, %past, %wq, %wk, %wv, %wo, %qn, %kn
+  %y, %kc1, %vc1 = qnext.gated_attention %x, %pos, %kc, %vc past(%past), %wq, %wk, %wv, %wo, %qn, %kn
       {num_heads = 4 : i64, num_kv_heads = 2 : i64, head_dim = 64 : i64, rotary_dim = 16 : i64, rope_theta = 1.0e+07 : f64}
       : (tensor<?x128xf32>, tensor<?xi32>, tensor<2x256x64xf32>, tensor<2x256x64xf32>, index, tensor<512x128xbf16>, tensor<128x128xbf16>, tensor<128x128xbf16>, tensor<128x256xbf16>, tensor<64xbf16>, tensor<64xbf16>) -> (tensor<5x128xf32>, tensor<2x256x64xf32>, tensor<2x256x64xf32>)
   return
@@ -642,7 +697,7 @@ func.func @f(%x: tensor<?x128xf32>, %pos: tensor<?xi32>, %kc: tensor<2x256x64xf3
 // gated_attention: new_k_cache
 func.func @f(%x: tensor<?x128xf32>, %pos: tensor<?xi32>, %kc: tensor<2x256x64xf32>, %vc: tensor<2x256x64xf32>, %past: index, %wq: tensor<512x128xbf16>, %wk: tensor<128x128xbf16>, %wv: tensor<128x128xbf16>, %wo: tensor<128x256xbf16>, %qn: tensor<64xbf16>, %kn: tensor<64xbf16>) {
   // expected-error @+1 {{new_k_cache has type 'tensor<2x256x64xbf16>', expected 'tensor<2x256x64xf32>' (k_cache's)}}
-  %y, %kc1, %vc1 = qnext.gated_attention %x, %pos, %kc, %vc, %past, %wq, %wk, %wv, %wo, %qn, %kn
+  %y, %kc1, %vc1 = qnext.gated_attention %x, %pos, %kc, %vc past(%past), %wq, %wk, %wv, %wo, %qn, %kn
       {num_heads = 4 : i64, num_kv_heads = 2 : i64, head_dim = 64 : i64, rotary_dim = 16 : i64, rope_theta = 1.0e+07 : f64}
       : (tensor<?x128xf32>, tensor<?xi32>, tensor<2x256x64xf32>, tensor<2x256x64xf32>, index, tensor<512x128xbf16>, tensor<128x128xbf16>, tensor<128x128xbf16>, tensor<128x256xbf16>, tensor<64xbf16>, tensor<64xbf16>) -> (tensor<?x128xf32>, tensor<2x256x64xbf16>, tensor<2x256x64xf32>)
   return
@@ -653,7 +708,7 @@ func.func @f(%x: tensor<?x128xf32>, %pos: tensor<?xi32>, %kc: tensor<2x256x64xf3
 // gated_attention: new_v_cache
 func.func @f(%x: tensor<?x128xf32>, %pos: tensor<?xi32>, %kc: tensor<2x256x64xf32>, %vc: tensor<2x256x64xf32>, %past: index, %wq: tensor<512x128xbf16>, %wk: tensor<128x128xbf16>, %wv: tensor<128x128xbf16>, %wo: tensor<128x256xbf16>, %qn: tensor<64xbf16>, %kn: tensor<64xbf16>) {
   // expected-error @+1 {{new_v_cache has type 'tensor<2x512x64xf32>', expected 'tensor<2x256x64xf32>' (v_cache's)}}
-  %y, %kc1, %vc1 = qnext.gated_attention %x, %pos, %kc, %vc, %past, %wq, %wk, %wv, %wo, %qn, %kn
+  %y, %kc1, %vc1 = qnext.gated_attention %x, %pos, %kc, %vc past(%past), %wq, %wk, %wv, %wo, %qn, %kn
       {num_heads = 4 : i64, num_kv_heads = 2 : i64, head_dim = 64 : i64, rotary_dim = 16 : i64, rope_theta = 1.0e+07 : f64}
       : (tensor<?x128xf32>, tensor<?xi32>, tensor<2x256x64xf32>, tensor<2x256x64xf32>, index, tensor<512x128xbf16>, tensor<128x128xbf16>, tensor<128x128xbf16>, tensor<128x256xbf16>, tensor<64xbf16>, tensor<64xbf16>) -> (tensor<?x128xf32>, tensor<2x256x64xf32>, tensor<2x512x64xf32>)
   return
@@ -664,7 +719,7 @@ func.func @f(%x: tensor<?x128xf32>, %pos: tensor<?xi32>, %kc: tensor<2x256x64xf3
 // gated_attention: past
 func.func @f(%x: tensor<?x128xf32>, %pos: tensor<?xi32>, %kc: tensor<2x256x64xf32>, %vc: tensor<2x256x64xf32>, %past: i64, %wq: tensor<512x128xbf16>, %wk: tensor<128x128xbf16>, %wv: tensor<128x128xbf16>, %wo: tensor<128x256xbf16>, %qn: tensor<64xbf16>, %kn: tensor<64xbf16>) {
   // expected-error @+1 {{operand #4 must be index}}
-  %y, %kc1, %vc1 = qnext.gated_attention %x, %pos, %kc, %vc, %past, %wq, %wk, %wv, %wo, %qn, %kn
+  %y, %kc1, %vc1 = qnext.gated_attention %x, %pos, %kc, %vc past(%past), %wq, %wk, %wv, %wo, %qn, %kn
       {num_heads = 4 : i64, num_kv_heads = 2 : i64, head_dim = 64 : i64, rotary_dim = 16 : i64, rope_theta = 1.0e+07 : f64}
       : (tensor<?x128xf32>, tensor<?xi32>, tensor<2x256x64xf32>, tensor<2x256x64xf32>, i64, tensor<512x128xbf16>, tensor<128x128xbf16>, tensor<128x128xbf16>, tensor<128x256xbf16>, tensor<64xbf16>, tensor<64xbf16>) -> (tensor<?x128xf32>, tensor<2x256x64xf32>, tensor<2x256x64xf32>)
   return

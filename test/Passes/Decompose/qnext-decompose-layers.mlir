@@ -70,7 +70,7 @@ func.func @attention(%x: tensor<?x128xf32>, %pos: tensor<?xi32>, %kc: tensor<2x2
                      %wk: tensor<128x128xbf16>, %wv: tensor<128x128xbf16>, %wo: tensor<128x256xbf16>,
                      %qn: tensor<64xbf16>, %kn: tensor<64xbf16>)
     -> (tensor<?x128xf32>, tensor<2x256x64xf32>, tensor<2x256x64xf32>) {
-  %y, %kc1, %vc1 = qnext.gated_attention %x, %pos, %kc, %vc, %past, %wq, %wk, %wv, %wo, %qn, %kn
+  %y, %kc1, %vc1 = qnext.gated_attention %x, %pos, %kc, %vc past(%past), %wq, %wk, %wv, %wo, %qn, %kn
       {num_heads = 4 : i64, num_kv_heads = 2 : i64, head_dim = 64 : i64, rotary_dim = 16 : i64,
        rope_theta = 1.0e+07 : f64,
        yarn = #qnext.yarn<factor = 4.0, original_max_position_embeddings = 262144,
@@ -150,4 +150,73 @@ func.func @primitives(%ids: tensor<?xi32>, %t: tensor<512x128xbf16>, %w: tensor<
   %h = qnext.embedding %ids, %t : tensor<?xi32>, tensor<512x128xbf16> -> tensor<?x128xf32>
   %n = qnext.rms_norm %h, %w : tensor<?x128xf32>, tensor<128xbf16>
   return %n : tensor<?x128xf32>
+}
+
+// -----
+
+// The rows form (a batched decode step): the projections over all rows, the
+// conv .. gated norm of each row in one scf.forall over the rows, on its
+// slot's part of each state, written back in place; out_proj over all rows.
+// CHECK-LABEL: func.func @deltanet_rows
+// CHECK-SAME: %[[CONV:[^:]+]]: tensor<?x3x256xf32>, %[[REC:[^:]+]]: tensor<?x4x32x32xf32>
+// CHECK-SAME: %[[SLOTS:[^:]+]]: tensor<?xi32>)
+// CHECK: %[[QKV:.+]] = qnext.linear %{{.+}} -> tensor<?x256xf32>
+// CHECK: %[[ROWS:.+]] = tensor.dim %[[SLOTS]]
+// CHECK: %[[Y0:.+]] = tensor.empty(%[[ROWS]]) : tensor<?x4x32xf32>
+// CHECK: %[[LOOP:.+]]:3 = scf.forall (%[[R:.+]]) in (%[[ROWS]]) shared_outs(%[[Y:.+]] = %[[Y0]], %[[CS:.+]] = %[[CONV]], %[[RS:.+]] = %[[REC]])
+// CHECK: %[[S32:.+]] = tensor.extract %[[SLOTS]][%[[R]]]
+// CHECK: %[[S:.+]] = arith.index_cast %[[S32]] : i32 to index
+// CHECK: %[[ROW:.+]] = tensor.extract_slice %[[QKV]][%[[R]], 0] [1, 256] [1, 1] : tensor<?x256xf32> to tensor<1x256xf32>
+// CHECK: %[[MYCS:.+]] = tensor.extract_slice %[[CS]][%[[S]], 0, 0] [1, 3, 256] [1, 1, 1] : tensor<?x3x256xf32> to tensor<3x256xf32>
+// CHECK: %[[MYRS:.+]] = tensor.extract_slice %[[RS]][%[[S]], 0, 0, 0] [1, 4, 32, 32] [1, 1, 1, 1] : tensor<?x4x32x32xf32> to tensor<4x32x32xf32>
+// CHECK: %[[C:.+]], %[[NEWCS:.+]] = qnext.causal_conv1d %[[ROW]], %{{.+}}, %[[MYCS]] {silu} : tensor<1x256xf32>
+// CHECK: %[[O:.+]], %[[NEWRS:.+]] = qnext.gated_delta_rule {{.+}}, %[[MYRS]] :
+// CHECK: %[[N:.+]] = qnext.gated_rms_norm %[[O]]
+// CHECK: scf.forall.in_parallel
+// CHECK-NEXT: tensor.parallel_insert_slice %[[N]] into %[[Y]][%[[R]], 0, 0] [1, 4, 32]
+// CHECK-NEXT: tensor.parallel_insert_slice %[[NEWCS]] into %[[CS]][%[[S]], 0, 0] [1, 3, 256]
+// CHECK-NEXT: tensor.parallel_insert_slice %[[NEWRS]] into %[[RS]][%[[S]], 0, 0, 0] [1, 4, 32, 32]
+// CHECK: %[[FLAT:.+]] = tensor.collapse_shape %[[LOOP]]#0
+// CHECK: %[[OUT:.+]] = qnext.linear %[[FLAT]]
+// CHECK: return %[[OUT]], %[[LOOP]]#1, %[[LOOP]]#2
+func.func @deltanet_rows(%x: tensor<?x128xf32>, %conv: tensor<?x3x256xf32>, %rec: tensor<?x4x32x32xf32>,
+                         %wqkv: tensor<256x128xbf16>, %wz: tensor<128x128xbf16>, %wb: tensor<4x128xbf16>,
+                         %wa: tensor<4x128xbf16>, %cw: tensor<256x1x4xbf16>, %dt: tensor<4xbf16>,
+                         %alog: tensor<4xbf16>, %nw: tensor<32xbf16>, %wo: tensor<128x128xbf16>,
+                         %slots: tensor<?xi32>)
+    -> (tensor<?x128xf32>, tensor<?x3x256xf32>, tensor<?x4x32x32xf32>) {
+  %y, %cs, %rs = qnext.gated_deltanet %x, %conv, %rec, %wqkv, %wz, %wb, %wa, %cw, %dt, %alog, %nw, %wo, %slots
+      {num_key_heads = 2 : i64, num_value_heads = 4 : i64, key_head_dim = 32 : i64, value_head_dim = 32 : i64}
+      : (tensor<?x128xf32>, tensor<?x3x256xf32>, tensor<?x4x32x32xf32>, tensor<256x128xbf16>, tensor<128x128xbf16>, tensor<4x128xbf16>, tensor<4x128xbf16>, tensor<256x1x4xbf16>, tensor<4xbf16>, tensor<4xbf16>, tensor<32xbf16>, tensor<128x128xbf16>, tensor<?xi32>) -> (tensor<?x128xf32>, tensor<?x3x256xf32>, tensor<?x4x32x32xf32>)
+  return %y, %cs, %rs : tensor<?x128xf32>, tensor<?x3x256xf32>, tensor<?x4x32x32xf32>
+}
+
+// -----
+
+// Attention's rows form: row r at its position, which is also its past.
+// CHECK-LABEL: func.func @attention_rows
+// CHECK-SAME: %[[POS:[^:]+]]: tensor<?xi32>, %[[KC:[^:]+]]: tensor<?x2x256x64xf32>, %[[VC:[^:]+]]: tensor<?x2x256x64xf32>, %[[SLOTS:[^:]+]]: tensor<?xi32>
+// CHECK: scf.forall (%[[R:.+]]) in (%{{.+}}) shared_outs(%[[O:.+]] = %{{.+}}, %[[K:.+]] = %[[KC]], %[[V:.+]] = %[[VC]])
+// CHECK: %[[S:.+]] = arith.index_cast
+// CHECK: %[[MYPOS:.+]] = tensor.extract_slice %[[POS]][%[[R]]] [1] [1] : tensor<?xi32> to tensor<1xi32>
+// CHECK: %[[MYK:.+]] = tensor.extract_slice %[[K]][%[[S]], 0, 0, 0] [1, 2, 256, 64]
+// CHECK: %[[MYV:.+]] = tensor.extract_slice %[[V]][%[[S]], 0, 0, 0] [1, 2, 256, 64]
+// CHECK: %[[P32:.+]] = tensor.extract %[[MYPOS]]
+// CHECK: %[[PAST:.+]] = arith.index_cast %[[P32]] : i32 to index
+// CHECK: qnext.rope %{{.+}}, %[[MYPOS]]
+// CHECK: %[[A:.+]], %[[NK:.+]], %[[NV:.+]] = qnext.attention %{{.+}}, %{{.+}}, %{{.+}}, %[[MYK]], %[[MYV]], %[[PAST]] : (tensor<1x4x64xf32>
+// CHECK: %[[G:.+]] = qnext.sigmoid_gate %[[A]]
+// CHECK: tensor.parallel_insert_slice %[[G]] into %[[O]][%[[R]], 0, 0]
+// CHECK-NEXT: tensor.parallel_insert_slice %[[NK]] into %[[K]][%[[S]], 0, 0, 0]
+// CHECK-NEXT: tensor.parallel_insert_slice %[[NV]] into %[[V]][%[[S]], 0, 0, 0]
+
+func.func @attention_rows(%x: tensor<?x128xf32>, %pos: tensor<?xi32>, %kc: tensor<?x2x256x64xf32>,
+                          %vc: tensor<?x2x256x64xf32>, %slots: tensor<?xi32>, %wq: tensor<512x128xbf16>,
+                          %wk: tensor<128x128xbf16>, %wv: tensor<128x128xbf16>, %wo: tensor<128x256xbf16>,
+                          %qn: tensor<64xbf16>, %kn: tensor<64xbf16>)
+    -> (tensor<?x128xf32>, tensor<?x2x256x64xf32>, tensor<?x2x256x64xf32>) {
+  %y, %kc1, %vc1 = qnext.gated_attention %x, %pos, %kc, %vc slots(%slots), %wq, %wk, %wv, %wo, %qn, %kn
+      {num_heads = 4 : i64, num_kv_heads = 2 : i64, head_dim = 64 : i64, rotary_dim = 16 : i64, rope_theta = 1.0e+07 : f64}
+      : (tensor<?x128xf32>, tensor<?xi32>, tensor<?x2x256x64xf32>, tensor<?x2x256x64xf32>, tensor<?xi32>, tensor<512x128xbf16>, tensor<128x128xbf16>, tensor<128x128xbf16>, tensor<128x256xbf16>, tensor<64xbf16>, tensor<64xbf16>) -> (tensor<?x128xf32>, tensor<?x2x256x64xf32>, tensor<?x2x256x64xf32>)
+  return %y, %kc1, %vc1 : tensor<?x128xf32>, tensor<?x2x256x64xf32>, tensor<?x2x256x64xf32>
 }

@@ -166,3 +166,55 @@ func.func @swapped(%qkv: tensor<1x256xf32>, %taps: tensor<256x4xbf16>, %cs: tens
   %y = qnext.gated_rms_norm %o, %z, %nw {epsilon = 1.0e-05 : f32} : tensor<1x4x32xf32>, tensor<32xbf16>
   return %y, %cs1, %st1 : tensor<1x4x32xf32>, tensor<3x256xf32>, tensor<4x32x32xf32>
 }
+
+// -----
+
+// The step of one row of a batch (the rows form qnext-decompose-layers makes):
+// the chain inside the scf.forall over rows fuses, the new states read by
+// the loop's parallel_insert_slice, which follows the step.
+// CHECK-LABEL: func.func @batch_row
+// CHECK: scf.forall
+// CHECK: %[[Y:.+]], %[[CS:.+]], %[[ST:.+]] = qnext.deltanet_step
+// CHECK-NOT: qnext.gated_delta_rule
+// CHECK: scf.forall.in_parallel
+// CHECK-NEXT: tensor.parallel_insert_slice %[[Y]]
+// CHECK-NEXT: tensor.parallel_insert_slice %[[CS]]
+// CHECK-NEXT: tensor.parallel_insert_slice %[[ST]]
+func.func @batch_row(%qkv: tensor<?x256xf32>, %taps: tensor<256x4xbf16>, %cs: tensor<?x3x256xf32>,
+    %a: tensor<?x4xf32>, %b: tensor<?x4xf32>, %alog: tensor<4xbf16>, %dt: tensor<4xbf16>,
+    %st: tensor<?x4x32x32xf32>, %z: tensor<?x4x32xf32>, %nw: tensor<32xbf16>, %slots: tensor<?xi32>)
+    -> (tensor<?x4x32xf32>, tensor<?x3x256xf32>, tensor<?x4x32x32xf32>) {
+  %c0 = arith.constant 0 : index
+  %rows = tensor.dim %slots, %c0 : tensor<?xi32>
+  %y0 = tensor.empty(%rows) : tensor<?x4x32xf32>
+  %r:3 = scf.forall (%i) in (%rows) shared_outs(%yo = %y0, %cso = %cs, %sto = %st)
+      -> (tensor<?x4x32xf32>, tensor<?x3x256xf32>, tensor<?x4x32x32xf32>) {
+    %s32 = tensor.extract %slots[%i] : tensor<?xi32>
+    %s = arith.index_cast %s32 : i32 to index
+    %row = tensor.extract_slice %qkv[%i, 0] [1, 256] [1, 1] : tensor<?x256xf32> to tensor<1x256xf32>
+    %ar = tensor.extract_slice %a[%i, 0] [1, 4] [1, 1] : tensor<?x4xf32> to tensor<1x4xf32>
+    %br = tensor.extract_slice %b[%i, 0] [1, 4] [1, 1] : tensor<?x4xf32> to tensor<1x4xf32>
+    %zr = tensor.extract_slice %z[%i, 0, 0] [1, 4, 32] [1, 1, 1] : tensor<?x4x32xf32> to tensor<1x4x32xf32>
+    %mycs = tensor.extract_slice %cso[%s, 0, 0] [1, 3, 256] [1, 1, 1] : tensor<?x3x256xf32> to tensor<3x256xf32>
+    %myst = tensor.extract_slice %sto[%s, 0, 0, 0] [1, 4, 32, 32] [1, 1, 1, 1] : tensor<?x4x32x32xf32> to tensor<4x32x32xf32>
+    %c, %cs1 = qnext.causal_conv1d %row, %taps, %mycs {silu} : tensor<1x256xf32>, tensor<256x4xbf16>, tensor<3x256xf32>
+    %qs = tensor.extract_slice %c[0, 0] [1, 64] [1, 1] : tensor<1x256xf32> to tensor<1x64xf32>
+    %qh = tensor.expand_shape %qs [[0], [1, 2]] output_shape [1, 2, 32] : tensor<1x64xf32> into tensor<1x2x32xf32>
+    %ks = tensor.extract_slice %c[0, 64] [1, 64] [1, 1] : tensor<1x256xf32> to tensor<1x64xf32>
+    %kh = tensor.expand_shape %ks [[0], [1, 2]] output_shape [1, 2, 32] : tensor<1x64xf32> into tensor<1x2x32xf32>
+    %vs = tensor.extract_slice %c[0, 128] [1, 128] [1, 1] : tensor<1x256xf32> to tensor<1x128xf32>
+    %vh = tensor.expand_shape %vs [[0], [1, 2]] output_shape [1, 4, 32] : tensor<1x128xf32> into tensor<1x4x32xf32>
+    %qn = qnext.l2_norm %qh {scale = 0.176776692 : f32} : tensor<1x2x32xf32>
+    %kn = qnext.l2_norm %kh : tensor<1x2x32xf32>
+    %g, %beta = qnext.gdn_gates %ar, %br, %alog, %dt : tensor<1x4xf32>, tensor<1x4xf32>, tensor<4xbf16>, tensor<4xbf16> -> tensor<1x4xf32>, tensor<1x4xf32>
+    %o, %st1 = qnext.gated_delta_rule %qn, %kn, %vh, %g, %beta, %myst
+        : (tensor<1x2x32xf32>, tensor<1x2x32xf32>, tensor<1x4x32xf32>, tensor<1x4xf32>, tensor<1x4xf32>, tensor<4x32x32xf32>) -> (tensor<1x4x32xf32>, tensor<4x32x32xf32>)
+    %y = qnext.gated_rms_norm %o, %zr, %nw : tensor<1x4x32xf32>, tensor<32xbf16>
+    scf.forall.in_parallel {
+      tensor.parallel_insert_slice %y into %yo[%i, 0, 0] [1, 4, 32] [1, 1, 1] : tensor<1x4x32xf32> into tensor<?x4x32xf32>
+      tensor.parallel_insert_slice %cs1 into %cso[%s, 0, 0] [1, 3, 256] [1, 1, 1] : tensor<3x256xf32> into tensor<?x3x256xf32>
+      tensor.parallel_insert_slice %st1 into %sto[%s, 0, 0, 0] [1, 4, 32, 32] [1, 1, 1, 1] : tensor<4x32x32xf32> into tensor<?x4x32x32xf32>
+    }
+  }
+  return %r#0, %r#1, %r#2 : tensor<?x4x32xf32>, tensor<?x3x256xf32>, tensor<?x4x32x32xf32>
+}

@@ -384,7 +384,9 @@ def shared_object(name, source):
 foreign = shared_object("foreign", "int answer(void) { return 42; }\n")
 # The entry points without the record: what code compiled before the record
 # existed looks like.
-older = shared_object("older", "void qnext_prefill(void **a) {}\nvoid qnext_decode(void **a) {}\n")
+older = shared_object(
+    "older", "void qnext_prefill(void **a) {}\nvoid qnext_decode(void **a) {}\n"
+    "void qnext_decode_batch(void **a) {}\n")
 for name, edit, expect in [
     ("manifest lies: a larger vocabulary", manifest_edit(lambda m: m["model"].update(vocab_size=1024)),
      r"the manifest does not describe its code: the code was compiled for 'vocab=512', "
@@ -414,7 +416,8 @@ for name, edit, expect in [
     ("code: ELF for another machine", code_edit(lambda c: c[:18] + struct.pack("<H", 183) + c[20:]),
      r"the code section: ELF code for machine 183, not x86-64"),
     ("code: a library that is not qnext's", code_edit(lambda c: foreign),
-     r"the code section: not qnext's code: it defines no qnext_prefill, qnext_decode, qnext_abi"),
+     r"the code section: not qnext's code: it defines no qnext_prefill, qnext_decode, "
+     r"qnext_decode_batch, qnext_abi"),
     ("code: entry points without the ABI record", code_edit(lambda c: older),
      r"the code section: it defines the entry points but no qnext_abi record: code from an older "
      r"qnext-compile \(recompile the checkpoint\)"),
@@ -678,15 +681,17 @@ case("output: the artifact on a full disk", [compile_, good, "-o", full_out], no
 case("output: text on a full disk", [compile_, good, "--compile-to=fused", "-o", full_out], no_space,
      full_out, fsize=None if mounted else 20000)
 case("output: --logits-out on a full disk",
-     [run, artifact, "--tokens", ",".join(["1"] * 400), "--logits-out", full_out], no_space, full_out,
-     fsize=None if mounted else 700000)
+     [run, artifact, "--tokens", ",".join(["1"] * 1000), "--logits-out", full_out], no_space, full_out,
+     fsize=None if mounted else 1500000)
 # A file-size limit (RLIMIT_FSIZE: EFBIG) on every machine: the tools turn
-# it into the same one line (they ignore SIGXFSZ).
+# it into the same one line (they ignore SIGXFSZ). The limit counts the
+# memory file qnext-run loads the code from too (0.8 MB here): the logits
+# (1000 rows of 512 floats) go past it, the code does not.
 case("output: text past a file-size limit", [compile_, good, "--compile-to=fused", "-o", out],
      r"out\.qnx: File too large", out, fsize=20000)
 case("output: --logits-out past a file-size limit",
-     [run, artifact, "--tokens", ",".join(["1"] * 400), "--logits-out", out], r"out\.qnx: File too large",
-     out, fsize=700000)
+     [run, artifact, "--tokens", ",".join(["1"] * 1000), "--logits-out", out], r"out\.qnx: File too large",
+     out, fsize=1500000)
 if os.path.exists("/dev/full"):
     case("output: -o /dev/full", [compile_, good, "--compile-to=fused", "-o", "/dev/full"],
          r"/dev/full: No space left on device", protect=["/dev/full"])

@@ -45,7 +45,7 @@ func.func @layers(%x: tensor<?x128xf32>, %pos: tensor<?xi32>, %past: index,
          tensor<128x128xbf16>, tensor<4x128xbf16>, tensor<4x128xbf16>, tensor<256x1x4xbf16>,
          tensor<4xbf16>, tensor<4xbf16>, tensor<32xbf16>, tensor<128x128xbf16>)
       -> (tensor<?x128xf32>, tensor<3x256xf32>, tensor<4x32x32xf32>)
-  %a, %kc1, %vc1 = qnext.gated_attention %y, %pos, %kc, %vc, %past, %wq, %w128, %w128, %wo, %n64, %n64
+  %a, %kc1, %vc1 = qnext.gated_attention %y, %pos, %kc, %vc past(%past), %wq, %w128, %w128, %wo, %n64, %n64
       {num_heads = 4 : i64, num_kv_heads = 2 : i64, head_dim = 64 : i64, rotary_dim = 16 : i64,
        rope_theta = 1.0e+07 : f64,
        yarn = #qnext.yarn<factor = 4.0, original_max_position_embeddings = 262144,
