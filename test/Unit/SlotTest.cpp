@@ -272,8 +272,9 @@ TEST_F(Slots, AcquireReleaseAndMisuse) {
 // Batched decode steps (qnext_session_decode_batch): four sequences at
 // different positions (their prompts fed to 10, 63, 64 and 100 tokens, so
 // the rows straddle 64), stepped together with the rows in a scrambled slot
-// order; a slot reset mid-way rejoins at position 0; a step of three rows
-// and one of one row in between. Each row is the token of the golden
+// order; a step of three rows and one of one row in between; a slot reset
+// mid-way, prefilled again in chunks of 7 between the other slots' batched
+// steps, then back in the batch. Each row is the token of the golden
 // sequence at that slot's position (prompt then generated tokens), so each
 // meets the golden row of that position, as the slot alone would.
 TEST_F(Slots, BatchedDecodeRowsEachMeetTheGoldenContract) {
@@ -316,12 +317,20 @@ TEST_F(Slots, BatchedDecodeRowsEachMeetTheGoldenContract) {
   stepRows({1, 3, 0}, "a step of three rows");
   stepRows({2}, "a step of one row");
   ASSERT_EQ(qnext_slot_reset(session, 1, &error), 0) << take(error);
+  for (int64_t i = 0; i < 3; ++i) {
+    std::vector<float> rows(size_t(7 * vocab));
+    ASSERT_EQ(qnext_slot_prefill(session, 1, tokens.data() + 7 * i, 7, rows.data(), &error), 0)
+        << take(error);
+    expectRows(rows, 7 * i, "slot 1's prefill after its reset, chunk " + std::to_string(i));
+    stepRows({2, 0, 3}, "beside slot 1's prefill, step " + std::to_string(i));
+  }
   for (int i = 0; i < 8; ++i)
     stepRows({1, 2, 0, 3}, "after slot 1's reset, step " + std::to_string(i));
   // To the end of the golden sequence.
   while (qnext_slot_position(session, 3) < total)
     stepRows({3, 0}, "slots 3 and 0 to the end");
-  EXPECT_EQ(qnext_slot_position(session, 1), 8);
+  EXPECT_EQ(qnext_slot_position(session, 1), 29);
+  EXPECT_EQ(qnext_slot_position(session, 0), total - 90);
 }
 
 // A refused batch names its row, runs nothing and moves no slot.

@@ -1,6 +1,7 @@
 //===- Batch.cpp - qnext-bench --batch ------------------------------------===//
 
 #include "Batch.h"
+#include "Profile.h"
 #include "Weights.h"
 
 #include "RuntimeTool.h"
@@ -34,10 +35,13 @@ std::string take(char *error) {
 }
 
 /// One run: `batch` sequences prefilled, then `steps` timed batched decode
-/// steps; the seconds the steps took.
+/// steps; the seconds the steps took. With `profiled`, the kernel profile
+/// counts the steps alone.
 bool runOnce(qnext_session *session, int64_t batch, const std::vector<int32_t> &tokens,
-             int64_t promptLen, int64_t steps, double &seconds, std::string &error) {
-  const int64_t vocab = qnext_model_vocab_size(qnext_session_model(session));
+             int64_t promptLen, int64_t steps, double &seconds, std::string &error,
+             bool profiled = false) {
+  qnext_model *model = qnext_session_model(session);
+  const int64_t vocab = qnext_model_vocab_size(model);
   Slots slots{session, {}};
   std::vector<int32_t> next(static_cast<size_t>(batch));
   std::vector<float> logits(size_t(batch * vocab));
@@ -58,6 +62,10 @@ bool runOnce(qnext_session *session, int64_t batch, const std::vector<int32_t> &
     next[size_t(b)] = int32_t(std::max_element(logits.begin(), logits.begin() + vocab) -
                               logits.begin());
   }
+  if (profiled) {
+    qnext_profile_reset(model);
+    qnext_profile_enable(model, 1, nullptr);
+  }
   auto start = Clock::now();
   for (int64_t step = 0; step < steps; ++step) {
     if (qnext_session_decode_batch(session, slots.held.data(), next.data(), batch,
@@ -71,7 +79,42 @@ bool runOnce(qnext_session *session, int64_t batch, const std::vector<int32_t> &
     }
   }
   seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  if (profiled)
+    qnext_profile_enable(model, 0, nullptr);
   return true;
+}
+
+/// qnext-bench --profile --batch: for each batch size, one untimed run,
+/// then the kernel profile of a run's steps.
+int profileBatches(qnext_model *model, qnext_session *session,
+                   const nlohmann::ordered_json &manifest, int64_t threads,
+                   const std::vector<int64_t> &batches, const std::vector<int32_t> &tokens,
+                   int64_t promptLen, int64_t steps) {
+  char *error = nullptr;
+  if (qnext_profile_enable(model, 1, &error))
+    return qnext::tool::fail(take(error));
+  qnext_profile_enable(model, 0, nullptr);
+  if (manifest["target"].value("kind", "") != "cuda")
+    qnext_model_set_threads(model, int(threads));
+  const nlohmann::ordered_json &config = manifest["model"];
+  const double experts = config.value("num_experts", 0.0);
+  const double share = experts > 0 ? config.value("num_experts_per_tok", 0.0) / experts : 1;
+  for (int64_t batch : batches) {
+    double seconds = 0;
+    std::string why;
+    if (!runOnce(session, batch, tokens, promptLen, steps, seconds, why) ||
+        !runOnce(session, batch, tokens, promptLen, steps, seconds, why, /*profiled=*/true))
+      return qnext::tool::fail(why);
+    // One row runs the decode entry.
+    printProfile(model, batch == 1 ? "decode" : "decode_batch", seconds, steps, share,
+                 batch == 1);
+    std::cout << qnext::tool::format("(batch %lld)\n", (long long)batch);
+  }
+  std::cout << "\nTimes are the calling thread's: a kernel's is its parallel loop's wall "
+               "time. A layer's serial code is its time outside its kernels. Weights read "
+               "count a routed-expert stack as the experts one token selects (\"<=\": "
+               "several rows read up to all of them), and not the embedding's rows.\n";
+  return 0;
 }
 
 } // namespace
@@ -98,7 +141,8 @@ bool benchBatch(qnext_session *session, int64_t batch, const std::vector<int32_t
 int batchMain(qnext_model *model, const std::string &artifact,
               const nlohmann::ordered_json &manifest,
               const std::vector<int64_t> &threads, const std::vector<int64_t> &batches,
-              int64_t promptLen, int64_t steps, int64_t repeat, const std::string &jsonOut) {
+              int64_t promptLen, int64_t steps, int64_t repeat, const std::string &jsonOut,
+              bool profile) {
   using qnext::tool::fail;
   using qnext::tool::format;
   if (!qnext_model_has_decode_batch(model) &&
@@ -124,6 +168,10 @@ int batchMain(qnext_model *model, const std::string &artifact,
   std::vector<int32_t> tokens(size_t(promptLen + 7 * most));
   for (int32_t &t : tokens)
     t = int32_t(rng() % uint32_t(std::max<int64_t>(1, vocab - 512)));
+
+  if (profile)
+    return profileBatches(model, session.get(), manifest, threads.front(), batches, tokens,
+                          promptLen, steps);
 
   nlohmann::ordered_json rows = nlohmann::ordered_json::array();
   std::cout << "| threads | batch | aggregate tokens/s (median) | spread | per sequence "

@@ -31,10 +31,13 @@ bool benchBatch(qnext_session *session, int64_t batch, const std::vector<int32_t
 /// qnext-bench --batch: for each thread count of `threads`, the batched
 /// decode figures of each size of `batches` (a table on stdout; with
 /// `jsonOut`, the figures as JSON, one object per thread count and size
-/// with `batch` and `aggregate_tok_s`). Returns the tool's exit status.
+/// with `batch` and `aggregate_tok_s`); with `profile` (code compiled with
+/// --profile-kernels), the kernel profile of each size's steps on the first
+/// thread count instead. Returns the tool's exit status.
 int batchMain(qnext_model *model, const std::string &artifact,
               const nlohmann::ordered_json &manifest,
               const std::vector<int64_t> &threads, const std::vector<int64_t> &batches,
-              int64_t promptLen, int64_t steps, int64_t repeat, const std::string &jsonOut);
+              int64_t promptLen, int64_t steps, int64_t repeat, const std::string &jsonOut,
+              bool profile);
 
 #endif // QNEXT_TOOLS_QNEXT_BENCH_BATCH_H

@@ -49,14 +49,10 @@ std::string kindOf(const std::string &name) {
   return name;
 }
 
-/// The table of `entry`'s kernels by kind, and its layers' serial code,
-/// over `steps` steps of `seconds` in all. A kernel that gathers from its
-/// weights (negative bytes in the code's table) reads part of them: for
-/// routed experts and one token, the `expertShare` of the stack a token
-/// selects; with several tokens at most the stack ("<="); the embedding's
-/// rows are not counted.
-void printTable(qnext_model *model, const std::string &entry, double seconds,
-                int64_t steps, double expertShare, bool oneToken) {
+} // namespace
+
+void printProfile(qnext_model *model, const std::string &entry, double seconds,
+                  int64_t steps, double expertShare, bool oneToken) {
   struct Row {
     std::string name;
     bool layer = false, bound = false; ///< bound: bytes is at most what it read
@@ -111,8 +107,6 @@ void printTable(qnext_model *model, const std::string &entry, double seconds,
                       1e3 * rest / steps, 100 * rest / seconds);
 }
 
-} // namespace
-
 int profileKernels(qnext_model *model, qnext_session *session,
                    const std::vector<int32_t> &tokens, int64_t promptLen,
                    int64_t decodeTokens, const nlohmann::ordered_json &manifest) {
@@ -150,7 +144,7 @@ int profileKernels(qnext_model *model, qnext_session *session,
   qnext_profile_enable(model, 1, nullptr);
   run(prompt, 1);
   qnext_profile_enable(model, 0, nullptr);
-  printTable(model, "prefill", stats.prefillSeconds, 1, share, promptLen == 1);
+  printProfile(model, "prefill", stats.prefillSeconds, 1, share, promptLen == 1);
 
   // Decode steps after the prompt (the first of the run's prefill is one
   // token, not counted: its kernels are prefill's).
@@ -159,7 +153,7 @@ int profileKernels(qnext_model *model, qnext_session *session,
   qnext_profile_enable(model, 1, nullptr);
   run({next}, decodeTokens + 1);
   qnext_profile_enable(model, 0, nullptr);
-  printTable(model, "decode", stats.decodeSeconds, stats.decoded, share, true);
+  printProfile(model, "decode", stats.decodeSeconds, stats.decoded, share, true);
   std::cout << "\nTimes are the calling thread's: a kernel's is its parallel loop's wall "
                "time. A layer's serial code is its time outside its kernels. Weights read "
                "count a routed-expert stack as the experts one token selects (\"<=\": "

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 /// Times a prefill of `promptLen` tokens and `decodeTokens` decode steps
@@ -17,5 +18,14 @@
 int profileKernels(qnext_model *model, qnext_session *session,
                    const std::vector<int32_t> &tokens, int64_t promptLen,
                    int64_t decodeTokens, const nlohmann::ordered_json &manifest);
+
+/// The table of `entry`'s kernels by kind, and its layers' serial code,
+/// from the profile counted over `steps` steps of `seconds` in all. A
+/// kernel that gathers from its weights (negative bytes in the code's
+/// table) reads part of them: for routed experts and one token, the
+/// `expertShare` of the stack a token selects; with several tokens at most
+/// the stack ("<="); the embedding's rows are not counted.
+void printProfile(qnext_model *model, const std::string &entry, double seconds,
+                  int64_t steps, double expertShare, bool oneToken);
 
 #endif // QNEXT_TOOLS_QNEXT_BENCH_PROFILE_H

@@ -248,7 +248,8 @@ int benchMain(int argc, char **argv) {
                "Instead of the figures: the time of every kernel and of each "
                "layer's serial code in a prefill of the first --prompts length "
                "and in --decode-tokens decode steps after it, on the first "
-               "--threads count (an artifact compiled with --profile-kernels)");
+               "--threads count (an artifact compiled with --profile-kernels); with "
+               "--batch, of each size's batched decode steps");
   app.add_option("--batch", batchList,
                  "Instead of the figures: batched decode (qnext_session_decode_batch) at "
                  "these batch sizes: B sequences, each prefilled with its own "
@@ -311,7 +312,7 @@ int benchMain(int argc, char **argv) {
   const int64_t vocab = qnext_model_vocab_size(model);
   if (!batchList.empty())
     return batchMain(model, artifact, manifest, threadList, batchList, batchPrompt, decodeTokens,
-                     repeat, jsonOut);
+                     repeat, jsonOut, profile);
   // Every run fits the model's positions: the default lengths and depths
   // that do not are left out (with a note), a length or depth given is an
   // error. Each decode run processes the token left by the one before, then
