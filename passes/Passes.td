@@ -35,7 +35,7 @@ def DecomposeLayers : Pass<"qnext-decompose-layers"> {
     token of its own sequence) keeps the projections and the output
     projection over all the rows and runs the ops between them (the conv to
     the gated norm; the q/k norms to the sigmoid gate) in one `scf.forall`
-    over the rows: row `r` takes its slot's part of each state (an
+    over the rows: row `r` takes its slot's part of each state (a
     `tensor.extract_slice` of the `[S, ...]` state at `slots[r]`), as a
     sequence of one token would, at past `positions[r]` for attention, and
     writes it back with `tensor.parallel_insert_slice`; the step of one row

@@ -227,8 +227,10 @@ LogicalResult GatedDeltaNetOp::verify() {
   const int64_t stateRows = ShapedType::isDynamic(kernel) ? kAny : kernel - 1;
   // The rows form's states have a leading slot dimension.
   SmallVector<Dim> convState, recurrentState;
-  if (getSlots())
-    convState = recurrentState = {{kAny, "slots"}};
+  if (getSlots()) {
+    convState = {{kAny, "slots"}};
+    recurrentState = {{dim(getConvState(), 0), "slots"}};
+  }
   convState.append({{stateRows, "kernel-1"}, {geo.convDim(), "conv_dim"}});
   recurrentState.append({{nv, "num_value_heads"},
                          {geo.keyHeadDim, "key_head_dim"},
@@ -278,8 +280,10 @@ LogicalResult GatedAttentionOp::verify() {
   const unsigned first = rows ? 1 : 0;
   const int64_t capacity = dim(getKCache(), first + 1);
   SmallVector<Dim> kCache, vCache;
-  if (rows)
-    kCache = vCache = {{kAny, "slots"}};
+  if (rows) {
+    kCache = {{kAny, "slots"}};
+    vCache = {{dim(getKCache(), 0), "slots"}};
+  }
   kCache.append({{nkv, "num_kv_heads"}, {kAny, "capacity"}, {d, "head_dim"}});
   vCache.append(
       {{nkv, "num_kv_heads"}, {capacity, "capacity"}, {d, "head_dim"}});

@@ -124,8 +124,7 @@ qnext::driver::writeOutputs(const CompileOptions &options, LoadedModel &model,
     inputs.pipeline = pipeline;
     inputs.fusions = fusions;
     inputs.taps = options.taps;
-    inputs.decodeBatch =
-        options.decodeBatch && options.target == CompileTarget::CPU;
+    inputs.decodeBatch = options.exportsDecodeBatch();
     inputs.activations = options.activations;
     if (cuda && !options.emulateGPU) {
       inputs.kind = "cuda";

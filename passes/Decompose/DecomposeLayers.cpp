@@ -75,37 +75,26 @@ Value swiglu(OpBuilder &b, Location loc, Value x, Value gate, Value up,
   return linear(b, loc, h, down);
 }
 
-/// Row `row` of `x` ([T, ...] -> [1, ...]).
-Value rowOf(OpBuilder &b, Location loc, Value x, Value row) {
-  RankedTensorType type = tensorType(x);
-  SmallVector<OpFoldResult> offsets(type.getRank(), b.getIndexAttr(0));
-  SmallVector<OpFoldResult> sizes = tensor::getMixedSizes(b, loc, x);
-  SmallVector<OpFoldResult> strides(type.getRank(), b.getIndexAttr(1));
-  offsets[0] = row;
-  sizes[0] = b.getIndexAttr(1);
-  return tensor::ExtractSliceOp::create(b, loc, x, offsets, sizes, strides);
-}
-
-/// The offsets, sizes and strides of slot `slot`'s part of a `[S, ...]`
-/// state.
-struct SlotPart {
+/// The offsets, sizes and strides of entry `index` of a tensor's leading
+/// dimension: a row of a batch's [T, ...] values, or a slot's part of a
+/// [S, ...] state.
+struct Leading {
   SmallVector<OpFoldResult> offsets, sizes, strides;
-  SlotPart(OpBuilder &b, Location loc, Value state, Value slot) {
-    int64_t rank = tensorType(state).getRank();
+  Leading(OpBuilder &b, Location loc, Value x, Value index) {
+    int64_t rank = tensorType(x).getRank();
     offsets.assign(rank, b.getIndexAttr(0));
-    sizes = tensor::getMixedSizes(b, loc, state);
+    sizes = tensor::getMixedSizes(b, loc, x);
     strides.assign(rank, b.getIndexAttr(1));
-    offsets[0] = slot;
+    offsets[0] = index;
     sizes[0] = b.getIndexAttr(1);
   }
 };
 
-/// One row's step of a batch: its index, its rows of the inputs ([1, ...]
-/// each) and its slot's part of each state ([...], without the slot
-/// dimension); returns its output row and its new states.
+/// One row's step of a batch: its rows of the inputs ([1, ...] each) and
+/// its slot's part of each state ([...], without the slot dimension);
+/// returns its output row and its new states.
 using RowStep = function_ref<SmallVector<Value>(
-    OpBuilder &b, Location loc, Value row, ValueRange inputs,
-    ValueRange states)>;
+    OpBuilder &b, Location loc, ValueRange inputs, ValueRange states)>;
 
 /// Runs `step` for every row of a batch as one scf.forall over the rows (the
 /// slots are distinct, so the rows write disjoint parts of the states):
@@ -127,9 +116,12 @@ SmallVector<Value> forEachRow(OpBuilder &b, Location loc, Value slots,
       b, loc, b.getIndexType(),
       tensor::ExtractOp::create(b, loc, slots, ValueRange{row}));
   SmallVector<Value> rowInputs, slotStates;
-  for (Value input : inputs)
-    rowInputs.push_back(rowOf(b, loc, input, row));
-  SmallVector<SlotPart> parts;
+  for (Value input : inputs) {
+    Leading at(b, loc, input, row);
+    rowInputs.push_back(tensor::ExtractSliceOp::create(b, loc, input, at.offsets,
+                                                       at.sizes, at.strides));
+  }
+  SmallVector<Leading> parts;
   for (BlockArgument state : loop.getRegionIterArgs().drop_front()) {
     parts.emplace_back(b, loc, state, slot);
     auto type = RankedTensorType::get(tensorType(state).getShape().drop_front(),
@@ -138,11 +130,11 @@ SmallVector<Value> forEachRow(OpBuilder &b, Location loc, Value slots,
         b, loc, type, state, parts.back().offsets, parts.back().sizes,
         parts.back().strides));
   }
-  SmallVector<Value> results = step(b, loc, row, rowInputs, slotStates);
+  SmallVector<Value> results = step(b, loc, rowInputs, slotStates);
 
   b.setInsertionPointToStart(loop.getTerminator().getBody());
   Value output = loop.getRegionIterArgs().front();
-  SlotPart outputRow(b, loc, output, row);
+  Leading outputRow(b, loc, output, row);
   tensor::ParallelInsertSliceOp::create(b, loc, results.front(), output,
                                         outputRow.offsets, outputRow.sizes,
                                         outputRow.strides);
@@ -200,8 +192,7 @@ struct DecomposeGatedDeltaNet : DecomposePattern<GatedDeltaNetOp> {
           {ShapedType::kDynamic, nv, dv}, tensorType(x).getElementType());
       mixed = forEachRow(
           b, loc, slots, {qkv, z, beta, a}, yType, states,
-          [&](OpBuilder &rb, Location l, Value, ValueRange in,
-              ValueRange slotStates) {
+          [&](OpBuilder &rb, Location l, ValueRange in, ValueRange slotStates) {
             return core(op, rb, l, in[0], in[1], in[2], in[3], slotStates);
           });
     } else {
@@ -274,8 +265,7 @@ struct DecomposeGatedAttention : DecomposePattern<GatedAttentionOp> {
                                          tensorType(x).getElementType());
       mixed = forEachRow(
           b, loc, slots, {q, gate, k, v, op.getPositions()}, oType, caches,
-          [&](OpBuilder &rb, Location l, Value, ValueRange in,
-              ValueRange slotCaches) {
+          [&](OpBuilder &rb, Location l, ValueRange in, ValueRange slotCaches) {
             Value past = arith::IndexCastOp::create(
                 rb, l, rb.getIndexType(),
                 tensor::ExtractOp::create(

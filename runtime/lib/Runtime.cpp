@@ -250,17 +250,29 @@ struct qnext_session {
   /// every slot's states.
   int decodeBatch(const int64_t *rowSlots, const int32_t *ids, int64_t n, float *logits,
                   char **error) {
-    if (n <= 0 || !rowSlots || !ids) {
-      setError(error, "a batched decode step needs at least one row (slot and token)");
+    if (n <= 0) {
+      setError(error, "a batched decode step needs at least one row, got " +
+                          std::to_string(n));
       return 1;
     }
-    if (n == 1)
-      return run(model->decode, rowSlots[0], ids, 1, 1, logits, error);
+    if (!rowSlots || !ids) {
+      setError(error, "a batched decode step of " + std::to_string(n) + " rows: no " +
+                          (rowSlots ? "token ids" : "slots"));
+      return 1;
+    }
+    if (n == 1) { // the decode entry; its refusal names the row too
+      char *why = nullptr;
+      if (!run(model->decode, rowSlots[0], ids, 1, 1, logits, &why))
+        return 0;
+      setError(error, std::string("row 0: ") + (why ? why : "decode failed"));
+      std::free(why);
+      return 1;
+    }
     if (!model->decodeBatch) {
       setError(error, model->artifact.path() +
                           ": the artifact has no batched decode entry point (CPU artifacts "
-                          "have one unless compiled with --decode-batch=false; CUDA "
-                          "artifacts do not yet)");
+                          "compiled before it existed or with --decode-batch=false have "
+                          "none, nor do CUDA artifacts yet)");
       return 1;
     }
     if (n > int64_t(slots.size())) {

@@ -355,10 +355,26 @@ TEST_F(Slots, ARefusedBatchNamesItsRowAndMovesNoSlot) {
   refused({0, 2}, "row 1: slot 2 is not in use (qnext_slot_acquire gives one)");
   refused({1, 7}, "row 1: slot 7 does not exist (the session has 3)");
   refused({0, 1, 2, 0}, "a batch of 4 rows, more than the session's 3 slots");
-  refused({}, "a batched decode step needs at least one row (slot and token)");
+  refused({}, "a batched decode step needs at least one row, got 0");
+  refused({5}, "row 0: slot 5 does not exist (the session has 3)"); // the decode entry's
+  EXPECT_EQ(qnext_session_decode_batch(session, nullptr, ids.data(), 2, nullptr, &error), 1);
+  EXPECT_EQ(take(error), "a batched decode step of 2 rows: no slots");
+  error = nullptr;
+  const int64_t rows[2] = {0, 1};
+  EXPECT_EQ(qnext_session_decode_batch(session, rows, nullptr, 2, nullptr, &error), 1);
+  EXPECT_EQ(take(error), "a batched decode step of 2 rows: no token ids");
+  error = nullptr;
   ids[1] = int32_t(vocab);
   refused({0, 1}, "row 1: token id " + std::to_string(vocab) +
                       " is outside the vocabulary [0, " + std::to_string(vocab) + ")");
+  // A slot with no room left (the session's 256 positions used).
+  ids[1] = 2;
+  std::vector<int32_t> fill(256, 3);
+  ASSERT_EQ(qnext_slot_prefill(session, 1, fill.data(), 256, nullptr, &error), 0) << take(error);
+  EXPECT_EQ(qnext_session_decode_batch(session, rows, ids.data(), 2, nullptr, &error), 1);
+  EXPECT_EQ(take(error), "row 1: context full: slot 1 holds 256 tokens, the session's 256 "
+                         "(--max-context)");
+  EXPECT_EQ(qnext_slot_position(session, 0), 0);
 }
 
 } // namespace

@@ -96,9 +96,7 @@ int profileBatches(qnext_model *model, qnext_session *session,
   qnext_profile_enable(model, 0, nullptr);
   if (manifest["target"].value("kind", "") != "cuda")
     qnext_model_set_threads(model, int(threads));
-  const nlohmann::ordered_json &config = manifest["model"];
-  const double experts = config.value("num_experts", 0.0);
-  const double share = experts > 0 ? config.value("num_experts_per_tok", 0.0) / experts : 1;
+  const double share = expertShare(manifest);
   for (int64_t batch : batches) {
     double seconds = 0;
     std::string why;
@@ -110,10 +108,7 @@ int profileBatches(qnext_model *model, qnext_session *session,
                  batch == 1);
     std::cout << qnext::tool::format("(batch %lld)\n", (long long)batch);
   }
-  std::cout << "\nTimes are the calling thread's: a kernel's is its parallel loop's wall "
-               "time. A layer's serial code is its time outside its kernels. Weights read "
-               "count a routed-expert stack as the experts one token selects (\"<=\": "
-               "several rows read up to all of them), and not the embedding's rows.\n";
+  std::cout << kProfileNote;
   return 0;
 }
 
@@ -151,7 +146,7 @@ int batchMain(qnext_model *model, const std::string &artifact,
                 "have one unless compiled with --decode-batch=false; CUDA artifacts do "
                 "not yet)");
   const int64_t positions = qnext_model_max_position_embeddings(model);
-  const int64_t capacity = promptLen + steps + 1;
+  const int64_t capacity = promptLen + steps;
   if (capacity > positions)
     return fail("--batch-prompt plus --decode-tokens must fit the model's " +
                 std::to_string(positions) + " positions");
@@ -161,13 +156,15 @@ int batchMain(qnext_model *model, const std::string &artifact,
       qnext_session_create_slots(model, capacity, most, &error), qnext_session_destroy);
   if (!session)
     return fail(take(error));
-  // Deterministic token ids, away from the special tokens at the top; each
-  // sequence reads them from its own offset.
+  // Deterministic token ids, away from the special tokens at the top of a
+  // real vocabulary (all of a small one); each sequence reads them from its
+  // own offset.
   const int64_t vocab = qnext_model_vocab_size(model);
   std::mt19937 rng(1234);
   std::vector<int32_t> tokens(size_t(promptLen + 7 * most));
+  const int64_t drawn = vocab > 4096 ? vocab - 512 : vocab;
   for (int32_t &t : tokens)
-    t = int32_t(rng() % uint32_t(std::max<int64_t>(1, vocab - 512)));
+    t = int32_t(rng() % uint32_t(drawn));
 
   if (profile)
     return profileBatches(model, session.get(), manifest, threads.front(), batches, tokens,

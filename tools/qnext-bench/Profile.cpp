@@ -51,6 +51,12 @@ std::string kindOf(const std::string &name) {
 
 } // namespace
 
+const char *const kProfileNote =
+    "\nTimes are the calling thread's: a kernel's is its parallel loop's wall time. A "
+    "layer's serial code is its time outside its kernels. Weights read count a "
+    "routed-expert stack as the experts one token selects (\"<=\": several tokens read "
+    "up to all of them), and not the embedding's rows.\n";
+
 void printProfile(qnext_model *model, const std::string &entry, double seconds,
                   int64_t steps, double expertShare, bool oneToken) {
   struct Row {
@@ -117,9 +123,7 @@ int profileKernels(qnext_model *model, qnext_session *session,
     return fail(message);
   }
   qnext_profile_enable(model, 0, nullptr);
-  const nlohmann::ordered_json &config = manifest["model"];
-  double experts = config.value("num_experts", 0.0);
-  double share = experts > 0 ? config.value("num_experts_per_tok", 0.0) / experts : 1;
+  const double share = expertShare(manifest);
 
   qnext::Sampler greedy(qnext::SamplingParams{});
   std::vector<int32_t> context;
@@ -154,9 +158,12 @@ int profileKernels(qnext_model *model, qnext_session *session,
   run({next}, decodeTokens + 1);
   qnext_profile_enable(model, 0, nullptr);
   printProfile(model, "decode", stats.decodeSeconds, stats.decoded, share, true);
-  std::cout << "\nTimes are the calling thread's: a kernel's is its parallel loop's wall "
-               "time. A layer's serial code is its time outside its kernels. Weights read "
-               "count a routed-expert stack as the experts one token selects (\"<=\": "
-               "prefill reads up to all of them), and not the embedding's rows.\n";
+  std::cout << kProfileNote;
   return 0;
+}
+
+double expertShare(const nlohmann::ordered_json &manifest) {
+  const nlohmann::ordered_json &config = manifest["model"];
+  const double experts = config.value("num_experts", 0.0);
+  return experts > 0 ? config.value("num_experts_per_tok", 0.0) / experts : 1;
 }

@@ -28,4 +28,11 @@ int profileKernels(qnext_model *model, qnext_session *session,
 void printProfile(qnext_model *model, const std::string &entry, double seconds,
                   int64_t steps, double expertShare, bool oneToken);
 
+/// The share of a routed-expert stack one token reads (top-k of the
+/// experts; 1 without experts).
+double expertShare(const nlohmann::ordered_json &manifest);
+
+/// What the tables' figures mean, printed after them.
+extern const char *const kProfileNote;
+
 #endif // QNEXT_TOOLS_QNEXT_BENCH_PROFILE_H

@@ -104,12 +104,16 @@ struct CompileOptions {
   /// hidden states, for qnext-run --bisect-against); CPU only.
   bool taps = false;
   /// Also export `decode_batch`, one decode step of many sequences at once
-  /// (qnext_session_decode_batch); CPU only for now.
+  /// (qnext_session_decode_batch); CPU only for now (exportsDecodeBatch).
   bool decodeBatch = true;
   /// Run the projection kernels on all cores (OpenMP); false: one thread.
   bool parallel = true;
 
   CompileTarget target = CompileTarget::CPU;
+  /// Whether the module (and so the artifact) has `decode_batch`.
+  bool exportsDecodeBatch() const {
+    return decodeBatch && target == CompileTarget::CPU;
+  }
   /// CUDA: the GPU architecture, sm_<number>[suffix].
   std::string gpuArch = "sm_90a";
   /// CUDA: the toolkit folder (ptxas, fatbinary, libdevice); empty:

@@ -133,11 +133,11 @@ int qnext_slot_decode(qnext_session *session, int64_t slot, int32_t id, float *l
                       char **error);
 /* One decode step of n sequences at once: ids[i] is the next token of slot
  * slots[i] (distinct slots in use, each with room left); writes n rows of
- * vocab_size logits, row i slot slots[i]'s, and moves each slot on by one.
- * The weights are read once for the n rows (the artifact's decode_batch
- * entry); one row is the decode step of qnext_slot_decode. Nothing runs
- * and no slot moves when a row is refused (return 1, `error` names the
- * row). */
+ * vocab_size logits to `logits` (NULL: not wanted), row i slot slots[i]'s,
+ * and moves each slot on by one. The weights are read once for the n rows
+ * (the artifact's decode_batch entry); one row is the decode step of
+ * qnext_slot_decode. Nothing runs and no slot moves when a row is refused
+ * (return 1, `error` names the row). */
 int qnext_session_decode_batch(qnext_session *session, const int64_t *slots,
                                const int32_t *ids, int64_t n, float *logits, char **error);
 /* 1 when the model's code has the batched decode entry (CPU artifacts do

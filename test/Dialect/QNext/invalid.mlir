@@ -507,6 +507,39 @@ func.func @f(%x: tensor<?x128xf32>, %pos: tensor<?xi32>, %kc: tensor<2x256x64xf3
 
 // -----
 
+// gated_attention rows form: one slot per row
+func.func @f(%x: tensor<4x128xf32>, %pos: tensor<4xi32>, %kc: tensor<?x2x256x64xf32>, %vc: tensor<?x2x256x64xf32>, %slots: tensor<5xi32>, %wq: tensor<512x128xbf16>, %wk: tensor<128x128xbf16>, %wv: tensor<128x128xbf16>, %wo: tensor<128x256xbf16>, %qn: tensor<64xbf16>, %kn: tensor<64xbf16>) {
+  // expected-error @+1 {{slots has shape [5], expected [tokens=4]}}
+  %y, %kc1, %vc1 = qnext.gated_attention %x, %pos, %kc, %vc slots(%slots), %wq, %wk, %wv, %wo, %qn, %kn
+      {num_heads = 4 : i64, num_kv_heads = 2 : i64, head_dim = 64 : i64, rotary_dim = 16 : i64, rope_theta = 1.0e+07 : f64}
+      : (tensor<4x128xf32>, tensor<4xi32>, tensor<?x2x256x64xf32>, tensor<?x2x256x64xf32>, tensor<5xi32>, tensor<512x128xbf16>, tensor<128x128xbf16>, tensor<128x128xbf16>, tensor<128x256xbf16>, tensor<64xbf16>, tensor<64xbf16>) -> (tensor<4x128xf32>, tensor<?x2x256x64xf32>, tensor<?x2x256x64xf32>)
+  return
+}
+
+// -----
+
+// gated_attention rows form: the caches of different slot counts
+func.func @f(%x: tensor<?x128xf32>, %pos: tensor<?xi32>, %kc: tensor<3x2x256x64xf32>, %vc: tensor<4x2x256x64xf32>, %slots: tensor<?xi32>, %wq: tensor<512x128xbf16>, %wk: tensor<128x128xbf16>, %wv: tensor<128x128xbf16>, %wo: tensor<128x256xbf16>, %qn: tensor<64xbf16>, %kn: tensor<64xbf16>) {
+  // expected-error @+1 {{v_cache has shape [4, 2, 256, 64], expected [slots=3, num_kv_heads=2, capacity=256, head_dim=64]}}
+  %y, %kc1, %vc1 = qnext.gated_attention %x, %pos, %kc, %vc slots(%slots), %wq, %wk, %wv, %wo, %qn, %kn
+      {num_heads = 4 : i64, num_kv_heads = 2 : i64, head_dim = 64 : i64, rotary_dim = 16 : i64, rope_theta = 1.0e+07 : f64}
+      : (tensor<?x128xf32>, tensor<?xi32>, tensor<3x2x256x64xf32>, tensor<4x2x256x64xf32>, tensor<?xi32>, tensor<512x128xbf16>, tensor<128x128xbf16>, tensor<128x128xbf16>, tensor<128x256xbf16>, tensor<64xbf16>, tensor<64xbf16>) -> (tensor<?x128xf32>, tensor<3x2x256x64xf32>, tensor<4x2x256x64xf32>)
+  return
+}
+
+// -----
+
+// gated_deltanet rows form: the states of different slot counts
+func.func @f(%x: tensor<?x128xf32>, %conv: tensor<3x3x256xf32>, %rec: tensor<2x4x32x32xf32>, %wqkv: tensor<256x128xbf16>, %wz: tensor<128x128xbf16>, %wb: tensor<4x128xbf16>, %wa: tensor<4x128xbf16>, %cw: tensor<256x1x4xbf16>, %dt: tensor<4xbf16>, %alog: tensor<4xbf16>, %nw: tensor<32xbf16>, %wo: tensor<128x128xbf16>, %slots: tensor<?xi32>) {
+  // expected-error @+1 {{recurrent_state has shape [2, 4, 32, 32], expected [slots=3, num_value_heads=4, key_head_dim=32, value_head_dim=32]}}
+  %y, %cs, %rs = qnext.gated_deltanet %x, %conv, %rec, %wqkv, %wz, %wb, %wa, %cw, %dt, %alog, %nw, %wo, %slots
+      {num_key_heads = 2 : i64, num_value_heads = 4 : i64, key_head_dim = 32 : i64, value_head_dim = 32 : i64}
+      : (tensor<?x128xf32>, tensor<3x3x256xf32>, tensor<2x4x32x32xf32>, tensor<256x128xbf16>, tensor<128x128xbf16>, tensor<4x128xbf16>, tensor<4x128xbf16>, tensor<256x1x4xbf16>, tensor<4xbf16>, tensor<4xbf16>, tensor<32xbf16>, tensor<128x128xbf16>, tensor<?xi32>) -> (tensor<?x128xf32>, tensor<3x3x256xf32>, tensor<2x4x32x32xf32>)
+  return
+}
+
+// -----
+
 // gated_attention rows form: caches without the slot dimension
 func.func @f(%x: tensor<?x128xf32>, %pos: tensor<?xi32>, %kc: tensor<2x256x64xf32>, %vc: tensor<2x256x64xf32>, %slots: tensor<?xi32>, %wq: tensor<512x128xbf16>, %wk: tensor<128x128xbf16>, %wv: tensor<128x128xbf16>, %wo: tensor<128x256xbf16>, %qn: tensor<64xbf16>, %kn: tensor<64xbf16>) {
   // expected-error @+1 {{k_cache has shape [2, 256, 64], expected [slots, num_kv_heads=2, capacity, head_dim=64]}}

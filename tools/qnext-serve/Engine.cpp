@@ -1,0 +1,244 @@
+//===- Engine.cpp - continuous batching on a session's slots --------------===//
+
+#include "Engine.h"
+
+#include <algorithm>
+
+namespace qnext::serve {
+
+Job::Events Job::wait() {
+  std::unique_lock<std::mutex> lock(mutex);
+  changed.wait(lock, [&] { return ended || !pendingText.empty(); });
+  Events events;
+  events.text.swap(pendingText);
+  events.finished = ended;
+  events.finishReason = reason;
+  events.error = failure;
+  return events;
+}
+
+void Job::emit(const std::string &piece) {
+  if (piece.empty())
+    return;
+  std::lock_guard<std::mutex> lock(mutex);
+  pendingText += piece;
+  changed.notify_all();
+}
+
+void Job::end(const std::string &why, const std::string &error) {
+  std::lock_guard<std::mutex> lock(mutex);
+  ended = true;
+  reason = why;
+  failure = error;
+  changed.notify_all();
+}
+
+Engine::Engine(qnext_model *model, const Tokenizer &tokenizer, EngineOptions options)
+    : model(model), tokenizer(tokenizer), options(std::move(options)) {}
+
+Engine::~Engine() {
+  stop();
+  if (session)
+    qnext_session_destroy(session);
+}
+
+bool Engine::start(std::string &error) {
+  vocab = qnext_model_vocab_size(model);
+  if (options.sampledVocab <= 0 || options.sampledVocab > vocab)
+    options.sampledVocab = vocab;
+  char *message = nullptr;
+  session = qnext_session_create_slots(model, options.maxContext, options.slots, &message);
+  if (!session) {
+    error = message ? message : "cannot create the session";
+    qnext_free_error(message);
+    return false;
+  }
+  logits.resize(size_t(options.slots * vocab));
+  totals.slots = options.slots;
+  thread = std::thread([this] { run(); });
+  return true;
+}
+
+bool Engine::submit(const std::shared_ptr<Job> &job) {
+  std::lock_guard<std::mutex> lock(mutex);
+  if (stopping || int64_t(queue.size()) >= options.queue)
+    return false;
+  queue.push_back(job);
+  ++totals.requests;
+  totals.promptTokens += int64_t(job->prompt.size());
+  wake.notify_one();
+  return true;
+}
+
+void Engine::stop() {
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    if (stopping && !thread.joinable())
+      return;
+    stopping = true;
+    wake.notify_one();
+  }
+  if (thread.joinable())
+    thread.join();
+}
+
+Engine::Counters Engine::counters() {
+  std::lock_guard<std::mutex> lock(mutex);
+  Counters c = totals;
+  c.waiting = int64_t(queue.size());
+  return c;
+}
+
+void Engine::run() {
+  for (;;) {
+    {
+      std::unique_lock<std::mutex> lock(mutex);
+      wake.wait(lock, [&] { return stopping || !queue.empty() || !active.empty(); });
+      if (stopping) {
+        for (const std::shared_ptr<Job> &job : queue)
+          job->end("cancelled", "the server is stopping");
+        queue.clear();
+        break;
+      }
+      // Requests join at the step's start, while slots are free.
+      while (!queue.empty() && int64_t(active.size()) < options.slots) {
+        std::shared_ptr<Job> job = queue.front();
+        queue.pop_front();
+        char *message = nullptr;
+        job->slot = qnext_slot_acquire(session, &message);
+        if (job->slot < 0) {
+          job->end("error", message ? message : "no free slot");
+          qnext_free_error(message);
+          continue;
+        }
+        job->sampler = std::make_unique<Sampler>(job->params);
+        job->decoder = std::make_unique<StreamDecoder>(tokenizer);
+        active.push_back(job);
+      }
+      totals.busySlots = int64_t(active.size());
+    }
+    step();
+  }
+  for (const std::shared_ptr<Job> &job : active)
+    finish(*job, "cancelled", "the server is stopping");
+  active.clear();
+}
+
+void Engine::step() {
+  // Clients gone: their slots are freed now.
+  for (const std::shared_ptr<Job> &job : active)
+    if (job->cancelled)
+      finish(*job, "cancelled");
+  // One chunk of one joining request's prompt (the first to have joined),
+  // so that a long prompt does not hold the running streams up for long.
+  for (const std::shared_ptr<Job> &job : active) {
+    if (job->slot < 0 || job->prefilled == job->prompt.size())
+      continue;
+    const int64_t n = std::min<int64_t>(options.prefillChunk,
+                                        int64_t(job->prompt.size() - job->prefilled));
+    const bool last = job->prefilled + size_t(n) == job->prompt.size();
+    char *message = nullptr;
+    if (qnext_slot_prefill_last(session, job->slot, job->prompt.data() + job->prefilled, n,
+                                last ? logits.data() : nullptr, &message)) {
+      finish(*job, "error", message ? message : "prefill failed");
+      qnext_free_error(message);
+      break;
+    }
+    job->context.insert(job->context.end(), job->prompt.begin() + long(job->prefilled),
+                        job->prompt.begin() + long(job->prefilled) + n);
+    job->prefilled += size_t(n);
+    if (last)
+      choose(*job, logits.data());
+    break;
+  }
+  // One decode step of every request with a token to process.
+  std::vector<int64_t> slots;
+  std::vector<int32_t> ids;
+  std::vector<Job *> rows;
+  for (const std::shared_ptr<Job> &job : active)
+    if (job->slot >= 0 && job->next >= 0) {
+      slots.push_back(job->slot);
+      ids.push_back(job->next);
+      rows.push_back(job.get());
+    }
+  if (!rows.empty()) {
+    char *message = nullptr;
+    if (qnext_session_decode_batch(session, slots.data(), ids.data(), int64_t(rows.size()),
+                                   logits.data(), &message)) {
+      std::string why = message ? message : "decode failed";
+      qnext_free_error(message);
+      for (Job *job : rows)
+        finish(*job, "error", why);
+    } else {
+      for (size_t r = 0; r < rows.size(); ++r) {
+        rows[r]->context.push_back(rows[r]->next);
+        rows[r]->next = -1;
+        choose(*rows[r], logits.data() + r * size_t(vocab));
+      }
+    }
+  }
+  // The finished leave.
+  std::lock_guard<std::mutex> lock(mutex);
+  active.erase(std::remove_if(active.begin(), active.end(),
+                              [](const std::shared_ptr<Job> &j) { return j->slot < 0; }),
+               active.end());
+  totals.busySlots = int64_t(active.size());
+}
+
+void Engine::choose(Job &job, float *row) {
+  const int32_t id =
+      job.sampler->sample(row, options.sampledVocab, job.context, job.prompt.size());
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    ++totals.completionTokens;
+  }
+  ++job.generatedCount;
+  if (std::find(options.stopIds.begin(), options.stopIds.end(), id) !=
+      options.stopIds.end()) {
+    job.text += job.decoder->finish();
+    finish(job, "stop");
+    return;
+  }
+  job.text += job.decoder->push(id);
+  // A stop string ends the text where it starts; the text that could still
+  // become one is held back.
+  size_t holdBack = 0;
+  for (const std::string &stop : job.stops) {
+    if (size_t at = job.text.find(stop, job.sent > stop.size() ? job.sent - stop.size() : 0);
+        at != std::string::npos) {
+      job.text.resize(at);
+      finish(job, "stop");
+      return;
+    }
+    for (size_t k = std::min(stop.size() - 1, job.text.size()); k > holdBack; --k)
+      if (job.text.compare(job.text.size() - k, k, stop, 0, k) == 0) {
+        holdBack = k;
+        break;
+      }
+  }
+  const size_t ready = job.text.size() - holdBack;
+  if (ready > job.sent) {
+    job.emit(job.text.substr(job.sent, ready - job.sent));
+    job.sent = ready;
+  }
+  const bool full = qnext_slot_position(session, job.slot) + 1 >= options.maxContext;
+  if (job.generatedCount >= job.maxTokens || full) {
+    finish(job, "length");
+    return;
+  }
+  job.next = id;
+}
+
+void Engine::finish(Job &job, const std::string &reason, const std::string &error) {
+  if (job.slot < 0)
+    return;
+  if (job.sent < job.text.size())
+    job.emit(job.text.substr(job.sent));
+  job.sent = job.text.size();
+  qnext_slot_release(session, job.slot, nullptr);
+  job.slot = -1;
+  job.next = -1;
+  job.end(reason, error);
+}
+
+} // namespace qnext::serve

@@ -1,0 +1,134 @@
+//===- Engine.h - continuous batching on a session's slots ------*- C++ -*-===//
+//
+// One thread owns the session (a session is used by one thread at a time)
+// and runs steps: requests waiting for a slot join at a step's start; each
+// step prefills one chunk of one joining request's prompt, then runs one
+// batched decode step (qnext_session_decode_batch) of every request that
+// has a token to process; requests leave when they finish or their client
+// goes away, and their slot is free for the next. The HTTP handlers submit
+// requests and read each one's events (text, then its end) as they come.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef QNEXT_TOOLS_QNEXT_SERVE_ENGINE_H
+#define QNEXT_TOOLS_QNEXT_SERVE_ENGINE_H
+
+#include "qnext/Runtime.h"
+#include "qnext/Sampler.h"
+#include "qnext/Tokenizer.h"
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace qnext::serve {
+
+/// One request: what the handler asks for, and what the engine reports.
+class Job {
+public:
+  // Set by the handler before submitting.
+  std::vector<int32_t> prompt;
+  SamplingParams params;
+  int64_t maxTokens = 16;
+  std::vector<std::string> stops; ///< stop strings (not in the text returned)
+
+  /// What happened since the last call: new text (may be empty) and, once
+  /// the job has ended, `finished` set with the reason ("stop", "length")
+  /// or an error. Blocks until there is something new.
+  struct Events {
+    std::string text;
+    bool finished = false;
+    std::string finishReason, error;
+  };
+  Events wait();
+  /// The client is gone: the engine frees the slot at its next step.
+  void cancel() { cancelled = true; }
+  int64_t completionTokens() const { return generatedCount.load(); }
+
+private:
+  friend class Engine;
+  void emit(const std::string &text);
+  void end(const std::string &reason, const std::string &error = "");
+
+  std::mutex mutex;
+  std::condition_variable changed;
+  std::string pendingText;
+  bool ended = false;
+  std::string reason, failure;
+  std::atomic<bool> cancelled{false};
+  std::atomic<int64_t> generatedCount{0};
+
+  // The engine's own (its thread only).
+  int64_t slot = -1;
+  size_t prefilled = 0;        ///< prompt tokens processed
+  int32_t next = -1;           ///< chosen, not yet processed
+  std::vector<int32_t> context; ///< every token processed, for the penalties
+  std::unique_ptr<Sampler> sampler;
+  std::unique_ptr<StreamDecoder> decoder;
+  std::string text;            ///< generated so far (stop strings cut)
+  size_t sent = 0;             ///< bytes of `text` emitted
+};
+
+struct EngineOptions {
+  int64_t slots = 4;
+  int64_t maxContext = 4096;
+  int64_t prefillChunk = 256; ///< prompt tokens a step prefills at most
+  int64_t queue = 64;         ///< requests waiting for a slot at most
+  int64_t sampledVocab = 0;   ///< choose among the first N logits (0: all)
+  std::vector<int32_t> stopIds;
+};
+
+class Engine {
+public:
+  Engine(qnext_model *model, const Tokenizer &tokenizer, EngineOptions options);
+  ~Engine();
+
+  /// Creates the session and starts the thread; false with `error` set.
+  bool start(std::string &error);
+  /// Queues `job`; false when the queue is full (the caller answers 429)
+  /// or the engine is stopping.
+  bool submit(const std::shared_ptr<Job> &job);
+  /// Stops taking requests, ends those in flight ("cancelled") and joins.
+  void stop();
+
+  /// For /metrics and /health.
+  struct Counters {
+    int64_t requests = 0, promptTokens = 0, completionTokens = 0;
+    int64_t waiting = 0, busySlots = 0, slots = 0;
+  };
+  Counters counters();
+
+private:
+  void run();
+  void step();
+  /// The token chosen from `logits` for `job`: emitted, and either kept for
+  /// the next step or the job's end.
+  void choose(Job &job, float *logits);
+  void finish(Job &job, const std::string &reason, const std::string &error = "");
+
+  qnext_model *model;
+  const Tokenizer &tokenizer;
+  EngineOptions options;
+  int64_t vocab = 0;
+  qnext_session *session = nullptr;
+  std::thread thread;
+
+  std::mutex mutex; ///< guards the queue, `stopping` and the counters
+  std::condition_variable wake;
+  std::deque<std::shared_ptr<Job>> queue;
+  bool stopping = false;
+  Counters totals;
+
+  std::vector<std::shared_ptr<Job>> active; ///< the engine thread's
+  std::vector<float> logits;
+};
+
+} // namespace qnext::serve
+
+#endif // QNEXT_TOOLS_QNEXT_SERVE_ENGINE_H
