@@ -22,7 +22,8 @@ llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
 tool_dirs = [os.path.join(config.qnext_obj_root, "bin"), config.llvm_tools_dir]
 llvm_config.add_tool_substitutions(
     ["qnext-opt", "qnext-compile", "qnext-synth", "qnext-run", "qnext-bench",
-     "qnext-tokenize", "qnext-gpu-golden", "qnext-cuda-runtime-test", "qnext-reseal"], tool_dirs)
+     "qnext-tokenize", "qnext-serve", "qnext-gpu-golden", "qnext-cuda-runtime-test",
+     "qnext-reseal"], tool_dirs)
 
 # %models: checked-in model configs; %golden: ../shared/golden beside the
 # checkout, when there (CI has it; the tests that need it say REQUIRES: golden).

@@ -7,6 +7,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "ModelText.h"
 #include "RunOptions.h"
 #include "RuntimeTool.h"
 
@@ -23,45 +24,18 @@ using qnext::tool::fail;
 
 namespace qnext::run {
 
-namespace {
-/// A section of the artifact as text ("" when absent).
-std::string sectionText(qnext_model *model, const char *name) {
-  int64_t size = 0;
-  const char *bytes = qnext_model_section(model, name, &size);
-  return bytes ? std::string(bytes, size_t(size)) : std::string();
-}
-} // namespace
-
 int runText(const RunOptions &o, qnext_model *model, int threadsUsed) {
   const std::string &path = o.artifact;
   std::string error;
-  std::string tokenizerJson = sectionText(model, "tokenizer");
-  if (tokenizerJson.empty())
-    return fail(path + ": the artifact carries no tokenizer (its checkpoint had "
-                       "no tokenizer.json); use --tokens");
-  auto tokenizer = qnext::Tokenizer::fromJson(tokenizerJson, path + " (tokenizer)", error);
-  if (!tokenizer)
+  qnext::tool::ModelText text;
+  if (!qnext::tool::readModelText(model, path, "use --tokens", text, error))
     return fail(error);
-  qnext::ChatTemplate chatTemplate;
-  if (std::string config = sectionText(model, "tokenizer_config"); !config.empty()) {
-    auto parsed = qnext::ChatTemplate::fromConfig(config, path + " (tokenizer_config)", error);
-    if (!parsed)
-      return fail(error);
-    chatTemplate = *parsed;
-  }
-  qnext::SamplingParams defaults;
-  std::vector<int32_t> stopIds;
-  if (std::string generation = sectionText(model, "generation"); !generation.empty())
-    if (!qnext::readGenerationConfig(generation, path + " (generation)", defaults,
-                                     stopIds, error))
-      return fail(error);
-  qnext::SamplingParams params = o.samplingOver(defaults);
+  const std::unique_ptr<qnext::Tokenizer> &tokenizer = text.tokenizer;
+  const qnext::ChatTemplate &chatTemplate = text.chatTemplate;
+  std::vector<int32_t> stopIds = text.stopIds;
+  qnext::SamplingParams params = o.samplingOver(text.defaults);
   if (std::string problem = params.check(); !problem.empty())
     return fail(problem);
-  for (const char *stop : {"<|im_end|>", "<|endoftext|>"})
-    if (auto id = tokenizer->tokenId(stop);
-        id && std::find(stopIds.begin(), stopIds.end(), *id) == stopIds.end())
-      stopIds.push_back(*id);
   const int32_t imEnd = tokenizer->tokenId("<|im_end|>").value_or(-1);
   if (o.chat && imEnd < 0)
     return fail(path + ": the tokenizer has no <|im_end|>: not a ChatML model");

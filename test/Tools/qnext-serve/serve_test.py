@@ -1,0 +1,220 @@
+"""qnext-serve end to end, on loopback: every endpoint, greedy text equal to
+qnext-run's, concurrent requests each equal to the same request alone (the
+engine batches them), streaming, stop strings, a client that goes away, the
+error table, a full queue, and SIGTERM. Prints one "ok: ..." line per check
+and exits 1 on the first failure.
+
+usage: serve_test.py QNEXT_SERVE QNEXT_RUN ARTIFACT
+"""
+import http.client
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+serve, run, artifact = sys.argv[1:4]
+
+
+def check(ok, what, detail=""):
+    if not ok:
+        print(f"FAIL: {what}: {detail}")
+        sys.exit(1)
+    print(f"ok: {what}")
+
+
+def start(*args):
+    proc = subprocess.Popen([serve, artifact, "--port", "0", *args], stderr=subprocess.PIPE,
+                            text=True)
+    line = proc.stderr.readline()
+    m = re.search(r"listening on http://127\.0\.0\.1:(\d+)", line)
+    if not m:
+        proc.kill()
+        check(False, "the server starts", line)
+    return proc, int(m.group(1))
+
+
+def request(port, method, path, body=None, raw=None):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+    data = raw if raw is not None else (json.dumps(body) if body is not None else None)
+    conn.request(method, path, body=data, headers={"Content-Type": "application/json"})
+    resp = conn.getresponse()
+    text = resp.read().decode()
+    headers = dict(resp.getheaders())
+    conn.close()
+    return resp.status, text, headers
+
+
+def events(text):
+    """The data of each server-sent event."""
+    return [line[len("data: "):] for line in text.split("\n") if line.startswith("data: ")]
+
+
+proc, port = start("--slots", "4", "--max-context", "256")
+try:
+    status, text, _ = request(port, "GET", "/health")
+    check(status == 200 and json.loads(text) == {"status": "ok"}, "GET /health", text)
+    status, text, _ = request(port, "GET", "/v1/models")
+    models = json.loads(text)
+    check(status == 200 and models["data"][0]["id"] == "a" and models["object"] == "list",
+          "GET /v1/models names the artifact", text)
+
+    # Greedy text equals qnext-run's for the same prompt.
+    prompts = ["Hello there", "Once upon a time", "The quick brown fox", "1 2 3 4",
+               "A long time ago in a galaxy", "qnext", "x y z", "Why is the sky blue?"]
+    alone = {}
+    for p in prompts:
+        status, text, _ = request(port, "POST", "/v1/completions",
+                                  {"model": "a", "prompt": p, "max_tokens": 12, "temperature": 0})
+        body = json.loads(text)
+        check(status == 200 and body["object"] == "text_completion", f"completion of {p!r}", text)
+        alone[p] = body["choices"][0]["text"]
+    reference = subprocess.run([run, artifact, "--prompt", prompts[0], "--max-new", "12",
+                                "--temperature", "0"], capture_output=True).stdout.decode()
+    check(reference[:-1] == alone[prompts[0]],
+          "greedy text equals qnext-run's", f"{reference!r} vs {alone[prompts[0]]!r}")
+    usage = body["usage"]
+    check(usage["completion_tokens"] == 12 and
+          usage["total_tokens"] == usage["prompt_tokens"] + 12 and
+          body["choices"][0]["finish_reason"] == "length", "usage and finish_reason", text)
+
+    # Concurrent requests (more than the slots, so some wait): each equals
+    # the same request alone, though the engine ran them as batched rows.
+    results = {}
+    def one(i):
+        p = prompts[i % len(prompts)]
+        status, text, _ = request(port, "POST", "/v1/completions",
+                                  {"prompt": p, "max_tokens": 12, "temperature": 0})
+        results[i] = (p, status, text)
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    bad = [(p, s, t) for p, s, t in results.values()
+           if s != 200 or json.loads(t)["choices"][0]["text"] != alone[p]]
+    check(len(results) == 16 and not bad,
+          "16 concurrent requests on 4 slots each equal the request alone", bad[:2])
+
+    # A chat, whole and streamed: the deltas add up to the whole reply.
+    chat = {"messages": [{"role": "system", "content": "Be brief."},
+                         {"role": "user", "content": "Hi"}],
+            "max_completion_tokens": 10, "temperature": 0}
+    status, text, _ = request(port, "POST", "/v1/chat/completions", chat)
+    whole = json.loads(text)
+    check(status == 200 and whole["object"] == "chat.completion" and
+          whole["choices"][0]["message"]["role"] == "assistant", "a chat completion", text)
+    status, text, headers = request(port, "POST", "/v1/chat/completions",
+                                    dict(chat, stream=True, stream_options={"include_usage": True}))
+    data = events(text)
+    chunks = [json.loads(d) for d in data[:-1]]
+    streamed = "".join(c["choices"][0]["delta"].get("content", "") for c in chunks if c["choices"])
+    check(status == 200 and headers.get("Content-Type", "").startswith("text/event-stream") and
+          data[-1] == "[DONE]" and chunks[0]["choices"][0]["delta"]["role"] == "assistant" and
+          chunks[-2]["choices"][0]["finish_reason"] == "length" and
+          chunks[-1]["usage"]["completion_tokens"] == 10 and
+          streamed == whole["choices"][0]["message"]["content"],
+          "a streamed chat adds up to the whole one, then usage and [DONE]", text[-400:])
+
+    # A stop string ends the text where it starts.
+    target = alone[prompts[1]]
+    stop = target[4:7]
+    cut = target[:target.find(stop)]
+    status, text, _ = request(port, "POST", "/v1/completions",
+                              {"prompt": prompts[1], "max_tokens": 12, "temperature": 0,
+                               "stop": [stop]})
+    body = json.loads(text)
+    check(status == 200 and body["choices"][0]["text"] == cut and
+          body["choices"][0]["finish_reason"] == "stop", f"stop string {stop!r}", text)
+    status, text, _ = request(port, "POST", "/v1/completions",
+                              {"prompt": prompts[1], "max_tokens": 12, "temperature": 0,
+                               "stop": stop, "stream": True})
+    streamed = "".join(json.loads(d)["choices"][0]["text"] for d in events(text)[:-1])
+    check(streamed == cut, "a stop string streamed: nothing of it is sent", text)
+
+    # A client that goes away mid-stream frees its slot.
+    sock = socket.create_connection(("127.0.0.1", port))
+    body = json.dumps({"prompt": "tell", "max_tokens": 200, "stream": True, "temperature": 0})
+    sock.sendall((f"POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                  f"Content-Length: {len(body)}\r\n\r\n{body}").encode())
+    sock.settimeout(60)
+    received = b""
+    while b"data: " not in received:
+        piece = sock.recv(4096)
+        if not piece:
+            break
+        received += piece
+    check(b"data: " in received, "a stream starts", received)
+    sock.close()
+    busy = None
+    for _ in range(100):
+        status, text, _ = request(port, "GET", "/metrics")
+        busy = int(re.search(r"^qnext_slots_busy (\d+)$", text, re.M).group(1))
+        if busy == 0:
+            break
+        time.sleep(0.1)
+    check(busy == 0, "a client gone mid-stream frees its slot", text)
+    check(re.search(r"^qnext_requests_total \d+$", text, re.M) and
+          "# TYPE qnext_completion_tokens_total counter" in text, "GET /metrics", text)
+
+    # Errors: one line each, OpenAI-shaped, with the status.
+    table = [
+        ("/v1/completions", None, "{not json", 400, "the request body is not valid JSON"),
+        ("/v1/completions", [1, 2], None, 400, "the request body must be a JSON object"),
+        ("/v1/completions", {"prompt": 5}, None, 400, "prompt must be a string"),
+        ("/v1/completions", {"prompt": "x", "max_tokens": "9"}, None, 400, "max_tokens must be an integer"),
+        ("/v1/completions", {"prompt": "x", "max_tokens": 0}, None, 400, "max_tokens must be in [1, 256], got 0"),
+        ("/v1/completions", {"prompt": "x", "temperature": 3}, None, 400, "temperature must be in [0, 2], got 3"),
+        ("/v1/completions", {"prompt": "x", "n": 2}, None, 400, "n must be in [1, 1], got 2"),
+        ("/v1/completions", {"prompt": "x", "logprobs": 2}, None, 400, "unsupported field 'logprobs'"),
+        ("/v1/completions", {"prompt": "x", "stop": [""]}, None, 400, "stop must be a non-empty string or a list of them"),
+        ("/v1/completions", {"prompt": "x", "frequency_penalty": 1}, None, 400,
+         "frequency_penalty is not supported yet (0 only); presence_penalty and repetition_penalty are"),
+        ("/v1/completions", {"prompt": "x " * 300}, None, 400,
+         "the prompt is 600 tokens; this server's context is 256 tokens (--max-context), the reply included"),
+        ("/v1/completions", {"model": "gpt-4", "prompt": "x"}, None, 404,
+         "the model 'gpt-4' does not exist (this server has 'a')"),
+        ("/v1/chat/completions", {"messages": []}, None, 400, "messages must be a non-empty list"),
+        ("/v1/chat/completions", {"messages": [{"role": "robot", "content": "x"}]}, None, 400,
+         "messages[0]: role 'robot' is not supported (system, user, assistant)"),
+        ("/v1/chat/completions", {"messages": [{"role": "user", "content": 7}]}, None, 400,
+         "messages[0].content must be a string or text parts"),
+        ("/v1/chat/completions", {"messages": [{"role": "user", "content": "x"}],
+                                  "chat_template_kwargs": {"enable_thinking": "yes"}}, None, 400,
+         "chat_template_kwargs takes enable_thinking (true or false) only"),
+    ]
+    for path, body, raw, want, message in table:
+        status, text, _ = request(port, "POST", path, body, raw)
+        try:
+            error = json.loads(text)["error"]
+        except (ValueError, KeyError):
+            error = {}
+        check(status == want and error.get("message") == message,
+              f"{path} {raw or json.dumps(body)[:60]}: {want}", f"{status} {text}")
+    status, text, _ = request(port, "GET", "/v1/nothing")
+    check(status == 404 and json.loads(text)["error"]["message"] == "no such endpoint: GET /v1/nothing",
+          "an unknown endpoint: 404", text)
+    status, text, _ = request(port, "GET", "/health")
+    check(status == 200, "still up after every bad request")
+
+    # SIGTERM: stops, exit status 0.
+    proc.send_signal(signal.SIGTERM)
+    check(proc.wait(timeout=30) == 0, "SIGTERM: exit status 0")
+finally:
+    if proc.poll() is None:
+        proc.kill()
+
+# A full queue: 429 with Retry-After.
+proc, port = start("--slots", "1", "--queue", "0")
+try:
+    status, text, headers = request(port, "POST", "/v1/completions", {"prompt": "x", "max_tokens": 2})
+    check(status == 429 and headers.get("Retry-After") == "1" and
+          json.loads(text)["error"]["code"] == "queue_full", "a full queue: 429 and Retry-After", text)
+finally:
+    proc.send_signal(signal.SIGINT)
+    check(proc.wait(timeout=30) == 0, "SIGINT: exit status 0")
+print("qnext-serve: all checks passed")

@@ -1,0 +1,327 @@
+//===- Api.cpp - the OpenAI-compatible requests and responses -------------===//
+
+#include "Api.h"
+
+#include <cmath>
+#include <limits>
+
+namespace qnext::serve {
+
+json ApiError::body() const {
+  return {{"error",
+           {{"message", message},
+            {"type", type},
+            {"param", param.empty() ? json(nullptr) : json(param)},
+            {"code", code.empty() ? json(nullptr) : json(code)}}}};
+}
+
+namespace {
+
+ApiError invalid(const std::string &param, const std::string &message) {
+  ApiError e;
+  e.param = param;
+  e.message = message;
+  return e;
+}
+
+/// The fields each endpoint takes; any other is refused by name (a client
+/// should not believe a setting was honoured that was not).
+const std::vector<std::string> kCommon = {
+    "model",       "max_tokens",        "temperature",       "top_p",
+    "top_k",       "min_p",             "presence_penalty",  "frequency_penalty",
+    "repetition_penalty", "seed",       "stop",              "n",
+    "stream",      "stream_options",    "user"};
+
+/// Reads the request's fields one by one; the first problem wins.
+class Reader {
+public:
+  Reader(const json &body, ApiError &error) : body(body), error(error) {}
+  bool failed() const { return bad; }
+
+  /// A number in [lo, hi] (an integer when `integral`), when present.
+  template <typename T>
+  void number(const char *name, T &out, double lo, double hi, bool integral = false) {
+    if (bad || !body.contains(name) || body[name].is_null())
+      return;
+    const json &v = body[name];
+    if (!v.is_number() || (integral && !v.is_number_integer()))
+      return fail(name, std::string(name) + " must be " +
+                            (integral ? "an integer" : "a number"));
+    double d = v.get<double>();
+    if (!std::isfinite(d) || d < lo || d > hi)
+      return fail(name, std::string(name) + " must be in [" + format(lo) + ", " +
+                            format(hi) + "], got " + v.dump());
+    out = integral ? T(v.get<int64_t>()) : T(d);
+  }
+  void boolean(const char *name, bool &out) {
+    if (bad || !body.contains(name) || body[name].is_null())
+      return;
+    if (!body[name].is_boolean())
+      return fail(name, std::string(name) + " must be true or false");
+    out = body[name].get<bool>();
+  }
+  void fail(const std::string &param, const std::string &message) {
+    if (bad)
+      return;
+    bad = true;
+    error = invalid(param, message);
+  }
+
+private:
+  static std::string format(double d) {
+    if (d == std::numeric_limits<double>::max())
+      return "inf";
+    std::string s = std::to_string(d);
+    s.erase(s.find_last_not_of('0') + 1);
+    if (!s.empty() && s.back() == '.')
+      s.pop_back();
+    return s;
+  }
+  const json &body;
+  ApiError &error;
+  bool bad = false;
+};
+
+} // namespace
+
+std::optional<Completion> readCompletion(const std::string &text, bool chat,
+                                         const ServerInfo &info, ApiError &error) {
+  json body = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (body.is_discarded()) {
+    error = invalid("", "the request body is not valid JSON");
+    return std::nullopt;
+  }
+  if (!body.is_object()) {
+    error = invalid("", "the request body must be a JSON object");
+    return std::nullopt;
+  }
+  std::vector<std::string> known = kCommon;
+  if (chat)
+    known.insert(known.end(), {"messages", "max_completion_tokens", "chat_template_kwargs"});
+  else
+    known.push_back("prompt");
+  for (const auto &[key, value] : body.items())
+    if (std::find(known.begin(), known.end(), key) == known.end()) {
+      error = invalid(key, "unsupported field '" + key + "'");
+      return std::nullopt;
+    }
+  if (body.contains("model") && !body["model"].is_null()) {
+    if (!body["model"].is_string()) {
+      error = invalid("model", "model must be a string");
+      return std::nullopt;
+    }
+    if (body["model"].get<std::string>() != info.modelName) {
+      error = invalid("model", "the model '" + body["model"].get<std::string>() +
+                                   "' does not exist (this server has '" +
+                                   info.modelName + "')");
+      error.status = 404;
+      error.code = "model_not_found";
+      return std::nullopt;
+    }
+  }
+
+  Completion c;
+  c.chat = chat;
+  c.params = info.defaults;
+  Reader r(body, error);
+  const double inf = std::numeric_limits<double>::max();
+  c.maxTokens = info.maxContext;
+  r.number("max_tokens", c.maxTokens, 1, double(info.maxContext), true);
+  if (chat)
+    r.number("max_completion_tokens", c.maxTokens, 1, double(info.maxContext), true);
+  r.number("temperature", c.params.temperature, 0, 2);
+  r.number("top_p", c.params.topP, 0, 1);
+  r.number("top_k", c.params.topK, 0, 1e9, true);
+  r.number("min_p", c.params.minP, 0, 1);
+  r.number("presence_penalty", c.params.presencePenalty, -2, 2);
+  r.number("repetition_penalty", c.params.repetitionPenalty, 0, inf);
+  double frequency = 0;
+  r.number("frequency_penalty", frequency, -2, 2);
+  if (frequency != 0)
+    r.fail("frequency_penalty", "frequency_penalty is not supported yet (0 only); "
+                                "presence_penalty and repetition_penalty are");
+  uint64_t seed = c.params.seed;
+  r.number("seed", seed, 0, 9007199254740991.0, true);
+  c.params.seed = seed;
+  int64_t n = 1;
+  r.number("n", n, 1, 1, true);
+  r.boolean("stream", c.stream);
+  if (!r.failed() && body.contains("stream_options") && !body["stream_options"].is_null()) {
+    const json &o = body["stream_options"];
+    if (!o.is_object())
+      r.fail("stream_options", "stream_options must be an object");
+    else
+      for (const auto &[key, value] : o.items()) {
+        if (key != "include_usage" || !value.is_boolean()) {
+          r.fail("stream_options." + key,
+                 "stream_options takes include_usage (true or false) only");
+          break;
+        }
+        c.includeUsage = value.get<bool>();
+      }
+  }
+  if (!r.failed() && body.contains("stop") && !body["stop"].is_null()) {
+    const json &s = body["stop"];
+    std::vector<json> items = s.is_array() ? std::vector<json>(s.begin(), s.end())
+                                           : std::vector<json>{s};
+    if (items.size() > 4)
+      r.fail("stop", "stop takes at most 4 strings");
+    for (const json &item : items) {
+      if (!item.is_string() || item.get<std::string>().empty()) {
+        r.fail("stop", "stop must be a non-empty string or a list of them");
+        break;
+      }
+      c.stops.push_back(item.get<std::string>());
+    }
+  }
+  if (!r.failed()) {
+    if (std::string problem = c.params.check(); !problem.empty())
+      r.fail("", problem);
+  }
+  if (r.failed())
+    return std::nullopt;
+
+  // The prompt: text, or a chat rendered by the model's template.
+  std::string prompt;
+  if (chat) {
+    Thinking thinking = Thinking::TemplateDefault;
+    if (body.contains("chat_template_kwargs") && !body["chat_template_kwargs"].is_null()) {
+      const json &k = body["chat_template_kwargs"];
+      if (!k.is_object()) {
+        error = invalid("chat_template_kwargs", "chat_template_kwargs must be an object");
+        return std::nullopt;
+      }
+      for (const auto &[key, value] : k.items()) {
+        if (key != "enable_thinking" || !value.is_boolean()) {
+          error = invalid("chat_template_kwargs." + key,
+                          "chat_template_kwargs takes enable_thinking (true or false) only");
+          return std::nullopt;
+        }
+        thinking = value.get<bool>() ? Thinking::On : Thinking::Off;
+      }
+    }
+    if (!body.contains("messages") || !body["messages"].is_array() ||
+        body["messages"].empty()) {
+      error = invalid("messages", "messages must be a non-empty list");
+      return std::nullopt;
+    }
+    std::vector<ChatMessage> messages;
+    for (size_t i = 0; i < body["messages"].size(); ++i) {
+      const json &m = body["messages"][i];
+      const std::string at = "messages[" + std::to_string(i) + "]";
+      if (!m.is_object() || !m.contains("role") || !m["role"].is_string()) {
+        error = invalid(at + ".role", at + " must be an object with a role");
+        return std::nullopt;
+      }
+      std::string role = m["role"];
+      if (role != "system" && role != "user" && role != "assistant") {
+        error = invalid(at + ".role", at + ": role '" + role +
+                                          "' is not supported (system, user, assistant)");
+        return std::nullopt;
+      }
+      std::string content;
+      if (m.contains("content") && m["content"].is_string()) {
+        content = m["content"];
+      } else if (m.contains("content") && m["content"].is_array()) {
+        for (const json &part : m["content"]) {
+          if (!part.is_object() || part.value("type", "") != "text" ||
+              !part.contains("text") || !part["text"].is_string()) {
+            error = invalid(at + ".content", at + ": content parts must be text parts");
+            return std::nullopt;
+          }
+          content += part["text"].get<std::string>();
+        }
+      } else {
+        error = invalid(at + ".content", at + ".content must be a string or text parts");
+        return std::nullopt;
+      }
+      messages.push_back({role, content});
+    }
+    prompt = info.chatTemplate.render(messages, /*addGenerationPrompt=*/true, thinking);
+  } else {
+    if (!body.contains("prompt") || !body["prompt"].is_string()) {
+      error = invalid("prompt", "prompt must be a string");
+      return std::nullopt;
+    }
+    prompt = body["prompt"];
+  }
+  std::string why;
+  if (!info.tokenizer->encode(prompt, c.prompt, why)) {
+    error = invalid(chat ? "messages" : "prompt", why);
+    return std::nullopt;
+  }
+  if (c.prompt.empty()) {
+    error = invalid("prompt", "the prompt has no tokens");
+    return std::nullopt;
+  }
+  if (int64_t(c.prompt.size()) >= info.maxContext) {
+    error = invalid(chat ? "messages" : "prompt",
+                    "the prompt is " + std::to_string(c.prompt.size()) +
+                        " tokens; this server's context is " +
+                        std::to_string(info.maxContext) +
+                        " tokens (--max-context), the reply included");
+    error.code = "context_length_exceeded";
+    return std::nullopt;
+  }
+  return c;
+}
+
+json usage(int64_t promptTokens, int64_t completionTokens) {
+  return {{"prompt_tokens", promptTokens},
+          {"completion_tokens", completionTokens},
+          {"total_tokens", promptTokens + completionTokens}};
+}
+
+namespace {
+json head(const ResponseHead &h, bool chunked) {
+  return {{"id", h.id},
+          {"object", h.chat ? (chunked ? "chat.completion.chunk" : "chat.completion")
+                            : "text_completion"},
+          {"created", h.created},
+          {"model", h.model}};
+}
+} // namespace
+
+json wholeResponse(const ResponseHead &h, const std::string &text,
+                   const std::string &finishReason, const json &u) {
+  json r = head(h, false);
+  json choice = {{"index", 0}};
+  if (h.chat)
+    choice["message"] = {{"role", "assistant"}, {"content", text}};
+  else
+    choice["text"] = text;
+  choice["logprobs"] = nullptr;
+  choice["finish_reason"] = finishReason;
+  r["choices"] = json::array({choice});
+  r["usage"] = u;
+  return r;
+}
+
+json chunk(const ResponseHead &h, const std::string &text, bool first,
+           const std::string &finishReason) {
+  json r = head(h, true);
+  json choice = {{"index", 0}};
+  if (h.chat) {
+    json delta = json::object();
+    if (first)
+      delta["role"] = "assistant";
+    if (!text.empty() || finishReason.empty())
+      delta["content"] = text;
+    choice["delta"] = delta;
+  } else {
+    choice["text"] = text;
+  }
+  choice["logprobs"] = nullptr;
+  choice["finish_reason"] = finishReason.empty() ? json(nullptr) : json(finishReason);
+  r["choices"] = json::array({choice});
+  return r;
+}
+
+json usageChunk(const ResponseHead &h, const json &u) {
+  json r = head(h, true);
+  r["choices"] = json::array();
+  r["usage"] = u;
+  return r;
+}
+
+} // namespace qnext::serve

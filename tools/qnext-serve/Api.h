@@ -1,0 +1,77 @@
+//===- Api.h - the OpenAI-compatible requests and responses -----*- C++ -*-===//
+//
+// Requests are read into what the engine runs (a token prompt, sampling,
+// limits, stop strings), every field checked; what is wrong is an
+// OpenAI-shaped error ({"error": {"message", "type", "param", "code"}})
+// with its HTTP status. Responses, whole or as server-sent-event chunks,
+// are built here too.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef QNEXT_TOOLS_QNEXT_SERVE_API_H
+#define QNEXT_TOOLS_QNEXT_SERVE_API_H
+
+#include "qnext/Chat.h"
+#include "qnext/Sampler.h"
+#include "qnext/Tokenizer.h"
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace qnext::serve {
+
+using json = nlohmann::ordered_json;
+
+/// An error to answer with.
+struct ApiError {
+  int status = 400;
+  std::string message, type = "invalid_request_error", param, code;
+  json body() const;
+};
+
+/// What the server knows that requests are checked against.
+struct ServerInfo {
+  std::string modelName;
+  int64_t maxContext = 0;
+  const Tokenizer *tokenizer = nullptr;
+  ChatTemplate chatTemplate;
+  SamplingParams defaults;
+};
+
+/// A request, read and checked.
+struct Completion {
+  bool chat = false;
+  bool stream = false, includeUsage = false;
+  std::vector<int32_t> prompt;
+  SamplingParams params;
+  int64_t maxTokens = 0;
+  std::vector<std::string> stops;
+};
+
+/// Reads a /v1/completions (`chat` false) or /v1/chat/completions body.
+std::optional<Completion> readCompletion(const std::string &body, bool chat,
+                                         const ServerInfo &info, ApiError &error);
+
+/// The response bodies. `id` names the completion, `created` its time.
+struct ResponseHead {
+  std::string id, model;
+  int64_t created = 0;
+  bool chat = false;
+};
+json usage(int64_t promptTokens, int64_t completionTokens);
+json wholeResponse(const ResponseHead &head, const std::string &text,
+                   const std::string &finishReason, const json &usage);
+/// One streamed chunk: `text` (the first chat chunk carries the role too),
+/// or the end (`finishReason` set).
+json chunk(const ResponseHead &head, const std::string &text, bool first,
+           const std::string &finishReason);
+/// The usage chunk streamed last with stream_options.include_usage.
+json usageChunk(const ResponseHead &head, const json &usage);
+
+} // namespace qnext::serve
+
+#endif // QNEXT_TOOLS_QNEXT_SERVE_API_H

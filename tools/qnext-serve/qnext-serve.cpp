@@ -1,0 +1,300 @@
+//===- qnext-serve.cpp - an OpenAI-compatible server for an artifact ------===//
+//
+// qnext-serve model.qnx [--host 127.0.0.1] [--port 8080] [--slots 4]
+//   [--max-context 4096] [--threads N] [--prefill-chunk 256] [--queue 64]
+//   [--model-name NAME]
+// serves POST /v1/completions and /v1/chat/completions (whole or streamed as
+// server-sent events), GET /v1/models, /health and /metrics over
+// cpp-httplib. Requests run together on the session's slots (Engine.cpp:
+// continuous batching on qnext_session_decode_batch). SIGINT or SIGTERM
+// stops taking requests, ends those in flight and exits 0.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Api.h"
+#include "Engine.h"
+
+#include "ModelText.h"
+#include "RuntimeTool.h"
+
+#include "qnext/Runtime.h"
+
+#include <httplib.h>
+
+#include <atomic>
+#include <csignal>
+#include <ctime>
+#include <iostream>
+#include <memory>
+#include <pthread.h>
+#include <thread>
+
+using qnext::tool::fail;
+using namespace qnext::serve;
+
+namespace {
+
+void answer(httplib::Response &res, int status, const json &body) {
+  res.status = status;
+  res.set_content(body.dump(), "application/json");
+}
+
+void answer(httplib::Response &res, const ApiError &error) {
+  answer(res, error.status, error.body());
+}
+
+/// "data: {...}\n\n".
+bool sendEvent(httplib::DataSink &sink, const std::string &data) {
+  std::string event = "data: " + data + "\n\n";
+  return sink.write(event.data(), event.size());
+}
+
+/// Serves one completion request (chat or not) on `engine`.
+void complete(const httplib::Request &req, httplib::Response &res, bool chat,
+              const ServerInfo &info, Engine &engine) {
+  ApiError error;
+  std::optional<Completion> c = readCompletion(req.body, chat, info, error);
+  if (!c)
+    return answer(res, error);
+  auto job = std::make_shared<Job>();
+  job->prompt = c->prompt;
+  job->params = c->params;
+  job->maxTokens = c->maxTokens;
+  job->stops = c->stops;
+  if (!engine.submit(job)) {
+    ApiError busy;
+    busy.status = 429;
+    busy.type = "rate_limit_error";
+    busy.code = "queue_full";
+    busy.message = "every slot is busy and the queue is full: try again shortly";
+    res.set_header("Retry-After", "1");
+    return answer(res, busy);
+  }
+  static std::atomic<int64_t> counter{0};
+  ResponseHead head{std::string(chat ? "chatcmpl-" : "cmpl-") + std::to_string(++counter),
+                    info.modelName, int64_t(std::time(nullptr)), chat};
+  const int64_t promptTokens = int64_t(c->prompt.size());
+  if (!c->stream) {
+    std::string text;
+    Job::Events events;
+    do {
+      events = job->wait();
+      text += events.text;
+    } while (!events.finished);
+    if (!events.error.empty()) {
+      ApiError failed;
+      failed.status = 500;
+      failed.type = "server_error";
+      failed.message = events.error;
+      return answer(res, failed);
+    }
+    return answer(res, 200,
+                  wholeResponse(head, text, events.finishReason,
+                                usage(promptTokens, job->completionTokens())));
+  }
+  const bool includeUsage = c->includeUsage;
+  res.set_header("Cache-Control", "no-cache");
+  res.set_chunked_content_provider(
+      "text/event-stream",
+      [job, head, includeUsage, promptTokens, first = true](size_t,
+                                                             httplib::DataSink &sink) mutable {
+        Job::Events events = job->wait();
+        if ((!events.text.empty() || first) &&
+            !sendEvent(sink, chunk(head, events.text, first, "").dump())) {
+          job->cancel(); // the client is gone
+          return false;
+        }
+        first = false;
+        if (!events.finished)
+          return true;
+        bool sent = true;
+        if (!events.error.empty()) {
+          ApiError failed;
+          failed.status = 500;
+          failed.type = "server_error";
+          failed.message = events.error;
+          sent = sendEvent(sink, failed.body().dump());
+        } else {
+          sent = sendEvent(sink, chunk(head, "", false, events.finishReason).dump());
+          if (sent && includeUsage)
+            sent = sendEvent(sink, usageChunk(head, usage(promptTokens,
+                                                          job->completionTokens()))
+                                       .dump());
+        }
+        if (sent)
+          sendEvent(sink, "[DONE]");
+        sink.done();
+        return true;
+      },
+      [job](bool success) {
+        if (!success)
+          job->cancel();
+      });
+}
+
+std::string metrics(Engine &engine) {
+  Engine::Counters c = engine.counters();
+  std::string out;
+  auto metric = [&](const char *name, const char *type, const char *help, int64_t value) {
+    out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type +
+           "\n" + name + " " + std::to_string(value) + "\n";
+  };
+  metric("qnext_requests_total", "counter", "Completion requests accepted.", c.requests);
+  metric("qnext_prompt_tokens_total", "counter", "Prompt tokens of accepted requests.",
+         c.promptTokens);
+  metric("qnext_completion_tokens_total", "counter", "Tokens generated.", c.completionTokens);
+  metric("qnext_requests_waiting", "gauge", "Requests waiting for a slot.", c.waiting);
+  metric("qnext_slots_busy", "gauge", "Slots running a request.", c.busySlots);
+  metric("qnext_slots", "gauge", "Slots of the session.", c.slots);
+  return out;
+}
+
+int serveMain(int argc, char **argv) {
+  qnext::tool::toolName() = "qnext-serve";
+  std::string artifact, host = "127.0.0.1", modelName;
+  int port = 8080;
+  int64_t slots = 4, maxContext = 4096, prefillChunk = 256, queueSize = 64;
+  int threads = 0;
+  CLI::App app{"qnext-serve: an OpenAI-compatible server for a model artifact, its "
+               "requests batched on the session's slots",
+               "qnext-serve"};
+  app.add_option("artifact", artifact, "The model artifact")->required()->type_name("<model.qnx>");
+  app.add_option("--host", host, "Address to listen on (default 127.0.0.1)");
+  app.add_option("--port", port, "Port (default 8080; 0: any free port, printed)");
+  app.add_option("--slots", slots, "Requests run at once (default 4)");
+  app.add_option("--max-context", maxContext,
+                 "Tokens a request may hold, prompt and reply (default 4096)");
+  app.add_option("--threads", threads, "Threads of the model's code (default: all cores)");
+  app.add_option("--prefill-chunk", prefillChunk,
+                 "Prompt tokens prefilled between two decode steps at most (default 256)");
+  app.add_option("--queue", queueSize,
+                 "Requests waiting for a slot at most; beyond, 429 (default 64)");
+  app.add_option("--model-name", modelName,
+                 "The model's name in the API (default: the artifact's file name without "
+                 ".qnx)");
+  if (auto rc = qnext::tool::parse(app, argc, argv))
+    return *rc;
+  if (slots < 1 || slots > 4096 || maxContext < 2 || prefillChunk < 1 || queueSize < 0 ||
+      port < 0 || port > 65535)
+    return fail("--slots must be in [1, 4096], --max-context at least 2, --prefill-chunk "
+                "at least 1, --queue not negative, --port in [0, 65535]");
+  if (modelName.empty()) {
+    modelName = artifact.substr(artifact.find_last_of('/') + 1);
+    if (modelName.size() > 4 && modelName.compare(modelName.size() - 4, 4, ".qnx") == 0)
+      modelName.resize(modelName.size() - 4);
+  }
+
+  char *error = nullptr;
+  std::unique_ptr<qnext_model, void (*)(qnext_model *)> model(
+      qnext_model_open(artifact.c_str(), &error), qnext_model_close);
+  if (!model) {
+    std::string message = error ? error : "cannot open the artifact";
+    qnext_free_error(error);
+    return fail(message);
+  }
+  if (threads > 0)
+    qnext_model_set_threads(model.get(), threads);
+  std::string why;
+  qnext::tool::ModelText text;
+  if (!qnext::tool::readModelText(model.get(), artifact, "a server needs one", text, why))
+    return fail(why);
+  const qnext::Tokenizer &tokenizer = *text.tokenizer;
+  ServerInfo info;
+  info.modelName = modelName;
+  info.maxContext = maxContext;
+  info.tokenizer = &tokenizer;
+  info.chatTemplate = text.chatTemplate;
+  info.defaults = text.defaults;
+  EngineOptions options;
+  options.stopIds = text.stopIds;
+  options.slots = slots;
+  options.maxContext = maxContext;
+  options.prefillChunk = prefillChunk;
+  options.queue = queueSize;
+  options.sampledVocab = tokenizer.size();
+
+  // SIGINT and SIGTERM go to one thread, which stops the server; blocked
+  // here, before any other thread starts, so that every thread inherits it.
+  sigset_t stopSignals;
+  sigemptyset(&stopSignals);
+  sigaddset(&stopSignals, SIGINT);
+  sigaddset(&stopSignals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stopSignals, nullptr);
+
+  Engine engine(model.get(), tokenizer, options);
+  if (!engine.start(why))
+    return fail(why);
+
+  httplib::Server server;
+  server.new_task_queue = [n = size_t(slots + 8)] { return new httplib::ThreadPool(n); };
+  server.set_payload_max_length(size_t(16) << 20);
+  server.Get("/health", [](const httplib::Request &, httplib::Response &res) {
+    answer(res, 200, {{"status", "ok"}});
+  });
+  server.Get("/v1/models", [&](const httplib::Request &, httplib::Response &res) {
+    answer(res, 200,
+           {{"object", "list"},
+            {"data", json::array({{{"id", modelName},
+                                   {"object", "model"},
+                                   {"created", 0},
+                                   {"owned_by", "qnext"}}})}});
+  });
+  server.Get("/metrics", [&](const httplib::Request &, httplib::Response &res) {
+    res.set_content(metrics(engine), "text/plain; version=0.0.4");
+  });
+  server.Post("/v1/completions", [&](const httplib::Request &req, httplib::Response &res) {
+    complete(req, res, /*chat=*/false, info, engine);
+  });
+  server.Post("/v1/chat/completions",
+              [&](const httplib::Request &req, httplib::Response &res) {
+                complete(req, res, /*chat=*/true, info, engine);
+              });
+  server.set_error_handler([](const httplib::Request &req, httplib::Response &res) {
+    if (!res.body.empty())
+      return;
+    ApiError e;
+    e.status = res.status;
+    e.type = res.status == 404 ? "not_found_error" : "invalid_request_error";
+    e.message = res.status == 404 ? "no such endpoint: " + req.method + " " + req.path
+                                  : "the request could not be served (HTTP " +
+                                        std::to_string(res.status) + ")";
+    answer(res, e);
+  });
+
+  const int bound = port == 0 ? server.bind_to_any_port(host) : server.bind_to_port(host, port)
+                                                                     ? port
+                                                                     : -1;
+  if (bound < 0)
+    return fail("cannot listen on " + host + ":" + std::to_string(port) +
+                " (in use, or not an address of this machine)");
+  std::cerr << "qnext-serve: listening on http://" << host << ":" << bound << " (model "
+            << modelName << ", " << slots << " slots of " << maxContext << " tokens)"
+            << std::endl;
+
+  std::thread stopper([&] {
+    int signal = 0;
+    sigwait(&stopSignals, &signal);
+    std::cerr << "qnext-serve: " << (signal == SIGINT ? "SIGINT" : "SIGTERM")
+              << ": stopping" << std::endl;
+    server.stop();
+  });
+  server.listen_after_bind();
+  engine.stop();
+  // The stopper waits for a signal: one that never came (the server
+  // stopped by itself) is sent now.
+  if (stopper.joinable()) {
+    pthread_kill(stopper.native_handle(), SIGTERM);
+    stopper.join();
+  }
+  return 0;
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  try {
+    return serveMain(argc, argv);
+  } catch (const std::bad_alloc &) {
+    return fail("out of memory");
+  }
+}
