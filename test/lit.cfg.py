@@ -60,6 +60,11 @@ if shutil.which("nvidia-smi"):
     except (OSError, subprocess.TimeoutExpired):
         pass
 
+# npm: Node.js and npm, to install and run the official `openai` client
+# against qnext-serve (the npm registry must be reachable).
+if shutil.which("npm") and shutil.which("node"):
+    config.available_features.add("npm")
+
 # cpu-x86-64-v3 / cpu-x86-64-v4: this CPU runs code compiled for that level
 # (AVX2 + FMA + BMI; AVX-512 F/BW/CD/DQ/VL), so the golden checks of both
 # kernel families run wherever the machine can execute them. (The runtime

@@ -2,8 +2,10 @@
 
 #include "Api.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
+#include <random>
 
 namespace qnext::serve {
 
@@ -125,7 +127,9 @@ std::optional<Completion> readCompletion(const std::string &text, bool chat,
   c.params = info.defaults;
   Reader r(body, error);
   const double inf = std::numeric_limits<double>::max();
-  c.maxTokens = info.maxContext;
+  // OpenAI's defaults: 16 tokens for a completion, the rest of the context
+  // for a chat.
+  c.maxTokens = chat ? info.maxContext : 16;
   r.number("max_tokens", c.maxTokens, 1, double(info.maxContext), true);
   if (chat)
     r.number("max_completion_tokens", c.maxTokens, 1, double(info.maxContext), true);
@@ -140,7 +144,8 @@ std::optional<Completion> readCompletion(const std::string &text, bool chat,
   if (frequency != 0)
     r.fail("frequency_penalty", "frequency_penalty is not supported yet (0 only); "
                                 "presence_penalty and repetition_penalty are");
-  uint64_t seed = c.params.seed;
+  // Without a seed, each request draws its own (two alike sample apart).
+  uint64_t seed = std::random_device{}();
   r.number("seed", seed, 0, 9007199254740991.0, true);
   c.params.seed = seed;
   int64_t n = 1;
@@ -167,8 +172,9 @@ std::optional<Completion> readCompletion(const std::string &text, bool chat,
     if (items.size() > 4)
       r.fail("stop", "stop takes at most 4 strings");
     for (const json &item : items) {
-      if (!item.is_string() || item.get<std::string>().empty()) {
-        r.fail("stop", "stop must be a non-empty string or a list of them");
+      if (!item.is_string() || item.get<std::string>().empty() ||
+          item.get<std::string>().size() > 256) {
+        r.fail("stop", "stop must be a string of 1 to 256 bytes or a list of them");
         break;
       }
       c.stops.push_back(item.get<std::string>());
@@ -224,7 +230,7 @@ std::optional<Completion> readCompletion(const std::string &text, bool chat,
         content = m["content"];
       } else if (m.contains("content") && m["content"].is_array()) {
         for (const json &part : m["content"]) {
-          if (!part.is_object() || part.value("type", "") != "text" ||
+          if (!part.is_object() || !part.contains("type") || part["type"] != "text" ||
               !part.contains("text") || !part["text"].is_string()) {
             error = invalid(at + ".content", at + ": content parts must be text parts");
             return std::nullopt;

@@ -3,6 +3,7 @@
 #include "Engine.h"
 
 #include <algorithm>
+#include <exception>
 
 namespace qnext::serve {
 
@@ -59,15 +60,22 @@ bool Engine::start(std::string &error) {
   return true;
 }
 
-bool Engine::submit(const std::shared_ptr<Job> &job) {
+Engine::Refusal Engine::submit(const std::shared_ptr<Job> &job) {
+  if (job->prompt.empty() || job->maxTokens < 1) {
+    job->end("error", "a request needs a prompt of at least one token");
+    return Refusal::None;
+  }
   std::lock_guard<std::mutex> lock(mutex);
-  if (stopping || int64_t(queue.size()) >= options.queue)
-    return false;
+  if (stopping)
+    return Refusal::Stopping;
+  const int64_t free = options.slots - totals.busySlots;
+  if (int64_t(queue.size()) >= options.queue + std::max<int64_t>(free, 0))
+    return Refusal::Full;
   queue.push_back(job);
   ++totals.requests;
   totals.promptTokens += int64_t(job->prompt.size());
   wake.notify_one();
-  return true;
+  return Refusal::None;
 }
 
 void Engine::stop() {
@@ -90,6 +98,23 @@ Engine::Counters Engine::counters() {
 }
 
 void Engine::run() {
+  // Nothing the engine throws (out of memory) may take the process down
+  // with requests waiting: they end with the error.
+  try {
+    loop();
+  } catch (const std::exception &e) {
+    std::lock_guard<std::mutex> lock(mutex);
+    stopping = true;
+    for (const std::shared_ptr<Job> &job : queue)
+      job->end("error", std::string("the server failed: ") + e.what());
+    queue.clear();
+    for (const std::shared_ptr<Job> &job : active)
+      job->end("error", std::string("the server failed: ") + e.what());
+    active.clear();
+  }
+}
+
+void Engine::loop() {
   for (;;) {
     {
       std::unique_lock<std::mutex> lock(mutex);

@@ -91,9 +91,13 @@ public:
 
   /// Creates the session and starts the thread; false with `error` set.
   bool start(std::string &error);
-  /// Queues `job`; false when the queue is full (the caller answers 429)
-  /// or the engine is stopping.
-  bool submit(const std::shared_ptr<Job> &job);
+  /// Why a job is not taken.
+  enum class Refusal { None, Full, Stopping };
+  /// Queues `job` (a prompt of at least one token): a free slot takes it at
+  /// the next step, else it waits, at most `queue` jobs beyond the free
+  /// slots (Full: the caller answers 429); Stopping: the engine no longer
+  /// takes jobs (503).
+  Refusal submit(const std::shared_ptr<Job> &job);
   /// Stops taking requests, ends those in flight ("cancelled") and joins.
   void stop();
 
@@ -106,6 +110,7 @@ public:
 
 private:
   void run();
+  void loop();
   void step();
   /// The token chosen from `logits` for `job`: emitted, and either kept for
   /// the next step or the job's end.

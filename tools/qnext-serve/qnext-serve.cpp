@@ -7,7 +7,8 @@
 // server-sent events), GET /v1/models, /health and /metrics over
 // cpp-httplib. Requests run together on the session's slots (Engine.cpp:
 // continuous batching on qnext_session_decode_batch). SIGINT or SIGTERM
-// stops taking requests, ends those in flight and exits 0.
+// ends the requests in flight (cancelled), stops taking requests and exits
+// 0.
 //
 //===----------------------------------------------------------------------===//
 
@@ -22,6 +23,7 @@
 #include <httplib.h>
 
 #include <atomic>
+#include <chrono>
 #include <csignal>
 #include <ctime>
 #include <iostream>
@@ -61,13 +63,16 @@ void complete(const httplib::Request &req, httplib::Response &res, bool chat,
   job->params = c->params;
   job->maxTokens = c->maxTokens;
   job->stops = c->stops;
-  if (!engine.submit(job)) {
+  if (Engine::Refusal refusal = engine.submit(job); refusal != Engine::Refusal::None) {
     ApiError busy;
-    busy.status = 429;
-    busy.type = "rate_limit_error";
-    busy.code = "queue_full";
-    busy.message = "every slot is busy and the queue is full: try again shortly";
-    res.set_header("Retry-After", "1");
+    const bool full = refusal == Engine::Refusal::Full;
+    busy.status = full ? 429 : 503;
+    busy.type = full ? "rate_limit_error" : "server_error";
+    busy.code = full ? "queue_full" : "stopping";
+    busy.message = full ? "every slot is busy and the queue is full: try again shortly"
+                        : "the server is stopping";
+    if (full)
+      res.set_header("Retry-After", "1");
     return answer(res, busy);
   }
   static std::atomic<int64_t> counter{0};
@@ -172,6 +177,14 @@ int serveMain(int argc, char **argv) {
   app.add_option("--model-name", modelName,
                  "The model's name in the API (default: the artifact's file name without "
                  ".qnx)");
+  // SIGINT and SIGTERM go to one thread, which stops the server; blocked
+  // before any thread starts (the runtime's, a GPU driver's), so that every
+  // thread inherits the mask.
+  sigset_t stopSignals;
+  sigemptyset(&stopSignals);
+  sigaddset(&stopSignals, SIGINT);
+  sigaddset(&stopSignals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stopSignals, nullptr);
   if (auto rc = qnext::tool::parse(app, argc, argv))
     return *rc;
   if (slots < 1 || slots > 4096 || maxContext < 2 || prefillChunk < 1 || queueSize < 0 ||
@@ -213,21 +226,19 @@ int serveMain(int argc, char **argv) {
   options.queue = queueSize;
   options.sampledVocab = tokenizer.size();
 
-  // SIGINT and SIGTERM go to one thread, which stops the server; blocked
-  // here, before any other thread starts, so that every thread inherits it.
-  sigset_t stopSignals;
-  sigemptyset(&stopSignals);
-  sigaddset(&stopSignals, SIGINT);
-  sigaddset(&stopSignals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &stopSignals, nullptr);
-
   Engine engine(model.get(), tokenizer, options);
   if (!engine.start(why))
     return fail(why);
 
   httplib::Server server;
-  server.new_task_queue = [n = size_t(slots + 8)] { return new httplib::ThreadPool(n); };
+  // A thread per request that runs or waits, and some for the light
+  // endpoints; idle connections are closed soon.
+  server.new_task_queue = [n = size_t(slots + queueSize + 8)] {
+    return new httplib::ThreadPool(n);
+  };
   server.set_payload_max_length(size_t(16) << 20);
+  server.set_keep_alive_timeout(5);
+  server.set_read_timeout(30);
   server.Get("/health", [](const httplib::Request &, httplib::Response &res) {
     answer(res, 200, {{"status", "ok"}});
   });
@@ -254,7 +265,9 @@ int serveMain(int argc, char **argv) {
       return;
     ApiError e;
     e.status = res.status;
-    e.type = res.status == 404 ? "not_found_error" : "invalid_request_error";
+    e.type = res.status == 404  ? "not_found_error"
+             : res.status >= 500 ? "server_error"
+                                 : "invalid_request_error";
     e.message = res.status == 404 ? "no such endpoint: " + req.method + " " + req.path
                                   : "the request could not be served (HTTP " +
                                         std::to_string(res.status) + ")";
@@ -271,14 +284,21 @@ int serveMain(int argc, char **argv) {
             << modelName << ", " << slots << " slots of " << maxContext << " tokens)"
             << std::endl;
 
+  // On a signal: the requests in flight end (cancelled), then the server
+  // stops taking connections (stop() acts once listen has started).
+  std::atomic<bool> listened{false};
   std::thread stopper([&] {
     int signal = 0;
     sigwait(&stopSignals, &signal);
     std::cerr << "qnext-serve: " << (signal == SIGINT ? "SIGINT" : "SIGTERM")
               << ": stopping" << std::endl;
+    engine.stop();
+    while (!server.is_running() && !listened)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
     server.stop();
   });
   server.listen_after_bind();
+  listened = true;
   engine.stop();
   // The stopper waits for a signal: one that never came (the server
   // stopped by itself) is sent now.

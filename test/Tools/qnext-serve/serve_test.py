@@ -136,9 +136,14 @@ try:
     streamed = "".join(json.loads(d)["choices"][0]["text"] for d in events(text)[:-1])
     check(streamed == cut, "a stop string streamed: nothing of it is sent", text)
 
-    # A client that goes away mid-stream frees its slot.
+    # A client that goes away mid-stream frees its slot: the request ends
+    # well before its 240 tokens.
+    def generated():
+        text = request(port, "GET", "/metrics")[1]
+        return int(re.search(r"^qnext_completion_tokens_total (\d+)$", text, re.M).group(1))
+    before = generated()
     sock = socket.create_connection(("127.0.0.1", port))
-    body = json.dumps({"prompt": "tell", "max_tokens": 200, "stream": True, "temperature": 0})
+    body = json.dumps({"prompt": "tell", "max_tokens": 240, "stream": True, "temperature": 0})
     sock.sendall((f"POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
                   f"Content-Length: {len(body)}\r\n\r\n{body}").encode())
     sock.settimeout(60)
@@ -157,7 +162,8 @@ try:
         if busy == 0:
             break
         time.sleep(0.1)
-    check(busy == 0, "a client gone mid-stream frees its slot", text)
+    check(busy == 0 and generated() - before < 120, "a client gone mid-stream frees its slot",
+          f"{generated() - before} tokens generated")
     check(re.search(r"^qnext_requests_total \d+$", text, re.M) and
           "# TYPE qnext_completion_tokens_total counter" in text, "GET /metrics", text)
 
@@ -171,11 +177,18 @@ try:
         ("/v1/completions", {"prompt": "x", "temperature": 3}, None, 400, "temperature must be in [0, 2], got 3"),
         ("/v1/completions", {"prompt": "x", "n": 2}, None, 400, "n must be in [1, 1], got 2"),
         ("/v1/completions", {"prompt": "x", "logprobs": 2}, None, 400, "unsupported field 'logprobs'"),
-        ("/v1/completions", {"prompt": "x", "stop": [""]}, None, 400, "stop must be a non-empty string or a list of them"),
+        ("/v1/completions", {"prompt": "x", "stop": [""]}, None, 400,
+         "stop must be a string of 1 to 256 bytes or a list of them"),
+        ("/v1/completions", {"prompt": "x", "stop": "s" * 257}, None, 400,
+         "stop must be a string of 1 to 256 bytes or a list of them"),
+        ("/v1/chat/completions", {"messages": [{"role": "user", "content": [{"type": 5}]}]}, None, 400,
+         "messages[0]: content parts must be text parts"),
         ("/v1/completions", {"prompt": "x", "frequency_penalty": 1}, None, 400,
          "frequency_penalty is not supported yet (0 only); presence_penalty and repetition_penalty are"),
         ("/v1/completions", {"prompt": "x " * 300}, None, 400,
          "the prompt is 600 tokens; this server's context is 256 tokens (--max-context), the reply included"),
+        ("/v1/completions", {"prompt": "x " * 128}, None, 400,
+         "the prompt is 256 tokens; this server's context is 256 tokens (--max-context), the reply included"),
         ("/v1/completions", {"model": "gpt-4", "prompt": "x"}, None, 404,
          "the model 'gpt-4' does not exist (this server has 'a')"),
         ("/v1/chat/completions", {"messages": []}, None, 400, "messages must be a non-empty list"),
@@ -200,6 +213,12 @@ try:
           "an unknown endpoint: 404", text)
     status, text, _ = request(port, "GET", "/health")
     check(status == 200, "still up after every bad request")
+    # The longest prompt that fits: one token of reply.
+    status, text, _ = request(port, "POST", "/v1/completions", {"prompt": "x " * 127 + "x", "max_tokens": 5})
+    body = json.loads(text)
+    check(status == 200 and body["usage"]["prompt_tokens"] == 255 and
+          body["usage"]["completion_tokens"] == 1 and body["choices"][0]["finish_reason"] == "length",
+          "a prompt of 255 tokens in a context of 256: one token", text)
 
     # SIGTERM: stops, exit status 0.
     proc.send_signal(signal.SIGTERM)
@@ -208,13 +227,34 @@ finally:
     if proc.poll() is None:
         proc.kill()
 
-# A full queue: 429 with Retry-After.
-proc, port = start("--slots", "1", "--queue", "0")
+# One slot, no queue: a request to the idle server runs; while a stream
+# holds the slot, the next is refused with 429 and Retry-After; SIGINT with
+# the stream in flight ends it and exits 0.
+proc, port = start("--slots", "1", "--queue", "0", "--max-context", "4096")
 try:
+    status, text, _ = request(port, "POST", "/v1/completions", {"prompt": "x", "max_tokens": 2})
+    check(status == 200, "one slot, no queue, idle: the request runs", text)
+    sock = socket.create_connection(("127.0.0.1", port))
+    body = json.dumps({"prompt": "tell", "max_tokens": 4000, "stream": True})
+    sock.sendall((f"POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                  f"Content-Length: {len(body)}\r\n\r\n{body}").encode())
+    sock.settimeout(60)
+    received = b""
+    while b"data: " not in received:
+        received += sock.recv(4096)
     status, text, headers = request(port, "POST", "/v1/completions", {"prompt": "x", "max_tokens": 2})
     check(status == 429 and headers.get("Retry-After") == "1" and
-          json.loads(text)["error"]["code"] == "queue_full", "a full queue: 429 and Retry-After", text)
-finally:
+          json.loads(text)["error"]["code"] == "queue_full", "the slot busy: 429 and Retry-After", text)
     proc.send_signal(signal.SIGINT)
-    check(proc.wait(timeout=30) == 0, "SIGINT: exit status 0")
+    check(proc.wait(timeout=30) == 0, "SIGINT with a stream in flight: exit status 0")
+    while True:
+        piece = sock.recv(65536)
+        if not piece:
+            break
+        received += piece
+    check(b"the server is stopping" in received, "the stream in flight ends, saying why",
+          received[-300:])
+finally:
+    if proc.poll() is None:
+        proc.kill()
 print("qnext-serve: all checks passed")
