@@ -18,8 +18,9 @@ public:
   bool allocate(const std::vector<std::vector<int64_t>> &shapes, int64_t slots,
                 std::string &) override {
     this->shapes = shapes;
-    this->slots = slots;
     for (const std::vector<int64_t> &shape : shapes) {
+      allShapes.push_back({slots});
+      allShapes.back().insert(allShapes.back().end(), shape.begin(), shape.end());
       uint64_t n = 1;
       for (int64_t d : shape)
         n *= uint64_t(d);
@@ -55,15 +56,9 @@ public:
     d.emplace_back(call.positions, std::vector<int64_t>{call.n});
     if (call.isBatch)
       d.emplace_back(call.slots, std::vector<int64_t>{call.n});
-    for (size_t i = 0; i < states.size(); ++i) {
-      if (!call.isBatch) {
-        d.emplace_back(of(i, call.slot), shapes[i]);
-        continue;
-      }
-      std::vector<int64_t> all = {slots};
-      all.insert(all.end(), shapes[i].begin(), shapes[i].end());
-      d.emplace_back(states[i].data(), all);
-    }
+    for (size_t i = 0; i < states.size(); ++i)
+      d.emplace_back(call.isBatch ? states[i].data() : of(i, call.slot),
+                     call.isBatch ? allShapes[i] : shapes[i]);
     d.emplace_back(logits, std::vector<int64_t>{call.rows, vocab});
     if (call.taps)
       d.emplace_back(call.taps,
@@ -81,7 +76,8 @@ private:
   uint64_t weightsSize;
   int64_t vocab;
   std::vector<std::vector<int64_t>> shapes;
-  int64_t slots = 0;
+  /// Each state's every slot, [slots, ...shape]: what a batch passes.
+  std::vector<std::vector<int64_t>> allShapes;
   /// Elements of one slot's part of each state; the slots' parts follow
   /// one another ([slots, ...shape]).
   std::vector<uint64_t> perSlot;

@@ -283,30 +283,26 @@ struct qnext_session {
     const int64_t vocab = model->artifact.vocab;
     std::vector<bool> seen(slots.size(), false);
     std::vector<int32_t> slot32(static_cast<size_t>(n)), positions(static_cast<size_t>(n));
+    // A refused row: its line, nothing run.
+    auto refuse = [&](int64_t i, const std::string &why) {
+      setError(error, "row " + std::to_string(i) + ": " + why);
+      return 1;
+    };
     for (int64_t i = 0; i < n; ++i) {
-      const std::string row = "row " + std::to_string(i) + ": ";
-      if (std::string why = problemWith(rowSlots[i]); !why.empty()) {
-        setError(error, row + why);
-        return 1;
-      }
-      if (seen[size_t(rowSlots[i])]) {
-        setError(error, row + "slot " + std::to_string(rowSlots[i]) +
-                            " appears twice in the batch (one token per sequence a step)");
-        return 1;
-      }
+      if (std::string why = problemWith(rowSlots[i]); !why.empty())
+        return refuse(i, why);
+      if (seen[size_t(rowSlots[i])])
+        return refuse(i, "slot " + std::to_string(rowSlots[i]) +
+                             " appears twice in the batch (one token per sequence a step)");
       seen[size_t(rowSlots[i])] = true;
       const int64_t position = slots[size_t(rowSlots[i])].position;
-      if (position >= capacity) {
-        setError(error, row + "context full: slot " + std::to_string(rowSlots[i]) +
-                            " holds " + std::to_string(position) + " tokens, the session's " +
-                            std::to_string(capacity) + " (--max-context)");
-        return 1;
-      }
-      if (ids[i] < 0 || ids[i] >= vocab) {
-        setError(error, row + "token id " + std::to_string(ids[i]) +
-                            " is outside the vocabulary [0, " + std::to_string(vocab) + ")");
-        return 1;
-      }
+      if (position >= capacity)
+        return refuse(i, "context full: slot " + std::to_string(rowSlots[i]) + " holds " +
+                             std::to_string(position) + " tokens, the session's " +
+                             std::to_string(capacity) + " (--max-context)");
+      if (ids[i] < 0 || ids[i] >= vocab)
+        return refuse(i, "token id " + std::to_string(ids[i]) +
+                             " is outside the vocabulary [0, " + std::to_string(vocab) + ")");
       slot32[size_t(i)] = int32_t(rowSlots[i]);
       positions[size_t(i)] = int32_t(position);
     }

@@ -177,9 +177,12 @@ void Engine::step() {
     break;
   }
   // One decode step of every request with a token to process.
-  std::vector<int64_t> slots;
-  std::vector<int32_t> ids;
-  std::vector<Job *> rows;
+  std::vector<int64_t> &slots = stepSlots;
+  std::vector<int32_t> &ids = stepIds;
+  std::vector<Job *> &rows = stepRows;
+  slots.clear();
+  ids.clear();
+  rows.clear();
   for (const std::shared_ptr<Job> &job : active)
     if (job->slot >= 0 && job->next >= 0) {
       slots.push_back(job->slot);

@@ -132,6 +132,10 @@ private:
 
   std::vector<std::shared_ptr<Job>> active; ///< the engine thread's
   std::vector<float> logits;
+  /// A decode step's rows (kept between steps: no allocation a step).
+  std::vector<int64_t> stepSlots;
+  std::vector<int32_t> stepIds;
+  std::vector<Job *> stepRows;
 };
 
 } // namespace qnext::serve
