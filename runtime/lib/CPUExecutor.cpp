@@ -42,6 +42,18 @@ public:
     return true;
   }
 
+  bool read(int64_t slot, size_t state, uint64_t offset, uint64_t count, void *out,
+            std::string &) override {
+    std::memcpy(out, of(state, slot) + offset, count * sizeof(float));
+    return true;
+  }
+
+  bool write(int64_t slot, size_t state, uint64_t offset, uint64_t count, const void *in,
+             std::string &) override {
+    std::memcpy(of(state, slot) + offset, in, count * sizeof(float));
+    return true;
+  }
+
   bool run(const Call &call, std::string &) override {
     std::vector<float> scratch;
     float *logits = call.logits;

@@ -115,6 +115,27 @@ public:
     return true;
   }
 
+  bool read(int64_t slot, size_t state, uint64_t offset, uint64_t count, void *out,
+            std::string &error) override {
+    if (lost[size_t(slot)]) {
+      error = "slot " + std::to_string(slot) +
+              ": an earlier GPU failure left its caches undefined: reset it first";
+      return false;
+    }
+    return cuda::download(out, static_cast<float *>(of(state, slot)) + offset,
+                          count * sizeof(float), error);
+  }
+
+  bool write(int64_t slot, size_t state, uint64_t offset, uint64_t count, const void *in,
+             std::string &error) override {
+    if (!cuda::upload(static_cast<float *>(of(state, slot)) + offset, in,
+                      count * sizeof(float), error)) {
+      lost[size_t(slot)] = true;
+      return false;
+    }
+    return true;
+  }
+
   bool run(const Call &call, std::string &error) override {
     if (call.taps || call.isBatch) {
       error = std::string(call.taps ? "taps are" : "batched decode steps are") +

@@ -80,6 +80,13 @@ public:
   virtual bool reset(int64_t slot, std::string &error) = 0;
   /// Slot `to`'s caches and states become a copy of slot `from`'s.
   virtual bool copy(int64_t from, int64_t to, std::string &error) = 0;
+  /// Copies elements [offset, offset + count) of slot `slot`'s part of
+  /// state `state` to host memory `out` (fp32, any alignment), or back from
+  /// `in`: a snapshot's runs (Snapshot.h).
+  virtual bool read(int64_t slot, size_t state, uint64_t offset, uint64_t count, void *out,
+                    std::string &error) = 0;
+  virtual bool write(int64_t slot, size_t state, uint64_t offset, uint64_t count,
+                     const void *in, std::string &error) = 0;
   /// Runs one call on its slot's caches and states (a batch: on every
   /// slot's); false with `error` set. The caller moves the positions on
   /// only on success.

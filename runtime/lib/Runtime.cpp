@@ -17,6 +17,7 @@
 #include "CodeLoader.h"
 #include "Executor.h"
 #include "KernelProfile.h"
+#include "Snapshot.h"
 
 #include "qnext/Messages.h"
 
@@ -168,6 +169,8 @@ struct qnext_session {
   int64_t capacity = 0;
   uint64_t stateBytes = 0; ///< caches and states of every slot, allocated at creation
   std::unique_ptr<Executor> executor;
+  /// What a snapshot of a slot holds.
+  std::unique_ptr<SnapshotLayout> snapshots;
   /// The sequences: each slot's position, and whether it is in use.
   struct Slot {
     int64_t position = 0;
@@ -481,6 +484,9 @@ qnext_session *qnext_session_create_slots(qnext_model *model, int64_t maxContext
     setError(error, why);
     return nullptr;
   }
+  session->snapshots = std::make_unique<SnapshotLayout>(
+      model->artifact.stateShapes, qnext::artifact::abiRecord(model->artifact.abi()),
+      maxContext);
   return session.release();
 }
 
@@ -551,6 +557,49 @@ int qnext_slot_copy(qnext_session *session, int64_t from, int64_t to, char **err
     return 1;
   }
   session->slots[size_t(to)].position = session->slots[size_t(from)].position;
+  return 0;
+}
+
+int64_t qnext_snapshot_size(const qnext_session *session, int64_t position) {
+  return session->snapshots->size(position);
+}
+
+int qnext_slot_save(qnext_session *session, int64_t slot, void *snapshot, int64_t size,
+                    char **error) {
+  if (!session->check(slot, error))
+    return 1;
+  const int64_t position = session->slots[size_t(slot)].position;
+  if (const int64_t expected = session->snapshots->size(position); !snapshot || size != expected) {
+    setError(error, "slot " + std::to_string(slot) + " holds " + std::to_string(position) +
+                        " tokens: its snapshot takes " + std::to_string(expected) +
+                        " bytes, given " + (snapshot ? std::to_string(size) : "none"));
+    return 1;
+  }
+  std::string why;
+  if (!session->snapshots->save(*session->executor, slot, position,
+                                static_cast<uint8_t *>(snapshot), why)) {
+    setError(error, "slot " + std::to_string(slot) + ": " + why);
+    return 1;
+  }
+  return 0;
+}
+
+int qnext_slot_restore(qnext_session *session, int64_t slot, const void *snapshot,
+                       int64_t size, char **error) {
+  if (!session->check(slot, error))
+    return 1;
+  std::string why;
+  const auto *bytes = static_cast<const uint8_t *>(snapshot);
+  const int64_t position = session->snapshots->check(bytes, size, why);
+  if (position < 0) {
+    setError(error, why);
+    return 1;
+  }
+  if (!session->snapshots->restore(*session->executor, slot, bytes, why)) {
+    setError(error, "slot " + std::to_string(slot) + ": " + why);
+    return 1;
+  }
+  session->slots[size_t(slot)].position = position;
   return 0;
 }
 

@@ -212,6 +212,95 @@ TEST_F(Slots, ACopiedSlotContinuesAsTheOriginal) {
   }
 }
 
+// A snapshot: slot 0's sequence saved part-way through the prompt, the
+// slot then running on (its caches overwritten); restored into another
+// session's slot and into slot 0 itself, both continue to the golden rows.
+// The snapshot holds the KV rows so far, not the capacity's.
+TEST_F(Slots, ASnapshotRestoredContinuesAsTheOriginal) {
+  create(2);
+  Sequence a{acquire(), 40};
+  step(a, "slot 0");
+  step(a, "slot 0");
+  ASSERT_EQ(qnext_slot_position(session, a.slot), 80);
+  const int64_t bytes = qnext_snapshot_size(session, 80);
+  ASSERT_GT(bytes, 0);
+  // Per token, the KV rows: a snapshot of 81 tokens is larger, one of the
+  // whole context larger still, and 80 tokens take less than the slot.
+  const int64_t perToken = qnext_snapshot_size(session, 81) - bytes;
+  EXPECT_GT(perToken, 0);
+  EXPECT_EQ(qnext_snapshot_size(session, 256), bytes + perToken * (256 - 80));
+  EXPECT_LT(bytes, qnext_session_state_bytes(session) / 2);
+  EXPECT_EQ(qnext_snapshot_size(session, 257), -1);
+  EXPECT_EQ(qnext_snapshot_size(session, -1), -1);
+  std::vector<uint8_t> snapshot(static_cast<size_t>(bytes));
+  char *error = nullptr;
+  ASSERT_EQ(qnext_slot_save(session, a.slot, snapshot.data(), bytes, &error), 0)
+      << take(error);
+  Sequence saved = a;
+  while (step(a, "slot 0 (saved)")) {
+  }
+  // Into a fresh session's slot holding something else.
+  qnext_session *other = qnext_session_create(model, 256, &error);
+  ASSERT_NE(other, nullptr) << take(error);
+  std::vector<int32_t> noise = {5, 6, 7};
+  ASSERT_EQ(qnext_slot_prefill(other, 0, noise.data(), 3, nullptr, &error), 0) << take(error);
+  ASSERT_EQ(qnext_slot_restore(other, 0, snapshot.data(), bytes, &error), 0) << take(error);
+  EXPECT_EQ(qnext_slot_position(other, 0), 80);
+  std::swap(session, other);
+  Sequence b = saved;
+  b.slot = 0;
+  while (step(b, "another session's slot, restored")) {
+  }
+  std::swap(session, other);
+  qnext_session_destroy(other);
+  // Into slot 0 itself, after it ran on.
+  ASSERT_EQ(qnext_slot_restore(session, a.slot, snapshot.data(), bytes, &error), 0)
+      << take(error);
+  Sequence c = saved;
+  while (step(c, "slot 0 restored")) {
+  }
+}
+
+// A snapshot that does not fit is refused in one line, the slot untouched.
+TEST_F(Slots, ABadSnapshotIsRefused) {
+  create(1);
+  const int64_t slot = acquire();
+  std::vector<int32_t> ids = {1, 2, 3};
+  char *error = nullptr;
+  ASSERT_EQ(qnext_slot_prefill(session, slot, ids.data(), 3, nullptr, &error), 0)
+      << take(error);
+  const int64_t bytes = qnext_snapshot_size(session, 3);
+  std::vector<uint8_t> snapshot(static_cast<size_t>(bytes));
+  EXPECT_EQ(qnext_slot_save(session, slot, snapshot.data(), bytes - 1, &error), 1);
+  EXPECT_EQ(take(error), "slot 0 holds 3 tokens: its snapshot takes " +
+                             std::to_string(bytes) + " bytes, given " +
+                             std::to_string(bytes - 1));
+  ASSERT_EQ(qnext_slot_save(session, slot, snapshot.data(), bytes, &error), 0) << take(error);
+  auto refused = [&](const std::vector<uint8_t> &s, int64_t size) {
+    char *why = nullptr;
+    EXPECT_EQ(qnext_slot_restore(session, slot, s.data(), size, &why), 1);
+    EXPECT_EQ(qnext_slot_position(session, slot), 3);
+    return take(why);
+  };
+  EXPECT_EQ(refused(snapshot, bytes - 4),
+            "a snapshot of 3 tokens is " + std::to_string(bytes) + " bytes, not " +
+                std::to_string(bytes - 4));
+  std::vector<uint8_t> bad = snapshot;
+  bad[0] = 'X';
+  EXPECT_EQ(refused(bad, bytes), "not a snapshot (qnext_slot_save writes one)");
+  bad = snapshot;
+  bad[9] ^= 1;
+  EXPECT_EQ(refused(bad, bytes),
+            "the snapshot is of another model (its ABI fingerprint differs)");
+  bad = snapshot;
+  int64_t tooMany = 1000;
+  std::memcpy(bad.data() + 16, &tooMany, 8);
+  EXPECT_EQ(refused(bad, bytes),
+            "the snapshot holds 1000 tokens, more than the session's 256 (--max-context)");
+  EXPECT_EQ(qnext_slot_restore(session, 4, snapshot.data(), bytes, &error), 1);
+  EXPECT_EQ(take(error), "slot 4 does not exist (the session has 1)");
+}
+
 // Acquiring, releasing and naming slots: each misuse is one line, nothing
 // runs; a released slot is free for the next acquire, emptied.
 TEST_F(Slots, AcquireReleaseAndMisuse) {

@@ -120,6 +120,25 @@ int qnext_slot_reset(qnext_session *session, int64_t slot, char **error);
 /* Slot `to` becomes a copy of slot `from` (both in use): its position, caches
  * and states, so that the two sequences continue independently (a fork). */
 int qnext_slot_copy(qnext_session *session, int64_t from, int64_t to, char **error);
+/* Snapshots: a slot's sequence (its position, its KV cache rows so far and
+ * its DeltaNet states) copied to memory the caller owns, and put back into
+ * a slot later, of this session or another of the same model: what a
+ * prefix cache keeps, so that a prompt that begins with a saved sequence
+ * resumes from it instead of prefilling it again.
+ * qnext_snapshot_size: the bytes of a snapshot of `position` tokens (a
+ * header and the states; KV caches take `position` rows, not the
+ * capacity); -1 when position is outside [0, max_context]. */
+int64_t qnext_snapshot_size(const qnext_session *session, int64_t position);
+/* Writes slot `slot`'s sequence (in use) into `snapshot`, of exactly
+ * qnext_snapshot_size(session, qnext_slot_position(session, slot)) bytes. */
+int qnext_slot_save(qnext_session *session, int64_t slot, void *snapshot, int64_t size,
+                    char **error);
+/* Slot `slot` (in use) continues the saved sequence: its position and
+ * caches become the snapshot's. A snapshot of another model, of more
+ * tokens than the session holds or of the wrong size is refused, the slot
+ * untouched. */
+int qnext_slot_restore(qnext_session *session, int64_t slot, const void *snapshot,
+                       int64_t size, char **error);
 /* A slot's tokens processed so far; -1 for a slot not in use. */
 int64_t qnext_slot_position(const qnext_session *session, int64_t slot);
 /* The token calls on one slot: as qnext_session_prefill, _prefill_last and
