@@ -32,7 +32,7 @@ const std::vector<std::string> kCommon = {
     "model",       "max_tokens",        "temperature",       "top_p",
     "top_k",       "min_p",             "presence_penalty",  "frequency_penalty",
     "repetition_penalty", "seed",       "stop",              "n",
-    "stream",      "stream_options",    "user"};
+    "stream",      "stream_options",    "user",              "return_token_ids"};
 
 /// Reads the request's fields one by one; the first problem wins.
 class Reader {
@@ -151,6 +151,9 @@ std::optional<Completion> readCompletion(const std::string &text, bool chat,
   int64_t n = 1;
   r.number("n", n, 1, 1, true);
   r.boolean("stream", c.stream);
+  r.boolean("return_token_ids", c.returnTokenIds);
+  if (c.stream && c.returnTokenIds)
+    r.fail("return_token_ids", "return_token_ids is for whole responses (stream false)");
   if (!r.failed() && body.contains("stream_options") && !body["stream_options"].is_null()) {
     const json &o = body["stream_options"];
     if (!o.is_object())
@@ -245,14 +248,35 @@ std::optional<Completion> readCompletion(const std::string &text, bool chat,
     }
     prompt = info.chatTemplate.render(messages, /*addGenerationPrompt=*/true, thinking);
   } else {
-    if (!body.contains("prompt") || !body["prompt"].is_string()) {
-      error = invalid("prompt", "prompt must be a string");
+    // Text, a list of one text, or token ids.
+    const json *p = body.contains("prompt") ? &body["prompt"] : nullptr;
+    if (p && p->is_array() && p->size() == 1 && (*p)[0].is_string())
+      p = &(*p)[0];
+    const bool ids = p && p->is_array() && !p->empty() &&
+                     std::all_of(p->begin(), p->end(),
+                                 [](const json &v) { return v.is_number_integer(); });
+    if (!p || (!p->is_string() && !ids)) {
+      error = invalid("prompt", "prompt must be a string or a list of token ids");
       return std::nullopt;
     }
-    prompt = body["prompt"];
+    if (ids) {
+      const int64_t vocab = info.tokenizer->size();
+      for (size_t i = 0; i < p->size(); ++i) {
+        const int64_t id = (*p)[i].get<int64_t>();
+        if (id < 0 || id >= vocab) {
+          error = invalid("prompt", "prompt[" + std::to_string(i) + "]: token id " +
+                                        std::to_string(id) + " is outside the vocabulary [0, " +
+                                        std::to_string(vocab) + ")");
+          return std::nullopt;
+        }
+        c.prompt.push_back(int32_t(id));
+      }
+    } else {
+      prompt = *p;
+    }
   }
   std::string why;
-  if (!info.tokenizer->encode(prompt, c.prompt, why)) {
+  if (c.prompt.empty() && !info.tokenizer->encode(prompt, c.prompt, why)) {
     error = invalid(chat ? "messages" : "prompt", why);
     return std::nullopt;
   }
@@ -272,10 +296,11 @@ std::optional<Completion> readCompletion(const std::string &text, bool chat,
   return c;
 }
 
-json usage(int64_t promptTokens, int64_t completionTokens) {
+json usage(int64_t promptTokens, int64_t completionTokens, int64_t cachedTokens) {
   return {{"prompt_tokens", promptTokens},
           {"completion_tokens", completionTokens},
-          {"total_tokens", promptTokens + completionTokens}};
+          {"total_tokens", promptTokens + completionTokens},
+          {"prompt_tokens_details", {{"cached_tokens", cachedTokens}}}};
 }
 
 namespace {
@@ -289,7 +314,7 @@ json head(const ResponseHead &h, bool chunked) {
 } // namespace
 
 json wholeResponse(const ResponseHead &h, const std::string &text,
-                   const std::string &finishReason, const json &u) {
+                   const std::string &finishReason, const json &u, const TokenIds *tokenIds) {
   json r = head(h, false);
   json choice = {{"index", 0}};
   if (h.chat)
@@ -298,8 +323,12 @@ json wholeResponse(const ResponseHead &h, const std::string &text,
     choice["text"] = text;
   choice["logprobs"] = nullptr;
   choice["finish_reason"] = finishReason;
+  if (tokenIds)
+    choice["token_ids"] = tokenIds->second;
   r["choices"] = json::array({choice});
   r["usage"] = u;
+  if (tokenIds)
+    r["prompt_token_ids"] = tokenIds->first;
   return r;
 }
 

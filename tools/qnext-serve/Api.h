@@ -20,6 +20,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace qnext::serve {
@@ -50,6 +51,10 @@ struct Completion {
   SamplingParams params;
   int64_t maxTokens = 0;
   std::vector<std::string> stops;
+  /// The prompt's and the reply's token ids in the response (vLLM's
+  /// return_token_ids): what agents and training loops that work on tokens
+  /// read.
+  bool returnTokenIds = false;
 };
 
 /// Reads a /v1/completions (`chat` false) or /v1/chat/completions body.
@@ -62,9 +67,14 @@ struct ResponseHead {
   int64_t created = 0;
   bool chat = false;
 };
-json usage(int64_t promptTokens, int64_t completionTokens);
+/// `cachedTokens`: prompt tokens resumed from the prefix cache, not
+/// prefilled (OpenAI's prompt_tokens_details.cached_tokens).
+json usage(int64_t promptTokens, int64_t completionTokens, int64_t cachedTokens);
+/// The prompt's token ids, and the reply's (every token sampled).
+using TokenIds = std::pair<std::vector<int32_t>, std::vector<int32_t>>;
 json wholeResponse(const ResponseHead &head, const std::string &text,
-                   const std::string &finishReason, const json &usage);
+                   const std::string &finishReason, const json &usage,
+                   const TokenIds *tokenIds = nullptr);
 /// One streamed chunk: `text` (the first chat chunk carries the role too),
 /// or the end (`finishReason` set).
 json chunk(const ResponseHead &head, const std::string &text, bool first,

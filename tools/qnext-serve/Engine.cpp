@@ -35,7 +35,8 @@ void Job::end(const std::string &why, const std::string &error) {
 }
 
 Engine::Engine(qnext_model *model, const Tokenizer &tokenizer, EngineOptions options)
-    : model(model), tokenizer(tokenizer), options(std::move(options)) {}
+    : model(model), tokenizer(tokenizer), options(std::move(options)),
+      cache(this->options.cacheBytes) {}
 
 Engine::~Engine() {
   stop();
@@ -56,6 +57,7 @@ bool Engine::start(std::string &error) {
   }
   logits.resize(size_t(options.slots * vocab));
   totals.slots = options.slots;
+  totals.cacheBudget = options.cacheBytes;
   thread = std::thread([this] { run(); });
   return true;
 }
@@ -139,9 +141,13 @@ void Engine::loop() {
         job->sampler = std::make_unique<Sampler>(job->params);
         job->decoder = std::make_unique<StreamDecoder>(tokenizer);
         active.push_back(job);
+        joining.push_back(job.get());
       }
       totals.busySlots = int64_t(active.size());
     }
+    for (Job *job : joining)
+      resume(*job);
+    joining.clear();
     step();
   }
   for (const std::shared_ptr<Job> &job : active)
@@ -159,8 +165,11 @@ void Engine::step() {
   for (const std::shared_ptr<Job> &job : active) {
     if (job->slot < 0 || job->prefilled == job->prompt.size())
       continue;
-    const int64_t n = std::min<int64_t>(options.prefillChunk,
-                                        int64_t(job->prompt.size() - job->prefilled));
+    int64_t n = std::min<int64_t>(options.prefillChunk,
+                                  int64_t(job->prompt.size() - job->prefilled));
+    // Chunks end on the snapshots' boundaries.
+    if (options.cacheEvery > 0)
+      n = std::min<int64_t>(n, options.cacheEvery - int64_t(job->prefilled) % options.cacheEvery);
     const bool last = job->prefilled + size_t(n) == job->prompt.size();
     char *message = nullptr;
     if (qnext_slot_prefill_last(session, job->slot, job->prompt.data() + job->prefilled, n,
@@ -172,8 +181,11 @@ void Engine::step() {
     job->context.insert(job->context.end(), job->prompt.begin() + long(job->prefilled),
                         job->prompt.begin() + long(job->prefilled) + n);
     job->prefilled += size_t(n);
-    if (last)
+    if (last) {
+      save(*job, logits.data());
       choose(*job, logits.data());
+    } else if (options.cacheEvery > 0 && int64_t(job->prefilled) % options.cacheEvery == 0)
+      save(*job);
     break;
   }
   // One decode step of every request with a token to process.
@@ -221,6 +233,7 @@ void Engine::choose(Job &job, float *row) {
     ++totals.completionTokens;
   }
   ++job.generatedCount;
+  job.sampledIds.push_back(id);
   if (std::find(options.stopIds.begin(), options.stopIds.end(), id) !=
       options.stopIds.end()) {
     job.text += job.decoder->finish();
@@ -257,9 +270,69 @@ void Engine::choose(Job &job, float *row) {
   job.next = id;
 }
 
+void Engine::resume(Job &job) {
+  if (options.cacheBytes <= 0)
+    return;
+  const PrefixCache::Entry *entry = cache.find(job.prompt);
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    ++totals.cacheLookups;
+  }
+  if (!entry)
+    return;
+  char *message = nullptr;
+  if (qnext_slot_restore(session, job.slot, entry->snapshot.data(),
+                         int64_t(entry->snapshot.size()), &message)) {
+    std::string why = message ? message : "restoring a snapshot failed";
+    qnext_free_error(message);
+    finish(job, "error", "the prefix cache: " + why);
+    return;
+  }
+  const int64_t resumed = int64_t(entry->tokens.size());
+  job.prefilled = size_t(resumed);
+  job.context = entry->tokens;
+  job.resumed = resumed;
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    ++totals.cacheHits;
+    totals.cachedTokens += resumed;
+  }
+  // The whole prompt: its first token is chosen now (which may end the job
+  // and save it: `entry` is not used after).
+  if (job.prefilled == job.prompt.size()) {
+    std::vector<float> row = entry->logits;
+    choose(job, row.data());
+  }
+}
+
+void Engine::save(Job &job, const float *lastLogits) {
+  if (options.cacheBytes <= 0 || job.context.empty() ||
+      cache.touch(job.context, lastLogits != nullptr))
+    return;
+  const int64_t bytes =
+      qnext_snapshot_size(session, qnext_slot_position(session, job.slot));
+  if (bytes < 0 || !cache.fits(bytes))
+    return;
+  PrefixCache::Entry entry;
+  entry.tokens = job.context;
+  entry.snapshot.resize(size_t(bytes));
+  if (qnext_slot_save(session, job.slot, entry.snapshot.data(), bytes, nullptr))
+    return; // (not kept: the request itself is unaffected)
+  if (lastLogits)
+    entry.logits.assign(lastLogits, lastLogits + vocab);
+  cache.insert(std::move(entry));
+  std::lock_guard<std::mutex> lock(mutex);
+  totals.cacheEntries = cache.entries();
+  totals.cacheBytes = cache.bytes();
+}
+
 void Engine::finish(Job &job, const std::string &reason, const std::string &error) {
   if (job.slot < 0)
     return;
+  // What ran is kept for the next turn, unless it failed or the server is
+  // going away.
+  if (error.empty())
+    save(job);
   if (job.sent < job.text.size())
     job.emit(job.text.substr(job.sent));
   job.sent = job.text.size();

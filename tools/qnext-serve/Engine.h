@@ -13,6 +13,8 @@
 #ifndef QNEXT_TOOLS_QNEXT_SERVE_ENGINE_H
 #define QNEXT_TOOLS_QNEXT_SERVE_ENGINE_H
 
+#include "PrefixCache.h"
+
 #include "qnext/Runtime.h"
 #include "qnext/Sampler.h"
 #include "qnext/Tokenizer.h"
@@ -50,6 +52,10 @@ public:
   /// The client is gone: the engine frees the slot at its next step.
   void cancel() { cancelled = true; }
   int64_t completionTokens() const { return generatedCount.load(); }
+  /// Prompt tokens not prefilled: resumed from the prefix cache.
+  int64_t cachedTokens() const { return resumed.load(); }
+  /// Every token sampled (read once the job has ended).
+  const std::vector<int32_t> &sampled() const { return sampledIds; }
 
 private:
   friend class Engine;
@@ -63,6 +69,8 @@ private:
   std::string reason, failure;
   std::atomic<bool> cancelled{false};
   std::atomic<int64_t> generatedCount{0};
+  std::atomic<int64_t> resumed{0};
+  std::vector<int32_t> sampledIds;
 
   // The engine's own (its thread only).
   int64_t slot = -1;
@@ -82,6 +90,8 @@ struct EngineOptions {
   int64_t queue = 64;         ///< requests waiting for a slot at most
   int64_t sampledVocab = 0;   ///< choose among the first N logits (0: all)
   std::vector<int32_t> stopIds;
+  int64_t cacheBytes = 0;  ///< the prefix cache's budget (0: no cache)
+  int64_t cacheEvery = 0;  ///< a snapshot every N prompt tokens too (0: at ends only)
 };
 
 class Engine {
@@ -105,6 +115,10 @@ public:
   struct Counters {
     int64_t requests = 0, promptTokens = 0, completionTokens = 0;
     int64_t waiting = 0, busySlots = 0, slots = 0;
+    /// The prefix cache: requests that looked, those that resumed, the
+    /// prompt tokens they did not prefill, snapshots kept and their bytes.
+    int64_t cacheLookups = 0, cacheHits = 0, cachedTokens = 0;
+    int64_t cacheEntries = 0, cacheBytes = 0, cacheBudget = 0;
   };
   Counters counters();
 
@@ -116,6 +130,11 @@ private:
   /// the next step or the job's end.
   void choose(Job &job, float *logits);
   void finish(Job &job, const std::string &reason, const std::string &error = "");
+  /// A joining job resumes from the longest cached prefix of its prompt.
+  void resume(Job &job);
+  /// Keeps a snapshot of the job's sequence so far (with the logits of its
+  /// last token when given).
+  void save(Job &job, const float *lastLogits = nullptr);
 
   qnext_model *model;
   const Tokenizer &tokenizer;
@@ -131,6 +150,8 @@ private:
   Counters totals;
 
   std::vector<std::shared_ptr<Job>> active; ///< the engine thread's
+  PrefixCache cache;                        ///< the engine thread's
+  std::vector<Job *> joining;               ///< joined this step: to resume
   std::vector<float> logits;
   /// A decode step's rows (kept between steps: no allocation a step).
   std::vector<int64_t> stepSlots;

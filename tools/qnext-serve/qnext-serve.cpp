@@ -2,7 +2,7 @@
 //
 // qnext-serve model.qnx [--host 127.0.0.1] [--port 8080] [--slots 4]
 //   [--max-context 4096] [--threads N] [--prefill-chunk 256] [--queue 64]
-//   [--model-name NAME]
+//   [--cache-mb 1024] [--cache-every 512] [--model-name NAME]
 // serves POST /v1/completions and /v1/chat/completions (whole or streamed as
 // server-sent events), GET /v1/models, /health and /metrics over
 // cpp-httplib. Requests run together on the session's slots (Engine.cpp:
@@ -93,9 +93,12 @@ void complete(const httplib::Request &req, httplib::Response &res, bool chat,
       failed.message = events.error;
       return answer(res, failed);
     }
+    const TokenIds ids{c->prompt, job->sampled()};
     return answer(res, 200,
                   wholeResponse(head, text, events.finishReason,
-                                usage(promptTokens, job->completionTokens())));
+                                usage(promptTokens, job->completionTokens(),
+                                      job->cachedTokens()),
+                                c->returnTokenIds ? &ids : nullptr));
   }
   const bool includeUsage = c->includeUsage;
   res.set_header("Cache-Control", "no-cache");
@@ -123,7 +126,8 @@ void complete(const httplib::Request &req, httplib::Response &res, bool chat,
           sent = sendEvent(sink, chunk(head, "", false, events.finishReason).dump());
           if (sent && includeUsage)
             sent = sendEvent(sink, usageChunk(head, usage(promptTokens,
-                                                          job->completionTokens()))
+                                                          job->completionTokens(),
+                                                          job->cachedTokens()))
                                        .dump());
         }
         if (sent)
@@ -151,6 +155,18 @@ std::string metrics(Engine &engine) {
   metric("qnext_requests_waiting", "gauge", "Requests waiting for a slot.", c.waiting);
   metric("qnext_slots_busy", "gauge", "Slots running a request.", c.busySlots);
   metric("qnext_slots", "gauge", "Slots of the session.", c.slots);
+  metric("qnext_prefix_cache_lookups_total", "counter",
+         "Requests that looked for a cached prefix of their prompt.", c.cacheLookups);
+  metric("qnext_prefix_cache_hits_total", "counter",
+         "Requests that resumed from a cached prefix.", c.cacheHits);
+  metric("qnext_prefix_cache_tokens_total", "counter",
+         "Prompt tokens resumed from the cache, not prefilled.", c.cachedTokens);
+  metric("qnext_prefix_cache_entries", "gauge", "Snapshots in the prefix cache.",
+         c.cacheEntries);
+  metric("qnext_prefix_cache_bytes", "gauge", "Bytes of the prefix cache's snapshots.",
+         c.cacheBytes);
+  metric("qnext_prefix_cache_budget_bytes", "gauge", "The prefix cache's budget (--cache-mb).",
+         c.cacheBudget);
   return out;
 }
 
@@ -159,6 +175,7 @@ int serveMain(int argc, char **argv) {
   std::string artifact, host = "127.0.0.1", modelName;
   int port = 8080;
   int64_t slots = 4, maxContext = 4096, prefillChunk = 256, queueSize = 64;
+  int64_t cacheMB = 1024, cacheEvery = 512;
   int threads = 0;
   CLI::App app{"qnext-serve: an OpenAI-compatible server for a model artifact, its "
                "requests batched on the session's slots",
@@ -174,6 +191,13 @@ int serveMain(int argc, char **argv) {
                  "Prompt tokens prefilled between two decode steps at most (default 256)");
   app.add_option("--queue", queueSize,
                  "Requests waiting for a slot at most; beyond, 429 (default 64)");
+  app.add_option("--cache-mb", cacheMB,
+                 "The prefix cache's budget in MiB: snapshots of finished requests (and of "
+                 "long prompts) that a request beginning with the same tokens resumes "
+                 "from; 0: no cache (default 1024)");
+  app.add_option("--cache-every", cacheEvery,
+                 "Also snapshot a long prompt every N tokens (default 512; 0: only when a "
+                 "request ends)");
   app.add_option("--model-name", modelName,
                  "The model's name in the API (default: the artifact's file name without "
                  ".qnx)");
@@ -188,9 +212,11 @@ int serveMain(int argc, char **argv) {
   if (auto rc = qnext::tool::parse(app, argc, argv))
     return *rc;
   if (slots < 1 || slots > 4096 || maxContext < 2 || prefillChunk < 1 || queueSize < 0 ||
-      port < 0 || port > 65535)
+      port < 0 || port > 65535 || cacheMB < 0 || cacheMB > (int64_t(1) << 30) ||
+      cacheEvery < 0)
     return fail("--slots must be in [1, 4096], --max-context at least 2, --prefill-chunk "
-                "at least 1, --queue not negative, --port in [0, 65535]");
+                "at least 1, --queue not negative, --port in [0, 65535], --cache-mb and "
+                "--cache-every not negative");
   if (modelName.empty()) {
     modelName = artifact.substr(artifact.find_last_of('/') + 1);
     if (modelName.size() > 4 && modelName.compare(modelName.size() - 4, 4, ".qnx") == 0)
@@ -225,6 +251,8 @@ int serveMain(int argc, char **argv) {
   options.prefillChunk = prefillChunk;
   options.queue = queueSize;
   options.sampledVocab = tokenizer.size();
+  options.cacheBytes = cacheMB << 20;
+  options.cacheEvery = cacheEvery;
 
   Engine engine(model.get(), tokenizer, options);
   if (!engine.start(why))

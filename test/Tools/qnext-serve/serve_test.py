@@ -54,7 +54,7 @@ def events(text):
     return [line[len("data: "):] for line in text.split("\n") if line.startswith("data: ")]
 
 
-proc, port = start("--slots", "4", "--max-context", "256")
+proc, port = start("--slots", "4", "--max-context", "256", "--cache-every", "64")
 try:
     status, text, _ = request(port, "GET", "/health")
     check(status == 200 and json.loads(text) == {"status": "ok"}, "GET /health", text)
@@ -136,6 +136,41 @@ try:
     streamed = "".join(json.loads(d)["choices"][0]["text"] for d in events(text)[:-1])
     check(streamed == cut, "a stop string streamed: nothing of it is sent", text)
 
+    # The prefix cache. A prompt of token ids; the same again resumes at its
+    # end (its logits kept), sampling the same tokens; a second turn that
+    # repeats prompt and reply prefills only what is new (the snapshot at
+    # the first request's end: its prompt and every reply token but the
+    # last, which was sampled, not processed); a long prompt's snapshots
+    # every 64 tokens (--cache-every) serve a prompt that shares only its
+    # beginning.
+    def complete(ids, max_tokens=8):
+        status, text, _ = request(port, "POST", "/v1/completions",
+                                  {"prompt": ids, "max_tokens": max_tokens, "temperature": 0,
+                                   "return_token_ids": True})
+        body = json.loads(text)
+        check(status == 200, f"a prompt of {len(ids)} token ids", text)
+        return body["choices"][0]["token_ids"], body["usage"]["prompt_tokens_details"]["cached_tokens"], body
+    turn1 = list(range(1, 11))
+    reply, cached, body = complete(turn1)
+    check(body["prompt_token_ids"] == turn1 and len(reply) == 8 and cached == 0,
+          "token ids in and out (return_token_ids), nothing cached yet", body)
+    again, cached, body = complete(turn1)
+    check(again == reply and cached == 10, "the same prompt again: all 10 tokens cached", body)
+    turn2 = turn1 + reply + [5, 6, 7]
+    reply2, cached, body = complete(turn2)
+    check(cached == 10 + 7 and body["usage"]["prompt_tokens"] == 21,
+          "a second turn prefills only its new tokens (17 of 21 cached)", body)
+    long = [(i * 7) % 300 + 3 for i in range(200)]
+    complete(long, 2)
+    _, cached, body = complete(long[:150] + [9], 2)
+    check(cached == 128, "a long prompt's snapshots every 64 tokens: 128 of 151 cached", body)
+    status, text, _ = request(port, "GET", "/metrics")
+    hits = int(re.search(r"^qnext_prefix_cache_hits_total (\d+)$", text, re.M).group(1))
+    saved = int(re.search(r"^qnext_prefix_cache_tokens_total (\d+)$", text, re.M).group(1))
+    check(hits >= 3 and saved >= 10 + 17 + 128 and
+          re.search(r"^qnext_prefix_cache_bytes [1-9]\d*$", text, re.M),
+          "/metrics counts the hits, the tokens and the bytes", text)
+
     # A client that goes away mid-stream frees its slot: the request ends
     # well before its 240 tokens.
     def generated():
@@ -171,7 +206,12 @@ try:
     table = [
         ("/v1/completions", None, "{not json", 400, "the request body is not valid JSON"),
         ("/v1/completions", [1, 2], None, 400, "the request body must be a JSON object"),
-        ("/v1/completions", {"prompt": 5}, None, 400, "prompt must be a string"),
+        ("/v1/completions", {"prompt": 5}, None, 400, "prompt must be a string or a list of token ids"),
+        ("/v1/completions", {"prompt": "x", "stream": True, "return_token_ids": True}, None, 400,
+         "return_token_ids is for whole responses (stream false)"),
+        ("/v1/completions", {"prompt": [1, "x"]}, None, 400, "prompt must be a string or a list of token ids"),
+        ("/v1/completions", {"prompt": []}, None, 400, "prompt must be a string or a list of token ids"),
+        ("/v1/completions", {"prompt": [3, 100000]}, None, 400, "prompt[1]: token id 100000 is outside the vocabulary [0, 390)"),
         ("/v1/completions", {"prompt": "x", "max_tokens": "9"}, None, 400, "max_tokens must be an integer"),
         ("/v1/completions", {"prompt": "x", "max_tokens": 0}, None, 400, "max_tokens must be in [1, 256], got 0"),
         ("/v1/completions", {"prompt": "x", "temperature": 3}, None, 400, "temperature must be in [0, 2], got 3"),
@@ -230,8 +270,12 @@ finally:
 # One slot, no queue: a request to the idle server runs; while a stream
 # holds the slot, the next is refused with 429 and Retry-After; SIGINT with
 # the stream in flight ends it and exits 0.
-proc, port = start("--slots", "1", "--queue", "0", "--max-context", "4096")
+proc, port = start("--slots", "1", "--queue", "0", "--max-context", "4096", "--cache-mb", "0")
 try:
+    # Without the cache, the second turn's tokens are the same.
+    reply2b, cached, body = complete(turn2)
+    check(reply2b == reply2 and cached == 0,
+          "without the cache (--cache-mb 0): the same second turn, nothing cached", body)
     status, text, _ = request(port, "POST", "/v1/completions", {"prompt": "x", "max_tokens": 2})
     check(status == 200, "one slot, no queue, idle: the request runs", text)
     sock = socket.create_connection(("127.0.0.1", port))
