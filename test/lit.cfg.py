@@ -64,6 +64,10 @@ if shutil.which("nvidia-smi"):
 # against qnext-serve (the npm registry must be reachable).
 if shutil.which("npm") and shutil.which("node"):
     config.available_features.add("npm")
+# haproxy: the load balancer in front of two qnext-serve replicas
+# (docs/haproxy.cfg; scripts/setup installs Debian's package).
+if shutil.which("haproxy"):
+    config.available_features.add("haproxy")
 
 # cpu-x86-64-v3 / cpu-x86-64-v4: this CPU runs code compiled for that level
 # (AVX2 + FMA + BMI; AVX-512 F/BW/CD/DQ/VL), so the golden checks of both

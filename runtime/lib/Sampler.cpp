@@ -27,6 +27,8 @@ std::string SamplingParams::check() const {
     return "repetition penalty must be a finite number > 0";
   if (!std::isfinite(presencePenalty))
     return "presence penalty must be finite";
+  if (!std::isfinite(frequencyPenalty))
+    return "frequency penalty must be finite";
   return "";
 }
 
@@ -41,6 +43,8 @@ std::string SamplingParams::describe() const {
     s << ", repetition penalty " << repetitionPenalty;
   if (presencePenalty != 0)
     s << ", presence penalty " << presencePenalty;
+  if (frequencyPenalty != 0)
+    s << ", frequency penalty " << frequencyPenalty;
   return s.str();
 }
 
@@ -131,6 +135,10 @@ void penalise(float *logits, int64_t vocab, const SamplingParams &p,
       if (id >= 0 && id < vocab)
         logits[id] = float(logits[id] - p.presencePenalty);
   }
+  if (p.frequencyPenalty != 0)
+    for (size_t i = generatedFrom; i < context.size(); ++i)
+      if (context[i] >= 0 && context[i] < vocab)
+        logits[context[i]] = float(logits[context[i]] - p.frequencyPenalty);
 }
 
 int32_t argmax(const float *logits, int64_t vocab) {

@@ -151,6 +151,15 @@ TEST(Sampler, Penalties) {
   EXPECT_FLOAT_EQ(logits[1], -4);   // untouched
   EXPECT_FLOAT_EQ(logits[2], 1);    // 3 / 2 - 0.5
   EXPECT_EQ(c[0].first, 0);         // greedy on the penalised logits
+  // The frequency penalty counts each time a token was generated.
+  SamplingParams f;
+  f.frequencyPenalty = 0.25;
+  Sampler fs(f);
+  logits = {4, -4, 3, 1};
+  fs.candidates(logits.data(), 4, {0, 2, 2, 3, 2}, 1);
+  EXPECT_FLOAT_EQ(logits[0], 4);    // in the prompt only
+  EXPECT_FLOAT_EQ(logits[2], 2.25); // 3 - 3 * 0.25
+  EXPECT_FLOAT_EQ(logits[3], 0.75); // 1 - 0.25
 }
 
 TEST(Sampler, GenerationConfig) {

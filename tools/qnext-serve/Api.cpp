@@ -2,6 +2,8 @@
 
 #include "Api.h"
 
+#include <xxhash.h>
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -139,11 +141,7 @@ std::optional<Completion> readCompletion(const std::string &text, bool chat,
   r.number("min_p", c.params.minP, 0, 1);
   r.number("presence_penalty", c.params.presencePenalty, -2, 2);
   r.number("repetition_penalty", c.params.repetitionPenalty, 0, inf);
-  double frequency = 0;
-  r.number("frequency_penalty", frequency, -2, 2);
-  if (frequency != 0)
-    r.fail("frequency_penalty", "frequency_penalty is not supported yet (0 only); "
-                                "presence_penalty and repetition_penalty are");
+  r.number("frequency_penalty", c.params.frequencyPenalty, -2, 2);
   // Without a seed, each request draws its own (two alike sample apart).
   uint64_t seed = std::random_device{}();
   r.number("seed", seed, 0, 9007199254740991.0, true);
@@ -247,6 +245,16 @@ std::optional<Completion> readCompletion(const std::string &text, bool chat,
       messages.push_back({role, content});
     }
     prompt = info.chatTemplate.render(messages, /*addGenerationPrompt=*/true, thinking);
+    const size_t firstUser =
+        size_t(std::find_if(messages.begin(), messages.end(),
+                            [](const ChatMessage &m) { return m.role == "user"; }) -
+               messages.begin());
+    std::vector<ChatMessage> opening(messages.begin(),
+                                     messages.begin() + long(std::min(firstUser + 1, messages.size())));
+    std::vector<int32_t> ids;
+    std::string why;
+    if (info.tokenizer->encode(info.chatTemplate.render(opening, false, thinking), ids, why))
+      c.prefixHash = prefixHash(ids);
   } else {
     // Text, a list of one text, or token ids.
     const json *p = body.contains("prompt") ? &body["prompt"] : nullptr;
@@ -293,7 +301,14 @@ std::optional<Completion> readCompletion(const std::string &text, bool chat,
     error.code = "context_length_exceeded";
     return std::nullopt;
   }
+  if (!chat)
+    c.prefixHash = prefixHash(std::vector<int32_t>(
+        c.prompt.begin(), c.prompt.begin() + long(std::min<size_t>(c.prompt.size(), 256))));
   return c;
+}
+
+uint64_t prefixHash(const std::vector<int32_t> &opening) {
+  return XXH64(opening.data(), opening.size() * sizeof(int32_t), 0);
 }
 
 json usage(int64_t promptTokens, int64_t completionTokens, int64_t cachedTokens) {

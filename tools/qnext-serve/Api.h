@@ -55,7 +55,17 @@ struct Completion {
   /// return_token_ids): what agents and training loops that work on tokens
   /// read.
   bool returnTokenIds = false;
+  /// The conversation's opening, hashed (prefixHash()): what a
+  /// prefix-aware router keys a conversation's replica on.
+  uint64_t prefixHash = 0;
 };
+
+/// XXH64 (seed 0) of the little-endian int32 token ids of a request's
+/// opening: a chat's messages up to its first user message, rendered by the
+/// chat template without the generation prompt; a text prompt's first 256
+/// tokens. Each turn of a conversation repeats its opening, so every turn
+/// has the hash of the first.
+uint64_t prefixHash(const std::vector<int32_t> &opening);
 
 /// Reads a /v1/completions (`chat` false) or /v1/chat/completions body.
 std::optional<Completion> readCompletion(const std::string &body, bool chat,

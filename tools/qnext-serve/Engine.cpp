@@ -3,6 +3,7 @@
 #include "Engine.h"
 
 #include <algorithm>
+#include <chrono>
 #include <exception>
 
 namespace qnext::serve {
@@ -68,7 +69,7 @@ Engine::Refusal Engine::submit(const std::shared_ptr<Job> &job) {
     return Refusal::None;
   }
   std::lock_guard<std::mutex> lock(mutex);
-  if (stopping)
+  if (stopping || draining)
     return Refusal::Stopping;
   const int64_t free = options.slots - totals.busySlots;
   if (int64_t(queue.size()) >= options.queue + std::max<int64_t>(free, 0))
@@ -78,6 +79,32 @@ Engine::Refusal Engine::submit(const std::shared_ptr<Job> &job) {
   totals.promptTokens += int64_t(job->prompt.size());
   wake.notify_one();
   return Refusal::None;
+}
+
+Engine::Refusal Engine::admits() {
+  std::lock_guard<std::mutex> lock(mutex);
+  if (stopping || draining)
+    return Refusal::Stopping;
+  const int64_t free = options.slots - totals.busySlots;
+  return int64_t(queue.size()) >= options.queue + std::max<int64_t>(free, 0) ? Refusal::Full
+                                                                              : Refusal::None;
+}
+
+void Engine::drain(double graceSeconds, const std::function<bool()> &cutShort) {
+  const auto until = std::chrono::steady_clock::now() +
+                     std::chrono::duration<double>(std::max(graceSeconds, 0.0));
+  for (;;) {
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      draining = true;
+      if (stopping || (queue.empty() && totals.busySlots == 0))
+        break;
+    }
+    if (std::chrono::steady_clock::now() >= until || cutShort())
+      break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  stop();
 }
 
 void Engine::stop() {

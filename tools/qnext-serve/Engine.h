@@ -23,6 +23,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -108,8 +109,14 @@ public:
   /// slots (Full: the caller answers 429); Stopping: the engine no longer
   /// takes jobs (503).
   Refusal submit(const std::shared_ptr<Job> &job);
+  /// What a job submitted now would get (readiness).
+  Refusal admits();
   /// Stops taking requests, ends those in flight ("cancelled") and joins.
   void stop();
+  /// Stops taking requests, lets those running or waiting finish for up to
+  /// `graceSeconds` (or until `cutShort()`, asked every 10 ms, says so),
+  /// then stop()s.
+  void drain(double graceSeconds, const std::function<bool()> &cutShort);
 
   /// For /metrics and /health.
   struct Counters {
@@ -146,7 +153,7 @@ private:
   std::mutex mutex; ///< guards the queue, `stopping` and the counters
   std::condition_variable wake;
   std::deque<std::shared_ptr<Job>> queue;
-  bool stopping = false;
+  bool stopping = false, draining = false;
   Counters totals;
 
   std::vector<std::shared_ptr<Job>> active; ///< the engine thread's

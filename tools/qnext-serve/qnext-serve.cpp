@@ -4,11 +4,12 @@
 //   [--max-context 4096] [--threads N] [--prefill-chunk 256] [--queue 64]
 //   [--cache-mb 1024] [--cache-every 512] [--model-name NAME]
 // serves POST /v1/completions and /v1/chat/completions (whole or streamed as
-// server-sent events), GET /v1/models, /health and /metrics over
+// server-sent events), GET /v1/models, /health (liveness), /ready
+// (readiness) and /metrics over
 // cpp-httplib. Requests run together on the session's slots (Engine.cpp:
 // continuous batching on qnext_session_decode_batch). SIGINT or SIGTERM
-// ends the requests in flight (cancelled), stops taking requests and exits
-// 0.
+// stops taking requests (503), lets those in flight finish for --grace
+// seconds, cancels the rest and exits 0.
 //
 //===----------------------------------------------------------------------===//
 
@@ -25,6 +26,7 @@
 #include <atomic>
 #include <chrono>
 #include <csignal>
+#include <cstdio>
 #include <ctime>
 #include <iostream>
 #include <memory>
@@ -75,6 +77,9 @@ void complete(const httplib::Request &req, httplib::Response &res, bool chat,
       res.set_header("Retry-After", "1");
     return answer(res, busy);
   }
+  char hash[17];
+  std::snprintf(hash, sizeof hash, "%016llx", static_cast<unsigned long long>(c->prefixHash));
+  res.set_header("X-Qnext-Prefix-Hash", hash);
   static std::atomic<int64_t> counter{0};
   ResponseHead head{std::string(chat ? "chatcmpl-" : "cmpl-") + std::to_string(++counter),
                     info.modelName, int64_t(std::time(nullptr)), chat};
@@ -176,6 +181,7 @@ int serveMain(int argc, char **argv) {
   int port = 8080;
   int64_t slots = 4, maxContext = 4096, prefillChunk = 256, queueSize = 64;
   int64_t cacheMB = 1024, cacheEvery = 512;
+  double grace = 10;
   int threads = 0;
   CLI::App app{"qnext-serve: an OpenAI-compatible server for a model artifact, its "
                "requests batched on the session's slots",
@@ -198,6 +204,9 @@ int serveMain(int argc, char **argv) {
   app.add_option("--cache-every", cacheEvery,
                  "Also snapshot a long prompt every N tokens (default 512; 0: only when a "
                  "request ends)");
+  app.add_option("--grace", grace,
+                 "On SIGINT or SIGTERM: seconds the requests in flight may take to finish "
+                 "(new ones get 503, /ready 503) before the rest are cancelled (default 10)");
   app.add_option("--model-name", modelName,
                  "The model's name in the API (default: the artifact's file name without "
                  ".qnx)");
@@ -213,10 +222,10 @@ int serveMain(int argc, char **argv) {
     return *rc;
   if (slots < 1 || slots > 4096 || maxContext < 2 || prefillChunk < 1 || queueSize < 0 ||
       port < 0 || port > 65535 || cacheMB < 0 || cacheMB > (int64_t(1) << 30) ||
-      cacheEvery < 0)
+      cacheEvery < 0 || !(grace >= 0))
     return fail("--slots must be in [1, 4096], --max-context at least 2, --prefill-chunk "
-                "at least 1, --queue not negative, --port in [0, 65535], --cache-mb and "
-                "--cache-every not negative");
+                "at least 1, --queue not negative, --port in [0, 65535], --cache-mb, "
+                "--cache-every and --grace not negative");
   if (modelName.empty()) {
     modelName = artifact.substr(artifact.find_last_of('/') + 1);
     if (modelName.size() > 4 && modelName.compare(modelName.size() - 4, 4, ".qnx") == 0)
@@ -267,8 +276,21 @@ int serveMain(int argc, char **argv) {
   server.set_payload_max_length(size_t(16) << 20);
   server.set_keep_alive_timeout(5);
   server.set_read_timeout(30);
+  // Liveness: the process answers. Readiness: it takes a request now (not
+  // stopping, a slot or a place in the queue free).
   server.Get("/health", [](const httplib::Request &, httplib::Response &res) {
     answer(res, 200, {{"status", "ok"}});
+  });
+  server.Get("/ready", [&](const httplib::Request &, httplib::Response &res) {
+    switch (engine.admits()) {
+    case Engine::Refusal::None:
+      return answer(res, 200, {{"status", "ready"}});
+    case Engine::Refusal::Full:
+      res.set_header("Retry-After", "1");
+      return answer(res, 503, {{"status", "full"}});
+    case Engine::Refusal::Stopping:
+      return answer(res, 503, {{"status", "stopping"}});
+    }
   });
   server.Get("/v1/models", [&](const httplib::Request &, httplib::Response &res) {
     answer(res, 200,
@@ -312,15 +334,19 @@ int serveMain(int argc, char **argv) {
             << modelName << ", " << slots << " slots of " << maxContext << " tokens)"
             << std::endl;
 
-  // On a signal: the requests in flight end (cancelled), then the server
-  // stops taking connections (stop() acts once listen has started).
+  // On a signal: no new requests (503), those in flight finish within the
+  // grace period (a second signal cuts it short) or are cancelled, then the
+  // server stops taking connections (stop() acts once listen has started).
   std::atomic<bool> listened{false};
   std::thread stopper([&] {
     int signal = 0;
     sigwait(&stopSignals, &signal);
     std::cerr << "qnext-serve: " << (signal == SIGINT ? "SIGINT" : "SIGTERM")
-              << ": stopping" << std::endl;
-    engine.stop();
+              << ": stopping (requests in flight have " << grace << " s)" << std::endl;
+    engine.drain(grace, [&] {
+      timespec now{0, 0};
+      return sigtimedwait(&stopSignals, nullptr, &now) > 0;
+    });
     while (!server.is_running() && !listened)
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     server.stop();

@@ -1,7 +1,7 @@
 //===- Sampler.h - choosing the next token ----------------------*- C++ -*-===//
 //
 // Greedy, or sampling with temperature, top-k, top-p and min-p, after the
-// repetition and presence penalties, in Hugging Face's order (penalties,
+// repetition, presence and frequency penalties, in Hugging Face's order (penalties,
 // temperature, top-k, top-p, min-p). The random numbers come from a seeded
 // xoshiro256** generator, so a seed gives the same tokens on every machine.
 //
@@ -25,6 +25,7 @@ struct SamplingParams {
   double minP = 0;              ///< drop tokens below minP * the top probability
   double repetitionPenalty = 1; ///< HF's: logit / p if positive, * p if not
   double presencePenalty = 0;   ///< subtracted once from every generated token
+  double frequencyPenalty = 0;  ///< OpenAI's: subtracted once per time generated
   uint64_t seed = 0;
 
   /// One line saying what is wrong, or "" when the values are usable.
@@ -45,8 +46,8 @@ public:
 
   /// Picks the next token from one row of logits. `context` holds every token
   /// in the session so far; those from `generatedFrom` on were generated
-  /// (the presence penalty looks at these only, the repetition penalty at
-  /// all). `logits` is modified (penalties, filtering).
+  /// (the presence and frequency penalties look at these only, the
+  /// repetition penalty at all). `logits` is modified (penalties, filtering).
   int32_t sample(float *logits, int64_t vocab, const std::vector<int32_t> &context,
                  size_t generatedFrom);
 

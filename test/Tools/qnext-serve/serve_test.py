@@ -49,6 +49,32 @@ def request(port, method, path, body=None, raw=None):
     return resp.status, text, headers
 
 
+def open_stream(port, body):
+    """A streamed completion on a raw socket, read up to its first event:
+    (the socket, the bytes so far)."""
+    sock = socket.create_connection(("127.0.0.1", port))
+    data = json.dumps(dict(body, stream=True))
+    sock.sendall((f"POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                  f"Content-Length: {len(data)}\r\n\r\n{data}").encode())
+    sock.settimeout(60)
+    received = b""
+    while b"data: " not in received:
+        piece = sock.recv(4096)
+        if not piece:
+            break
+        received += piece
+    return sock, received
+
+
+def read_rest(sock, received):
+    """The stream's bytes to its end."""
+    while True:
+        piece = sock.recv(65536)
+        if not piece:
+            return received
+        received += piece
+
+
 def events(text):
     """The data of each server-sent event."""
     return [line[len("data: "):] for line in text.split("\n") if line.startswith("data: ")]
@@ -58,6 +84,8 @@ proc, port = start("--slots", "4", "--max-context", "256", "--cache-every", "64"
 try:
     status, text, _ = request(port, "GET", "/health")
     check(status == 200 and json.loads(text) == {"status": "ok"}, "GET /health", text)
+    status, text, _ = request(port, "GET", "/ready")
+    check(status == 200 and json.loads(text) == {"status": "ready"}, "GET /ready: ready", text)
     status, text, _ = request(port, "GET", "/v1/models")
     models = json.loads(text)
     check(status == 200 and models["data"][0]["id"] == "a" and models["object"] == "list",
@@ -104,10 +132,21 @@ try:
     chat = {"messages": [{"role": "system", "content": "Be brief."},
                          {"role": "user", "content": "Hi"}],
             "max_completion_tokens": 10, "temperature": 0}
-    status, text, _ = request(port, "POST", "/v1/chat/completions", chat)
+    status, text, headers = request(port, "POST", "/v1/chat/completions", chat)
     whole = json.loads(text)
     check(status == 200 and whole["object"] == "chat.completion" and
           whole["choices"][0]["message"]["role"] == "assistant", "a chat completion", text)
+    # Every turn of a conversation has its first turn's prefix hash; another
+    # conversation has another.
+    hash1 = headers.get("X-Qnext-Prefix-Hash", "")
+    turn2 = dict(chat, messages=chat["messages"] + [
+        {"role": "assistant", "content": whole["choices"][0]["message"]["content"]},
+        {"role": "user", "content": "More"}])
+    hash2 = request(port, "POST", "/v1/chat/completions", turn2)[2].get("X-Qnext-Prefix-Hash")
+    other = dict(chat, messages=[{"role": "user", "content": "Hi"}])
+    hash3 = request(port, "POST", "/v1/chat/completions", other)[2].get("X-Qnext-Prefix-Hash")
+    check(re.fullmatch(r"[0-9a-f]{16}", hash1) and hash2 == hash1 and hash3 != hash1,
+          "X-Qnext-Prefix-Hash: one per conversation", (hash1, hash2, hash3))
     status, text, headers = request(port, "POST", "/v1/chat/completions",
                                     dict(chat, stream=True, stream_options={"include_usage": True}))
     data = events(text)
@@ -177,17 +216,7 @@ try:
         text = request(port, "GET", "/metrics")[1]
         return int(re.search(r"^qnext_completion_tokens_total (\d+)$", text, re.M).group(1))
     before = generated()
-    sock = socket.create_connection(("127.0.0.1", port))
-    body = json.dumps({"prompt": "tell", "max_tokens": 240, "stream": True, "temperature": 0})
-    sock.sendall((f"POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                  f"Content-Length: {len(body)}\r\n\r\n{body}").encode())
-    sock.settimeout(60)
-    received = b""
-    while b"data: " not in received:
-        piece = sock.recv(4096)
-        if not piece:
-            break
-        received += piece
+    sock, received = open_stream(port, {"prompt": "tell", "max_tokens": 240, "temperature": 0})
     check(b"data: " in received, "a stream starts", received)
     sock.close()
     busy = None
@@ -223,8 +252,8 @@ try:
          "stop must be a string of 1 to 256 bytes or a list of them"),
         ("/v1/chat/completions", {"messages": [{"role": "user", "content": [{"type": 5}]}]}, None, 400,
          "messages[0]: content parts must be text parts"),
-        ("/v1/completions", {"prompt": "x", "frequency_penalty": 1}, None, 400,
-         "frequency_penalty is not supported yet (0 only); presence_penalty and repetition_penalty are"),
+        ("/v1/completions", {"prompt": "x", "frequency_penalty": 3}, None, 400,
+         "frequency_penalty must be in [-2, 2], got 3"),
         ("/v1/completions", {"prompt": "x " * 300}, None, 400,
          "the prompt is 600 tokens; this server's context is 256 tokens (--max-context), the reply included"),
         ("/v1/completions", {"prompt": "x " * 128}, None, 400,
@@ -260,8 +289,14 @@ try:
           body["usage"]["completion_tokens"] == 1 and body["choices"][0]["finish_reason"] == "length",
           "a prompt of 255 tokens in a context of 256: one token", text)
 
-    # SIGTERM: stops, exit status 0.
+    # SIGTERM with a stream in flight: it finishes (the grace period), then
+    # exit status 0.
+    sock, received = open_stream(port, {"prompt": "tell", "max_tokens": 150, "temperature": 0,
+                                        "stream_options": {"include_usage": True}})
     proc.send_signal(signal.SIGTERM)
+    received = read_rest(sock, received)
+    check(b'"finish_reason":"length"' in received and b'"completion_tokens":150' in received,
+          "SIGTERM: the stream in flight finishes within the grace period", received[-300:])
     check(proc.wait(timeout=30) == 0, "SIGTERM: exit status 0")
 finally:
     if proc.poll() is None:
@@ -270,7 +305,8 @@ finally:
 # One slot, no queue: a request to the idle server runs; while a stream
 # holds the slot, the next is refused with 429 and Retry-After; SIGINT with
 # the stream in flight ends it and exits 0.
-proc, port = start("--slots", "1", "--queue", "0", "--max-context", "4096", "--cache-mb", "0")
+proc, port = start("--slots", "1", "--queue", "0", "--max-context", "4096", "--cache-mb", "0",
+                   "--grace", "0.1")
 try:
     # Without the cache, the second turn's tokens are the same.
     reply2b, cached, body = complete(turn2)
@@ -278,25 +314,18 @@ try:
           "without the cache (--cache-mb 0): the same second turn, nothing cached", body)
     status, text, _ = request(port, "POST", "/v1/completions", {"prompt": "x", "max_tokens": 2})
     check(status == 200, "one slot, no queue, idle: the request runs", text)
-    sock = socket.create_connection(("127.0.0.1", port))
-    body = json.dumps({"prompt": "tell", "max_tokens": 4000, "stream": True})
-    sock.sendall((f"POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                  f"Content-Length: {len(body)}\r\n\r\n{body}").encode())
-    sock.settimeout(60)
-    received = b""
-    while b"data: " not in received:
-        received += sock.recv(4096)
+    sock, received = open_stream(port, {"prompt": "tell", "max_tokens": 4000})
     status, text, headers = request(port, "POST", "/v1/completions", {"prompt": "x", "max_tokens": 2})
     check(status == 429 and headers.get("Retry-After") == "1" and
           json.loads(text)["error"]["code"] == "queue_full", "the slot busy: 429 and Retry-After", text)
+    status, text, headers = request(port, "GET", "/ready")
+    check(status == 503 and json.loads(text) == {"status": "full"} and
+          headers.get("Retry-After") == "1", "the slot busy: /ready 503", text)
     proc.send_signal(signal.SIGINT)
     check(proc.wait(timeout=30) == 0, "SIGINT with a stream in flight: exit status 0")
-    while True:
-        piece = sock.recv(65536)
-        if not piece:
-            break
-        received += piece
-    check(b"the server is stopping" in received, "the stream in flight ends, saying why",
+    received = read_rest(sock, received)
+    check(b"the server is stopping" in received,
+          "past the grace period (--grace 0.1), the stream in flight ends, saying why",
           received[-300:])
 finally:
     if proc.poll() is None:
