@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <limits>
 #include <random>
 
@@ -34,7 +35,8 @@ const std::vector<std::string> kCommon = {
     "model",       "max_tokens",        "temperature",       "top_p",
     "top_k",       "min_p",             "presence_penalty",  "frequency_penalty",
     "repetition_penalty", "seed",       "stop",              "n",
-    "stream",      "stream_options",    "user",              "return_token_ids"};
+    "stream",      "stream_options",    "user",              "return_token_ids",
+    "logit_bias"};
 
 /// Reads the request's fields one by one; the first problem wins.
 class Reader {
@@ -165,6 +167,26 @@ std::optional<Completion> readCompletion(const std::string &text, bool chat,
         }
         c.includeUsage = value.get<bool>();
       }
+  }
+  if (!r.failed() && body.contains("logit_bias") && !body["logit_bias"].is_null()) {
+    const json &b = body["logit_bias"];
+    const int64_t vocab = info.tokenizer->size();
+    if (!b.is_object() || b.size() > 1024)
+      r.fail("logit_bias", "logit_bias must be an object of at most 1024 token ids");
+    for (auto it = b.begin(); !r.failed() && it != b.end(); ++it) {
+      const std::string &key = it.key();
+      char *end = nullptr;
+      const long long id = std::strtoll(key.c_str(), &end, 10);
+      if (key.empty() || *end || id < 0 || id >= vocab)
+        r.fail("logit_bias", "logit_bias: '" + key + "' is not a token id in [0, " +
+                                 std::to_string(vocab) + ")");
+      else if (!it.value().is_number() || !(it.value().get<double>() >= -100) ||
+               !(it.value().get<double>() <= 100))
+        r.fail("logit_bias", "logit_bias: the bias of token " + key +
+                                 " must be a number in [-100, 100]");
+      else
+        c.logitBias.emplace_back(int32_t(id), it.value().get<float>());
+    }
   }
   if (!r.failed() && body.contains("stop") && !body["stop"].is_null()) {
     const json &s = body["stop"];

@@ -51,6 +51,8 @@ struct Completion {
   SamplingParams params;
   int64_t maxTokens = 0;
   std::vector<std::string> stops;
+  /// OpenAI's logit_bias: added to those tokens' logits before sampling.
+  std::vector<std::pair<int32_t, float>> logitBias;
   /// The prompt's and the reply's token ids in the response (vLLM's
   /// return_token_ids): what agents and training loops that work on tokens
   /// read.

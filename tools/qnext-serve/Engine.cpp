@@ -253,6 +253,8 @@ void Engine::step() {
 }
 
 void Engine::choose(Job &job, float *row) {
+  for (const auto &[id, bias] : job.logitBias)
+    row[id] += bias;
   const int32_t id =
       job.sampler->sample(row, options.sampledVocab, job.context, job.prompt.size());
   {

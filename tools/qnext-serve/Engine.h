@@ -40,6 +40,7 @@ public:
   SamplingParams params;
   int64_t maxTokens = 16;
   std::vector<std::string> stops; ///< stop strings (not in the text returned)
+  std::vector<std::pair<int32_t, float>> logitBias; ///< added before sampling
 
   /// What happened since the last call: new text (may be empty) and, once
   /// the job has ended, `finished` set with the reason ("stop", "length")

@@ -65,6 +65,7 @@ void complete(const httplib::Request &req, httplib::Response &res, bool chat,
   job->params = c->params;
   job->maxTokens = c->maxTokens;
   job->stops = c->stops;
+  job->logitBias = c->logitBias;
   if (Engine::Refusal refusal = engine.submit(job); refusal != Engine::Refusal::None) {
     ApiError busy;
     const bool full = refusal == Engine::Refusal::Full;

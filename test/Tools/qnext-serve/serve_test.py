@@ -159,6 +159,13 @@ try:
           streamed == whole["choices"][0]["message"]["content"],
           "a streamed chat adds up to the whole one, then usage and [DONE]", text[-400:])
 
+    # logit_bias: +100 on one token makes greedy decoding choose it.
+    status, text, _ = request(port, "POST", "/v1/completions",
+                              {"prompt": prompts[0], "max_tokens": 3, "temperature": 0,
+                               "logit_bias": {"120": 100}, "return_token_ids": True})
+    check(status == 200 and json.loads(text)["choices"][0]["token_ids"] == [120, 120, 120],
+          "logit_bias +100: greedy picks that token", text)
+
     # A stop string ends the text where it starts.
     target = alone[prompts[1]]
     stop = target[4:7]
@@ -238,6 +245,10 @@ try:
         ("/v1/completions", {"prompt": 5}, None, 400, "prompt must be a string or a list of token ids"),
         ("/v1/completions", {"prompt": "x", "stream": True, "return_token_ids": True}, None, 400,
          "return_token_ids is for whole responses (stream false)"),
+        ("/v1/completions", {"prompt": "x", "logit_bias": {"390": 1}}, None, 400,
+         "logit_bias: '390' is not a token id in [0, 390)"),
+        ("/v1/completions", {"prompt": "x", "logit_bias": {"5": 101}}, None, 400,
+         "logit_bias: the bias of token 5 must be a number in [-100, 100]"),
         ("/v1/completions", {"prompt": [1, "x"]}, None, 400, "prompt must be a string or a list of token ids"),
         ("/v1/completions", {"prompt": []}, None, 400, "prompt must be a string or a list of token ids"),
         ("/v1/completions", {"prompt": [3, 100000]}, None, 400, "prompt[1]: token id 100000 is outside the vocabulary [0, 390)"),
@@ -314,7 +325,9 @@ try:
           "without the cache (--cache-mb 0): the same second turn, nothing cached", body)
     status, text, _ = request(port, "POST", "/v1/completions", {"prompt": "x", "max_tokens": 2})
     check(status == 200, "one slot, no queue, idle: the request runs", text)
-    sock, received = open_stream(port, {"prompt": "tell", "max_tokens": 4000})
+    # (The end-of-turn tokens banned: the stream runs until it is cut.)
+    sock, received = open_stream(port, {"prompt": "tell", "max_tokens": 4000,
+                                        "logit_bias": {"385": -100, "387": -100}})
     status, text, headers = request(port, "POST", "/v1/completions", {"prompt": "x", "max_tokens": 2})
     check(status == 429 and headers.get("Retry-After") == "1" and
           json.loads(text)["error"]["code"] == "queue_full", "the slot busy: 429 and Retry-After", text)
