@@ -75,11 +75,24 @@ std::string ChatTemplate::generationPrompt(Thinking thinking) const {
 }
 
 std::string ChatTemplate::render(const std::vector<ChatMessage> &messages,
-                                 bool addGenerationPrompt,
-                                 Thinking thinking) const {
+                                 bool addGenerationPrompt, Thinking thinking,
+                                 const std::vector<std::string> &tools) const {
   std::string out;
-  if (!messages.empty() && messages[0].role == "system")
+  const bool system = !messages.empty() && messages[0].role == "system";
+  if (!tools.empty()) {
+    std::string text = system ? messages[0].content + "\n\n" : "";
+    text += "# Tools\n\nYou may call one or more functions to assist with the user "
+            "query.\n\nYou are provided with function signatures within <tools></tools> "
+            "XML tags:\n<tools>";
+    for (const std::string &tool : tools)
+      text += "\n" + tool;
+    text += "\n</tools>\n\nFor each function call, return a json object with function "
+            "name and arguments within <tool_call></tool_call> XML tags:\n<tool_call>\n"
+            "{\"name\": <function-name>, \"arguments\": <args-json-object>}\n</tool_call>";
+    out += turn("system", text);
+  } else if (system) {
     out += turn("system", messages[0].content);
+  }
   // The last real user query (not a tool response): reasoning of assistant
   // turns before it is dropped.
   int64_t lastQuery = int64_t(messages.size()) - 1;

@@ -80,6 +80,38 @@ TEST(ChatTemplate, RendersLikeQwen3) {
             "\n<|im_start|>user\nmore<|im_end|>\n<|im_start|>assistant\n");
 }
 
+// Tools go into the system turn (after the system message, if any) with
+// Qwen's <tool_call> instructions; an assistant's tool calls are its
+// content's <tool_call> blocks (Api.cpp writes them so).
+TEST(ChatTemplate, RendersTools) {
+  ChatTemplate t;
+  const std::string tool =
+      "{\"type\": \"function\", \"function\": {\"name\": \"get_weather\", "
+      "\"description\": \"Weather in a city\", \"parameters\": {\"type\": \"object\", "
+      "\"properties\": {\"city\": {\"type\": \"string\"}}, \"required\": [\"city\"]}}}";
+  const std::string instructions =
+      "# Tools\n\nYou may call one or more functions to assist with the user query.\n\n"
+      "You are provided with function signatures within <tools></tools> XML tags:\n<tools>\n" +
+      tool +
+      "\n</tools>\n\nFor each function call, return a json object with function name and "
+      "arguments within <tool_call></tool_call> XML tags:\n<tool_call>\n{\"name\": "
+      "<function-name>, \"arguments\": <args-json-object>}\n</tool_call><|im_end|>\n";
+  EXPECT_EQ(t.render({{"system", "Be brief."},
+                      {"user", "Weather in Paris?"},
+                      {"assistant", "<tool_call>\n{\"name\": \"get_weather\", \"arguments\": "
+                                    "{\"city\": \"Paris\"}}\n</tool_call>"},
+                      {"tool", "sunny"}},
+                     true, Thinking::TemplateDefault, {tool}),
+            "<|im_start|>system\nBe brief.\n\n" + instructions +
+                "<|im_start|>user\nWeather in Paris?<|im_end|>\n<|im_start|>assistant\n"
+                "<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": "
+                "\"Paris\"}}\n</tool_call><|im_end|>\n<|im_start|>user\n<tool_response>\n"
+                "sunny\n</tool_response><|im_end|>\n<|im_start|>assistant\n");
+  EXPECT_EQ(t.render({{"user", "Weather in Paris?"}}, true, Thinking::TemplateDefault, {tool}),
+            "<|im_start|>system\n" + instructions +
+                "<|im_start|>user\nWeather in Paris?<|im_end|>\n<|im_start|>assistant\n");
+}
+
 TEST(ChatTemplate, DetectsStyles) {
   std::string error;
   // Qwen3.5: enable_thinking, and '<think>\n' opens the block by default.

@@ -20,14 +20,14 @@ json ApiError::body() const {
             {"code", code.empty() ? json(nullptr) : json(code)}}}};
 }
 
-namespace {
-
 ApiError invalid(const std::string &param, const std::string &message) {
   ApiError e;
   e.param = param;
   e.message = message;
   return e;
 }
+
+namespace {
 
 /// The fields each endpoint takes; any other is refused by name (a client
 /// should not believe a setting was honoured that was not).
@@ -103,7 +103,8 @@ std::optional<Completion> readCompletion(const std::string &text, bool chat,
   }
   std::vector<std::string> known = kCommon;
   if (chat)
-    known.insert(known.end(), {"messages", "max_completion_tokens", "chat_template_kwargs"});
+    known.insert(known.end(), {"messages", "max_completion_tokens", "chat_template_kwargs",
+                               "tools", "tool_choice", "thinking_budget"});
   else
     known.push_back("prompt");
   for (const auto &[key, value] : body.items())
@@ -213,70 +214,8 @@ std::optional<Completion> readCompletion(const std::string &text, bool chat,
   // The prompt: text, or a chat rendered by the model's template.
   std::string prompt;
   if (chat) {
-    Thinking thinking = Thinking::TemplateDefault;
-    if (body.contains("chat_template_kwargs") && !body["chat_template_kwargs"].is_null()) {
-      const json &k = body["chat_template_kwargs"];
-      if (!k.is_object()) {
-        error = invalid("chat_template_kwargs", "chat_template_kwargs must be an object");
-        return std::nullopt;
-      }
-      for (const auto &[key, value] : k.items()) {
-        if (key != "enable_thinking" || !value.is_boolean()) {
-          error = invalid("chat_template_kwargs." + key,
-                          "chat_template_kwargs takes enable_thinking (true or false) only");
-          return std::nullopt;
-        }
-        thinking = value.get<bool>() ? Thinking::On : Thinking::Off;
-      }
-    }
-    if (!body.contains("messages") || !body["messages"].is_array() ||
-        body["messages"].empty()) {
-      error = invalid("messages", "messages must be a non-empty list");
+    if (!readChat(body, info, c, prompt, error))
       return std::nullopt;
-    }
-    std::vector<ChatMessage> messages;
-    for (size_t i = 0; i < body["messages"].size(); ++i) {
-      const json &m = body["messages"][i];
-      const std::string at = "messages[" + std::to_string(i) + "]";
-      if (!m.is_object() || !m.contains("role") || !m["role"].is_string()) {
-        error = invalid(at + ".role", at + " must be an object with a role");
-        return std::nullopt;
-      }
-      std::string role = m["role"];
-      if (role != "system" && role != "user" && role != "assistant") {
-        error = invalid(at + ".role", at + ": role '" + role +
-                                          "' is not supported (system, user, assistant)");
-        return std::nullopt;
-      }
-      std::string content;
-      if (m.contains("content") && m["content"].is_string()) {
-        content = m["content"];
-      } else if (m.contains("content") && m["content"].is_array()) {
-        for (const json &part : m["content"]) {
-          if (!part.is_object() || !part.contains("type") || part["type"] != "text" ||
-              !part.contains("text") || !part["text"].is_string()) {
-            error = invalid(at + ".content", at + ": content parts must be text parts");
-            return std::nullopt;
-          }
-          content += part["text"].get<std::string>();
-        }
-      } else {
-        error = invalid(at + ".content", at + ".content must be a string or text parts");
-        return std::nullopt;
-      }
-      messages.push_back({role, content});
-    }
-    prompt = info.chatTemplate.render(messages, /*addGenerationPrompt=*/true, thinking);
-    const size_t firstUser =
-        size_t(std::find_if(messages.begin(), messages.end(),
-                            [](const ChatMessage &m) { return m.role == "user"; }) -
-               messages.begin());
-    std::vector<ChatMessage> opening(messages.begin(),
-                                     messages.begin() + long(std::min(firstUser + 1, messages.size())));
-    std::vector<int32_t> ids;
-    std::string why;
-    if (info.tokenizer->encode(info.chatTemplate.render(opening, false, thinking), ids, why))
-      c.prefixHash = prefixHash(ids);
   } else {
     // Text, a list of one text, or token ids.
     const json *p = body.contains("prompt") ? &body["prompt"] : nullptr;
@@ -323,9 +262,16 @@ std::optional<Completion> readCompletion(const std::string &text, bool chat,
     error.code = "context_length_exceeded";
     return std::nullopt;
   }
-  if (!chat)
+  if (chat) {
+    std::vector<int32_t> generation;
+    if (info.tokenizer->encode(info.chatTemplate.generationPrompt(c.thinking), generation, why) &&
+        generation.size() < c.prompt.size() &&
+        std::equal(generation.begin(), generation.end(), c.prompt.end() - long(generation.size())))
+      c.turnEnd = int64_t(c.prompt.size() - generation.size());
+  } else {
     c.prefixHash = prefixHash(std::vector<int32_t>(
         c.prompt.begin(), c.prompt.begin() + long(std::min<size_t>(c.prompt.size(), 256))));
+  }
   return c;
 }
 
@@ -333,11 +279,13 @@ uint64_t prefixHash(const std::vector<int32_t> &opening) {
   return XXH64(opening.data(), opening.size() * sizeof(int32_t), 0);
 }
 
-json usage(int64_t promptTokens, int64_t completionTokens, int64_t cachedTokens) {
+json usage(int64_t promptTokens, int64_t completionTokens, int64_t cachedTokens,
+           int64_t reasoningTokens) {
   return {{"prompt_tokens", promptTokens},
           {"completion_tokens", completionTokens},
           {"total_tokens", promptTokens + completionTokens},
-          {"prompt_tokens_details", {{"cached_tokens", cachedTokens}}}};
+          {"prompt_tokens_details", {{"cached_tokens", cachedTokens}}},
+          {"completion_tokens_details", {{"reasoning_tokens", reasoningTokens}}}};
 }
 
 namespace {
@@ -348,18 +296,47 @@ json head(const ResponseHead &h, bool chunked) {
           {"created", h.created},
           {"model", h.model}};
 }
+
+json toolCalls(const ResponseHead &h, const std::vector<ToolCall> &calls, size_t first,
+               bool indexed) {
+  json out = json::array();
+  for (size_t i = 0; i < calls.size(); ++i) {
+    json call;
+    if (indexed)
+      call["index"] = first + i;
+    call["id"] = "call_" + h.id.substr(h.id.find('-') + 1) + "_" + std::to_string(first + i);
+    call["type"] = "function";
+    call["function"] = {{"name", calls[i].name}, {"arguments", calls[i].arguments}};
+    out.push_back(call);
+  }
+  return out;
+}
+
+/// The reasoning, under both names clients read.
+void reasoning(json &message, const std::string &text) {
+  message["reasoning_content"] = text;
+  message["reasoning"] = text;
+}
 } // namespace
 
-json wholeResponse(const ResponseHead &h, const std::string &text,
+json wholeResponse(const ResponseHead &h, const ReplyParser::Delta &reply,
                    const std::string &finishReason, const json &u, const TokenIds *tokenIds) {
   json r = head(h, false);
   json choice = {{"index", 0}};
-  if (h.chat)
-    choice["message"] = {{"role", "assistant"}, {"content", text}};
-  else
-    choice["text"] = text;
+  const bool calls = h.chat && !reply.toolCalls.empty();
+  if (h.chat) {
+    json message = {{"role", "assistant"}};
+    message["content"] = calls && reply.content.empty() ? json(nullptr) : json(reply.content);
+    if (!reply.reasoning.empty())
+      reasoning(message, reply.reasoning);
+    if (calls)
+      message["tool_calls"] = toolCalls(h, reply.toolCalls, 0, false);
+    choice["message"] = message;
+  } else {
+    choice["text"] = reply.content;
+  }
   choice["logprobs"] = nullptr;
-  choice["finish_reason"] = finishReason;
+  choice["finish_reason"] = calls && finishReason == "stop" ? "tool_calls" : finishReason;
   if (tokenIds)
     choice["token_ids"] = tokenIds->second;
   r["choices"] = json::array({choice});
@@ -369,19 +346,23 @@ json wholeResponse(const ResponseHead &h, const std::string &text,
   return r;
 }
 
-json chunk(const ResponseHead &h, const std::string &text, bool first,
-           const std::string &finishReason) {
+json chunk(const ResponseHead &h, const ReplyParser::Delta &d, bool first,
+           const std::string &finishReason, size_t toolIndex) {
   json r = head(h, true);
   json choice = {{"index", 0}};
   if (h.chat) {
     json delta = json::object();
     if (first)
       delta["role"] = "assistant";
-    if (!text.empty() || finishReason.empty())
-      delta["content"] = text;
+    if (!d.reasoning.empty())
+      reasoning(delta, d.reasoning);
+    if (!d.content.empty() || (finishReason.empty() && d.empty()))
+      delta["content"] = d.content;
+    if (!d.toolCalls.empty())
+      delta["tool_calls"] = toolCalls(h, d.toolCalls, toolIndex, true);
     choice["delta"] = delta;
   } else {
-    choice["text"] = text;
+    choice["text"] = d.content;
   }
   choice["logprobs"] = nullptr;
   choice["finish_reason"] = finishReason.empty() ? json(nullptr) : json(finishReason);

@@ -11,6 +11,8 @@
 #ifndef QNEXT_TOOLS_QNEXT_SERVE_API_H
 #define QNEXT_TOOLS_QNEXT_SERVE_API_H
 
+#include "Reply.h"
+
 #include "qnext/Chat.h"
 #include "qnext/Sampler.h"
 #include "qnext/Tokenizer.h"
@@ -33,6 +35,9 @@ struct ApiError {
   std::string message, type = "invalid_request_error", param, code;
   json body() const;
 };
+
+/// A 400 invalid_request_error about `param`.
+ApiError invalid(const std::string &param, const std::string &message);
 
 /// What the server knows that requests are checked against.
 struct ServerInfo {
@@ -57,6 +62,16 @@ struct Completion {
   /// return_token_ids): what agents and training loops that work on tokens
   /// read.
   bool returnTokenIds = false;
+  /// A chat: its tools' <tool_call> blocks are parsed from the reply; the
+  /// prompt opened a think block (the reply starts in its reasoning); the
+  /// think block's budget in tokens (-1: none).
+  bool parseTools = false, inReasoning = false;
+  int64_t thinkingBudget = -1;
+  /// A chat: the prompt's tokens before its generation prompt (where the
+  /// conversation's next turn, which drops this turn's reasoning, still
+  /// agrees with it): the engine saves a snapshot there. 0: none.
+  int64_t turnEnd = 0;
+  Thinking thinking = Thinking::TemplateDefault; ///< a chat's switch
   /// The conversation's opening, hashed (prefixHash()): what a
   /// prefix-aware router keys a conversation's replica on.
   uint64_t prefixHash = 0;
@@ -69,6 +84,11 @@ struct Completion {
 /// has the hash of the first.
 uint64_t prefixHash(const std::vector<int32_t> &opening);
 
+/// The chat side (ChatRequest.cpp): messages, tools, thinking, into
+/// `prompt` (text to tokenize) and `c`.
+bool readChat(const json &body, const ServerInfo &info, Completion &c, std::string &prompt,
+              ApiError &error);
+
 /// Reads a /v1/completions (`chat` false) or /v1/chat/completions body.
 std::optional<Completion> readCompletion(const std::string &body, bool chat,
                                          const ServerInfo &info, ApiError &error);
@@ -80,17 +100,23 @@ struct ResponseHead {
   bool chat = false;
 };
 /// `cachedTokens`: prompt tokens resumed from the prefix cache, not
-/// prefilled (OpenAI's prompt_tokens_details.cached_tokens).
-json usage(int64_t promptTokens, int64_t completionTokens, int64_t cachedTokens);
+/// prefilled (OpenAI's prompt_tokens_details.cached_tokens);
+/// `reasoningTokens`: generated inside a think block
+/// (completion_tokens_details.reasoning_tokens).
+json usage(int64_t promptTokens, int64_t completionTokens, int64_t cachedTokens,
+           int64_t reasoningTokens);
 /// The prompt's token ids, and the reply's (every token sampled).
 using TokenIds = std::pair<std::vector<int32_t>, std::vector<int32_t>>;
-json wholeResponse(const ResponseHead &head, const std::string &text,
+/// A reply: a completion's text (its content), or a chat's parts; a chat
+/// with tool calls that stopped by itself finishes with "tool_calls".
+json wholeResponse(const ResponseHead &head, const ReplyParser::Delta &reply,
                    const std::string &finishReason, const json &usage,
                    const TokenIds *tokenIds = nullptr);
-/// One streamed chunk: `text` (the first chat chunk carries the role too),
-/// or the end (`finishReason` set).
-json chunk(const ResponseHead &head, const std::string &text, bool first,
-           const std::string &finishReason);
+/// One streamed chunk: a delta (the first chat chunk carries the role too;
+/// its tool calls are numbered from `toolIndex`), or the end
+/// (`finishReason` set).
+json chunk(const ResponseHead &head, const ReplyParser::Delta &delta, bool first,
+           const std::string &finishReason, size_t toolIndex = 0);
 /// The usage chunk streamed last with stream_options.include_usage.
 json usageChunk(const ResponseHead &head, const json &usage);
 

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <optional>
 #include <exception>
 
 namespace qnext::serve {
@@ -167,6 +168,14 @@ void Engine::loop() {
         }
         job->sampler = std::make_unique<Sampler>(job->params);
         job->decoder = std::make_unique<StreamDecoder>(tokenizer);
+        if (job->thinkingBudget >= 0 && options.thinkOpen >= 0) {
+          job->budget = std::make_unique<ThinkingBudget>(
+              job->thinkingBudget, options.thinkOpen, options.thinkClose, options.stopThinking);
+          job->budget->observePrompt(job->prompt);
+        }
+        for (int32_t id : job->prompt)
+          if (id == options.thinkOpen || id == options.thinkClose)
+            job->thinking = id == options.thinkOpen;
         active.push_back(job);
         joining.push_back(job.get());
       }
@@ -197,6 +206,8 @@ void Engine::step() {
     // Chunks end on the snapshots' boundaries.
     if (options.cacheEvery > 0)
       n = std::min<int64_t>(n, options.cacheEvery - int64_t(job->prefilled) % options.cacheEvery);
+    if (int64_t(job->prefilled) < job->turnEnd)
+      n = std::min<int64_t>(n, job->turnEnd - int64_t(job->prefilled));
     const bool last = job->prefilled + size_t(n) == job->prompt.size();
     char *message = nullptr;
     if (qnext_slot_prefill_last(session, job->slot, job->prompt.data() + job->prefilled, n,
@@ -211,8 +222,10 @@ void Engine::step() {
     if (last) {
       save(*job, logits.data());
       choose(*job, logits.data());
-    } else if (options.cacheEvery > 0 && int64_t(job->prefilled) % options.cacheEvery == 0)
+    } else if ((options.cacheEvery > 0 && int64_t(job->prefilled) % options.cacheEvery == 0) ||
+               int64_t(job->prefilled) == job->turnEnd) {
       save(*job);
+    }
     break;
   }
   // One decode step of every request with a token to process.
@@ -253,10 +266,22 @@ void Engine::step() {
 }
 
 void Engine::choose(Job &job, float *row) {
-  for (const auto &[id, bias] : job.logitBias)
-    row[id] += bias;
-  const int32_t id =
-      job.sampler->sample(row, options.sampledVocab, job.context, job.prompt.size());
+  int32_t id;
+  if (std::optional<int32_t> forced = job.budget ? job.budget->forcedNext() : std::nullopt) {
+    id = *forced; // the thinking budget ran out: its closing text
+  } else {
+    for (const auto &[token, bias] : job.logitBias)
+      row[token] += bias;
+    id = job.sampler->sample(row, options.sampledVocab, job.context, job.prompt.size());
+  }
+  if (job.budget)
+    job.budget->accept(id);
+  if (id == options.thinkClose)
+    job.thinking = false;
+  else if (job.thinking)
+    ++job.reasoningCount;
+  if (id == options.thinkOpen)
+    job.thinking = true;
   {
     std::lock_guard<std::mutex> lock(mutex);
     ++totals.completionTokens;
@@ -368,6 +393,12 @@ void Engine::finish(Job &job, const std::string &reason, const std::string &erro
   qnext_slot_release(session, job.slot, nullptr);
   job.slot = -1;
   job.next = -1;
+  {
+    // Free before the client hears of the end (it may send the next
+    // request at once); the step's end drops the job from `active`.
+    std::lock_guard<std::mutex> lock(mutex);
+    totals.busySlots = std::max<int64_t>(totals.busySlots - 1, 0);
+  }
   job.end(reason, error);
 }
 

@@ -15,6 +15,7 @@
 
 #include "PrefixCache.h"
 
+#include "qnext/Chat.h"
 #include "qnext/Runtime.h"
 #include "qnext/Sampler.h"
 #include "qnext/Tokenizer.h"
@@ -41,6 +42,8 @@ public:
   int64_t maxTokens = 16;
   std::vector<std::string> stops; ///< stop strings (not in the text returned)
   std::vector<std::pair<int32_t, float>> logitBias; ///< added before sampling
+  int64_t thinkingBudget = -1; ///< tokens a think block may take (-1: no limit)
+  int64_t turnEnd = 0;         ///< a snapshot when the prefill gets here (0: none)
 
   /// What happened since the last call: new text (may be empty) and, once
   /// the job has ended, `finished` set with the reason ("stop", "length")
@@ -56,6 +59,8 @@ public:
   int64_t completionTokens() const { return generatedCount.load(); }
   /// Prompt tokens not prefilled: resumed from the prefix cache.
   int64_t cachedTokens() const { return resumed.load(); }
+  /// Tokens generated inside a think block.
+  int64_t reasoningTokens() const { return reasoningCount.load(); }
   /// Every token sampled (read once the job has ended).
   const std::vector<int32_t> &sampled() const { return sampledIds; }
 
@@ -72,6 +77,7 @@ private:
   std::atomic<bool> cancelled{false};
   std::atomic<int64_t> generatedCount{0};
   std::atomic<int64_t> resumed{0};
+  std::atomic<int64_t> reasoningCount{0};
   std::vector<int32_t> sampledIds;
 
   // The engine's own (its thread only).
@@ -81,6 +87,8 @@ private:
   std::vector<int32_t> context; ///< every token processed, for the penalties
   std::unique_ptr<Sampler> sampler;
   std::unique_ptr<StreamDecoder> decoder;
+  std::unique_ptr<ThinkingBudget> budget;
+  bool thinking = false; ///< inside a think block
   std::string text;            ///< generated so far (stop strings cut)
   size_t sent = 0;             ///< bytes of `text` emitted
 };
@@ -94,6 +102,10 @@ struct EngineOptions {
   std::vector<int32_t> stopIds;
   int64_t cacheBytes = 0;  ///< the prefix cache's budget (0: no cache)
   int64_t cacheEvery = 0;  ///< a snapshot every N prompt tokens too (0: at ends only)
+  /// <think> and </think> (-1: the tokenizer has none), and the tokens a
+  /// thinking budget forces when it runs out (kStopThinkingText).
+  int32_t thinkOpen = -1, thinkClose = -1;
+  std::vector<int32_t> stopThinking;
 };
 
 class Engine {

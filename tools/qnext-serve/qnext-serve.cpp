@@ -66,6 +66,8 @@ void complete(const httplib::Request &req, httplib::Response &res, bool chat,
   job->maxTokens = c->maxTokens;
   job->stops = c->stops;
   job->logitBias = c->logitBias;
+  job->thinkingBudget = c->thinkingBudget;
+  job->turnEnd = c->turnEnd;
   if (Engine::Refusal refusal = engine.submit(job); refusal != Engine::Refusal::None) {
     ApiError busy;
     const bool full = refusal == Engine::Refusal::Full;
@@ -100,25 +102,45 @@ void complete(const httplib::Request &req, httplib::Response &res, bool chat,
       return answer(res, failed);
     }
     const TokenIds ids{c->prompt, job->sampled()};
+    ReplyParser::Delta reply;
+    if (chat) {
+      ReplyParser parser(c->inReasoning, c->parseTools);
+      reply = parser.push(text);
+      reply.append(parser.finish());
+    } else {
+      reply.content = text;
+    }
     return answer(res, 200,
-                  wholeResponse(head, text, events.finishReason,
+                  wholeResponse(head, reply, events.finishReason,
                                 usage(promptTokens, job->completionTokens(),
-                                      job->cachedTokens()),
+                                      job->cachedTokens(), job->reasoningTokens()),
                                 c->returnTokenIds ? &ids : nullptr));
   }
   const bool includeUsage = c->includeUsage;
+  // A chat's text is split into reasoning, content and tool calls as it
+  // comes; a completion's is content.
+  auto parser = std::make_shared<ReplyParser>(c->inReasoning, c->parseTools);
   res.set_header("Cache-Control", "no-cache");
   res.set_chunked_content_provider(
       "text/event-stream",
-      [job, head, includeUsage, promptTokens, first = true](size_t,
-                                                             httplib::DataSink &sink) mutable {
+      [job, head, includeUsage, promptTokens, parser, first = true,
+       calls = size_t(0)](size_t, httplib::DataSink &sink) mutable {
         Job::Events events = job->wait();
-        if ((!events.text.empty() || first) &&
-            !sendEvent(sink, chunk(head, events.text, first, "").dump())) {
+        ReplyParser::Delta delta;
+        if (head.chat) {
+          delta = parser->push(events.text);
+          if (events.finished)
+            delta.append(parser->finish());
+        } else {
+          delta.content = events.text;
+        }
+        if ((!delta.empty() || first) &&
+            !sendEvent(sink, chunk(head, delta, first, "", calls).dump())) {
           job->cancel(); // the client is gone
           return false;
         }
         first = false;
+        calls += delta.toolCalls.size();
         if (!events.finished)
           return true;
         bool sent = true;
@@ -129,11 +151,14 @@ void complete(const httplib::Request &req, httplib::Response &res, bool chat,
           failed.message = events.error;
           sent = sendEvent(sink, failed.body().dump());
         } else {
-          sent = sendEvent(sink, chunk(head, "", false, events.finishReason).dump());
+          const std::string reason =
+              calls && events.finishReason == "stop" ? "tool_calls" : events.finishReason;
+          sent = sendEvent(sink, chunk(head, {}, false, reason).dump());
           if (sent && includeUsage)
             sent = sendEvent(sink, usageChunk(head, usage(promptTokens,
                                                           job->completionTokens(),
-                                                          job->cachedTokens()))
+                                                          job->cachedTokens(),
+                                                          job->reasoningTokens()))
                                        .dump());
         }
         if (sent)
@@ -263,6 +288,13 @@ int serveMain(int argc, char **argv) {
   options.sampledVocab = tokenizer.size();
   options.cacheBytes = cacheMB << 20;
   options.cacheEvery = cacheEvery;
+  if (auto open = tokenizer.tokenId("<think>"), close = tokenizer.tokenId("</think>");
+      open && close) {
+    options.thinkOpen = *open;
+    options.thinkClose = *close;
+    if (!tokenizer.encode(qnext::kStopThinkingText, options.stopThinking, why))
+      return fail(why);
+  }
 
   Engine engine(model.get(), tokenizer, options);
   if (!engine.start(why))

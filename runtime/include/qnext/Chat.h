@@ -44,8 +44,12 @@ public:
                                                 std::string &error);
 
   /// The whole conversation, then the generation prompt if asked for.
+  /// `tools` (each a function's JSON as the template's `tojson` writes it)
+  /// go into the system turn with Qwen's instructions for <tool_call>
+  /// blocks.
   std::string render(const std::vector<ChatMessage> &messages,
-                     bool addGenerationPrompt, Thinking thinking) const;
+                     bool addGenerationPrompt, Thinking thinking,
+                     const std::vector<std::string> &tools = {}) const;
   /// `<|im_start|>assistant\n` and, per the style and the switch, an open
   /// or an empty think block.
   std::string generationPrompt(Thinking thinking) const;

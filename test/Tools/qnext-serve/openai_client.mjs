@@ -1,6 +1,7 @@
 // The official `openai` client against qnext-serve: a streamed chat, a
-// whole completion, stop strings, usage, thinking off, and an error the
-// client raises as an APIError with its status. Prints "ok: ..." per check;
+// whole completion, stop strings, usage, thinking off, thinking on with a
+// budget (reasoning_content), a second turn from the prefix cache, tools,
+// and an error the client raises as an APIError with its status. Prints "ok: ..." per check;
 // exits 1 on the first failure.
 //
 // usage: node openai_client.mjs PORT MODEL
@@ -44,6 +45,45 @@ for await (const chunk of stream) {
 check(text === whole.choices[0].message.content && usage.completion_tokens === whole.usage.completion_tokens &&
       finish === whole.choices[0].finish_reason,
       "a streamed chat equals the whole one, with usage", JSON.stringify({ text, usage, finish }));
+
+// Thinking on, with a budget: the reasoning streams as reasoning_content,
+// apart from the content, and usage counts its tokens; a second turn that
+// repeats the first is served from the prefix cache.
+const thinking = {
+  model, messages: [{ role: "user", content: "Think" }], max_tokens: 90, temperature: 0,
+  chat_template_kwargs: { enable_thinking: true }, thinking_budget: 4,
+  logit_bias: { 385: -100, 387: -100, 389: -100 },
+};
+const thought = await client.chat.completions.create(thinking);
+const reasoning = thought.choices[0].message.reasoning_content;
+check(reasoning.endsWith("based on the thinking directly now.\n") &&
+      thought.usage.completion_tokens_details.reasoning_tokens > 4,
+      "thinking with a budget: reasoning_content and reasoning_tokens", JSON.stringify(thought));
+let streamedReasoning = "";
+for await (const chunk of await client.chat.completions.create({ ...thinking, stream: true }))
+  for (const choice of chunk.choices) streamedReasoning += choice.delta?.reasoning_content ?? "";
+check(streamedReasoning === reasoning, "streamed reasoning_content adds up", streamedReasoning);
+const turn2 = await client.chat.completions.create({
+  ...thinking, max_tokens: 2,
+  messages: [...thinking.messages, { role: "assistant", content: thought.choices[0].message.content },
+             { role: "user", content: "More" }],
+});
+check(turn2.usage.prompt_tokens_details.cached_tokens > 0, "a second turn: cached_tokens",
+      JSON.stringify(turn2.usage));
+
+// Tools: a request with functions and a history with a tool call and its
+// result is taken (this random-weight model calls no tool itself).
+const tools = [{ type: "function", function: { name: "get_weather", parameters: {
+  type: "object", properties: { city: { type: "string" } } } } }];
+const withTools = await client.chat.completions.create({
+  model, tools, max_tokens: 2, messages: [
+    { role: "user", content: "Weather?" },
+    { role: "assistant", content: null, tool_calls: [{ id: "c1", type: "function",
+      function: { name: "get_weather", arguments: "{\"city\": \"Paris\"}" } }] },
+    { role: "tool", tool_call_id: "c1", content: "sunny" }],
+});
+check(withTools.choices.length === 1 && withTools.usage.prompt_tokens > 100,
+      "tools and a tool-call history", JSON.stringify(withTools.usage));
 
 const completion = await client.completions.create({ model, prompt: "Once upon a time", max_tokens: 10, temperature: 0 });
 const full = completion.choices[0].text;

@@ -166,6 +166,32 @@ try:
     check(status == 200 and json.loads(text)["choices"][0]["token_ids"] == [120, 120, 120],
           "logit_bias +100: greedy picks that token", text)
 
+    # Thinking with a budget: the prompt opens the think block; after 6
+    # tokens the budget forces the stop-thinking text and </think>; the
+    # reasoning comes apart from the content, whole and streamed alike.
+    think = {"messages": [{"role": "user", "content": "Think about it"}], "max_tokens": 90,
+             "temperature": 0, "chat_template_kwargs": {"enable_thinking": True},
+             "thinking_budget": 6, "logit_bias": {"385": -100, "387": -100, "389": -100}}
+    status, text, _ = request(port, "POST", "/v1/chat/completions", think)
+    body = json.loads(text)
+    message = body["choices"][0]["message"]
+    stop_thinking = ("Considering the limited time by the user, I have to give the solution "
+                     "based on the thinking directly now.\n")
+    check(status == 200 and message["reasoning_content"].endswith(stop_thinking) and
+          message["reasoning"] == message["reasoning_content"] and
+          "</think>" not in message["content"] and message["content"] and
+          body["usage"]["completion_tokens_details"]["reasoning_tokens"] > 6,
+          "thinking_budget 6: the reasoning ends with the forced text, the content follows", text)
+    status, text, _ = request(port, "POST", "/v1/chat/completions",
+                              dict(think, stream=True, stream_options={"include_usage": True}))
+    chunks = [json.loads(d) for d in events(text)[:-1]]
+    deltas = [c["choices"][0]["delta"] for c in chunks if c["choices"]]
+    check("".join(d.get("reasoning_content", "") for d in deltas) == message["reasoning_content"] and
+          "".join(d.get("content", "") for d in deltas) == message["content"] and
+          chunks[-1]["usage"]["completion_tokens_details"] ==
+          body["usage"]["completion_tokens_details"],
+          "streamed: the reasoning and content deltas add up to the whole reply", text[-300:])
+
     # A stop string ends the text where it starts.
     target = alone[prompts[1]]
     stop = target[4:7]
@@ -273,7 +299,18 @@ try:
          "the model 'gpt-4' does not exist (this server has 'a')"),
         ("/v1/chat/completions", {"messages": []}, None, 400, "messages must be a non-empty list"),
         ("/v1/chat/completions", {"messages": [{"role": "robot", "content": "x"}]}, None, 400,
-         "messages[0]: role 'robot' is not supported (system, user, assistant)"),
+         "messages[0]: role 'robot' is not supported (system, user, assistant, tool)"),
+        ("/v1/chat/completions", {"messages": [{"role": "user", "content": "x"}], "tool_choice": "required"},
+         None, 400, 'tool_choice must be "auto" or "none" ("required" and a named function are not supported)'),
+        ("/v1/chat/completions", {"messages": [{"role": "user", "content": "x"}], "tools": [{"type": "function"}]},
+         None, 400, 'tools[0] must be {"type": "function", "function": {"name": ..., ...}}'),
+        ("/v1/chat/completions", {"messages": [{"role": "user", "content": "x"},
+                                               {"role": "assistant", "tool_calls": [{"function": 3}]}]},
+         None, 400, 'messages[1].tool_calls[0] must be {"type": "function", "function": {"name": ..., "arguments": ...}}'),
+        ("/v1/chat/completions", {"messages": [{"role": "assistant"}]}, None, 400,
+         "messages[0].content must be a string or text parts"),
+        ("/v1/chat/completions", {"messages": [{"role": "user", "content": "x"}], "thinking_budget": -1},
+         None, 400, "thinking_budget must be an integer in [0, 256]"),
         ("/v1/chat/completions", {"messages": [{"role": "user", "content": 7}]}, None, 400,
          "messages[0].content must be a string or text parts"),
         ("/v1/chat/completions", {"messages": [{"role": "user", "content": "x"}],
@@ -325,6 +362,26 @@ try:
           "without the cache (--cache-mb 0): the same second turn, nothing cached", body)
     status, text, _ = request(port, "POST", "/v1/completions", {"prompt": "x", "max_tokens": 2})
     check(status == 200, "one slot, no queue, idle: the request runs", text)
+
+    # Tools: the functions go into the system turn (a longer prompt); a
+    # history with an assistant's tool call and the tool's result is taken.
+    weather = {"type": "function", "function": {"name": "get_weather", "parameters": {
+        "type": "object", "properties": {"city": {"type": "string"}}}}}
+    history = [{"role": "user", "content": "Weather in Paris?"},
+               {"role": "assistant", "content": None, "tool_calls": [
+                   {"id": "c1", "type": "function",
+                    "function": {"name": "get_weather", "arguments": "{\"city\": \"Paris\"}"}}]},
+               {"role": "tool", "tool_call_id": "c1", "content": "sunny"}]
+    sizes = []
+    for extra in ({}, {"tools": [weather]}, {"tools": [weather], "tool_choice": "none"}):
+        status, text, _ = request(port, "POST", "/v1/chat/completions",
+                                  dict({"messages": history, "max_tokens": 2}, **extra))
+        check(status == 200, f"a chat with a tool call and its result {extra and 'and tools' or ''}",
+              text)
+        sizes.append(json.loads(text)["usage"]["prompt_tokens"])
+    check(sizes[1] > sizes[0] + 50 and sizes[2] == sizes[0],
+          "tools go into the prompt (not with tool_choice none)", sizes)
+
     # (The end-of-turn tokens banned: the stream runs until it is cut.)
     sock, received = open_stream(port, {"prompt": "tell", "max_tokens": 4000,
                                         "logit_bias": {"385": -100, "387": -100}})
