@@ -36,7 +36,7 @@ const std::vector<std::string> kCommon = {
     "top_k",       "min_p",             "presence_penalty",  "frequency_penalty",
     "repetition_penalty", "seed",       "stop",              "n",
     "stream",      "stream_options",    "user",              "return_token_ids",
-    "logit_bias"};
+    "logit_bias",  "ignore_eos"};
 
 /// Reads the request's fields one by one; the first problem wins.
 class Reader {
@@ -153,6 +153,7 @@ std::optional<Completion> readCompletion(const std::string &text, bool chat,
   r.number("n", n, 1, 1, true);
   r.boolean("stream", c.stream);
   r.boolean("return_token_ids", c.returnTokenIds);
+  r.boolean("ignore_eos", c.ignoreEos);
   if (c.stream && c.returnTokenIds)
     r.fail("return_token_ids", "return_token_ids is for whole responses (stream false)");
   if (!r.failed() && body.contains("stream_options") && !body["stream_options"].is_null()) {
@@ -229,7 +230,8 @@ std::optional<Completion> readCompletion(const std::string &text, bool chat,
       return std::nullopt;
     }
     if (ids) {
-      const int64_t vocab = info.tokenizer->size();
+      // The model's vocabulary (its tokenizer's may be smaller).
+      const int64_t vocab = info.vocab;
       for (size_t i = 0; i < p->size(); ++i) {
         const int64_t id = (*p)[i].get<int64_t>();
         if (id < 0 || id >= vocab) {

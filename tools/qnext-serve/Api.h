@@ -43,6 +43,7 @@ ApiError invalid(const std::string &param, const std::string &message);
 struct ServerInfo {
   std::string modelName;
   int64_t maxContext = 0;
+  int64_t vocab = 0; ///< the model's (prompt token ids are checked against it)
   const Tokenizer *tokenizer = nullptr;
   ChatTemplate chatTemplate;
   SamplingParams defaults;
@@ -62,6 +63,9 @@ struct Completion {
   /// return_token_ids): what agents and training loops that work on tokens
   /// read.
   bool returnTokenIds = false;
+  /// Generate max_tokens whatever the model says (vLLM's and llama.cpp's
+  /// ignore_eos: what benchmarks send).
+  bool ignoreEos = false;
   /// A chat: its tools' <tool_call> blocks are parsed from the reply; the
   /// prompt opened a think block (the reply starts in its reasoning); the
   /// think block's budget in tokens (-1: none).

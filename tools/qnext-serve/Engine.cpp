@@ -58,10 +58,35 @@ bool Engine::start(std::string &error) {
     return false;
   }
   logits.resize(size_t(options.slots * vocab));
+  // A first step before the first request, so that it does not pay for
+  // reading the mapped weights in from the file (and starting threads).
+  if (!warmUp(error))
+    return false;
   totals.slots = options.slots;
   totals.cacheBudget = options.cacheBytes;
   thread = std::thread([this] { run(); });
   return true;
+}
+
+bool Engine::warmUp(std::string &error) {
+  char *message = nullptr;
+  std::vector<int64_t> slots;
+  for (int64_t i = 0; i < std::min<int64_t>(options.slots, 2); ++i)
+    slots.push_back(qnext_slot_acquire(session, &message));
+  const int32_t id = 0;
+  std::vector<int32_t> ids(slots.size(), id);
+  bool ok = qnext_slot_prefill_last(session, slots[0], &id, 1, nullptr, &message) == 0;
+  if (ok && slots.size() == 2)
+    ok = qnext_slot_prefill_last(session, slots[1], &id, 1, nullptr, &message) == 0 &&
+         qnext_session_decode_batch(session, slots.data(), ids.data(), 2, logits.data(),
+                                    &message) == 0;
+  for (int64_t slot : slots)
+    qnext_slot_release(session, slot, nullptr);
+  if (!ok) {
+    error = std::string("warming up: ") + (message ? message : "the first step failed");
+    qnext_free_error(message);
+  }
+  return ok;
 }
 
 Engine::Refusal Engine::submit(const std::shared_ptr<Job> &job) {
@@ -288,8 +313,8 @@ void Engine::choose(Job &job, float *row) {
   }
   ++job.generatedCount;
   job.sampledIds.push_back(id);
-  if (std::find(options.stopIds.begin(), options.stopIds.end(), id) !=
-      options.stopIds.end()) {
+  if (!job.ignoreEos && std::find(options.stopIds.begin(), options.stopIds.end(), id) !=
+                            options.stopIds.end()) {
     job.text += job.decoder->finish();
     finish(job, "stop");
     return;

@@ -44,6 +44,7 @@ public:
   std::vector<std::pair<int32_t, float>> logitBias; ///< added before sampling
   int64_t thinkingBudget = -1; ///< tokens a think block may take (-1: no limit)
   int64_t turnEnd = 0;         ///< a snapshot when the prefill gets here (0: none)
+  bool ignoreEos = false;      ///< the stop ids do not end the job
 
   /// What happened since the last call: new text (may be empty) and, once
   /// the job has ended, `finished` set with the reason ("stop", "length")
@@ -143,6 +144,7 @@ public:
   Counters counters();
 
 private:
+  bool warmUp(std::string &error);
   void run();
   void loop();
   void step();

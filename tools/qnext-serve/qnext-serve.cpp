@@ -68,6 +68,7 @@ void complete(const httplib::Request &req, httplib::Response &res, bool chat,
   job->logitBias = c->logitBias;
   job->thinkingBudget = c->thinkingBudget;
   job->turnEnd = c->turnEnd;
+  job->ignoreEos = c->ignoreEos;
   if (Engine::Refusal refusal = engine.submit(job); refusal != Engine::Refusal::None) {
     ApiError busy;
     const bool full = refusal == Engine::Refusal::Full;
@@ -276,6 +277,7 @@ int serveMain(int argc, char **argv) {
   ServerInfo info;
   info.modelName = modelName;
   info.maxContext = maxContext;
+  info.vocab = qnext_model_vocab_size(model.get());
   info.tokenizer = &tokenizer;
   info.chatTemplate = text.chatTemplate;
   info.defaults = text.defaults;

@@ -192,6 +192,15 @@ try:
           body["usage"]["completion_tokens_details"],
           "streamed: the reasoning and content deltas add up to the whole reply", text[-300:])
 
+    # ignore_eos: the end-of-turn token (made certain by logit_bias) does
+    # not end the request.
+    eos = {"prompt": "x", "max_tokens": 5, "temperature": 0, "logit_bias": {"387": 100}}
+    ends = [json.loads(request(port, "POST", "/v1/completions", dict(eos, **extra))[1])
+            for extra in ({}, {"ignore_eos": True})]
+    check(ends[0]["usage"]["completion_tokens"] == 1 and ends[0]["choices"][0]["finish_reason"] == "stop" and
+          ends[1]["usage"]["completion_tokens"] == 5 and ends[1]["choices"][0]["finish_reason"] == "length",
+          "ignore_eos: max_tokens whatever the model says", ends)
+
     # A stop string ends the text where it starts.
     target = alone[prompts[1]]
     stop = target[4:7]
@@ -277,7 +286,7 @@ try:
          "logit_bias: the bias of token 5 must be a number in [-100, 100]"),
         ("/v1/completions", {"prompt": [1, "x"]}, None, 400, "prompt must be a string or a list of token ids"),
         ("/v1/completions", {"prompt": []}, None, 400, "prompt must be a string or a list of token ids"),
-        ("/v1/completions", {"prompt": [3, 100000]}, None, 400, "prompt[1]: token id 100000 is outside the vocabulary [0, 390)"),
+        ("/v1/completions", {"prompt": [3, 100000]}, None, 400, "prompt[1]: token id 100000 is outside the vocabulary [0, 512)"),
         ("/v1/completions", {"prompt": "x", "max_tokens": "9"}, None, 400, "max_tokens must be an integer"),
         ("/v1/completions", {"prompt": "x", "max_tokens": 0}, None, 400, "max_tokens must be in [1, 256], got 0"),
         ("/v1/completions", {"prompt": "x", "temperature": 3}, None, 400, "temperature must be in [0, 2], got 3"),
