@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <optional>
 #include <exception>
 
@@ -245,7 +246,10 @@ void Engine::step() {
                         job->prompt.begin() + long(job->prefilled) + n);
     job->prefilled += size_t(n);
     if (last) {
-      save(*job, logits.data());
+      // (A chat has its snapshot where its last turn ends, a few tokens
+      // back: one more here would double what each chat keeps.)
+      if (job->turnEnd == 0)
+        save(*job, logits.data());
       choose(*job, logits.data());
     } else if ((options.cacheEvery > 0 && int64_t(job->prefilled) % options.cacheEvery == 0) ||
                int64_t(job->prefilled) == job->turnEnd) {
@@ -266,21 +270,34 @@ void Engine::step() {
       ids.push_back(job->next);
       rows.push_back(job.get());
     }
-  if (!rows.empty()) {
+  while (!rows.empty()) {
     char *message = nullptr;
     if (qnext_session_decode_batch(session, slots.data(), ids.data(), int64_t(rows.size()),
-                                   logits.data(), &message)) {
-      std::string why = message ? message : "decode failed";
-      qnext_free_error(message);
-      for (Job *job : rows)
-        finish(*job, "error", why);
-    } else {
+                                   logits.data(), &message) == 0) {
       for (size_t r = 0; r < rows.size(); ++r) {
         rows[r]->context.push_back(rows[r]->next);
         rows[r]->next = -1;
         choose(*rows[r], logits.data() + r * size_t(vocab));
       }
+      break;
     }
+    std::string why = message ? message : "decode failed";
+    qnext_free_error(message);
+    // A refused row ("row K: ...", nothing ran) fails its own request; the
+    // others run without it. Any other failure fails them all.
+    size_t row = 0;
+    int used = 0;
+    if (why.rfind("row ", 0) == 0 && std::sscanf(why.c_str(), "row %zu:%n", &row, &used) == 1 &&
+        used > 0 && row < rows.size()) {
+      finish(*rows[row], "error", why.substr(why.find(": ") + 2));
+      rows.erase(rows.begin() + long(row));
+      slots.erase(slots.begin() + long(row));
+      ids.erase(ids.begin() + long(row));
+      continue;
+    }
+    for (Job *job : rows)
+      finish(*job, "error", why);
+    break;
   }
   // The finished leave.
   std::lock_guard<std::mutex> lock(mutex);

@@ -1,11 +1,12 @@
 //===- PrefixCache.h - saved sequences a new request resumes from -*- C++ -*-===//
 //
 // Snapshots of sequences (qnext_slot_save: KV rows and DeltaNet states) by
-// their tokens. The engine saves one at the end of a request's prompt (with
-// the last token's logits, so that the same prompt again starts sampling at
-// once), one when the request ends (prompt and reply: a chat's next turn,
-// which repeats them, prefills only its new message) and one every N
-// tokens of a long prompt. A joining request resumes from the longest saved
+// their tokens. The engine saves one where a chat's last turn ends (before
+// the generation prompt), or at the end of a text prompt (with the last
+// token's logits, so that the same prompt again starts sampling at once),
+// one when the request ends (prompt and reply: a chat's next turn, which
+// repeats them, prefills only its new message) and one every N tokens of a
+// long prompt. A joining request resumes from the longest saved
 // sequence its prompt begins with. Least recently used snapshots go first
 // when the bytes pass the budget. Used by the engine's thread only.
 //
