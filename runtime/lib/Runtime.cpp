@@ -595,7 +595,11 @@ int qnext_slot_restore(qnext_session *session, int64_t slot, const void *snapsho
     setError(error, why);
     return 1;
   }
-  if (!session->snapshots->restore(*session->executor, slot, bytes, why)) {
+  // From an empty slot (on a GPU this also clears an earlier failure's
+  // mark); a copy that fails part-way leaves the slot's calls refused.
+  session->slots[size_t(slot)].position = 0;
+  if (!session->executor->reset(slot, why) ||
+      !session->snapshots->restore(*session->executor, slot, bytes, why)) {
     setError(error, "slot " + std::to_string(slot) + ": " + why);
     return 1;
   }

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <map>
 #include <limits>
 #include <random>
 
@@ -172,7 +173,9 @@ std::optional<Completion> readCompletion(const std::string &text, bool chat,
   }
   if (!r.failed() && body.contains("logit_bias") && !body["logit_bias"].is_null()) {
     const json &b = body["logit_bias"];
-    const int64_t vocab = info.tokenizer->size();
+    // Tokens that can be sampled: the model's, at most its tokenizer's.
+    const int64_t vocab = std::min<int64_t>(info.vocab, info.tokenizer->size());
+    std::map<int32_t, float> biases; // "5" and "05" are one token: the last wins
     if (!b.is_object() || b.size() > 1024)
       r.fail("logit_bias", "logit_bias must be an object of at most 1024 token ids");
     for (auto it = b.begin(); !r.failed() && it != b.end(); ++it) {
@@ -187,8 +190,9 @@ std::optional<Completion> readCompletion(const std::string &text, bool chat,
         r.fail("logit_bias", "logit_bias: the bias of token " + key +
                                  " must be a number in [-100, 100]");
       else
-        c.logitBias.emplace_back(int32_t(id), it.value().get<float>());
+        biases[int32_t(id)] = it.value().get<float>();
     }
+    c.logitBias.assign(biases.begin(), biases.end());
   }
   if (!r.failed() && body.contains("stop") && !body["stop"].is_null()) {
     const json &s = body["stop"];

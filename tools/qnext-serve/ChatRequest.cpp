@@ -155,7 +155,8 @@ bool readChat(const json &body, const ServerInfo &info, Completion &c, std::stri
     }
     for (size_t i = 0; i < list.size(); ++i) {
       const json &t = list[i];
-      if (!t.is_object() || t.value("type", "") != "function" || !t.contains("function") ||
+      if (!t.is_object() || !t.contains("type") || t["type"] != "function" ||
+          !t.contains("function") ||
           !t["function"].is_object() || !t["function"].contains("name") ||
           !t["function"]["name"].is_string() ||
           t["function"]["name"].get<std::string>().empty()) {

@@ -31,6 +31,8 @@ void Job::emit(const std::string &piece) {
 
 void Job::end(const std::string &why, const std::string &error) {
   std::lock_guard<std::mutex> lock(mutex);
+  if (ended)
+    return;
   ended = true;
   reason = why;
   failure = error;
@@ -49,6 +51,7 @@ Engine::~Engine() {
 
 bool Engine::start(std::string &error) {
   vocab = qnext_model_vocab_size(model);
+  batched = qnext_model_has_decode_batch(model) != 0;
   if (options.sampledVocab <= 0 || options.sampledVocab > vocab)
     options.sampledVocab = vocab;
   char *message = nullptr;
@@ -70,19 +73,27 @@ bool Engine::start(std::string &error) {
 }
 
 bool Engine::warmUp(std::string &error) {
+  // One token of prefill and, where the code has the batched entry, a
+  // batched step of two rows (else a decode step).
+  const bool batch = options.slots >= 2 && batched;
   char *message = nullptr;
   std::vector<int64_t> slots;
-  for (int64_t i = 0; i < std::min<int64_t>(options.slots, 2); ++i)
+  bool ok = true;
+  for (int64_t i = 0; ok && i < (batch ? 2 : 1); ++i) {
     slots.push_back(qnext_slot_acquire(session, &message));
+    ok = slots.back() >= 0;
+  }
   const int32_t id = 0;
   std::vector<int32_t> ids(slots.size(), id);
-  bool ok = qnext_slot_prefill_last(session, slots[0], &id, 1, nullptr, &message) == 0;
-  if (ok && slots.size() == 2)
-    ok = qnext_slot_prefill_last(session, slots[1], &id, 1, nullptr, &message) == 0 &&
-         qnext_session_decode_batch(session, slots.data(), ids.data(), 2, logits.data(),
-                                    &message) == 0;
+  for (size_t i = 0; ok && i < slots.size(); ++i)
+    ok = qnext_slot_prefill_last(session, slots[i], &id, 1, nullptr, &message) == 0;
+  if (ok)
+    ok = batch ? qnext_session_decode_batch(session, slots.data(), ids.data(), 2,
+                                            logits.data(), &message) == 0
+               : qnext_slot_decode(session, slots[0], id, logits.data(), &message) == 0;
   for (int64_t slot : slots)
-    qnext_slot_release(session, slot, nullptr);
+    if (slot >= 0)
+      qnext_slot_release(session, slot, nullptr);
   if (!ok) {
     error = std::string("warming up: ") + (message ? message : "the first step failed");
     qnext_free_error(message);
@@ -134,7 +145,13 @@ void Engine::drain(double graceSeconds, const std::function<bool()> &cutShort) {
   stop();
 }
 
+std::string Engine::failed() {
+  std::lock_guard<std::mutex> lock(mutex);
+  return failure;
+}
+
 void Engine::stop() {
+  std::lock_guard<std::mutex> joining(stopMutex); // one joiner at a time
   {
     std::lock_guard<std::mutex> lock(mutex);
     if (stopping && !thread.joinable())
@@ -161,6 +178,7 @@ void Engine::run() {
   } catch (const std::exception &e) {
     std::lock_guard<std::mutex> lock(mutex);
     stopping = true;
+    failure = std::string("the engine failed: ") + e.what();
     for (const std::shared_ptr<Job> &job : queue)
       job->end("error", std::string("the server failed: ") + e.what());
     queue.clear();
@@ -185,9 +203,11 @@ void Engine::loop() {
       while (!queue.empty() && int64_t(active.size()) < options.slots) {
         std::shared_ptr<Job> job = queue.front();
         queue.pop_front();
+        active.push_back(job); // (ended by run() should anything below throw)
         char *message = nullptr;
         job->slot = qnext_slot_acquire(session, &message);
         if (job->slot < 0) {
+          active.pop_back();
           job->end("error", message ? message : "no free slot");
           qnext_free_error(message);
           continue;
@@ -202,7 +222,6 @@ void Engine::loop() {
         for (int32_t id : job->prompt)
           if (id == options.thinkOpen || id == options.thinkClose)
             job->thinking = id == options.thinkOpen;
-        active.push_back(job);
         joining.push_back(job.get());
       }
       totals.busySlots = int64_t(active.size());
@@ -270,7 +289,20 @@ void Engine::step() {
       ids.push_back(job->next);
       rows.push_back(job.get());
     }
-  while (!rows.empty()) {
+  // Code without the batched entry (CUDA, or compiled without it) runs the
+  // rows one decode step each.
+  for (size_t r = 0; !batched && r < rows.size(); ++r) {
+    char *message = nullptr;
+    if (qnext_slot_decode(session, slots[r], ids[r], logits.data(), &message)) {
+      finish(*rows[r], "error", message ? message : "decode failed");
+      qnext_free_error(message);
+      continue;
+    }
+    rows[r]->context.push_back(rows[r]->next);
+    rows[r]->next = -1;
+    choose(*rows[r], logits.data());
+  }
+  while (batched && !rows.empty()) {
     char *message = nullptr;
     if (qnext_session_decode_batch(session, slots.data(), ids.data(), int64_t(rows.size()),
                                    logits.data(), &message) == 0) {
@@ -360,6 +392,7 @@ void Engine::choose(Job &job, float *row) {
   }
   const bool full = qnext_slot_position(session, job.slot) + 1 >= options.maxContext;
   if (job.generatedCount >= job.maxTokens || full) {
+    job.text += job.decoder->finish(); // bytes held for a character never completed
     finish(job, "length");
     return;
   }

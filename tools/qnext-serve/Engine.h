@@ -125,6 +125,8 @@ public:
   Refusal submit(const std::shared_ptr<Job> &job);
   /// What a job submitted now would get (readiness).
   Refusal admits();
+  /// Why the engine's thread ended on an error ("" while it runs).
+  std::string failed();
   /// Stops taking requests, ends those in flight ("cancelled") and joins.
   void stop();
   /// Stops taking requests, lets those running or waiting finish for up to
@@ -162,6 +164,7 @@ private:
   const Tokenizer &tokenizer;
   EngineOptions options;
   int64_t vocab = 0;
+  bool batched = false; ///< the code has the batched decode entry
   qnext_session *session = nullptr;
   std::thread thread;
 
@@ -169,6 +172,8 @@ private:
   std::condition_variable wake;
   std::deque<std::shared_ptr<Job>> queue;
   bool stopping = false, draining = false;
+  std::string failure; ///< why the engine's thread ended early
+  std::mutex stopMutex;
   Counters totals;
 
   std::vector<std::shared_ptr<Job>> active; ///< the engine thread's

@@ -313,7 +313,9 @@ int serveMain(int argc, char **argv) {
   server.set_read_timeout(30);
   // Liveness: the process answers. Readiness: it takes a request now (not
   // stopping, a slot or a place in the queue free).
-  server.Get("/health", [](const httplib::Request &, httplib::Response &res) {
+  server.Get("/health", [&](const httplib::Request &, httplib::Response &res) {
+    if (std::string failure = engine.failed(); !failure.empty())
+      return answer(res, 503, {{"status", "failed"}, {"error", failure}});
     answer(res, 200, {{"status", "ok"}});
   });
   server.Get("/ready", [&](const httplib::Request &, httplib::Response &res) {

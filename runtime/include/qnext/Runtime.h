@@ -136,7 +136,8 @@ int qnext_slot_save(qnext_session *session, int64_t slot, void *snapshot, int64_
 /* Slot `slot` (in use) continues the saved sequence: its position and
  * caches become the snapshot's. A snapshot of another model, of more
  * tokens than the session holds or of the wrong size is refused, the slot
- * untouched. */
+ * untouched. On a GPU, a copy that fails part-way leaves the slot's calls
+ * refused until it is reset or restored. */
 int qnext_slot_restore(qnext_session *session, int64_t slot, const void *snapshot,
                        int64_t size, char **error);
 /* A slot's tokens processed so far; -1 for a slot not in use. */

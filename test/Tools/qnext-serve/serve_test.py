@@ -313,6 +313,8 @@ try:
          None, 400, 'tool_choice must be "auto" or "none" ("required" and a named function are not supported)'),
         ("/v1/chat/completions", {"messages": [{"role": "user", "content": "x"}], "tools": [{"type": "function"}]},
          None, 400, 'tools[0] must be {"type": "function", "function": {"name": ..., ...}}'),
+        ("/v1/chat/completions", {"messages": [{"role": "user", "content": "x"}], "tools": [{"type": 5}]},
+         None, 400, 'tools[0] must be {"type": "function", "function": {"name": ..., ...}}'),
         ("/v1/chat/completions", {"messages": [{"role": "user", "content": "x"},
                                                {"role": "assistant", "tool_calls": [{"function": 3}]}]},
          None, 400, 'messages[1].tool_calls[0] must be {"type": "function", "function": {"name": ..., "arguments": ...}}'),
