@@ -11,11 +11,12 @@ import http.client
 import json
 import re
 import signal
-import socket
 import subprocess
 import sys
 import threading
 import time
+
+from stream_client import open_stream
 
 serve, artifact = sys.argv[1:3]
 
@@ -85,17 +86,7 @@ def worker(w):
     for i in range(w, 64, 8):
         path, body = request_body(i)
         if i % 8 == 3:  # a client that leaves mid-stream
-            sock = socket.create_connection(("127.0.0.1", port))
-            data = json.dumps(dict(body, stream=True, max_tokens=200))
-            sock.sendall((f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                          f"Content-Length: {len(data)}\r\n\r\n{data}").encode())
-            sock.settimeout(120)
-            got = b""
-            while b"data: " not in got:
-                piece = sock.recv(4096)
-                if not piece:
-                    break
-                got += piece
+            sock, _ = open_stream(port, dict(body, max_tokens=200), path)
             sock.close()
             with lock:
                 left.append(i)

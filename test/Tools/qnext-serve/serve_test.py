@@ -11,11 +11,12 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import threading
 import time
+
+from stream_client import open_stream, read_rest
 
 serve, run, artifact = sys.argv[1:4]
 
@@ -47,32 +48,6 @@ def request(port, method, path, body=None, raw=None):
     headers = dict(resp.getheaders())
     conn.close()
     return resp.status, text, headers
-
-
-def open_stream(port, body):
-    """A streamed completion on a raw socket, read up to its first event:
-    (the socket, the bytes so far)."""
-    sock = socket.create_connection(("127.0.0.1", port))
-    data = json.dumps(dict(body, stream=True))
-    sock.sendall((f"POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                  f"Content-Length: {len(data)}\r\n\r\n{data}").encode())
-    sock.settimeout(60)
-    received = b""
-    while b"data: " not in received:
-        piece = sock.recv(4096)
-        if not piece:
-            break
-        received += piece
-    return sock, received
-
-
-def read_rest(sock, received):
-    """The stream's bytes to its end."""
-    while True:
-        piece = sock.recv(65536)
-        if not piece:
-            return received
-        received += piece
 
 
 def events(text):
