@@ -710,6 +710,18 @@ def VectorizeContractions : Pass<"qnext-vectorize-contractions"> {
     loads of 4 x `vector-width` bytes (int4: 8 x `vector-width` columns);
     one that does not, and FP8 weights, keep the f32 decoding. Prompts
     (several tokens) are not affected.
+
+    With `activations=bf16` (a separate mode, not weight-exact), every
+    block whose weights are bf16 as stored (one token or several, dense or
+    a gather's, a fused pair's two) rounds its input to bf16 (to nearest
+    even, `arith.truncf`) as it reads it, 2 x `vector-width` columns a
+    step, and multiplies the weight's values as they are with AVX512-BF16's
+    `vdpbf16ps` (`x86vector.avx512.dot`: pairs of bf16 products summed into
+    f32 lanes), then sums the lanes as the f32 path does. Every block sums a
+    row's products in the same order, so a token's logits still do not
+    depend on how its prompt is cut. The kernel takes K in whole steps of
+    2 x `vector-width` columns; one that does not, and weights of any other
+    format, keep f32 inputs.
   }];
   let options = [
     Option<"vectorWidth", "vector-width", "int64_t", /*default=*/"8",
@@ -728,10 +740,13 @@ def VectorizeContractions : Pass<"qnext-vectorize-contractions"> {
            "tokens one after the other, so a tile's inputs stay in cache "
            "(0: all tokens at once)">,
     Option<"activations", "activations", "std::string", /*default=*/"\"f32\"",
-           "one-token kernels of int8/int4 weights: 'f32' (weight-exact) or "
-           "'int8' (the input quantized per group on the fly, bytes "
+           "what the kernels multiply weights by: 'f32' (the input as it "
+           "is, weight-exact), 'int8' (one-token kernels of int8/int4 "
+           "weights: the input quantized per group on the fly, bytes "
            "multiplied with vpdpbusd: needs AVX512-VNNI, or AVX-VNNI at "
-           "vector-width 8)">,
+           "vector-width 8) or 'bf16' (kernels of bf16 weights: the input "
+           "rounded to bf16, pairs multiplied with vdpbf16ps: needs "
+           "AVX512-BF16, with AVX512-VL at vector-width 8)">,
   ];
   let statistics = [
     Statistic<"numMatvecs", "matvecs", "Single-token contractions vectorized">,
@@ -748,7 +763,8 @@ def VectorizeContractions : Pass<"qnext-vectorize-contractions"> {
     "::mlir::math::MathDialect",
     "::mlir::scf::SCFDialect",
     "::mlir::tensor::TensorDialect",
-    "::mlir::vector::VectorDialect"
+    "::mlir::vector::VectorDialect",
+    "::mlir::x86vector::X86VectorDialect"
   ];
 }
 

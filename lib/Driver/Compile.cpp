@@ -141,6 +141,54 @@ void warnInt8Declined(const CompileOptions &options, mlir::ModuleOp module,
                                "first: " + example + ")")
         << "\n";
 }
+
+/// With --activations=bf16: the projections' matrices (rank 2, or 3 for
+/// stacked experts; not the conv's or the embedding's) that are bf16, and
+/// those of them whose kernels keep f32 inputs (rows not whole steps of
+/// 2 x vectorWidth columns), in one warning line. None bf16 is an error:
+/// the mode would change nothing.
+mlir::LogicalResult checkBF16Weights(const CompileOptions &options,
+                                     mlir::ModuleOp module, int64_t vectorWidth) {
+  int64_t bf16 = 0, declined = 0, other = 0;
+  std::string example, otherType;
+  module.walk([&](mlir::qnext::ParamOp param) {
+    auto type = mlir::cast<mlir::RankedTensorType>(param.getType());
+    StringRef name = param.getName();
+    if (type.getRank() < 2 || param.getBlockRows() || name.contains("conv1d") ||
+        name.contains("embed_tokens"))
+      return;
+    if (!type.getElementType().isBF16()) {
+      if (other++ == 0) {
+        llvm::raw_string_ostream os(otherType);
+        os << name << " is " << type.getElementType();
+      }
+      return;
+    }
+    ++bf16;
+    int64_t cols = type.getShape().back();
+    if (cols % (2 * vectorWidth) == 0)
+      return;
+    if (declined++ == 0)
+      example = name.str() + ", " + std::to_string(cols) + " columns";
+  });
+  if (bf16 == 0)
+    return reportError(options, "--activations=bf16 multiplies bf16 weights: this "
+                                "checkpoint's projections are not bf16 (" +
+                                    otherType + ")");
+  if (declined || other)
+    WithColor::warning(errs(), options.toolName)
+        << "--activations=bf16: " << (declined + other) << " of " << (bf16 + other)
+        << " projection weights keep f32 inputs in their kernels ("
+        << (declined ? "rows must be whole steps of " +
+                           std::to_string(2 * vectorWidth) + " columns; first: " +
+                           example
+                     : std::string())
+        << (declined && other ? "; " : "")
+        << (other ? std::to_string(other) + " not bf16, first: " + otherType
+                  : std::string())
+        << ")\n";
+  return mlir::success();
+}
 } // namespace
 
 mlir::LogicalResult qnext::compile(const CompileOptions &options) {
@@ -167,8 +215,21 @@ mlir::LogicalResult qnext::compile(const CompileOptions &options) {
                 "not with --target=cuda");
   if (options.emulateGPU && compileTo == CompilePhase::PTX)
     return fail("--emulate-gpu makes no PTX: the kernels run on the host");
-  if (options.activations != "f32" && options.activations != "int8")
-    return fail("--activations=" + options.activations + ": expected f32 or int8");
+  if (options.activations != "f32" && options.activations != "int8" &&
+      options.activations != "bf16")
+    return fail("--activations=" + options.activations +
+                ": expected f32, int8 or bf16");
+  if (options.activations == "bf16") {
+    auto format = parseWeightFormat(options.weights);
+    if (!format)
+      return fail(toString(format.takeError()));
+    if (format->quantizes())
+      return fail("--activations=bf16 multiplies bf16 weights as stored: not "
+                  "with --weights=" + options.weights +
+                  " (--activations=int8 is its mode)");
+    if (cuda)
+      return fail("--activations=bf16 is for --target=cpu (vdpbf16ps)");
+  }
   if (options.activations == "int8") {
     auto format = parseWeightFormat(options.weights);
     if (!format)
@@ -269,6 +330,15 @@ mlir::LogicalResult qnext::compile(const CompileOptions &options) {
                   "-bit vectors (AVX512-VNNI, or AVX-VNNI for AVX2 code); "
                   "keep --activations=f32");
     warnInt8Declined(options, module, cpuPipeline.vectorWidth);
+  }
+  if (options.activations == "bf16") {
+    if (!mlir::qnext::hasBF16Dot(cpuOptions, cpuPipeline.vectorWidth))
+      return fail("--activations=bf16: the target CPU '" + cpu +
+                  "' has no vdpbf16ps for its " +
+                  std::to_string(cpuPipeline.vectorWidth * 32) +
+                  "-bit vectors (AVX512-BF16); keep --activations=f32");
+    if (failed(checkBF16Weights(options, module, cpuPipeline.vectorWidth)))
+      return mlir::failure();
   }
   cpuPipeline.threads = options.parallel;
   cpuPipeline.outlineLayers = options.outlineLayers;

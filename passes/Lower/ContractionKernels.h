@@ -5,7 +5,7 @@
 // (KernelMatch.cpp: epilogues, prologues, gathers, the MoE's combine and
 // shared expert), and emits each as a register-blocked vector kernel
 // (KernelEmitter.h: KernelEmitter.cpp, GatherKernels.cpp, DecodeWeights.cpp,
-// Int8Dots.cpp).
+// Int8Dots.cpp, BF16Dots.cpp).
 //
 //===----------------------------------------------------------------------===//
 
@@ -89,12 +89,18 @@ void matchSharedExpert(Kernel &k, int64_t vl);
 /// computed in the kernel.
 std::optional<Kernel> matchPrologue(const Contraction &c, int64_t vl);
 
+/// What the kernels multiply weights by (qnext-vectorize-contractions'
+/// activations option). F32: the input as it is (the weight-exact
+/// contract). Int8: one-token kernels of int8/int4 weights quantize their
+/// input and multiply bytes (Int8Dots.cpp). BF16: kernels of bf16 weights
+/// round their input to bf16 and multiply pairs with vdpbf16ps
+/// (BF16Dots.cpp).
+enum class Activations { F32, Int8, BF16 };
+
 /// How the kernels are blocked (qnext-vectorize-contractions' options).
 struct KernelShape {
   int64_t vectorWidth, rows, tokenRows, tokenBlockRows, prologueTasks, tokenTile;
-  /// activations=int8: one-token kernels of int8/int4 weights quantize
-  /// their input and multiply bytes (Int8Dots.cpp).
-  bool int8Activations = false;
+  Activations activations = Activations::F32;
 };
 
 /// What a weight argument of a quantized kernel must be: the values and

@@ -21,7 +21,7 @@ namespace mlir::qnext::kernels {
 static constexpr float kTinyMax = 1e-30f;
 
 bool KernelEmitter::takesInt8Dots(ArrayRef<Weight> weights, int64_t kExtent) const {
-  if (!int8Activations || weights.empty())
+  if (activations != Activations::Int8 || weights.empty())
     return false;
   for (const Weight &w : weights)
     if (!w.scales || !getElementTypeOrSelf(w.values.getType()).isSignlessInteger(8) ||

@@ -90,6 +90,13 @@ Value KernelEmitter::emit(int64_t rows, int64_t tokenRows, int64_t tokenBlockRow
       dest = tiles.getRegionIterArgs()[0];
     }
   }
+  // activations=bf16 with several tokens: the tile's input rows rounded to
+  // bf16 once, before the row blocks that all read them (a prologue's rows
+  // are rounded where each task computes them).
+  if (manyTokens && !kernel.prologue && takesBF16Dots(kernelWeights(), c.k)) {
+    bf16Input = roundRowsBF16(c.x, tokenLo, tokenHi);
+    bf16InputBase = tokenLo;
+  }
   auto forall = scf::ForallOp::create(b, loc, ArrayRef<OpFoldResult>{blocks},
                                       ValueRange{dest}, std::nullopt);
   if (tiles)
@@ -211,6 +218,9 @@ Value KernelEmitter::prologueSpan(Value lo, Value hi) {
         Value at = arith::SubIOp::create(b, loc, t, lo);
         scf::YieldOp::create(b, loc, prologueRows({t}, iter[0], at));
       });
+  // activations=bf16: the span's rows rounded once for all its blocks.
+  if (takesBF16Dots(kernelWeights(), c.k))
+    return roundRowsBF16(loop.getResult(0), index(0), count);
   return loop.getResult(0);
 }
 
@@ -243,6 +253,12 @@ Value KernelEmitter::tokenBlock(Value tile, bool addInit, ArrayRef<Value> tokens
                                 Value n0, int64_t tn, int64_t chunk) {
   Value xs = c.x;
   SmallVector<Value> xTokens(tokens.begin(), tokens.end());
+  if (bf16Input) {
+    // The tile's rows, rounded to bf16 before the row blocks.
+    xs = bf16Input;
+    for (Value &t : xTokens)
+      t = arith::SubIOp::create(b, loc, t, bf16InputBase);
+  }
   if (kernel.prologue) {
     xs = prologueRows(tokens);
     for (auto [j, t] : llvm::enumerate(xTokens))
@@ -372,6 +388,12 @@ SmallVector<Value> KernelEmitter::blockRows(Value xs, ArrayRef<Value> xTokens,
     return xTokens.empty() ? read(xs, {k}, f32) : read(xs, {xTokens[j], k}, f32);
   };
   auto rowType = VectorType::get({tn}, f32);
+  // activations=bf16: the inputs rounded to bf16, pairs of columns
+  // multiplied and summed into f32 lanes (BF16Dots.cpp), 2 x vl a step.
+  const bool bf16 = takesBF16Dots(weights, kExtent);
+  auto tokenInputBF16 = [&](int64_t j, Value k) {
+    return xTokens.empty() ? inputBF16(xs, {k}) : inputBF16(xs, {xTokens[j], k});
+  };
   if (tm == 1) {
     // One token: nothing to reuse a weight vector for, so the block runs
     // its rows one after the other (an scf.for over them), each with its
@@ -393,7 +415,14 @@ SmallVector<Value> KernelEmitter::blockRows(Value xs, ArrayRef<Value> xTokens,
             SmallVector<Value> acc =
                 blockInput ? SmallVector<Value>{dotInt8(weights[m], row, *blockInput,
                                                         blockInputRow, kExtent)}
-                           : sweepK(
+                : bf16
+                    ? sweepBF16(kExtent, ValueRange{zero},
+                                [&](Value k, ValueRange a) {
+                                  return SmallVector<Value>{
+                                      dpbf16(a[0], weightBF16(weights[m], row, k),
+                                             tokenInputBF16(0, k))};
+                                })
+                    : sweepK(
                 kExtent, ValueRange{zero}, {{weights[m], row}},
                 [&](const KStep &at, ArrayRef<Value> scales, ValueRange a) {
                   Value w = load(weights[m], row, at,
@@ -426,7 +455,21 @@ SmallVector<Value> KernelEmitter::blockRows(Value xs, ArrayRef<Value> xTokens,
   for (const Weight &weight : weights)
     for (int64_t r = 0; r < tn; ++r)
       blockRowsRead.push_back({weight, rowsOfW[r]});
-  SmallVector<Value> accs = sweepK(
+  auto bf16Step = [&](Value k, ValueRange in) {
+    SmallVector<Value> xv, next(in.begin(), in.end());
+    for (int64_t j = 0; j < tm; ++j)
+      xv.push_back(tokenInputBF16(j, k));
+    for (auto [m, weight] : llvm::enumerate(weights))
+      for (int64_t r = 0; r < tn; ++r) {
+        Value w = weightBF16(weight, rowsOfW[r], k);
+        for (int64_t j = 0; j < tm; ++j) {
+          Value &a = next[m * perWeight + j * tn + r];
+          a = dpbf16(a, w, xv[j]);
+        }
+      }
+    return next;
+  };
+  SmallVector<Value> accs = bf16 ? sweepBF16(kExtent, zeros, bf16Step) : sweepK(
       kExtent, zeros, blockRowsRead,
       [&](const KStep &at, ArrayRef<Value> scales, ValueRange in) {
         SmallVector<Value> xv, next(in.begin(), in.end());
@@ -462,7 +505,7 @@ SmallVector<Value> KernelEmitter::blockRows(Value xs, ArrayRef<Value> xTokens,
   return rows;
 }
 Value emitKernel(OpBuilder &b, Location loc, Kernel &kernel, const KernelShape &shape) {
-  KernelEmitter emitter(b, loc, kernel, shape.vectorWidth, shape.int8Activations);
+  KernelEmitter emitter(b, loc, kernel, shape.vectorWidth, shape.activations);
   if (!kernel.c.selector)
     return emitter.emit(shape.rows, shape.tokenRows, shape.tokenBlockRows,
                         shape.prologueTasks, shape.tokenTile);

@@ -7,7 +7,8 @@
 // and the MoE's weighted combine); DecodeWeights.cpp the weights as the
 // blocks read them (widened or decoded in registers, the K loop by groups
 // and tiles); Int8Dots.cpp the one-token blocks that quantize their input
-// and multiply bytes (activations=int8).
+// and multiply bytes (activations=int8); BF16Dots.cpp the blocks that round
+// their input to bf16 and multiply pairs (activations=bf16).
 //
 //===----------------------------------------------------------------------===//
 
@@ -29,9 +30,9 @@ inline int64_t blockFor(int64_t n, int64_t preferred) {
 class KernelEmitter {
 public:
   KernelEmitter(OpBuilder &b, Location loc, Kernel &kernel, int64_t vl,
-                bool int8Activations = false)
+                Activations activations = Activations::F32)
       : b(b), loc(loc), c(kernel.c), kernel(kernel), vl(vl),
-        int8Activations(int8Activations) {}
+        activations(activations) {}
 
   /// Rewrites the kernel's ops; returns the replacement of its last one.
   Value emit(int64_t rows, int64_t tokenRows, int64_t tokenBlockRows,
@@ -205,6 +206,33 @@ private:
   forGroups(int64_t kExtent, int64_t group, ValueRange init,
             function_ref<SmallVector<Value>(Value, int64_t, ValueRange)> body);
 
+  /// Whether a block of `weights` over [0, kExtent) multiplies bf16 pairs:
+  /// activations=bf16, every weight bf16 as stored (not quantized), and
+  /// kExtent whole steps of 2 x vl columns.
+  bool takesBF16Dots(ArrayRef<Weight> weights, int64_t kExtent) const;
+
+  /// The K loop of a bf16 block: [0, kExtent) by 2 x vl columns, carrying
+  /// `init`; `body(k, carried)` returns the next carried values.
+  SmallVector<Value>
+  sweepBF16(int64_t kExtent, ValueRange init,
+            function_ref<SmallVector<Value>(Value, ValueRange)> body);
+
+  /// 2 x vl columns of an input from `indices` as bf16: read as they are
+  /// from a bf16 input (rounded already), rounded to nearest even from an
+  /// f32 one.
+  Value inputBF16(Value xs, ValueRange indices);
+
+  /// Rows [lo, hi) of the f32 matrix `xs` ([T, K]) rounded to bf16, into a
+  /// new [hi - lo, K] tensor.
+  Value roundRowsBF16(Value xs, Value lo, Value hi);
+
+  /// 2 x vl bf16 columns of weight `w`'s row `row` from column `k`.
+  Value weightBF16(const Weight &w, Value row, Value k);
+
+  /// acc + the products of bf16 pairs of `w` and `x`, summed by twos into
+  /// acc's vl f32 lanes (vdpbf16ps).
+  Value dpbf16(Value acc, Value w, Value x);
+
   /// With activations=int8 and weights that take it, a gather's input rows
   /// (one, or one a slot) quantized before its forall into `gatherInput`,
   /// for every block.
@@ -235,6 +263,10 @@ private:
   /// (none: they read the f32 input) and its row for this block.
   std::optional<QuantizedInput> blockInput;
   Value blockInputRow;
+  /// With activations=bf16 and several tokens, the token tile's input rows
+  /// rounded to bf16 (roundRowsBF16) that its blocks read, and the tile's
+  /// first token (row 0 of them).
+  Value bf16Input, bf16InputBase;
   /// A gather's quantized input rows (quantizeGatherInput), if any.
   std::optional<QuantizedInput> gatherInput;
   /// The kernel computes one token (decode, a gather): its one-token blocks
@@ -245,7 +277,7 @@ private:
   const Contraction &c;
   Kernel &kernel;
   int64_t vl;
-  bool int8Activations;
+  Activations activations;
 };
 
 } // namespace mlir::qnext::kernels

@@ -36,19 +36,24 @@ struct VectorizeContractionsPass
                                 "not negative");
       return signalPassFailure();
     }
-    if (activations != "f32" && activations != "int8") {
+    if (activations != "f32" && activations != "int8" && activations != "bf16") {
       getOperation()->emitError("qnext-vectorize-contractions: activations must be "
-                                "'f32' or 'int8', not '")
+                                "'f32', 'int8' or 'bf16', not '")
           << activations << "'";
       return signalPassFailure();
     }
-    if (activations == "int8" && vectorWidth != 8 && vectorWidth != 16) {
-      getOperation()->emitError("qnext-vectorize-contractions: activations=int8 "
-                                "multiplies bytes with vpdpbusd, 256 or 512 bits: "
-                                "vector-width 8 or 16, not ")
-          << int64_t(vectorWidth);
+    // Both modes' instructions come in 256 and 512 bits.
+    if (activations != "f32" && vectorWidth != 8 && vectorWidth != 16) {
+      getOperation()->emitError("qnext-vectorize-contractions: activations=")
+          << activations
+          << (activations == "int8" ? " multiplies bytes with vpdpbusd"
+                                    : " multiplies bf16 pairs with vdpbf16ps")
+          << ", 256 or 512 bits: vector-width 8 or 16, not " << int64_t(vectorWidth);
       return signalPassFailure();
     }
+    kernelActivations = activations == "int8"   ? Activations::Int8
+                        : activations == "bf16" ? Activations::BF16
+                                                : Activations::F32;
     // A quantized weight's slices read its values and scales.
     {
       RewritePatternSet patterns(&getContext());
@@ -121,6 +126,8 @@ struct VectorizeContractionsPass
       signalPassFailure();
   }
 
+  Activations kernelActivations = Activations::F32;
+
   void emit(IRRewriter &rewriter, Kernel k) {
     // The epilogue (or the combine) sits after the contractions: emit there.
     Operation *last = k.epilogue    ? k.epilogue.getOperation()
@@ -134,7 +141,7 @@ struct VectorizeContractionsPass
                   : linalg::FillOp();
     Value result = emitKernel(rewriter, last->getLoc(), k,
                               {vectorWidth, rows, tokenRows, tokenBlockRows,
-                               prologueTasks, tokenTile, activations == "int8"});
+                               prologueTasks, tokenTile, kernelActivations});
     rewriter.replaceOp(last, result);
     if (k.sharedAdd) {
       // The add is replaced; the gate, the shared down projection (below)

@@ -182,13 +182,16 @@ cl::opt<std::string> weights(
     cl::value_desc("format"), cl::init("stored"), cl::cat(category));
 cl::opt<std::string> activations(
     "activations",
-    cl::desc("With --weights=int8 or int4, what one token's projections "
-             "multiply the weights by: 'f32' (default: the weight-exact "
-             "contract) or 'int8' (each input quantized on the fly, per group "
-             "of the weights' columns, and multiplied as bytes with vpdpbusd: "
-             "faster decode, not weight-exact; needs a CPU with AVX512-VNNI, or "
-             "AVX-VNNI for AVX2 code). Prompts keep f32 inputs"),
-    cl::value_desc("f32|int8"), cl::init("f32"), cl::cat(category));
+    cl::desc("What the projections multiply the weights by: 'f32' "
+             "(default: the weight-exact contract); 'int8' (with --weights=int8 "
+             "or int4: one token's inputs quantized on the fly, per group of "
+             "the weights' columns, and multiplied as bytes with vpdpbusd: "
+             "faster decode, not weight-exact; needs AVX512-VNNI, or AVX-VNNI "
+             "for AVX2 code; prompts keep f32 inputs); 'bf16' (with bf16 "
+             "weights: every input rounded to bf16 and multiplied in pairs "
+             "with vdpbf16ps: faster prompts and batched decode, held to the "
+             "lower-precision contract; needs AVX512-BF16)"),
+    cl::value_desc("f32|int8|bf16"), cl::init("f32"), cl::cat(category));
 cl::opt<std::string> exportDequantized(
     "export-dequantized",
     cl::desc("Instead of compiling: write the checkpoint to DIR with its FP8 "

@@ -105,6 +105,10 @@ int runInfo(const RunOptions &o) {
   // (qnext-compile --activations=int8): not the weight-exact contract.
   if (m.contains("activations") && m["activations"] == "int8")
     std::printf("; decode inputs int8 (--activations=int8)");
+  // Inputs rounded to bf16 for bf16 weights' products (--activations=bf16):
+  // the lower-precision contract.
+  if (m.contains("activations") && m["activations"] == "bf16")
+    std::printf("; inputs bf16 (--activations=bf16)");
   std::printf("\n%-10s %8s %14s %12s %12s\n", "weights", "tensors", "values", "MB",
               "bits/weight");
   Format total;

@@ -41,7 +41,8 @@ struct ManifestInputs {
   bool taps = false;                 ///< it exports the `taps` entry point
   bool decodeBatch = false;          ///< it exports `decode_batch`
   /// What one token's kernels of int8/int4 weights multiply them by:
-  /// "f32", or "int8" (inputs quantized on the fly; --activations).
+  /// "f32", "int8" (inputs quantized on the fly) or "bf16" (inputs rounded
+  /// to bf16); --activations.
   std::string activations = "f32";
   const WeightPlan *plan = nullptr;
 };

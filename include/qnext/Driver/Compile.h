@@ -134,9 +134,11 @@ struct CompileOptions {
   /// checkpoint), "int8[:GROUP]" or "int4[:GROUP]" (quantized while
   /// packing, lm_head to int8; include/qnext/Model/Quantize.h).
   std::string weights = "stored";
-  /// The inputs of the one-token kernels of int8/int4 weights: "f32"
-  /// (weight-exact) or "int8" (quantized per group on the fly and
-  /// multiplied as bytes: AVX512-VNNI or AVX-VNNI; CPUPipeline.h).
+  /// What the projections multiply weights by: "f32" (weight-exact),
+  /// "int8" (one token's inputs of int8/int4 weights quantized per group on
+  /// the fly and multiplied as bytes: AVX512-VNNI or AVX-VNNI) or "bf16"
+  /// (inputs of bf16 weights rounded to bf16, pairs multiplied with
+  /// vdpbf16ps: AVX512-BF16); CPUPipeline.h.
   std::string activations = "f32";
   /// Instead of compiling: write the checkpoint to this folder with its FP8
   /// weights (and, with `weights`, the weights it quantizes, as the

@@ -72,6 +72,10 @@ int64_t preferredVectorWidth(const CPUTargetOptions &options);
 /// AVX512-VNNI; 8: 256 bits, AVX-VNNI or AVX512-VNNI with VL): what
 /// --activations=int8 multiplies bytes with.
 bool hasByteDot(const CPUTargetOptions &options, int64_t vectorWidth);
+/// Whether the target CPU has vdpbf16ps for `vectorWidth` f32 lanes
+/// (AVX512-BF16; with AVX512-VL for 8), which --activations=bf16 multiplies
+/// bf16 pairs with.
+bool hasBF16Dot(const CPUTargetOptions &options, int64_t vectorWidth);
 
 /// Translates a module in the LLVM dialect to LLVM IR, adds for every
 /// `_mlir_ciface_<name>` a packed entry point `void qnext_<name>(void **args)`

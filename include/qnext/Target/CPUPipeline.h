@@ -40,9 +40,11 @@ struct CPUPipelineOptions {
   /// The fusions to run (names from Fusions.h, each optionally followed by
   /// its pass options in braces); none by default.
   std::vector<std::string> fusions;
-  /// The one-token kernels of int8/int4 weights: "f32" inputs (weight-exact)
-  /// or "int8" (inputs quantized on the fly, bytes multiplied with
-  /// vpdpbusd; qnext-vectorize-contractions' activations option).
+  /// What the kernels multiply weights by: "f32" inputs (weight-exact),
+  /// "int8" (one token's kernels of int8/int4 weights: inputs quantized on
+  /// the fly, bytes multiplied with vpdpbusd) or "bf16" (kernels of bf16
+  /// weights: inputs rounded to bf16, pairs multiplied with vdpbf16ps);
+  /// qnext-vectorize-contractions' activations option.
   std::string activations = "f32";
   /// Bracket every kernel and layer call with the runtime's profiling hook
   /// (qnext-outline-kernels profile): `qnext-bench --profile` needs it.

@@ -293,29 +293,37 @@ mlir::qnext::emitSharedObject(ModuleOp module, const CPUTargetOptions &options,
                            (*buffer)->getBufferEnd());
 }
 
-int64_t mlir::qnext::preferredVectorWidth(const CPUTargetOptions &options) {
+/// Whether the target CPU of `options` has every feature of one of
+/// `alternatives` (LLVM's feature strings, e.g. "+avx512vnni,+avx512bw");
+/// false when its target machine cannot be made.
+static bool targetHasAny(const CPUTargetOptions &options,
+                         llvm::ArrayRef<llvm::StringRef> alternatives) {
   auto tm = createTargetMachine(options, nullptr);
   if (!tm) {
     llvm::consumeError(tm.takeError());
-    return 8;
+    return false;
   }
   const llvm::MCSubtargetInfo *sti = (*tm)->getMCSubtargetInfo();
-  return sti && sti->checkFeatures("+avx512f") ? 16 : 8;
+  return sti && llvm::any_of(alternatives, [&](llvm::StringRef features) {
+           return sti->checkFeatures(features);
+         });
+}
+
+int64_t mlir::qnext::preferredVectorWidth(const CPUTargetOptions &options) {
+  return targetHasAny(options, {"+avx512f"}) ? 16 : 8;
 }
 
 bool mlir::qnext::hasByteDot(const CPUTargetOptions &options, int64_t vectorWidth) {
-  auto tm = createTargetMachine(options, nullptr);
-  if (!tm) {
-    llvm::consumeError(tm.takeError());
-    return false;
-  }
-  const llvm::MCSubtargetInfo *sti = (*tm)->getMCSubtargetInfo();
-  if (!sti)
-    return false;
   if (vectorWidth == 16)
-    return sti->checkFeatures("+avx512vnni,+avx512bw");
-  return vectorWidth == 8 && (sti->checkFeatures("+avxvnni") ||
-                              sti->checkFeatures("+avx512vnni,+avx512vl"));
+    return targetHasAny(options, {"+avx512vnni,+avx512bw"});
+  return vectorWidth == 8 &&
+         targetHasAny(options, {"+avxvnni", "+avx512vnni,+avx512vl"});
+}
+
+bool mlir::qnext::hasBF16Dot(const CPUTargetOptions &options, int64_t vectorWidth) {
+  if (vectorWidth == 16)
+    return targetHasAny(options, {"+avx512bf16"});
+  return vectorWidth == 8 && targetHasAny(options, {"+avx512bf16,+avx512vl"});
 }
 
 llvm::Error mlir::qnext::checkCPUName(llvm::StringRef cpu) {

@@ -112,12 +112,14 @@ void mlir::qnext::addLoopsToLLVM(OpPassManager &pm, const CPUPipelineOptions &op
   }
   addLowerToControlFlow(pm);
   // 8. -> LLVM dialect: byte dots (their intrinsic), vector ops (transfers
-  //    become plain loads and stores)
-  //    and math first (exp, sin, cos, rsqrt, log1p become intrinsics), then
-  //    memrefs, OpenMP, and everything else; the casts left between the
-  //    conversions are reconciled last.
+  //    become plain loads and stores; x86vector's bf16 dots their
+  //    intrinsic) and math first (exp, sin, cos, rsqrt, log1p become
+  //    intrinsics), then memrefs, OpenMP, and everything else; the casts
+  //    left between the conversions are reconciled last.
   pm.addPass(createLowerByteDots());
-  pm.addPass(createConvertVectorToLLVMPass());
+  ConvertVectorToLLVMPassOptions vectorToLLVM;
+  vectorToLLVM.x86Vector = true;
+  pm.addPass(createConvertVectorToLLVMPass(vectorToLLVM));
   pm.addPass(createConvertMathToLLVMPass());
   pm.addPass(createFinalizeMemRefToLLVMConversionPass());
   pm.addPass(createConvertOpenMPToLLVMPass());
@@ -184,8 +186,10 @@ struct PipelineCLOptions : public PassPipelineOptions<PipelineCLOptions> {
       llvm::cl::init("guided")};
   Option<std::string> activations{
       *this, "activations",
-      llvm::cl::desc("One token's kernels of int8/int4 weights: f32 inputs, or "
-                     "int8 (quantized on the fly, vpdpbusd)"),
+      llvm::cl::desc("What the kernels multiply weights by: f32 inputs, int8 "
+                     "(one token's kernels of int8/int4 weights: quantized on "
+                     "the fly, vpdpbusd) or bf16 (kernels of bf16 weights: "
+                     "rounded to bf16, vdpbf16ps)"),
       llvm::cl::init("f32")};
 };
 } // namespace

@@ -1,0 +1,88 @@
+//===- BF16Dots.cpp - blocks that multiply bf16 pairs ---------------------===//
+//
+// activations=bf16: a block of bf16 weights with several tokens (a prompt,
+// a batched decode step) is bound by its FMAs, not by memory: the f32 path
+// widens every weight and spends an FMA on it. Here each input vector is
+// rounded to bf16 once per step and a weight's 2 x vl values multiply it as
+// they are, with AVX512-BF16's vdpbf16ps (x86vector.avx512.dot): twice the
+// multiply-adds of an FMA, no widening. Not weight-exact: the input's
+// rounding is the mode's error (docs/quantization.md).
+//
+//===----------------------------------------------------------------------===//
+
+#include "KernelEmitter.h"
+
+#include "mlir/Dialect/X86Vector/X86VectorDialect.h"
+
+namespace mlir::qnext::kernels {
+
+bool KernelEmitter::takesBF16Dots(ArrayRef<Weight> weights, int64_t kExtent) const {
+  if (activations != Activations::BF16 || weights.empty() || kExtent % (2 * vl))
+    return false;
+  for (const Weight &w : weights)
+    if (w.scales || !getElementTypeOrSelf(w.values.getType()).isBF16())
+      return false;
+  return true;
+}
+
+SmallVector<Value> KernelEmitter::sweepBF16(
+    int64_t kExtent, ValueRange init,
+    function_ref<SmallVector<Value>(Value, ValueRange)> body) {
+  return scf::ForOp::create(b, loc, index(0), index(kExtent), index(2 * vl), init,
+                            [&](OpBuilder &, Location, Value k, ValueRange in) {
+                              scf::YieldOp::create(b, loc, body(k, in));
+                            })
+      .getResults();
+}
+
+Value KernelEmitter::inputBF16(Value xs, ValueRange indices) {
+  Type f32 = b.getF32Type(), bf16 = b.getBF16Type();
+  if (getElementTypeOrSelf(xs.getType()).isBF16()) {
+    Value pad = arith::ConstantOp::create(b, loc, b.getZeroAttr(bf16));
+    return vector::TransferReadOp::create(b, loc, VectorType::get({2 * vl}, bf16), xs,
+                                          indices, pad, ArrayRef<bool>{true});
+  }
+  Value pad = arith::ConstantOp::create(b, loc, b.getZeroAttr(f32));
+  Value x = vector::TransferReadOp::create(b, loc, VectorType::get({2 * vl}, f32), xs,
+                                           indices, pad, ArrayRef<bool>{true});
+  return arith::TruncFOp::create(b, loc, VectorType::get({2 * vl}, b.getBF16Type()), x);
+}
+
+Value KernelEmitter::roundRowsBF16(Value xs, Value lo, Value hi) {
+  Value count = arith::SubIOp::create(b, loc, hi, lo);
+  int64_t k = cast<RankedTensorType>(xs.getType()).getShape().back();
+  Value out = tensor::EmptyOp::create(
+      b, loc, ArrayRef<OpFoldResult>{count, b.getIndexAttr(k)}, b.getBF16Type());
+  auto rows = scf::ForOp::create(
+      b, loc, lo, hi, index(1), ValueRange{out},
+      [&](OpBuilder &, Location, Value t, ValueRange outer) {
+        Value row = arith::SubIOp::create(b, loc, t, lo);
+        auto cols = scf::ForOp::create(
+            b, loc, index(0), index(k), index(2 * vl), ValueRange{outer[0]},
+            [&](OpBuilder &, Location, Value col, ValueRange inner) {
+              Value v = inputBF16(xs, {t, col});
+              scf::YieldOp::create(
+                  b, loc,
+                  vector::TransferWriteOp::create(b, loc, v, inner[0],
+                                                  ValueRange{row, col},
+                                                  ArrayRef<bool>{true})
+                      .getResult());
+            });
+        scf::YieldOp::create(b, loc, cols.getResults());
+      });
+  return rows.getResult(0);
+}
+
+Value KernelEmitter::weightBF16(const Weight &w, Value row, Value k) {
+  Type bf16 = b.getBF16Type();
+  Value pad = arith::ConstantOp::create(b, loc, b.getZeroAttr(bf16));
+  return vector::TransferReadOp::create(b, loc, VectorType::get({2 * vl}, bf16),
+                                        w.values, ValueRange{row, k}, pad,
+                                        ArrayRef<bool>{true});
+}
+
+Value KernelEmitter::dpbf16(Value acc, Value w, Value x) {
+  return x86vector::DotBF16Op::create(b, loc, acc.getType(), acc, w, x);
+}
+
+} // namespace mlir::qnext::kernels
