@@ -713,15 +713,19 @@ def VectorizeContractions : Pass<"qnext-vectorize-contractions"> {
 
     With `activations=bf16` (a separate mode, not weight-exact), every
     block whose weights are bf16 as stored (one token or several, dense or
-    a gather's, a fused pair's two) rounds its input to bf16 (to nearest
-    even, `arith.truncf`) as it reads it, 2 x `vector-width` columns a
-    step, and multiplies the weight's values as they are with AVX512-BF16's
-    `vdpbf16ps` (`x86vector.avx512.dot`: pairs of bf16 products summed into
-    f32 lanes), then sums the lanes as the f32 path does. Every block sums a
-    row's products in the same order, so a token's logits still do not
-    depend on how its prompt is cut. The kernel takes K in whole steps of
-    2 x `vector-width` columns; one that does not, and weights of any other
-    format, keep f32 inputs.
+    a gather's, a fused pair's two) multiplies them by its input rounded to
+    bf16 (to nearest even, `arith.truncf`), 2 x `vector-width` columns a
+    step, with AVX512-BF16's `vdpbf16ps` (`x86vector.avx512.dot`: pairs of
+    bf16 products summed into f32 lanes), then sums the lanes as the f32
+    path does. The input is rounded once into a bf16 tensor the blocks
+    read: a token tile's rows before the forall over row blocks, a
+    prologue's span where a task computes it, one token's row once per task
+    (a one-token kernel is then cut into about `prologue-tasks` chunks of
+    row blocks, as with a prologue), a gather slot's row once per block.
+    Every block sums a row's products in the same order, so a token's
+    logits do not depend on how its prompt is tiled. The kernel takes K in
+    whole steps of 2 x `vector-width` columns; one that does not, and
+    weights of any other format, keep f32 inputs.
   }];
   let options = [
     Option<"vectorWidth", "vector-width", "int64_t", /*default=*/"8",

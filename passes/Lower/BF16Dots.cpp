@@ -2,11 +2,14 @@
 //
 // activations=bf16: a block of bf16 weights with several tokens (a prompt,
 // a batched decode step) is bound by its FMAs, not by memory: the f32 path
-// widens every weight and spends an FMA on it. Here each input vector is
-// rounded to bf16 once per step and a weight's 2 x vl values multiply it as
-// they are, with AVX512-BF16's vdpbf16ps (x86vector.avx512.dot): twice the
-// multiply-adds of an FMA, no widening. Not weight-exact: the input's
-// rounding is the mode's error (docs/quantization.md).
+// widens every weight and spends an FMA on it. Here the input is rounded to
+// bf16 once (a token tile's rows before its row blocks, a prologue's span
+// where a task computes it, one token's row once per task, a gather slot's
+// once per block) and a weight's 2 x vl values multiply it as they are,
+// with AVX512-BF16's vdpbf16ps (x86vector.avx512.dot): twice the
+// multiply-adds of an FMA, no widening; the instruction treats denormal
+// inputs and results as zero. Not weight-exact: the input's rounding is the
+// mode's error (docs/quantization.md).
 //
 //===----------------------------------------------------------------------===//
 
@@ -71,6 +74,22 @@ Value KernelEmitter::roundRowsBF16(Value xs, Value lo, Value hi) {
         scf::YieldOp::create(b, loc, cols.getResults());
       });
   return rows.getResult(0);
+}
+
+Value KernelEmitter::roundVectorBF16(Value x) {
+  int64_t k = cast<RankedTensorType>(x.getType()).getShape().back();
+  Value out = tensor::EmptyOp::create(b, loc, ArrayRef<int64_t>{k}, b.getBF16Type());
+  return scf::ForOp::create(
+             b, loc, index(0), index(k), index(2 * vl), ValueRange{out},
+             [&](OpBuilder &, Location, Value col, ValueRange in) {
+               Value v = inputBF16(x, {col});
+               scf::YieldOp::create(
+                   b, loc,
+                   vector::TransferWriteOp::create(b, loc, v, in[0], ValueRange{col},
+                                                   ArrayRef<bool>{true})
+                       .getResult());
+             })
+      .getResult(0);
 }
 
 Value KernelEmitter::weightBF16(const Weight &w, Value row, Value k) {

@@ -43,9 +43,11 @@ Value KernelEmitter::selectSlot(Value s) {
   offsets.push_back(b.getIndexAttr(0));
   SmallVector<OpFoldResult> sizes(offsets.size() - 1, b.getIndexAttr(1));
   sizes.push_back(b.getIndexAttr(c.k));
-  return tensor::ExtractSliceOp::create(
+  Value x = tensor::ExtractSliceOp::create(
       b, loc, xType, c.x, offsets, sizes,
       SmallVector<OpFoldResult>(offsets.size(), b.getIndexAttr(1)));
+  // With activations=bf16, the slot's input row rounded once for the block.
+  return takesBF16Dots(blockWeights, c.k) ? roundVectorBF16(x) : x;
 }
 
 void KernelEmitter::quantizeGatherInput() {

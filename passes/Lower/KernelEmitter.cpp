@@ -5,7 +5,8 @@
 // each weight vector once per block of tokens and widens it with integer
 // ops, so the loop runs at the speed the memory delivers weights. The
 // gather contractions of routed experts are in GatherKernels.cpp, the
-// weights' decoding in DecodeWeights.cpp, the byte dots in Int8Dots.cpp.
+// weights' decoding in DecodeWeights.cpp, the byte dots in Int8Dots.cpp,
+// the bf16 pairs in BF16Dots.cpp.
 //
 //===----------------------------------------------------------------------===//
 
@@ -64,7 +65,9 @@ Value KernelEmitter::emit(int64_t rows, int64_t tokenRows, int64_t tokenBlockRow
   // So does a one-token kernel that quantizes its input (activations=int8):
   // once per task, not per row block.
   int64_t chunk = tn;
-  if (kernel.prologue || (sumGroups && takesInt8Dots(kernelWeights(), c.k)))
+  // So does one that rounds its input to bf16 (activations=bf16).
+  if (kernel.prologue || (sumGroups && (takesInt8Dots(kernelWeights(), c.k) ||
+                                        takesBF16Dots(kernelWeights(), c.k))))
     chunk = tn * blockFor(c.n / tn, std::max<int64_t>(c.n / tn / prologueTasks, 1));
   OpFoldResult blocks = ShapedType::isDynamic(c.n)
                             ? tensor::getMixedSize(b, loc, c.w, 0)
@@ -271,6 +274,17 @@ Value KernelEmitter::tokenBlock(Value tile, bool addInit, ArrayRef<Value> tokens
       return xTokens.empty() ? SmallVector<Value>{k} : SmallVector<Value>{xTokens[0], k};
     });
     blockInputRow = index(0);
+  }
+  // A one-token kernel of bf16 weights with activations=bf16: the task's
+  // input row rounded once, for all its row blocks.
+  if (sumGroups && takesBF16Dots(kernelWeights(), c.k)) {
+    if (xTokens.empty()) {
+      xs = roundVectorBF16(xs);
+    } else {
+      xs = roundRowsBF16(xs, xTokens[0],
+                         arith::AddIOp::create(b, loc, xTokens[0], index(1)));
+      xTokens = {index(0)};
+    }
   }
   if (chunk == tn)
     return block(tile, addInit, xs, xTokens, tokens, n0, tn, index(0));

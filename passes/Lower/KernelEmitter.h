@@ -226,6 +226,9 @@ private:
   /// new [hi - lo, K] tensor.
   Value roundRowsBF16(Value xs, Value lo, Value hi);
 
+  /// The f32 vector `x` ([K]) rounded to bf16, into a new [K] tensor.
+  Value roundVectorBF16(Value x);
+
   /// 2 x vl bf16 columns of weight `w`'s row `row` from column `k`.
   Value weightBF16(const Weight &w, Value row, Value k);
 

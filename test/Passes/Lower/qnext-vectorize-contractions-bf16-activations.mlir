@@ -15,15 +15,20 @@
 // CHECK-SAME: (%[[W:.+]]: tensor<8x64xbf16>, %[[X:.+]]: tensor<?x64xf32>)
 // CHECK: scf.for %[[T0:[^ ]+]] =
 // CHECK: %[[ROUND:.+]] = scf.for %[[T:[^ ]+]] = %[[T0]] to
+// CHECK: %[[R:.+]] = arith.subi %[[T]], %[[T0]] : index
 // CHECK: scf.for %[[C:[^ ]+]] =
 // CHECK: %[[XF:.+]] = vector.transfer_read %[[X]][%[[T]], %[[C]]]{{.*}} : tensor<?x64xf32>, vector<32xf32>
 // CHECK: %[[XB:.+]] = arith.truncf %[[XF]] : vector<32xf32> to vector<32xbf16>
-// CHECK: vector.transfer_write %[[XB]], {{.+}} : vector<32xbf16>, tensor<?x64xbf16>
+// CHECK: vector.transfer_write %[[XB]], %{{.+}}[%[[R]], %[[C]]] {{.+}} : vector<32xbf16>, tensor<?x64xbf16>
 // CHECK: scf.forall
+// A block of tokens from the tile's: their rows of the rounded tile, each
+// token's index less the tile's first.
+// CHECK: scf.for %[[TB:[^ ]+]] =
+// CHECK: %[[RB:.+]] = arith.subi %[[TB]], %[[T0]] : index
 // A block's K loop: 32 columns a step, each weight vector read once as
 // bf16 and multiplied by every token's rounded input.
 // CHECK: scf.for %[[K:[^ ]+]] = %{{.+}} to %{{.+}} step %{{.+}} iter_args
-// CHECK: %[[XV:.+]] = vector.transfer_read %[[ROUND]][%{{.+}}, %[[K]]]{{.*}} : tensor<?x64xbf16>, vector<32xbf16>
+// CHECK: %[[XV:.+]] = vector.transfer_read %[[ROUND]][%[[RB]], %[[K]]]{{.*}} : tensor<?x64xbf16>, vector<32xbf16>
 // CHECK: %[[WV:.+]] = vector.transfer_read %[[W]][%{{.+}}, %[[K]]]{{.*}} : tensor<8x64xbf16>, vector<32xbf16>
 // CHECK-NOT: arith.extf
 // CHECK: x86vector.avx512.dot %{{.+}}, %[[WV]], %[[XV]] : vector<32xbf16> -> vector<16xf32>
@@ -50,7 +55,7 @@ func.func @prompt_bf16(%w: tensor<8x64xbf16>, %x: tensor<?x64xf32>) -> tensor<?x
 
 // -----
 
-// One token: the input vector rounded as the K loop reads it.
+// One token: the input vector rounded once per task, before its rows.
 
 #matvec = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d1)>,
            affine_map<(d0, d1) -> (d0)>]
@@ -58,11 +63,15 @@ func.func @prompt_bf16(%w: tensor<8x64xbf16>, %x: tensor<?x64xf32>) -> tensor<?x
 // CHECK-LABEL: func.func @decode_bf16
 // CHECK-SAME: (%[[W:.+]]: tensor<8x64xbf16>, %[[X:.+]]: tensor<64xf32>)
 // CHECK: scf.forall
+// CHECK: %[[ROUND:.+]] = scf.for %[[C:[^ ]+]] =
+// CHECK: %[[XF:.+]] = vector.transfer_read %[[X]][%[[C]]]{{.*}} : tensor<64xf32>, vector<32xf32>
+// CHECK: %[[XB:.+]] = arith.truncf %[[XF]] : vector<32xf32> to vector<32xbf16>
+// CHECK: vector.transfer_write %[[XB]], %{{.+}}[%[[C]]] {{.+}} : vector<32xbf16>, tensor<64xbf16>
+// CHECK: scf.for %{{.+}} -> (vector<4xf32>)
 // CHECK: scf.for %[[K:[^ ]+]] = %{{.+}} to %{{.+}} step %{{.+}} iter_args(%[[ACC:[^ ]+]] = %{{.+}}) -> (vector<16xf32>)
 // CHECK: %[[WV:.+]] = vector.transfer_read %[[W]][%{{.+}}, %[[K]]]{{.*}} : tensor<8x64xbf16>, vector<32xbf16>
-// CHECK: %[[XF:.+]] = vector.transfer_read %[[X]][%[[K]]]{{.*}} : tensor<64xf32>, vector<32xf32>
-// CHECK: %[[XB:.+]] = arith.truncf %[[XF]] : vector<32xf32> to vector<32xbf16>
-// CHECK: %[[D:.+]] = x86vector.avx512.dot %[[ACC]], %[[WV]], %[[XB]] : vector<32xbf16> -> vector<16xf32>
+// CHECK: %[[XV:.+]] = vector.transfer_read %[[ROUND]][%[[K]]]{{.*}} : tensor<64xbf16>, vector<32xbf16>
+// CHECK: %[[D:.+]] = x86vector.avx512.dot %[[ACC]], %[[WV]], %[[XV]] : vector<32xbf16> -> vector<16xf32>
 // CHECK-NEXT: scf.yield %[[D]]
 // AVX2-LABEL: func.func @decode_bf16
 // AVX2: x86vector.avx512.dot %{{.+}}, %{{.+}}, %{{.+}} : vector<16xbf16> -> vector<8xf32>
