@@ -143,19 +143,26 @@ void warnInt8Declined(const CompileOptions &options, mlir::ModuleOp module,
 }
 
 /// With --activations=bf16: the projections' matrices (rank 2, or 3 for
-/// stacked experts; not the conv's or the embedding's) that are bf16, and
-/// those of them whose kernels keep f32 inputs (rows not whole steps of
-/// 2 x vectorWidth columns), in one warning line. None bf16 is an error:
-/// the mode would change nothing.
+/// stacked experts; not the conv's, nor the embedding's unless lm_head is
+/// tied to it) that are bf16, and those of them whose kernels keep f32
+/// inputs (rows not whole steps of 2 x vectorWidth columns), in one warning
+/// line: a count by tensor names, not by kernels (a fused pair of a bf16
+/// and another weight counts as bf16). None bf16 is an error: the mode
+/// would change nothing.
 mlir::LogicalResult checkBF16Weights(const CompileOptions &options,
                                      mlir::ModuleOp module, int64_t vectorWidth) {
   int64_t bf16 = 0, declined = 0, other = 0;
   std::string example, otherType;
+  bool tied = true;
+  module.walk([&](mlir::qnext::ParamOp param) {
+    if (param.getName().ends_with("lm_head.weight"))
+      tied = false;
+  });
   module.walk([&](mlir::qnext::ParamOp param) {
     auto type = mlir::cast<mlir::RankedTensorType>(param.getType());
     StringRef name = param.getName();
     if (type.getRank() < 2 || param.getBlockRows() || name.contains("conv1d") ||
-        name.contains("embed_tokens"))
+        (name.contains("embed_tokens") && !tied))
       return;
     if (!type.getElementType().isBF16()) {
       if (other++ == 0) {
