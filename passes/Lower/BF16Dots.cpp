@@ -39,15 +39,10 @@ SmallVector<Value> KernelEmitter::sweepBF16(
 }
 
 Value KernelEmitter::inputBF16(Value xs, ValueRange indices) {
-  Type f32 = b.getF32Type(), bf16 = b.getBF16Type();
-  if (getElementTypeOrSelf(xs.getType()).isBF16()) {
-    Value pad = arith::ConstantOp::create(b, loc, b.getZeroAttr(bf16));
-    return vector::TransferReadOp::create(b, loc, VectorType::get({2 * vl}, bf16), xs,
-                                          indices, pad, ArrayRef<bool>{true});
-  }
-  Value pad = arith::ConstantOp::create(b, loc, b.getZeroAttr(f32));
-  Value x = vector::TransferReadOp::create(b, loc, VectorType::get({2 * vl}, f32), xs,
-                                           indices, pad, ArrayRef<bool>{true});
+  Type elt = getElementTypeOrSelf(xs.getType());
+  Value x = read(xs, indices, elt, 2 * vl);
+  if (elt.isBF16())
+    return x;
   return arith::TruncFOp::create(b, loc, VectorType::get({2 * vl}, b.getBF16Type()), x);
 }
 
@@ -90,14 +85,6 @@ Value KernelEmitter::roundVectorBF16(Value x) {
                        .getResult());
              })
       .getResult(0);
-}
-
-Value KernelEmitter::weightBF16(const Weight &w, Value row, Value k) {
-  Type bf16 = b.getBF16Type();
-  Value pad = arith::ConstantOp::create(b, loc, b.getZeroAttr(bf16));
-  return vector::TransferReadOp::create(b, loc, VectorType::get({2 * vl}, bf16),
-                                        w.values, ValueRange{row, k}, pad,
-                                        ArrayRef<bool>{true});
 }
 
 Value KernelEmitter::dpbf16(Value acc, Value w, Value x) {

@@ -181,8 +181,8 @@ SmallVector<Value> KernelEmitter::sweepK(
   return forGroups(kExtent, group, init, inGroup);
 }
 
-Value KernelEmitter::read(Value source, ValueRange indices, Type elt) {
-  auto type = VectorType::get({vl}, elt);
+Value KernelEmitter::read(Value source, ValueRange indices, Type elt, int64_t lanes) {
+  auto type = VectorType::get({lanes ? lanes : vl}, elt);
   Value pad = arith::ConstantOp::create(b, loc, b.getZeroAttr(elt));
   return vector::TransferReadOp::create(b, loc, type, source, indices, pad,
                                         ArrayRef<bool>{true});

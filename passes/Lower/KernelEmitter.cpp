@@ -433,7 +433,7 @@ SmallVector<Value> KernelEmitter::blockRows(Value xs, ArrayRef<Value> xTokens,
                     ? sweepBF16(kExtent, ValueRange{zero},
                                 [&](Value k, ValueRange a) {
                                   return SmallVector<Value>{
-                                      dpbf16(a[0], weightBF16(weights[m], row, k),
+                                      dpbf16(a[0], read(weights[m].values, {row, k}, b.getBF16Type(), 2 * vl),
                                              tokenInputBF16(0, k))};
                                 })
                     : sweepK(
@@ -475,7 +475,7 @@ SmallVector<Value> KernelEmitter::blockRows(Value xs, ArrayRef<Value> xTokens,
       xv.push_back(tokenInputBF16(j, k));
     for (auto [m, weight] : llvm::enumerate(weights))
       for (int64_t r = 0; r < tn; ++r) {
-        Value w = weightBF16(weight, rowsOfW[r], k);
+        Value w = read(weight.values, {rowsOfW[r], k}, b.getBF16Type(), 2 * vl);
         for (int64_t j = 0; j < tm; ++j) {
           Value &a = next[m * perWeight + j * tn + r];
           a = dpbf16(a, w, xv[j]);

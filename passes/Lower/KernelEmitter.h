@@ -147,7 +147,8 @@ private:
       function_ref<SmallVector<Value>(const KStep &, ArrayRef<Value>, ValueRange)> body,
       bool scaleSums = false);
 
-  Value read(Value source, ValueRange indices, Type elt);
+  /// `lanes` (default: vl) elements of `source` from `indices`, in bounds.
+  Value read(Value source, ValueRange indices, Type elt, int64_t lanes = 0);
 
   /// One register block: the input rows `xTokens` of `xs` (none: rank 1)
   /// x weight rows [n0, n0 + tn), written to rows `outTokens` of `tile` at
@@ -228,9 +229,6 @@ private:
 
   /// The f32 vector `x` ([K]) rounded to bf16, into a new [K] tensor.
   Value roundVectorBF16(Value x);
-
-  /// 2 x vl bf16 columns of weight `w`'s row `row` from column `k`.
-  Value weightBF16(const Weight &w, Value row, Value k);
 
   /// acc + the products of bf16 pairs of `w` and `x`, summed by twos into
   /// acc's vl f32 lanes (vdpbf16ps).
