@@ -334,8 +334,18 @@ def LowerToLinalg : Pass<"qnext-lower-to-linalg"> {
       the lower expert) for the top-k, then the renormalisation (in a
       `qnext.fused <router>` group: all three inside the loop over tokens);
     * `qnext.expert_swiglu` loops over tokens and their selected experts and
-      reads only those experts' slices of the stacked weights (one token), or
-      groups the tokens by expert (several). With `gather-experts`, it is
+      reads only those experts' slices of the stacked weights (one token).
+      Several tokens choose at run time: while the (token, slot) pairs are
+      at most 4 per expert (`T * k <= 4 * E`: a batched decode step, a short
+      prompt), the pairs become rows sorted by expert (a count per expert,
+      an exclusive prefix sum, then each pair placed, stably: `sel[p]`,
+      `tok[p]`, `pos[t, i]`), each a copy of its token's input; gate, up and
+      down are gathers of rows (`linalg.generic` over (row, n, k) reading
+      `W[sel[p], n, k]` in the body), the SwiGLU between, and the combine
+      sums each token's slots in slot order, `y[t] = sum_i w[t, i] *
+      d[pos[t, i]]`; otherwise the tokens are grouped by expert (a loop over
+      the experts, each chosen one's rows gathered into multi-token
+      projections). With `gather-experts`, it is
       three gather contractions instead (`linalg.generic`s over token, slot
       and row that read the expert index in their bodies): no control flow
       depends on the routing, which the GPU target needs.
@@ -668,6 +678,23 @@ def VectorizeContractions : Pass<"qnext-vectorize-contractions"> {
     the slots each block computes its rows of `down`, applies the gate's and
     the add's bodies in registers and writes the MoE's output once.
     Same order per element as the generics: bit-identical results.
+
+    Gathers of rows: `y[p, n] = sum_k x[p, k] * W[sel[p], n, k]` (several
+    tokens' routed experts, their (token, slot) pairs as rows sorted by
+    expert, y starting from zero) become one kernel for all the experts: a
+    forall over about `prologue-tasks` chunks of weight rows; each task runs
+    through the rows, and a row that starts a block counts how many of the
+    next rows name the same expert (at most `token-rows` in all), slices
+    that expert's weights and computes the block's rows for each `tn` weight
+    rows of its chunk (an `scf.index_switch` on the count), the block's
+    inputs staying in L1: each chosen expert's weights are read once per
+    call when its rows are consecutive. Rows shorter than 1024 values (the
+    down projection's) run one weight row after the other, each vector of
+    it used for every row of the block (interleaved short rows are streams
+    the prefetchers follow badly); longer ones interleave `tn` weight rows
+    as a prompt's blocks do. A tagged silu * mul over two of them is their
+    epilogue, as above. The kernel is correct for rows in any order (a run
+    is then shorter).
 
     Quantized weights: a contraction whose weight is a `qnext.dequantize`
     (directly, through a slice that keeps whole rows, or in a gather's body)

@@ -25,6 +25,10 @@ namespace mlir::qnext::kernels {
 /// gather form) has a `selector` [1, S] of expert ids, `w` stacked [E, N, K]
 /// and y [1, S, N]: y[0, s, n] = sum_k x[k] * w[selector[0, s], n, k], with
 /// x [1, K], or [1, S, K] (`perSlot`: one input row per slot).
+/// A gather of rows (`rowSelector`: several tokens' routed experts, their
+/// (token, slot) pairs as rows) has a `selector` [P], x [P, K] and y [P, N]:
+/// y[p, n] = sum_k x[p, k] * w[selector[p], n, k]; its kernel reads each
+/// expert's weights once for a run of consecutive rows that name it.
 /// The weight is read as stored: `w` is its values (f32, bf16, f16, or a
 /// quantized format) and, when the op's weight is a qnext.dequantize,
 /// `scales` its scales ([..., N, ceil(K / group)] f32), decoded in registers;
@@ -38,6 +42,7 @@ struct Contraction {
   Value selector = {};
   int64_t slots = 0;
   bool perSlot = false;
+  bool rowSelector = false;
   Value scales = {};
   int64_t group = 0;
   bool int4 = false;

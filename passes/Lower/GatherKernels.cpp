@@ -13,14 +13,8 @@
 
 namespace mlir::qnext::kernels {
 
-Value KernelEmitter::selectSlot(Value s) {
-  Value id = tensor::ExtractOp::create(b, loc, c.selector, ValueRange{index(0), s});
+void KernelEmitter::selectExpert(Value id) {
   Value ex = arith::IndexCastOp::create(b, loc, b.getIndexType(), id);
-  blockWeights.clear();
-  if (gatherInput) {
-    blockInput = gatherInput;
-    blockInputRow = c.perSlot ? s : index(0);
-  }
   // The expert's [N, K] matrix of a stack (values or scales).
   auto expertOf = [&](Value stacked) -> Value {
     if (!stacked)
@@ -34,8 +28,17 @@ Value KernelEmitter::selectSlot(Value s) {
                                b.getIndexAttr(cols)},
         ArrayRef<OpFoldResult>(SmallVector<OpFoldResult>(3, b.getIndexAttr(1))));
   };
+  blockWeights.clear();
   for (const Weight &w : kernelWeights())
     blockWeights.push_back({expertOf(w.values), expertOf(w.scales), w.group, w.int4});
+}
+
+Value KernelEmitter::selectSlot(Value s) {
+  selectExpert(tensor::ExtractOp::create(b, loc, c.selector, ValueRange{index(0), s}));
+  if (gatherInput) {
+    blockInput = gatherInput;
+    blockInputRow = c.perSlot ? s : index(0);
+  }
   auto xType = RankedTensorType::get({c.k}, b.getF32Type());
   SmallVector<OpFoldResult> offsets = {b.getIndexAttr(0)};
   if (c.perSlot)
@@ -166,6 +169,127 @@ Value KernelEmitter::emitGatherCombine(int64_t rows) {
   b.setInsertionPointToStart(forall.getTerminator().getBody());
   tensor::ParallelInsertSliceOp::create(b, loc, tile, shared, offsets, sizes,
                                         strides);
+  return forall.getResult(0);
+}
+
+Value KernelEmitter::runLength(Value p, Value rows, Value expert, int64_t tm) {
+  // 1 + the count of rows p + 1, p + 2, ... (up to tm - 1 of them, all
+  // before `rows`) that name `expert` without a break.
+  Value length = index(1);
+  Value alive = arith::ConstantIntOp::create(b, loc, 1, 1);
+  Value last = arith::SubIOp::create(b, loc, rows, index(1));
+  for (int64_t j = 1; j < tm; ++j) {
+    Value q = arith::AddIOp::create(b, loc, p, index(j));
+    Value inside = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, q, rows);
+    Value at = arith::MinUIOp::create(b, loc, q, last);
+    Value id = tensor::ExtractOp::create(b, loc, c.selector, ValueRange{at});
+    Value same = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, id, expert);
+    alive = arith::AndIOp::create(b, loc, alive,
+                                  arith::AndIOp::create(b, loc, inside, same));
+    length = arith::AddIOp::create(
+        b, loc, length, arith::SelectOp::create(b, loc, alive, index(1), index(0)));
+  }
+  return length;
+}
+
+Value KernelEmitter::emitRowGather(int64_t tokenRows, int64_t tokenBlockRows,
+                                   int64_t tasks) {
+  // Several rows: each quantized group scaled per vector, as a prompt's.
+  sumGroups = false;
+  // Short rows (the down projection's) one after the other: tn interleaved
+  // streams of 1 KB rows are read at a fraction of the bandwidth.
+  rowAfterRow = c.k < kShortRow;
+  Value dest = kernel.epilogue ? kernel.epilogue.getDpsInits()[0]
+                               : c.init.getDefiningOp<linalg::FillOp>().getOutputs()[0];
+  // A fused pair takes half the weight rows, as emit()'s token blocks do.
+  int64_t pairRows = kernel.second ? std::max<int64_t>(tokenBlockRows / 2, 1)
+                                   : tokenBlockRows;
+  int64_t tn = blockFor(c.n, pairRows);
+  int64_t tm = std::max<int64_t>(tokenRows, 1);
+  // Interleaved rows of a quantized weight also keep each row's scale splat
+  // (and int4 its bytes' second vector): fewer tokens a block, as in emit().
+  if (c.scales && !rowAfterRow) {
+    int64_t held = (kernel.second ? 2 : 1) * tn;
+    int64_t budget = tokenRows * (tokenBlockRows + 1) + 1;
+    int64_t extra = held * (c.int4 ? 2 : 1);
+    tm = std::clamp<int64_t>((budget - 1 - extra) / (held + 1), 1, tm);
+  }
+  int64_t chunk = tn * blockFor(c.n / tn, std::max<int64_t>(c.n / tn / tasks, 1));
+  Value rows = tensor::DimOp::create(b, loc, c.x, 0);
+  // activations=bf16: every row rounded once, before the tasks that all
+  // read them.
+  Value xs = c.x;
+  if (takesBF16Dots(kernelWeights(), c.k)) {
+    bf16Input = roundRowsBF16(c.x, index(0), rows);
+    bf16InputBase = index(0);
+    xs = bf16Input;
+  }
+  auto forall = scf::ForallOp::create(
+      b, loc, ArrayRef<OpFoldResult>{b.getIndexAttr(c.n / chunk)}, ValueRange{dest},
+      std::nullopt);
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPoint(forall.getTerminator());
+  Value n0 = arith::MulIOp::create(b, loc, forall.getInductionVar(0), index(chunk));
+  Value shared = forall.getRegionIterArgs()[0];
+  SmallVector<OpFoldResult> offsets = {b.getIndexAttr(0), n0};
+  SmallVector<OpFoldResult> sizes = {tensor::getMixedSize(b, loc, dest, 0),
+                                     b.getIndexAttr(chunk)};
+  SmallVector<OpFoldResult> strides(2, b.getIndexAttr(1));
+  Value tile = tensor::ExtractSliceOp::create(b, loc, shared, offsets, sizes, strides);
+  // The rows in runs of one expert, at most tm a block: row p starts a
+  // block when it is `next`, the row after the previous block.
+  auto perRow = scf::ForOp::create(
+      b, loc, index(0), rows, index(1), ValueRange{tile, index(0)},
+      [&](OpBuilder &, Location, Value p, ValueRange iter) {
+        Value starts =
+            arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, p, iter[1]);
+        auto ifStarts = scf::IfOp::create(
+            b, loc, TypeRange{iter[0].getType(), b.getIndexType()}, starts,
+            /*withElseRegion=*/true);
+        {
+          OpBuilder::InsertionGuard inThen(b);
+          b.setInsertionPointToStart(ifStarts.thenBlock());
+          Value expert = tensor::ExtractOp::create(b, loc, c.selector, ValueRange{p});
+          Value length = runLength(p, rows, expert, tm);
+          selectExpert(expert);
+          SmallVector<int64_t> counts = llvm::to_vector(llvm::seq<int64_t>(1, tm + 1));
+          auto byLength = scf::IndexSwitchOp::create(
+              b, loc, TypeRange{iter[0].getType()}, length, counts, counts.size());
+          {
+            OpBuilder::InsertionGuard inSwitch(b);
+            b.setInsertionPointToStart(&byLength.getDefaultRegion().emplaceBlock());
+            scf::YieldOp::create(b, loc, iter[0]);
+            for (auto [count, region] : llvm::zip(counts, byLength.getCaseRegions())) {
+              b.setInsertionPointToStart(&region.emplaceBlock());
+              SmallVector<Value> run = {p};
+              for (int64_t j = 1; j < count; ++j)
+                run.push_back(arith::AddIOp::create(b, loc, p, index(j)));
+              // The block's inputs, read from L1 by each tn rows of the chunk.
+              auto columns = scf::ForOp::create(
+                  b, loc, index(0), index(chunk), index(tn), ValueRange{iter[0]},
+                  [&](OpBuilder &, Location, Value r, ValueRange in) {
+                    Value rowsOfW = arith::AddIOp::create(b, loc, n0, r);
+                    scf::YieldOp::create(b, loc,
+                                         block(in[0], /*addInit=*/false, xs, run, run,
+                                               rowsOfW, tn, r));
+                  });
+              scf::YieldOp::create(b, loc, columns.getResults());
+            }
+          }
+          scf::YieldOp::create(
+              b, loc,
+              ValueRange{byLength.getResult(0), arith::AddIOp::create(b, loc, p, length)});
+        }
+        {
+          OpBuilder::InsertionGuard inElse(b);
+          b.setInsertionPointToStart(ifStarts.elseBlock());
+          scf::YieldOp::create(b, loc, ValueRange{iter[0], iter[1]});
+        }
+        scf::YieldOp::create(b, loc, ifStarts.getResults());
+      });
+  b.setInsertionPointToStart(forall.getTerminator().getBody());
+  tensor::ParallelInsertSliceOp::create(b, loc, perRow.getResult(0), shared, offsets,
+                                        sizes, strides);
   return forall.getResult(0);
 }
 } // namespace mlir::qnext::kernels

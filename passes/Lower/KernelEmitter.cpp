@@ -408,7 +408,7 @@ SmallVector<Value> KernelEmitter::blockRows(Value xs, ArrayRef<Value> xTokens,
   auto tokenInputBF16 = [&](int64_t j, Value k) {
     return xTokens.empty() ? inputBF16(xs, {k}) : inputBF16(xs, {xTokens[j], k});
   };
-  if (tm == 1) {
+  if (tm == 1 || rowAfterRow) {
     // One token: nothing to reuse a weight vector for, so the block runs
     // its rows one after the other (an scf.for over them), each with its
     // own K loop and horizontal sum: the block's weights are read in
@@ -416,45 +416,64 @@ SmallVector<Value> KernelEmitter::blockRows(Value xs, ArrayRef<Value> xTokens,
     // row each, which the hardware prefetchers follow badly when rows are
     // short.) Each accumulator sums the same products in the same order
     // (a quantized weight's, per group then scaled, in a one-token kernel).
+    // A row gather's blocks of short rows (rowAfterRow) run the same way,
+    // each weight vector used for the block's tm tokens.
     Value zeroRow = arith::ConstantOp::create(
         b, loc, DenseElementsAttr::get(rowType, b.getF32FloatAttr(0.0).getValue()));
+    const int64_t numWeights = weights.size();
+    SmallVector<Value> zeros(tm, zero);
     auto rowLoop = scf::ForOp::create(
         b, loc, index(0), index(tn), index(1),
-        SmallVector<Value>(weights.size(), zeroRow),
+        SmallVector<Value>(numWeights * tm, zeroRow),
         [&](OpBuilder &, Location, Value r, ValueRange rowsIn) {
           Value row = arith::AddIOp::create(b, loc, n0, r);
-          SmallVector<Value> next;
-          for (size_t m = 0; m < weights.size(); ++m) {
+          SmallVector<Value> next(rowsIn.begin(), rowsIn.end());
+          for (int64_t m = 0; m < numWeights; ++m) {
             // (A quantized row's scale multiplies each group's sum.)
             SmallVector<Value> acc =
                 blockInput ? SmallVector<Value>{dotInt8(weights[m], row, *blockInput,
                                                         blockInputRow, kExtent)}
                 : bf16
-                    ? sweepBF16(kExtent, ValueRange{zero},
+                    ? sweepBF16(kExtent, zeros,
                                 [&](Value k, ValueRange a) {
-                                  return SmallVector<Value>{
-                                      dpbf16(a[0], read(weights[m].values, {row, k}, b.getBF16Type(), 2 * vl),
-                                             tokenInputBF16(0, k))};
+                                  Value w = read(weights[m].values, {row, k},
+                                                 b.getBF16Type(), 2 * vl);
+                                  SmallVector<Value> out;
+                                  for (int64_t j = 0; j < tm; ++j)
+                                    out.push_back(dpbf16(a[j], w, tokenInputBF16(j, k)));
+                                  return out;
                                 })
                     : sweepK(
-                kExtent, ValueRange{zero}, {{weights[m], row}},
+                kExtent, zeros, {{weights[m], row}},
                 [&](const KStep &at, ArrayRef<Value> scales, ValueRange a) {
                   Value w = load(weights[m], row, at,
                                  scales.empty() ? Value() : scales[0]);
-                  return SmallVector<Value>{
-                      vector::FMAOp::create(b, loc, w, tokenInput(0, at.k), a[0])};
+                  SmallVector<Value> out;
+                  for (int64_t j = 0; j < tm; ++j)
+                    out.push_back(
+                        vector::FMAOp::create(b, loc, w, tokenInput(j, at.k), a[j]));
+                  return out;
                 },
-                /*scaleSums=*/sumGroups);
-            Value sum = vector::ReductionOp::create(
-                b, loc, vector::CombiningKind::ADD, acc[0],
-                arith::FastMathFlags::reassoc);
-            next.push_back(vector::InsertOp::create(b, loc, sum, rowsIn[m],
-                                                    ArrayRef<OpFoldResult>{r}));
+                /*scaleSums=*/sumGroups && tm == 1);
+            for (int64_t j = 0; j < tm; ++j) {
+              Value sum = vector::ReductionOp::create(
+                  b, loc, vector::CombiningKind::ADD, acc[j],
+                  arith::FastMathFlags::reassoc);
+              Value &out = next[j * numWeights + m];
+              out = vector::InsertOp::create(b, loc, sum, out,
+                                             ArrayRef<OpFoldResult>{r});
+            }
           }
           scf::YieldOp::create(b, loc, next);
         });
-    SmallVector<Value> rowsOut(rowLoop.getResults());
-    return {kernel.epilogue ? applyBody(kernel.epilogue, rowsOut, tn) : rowsOut[0]};
+    SmallVector<Value> rows;
+    for (int64_t j = 0; j < tm; ++j) {
+      SmallVector<Value> rowsOut(
+          rowLoop.getResults().slice(j * numWeights, numWeights));
+      rows.push_back(kernel.epilogue ? applyBody(kernel.epilogue, rowsOut, tn)
+                                     : rowsOut[0]);
+    }
+    return rows;
   }
 
   // Several tokens: one K loop for the block, each weight vector loaded
@@ -523,6 +542,9 @@ Value emitKernel(OpBuilder &b, Location loc, Kernel &kernel, const KernelShape &
   if (!kernel.c.selector)
     return emitter.emit(shape.rows, shape.tokenRows, shape.tokenBlockRows,
                         shape.prologueTasks, shape.tokenTile);
+  if (kernel.c.rowSelector)
+    return emitter.emitRowGather(shape.tokenRows, shape.tokenBlockRows,
+                                 shape.prologueTasks);
   return kernel.combine ? emitter.emitGatherCombine(shape.rows)
                         : emitter.emitGather(shape.rows);
 }

@@ -239,6 +239,14 @@ private:
   /// for every block.
   void quantizeGatherInput();
 
+  /// blockWeights: the [N, K] slices of the kernel's stacked weights (one,
+  /// or a fused pair's two) of expert `id` (an integer of the selector).
+  void selectExpert(Value id);
+
+  /// How many rows from p (1 to tm) name `expert` one after the other: a
+  /// row gather's block, reading that expert's weights once.
+  Value runLength(Value p, Value rows, Value expert, int64_t tm);
+
   /// A gather contraction's weights for the expert of slot `s`: the [N, K]
   /// slice of each stacked weight read (one, or a fused pair's two), and
   /// its input row (and with `gatherInput`, the blocks' quantized one).
@@ -258,6 +266,14 @@ public:
   /// slot's expert, contiguously, as one of full-length rows would.
   Value emitGatherCombine(int64_t rows);
 
+  /// A gather of rows (with its epilogue, if any): a forall over about
+  /// `tasks` chunks of weight rows; each task runs through the rows, a run
+  /// of consecutive rows that name one expert (at most `tokenRows`) a
+  /// register block that reads that expert's rows of the chunk once, tn at
+  /// a time, its inputs staying in L1. The lowering sorts the rows by
+  /// expert, so each chosen expert's weights are read once per step.
+  Value emitRowGather(int64_t tokenRows, int64_t tokenBlockRows, int64_t tasks);
+
 private:
   SmallVector<Weight> blockWeights; ///< a gather's slices for this block
   /// With activations=int8, the quantized input the one-token blocks read
@@ -273,6 +289,9 @@ private:
   /// The kernel computes one token (decode, a gather): its one-token blocks
   /// scale a quantized weight's group sums once (sweepK's scaleSums).
   bool sumGroups = false;
+  /// A row gather of short rows (K below kShortRow): its blocks of several
+  /// tokens also run their weight rows one after the other.
+  bool rowAfterRow = false;
   OpBuilder &b;
   Location loc;
   const Contraction &c;

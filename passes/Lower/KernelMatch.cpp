@@ -105,6 +105,27 @@ struct SliceOfDequantize : OpRewritePattern<tensor::ExtractSliceOp> {
   }
 };
 
+/// A gather's body, `yield out + x * ext(tensor.extract w[index_cast(sel),
+/// linalg.index nDim, linalg.index nDim + 1])` with x block argument 0 and
+/// sel argument 1, w defined outside the body: the stacked weight w (null
+/// if the body is not that).
+Value gatheredWeight(linalg::GenericOp op, unsigned nDim) {
+  Block &body = op.getRegion().front();
+  Value product = multipliedBy(op, 0);
+  auto extract = product ? product.getDefiningOp<tensor::ExtractOp>()
+                         : tensor::ExtractOp();
+  if (!extract || extract.getIndices().size() != 3 ||
+      extract.getTensor().getParentRegion() == &op.getRegion())
+    return {};
+  auto toIndex = extract.getIndices()[0].getDefiningOp<arith::IndexCastOp>();
+  auto n = extract.getIndices()[1].getDefiningOp<linalg::IndexOp>();
+  auto k = extract.getIndices()[2].getDefiningOp<linalg::IndexOp>();
+  if (!toIndex || toIndex.getIn() != body.getArgument(1) || !n ||
+      n.getDim() != nDim || !k || k.getDim() != nDim + 1)
+    return {};
+  return extract.getTensor();
+}
+
 /// The gather contraction of one token (see Contraction):
 ///   (t, s, n, k): x (t, k) or (t, s, k), selector (t, s) -> y (t, s, n)
 ///   yield y + x * ext(tensor.extract w[index_cast(selector), n, k])
@@ -129,21 +150,9 @@ std::optional<Contraction> matchGather(linalg::GenericOp op) {
   else if (maps[0] != map({d(0), d(3)}))
     return std::nullopt;
 
-  // Body: yield out + x * ext(extract w[index_cast(sel), index 2, index 3]).
-  Block &body = op.getRegion().front();
-  Value product = multipliedBy(op, 0);
-  auto extract = product ? product.getDefiningOp<tensor::ExtractOp>()
-                         : tensor::ExtractOp();
-  if (!extract || extract.getIndices().size() != 3 ||
-      extract.getTensor().getParentRegion() == &op.getRegion())
+  c.w = gatheredWeight(op, /*nDim=*/2);
+  if (!c.w)
     return std::nullopt;
-  auto toIndex = extract.getIndices()[0].getDefiningOp<arith::IndexCastOp>();
-  auto n = extract.getIndices()[1].getDefiningOp<linalg::IndexOp>();
-  auto k = extract.getIndices()[2].getDefiningOp<linalg::IndexOp>();
-  if (!toIndex || toIndex.getIn() != body.getArgument(1) || !n || n.getDim() != 2 ||
-      !k || k.getDim() != 3)
-    return std::nullopt;
-  c.w = extract.getTensor();
   readStored(c);
 
   auto xType = dyn_cast<RankedTensorType>(c.x.getType());
@@ -159,6 +168,45 @@ std::optional<Contraction> matchGather(linalg::GenericOp op) {
   c.n = wType.getDimSize(1);
   c.k = columnsOf(c, wType);
   if (yType.getDimSize(2) != c.n || xType.getShape().back() != c.k)
+    return std::nullopt;
+  return c;
+}
+
+/// The gather contraction of rows (see Contraction):
+///   (p, n, k): x (p, k), selector (p) -> y (p, n)
+///   yield y + x * ext(tensor.extract w[index_cast(selector), n, k])
+/// starting from zero.
+std::optional<Contraction> matchRowGather(linalg::GenericOp op) {
+  MLIRContext *ctx = op.getContext();
+  auto d = [&](unsigned i) { return getAffineDimExpr(i, ctx); };
+  auto map = [&](ArrayRef<AffineExpr> results) {
+    return AffineMap::get(3, 0, results, ctx);
+  };
+  using utils::IteratorType;
+  if (op.getIteratorTypesArray() !=
+          SmallVector<IteratorType>{IteratorType::parallel, IteratorType::parallel,
+                                    IteratorType::reduction} ||
+      op.getIndexingMapsArray() != SmallVector<AffineMap>{map({d(0), d(2)}),
+                                                          map({d(0)}),
+                                                          map({d(0), d(1)})} ||
+      !isZeroFill(op.getDpsInits()[0]))
+    return std::nullopt;
+  Contraction c{op, op.getDpsInputs()[0], {}, op.getDpsInits()[0], true, 0, 0};
+  c.selector = op.getDpsInputs()[1];
+  c.rowSelector = true;
+  c.w = gatheredWeight(op, /*nDim=*/1);
+  if (!c.w)
+    return std::nullopt;
+  readStored(c);
+  auto xType = cast<RankedTensorType>(c.x.getType());
+  auto wType = cast<RankedTensorType>(c.w.getType());
+  auto yType = cast<RankedTensorType>(c.init.getType());
+  if (!xType.getElementType().isF32() || !yType.getElementType().isF32() ||
+      !wType.hasStaticShape() || !(isWeightElement(wType.getElementType()) || c.scales))
+    return std::nullopt;
+  c.n = wType.getDimSize(1);
+  c.k = columnsOf(c, wType);
+  if (yType.getDimSize(1) != c.n || xType.getDimSize(1) != c.k)
     return std::nullopt;
   return c;
 }
@@ -195,6 +243,8 @@ std::optional<Contraction> match(linalg::GenericOp op) {
     xArg = 0, wArg = 1, c.multiToken = true;
   } else if (iters.size() == 4) {
     return matchGather(op);
+  } else if (iters.size() == 3) {
+    return matchRowGather(op);
   } else {
     return std::nullopt;
   }
@@ -372,7 +422,7 @@ bool isPrologueMark(Attribute mark) {
 /// every input map takes dimensions in order, so a vector along K reads each
 /// input contiguously or as one scalar.
 std::optional<Kernel> matchPrologue(const Contraction &c, int64_t vl) {
-  if (ShapedType::isDynamic(c.n))
+  if (ShapedType::isDynamic(c.n) || c.selector)
     return std::nullopt;
   Value x = c.x;
   auto collapse = x.getDefiningOp<tensor::CollapseShapeOp>();

@@ -86,12 +86,252 @@ struct LowerExpertSwiGLU : OpRewritePattern<ExpertSwiGLUOp> {
 };
 
 
+/// for t < tokens, i < topK, in that order: body(t, i, indices[t, i] (the
+/// expert id), carried...) returns the next carried values.
+SmallVector<Value> forEachPair(
+    OpBuilder &b, Location l, Value tokens, Value topK, Value indices, ValueRange init,
+    function_ref<SmallVector<Value>(OpBuilder &, Location, Value, Value, Value, ValueRange)>
+        body) {
+  Emitter s{b, l};
+  return scf::ForOp::create(
+             b, l, s.idx(0), tokens, s.idx(1), init,
+             [&](OpBuilder &b1, Location l1, Value t, ValueRange in1) {
+               Emitter s1{b1, l1};
+               auto inner = scf::ForOp::create(
+                   b1, l1, s1.idx(0), topK, s1.idx(1), in1,
+                   [&](OpBuilder &b2, Location l2, Value i, ValueRange in2) {
+                     Value id =
+                         tensor::ExtractOp::create(b2, l2, indices, ValueRange{t, i});
+                     scf::YieldOp::create(b2, l2, body(b2, l2, t, i, id, in2));
+                   });
+               scf::YieldOp::create(b1, l1, inner.getResults());
+             })
+      .getResults();
+}
+
+/// Rows a chosen expert gets on average (T * k / E) up to which several
+/// tokens take the sorted form (a batched decode step, a short prompt);
+/// above it, the form grouped by expert (a prompt).
+constexpr int64_t kSortedRowsPerExpert = 4;
+
 /// Several tokens (prefill): grouped by expert, so each selected expert's
 /// weights are read once per call, not once per token. For every expert e:
 /// gather the rows x[t] routed to it (with their weights), run gate/up, the
 /// SwiGLU and down on that [n_e, H] block (multi-token projections), and add
 /// w * result back into y[t]. An expert no token chose costs one scan of the
 /// indices.
+Value groupedByExpert(PatternRewriter &rw, Location loc, ExpertSwiGLUOp op) {
+  Emitter e{rw, loc};
+  Value x = op.getInput(), indices = op.getIndices(), weights = op.getWeights();
+  const int64_t numExperts =
+      cast<RankedTensorType>(op.getGate().getType()).getDimSize(0);
+  const int64_t hidden = cast<RankedTensorType>(x.getType()).getDimSize(1);
+  Value tokens = e.dimValue(x, 0), topK = e.dimValue(indices, 1);
+  Value out0 = e.filled(e.sizesOf(x), e.f32(), 0.0);
+
+  // for t < T, i < k with indices[t, i] == ex: body(t, i, carried...).
+  auto forSelected = [&](OpBuilder &b, Location l, Value ex, ValueRange init,
+                         function_ref<SmallVector<Value>(OpBuilder &, Location, Value,
+                                                         Value, ValueRange)>
+                             body) {
+    return forEachPair(
+        b, l, tokens, topK, indices, init,
+        [&](OpBuilder &b2, Location l2, Value t, Value i, Value id, ValueRange in2) {
+          Value eid = arith::IndexCastOp::create(b2, l2, b2.getIndexType(), id);
+          Value hit = arith::CmpIOp::create(b2, l2, arith::CmpIPredicate::eq, eid, ex);
+          auto ifOp = scf::IfOp::create(
+              b2, l2, hit,
+              [&](OpBuilder &b3, Location l3) {
+                scf::YieldOp::create(b3, l3, body(b3, l3, t, i, in2));
+              },
+              [&](OpBuilder &b3, Location l3) { scf::YieldOp::create(b3, l3, in2); });
+          return SmallVector<Value>(ifOp.getResults());
+        });
+  };
+
+  auto perExpert = scf::ForOp::create(
+      rw, loc, e.idx(0), e.idx(numExperts), e.idx(1), ValueRange{out0},
+      [&](OpBuilder &b, Location l, Value ex, ValueRange outer) {
+        Emitter s{b, l};
+        Value count =
+            forSelected(b, l, ex, ValueRange{s.idx(0)},
+                        [](OpBuilder &bb, Location ll, Value, Value, ValueRange c) {
+                          Value one = arith::ConstantIndexOp::create(bb, ll, 1);
+                          return SmallVector<Value>{
+                              arith::AddIOp::create(bb, ll, c[0], one)};
+                        })[0];
+        Value any = arith::CmpIOp::create(b, l, arith::CmpIPredicate::ugt, count,
+                                          s.idx(0));
+        auto ifAny = scf::IfOp::create(
+            b, l, any,
+            [&](OpBuilder &b1, Location l1) {
+              Emitter s1{b1, l1};
+              // Gather: rows[j] = x[t_j], token[j] = t_j, weight[j] = w[t_j, i_j].
+              Value rows0 = s1.empty({count, s1.ofr(hidden)}, s1.f32());
+              Value tok0 = s1.empty({count}, b1.getIndexType());
+              Value w0 = s1.empty({count}, s1.f32());
+              SmallVector<Value> gathered = forSelected(
+                  b1, l1, ex, ValueRange{rows0, tok0, w0, s1.idx(0)},
+                  [&](OpBuilder &bb, Location ll, Value t, Value i, ValueRange c) {
+                    Emitter sb{bb, ll};
+                    Value pos = c[3];
+                    Value rows = sb.insertRow(sb.row(x, t), c[0], pos);
+                    Value tok = tensor::InsertOp::create(bb, ll, t, c[1], pos);
+                    Value w = tensor::ExtractOp::create(bb, ll, weights,
+                                                        ValueRange{t, i});
+                    Value ws = tensor::InsertOp::create(bb, ll, w, c[2], pos);
+                    Value next = arith::AddIOp::create(bb, ll, pos, sb.idx(1));
+                    return SmallVector<Value>{rows, tok, ws, next};
+                  });
+              Value rows = gathered[0], tok = gathered[1], ws = gathered[2];
+              Value g = s1.matmulTransposed(rows, s1.row(op.getGate(), ex));
+              Value u = s1.matmulTransposed(rows, s1.row(op.getUp(), ex));
+              AffineMap id2 = s1.map(2, {s1.d(0), s1.d(1)});
+              Value h = s1.generic({g, u}, s1.empty(s1.sizesOf(g), s1.f32()),
+                                   {id2, id2, id2}, {kPar, kPar},
+                                   [&](OpBuilder &bb, Location ll, ValueRange a) {
+                                     return Emitter::mul(
+                                         bb, ll, Emitter::silu(bb, ll, a[0]), a[1]);
+                                   });
+              carryMark(fusionMark(op), {g, u, h});
+              Value down = s1.matmulTransposed(h, s1.row(op.getDown(), ex));
+              // Scatter: y[token[j]] += weight[j] * down[j].
+              auto scatter = scf::ForOp::create(
+                  b1, l1, s1.idx(0), count, s1.idx(1), ValueRange{outer[0]},
+                  [&](OpBuilder &b2, Location l2, Value j, ValueRange in) {
+                    Emitter s2{b2, l2};
+                    Value t = tensor::ExtractOp::create(b2, l2, tok, ValueRange{j});
+                    Value w = tensor::ExtractOp::create(b2, l2, ws, ValueRange{j});
+                    AffineMap id1 = s2.map(1, {s2.d(0)});
+                    Value sum = s2.generic(
+                        {s2.row(down, j)}, s2.row(in[0], t), {id1, id1}, {kPar},
+                        [&](OpBuilder &bb, Location ll, ValueRange a) {
+                          return Emitter::add(bb, ll, a[1],
+                                              Emitter::mul(bb, ll, w, a[0]));
+                        });
+                    scf::YieldOp::create(b2, l2, s2.insertRow(sum, in[0], t));
+                  });
+              scf::YieldOp::create(b1, l1, scatter.getResults());
+            },
+            [&](OpBuilder &b1, Location l1) {
+              scf::YieldOp::create(b1, l1, outer[0]);
+            });
+        scf::YieldOp::create(b, l, ifAny.getResults());
+      });
+  return perExpert.getResult(0);
+}
+
+/// y[p, n] = sum_k x[p, k] * stacked[sel[p], n, k]: a gather of rows
+/// (qnext-vectorize-contractions reads a run of rows of one expert with one
+/// pass over its weights).
+Value rowGather(Emitter &e, Value x, Value sel, Value stacked) {
+  return e.generic(
+      {x, sel}, e.filled({e.dimOf(x, 0), e.dimOf(stacked, 1)}, e.f32(), 0.0),
+      {e.map(3, {e.d(0), e.d(2)}), e.map(3, {e.d(0)}), e.map(3, {e.d(0), e.d(1)})},
+      {kPar, kPar, kRed}, [&](OpBuilder &bb, Location l, ValueRange a) {
+        Value ex = arith::IndexCastOp::create(bb, l, bb.getIndexType(), a[1]);
+        Value n = linalg::IndexOp::create(bb, l, 1);
+        Value k = linalg::IndexOp::create(bb, l, 2);
+        Value w = tensor::ExtractOp::create(bb, l, stacked, ValueRange{ex, n, k});
+        return Emitter::add(bb, l, a[2], Emitter::mul(bb, l, a[0], e.ext(bb, l, w)));
+      });
+}
+
+/// Several tokens with few rows per expert (a batched decode step): the
+/// (token, slot) pairs become rows sorted by expert (stably: by token, then
+/// slot), each a copy of its token's input; gate/up and down are gathers of
+/// these rows, one kernel each for all the experts, a chosen expert's
+/// weights read once per call; the combine sums each token's slots in slot
+/// order (as one token's form does), y[t] = sum_i w[t, i] * d[pos[t, i]].
+Value sortedByExpert(PatternRewriter &rw, Location loc, ExpertSwiGLUOp op) {
+  Emitter e{rw, loc};
+  Value x = op.getInput(), indices = op.getIndices(), weights = op.getWeights();
+  const int64_t numExperts =
+      cast<RankedTensorType>(op.getGate().getType()).getDimSize(0);
+  const int64_t hidden = cast<RankedTensorType>(x.getType()).getDimSize(1);
+  Type index = rw.getIndexType();
+  Value tokens = e.dimValue(x, 0), topK = e.dimValue(indices, 1);
+  Value pairs = arith::MulIOp::create(rw, loc, tokens, topK);
+
+  auto asIndex = [&](OpBuilder &bb, Location l, Value id) -> Value {
+    return arith::IndexCastOp::create(bb, l, bb.getIndexType(), id);
+  };
+  // Rows per expert, then where each expert's rows start.
+  auto countsType = RankedTensorType::get({numExperts}, index);
+  Value zeros = arith::ConstantOp::create(
+      rw, loc, DenseElementsAttr::get(countsType, rw.getIndexAttr(0)));
+  Value counts = forEachPair(
+      rw, loc, tokens, topK, indices, ValueRange{zeros},
+      [&](OpBuilder &bb, Location l, Value, Value, Value id, ValueRange c) {
+        Value ex = asIndex(bb, l, id);
+        Value n = tensor::ExtractOp::create(bb, l, c[0], ValueRange{ex});
+        Value one = arith::ConstantIndexOp::create(bb, l, 1);
+        return SmallVector<Value>{tensor::InsertOp::create(
+            bb, l, arith::AddIOp::create(bb, l, n, one), c[0], ValueRange{ex})};
+      })[0];
+  Value starts = scf::ForOp::create(
+                     rw, loc, e.idx(0), e.idx(numExperts), e.idx(1),
+                     ValueRange{tensor::EmptyOp::create(rw, loc, countsType.getShape(),
+                                                        index),
+                                e.idx(0)},
+                     [&](OpBuilder &bb, Location l, Value ex, ValueRange in) {
+                       Value at = tensor::InsertOp::create(bb, l, in[1], in[0],
+                                                           ValueRange{ex});
+                       Value n = tensor::ExtractOp::create(bb, l, counts,
+                                                           ValueRange{ex});
+                       scf::YieldOp::create(
+                           bb, l, ValueRange{at, arith::AddIOp::create(bb, l, in[1], n)});
+                     })
+                     .getResult(0);
+  // Row p: its expert sel[p] and token tok[p]; pair (t, i) is row pos[t, i].
+  SmallVector<Value> placed = forEachPair(
+      rw, loc, tokens, topK, indices,
+      ValueRange{starts, e.empty({pairs}, getElementTypeOrSelf(indices.getType())),
+                 e.empty({pairs}, index), e.empty(e.sizesOf(indices), index)},
+      [&](OpBuilder &bb, Location l, Value t, Value i, Value id, ValueRange c) {
+        Value ex = asIndex(bb, l, id);
+        Value p = tensor::ExtractOp::create(bb, l, c[0], ValueRange{ex});
+        Value next = arith::AddIOp::create(bb, l, p,
+                                           arith::ConstantIndexOp::create(bb, l, 1));
+        return SmallVector<Value>{
+            tensor::InsertOp::create(bb, l, next, c[0], ValueRange{ex}),
+            tensor::InsertOp::create(bb, l, id, c[1], ValueRange{p}),
+            tensor::InsertOp::create(bb, l, t, c[2], ValueRange{p}),
+            tensor::InsertOp::create(bb, l, p, c[3], ValueRange{t, i})};
+      });
+  Value sel = placed[1], tok = placed[2], pos = placed[3];
+  Value rows = scf::ForOp::create(
+                   rw, loc, e.idx(0), pairs, e.idx(1),
+                   ValueRange{e.empty({pairs, e.ofr(hidden)}, e.f32())},
+                   [&](OpBuilder &bb, Location l, Value p, ValueRange in) {
+                     Emitter s{bb, l};
+                     Value t = tensor::ExtractOp::create(bb, l, tok, ValueRange{p});
+                     scf::YieldOp::create(bb, l, s.insertRow(s.row(x, t), in[0], p));
+                   })
+                   .getResult(0);
+  Value g = rowGather(e, rows, sel, op.getGate());
+  Value u = rowGather(e, rows, sel, op.getUp());
+  AffineMap id2 = e.map(2, {e.d(0), e.d(1)});
+  Value h = e.generic({g, u}, e.empty(e.sizesOf(g), e.f32()), {id2, id2, id2},
+                      {kPar, kPar}, [&](OpBuilder &bb, Location l, ValueRange a) {
+                        return Emitter::mul(bb, l, Emitter::silu(bb, l, a[0]), a[1]);
+                      });
+  carryMark(fusionMark(op), {g, u, h});
+  Value d = rowGather(e, h, sel, op.getDown());
+  // y[t, n] = sum_i w[t, i] * d[pos[t, i], n], (t, i, n) with n innermost.
+  return e.generic({weights, pos}, e.filled(e.sizesOf(x), e.f32(), 0.0),
+                   {e.map(3, {e.d(0), e.d(1)}), e.map(3, {e.d(0), e.d(1)}),
+                    e.map(3, {e.d(0), e.d(2)})},
+                   {kPar, kRed, kPar}, [&](OpBuilder &bb, Location l, ValueRange a) {
+                     Value n = linalg::IndexOp::create(bb, l, 2);
+                     Value dv = tensor::ExtractOp::create(bb, l, d, ValueRange{a[1], n});
+                     return Emitter::add(bb, l, a[2], Emitter::mul(bb, l, a[0], dv));
+                   });
+}
+
+/// Several tokens: the sorted form while a chosen expert gets few rows
+/// (T * k <= kSortedRowsPerExpert * E, decided at run time), else grouped
+/// by expert.
 struct LowerExpertSwiGLUGrouped : OpRewritePattern<ExpertSwiGLUOp> {
   using OpRewritePattern::OpRewritePattern;
   LogicalResult matchAndRewrite(ExpertSwiGLUOp op,
@@ -100,120 +340,23 @@ struct LowerExpertSwiGLUGrouped : OpRewritePattern<ExpertSwiGLUOp> {
       return failure();
     if (cast<RankedTensorType>(op.getInput().getType()).getDimSize(0) == 1)
       return rw.notifyMatchFailure(op, "one token: its experts in turn");
-    Emitter e{rw, op.getLoc()};
-    Value x = op.getInput(), indices = op.getIndices(), weights = op.getWeights();
+    Location loc = op.getLoc();
+    Emitter e{rw, loc};
     const int64_t numExperts =
         cast<RankedTensorType>(op.getGate().getType()).getDimSize(0);
-    const int64_t hidden = cast<RankedTensorType>(x.getType()).getDimSize(1);
-    Value tokens = e.dimValue(x, 0), topK = e.dimValue(indices, 1);
-    Value out0 = e.filled(e.sizesOf(x), e.f32(), 0.0);
-
-    // for t < T, i < k with indices[t, i] == ex: body(t, i, carried...).
-    auto forSelected = [](OpBuilder &b, Location l, Value ex, Value tokens,
-                          Value topK, Value indices, ValueRange init,
-                          function_ref<SmallVector<Value>(OpBuilder &, Location,
-                                                          Value, Value, ValueRange)>
-                              body) {
-      Emitter s{b, l};
-      return scf::ForOp::create(
-                 b, l, s.idx(0), tokens, s.idx(1), init,
-                 [&](OpBuilder &b1, Location l1, Value t, ValueRange in1) {
-                   Emitter s1{b1, l1};
-                   auto inner = scf::ForOp::create(
-                       b1, l1, s1.idx(0), topK, s1.idx(1), in1,
-                       [&](OpBuilder &b2, Location l2, Value i, ValueRange in2) {
-                         Value id = tensor::ExtractOp::create(b2, l2, indices,
-                                                              ValueRange{t, i});
-                         Value eid = arith::IndexCastOp::create(
-                             b2, l2, b2.getIndexType(), id);
-                         Value hit = arith::CmpIOp::create(
-                             b2, l2, arith::CmpIPredicate::eq, eid, ex);
-                         auto ifOp = scf::IfOp::create(
-                             b2, l2, hit,
-                             [&](OpBuilder &b3, Location l3) {
-                               scf::YieldOp::create(b3, l3, body(b3, l3, t, i, in2));
-                             },
-                             [&](OpBuilder &b3, Location l3) {
-                               scf::YieldOp::create(b3, l3, in2);
-                             });
-                         scf::YieldOp::create(b2, l2, ifOp.getResults());
-                       });
-                   scf::YieldOp::create(b1, l1, inner.getResults());
-                 })
-          .getResults();
-    };
-
-    auto perExpert = scf::ForOp::create(
-        rw, e.loc, e.idx(0), e.idx(numExperts), e.idx(1), ValueRange{out0},
-        [&](OpBuilder &b, Location l, Value ex, ValueRange outer) {
-          Emitter s{b, l};
-          Value count =
-              forSelected(b, l, ex, tokens, topK, indices, ValueRange{s.idx(0)},
-                          [](OpBuilder &bb, Location ll, Value, Value, ValueRange c) {
-                            Value one = arith::ConstantIndexOp::create(bb, ll, 1);
-                            return SmallVector<Value>{
-                                arith::AddIOp::create(bb, ll, c[0], one)};
-                          })[0];
-          Value any = arith::CmpIOp::create(b, l, arith::CmpIPredicate::ugt, count,
-                                            s.idx(0));
-          auto ifAny = scf::IfOp::create(
-              b, l, any,
-              [&](OpBuilder &b1, Location l1) {
-                Emitter s1{b1, l1};
-                // Gather: rows[j] = x[t_j], token[j] = t_j, weight[j] = w[t_j, i_j].
-                Value rows0 = s1.empty({count, s1.ofr(hidden)}, s1.f32());
-                Value tok0 = s1.empty({count}, b1.getIndexType());
-                Value w0 = s1.empty({count}, s1.f32());
-                SmallVector<Value> gathered = forSelected(
-                    b1, l1, ex, tokens, topK, indices,
-                    ValueRange{rows0, tok0, w0, s1.idx(0)},
-                    [&](OpBuilder &bb, Location ll, Value t, Value i, ValueRange c) {
-                      Emitter sb{bb, ll};
-                      Value pos = c[3];
-                      Value rows = sb.insertRow(sb.row(x, t), c[0], pos);
-                      Value tok = tensor::InsertOp::create(bb, ll, t, c[1], pos);
-                      Value w = tensor::ExtractOp::create(bb, ll, weights,
-                                                          ValueRange{t, i});
-                      Value ws = tensor::InsertOp::create(bb, ll, w, c[2], pos);
-                      Value next = arith::AddIOp::create(bb, ll, pos, sb.idx(1));
-                      return SmallVector<Value>{rows, tok, ws, next};
-                    });
-                Value rows = gathered[0], tok = gathered[1], ws = gathered[2];
-                Value g = s1.matmulTransposed(rows, s1.row(op.getGate(), ex));
-                Value u = s1.matmulTransposed(rows, s1.row(op.getUp(), ex));
-                AffineMap id2 = s1.map(2, {s1.d(0), s1.d(1)});
-                Value h = s1.generic({g, u}, s1.empty(s1.sizesOf(g), s1.f32()),
-                                     {id2, id2, id2}, {kPar, kPar},
-                                     [&](OpBuilder &bb, Location ll, ValueRange a) {
-                                       return Emitter::mul(
-                                           bb, ll, Emitter::silu(bb, ll, a[0]), a[1]);
-                                     });
-                carryMark(fusionMark(op), {g, u, h});
-                Value down = s1.matmulTransposed(h, s1.row(op.getDown(), ex));
-                // Scatter: y[token[j]] += weight[j] * down[j].
-                auto scatter = scf::ForOp::create(
-                    b1, l1, s1.idx(0), count, s1.idx(1), ValueRange{outer[0]},
-                    [&](OpBuilder &b2, Location l2, Value j, ValueRange in) {
-                      Emitter s2{b2, l2};
-                      Value t = tensor::ExtractOp::create(b2, l2, tok, ValueRange{j});
-                      Value w = tensor::ExtractOp::create(b2, l2, ws, ValueRange{j});
-                      AffineMap id1 = s2.map(1, {s2.d(0)});
-                      Value sum = s2.generic(
-                          {s2.row(down, j)}, s2.row(in[0], t), {id1, id1}, {kPar},
-                          [&](OpBuilder &bb, Location ll, ValueRange a) {
-                            return Emitter::add(bb, ll, a[1],
-                                                Emitter::mul(bb, ll, w, a[0]));
-                          });
-                      scf::YieldOp::create(b2, l2, s2.insertRow(sum, in[0], t));
-                    });
-                scf::YieldOp::create(b1, l1, scatter.getResults());
-              },
-              [&](OpBuilder &b1, Location l1) {
-                scf::YieldOp::create(b1, l1, outer[0]);
-              });
-          scf::YieldOp::create(b, l, ifAny.getResults());
+    Value pairs = arith::MulIOp::create(rw, loc, e.dimValue(op.getInput(), 0),
+                                        e.dimValue(op.getIndices(), 1));
+    Value few = arith::CmpIOp::create(rw, loc, arith::CmpIPredicate::ule, pairs,
+                                      e.idx(kSortedRowsPerExpert * numExperts));
+    auto choice = scf::IfOp::create(
+        rw, loc, few,
+        [&](OpBuilder &, Location) {
+          scf::YieldOp::create(rw, loc, sortedByExpert(rw, loc, op));
+        },
+        [&](OpBuilder &, Location) {
+          scf::YieldOp::create(rw, loc, groupedByExpert(rw, loc, op));
         });
-    rw.replaceOp(op, perExpert.getResult(0));
+    rw.replaceOp(op, choice.getResult(0));
     return success();
   }
 };

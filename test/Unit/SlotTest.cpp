@@ -9,7 +9,7 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "qnext/Runtime.h"
+#include "RuntimeTestSupport.h"
 
 #include <gtest/gtest.h>
 
@@ -25,21 +25,8 @@
 
 namespace {
 
-std::vector<int32_t> readIds(const std::string &path) {
-  std::ifstream in(path);
-  std::vector<int32_t> ids;
-  std::string item;
-  while (std::getline(in, item, ','))
-    ids.push_back(int32_t(std::stol(item)));
-  return ids;
-}
-
-/// The error of a failed call, freed.
-std::string take(char *error) {
-  std::string message = error ? error : "(no message)";
-  qnext_free_error(error);
-  return message;
-}
+using qnext::test::readIds;
+using qnext::test::take;
 
 class Slots : public ::testing::Test {
 protected:

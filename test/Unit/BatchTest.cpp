@@ -1,0 +1,146 @@
+//===- BatchTest.cpp - batched decode rows against their sequences alone ---===//
+//
+// qnext_session_decode_batch's rows for artifacts of other formats than
+// SlotTest's tiny-f32 (whose rows meet the golden logits): int8 and int4
+// weights, the FP8 checkpoint, and --activations=bf16. Each row of a
+// batched step must equal what its sequence gets decoded alone
+// (qnext_slot_decode, the one-token entry and its kernels) to the golden
+// tolerance, 1e-3, with the same argmax. Batches of 4 rows (the routed
+// experts' sorted form: 4 x 2 slots <= 4 x 8 experts) and of 20 (grouped by
+// expert) both run, the sequences at different positions. The artifacts are
+// compiled by the ctest fixture batch-artifacts (test/Unit/CMakeLists.txt)
+// into QNEXT_BATCH_ARTIFACT_DIR; an absent one skips with the reason.
+//
+//===----------------------------------------------------------------------===//
+
+#include "RuntimeTestSupport.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <fstream>
+#include <ostream>
+#include <string>
+#include <vector>
+
+namespace {
+
+using qnext::test::readIds;
+using qnext::test::take;
+
+/// An artifact of the fixture and the golden folder its tokens come from.
+struct Case {
+  const char *name, *golden, *absent;
+};
+
+/// gtest names a case by this (and ctest's test names with it).
+void PrintTo(const Case &c, std::ostream *os) { *os << c.name; }
+
+class BatchedRows : public ::testing::TestWithParam<Case> {
+protected:
+  void SetUp() override {
+    const Case &c = GetParam();
+    const char *dir = std::getenv("QNEXT_BATCH_ARTIFACT_DIR");
+    path = std::string(dir ? dir : "") + "/batch-" + c.name + ".qnx";
+    if (!dir || !std::ifstream(path).good())
+      GTEST_SKIP() << "no " << path << ": " << c.absent;
+    const std::string golden = std::string(QNEXT_GOLDEN_DIR) + "/" + c.golden;
+    tokens = readIds(golden + "/prompt.txt");
+    std::vector<int32_t> generated = readIds(golden + "/generated.txt");
+    tokens.insert(tokens.end(), generated.begin(), generated.end());
+    char *error = nullptr;
+    model = qnext_model_open(path.c_str(), &error);
+    ASSERT_NE(model, nullptr) << take(error);
+    ASSERT_TRUE(qnext_model_has_decode_batch(model));
+    vocab = qnext_model_vocab_size(model);
+  }
+  void TearDown() override {
+    for (qnext_session *s : {batched, alone})
+      if (s)
+        qnext_session_destroy(s);
+    if (model)
+      qnext_model_close(model);
+  }
+
+  /// B sequences, sequence b prefilled with the first 3 + 4b tokens (the
+  /// same in both sessions), then `steps` batched steps, each row checked
+  /// against its sequence's one-token decode of the same token.
+  void run(int64_t rows, int64_t steps) {
+    char *error = nullptr;
+    batched = qnext_session_create_slots(model, 256, rows, &error);
+    ASSERT_NE(batched, nullptr) << take(error);
+    alone = qnext_session_create_slots(model, 256, rows, &error);
+    ASSERT_NE(alone, nullptr) << take(error);
+    std::vector<int64_t> slots;
+    for (int64_t b = 0; b < rows; ++b) {
+      const int64_t fed = 3 + 4 * b;
+      ASSERT_LT(fed + steps, int64_t(tokens.size()));
+      for (qnext_session *s : {batched, alone}) {
+        ASSERT_EQ(qnext_slot_acquire(s, &error), b) << take(error);
+        ASSERT_EQ(qnext_slot_prefill(s, b, tokens.data(), fed, nullptr, &error), 0)
+            << take(error);
+      }
+      // The rows in an order other than the slots'.
+      slots.push_back((b * 7) % rows);
+    }
+    std::vector<float> logits(size_t(rows * vocab)), one(static_cast<size_t>(vocab));
+    double worstOfAll = 0;
+    for (int64_t step = 0; step < steps; ++step) {
+      std::vector<int32_t> ids;
+      for (int64_t slot : slots)
+        ids.push_back(tokens[size_t(qnext_slot_position(batched, slot))]);
+      ASSERT_EQ(qnext_session_decode_batch(batched, slots.data(), ids.data(), rows,
+                                           logits.data(), &error),
+                0)
+          << take(error);
+      for (int64_t r = 0; r < rows; ++r) {
+        ASSERT_EQ(qnext_slot_decode(alone, slots[size_t(r)], ids[size_t(r)], one.data(),
+                                    &error),
+                  0)
+            << take(error);
+        const float *got = logits.data() + r * vocab;
+        double worst = 0;
+        for (int64_t i = 0; i < vocab; ++i)
+          worst = std::max(worst, std::isnan(got[i]) ? INFINITY
+                                                     : std::fabs(double(got[i]) - one[i]));
+        worstOfAll = std::max(worstOfAll, worst);
+        const std::string what = "step " + std::to_string(step) + ", row " +
+                                 std::to_string(r) + " (slot " +
+                                 std::to_string(slots[size_t(r)]) + ")";
+        EXPECT_LE(worst, 1e-3) << what;
+        EXPECT_EQ(std::max_element(got, got + vocab) - got,
+                  std::max_element(one.begin(), one.end()) - one.begin())
+            << what;
+      }
+    }
+    RecordProperty("max_abs_diff", std::to_string(worstOfAll));
+  }
+
+  std::string path;
+  std::vector<int32_t> tokens;
+  qnext_model *model = nullptr;
+  qnext_session *batched = nullptr, *alone = nullptr;
+  int64_t vocab = 0;
+};
+
+TEST_P(BatchedRows, OfFourEqualTheirSequencesAlone) { run(4, 6); }
+TEST_P(BatchedRows, OfTwentyEqualTheirSequencesAlone) { run(20, 3); }
+
+const char *kNoGolden = "the ctest fixture batch-artifacts compiles it from ../shared/golden";
+
+INSTANTIATE_TEST_SUITE_P(
+    Formats, BatchedRows,
+    ::testing::Values(Case{"int8", "tiny-f32", kNoGolden}, Case{"int4", "tiny-f32", kNoGolden},
+                      Case{"fp8", "fp8-tiny", kNoGolden},
+                      Case{"bf16-activations", "tiny-bf16-sharded",
+                           "compiled only where the CPU has AVX512-BF16 "
+                           "(--activations=bf16), from ../shared/golden"}),
+    [](const ::testing::TestParamInfo<Case> &info) {
+      std::string name = info.param.name;
+      std::replace(name.begin(), name.end(), '-', '_');
+      return name;
+    });
+
+} // namespace
