@@ -1,5 +1,6 @@
 // RUN: qnext-opt %s --split-input-file --qnext-vectorize-contractions="token-rows=2" --canonicalize --cse | FileCheck %s
 // RUN: qnext-opt %s --split-input-file --qnext-vectorize-contractions="vector-width=16 token-rows=2 activations=bf16" --canonicalize --cse | FileCheck %s --check-prefix=BF16
+// RUN: qnext-opt %s --split-input-file --qnext-vectorize-contractions="token-rows=4" --canonicalize --cse | FileCheck %s --check-prefix=QUANT
 
 // Gathers of rows (several tokens' routed experts, rows sorted by expert):
 // y[p, n] = sum_k x[p, k] * W[sel[p], n, k]. One forall over chunks of
@@ -206,6 +207,56 @@ func.func @row_gather_into_init(%x: tensor<?x32xf32>, %sel: tensor<?xi32>, %w: t
     %wv = tensor.extract %w[%ex, %n, %k] : tensor<4x8x32xbf16>
     %wf = arith.extf %wv : bf16 to f32
     %m = arith.mulf %a, %wf : f32
+    %r = arith.addf %o, %m : f32
+    linalg.yield %r : f32
+  } -> tensor<?x8xf32>
+  return %y : tensor<?x8xf32>
+}
+
+// -----
+
+// A quantized stack (int8 in groups of 32): each block slices its expert's
+// values and scales, and decodes in registers; no dequantized weight is
+// left. Rows of 1024 interleave the block's 2 weight rows, which then keep
+// a scale splat each: a block holds fewer rows than token-rows = 4 (3: the
+// accumulators, inputs, weight vector and splats fit the registers the
+// options were sized for, as a prompt's quantized blocks do).
+
+#rx = affine_map<(p, n, k) -> (p, k)>
+#rs = affine_map<(p, n, k) -> (p)>
+#ry = affine_map<(p, n, k) -> (p, n)>
+
+// QUANT-LABEL: func.func @row_gather_int8
+// QUANT-SAME: (%[[X:.+]]: tensor<?x1024xf32>, %[[SEL:.+]]: tensor<?xi32>, %[[Q:.+]]: tensor<4x8x1024xi8>, %[[S:.+]]: tensor<4x8x32xf32>)
+// QUANT-NOT: qnext.dequantize
+// QUANT: scf.forall
+// QUANT: %[[EX:.+]] = arith.index_cast %{{.+}} : i32 to index
+// QUANT-DAG: %[[QE:.+]] = tensor.extract_slice %[[Q]][%[[EX]], 0, 0] [1, 8, 1024] [1, 1, 1]
+// QUANT-DAG: %[[SE:.+]] = tensor.extract_slice %[[S]][%[[EX]], 0, 0] [1, 8, 32] [1, 1, 1]
+// QUANT: case 1 {
+// QUANT: case 2 {
+// QUANT: case 3 {
+// QUANT: tensor.extract %[[SE]]
+// QUANT: vector.transfer_read %[[QE]]
+// QUANT: arith.extsi
+// QUANT-NOT: case 4
+// QUANT-NOT: qnext.dequantize
+// QUANT: return
+func.func @row_gather_int8(%x: tensor<?x1024xf32>, %sel: tensor<?xi32>, %q: tensor<4x8x1024xi8>, %s: tensor<4x8x32xf32>) -> tensor<?x8xf32> {
+  %w = qnext.dequantize %q, %s {group = 32 : i64} : tensor<4x8x1024xi8>, tensor<4x8x32xf32> -> tensor<4x8x1024xf32>
+  %c0 = arith.constant 0 : index
+  %zero = arith.constant 0.0 : f32
+  %p = tensor.dim %x, %c0 : tensor<?x1024xf32>
+  %e = tensor.empty(%p) : tensor<?x8xf32>
+  %init = linalg.fill ins(%zero : f32) outs(%e : tensor<?x8xf32>) -> tensor<?x8xf32>
+  %y = linalg.generic {indexing_maps = [#rx, #rs, #ry], iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%x, %sel : tensor<?x1024xf32>, tensor<?xi32>) outs(%init : tensor<?x8xf32>) {
+  ^bb0(%a: f32, %id: i32, %o: f32):
+    %ex = arith.index_cast %id : i32 to index
+    %n = linalg.index 1 : index
+    %k = linalg.index 2 : index
+    %wv = tensor.extract %w[%ex, %n, %k] : tensor<4x8x1024xf32>
+    %m = arith.mulf %a, %wv : f32
     %r = arith.addf %o, %m : f32
     linalg.yield %r : f32
   } -> tensor<?x8xf32>
