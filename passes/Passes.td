@@ -169,9 +169,11 @@ def FuseMoE : Pass<"qnext-fuse-moe"> {
     registers (the combine) before writing the MoE's output once. Same ops
     in the same order per element: bit-identical to the per-expert kernels.
 
-    Several tokens (a prompt) keep the lowering grouped by expert (each
-    chosen expert's weights read once per call), with gate, up and silu *
-    mul as one kernel per expert, as `qnext-fuse-swiglu` makes them.
+    Several tokens keep their lowering (`qnext-lower-to-linalg`: sorted by
+    expert while the pairs are few, else grouped by expert), the group's tag
+    making gate, up and silu * mul one kernel (one for all the experts in
+    the sorted form, one per expert in the grouped one), as
+    `qnext-fuse-swiglu` does.
 
     Runs before `qnext-fuse-swiglu`, which leaves grouped ops alone.
   }];
@@ -336,8 +338,8 @@ def LowerToLinalg : Pass<"qnext-lower-to-linalg"> {
     * `qnext.expert_swiglu` loops over tokens and their selected experts and
       reads only those experts' slices of the stacked weights (one token).
       Several tokens choose at run time: while the (token, slot) pairs are
-      at most 4 per expert (`T * k <= 4 * E`: a batched decode step, a short
-      prompt), the pairs become rows sorted by expert (a count per expert,
+      at most 4 an expert on average (`T * k <= 4 * E`: a batched decode
+      step, a short prompt), the pairs become rows sorted by expert (a count per expert,
       an exclusive prefix sum, then each pair placed, stably: `sel[p]`,
       `tok[p]`, `pos[t, i]`), each a copy of its token's input; gate, up and
       down are gathers of rows (`linalg.generic` over (row, n, k) reading
@@ -688,7 +690,8 @@ def VectorizeContractions : Pass<"qnext-vectorize-contractions"> {
     that expert's weights and computes the block's rows for each `tn` weight
     rows of its chunk (an `scf.index_switch` on the count), the block's
     inputs staying in L1: each chosen expert's weights are read once per
-    call when its rows are consecutive. Rows shorter than 1024 values (the
+    block of its consecutive rows (once per call when it has at most
+    `token-rows` of them). Rows shorter than 1024 values (the
     down projection's) run one weight row after the other, each vector of
     it used for every row of the block (interleaved short rows are streams
     the prefetchers follow badly); longer ones interleave `tn` weight rows

@@ -421,6 +421,8 @@ SmallVector<Value> KernelEmitter::blockRows(Value xs, ArrayRef<Value> xTokens,
     Value zeroRow = arith::ConstantOp::create(
         b, loc, DenseElementsAttr::get(rowType, b.getF32FloatAttr(0.0).getValue()));
     const int64_t numWeights = weights.size();
+    // An int8 dot's input (blockInput) is one token's.
+    assert((!blockInput || tm == 1) && "activations=int8 blocks are one token's");
     SmallVector<Value> zeros(tm, zero);
     auto rowLoop = scf::ForOp::create(
         b, loc, index(0), index(tn), index(1),

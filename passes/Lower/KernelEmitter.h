@@ -42,7 +42,9 @@ private:
   /// Tokens whose prologue rows a task keeps at once when the kernel runs
   /// on all tokens (no token-tile).
   static constexpr int64_t kPrologueSpan = 64;
-  /// A combine's rows below this length are short (see emitGatherCombine).
+  /// Rows below this length are short: a combine's take twice the rows a
+  /// block (emitGatherCombine), a row gather's run one weight row after the
+  /// other (emitRowGather).
   static constexpr int64_t kShortRow = 1024;
 
   Value index(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
@@ -271,7 +273,8 @@ public:
   /// of consecutive rows that name one expert (at most `tokenRows`) a
   /// register block that reads that expert's rows of the chunk once, tn at
   /// a time, its inputs staying in L1. The lowering sorts the rows by
-  /// expert, so each chosen expert's weights are read once per step.
+  /// expert, so each chosen expert's weights are read once per block of
+  /// its rows (once a step when it has at most tokenRows of them).
   Value emitRowGather(int64_t tokenRows, int64_t tokenBlockRows, int64_t tasks);
 
 private:

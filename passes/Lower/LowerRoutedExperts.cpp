@@ -1,11 +1,13 @@
 //===- LowerRoutedExperts.cpp - qnext.expert_swiglu -> scf + linalg -------===//
 //
 // The routed experts read only the selected experts' slices of the stacked
-// weights: one token loops over its top-k experts; a prompt groups its
-// tokens by expert (each chosen expert's weights read once per call); a
-// decode step in a qnext-fuse-moe group, or any call with gather-experts
-// (the GPU's form), is three gather contractions that read the expert index
-// in their bodies, with no control flow on the routing.
+// weights: one token loops over its top-k experts; several tokens with few
+// (token, slot) pairs an expert (a batched decode step) sort the pairs by
+// expert into rows for three gathers of rows, one kernel each; more (a
+// prompt) group the tokens by expert (each chosen expert's weights read
+// once per call); a decode step in a qnext-fuse-moe group, or any call with
+// gather-experts (the GPU's form), is three gather contractions that read
+// the expert index in their bodies, with no control flow on the routing.
 //
 //===----------------------------------------------------------------------===//
 

@@ -5,9 +5,9 @@
 // weights, the FP8 checkpoint, and --activations=bf16. Each row of a
 // batched step must equal what its sequence gets decoded alone
 // (qnext_slot_decode, the one-token entry and its kernels) to the golden
-// tolerance, 1e-3, with the same argmax. Batches of 4 rows (the routed
-// experts' sorted form: 4 x 2 slots <= 4 x 8 experts) and of 20 (grouped by
-// expert) both run, the sequences at different positions. The artifacts are
+// tolerance, 1e-3, with the same argmax. Batches of 4 and 16 rows (the
+// routed experts' sorted form: 16 x 2 slots <= 4 x 8 experts) and of 20
+// (grouped by expert) run, the sequences at different positions. The artifacts are
 // compiled by the ctest fixture batch-artifacts (test/Unit/CMakeLists.txt)
 // into QNEXT_BATCH_ARTIFACT_DIR; an absent one skips with the reason.
 //
@@ -126,6 +126,9 @@ protected:
 };
 
 TEST_P(BatchedRows, OfFourEqualTheirSequencesAlone) { run(4, 6); }
+// 32 pairs over 8 experts: still the sorted form, 4 rows an expert on
+// average, runs longer than a register block's rows cut into blocks.
+TEST_P(BatchedRows, OfSixteenEqualTheirSequencesAlone) { run(16, 3); }
 TEST_P(BatchedRows, OfTwentyEqualTheirSequencesAlone) { run(20, 3); }
 
 const char *kNoGolden = "the ctest fixture batch-artifacts compiles it from ../shared/golden";

@@ -533,17 +533,21 @@ TEST_P(OpOracle, Router) {
 }
 
 /// Runs qnext.expert_swiglu on t tokens (a static [1, H] input for t == 1:
-/// the decode lowering; dynamic otherwise: the grouped one) and compares it
-/// with the scalar reference.
+/// the decode lowering; dynamic otherwise: the sorted form while t * k <= 4 *
+/// e, else the grouped one) and compares it with the scalar reference: k = 2
+/// experts of e a token, hidden size h, expert width inter.
 void checkExpertSwiGLU(int t, const std::vector<int64_t> &ids, unsigned seed,
-                       bool gather = false) {
+                       bool gather = false, int h = 8, int inter = 5, int e = 4) {
   std::mt19937 rng(seed);
-  const int h = 8, inter = 5, e = 4, k = 2;
+  const int k = 2;
   auto shape = [&](Buffer b) { return t == 1 ? b : dynamic(b); };
   Buffer x = shape(f32({t, h}, rng)), w = shape(f32({t, k}, rng, 0, 1));
   Buffer idx = shape(ints("i32", {t, k}, ids));
-  Buffer gate = bf16({e, inter, h}, rng), up = bf16({e, inter, h}, rng);
-  Buffer down = bf16({e, h, inter}, rng);
+  // Weights scaled by 1 / sqrt(K), so that every sum stays near 1 whatever
+  // K (the tolerance is relative to the result, not to its terms).
+  const float gh = 1 / std::sqrt(float(h)), gi = 1 / std::sqrt(float(inter));
+  Buffer gate = bf16({e, inter, h}, rng, -gh, gh), up = bf16({e, inter, h}, rng, -gh, gh);
+  Buffer down = bf16({e, h, inter}, rng, -gi, gi);
   auto res = run("%r0 = qnext.expert_swiglu %a0, %a1, %a2, %a3, %a4, %a5 : (" +
                      x.tensorType() + ", " + w.tensorType() + ", " +
                      idx.tensorType() + ", " + gate.tensorType() + ", " +
@@ -574,11 +578,21 @@ void checkExpertSwiGLU(int t, const std::vector<int64_t> &ids, unsigned seed,
   EXPECT_CLOSE(res[0], want);
 }
 
-// Grouped by expert: expert 3 serves two tokens, token 1 picks expert 1
-// twice.
+// Three tokens, 6 <= 4 x 4 pairs: sorted by expert; expert 3 serves two
+// tokens, token 1 picks expert 1 twice. (Rows of 8 and 5: the scalar path.)
 TEST_P(OpOracle, ExpertSwiGLU) { checkExpertSwiGLU(3, {3, 0, 1, 1, 2, 3}, 11); }
 
-// Nine tokens, one expert left unchosen (0), more tokens than a block of 4.
+// The sorted form's vector kernels: gate and up over rows of 1024 (a block
+// interleaves its weight rows), down over rows of 64 (one weight row after
+// the other); expert 1 is chosen by all seven tokens, a run longer than a
+// register block's rows (4 or 6 tokens), so it is cut into blocks.
+TEST_P(OpOracle, ExpertSwiGLUSortedKernels) {
+  checkExpertSwiGLU(7, {1, 0, 1, 2, 3, 1, 1, 3, 2, 1, 1, 0, 1, 2}, 14, /*gather=*/false,
+                    /*h=*/1024, /*inter=*/64);
+}
+
+// Nine tokens, 18 > 16 pairs: grouped by expert; one expert left unchosen
+// (0), more tokens than a block of 4.
 TEST_P(OpOracle, ExpertSwiGLUManyTokens) {
   checkExpertSwiGLU(9, {1, 2, 3, 1, 2, 3, 1, 1, 3, 2, 2, 1, 3, 3, 1, 2, 2, 3}, 12);
 }

@@ -6,11 +6,14 @@ set -eu
 compile=$1 golden=$2 out=$3
 rm -rf "$out"
 mkdir -p "$out"
-[ -d "$golden" ] || exit 0
-"$compile" -q "$golden/tiny-f32/checkpoint" --weights=int8 -o "$out/batch-int8.qnx"
-"$compile" -q "$golden/tiny-f32/checkpoint" --weights=int4 -o "$out/batch-int4.qnx"
-"$compile" -q "$golden/fp8-tiny/checkpoint" -o "$out/batch-fp8.qnx"
-if grep -q avx512_bf16 /proc/cpuinfo; then
+if [ -d "$golden/tiny-f32/checkpoint" ]; then
+  "$compile" -q "$golden/tiny-f32/checkpoint" --weights=int8 -o "$out/batch-int8.qnx"
+  "$compile" -q "$golden/tiny-f32/checkpoint" --weights=int4 -o "$out/batch-int4.qnx"
+fi
+if [ -d "$golden/fp8-tiny/checkpoint" ]; then
+  "$compile" -q "$golden/fp8-tiny/checkpoint" -o "$out/batch-fp8.qnx"
+fi
+if [ -d "$golden/tiny-bf16-sharded/checkpoint" ] && grep -q avx512_bf16 /proc/cpuinfo; then
   "$compile" -q "$golden/tiny-bf16-sharded/checkpoint" --activations=bf16 \
     -o "$out/batch-bf16-activations.qnx"
 fi

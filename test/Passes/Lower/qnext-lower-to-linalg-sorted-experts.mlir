@@ -16,24 +16,31 @@
 // CHECK: %[[FEW:.+]] = arith.cmpi ule, %[[P]], %[[C32]]
 // CHECK: scf.if %[[FEW]]
 // Counts per expert.
-// CHECK: %[[COUNTS:.+]] = scf.for {{.+}} -> (tensor<8xindex>)
-// CHECK: scf.for {{.+}} -> (tensor<8xindex>)
-// CHECK: %[[ID:.+]] = tensor.extract %[[IDX]]
+// CHECK: %[[COUNTS:.+]] = scf.for %[[CT:[a-z0-9_]+]] = {{.+}} -> (tensor<8xindex>)
+// CHECK: scf.for %[[CI:[a-z0-9_]+]] = {{.+}} iter_args(%[[CARR:[a-z0-9_]+]] = {{.+}}) -> (tensor<8xindex>)
+// CHECK: %[[ID:.+]] = tensor.extract %[[IDX]][%[[CT]], %[[CI]]]
 // CHECK: %[[E:.+]] = arith.index_cast %[[ID]] : i32 to index
-// CHECK: tensor.extract %{{.+}}[%[[E]]] : tensor<8xindex>
-// CHECK: tensor.insert {{.+}}[%[[E]]] : tensor<8xindex>
-// Where each expert's rows start (an exclusive prefix sum).
-// CHECK: %[[STARTS:.+]]:2 = scf.for %[[EX:[a-z0-9_]+]] = %c0 to %c8 {{.+}} -> (tensor<8xindex>, index)
-// CHECK: tensor.insert %{{.+}} into %{{.+}}[%[[EX]]]
-// CHECK: tensor.extract %[[COUNTS]][%[[EX]]]
-// Each pair placed: the next row of its expert.
+// CHECK: %[[N:.+]] = tensor.extract %[[CARR]][%[[E]]] : tensor<8xindex>
+// CHECK: %[[N1:.+]] = arith.addi %[[N]], %c1
+// CHECK: tensor.insert %[[N1]] into %[[CARR]][%[[E]]] : tensor<8xindex>
+// Where each expert's rows start: an exclusive prefix sum (the sum so far
+// stored, then the expert's count added).
+// CHECK: %[[STARTS:.+]]:2 = scf.for %[[EX:[a-z0-9_]+]] = %c0 to %c8 step %c1 iter_args(%[[SARR:[a-z0-9_]+]] = %{{.+}}, %[[ACC:[a-z0-9_]+]] = %c0) -> (tensor<8xindex>, index)
+// CHECK: %[[STORED:.+]] = tensor.insert %[[ACC]] into %[[SARR]][%[[EX]]]
+// CHECK: %[[CNT:.+]] = tensor.extract %[[COUNTS]][%[[EX]]]
+// CHECK: %[[ACC1:.+]] = arith.addi %[[ACC]], %[[CNT]]
+// CHECK: scf.yield %[[STORED]], %[[ACC1]]
+// Each pair placed at the next row of its expert, which moves on by one.
 // CHECK: %[[PLACED:.+]]:4 = scf.for %[[PT:[a-z0-9_]+]] = {{.+}} iter_args(%{{.+}} = %[[STARTS]]#0, {{.+}}) -> (tensor<8xindex>, tensor<?xi32>, tensor<?xindex>, tensor<?x2xindex>)
-// CHECK: scf.for %[[PI:[a-z0-9_]+]] =
+// CHECK: scf.for %[[PI:[a-z0-9_]+]] = {{.+}} iter_args(%[[NEXT:[a-z0-9_]+]] = %{{.+}}, %[[SELA:[a-z0-9_]+]] = %{{.+}}, %[[TOKA:[a-z0-9_]+]] = %{{.+}}, %[[POSA:[a-z0-9_]+]] = %{{.+}})
 // CHECK: %[[PID:.+]] = tensor.extract %[[IDX]][%[[PT]], %[[PI]]]
-// CHECK: %[[ROW:.+]] = tensor.extract %{{.+}}[%{{.+}}] : tensor<8xindex>
-// CHECK: tensor.insert %[[PID]] into %{{.+}}[%[[ROW]]] : tensor<?xi32>
-// CHECK: tensor.insert %[[PT]] into %{{.+}}[%[[ROW]]] : tensor<?xindex>
-// CHECK: tensor.insert %[[ROW]] into %{{.+}}[%[[PT]], %[[PI]]] : tensor<?x2xindex>
+// CHECK: %[[PE:.+]] = arith.index_cast %[[PID]] : i32 to index
+// CHECK: %[[ROW:.+]] = tensor.extract %[[NEXT]][%[[PE]]] : tensor<8xindex>
+// CHECK: %[[ROW1:.+]] = arith.addi %[[ROW]], %c1
+// CHECK: tensor.insert %[[ROW1]] into %[[NEXT]][%[[PE]]] : tensor<8xindex>
+// CHECK: tensor.insert %[[PID]] into %[[SELA]][%[[ROW]]] : tensor<?xi32>
+// CHECK: tensor.insert %[[PT]] into %[[TOKA]][%[[ROW]]] : tensor<?xindex>
+// CHECK: tensor.insert %[[ROW]] into %[[POSA]][%[[PT]], %[[PI]]] : tensor<?x2xindex>
 // Rows: x[tok[p]].
 // CHECK: %[[ROWS:.+]] = scf.for %[[RP:[a-z0-9_]+]] = %c0 to %[[P]]
 // CHECK: %[[TOK:.+]] = tensor.extract %[[PLACED]]#2[%[[RP]]]
