@@ -686,15 +686,17 @@ def VectorizeContractions : Pass<"qnext-vectorize-contractions"> {
     expert, y starting from zero) become one kernel for all the experts: a
     forall over about `prologue-tasks` chunks of weight rows; each task runs
     through the rows, and a row that starts a block counts how many of the
-    next rows name the same expert (at most `token-rows` in all), slices
-    that expert's weights and computes the block's rows for each `tn` weight
-    rows of its chunk (an `scf.index_switch` on the count), the block's
+    next rows name the same expert (at most `token-rows` in all; fewer for
+    a quantized weight's interleaved rows, whose scale splats take
+    registers too), slices that expert's weights and computes the block's
+    rows for each `token-block-rows` weight rows of its chunk (half as many
+    for a fused pair; an `scf.index_switch` on the count), the block's
     inputs staying in L1: each chosen expert's weights are read once per
     block of its consecutive rows (once per call when it has at most
     `token-rows` of them). Rows shorter than 1024 values (the
     down projection's) run one weight row after the other, each vector of
     it used for every row of the block (interleaved short rows are streams
-    the prefetchers follow badly); longer ones interleave `tn` weight rows
+    the prefetchers follow badly); longer ones interleave their weight rows
     as a prompt's blocks do. A tagged silu * mul over two of them is their
     epilogue, as above. The kernel is correct for rows in any order (a run
     is then shorter).
