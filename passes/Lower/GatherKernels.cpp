@@ -201,19 +201,11 @@ Value KernelEmitter::emitRowGather(int64_t tokenRows, int64_t tokenBlockRows,
   rowAfterRow = c.k < kShortRow;
   Value dest = kernel.epilogue ? kernel.epilogue.getDpsInits()[0]
                                : c.init.getDefiningOp<linalg::FillOp>().getOutputs()[0];
-  // A fused pair takes half the weight rows, as emit()'s token blocks do.
-  int64_t pairRows = kernel.second ? std::max<int64_t>(tokenBlockRows / 2, 1)
-                                   : tokenBlockRows;
-  int64_t tn = blockFor(c.n, pairRows);
-  int64_t tm = std::max<int64_t>(tokenRows, 1);
-  // Interleaved rows of a quantized weight also keep each row's scale splat
-  // (and int4 its bytes' second vector): fewer tokens a block, as in emit().
-  if (c.scales && !rowAfterRow) {
-    int64_t held = (kernel.second ? 2 : 1) * tn;
-    int64_t budget = tokenRows * (tokenBlockRows + 1) + 1;
-    int64_t extra = held * (c.int4 ? 2 : 1);
-    tm = std::clamp<int64_t>((budget - 1 - extra) / (held + 1), 1, tm);
-  }
+  // Blocks shaped as emit()'s several tokens (rows one after the other
+  // keep no splat per interleaved row: all of token-rows).
+  int64_t tn = blockFor(c.n, weightRowsOfBlock(tokenBlockRows));
+  int64_t tm = std::max<int64_t>(
+      rowAfterRow ? tokenRows : tokensOfBlock(tn, tokenRows, tokenBlockRows), 1);
   int64_t chunk = tn * blockFor(c.n / tn, std::max<int64_t>(c.n / tn / tasks, 1));
   Value rows = tensor::DimOp::create(b, loc, c.x, 0);
   // activations=bf16: every row rounded once, before the tasks that all
@@ -252,33 +244,21 @@ Value KernelEmitter::emitRowGather(int64_t tokenRows, int64_t tokenBlockRows,
           Value expert = tensor::ExtractOp::create(b, loc, c.selector, ValueRange{p});
           Value length = runLength(p, rows, expert, tm);
           selectExpert(expert);
-          SmallVector<int64_t> counts = llvm::to_vector(llvm::seq<int64_t>(1, tm + 1));
-          auto byLength = scf::IndexSwitchOp::create(
-              b, loc, TypeRange{iter[0].getType()}, length, counts, counts.size());
-          {
-            OpBuilder::InsertionGuard inSwitch(b);
-            b.setInsertionPointToStart(&byLength.getDefaultRegion().emplaceBlock());
-            scf::YieldOp::create(b, loc, iter[0]);
-            for (auto [count, region] : llvm::zip(counts, byLength.getCaseRegions())) {
-              b.setInsertionPointToStart(&region.emplaceBlock());
-              SmallVector<Value> run = {p};
-              for (int64_t j = 1; j < count; ++j)
-                run.push_back(arith::AddIOp::create(b, loc, p, index(j)));
-              // The block's inputs, read from L1 by each tn rows of the chunk.
-              auto columns = scf::ForOp::create(
-                  b, loc, index(0), index(chunk), index(tn), ValueRange{iter[0]},
-                  [&](OpBuilder &, Location, Value r, ValueRange in) {
-                    Value rowsOfW = arith::AddIOp::create(b, loc, n0, r);
-                    scf::YieldOp::create(b, loc,
-                                         block(in[0], /*addInit=*/false, xs, run, run,
-                                               rowsOfW, tn, r));
-                  });
-              scf::YieldOp::create(b, loc, columns.getResults());
-            }
-          }
+          Value written = blockOfCount(
+              iter[0], length, tm, p, [&](Value tile, ArrayRef<Value> run) {
+                // The block's inputs, read from L1 by each tn rows of the chunk.
+                return scf::ForOp::create(
+                           b, loc, index(0), index(chunk), index(tn), ValueRange{tile},
+                           [&](OpBuilder &, Location, Value r, ValueRange in) {
+                             Value rowsOfW = arith::AddIOp::create(b, loc, n0, r);
+                             scf::YieldOp::create(b, loc,
+                                                  block(in[0], /*addInit=*/false, xs,
+                                                        run, run, rowsOfW, tn, r));
+                           })
+                    .getResult(0);
+              });
           scf::YieldOp::create(
-              b, loc,
-              ValueRange{byLength.getResult(0), arith::AddIOp::create(b, loc, p, length)});
+              b, loc, ValueRange{written, arith::AddIOp::create(b, loc, p, length)});
         }
         {
           OpBuilder::InsertionGuard inElse(b);

@@ -38,22 +38,13 @@ Value KernelEmitter::emit(int64_t rows, int64_t tokenRows, int64_t tokenBlockRow
   // one row per block. Several tokens keep tokens x rows accumulators per
   // weight; a fused pair (two weights) takes half the rows, so that the
   // block still fits the registers it was sized for.
-  int64_t pairRows = kernel.second ? std::max<int64_t>(tokenBlockRows / 2, 1)
-                                   : tokenBlockRows;
   int64_t tn = ShapedType::isDynamic(c.n)
                    ? 1
-                   : blockFor(c.n, c.multiToken && !oneRow ? pairRows : rows);
-  // A quantized weight's block also keeps, per weight row, its group's
-  // scale splat (and int4 a row's bytes from the vector of its low nibbles
-  // to that of its high ones): registers the block's tokens give up, so
-  // that accumulators, inputs, a weight vector and these still fit the
-  // registers the options were sized for.
-  if (c.scales && c.multiToken && !oneRow) {
-    int64_t held = (kernel.second ? 2 : 1) * tn;
-    int64_t budget = tokenRows * (tokenBlockRows + 1) + 1;
-    int64_t extra = held * (c.int4 ? 2 : 1);
-    tokenRows = std::clamp<int64_t>((budget - 1 - extra) / (held + 1), 1, tokenRows);
-  }
+                   : blockFor(c.n, c.multiToken && !oneRow
+                                       ? weightRowsOfBlock(tokenBlockRows)
+                                       : rows);
+  if (c.multiToken && !oneRow)
+    tokenRows = tokensOfBlock(tn, tokenRows, tokenBlockRows);
   // A kernel of one token (decode, a vector input) scales each group's sum
   // once; a prompt's blocks, its leftover single tokens included, scale
   // each vector, so that a token's logits do not depend on how the prompt
@@ -150,14 +141,45 @@ Value KernelEmitter::fullBlocksEnd(Value lo, Value hi, int64_t tm) {
           b, loc, arith::DivUIOp::create(b, loc, span, index(tm)), index(tm)));
 }
 
+int64_t KernelEmitter::weightRowsOfBlock(int64_t tokenBlockRows) const {
+  return kernel.second ? std::max<int64_t>(tokenBlockRows / 2, 1) : tokenBlockRows;
+}
+
+int64_t KernelEmitter::tokensOfBlock(int64_t tn, int64_t tokenRows,
+                                     int64_t tokenBlockRows) const {
+  if (!c.scales)
+    return tokenRows;
+  int64_t held = (kernel.second ? 2 : 1) * tn;
+  int64_t budget = tokenRows * (tokenBlockRows + 1) + 1;
+  int64_t extra = held * (c.int4 ? 2 : 1);
+  return std::clamp<int64_t>((budget - 1 - extra) / (held + 1), 1, tokenRows);
+}
+
+SmallVector<Value> KernelEmitter::tokensFrom(Value t0, int64_t count) {
+  SmallVector<Value> tokens = {t0};
+  for (int64_t j = 1; j < count; ++j)
+    tokens.push_back(arith::AddIOp::create(b, loc, t0, index(j)));
+  return tokens;
+}
+
+Value KernelEmitter::blockOfCount(
+    Value tile, Value count, int64_t maxCount, Value first,
+    function_ref<Value(Value, ArrayRef<Value>)> emitBlock) {
+  SmallVector<int64_t> counts = llvm::to_vector(llvm::seq<int64_t>(1, maxCount + 1));
+  auto byCount = scf::IndexSwitchOp::create(b, loc, TypeRange{tile.getType()}, count,
+                                            counts, counts.size());
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(&byCount.getDefaultRegion().emplaceBlock());
+  scf::YieldOp::create(b, loc, tile);
+  for (auto [n, region] : llvm::zip(counts, byCount.getCaseRegions())) {
+    b.setInsertionPointToStart(&region.emplaceBlock());
+    scf::YieldOp::create(b, loc, emitBlock(tile, tokensFrom(first, n)));
+  }
+  return byCount.getResult(0);
+}
+
 Value KernelEmitter::tokenBlocks(Value tile, Value lo, Value hi, int64_t tm,
                                  function_ref<Value(Value, ArrayRef<Value>)> emitBlock) {
-  auto tokensFrom = [&](Value t0, int64_t count) {
-    SmallVector<Value> tokens = {t0};
-    for (int64_t j = 1; j < count; ++j)
-      tokens.push_back(arith::AddIOp::create(b, loc, t0, index(j)));
-    return tokens;
-  };
   Value full = fullBlocksEnd(lo, hi, tm);
   auto loop = scf::ForOp::create(
       b, loc, lo, full, index(tm), ValueRange{tile},
@@ -167,18 +189,8 @@ Value KernelEmitter::tokenBlocks(Value tile, Value lo, Value hi, int64_t tm,
   tile = loop.getResult(0);
   if (tm == 1)
     return tile;
-  SmallVector<int64_t> counts = llvm::to_vector(llvm::seq<int64_t>(1, tm));
   Value left = arith::SubIOp::create(b, loc, hi, full);
-  auto rest = scf::IndexSwitchOp::create(b, loc, TypeRange{tile.getType()}, left,
-                                         counts, counts.size());
-  OpBuilder::InsertionGuard guard(b);
-  b.setInsertionPointToStart(&rest.getDefaultRegion().emplaceBlock());
-  scf::YieldOp::create(b, loc, tile);
-  for (auto [count, region] : llvm::zip(counts, rest.getCaseRegions())) {
-    b.setInsertionPointToStart(&region.emplaceBlock());
-    scf::YieldOp::create(b, loc, emitBlock(tile, tokensFrom(full, count)));
-  }
-  return rest.getResult(0);
+  return blockOfCount(tile, left, tm - 1, full, emitBlock);
 }
 
 Value KernelEmitter::prologueSpans(Value tile, bool addInit, Value lo, Value hi,

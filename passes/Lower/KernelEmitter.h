@@ -53,6 +53,27 @@ private:
   /// tokens end and the tokens taken one by one begin.
   Value fullBlocksEnd(Value lo, Value hi, int64_t tm);
 
+  /// A block of several tokens: the weight rows it prefers (token-block-rows;
+  /// half as many for a fused pair, whose two weights then keep the
+  /// accumulators one weight would).
+  int64_t weightRowsOfBlock(int64_t tokenBlockRows) const;
+
+  /// A block of several tokens with tn interleaved weight rows: its tokens.
+  /// A quantized weight's block also keeps, per weight row, its group's
+  /// scale splat (and int4 a row's bytes from the vector of its low nibbles
+  /// to that of its high ones): registers the block's tokens give up, so
+  /// that accumulators, inputs, a weight vector and these still fit the
+  /// registers the options were sized for.
+  int64_t tokensOfBlock(int64_t tn, int64_t tokenRows, int64_t tokenBlockRows) const;
+
+  /// Tokens t0, t0 + 1, ..., t0 + count - 1.
+  SmallVector<Value> tokensFrom(Value t0, int64_t count);
+
+  /// emitBlock(tile, tokensFrom(first, n)) for the n in [1, maxCount] that
+  /// `count` holds (an scf.index_switch; another count leaves the tile).
+  Value blockOfCount(Value tile, Value count, int64_t maxCount, Value first,
+                     function_ref<Value(Value, ArrayRef<Value>)> emitBlock);
+
   /// Tokens [lo, hi) in blocks of tm (an scf.for), then the 0 to tm - 1
   /// left as one block of their count (an scf.index_switch on it), so that
   /// every token block reads its weights once. `emitBlock` computes one

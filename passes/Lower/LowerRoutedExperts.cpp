@@ -30,6 +30,20 @@ bool isGroupedStep(ExpertSwiGLUOp op) {
          cast<RankedTensorType>(op.getInput().getType()).getDimSize(0) == 1;
 }
 
+/// silu(g) * u elementwise, the SwiGLU between an expert's projections;
+/// the three carry `op`'s fusion tag (the kernel fuses them when tagged).
+Value swiglu(Emitter &e, Value g, Value u, ExpertSwiGLUOp op) {
+  unsigned rank = cast<RankedTensorType>(g.getType()).getRank();
+  AffineMap id = AffineMap::getMultiDimIdentityMap(rank, e.b.getContext());
+  Value h = e.generic({g, u}, e.empty(e.sizesOf(g), e.f32()), {id, id, id},
+                      SmallVector<IteratorType>(rank, kPar),
+                      [&](OpBuilder &bb, Location l, ValueRange a) {
+                        return Emitter::mul(bb, l, Emitter::silu(bb, l, a[0]), a[1]);
+                      });
+  carryMark(fusionMark(op), {g, u, h});
+  return h;
+}
+
 /// y[t] = sum_i w[t, i] * down_e(silu(gate_e x[t]) * up_e x[t]), e = idx[t, i]:
 /// only the selected experts' weights are read. One token (a decode step):
 /// its top-k experts in turn.
@@ -63,16 +77,10 @@ struct LowerExpertSwiGLU : OpRewritePattern<ExpertSwiGLUOp> {
                                                     ValueRange{t, i});
                 Value g = s2.matmulTransposed(xt, s2.row(op.getGate(), ex));
                 Value u = s2.matmulTransposed(xt, s2.row(op.getUp(), ex));
-                AffineMap id1 = s2.map(1, {s2.d(0)});
-                Value h = s2.generic({g, u}, s2.empty(s2.sizesOf(g), s2.f32()),
-                                     {id1, id1, id1}, {kPar},
-                                     [&](OpBuilder &bb, Location ll, ValueRange a) {
-                                       return Emitter::mul(bb, ll, Emitter::silu(bb, ll, a[0]),
-                                                           a[1]);
-                                     });
-                carryMark(fusionMark(op), {g, u, h});
+                Value h = swiglu(s2, g, u, op);
                 Value down = s2.matmulTransposed(h, s2.row(op.getDown(), ex));
                 Value acc = s2.row(in[0], t);
+                AffineMap id1 = s2.map(1, {s2.d(0)});
                 Value sum = s2.generic({down}, acc, {id1, id1}, {kPar},
                                        [&](OpBuilder &bb, Location ll, ValueRange a) {
                                          return Emitter::add(bb, ll, a[1],
@@ -188,14 +196,7 @@ Value groupedByExpert(PatternRewriter &rw, Location loc, ExpertSwiGLUOp op) {
               Value rows = gathered[0], tok = gathered[1], ws = gathered[2];
               Value g = s1.matmulTransposed(rows, s1.row(op.getGate(), ex));
               Value u = s1.matmulTransposed(rows, s1.row(op.getUp(), ex));
-              AffineMap id2 = s1.map(2, {s1.d(0), s1.d(1)});
-              Value h = s1.generic({g, u}, s1.empty(s1.sizesOf(g), s1.f32()),
-                                   {id2, id2, id2}, {kPar, kPar},
-                                   [&](OpBuilder &bb, Location ll, ValueRange a) {
-                                     return Emitter::mul(
-                                         bb, ll, Emitter::silu(bb, ll, a[0]), a[1]);
-                                   });
-              carryMark(fusionMark(op), {g, u, h});
+              Value h = swiglu(s1, g, u, op);
               Value down = s1.matmulTransposed(h, s1.row(op.getDown(), ex));
               // Scatter: y[token[j]] += weight[j] * down[j].
               auto scatter = scf::ForOp::create(
@@ -313,12 +314,7 @@ Value sortedByExpert(PatternRewriter &rw, Location loc, ExpertSwiGLUOp op) {
                    .getResult(0);
   Value g = rowGather(e, rows, sel, op.getGate());
   Value u = rowGather(e, rows, sel, op.getUp());
-  AffineMap id2 = e.map(2, {e.d(0), e.d(1)});
-  Value h = e.generic({g, u}, e.empty(e.sizesOf(g), e.f32()), {id2, id2, id2},
-                      {kPar, kPar}, [&](OpBuilder &bb, Location l, ValueRange a) {
-                        return Emitter::mul(bb, l, Emitter::silu(bb, l, a[0]), a[1]);
-                      });
-  carryMark(fusionMark(op), {g, u, h});
+  Value h = swiglu(e, g, u, op);
   Value d = rowGather(e, h, sel, op.getDown());
   // y[t, n] = sum_i w[t, i] * d[pos[t, i], n], (t, i, n) with n innermost.
   return e.generic({weights, pos}, e.filled(e.sizesOf(x), e.f32(), 0.0),
@@ -406,13 +402,7 @@ struct LowerExpertSwiGLUGather : OpRewritePattern<ExpertSwiGLUOp> {
     auto same = [](OpBuilder &, Location, Value v) { return v; };
     Value g = gather(x, false, gate, inter, same);
     Value u = gather(x, false, up, inter, same);
-    AffineMap id3 = e.map(3, {e.d(0), e.d(1), e.d(2)});
-    Value h = e.generic({g, u}, e.empty({tokens, topK, inter}, e.f32()),
-                        {id3, id3, id3}, {kPar, kPar, kPar},
-                        [&](OpBuilder &bb, Location l, ValueRange a) {
-                          return Emitter::mul(bb, l, Emitter::silu(bb, l, a[0]), a[1]);
-                        });
-    carryMark(fusionMark(op), {g, u, h});
+    Value h = swiglu(e, g, u, op);
     Value d = gather(h, true, down, hidden, same);
     Value y = e.generic({d, weights}, e.filled({tokens, hidden}, e.f32(), 0.0),
                         {e.map(3, {e.d(0), e.d(2), e.d(1)}), e.map(3, {e.d(0), e.d(2)}),
