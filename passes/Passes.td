@@ -758,6 +758,28 @@ def VectorizeContractions : Pass<"qnext-vectorize-contractions"> {
     logits do not depend on how its prompt is tiled. The kernel takes K in
     whole steps of 2 x `vector-width` columns; one that does not, and
     weights of any other format, keep f32 inputs.
+
+    With `amx` (and `activations=bf16`, `vector-width=16`), a kernel of
+    several tokens whose weight is bf16 as stored, with no prologue,
+    epilogue or gather, N a multiple of 32 and K of 32, multiplies on AMX
+    tiles (the `amx` dialect: `amx.tile_mulf` is tdpbf16ps, 16 x 16 x 32
+    multiply-adds an instruction). The weight is the left-hand operand as
+    stored: a tile is 16 weight rows of 32 columns, read in place through
+    `bufferization.to_buffer` (read only). Its token tiles (with
+    `token-tile` set) hold 256 tokens: the blocks are bound by the tiles'
+    reads, not by registers, and a larger tile reads each weight less
+    often. Per token tile, the input is
+    rounded to bf16 (as above) and packed once, before the forall, as the
+    right-hand tiles read it: `[K / 2, 2 x tokens]`, pairs of columns token
+    after token, the tokens rounded up to 32 with zeros (a 16 x 16 transpose
+    of 32-bit pairs by shuffles per 16 tokens and 32 columns). The forall
+    runs over blocks of 32 weight rows; each goes through the tokens 32 at a
+    time: four accumulator tiles (2 weight tiles x 2 input tiles) over K,
+    stored into a 32 x 32 f32 buffer of the task's own, transposed by
+    shuffles and written a token's row at a time (the tokens that exist).
+    A token's sums run over K in the same order whatever its tile or
+    block, so its logits do not depend on how the prompt is cut. One-token
+    kernels and the rest keep the blocks above.
   }];
   let options = [
     Option<"vectorWidth", "vector-width", "int64_t", /*default=*/"8",
@@ -783,6 +805,10 @@ def VectorizeContractions : Pass<"qnext-vectorize-contractions"> {
            "vector-width 8) or 'bf16' (kernels of bf16 weights: the input "
            "rounded to bf16, pairs multiplied with vdpbf16ps: needs "
            "AVX512-BF16, with AVX512-VL at vector-width 8)">,
+    Option<"amx", "amx", "bool", /*default=*/"false",
+           "with activations=bf16: kernels of several tokens whose weights "
+           "are bf16 multiply on AMX tiles (tdpbf16ps; needs AMX-BF16, "
+           "vector-width 16), a token tile's input rounded and packed once">,
   ];
   let statistics = [
     Statistic<"numMatvecs", "matvecs", "Single-token contractions vectorized">,
@@ -795,8 +821,11 @@ def VectorizeContractions : Pass<"qnext-vectorize-contractions"> {
     Statistic<"numSharedExperts", "shared-experts", "Shared experts computed in a combine's kernel">,
   ];
   let dependentDialects = [
+    "::mlir::amx::AMXDialect",
     "::mlir::arith::ArithDialect",
+    "::mlir::bufferization::BufferizationDialect",
     "::mlir::math::MathDialect",
+    "::mlir::memref::MemRefDialect",
     "::mlir::scf::SCFDialect",
     "::mlir::tensor::TensorDialect",
     "::mlir::vector::VectorDialect",

@@ -113,6 +113,10 @@ if byte_dot:
 # hidden, no test relies on the 256-bit form).
 if runs("x86-64-v4") and "avx512f" not in hidden and has("avx512_bf16", "avx512bf16"):
     config.available_features.add("cpu-bf16-dot")
+    # cpu-amx: it also has AMX tiles with bf16 products (qnext-compile
+    # --amx): the kernels of several tokens on tdpbf16ps.
+    if has("amx_tile", "amx-tile") and has("amx_bf16", "amx-bf16"):
+        config.available_features.add("cpu-amx")
 
 # Built with ASan + UBSan (scripts/sanitize): memory figures measure the
 # sanitizer's quarantine, not qnext.

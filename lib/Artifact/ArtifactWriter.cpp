@@ -126,6 +126,8 @@ std::string buildManifest(const ManifestInputs &in) {
   m["pipeline"] = in.pipeline;
   m["fusions"] = in.fusions;
   m["activations"] = in.activations;
+  if (in.amx)
+    m["amx"] = true;
   m["model"] = {{"model_type", c.modelType},
                 {"vocab_size", c.vocabSize},
                 {"hidden_size", c.hiddenSize},

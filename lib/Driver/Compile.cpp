@@ -347,6 +347,17 @@ mlir::LogicalResult qnext::compile(const CompileOptions &options) {
     if (failed(checkBF16Weights(options, module, cpuPipeline.vectorWidth)))
       return mlir::failure();
   }
+  if (options.amx != "auto" && options.amx != "on" && options.amx != "off")
+    return fail("--amx=" + options.amx + ": expected auto, on or off");
+  if (options.amx == "on" && options.activations != "bf16")
+    return fail("--amx=on multiplies bf16 tiles: it needs --activations=bf16");
+  if (options.activations == "bf16" && options.amx != "off") {
+    bool has = cpuPipeline.vectorWidth == 16 && mlir::qnext::hasAMXBF16(cpuOptions);
+    if (options.amx == "on" && !has)
+      return fail("--amx=on: the target CPU '" + cpu +
+                  "' has no AMX-BF16 tiles (tdpbf16ps); use --amx=auto or off");
+    cpuPipeline.amx = has;
+  }
   cpuPipeline.threads = options.parallel;
   cpuPipeline.outlineLayers = options.outlineLayers;
   cpuPipeline.ompSchedule = ompSchedule;
@@ -429,7 +440,8 @@ mlir::LogicalResult qnext::compile(const CompileOptions &options) {
     if (Error e = writer.dump(phase, [&](raw_ostream &os) { module.print(os); }))
       return fail(toString(std::move(e)));
   }
-  if (mlir::failed(writeOutputs(options, model, writer, pipelineText, *fusions)))
+  if (mlir::failed(writeOutputs(options, model, writer, pipelineText, *fusions,
+                                cpuPipeline.amx)))
     return mlir::failure();
   clearStatus();
 

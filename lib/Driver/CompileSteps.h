@@ -98,11 +98,12 @@ private:
 /// After the pipeline ran up to options.compileTo (up to llvm-dialect for
 /// the later phases): writes what that phase asks for to -o: the module's IR,
 /// the kernels' PTX, the LLVM IR, a shared object, or the artifact, whose
-/// manifest records `pipeline` (the passes that ran) and `fusions`.
+/// manifest records `pipeline` (the passes that ran), `fusions` and whether
+/// the kernels of several tokens run on AMX tiles (`amx`).
 mlir::LogicalResult writeOutputs(const CompileOptions &options,
                                  LoadedModel &model, OutputWriter &writer,
                                  const std::string &pipeline,
-                                 const std::vector<std::string> &fusions);
+                                 const std::vector<std::string> &fusions, bool amx);
 
 } // namespace qnext::driver
 

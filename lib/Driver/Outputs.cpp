@@ -67,7 +67,7 @@ Error OutputWriter::dump(CompilePhase phase,
 mlir::LogicalResult
 qnext::driver::writeOutputs(const CompileOptions &options, LoadedModel &model,
                             OutputWriter &writer, const std::string &pipeline,
-                            const std::vector<std::string> &fusions) {
+                            const std::vector<std::string> &fusions, bool amx) {
   auto fail = [&](const Twine &message) { return reportError(options, message); };
   const CompilePhase compileTo = options.compileTo;
   const std::string &output = options.output;
@@ -126,6 +126,7 @@ qnext::driver::writeOutputs(const CompileOptions &options, LoadedModel &model,
     inputs.taps = options.taps;
     inputs.decodeBatch = options.exportsDecodeBatch();
     inputs.activations = options.activations;
+    inputs.amx = amx;
     if (cuda && !options.emulateGPU) {
       inputs.kind = "cuda";
       inputs.gpuArch = options.gpuArch;

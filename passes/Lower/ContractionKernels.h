@@ -106,6 +106,9 @@ enum class Activations { F32, Int8, BF16 };
 struct KernelShape {
   int64_t vectorWidth, rows, tokenRows, tokenBlockRows, prologueTasks, tokenTile;
   Activations activations = Activations::F32;
+  /// With activations=bf16: kernels of several tokens on AMX tiles
+  /// (AMXTiles.cpp).
+  bool amx = false;
 };
 
 /// What a weight argument of a quantized kernel must be: the values and

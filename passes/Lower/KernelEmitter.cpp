@@ -70,6 +70,13 @@ Value KernelEmitter::emit(int64_t rows, int64_t tokenRows, int64_t tokenBlockRow
   bool manyTokens = c.multiToken && !oneRow;
   scf::ForOp tiles;
   Value tokenLo, tokenHi;
+  // AMX kernels take tiles of kAMXTokenTile tokens: their blocks are
+  // bound by the tiles' reads, not by registers, so a token tile four times
+  // larger reads each weight a quarter as often (its packed input, 1 MB
+  // for K = 2048, stays in L2).
+  bool onTiles = manyTokens && takesAMX();
+  if (onTiles && tokenTile > 0)
+    tokenTile = kAMXTokenTile;
   if (manyTokens) {
     Value t = tensor::DimOp::create(b, loc, dest, 0);
     tokenLo = index(0);
@@ -83,6 +90,15 @@ Value KernelEmitter::emit(int64_t rows, int64_t tokenRows, int64_t tokenBlockRow
           b, loc, arith::AddIOp::create(b, loc, tokenLo, index(tokenTile)), t);
       dest = tiles.getRegionIterArgs()[0];
     }
+  }
+  // AMX tiles (AMXTiles.cpp): the tile's tokens packed once, then a forall
+  // over blocks of weight rows.
+  if (onTiles) {
+    Value result = emitAMX(dest, addInit, tokenLo, tokenHi);
+    if (!tiles)
+      return result;
+    scf::YieldOp::create(b, loc, result);
+    return tiles.getResult(0);
   }
   // activations=bf16 with several tokens: the tile's input rows rounded to
   // bf16 once, before the row blocks that all read them (a prologue's rows
@@ -552,7 +568,8 @@ SmallVector<Value> KernelEmitter::blockRows(Value xs, ArrayRef<Value> xTokens,
   return rows;
 }
 Value emitKernel(OpBuilder &b, Location loc, Kernel &kernel, const KernelShape &shape) {
-  KernelEmitter emitter(b, loc, kernel, shape.vectorWidth, shape.activations);
+  KernelEmitter emitter(b, loc, kernel, shape.vectorWidth, shape.activations,
+                        shape.amx);
   if (!kernel.c.selector)
     return emitter.emit(shape.rows, shape.tokenRows, shape.tokenBlockRows,
                         shape.prologueTasks, shape.tokenTile);

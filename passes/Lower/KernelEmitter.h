@@ -30,9 +30,9 @@ inline int64_t blockFor(int64_t n, int64_t preferred) {
 class KernelEmitter {
 public:
   KernelEmitter(OpBuilder &b, Location loc, Kernel &kernel, int64_t vl,
-                Activations activations = Activations::F32)
+                Activations activations = Activations::F32, bool amx = false)
       : b(b), loc(loc), c(kernel.c), kernel(kernel), vl(vl),
-        activations(activations) {}
+        activations(activations), amx(amx) {}
 
   /// Rewrites the kernel's ops; returns the replacement of its last one.
   Value emit(int64_t rows, int64_t tokenRows, int64_t tokenBlockRows,
@@ -257,6 +257,32 @@ private:
   /// acc's vl f32 lanes (vdpbf16ps).
   Value dpbf16(Value acc, Value w, Value x);
 
+  /// Whether the kernel runs on AMX tiles (AMXTiles.cpp): amx, several
+  /// tokens, one plain contraction (no prologue, epilogue or gather) of
+  /// bf16 weights, N and K whole tiles of kAMXRows and kAMXColumns.
+  bool takesAMX() const;
+
+  /// Rows of an AMX tile: weight rows of a weight tile, K pairs of an input
+  /// tile, tokens of an accumulator. A bf16 tile's row is kAMXColumns
+  /// values (64 bytes).
+  static constexpr int64_t kAMXRows = 16, kAMXColumns = 32;
+  /// Tokens of a token tile for an AMX kernel (token-tile for the others).
+  static constexpr int64_t kAMXTokenTile = 256;
+
+  /// Tokens [lo, hi) of the input rounded to bf16 and packed as AMX's
+  /// right-hand tiles read them: [K / 2, 2 x tokens] with the tokens
+  /// rounded up to `tokenMultiple` (zeros after hi), element (k / 2,
+  /// 2 t + k % 2) being token t's column k (pairs of columns, token after
+  /// token). Each 16 x 16 block of pairs is one transpose.
+  Value packTilesBF16(Value lo, Value hi, int64_t tokenMultiple);
+
+  /// The kernel on AMX tiles for tokens [lo, hi): a forall over blocks of
+  /// 2 x kAMXRows weight rows; each runs through the tokens 2 x kAMXRows
+  /// at a time, four accumulator tiles over K (two weight tiles read as
+  /// stored, two of the packed input), then writes the block transposed
+  /// into `dest`'s rows. Returns the updated dest.
+  Value emitAMX(Value dest, bool addInit, Value lo, Value hi);
+
   /// With activations=int8 and weights that take it, a gather's input rows
   /// (one, or one a slot) quantized before its forall into `gatherInput`,
   /// for every block.
@@ -322,6 +348,7 @@ private:
   Kernel &kernel;
   int64_t vl;
   Activations activations;
+  bool amx;
 };
 
 } // namespace mlir::qnext::kernels

@@ -51,6 +51,12 @@ struct VectorizeContractionsPass
           << ", 256 or 512 bits: vector-width 8 or 16, not " << int64_t(vectorWidth);
       return signalPassFailure();
     }
+    if (amx && (activations != "bf16" || vectorWidth != 16)) {
+      getOperation()->emitError("qnext-vectorize-contractions: amx multiplies "
+                                "bf16 tiles: it needs activations=bf16 and "
+                                "vector-width 16");
+      return signalPassFailure();
+    }
     kernelActivations = activations == "int8"   ? Activations::Int8
                         : activations == "bf16" ? Activations::BF16
                                                 : Activations::F32;
@@ -141,7 +147,7 @@ struct VectorizeContractionsPass
                   : linalg::FillOp();
     Value result = emitKernel(rewriter, last->getLoc(), k,
                               {vectorWidth, rows, tokenRows, tokenBlockRows,
-                               prologueTasks, tokenTile, kernelActivations});
+                               prologueTasks, tokenTile, kernelActivations, amx});
     rewriter.replaceOp(last, result);
     if (k.sharedAdd) {
       // The add is replaced; the gate, the shared down projection (below)

@@ -11,13 +11,18 @@
 // CPU-NEXT: qnext-fuse-projections
 // CPU: qnext-outline-layers
 // CPU: qnext-lower-to-linalg{gather-experts=false}
-// CPU: qnext-vectorize-contractions{activations=f32 prologue-tasks=16 rows=4 token-block-rows=2 token-rows=4 token-tile=64 vector-width=8}
+// CPU: qnext-vectorize-contractions{activations=f32 amx=false prologue-tasks=16 rows=4 token-block-rows=2 token-rows=4 token-tile=64 vector-width=8}
 // CPU: qnext-entry-abi
 // CPU: one-shot-bufferize{{.*}}bufferize-function-boundaries=true{{.*}}function-boundary-type-conversion=identity-layout-map
 // CPU-NEXT: drop-equivalent-buffer-results
 // CPU: convert-scf-to-openmp
 // CPU-NEXT: qnext-omp-schedule{schedule=guided}
 // CPU: qnext-lower-byte-dots
+// AMX tiles become intrinsics with the vector ops; the branches that carry
+// tiles (an AMX kernel's K loop) become LLVM's before the OpenMP conversion.
+// CPU: convert-vector-to-llvm{enable-amx=true
+// CPU-NEXT: convert-to-llvm{{.*}}filter-dialects={cf,amx}
+// CPU: convert-openmp-to-llvm
 // CPU: reconcile-unrealized-casts
 
 // RUN: qnext-opt %s --pass-pipeline='builtin.module(qnext-cuda-pipeline{fusions=projections chip=sm_80})' --dump-pass-pipeline -o /dev/null 2>&1 | FileCheck %s --check-prefix=CUDA

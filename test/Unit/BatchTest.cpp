@@ -5,7 +5,14 @@
 // weights, the FP8 checkpoint, and --activations=bf16. Each row of a
 // batched step must equal what its sequence gets decoded alone
 // (qnext_slot_decode, the one-token entry and its kernels) to the golden
-// tolerance, 1e-3, with the same argmax. Batches of 4 and 16 rows (the
+// tolerance, 1e-3, with the same argmax. With AMX tiles (--activations=bf16
+// on a CPU with AMX: a batched step's dense projections on tdpbf16ps, one
+// token's on vdpbf16ps) the two sum a row's products in different orders,
+// and an f32 activation a rounding apart can round to another bf16 (2^-8
+// relative) in the next projection: the bound is then 5e-2 (measured up to
+// 0.012 over six steps) and the argmax equal at >= 95 % of the rows (the
+// golden lower-precision contract's share; the random model's near-ties
+// flip one row of 48 at B = 16). Batches of 4 and 16 rows (the
 // routed experts' sorted form: 16 x 2 slots <= 4 x 8 experts) and of 20
 // (grouped by expert) run, the sequences at different positions. The artifacts are
 // compiled by the ctest fixture batch-artifacts (test/Unit/CMakeLists.txt)
@@ -33,6 +40,8 @@ using qnext::test::take;
 /// An artifact of the fixture and the golden folder its tokens come from.
 struct Case {
   const char *name, *golden, *absent;
+  double tolerance = 1e-3; ///< max |batched - alone| of a logit
+  bool everyArgmax = true;  ///< else at >= 95 % of the rows
 };
 
 /// gtest names a case by this (and ctest's test names with it).
@@ -87,6 +96,7 @@ protected:
     }
     std::vector<float> logits(size_t(rows * vocab)), one(static_cast<size_t>(vocab));
     double worstOfAll = 0;
+    int64_t argmaxEqual = 0;
     for (int64_t step = 0; step < steps; ++step) {
       std::vector<int32_t> ids;
       for (int64_t slot : slots)
@@ -109,12 +119,16 @@ protected:
         const std::string what = "step " + std::to_string(step) + ", row " +
                                  std::to_string(r) + " (slot " +
                                  std::to_string(slots[size_t(r)]) + ")";
-        EXPECT_LE(worst, 1e-3) << what;
-        EXPECT_EQ(std::max_element(got, got + vocab) - got,
-                  std::max_element(one.begin(), one.end()) - one.begin())
-            << what;
+        EXPECT_LE(worst, GetParam().tolerance) << what;
+        const bool sameArgmax = std::max_element(got, got + vocab) - got ==
+                                std::max_element(one.begin(), one.end()) - one.begin();
+        argmaxEqual += sameArgmax;
+        if (GetParam().everyArgmax)
+          EXPECT_TRUE(sameArgmax) << what << ": argmax differs";
       }
     }
+    EXPECT_GE(double(argmaxEqual), 0.95 * double(rows * steps))
+        << argmaxEqual << " of " << rows * steps << " rows' argmax equal";
     RecordProperty("max_abs_diff", std::to_string(worstOfAll));
   }
 
@@ -139,7 +153,11 @@ INSTANTIATE_TEST_SUITE_P(
                       Case{"fp8", "fp8-tiny", kNoGolden},
                       Case{"bf16-activations", "tiny-bf16-sharded",
                            "compiled only where the CPU has AVX512-BF16 "
-                           "(--activations=bf16), from ../shared/golden"}),
+                           "(--activations=bf16 --amx=off), from ../shared/golden"},
+                      Case{"bf16-amx", "tiny-bf16-sharded",
+                           "compiled only where the CPU has AMX-BF16 "
+                           "(--activations=bf16 --amx=on), from ../shared/golden",
+                           5e-2, /*everyArgmax=*/false}),
     [](const ::testing::TestParamInfo<Case> &info) {
       std::string name = info.param.name;
       std::replace(name.begin(), name.end(), '-', '_');

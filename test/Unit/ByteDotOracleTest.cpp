@@ -24,8 +24,6 @@ using namespace qnext::oracle;
 
 namespace {
 
-constexpr double kTolerance = 2e-5;
-
 double silu(double x) { return x / (1.0 + std::exp(-x)); }
 
 /// Weights [..., N, K] quantized: values q (int8: -127..127; int4: -7..7)
@@ -117,16 +115,6 @@ double byteDot(const QuantWeight &w, int64_t r, const float *x) {
     y += double(w.scales[r * w.groups() + g0 / w.group] * scale) * double(sum);
   }
   return y;
-}
-
-::testing::AssertionResult close(const Buffer &actual,
-                                 const std::vector<double> &expected) {
-  Diff d = compare(actual, expected);
-  if (d.worst <= kTolerance)
-    return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure()
-         << "relative error " << d.worst << " at flat index " << d.at << " (got "
-         << actual.values[d.at] << ", want " << expected[d.at] << ")";
 }
 
 /// Both kernel families (8 and 16 f32 lanes) with activations=int8.

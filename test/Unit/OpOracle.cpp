@@ -28,6 +28,7 @@ namespace qnext::oracle {
 
 int64_t vectorWidth = 8;
 std::string activations = "f32";
+bool amx = false;
 
 int64_t Buffer::size() const {
   return std::accumulate(shape.begin(), shape.end(), int64_t(1),
@@ -219,6 +220,7 @@ std::vector<Buffer> run(const std::string &body, std::vector<Buffer> inputs,
   pipelineOptions.gatherExperts = gatherExperts;
   pipelineOptions.vectorWidth = vectorWidth;
   pipelineOptions.activations = activations;
+  pipelineOptions.amx = amx;
   if (mlir::failed(mlir::qnext::buildCPUPipeline(
           pm, mlir::qnext::CPUPhase::LLVMDialect, pipelineOptions)) ||
       mlir::failed(pm.run(*module))) {
@@ -262,6 +264,19 @@ Diff compare(const Buffer &actual, const std::vector<double> &expected) {
     }
   }
   return d;
+}
+
+::testing::AssertionResult close(const Buffer &actual,
+                                 const std::vector<double> &expected) {
+  Diff d = compare(actual, expected);
+  if (d.worst <= kTolerance)
+    return ::testing::AssertionSuccess();
+  auto failure = ::testing::AssertionFailure()
+                 << "relative error " << d.worst << " at flat index " << d.at;
+  if (d.at >= 0 && d.at < int64_t(expected.size()))
+    failure << " (got " << actual.values[d.at] << ", want " << expected[d.at]
+            << ")";
+  return failure;
 }
 
 } // namespace qnext::oracle

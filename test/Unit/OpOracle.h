@@ -9,6 +9,8 @@
 #ifndef QNEXT_TEST_UNIT_OPORACLE_H
 #define QNEXT_TEST_UNIT_OPORACLE_H
 
+#include <gtest/gtest.h>
+
 #include <cstdint>
 #include <random>
 #include <string>
@@ -50,6 +52,8 @@ Buffer dynamic(Buffer b); ///< the same buffer typed with a dynamic first dim
 extern int64_t vectorWidth;
 /// The one-token kernels' inputs for int8/int4 weights (CPUPipelineOptions).
 extern std::string activations;
+/// With activations "bf16": the kernels of several tokens on AMX tiles.
+extern bool amx;
 
 /// Compiles `body` (MLIR text reading %a0, %a1, ... and defining %r0, %r1,
 /// ...) with the CPU pipeline, runs it, and returns the outputs. Outputs
@@ -66,6 +70,14 @@ struct Diff {
   int64_t at = -1;
 };
 Diff compare(const Buffer &actual, const std::vector<double> &expected);
+
+/// The oracles' tolerance on compare()'s relative error: f32 sums against
+/// double ones.
+constexpr double kTolerance = 2e-5;
+/// Success when compare(actual, expected) is within kTolerance; otherwise
+/// the worst element, got and wanted.
+::testing::AssertionResult close(const Buffer &actual,
+                                 const std::vector<double> &expected);
 
 } // namespace qnext::oracle
 

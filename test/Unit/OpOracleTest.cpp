@@ -19,20 +19,6 @@ using namespace qnext::oracle;
 
 namespace {
 
-constexpr double kTolerance = 2e-5;
-
-::testing::AssertionResult close(const Buffer &actual,
-                                 const std::vector<double> &expected) {
-  Diff d = compare(actual, expected);
-  if (d.worst <= kTolerance)
-    return ::testing::AssertionSuccess();
-  auto failure = ::testing::AssertionFailure()
-                 << "relative error " << d.worst << " at flat index " << d.at;
-  if (d.at >= 0 && d.at < int64_t(expected.size()))
-    failure << " (got " << actual.values[d.at] << ", want " << expected[d.at]
-            << ")";
-  return failure;
-}
 #define EXPECT_CLOSE(actual, expected) EXPECT_TRUE(close(actual, expected))
 
 /// Each test runs once per kernel family: 8 lanes (AVX2) and 16 (AVX-512).

@@ -1,7 +1,8 @@
 #!/bin/sh
 # The batch tests' artifacts (BatchTest.cpp): qnext-compile GOLDEN_DIR OUT_DIR.
 # Each is compiled when its checkpoint exists; bf16 activations only where
-# the CPU has AVX512-BF16 (qnext-compile refuses it elsewhere).
+# the CPU has AVX512-BF16 (qnext-compile refuses it elsewhere), on AMX tiles
+# only where it has AMX-BF16.
 set -eu
 compile=$1 golden=$2 out=$3
 rm -rf "$out"
@@ -14,6 +15,10 @@ if [ -d "$golden/fp8-tiny/checkpoint" ]; then
   "$compile" -q "$golden/fp8-tiny/checkpoint" -o "$out/batch-fp8.qnx"
 fi
 if [ -d "$golden/tiny-bf16-sharded/checkpoint" ] && grep -q avx512_bf16 /proc/cpuinfo; then
-  "$compile" -q "$golden/tiny-bf16-sharded/checkpoint" --activations=bf16 \
+  "$compile" -q "$golden/tiny-bf16-sharded/checkpoint" --activations=bf16 --amx=off \
     -o "$out/batch-bf16-activations.qnx"
+  if grep -q amx_bf16 /proc/cpuinfo && grep -q amx_tile /proc/cpuinfo; then
+    "$compile" -q "$golden/tiny-bf16-sharded/checkpoint" --activations=bf16 --amx=on \
+      -o "$out/batch-bf16-amx.qnx"
+  fi
 fi

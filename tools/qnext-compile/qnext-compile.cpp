@@ -192,6 +192,16 @@ cl::opt<std::string> activations(
              "with vdpbf16ps: faster prompts and batched decode, held to the "
              "lower-precision contract; needs AVX512-BF16)"),
     cl::value_desc("f32|int8|bf16"), cl::init("f32"), cl::cat(category));
+cl::opt<std::string> amx(
+    "amx",
+    cl::desc("With --activations=bf16: whether the kernels of several tokens "
+             "(prompts, batched decode steps) multiply on AMX tiles "
+             "(tdpbf16ps): 'auto' (default: when the target CPU has AMX-BF16, "
+             "e.g. --cpu=host on a Sapphire Rapids, --cpu=sapphirerapids), "
+             "'on' (an error if it has not) or 'off' (vdpbf16ps). The "
+             "artifact then runs only where AMX is, and asks the kernel for "
+             "the tile state"),
+    cl::value_desc("auto|on|off"), cl::init("auto"), cl::cat(category));
 cl::opt<std::string> exportDequantized(
     "export-dequantized",
     cl::desc("Instead of compiling: write the checkpoint to DIR with its FP8 "
@@ -279,6 +289,7 @@ int main(int argc, char **argv) {
   options.exportDequantized = exportDequantized;
   options.weights = weights;
   options.activations = activations;
+  options.amx = amx;
   options.quiet = quiet;
   // Unset: --target=cuda compiles its host code for baseline x86-64.
   if (cpu.getNumOccurrences())

@@ -109,6 +109,9 @@ int runInfo(const RunOptions &o) {
   // the lower-precision contract.
   if (m.contains("activations") && m["activations"] == "bf16")
     std::printf("; inputs bf16 (--activations=bf16)");
+  // ... and the kernels of several tokens on AMX tiles (--amx).
+  if (m.contains("amx") && m["amx"] == true)
+    std::printf(", several tokens on AMX tiles");
   std::printf("\n%-10s %8s %14s %12s %12s\n", "weights", "tensors", "values", "MB",
               "bits/weight");
   Format total;

@@ -44,6 +44,9 @@ struct ManifestInputs {
   /// "f32", "int8" (inputs quantized on the fly) or "bf16" (inputs rounded
   /// to bf16); --activations.
   std::string activations = "f32";
+  /// With activations "bf16": the kernels of several tokens multiply on
+  /// AMX tiles (--amx); the manifest then says `"amx": true`.
+  bool amx = false;
   const WeightPlan *plan = nullptr;
 };
 

@@ -140,6 +140,10 @@ struct CompileOptions {
   /// (inputs of bf16 weights rounded to bf16, pairs multiplied with
   /// vdpbf16ps: AVX512-BF16); CPUPipeline.h.
   std::string activations = "f32";
+  /// With activations "bf16": whether the kernels of several tokens (a
+  /// prompt's tiles, a batched step) multiply on AMX tiles: "auto" (when
+  /// the target CPU has AMX-BF16), "on" (an error without it) or "off".
+  std::string amx = "auto";
   /// Instead of compiling: write the checkpoint to this folder with its FP8
   /// weights (and, with `weights`, the weights it quantizes, as the
   /// artifact computes with them) dequantized to F32

@@ -76,6 +76,10 @@ bool hasByteDot(const CPUTargetOptions &options, int64_t vectorWidth);
 /// (AVX512-BF16; with AVX512-VL for 8), which --activations=bf16 multiplies
 /// bf16 pairs with.
 bool hasBF16Dot(const CPUTargetOptions &options, int64_t vectorWidth);
+/// Whether the target CPU has AMX tiles with bf16 products (AMX-TILE and
+/// AMX-BF16: tdpbf16ps), which --activations=bf16 runs the kernels of
+/// several tokens on (--amx).
+bool hasAMXBF16(const CPUTargetOptions &options);
 
 /// Translates a module in the LLVM dialect to LLVM IR, adds for every
 /// `_mlir_ciface_<name>` a packed entry point `void qnext_<name>(void **args)`

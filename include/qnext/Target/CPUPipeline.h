@@ -46,6 +46,10 @@ struct CPUPipelineOptions {
   /// weights: inputs rounded to bf16, pairs multiplied with vdpbf16ps);
   /// qnext-vectorize-contractions' activations option.
   std::string activations = "f32";
+  /// With activations "bf16": the kernels of several tokens multiply on
+  /// AMX tiles (qnext-vectorize-contractions' amx option); the target CPU
+  /// must have AMX-BF16.
+  bool amx = false;
   /// Bracket every kernel and layer call with the runtime's profiling hook
   /// (qnext-outline-kernels profile): `qnext-bench --profile` needs it.
   bool profileKernels = false;

@@ -326,6 +326,10 @@ bool mlir::qnext::hasBF16Dot(const CPUTargetOptions &options, int64_t vectorWidt
   return vectorWidth == 8 && targetHasAny(options, {"+avx512bf16,+avx512vl"});
 }
 
+bool mlir::qnext::hasAMXBF16(const CPUTargetOptions &options) {
+  return targetHasAny(options, {"+amx-tile,+amx-bf16,+avx512f"});
+}
+
 llvm::Error mlir::qnext::checkCPUName(llvm::StringRef cpu) {
   if (cpu == "host")
     return llvm::Error::success();

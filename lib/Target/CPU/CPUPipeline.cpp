@@ -36,6 +36,7 @@ VectorizeContractionsOptions kernelOptions(const CPUPipelineOptions &options) {
   VectorizeContractionsOptions kernels;
   kernels.vectorWidth = options.vectorWidth;
   kernels.activations = options.activations;
+  kernels.amx = options.amx;
   kernels.tokenTile = 64;
   if (options.vectorWidth >= 16) {
     kernels.rows = 8;
@@ -119,7 +120,15 @@ void mlir::qnext::addLoopsToLLVM(OpPassManager &pm, const CPUPipelineOptions &op
   pm.addPass(createLowerByteDots());
   ConvertVectorToLLVMPassOptions vectorToLLVM;
   vectorToLLVM.x86Vector = true;
+  //    AMX tiles become their intrinsics (LLVM configures the tiles).
+  vectorToLLVM.amx = true;
   pm.addPass(createConvertVectorToLLVMPass(vectorToLLVM));
+  //    An AMX kernel's K loop carries its accumulator tiles in block
+  //    arguments: the branches become LLVM's (tiles as x86_amx) before the
+  //    OpenMP conversion, whose type converter knows no tile type.
+  ConvertToLLVMPassOptions branches;
+  branches.filterDialects = {"cf", "amx"};
+  pm.addPass(createConvertToLLVMPass(branches));
   pm.addPass(createConvertMathToLLVMPass());
   pm.addPass(createFinalizeMemRefToLLVMConversionPass());
   pm.addPass(createConvertOpenMPToLLVMPass());
@@ -191,6 +200,10 @@ struct PipelineCLOptions : public PassPipelineOptions<PipelineCLOptions> {
                      "the fly, vpdpbusd) or bf16 (kernels of bf16 weights: "
                      "rounded to bf16, vdpbf16ps)"),
       llvm::cl::init("f32")};
+  Option<bool> amx{*this, "amx",
+                   llvm::cl::desc("With activations=bf16: kernels of several "
+                                  "tokens on AMX tiles (tdpbf16ps)"),
+                   llvm::cl::init(false)};
 };
 } // namespace
 
@@ -203,6 +216,7 @@ void mlir::qnext::registerCPUPipeline() {
         options.threads = cl.threads;
         options.ompSchedule = cl.ompSchedule;
         options.activations = cl.activations;
+        options.amx = cl.amx;
         options.outlineLayers = cl.outlineLayers;
         options.fusions.assign(cl.fusions.begin(), cl.fusions.end());
         return buildCPUPipeline(pm, CPUPhase::LLVMDialect, options,
