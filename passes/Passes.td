@@ -776,7 +776,8 @@ def VectorizeContractions : Pass<"qnext-vectorize-contractions"> {
     runs over blocks of 32 weight rows; each goes through the tokens 32 at a
     time: four accumulator tiles (2 weight tiles x 2 input tiles) over K,
     stored into a 32 x 32 f32 buffer of the task's own, transposed by
-    shuffles and written a token's row at a time (the tokens that exist).
+    shuffles into a second one and written a token's row at a time (the
+    tokens that exist).
     A token's sums run over K in the same order whatever its tile or
     block, so its logits do not depend on how the prompt is cut. One-token
     kernels and the rest keep the blocks above.
@@ -796,7 +797,8 @@ def VectorizeContractions : Pass<"qnext-vectorize-contractions"> {
     Option<"tokenTile", "token-tile", "int64_t", /*default=*/"0",
            "with several tokens, run the kernel on tiles of this many "
            "tokens one after the other, so a tile's inputs stay in cache "
-           "(0: all tokens at once)">,
+           "(0: all tokens at once; with amx, a positive value means 256 "
+           "for the kernels on AMX tiles)">,
     Option<"activations", "activations", "std::string", /*default=*/"\"f32\"",
            "what the kernels multiply weights by: 'f32' (the input as it "
            "is, weight-exact), 'int8' (one-token kernels of int8/int4 "

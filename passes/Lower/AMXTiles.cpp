@@ -4,7 +4,7 @@
 // a batched decode step) whose weights are bf16 as stored multiplies on
 // the CPU's matrix engine. tdpbf16ps (amx.tile_mulf) multiplies a 16 x 32
 // bf16 tile by a 16 x 32 tile of bf16 pairs into a 16 x 16 f32 tile: 16 x
-// 16 x 32 multiply-adds an instruction, 16 times vdpbf16ps's.
+// 16 x 32 multiply-adds an instruction, 256 times a 512-bit vdpbf16ps's.
 //
 // The weights are the left-hand tiles as stored ([N, K] row-major: a tile
 // is 16 weight rows of 32 columns), so no weight is packed for AMX; the

@@ -259,7 +259,8 @@ private:
 
   /// Whether the kernel runs on AMX tiles (AMXTiles.cpp): amx, several
   /// tokens, one plain contraction (no prologue, epilogue or gather) of
-  /// bf16 weights, N and K whole tiles of kAMXRows and kAMXColumns.
+  /// bf16 weights, N a multiple of 2 x kAMXRows (a block's two weight
+  /// tiles) and K of kAMXColumns.
   bool takesAMX() const;
 
   /// Rows of an AMX tile: weight rows of a weight tile, K pairs of an input

@@ -69,14 +69,16 @@ INSTANTIATE_TEST_SUITE_P(Products, BF16DotOracle, ::testing::Values(false, true)
                            return std::string(info.param ? "amx" : "dot");
                          });
 
-// A prompt's projection ([T, K] x [N, K]): token counts inside one tile of
-// 64, across tiles, and not whole blocks of 32 (the AMX kernel's last block
-// of a tile holds padding); K from one tile row (32) to 64 of them.
+// A prompt's projection ([T, K] x [N, K]): token counts inside one token
+// tile, across tiles (the vdpbf16ps blocks' tiles of 64, the AMX kernels'
+// of 256: 300 and 513 tokens), and not whole blocks of 32 (the AMX kernel's
+// last block of a tile holds padding); K from one tile row (32) to 64 of them.
 TEST_P(BF16DotOracle, PromptLinear) {
   std::mt19937 rng(21);
   for (auto [t, k, n] : {std::tuple{2, 32, 32}, std::tuple{17, 64, 96},
                          std::tuple{45, 2048, 64}, std::tuple{64, 96, 32},
-                         std::tuple{130, 256, 64}}) {
+                         std::tuple{130, 256, 64}, std::tuple{300, 64, 32},
+                         std::tuple{513, 32, 64}}) {
     SCOPED_TRACE("T " + std::to_string(t) + ", K " + std::to_string(k) + ", N " +
                  std::to_string(n));
     const float g = 1 / std::sqrt(float(k));

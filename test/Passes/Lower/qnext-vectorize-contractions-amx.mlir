@@ -10,8 +10,8 @@
 
 // CHECK-LABEL: func.func @prompt_amx
 // CHECK-SAME: (%[[W:.+]]: tensor<64x64xbf16>, %[[X:.+]]: tensor<?x64xf32>)
-// Token tiles of 256 (token-tile's 64 is the register blocks'): each
-// weight read once per 256 tokens.
+// Token tiles of 256 (token-tile's 64 is the other kernels'): each weight
+// read once per 256 tokens.
 // CHECK: scf.for %[[T0:[^ ]+]] = %{{.+}} to %{{.+}} step %c256
 // The packing: 16 tokens' 32 columns read, rounded, seen as 16 pairs ...
 // CHECK: %[[XF:.+]] = vector.transfer_read %[[X]][%{{.+}}, %{{.+}}]{{.*}} : tensor<?x64xf32>, vector<32xf32>
@@ -29,13 +29,17 @@
 // CHECK: %[[N1:.+]] = arith.addi %[[N0]], %c16 : index
 // CHECK: scf.for %[[TB:[^ ]+]] = %c0 to %{{.+}} step %c32
 // CHECK: %[[Z:.+]] = amx.tile_zero : !amx.tile<16x16xf32>
+// The block's two input tiles: tokens TB.. and TB + 16.. (columns 2 TB and
+// 2 TB + 32 of the packed pairs).
+// CHECK: %[[C0:.+]] = arith.muli %[[TB]], %c2 : index
+// CHECK: %[[C1:.+]] = arith.addi %[[C0]], %c32 : index
 // The K loop: two weight tiles, two input tiles, four products.
 // CHECK: scf.for %[[K:[^ ]+]] = %c0 to %c64 step %c32 iter_args(%[[A0:.+]] = %[[Z]], %[[A1:.+]] = %[[Z]], %[[A2:.+]] = %[[Z]], %[[A3:.+]] = %[[Z]])
 // CHECK: %[[KR:.+]] = arith.divui %[[K]], %c2 : index
 // CHECK: %[[W0:.+]] = amx.tile_load %[[WB]][%[[N0]], %[[K]]] : {{.+}} into !amx.tile<16x32xbf16>
 // CHECK: %[[W1:.+]] = amx.tile_load %[[WB]][%[[N1]], %[[K]]]
-// CHECK: %[[X0:.+]] = amx.tile_load %[[XP]][%[[KR]], %{{.+}}]
-// CHECK: %[[X1:.+]] = amx.tile_load %[[XP]][%[[KR]], %{{.+}}]
+// CHECK: %[[X0:.+]] = amx.tile_load %[[XP]][%[[KR]], %[[C0]]]
+// CHECK: %[[X1:.+]] = amx.tile_load %[[XP]][%[[KR]], %[[C1]]]
 // CHECK: amx.tile_mulf %[[W0]], %[[X0]], %[[A0]]
 // CHECK: amx.tile_mulf %[[W0]], %[[X1]], %[[A1]]
 // CHECK: amx.tile_mulf %[[W1]], %[[X0]], %[[A2]]
@@ -43,6 +47,8 @@
 // The accumulators stored ([weight row, token]), transposed by shuffles,
 // then written a token's row of 32 results at a time.
 // CHECK: amx.tile_store %{{.+}}[%c0, %c0], %{{.+}}#0 : memref<32x32xf32>, !amx.tile<16x16xf32>
+// CHECK: amx.tile_store %{{.+}}[%c0, %c16], %{{.+}}#1
+// CHECK: amx.tile_store %{{.+}}[%c16, %c0], %{{.+}}#2
 // CHECK: amx.tile_store %{{.+}}[%c16, %c16], %{{.+}}#3
 // CHECK: scf.for
 // CHECK: vector.transfer_write %{{.+}} : vector<32xf32>, tensor<?x32xf32>
