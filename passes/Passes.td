@@ -593,6 +593,22 @@ def EntryABI : Pass<"qnext-entry-abi", "::mlir::ModuleOp"> {
   ];
 }
 
+def SortGlobals : Pass<"qnext-sort-globals", "::mlir::ModuleOp"> {
+  let summary = "Order the module's memref.global ops by type and value";
+  let description = [{
+    One-shot bufferization turns each constant tensor into a `memref.global`
+    at the module's start, in the order it bufferizes the functions; that
+    order comes from a map keyed by the functions' addresses, so it varies
+    from run to run, and with it the order of the constants in the object's
+    read-only data: the same checkpoint compiled twice gave artifacts whose
+    code differed (a rope table and a zero vector swapped). This pass moves
+    the module's `memref.global` ops to its start sorted by type, then
+    initial value, then name, so the code does not depend on that order.
+    (Two globals of one type and different values may still swap their
+    generated names, which are private and not in the object's symbols.)
+  }];
+}
+
 def CopyToLinalg : Pass<"qnext-copy-to-linalg"> {
   let summary = "Rewrite memref.copy as linalg.copy";
   let description = [{

@@ -14,6 +14,7 @@
 // CPU: qnext-vectorize-contractions{activations=f32 amx=false prologue-tasks=16 rows=4 token-block-rows=2 token-rows=4 token-tile=64 vector-width=8}
 // CPU: qnext-entry-abi
 // CPU: one-shot-bufferize{{.*}}bufferize-function-boundaries=true{{.*}}function-boundary-type-conversion=identity-layout-map
+// CPU-NEXT: qnext-sort-globals
 // CPU-NEXT: drop-equivalent-buffer-results
 // CPU: convert-scf-to-openmp
 // CPU-NEXT: qnext-omp-schedule{schedule=guided}

@@ -71,6 +71,8 @@ void mlir::qnext::addBufferization(OpPassManager &pm, bool dropEquivalentResults
   oneShot.functionBoundaryTypeConversion =
       bufferization::LayoutMapOption::IdentityLayoutMap;
   pm.addPass(bufferization::createOneShotBufferizePass(oneShot));
+  // The constants' globals in an order that does not vary between runs.
+  pm.addPass(createSortGlobals());
   if (dropEquivalentResults) {
     // A layer function updates its states and caches in place: it no
     // longer returns them (or the deallocation pipeline would return a copy
