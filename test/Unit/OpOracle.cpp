@@ -279,4 +279,32 @@ Diff compare(const Buffer &actual, const std::vector<double> &expected) {
   return failure;
 }
 
+std::vector<double> expertSwiGLU(const Buffer &x, const Buffer &w, const Buffer &idx,
+                                 const Buffer &gate, const Buffer &up, const Buffer &down,
+                                 const std::function<double(double)> &input) {
+  auto in = [&](double v) { return input ? input(v) : v; };
+  const int64_t t = x.shape[0], h = x.shape[1], k = idx.shape[1], inter = gate.shape[1];
+  std::vector<double> want(t * h, 0);
+  for (int64_t i = 0; i < t; ++i)
+    for (int64_t j = 0; j < k; ++j) {
+      int64_t ex = idx.intAt({i, j});
+      std::vector<double> act(inter);
+      for (int64_t n = 0; n < inter; ++n) {
+        double gv = 0, uv = 0;
+        for (int64_t c = 0; c < h; ++c) {
+          gv += gate.at({ex, n, c}) * in(x.at({i, c}));
+          uv += up.at({ex, n, c}) * in(x.at({i, c}));
+        }
+        act[n] = in(gv / (1.0 + std::exp(-gv)) * uv);
+      }
+      for (int64_t m = 0; m < h; ++m) {
+        double dv = 0;
+        for (int64_t n = 0; n < inter; ++n)
+          dv += down.at({ex, m, n}) * act[n];
+        want[i * h + m] += w.at({i, j}) * dv;
+      }
+    }
+  return want;
+}
+
 } // namespace qnext::oracle

@@ -12,6 +12,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <functional>
 #include <random>
 #include <string>
 #include <vector>
@@ -70,6 +71,14 @@ struct Diff {
   int64_t at = -1;
 };
 Diff compare(const Buffer &actual, const std::vector<double> &expected);
+
+/// qnext.expert_swiglu in double: y[t] = sum_i w[t, i] * down_e(silu(gate_e
+/// x[t]) * up_e x[t]), e = idx[t, i]. `input` maps each value a projection
+/// multiplies (x's, and silu(gate) * up's) to what its kernel reads (none:
+/// as it is, the f32 path).
+std::vector<double> expertSwiGLU(const Buffer &x, const Buffer &w, const Buffer &idx,
+                                 const Buffer &gate, const Buffer &up, const Buffer &down,
+                                 const std::function<double(double)> &input = {});
 
 /// The oracles' tolerance on compare()'s relative error: f32 sums against
 /// double ones.
