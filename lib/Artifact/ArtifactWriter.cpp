@@ -110,24 +110,44 @@ artifact::ABI abiOf(const ManifestInputs &in) {
   return abi;
 }
 
+std::string codeSectionName(size_t i) {
+  return i == 0 ? "code" : "code." + std::to_string(i);
+}
+
 std::string buildManifest(const ManifestInputs &in) {
   const ModelConfig &c = *in.config;
   ordered_json m;
   m["format"] = "qnext-artifact";
   m["version"] = artifact::kVersion;
   m["compiler"] = {{"name", "qnext-compile"}, {"version", kCompilerVersion}};
-  m["target"] = {{"kind", in.kind},
-                 {"triple", in.triple},
-                 {"cpu", in.cpu},
-                 {"features", in.features},
-                 {"libraries", in.libraries}};
-  if (in.kind == "cuda")
-    m["target"]["gpu_arch"] = in.gpuArch;
-  m["pipeline"] = in.pipeline;
-  m["fusions"] = in.fusions;
-  m["activations"] = in.activations;
-  if (in.amx)
-    m["amx"] = true;
+  if (in.variants.empty()) {
+    m["target"] = {{"kind", in.kind},
+                   {"triple", in.triple},
+                   {"cpu", in.cpu},
+                   {"features", in.features},
+                   {"libraries", in.libraries}};
+    if (in.kind == "cuda")
+      m["target"]["gpu_arch"] = in.gpuArch;
+    m["pipeline"] = in.pipeline;
+    m["fusions"] = in.fusions;
+    m["activations"] = in.activations;
+    if (in.amx)
+      m["amx"] = true;
+  } else {
+    // A fat artifact: what each code was compiled for, and how.
+    ordered_json variants = ordered_json::array();
+    for (const ManifestCode &v : in.variants) {
+      ordered_json entry = {{"name", v.name},       {"section", v.section},
+                            {"cpu", v.cpu},         {"features", v.features},
+                            {"libraries", v.libraries}, {"pipeline", v.pipeline},
+                            {"activations", v.activations}};
+      if (v.amx)
+        entry["amx"] = true;
+      variants.push_back(entry);
+    }
+    m["target"] = {{"kind", in.kind}, {"triple", in.triple}, {"variants", variants}};
+    m["fusions"] = in.fusions;
+  }
   m["model"] = {{"model_type", c.modelType},
                 {"vocab_size", c.vocabSize},
                 {"hidden_size", c.hiddenSize},
@@ -188,7 +208,7 @@ std::string buildManifest(const ManifestInputs &in) {
 }
 
 Error writeArtifact(llvm::StringRef path, llvm::StringRef manifest,
-                    llvm::ArrayRef<char> code, const WeightPlan &plan,
+                    llvm::ArrayRef<std::vector<char>> codes, const WeightPlan &plan,
                     const Checkpoint &checkpoint,
                     llvm::ArrayRef<ExtraSection> extras,
                     llvm::function_ref<void(uint64_t, uint64_t)> progress,
@@ -196,8 +216,10 @@ Error writeArtifact(llvm::StringRef path, llvm::StringRef manifest,
   using namespace artifact;
   // Layout: header, table, then the sections at aligned offsets: manifest,
   // code, the extras, weights last.
-  std::vector<std::pair<std::string, llvm::StringRef>> leading = {
-      {"manifest", manifest}, {"code", llvm::StringRef(code.data(), code.size())}};
+  std::vector<std::pair<std::string, llvm::StringRef>> leading = {{"manifest", manifest}};
+  for (size_t i = 0; i < codes.size(); ++i)
+    leading.emplace_back(codeSectionName(i),
+                         llvm::StringRef(codes[i].data(), codes[i].size()));
   for (const ExtraSection &e : extras)
     leading.emplace_back(e.name, e.bytes);
   const size_t count = leading.size() + 1;

@@ -14,6 +14,7 @@
 #include "qnext/Messages.h"
 #include "qnext/Target/CPUObject.h"
 #include "qnext/Target/CPUPipeline.h"
+#include "qnext/Target/CPUVariants.h"
 #include "qnext/Target/CUDAPipeline.h"
 #include "qnext/Target/FusionReport.h"
 #include "qnext/Target/Fusions.h"
@@ -196,6 +197,63 @@ mlir::LogicalResult checkBF16Weights(const CompileOptions &options,
         << ")\n";
   return mlir::success();
 }
+
+/// The CPU pipeline's options for one CPU of --cpu: its vector width, and
+/// --activations and --amx as its instructions allow. A CPU without the
+/// instructions --activations multiplies with is an error when it is the
+/// only one; in a list (a fat artifact) its code keeps f32 activations, and a
+/// note says so.
+mlir::FailureOr<mlir::qnext::CPUPipelineOptions>
+configureCPU(const CompileOptions &options, mlir::ModuleOp module,
+             const mlir::qnext::CPUVariant &variant, bool several) {
+  const mlir::qnext::CPUTargetOptions &target = variant.target;
+  mlir::qnext::CPUPipelineOptions pipeline;
+  pipeline.vectorWidth = mlir::qnext::preferredVectorWidth(target);
+  pipeline.activations = options.activations;
+  const std::string bits = std::to_string(pipeline.vectorWidth * 32);
+  auto lacking = [&](const Twine &why) -> mlir::LogicalResult {
+    if (!several)
+      return reportError(options, why + "; keep --activations=f32");
+    if (!options.quiet)
+      WithColor::note(errs(), options.toolName)
+          << why << "; its code keeps f32 activations\n";
+    pipeline.activations = "f32";
+    return mlir::success();
+  };
+  const std::string cpu = "the target CPU '" + variant.name + "'";
+  if (options.activations == "int8") {
+    if (!mlir::qnext::hasByteDot(target, pipeline.vectorWidth)) {
+      if (mlir::failed(lacking("--activations=int8: " + cpu + " has no vpdpbusd for its " +
+                               bits + "-bit vectors (AVX512-VNNI, or AVX-VNNI for AVX2 "
+                               "code)")))
+        return mlir::failure();
+    } else {
+      warnInt8Declined(options, module, pipeline.vectorWidth);
+    }
+  }
+  if (options.activations == "bf16") {
+    if (!mlir::qnext::hasBF16Dot(target, pipeline.vectorWidth)) {
+      if (mlir::failed(lacking("--activations=bf16: " + cpu + " has no vdpbf16ps for its " +
+                               bits + "-bit vectors (AVX512-BF16)")))
+        return mlir::failure();
+    } else if (mlir::failed(checkBF16Weights(options, module, pipeline.vectorWidth))) {
+      return mlir::failure();
+    }
+  }
+  if (pipeline.activations == "bf16" && options.amx != "off") {
+    bool has = pipeline.vectorWidth == 16 && mlir::qnext::hasAMXBF16(target);
+    if (options.amx == "on" && !has && !several)
+      return reportError(options, "--amx=on: " + cpu +
+                                      " has no AMX-BF16 tiles (tdpbf16ps); use "
+                                      "--amx=auto or off");
+    pipeline.amx = has;
+  }
+  pipeline.threads = options.parallel;
+  pipeline.outlineLayers = options.outlineLayers;
+  pipeline.ompSchedule = options.ompSchedule;
+  pipeline.profileKernels = options.profileKernels;
+  return pipeline;
+}
 } // namespace
 
 mlir::LogicalResult qnext::compile(const CompileOptions &options) {
@@ -283,8 +341,21 @@ mlir::LogicalResult qnext::compile(const CompileOptions &options) {
                           StringRef(ompSchedule)))
     return fail("--omp-schedule=" + ompSchedule +
                 ": no such schedule (static, dynamic, guided, runtime)");
-  if (Error e = mlir::qnext::checkCPUName(cpu))
-    return fail(toString(std::move(e)));
+  auto variants = mlir::qnext::parseCPUVariants(cpu);
+  if (!variants)
+    return fail(toString(variants.takeError()));
+  if (variants->size() > 1) {
+    // A fat artifact: code for each CPU, the weights shared.
+    const std::string list = "--cpu=" + cpu + " lists " +
+                             std::to_string(variants->size()) + " CPUs";
+    if (cuda)
+      return fail(list + ": --target=cuda compiles its host code for one");
+    if (compileTo != CompilePhase::Artifact)
+      return fail(list + ", for an artifact with code for each: --compile-to=" +
+                  phaseName(compileTo) + " takes one");
+    if (!dumpPhasesTo.empty())
+      return fail(list + ": --dump-phases-to dumps the phases of one");
+  }
   OutputKind outputKind = OutputKind::Replace;
   {
     std::string why;
@@ -324,45 +395,27 @@ mlir::LogicalResult qnext::compile(const CompileOptions &options) {
                             [&](raw_ostream &os) { module.print(os); }))
     return fail(toString(std::move(e)));
 
-  mlir::qnext::CPUTargetOptions cpuOptions;
-  cpuOptions.cpu = cpu;
-  mlir::qnext::CPUPipelineOptions cpuPipeline;
-  cpuPipeline.vectorWidth = mlir::qnext::preferredVectorWidth(cpuOptions);
-  cpuPipeline.activations = options.activations;
-  if (options.activations == "int8") {
-    if (!mlir::qnext::hasByteDot(cpuOptions, cpuPipeline.vectorWidth))
-      return fail("--activations=int8: the target CPU '" + cpu +
-                  "' has no vpdpbusd for its " +
-                  std::to_string(cpuPipeline.vectorWidth * 32) +
-                  "-bit vectors (AVX512-VNNI, or AVX-VNNI for AVX2 code); "
-                  "keep --activations=f32");
-    warnInt8Declined(options, module, cpuPipeline.vectorWidth);
-  }
-  if (options.activations == "bf16") {
-    if (!mlir::qnext::hasBF16Dot(cpuOptions, cpuPipeline.vectorWidth))
-      return fail("--activations=bf16: the target CPU '" + cpu +
-                  "' has no vdpbf16ps for its " +
-                  std::to_string(cpuPipeline.vectorWidth * 32) +
-                  "-bit vectors (AVX512-BF16); keep --activations=f32");
-    if (failed(checkBF16Weights(options, module, cpuPipeline.vectorWidth)))
-      return mlir::failure();
-  }
+  // The CPU pipeline's options, one set a CPU of --cpu.
   if (options.amx != "auto" && options.amx != "on" && options.amx != "off")
     return fail("--amx=" + options.amx + ": expected auto, on or off");
   if (options.amx == "on" && options.activations != "bf16")
     return fail("--amx=on multiplies bf16 tiles: it needs --activations=bf16");
-  if (options.activations == "bf16" && options.amx != "off") {
-    bool has = cpuPipeline.vectorWidth == 16 && mlir::qnext::hasAMXBF16(cpuOptions);
-    if (options.amx == "on" && !has)
-      return fail("--amx=on: the target CPU '" + cpu +
-                  "' has no AMX-BF16 tiles (tdpbf16ps); use --amx=auto or off");
-    cpuPipeline.amx = has;
+  std::vector<CodeVariant> codes;
+  for (const mlir::qnext::CPUVariant &variant : *variants) {
+    auto pipeline = configureCPU(options, module, variant, variants->size() > 1);
+    if (mlir::failed(pipeline))
+      return mlir::failure();
+    CodeVariant &code = codes.emplace_back();
+    if (variants->size() > 1)
+      code.name = variant.name;
+    code.target = variant.target;
+    code.pipeline = *pipeline;
+    code.pipeline.fusions = fusionPasses;
   }
-  cpuPipeline.threads = options.parallel;
-  cpuPipeline.outlineLayers = options.outlineLayers;
-  cpuPipeline.ompSchedule = ompSchedule;
-  cpuPipeline.profileKernels = options.profileKernels;
-  cpuPipeline.fusions = fusionPasses;
+  if (options.amx == "on" &&
+      llvm::none_of(codes, [](const CodeVariant &c) { return c.pipeline.amx; }))
+    return fail("--amx=on: none of the CPUs of --cpu=" + cpu +
+                " has AMX-BF16 tiles (tdpbf16ps); use --amx=auto or off");
   mlir::qnext::CUDAPipelineOptions cudaPipeline;
   cudaPipeline.chip = gpuArch;
   cudaPipeline.toolkit = toolkit;
@@ -371,7 +424,7 @@ mlir::LogicalResult qnext::compile(const CompileOptions &options) {
   cudaPipeline.emulate = options.emulateGPU;
 
   if (options.fusionReport) {
-    auto report = mlir::qnext::fusionReport(module, cpuPipeline);
+    auto report = mlir::qnext::fusionReport(module, codes.front().pipeline);
     if (!report)
       return fail(toString(report.takeError()));
     errs() << *report;
@@ -382,6 +435,7 @@ mlir::LogicalResult qnext::compile(const CompileOptions &options) {
   auto pipelineError = [&](const Twine &message) { return fail(message); };
   using Build = std::function<mlir::LogicalResult(mlir::OpPassManager &)>;
   std::vector<std::pair<CompilePhase, Build>> phases;
+  const mlir::qnext::CPUPipelineOptions *current = &codes.front().pipeline;
   if (cuda) {
     using mlir::qnext::CUDAPhase;
     for (auto [phase, stage] :
@@ -395,6 +449,8 @@ mlir::LogicalResult qnext::compile(const CompileOptions &options) {
                               pm, stage, cudaPipeline, stage, pipelineError);
                         }});
   } else {
+    // The phases from kernels on are each variant's own: they read the
+    // options of the one being compiled.
     using mlir::qnext::CPUPhase;
     for (auto [phase, stage] :
          {std::pair{CompilePhase::Primitive, CPUPhase::Primitive},
@@ -404,14 +460,12 @@ mlir::LogicalResult qnext::compile(const CompileOptions &options) {
           {CompilePhase::LLVMDialect, CPUPhase::LLVMDialect}})
       phases.push_back({phase, [&, stage = stage](mlir::OpPassManager &pm) {
                           return mlir::qnext::buildCPUPipeline(
-                              pm, stage, cpuPipeline, stage, pipelineError);
+                              pm, stage, *current, stage, pipelineError);
                         }});
   }
   // Without dumps, one pass manager runs every phase up to --compile-to
   // (one --mlir-timing report); with them, one per phase. The manifest
   // records the passes that ran.
-  std::string pipelineText;
-  raw_string_ostream pipelineOS(pipelineText);
   auto newPassManager = [&]() -> std::unique_ptr<mlir::PassManager> {
     auto pm = std::make_unique<mlir::PassManager>(&context);
     if (options.configurePassManager &&
@@ -419,29 +473,58 @@ mlir::LogicalResult qnext::compile(const CompileOptions &options) {
       return nullptr;
     return pm;
   };
-  std::unique_ptr<mlir::PassManager> pm;
-  for (size_t i = 0; i < phases.size() && phases[i].first <= compileTo; ++i) {
-    auto [phase, build] = phases[i];
-    showStatus(options, Twine("lowering to ") + phaseName(phase));
-    if (!pm && !(pm = newPassManager()))
-      return fail("bad pass-manager options");
-    if (mlir::failed(build(*pm)))
-      return mlir::failure(); // the builder said why (an unknown fusion, its options)
-    bool last = i + 1 == phases.size() || phases[i + 1].first > compileTo;
-    if (dumpPhasesTo.empty() && !last)
+  // Runs phases [begin, end) on `target`, appending them to `pipelineText`.
+  auto runPhases = [&](mlir::ModuleOp target, size_t begin, size_t end,
+                       const std::string &variant,
+                       std::string &pipelineText) -> mlir::LogicalResult {
+    raw_string_ostream pipelineOS(pipelineText);
+    std::unique_ptr<mlir::PassManager> pm;
+    for (size_t i = begin; i < end; ++i) {
+      auto [phase, build] = phases[i];
+      showStatus(options, Twine("lowering to ") + phaseName(phase) +
+                              (variant.empty() ? "" : " for " + variant));
+      if (!pm && !(pm = newPassManager()))
+        return fail("bad pass-manager options");
+      if (mlir::failed(build(*pm)))
+        return mlir::failure(); // the builder said why (an unknown fusion, its options)
+      if (dumpPhasesTo.empty() && i + 1 != end)
+        continue;
+      if (!pipelineText.empty())
+        pipelineOS << ",";
+      pm->printAsTextualPipeline(pipelineOS);
+      if (mlir::failed(pm->run(target)))
+        return fail(std::string("the ") + (cuda ? "CUDA" : "CPU") +
+                    " pipeline failed (above)");
+      pm.reset();
+      if (Error e = writer.dump(phase, [&](raw_ostream &os) { target.print(os); }))
+        return fail(toString(std::move(e)));
+    }
+    return mlir::success();
+  };
+  size_t end = 0;
+  while (end < phases.size() && phases[end].first <= compileTo)
+    ++end;
+  // A fat artifact: the phases before the kernels (which know no CPU) run
+  // once; each variant lowers a copy of their result.
+  size_t shared = end;
+  if (codes.size() > 1)
+    while (shared > 0 && phases[shared - 1].first >= CompilePhase::Kernels)
+      --shared;
+  std::string sharedPipeline;
+  if (mlir::failed(runPhases(module, 0, shared, "", sharedPipeline)))
+    return mlir::failure();
+  for (CodeVariant &code : codes) {
+    code.pipelineText = sharedPipeline;
+    code.module = module;
+    if (shared == end)
       continue;
-    if (!pipelineText.empty())
-      pipelineOS << ",";
-    pm->printAsTextualPipeline(pipelineOS);
-    if (mlir::failed(pm->run(module)))
-      return fail(std::string("the ") + (cuda ? "CUDA" : "CPU") +
-                  " pipeline failed (above)");
-    pm.reset();
-    if (Error e = writer.dump(phase, [&](raw_ostream &os) { module.print(os); }))
-      return fail(toString(std::move(e)));
+    code.copy = module.clone();
+    code.module = *code.copy;
+    current = &code.pipeline;
+    if (mlir::failed(runPhases(code.module, shared, end, code.name, code.pipelineText)))
+      return mlir::failure();
   }
-  if (mlir::failed(writeOutputs(options, model, writer, pipelineText, *fusions,
-                                cpuPipeline.amx)))
+  if (mlir::failed(writeOutputs(options, model, writer, codes, *fusions)))
     return mlir::failure();
   clearStatus();
 

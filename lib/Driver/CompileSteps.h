@@ -15,6 +15,8 @@
 #include "qnext/FileChecks.h"
 #include "qnext/Model/Config.h"
 #include "qnext/Model/SafeTensors.h"
+#include "qnext/Target/CPUObject.h"
+#include "qnext/Target/CPUPipeline.h"
 
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/OwningOpRef.h"
@@ -95,15 +97,30 @@ private:
   int dumped = 0;
 };
 
+/// The code for one CPU of --cpu: the model lowered with its options.
+struct CodeVariant {
+  /// Its name in a fat artifact (--cpu's entry: "x86-64-v4+amx"); empty for
+  /// the one CPU of a thin artifact.
+  std::string name;
+  mlir::qnext::CPUTargetOptions target;
+  mlir::qnext::CPUPipelineOptions pipeline;
+  /// The lowered module: the model's own for one CPU, else `copy`.
+  mlir::ModuleOp module;
+  mlir::OwningOpRef<mlir::ModuleOp> copy;
+  /// The passes that produced it, as the manifest records them.
+  std::string pipelineText;
+};
+
 /// After the pipeline ran up to options.compileTo (up to llvm-dialect for
 /// the later phases): writes what that phase asks for to -o: the module's IR,
-/// the kernels' PTX, the LLVM IR, a shared object, or the artifact, whose
-/// manifest records `pipeline` (the passes that ran), `fusions` and whether
-/// the kernels of several tokens run on AMX tiles (`amx`).
+/// the kernels' PTX, the LLVM IR, a shared object (of `codes`' one), or the
+/// artifact, with a code section a variant of `codes` (all of one weight
+/// plan), whose manifest records each one's pipeline, activations and
+/// whether its kernels of several tokens run on AMX tiles, and `fusions`.
 mlir::LogicalResult writeOutputs(const CompileOptions &options,
                                  LoadedModel &model, OutputWriter &writer,
-                                 const std::string &pipeline,
-                                 const std::vector<std::string> &fusions, bool amx);
+                                 llvm::ArrayRef<CodeVariant> codes,
+                                 const std::vector<std::string> &fusions);
 
 } // namespace qnext::driver
 

@@ -16,6 +16,7 @@
 #include "qnext/Target/CUDAPipeline.h"
 
 #include "llvm/ADT/SmallString.h"
+#include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/ToolOutputFile.h"
@@ -64,14 +65,31 @@ Error OutputWriter::dump(CompilePhase phase,
   return writeText(path, print);
 }
 
+/// Success when two plans pack the same tensors at the same places.
+static Error checkSamePlan(const WeightPlan &a, const WeightPlan &b) {
+  if (a.size != b.size || a.tensors.size() != b.tensors.size())
+    return createStringError(formatv("{0} tensors in {1} bytes, not {2} in {3}",
+                                     b.tensors.size(), b.size, a.tensors.size(), a.size)
+                                 .str());
+  for (size_t i = 0; i < a.tensors.size(); ++i) {
+    const PackedTensor &x = a.tensors[i], &y = b.tensors[i];
+    if (x.name != y.name || x.transform != y.transform || x.dtype != y.dtype ||
+        x.shape != y.shape || x.offset != y.offset || x.bytes != y.bytes ||
+        x.blockRows != y.blockRows || x.quantScales != y.quantScales)
+      return createStringError("tensor " + std::to_string(i) + " (" + x.name + ") differs");
+  }
+  return Error::success();
+}
+
 mlir::LogicalResult
 qnext::driver::writeOutputs(const CompileOptions &options, LoadedModel &model,
-                            OutputWriter &writer, const std::string &pipeline,
-                            const std::vector<std::string> &fusions, bool amx) {
+                            OutputWriter &writer, ArrayRef<CodeVariant> codes,
+                            const std::vector<std::string> &fusions) {
   auto fail = [&](const Twine &message) { return reportError(options, message); };
   const CompilePhase compileTo = options.compileTo;
   const std::string &output = options.output;
-  mlir::ModuleOp module = *model.module;
+  // Every phase but the artifact has one CPU (compile() checked).
+  mlir::ModuleOp module = codes.front().module;
   const bool cuda = options.target == CompileTarget::CUDA;
   if (compileTo == CompilePhase::PTX) {
     auto ptx = mlir::qnext::kernelBinary(module);
@@ -82,10 +100,11 @@ qnext::driver::writeOutputs(const CompileOptions &options, LoadedModel &model,
     return mlir::success();
   }
 
-  mlir::qnext::CPUTargetOptions targetOptions;
+  mlir::qnext::CPUTargetOptions targetOptions = codes.front().target;
   // CUDA: the host code only allocates and launches; a baseline x86-64 runs
   // on any machine the GPU sits in.
-  targetOptions.cpu = cuda && !options.cpu ? "x86-64" : options.cpu.value_or("host");
+  if (cuda && !options.cpu)
+    targetOptions.cpu = "x86-64";
   targetOptions.hoistStaticAllocas = cuda && !options.emulateGPU;
   if (compileTo == CompilePhase::LLVMIR ||
       (compileTo > CompilePhase::LLVMIR && !options.dumpPhasesTo.empty())) {
@@ -121,36 +140,84 @@ qnext::driver::writeOutputs(const CompileOptions &options, LoadedModel &model,
     ManifestInputs inputs;
     inputs.config = &model.config;
     inputs.states = model.states;
-    inputs.pipeline = pipeline;
     inputs.fusions = fusions;
     inputs.taps = options.taps;
     inputs.decodeBatch = options.exportsDecodeBatch();
-    inputs.activations = options.activations;
-    inputs.amx = amx;
     if (cuda && !options.emulateGPU) {
       inputs.kind = "cuda";
       inputs.gpuArch = options.gpuArch;
     }
     inputs.plan = &*plan;
     // The code carries what it assumes of the runtime's buffers; the
-    // runtime checks the manifest against it.
+    // runtime checks the manifest against it. Every variant reads the same
+    // buffers, so one record serves them all.
     targetOptions.abiRecord = artifact::abiRecord(abiOf(inputs));
-    showStatus(options, "generating code for " +
-                            (inputs.kind == "cuda" ? options.gpuArch : targetOptions.cpu));
-    mlir::qnext::CPUTargetInfo info;
-    auto code = mlir::qnext::emitSharedObject(module, targetOptions, &info);
-    if (!code)
-      return fail(toString(code.takeError()));
-    model.codeFor = inputs.kind == "cuda" ? options.gpuArch + " (host code: " + info.cpu + ")"
-                                          : info.cpu;
+    std::vector<mlir::ModuleOp> modules;
+    std::vector<mlir::qnext::CPUTargetOptions> targets;
+    for (size_t i = 0; i < codes.size(); ++i) {
+      const CodeVariant &variant = codes[i];
+      if (i > 0) {
+        // The weights are packed once: each variant must read them as the
+        // first does (the plan knows no CPU; this holds it to that).
+        auto other = readWeightPlan(variant.module);
+        if (!other)
+          return fail(toString(other.takeError()));
+        if (Error e = checkSamePlan(*plan, *other))
+          return fail("code for " + variant.name + " reads the weights in another layout than " +
+                      codes.front().name + "'s: " + toString(std::move(e)));
+      }
+      mlir::qnext::CPUTargetOptions target = targetOptions;
+      if (!variant.name.empty()) {
+        target.cpu = variant.target.cpu;
+        target.features = variant.target.features;
+      }
+      modules.push_back(variant.module);
+      targets.push_back(target);
+    }
+    std::vector<std::string> names;
+    for (size_t i = 0; i < codes.size(); ++i)
+      names.push_back(inputs.kind == "cuda" ? options.gpuArch
+                      : codes[i].name.empty() ? targets[i].cpu
+                                              : codes[i].name);
+    showStatus(options, "generating code for " + llvm::join(names, ", "));
+    std::vector<mlir::qnext::CPUTargetInfo> infos(codes.size());
+    auto objects = mlir::qnext::emitSharedObjects(modules, targets, infos);
+    if (!objects)
+      return fail(toString(objects.takeError()));
+    names.clear();
+    for (size_t i = 0; i < codes.size(); ++i) {
+      const CodeVariant &variant = codes[i];
+      const mlir::qnext::CPUTargetInfo &info = infos[i];
+      inputs.triple = info.triple;
+      if (codes.size() == 1) {
+        inputs.cpu = info.cpu;
+        inputs.features = info.features;
+        inputs.libraries = info.libraries;
+        inputs.pipeline = variant.pipelineText;
+        inputs.activations = variant.pipeline.activations;
+        inputs.amx = variant.pipeline.amx;
+        names.push_back(inputs.kind == "cuda"
+                            ? options.gpuArch + " (host code: " + info.cpu + ")"
+                            : info.cpu);
+        continue;
+      }
+      ManifestCode entry;
+      entry.name = variant.name;
+      entry.section = codeSectionName(i);
+      entry.cpu = info.cpu;
+      entry.features = info.features;
+      entry.libraries = info.libraries;
+      entry.pipeline = variant.pipelineText;
+      entry.activations = variant.pipeline.activations;
+      entry.amx = variant.pipeline.amx;
+      inputs.variants.push_back(entry);
+      names.push_back(variant.name);
+    }
+    model.codeFor = llvm::join(names, ", ");
     clearStatus();
-    inputs.triple = info.triple;
-    inputs.cpu = info.cpu;
-    inputs.features = info.features;
-    inputs.libraries = info.libraries;
     std::string manifest = buildManifest(inputs);
     ProgressLine progress(options.toolName + ": packing weights", !options.quiet);
-    if (Error e = writeArtifact(output, manifest, *code, *plan, *model.checkpoint,
+    if (Error e = writeArtifact(output, manifest, *objects, *plan, *model.checkpoint,
                                 model.textFiles, progress, options.allowNonfinite))
       return fail(toString(std::move(e)));
     return mlir::success();

@@ -147,6 +147,64 @@ bool ArtifactReader::readManifest(std::string &error) {
   }
 }
 
+bool ArtifactReader::knownActivations(std::string &error, const std::string &field) const {
+  if (activations == "f32" || activations == "int8" || activations == "bf16")
+    return true;
+  return fail(error, "manifest: " + field + " '" + excerpt(activations, 40) +
+                         "' is none of f32, int8, bf16");
+}
+
+bool ArtifactReader::chooseVariant(const json &target, std::string &error,
+                                   qnext::cpu::Verdict &chosen) {
+  const json &variants = target["variants"];
+  if (onDevice)
+    return fail(error, "manifest: target.variants: a CUDA artifact has one host code");
+  if (!variants.is_array() || variants.empty() || variants.size() > kMaxSections)
+    return fail(error, "manifest: target.variants is not a list of 1 to " +
+                           std::to_string(kMaxSections) + " codes");
+  std::string refused;
+  for (size_t i = 0; i < variants.size(); ++i) {
+    const json &v = variants[i];
+    const std::string where = "target.variants[" + std::to_string(i) + "]";
+    auto text = [&](const char *key, std::string &out) {
+      if (v.is_object() && v.contains(key) && v[key].is_string()) {
+        out = v[key].get<std::string>();
+        return true;
+      }
+      return fail(error, "manifest: " + where + "." + key + " missing or not a string");
+    };
+    std::string name, sectionName, features, mode;
+    if (!text("name", name) || !text("section", sectionName) ||
+        !text("features", features) || !text("activations", mode))
+      return false;
+    if (v.contains("amx") && !v["amx"].is_boolean())
+      return fail(error, "manifest: " + where + ".amx is not true or false");
+    const Section *code = sectionName == "code" ? &codeSection : section(sectionName.c_str());
+    if (sectionName.rfind("code", 0) != 0 || !code)
+      return fail(error, "manifest: " + where + ".section '" + excerpt(sectionName, 40) +
+                             "' is not a code section of the file");
+    qnext::cpu::Verdict verdict = qnext::cpu::check(features, qnext::cpu::FeatureSet::host());
+    if (!verdict.ok()) {
+      refused += (refused.empty() ? "" : "; ") + excerpt(name, 40) + " " + verdict.describe();
+      continue;
+    }
+    if (!variantName.empty())
+      continue; // an earlier one runs
+    variantName = name.empty() ? "?" : name;
+    activations = mode;
+    if (!knownActivations(error, where + ".activations"))
+      return false;
+    amx = v.contains("amx") && v["amx"].get<bool>();
+    codeSection = *code;
+    chosen = verdict;
+  }
+  if (variantName.empty())
+    return fail(error, "no code variant runs on this CPU: " + refused +
+                           " (recompile with --cpu=host on this machine, or with "
+                           "a --cpu it matches)");
+  return true;
+}
+
 bool ArtifactReader::readManifestFields(std::string &error) {
   const json &m = parsed;
   // A size the runtime allocates from: positive and bounded (token ids and
@@ -195,12 +253,28 @@ bool ArtifactReader::readManifestFields(std::string &error) {
     return fail(error, "compiled for '" + excerpt(triple, 40) + "', this is x86_64");
   // The instruction sets the code may use, from CPUID: refused before a
   // single instruction of it runs (an unchecked artifact dies on SIGILL).
-  qnext::cpu::Verdict verdict = qnext::cpu::check(features, qnext::cpu::FeatureSet::host());
-  if (!verdict.ok())
-    return fail(error, "compiled for CPU '" + excerpt(cpu, 40) + "'; this CPU " +
-                           verdict.describe() +
-                           " (recompile with --cpu=host on this machine, "
-                           "or with a --cpu it matches)");
+  // A fat artifact's variants are tried in order, the first that fits runs.
+  qnext::cpu::Verdict verdict;
+  if (target.contains("variants")) {
+    if (!chooseVariant(target, error, verdict))
+      return false;
+  } else {
+    verdict = qnext::cpu::check(features, qnext::cpu::FeatureSet::host());
+    if (!verdict.ok())
+      return fail(error, "compiled for CPU '" + excerpt(cpu, 40) + "'; this CPU " +
+                             verdict.describe() +
+                             " (recompile with --cpu=host on this machine, "
+                             "or with a --cpu it matches)");
+    if (m.contains("activations") && !m["activations"].is_string())
+      return fail(error, "manifest: activations is not a string");
+    if (m.contains("activations"))
+      activations = m["activations"].get<std::string>();
+    if (!knownActivations(error, "activations"))
+      return false;
+    if (m.contains("amx") && !m["amx"].is_boolean())
+      return fail(error, "manifest: amx is not true or false");
+    amx = m.contains("amx") && m["amx"].get<bool>();
+  }
   if (verdict.usesAMX) {
     std::string why;
     if (!qnext::cpu::requestAMXPermission(&why))

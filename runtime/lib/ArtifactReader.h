@@ -13,6 +13,7 @@
 #define QNEXT_RUNTIME_ARTIFACTREADER_H
 
 #include "qnext/ArtifactFormat.h"
+#include "qnext/CPUFeatures.h"
 
 #include <nlohmann/json.hpp>
 
@@ -48,6 +49,15 @@ public:
   std::string gpuArch;   ///< target.gpu_arch of a CUDA artifact
   int64_t vocab = 0, maxPositions = 0, hiddenSize = 0;
   std::vector<std::vector<int64_t>> stateShapes; ///< -1: the capacity
+  /// The code variant chosen from a fat artifact (target.variants: the
+  /// first this CPU runs), e.g. "x86-64-v4+amx"; empty for an artifact with
+  /// one code. code() is its section.
+  std::string variantName;
+  /// What the chosen code's projections multiply weights by: "f32", "int8"
+  /// or "bf16" (qnext-compile --activations), and whether its kernels of
+  /// several tokens run on AMX tiles.
+  std::string activations = "f32";
+  bool amx = false;
   bool hasTaps = false;  ///< entry_points.taps: rows x hidden per token
   bool hasDecodeBatch = false; ///< entry_points.decode_batch
   int64_t tapRows = 0, tapHidden = 0;
@@ -59,6 +69,11 @@ private:
   bool fail(std::string &error, const std::string &message) const;
   bool readManifest(std::string &error);
   bool readManifestFields(std::string &error);
+  /// A fat artifact: the first of target.variants this CPU runs becomes the
+  /// code; every variant's fields are checked.
+  bool chooseVariant(const nlohmann::json &target, std::string &error,
+                     qnext::cpu::Verdict &chosen);
+  bool knownActivations(std::string &error, const std::string &field) const;
 
   std::string filePath;
   const uint8_t *base = nullptr;

@@ -385,6 +385,17 @@ const char *qnext_model_manifest(const qnext_model *model) {
   return model->artifact.manifestText().c_str();
 }
 
+const char *qnext_model_code_variant(const qnext_model *model) {
+  const std::string &name = model->artifact.variantName;
+  return name.empty() ? nullptr : name.c_str();
+}
+
+const char *qnext_model_activations(const qnext_model *model) {
+  return model->artifact.activations.c_str();
+}
+
+int qnext_model_uses_amx(const qnext_model *model) { return model->artifact.amx ? 1 : 0; }
+
 const char *qnext_model_section(const qnext_model *model, const char *name,
                                 int64_t *size) {
   const qnext::artifact::Section *s = model->artifact.section(name);

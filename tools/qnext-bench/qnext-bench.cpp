@@ -304,6 +304,7 @@ int benchMain(int argc, char **argv) {
   }
   std::unique_ptr<qnext_model, void (*)(qnext_model *)> closeModel(model,
                                                                    qnext_model_close);
+  qnext::tool::sayCodeVariant(model);
   json manifest = json::parse(qnext_model_manifest(model));
   // A CUDA artifact: the GPU's bandwidth, and no CPU threads to vary.
   const bool gpu = manifest["target"].value("kind", "") == "cuda";
@@ -411,7 +412,10 @@ int benchMain(int argc, char **argv) {
     if (value.is_primitive())
       out["model"][key] = value;
   out["target"] = gpu ? json{{"gpu_arch", manifest["target"]["gpu_arch"]}}
-                      : json{{"cpu", manifest["target"]["cpu"]}};
+                      : json{{"cpu", manifest["target"].value("cpu", "")}};
+  if (const char *variant = qnext_model_code_variant(model))
+    out["target"]["code_variant"] = variant;
+  out["target"]["activations"] = qnext_model_activations(model);
   const ActiveWeights active = activeWeights(manifest, 1);
   const double bytes = active.bytes;
   out["active_weight_bytes_per_token"] = bytes;

@@ -155,14 +155,21 @@ cl::opt<bool> emulateGPU(
              "on the CPU (slowly) and checks the GPU mapping against the "
              "golden logits. No PTX"),
     cl::cat(category));
-cl::opt<std::string> cpu("cpu",
-                         cl::desc("CPU to compile for: 'host' (default; this "
-                                  "machine's CPU and the features it reports) or "
-                                  "an LLVM CPU name, e.g. x86-64-v3 (AVX2), "
-                                  "x86-64-v4 (AVX-512), znver4. The artifact "
-                                  "records the instruction sets its code may use "
-                                  "and refuses to run on a CPU without them"),
-                         cl::init("host"), cl::cat(category));
+cl::opt<std::string> cpu(
+    "cpu",
+    cl::desc("CPU to compile for: 'host' (default; this machine's CPU and the "
+             "features it reports) or an LLVM CPU name, e.g. x86-64-v3 (AVX2), "
+             "x86-64-v4 (AVX-512), znver4, optionally with instruction sets "
+             "added: x86-64-v4+avx512bf16, or x86-64-v4+amx (AVX512-BF16, "
+             "AVX512-VNNI, AMX-TILE, AMX-BF16). The artifact records the "
+             "instruction sets its code may use and refuses to run on a CPU "
+             "without them. A comma-separated list, or 'portable' "
+             "(x86-64-v4+amx,x86-64-v4,x86-64-v3), makes one artifact with "
+             "code for each CPU and the weights once: the runtime runs the "
+             "variant with the most instruction sets this CPU has and says "
+             "which ('code variant: ...'); a variant whose CPU lacks what "
+             "--activations multiplies with keeps f32 (a note says so)"),
+    cl::value_desc("cpu[,cpu...]|portable"), cl::init("host"), cl::cat(category));
 cl::opt<bool> allowNonfinite(
     "allow-nonfinite",
     cl::desc("Compile weights that hold NaN or infinity (by default an error "

@@ -101,17 +101,35 @@ int runInfo(const RunOptions &o) {
               text(target, "kind").c_str());
   if (target.is_object() && target.contains("cpu") && target["cpu"].is_string())
     std::printf(" (%s)", target["cpu"].get<std::string>().c_str());
-  // One token's int8/int4 kernels with inputs quantized on the fly
-  // (qnext-compile --activations=int8): not the weight-exact contract.
-  if (m.contains("activations") && m["activations"] == "int8")
-    std::printf("; decode inputs int8 (--activations=int8)");
-  // Inputs rounded to bf16 for bf16 weights' products (--activations=bf16):
-  // the lower-precision contract.
-  if (m.contains("activations") && m["activations"] == "bf16")
-    std::printf("; inputs bf16 (--activations=bf16)");
-  // ... and the kernels of several tokens on AMX tiles (--amx).
-  if (m.contains("amx") && m["amx"] == true)
-    std::printf(", several tokens on AMX tiles");
+  // What the projections multiply the weights by: f32 (the weight-exact
+  // contract, said by saying nothing), int8 (one token's inputs of int8/int4
+  // weights quantized on the fly: --activations=int8) or bf16 (inputs of
+  // bf16 weights rounded to bf16: --activations=bf16, the lower-precision
+  // contract), and the kernels of several tokens on AMX tiles (--amx).
+  auto describe = [&](const json &o) {
+    std::string mode = text(o, "activations");
+    std::string out = mode == "int8"   ? "; decode inputs int8 (--activations=int8)"
+                      : mode == "bf16" ? "; inputs bf16 (--activations=bf16)"
+                                       : "";
+    if (o.is_object() && o.contains("amx") && o["amx"] == true)
+      out += ", several tokens on AMX tiles";
+    return out;
+  };
+  const json variants = target.is_object() && target.contains("variants") &&
+                                target["variants"].is_array()
+                            ? target["variants"]
+                            : json();
+  if (variants.is_array()) {
+    // A fat artifact: each code, the one this CPU runs marked.
+    const char *chosen = qnext_model_code_variant(model.get());
+    std::printf(" for %zu CPUs", variants.size());
+    for (const json &v : variants)
+      std::printf("\n  %s (%s)%s%s", text(v, "name").c_str(), text(v, "cpu").c_str(),
+                  describe(v).c_str(),
+                  chosen && text(v, "name") == chosen ? "  <- runs here" : "");
+  } else {
+    std::printf("%s", describe(m).c_str());
+  }
   std::printf("\n%-10s %8s %14s %12s %12s\n", "weights", "tensors", "values", "MB",
               "bits/weight");
   Format total;

@@ -276,6 +276,7 @@ int main(int argc, char **argv) {
       qnext_model_open(o.artifact.c_str(), &error), qnext_model_close);
   if (!model)
     return failWith(error);
+  qnext::tool::sayCodeVariant(model.get());
   if (o.verify && qnext_model_verify(model.get(), &error))
     return failWith(error);
   int threadsUsed = o.threads ? qnext_model_set_threads(model.get(), int(o.threads))

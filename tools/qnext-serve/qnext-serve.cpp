@@ -267,6 +267,7 @@ int serveMain(int argc, char **argv) {
     qnext_free_error(error);
     return fail(message);
   }
+  qnext::tool::sayCodeVariant(model.get());
   if (threads > 0)
     qnext_model_set_threads(model.get(), threads);
   std::string why;

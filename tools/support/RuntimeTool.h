@@ -15,6 +15,7 @@
 #include "qnext/ArtifactFormat.h"
 #include "qnext/FileChecks.h"
 #include "qnext/Messages.h"
+#include "qnext/Runtime.h"
 #include "qnext/VersionInfo.h"
 
 #include <CLI/CLI.hpp>
@@ -109,6 +110,19 @@ inline std::optional<int> parse(CLI::App &app, int argc, char **argv) {
     return fail(std::string(e.what()) + " (see --help)");
   }
   return std::nullopt;
+}
+
+/// For a fat artifact (code for several CPUs), the variant the runtime
+/// chose, one line on stderr: "TOOL: code variant: x86-64-v4+amx (inputs
+/// bf16)". Nothing for an artifact with one code.
+inline void sayCodeVariant(const qnext_model *model) {
+  const char *variant = qnext_model_code_variant(model);
+  if (!variant)
+    return;
+  std::cout.flush();
+  std::cerr << toolName() << ": code variant: " << variant << " (inputs "
+            << qnext_model_activations(model)
+            << (qnext_model_uses_amx(model) ? ", AMX tiles" : "") << ")\n";
 }
 
 } // namespace qnext::tool

@@ -29,6 +29,21 @@ struct StateInfo {
   std::vector<int64_t> shape;
 };
 
+/// A fat artifact's code for one CPU (qnext-compile --cpu=portable or a
+/// list): where it lies and what it was compiled for.
+struct ManifestCode {
+  std::string name;    ///< --cpu's entry, "x86-64-v4+amx"
+  std::string section; ///< codeSectionName(i)
+  std::string cpu, features;
+  std::vector<std::string> libraries;
+  std::string pipeline;
+  std::string activations = "f32";
+  bool amx = false;
+};
+
+/// The section of code variant `i`: "code", "code.1", "code.2", ...
+std::string codeSectionName(size_t i);
+
 struct ManifestInputs {
   const ModelConfig *config = nullptr;
   std::vector<StateInfo> states;
@@ -47,6 +62,11 @@ struct ManifestInputs {
   /// With activations "bf16": the kernels of several tokens multiply on
   /// AMX tiles (--amx); the manifest then says `"amx": true`.
   bool amx = false;
+  /// A fat artifact: the code of each CPU, in the order the runtime tries
+  /// them; the fields above that describe one code (cpu, features,
+  /// libraries, pipeline, activations, amx) are then not written. Empty:
+  /// one code, described by them.
+  std::vector<ManifestCode> variants;
   const WeightPlan *plan = nullptr;
 };
 
@@ -72,12 +92,13 @@ artifact::ABI abiOf(const ManifestInputs &inputs);
 /// The manifest JSON (deterministic: no times, no paths).
 std::string buildManifest(const ManifestInputs &inputs);
 
-/// Writes the artifact; weights stream from `checkpoint` through the plan,
+/// Writes the artifact, with `codes[i]` in section codeSectionName(i);
+/// weights stream from `checkpoint` through the plan,
 /// checked for NaN and infinity unless `allowNonfinite` (packWeights).
 /// `progress(done, total)` reports weight bytes written.
 llvm::Error
 writeArtifact(llvm::StringRef path, llvm::StringRef manifest,
-              llvm::ArrayRef<char> code, const WeightPlan &plan,
+              llvm::ArrayRef<std::vector<char>> codes, const WeightPlan &plan,
               const Checkpoint &checkpoint,
               llvm::ArrayRef<ExtraSection> extras = {},
               llvm::function_ref<void(uint64_t, uint64_t)> progress = {},

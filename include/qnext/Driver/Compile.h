@@ -123,8 +123,10 @@ struct CompileOptions {
   /// artifact runs on the CPU. No PTX.
   bool emulateGPU = false;
   /// The CPU to compile for: "host" or an LLVM CPU name (x86-64-v3, znver4,
-  /// ...). Unset: "host", except for the host code of --target=cuda, which
-  /// is then compiled for baseline x86-64.
+  /// ...), optionally with instruction sets added (x86-64-v4+amx); or a
+  /// comma-separated list of those, or "portable", for a fat artifact with
+  /// code for each (CPUVariants.h). Unset: "host", except for the host code
+  /// of --target=cuda, which is then compiled for baseline x86-64.
   std::optional<std::string> cpu;
 
   /// Compile weights that hold NaN or infinity (otherwise an error naming
@@ -140,9 +142,12 @@ struct CompileOptions {
   /// (inputs of bf16 weights rounded to bf16, pairs multiplied with
   /// vdpbf16ps: AVX512-BF16); CPUPipeline.h.
   std::string activations = "f32";
+  /// With several CPUs (a fat artifact), a variant whose CPU lacks the
+  /// instructions of int8 or bf16 keeps f32 (a note says so).
   /// With activations "bf16": whether the kernels of several tokens (a
   /// prompt's tiles, a batched step) multiply on AMX tiles: "auto" (when
-  /// the target CPU has AMX-BF16), "on" (an error without it) or "off".
+  /// the target CPU has AMX-BF16), "on" (an error without it; with several
+  /// CPUs, when none has it) or "off".
   std::string amx = "auto";
   /// Instead of compiling: write the checkpoint to this folder with its FP8
   /// weights (and, with `weights`, the weights it quantizes, as the

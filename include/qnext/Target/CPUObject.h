@@ -5,6 +5,7 @@
 
 #include "mlir/IR/BuiltinOps.h"
 
+#include "llvm/ADT/ArrayRef.h"
 #include "llvm/Support/Error.h"
 
 namespace llvm {
@@ -20,6 +21,10 @@ struct CPUTargetOptions {
   /// CPU to generate code for: "host" (the default) or an LLVM CPU name
   /// such as "x86-64-v3" or "sapphirerapids".
   std::string cpu = "host";
+  /// Instruction sets added to that CPU's, in LLVM's spelling ("+avx512bf16,
+  /// +amx-tile"): a fat artifact's "x86-64-v4+amx" (CPUVariants.h). Empty
+  /// for "host", which has what this machine has.
+  std::string features;
   /// Exported as the constant string `qnext_abi` when not empty: what the
   /// code assumes of its caller's buffers (qnext::artifact::abiRecord).
   std::string abiRecord;
@@ -65,6 +70,10 @@ llvm::Error checkCPUName(llvm::StringRef cpu);
 llvm::Expected<std::string>
 instructionSetFeatures(const llvm::MCSubtargetInfo &sti);
 
+/// What code for `options` would be built for: the triple, the CPU's name
+/// and every instruction set it may use (as a manifest records them).
+llvm::Expected<CPUTargetInfo> describeTarget(const CPUTargetOptions &options);
+
 /// f32 lanes for the projection kernels on that CPU: 16 with AVX-512, else 8.
 int64_t preferredVectorWidth(const CPUTargetOptions &options);
 
@@ -95,6 +104,14 @@ llvm::Expected<std::string> translateToLLVMIR(ModuleOp module,
 llvm::Expected<std::vector<char>>
 emitSharedObject(ModuleOp module, const CPUTargetOptions &options,
                  CPUTargetInfo *info = nullptr);
+
+/// emitSharedObject for several modules (a fat artifact's variants, each
+/// with its options and info): translated one after another, then optimized
+/// and compiled on up to one thread a core. The objects in `modules`' order.
+llvm::Expected<std::vector<std::vector<char>>>
+emitSharedObjects(llvm::ArrayRef<ModuleOp> modules,
+                  llvm::ArrayRef<CPUTargetOptions> options,
+                  llvm::MutableArrayRef<CPUTargetInfo> infos);
 
 } // namespace mlir::qnext
 

@@ -27,6 +27,9 @@
 #include "llvm/Target/TargetOptions.h"
 #include "llvm/TargetParser/Host.h"
 
+#include <atomic>
+#include <thread>
+
 using namespace mlir;
 using namespace mlir::qnext;
 
@@ -79,10 +82,10 @@ void addThreadControl(llvm::Module &module, bool openmp) {
 }
 
 /// "host": this CPU's name and hostFeatures(). Otherwise the name, whose
-/// features LLVM implies.
-std::pair<std::string, std::string> cpuAndFeatures(llvm::StringRef cpu) {
-  if (cpu != "host")
-    return {cpu.str(), ""};
+/// features LLVM implies, and the ones added to them.
+std::pair<std::string, std::string> cpuAndFeatures(const CPUTargetOptions &options) {
+  if (options.cpu != "host")
+    return {options.cpu, options.features};
   return {llvm::sys::getHostCPUName().str(), mlir::qnext::hostFeatures()};
 }
 
@@ -110,7 +113,7 @@ createTargetMachine(const CPUTargetOptions &options, CPUTargetInfo *info) {
     return target.takeError();
   if (llvm::Error e = checkCPUName(options.cpu))
     return std::move(e);
-  auto [cpu, features] = cpuAndFeatures(options.cpu);
+  auto [cpu, features] = cpuAndFeatures(options);
   std::unique_ptr<llvm::TargetMachine> tm((*target)->createTargetMachine(
       triple, cpu, features, llvm::TargetOptions(), llvm::Reloc::PIC_,
       std::nullopt, llvm::CodeGenOptLevel::Aggressive));
@@ -181,8 +184,6 @@ translate(ModuleOp module, llvm::LLVMContext &ctx, llvm::TargetMachine &tm,
                              llvm::GlobalValue::ExternalLinkage, record,
                              ::qnext::artifact::kABISymbol);
   }
-  if (llvm::Error e = makeOptimizingTransformer(2, 0, &tm)(llvmModule.get()))
-    return std::move(e);
   return llvmModule;
 }
 
@@ -194,8 +195,11 @@ struct Lowered {
   std::unique_ptr<llvm::Module> module;
 };
 
-llvm::Expected<Lowered> lower(ModuleOp module, const CPUTargetOptions &options,
-                              CPUTargetInfo *info) {
+/// The module translated to LLVM IR for its target machine, not yet
+/// optimized (optimize() does that, on any thread: it touches only
+/// `lowered`'s own LLVM context).
+llvm::Expected<Lowered> translateOnly(ModuleOp module, const CPUTargetOptions &options,
+                                      CPUTargetInfo *info) {
   Lowered out;
   auto tm = createTargetMachine(options, info);
   if (!tm)
@@ -207,6 +211,19 @@ llvm::Expected<Lowered> lower(ModuleOp module, const CPUTargetOptions &options,
     return llvmModule.takeError();
   out.module = std::move(*llvmModule);
   return out;
+}
+llvm::Error optimize(Lowered &lowered) {
+  return makeOptimizingTransformer(2, 0, lowered.machine.get())(lowered.module.get());
+}
+
+llvm::Expected<Lowered> lower(ModuleOp module, const CPUTargetOptions &options,
+                              CPUTargetInfo *info) {
+  auto lowered = translateOnly(module, options, info);
+  if (!lowered)
+    return lowered.takeError();
+  if (llvm::Error e = optimize(*lowered))
+    return std::move(e);
+  return lowered;
 }
 } // namespace
 
@@ -223,13 +240,11 @@ mlir::qnext::translateToLLVMIR(ModuleOp module, const CPUTargetOptions &options,
   return text;
 }
 
-llvm::Expected<std::vector<char>>
-mlir::qnext::emitSharedObject(ModuleOp module, const CPUTargetOptions &options,
-                              CPUTargetInfo *info) {
-  auto lowered = lower(module, options, info);
-  if (!lowered)
-    return lowered.takeError();
-  llvm::TargetMachine &tm = *lowered->machine;
+/// The optimized module compiled to an object and linked into a shared
+/// object (bytes); `info`'s libraries set. Safe on any thread.
+static llvm::Expected<std::vector<char>> emitAndLink(Lowered &lowered,
+                                                     CPUTargetInfo *info) {
+  llvm::TargetMachine &tm = *lowered.machine;
 
   // Object file, in memory.
   llvm::SmallVector<char, 0> object;
@@ -239,7 +254,7 @@ mlir::qnext::emitSharedObject(ModuleOp module, const CPUTargetOptions &options,
     if (tm.addPassesToEmitFile(pm, os, nullptr,
                                llvm::CodeGenFileType::ObjectFile))
       return llvm::createStringError("the target cannot emit object files");
-    pm.run(*lowered->module);
+    pm.run(*lowered.module);
   }
 
   // Link: cc -shared (libm for the math calls the intrinsics become).
@@ -272,7 +287,7 @@ mlir::qnext::emitSharedObject(ModuleOp module, const CPUTargetOptions &options,
     return llvm::createStringError(
         "no C compiler driver ('cc') on PATH to link the shared object");
   std::string message;
-  bool openmp = usesOpenMP(*lowered->module);
+  bool openmp = usesOpenMP(*lowered.module);
   if (info && openmp)
     info->libraries = {"libomp.so.5"};
   std::string ompDir = "-L" QNEXT_LLVM_LIBRARY_DIR;
@@ -291,6 +306,69 @@ mlir::qnext::emitSharedObject(ModuleOp module, const CPUTargetOptions &options,
                                    buffer.getError().message());
   return std::vector<char>((*buffer)->getBufferStart(),
                            (*buffer)->getBufferEnd());
+}
+
+llvm::Expected<std::vector<char>>
+mlir::qnext::emitSharedObject(ModuleOp module, const CPUTargetOptions &options,
+                              CPUTargetInfo *info) {
+  auto lowered = lower(module, options, info);
+  if (!lowered)
+    return lowered.takeError();
+  return emitAndLink(*lowered, info);
+}
+
+llvm::Expected<std::vector<std::vector<char>>>
+mlir::qnext::emitSharedObjects(llvm::ArrayRef<ModuleOp> modules,
+                               llvm::ArrayRef<CPUTargetOptions> options,
+                               llvm::MutableArrayRef<CPUTargetInfo> infos) {
+  // Translation reads the MLIR context: one module after another. LLVM's
+  // optimization and code generation then run on as many threads as there
+  // are cores, each module in its own LLVM context.
+  std::vector<Lowered> lowered;
+  for (size_t i = 0; i < modules.size(); ++i) {
+    auto one = translateOnly(modules[i], options[i], &infos[i]);
+    if (!one)
+      return one.takeError();
+    lowered.push_back(std::move(*one));
+  }
+  std::vector<std::vector<char>> objects(modules.size());
+  std::vector<std::string> errors(modules.size());
+  std::atomic<size_t> next{0};
+  auto work = [&] {
+    for (size_t i; (i = next++) < lowered.size();) {
+      llvm::Error e = optimize(lowered[i]);
+      if (!e) {
+        auto object = emitAndLink(lowered[i], &infos[i]);
+        if (object)
+          objects[i] = std::move(*object);
+        else
+          e = object.takeError();
+      }
+      if (e)
+        errors[i] = llvm::toString(std::move(e));
+    }
+  };
+  size_t threads = std::min<size_t>(modules.size(),
+                                    std::max(1u, std::thread::hardware_concurrency()));
+  std::vector<std::thread> pool;
+  for (size_t t = 1; t < threads; ++t)
+    pool.emplace_back(work);
+  work();
+  for (std::thread &t : pool)
+    t.join();
+  for (const std::string &error : errors)
+    if (!error.empty())
+      return llvm::createStringError(error);
+  return objects;
+}
+
+llvm::Expected<CPUTargetInfo>
+mlir::qnext::describeTarget(const CPUTargetOptions &options) {
+  CPUTargetInfo info;
+  auto tm = createTargetMachine(options, &info);
+  if (!tm)
+    return tm.takeError();
+  return info;
 }
 
 /// Whether the target CPU of `options` has every feature of one of

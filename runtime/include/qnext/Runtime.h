@@ -40,6 +40,17 @@ int qnext_model_threads(const qnext_model *model);
 int qnext_model_set_threads(qnext_model *model, int threads);
 /* The manifest (JSON text, owned by the model). */
 const char *qnext_model_manifest(const qnext_model *model);
+/* The code variant chosen from a fat artifact (qnext-compile --cpu=portable,
+ * or a list of CPUs): the first of its variants this CPU runs, by the name
+ * --cpu gave it ("x86-64-v4+amx"). NULL for an artifact with one code. */
+const char *qnext_model_code_variant(const qnext_model *model);
+/* What the chosen code's projections multiply weights by: "f32" (the
+ * weight-exact contract), "int8" or "bf16" (qnext-compile --activations;
+ * docs/quantization.md). A fat artifact's variants may differ: one whose CPU
+ * lacks the instructions keeps "f32". */
+const char *qnext_model_activations(const qnext_model *model);
+/* Whether the chosen code's kernels of several tokens run on AMX tiles. */
+int qnext_model_uses_amx(const qnext_model *model);
 /* The bytes of an optional section, or NULL (and *size 0) when the artifact
  * has none: "tokenizer", "tokenizer_config" and "generation" hold the
  * checkpoint's tokenizer.json, tokenizer_config.json (chat template) and

@@ -381,6 +381,17 @@ def shared_object(name, source):
     return open(so, "rb").read()
 
 
+def variant(**fields):
+    """One entry of a fat artifact's target.variants: the good code, for any x86-64."""
+    v = {"name": "x86-64", "section": "code", "features": "+64bit", "activations": "f32"}
+    v.update(fields)
+    return v
+
+
+def set_variants(variants):
+    return lambda m: m["target"].update(variants=variants)
+
+
 foreign = shared_object("foreign", "int answer(void) { return 42; }\n")
 # The entry points without the record: what code compiled before the record
 # existed looks like.
@@ -412,6 +423,29 @@ for name, edit, expect in [
      r"manifest: a state's shape is not a list of 1 to 8 dimensions"),
     ("manifest types: hidden_size a float", manifest_edit(lambda m: m["model"].update(hidden_size=1.5)),
      r"manifest: model\.hidden_size missing or not an integer"),
+    # A fat artifact's list of codes (qnext-compile --cpu=portable): each
+    # variant's fields checked, its section one of the file's code sections.
+    ("manifest types: target.variants a number", manifest_edit(set_variants(7)),
+     r"manifest: target\.variants is not a list of 1 to 16 codes"),
+    ("manifest types: target.variants empty", manifest_edit(set_variants([])),
+     r"manifest: target\.variants is not a list of 1 to 16 codes"),
+    ("manifest types: a variant's features a number", manifest_edit(set_variants([variant(features=7)])),
+     r"manifest: target\.variants\[0\]\.features missing or not a string"),
+    ("manifest lies: a variant's section absent", manifest_edit(set_variants([variant(section="code.3")])),
+     r"manifest: target\.variants\[0\]\.section 'code\.3' is not a code section of the file"),
+    ("manifest lies: a variant's section the manifest",
+     manifest_edit(set_variants([variant(), variant(section="manifest")])),
+     r"manifest: target\.variants\[1\]\.section 'manifest' is not a code section of the file"),
+    ("manifest lies: a variant's activations unknown", manifest_edit(set_variants([variant(activations="fp4")])),
+     r"manifest: target\.variants\[0\]\.activations 'fp4' is none of f32, int8, bf16"),
+    ("manifest lies: no variant this CPU runs",
+     manifest_edit(set_variants([variant(name="a", features="+64bit,+nosuch"),
+                                 variant(name="b", features="+amx-tile,+amx-fp8")])),
+     r"no code variant runs on this CPU: a needs features qnext cannot check: nosuch; b lacks (amx-tile, )?amx-fp8"),
+    ("manifest lies: activations unknown", manifest_edit(lambda m: m.update(activations="fp4")),
+     r"manifest: activations 'fp4' is none of f32, int8, bf16"),
+    ("manifest types: activations a number", manifest_edit(lambda m: m.update(activations=8)),
+     r"manifest: activations is not a string"),
     ("code: not ELF", code_edit(lambda c: b"#!/bin/sh\necho hi\n"), r"the code section: not an ELF file"),
     ("code: ELF for another machine", code_edit(lambda c: c[:18] + struct.pack("<H", 183) + c[20:]),
      r"the code section: ELF code for machine 183, not x86-64"),
