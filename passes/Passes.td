@@ -823,6 +823,11 @@ def VectorizeContractions : Pass<"qnext-vectorize-contractions"> {
            "vector-width 8) or 'bf16' (kernels of bf16 weights: the input "
            "rounded to bf16, pairs multiplied with vdpbf16ps: needs "
            "AVX512-BF16, with AVX512-VL at vector-width 8)">,
+    Option<"bf16Terms", "bf16-terms", "int64_t", /*default=*/"1",
+           "with activations=bf16: each input as the sum of this many bf16 "
+           "values, each multiplied (1: rounded to nearest even, ~2^-9 "
+           "relative error; 2: the rounding's remainder rounded and "
+           "multiplied too, ~2^-17, twice the products)">,
     Option<"amx", "amx", "bool", /*default=*/"false",
            "with activations=bf16: kernels of several tokens whose weights "
            "are bf16 multiply on AMX tiles (tdpbf16ps; needs AMX-BF16, "

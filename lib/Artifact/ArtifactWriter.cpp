@@ -131,6 +131,8 @@ std::string buildManifest(const ManifestInputs &in) {
     m["pipeline"] = in.pipeline;
     m["fusions"] = in.fusions;
     m["activations"] = in.activations;
+    if (in.activations == "bf16")
+      m["bf16_terms"] = in.bf16Terms;
     if (in.amx)
       m["amx"] = true;
   } else {
@@ -141,6 +143,8 @@ std::string buildManifest(const ManifestInputs &in) {
                             {"cpu", v.cpu},         {"features", v.features},
                             {"libraries", v.libraries}, {"pipeline", v.pipeline},
                             {"activations", v.activations}};
+      if (v.activations == "bf16")
+        entry["bf16_terms"] = v.bf16Terms;
       if (v.amx)
         entry["amx"] = true;
       variants.push_back(entry);

@@ -210,6 +210,7 @@ configureCPU(const CompileOptions &options, mlir::ModuleOp module,
   mlir::qnext::CPUPipelineOptions pipeline;
   pipeline.vectorWidth = mlir::qnext::preferredVectorWidth(target);
   pipeline.activations = options.activations;
+  pipeline.bf16Terms = options.bf16Terms;
   const std::string bits = std::to_string(pipeline.vectorWidth * 32);
   auto lacking = [&](const Twine &why) -> mlir::LogicalResult {
     if (!several)
@@ -400,6 +401,8 @@ mlir::LogicalResult qnext::compile(const CompileOptions &options) {
     return fail("--amx=" + options.amx + ": expected auto, on or off");
   if (options.amx == "on" && options.activations != "bf16")
     return fail("--amx=on multiplies bf16 tiles: it needs --activations=bf16");
+  if (options.bf16Terms != 1 && options.bf16Terms != 2)
+    return fail("--bf16-terms=" + std::to_string(options.bf16Terms) + ": expected 1 or 2");
   std::vector<CodeVariant> codes;
   for (const mlir::qnext::CPUVariant &variant : *variants) {
     auto pipeline = configureCPU(options, module, variant, variants->size() > 1);

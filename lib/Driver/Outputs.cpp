@@ -196,6 +196,7 @@ qnext::driver::writeOutputs(const CompileOptions &options, LoadedModel &model,
         inputs.pipeline = variant.pipelineText;
         inputs.activations = variant.pipeline.activations;
         inputs.amx = variant.pipeline.amx;
+        inputs.bf16Terms = variant.pipeline.bf16Terms;
         names.push_back(inputs.kind == "cuda"
                             ? options.gpuArch + " (host code: " + info.cpu + ")"
                             : info.cpu);
@@ -210,6 +211,7 @@ qnext::driver::writeOutputs(const CompileOptions &options, LoadedModel &model,
       entry.pipeline = variant.pipelineText;
       entry.activations = variant.pipeline.activations;
       entry.amx = variant.pipeline.amx;
+      entry.bf16Terms = variant.pipeline.bf16Terms;
       inputs.variants.push_back(entry);
       names.push_back(variant.name);
     }

@@ -59,7 +59,8 @@ bool KernelEmitter::takesAMX() const {
   return !c.scales && getElementTypeOrSelf(c.w.getType()).isBF16();
 }
 
-Value KernelEmitter::packTilesBF16(Value lo, Value hi, int64_t tokenMultiple) {
+Value KernelEmitter::packTilesBF16(Value lo, Value hi, int64_t tokenMultiple,
+                                   int64_t term) {
   Type bf16 = b.getBF16Type(), i32 = b.getI32Type();
   Value count = arith::SubIOp::create(b, loc, hi, lo);
   Value padded = arith::MulIOp::create(
@@ -91,8 +92,18 @@ Value KernelEmitter::packTilesBF16(Value lo, Value hi, int64_t tokenMultiple) {
                 Value valid = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, t, hi);
                 Value readAt = arith::SelectOp::create(b, loc, valid, t, lo);
                 Value x = read(c.x, {readAt, k0}, elt, kAMXColumns);
-                if (!elt.isBF16())
-                  x = arith::TruncFOp::create(b, loc, row, x);
+                if (!elt.isBF16()) {
+                  Value rounded = arith::TruncFOp::create(b, loc, row, x);
+                  // The second term: what the rounding left, rounded.
+                  if (term == 1)
+                    rounded = arith::TruncFOp::create(
+                        b, loc, row,
+                        arith::SubFOp::create(
+                            b, loc, x, arith::ExtFOp::create(b, loc, x.getType(), rounded)));
+                  x = rounded;
+                } else if (term == 1) {
+                  x = arith::ConstantOp::create(b, loc, b.getZeroAttr(row));
+                }
                 Value p = vector::BitCastOp::create(b, loc, pairs, x);
                 p = arith::SelectOp::create(b, loc, valid, p, zeroPairs);
                 rows.push_back(p);
@@ -121,9 +132,11 @@ Value KernelEmitter::packTilesBF16(Value lo, Value hi, int64_t tokenMultiple) {
 Value KernelEmitter::emitAMX(Value dest, bool addInit, Value lo, Value hi) {
   constexpr int64_t kBlock = 2 * kAMXRows; // weight rows, and tokens, a block
   Type bf16 = b.getBF16Type(), f32 = b.getF32Type();
-  Value packed = packTilesBF16(lo, hi, kBlock);
+  SmallVector<Value, 2> packed;
+  for (int64_t term = 0; term < bf16Terms; ++term)
+    packed.push_back(packTilesBF16(lo, hi, kBlock, term));
   Value padded = arith::DivUIOp::create(
-      b, loc, tensor::DimOp::create(b, loc, packed, 1), index(2));
+      b, loc, tensor::DimOp::create(b, loc, packed[0], 1), index(2));
   // The tiles read buffers: the packed input and the weights, read only.
   auto bufferOf = [&](Value tensor) {
     auto type = cast<RankedTensorType>(tensor.getType());
@@ -134,7 +147,10 @@ Value KernelEmitter::emitAMX(Value dest, bool addInit, Value lo, Value hi) {
                tensor, /*readOnly=*/true)
         .getResult();
   };
-  Value inputTiles = bufferOf(packed), weightTiles = bufferOf(c.w);
+  SmallVector<Value, 2> inputTiles;
+  for (Value p : packed)
+    inputTiles.push_back(bufferOf(p));
+  Value weightTiles = bufferOf(c.w);
   auto weightTile = amx::TileType::get({kAMXRows, kAMXColumns}, bf16);
   auto accTile = amx::TileType::get({kAMXRows, kAMXRows}, f32);
 
@@ -173,14 +189,17 @@ Value KernelEmitter::emitAMX(Value dest, bool addInit, Value lo, Value hi) {
               Value w[2] = {
                   amx::TileLoadOp::create(b, loc, weightTile, weightTiles, ValueRange{n0, k0}),
                   amx::TileLoadOp::create(b, loc, weightTile, weightTiles, ValueRange{n1, k0})};
-              Value x[2] = {
-                  amx::TileLoadOp::create(b, loc, weightTile, inputTiles, ValueRange{kRow, col0}),
-                  amx::TileLoadOp::create(b, loc, weightTile, inputTiles, ValueRange{kRow, col1})};
-              SmallVector<Value> next;
-              for (int64_t i = 0; i < 2; ++i)
-                for (int64_t j = 0; j < 2; ++j)
-                  next.push_back(amx::TileMulFOp::create(b, loc, accTile, w[i], x[j],
-                                                         acc[2 * i + j]));
+              // Each term of the input: its two tiles, four products.
+              SmallVector<Value> next(acc.begin(), acc.end());
+              for (Value terms : inputTiles) {
+                Value x[2] = {
+                    amx::TileLoadOp::create(b, loc, weightTile, terms, ValueRange{kRow, col0}),
+                    amx::TileLoadOp::create(b, loc, weightTile, terms, ValueRange{kRow, col1})};
+                for (int64_t i = 0; i < 2; ++i)
+                  for (int64_t j = 0; j < 2; ++j)
+                    next[2 * i + j] = amx::TileMulFOp::create(b, loc, accTile, w[i], x[j],
+                                                              next[2 * i + j]);
+              }
               scf::YieldOp::create(b, loc, next);
             });
         for (int64_t i = 0; i < 2; ++i)

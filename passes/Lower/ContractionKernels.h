@@ -109,6 +109,9 @@ struct KernelShape {
   /// With activations=bf16: kernels of several tokens on AMX tiles
   /// (AMXTiles.cpp).
   bool amx = false;
+  /// With activations=bf16: bf16 values an input is the sum of (1 or 2;
+  /// BF16Dots.cpp).
+  int64_t bf16Terms = 1;
 };
 
 /// What a weight argument of a quantized kernel must be: the values and

@@ -76,7 +76,7 @@ Value KernelEmitter::emit(int64_t rows, int64_t tokenRows, int64_t tokenBlockRow
   // weight less often (its packed input, 1 MB for K = 2048, stays in L2).
   bool onTiles = manyTokens && takesAMX();
   if (onTiles && tokenTile > 0)
-    tokenTile = kAMXTokenTile;
+    tokenTile = kAMXTokenTile / bf16Terms; // the packed terms, 1 MB for K = 2048
   if (manyTokens) {
     Value t = tensor::DimOp::create(b, loc, dest, 0);
     tokenLo = index(0);
@@ -463,16 +463,21 @@ SmallVector<Value> KernelEmitter::blockRows(Value xs, ArrayRef<Value> xTokens,
             SmallVector<Value> acc =
                 blockInput ? SmallVector<Value>{dotInt8(weights[m], row, *blockInput,
                                                         blockInputRow, kExtent)}
-                : bf16
-                    ? sweepBF16(kExtent, zeros,
-                                [&](Value k, ValueRange a) {
-                                  Value w = read(weights[m].values, {row, k},
-                                                 b.getBF16Type(), 2 * vl);
-                                  SmallVector<Value> out;
-                                  for (int64_t j = 0; j < tm; ++j)
-                                    out.push_back(dpbf16(a[j], w, tokenInputBF16(j, k)));
-                                  return out;
-                                })
+                : bf16 ? sumTerms(sweepBF16(
+                             kExtent, SmallVector<Value>(tm * bf16Terms, zero),
+                             [&](Value k, ValueRange a) {
+                               // Each term its own accumulator: two chains
+                               // of dependent dots, not one twice as long.
+                               Value w = read(weights[m].values, {row, k},
+                                              b.getBF16Type(), 2 * vl);
+                               SmallVector<Value> out;
+                               for (int64_t j = 0; j < tm; ++j)
+                                 for (auto [i, term] :
+                                      llvm::enumerate(tokenInputBF16(j, k)))
+                                   out.push_back(
+                                       dpbf16(a[j * bf16Terms + i], w, term));
+                               return out;
+                             }))
                     : sweepK(
                 kExtent, zeros, {{weights[m], row}},
                 [&](const KStep &at, ArrayRef<Value> scales, ValueRange a) {
@@ -519,7 +524,8 @@ SmallVector<Value> KernelEmitter::blockRows(Value xs, ArrayRef<Value> xTokens,
     for (int64_t r = 0; r < tn; ++r)
       blockRowsRead.push_back({weight, rowsOfW[r]});
   auto bf16Step = [&](Value k, ValueRange in) {
-    SmallVector<Value> xv, next(in.begin(), in.end());
+    SmallVector<SmallVector<Value, 2>> xv;
+    SmallVector<Value> next(in.begin(), in.end());
     for (int64_t j = 0; j < tm; ++j)
       xv.push_back(tokenInputBF16(j, k));
     for (auto [m, weight] : llvm::enumerate(weights))
@@ -527,7 +533,7 @@ SmallVector<Value> KernelEmitter::blockRows(Value xs, ArrayRef<Value> xTokens,
         Value w = read(weight.values, {rowsOfW[r], k}, b.getBF16Type(), 2 * vl);
         for (int64_t j = 0; j < tm; ++j) {
           Value &a = next[m * perWeight + j * tn + r];
-          a = dpbf16(a, w, xv[j]);
+          a = dpbf16Terms(a, w, xv[j]);
         }
       }
     return next;
@@ -569,7 +575,7 @@ SmallVector<Value> KernelEmitter::blockRows(Value xs, ArrayRef<Value> xTokens,
 }
 Value emitKernel(OpBuilder &b, Location loc, Kernel &kernel, const KernelShape &shape) {
   KernelEmitter emitter(b, loc, kernel, shape.vectorWidth, shape.activations,
-                        shape.amx);
+                        shape.amx, shape.bf16Terms);
   if (!kernel.c.selector)
     return emitter.emit(shape.rows, shape.tokenRows, shape.tokenBlockRows,
                         shape.prologueTasks, shape.tokenTile);

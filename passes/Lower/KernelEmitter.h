@@ -30,9 +30,10 @@ inline int64_t blockFor(int64_t n, int64_t preferred) {
 class KernelEmitter {
 public:
   KernelEmitter(OpBuilder &b, Location loc, Kernel &kernel, int64_t vl,
-                Activations activations = Activations::F32, bool amx = false)
+                Activations activations = Activations::F32, bool amx = false,
+                int64_t bf16Terms = 1)
       : b(b), loc(loc), c(kernel.c), kernel(kernel), vl(vl),
-        activations(activations), amx(amx) {}
+        activations(activations), amx(amx), bf16Terms(bf16Terms) {}
 
   /// Rewrites the kernel's ops; returns the replacement of its last one.
   Value emit(int64_t rows, int64_t tokenRows, int64_t tokenBlockRows,
@@ -241,17 +242,27 @@ private:
   sweepBF16(int64_t kExtent, ValueRange init,
             function_ref<SmallVector<Value>(Value, ValueRange)> body);
 
-  /// 2 x vl columns of an input from `indices` as bf16: read as they are
-  /// from a bf16 input (rounded already), rounded to nearest even from an
-  /// f32 one.
-  Value inputBF16(Value xs, ValueRange indices);
+  /// 2 x vl columns of an input from `indices` as bf16Terms bf16 vectors
+  /// whose sum is the input: the first rounded to nearest even, the second
+  /// (with 2 terms) the remainder rounded. Read as they are from an input
+  /// rounded already (roundRowsBF16: the terms side by side, [.., terms x
+  /// K]), computed from an f32 one.
+  SmallVector<Value, 2> inputBF16(Value xs, ValueRange indices);
 
-  /// Rows [lo, hi) of the f32 matrix `xs` ([T, K]) rounded to bf16, into a
-  /// new [hi - lo, K] tensor.
+  /// Rows [lo, hi) of the f32 matrix `xs` ([T, K]) as bf16 terms, into a
+  /// new [hi - lo, bf16Terms x K] tensor: term i at columns [i K, (i + 1) K).
   Value roundRowsBF16(Value xs, Value lo, Value hi);
 
-  /// The f32 vector `x` ([K]) rounded to bf16, into a new [K] tensor.
+  /// The f32 vector `x` ([K]) as bf16 terms, into a new [bf16Terms x K]
+  /// tensor.
   Value roundVectorBF16(Value x);
+
+  /// Accumulators of bf16Terms each (a token's terms side by side), summed
+  /// a token at a time.
+  SmallVector<Value> sumTerms(ValueRange accs);
+
+  /// acc + every term of `x` times `w` (dpbf16 for each).
+  Value dpbf16Terms(Value acc, Value w, ArrayRef<Value> x);
 
   /// acc + the products of bf16 pairs of `w` and `x`, summed by twos into
   /// acc's vl f32 lanes (vdpbf16ps).
@@ -275,7 +286,8 @@ private:
   /// rounded up to `tokenMultiple` (zeros after hi), element (k / 2,
   /// 2 t + k % 2) being token t's column k (pairs of columns, token after
   /// token). Each 16 x 16 block of pairs is one transpose.
-  Value packTilesBF16(Value lo, Value hi, int64_t tokenMultiple);
+  /// `term`: which of the input's bf16 terms (inputBF16).
+  Value packTilesBF16(Value lo, Value hi, int64_t tokenMultiple, int64_t term);
 
   /// The kernel on AMX tiles for tokens [lo, hi): a forall over blocks of
   /// 2 x kAMXRows weight rows; each runs through the tokens 2 x kAMXRows
@@ -350,6 +362,7 @@ private:
   int64_t vl;
   Activations activations;
   bool amx;
+  int64_t bf16Terms;
 };
 
 } // namespace mlir::qnext::kernels

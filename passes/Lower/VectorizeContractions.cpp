@@ -51,6 +51,12 @@ struct VectorizeContractionsPass
           << ", 256 or 512 bits: vector-width 8 or 16, not " << int64_t(vectorWidth);
       return signalPassFailure();
     }
+    if (bf16Terms != 1 && bf16Terms != 2) {
+      getOperation()->emitError("qnext-vectorize-contractions: bf16-terms must be "
+                                "1 or 2, not ")
+          << int64_t(bf16Terms);
+      return signalPassFailure();
+    }
     if (amx && (activations != "bf16" || vectorWidth != 16)) {
       getOperation()->emitError("qnext-vectorize-contractions: amx multiplies "
                                 "bf16 tiles: it needs activations=bf16 and "
@@ -147,7 +153,8 @@ struct VectorizeContractionsPass
                   : linalg::FillOp();
     Value result = emitKernel(rewriter, last->getLoc(), k,
                               {vectorWidth, rows, tokenRows, tokenBlockRows,
-                               prologueTasks, tokenTile, kernelActivations, amx});
+                               prologueTasks, tokenTile, kernelActivations, amx,
+                               bf16Terms});
     rewriter.replaceOp(last, result);
     if (k.sharedAdd) {
       // The add is replaced; the gate, the shared down projection (below)

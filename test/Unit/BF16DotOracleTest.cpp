@@ -38,14 +38,22 @@ double roundBF16(float f) {
   return r;
 }
 
+/// An input as the kernels multiply it with `terms` bf16 values: rounded
+/// (1), or that and what the rounding left, rounded (2; in f32, as the
+/// kernel subtracts).
+double inputBF16(float f, int terms) {
+  double hi = roundBF16(f);
+  return terms == 1 ? hi : hi + roundBF16(f - float(hi));
+}
+
 /// activations=bf16 at 16 lanes, with vdpbf16ps blocks ("dot") or AMX tiles
-/// for the kernels of several tokens ("amx").
-class BF16DotOracle : public ::testing::TestWithParam<bool> {
+/// for the kernels of several tokens ("amx"), an input as 1 or 2 bf16 terms.
+class BF16DotOracle : public ::testing::TestWithParam<std::tuple<bool, int>> {
 protected:
   void SetUp() override {
     if (!mlir::qnext::hasBF16Dot({}, 16))
       GTEST_SKIP() << "this CPU has no vdpbf16ps (AVX512-BF16)";
-    if (GetParam()) {
+    if (std::get<0>(GetParam())) {
       if (!mlir::qnext::hasAMXBF16({}))
         GTEST_SKIP() << "this CPU has no AMX-BF16 tiles (amx_tile and amx_bf16 in "
                         "/proc/cpuinfo)";
@@ -55,17 +63,23 @@ protected:
     }
     vectorWidth = 16;
     activations = "bf16";
-    amx = GetParam();
+    amx = std::get<0>(GetParam());
+    bf16Terms = terms();
   }
   void TearDown() override {
     activations = "f32";
     amx = false;
+    bf16Terms = 1;
   }
+  int terms() const { return std::get<1>(GetParam()); }
 };
-INSTANTIATE_TEST_SUITE_P(Products, BF16DotOracle, ::testing::Values(false, true),
-                         [](const ::testing::TestParamInfo<bool> &info) {
-                           return std::string(info.param ? "amx" : "dot");
-                         });
+INSTANTIATE_TEST_SUITE_P(
+    Products, BF16DotOracle,
+    ::testing::Combine(::testing::Values(false, true), ::testing::Values(1, 2)),
+    [](const ::testing::TestParamInfo<std::tuple<bool, int>> &info) {
+      return std::string(std::get<0>(info.param) ? "amx" : "dot") + "_terms" +
+             std::to_string(std::get<1>(info.param));
+    });
 
 // A prompt's projection ([T, K] x [N, K]): token counts inside one token
 // tile, across tiles (the vdpbf16ps blocks' tiles of 64, the AMX kernels'
@@ -91,7 +105,7 @@ TEST_P(BF16DotOracle, PromptLinear) {
       for (int j = 0; j < n; ++j) {
         double s = 0;
         for (int c = 0; c < k; ++c)
-          s += roundBF16(x.at({i, c})) * w.at({j, c});
+          s += inputBF16(x.at({i, c}), terms()) * w.at({j, c});
         want[i * n + j] = s;
       }
     EXPECT_TRUE(close(res[0], want));
@@ -120,9 +134,9 @@ TEST_P(BF16DotOracle, PromptExperts) {
                      down.tensorType() + ") -> " + x.tensorType(),
                  {x, w, idx, gate, up, down}, {dynamic(out("f32", {t, h}))});
   ASSERT_EQ(res.size(), 1u);
-  // Each projection's input rounded to bf16 (silu(gate) * up first to f32).
-  EXPECT_TRUE(close(res[0], expertSwiGLU(x, w, idx, gate, up, down, [](double v) {
-                      return roundBF16(float(v));
+  // Each projection's input as bf16 terms (silu(gate) * up first to f32).
+  EXPECT_TRUE(close(res[0], expertSwiGLU(x, w, idx, gate, up, down, [&](double v) {
+                      return inputBF16(float(v), terms());
                     })));
 }
 

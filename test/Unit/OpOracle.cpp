@@ -29,6 +29,7 @@ namespace qnext::oracle {
 int64_t vectorWidth = 8;
 std::string activations = "f32";
 bool amx = false;
+int64_t bf16Terms = 1;
 
 int64_t Buffer::size() const {
   return std::accumulate(shape.begin(), shape.end(), int64_t(1),
@@ -220,6 +221,7 @@ std::vector<Buffer> run(const std::string &body, std::vector<Buffer> inputs,
   pipelineOptions.gatherExperts = gatherExperts;
   pipelineOptions.vectorWidth = vectorWidth;
   pipelineOptions.activations = activations;
+  pipelineOptions.bf16Terms = bf16Terms;
   pipelineOptions.amx = amx;
   if (mlir::failed(mlir::qnext::buildCPUPipeline(
           pm, mlir::qnext::CPUPhase::LLVMDialect, pipelineOptions)) ||

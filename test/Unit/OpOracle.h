@@ -55,6 +55,8 @@ extern int64_t vectorWidth;
 extern std::string activations;
 /// With activations "bf16": the kernels of several tokens on AMX tiles.
 extern bool amx;
+/// With activations "bf16": bf16 values an input is the sum of (1 or 2).
+extern int64_t bf16Terms;
 
 /// Compiles `body` (MLIR text reading %a0, %a1, ... and defining %r0, %r1,
 /// ...) with the CPU pipeline, runs it, and returns the outputs. Outputs

@@ -209,6 +209,13 @@ cl::opt<std::string> amx(
              "artifact then runs only where AMX is, and asks the kernel for "
              "the tile state"),
     cl::value_desc("auto|on|off"), cl::init("auto"), cl::cat(category));
+cl::opt<int64_t> bf16Terms(
+    "bf16-terms",
+    cl::desc("With --activations=bf16: each input as the sum of this many "
+             "bf16 values, each multiplied: 2 (default: the rounding and what "
+             "it left, rounded; about 2^-17 relative error, within the "
+             "golden contracts) or 1 (rounded once: 2^-9, half the products)"),
+    cl::value_desc("1|2"), cl::init(2), cl::cat(category));
 cl::opt<std::string> exportDequantized(
     "export-dequantized",
     cl::desc("Instead of compiling: write the checkpoint to DIR with its FP8 "
@@ -297,6 +304,7 @@ int main(int argc, char **argv) {
   options.weights = weights;
   options.activations = activations;
   options.amx = amx;
+  options.bf16Terms = bf16Terms;
   options.quiet = quiet;
   // Unset: --target=cuda compiles its host code for baseline x86-64.
   if (cpu.getNumOccurrences())

@@ -108,9 +108,11 @@ int runInfo(const RunOptions &o) {
   // contract), and the kernels of several tokens on AMX tiles (--amx).
   auto describe = [&](const json &o) {
     std::string mode = text(o, "activations");
-    std::string out = mode == "int8"   ? "; decode inputs int8 (--activations=int8)"
-                      : mode == "bf16" ? "; inputs bf16 (--activations=bf16)"
-                                       : "";
+    std::string out = mode == "int8" ? "; decode inputs int8 (--activations=int8)" : "";
+    if (mode == "bf16")
+      out = o.is_object() && o.contains("bf16_terms") && o["bf16_terms"] == 1
+                ? "; inputs bf16, rounded once (--activations=bf16 --bf16-terms=1)"
+                : "; inputs bf16, two terms (--activations=bf16)";
     if (o.is_object() && o.contains("amx") && o["amx"] == true)
       out += ", several tokens on AMX tiles";
     return out;

@@ -38,6 +38,7 @@ struct ManifestCode {
   std::vector<std::string> libraries;
   std::string pipeline;
   std::string activations = "f32";
+  int64_t bf16Terms = 0; ///< with activations "bf16": 1 or 2
   bool amx = false;
 };
 
@@ -62,6 +63,9 @@ struct ManifestInputs {
   /// With activations "bf16": the kernels of several tokens multiply on
   /// AMX tiles (--amx); the manifest then says `"amx": true`.
   bool amx = false;
+  /// With activations "bf16": bf16 values an input is the sum of
+  /// (--bf16-terms); the manifest says `"bf16_terms": N`.
+  int64_t bf16Terms = 0;
   /// A fat artifact: the code of each CPU, in the order the runtime tries
   /// them; the fields above that describe one code (cpu, features,
   /// libraries, pipeline, activations, amx) are then not written. Empty:

@@ -149,6 +149,9 @@ struct CompileOptions {
   /// the target CPU has AMX-BF16), "on" (an error without it; with several
   /// CPUs, when none has it) or "off".
   std::string amx = "auto";
+  /// With activations "bf16": each input as the sum of this many bf16
+  /// values, 2 (the rounding and its remainder) or 1 (rounded once).
+  int64_t bf16Terms = 2;
   /// Instead of compiling: write the checkpoint to this folder with its FP8
   /// weights (and, with `weights`, the weights it quantizes, as the
   /// artifact computes with them) dequantized to F32

@@ -50,6 +50,12 @@ struct CPUPipelineOptions {
   /// AMX tiles (qnext-vectorize-contractions' amx option); the target CPU
   /// must have AMX-BF16.
   bool amx = false;
+  /// With activations "bf16": each input as the sum of this many bf16
+  /// values (qnext-vectorize-contractions' bf16-terms): 2, the rounding and
+  /// its remainder, each multiplied (about 2^-17 relative error, the
+  /// lower-precision contract met), or 1 (rounded once: 2^-9, half the
+  /// products).
+  int64_t bf16Terms = 2;
   /// Bracket every kernel and layer call with the runtime's profiling hook
   /// (qnext-outline-kernels profile): `qnext-bench --profile` needs it.
   bool profileKernels = false;

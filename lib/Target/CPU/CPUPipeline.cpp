@@ -37,6 +37,7 @@ VectorizeContractionsOptions kernelOptions(const CPUPipelineOptions &options) {
   kernels.vectorWidth = options.vectorWidth;
   kernels.activations = options.activations;
   kernels.amx = options.amx;
+  kernels.bf16Terms = options.bf16Terms;
   kernels.tokenTile = 64;
   if (options.vectorWidth >= 16) {
     kernels.rows = 8;
@@ -204,6 +205,11 @@ struct PipelineCLOptions : public PassPipelineOptions<PipelineCLOptions> {
                    llvm::cl::desc("With activations=bf16: kernels of several "
                                   "tokens on AMX tiles (tdpbf16ps)"),
                    llvm::cl::init(false)};
+  Option<int64_t> bf16Terms{
+      *this, "bf16-terms",
+      llvm::cl::desc("With activations=bf16: bf16 values each input is the "
+                     "sum of (2: the rounding and its remainder; 1: rounded once)"),
+      llvm::cl::init(2)};
 };
 } // namespace
 
@@ -217,6 +223,7 @@ void mlir::qnext::registerCPUPipeline() {
         options.ompSchedule = cl.ompSchedule;
         options.activations = cl.activations;
         options.amx = cl.amx;
+        options.bf16Terms = cl.bf16Terms;
         options.outlineLayers = cl.outlineLayers;
         options.fusions.assign(cl.fusions.begin(), cl.fusions.end());
         return buildCPUPipeline(pm, CPUPhase::LLVMDialect, options,
