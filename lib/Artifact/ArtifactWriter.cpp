@@ -123,17 +123,17 @@ std::string buildManifest(const ManifestInputs &in) {
   if (in.variants.empty()) {
     m["target"] = {{"kind", in.kind},
                    {"triple", in.triple},
-                   {"cpu", in.cpu},
-                   {"features", in.features},
-                   {"libraries", in.libraries}};
+                   {"cpu", in.code.cpu},
+                   {"features", in.code.features},
+                   {"libraries", in.code.libraries}};
     if (in.kind == "cuda")
       m["target"]["gpu_arch"] = in.gpuArch;
-    m["pipeline"] = in.pipeline;
+    m["pipeline"] = in.code.pipeline;
     m["fusions"] = in.fusions;
-    m["activations"] = in.activations;
-    if (in.activations == "bf16")
-      m["bf16_terms"] = in.bf16Terms;
-    if (in.amx)
+    m["activations"] = in.code.activations;
+    if (in.code.activations == "bf16")
+      m["bf16_terms"] = in.code.bf16Terms;
+    if (in.code.amx)
       m["amx"] = true;
   } else {
     // A fat artifact: what each code was compiled for, and how.

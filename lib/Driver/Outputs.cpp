@@ -189,22 +189,7 @@ qnext::driver::writeOutputs(const CompileOptions &options, LoadedModel &model,
       const CodeVariant &variant = codes[i];
       const mlir::qnext::CPUTargetInfo &info = infos[i];
       inputs.triple = info.triple;
-      if (codes.size() == 1) {
-        inputs.cpu = info.cpu;
-        inputs.features = info.features;
-        inputs.libraries = info.libraries;
-        inputs.pipeline = variant.pipelineText;
-        inputs.activations = variant.pipeline.activations;
-        inputs.amx = variant.pipeline.amx;
-        inputs.bf16Terms = variant.pipeline.bf16Terms;
-        names.push_back(inputs.kind == "cuda"
-                            ? options.gpuArch + " (host code: " + info.cpu + ")"
-                            : info.cpu);
-        continue;
-      }
       ManifestCode entry;
-      entry.name = variant.name;
-      entry.section = codeSectionName(i);
       entry.cpu = info.cpu;
       entry.features = info.features;
       entry.libraries = info.libraries;
@@ -212,6 +197,15 @@ qnext::driver::writeOutputs(const CompileOptions &options, LoadedModel &model,
       entry.activations = variant.pipeline.activations;
       entry.amx = variant.pipeline.amx;
       entry.bf16Terms = variant.pipeline.bf16Terms;
+      if (codes.size() == 1) {
+        inputs.code = entry;
+        names.push_back(inputs.kind == "cuda"
+                            ? options.gpuArch + " (host code: " + info.cpu + ")"
+                            : info.cpu);
+        continue;
+      }
+      entry.name = variant.name;
+      entry.section = codeSectionName(i);
       inputs.variants.push_back(entry);
       names.push_back(variant.name);
     }

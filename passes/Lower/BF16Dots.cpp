@@ -64,17 +64,6 @@ SmallVector<Value, 2> KernelEmitter::inputBF16(Value xs, ValueRange indices) {
   return {hi, arith::TruncFOp::create(b, loc, type, rest)};
 }
 
-SmallVector<Value> KernelEmitter::sumTerms(ValueRange accs) {
-  SmallVector<Value> sums;
-  for (int64_t j = 0; j < int64_t(accs.size()); j += bf16Terms) {
-    Value s = accs[j];
-    for (int64_t i = 1; i < bf16Terms; ++i)
-      s = arith::AddFOp::create(b, loc, s, accs[j + i]);
-    sums.push_back(s);
-  }
-  return sums;
-}
-
 Value KernelEmitter::dpbf16Terms(Value acc, Value w, ArrayRef<Value> x) {
   for (Value term : x)
     acc = dpbf16(acc, w, term);

@@ -463,21 +463,21 @@ SmallVector<Value> KernelEmitter::blockRows(Value xs, ArrayRef<Value> xTokens,
             SmallVector<Value> acc =
                 blockInput ? SmallVector<Value>{dotInt8(weights[m], row, *blockInput,
                                                         blockInputRow, kExtent)}
-                : bf16 ? sumTerms(sweepBF16(
-                             kExtent, SmallVector<Value>(tm * bf16Terms, zero),
-                             [&](Value k, ValueRange a) {
-                               // Each term its own accumulator: two chains
-                               // of dependent dots, not one twice as long.
-                               Value w = read(weights[m].values, {row, k},
-                                              b.getBF16Type(), 2 * vl);
-                               SmallVector<Value> out;
-                               for (int64_t j = 0; j < tm; ++j)
-                                 for (auto [i, term] :
-                                      llvm::enumerate(tokenInputBF16(j, k)))
-                                   out.push_back(
-                                       dpbf16(a[j * bf16Terms + i], w, term));
-                               return out;
-                             }))
+                : bf16
+                    ? sweepBF16(kExtent, zeros,
+                                [&](Value k, ValueRange a) {
+                                  // The terms into one accumulator, in the
+                                  // order a block of several tokens adds
+                                  // them: a token's row is the same in
+                                  // either.
+                                  Value w = read(weights[m].values, {row, k},
+                                                 b.getBF16Type(), 2 * vl);
+                                  SmallVector<Value> out;
+                                  for (int64_t j = 0; j < tm; ++j)
+                                    out.push_back(
+                                        dpbf16Terms(a[j], w, tokenInputBF16(j, k)));
+                                  return out;
+                                })
                     : sweepK(
                 kExtent, zeros, {{weights[m], row}},
                 [&](const KStep &at, ArrayRef<Value> scales, ValueRange a) {

@@ -257,10 +257,6 @@ private:
   /// tensor.
   Value roundVectorBF16(Value x);
 
-  /// Accumulators of bf16Terms each (a token's terms side by side), summed
-  /// a token at a time.
-  SmallVector<Value> sumTerms(ValueRange accs);
-
   /// acc + every term of `x` times `w` (dpbf16 for each).
   Value dpbf16Terms(Value acc, Value w, ArrayRef<Value> x);
 

@@ -11,7 +11,7 @@
 // CPU-NEXT: qnext-fuse-projections
 // CPU: qnext-outline-layers
 // CPU: qnext-lower-to-linalg{gather-experts=false}
-// CPU: qnext-vectorize-contractions{activations=f32 amx=false prologue-tasks=16 rows=4 token-block-rows=2 token-rows=4 token-tile=64 vector-width=8}
+// CPU: qnext-vectorize-contractions{activations=f32 amx=false bf16-terms=2 prologue-tasks=16 rows=4 token-block-rows=2 token-rows=4 token-tile=64 vector-width=8}
 // CPU: qnext-entry-abi
 // CPU: one-shot-bufferize{{.*}}bufferize-function-boundaries=true{{.*}}function-boundary-type-conversion=identity-layout-map
 // CPU-NEXT: qnext-sort-globals

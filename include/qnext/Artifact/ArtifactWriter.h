@@ -29,16 +29,24 @@ struct StateInfo {
   std::vector<int64_t> shape;
 };
 
-/// A fat artifact's code for one CPU (qnext-compile --cpu=portable or a
-/// list): where it lies and what it was compiled for.
+/// One code of the artifact: what it was compiled for and how. A fat
+/// artifact (qnext-compile --cpu=portable or a list) has one a CPU, each
+/// with its name and section.
 struct ManifestCode {
-  std::string name;    ///< --cpu's entry, "x86-64-v4+amx"
-  std::string section; ///< codeSectionName(i)
-  std::string cpu, features;
-  std::vector<std::string> libraries;
-  std::string pipeline;
+  std::string name;    ///< a fat artifact's: --cpu's entry, "x86-64-v4+amx"
+  std::string section; ///< a fat artifact's: codeSectionName(i)
+  std::string cpu, features;          ///< what the (host) code was compiled for
+  std::vector<std::string> libraries; ///< shared libraries the code needs
+  std::string pipeline;               ///< the pass pipeline that produced it
+  /// What the kernels multiply weights by: "f32", "int8" (one token's
+  /// inputs of int8/int4 weights quantized on the fly) or "bf16" (inputs of
+  /// bf16 weights as bf16 terms); --activations.
   std::string activations = "f32";
-  int64_t bf16Terms = 0; ///< with activations "bf16": 1 or 2
+  /// With activations "bf16": bf16 values an input is the sum of
+  /// (--bf16-terms); the manifest says `"bf16_terms": N`.
+  int64_t bf16Terms = 0;
+  /// With activations "bf16": the kernels of several tokens multiply on
+  /// AMX tiles (--amx); the manifest then says `"amx": true`.
   bool amx = false;
 };
 
@@ -50,26 +58,14 @@ struct ManifestInputs {
   std::vector<StateInfo> states;
   std::string kind = "cpu";          ///< "cpu" or "cuda"
   std::string gpuArch;               ///< cuda: the kernels' sm_XX
-  std::string triple, cpu, features; ///< what the (host) code was compiled for
-  std::vector<std::string> libraries; ///< shared libraries the code needs
-  std::string pipeline;              ///< the pass pipeline that produced it
+  std::string triple;                ///< the code's target triple
   std::vector<std::string> fusions;  ///< the fusion passes it ran (Fusions.h)
   bool taps = false;                 ///< it exports the `taps` entry point
   bool decodeBatch = false;          ///< it exports `decode_batch`
-  /// What one token's kernels of int8/int4 weights multiply them by:
-  /// "f32", "int8" (inputs quantized on the fly) or "bf16" (inputs rounded
-  /// to bf16); --activations.
-  std::string activations = "f32";
-  /// With activations "bf16": the kernels of several tokens multiply on
-  /// AMX tiles (--amx); the manifest then says `"amx": true`.
-  bool amx = false;
-  /// With activations "bf16": bf16 values an input is the sum of
-  /// (--bf16-terms); the manifest says `"bf16_terms": N`.
-  int64_t bf16Terms = 0;
+  /// The artifact's one code (its name and section unused).
+  ManifestCode code;
   /// A fat artifact: the code of each CPU, in the order the runtime tries
-  /// them; the fields above that describe one code (cpu, features,
-  /// libraries, pipeline, activations, amx) are then not written. Empty:
-  /// one code, described by them.
+  /// them; `code` is then not written. Empty: one code, `code`.
   std::vector<ManifestCode> variants;
   const WeightPlan *plan = nullptr;
 };
