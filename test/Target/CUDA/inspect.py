@@ -2,15 +2,14 @@
 manifest's target, and what its code section is and does: an ELF shared
 object that calls the mgpu* runtime ABI and embeds the kernels."""
 import json
+import os
 import struct
 import sys
 
-data = open(sys.argv[1], "rb").read()
-count = struct.unpack_from("<I", data, 12)[0]
-sections = {}
-for i in range(count):
-    name, offset, size = struct.unpack_from("<16sQQ", data, 64 + 48 * i)
-    sections[name.rstrip(b"\0").decode()] = data[offset:offset + size]
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "Utils"))
+from qnx_sections import read_sections  # noqa: E402
+
+sections = read_sections(sys.argv[1])
 target = json.loads(sections["manifest"])["target"]
 print("target:", target["kind"], target.get("gpu_arch"), target["cpu"])
 code = sections["code"]

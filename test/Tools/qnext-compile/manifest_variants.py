@@ -7,15 +7,13 @@ Usage: manifest_variants.py ARTIFACT.qnx
 """
 
 import json
-import struct
+import os
 import sys
 
-data = open(sys.argv[1], "rb").read()
-count = struct.unpack_from("<I", data, 12)[0]
-sections = {}
-for i in range(count):
-    name, offset, size = struct.unpack_from("<16sQQ", data, 64 + 48 * i)
-    sections[name.rstrip(b"\0").decode()] = data[offset:offset + size]
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "Utils"))
+from qnx_sections import read_sections  # noqa: E402
+
+sections = read_sections(sys.argv[1])
 print("sections:", " ".join(sections))
 manifest = json.loads(sections["manifest"])
 LEVELS = ["avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512bf16", "avx512vnni",
