@@ -107,6 +107,8 @@ artifact::ABI abiOf(const ManifestInputs &in) {
     abi.tapRows = 2 * in.config->numLayers;
     abi.tapHidden = in.config->hiddenSize;
   }
+  if (in.mtp)
+    abi.mtpHidden = in.config->hiddenSize;
   return abi;
 }
 
@@ -178,6 +180,13 @@ std::string buildManifest(const ManifestInputs &in) {
   if (in.decodeBatch)
     m["entry_points"]["decode_batch"] = {{"symbol", "qnext_decode_batch"},
                                          {"tokens", "any"}};
+  // The MTP head: prefill's arguments with the main model's hidden rows
+  // after past and logits_from; prefill, decode and decode_batch then
+  // return those rows after the logits.
+  if (in.mtp)
+    m["entry_points"]["mtp"] = {{"symbol", "qnext_mtp"},
+                                {"tokens", "any"},
+                                {"hidden_size", c.hiddenSize}};
   ordered_json states = ordered_json::array();
   for (const StateInfo &s : in.states)
     states.push_back({{"name", s.name}, {"shape", s.shape}, {"dtype", "f32"}});

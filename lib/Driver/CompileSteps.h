@@ -56,6 +56,8 @@ struct LoadedModel {
   mlir::OwningOpRef<mlir::ModuleOp> module;
   /// The states the runtime allocates, read off @prefill before lowering.
   std::vector<StateInfo> states;
+  /// The module has the MTP head (entry point `mtp`).
+  bool mtp = false;
   /// What the code was generated for (the CPU's name, or the GPU's
   /// architecture), for the summary line; set by writeOutputs.
   std::string codeFor;

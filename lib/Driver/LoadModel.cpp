@@ -131,6 +131,16 @@ qnext::driver::loadModel(mlir::MLIRContext &context,
   // Qwen's FP8 repositories store the experts one by one (Qwen3.5's too).
   if (!isDir && model.config.quantMethod == "fp8")
     layout.setExpertLayouts(ExpertLayout::PerExpert);
+  // The MTP head, when the checkpoint has one (--mtp=auto): its tensors
+  // join the inventory, checked like the rest.
+  if (model.checkpoint && model.checkpoint->find("mtp.fc.weight")) {
+    if (options.mtp && options.target == CompileTarget::CPU)
+      layout.setMTP(true);
+    else if (options.mtp)
+      WithColor::note(errs(), options.toolName)
+          << "the MTP head (mtp.*) is not compiled for --target=cuda yet "
+             "(qnext compiles it for --target=cpu)\n";
+  }
   // int4 lies in tiles of 32 columns: every tensor it quantizes must be
   // whole tiles (all of Qwen's are; a small synthetic model may not be).
   for (const ExpectedTensor &t : layout.checkpointTensors())
@@ -211,5 +221,6 @@ qnext::driver::loadModel(mlir::MLIRContext &context,
   if (mlir::failed(mlir::verify(*model.module)))
     return fail("internal error: the built IR does not verify (above)");
   model.states = readStates(*model.module);
+  model.mtp = layout.hasMTP();
   return std::move(model);
 }

@@ -143,6 +143,7 @@ qnext::driver::writeOutputs(const CompileOptions &options, LoadedModel &model,
     inputs.fusions = fusions;
     inputs.taps = options.taps;
     inputs.decodeBatch = options.exportsDecodeBatch();
+    inputs.mtp = model.mtp;
     if (cuda && !options.emulateGPU) {
       inputs.kind = "cuda";
       inputs.gpuArch = options.gpuArch;

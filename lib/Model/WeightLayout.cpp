@@ -27,10 +27,15 @@ WeightLayout::WeightLayout(const ModelConfig &config,
                            std::function<Type(StringRef)> elementType)
     : config(config), elementType(std::move(elementType)),
       expertLayouts(config.numLayers, officialExpertLayout(config.family)),
-      expertsSeen(config.numLayers, false) {}
+      expertsSeen(config.numLayers, false) {
+  // Spec 9.2: the MTP layer's experts are per expert in every family.
+  expertLayouts.push_back(ExpertLayout::PerExpert);
+  expertsSeen.push_back(true);
+}
 
 void WeightLayout::setExpertLayouts(ExpertLayout layout) {
   expertLayouts.assign(config.numLayers, layout);
+  expertLayouts.push_back(ExpertLayout::PerExpert);
 }
 
 llvm::Error WeightLayout::detectExpertLayouts(const Checkpoint &checkpoint) {
@@ -75,6 +80,8 @@ llvm::Error WeightLayout::detectExpertLayouts(const Checkpoint &checkpoint) {
 }
 
 std::string WeightLayout::layerPrefix(int64_t layer) const {
+  if (layer == mtpLayer())
+    return "mtp.layers.0.";
   return config.tensorPrefix() + "layers." + std::to_string(layer) + ".";
 }
 
@@ -161,6 +168,8 @@ std::vector<ExpectedTensor> WeightLayout::checkpointTensors() const {
   out.push_back({c.tensorPrefix() + "norm.weight", {h}});
   if (!c.tieWordEmbeddings)
     out.push_back({"lm_head.weight", {c.vocabSize, h}});
+  if (withMTP)
+    llvm::append_range(out, mtpTensors());
   return out;
 }
 
@@ -175,7 +184,7 @@ std::vector<ExpectedTensor> WeightLayout::mtpTensors() const {
   out.push_back({"mtp.fc.weight", {h, 2 * h}});
   // Spec 9.2: the MTP layer's experts are per expert in every family.
   appendLayer(out, c, "mtp.layers.0.", /*linearAttention=*/false,
-              /*moe=*/c.family != ModelFamily::Qwen35, ExpertLayout::PerExpert);
+              mtpIsMoE(), ExpertLayout::PerExpert);
   out.push_back({"mtp.norm.weight", {h}});
   return out;
 }
@@ -542,6 +551,13 @@ Value WeightLayout::layerNorm(OpBuilder &b, Location loc, int64_t layer,
 Value WeightLayout::embedding(OpBuilder &b, Location loc) const {
   return param(b, loc, config.tensorPrefix() + "embed_tokens.weight",
                {config.vocabSize, config.hiddenSize});
+}
+
+Value WeightLayout::mtp(OpBuilder &b, Location loc, StringRef which) const {
+  const int64_t h = config.hiddenSize;
+  if (which == "fc")
+    return param(b, loc, "mtp.fc.weight", {h, 2 * h});
+  return param(b, loc, "mtp." + which.str() + ".weight", {h});
 }
 
 Value WeightLayout::finalNorm(OpBuilder &b, Location loc) const {

@@ -134,6 +134,7 @@ artifact::ABI ArtifactReader::abi() const {
   a.states = stateShapes;
   a.tapRows = tapRows;
   a.tapHidden = tapHidden;
+  a.mtpHidden = mtpHidden;
   return a;
 }
 
@@ -312,6 +313,16 @@ bool ArtifactReader::readManifestFields(std::string &error) {
   }
   hasDecodeBatch = m.contains("entry_points") && m["entry_points"].is_object() &&
                    m["entry_points"].contains("decode_batch");
+  if (m.contains("entry_points") && m["entry_points"].is_object() &&
+      m["entry_points"].contains("mtp")) {
+    if (!integer(m["entry_points"]["mtp"], "entry_points.mtp", "hidden_size", mtpHidden,
+                 kMost32))
+      return false;
+    if (mtpHidden != hiddenSize)
+      return fail(error, "manifest: entry_points.mtp.hidden_size " +
+                             std::to_string(mtpHidden) + " is not model.hidden_size " +
+                             std::to_string(hiddenSize));
+  }
   int64_t weightsSize = 0;
   if (!m.contains("weights") ||
       !integer(m["weights"], "weights", "size", weightsSize, INT64_MAX))

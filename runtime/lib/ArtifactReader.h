@@ -61,6 +61,9 @@ public:
   bool hasTaps = false;  ///< entry_points.taps: rows x hidden per token
   bool hasDecodeBatch = false; ///< entry_points.decode_batch
   int64_t tapRows = 0, tapHidden = 0;
+  /// entry_points.mtp: the MTP head, and the width of the hidden rows the
+  /// other entries return for it (0 without one).
+  int64_t mtpHidden = 0;
   /// What the manifest says the code assumes: compared with the record the
   /// code carries before the code is loaded.
   artifact::ABI abi() const;

@@ -68,6 +68,8 @@ public:
     d.emplace_back(call.positions, std::vector<int64_t>{call.n});
     if (call.isBatch)
       d.emplace_back(call.slots, std::vector<int64_t>{call.n});
+    if (call.isMTP)
+      d.emplace_back(call.hiddenIn, std::vector<int64_t>{call.n, call.mtpHidden});
     for (size_t i = 0; i < states.size(); ++i)
       d.emplace_back(call.isBatch ? states[i].data() : of(i, call.slot),
                      call.isBatch ? allShapes[i] : shapes[i]);
@@ -75,6 +77,12 @@ public:
     if (call.taps)
       d.emplace_back(call.taps,
                      std::vector<int64_t>{call.tapRows, call.n, call.hiddenSize});
+    else if (call.mtpHidden) {
+      if (!call.hiddenOut)
+        hiddenScratch.resize(size_t(call.n * call.mtpHidden));
+      d.emplace_back(call.hiddenOut ? call.hiddenOut : hiddenScratch.data(),
+                     std::vector<int64_t>{call.n, call.mtpHidden});
+    }
     EntryArguments args(d, call);
     call.entry(args.data());
     return true;
@@ -94,6 +102,8 @@ private:
   /// one another ([slots, ...shape]).
   std::vector<uint64_t> perSlot;
   std::vector<std::vector<float>> states;
+  /// Where the hidden rows go when a call does not want them.
+  std::vector<float> hiddenScratch;
 };
 } // namespace
 

@@ -137,8 +137,10 @@ public:
   }
 
   bool run(const Call &call, std::string &error) override {
-    if (call.taps || call.isBatch) {
-      error = std::string(call.taps ? "taps are" : "batched decode steps are") +
+    if (call.taps || call.isBatch || call.mtpHidden) {
+      error = std::string(call.taps      ? "taps are"
+                          : call.isBatch ? "batched decode steps are"
+                                         : "the MTP head is") +
               " not available on the CUDA target";
       return false;
     }

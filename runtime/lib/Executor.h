@@ -6,7 +6,8 @@
 // executor on device memory (ids up, logits down, the decode step as a CUDA
 // graph). Both take the same entry ABI the compiler's qnext-entry-abi gives
 // the code: weights, ids, positions, past (by value), [prefill: the first
-// row of logits wanted (by value)], the states, the logits[, the taps]. A
+// row of logits wanted (by value)], [the MTP entry: the hidden rows,] the
+// states, the logits[, the taps | the hidden rows out]. A
 // batched decode step takes the rows' slots where the others take past,
 // and every slot's states.
 //
@@ -42,6 +43,14 @@ struct Call {
   float *logits = nullptr; ///< rows x vocab, host memory
   float *taps = nullptr;   ///< tapRows x n x hidden (CPU only), or null
   int64_t tapRows = 0, hiddenSize = 0;
+  /// Code with the MTP head: the MTP entry reads the main model's hidden
+  /// rows from `hiddenIn` (n x mtpHidden, after past and logits_from);
+  /// every entry but taps writes its rows after the final norm to
+  /// `hiddenOut` (n x mtpHidden, after the logits). Host memory.
+  bool isMTP = false;
+  const float *hiddenIn = nullptr;
+  float *hiddenOut = nullptr;
+  int64_t mtpHidden = 0;
 };
 
 /// The entry ABI's arguments for `call` over the descriptors of weights,

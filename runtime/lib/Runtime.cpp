@@ -9,38 +9,15 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "qnext/Runtime.h"
-
-#include "ArtifactReader.h"
-#include "CUDA.h"
-#include "CodeCheck.h"
-#include "CodeLoader.h"
-#include "Executor.h"
-#include "KernelProfile.h"
-#include "Snapshot.h"
-
-#include "qnext/Messages.h"
+#include "Session.h"
 
 #include <unistd.h>
 
 #include <algorithm>
-#include <cstdlib>
-#include <cstring>
-#include <memory>
-#include <string>
-#include <vector>
 
 using namespace qnext::runtime;
 
-namespace {
-void setError(char **error, const std::string &message) {
-  if (error)
-    *error = strdup(message.c_str());
-}
-
-/// Where two ABI records ("qnext-abi 1 cpu vocab=512 states=3x256,...")
-/// part: the first field, or the first state, that differs.
-std::string firstDifference(const std::string &code, const std::string &manifest) {
+std::string qnext::runtime::firstDifference(const std::string &code, const std::string &manifest) {
   auto split = [](const std::string &s, char by) {
     std::vector<std::string> parts;
     size_t at = 0;
@@ -69,265 +46,6 @@ std::string firstDifference(const std::string &code, const std::string &manifest
   }
   return "the records differ";
 }
-} // namespace
-
-struct qnext_model {
-  ArtifactReader artifact;
-  LoadedCode code;
-  /// Code compiled with --profile-kernels: its kernels' times.
-  KernelProfile profile;
-  Entry prefill = nullptr, decode = nullptr;
-  /// Built with qnext-compile --taps: prefill that also returns the hidden
-  /// state after every layer's mixer and MLP ([tapRows, T, hidden]).
-  Entry taps = nullptr;
-  /// One decode step of many sequences, each in its own slot (CPU code
-  /// compiled with decode_batch; absent otherwise).
-  Entry decodeBatch = nullptr;
-  int64_t tapRows = 0, hiddenSize = 0;
-  void (*setThreads)(int32_t) = nullptr; ///< absent in single-threaded code
-  int32_t (*maxThreads)() = nullptr;
-  /// A CUDA artifact: its weights uploaded once, at open.
-  void *deviceWeights = nullptr;
-
-  ~qnext_model() { qnext::cuda::release(deviceWeights); }
-
-  bool fail(char **error, const std::string &message) {
-    setError(error, artifact.path() + ": " + message);
-    return false;
-  }
-
-  bool open(const char *path, bool withCode, char **error) {
-    std::string why;
-    if (!artifact.open(path, why)) {
-      setError(error, why);
-      return false;
-    }
-    hiddenSize = artifact.hiddenSize;
-    return !withCode || loadCode(error);
-  }
-
-  /// The code loaded and its entry points found; for a CUDA artifact, the
-  /// driver started and the weights uploaded first (loading the code loads
-  /// its kernels onto the GPU).
-  bool loadCode(char **error) {
-    std::string why, record;
-    const std::string &arch = artifact.gpuArch;
-    // Read, not run, first: dlopen runs a library's initialisers.
-    std::vector<std::string> entries = {"qnext_prefill", "qnext_decode"};
-    if (artifact.hasTaps)
-      entries.push_back("qnext_taps");
-    if (artifact.hasDecodeBatch)
-      entries.push_back("qnext_decode_batch");
-    const qnext::artifact::Section &c = artifact.code();
-    if (!checkCode(artifact.bytes(c), c.size, entries, record, why))
-      return fail(error, why);
-    if (std::string expected = qnext::artifact::abiRecord(artifact.abi()); record != expected)
-      return fail(error, "the manifest does not describe its code: " +
-                             firstDifference(record, expected));
-    if (artifact.onDevice) {
-      if (!qnext::cuda::initialize(why))
-        return fail(error, "a CUDA artifact (" + arch + "): " + why);
-      const qnext::artifact::Section &w = artifact.weights();
-      deviceWeights = qnext::cuda::allocate(w.size, why);
-      if (!deviceWeights || !qnext::cuda::upload(deviceWeights, artifact.bytes(w), w.size, why))
-        return fail(error, "uploading the weights: " + why);
-    }
-    if (!code.load(artifact.bytes(c), c.size, why))
-      return fail(error, why);
-    if (std::string failure = artifact.onDevice ? qnext::cuda::takeFailure() : "";
-        !failure.empty()) {
-      std::string capability = qnext::cuda::computeCapability();
-      return fail(error, "a CUDA artifact (" + arch + ") on a GPU of compute capability " +
-                             (capability.empty() ? "unknown" : capability) +
-                             ": loading its kernels: " + failure);
-    }
-    prefill = reinterpret_cast<Entry>(code.symbol("qnext_prefill"));
-    decode = reinterpret_cast<Entry>(code.symbol("qnext_decode"));
-    if (!prefill || !decode)
-      return fail(error, "the code has no qnext_prefill / qnext_decode entry");
-    if (artifact.hasTaps) {
-      taps = reinterpret_cast<Entry>(code.symbol("qnext_taps"));
-      if (!taps)
-        return fail(error, "the code has no qnext_taps entry");
-      tapRows = artifact.tapRows;
-      hiddenSize = artifact.tapHidden;
-    }
-    if (artifact.hasDecodeBatch) {
-      decodeBatch = reinterpret_cast<Entry>(code.symbol("qnext_decode_batch"));
-      if (!decodeBatch)
-        return fail(error, "the code has no qnext_decode_batch entry");
-    }
-    setThreads = reinterpret_cast<void (*)(int32_t)>(code.symbol("qnext_set_num_threads"));
-    maxThreads = reinterpret_cast<int32_t (*)()>(code.symbol("qnext_max_threads"));
-    profile.attach(code);
-    return true;
-  }
-};
-
-struct qnext_session {
-  qnext_model *model = nullptr;
-  int64_t capacity = 0;
-  uint64_t stateBytes = 0; ///< caches and states of every slot, allocated at creation
-  std::unique_ptr<Executor> executor;
-  /// What a snapshot of a slot holds.
-  std::unique_ptr<SnapshotLayout> snapshots;
-  /// The sequences: each slot's position, and whether it is in use.
-  struct Slot {
-    int64_t position = 0;
-    bool inUse = false;
-  };
-  std::vector<Slot> slots;
-
-  /// Why `slot` does not name a slot in use; empty when it does.
-  std::string problemWith(int64_t slot) const {
-    if (slot < 0 || slot >= int64_t(slots.size()))
-      return "slot " + std::to_string(slot) + " does not exist (the session has " +
-             std::to_string(slots.size()) + ")";
-    if (!slots[size_t(slot)].inUse)
-      return "slot " + std::to_string(slot) + " is not in use (qnext_slot_acquire gives one)";
-    return "";
-  }
-
-  /// Whether `slot` names a slot in use; else false with `error` set.
-  bool check(int64_t slot, char **error) const {
-    std::string why = problemWith(slot);
-    if (!why.empty())
-      setError(error, why);
-    return why.empty();
-  }
-
-  /// Runs prefill, its taps or decode on n tokens of `slot`'s sequence.
-  /// Prefill writes the logits of rows [n - rows, n) (rows is n or 1);
-  /// decode its one row.
-  int run(Entry entry, int64_t slot, const int32_t *ids, int64_t n, int64_t rows,
-          float *logits, char **error, float *taps = nullptr) {
-    if (!check(slot, error))
-      return 1;
-    int64_t &position = slots[size_t(slot)].position;
-    const int64_t vocab = model->artifact.vocab;
-    if (n <= 0) {
-      setError(error, "no tokens to process");
-      return 1;
-    }
-    if (n > capacity - position) {
-      setError(error, "context full: " + std::to_string(position) + " + " +
-                          std::to_string(n) + " tokens exceed the session's " +
-                          std::to_string(capacity) + " (--max-context)");
-      return 1;
-    }
-    for (int64_t i = 0; i < n; ++i)
-      if (ids[i] < 0 || ids[i] >= vocab) {
-        setError(error, "token id " + std::to_string(ids[i]) + " (index " +
-                            std::to_string(i) + ") is outside the vocabulary [0, " +
-                            std::to_string(vocab) + ")");
-        return 1;
-      }
-    std::vector<int32_t> positions(n);
-    for (int64_t i = 0; i < n; ++i)
-      positions[i] = int32_t(position + i);
-    Call call;
-    call.entry = entry;
-    call.slot = slot;
-    call.isPrefill = entry == model->prefill || entry == model->taps;
-    call.isDecode = entry == model->decode;
-    call.ids = ids;
-    call.positions = positions.data();
-    call.n = n;
-    call.rows = rows;
-    call.past = position;
-    call.logits = logits;
-    call.taps = taps;
-    call.tapRows = model->tapRows;
-    call.hiddenSize = model->hiddenSize;
-    std::string why;
-    if (!executor->run(call, why)) {
-      setError(error, why);
-      return 1;
-    }
-    position += n;
-    return 0;
-  }
-
-  /// One decode step of n sequences: ids[i] continues slot slots[i]. One
-  /// row runs the decode entry on its slot; several, the batched entry on
-  /// every slot's states.
-  int decodeBatch(const int64_t *rowSlots, const int32_t *ids, int64_t n, float *logits,
-                  char **error) {
-    if (n <= 0) {
-      setError(error, "a batched decode step needs at least one row, got " +
-                          std::to_string(n));
-      return 1;
-    }
-    if (!rowSlots || !ids) {
-      setError(error, "a batched decode step of " + std::to_string(n) + " rows: no " +
-                          (rowSlots ? "token ids" : "slots"));
-      return 1;
-    }
-    if (n == 1) { // the decode entry; its refusal names the row too
-      char *why = nullptr;
-      if (!run(model->decode, rowSlots[0], ids, 1, 1, logits, &why))
-        return 0;
-      setError(error, std::string("row 0: ") + (why ? why : "decode failed"));
-      std::free(why);
-      return 1;
-    }
-    if (!model->decodeBatch) {
-      setError(error, model->artifact.path() +
-                          ": the artifact has no batched decode entry point (CPU artifacts "
-                          "compiled before it existed or with --decode-batch=false have "
-                          "none, nor do CUDA artifacts yet)");
-      return 1;
-    }
-    if (n > int64_t(slots.size())) {
-      setError(error, "a batch of " + std::to_string(n) + " rows, more than the session's " +
-                          std::to_string(slots.size()) + " slots");
-      return 1;
-    }
-    const int64_t vocab = model->artifact.vocab;
-    std::vector<bool> seen(slots.size(), false);
-    std::vector<int32_t> slot32(static_cast<size_t>(n)), positions(static_cast<size_t>(n));
-    // A refused row: its line, nothing run.
-    auto refuse = [&](int64_t i, const std::string &why) {
-      setError(error, "row " + std::to_string(i) + ": " + why);
-      return 1;
-    };
-    for (int64_t i = 0; i < n; ++i) {
-      if (std::string why = problemWith(rowSlots[i]); !why.empty())
-        return refuse(i, why);
-      if (seen[size_t(rowSlots[i])])
-        return refuse(i, "slot " + std::to_string(rowSlots[i]) +
-                             " appears twice in the batch (one token per sequence a step)");
-      seen[size_t(rowSlots[i])] = true;
-      const int64_t position = slots[size_t(rowSlots[i])].position;
-      if (position >= capacity)
-        return refuse(i, "context full: slot " + std::to_string(rowSlots[i]) + " holds " +
-                             std::to_string(position) + " tokens, the session's " +
-                             std::to_string(capacity) + " (--max-context)");
-      if (ids[i] < 0 || ids[i] >= vocab)
-        return refuse(i, "token id " + std::to_string(ids[i]) +
-                             " is outside the vocabulary [0, " + std::to_string(vocab) + ")");
-      slot32[size_t(i)] = int32_t(rowSlots[i]);
-      positions[size_t(i)] = int32_t(position);
-    }
-    Call call;
-    call.entry = model->decodeBatch;
-    call.isBatch = true;
-    call.ids = ids;
-    call.positions = positions.data();
-    call.slots = slot32.data();
-    call.n = n;
-    call.rows = n;
-    call.logits = logits;
-    std::string why;
-    if (!executor->run(call, why)) {
-      setError(error, why);
-      return 1;
-    }
-    for (int64_t i = 0; i < n; ++i)
-      ++slots[size_t(rowSlots[i])].position;
-    return 0;
-  }
-};
 
 extern "C" {
 
@@ -510,7 +228,7 @@ void qnext_session_reset(qnext_session *session) {
     // (A failure leaves the slot refused, saying so, on its next call.)
     std::string why;
     session->executor->reset(int64_t(s), why);
-    session->slots[s].position = 0;
+    session->slots[s].clear(session->slots[s].inUse);
   }
 }
 
@@ -530,7 +248,7 @@ int64_t qnext_slot_acquire(qnext_session *session, char **error) {
         setError(error, "slot " + std::to_string(s) + ": " + why);
         return -1;
       }
-      session->slots[s] = {0, true};
+      session->slots[s].clear(true);
       return int64_t(s);
     }
   setError(error, "all " + std::to_string(session->slots.size()) +
@@ -541,14 +259,14 @@ int64_t qnext_slot_acquire(qnext_session *session, char **error) {
 int qnext_slot_release(qnext_session *session, int64_t slot, char **error) {
   if (!session->check(slot, error))
     return 1;
-  session->slots[size_t(slot)] = {0, false};
+  session->slots[size_t(slot)].clear(false);
   return 0;
 }
 
 int qnext_slot_reset(qnext_session *session, int64_t slot, char **error) {
   if (!session->check(slot, error))
     return 1;
-  session->slots[size_t(slot)].position = 0;
+  session->slots[size_t(slot)].clear(true);
   std::string why;
   if (!session->executor->reset(slot, why)) {
     setError(error, "slot " + std::to_string(slot) + ": " + why);
@@ -567,7 +285,10 @@ int qnext_slot_copy(qnext_session *session, int64_t from, int64_t to, char **err
     setError(error, why);
     return 1;
   }
-  session->slots[size_t(to)].position = session->slots[size_t(from)].position;
+  // The position, and the MTP head's rows waiting; not a verify's undo.
+  qnext_session::Slot &copy = session->slots[size_t(to)];
+  copy = session->slots[size_t(from)];
+  copy.checkpoint = {};
   return 0;
 }
 
@@ -578,6 +299,9 @@ int64_t qnext_snapshot_size(const qnext_session *session, int64_t position) {
 int qnext_slot_save(qnext_session *session, int64_t slot, void *snapshot, int64_t size,
                     char **error) {
   if (!session->check(slot, error))
+    return 1;
+  // Tokens kept by a verify call are run first: a snapshot holds states.
+  if (session->flush(slot, error))
     return 1;
   const int64_t position = session->slots[size_t(slot)].position;
   if (const int64_t expected = session->snapshots->size(position); !snapshot || size != expected) {
@@ -608,13 +332,15 @@ int qnext_slot_restore(qnext_session *session, int64_t slot, const void *snapsho
   }
   // From an empty slot (on a GPU this also clears an earlier failure's
   // mark); a copy that fails part-way leaves the slot's calls refused.
-  session->slots[size_t(slot)].position = 0;
+  session->slots[size_t(slot)].clear(true);
   if (!session->executor->reset(slot, why) ||
       !session->snapshots->restore(*session->executor, slot, bytes, why)) {
     setError(error, "slot " + std::to_string(slot) + ": " + why);
     return 1;
   }
+  // The MTP head goes on from here (a snapshot holds no hidden rows).
   session->slots[size_t(slot)].position = position;
+  qnext_session::forgetMTP(session->slots[size_t(slot)], position);
   return 0;
 }
 

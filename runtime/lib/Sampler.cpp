@@ -232,4 +232,32 @@ int32_t Sampler::sample(float *logits, int64_t vocab, const std::vector<int32_t>
   return c.back().first; // rounding left u above the total
 }
 
+int32_t Sampler::verifyDraft(float *logits, int64_t vocab, const std::vector<int32_t> &context,
+                             size_t generatedFrom, int32_t draft, bool &kept) {
+  std::vector<std::pair<int32_t, double>> c =
+      candidates(logits, vocab, context, generatedFrom);
+  double pDraft = 0;
+  for (const auto &[id, p] : c)
+    if (id == draft)
+      pDraft = p;
+  // Kept with probability min(1, p / q), q being 1 at the draft.
+  kept = c.size() == 1 ? c[0].first == draft : uniform() < pDraft;
+  if (kept)
+    return draft;
+  if (c.size() == 1)
+    return c[0].first;
+  // Rejected: the residual max(0, p - q), the draft's mass taken out.
+  double u = uniform() * (1 - pDraft), mass = 0;
+  int32_t last = -1;
+  for (const auto &[id, p] : c) {
+    if (id == draft)
+      continue;
+    mass += p;
+    last = id;
+    if (u < mass)
+      return id;
+  }
+  return last; // rounding left u above the total
+}
+
 } // namespace qnext

@@ -120,6 +120,56 @@ TEST(Sampler, FrequenciesFollowTheDistribution) {
   EXPECT_NEAR(counts[2] / double(n), 0.1, 0.02);
 }
 
+// Speculative sampling with a draft chosen without chance: whatever the
+// draft, the token returned is distributed as sample()'s, and the draft is
+// kept with its probability.
+TEST(Sampler, VerifiedDraftsKeepTheDistribution) {
+  SamplingParams params;
+  params.temperature = 0.8;
+  params.topK = 6;
+  params.seed = 11;
+  std::vector<float> logits = randomLogits(12, 5);
+  Sampler sampler(params);
+  std::vector<float> copy = logits;
+  std::vector<std::pair<int32_t, double>> p = sampler.candidates(copy.data(), 12, {}, 0);
+  ASSERT_EQ(p.size(), 6u);
+  const int trials = 200000;
+  // The most likely token, a middling one, and one outside the top 6.
+  const int32_t outside = topIds(logits, 12).back();
+  for (int32_t draft : {p[0].first, p[2].first, outside}) {
+    std::map<int32_t, int> counts;
+    int kept = 0;
+    for (int i = 0; i < trials; ++i) {
+      copy = logits;
+      bool k = false;
+      int32_t id = sampler.verifyDraft(copy.data(), 12, {}, 0, draft, k);
+      ++counts[id];
+      kept += k;
+      if (k)
+        ASSERT_EQ(id, draft);
+    }
+    double pDraft = 0;
+    for (const auto &[id, q] : p) {
+      if (id == draft)
+        pDraft = q;
+      const double sigma = std::sqrt(q * (1 - q) / trials);
+      EXPECT_NEAR(double(counts[id]) / trials, q, 5 * sigma + 1e-9)
+          << "token " << id << ", draft " << draft;
+    }
+    EXPECT_EQ(counts.size(), p.size()) << "a token outside the candidates, draft " << draft;
+    EXPECT_NEAR(double(kept) / trials, pDraft, 5 * std::sqrt(pDraft * (1 - pDraft) / trials) + 1e-9);
+  }
+  // Greedy: kept exactly when the draft is the most likely token.
+  Sampler greedy{SamplingParams()};
+  const int32_t best = topIds(logits, 1)[0];
+  for (int32_t draft : {best, outside}) {
+    copy = logits;
+    bool k = false;
+    EXPECT_EQ(greedy.verifyDraft(copy.data(), 12, {}, 0, draft, k), best);
+    EXPECT_EQ(k, draft == best);
+  }
+}
+
 TEST(Sampler, SeedsReproduce) {
   SamplingParams p;
   p.temperature = 1;

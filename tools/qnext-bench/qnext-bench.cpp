@@ -27,6 +27,7 @@
 #include "qnext/Runtime.h"
 
 #include "Batch.h"
+#include "Speculate.h"
 #include "Profile.h"
 #include "Weights.h"
 #include "RuntimeTool.h"
@@ -217,7 +218,7 @@ int benchMain(int argc, char **argv) {
   int64_t repeat = 3, decodeTokens = 16;
   double peakTflops = 0, cacheMB = -1;
   bool profile = false;
-  std::vector<int64_t> batchList;
+  std::vector<int64_t> batchList, speculateList;
   int64_t batchPrompt = 128;
   CLI::App app{"qnext-bench: prefill and decode speed of a model artifact, and its "
                "decode roofline",
@@ -256,6 +257,14 @@ int benchMain(int argc, char **argv) {
                  "--batch-prompt tokens, then --decode-tokens steps of all B at once; "
                  "aggregate and per-sequence tokens/s")
       ->delimiter(',');
+  app.add_option("--speculate", speculateList,
+                 "Instead of the figures: speculative decoding's pieces with the MTP "
+                 "head at these draft counts (after a prompt of the first --prompts "
+                 "length, default 128, on the first --threads count): the head's "
+                 "drafts, a verify call against a decode step, the rollback, the "
+                 "speed-up at 50/70/90 % acceptance, and --decode-tokens tokens end to "
+                 "end with every draft accepted")
+      ->delimiter(',');
   app.add_option("--batch-prompt", batchPrompt,
                  "With --batch: each sequence's prompt length (default 128)");
   if (auto rc = qnext::tool::parse(app, argc, argv))
@@ -285,6 +294,11 @@ int benchMain(int argc, char **argv) {
       return fail("--batch: sizes must be in [1, 4096]");
   if (batchPrompt < 1)
     return fail("--batch-prompt must be at least 1");
+  for (int64_t v : speculateList)
+    if (v < 1 || v > 16)
+      return fail("--speculate: draft counts must be in [1, 16]");
+  if (!speculateList.empty() && (!batchList.empty() || profile))
+    return fail("--speculate excludes --batch and --profile");
 
   if (!jsonOut.empty()) {
     std::string why;
@@ -311,6 +325,10 @@ int benchMain(int argc, char **argv) {
   if (gpu)
     threadList = {1};
   const int64_t vocab = qnext_model_vocab_size(model);
+  if (!speculateList.empty())
+    return speculateMain(model, artifact, threadList.front(), speculateList,
+                         defaultPrompts ? 128 : promptLens.front(), decodeTokens, repeat,
+                         jsonOut);
   if (!batchList.empty())
     return batchMain(model, artifact, manifest, threadList, batchList, batchPrompt, decodeTokens,
                      repeat, jsonOut, profile);

@@ -119,6 +119,15 @@ cl::opt<bool> profileKernels(
     cl::desc("--target=cpu: time every kernel and layer when the runtime "
              "asks (qnext-bench --profile); off, nothing is added"),
     cl::init(false), cl::cat(category));
+enum class MTPMode { Auto, Off };
+cl::opt<MTPMode> mtp(
+    "mtp",
+    cl::desc("The checkpoint's multi-token-prediction head (mtp.*), for "
+             "speculative decoding: auto (default: compiled, as the 'mtp' entry "
+             "point, when the checkpoint has one; --target=cpu) or off"),
+    cl::values(clEnumValN(MTPMode::Auto, "auto", "compile the head when present"),
+               clEnumValN(MTPMode::Off, "off", "leave mtp.* tensors aside")),
+    cl::init(MTPMode::Auto), cl::cat(category));
 cl::opt<bool> taps("taps",
                    cl::desc("Also export a 'taps' entry point: prefill that "
                             "returns every layer's hidden states, for "
@@ -293,6 +302,7 @@ int main(int argc, char **argv) {
   options.ompSchedule = ompSchedule;
   options.profileKernels = profileKernels;
   options.taps = taps;
+  options.mtp = mtp == MTPMode::Auto;
   options.decodeBatch = decodeBatch;
   options.parallel = parallel;
   options.target = target;

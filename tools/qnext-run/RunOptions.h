@@ -30,6 +30,12 @@ struct RunOptions {
   bool maxNewGiven = false;
   int64_t prefillChunk = 0, maxContext = 0, threads = 0;
   std::string logitsOut, referenceLogits;
+  /// The MTP head's rows (TokensMode): written, compared.
+  std::string mtpLogitsOut, mtpReferenceLogits;
+  /// Speculative decoding with the MTP head: drafts a step (0: off).
+  int64_t speculate = 0;
+  /// --speculate-drafts: the drafts from these ids (a plain run's), not the head.
+  std::string speculateDrafts;
   OutputKind logitsKind = OutputKind::Replace; ///< how --logits-out is written
   double tolerance = 1e-3;
   bool verify = false, memory = false, info = false;

@@ -49,14 +49,17 @@ bool roundsToBF16(qnext_model *model) {
 /// equal. An artifact that rounds its inputs to bf16 is held to the
 /// lower-precision contract of ../shared/golden/README.md instead: argmax
 /// equal at >= 95 % of rows, mean |d logit| <= 0.1; the line says which.
-int compareWithReference(const RunOptions &o, const std::vector<float> &logits,
+/// Compares `logits` (rows of `vocab`) with the float32 rows of `path`;
+/// `label` names them in the report ("reference", "MTP reference").
+int compareWithReference(const RunOptions &o, const std::string &path,
+                         const std::string &label, const std::vector<float> &logits,
                          int64_t vocab, bool lowerPrecision) {
   std::string bytes, error;
-  if (!tool::readFile(o.referenceLogits, bytes, error))
+  if (!tool::readFile(path, bytes, error))
     return fail(error);
   const size_t rows = logits.size() / size_t(vocab);
   if (bytes.size() < rows * size_t(vocab) * sizeof(float))
-    return fail(o.referenceLogits + ": holds fewer than the " + std::to_string(rows) +
+    return fail(path + ": holds fewer than the " + std::to_string(rows) +
                 " rows of " + std::to_string(vocab) + " logits processed");
   std::vector<float> reference(rows * size_t(vocab));
   std::copy_n(bytes.data(), reference.size() * sizeof(float),
@@ -76,20 +79,20 @@ int compareWithReference(const RunOptions &o, const std::vector<float> &logits,
   const double mean = rows ? sum / double(rows * size_t(vocab)) : 0;
   const double agree = rows ? 100.0 * double(rows - mismatches) / double(rows) : 100;
   if (lowerPrecision) {
-    std::cerr << format("reference (bf16 inputs, the lower-precision contract: "
+    std::cerr << label << format(" (bf16 inputs, the lower-precision contract: "
                         "argmax >= 95 %%, mean |d logit| <= 0.1): %zu rows, argmax "
                         "equal at %.1f %%, mean |d logit| %.3g, max %.3g\n",
                         rows, agree, mean, worst);
     if (!(agree >= 95.0) || !(mean <= 0.1))
-      return fail("logits differ from " + o.referenceLogits +
+      return fail("logits differ from " + path +
                   " beyond the lower-precision contract (--activations=bf16)");
     return 0;
   }
-  std::cerr << format("reference: %zu rows, max |d logit| %.3g, %lld argmax "
+  std::cerr << label << format(": %zu rows, max |d logit| %.3g, %lld argmax "
                       "mismatches\n",
                       rows, worst, (long long)mismatches);
   if (!(worst <= o.tolerance) || mismatches)
-    return fail("logits differ from " + o.referenceLogits + " beyond " +
+    return fail("logits differ from " + path + " beyond " +
                 std::to_string(o.tolerance));
   return 0;
 }
@@ -150,6 +153,26 @@ int runTokens(const RunOptions &o, qnext_model *model, int threadsUsed) {
     };
   if (o.memory)
     options.onPrefilled = [&] { afterPrefillKiB = anonymousKiB(); };
+  // The MTP head's rows: one per token but the last of prompt + generated.
+  const bool mtpRows = !o.mtpLogitsOut.empty() || !o.mtpReferenceLogits.empty();
+  std::vector<float> mtpLogits;
+  if (mtpRows) {
+    if (!qnext_model_has_mtp(model))
+      return fail("--mtp-logits-out / --mtp-reference-logits: " + o.artifact +
+                  " has no MTP head (its checkpoint had no mtp.* tensors, or it was "
+                  "compiled with --mtp=off)");
+    mtpLogits.reserve(size_t(p + o.maxNew) * vocab);
+    options.onMTPLogits = [&](const float *rows, int64_t n, int64_t size) {
+      mtpLogits.insert(mtpLogits.end(), rows, rows + n * size);
+    };
+  }
+  options.speculate = o.speculate;
+  std::vector<int32_t> drafts;
+  if (!o.speculateDrafts.empty()) {
+    if (int rc = readTokens(o.speculateDrafts, drafts))
+      return rc;
+    options.forcedDrafts = &drafts;
+  }
   Sampler sampler(o.samplingOver({}));
   GenerationStats stats;
   std::string message;
@@ -167,21 +190,42 @@ int runTokens(const RunOptions &o, qnext_model *model, int threadsUsed) {
     if (!written)
       return fail(why);
   }
+  if (!o.mtpLogitsOut.empty()) {
+    std::string_view bytes(reinterpret_cast<const char *>(mtpLogits.data()),
+                           mtpLogits.size() * sizeof(float));
+    std::string why;
+    if (!writeReplacing(o.mtpLogitsOut, bytes, why))
+      return fail(why);
+  }
 
   std::string ids;
   for (size_t i = 0; i < generated.size(); ++i)
     ids += (i ? "," : "") + std::to_string(generated[i]);
   std::cout << ids << "\n" << std::flush;
   printStats(threadsUsed, p, stats.prefillSeconds, stats.decoded, stats.decodeSeconds);
+  if (o.speculate)
+    std::cerr << format("speculative: %lld verify calls, %lld of %lld drafts accepted "
+                        "(%.1f %%), %.2f tokens a call\n",
+                        (long long)stats.steps, (long long)stats.accepted,
+                        (long long)stats.drafted,
+                        stats.drafted ? 100.0 * double(stats.accepted) / double(stats.drafted)
+                                      : 0.0,
+                        stats.steps ? double(stats.steps + stats.accepted) / double(stats.steps)
+                                    : 0.0);
   if (o.memory)
     std::cerr << format("memory: %lld KiB after prefill, %lld KiB after decode, "
                         "caches and states %lld KiB\n",
                         (long long)afterPrefillKiB, (long long)afterDecodeKiB,
                         (long long)(qnext_session_state_bytes(session.get()) >> 10));
 
+  int rc = 0;
   if (!o.referenceLogits.empty())
-    return compareWithReference(o, logits, vocab, roundsToBF16(model));
-  return 0;
+    rc = compareWithReference(o, o.referenceLogits, "reference", logits, vocab,
+                              roundsToBF16(model));
+  if (!rc && !o.mtpReferenceLogits.empty())
+    rc = compareWithReference(o, o.mtpReferenceLogits, "MTP reference", mtpLogits, vocab,
+                              roundsToBF16(model));
+  return rc;
 }
 
 } // namespace qnext::run

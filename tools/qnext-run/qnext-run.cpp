@@ -145,6 +145,29 @@ int main(int argc, char **argv) {
                  "--logits-out); fail beyond --tolerance or on a different argmax")
       ->type_name("FILE")
       ->group(run);
+  app.add_option("--mtp-logits-out", o.mtpLogitsOut,
+                 "Write the MTP head's float32 logits: row t from the hidden state of "
+                 "token t and token t + 1, for every token of prompt and generated "
+                 "ones but the last (needs an artifact with the head)")
+      ->type_name("FILE")
+      ->group(run);
+  app.add_option("--mtp-reference-logits", o.mtpReferenceLogits,
+                 "Compare the MTP head's rows with these (the layout of "
+                 "--mtp-logits-out), as --reference-logits does")
+      ->type_name("FILE")
+      ->group(run);
+  app.add_option("--speculate", o.speculate,
+                 "Speculative decoding: up to K drafts from the MTP head a step, "
+                 "verified in one call (greedy: the same tokens as without; sampling: "
+                 "drafts kept with the sampler's probability, the same distribution)")
+      ->type_name("K")
+      ->group(run);
+  app.add_option("--speculate-drafts", o.speculateDrafts,
+                 "--speculate with the drafts taken from these ids (comma separated or "
+                 "@FILE: a plain greedy run's output gives 100 % acceptance, changed ids "
+                 "rejections), not from the MTP head: for tests and benchmarks")
+      ->type_name("IDS")
+      ->group(run);
   app.add_option("--tolerance", o.tolerance,
                  "Max |d logit| for --reference-logits (default 1e-3)")
       ->group(run);
@@ -244,6 +267,18 @@ int main(int argc, char **argv) {
   if (o.maxNew < 0 || o.prefillChunk < 0 || o.maxContext < 0 || o.threads < 0)
     return fail("--max-new, --prefill-chunk, --max-context and --threads must "
                 "not be negative");
+  if (o.speculate < 0 || o.speculate > 16)
+    return fail("--speculate must be between 0 and 16 drafts, got " +
+                std::to_string(o.speculate));
+  if (o.speculate && (!o.logitsOut.empty() || !o.referenceLogits.empty() ||
+                      !o.mtpLogitsOut.empty() || !o.mtpReferenceLogits.empty()))
+    return fail("--speculate excludes --logits-out, --reference-logits, "
+                "--mtp-logits-out and --mtp-reference-logits (a verify call's rows "
+                "are not the decode steps')");
+  if (!o.speculateDrafts.empty() && !o.speculate)
+    return fail("--speculate-drafts is an option of --speculate");
+  if (o.speculate && o.tokens.empty())
+    return fail("--speculate needs --tokens");
   if (o.threads > 4096)
     return fail("--threads " + std::to_string(o.threads) + " is more than 4096");
   if (std::string problem = o.samplingOver({}).check(); !problem.empty())
@@ -251,8 +286,10 @@ int main(int argc, char **argv) {
   if (o.thinkingBudget < -1)
     return fail("--thinking-budget must be >= 0");
   if (o.tokens.empty() &&
-      (!o.logitsOut.empty() || !o.referenceLogits.empty() || o.prefillChunk))
-    return fail("--logits-out, --reference-logits and --prefill-chunk need --tokens");
+      (!o.logitsOut.empty() || !o.referenceLogits.empty() || o.prefillChunk ||
+       !o.mtpLogitsOut.empty() || !o.mtpReferenceLogits.empty()))
+    return fail("--logits-out, --reference-logits, --mtp-logits-out, "
+                "--mtp-reference-logits and --prefill-chunk need --tokens");
   if (!o.bisectAgainst.empty() && o.tokens.empty())
     return fail("--bisect-against needs --tokens (the prompt both artifacts run)");
   if (o.qualityDecode && o.qualityAgainst.empty())
@@ -269,6 +306,14 @@ int main(int argc, char **argv) {
     if (!checkOutputPath(o.logitsOut, {o.artifact, o.referenceLogits, o.bisectAgainst},
                          o.logitsKind, why))
       return fail("--logits-out " + why);
+  }
+  if (!o.mtpLogitsOut.empty()) {
+    std::string why;
+    OutputKind kind;
+    if (!checkOutputPath(o.mtpLogitsOut,
+                         {o.artifact, o.referenceLogits, o.mtpReferenceLogits, o.logitsOut},
+                         kind, why))
+      return fail("--mtp-logits-out " + why);
   }
 
   char *error = nullptr;

@@ -62,6 +62,11 @@ bool Engine::start(std::string &error) {
     return false;
   }
   logits.resize(size_t(options.slots * vocab));
+  if (options.speculate && qnext_session_enable_mtp(session, &message)) {
+    error = message ? message : "cannot keep the MTP head's rows";
+    qnext_free_error(message);
+    return false;
+  }
   // A first step before the first request, so that it does not pay for
   // reading the mapped weights in from the file (and starting threads).
   if (!warmUp(error))
@@ -289,6 +294,9 @@ void Engine::step() {
       ids.push_back(job->next);
       rows.push_back(job.get());
     }
+  // One request decoding alone: a speculative step, when it can.
+  if (options.speculate && rows.size() == 1 && speculate(*rows[0]))
+    rows.clear();
   // Code without the batched entry (CUDA, or compiled without it) runs the
   // rows one decode step each.
   for (size_t r = 0; !batched && r < rows.size(); ++r) {
@@ -348,6 +356,65 @@ void Engine::choose(Job &job, float *row) {
       row[token] += bias;
     id = job.sampler->sample(row, options.sampledVocab, job.context, job.prompt.size());
   }
+  take(job, id);
+}
+
+bool Engine::speculate(Job &job) {
+  // (A sequence resumed from the prefix cache has no hidden row for the
+  // head yet: its first step is a decode step.)
+  const int64_t k = std::min(options.speculate, job.maxTokens - job.generatedCount - 1);
+  if (k < 1 || job.budget || !job.logitBias.empty() ||
+      qnext_slot_mtp_pending(session, job.slot) < 1)
+    return false;
+  std::vector<int32_t> step(size_t(k + 1));
+  step[0] = job.next;
+  char *message = nullptr;
+  std::vector<float> rows(size_t((k + 1) * vocab));
+  if (qnext_slot_draft(session, job.slot, job.next, k, step.data() + 1, &message) ||
+      qnext_slot_verify(session, job.slot, step.data(), k + 1, rows.data(), &message)) {
+    finish(job, "error", message ? message : "speculative step failed");
+    qnext_free_error(message);
+    return true;
+  }
+  // Each row keeps its draft with the sampler's probability of it: the
+  // tokens are distributed as decode steps' (greedy: they are theirs).
+  job.context.push_back(job.next);
+  std::vector<int32_t> chosen;
+  for (int64_t i = 0; i <= k; ++i) {
+    float *row = rows.data() + i * vocab;
+    bool kept = false;
+    const int32_t id = i < k ? job.sampler->verifyDraft(row, options.sampledVocab, job.context,
+                                                        job.prompt.size(), step[size_t(i + 1)],
+                                                        kept)
+                             : job.sampler->sample(row, options.sampledVocab, job.context,
+                                                   job.prompt.size());
+    chosen.push_back(id);
+    if (!kept)
+      break;
+    job.context.push_back(id);
+  }
+  // (The context holds what the slot keeps: job.next and the kept drafts.)
+  if (qnext_slot_accept(session, job.slot, int64_t(chosen.size()), &message)) {
+    finish(job, "error", message ? message : "speculative step failed");
+    qnext_free_error(message);
+    return true;
+  }
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    ++totals.speculativeSteps;
+    totals.draftsAccepted += int64_t(chosen.size()) - 1;
+    totals.draftsProposed += k;
+  }
+  job.next = -1;
+  for (int32_t id : chosen) {
+    take(job, id);
+    if (job.slot < 0) // finished: the tokens after it are not the reply's
+      break;
+  }
+  return true;
+}
+
+void Engine::take(Job &job, int32_t id) {
   if (job.budget)
     job.budget->accept(id);
   if (id == options.thinkClose)

@@ -107,6 +107,9 @@ struct EngineOptions {
   /// thinking budget forces when it runs out (kStopThinkingText).
   int32_t thinkOpen = -1, thinkClose = -1;
   std::vector<int32_t> stopThinking;
+  /// Speculative decoding with the MTP head: up to this many drafts when
+  /// one request decodes alone (0: off; batched steps serve several).
+  int64_t speculate = 0;
 };
 
 class Engine {
@@ -142,6 +145,8 @@ public:
     /// prompt tokens they did not prefill, snapshots kept and their bytes.
     int64_t cacheLookups = 0, cacheHits = 0, cachedTokens = 0;
     int64_t cacheEntries = 0, cacheBytes = 0, cacheBudget = 0;
+    /// Speculative decoding: steps, drafts verified, drafts kept.
+    int64_t speculativeSteps = 0, draftsProposed = 0, draftsAccepted = 0;
   };
   Counters counters();
 
@@ -153,6 +158,12 @@ private:
   /// The token chosen from `logits` for `job`: emitted, and either kept for
   /// the next step or the job's end.
   void choose(Job &job, float *logits);
+  /// choose()'s second half: `id` emitted, and either kept or the end.
+  void take(Job &job, int32_t id);
+  /// A speculative step of `job`, decoding alone: the head's drafts
+  /// verified in one call; false when the job cannot speculate (a budget,
+  /// a logit bias, one token left) and nothing ran.
+  bool speculate(Job &job);
   void finish(Job &job, const std::string &reason, const std::string &error = "");
   /// A joining job resumes from the longest cached prefix of its prompt.
   void resume(Job &job);

@@ -199,6 +199,12 @@ std::string metrics(Engine &engine) {
          c.cacheBytes);
   metric("qnext_prefix_cache_budget_bytes", "gauge", "The prefix cache's budget (--cache-mb).",
          c.cacheBudget);
+  metric("qnext_speculative_steps_total", "counter",
+         "Speculative steps (--speculate): verify calls of the MTP head's drafts.",
+         c.speculativeSteps);
+  metric("qnext_speculative_drafts_total", "counter", "Drafts verified.", c.draftsProposed);
+  metric("qnext_speculative_drafts_accepted_total", "counter", "Drafts kept.",
+         c.draftsAccepted);
   return out;
 }
 
@@ -207,7 +213,7 @@ int serveMain(int argc, char **argv) {
   std::string artifact, host = "127.0.0.1", modelName;
   int port = 8080;
   int64_t slots = 4, maxContext = 4096, prefillChunk = 256, queueSize = 64;
-  int64_t cacheMB = 1024, cacheEvery = 512;
+  int64_t cacheMB = 1024, cacheEvery = 512, speculate = 0;
   double grace = 10;
   int threads = 0;
   CLI::App app{"qnext-serve: an OpenAI-compatible server for a model artifact, its "
@@ -231,6 +237,12 @@ int serveMain(int argc, char **argv) {
   app.add_option("--cache-every", cacheEvery,
                  "Also snapshot a long prompt every N tokens (default 512; 0: only when a "
                  "request ends)");
+  app.add_option("--speculate", speculate,
+                 "Speculative decoding with the artifact's MTP head: up to K drafts a "
+                 "step, verified in one call, when one request decodes alone (several "
+                 "share batched steps); the tokens are distributed as without (greedy: "
+                 "the same). Default 0: off")
+      ->type_name("K");
   app.add_option("--grace", grace,
                  "On SIGINT or SIGTERM: seconds the requests in flight may take to finish "
                  "(new ones get 503, /ready 503) before the rest are cancelled (default 10)");
@@ -249,10 +261,10 @@ int serveMain(int argc, char **argv) {
     return *rc;
   if (slots < 1 || slots > 4096 || maxContext < 2 || prefillChunk < 1 || queueSize < 0 ||
       port < 0 || port > 65535 || cacheMB < 0 || cacheMB > (int64_t(1) << 30) ||
-      cacheEvery < 0 || !(grace >= 0))
+      cacheEvery < 0 || !(grace >= 0) || speculate < 0 || speculate > 16)
     return fail("--slots must be in [1, 4096], --max-context at least 2, --prefill-chunk "
                 "at least 1, --queue not negative, --port in [0, 65535], --cache-mb, "
-                "--cache-every and --grace not negative");
+                "--cache-every and --grace not negative, --speculate in [0, 16]");
   if (modelName.empty()) {
     modelName = artifact.substr(artifact.find_last_of('/') + 1);
     if (modelName.size() > 4 && modelName.compare(modelName.size() - 4, 4, ".qnx") == 0)
@@ -291,6 +303,11 @@ int serveMain(int argc, char **argv) {
   options.sampledVocab = tokenizer.size();
   options.cacheBytes = cacheMB << 20;
   options.cacheEvery = cacheEvery;
+  options.speculate = speculate;
+  if (speculate && !qnext_model_has_mtp(model.get()))
+    return fail("--speculate: " + artifact +
+                " has no MTP head (its checkpoint had no mtp.* tensors, or it was compiled "
+                "with --mtp=off)");
   if (auto open = tokenizer.tokenId("<think>"), close = tokenizer.tokenId("</think>");
       open && close) {
     options.thinkOpen = *open;

@@ -103,6 +103,9 @@ struct CompileOptions {
   /// Also export a `taps` entry point (prefill returning every layer's
   /// hidden states, for qnext-run --bisect-against); CPU only.
   bool taps = false;
+  /// Compile the MTP head (entry point `mtp`) when the checkpoint carries
+  /// one (`--mtp=auto`); false: `--mtp=off`. CPU only for now.
+  bool mtp = true;
   /// Also export `decode_batch`, one decode step of many sequences at once
   /// (qnext_session_decode_batch); CPU only for now (exportsDecodeBatch).
   bool decodeBatch = true;

@@ -74,8 +74,18 @@ public:
   /// ones become a qnext.dequantize of their values and scales.
   void setWeightFormat(WeightFormat f) { format = f; }
   ExpertLayout expertLayout(int64_t layer) const { return expertLayouts[layer]; }
+  /// Whether the forward reads the MTP head (qnext-compile --mtp): its
+  /// tensors join checkpointTensors(), and its decoder layer is layer
+  /// mtpLayer() of the accessors below.
+  void setMTP(bool on) { withMTP = on; }
+  bool hasMTP() const { return withMTP; }
+  /// The layer index the accessors take for `mtp.layers.0.`.
+  int64_t mtpLayer() const { return config.numLayers; }
+  /// The MTP layer's MLP: MoE but in the dense Qwen3.5 family (spec 2.6).
+  bool mtpIsMoE() const { return config.family != ModelFamily::Qwen35; }
 
-  /// Every tensor the forward pass reads, in checkpoint order of layers.
+  /// Every tensor the forward pass reads, in checkpoint order of layers
+  /// (then the MTP head's, when it is read).
   std::vector<ExpectedTensor> checkpointTensors() const;
   /// The multi-token-prediction tensors a checkpoint may carry (mtp.*): kept
   /// aside by checkInventory, written by qnext-synth --mtp.
@@ -110,6 +120,11 @@ public:
   mlir::Value layerNorm(mlir::OpBuilder &b, mlir::Location loc, int64_t layer,
                         llvm::StringRef which) const;
   mlir::Value embedding(mlir::OpBuilder &b, mlir::Location loc) const;
+  /// The MTP head's own tensors: `which` is "pre_fc_norm_embedding",
+  /// "pre_fc_norm_hidden" or "norm" (an RMSNorm weight [H]), or "fc"
+  /// ([H, 2H]: the normed embedding's columns, then the hidden state's).
+  mlir::Value mtp(mlir::OpBuilder &b, mlir::Location loc,
+                  llvm::StringRef which) const;
   mlir::Value finalNorm(mlir::OpBuilder &b, mlir::Location loc) const;
   /// lm_head.weight, or the embedding table when the embeddings are tied.
   mlir::Value lmHead(mlir::OpBuilder &b, mlir::Location loc) const;
@@ -146,8 +161,10 @@ private:
   const ModelConfig &config;
   std::function<mlir::Type(llvm::StringRef)> elementType;
   WeightFormat format; ///< qnext-compile --weights
-  std::vector<ExpertLayout> expertLayouts; ///< one per layer
+  /// One per layer, and the MTP layer's (per expert) last.
+  std::vector<ExpertLayout> expertLayouts;
   std::vector<bool> expertsSeen; ///< per layer: detection found any expert tensor
+  bool withMTP = false;
 };
 
 } // namespace qnext

@@ -59,6 +59,9 @@ struct ABI {
   uint64_t weights = 0; ///< bytes of the packed weights
   std::vector<std::vector<int64_t>> states; ///< f32 elements; -1: the capacity
   int64_t tapRows = 0, tapHidden = 0;       ///< the taps entry point, or 0
+  /// With the MTP head: the width of the hidden rows prefill, decode and
+  /// decode_batch return and the `mtp` entry takes; 0 without one.
+  int64_t mtpHidden = 0;
 };
 
 constexpr const char *kABISymbol = "qnext_abi";
@@ -73,7 +76,10 @@ inline std::string abiRecord(const ABI &abi) {
     for (size_t d = 0; d < abi.states[i].size(); ++d)
       r += (d ? "x" : "") + std::to_string(abi.states[i][d]);
   }
-  return r + " taps=" + std::to_string(abi.tapRows) + "x" + std::to_string(abi.tapHidden);
+  r += " taps=" + std::to_string(abi.tapRows) + "x" + std::to_string(abi.tapHidden);
+  if (abi.mtpHidden)
+    r += " mtp=" + std::to_string(abi.mtpHidden);
+  return r;
 }
 
 } // namespace qnext::artifact

@@ -50,6 +50,25 @@ struct GenerationOptions {
   /// Called once between prefill and the first decode step (e.g. to measure
   /// the memory then).
   std::function<void()> onPrefilled;
+  /// When set (an artifact with the MTP head), the head's rows as soon as
+  /// each can run: row t (main hidden state t, token t + 1) after the
+  /// prompt chunk or the choice that gives token t + 1.
+  std::function<void(const float *rows, int64_t n, int64_t rowSize)> onMTPLogits;
+  /// Speculative decoding with the MTP head: up to this many greedy drafts
+  /// a step, verified in one call (0: plain decode steps); each draft kept
+  /// with the probability the sampler gives it (Sampler::verifyDraft), so
+  /// the output is distributed as plain decoding's, and with greedy
+  /// sampling it is plain decoding's. Takes no budget and no onLogits /
+  /// onMTPLogits.
+  int64_t speculate = 0;
+  /// Speculative decoding's drafts from this list instead of the head: the
+  /// ids it holds after as many as were chosen (a plain greedy run's give
+  /// every draft accepted; changed ids, rejections where they are). For
+  /// tests and the benchmark of 100 % acceptance; the artifact needs no head.
+  const std::vector<int32_t> *forcedDrafts = nullptr;
+  /// With forcedDrafts: the head still drafts each step (its drafts unused),
+  /// so that a benchmark of full acceptance pays for it.
+  bool headAnyway = false;
 };
 
 struct GenerationStats {
@@ -58,6 +77,8 @@ struct GenerationStats {
   int64_t decoded = 0;
   double prefillSeconds = 0, decodeSeconds = 0;
   bool stopped = false; ///< a stop token ended it
+  /// Speculative decoding: verify calls, drafts verified, drafts accepted.
+  int64_t steps = 0, drafted = 0, accepted = 0;
   int32_t last = -1;    ///< the last token chosen, not yet processed
 };
 

@@ -188,6 +188,42 @@ int qnext_session_prefill_last(qnext_session *session, const int32_t *ids,
 int qnext_session_decode(qnext_session *session, int32_t id, float *logits,
                          char **error);
 
+/* The MTP head and speculative decoding (MTP.cpp). An artifact compiled
+ * from a checkpoint with mtp.* tensors has the head (qnext-compile
+ * --mtp=auto): qnext_model_has_mtp is then 1. Row t of the head pairs the
+ * main model's hidden state at position t (after its final norm) with the
+ * token at t + 1 and gives the draft logits of the token at t + 2. */
+int qnext_model_has_mtp(const qnext_model *model);
+/* From now on every slot keeps the hidden rows the head has not read
+ * (starting where each slot is); an error for an artifact without a head. */
+int qnext_session_enable_mtp(qnext_session *session, char **error);
+/* The rows waiting for the head in `slot` (positions it has not run for);
+ * -1 without qnext_session_enable_mtp or for a slot not in use. */
+int64_t qnext_slot_mtp_pending(const qnext_session *session, int64_t slot);
+/* Runs the head on every waiting row of `slot`, `next` being the token after
+ * the last one processed (the others' are known): writes the logits of every
+ * row (all_rows != 0; qnext_slot_mtp_pending rows) or of the last, to
+ * `logits`. No row waits afterwards. With `next` < 0 (not chosen yet), runs
+ * every waiting row but the last (none: nothing to do, not an error). */
+int qnext_slot_mtp(qnext_session *session, int64_t slot, int32_t next, float *logits,
+                   int all_rows, char **error);
+/* Greedy drafts: qnext_slot_mtp with `next` gives drafts[0]; then the head
+ * runs k - 1 more rows on its own hidden state and its last draft. */
+int qnext_slot_draft(qnext_session *session, int64_t slot, int32_t next, int64_t k,
+                     int32_t *drafts, char **error);
+/* Runs tokens[0..n) (the last accepted token, then drafts) as one prompt
+ * with the logits of every row (n rows), saving the slot's recurrent states
+ * first. qnext_slot_accept must follow before the slot's next verify. */
+int qnext_slot_verify(qnext_session *session, int64_t slot, const int32_t *tokens,
+                      int64_t n, float *logits, char **error);
+/* Keeps the first `accepted` (1..n) tokens of the last verify and undoes the
+ * rest exactly: the recurrent states as before it, and the accepted tokens
+ * run again at the start of the slot's next call, in that call (the
+ * attention caches' later rows are never read). The slot's position counts
+ * the accepted tokens at once. */
+int qnext_slot_accept(qnext_session *session, int64_t slot, int64_t accepted,
+                      char **error);
+
 /* Artifacts compiled with qnext-compile --taps: prefill that also writes the
  * hidden state after each layer's token mixer (row 2i) and after its MLP or
  * MoE (row 2i + 1), residual adds included, as taps[rows][n][hidden] (fp32).

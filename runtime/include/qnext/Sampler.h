@@ -51,6 +51,15 @@ public:
   int32_t sample(float *logits, int64_t vocab, const std::vector<int32_t> &context,
                  size_t generatedFrom);
 
+  /// Speculative sampling with a draft chosen without chance (the MTP head's
+  /// most likely token): keeps `draft` with the probability p(draft) that
+  /// sample() would pick it from this row, else draws from p without it,
+  /// renormalised. Either way the token returned is distributed as
+  /// sample()'s; `kept` says which happened. (Greedy: kept iff the draft
+  /// is sample()'s token.)
+  int32_t verifyDraft(float *logits, int64_t vocab, const std::vector<int32_t> &context,
+                      size_t generatedFrom, int32_t draft, bool &kept);
+
   /// The tokens sampling may pick from this row and their probabilities,
   /// most likely first (what sample() draws from; for tests and tools).
   std::vector<std::pair<int32_t, double>>
