@@ -10,6 +10,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "Speculate.h"
+#include "Weights.h"
 
 #include "RuntimeTool.h"
 #include "qnext/FileChecks.h"
@@ -222,8 +223,15 @@ int speculateMain(qnext_model *model, const std::string &artifact, int64_t threa
   std::cout << format("Decode step: %.2f ms (%d threads, after a %lld-token prompt)\n\n",
                       step * 1e3, used, (long long)promptLen)
             << "| k | head drafts ms | verify ms (k + 1 tokens) | verify / decode step | "
-               "rollback ms (keeping 0 .. k-1 drafts) | speed-up at 50 % | 70 % | 90 % |\n"
-            << "| ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: |\n";
+               "weight bytes / decode step's | rollback ms (keeping 0 .. k-1 drafts) | "
+               "speed-up at 50 % | 70 % | 90 % |\n"
+            << "| ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: |\n";
+  // What a verify call must read more than a decode step: the distinct
+  // experts of k + 1 rows (chosen uniformly at random: real routing repeats
+  // experts more).
+  const nlohmann::ordered_json manifest =
+      nlohmann::ordered_json::parse(qnext_model_manifest(model));
+  const double stepBytes = activeWeights(manifest, 1).bytes;
   for (int64_t k : drafts) {
     Pieces p;
     if (!measure(model, prompt, capacity, k, repeat, p, why))
@@ -245,13 +253,16 @@ int speculateMain(qnext_model *model, const std::string &artifact, int64_t threa
       speedups[format("%.0f", a * 100)] = speedup;
       cells += format(" %.2fx |", speedup);
     }
-    std::cout << format("| %lld | %.2f | %.2f | %.2fx | %s |", (long long)k, p.draft * 1e3,
-                        p.verify * 1e3, p.verify / step, rollbacks.c_str())
+    const double bytesRatio = activeWeights(manifest, k + 1).bytes / stepBytes;
+    std::cout << format("| %lld | %.2f | %.2f | %.2fx | %.2fx | %s |", (long long)k,
+                        p.draft * 1e3, p.verify * 1e3, p.verify / step, bytesRatio,
+                        rollbacks.c_str())
               << cells << "\n";
     rows.push_back({{"k", k},
                     {"draft_ms", p.draft * 1e3},
                     {"verify_ms", p.verify * 1e3},
                     {"verify_over_decode", p.verify / step},
+                    {"verify_bytes_over_decode", bytesRatio},
                     {"rollback_ms", p.rollback},
                     {"speedup_at_acceptance", speedups}});
   }
@@ -299,7 +310,10 @@ int speculateMain(qnext_model *model, const std::string &artifact, int64_t threa
                       "again in that call, the head over fewer rows). Speed-up at a: drafts "
                       "accepted independently with probability a; tokens per step over "
                       "(drafts + verify + expected rollback), against one decode step a "
-                      "token.\n",
+                      "token. Weight bytes: what a verify call reads over what a decode "
+                      "step reads, the routed experts counted as the distinct experts of "
+                      "k + 1 rows choosing uniformly at random (the bound a verify call "
+                      "meets when it is limited by memory bandwidth, as decode is).\n",
                       (long long)repeat);
   if (!jsonOut.empty()) {
     nlohmann::ordered_json out = {{"artifact", artifact},

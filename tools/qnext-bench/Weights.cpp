@@ -24,6 +24,8 @@ ActiveWeights activeWeights(const json &m, int64_t rows) {
     for (const json &d : t["shape"])
       elements *= d.get<double>();
     const std::string name = t["name"];
+    if (name.rfind("mtp.", 0) == 0) // the MTP head's: its own calls read them
+      continue;
     const double first = t["shape"][0].get<double>();
     if (name.find("{e}") != std::string::npos) {
       // One minus the chance that no row chooses a given expert.

@@ -19,7 +19,8 @@ struct ActiveWeights {
 /// experts its rows choose (one row: num_experts_per_tok of num_experts;
 /// several: the expected distinct experts when each row chooses uniformly
 /// at random), and the embedding, of which it reads one row per token
-/// (unless lm_head shares it). A token multiplies its experts' weights and
+/// (unless lm_head shares it); the MTP head's tensors (mtp.*) are not the
+/// step's. A token multiplies its experts' weights and
 /// every other tensor but the embedding. Throws std::runtime_error on a
 /// malformed tensor list.
 ActiveWeights activeWeights(const nlohmann::ordered_json &manifest, int64_t rows);
