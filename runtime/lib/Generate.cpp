@@ -44,14 +44,16 @@ bool generate(qnext_session *session, const std::vector<int32_t> &prompt,
   if ((mtpRows || headDrafts) && qnext_session_enable_mtp(session, &message))
     return failed();
   // The head's rows that can run now, `next` being the token after the
-  // last processed one.
+  // last processed one: reported, or (drafting) run for the head's cache.
   std::vector<float> mtpLogits;
   auto headRows = [&](int32_t next) {
-    if (!mtpRows)
+    if (!mtpRows && !headDrafts)
       return true;
     const int64_t n = qnext_slot_mtp_pending(session, 0) - (next < 0 ? 1 : 0);
     if (n <= 0)
       return true;
+    if (!mtpRows)
+      return qnext_slot_mtp(session, 0, next, nullptr, 0, &message) == 0;
     mtpLogits.resize(size_t(std::max<int64_t>(n, 1) * rowSize));
     if (qnext_slot_mtp(session, 0, next, mtpLogits.data(), 1, &message))
       return false;
@@ -65,7 +67,10 @@ bool generate(qnext_session *session, const std::vector<int32_t> &prompt,
     error = "generate: the prompt has no tokens";
     return false;
   }
-  const int64_t chunk = options.prefillChunk > 0 ? options.prefillChunk : p;
+  // (The head reads at most QNEXT_MTP_WAITING_ROWS rows a call.)
+  int64_t chunk = options.prefillChunk > 0 ? options.prefillChunk : p;
+  if (mtpRows || headDrafts)
+    chunk = std::min<int64_t>(chunk, QNEXT_MTP_WAITING_ROWS);
   std::vector<float> logits(size_t(everyRow ? std::min(chunk, p) : 1) * rowSize);
   auto start = Clock::now();
   for (int64_t at = 0; at < p; at += chunk) {

@@ -168,6 +168,13 @@ int qnext_slot_draft(qnext_session *session, int64_t slot, int32_t next, int64_t
                         ": no hidden rows wait for the MTP head (run the main model first)");
     return 1;
   }
+  // Its rows after the waiting ones are at positions position .. + k - 2.
+  if (k - 1 > session->capacity - s.position) {
+    setError(error, "context full: " + std::to_string(k) + " drafts after " +
+                        std::to_string(s.position) + " tokens exceed the session's " +
+                        std::to_string(session->capacity) + " (--max-context)");
+    return 1;
+  }
   const int64_t vocab = session->model->artifact.vocab;
   const int64_t width = session->model->artifact.mtpHidden;
   std::vector<float> logits(static_cast<size_t>(vocab)), hidden(static_cast<size_t>(n * width));
@@ -202,8 +209,20 @@ int qnext_slot_verify(qnext_session *session, int64_t slot, const int32_t *token
     return 1;
   }
   Slot &s = session->slots[size_t(slot)];
+  if (n < 1 || n > session->capacity - s.position) {
+    setError(error, n < 1 ? "verify: no tokens to process"
+                          : "context full: " + std::to_string(s.position) + " + " +
+                                std::to_string(n) + " tokens exceed the session's " +
+                                std::to_string(session->capacity) + " (--max-context)");
+    return 1;
+  }
   Slot::Checkpoint &c = s.checkpoint;
-  c.held = false;
+  if (c.held) {
+    setError(error, "slot " + std::to_string(slot) +
+                        ": the last verify call's tokens are not accepted yet "
+                        "(qnext_slot_accept first)");
+    return 1;
+  }
   // The call runs the tokens a rollback kept first: the states are saved
   // as of before those.
   c.replayed = int64_t(s.replay.size());
@@ -260,7 +279,9 @@ int qnext_slot_accept(qnext_session *session, int64_t slot, int64_t accepted,
   const int64_t kept = c.replayed + accepted;
   s.replay.assign(c.tokens.begin(), c.tokens.begin() + kept);
   s.position = c.computed + kept;
-  if (s.mtpPosition > s.position) {
+  if (!session->trackMTP) {
+    // (No rows are kept.)
+  } else if (s.mtpPosition > s.position) {
     qnext_session::forgetMTP(s, s.position);
   } else {
     const size_t rows = size_t(s.position - s.mtpPosition);

@@ -145,6 +145,9 @@ int qnext_session::run(Entry entry, int64_t slot, const int32_t *ids, int64_t n,
   }
   s.replay.clear();
   s.position += n;
+  // A verify call's undo is for the call right after it (the verify holds
+  // it again after this).
+  s.checkpoint.held = false;
   return 0;
 }
 
@@ -159,8 +162,15 @@ int qnext_session::flush(int64_t slot, char **error) {
   std::vector<float> pending = s.pending;
   std::vector<int32_t> pendingIds = s.pendingIds;
   const int64_t mtpPosition = s.mtpPosition;
-  if (run(model->prefill, slot, tokens.data(), int64_t(tokens.size()), 1, nullptr, error))
+  if (run(model->prefill, slot, tokens.data(), int64_t(tokens.size()), 1, nullptr, error)) {
+    // Nothing ran: the kept tokens wait still.
+    s.position += int64_t(tokens.size());
+    s.replay = std::move(tokens);
+    s.pending = std::move(pending);
+    s.pendingIds = std::move(pendingIds);
+    s.mtpPosition = mtpPosition;
     return 1;
+  }
   s.pending = std::move(pending);
   s.pendingIds = std::move(pendingIds);
   s.mtpPosition = mtpPosition;
@@ -250,6 +260,7 @@ int qnext_session::decodeBatch(const int64_t *rowSlots, const int32_t *ids, int6
   for (int64_t i = 0; i < n; ++i) {
     Slot &s = slots[size_t(rowSlots[i])];
     ++s.position;
+    s.checkpoint.held = false;
     if (trackMTP) {
       s.pending.insert(s.pending.end(), hidden.begin() + i * width,
                        hidden.begin() + (i + 1) * width);

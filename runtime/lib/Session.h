@@ -159,7 +159,7 @@ struct qnext_session {
   /// Rows a slot keeps for the MTP head at most: beyond, the oldest are
   /// dropped (the head's cache keeps its old rows there; only its drafts
   /// can suffer). A slot whose head runs after each call keeps a few.
-  static constexpr int64_t kMostPending = 1024;
+  static constexpr int64_t kMostPending = QNEXT_MTP_WAITING_ROWS;
   static void trimMTP(Slot &s, int64_t width) {
     const int64_t extra = int64_t(s.pendingIds.size()) - kMostPending;
     if (extra <= 0)

@@ -263,6 +263,28 @@ TEST_F(Speculate, MisuseIsRefusedInOneLine) {
   EXPECT_EQ(qnext_slot_mtp_pending(session, 0), 5);
   EXPECT_EQ(qnext_slot_accept(session, 0, 1, &error), 1); // once per verify
   EXPECT_EQ(take(error), "slot 0: no verify call to accept tokens of");
+
+  // Sizes checked before anything is read or run (the session holds 256).
+  EXPECT_EQ(qnext_slot_verify(session, 0, step, 0, rows.data(), &error), 1);
+  EXPECT_EQ(take(error), "verify: no tokens to process");
+  EXPECT_EQ(qnext_slot_verify(session, 0, step, int64_t(1) << 60, rows.data(), &error), 1);
+  EXPECT_EQ(take(error), "context full: 5 + 1152921504606846976 tokens exceed the "
+                         "session's 256 (--max-context)");
+  EXPECT_EQ(qnext_slot_draft(session, 0, 1, 300, drafts, &error), 1);
+  EXPECT_EQ(take(error), "context full: 300 drafts after 5 tokens exceed the session's 256 "
+                         "(--max-context)");
+  EXPECT_EQ(qnext_slot_mtp_pending(session, 0), 5); // nothing consumed
+
+  // A verify call's undo is for the call right after it: a second verify
+  // is refused until it is accepted, and any other call ends it.
+  ASSERT_EQ(qnext_slot_verify(session, 0, step, 2, rows.data(), &error), 0) << take(error);
+  EXPECT_EQ(qnext_slot_verify(session, 0, step, 2, rows.data(), &error), 1);
+  EXPECT_EQ(take(error), "slot 0: the last verify call's tokens are not accepted yet "
+                         "(qnext_slot_accept first)");
+  ASSERT_EQ(qnext_slot_decode(session, 0, prompt[7], row, &error), 0) << take(error);
+  EXPECT_EQ(qnext_slot_accept(session, 0, 1, &error), 1);
+  EXPECT_EQ(take(error), "slot 0: no verify call to accept tokens of");
+  EXPECT_EQ(qnext_slot_position(session, 0), 8);
 }
 
 } // namespace

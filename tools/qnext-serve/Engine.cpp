@@ -269,6 +269,15 @@ void Engine::step() {
     job->context.insert(job->context.end(), job->prompt.begin() + long(job->prefilled),
                         job->prompt.begin() + long(job->prefilled) + n);
     job->prefilled += size_t(n);
+    // Speculating: the MTP head's cache follows the prompt (its rows whose
+    // next token is known), so that its drafts see all of it.
+    if (options.speculate &&
+        qnext_slot_mtp(session, job->slot, last ? -1 : job->prompt[job->prefilled], nullptr,
+                       0, &message)) {
+      finish(*job, "error", message ? message : "the MTP head failed");
+      qnext_free_error(message);
+      break;
+    }
     if (last) {
       // (A chat has its snapshot where its last turn ends, a few tokens
       // back: one more here would double what each chat keeps.)
@@ -361,8 +370,12 @@ void Engine::choose(Job &job, float *row) {
 
 bool Engine::speculate(Job &job) {
   // (A sequence resumed from the prefix cache has no hidden row for the
-  // head yet: its first step is a decode step.)
-  const int64_t k = std::min(options.speculate, job.maxTokens - job.generatedCount - 1);
+  // head yet: its first step is a decode step.) No more drafts than tokens
+  // the job may still choose after the step's last, nor than the context
+  // holds before a decode step would end the job ("length").
+  const int64_t position = qnext_slot_position(session, job.slot);
+  const int64_t k = std::min({options.speculate, job.maxTokens - job.generatedCount - 1,
+                              options.maxContext - position - 2});
   if (k < 1 || job.budget || !job.logitBias.empty() ||
       qnext_slot_mtp_pending(session, job.slot) < 1)
     return false;
@@ -389,7 +402,11 @@ bool Engine::speculate(Job &job) {
                              : job.sampler->sample(row, options.sampledVocab, job.context,
                                                    job.prompt.size());
     chosen.push_back(id);
-    if (!kept)
+    // A stop id ends the reply: the slot keeps no token after it.
+    const bool stops = !job.ignoreEos && std::find(options.stopIds.begin(),
+                                                   options.stopIds.end(),
+                                                   id) != options.stopIds.end();
+    if (!kept || stops)
       break;
     job.context.push_back(id);
   }
@@ -406,15 +423,17 @@ bool Engine::speculate(Job &job) {
     totals.draftsProposed += k;
   }
   job.next = -1;
-  for (int32_t id : chosen) {
-    take(job, id);
+  // Each token as a decode step would have taken it: token i after the
+  // step's first i + 1 tokens (the context's fullness counted there).
+  for (size_t i = 0; i < chosen.size(); ++i) {
+    take(job, chosen[i], position + int64_t(i) + 1);
     if (job.slot < 0) // finished: the tokens after it are not the reply's
       break;
   }
   return true;
 }
 
-void Engine::take(Job &job, int32_t id) {
+void Engine::take(Job &job, int32_t id, int64_t position) {
   if (job.budget)
     job.budget->accept(id);
   if (id == options.thinkClose)
@@ -457,7 +476,9 @@ void Engine::take(Job &job, int32_t id) {
     job.emit(job.text.substr(job.sent, ready - job.sent));
     job.sent = ready;
   }
-  const bool full = qnext_slot_position(session, job.slot) + 1 >= options.maxContext;
+  if (position < 0)
+    position = qnext_slot_position(session, job.slot);
+  const bool full = position + 1 >= options.maxContext;
   if (job.generatedCount >= job.maxTokens || full) {
     job.text += job.decoder->finish(); // bytes held for a character never completed
     finish(job, "length");

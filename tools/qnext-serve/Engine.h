@@ -158,8 +158,10 @@ private:
   /// The token chosen from `logits` for `job`: emitted, and either kept for
   /// the next step or the job's end.
   void choose(Job &job, float *logits);
-  /// choose()'s second half: `id` emitted, and either kept or the end.
-  void take(Job &job, int32_t id);
+  /// choose()'s second half: `id` emitted, and either kept or the end
+  /// (`position`: the slot's as a decode step would have left it; -1: the
+  /// slot's now).
+  void take(Job &job, int32_t id, int64_t position = -1);
   /// A speculative step of `job`, decoding alone: the head's drafts
   /// verified in one call; false when the job cannot speculate (a budget,
   /// a logit bias, one token left) and nothing ran.

@@ -195,7 +195,11 @@ int qnext_session_decode(qnext_session *session, int32_t id, float *logits,
  * token at t + 1 and gives the draft logits of the token at t + 2. */
 int qnext_model_has_mtp(const qnext_model *model);
 /* From now on every slot keeps the hidden rows the head has not read
- * (starting where each slot is); an error for an artifact without a head. */
+ * (starting where each slot is); an error for an artifact without a head.
+ * At most QNEXT_MTP_WAITING_ROWS rows wait: beyond, the oldest are dropped
+ * (the head then never sees those positions; run it after each call of
+ * more rows to keep them). */
+enum { QNEXT_MTP_WAITING_ROWS = 1024 };
 int qnext_session_enable_mtp(qnext_session *session, char **error);
 /* The rows waiting for the head in `slot` (positions it has not run for);
  * -1 without qnext_session_enable_mtp or for a slot not in use. */
@@ -203,7 +207,8 @@ int64_t qnext_slot_mtp_pending(const qnext_session *session, int64_t slot);
 /* Runs the head on every waiting row of `slot`, `next` being the token after
  * the last one processed (the others' are known): writes the logits of every
  * row (all_rows != 0; qnext_slot_mtp_pending rows) or of the last, to
- * `logits`. No row waits afterwards. With `next` < 0 (not chosen yet), runs
+ * `logits` (NULL: not wanted; the head's cache is what is asked for). No
+ * row waits afterwards. With `next` < 0 (not chosen yet), runs
  * every waiting row but the last (none: nothing to do, not an error). */
 int qnext_slot_mtp(qnext_session *session, int64_t slot, int32_t next, float *logits,
                    int all_rows, char **error);
