@@ -22,11 +22,15 @@ using namespace qnext::runtime;
 namespace {
 using Slot = qnext_session::Slot;
 
+std::string noHead(const qnext_session *session) {
+  return session->model->artifact.path() +
+         ": the artifact has no MTP head (its checkpoint had no mtp.* tensors, or it was "
+         "compiled with --mtp=off)";
+}
+
 bool needsMTP(const qnext_session *session, char **error) {
   if (!session->model->mtp) {
-    setError(error, session->model->artifact.path() +
-                        ": the artifact has no MTP head (its checkpoint had no mtp.* "
-                        "tensors, or it was compiled with --mtp=off)");
+    setError(error, noHead(session));
     return false;
   }
   if (!session->trackMTP) {
@@ -81,6 +85,40 @@ bool runHead(qnext_session *session, int64_t slot, const int32_t *nextIds,
   return true;
 }
 
+/// The head on `slot`'s waiting rows, `next` being the token after the last
+/// processed one (< 0: not known, the last row keeps waiting): the logits
+/// of every row it runs (`allRows`) or of its last, its own hidden rows to
+/// `hiddenOut` (or null). The rows it runs wait no more. False with
+/// `error` set when none can run (`next` < 0: none is not an error, and
+/// `ran` is 0).
+bool runWaiting(qnext_session *session, int64_t slot, int32_t next, bool allRows,
+                float *logits, float *hiddenOut, int64_t &ran, char **error) {
+  Slot &s = session->slots[size_t(slot)];
+  const int64_t n = s.position - s.mtpPosition - (next < 0 ? 1 : 0);
+  ran = 0;
+  if (n <= 0) {
+    if (next < 0)
+      return true;
+    setError(error, "slot " + std::to_string(slot) +
+                        ": no hidden rows wait for the MTP head (run the main model first)");
+    return false;
+  }
+  // Row i's next token is that of row i + 1, the last's `next`.
+  std::vector<int32_t> nextIds(s.pendingIds.begin() + 1,
+                               s.pendingIds.begin() + (next < 0 ? n + 1 : n));
+  if (next >= 0)
+    nextIds.push_back(next);
+  if (!runHead(session, slot, nextIds.data(), s.pending.data(), n, s.mtpPosition,
+               allRows ? n : 1, logits, hiddenOut, error))
+    return false;
+  const size_t width = size_t(session->model->artifact.mtpHidden);
+  s.mtpPosition += n;
+  s.pending.erase(s.pending.begin(), s.pending.begin() + n * width);
+  s.pendingIds.erase(s.pendingIds.begin(), s.pendingIds.begin() + n);
+  ran = n;
+  return true;
+}
+
 /// The states a verify saves: those without a capacity dimension.
 bool isRecurrent(const std::vector<int64_t> &shape) {
   return std::find(shape.begin(), shape.end(), -1) == shape.end();
@@ -104,9 +142,7 @@ int qnext_model_has_mtp(const qnext_model *model) { return model->mtp != nullptr
 
 int qnext_session_enable_mtp(qnext_session *session, char **error) {
   if (!session->model->mtp) {
-    setError(error, session->model->artifact.path() +
-                        ": the artifact has no MTP head (its checkpoint had no mtp.* "
-                        "tensors, or it was compiled with --mtp=off)");
+    setError(error, noHead(session));
     return 1;
   }
   if (!session->trackMTP)
@@ -127,29 +163,8 @@ int qnext_slot_mtp(qnext_session *session, int64_t slot, int32_t next, float *lo
                    int allRows, char **error) {
   if (!needsMTP(session, error) || !session->check(slot, error))
     return 1;
-  Slot &s = session->slots[size_t(slot)];
-  // Without the next token, the rows whose next tokens are known.
-  const int64_t n = s.position - s.mtpPosition - (next < 0 ? 1 : 0);
-  if (n <= 0) {
-    if (next < 0)
-      return 0;
-    setError(error, "slot " + std::to_string(slot) +
-                        ": no hidden rows wait for the MTP head (run the main model first)");
-    return 1;
-  }
-  // Row i's next token is that of row i + 1, the last's `next`.
-  std::vector<int32_t> nextIds(s.pendingIds.begin() + 1,
-                               s.pendingIds.begin() + (next < 0 ? n + 1 : n));
-  if (next >= 0)
-    nextIds.push_back(next);
-  if (!runHead(session, slot, nextIds.data(), s.pending.data(), n, s.mtpPosition,
-               allRows ? n : 1, logits, nullptr, error))
-    return 1;
-  const size_t width = size_t(session->model->artifact.mtpHidden);
-  s.mtpPosition += n;
-  s.pending.erase(s.pending.begin(), s.pending.begin() + n * width);
-  s.pendingIds.erase(s.pendingIds.begin(), s.pendingIds.begin() + n);
-  return 0;
+  int64_t ran = 0;
+  return runWaiting(session, slot, next, allRows != 0, logits, nullptr, ran, error) ? 0 : 1;
 }
 
 int qnext_slot_draft(qnext_session *session, int64_t slot, int32_t next, int64_t k,
@@ -162,12 +177,6 @@ int qnext_slot_draft(qnext_session *session, int64_t slot, int32_t next, int64_t
     return 1;
   }
   Slot &s = session->slots[size_t(slot)];
-  const int64_t n = s.position - s.mtpPosition;
-  if (n <= 0) {
-    setError(error, "slot " + std::to_string(slot) +
-                        ": no hidden rows wait for the MTP head (run the main model first)");
-    return 1;
-  }
   // Its rows after the waiting ones are at positions position .. + k - 2.
   if (k - 1 > session->capacity - s.position) {
     setError(error, "context full: " + std::to_string(k) + " drafts after " +
@@ -177,25 +186,25 @@ int qnext_slot_draft(qnext_session *session, int64_t slot, int32_t next, int64_t
   }
   const int64_t vocab = session->model->artifact.vocab;
   const int64_t width = session->model->artifact.mtpHidden;
-  std::vector<float> logits(static_cast<size_t>(vocab)), hidden(static_cast<size_t>(n * width));
-  std::vector<int32_t> nextIds(s.pendingIds.begin() + 1, s.pendingIds.end());
-  nextIds.push_back(next);
+  // The session's buffers: no allocation a step once they have grown.
+  std::vector<float> &logits = session->headLogits, &hidden = session->headHidden;
+  logits.resize(size_t(vocab));
+  hidden.resize(size_t((s.position - s.mtpPosition + 1) * width));
   // The waiting rows, the last with `next`: the first draft.
-  if (!runHead(session, slot, nextIds.data(), s.pending.data(), n, s.mtpPosition, 1,
-               logits.data(), hidden.data(), error))
+  int64_t ran = 0;
+  if (!runWaiting(session, slot, next, false, logits.data(), hidden.data(), ran, error))
     return 1;
-  qnext_session::forgetMTP(s, s.position);
   drafts[0] = argmax(logits.data(), vocab);
   // Then the head on its own last hidden row and its draft, a row at a
-  // time; these rows of its cache are the drafts' (the next call's real
-  // rows replace them).
-  std::vector<float> row(hidden.end() - width, hidden.end()), out(static_cast<size_t>(width));
+  // time (row in, row out: the two ends of `hidden`); these rows of its
+  // cache are the drafts' (the next call's real rows replace them).
+  float *row = hidden.data() + (ran - 1) * width, *out = hidden.data() + ran * width;
   for (int64_t i = 1; i < k; ++i) {
-    if (!runHead(session, slot, &drafts[i - 1], row.data(), 1, s.position + i - 1, 1,
-                 logits.data(), out.data(), error))
+    if (!runHead(session, slot, &drafts[i - 1], row, 1, s.position + i - 1, 1,
+                 logits.data(), out, error))
       return 1;
     drafts[i] = argmax(logits.data(), vocab);
-    row.swap(out);
+    std::swap(row, out);
   }
   return 0;
 }

@@ -128,18 +128,26 @@ int qnext_session::run(Entry entry, int64_t slot, const int32_t *ids, int64_t n,
   call.hiddenSize = model->hiddenSize;
   const int64_t width = model->artifact.mtpHidden;
   call.mtpHidden = taps ? 0 : width;
-  // The rows the MTP head will read (those of replayed tokens wait already).
-  std::vector<float> hidden(trackMTP && !taps ? size_t(total * width) : 0);
-  call.hiddenOut = hidden.empty() ? nullptr : hidden.data();
+  // The rows the MTP head will read, written where they wait (those of
+  // replayed tokens wait already: theirs are dropped after the call).
+  const size_t waiting = s.pending.size();
+  const bool keepRows = trackMTP && !taps;
+  if (keepRows) {
+    s.pending.resize(waiting + size_t(total * width));
+    call.hiddenOut = s.pending.data() + waiting;
+  }
   std::string why;
   if (!executor->run(call, why)) {
+    if (keepRows)
+      s.pending.resize(waiting);
     setError(error, why);
     return 1;
   }
   if (trackMTP && taps) { // rows the head cannot have: it starts after them
     forgetMTP(s, s.position + n);
-  } else if (trackMTP) {
-    s.pending.insert(s.pending.end(), hidden.begin() + replayed * width, hidden.end());
+  } else if (keepRows) {
+    s.pending.erase(s.pending.begin() + long(waiting),
+                    s.pending.begin() + long(waiting + size_t(replayed * width)));
     s.pendingIds.insert(s.pendingIds.end(), ids + replayed, ids + total);
     trimMTP(s, width);
   }
@@ -249,7 +257,8 @@ int qnext_session::decodeBatch(const int64_t *rowSlots, const int32_t *ids, int6
   call.rows = n;
   call.logits = logits;
   const int64_t width = model->artifact.mtpHidden;
-  std::vector<float> hidden(trackMTP ? size_t(n * width) : 0);
+  std::vector<float> &hidden = batchHidden; // kept between steps
+  hidden.resize(trackMTP ? size_t(n * width) : 0);
   call.mtpHidden = width;
   call.hiddenOut = trackMTP ? hidden.data() : nullptr;
   std::string why;

@@ -127,6 +127,9 @@ struct qnext_session {
   std::vector<Slot> slots;
   /// Keep each slot's hidden rows for the MTP head (qnext_session_enable_mtp).
   bool trackMTP = false;
+  /// qnext_slot_draft's logits and hidden rows, and a batched step's
+  /// hidden rows, kept between calls.
+  std::vector<float> headLogits, headHidden, batchHidden;
 
   /// Why `slot` does not name a slot in use; empty when it does.
   std::string problemWith(int64_t slot) const {

@@ -27,12 +27,7 @@ struct Slots {
   }
 };
 
-/// The error of a failed call, freed.
-std::string take(char *error) {
-  std::string message = error ? error : "(no message)";
-  qnext_free_error(error);
-  return message;
-}
+using qnext::tool::takeError;
 
 /// One run: `batch` sequences prefilled, then `steps` timed batched decode
 /// steps; the seconds the steps took. With `profiled`, the kernel profile
@@ -49,14 +44,14 @@ bool runOnce(qnext_session *session, int64_t batch, const std::vector<int32_t> &
   for (int64_t b = 0; b < batch; ++b) {
     int64_t slot = qnext_slot_acquire(session, &message);
     if (slot < 0) {
-      error = take(message);
+      error = takeError(message);
       return false;
     }
     slots.held.push_back(slot);
     // Each sequence its own prompt: the tokens from its own offset.
     const int32_t *prompt = tokens.data() + (b * 7) % int64_t(tokens.size() - promptLen + 1);
     if (qnext_slot_prefill_last(session, slot, prompt, promptLen, logits.data(), &message)) {
-      error = take(message);
+      error = takeError(message);
       return false;
     }
     next[size_t(b)] = int32_t(std::max_element(logits.begin(), logits.begin() + vocab) -
@@ -70,7 +65,7 @@ bool runOnce(qnext_session *session, int64_t batch, const std::vector<int32_t> &
   for (int64_t step = 0; step < steps; ++step) {
     if (qnext_session_decode_batch(session, slots.held.data(), next.data(), batch,
                                    logits.data(), &message)) {
-      error = take(message);
+      error = takeError(message);
       return false;
     }
     for (int64_t b = 0; b < batch; ++b) {
@@ -92,7 +87,7 @@ int profileBatches(qnext_model *model, qnext_session *session,
                    int64_t promptLen, int64_t steps) {
   char *error = nullptr;
   if (qnext_profile_enable(model, 1, &error))
-    return qnext::tool::fail(take(error));
+    return qnext::tool::fail(takeError(error));
   qnext_profile_enable(model, 0, nullptr);
   if (manifest["target"].value("kind", "") != "cuda")
     qnext_model_set_threads(model, int(threads));
@@ -155,7 +150,7 @@ int batchMain(qnext_model *model, const std::string &artifact,
   std::unique_ptr<qnext_session, void (*)(qnext_session *)> session(
       qnext_session_create_slots(model, capacity, most, &error), qnext_session_destroy);
   if (!session)
-    return fail(take(error));
+    return fail(takeError(error));
   // Deterministic token ids, away from the special tokens at the top of a
   // real vocabulary (all of a small one); each sequence reads them from its
   // own offset.

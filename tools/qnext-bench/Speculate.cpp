@@ -42,11 +42,7 @@ double median(std::vector<double> v) {
   return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
-std::string take(char *error) {
-  std::string message = error ? error : "(no message)";
-  qnext_free_error(error);
-  return message;
-}
+using qnext::tool::takeError;
 
 using Session = std::unique_ptr<qnext_session, void (*)(qnext_session *)>;
 
@@ -61,7 +57,7 @@ bool start(qnext_model *model, const std::vector<int32_t> &prompt, int64_t capac
   if (!session || qnext_session_enable_mtp(session.get(), &message) ||
       qnext_session_prefill_last(session.get(), prompt.data(), int64_t(prompt.size()),
                                  row.data(), &message)) {
-    error = take(message);
+    error = takeError(message);
     return false;
   }
   next = int32_t(std::max_element(row.begin(), row.end()) - row.begin());
@@ -120,7 +116,7 @@ bool measure(qnext_model *model, const std::vector<int32_t> &prompt, int64_t cap
   for (int64_t r = -1; r < repeat; ++r) // run -1 warms up, untimed
     for (int64_t kept = k + 1; kept >= 1; --kept)
       if (!once(kept, r >= 0)) {
-        error = take(message);
+        error = takeError(message);
         return false;
       }
   out.k = k;
@@ -145,14 +141,14 @@ bool decodeStep(qnext_model *model, const std::vector<int32_t> &prompt, int64_t 
     if (!session ||
         qnext_session_prefill_last(session.get(), prompt.data(), int64_t(prompt.size()),
                                    row.data(), &message)) {
-      error = take(message);
+      error = takeError(message);
       return false;
     }
     auto t0 = Clock::now();
     for (int64_t i = 0; i < steps; ++i) {
       const int32_t next = int32_t(std::max_element(row.begin(), row.end()) - row.begin());
       if (qnext_session_decode(session.get(), next, row.data(), &message)) {
-        error = take(message);
+        error = takeError(message);
         return false;
       }
     }
@@ -171,7 +167,7 @@ bool endToEnd(qnext_model *model, const std::vector<int32_t> &prompt, int64_t ca
   char *message = nullptr;
   Session session(qnext_session_create(model, capacity, &message), qnext_session_destroy);
   if (!session) {
-    error = take(message);
+    error = takeError(message);
     return false;
   }
   qnext::GenerationOptions options;

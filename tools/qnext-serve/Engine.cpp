@@ -382,7 +382,8 @@ bool Engine::speculate(Job &job) {
   std::vector<int32_t> step(size_t(k + 1));
   step[0] = job.next;
   char *message = nullptr;
-  std::vector<float> rows(size_t((k + 1) * vocab));
+  std::vector<float> &rows = speculateRows; // kept between steps
+  rows.resize(size_t((k + 1) * vocab));
   if (qnext_slot_draft(session, job.slot, job.next, k, step.data() + 1, &message) ||
       qnext_slot_verify(session, job.slot, step.data(), k + 1, rows.data(), &message)) {
     finish(job, "error", message ? message : "speculative step failed");
@@ -403,10 +404,7 @@ bool Engine::speculate(Job &job) {
                                                    job.prompt.size());
     chosen.push_back(id);
     // A stop id ends the reply: the slot keeps no token after it.
-    const bool stops = !job.ignoreEos && std::find(options.stopIds.begin(),
-                                                   options.stopIds.end(),
-                                                   id) != options.stopIds.end();
-    if (!kept || stops)
+    if (!kept || stops(job, id))
       break;
     job.context.push_back(id);
   }
@@ -433,6 +431,11 @@ bool Engine::speculate(Job &job) {
   return true;
 }
 
+bool Engine::stops(const Job &job, int32_t id) const {
+  return !job.ignoreEos &&
+         std::find(options.stopIds.begin(), options.stopIds.end(), id) != options.stopIds.end();
+}
+
 void Engine::take(Job &job, int32_t id, int64_t position) {
   if (job.budget)
     job.budget->accept(id);
@@ -448,8 +451,7 @@ void Engine::take(Job &job, int32_t id, int64_t position) {
   }
   ++job.generatedCount;
   job.sampledIds.push_back(id);
-  if (!job.ignoreEos && std::find(options.stopIds.begin(), options.stopIds.end(), id) !=
-                            options.stopIds.end()) {
+  if (stops(job, id)) {
     job.text += job.decoder->finish();
     finish(job, "stop");
     return;

@@ -162,6 +162,8 @@ private:
   /// (`position`: the slot's as a decode step would have left it; -1: the
   /// slot's now).
   void take(Job &job, int32_t id, int64_t position = -1);
+  /// Whether `id` ends `job`'s reply (a stop id it does not ignore).
+  bool stops(const Job &job, int32_t id) const;
   /// A speculative step of `job`, decoding alone: the head's drafts
   /// verified in one call; false when the job cannot speculate (a budget,
   /// a logit bias, one token left) and nothing ran.
@@ -197,6 +199,8 @@ private:
   std::vector<int64_t> stepSlots;
   std::vector<int32_t> stepIds;
   std::vector<Job *> stepRows;
+  /// A speculative step's rows of logits (speculate()).
+  std::vector<float> speculateRows;
 };
 
 } // namespace qnext::serve

@@ -112,6 +112,13 @@ inline std::optional<int> parse(CLI::App &app, int argc, char **argv) {
   return std::nullopt;
 }
 
+/// The message of a failed runtime call, freed.
+inline std::string takeError(char *error) {
+  std::string message = error ? error : "(no message)";
+  qnext_free_error(error);
+  return message;
+}
+
 /// For a fat artifact (code for several CPUs), the variant the runtime
 /// chose, one line on stderr: "TOOL: code variant: x86-64-v4+amx (inputs
 /// bf16)". Nothing for an artifact with one code.
