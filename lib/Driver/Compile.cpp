@@ -550,6 +550,9 @@ mlir::LogicalResult qnext::compile(const CompileOptions &options) {
        << model.codeFor;
   else
     os << " (" << phaseName(compileTo) << ", " << size(bytes) << ")";
-  os << formatv(" in {0:f1} s\n", seconds);
+  os << formatv(" in {0:f1} s", seconds);
+  if (!model.codeNote.empty())
+    os << " (" << model.codeNote << ")";
+  os << "\n";
   return mlir::success();
 }

@@ -61,6 +61,9 @@ struct LoadedModel {
   /// What the code was generated for (the CPU's name, or the GPU's
   /// architecture), for the summary line; set by writeOutputs.
   std::string codeFor;
+  /// Where the code came from when QNEXT_CODE_CACHE held it (CodeCache.h),
+  /// for the summary line; empty when it was compiled.
+  std::string codeNote;
 };
 
 /// Reads options.input (a checkpoint folder or a config.json), checks the

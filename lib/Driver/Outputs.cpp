@@ -13,12 +13,14 @@
 #include "qnext/Model/WeightPacker.h"
 #include "qnext/Support/ProgressLine.h"
 #include "qnext/Target/CPUObject.h"
+#include "qnext/Target/CodeCache.h"
 #include "qnext/Target/CUDAPipeline.h"
 
 #include "llvm/ADT/SmallString.h"
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/Path.h"
+#include "llvm/Support/WithColor.h"
 #include "llvm/Support/ToolOutputFile.h"
 
 
@@ -182,7 +184,15 @@ qnext::driver::writeOutputs(const CompileOptions &options, LoadedModel &model,
                                               : codes[i].name);
     showStatus(options, "generating code for " + llvm::join(names, ", "));
     std::vector<mlir::qnext::CPUTargetInfo> infos(codes.size());
-    auto objects = mlir::qnext::emitSharedObjects(modules, targets, infos);
+    std::optional<mlir::qnext::CodeCache> cache = mlir::qnext::CodeCache::fromEnvironment();
+    size_t fromCache = 0;
+    auto objects = mlir::qnext::emitSharedObjects(
+        modules, targets, infos, cache ? &*cache : nullptr,
+        [&](const llvm::Twine &message) {
+          clearStatus();
+          llvm::WithColor::warning(llvm::errs(), options.toolName) << message << "\n";
+        },
+        &fromCache);
     if (!objects)
       return fail(toString(objects.takeError()));
     names.clear();
@@ -211,6 +221,11 @@ qnext::driver::writeOutputs(const CompileOptions &options, LoadedModel &model,
       names.push_back(variant.name);
     }
     model.codeFor = llvm::join(names, ", ");
+    if (fromCache)
+      model.codeNote = fromCache == codes.size()
+                           ? "code from " + cache->path()
+                           : std::to_string(fromCache) + " of " + std::to_string(codes.size()) +
+                                 " codes from " + cache->path();
     clearStatus();
     std::string manifest = buildManifest(inputs);
     ProgressLine progress(options.toolName + ": packing weights", !options.quiet);

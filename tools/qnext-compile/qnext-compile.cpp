@@ -286,7 +286,10 @@ int main(int argc, char **argv) {
       "--no-fuse; --fusion-report counts what they save); every phase can be\n"
       "printed (--compile-to) or dumped (--dump-phases-to).\n"
       "MLIR's --mlir-* flags (listed by --help-hidden) apply to the passes it\n"
-      "runs. Progress shows on a terminal; a line says what was written.\n");
+      "runs. Progress shows on a terminal; a line says what was written.\n"
+      "QNEXT_CODE_CACHE=DIR keeps the generated code of each artifact in DIR\n"
+      "and reuses it when a later compile makes the same LLVM module (same\n"
+      "model structure and options, any weights, the same qnext-compile).\n");
 
   qnext::CompileOptions options;
   options.input = input;

@@ -6,6 +6,7 @@
 #include "mlir/IR/BuiltinOps.h"
 
 #include "llvm/ADT/ArrayRef.h"
+#include "llvm/ADT/STLFunctionalExtras.h"
 #include "llvm/Support/Error.h"
 
 namespace llvm {
@@ -16,6 +17,8 @@ class MCSubtargetInfo;
 #include <vector>
 
 namespace mlir::qnext {
+
+class CodeCache;
 
 struct CPUTargetOptions {
   /// CPU to generate code for: "host" (the default) or an LLVM CPU name
@@ -108,10 +111,16 @@ emitSharedObject(ModuleOp module, const CPUTargetOptions &options,
 /// emitSharedObject for several modules (a fat artifact's variants, each
 /// with its options and info): translated one after another, then optimized
 /// and compiled on up to one thread a core. The objects in `modules`' order.
+/// With a `cache` (CodeCache.h), a module whose code it holds is taken from
+/// there (counted in `fromCache`) and the others are stored in it; a cache
+/// that cannot be read or written is a `warn`ing, never an error.
 llvm::Expected<std::vector<std::vector<char>>>
 emitSharedObjects(llvm::ArrayRef<ModuleOp> modules,
                   llvm::ArrayRef<CPUTargetOptions> options,
-                  llvm::MutableArrayRef<CPUTargetInfo> infos);
+                  llvm::MutableArrayRef<CPUTargetInfo> infos,
+                  const CodeCache *cache = nullptr,
+                  llvm::function_ref<void(const llvm::Twine &)> warn = {},
+                  size_t *fromCache = nullptr);
 
 } // namespace mlir::qnext
 

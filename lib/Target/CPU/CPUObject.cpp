@@ -1,6 +1,7 @@
 //===- CPUObject.cpp - LLVM dialect -> a shared object for the host -------===//
 
 #include "qnext/Target/CPUObject.h"
+#include "qnext/Target/CodeCache.h"
 
 #include "qnext/ArtifactFormat.h"
 #include "qnext/CPUFeatures.h"
@@ -320,22 +321,52 @@ mlir::qnext::emitSharedObject(ModuleOp module, const CPUTargetOptions &options,
 llvm::Expected<std::vector<std::vector<char>>>
 mlir::qnext::emitSharedObjects(llvm::ArrayRef<ModuleOp> modules,
                                llvm::ArrayRef<CPUTargetOptions> options,
-                               llvm::MutableArrayRef<CPUTargetInfo> infos) {
+                               llvm::MutableArrayRef<CPUTargetInfo> infos,
+                               const CodeCache *cache,
+                               llvm::function_ref<void(const llvm::Twine &)> warn,
+                               size_t *fromCache) {
   // Translation reads the MLIR context: one module after another. LLVM's
   // optimization and code generation then run on as many threads as there
-  // are cores, each module in its own LLVM context.
+  // are cores, each module in its own LLVM context; a module whose code the
+  // cache holds skips both.
   std::vector<Lowered> lowered;
+  std::vector<std::vector<char>> objects(modules.size());
+  std::vector<std::string> keys(modules.size());
+  std::vector<size_t> toCompile;
+  if (fromCache)
+    *fromCache = 0;
   for (size_t i = 0; i < modules.size(); ++i) {
     auto one = translateOnly(modules[i], options[i], &infos[i]);
     if (!one)
       return one.takeError();
     lowered.push_back(std::move(*one));
+    if (cache) {
+      auto key = CodeCache::key(*lowered.back().module, infos[i]);
+      if (!key) {
+        warn(CodeCache::kVariable + llvm::Twine(": ") + llvm::toString(key.takeError()) +
+             "; compiling without the cache");
+        cache = nullptr;
+      } else {
+        keys[i] = *key;
+        auto entry = cache->lookup(keys[i]);
+        if (!entry) {
+          warn(llvm::toString(entry.takeError()) + "; compiling it again");
+        } else if (*entry) {
+          objects[i] = std::move((*entry)->object);
+          infos[i].libraries = std::move((*entry)->libraries);
+          if (fromCache)
+            ++*fromCache;
+          continue;
+        }
+      }
+    }
+    toCompile.push_back(i);
   }
-  std::vector<std::vector<char>> objects(modules.size());
   std::vector<std::string> errors(modules.size());
   std::atomic<size_t> next{0};
   auto work = [&] {
-    for (size_t i; (i = next++) < lowered.size();) {
+    for (size_t n; (n = next++) < toCompile.size();) {
+      size_t i = toCompile[n];
       llvm::Error e = optimize(lowered[i]);
       if (!e) {
         auto object = emitAndLink(lowered[i], &infos[i]);
@@ -348,7 +379,7 @@ mlir::qnext::emitSharedObjects(llvm::ArrayRef<ModuleOp> modules,
         errors[i] = llvm::toString(std::move(e));
     }
   };
-  size_t threads = std::min<size_t>(modules.size(),
+  size_t threads = std::min<size_t>(toCompile.size(),
                                     std::max(1u, std::thread::hardware_concurrency()));
   std::vector<std::thread> pool;
   for (size_t t = 1; t < threads; ++t)
@@ -359,6 +390,12 @@ mlir::qnext::emitSharedObjects(llvm::ArrayRef<ModuleOp> modules,
   for (const std::string &error : errors)
     if (!error.empty())
       return llvm::createStringError(error);
+  if (cache)
+    for (size_t i : toCompile)
+      if (llvm::Error e = cache->store(keys[i], {objects[i], infos[i].libraries})) {
+        warn(llvm::toString(std::move(e)) + "; the code cache keeps nothing of this compile");
+        break;
+      }
   return objects;
 }
 

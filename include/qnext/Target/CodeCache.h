@@ -1,0 +1,79 @@
+//===- CodeCache.h - generated code kept between compiles -------*- C++ -*-===//
+//
+// Optimizing and compiling a model's LLVM module is most of a compile (8 of
+// the 11 s of tiny-f32's artifact), and the module depends only on the
+// model's structure and the options, not on its weights: a checkpoint
+// compiled again, a fine-tune of the same model, the same model with other
+// weights all make the same module. With QNEXT_CODE_CACHE naming a folder,
+// qnext-compile keeps each shared object it links there, under a hash of
+// everything its bytes depend on, and takes it from there when a later
+// compile would make the same one:
+//   - the compiler that makes it: this executable's bytes and the LLVM
+//     library it runs (its path, size and modification time), so a rebuilt
+//     compiler never reads what an earlier one wrote;
+//   - the target: triple, CPU, its instruction sets;
+//   - the LLVM module as translated from the LLVM dialect (its bitcode),
+//     before optimization.
+// An entry holds the object's hash; one that does not match (a truncated
+// or edited file) is compiled again and replaced, with a warning. Entries
+// are written to a temporary name and renamed, so compiles running at once
+// share a folder safely. Nothing removes entries: the folder is the user's.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef QNEXT_TARGET_CODECACHE_H
+#define QNEXT_TARGET_CODECACHE_H
+
+#include "llvm/ADT/StringRef.h"
+#include "llvm/Support/Error.h"
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace llvm {
+class Module;
+}
+
+namespace mlir::qnext {
+
+struct CPUTargetInfo;
+
+class CodeCache {
+public:
+  /// The environment variable that names the folder.
+  static constexpr const char *kVariable = "QNEXT_CODE_CACHE";
+
+  /// The cache of $QNEXT_CODE_CACHE, or none when it is unset or empty.
+  static std::optional<CodeCache> fromEnvironment();
+
+  explicit CodeCache(std::string folder) : folder(std::move(folder)) {}
+
+  /// The key of `module` (translated, not yet optimized) compiled for the
+  /// target `info` describes: 16 hexadecimal digits. An error when this
+  /// compiler cannot be identified (its executable unreadable).
+  static llvm::Expected<std::string> key(const llvm::Module &module, const CPUTargetInfo &info);
+
+  struct Entry {
+    std::vector<char> object;             ///< the linked shared object
+    std::vector<std::string> libraries;   ///< CPUTargetInfo::libraries
+  };
+
+  /// The entry under `key`, or none. An entry that is there but does not
+  /// hold what it says is an error (the caller warns, compiles and stores).
+  llvm::Expected<std::optional<Entry>> lookup(llvm::StringRef key) const;
+
+  /// Writes `entry` under `key` (temporary name, then rename); creates the
+  /// folder when missing.
+  llvm::Error store(llvm::StringRef key, const Entry &entry) const;
+
+  const std::string &path() const { return folder; }
+
+private:
+  std::string entryPath(llvm::StringRef key) const;
+  std::string folder;
+};
+
+} // namespace mlir::qnext
+
+#endif // QNEXT_TARGET_CODECACHE_H
