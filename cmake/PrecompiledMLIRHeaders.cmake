@@ -9,8 +9,9 @@
 # with exceptions, share a second one. The precompiled header is built with
 # the same flags as the targets that reuse it (sanitizers included); a
 # target's own definitions and include folders may add to them.
-# -DQNEXT_PCH=OFF compiles without (each file still includes what it uses:
-# the precompiled header only saves the parsing).
+# -DQNEXT_PCH=OFF compiles without. Each file must still include what it
+# uses (the precompiled header only saves the parsing): a missing include
+# shows only in a build without it.
 option(QNEXT_PCH "Precompile the MLIR headers the compiler's files share" ON)
 
 set(QNEXT_PCH_HEADERS
@@ -37,7 +38,6 @@ set(QNEXT_PCH_HEADERS
 if(QNEXT_PCH)
   # LLVM's flags (no exceptions, no RTTI): the libraries and the tools.
   add_library(qnext_mlir_pch OBJECT ${CMAKE_CURRENT_LIST_DIR}/pch/MLIRHeaders.cpp)
-  set_target_properties(qnext_mlir_pch PROPERTIES POSITION_INDEPENDENT_CODE ON)
   llvm_update_compile_flags(qnext_mlir_pch)
   target_precompile_headers(qnext_mlir_pch PRIVATE ${QNEXT_PCH_HEADERS})
   # GoogleTest's (exceptions): the gtest units.

@@ -35,7 +35,7 @@ llvm_config.add_tool_substitutions(
 # runs the suite without it.
 import shutil as _shutil
 _compiler = os.path.join(config.qnext_obj_root, "bin", "qnext-compile")
-_caches = os.path.join(config.qnext_obj_root, "test", "code-cache")
+_caches = os.path.join(config.qnext_obj_root, "lit-code-cache")
 if lit_config.params.get("code-cache") != "off" and os.path.exists(_compiler):
     _current = "%d" % os.stat(_compiler).st_mtime_ns
     if os.path.isdir(_caches):

@@ -185,6 +185,13 @@ qnext::driver::writeOutputs(const CompileOptions &options, LoadedModel &model,
     showStatus(options, "generating code for " + llvm::join(names, ", "));
     std::vector<mlir::qnext::CPUTargetInfo> infos(codes.size());
     std::optional<mlir::qnext::CodeCache> cache = mlir::qnext::CodeCache::fromEnvironment();
+    if (cache && !options.llvmOptions.empty()) {
+      llvm::WithColor::note(llvm::errs(), options.toolName)
+          << mlir::qnext::CodeCache::kVariable << " not used: LLVM's options (--"
+          << llvm::join(options.llvmOptions, ", --")
+          << ") can change the code without changing its module\n";
+      cache.reset();
+    }
     size_t fromCache = 0;
     auto objects = mlir::qnext::emitSharedObjects(
         modules, targets, infos, cache ? &*cache : nullptr,

@@ -292,6 +292,13 @@ int main(int argc, char **argv) {
       "model structure and options, any weights, the same qnext-compile).\n");
 
   qnext::CompileOptions options;
+  // LLVM's options change code generation behind the module's back: the
+  // code cache is not used with them. (MLIR's --mlir-* act on the passes
+  // before the module is made, so the module reflects them.)
+  for (auto &[name, option] : cl::getRegisteredOptions())
+    if (option->getNumOccurrences() > 0 && !name.starts_with("mlir-") &&
+        !llvm::is_contained(option->Categories, &category))
+      options.llvmOptions.push_back(name.str());
   options.input = input;
   options.output = output;
   options.compileTo = compileTo;

@@ -170,6 +170,10 @@ struct CompileOptions {
   std::function<mlir::LogicalResult(mlir::PassManager &)> configurePassManager;
   /// The name that starts the error, warning and progress lines on stderr.
   std::string toolName = "qnext-compile";
+  /// LLVM's own options given on the command line (their names, e.g.
+  /// "unroll-threshold"): they can change the generated code without
+  /// changing the module, so QNEXT_CODE_CACHE is not used (CodeCache.h).
+  std::vector<std::string> llvmOptions;
 };
 
 /// Compiles `options.input` as `options` say. Each problem is reported on

@@ -113,7 +113,8 @@ emitSharedObject(ModuleOp module, const CPUTargetOptions &options,
 /// and compiled on up to one thread a core. The objects in `modules`' order.
 /// With a `cache` (CodeCache.h), a module whose code it holds is taken from
 /// there (counted in `fromCache`) and the others are stored in it; a cache
-/// that cannot be read or written is a `warn`ing, never an error.
+/// that cannot be read or written is a `warn`ing (needed with a cache),
+/// never an error.
 llvm::Expected<std::vector<std::vector<char>>>
 emitSharedObjects(llvm::ArrayRef<ModuleOp> modules,
                   llvm::ArrayRef<CPUTargetOptions> options,

@@ -5,19 +5,27 @@
 // model's structure and the options, not on its weights: a checkpoint
 // compiled again, a fine-tune of the same model, the same model with other
 // weights all make the same module. With QNEXT_CODE_CACHE naming a folder,
-// qnext-compile keeps each shared object it links there, under a hash of
-// everything its bytes depend on, and takes it from there when a later
-// compile would make the same one:
-//   - the compiler that makes it: this executable's bytes and the LLVM
-//     library it runs (its path, size and modification time), so a rebuilt
-//     compiler never reads what an earlier one wrote;
-//   - the target: triple, CPU, its instruction sets;
+// qnext-compile keeps each shared object it links there, under a hash
+// (XXH3, 128 bits) of everything its bytes depend on, and takes it from
+// there when a later compile would make the same one:
+//   - the compiler that makes it: this executable's bytes; the path, size
+//     and modification time of the shared libraries its code generation
+//     runs in (LLVM's, MLIR's), of the linker it calls (cc, ld) and of the
+//     OpenMP runtime it links; so a rebuilt or upgraded toolchain never
+//     reads what an earlier one wrote;
+//   - the target: the CPU and instruction sets asked for, and the triple,
+//     CPU and instruction sets they came to;
 //   - the LLVM module as translated from the LLVM dialect (its bitcode),
 //     before optimization.
-// An entry holds the object's hash; one that does not match (a truncated
-// or edited file) is compiled again and replaced, with a warning. Entries
-// are written to a temporary name and renamed, so compiles running at once
-// share a folder safely. Nothing removes entries: the folder is the user's.
+// LLVM's own options on qnext-compile's command line (--help-hidden) can
+// change the code without changing the module: a compile given any of them
+// does not use the cache (a note says so).
+// An entry names its key and carries a hash of its header and code; one
+// that does not match (cut short, edited, renamed) is compiled again and
+// replaced, with a warning. Entries are written to a temporary name and
+// renamed, so compiles running at once share a folder safely. Nothing
+// removes entries: the folder is the user's, and its code is run by what
+// qnext compiles: it must be no more writable than the compiler itself.
 //
 //===----------------------------------------------------------------------===//
 
@@ -38,6 +46,7 @@ class Module;
 namespace mlir::qnext {
 
 struct CPUTargetInfo;
+struct CPUTargetOptions;
 
 class CodeCache {
 public:
@@ -50,9 +59,12 @@ public:
   explicit CodeCache(std::string folder) : folder(std::move(folder)) {}
 
   /// The key of `module` (translated, not yet optimized) compiled for the
-  /// target `info` describes: 16 hexadecimal digits. An error when this
-  /// compiler cannot be identified (its executable unreadable).
-  static llvm::Expected<std::string> key(const llvm::Module &module, const CPUTargetInfo &info);
+  /// target of `options` (`info`: what that target came to): 32 hexadecimal
+  /// digits (XXH3, 128 bits). An error when this compiler cannot be
+  /// identified (its executable unreadable).
+  static llvm::Expected<std::string> key(const llvm::Module &module,
+                                         const CPUTargetOptions &options,
+                                         const CPUTargetInfo &info);
 
   struct Entry {
     std::vector<char> object;             ///< the linked shared object

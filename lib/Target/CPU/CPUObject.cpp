@@ -340,8 +340,8 @@ mlir::qnext::emitSharedObjects(llvm::ArrayRef<ModuleOp> modules,
     if (!one)
       return one.takeError();
     lowered.push_back(std::move(*one));
-    if (cache) {
-      auto key = CodeCache::key(*lowered.back().module, infos[i]);
+    if (cache && warn) {
+      auto key = CodeCache::key(*lowered.back().module, options[i], infos[i]);
       if (!key) {
         warn(CodeCache::kVariable + llvm::Twine(": ") + llvm::toString(key.takeError()) +
              "; compiling without the cache");
@@ -390,7 +390,7 @@ mlir::qnext::emitSharedObjects(llvm::ArrayRef<ModuleOp> modules,
   for (const std::string &error : errors)
     if (!error.empty())
       return llvm::createStringError(error);
-  if (cache)
+  if (cache && warn)
     for (size_t i : toCompile)
       if (llvm::Error e = cache->store(keys[i], {objects[i], infos[i].libraries})) {
         warn(llvm::toString(std::move(e)) + "; the code cache keeps nothing of this compile");

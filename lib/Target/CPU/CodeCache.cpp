@@ -8,9 +8,12 @@
 #include "llvm/IR/Module.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/Program.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/raw_ostream.h"
 #include "llvm/TargetParser/Host.h"
+
+#include "mlir/ExecutionEngine/OptUtils.h"
 
 #include <xxhash.h>
 
@@ -18,26 +21,28 @@
 
 #include <cstdlib>
 #include <mutex>
+#include <tuple>
 
 using namespace mlir::qnext;
 
 namespace {
 
-constexpr llvm::StringLiteral kMagic = "qnext code cache 1\n";
+constexpr llvm::StringLiteral kMagic = "qnext code cache 2\n";
 
-/// A stream that hashes what is written to it (XXH3, 64 bits).
+/// A stream that hashes what is written to it (XXH3, 128 bits).
 class HashStream : public llvm::raw_ostream {
 public:
-  HashStream() : llvm::raw_ostream(/*unbuffered=*/false) {
-    XXH3_64bits_reset(state);
-  }
+  HashStream() : llvm::raw_ostream(/*unbuffered=*/false) { XXH3_128bits_reset(state); }
   ~HashStream() override {
     flush();
     XXH3_freeState(state);
   }
-  uint64_t digest() {
+  /// The hash so far, as 32 hexadecimal digits.
+  std::string hex() {
     flush();
-    return XXH3_64bits_digest(state);
+    XXH128_hash_t h = XXH3_128bits_digest(state);
+    return llvm::utohexstr(h.high64, /*LowerCase=*/true, /*Width=*/16) +
+           llvm::utohexstr(h.low64, /*LowerCase=*/true, /*Width=*/16);
   }
   /// Hashes `text` and its length (so "ab"+"c" differs from "a"+"bc").
   void field(llvm::StringRef text) {
@@ -48,7 +53,7 @@ public:
 
 private:
   void write_impl(const char *data, size_t size) override {
-    XXH3_64bits_update(state, data, size);
+    XXH3_128bits_update(state, data, size);
     written += size;
   }
   uint64_t current_pos() const override { return written; }
@@ -57,9 +62,33 @@ private:
   uint64_t written = 0;
 };
 
+/// An entry's check: the hash of its header lines and its code.
+std::string entryCheck(llvm::StringRef header, llvm::ArrayRef<char> object) {
+  HashStream hash;
+  hash.field(header);
+  hash.field(llvm::StringRef(object.data(), object.size()));
+  return hash.hex();
+}
+
+/// Hashes a file by its resolved path, size and modification time (a
+/// library or tool the compiler runs: a change of version changes these).
+void fileIdentity(HashStream &hash, llvm::StringRef path) {
+  llvm::SmallString<256> real;
+  if (llvm::sys::fs::real_path(path, real))
+    real = path;
+  hash.field(real);
+  llvm::sys::fs::file_status status;
+  if (!llvm::sys::fs::status(real, status)) {
+    hash.field(std::to_string(status.getSize()));
+    hash.field(std::to_string(status.getLastModificationTime().time_since_epoch().count()));
+  }
+}
+
 /// What identifies the compiler that makes the code: this executable's
-/// bytes, and the LLVM library it runs (path, size, modification time).
-/// Computed once a process; empty when the executable cannot be read.
+/// bytes; the shared libraries its code generation runs in (LLVM's, MLIR's
+/// optimization pipeline, this file's own when it is a shared library); the
+/// linker it calls (`cc`, `ld`) and the OpenMP runtime it links. Computed
+/// once a process; empty when the executable cannot be read.
 const std::string &compilerIdentity() {
   static std::once_flag once;
   static std::string identity;
@@ -70,18 +99,22 @@ const std::string &compilerIdentity() {
       return;
     HashStream hash;
     hash.field((*exe)->getBuffer());
-    Dl_info library = {};
-    if (dladdr(reinterpret_cast<void *>(&llvm::sys::getHostCPUName), &library) &&
-        library.dli_fname) {
-      llvm::sys::fs::file_status status;
-      hash.field(library.dli_fname);
-      if (!llvm::sys::fs::status(library.dli_fname, status)) {
-        hash.field(std::to_string(status.getSize()));
-        hash.field(std::to_string(
-            status.getLastModificationTime().time_since_epoch().count()));
-      }
+    llvm::SmallVector<std::string> libraries;
+    for (void *code : {reinterpret_cast<void *>(&llvm::sys::getHostCPUName),
+                       reinterpret_cast<void *>(&mlir::makeOptimizingTransformer),
+                       reinterpret_cast<void *>(&compilerIdentity)}) {
+      Dl_info library = {};
+      if (dladdr(code, &library) && library.dli_fname &&
+          !llvm::is_contained(libraries, library.dli_fname))
+        libraries.push_back(library.dli_fname);
     }
-    identity = llvm::utohexstr(hash.digest(), /*LowerCase=*/true, /*Width=*/16);
+    for (const std::string &library : libraries)
+      fileIdentity(hash, library);
+    for (const char *tool : {"cc", "ld"})
+      if (auto path = llvm::sys::findProgramByName(tool))
+        fileIdentity(hash, *path);
+    fileIdentity(hash, QNEXT_LLVM_LIBRARY_DIR "/libomp.so");
+    identity = hash.hex();
   });
   return identity;
 }
@@ -100,6 +133,7 @@ std::optional<CodeCache> CodeCache::fromEnvironment() {
 }
 
 llvm::Expected<std::string> CodeCache::key(const llvm::Module &module,
+                                           const CPUTargetOptions &options,
                                            const CPUTargetInfo &info) {
   const std::string &compiler = compilerIdentity();
   if (compiler.empty())
@@ -108,17 +142,29 @@ llvm::Expected<std::string> CodeCache::key(const llvm::Module &module,
         "of the key");
   HashStream hash;
   hash.field(compiler);
+  // What the target machine is made from, and what it came to.
+  hash.field(options.cpu);
+  hash.field(options.features);
   hash.field(info.triple);
   hash.field(info.cpu);
   hash.field(info.features);
   llvm::WriteBitcodeToFile(module, hash);
-  return llvm::utohexstr(hash.digest(), /*LowerCase=*/true, /*Width=*/16);
+  return hash.hex();
 }
 
 std::string CodeCache::entryPath(llvm::StringRef key) const {
   llvm::SmallString<256> path(folder);
   llvm::sys::path::append(path, key + ".so");
   return std::string(path);
+}
+
+/// An entry: "qnext code cache 2", "key: KEY", "libraries: a,b",
+/// "object: SIZE", "check: HASH" (of the lines before it and the code), a
+/// line each, then the code's SIZE bytes.
+static std::string entryHeader(llvm::StringRef key, const CodeCache::Entry &entry) {
+  return (kMagic + "key: " + key + "\nlibraries: " + llvm::join(entry.libraries, ",") +
+          "\nobject: " + llvm::Twine(entry.object.size()) + "\n")
+      .str();
 }
 
 llvm::Expected<std::optional<CodeCache::Entry>>
@@ -130,29 +176,32 @@ CodeCache::lookup(llvm::StringRef key) const {
                                             /*RequiresNullTerminator=*/false);
   if (!buffer)
     return cacheError(path, buffer.getError().message());
-  // "qnext code cache 1\n", "libraries: a,b\n", "object: SIZE HASH\n", bytes.
   llvm::StringRef rest = (*buffer)->getBuffer();
   if (!rest.consume_front(kMagic))
     return cacheError(path, "not an entry of this cache's format");
-  auto [libraries, afterLibraries] = rest.split('\n');
-  auto [object, bytes] = afterLibraries.split('\n');
-  uint64_t size = 0, hash = 0;
-  auto [sizeText, hashText] = object.drop_front(object.starts_with("object: ") ? 8 : 0)
-                                  .split(' ');
-  if (!libraries.consume_front("libraries:") || !object.starts_with("object: ") ||
-      sizeText.getAsInteger(10, size) || hashText.getAsInteger(16, hash))
+  llvm::StringRef keyLine, libraries, object, check;
+  std::tie(keyLine, rest) = rest.split('\n');
+  std::tie(libraries, rest) = rest.split('\n');
+  std::tie(object, rest) = rest.split('\n');
+  std::tie(check, rest) = rest.split('\n');
+  uint64_t size = 0;
+  if (!keyLine.consume_front("key: ") || !libraries.consume_front("libraries: ") ||
+      !object.consume_front("object: ") || object.getAsInteger(10, size) ||
+      !check.consume_front("check: "))
     return cacheError(path, "a malformed entry header");
-  if (bytes.size() != size)
-    return cacheError(path, "holds " + llvm::Twine(bytes.size()) +
+  if (keyLine != key)
+    return cacheError(path, "holds the code of key " + keyLine + ", not of its name");
+  if (rest.size() != size)
+    return cacheError(path, "holds " + llvm::Twine(rest.size()) +
                                 " bytes of code, its header says " + llvm::Twine(size));
-  if (XXH3_64bits(bytes.data(), bytes.size()) != hash)
-    return cacheError(path, "its code does not match its hash");
   Entry entry;
-  entry.object.assign(bytes.begin(), bytes.end());
+  entry.object.assign(rest.begin(), rest.end());
   llvm::SmallVector<llvm::StringRef> names;
-  libraries.trim().split(names, ',', /*MaxSplit=*/-1, /*KeepEmpty=*/false);
+  libraries.split(names, ',', /*MaxSplit=*/-1, /*KeepEmpty=*/false);
   for (llvm::StringRef name : names)
     entry.libraries.push_back(name.str());
+  if (entryCheck(entryHeader(key, entry), entry.object) != check)
+    return cacheError(path, "its contents do not match their hash");
   return entry;
 }
 
@@ -167,11 +216,8 @@ llvm::Error CodeCache::store(llvm::StringRef key, const Entry &entry) const {
     return cacheError(path, llvm::toString(temp.takeError()));
   {
     llvm::raw_fd_ostream os(temp->FD, /*shouldClose=*/false);
-    os << kMagic << "libraries: " << llvm::join(entry.libraries, ",") << "\n"
-       << "object: " << entry.object.size() << " "
-       << llvm::utohexstr(XXH3_64bits(entry.object.data(), entry.object.size()),
-                          /*LowerCase=*/true)
-       << "\n";
+    const std::string header = entryHeader(key, entry);
+    os << header << "check: " << entryCheck(header, entry.object) << "\n";
     os.write(entry.object.data(), entry.object.size());
     os.flush();
     if (os.has_error()) {
