@@ -26,23 +26,26 @@ llvm_config.add_tool_substitutions(
      "qnext-reseal"], tool_dirs)
 
 # QNEXT_CODE_CACHE: the suite's compiles share one code cache
-# (include/qnext/Target/CodeCache.h): a model compiled again with the same
+# (include/qnext/Target/CodeCache.h), build/code-cache, with ctest's
+# fixtures (test/Unit/CMakeLists.txt): a model compiled again with the same
 # options, by this qnext-compile, takes its code from there instead of
-# optimizing and compiling the same LLVM module again. The folder is named
-# after the compiler's modification time and the folders of earlier
-# compilers are removed (their entries could never match again). A test of
-# the cache itself names a folder of its own. `lit --param code-cache=off`
-# runs the suite without it.
-import shutil as _shutil
+# optimizing and compiling the same LLVM module again. Entries older than
+# qnext-compile are removed first (an earlier compiler's: they could never
+# match again). A test of the cache itself names a folder of its own.
+# `lit --param code-cache=off` runs the suite without it.
 _compiler = os.path.join(config.qnext_obj_root, "bin", "qnext-compile")
-_caches = os.path.join(config.qnext_obj_root, "lit-code-cache")
+_cache = os.path.join(config.qnext_obj_root, "code-cache")
 if lit_config.params.get("code-cache") != "off" and os.path.exists(_compiler):
-    _current = "%d" % os.stat(_compiler).st_mtime_ns
-    if os.path.isdir(_caches):
-        for _old in os.listdir(_caches):
-            if _old != _current:
-                _shutil.rmtree(os.path.join(_caches, _old), ignore_errors=True)
-    config.environment["QNEXT_CODE_CACHE"] = os.path.join(_caches, _current)
+    _built = os.stat(_compiler).st_mtime
+    if os.path.isdir(_cache):
+        for _entry in os.listdir(_cache):
+            _path = os.path.join(_cache, _entry)
+            try:
+                if os.path.isfile(_path) and os.stat(_path).st_mtime < _built:
+                    os.remove(_path)
+            except OSError:
+                pass
+    config.environment["QNEXT_CODE_CACHE"] = _cache
 
 # %models: checked-in model configs; %golden: ../shared/golden beside the
 # checkout, when there (CI has it; the tests that need it say REQUIRES: golden).
