@@ -1,6 +1,7 @@
 //===- CodeCache.cpp - generated code kept between compiles ---------------===//
 
 #include "qnext/Target/CodeCache.h"
+#include "qnext/Support/AtomicFile.h"
 #include "qnext/Target/CPUObject.h"
 
 #include "llvm/ADT/StringExtras.h"
@@ -170,10 +171,10 @@ static std::string entryHeader(llvm::StringRef key, const CodeCache::Entry &entr
 llvm::Expected<std::optional<CodeCache::Entry>>
 CodeCache::lookup(llvm::StringRef key) const {
   std::string path = entryPath(key);
-  if (!llvm::sys::fs::exists(path))
-    return std::nullopt;
   auto buffer = llvm::MemoryBuffer::getFile(path, /*IsText=*/false,
                                             /*RequiresNullTerminator=*/false);
+  if (buffer.getError() == std::errc::no_such_file_or_directory)
+    return std::nullopt;
   if (!buffer)
     return cacheError(path, buffer.getError().message());
   llvm::StringRef rest = (*buffer)->getBuffer();
@@ -210,24 +211,11 @@ llvm::Error CodeCache::store(llvm::StringRef key, const Entry &entry) const {
     return cacheError(folder, "not a folder");
   if (std::error_code ec = llvm::sys::fs::create_directories(folder))
     return cacheError(folder, ec.message());
-  std::string path = entryPath(key);
-  auto temp = llvm::sys::fs::TempFile::create(path + ".tmp-%%%%%%");
-  if (!temp)
-    return cacheError(path, llvm::toString(temp.takeError()));
-  {
-    llvm::raw_fd_ostream os(temp->FD, /*shouldClose=*/false);
-    const std::string header = entryHeader(key, entry);
+  // Whole or not at all: compiles running at once may read it.
+  const std::string header = entryHeader(key, entry);
+  return ::qnext::writeAtomically(entryPath(key), [&](llvm::raw_ostream &os) {
     os << header << "check: " << entryCheck(header, entry.object) << "\n";
     os.write(entry.object.data(), entry.object.size());
-    os.flush();
-    if (os.has_error()) {
-      std::error_code error = os.error();
-      os.clear_error();
-      llvm::consumeError(temp->discard());
-      return cacheError(path, error.message());
-    }
-  }
-  if (llvm::Error e = temp->keep(path))
-    return cacheError(path, llvm::toString(std::move(e)));
-  return llvm::Error::success();
+    return llvm::Error::success();
+  });
 }
