@@ -217,6 +217,20 @@ LogicalResult AddRMSNormOp::verify() {
       .verify();
 }
 
+/// A batch's operands: the rows form's `slots` has a row per token; the
+/// sequences form's `slots` and `ends` have one entry per sequence each.
+static void addBatchRules(ShapeRules &rules, Value slots, Value ends,
+                          int64_t tokens) {
+  if (!slots)
+    return;
+  if (!ends) {
+    rules.shape("slots", slots, {{tokens, "tokens"}});
+    return;
+  }
+  rules.shape("slots", slots, {{kAny, "sequences"}});
+  rules.shape("ends", ends, {{dim(slots, 0), "sequences"}});
+}
+
 LogicalResult GatedDeltaNetOp::verify() {
   auto geo = deltaNetGeometry(getNumKeyHeads(), getNumValueHeads(),
                               getKeyHeadDim(), getValueHeadDim());
@@ -236,8 +250,9 @@ LogicalResult GatedDeltaNetOp::verify() {
                          {geo.keyHeadDim, "key_head_dim"},
                          {geo.valueHeadDim, "value_head_dim"}});
   ShapeRules rules(*this);
-  if (Value slots = getSlots())
-    rules.shape("slots", slots, {{t, "tokens"}});
+  rules.check(getBatch().size() <= 2,
+              "takes at most two batch operands (slots, then ends)");
+  addBatchRules(rules, getSlots(), getEnds(), t);
   return rules
       .shape("input", getInput(), {{kAny, "tokens"}, {kAny, "hidden"}})
       .shape("conv_weight", getConvWeight(),
@@ -291,8 +306,8 @@ LogicalResult GatedAttentionOp::verify() {
   rules.check(rows != bool(getPast()),
               "takes either past (a sequence's tokens) or slots (a batch's "
               "rows), not both or neither");
-  if (Value slots = getSlots())
-    rules.shape("slots", slots, {{t, "tokens"}});
+  rules.check(!getEnds() || rows, "takes ends only with slots");
+  addBatchRules(rules, getSlots(), getEnds(), t);
   return rules
       .check(isPositiveFinite(getRopeTheta()), "rope_theta must be positive")
       .check(isPositiveFinite(getEpsilon()), "epsilon must be positive")

@@ -326,6 +326,13 @@ def QNext_GatedDeltaNetOp : QNext_Op<"gated_deltanet", [Pure]> {
     step must be distinct. `qnext-decompose-layers` runs the rows' steps as
     one parallel loop.
 
+    With `slots` and `ends` (both `[N]`, the sequences form of a batched
+    prefill step) the rows are `N` runs of consecutive tokens: sequence `i`
+    is rows `[ends[i-1], ends[i])` (`ends[-1]` = 0, `ends[N-1]` = `T`, each
+    run at least one row) and continues slot `slots[i]` as a call of this
+    op on that slot's states alone would. The slots must be distinct; the
+    decomposition runs the sequences as one parallel loop.
+
     The projection weights are in the un-interleaved layout (Qwen3.5's on-disk
     layout; Qwen3-Next's comes from `qnext.split_qkvz` / `qnext.split_ba`).
     `conv_weight` has the checkpoint's `[conv_dim, 1, K]` shape.
@@ -348,7 +355,7 @@ def QNext_GatedDeltaNetOp : QNext_Op<"gated_deltanet", [Pure]> {
                    QNext_Weight:$w_a, QNext_Weight:$conv_weight,
                    QNext_Weight:$dt_bias, QNext_Weight:$a_log,
                    QNext_Weight:$norm_weight, QNext_Weight:$out_proj,
-                   Optional<QNext_IndexTensor>:$slots,
+                   Variadic<QNext_IndexTensor>:$batch,
                    I64Attr:$num_key_heads, I64Attr:$num_value_heads,
                    I64Attr:$key_head_dim, I64Attr:$value_head_dim,
                    DefaultValuedAttr<F32Attr, "1.0e-6">:$epsilon);
@@ -356,6 +363,16 @@ def QNext_GatedDeltaNetOp : QNext_Op<"gated_deltanet", [Pure]> {
                   QNext_F32Tensor:$new_recurrent_state);
   let assemblyFormat = [{
     operands attr-dict `:` functional-type(operands, results)
+  }];
+  let extraClassDeclaration = [{
+    /// `batch` is empty (one sequence), `slots` (the rows form) or `slots`
+    /// and `ends` (the sequences form).
+    ::mlir::Value getSlots() {
+      return getBatch().empty() ? ::mlir::Value() : getBatch()[0];
+    }
+    ::mlir::Value getEnds() {
+      return getBatch().size() > 1 ? getBatch()[1] : ::mlir::Value();
+    }
   }];
   let hasVerifier = 1;
 }
@@ -388,6 +405,13 @@ def QNext_GatedAttentionOp : QNext_Op<"gated_attention",
     slot dimension) and it attends over `[0, positions[t]]` of them. The
     slots of a step must be distinct.
 
+    The sequences form, a batched prefill step, takes `slots` and `ends`
+    (both `[N]`): sequence `i` is rows `[ends[i-1], ends[i])` (`ends[-1]` =
+    0, `ends[N-1]` = `T`, each run at least one row) of slot `slots[i]`,
+    which holds `positions` of the run's first row tokens before it; the
+    run is what this op would do on that slot's caches alone with that
+    `past`. The slots must be distinct.
+
     ```mlir
     %y, %kc, %vc = qnext.gated_attention %x, %pos, %kcache, %vcache slots(%slots), %wq, %wk, %wv, %wo, %qn, %kn
         {num_heads = 4 : i64, num_kv_heads = 2 : i64, head_dim = 64 : i64, rotary_dim = 16 : i64,
@@ -413,6 +437,7 @@ def QNext_GatedAttentionOp : QNext_Op<"gated_attention",
   let arguments = (ins QNext_Tensor:$input, QNext_IndexTensor:$positions,
                    QNext_Tensor:$k_cache, QNext_Tensor:$v_cache,
                    Optional<Index>:$past, Optional<QNext_IndexTensor>:$slots,
+                   Optional<QNext_IndexTensor>:$ends,
                    QNext_Weight:$q_proj, QNext_Weight:$k_proj,
                    QNext_Weight:$v_proj, QNext_Weight:$o_proj,
                    QNext_Weight:$q_norm, QNext_Weight:$k_norm,
@@ -424,7 +449,7 @@ def QNext_GatedAttentionOp : QNext_Op<"gated_attention",
                   QNext_Tensor:$new_v_cache);
   let assemblyFormat = [{
     $input `,` $positions `,` $k_cache `,` $v_cache
-    (`past` `(` $past^ `)`)? (`slots` `(` $slots^ `)`)? `,` $q_proj `,`
+    (`past` `(` $past^ `)`)? (`slots` `(` $slots^ `)`)? (`ends` `(` $ends^ `)`)? `,` $q_proj `,`
     $k_proj `,` $v_proj `,` $o_proj `,` $q_norm `,` $k_norm attr-dict `:`
     functional-type(operands, results)
   }];

@@ -168,7 +168,8 @@ std::string buildManifest(const ManifestInputs &in) {
   // [prefill: logits_from (int64)], one descriptor per state, then the
   // logits descriptor (docs/artifact.md). decode_batch takes the rows'
   // slots (a descriptor) where the others take past, and every slot's
-  // states ([S, ...shape]).
+  // states ([S, ...shape]); prefill_batch takes the sequences' slots and
+  // their ends (two descriptors) there.
   m["entry_points"] = {
       {"prefill", {{"symbol", "qnext_prefill"}, {"tokens", "any"}}},
       {"decode", {{"symbol", "qnext_decode"}, {"tokens", 1}}}};
@@ -180,6 +181,9 @@ std::string buildManifest(const ManifestInputs &in) {
   if (in.decodeBatch)
     m["entry_points"]["decode_batch"] = {{"symbol", "qnext_decode_batch"},
                                          {"tokens", "any"}};
+  if (in.prefillBatch)
+    m["entry_points"]["prefill_batch"] = {{"symbol", "qnext_prefill_batch"},
+                                          {"tokens", "any"}};
   // The MTP head: prefill's arguments with the main model's hidden rows
   // after past and logits_from; prefill, decode and decode_batch then
   // return those rows after the logits.

@@ -217,6 +217,7 @@ qnext::driver::loadModel(mlir::MLIRContext &context,
   ModelEntries entries;
   entries.taps = options.taps;
   entries.decodeBatch = options.exportsDecodeBatch();
+  entries.prefillBatch = options.exportsPrefillBatch();
   model.module = buildModel(context, model.config, layout, entries);
   if (mlir::failed(mlir::verify(*model.module)))
     return fail("internal error: the built IR does not verify (above)");

@@ -145,6 +145,7 @@ qnext::driver::writeOutputs(const CompileOptions &options, LoadedModel &model,
     inputs.fusions = fusions;
     inputs.taps = options.taps;
     inputs.decodeBatch = options.exportsDecodeBatch();
+    inputs.prefillBatch = options.exportsPrefillBatch();
     inputs.mtp = model.mtp;
     if (cuda && !options.emulateGPU) {
       inputs.kind = "cuda";

@@ -12,6 +12,7 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/Builders.h"
 
@@ -70,12 +71,14 @@ enum class EntryKind {
   Decode,      ///< one token of one sequence
   Taps,        ///< prefill that also returns every layer's hidden state
   DecodeBatch, ///< one token each of B sequences, in their slots
+  PrefillBatch, ///< runs of tokens of N sequences, in their slots
   MTP,         ///< the MTP head over T rows of one sequence
 };
 
 /// What one decoder layer reads besides its weights.
 struct LayerInputs {
   Value positions, past, rowSlots; ///< past or rowSlots is null
+  Value ends; ///< with rowSlots: the sequences' ends (PrefillBatch)
   Value state0, state1;            ///< the layer's two states
   RankedTensorType hidden;
   FloatAttr eps;
@@ -106,6 +109,8 @@ Value buildLayer(OpBuilder &b, Location l, const ModelConfig &c,
                                    w.dtBias, w.aLog, w.norm,    w.outProj};
     if (in.rowSlots)
       operands.push_back(in.rowSlots);
+    if (in.ends)
+      operands.push_back(in.ends);
     auto op = mlir::qnext::GatedDeltaNetOp::create(
         b, l, TypeRange{hidden, in.state0.getType(), in.state1.getType()},
         operands,
@@ -127,7 +132,7 @@ Value buildLayer(OpBuilder &b, Location l, const ModelConfig &c,
           llvm::APFloat(c.yarn->betaFast), llvm::APFloat(c.yarn->betaSlow));
     auto op = mlir::qnext::GatedAttentionOp::create(
         b, l, hidden, in.state0.getType(), in.state1.getType(), x, in.positions,
-        in.state0, in.state1, in.past, in.rowSlots, w.q, w.k, w.v, w.o, w.qNorm,
+        in.state0, in.state1, in.past, in.rowSlots, in.ends, w.q, w.k, w.v, w.o, w.qNorm,
         w.kNorm, b.getI64IntegerAttr(g.numHeads), b.getI64IntegerAttr(g.numKVHeads),
         b.getI64IntegerAttr(g.headDim), b.getI64IntegerAttr(g.rotaryDim),
         b.getF64FloatAttr(c.ropeTheta), yarn, in.eps);
@@ -167,6 +172,31 @@ Value rowsFrom(OpBuilder &b, Location loc, Value h, Value from) {
       b.getDenseI64ArrayAttr({ShapedType::kDynamic, width}), b.getDenseI64ArrayAttr({1, 1}));
 }
 
+/// The last row of each of a batch's sequences: rows ends[i] - 1 of `h`
+/// ([T, H]), as [N, H].
+Value lastRows(OpBuilder &b, Location loc, Value h, Value ends) {
+  auto type = cast<RankedTensorType>(h.getType());
+  Value n = tensor::DimOp::create(b, loc, ends, 0);
+  Value rows = tensor::EmptyOp::create(b, loc, type, ValueRange{n});
+  auto loop = scf::ForallOp::create(b, loc, ArrayRef<OpFoldResult>{n},
+                                    ValueRange{rows}, std::nullopt);
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPoint(loop.getTerminator());
+  Value i = loop.getInductionVar(0);
+  Value end = arith::IndexCastOp::create(b, loc, b.getIndexType(),
+                                         tensor::ExtractOp::create(b, loc, ends, i));
+  Value last = arith::SubIOp::create(b, loc, end, arith::ConstantIndexOp::create(b, loc, 1));
+  SmallVector<OpFoldResult> sizes = {b.getIndexAttr(1), b.getIndexAttr(type.getDimSize(1))};
+  SmallVector<OpFoldResult> strides(2, b.getIndexAttr(1));
+  Value row = tensor::ExtractSliceOp::create(
+      b, loc, h, SmallVector<OpFoldResult>{last, b.getIndexAttr(0)}, sizes, strides);
+  b.setInsertionPointToStart(loop.getTerminator().getBody());
+  tensor::ParallelInsertSliceOp::create(b, loc, row, loop.getRegionIterArgs().front(),
+                                        SmallVector<OpFoldResult>{i, b.getIndexAttr(0)},
+                                        sizes, strides);
+  return loop.getResult(0);
+}
+
 /// Builds one entry point. Taps also returns the hidden state after each
 /// layer's token mixer and after its MLP/MoE (residual adds included):
 /// [2L, T, H]. With the MTP head (`mtp`), every entry takes its caches as
@@ -179,7 +209,8 @@ void buildEntry(OpBuilder &b, Location loc, StringRef name, EntryKind kind,
   MLIRContext *ctx = b.getContext();
   Type f32 = b.getF32Type();
   const bool taps = kind == EntryKind::Taps;
-  const bool batch = kind == EntryKind::DecodeBatch;
+  const bool sequences = kind == EntryKind::PrefillBatch;
+  const bool batch = kind == EntryKind::DecodeBatch || sequences;
   const bool isMTP = kind == EntryKind::MTP;
   // Prefill takes logits_from: logits are computed for rows [from, T) only
   // (T - 1 when the caller wants the last one: lm_head is ~1/3 of the work).
@@ -204,11 +235,13 @@ void buildEntry(OpBuilder &b, Location loc, StringRef name, EntryKind kind,
     numWritten = isMTP ? kMTPStates : slots.size() - kMTPStates;
   }
 
-  // ids, positions, then past (and logits_from) or the batch's slots; the
-  // MTP entry's main-model hidden rows; the states.
+  // ids, positions, then past (and logits_from) or the batch's slots (and
+  // its sequences' ends); the MTP entry's main-model hidden rows; the states.
   SmallVector<Type> inputs = {ids, ids, batch ? Type(ids) : b.getIndexType()};
   if (prefill)
     inputs.push_back(b.getIndexType());
+  if (sequences)
+    inputs.push_back(ids);
   if (isMTP)
     inputs.push_back(hidden);
   const unsigned firstState = inputs.size();
@@ -231,6 +264,8 @@ void buildEntry(OpBuilder &b, Location loc, StringRef name, EntryKind kind,
                   b.getStringAttr(batch ? "slots" : "past"));
   if (prefill)
     func.setArgAttr(3, mlir::qnext::kNameAttrName, b.getStringAttr("logits_from"));
+  if (sequences)
+    func.setArgAttr(3, mlir::qnext::kNameAttrName, b.getStringAttr("ends"));
   if (isMTP)
     func.setArgAttr(4, mlir::qnext::kNameAttrName, b.getStringAttr("hidden"));
   func.setResultAttr(0, mlir::qnext::kNameAttrName, b.getStringAttr("logits"));
@@ -254,6 +289,7 @@ void buildEntry(OpBuilder &b, Location loc, StringRef name, EntryKind kind,
   in.positions = positions;
   in.past = batch ? Value() : body->getArgument(2);
   in.rowSlots = batch ? body->getArgument(2) : Value();
+  in.ends = sequences ? body->getArgument(3) : Value();
   in.hidden = hidden;
   in.eps = b.getF32FloatAttr(static_cast<float>(c.rmsNormEps));
   FloatAttr one = b.getF32FloatAttr(1.0f);
@@ -363,6 +399,8 @@ void buildEntry(OpBuilder &b, Location loc, StringRef name, EntryKind kind,
                                             one);
   if (prefill)
     h = rowsFrom(b, loc, h, from);
+  if (sequences)
+    h = lastRows(b, loc, h, in.ends);
   Value out = mlir::qnext::LMHeadOp::create(b, loc, logits, h,
                                       layout.finalNorm(b, loc),
                                       layout.lmHead(b, loc), in.eps);
@@ -381,7 +419,7 @@ OwningOpRef<ModuleOp> buildModel(MLIRContext &context, const ModelConfig &c,
                                  const WeightLayout &layout,
                                  ModelEntries entries) {
   context.loadDialect<func::FuncDialect, arith::ArithDialect,
-                      bufferization::BufferizationDialect,
+                      bufferization::BufferizationDialect, scf::SCFDialect,
                       mlir::qnext::QNextDialect>();
   Location loc = UnknownLoc::get(&context);
   OpBuilder b(&context);
@@ -400,6 +438,8 @@ OwningOpRef<ModuleOp> buildModel(MLIRContext &context, const ModelConfig &c,
     buildEntry(b, loc, "taps", EntryKind::Taps, c, layout, mtp);
   if (entries.decodeBatch)
     buildEntry(b, loc, "decode_batch", EntryKind::DecodeBatch, c, layout, mtp);
+  if (entries.prefillBatch)
+    buildEntry(b, loc, "prefill_batch", EntryKind::PrefillBatch, c, layout, mtp);
   if (mtp)
     buildEntry(b, loc, "mtp", EntryKind::MTP, c, layout, mtp);
   return module;

@@ -80,7 +80,7 @@ Value swiglu(OpBuilder &b, Location loc, Value x, Value gate, Value up,
 /// [S, ...] state.
 struct Leading {
   SmallVector<OpFoldResult> offsets, sizes, strides;
-  Leading(OpBuilder &b, Location loc, Value x, Value index) {
+  Leading(OpBuilder &b, Location loc, Value x, OpFoldResult index) {
     int64_t rank = tensorType(x).getRank();
     offsets.assign(rank, b.getIndexAttr(0));
     sizes = tensor::getMixedSizes(b, loc, x);
@@ -90,60 +90,112 @@ struct Leading {
   }
 };
 
-/// One row's step of a batch: its rows of the inputs ([1, ...] each) and
-/// its slot's part of each state ([...], without the slot dimension);
-/// returns its output row and its new states.
+/// One row's or sequence's step of a batch: its rows of the inputs
+/// ([1, ...] or [len, ...] each) and its slot's part of each state ([...],
+/// without the slot dimension); returns its output rows and its new states.
 using RowStep = function_ref<SmallVector<Value>(
     OpBuilder &b, Location loc, ValueRange inputs, ValueRange states)>;
 
-/// Runs `step` for every row of a batch as one scf.forall over the rows (the
-/// slots are distinct, so the rows write disjoint parts of the states):
-/// returns the output rows gathered ([T, ...] of `outputType`) and the
-/// updated states.
-SmallVector<Value> forEachRow(OpBuilder &b, Location loc, Value slots,
-                              ValueRange inputs, RankedTensorType outputType,
-                              ValueRange states, RowStep step) {
-  Value rows = tensor::DimOp::create(b, loc, slots, 0);
+/// Part i of a batch: its slot and its rows [start, start + length).
+struct Part {
+  Value slot;
+  OpFoldResult start, length;
+};
+using PartOf = function_ref<Part(OpBuilder &b, Location loc, Value i)>;
+
+/// Runs `step` for each of a batch's `count` parts as one scf.forall (the
+/// parts' slots are distinct and their rows disjoint): returns the output
+/// rows gathered ([rows, ...] of `outputType`) and the updated states.
+SmallVector<Value> forEachPart(OpBuilder &b, Location loc, Value count, Value rows,
+                               PartOf partOf, ValueRange inputs,
+                               RankedTensorType outputType, ValueRange states,
+                               RowStep step) {
   SmallVector<Value> outs = {
       tensor::EmptyOp::create(b, loc, outputType, ValueRange{rows})};
   llvm::append_range(outs, states);
-  auto loop = scf::ForallOp::create(b, loc, ArrayRef<OpFoldResult>{rows},
+  auto loop = scf::ForallOp::create(b, loc, ArrayRef<OpFoldResult>{count},
                                     outs, std::nullopt);
   OpBuilder::InsertionGuard guard(b);
   b.setInsertionPoint(loop.getTerminator());
-  Value row = loop.getInductionVar(0);
-  Value slot = arith::IndexCastOp::create(
-      b, loc, b.getIndexType(),
-      tensor::ExtractOp::create(b, loc, slots, ValueRange{row}));
-  SmallVector<Value> rowInputs, slotStates;
+  Part part = partOf(b, loc, loop.getInductionVar(0));
+  // The part's rows of x.
+  auto rowsOf = [&](Value x) {
+    Leading at(b, loc, x, part.start);
+    at.sizes[0] = part.length;
+    return at;
+  };
+  SmallVector<Value> partInputs, slotStates;
   for (Value input : inputs) {
-    Leading at(b, loc, input, row);
-    rowInputs.push_back(tensor::ExtractSliceOp::create(b, loc, input, at.offsets,
-                                                       at.sizes, at.strides));
+    Leading at = rowsOf(input);
+    partInputs.push_back(tensor::ExtractSliceOp::create(b, loc, input, at.offsets,
+                                                        at.sizes, at.strides));
   }
   SmallVector<Leading> parts;
   for (BlockArgument state : loop.getRegionIterArgs().drop_front()) {
-    parts.emplace_back(b, loc, state, slot);
+    parts.emplace_back(b, loc, state, part.slot);
     auto type = RankedTensorType::get(tensorType(state).getShape().drop_front(),
                                       tensorType(state).getElementType());
     slotStates.push_back(tensor::ExtractSliceOp::create(
         b, loc, type, state, parts.back().offsets, parts.back().sizes,
         parts.back().strides));
   }
-  SmallVector<Value> results = step(b, loc, rowInputs, slotStates);
+  SmallVector<Value> results = step(b, loc, partInputs, slotStates);
 
   b.setInsertionPointToStart(loop.getTerminator().getBody());
   Value output = loop.getRegionIterArgs().front();
-  Leading outputRow(b, loc, output, row);
+  Leading outputRows = rowsOf(output);
   tensor::ParallelInsertSliceOp::create(b, loc, results.front(), output,
-                                        outputRow.offsets, outputRow.sizes,
-                                        outputRow.strides);
-  for (auto [part, result, state] :
+                                        outputRows.offsets, outputRows.sizes,
+                                        outputRows.strides);
+  for (auto [at, result, state] :
        llvm::zip_equal(parts, ArrayRef(results).drop_front(),
                        loop.getRegionIterArgs().drop_front()))
-    tensor::ParallelInsertSliceOp::create(b, loc, result, state, part.offsets,
-                                          part.sizes, part.strides);
+    tensor::ParallelInsertSliceOp::create(b, loc, result, state, at.offsets,
+                                          at.sizes, at.strides);
   return SmallVector<Value>(loop.getResults());
+}
+
+/// `tensor[at]` as an index.
+Value indexAt(OpBuilder &b, Location loc, Value tensor, Value at) {
+  return arith::IndexCastOp::create(
+      b, loc, b.getIndexType(), tensor::ExtractOp::create(b, loc, tensor, ValueRange{at}));
+}
+
+/// The rows form: row r is one token of slot slots[r].
+SmallVector<Value> forEachRow(OpBuilder &b, Location loc, Value slots,
+                              ValueRange inputs, RankedTensorType outputType,
+                              ValueRange states, RowStep step) {
+  Value rows = tensor::DimOp::create(b, loc, slots, 0);
+  return forEachPart(
+      b, loc, rows, rows,
+      [&](OpBuilder &pb, Location l, Value r) {
+        return Part{indexAt(pb, l, slots, r), r, pb.getIndexAttr(1)};
+      },
+      inputs, outputType, states, step);
+}
+
+/// The sequences form: sequence i is rows [ends[i-1], ends[i]) of slot
+/// slots[i]; `step` gets its rows ([len, ...]).
+SmallVector<Value> forEachSequence(OpBuilder &b, Location loc, Value slots, Value ends,
+                                   ValueRange inputs, RankedTensorType outputType,
+                                   ValueRange states, RowStep step) {
+  Value count = tensor::DimOp::create(b, loc, slots, 0);
+  Value rows = tensor::DimOp::create(b, loc, inputs.front(), 0);
+  return forEachPart(
+      b, loc, count, rows,
+      [&](OpBuilder &pb, Location l, Value i) {
+        Value zero = arith::ConstantIndexOp::create(pb, l, 0);
+        Value one = arith::ConstantIndexOp::create(pb, l, 1);
+        // ends[i - 1], or 0 for the first: read at max(i, 1) - 1 and chosen.
+        Value first = arith::CmpIOp::create(pb, l, arith::CmpIPredicate::eq, i, zero);
+        Value before = indexAt(
+            pb, l, ends,
+            arith::SubIOp::create(pb, l, arith::MaxUIOp::create(pb, l, i, one), one));
+        Value start = arith::SelectOp::create(pb, l, first, zero, before);
+        Value length = arith::SubIOp::create(pb, l, indexAt(pb, l, ends, i), start);
+        return Part{indexAt(pb, l, slots, i), start, length};
+      },
+      inputs, outputType, states, step);
 }
 
 /// Base class: counts decompositions in the pass statistic.
@@ -187,14 +239,16 @@ struct DecomposeGatedDeltaNet : DecomposePattern<GatedDeltaNetOp> {
 
     SmallVector<Value> mixed; // y [T, Nv, Dv], then the new states
     SmallVector<Value, 2> states = {op.getConvState(), op.getRecurrentState()};
-    if (Value slots = op.getSlots()) {
-      auto yType = RankedTensorType::get(
-          {ShapedType::kDynamic, nv, dv}, tensorType(x).getElementType());
-      mixed = forEachRow(
-          b, loc, slots, {qkv, z, beta, a}, yType, states,
-          [&](OpBuilder &rb, Location l, ValueRange in, ValueRange slotStates) {
-            return core(op, rb, l, in[0], in[1], in[2], in[3], slotStates);
-          });
+    auto yType = RankedTensorType::get({ShapedType::kDynamic, nv, dv},
+                                       tensorType(x).getElementType());
+    auto step = [&](OpBuilder &rb, Location l, ValueRange in, ValueRange slotStates) {
+      return core(op, rb, l, in[0], in[1], in[2], in[3], slotStates);
+    };
+    if (Value ends = op.getEnds()) {
+      mixed = forEachSequence(b, loc, op.getSlots(), ends, {qkv, z, beta, a}, yType,
+                              states, step);
+    } else if (Value slots = op.getSlots()) {
+      mixed = forEachRow(b, loc, slots, {qkv, z, beta, a}, yType, states, step);
     } else {
       mixed = core(op, b, loc, qkv, z, beta, a, states);
     }
@@ -259,20 +313,22 @@ struct DecomposeGatedAttention : DecomposePattern<GatedAttentionOp> {
 
     SmallVector<Value> mixed; // o [T, Nq, D], then the new caches
     SmallVector<Value, 2> caches = {op.getKCache(), op.getVCache()};
-    if (Value slots = op.getSlots()) {
-      // Row r's past is its position: the tokens its slot holds.
-      auto oType = RankedTensorType::get({ShapedType::kDynamic, nq, d},
-                                         tensorType(x).getElementType());
-      mixed = forEachRow(
-          b, loc, slots, {q, gate, k, v, op.getPositions()}, oType, caches,
-          [&](OpBuilder &rb, Location l, ValueRange in, ValueRange slotCaches) {
-            Value past = arith::IndexCastOp::create(
-                rb, l, rb.getIndexType(),
-                tensor::ExtractOp::create(
-                    rb, l, in[4], ValueRange{arith::ConstantIndexOp::create(rb, l, 0)}));
-            return core(op, rb, l, in[0], in[1], in[2], in[3], in[4], past,
-                        slotCaches);
-          });
+    // A row's or run's past is its first position: the tokens its slot
+    // holds.
+    auto oType = RankedTensorType::get({ShapedType::kDynamic, nq, d},
+                                       tensorType(x).getElementType());
+    auto step = [&](OpBuilder &rb, Location l, ValueRange in, ValueRange slotCaches) {
+      Value past = arith::IndexCastOp::create(
+          rb, l, rb.getIndexType(),
+          tensor::ExtractOp::create(rb, l, in[4],
+                                    ValueRange{arith::ConstantIndexOp::create(rb, l, 0)}));
+      return core(op, rb, l, in[0], in[1], in[2], in[3], in[4], past, slotCaches);
+    };
+    SmallVector<Value> inputs = {q, gate, k, v, op.getPositions()};
+    if (Value ends = op.getEnds()) {
+      mixed = forEachSequence(b, loc, op.getSlots(), ends, inputs, oType, caches, step);
+    } else if (Value slots = op.getSlots()) {
+      mixed = forEachRow(b, loc, slots, inputs, oType, caches, step);
     } else {
       mixed = core(op, b, loc, q, gate, k, v, op.getPositions(), op.getPast(),
                    caches);

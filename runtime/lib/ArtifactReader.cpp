@@ -313,6 +313,8 @@ bool ArtifactReader::readManifestFields(std::string &error) {
   }
   hasDecodeBatch = m.contains("entry_points") && m["entry_points"].is_object() &&
                    m["entry_points"].contains("decode_batch");
+  hasPrefillBatch = m.contains("entry_points") && m["entry_points"].is_object() &&
+                    m["entry_points"].contains("prefill_batch");
   if (m.contains("entry_points") && m["entry_points"].is_object() &&
       m["entry_points"].contains("mtp")) {
     if (!integer(m["entry_points"]["mtp"], "entry_points.mtp", "hidden_size", mtpHidden,

@@ -60,6 +60,7 @@ public:
   bool amx = false;
   bool hasTaps = false;  ///< entry_points.taps: rows x hidden per token
   bool hasDecodeBatch = false; ///< entry_points.decode_batch
+  bool hasPrefillBatch = false; ///< entry_points.prefill_batch
   int64_t tapRows = 0, tapHidden = 0;
   /// entry_points.mtp: the MTP head, and the width of the hidden rows the
   /// other entries return for it (0 without one).

@@ -66,8 +66,12 @@ public:
     d.emplace_back(weights, std::vector<int64_t>{int64_t(weightsSize)});
     d.emplace_back(call.ids, std::vector<int64_t>{call.n});
     d.emplace_back(call.positions, std::vector<int64_t>{call.n});
-    if (call.isBatch)
+    if (call.isBatch && call.ends) {
+      d.emplace_back(call.slots, std::vector<int64_t>{call.sequences});
+      d.emplace_back(call.ends, std::vector<int64_t>{call.sequences});
+    } else if (call.isBatch) {
       d.emplace_back(call.slots, std::vector<int64_t>{call.n});
+    }
     if (call.isMTP)
       d.emplace_back(call.hiddenIn, std::vector<int64_t>{call.n, call.mtpHidden});
     for (size_t i = 0; i < states.size(); ++i)

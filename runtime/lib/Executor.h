@@ -39,6 +39,10 @@ struct Call {
   /// positions[i]; every slot's states are passed.
   bool isBatch = false;
   const int32_t *ids = nullptr, *positions = nullptr, *slots = nullptr;
+  /// A batched prefill (with isBatch): sequence i is rows [ends[i-1],
+  /// ends[i]) of slot slots[i]; `sequences` of them.
+  const int32_t *ends = nullptr;
+  int64_t sequences = 0;
   int64_t n = 0, rows = 0, past = 0;
   float *logits = nullptr; ///< rows x vocab, host memory
   float *taps = nullptr;   ///< tapRows x n x hidden (CPU only), or null
@@ -54,9 +58,10 @@ struct Call {
 };
 
 /// The entry ABI's arguments for `call` over the descriptors of weights,
-/// ids, positions, [a batch: the slots,] the states, the logits[ and the
-/// taps], in that order: unless a batch, past (and for prefill the first
-/// logits row wanted) by value after the first three. The arguments point
+/// ids, positions, [a batch: the slots, and a batched prefill's ends,] the
+/// states, the logits[ and the taps], in that order: unless a batch, past
+/// (and for prefill the first logits row wanted) by value after the first
+/// three. The arguments point
 /// into `d` and into this object, which must outlive the call.
 struct EntryArguments {
   int64_t past = 0, from = 0;

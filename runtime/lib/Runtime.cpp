@@ -376,6 +376,16 @@ int qnext_model_has_decode_batch(const qnext_model *model) {
   return model->decodeBatch != nullptr;
 }
 
+int qnext_session_prefill_batch(qnext_session *session, const int64_t *slots,
+                                const int64_t *counts, const int32_t *ids, int64_t n,
+                                float *logits, char **error) {
+  return session->prefillBatch(slots, counts, ids, n, logits, error);
+}
+
+int qnext_model_has_prefill_batch(const qnext_model *model) {
+  return model->prefillBatch != nullptr;
+}
+
 int64_t qnext_session_state_bytes(const qnext_session *session) {
   return int64_t(session->stateBytes);
 }

@@ -20,6 +20,8 @@ bool qnext_model::loadCode(char **error) {
     entries.push_back("qnext_taps");
   if (artifact.hasDecodeBatch)
     entries.push_back("qnext_decode_batch");
+  if (artifact.hasPrefillBatch)
+    entries.push_back("qnext_prefill_batch");
   if (artifact.mtpHidden)
     entries.push_back("qnext_mtp");
   const qnext::artifact::Section &c = artifact.code();
@@ -60,6 +62,11 @@ bool qnext_model::loadCode(char **error) {
     decodeBatch = reinterpret_cast<Entry>(code.symbol("qnext_decode_batch"));
     if (!decodeBatch)
       return fail(error, "the code has no qnext_decode_batch entry");
+  }
+  if (artifact.hasPrefillBatch) {
+    prefillBatch = reinterpret_cast<Entry>(code.symbol("qnext_prefill_batch"));
+    if (!prefillBatch)
+      return fail(error, "the code has no qnext_prefill_batch entry");
   }
   if (artifact.mtpHidden) {
     mtp = reinterpret_cast<Entry>(code.symbol("qnext_mtp"));
@@ -243,22 +250,28 @@ int qnext_session::decodeBatch(const int64_t *rowSlots, const int32_t *ids, int6
     slot32[size_t(i)] = int32_t(rowSlots[i]);
     positions[size_t(i)] = int32_t(position);
   }
-  // A row's slot with kept tokens not yet run: those first, alone.
-  for (int64_t i = 0; i < n; ++i)
-    if (!slots[size_t(rowSlots[i])].replay.empty() && flush(rowSlots[i], error))
-      return 1;
   Call call;
   call.entry = model->decodeBatch;
-  call.isBatch = true;
-  call.ids = ids;
   call.positions = positions.data();
   call.slots = slot32.data();
   call.n = n;
-  call.rows = n;
   call.logits = logits;
+  const std::vector<int64_t> ones(static_cast<size_t>(n), 1);
+  return runBatch(call, rowSlots, ones.data(), ids, n, error);
+}
+
+int qnext_session::runBatch(Call &call, const int64_t *partSlots, const int64_t *counts,
+                            const int32_t *ids, int64_t n, char **error) {
+  // A slot with kept tokens not yet run: those first, alone.
+  for (int64_t i = 0; i < n; ++i)
+    if (!slots[size_t(partSlots[i])].replay.empty() && flush(partSlots[i], error))
+      return 1;
+  call.isBatch = true;
+  call.ids = ids;
+  call.rows = n;
   const int64_t width = model->artifact.mtpHidden;
   std::vector<float> &hidden = batchHidden; // kept between steps
-  hidden.resize(trackMTP ? size_t(n * width) : 0);
+  hidden.resize(trackMTP ? size_t(call.n * width) : 0);
   call.mtpHidden = width;
   call.hiddenOut = trackMTP ? hidden.data() : nullptr;
   std::string why;
@@ -266,16 +279,101 @@ int qnext_session::decodeBatch(const int64_t *rowSlots, const int32_t *ids, int6
     setError(error, why);
     return 1;
   }
-  for (int64_t i = 0; i < n; ++i) {
-    Slot &s = slots[size_t(rowSlots[i])];
-    ++s.position;
+  for (int64_t i = 0, row = 0; i < n; row += counts[i], ++i) {
+    Slot &s = slots[size_t(partSlots[i])];
+    s.position += counts[i];
     s.checkpoint.held = false;
     if (trackMTP) {
-      s.pending.insert(s.pending.end(), hidden.begin() + i * width,
-                       hidden.begin() + (i + 1) * width);
-      s.pendingIds.push_back(ids[i]);
+      s.pending.insert(s.pending.end(), hidden.begin() + row * width,
+                       hidden.begin() + (row + counts[i]) * width);
+      s.pendingIds.insert(s.pendingIds.end(), ids + row, ids + row + counts[i]);
       trimMTP(s, width);
     }
   }
   return 0;
+}
+
+int qnext_session::prefillBatch(const int64_t *seqSlots, const int64_t *counts,
+                                const int32_t *ids, int64_t n, float *logits, char **error) {
+  if (n <= 0) {
+    setError(error, "a batched prefill needs at least one sequence, got " + std::to_string(n));
+    return 1;
+  }
+  if (!seqSlots || !counts || !ids) {
+    setError(error, "a batched prefill of " + std::to_string(n) + " sequences: no " +
+                        (!seqSlots ? "slots" : !counts ? "token counts" : "token ids"));
+    return 1;
+  }
+  if (n == 1) { // the prefill entry; its refusal names the sequence too
+    char *why = nullptr;
+    if (counts[0] >= 1 &&
+        !run(model->prefill, seqSlots[0], ids, counts[0], 1, logits, &why))
+      return 0;
+    setError(error, std::string("sequence 0: ") +
+                        (counts[0] < 1 ? "no tokens (" + std::to_string(counts[0]) + ")"
+                                       : std::string(why ? why : "prefill failed")));
+    std::free(why);
+    return 1;
+  }
+  if (!model->prefillBatch) {
+    setError(error, model->artifact.path() +
+                        ": the artifact has no batched prefill entry point (CPU artifacts "
+                        "compiled before it existed or with --prefill-batch=false have "
+                        "none, nor do CUDA artifacts yet)");
+    return 1;
+  }
+  if (n > int64_t(slots.size())) {
+    setError(error, "a batch of " + std::to_string(n) + " sequences, more than the session's " +
+                        std::to_string(slots.size()) + " slots");
+    return 1;
+  }
+  const int64_t vocab = model->artifact.vocab;
+  std::vector<bool> seen(slots.size(), false);
+  std::vector<int32_t> slot32(static_cast<size_t>(n)), ends(static_cast<size_t>(n)), positions;
+  auto refuse = [&](int64_t i, const std::string &why) {
+    setError(error, "sequence " + std::to_string(i) + ": " + why);
+    return 1;
+  };
+  int64_t total = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    if (std::string why = problemWith(seqSlots[i]); !why.empty())
+      return refuse(i, why);
+    if (seen[size_t(seqSlots[i])])
+      return refuse(i, "slot " + std::to_string(seqSlots[i]) +
+                           " appears twice in the batch (one run of tokens per sequence)");
+    seen[size_t(seqSlots[i])] = true;
+    if (counts[i] < 1)
+      return refuse(i, "no tokens (" + std::to_string(counts[i]) + ")");
+    const Slot &s = slots[size_t(seqSlots[i])];
+    // Tokens kept from a verify call run first, alone (flush below).
+    const int64_t position = s.position;
+    if (counts[i] > capacity - position)
+      return refuse(i, "context full: slot " + std::to_string(seqSlots[i]) + " holds " +
+                           std::to_string(position) + " + " + std::to_string(counts[i]) +
+                           " tokens, more than the session's " + std::to_string(capacity) +
+                           " (--max-context)");
+    for (int64_t t = 0; t < counts[i]; ++t)
+      if (ids[total + t] < 0 || ids[total + t] >= vocab)
+        return refuse(i, "token id " + std::to_string(ids[total + t]) + " (index " +
+                             std::to_string(t) + ") is outside the vocabulary [0, " +
+                             std::to_string(vocab) + ")");
+    total += counts[i];
+    if (total > (int64_t(1) << 30))
+      return refuse(i, "more than 2^30 tokens in one call");
+    slot32[size_t(i)] = int32_t(seqSlots[i]);
+    ends[size_t(i)] = int32_t(total);
+  }
+  positions.resize(size_t(total));
+  for (int64_t i = 0, row = 0; i < n; ++i)
+    for (int64_t t = 0; t < counts[i]; ++t)
+      positions[size_t(row++)] = int32_t(slots[size_t(seqSlots[i])].position + t);
+  Call call;
+  call.entry = model->prefillBatch;
+  call.positions = positions.data();
+  call.slots = slot32.data();
+  call.ends = ends.data();
+  call.sequences = n;
+  call.n = total;
+  call.logits = logits;
+  return runBatch(call, seqSlots, counts, ids, n, error);
 }

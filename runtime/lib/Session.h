@@ -51,6 +51,9 @@ struct qnext_model {
   /// One decode step of many sequences, each in its own slot (CPU code
   /// compiled with decode_batch; absent otherwise).
   qnext::runtime::Entry decodeBatch = nullptr;
+  /// Runs of tokens of many sequences in one call (CPU code compiled with
+  /// prefill_batch; absent otherwise).
+  qnext::runtime::Entry prefillBatch = nullptr;
   /// The MTP head (code compiled from a checkpoint with one); the other
   /// entries then also return their hidden rows (artifact.mtpHidden wide).
   qnext::runtime::Entry mtp = nullptr;
@@ -185,6 +188,18 @@ struct qnext_session {
   /// every slot's states.
   int decodeBatch(const int64_t *rowSlots, const int32_t *ids, int64_t n, float *logits,
                   char **error);
+  /// n sequences' runs of tokens: counts[i] tokens of ids (one run after
+  /// the other) continue slot seqSlots[i]; logits of each run's last token.
+  /// One sequence runs the prefill entry on its slot; several, the batched
+  /// entry on every slot's states.
+  int prefillBatch(const int64_t *seqSlots, const int64_t *counts, const int32_t *ids,
+                   int64_t n, float *logits, char **error);
+  /// The checked batched call `call` (entry, positions, slots, logits and
+  /// for a prefill its ends set) of n parts, part i counts[i] tokens of ids
+  /// for slot partSlots[i]: kept tokens of those slots run first, then the
+  /// call, and each slot moves on by its count.
+  int runBatch(qnext::runtime::Call &call, const int64_t *partSlots, const int64_t *counts,
+               const int32_t *ids, int64_t n, char **error);
 };
 
 #endif // QNEXT_RUNTIME_SESSION_H

@@ -17,6 +17,8 @@
 // (grouped by expert) run, the sequences at different positions. The artifacts are
 // compiled by the ctest fixture batch-artifacts (test/Unit/CMakeLists.txt)
 // into QNEXT_BATCH_ARTIFACT_DIR; an absent one skips with the reason.
+// A batched prefill's runs (qnext_session_prefill_batch) are checked the
+// same way against each sequence's prefill alone.
 //
 //===----------------------------------------------------------------------===//
 
@@ -73,6 +75,24 @@ protected:
       qnext_model_close(model);
   }
 
+  /// One batched row `got` against `alone` (vocab each): within the case's
+  /// tolerance, and the same argmax where every row must have it; returns
+  /// its largest difference, counts an equal argmax in `argmaxEqual`.
+  double compare(const float *got, const std::vector<float> &alone, const std::string &what,
+                 int64_t &argmaxEqual) {
+    double worst = 0;
+    for (int64_t i = 0; i < vocab; ++i)
+      worst = std::max(worst, std::isnan(got[i]) ? INFINITY
+                                                 : std::fabs(double(got[i]) - alone[i]));
+    EXPECT_LE(worst, GetParam().tolerance) << what;
+    const bool sameArgmax = std::max_element(got, got + vocab) - got ==
+                            std::max_element(alone.begin(), alone.end()) - alone.begin();
+    argmaxEqual += sameArgmax;
+    if (GetParam().everyArgmax)
+      EXPECT_TRUE(sameArgmax) << what << ": argmax differs";
+    return worst;
+  }
+
   /// B sequences, sequence b prefilled with the first 3 + 4b tokens (the
   /// same in both sessions), then `steps` batched steps, each row checked
   /// against its sequence's one-token decode of the same token.
@@ -110,26 +130,61 @@ protected:
                                     &error),
                   0)
             << take(error);
-        const float *got = logits.data() + r * vocab;
-        double worst = 0;
-        for (int64_t i = 0; i < vocab; ++i)
-          worst = std::max(worst, std::isnan(got[i]) ? INFINITY
-                                                     : std::fabs(double(got[i]) - one[i]));
-        worstOfAll = std::max(worstOfAll, worst);
         const std::string what = "step " + std::to_string(step) + ", row " +
                                  std::to_string(r) + " (slot " +
                                  std::to_string(slots[size_t(r)]) + ")";
-        EXPECT_LE(worst, GetParam().tolerance) << what;
-        const bool sameArgmax = std::max_element(got, got + vocab) - got ==
-                                std::max_element(one.begin(), one.end()) - one.begin();
-        argmaxEqual += sameArgmax;
-        if (GetParam().everyArgmax)
-          EXPECT_TRUE(sameArgmax) << what << ": argmax differs";
+        worstOfAll =
+            std::max(worstOfAll, compare(logits.data() + r * vocab, one, what, argmaxEqual));
       }
     }
     EXPECT_GE(double(argmaxEqual), 0.95 * double(rows * steps))
         << argmaxEqual << " of " << rows * steps << " rows' argmax equal";
     RecordProperty("max_abs_diff", std::to_string(worstOfAll));
+  }
+
+  /// Four sequences prefilled with 1, 9, 30 and 50 tokens, then one
+  /// batched prefill of runs of 5, 1, 40 and 17 tokens; each run's last row
+  /// against its sequence's prefill of the same tokens alone.
+  void runs() {
+    if (!qnext_model_has_prefill_batch(model))
+      GTEST_SKIP() << path << " has no prefill_batch entry";
+    char *error = nullptr;
+    for (qnext_session **s : {&batched, &alone}) {
+      *s = qnext_session_create_slots(model, 256, 4, &error);
+      ASSERT_NE(*s, nullptr) << take(error);
+    }
+    const int64_t fed[4] = {1, 9, 30, 50};
+    const std::vector<int64_t> slots = {2, 0, 3, 1}, counts = {5, 1, 40, 17};
+    std::vector<int32_t> ids;
+    for (int64_t b = 0; b < 4; ++b)
+      for (qnext_session *s : {batched, alone}) {
+        ASSERT_EQ(qnext_slot_acquire(s, &error), b) << take(error);
+        ASSERT_EQ(qnext_slot_prefill(s, b, tokens.data(), fed[b], nullptr, &error), 0)
+            << take(error);
+      }
+    for (size_t i = 0; i < 4; ++i) {
+      const int64_t at = fed[slots[i]];
+      ASSERT_LE(at + counts[i], int64_t(tokens.size()));
+      ids.insert(ids.end(), tokens.begin() + at, tokens.begin() + at + counts[i]);
+    }
+    std::vector<float> logits(size_t(4 * vocab)), one(static_cast<size_t>(vocab));
+    ASSERT_EQ(qnext_session_prefill_batch(batched, slots.data(), counts.data(), ids.data(), 4,
+                                          logits.data(), &error),
+              0)
+        << take(error);
+    int64_t argmaxEqual = 0;
+    for (size_t i = 0, first = 0; i < 4; first += size_t(counts[i]), ++i) {
+      ASSERT_EQ(qnext_slot_prefill_last(alone, slots[i], ids.data() + first, counts[i],
+                                        one.data(), &error),
+                0)
+          << take(error);
+      const std::string what = "sequence " + std::to_string(i) + " (slot " +
+                               std::to_string(slots[i]) + ", " + std::to_string(counts[i]) +
+                               " tokens)";
+      compare(logits.data() + i * size_t(vocab), one, what, argmaxEqual);
+      EXPECT_EQ(qnext_slot_position(batched, slots[i]), fed[slots[i]] + counts[i]) << what;
+    }
+    EXPECT_GE(argmaxEqual, 3) << argmaxEqual << " of 4 runs' argmax equal";
   }
 
   std::string path;
@@ -144,6 +199,8 @@ TEST_P(BatchedRows, OfFourEqualTheirSequencesAlone) { run(4, 6); }
 // average, runs longer than a register block's rows cut into blocks.
 TEST_P(BatchedRows, OfSixteenEqualTheirSequencesAlone) { run(16, 3); }
 TEST_P(BatchedRows, OfTwentyEqualTheirSequencesAlone) { run(20, 3); }
+// A batched prefill (qnext_session_prefill_batch): runs of several tokens.
+TEST_P(BatchedRows, RunsOfTokensEqualTheirSequencesAlone) { runs(); }
 
 const char *kNoGolden = "the ctest fixture batch-artifacts compiles it from ../shared/golden";
 

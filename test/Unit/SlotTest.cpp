@@ -453,4 +453,133 @@ TEST_F(Slots, ARefusedBatchNamesItsRowAndMovesNoSlot) {
   EXPECT_EQ(qnext_slot_position(session, 0), 0);
 }
 
+// Runs of tokens of several sequences in one call (prompt chunks of 1 to 100
+// tokens and one-token steps, slots at positions straddling 64, a slot reset
+// between calls, calls beside batched decode steps): each run's last row
+// meets the golden contract.
+TEST_F(Slots, BatchedPrefillRunsEachMeetTheGoldenContract) {
+  if (!qnext_model_has_prefill_batch(model))
+    GTEST_SKIP() << "the artifact has no prefill_batch entry";
+  std::vector<int32_t> tokens = prompt;
+  tokens.insert(tokens.end(), generated.begin(), generated.end());
+  const int64_t total = int64_t(tokens.size());
+  create(4);
+  char *error = nullptr;
+  for (int64_t i = 0; i < 4; ++i)
+    ASSERT_EQ(acquire(), i);
+  // One call: slot slots[i] takes its next counts[i] golden tokens (fewer
+  // when the sequence ends sooner; a slot at the end sits out).
+  auto runs = [&](std::vector<int64_t> slots, std::vector<int64_t> counts,
+                  const std::string &what) {
+    std::vector<int64_t> taken, at, n;
+    std::vector<int32_t> ids;
+    for (size_t i = 0; i < slots.size(); ++i) {
+      const int64_t position = qnext_slot_position(session, slots[i]);
+      const int64_t count = std::min(counts[i], total - position);
+      if (count < 1)
+        continue;
+      taken.push_back(slots[i]);
+      at.push_back(position);
+      n.push_back(count);
+      ids.insert(ids.end(), tokens.begin() + position, tokens.begin() + position + count);
+    }
+    if (taken.empty())
+      return;
+    std::vector<float> logits(taken.size() * size_t(vocab));
+    ASSERT_EQ(qnext_session_prefill_batch(session, taken.data(), n.data(), ids.data(),
+                                          int64_t(taken.size()), logits.data(), &error),
+              0)
+        << what << ": " << take(error);
+    for (size_t r = 0; r < taken.size(); ++r) {
+      std::vector<float> row(logits.begin() + long(r) * vocab,
+                             logits.begin() + long(r + 1) * vocab);
+      expectRows(row, at[r] + n[r] - 1,
+                 what + ", sequence " + std::to_string(r) + " (slot " +
+                     std::to_string(taken[r]) + ", " + std::to_string(n[r]) + " tokens)");
+      EXPECT_EQ(qnext_slot_position(session, taken[r]), at[r] + n[r]) << what;
+    }
+  };
+  runs({0, 1, 2, 3}, {7, 64, 1, 100}, "first call");
+  runs({3, 1, 0, 2}, {1, 1, 60, 70}, "second call");
+  runs({2, 0}, {1, 5}, "two sequences");
+  ASSERT_EQ(qnext_slot_reset(session, 1, &error), 0) << take(error);
+  runs({1, 0, 2, 3}, {33, 1, 1, 1}, "slot 1 after its reset");
+  // Beside batched decode steps of the same slots.
+  if (qnext_model_has_decode_batch(model))
+    for (int i = 0; i < 3; ++i) {
+      const std::vector<int64_t> rows = {0, 2, 3};
+      std::vector<int32_t> ids;
+      for (int64_t slot : rows)
+        ids.push_back(tokens[size_t(qnext_slot_position(session, slot))]);
+      ASSERT_EQ(qnext_session_decode_batch(session, rows.data(), ids.data(), 3, nullptr,
+                                           &error),
+                0)
+          << take(error);
+    }
+  runs({1}, {40}, "one sequence (the prefill entry)");
+  auto behind = [&] {
+    for (int64_t slot = 0; slot < 4; ++slot)
+      if (qnext_slot_position(session, slot) < total)
+        return true;
+    return false;
+  };
+  for (int i = 0; behind(); ++i)
+    runs({0, 1, 2, 3}, {3, 9, 1, 2}, "to the end, call " + std::to_string(i));
+  for (int64_t slot = 0; slot < 4; ++slot)
+    EXPECT_EQ(qnext_slot_position(session, slot), total) << "slot " << slot;
+}
+
+// A refused batched prefill names its sequence, runs nothing and moves no
+// slot.
+TEST_F(Slots, ARefusedBatchedPrefillNamesItsSequenceAndMovesNoSlot) {
+  if (!qnext_model_has_prefill_batch(model))
+    GTEST_SKIP() << "the artifact has no prefill_batch entry";
+  create(3);
+  char *error = nullptr;
+  for (int64_t i = 0; i < 2; ++i)
+    ASSERT_EQ(acquire(), i);
+  std::vector<int32_t> ids(300, 5);
+  auto refused = [&](std::vector<int64_t> slots, std::vector<int64_t> counts,
+                     const std::string &message) {
+    EXPECT_EQ(qnext_session_prefill_batch(session, slots.data(), counts.data(), ids.data(),
+                                          int64_t(slots.size()), nullptr, &error),
+              1);
+    EXPECT_EQ(take(error), message);
+    error = nullptr;
+    EXPECT_EQ(qnext_slot_position(session, 0), 0);
+    EXPECT_EQ(qnext_slot_position(session, 1), 0);
+  };
+  refused({0, 0}, {2, 3},
+          "sequence 1: slot 0 appears twice in the batch (one run of tokens per sequence)");
+  refused({0, 2}, {2, 3}, "sequence 1: slot 2 is not in use (qnext_slot_acquire gives one)");
+  refused({1, 7}, {2, 3}, "sequence 1: slot 7 does not exist (the session has 3)");
+  refused({0, 1}, {2, 0}, "sequence 1: no tokens (0)");
+  refused({0, 1}, {-4, 2}, "sequence 0: no tokens (-4)");
+  refused({0, 1, 2, 0}, {1, 1, 1, 1}, "a batch of 4 sequences, more than the session's 3 slots");
+  refused({}, {}, "a batched prefill needs at least one sequence, got 0");
+  refused({1}, {0}, "sequence 0: no tokens (0)");
+  refused({5}, {2}, "sequence 0: slot 5 does not exist (the session has 3)"); // prefill's
+  refused({0, 1}, {2, 257},
+          "sequence 1: context full: slot 1 holds 0 + 257 tokens, more than the session's "
+          "256 (--max-context)");
+  ids[4] = int32_t(vocab);
+  refused({0, 1}, {2, 3},
+          "sequence 1: token id " + std::to_string(vocab) + " (index 2) is outside the "
+          "vocabulary [0, " + std::to_string(vocab) + ")");
+  const int64_t slots[2] = {0, 1}, counts[2] = {1, 1};
+  EXPECT_EQ(qnext_session_prefill_batch(session, nullptr, counts, ids.data(), 2, nullptr,
+                                        &error),
+            1);
+  EXPECT_EQ(take(error), "a batched prefill of 2 sequences: no slots");
+  error = nullptr;
+  EXPECT_EQ(qnext_session_prefill_batch(session, slots, nullptr, ids.data(), 2, nullptr,
+                                        &error),
+            1);
+  EXPECT_EQ(take(error), "a batched prefill of 2 sequences: no token counts");
+  error = nullptr;
+  EXPECT_EQ(qnext_session_prefill_batch(session, slots, counts, nullptr, 2, nullptr, &error),
+            1);
+  EXPECT_EQ(take(error), "a batched prefill of 2 sequences: no token ids");
+}
+
 } // namespace

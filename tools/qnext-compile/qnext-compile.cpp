@@ -141,6 +141,14 @@ cl::opt<bool> decodeBatch(
              "--decode-batch=false leaves it out)"),
     cl::init(true), cl::cat(category));
 
+cl::opt<bool> prefillBatch(
+    "prefill-batch",
+    cl::desc("--target=cpu: also export 'prefill_batch', runs of tokens of "
+             "many sequences (prompt chunks, decode steps) in one call, what "
+             "qnext-serve prefills joining prompts with (default on; "
+             "--prefill-batch=false leaves it out)"),
+    cl::init(true), cl::cat(category));
+
 cl::opt<CompileTarget> target(
     "target", cl::desc("What to generate code for"),
     cl::values(clEnumValN(CompileTarget::CPU, "cpu", "x86-64 CPU (default)"),
@@ -314,6 +322,7 @@ int main(int argc, char **argv) {
   options.taps = taps;
   options.mtp = mtp == MTPMode::Auto;
   options.decodeBatch = decodeBatch;
+  options.prefillBatch = prefillBatch;
   options.parallel = parallel;
   options.target = target;
   options.gpuArch = gpuArch;

@@ -62,6 +62,7 @@ struct ManifestInputs {
   std::vector<std::string> fusions;  ///< the fusion passes it ran (Fusions.h)
   bool taps = false;                 ///< it exports the `taps` entry point
   bool decodeBatch = false;          ///< it exports `decode_batch`
+  bool prefillBatch = false;         ///< it exports `prefill_batch`
   bool mtp = false;                  ///< it has the MTP head (`mtp`)
   /// The artifact's one code (its name and section unused).
   ManifestCode code;

@@ -109,6 +109,9 @@ struct CompileOptions {
   /// Also export `decode_batch`, one decode step of many sequences at once
   /// (qnext_session_decode_batch); CPU only for now (exportsDecodeBatch).
   bool decodeBatch = true;
+  /// Also export `prefill_batch`, runs of tokens of many sequences in one
+  /// call (qnext_session_prefill_batch); CPU only for now.
+  bool prefillBatch = true;
   /// Run the projection kernels on all cores (OpenMP); false: one thread.
   bool parallel = true;
 
@@ -116,6 +119,10 @@ struct CompileOptions {
   /// Whether the module (and so the artifact) has `decode_batch`.
   bool exportsDecodeBatch() const {
     return decodeBatch && target == CompileTarget::CPU;
+  }
+  /// Whether the module (and so the artifact) has `prefill_batch`.
+  bool exportsPrefillBatch() const {
+    return prefillBatch && target == CompileTarget::CPU;
   }
   /// CUDA: the GPU architecture, sm_<number>[suffix].
   std::string gpuArch = "sm_90a";

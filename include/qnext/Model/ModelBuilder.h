@@ -24,6 +24,9 @@ struct ModelEntries {
   bool taps = false;
   /// `@decode_batch`: one decode step of B independent sequences.
   bool decodeBatch = false;
+  /// `@prefill_batch`: runs of tokens of N sequences (prompt chunks, decode
+  /// steps) in one call.
+  bool prefillBatch = false;
 };
 
 /// Builds a module with the entry points
@@ -50,6 +53,15 @@ struct ModelEntries {
 ///
 /// Row b is the token after the `positions[b]` tokens slot `slots[b]` holds;
 /// the slots of a step are distinct.
+///
+/// `@prefill_batch` takes N sequences' runs of tokens, one after the other
+/// (sequence i is rows [ends[i-1], ends[i]) of slot slots[i]; distinct
+/// slots), and returns the logits of each run's last row:
+///
+///   func.func @prefill_batch(%ids: tensor<?xi32>, %positions: tensor<?xi32>,
+///                            %slots: tensor<?xi32>, %ends: tensor<?xi32>,
+///                            <[S, ...] state>...)
+///       -> (tensor<?xVxf32>, <[S, ...] state>...)
 mlir::OwningOpRef<mlir::ModuleOp> buildModel(mlir::MLIRContext &context,
                                              const ModelConfig &config,
                                              const WeightLayout &layout,

@@ -174,6 +174,22 @@ int qnext_session_decode_batch(qnext_session *session, const int64_t *slots,
 /* 1 when the model's code has the batched decode entry (CPU artifacts do
  * unless compiled with --decode-batch=false), else 0. */
 int qnext_model_has_decode_batch(const qnext_model *model);
+/* Runs of tokens of n sequences at once (prompt chunks of requests that
+ * join, decode steps of those that run): sequence i is the next counts[i]
+ * tokens of slot slots[i] (distinct slots in use, each with room for them),
+ * its tokens taken from `ids` after sequence i-1's. Writes n rows of
+ * vocab_size logits to `logits` (NULL: not wanted), row i the logits after
+ * sequence i's last token, and moves each slot on by its count: what
+ * qnext_slot_prefill_last does on each slot, with the weights read once for
+ * all the tokens (the artifact's prefill_batch entry; one sequence runs
+ * qnext_slot_prefill_last). Nothing runs and no slot moves when a sequence
+ * is refused (return 1, `error` names the sequence). */
+int qnext_session_prefill_batch(qnext_session *session, const int64_t *slots,
+                                const int64_t *counts, const int32_t *ids, int64_t n,
+                                float *logits, char **error);
+/* 1 when the model's code has the batched prefill entry (CPU artifacts do
+ * unless compiled with --prefill-batch=false), else 0. */
+int qnext_model_has_prefill_batch(const qnext_model *model);
 
 /* Runs n tokens continuing from the session's state; writes n rows of
  * vocab_size logits to `logits` (NULL: not wanted, and not computed). */

@@ -2365,3 +2365,47 @@ func.func @byte_dot_types(%a: vector<16xi32>, %u: vector<64xi8>, %s: vector<32xi
   %r = "qnext.byte_dot"(%a, %u, %s) : (vector<16xi32>, vector<64xi8>, vector<32xi8>) -> vector<16xi32>
   return %r : vector<16xi32>
 }
+
+// -----
+
+// gated_deltanet: the sequences form's ends, one per sequence
+func.func @f(%x: tensor<?x128xf32>, %conv: tensor<?x3x256xf32>, %rec: tensor<?x4x32x32xf32>, %wqkv: tensor<256x128xbf16>, %wz: tensor<128x128xbf16>, %wb: tensor<4x128xbf16>, %wa: tensor<4x128xbf16>, %cw: tensor<256x1x4xbf16>, %dt: tensor<4xbf16>, %alog: tensor<4xbf16>, %nw: tensor<32xbf16>, %wo: tensor<128x128xbf16>, %slots: tensor<3xi32>, %ends: tensor<2xi32>) {
+  // expected-error @+1 {{ends has shape [2], expected [sequences=3]}}
+  %y, %cs, %rs = qnext.gated_deltanet %x, %conv, %rec, %wqkv, %wz, %wb, %wa, %cw, %dt, %alog, %nw, %wo, %slots, %ends
+      {num_key_heads = 2 : i64, num_value_heads = 4 : i64, key_head_dim = 32 : i64, value_head_dim = 32 : i64}
+      : (tensor<?x128xf32>, tensor<?x3x256xf32>, tensor<?x4x32x32xf32>, tensor<256x128xbf16>, tensor<128x128xbf16>, tensor<4x128xbf16>, tensor<4x128xbf16>, tensor<256x1x4xbf16>, tensor<4xbf16>, tensor<4xbf16>, tensor<32xbf16>, tensor<128x128xbf16>, tensor<3xi32>, tensor<2xi32>) -> (tensor<?x128xf32>, tensor<?x3x256xf32>, tensor<?x4x32x32xf32>)
+  return
+}
+
+// -----
+
+// gated_deltanet: three batch operands
+func.func @f(%x: tensor<?x128xf32>, %conv: tensor<?x3x256xf32>, %rec: tensor<?x4x32x32xf32>, %wqkv: tensor<256x128xbf16>, %wz: tensor<128x128xbf16>, %wb: tensor<4x128xbf16>, %wa: tensor<4x128xbf16>, %cw: tensor<256x1x4xbf16>, %dt: tensor<4xbf16>, %alog: tensor<4xbf16>, %nw: tensor<32xbf16>, %wo: tensor<128x128xbf16>, %slots: tensor<?xi32>) {
+  // expected-error @+1 {{takes at most two batch operands (slots, then ends)}}
+  %y, %cs, %rs = qnext.gated_deltanet %x, %conv, %rec, %wqkv, %wz, %wb, %wa, %cw, %dt, %alog, %nw, %wo, %slots, %slots, %slots
+      {num_key_heads = 2 : i64, num_value_heads = 4 : i64, key_head_dim = 32 : i64, value_head_dim = 32 : i64}
+      : (tensor<?x128xf32>, tensor<?x3x256xf32>, tensor<?x4x32x32xf32>, tensor<256x128xbf16>, tensor<128x128xbf16>, tensor<4x128xbf16>, tensor<4x128xbf16>, tensor<256x1x4xbf16>, tensor<4xbf16>, tensor<4xbf16>, tensor<32xbf16>, tensor<128x128xbf16>, tensor<?xi32>, tensor<?xi32>, tensor<?xi32>) -> (tensor<?x128xf32>, tensor<?x3x256xf32>, tensor<?x4x32x32xf32>)
+  return
+}
+
+// -----
+
+// gated_attention: ends without slots
+func.func @f(%x: tensor<?x128xf32>, %pos: tensor<?xi32>, %kc: tensor<2x256x64xf32>, %vc: tensor<2x256x64xf32>, %past: index, %ends: tensor<?xi32>, %wq: tensor<512x128xbf16>, %wk: tensor<128x128xbf16>, %wv: tensor<128x128xbf16>, %wo: tensor<128x256xbf16>, %qn: tensor<64xbf16>, %kn: tensor<64xbf16>) {
+  // expected-error @+1 {{takes ends only with slots}}
+  %y, %kc1, %vc1 = qnext.gated_attention %x, %pos, %kc, %vc past(%past) ends(%ends), %wq, %wk, %wv, %wo, %qn, %kn
+      {num_heads = 4 : i64, num_kv_heads = 2 : i64, head_dim = 64 : i64, rotary_dim = 16 : i64, rope_theta = 1.0e+07 : f64}
+      : (tensor<?x128xf32>, tensor<?xi32>, tensor<2x256x64xf32>, tensor<2x256x64xf32>, index, tensor<?xi32>, tensor<512x128xbf16>, tensor<128x128xbf16>, tensor<128x128xbf16>, tensor<128x256xbf16>, tensor<64xbf16>, tensor<64xbf16>) -> (tensor<?x128xf32>, tensor<2x256x64xf32>, tensor<2x256x64xf32>)
+  return
+}
+
+// -----
+
+// gated_attention: the sequences form's ends, one per sequence
+func.func @f(%x: tensor<?x128xf32>, %pos: tensor<?xi32>, %kc: tensor<?x2x256x64xf32>, %vc: tensor<?x2x256x64xf32>, %slots: tensor<4xi32>, %ends: tensor<5xi32>, %wq: tensor<512x128xbf16>, %wk: tensor<128x128xbf16>, %wv: tensor<128x128xbf16>, %wo: tensor<128x256xbf16>, %qn: tensor<64xbf16>, %kn: tensor<64xbf16>) {
+  // expected-error @+1 {{ends has shape [5], expected [sequences=4]}}
+  %y, %kc1, %vc1 = qnext.gated_attention %x, %pos, %kc, %vc slots(%slots) ends(%ends), %wq, %wk, %wv, %wo, %qn, %kn
+      {num_heads = 4 : i64, num_kv_heads = 2 : i64, head_dim = 64 : i64, rotary_dim = 16 : i64, rope_theta = 1.0e+07 : f64}
+      : (tensor<?x128xf32>, tensor<?xi32>, tensor<?x2x256x64xf32>, tensor<?x2x256x64xf32>, tensor<4xi32>, tensor<5xi32>, tensor<512x128xbf16>, tensor<128x128xbf16>, tensor<128x128xbf16>, tensor<128x256xbf16>, tensor<64xbf16>, tensor<64xbf16>) -> (tensor<?x128xf32>, tensor<?x2x256x64xf32>, tensor<?x2x256x64xf32>)
+  return
+}

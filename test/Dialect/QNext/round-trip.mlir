@@ -120,6 +120,40 @@ func.func @embedding_norm_head(%ids: tensor<?xi32>, %table: tensor<512x128xbf16>
   return %l : tensor<?x512xf32>
 }
 
+// The sequences form of the mixers (a batched prefill): N runs of rows,
+// sequence i rows [ends[i-1], ends[i]) of slot slots[i].
+// CHECK-LABEL: func.func @layer_sequences
+func.func @layer_sequences(%x: tensor<?x128xf32>, %pos: tensor<?xi32>, %slots: tensor<?xi32>,
+                           %ends: tensor<?xi32>,
+                           %conv: tensor<?x3x256xf32>, %rec: tensor<?x4x32x32xf32>,
+                           %kc: tensor<?x2x256x64xf32>, %vc: tensor<?x2x256x64xf32>,
+                           %wqkv: tensor<256x128xbf16>, %wz: tensor<128x128xbf16>,
+                           %wb: tensor<4x128xbf16>, %cw: tensor<256x1x4xbf16>,
+                           %v4: tensor<4xbf16>, %nw: tensor<32xbf16>, %w128: tensor<128x128xbf16>,
+                           %wq: tensor<512x128xbf16>, %wo: tensor<128x256xbf16>,
+                           %n64: tensor<64xbf16>) -> tensor<?x128xf32> {
+  // CHECK: %[[Y:.*]], %{{.*}}, %{{.*}} = qnext.gated_deltanet %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %[[SLOTS:.*]], %[[ENDS:.*]] {key_head_dim
+  // CHECK-SAME: tensor<128x128xbf16>, tensor<?xi32>, tensor<?xi32>) -> (tensor<?x128xf32>, tensor<?x3x256xf32>, tensor<?x4x32x32xf32>)
+  %y, %cs, %rs = qnext.gated_deltanet %x, %conv, %rec, %wqkv, %wz, %wb, %wb, %cw, %v4, %v4, %nw, %w128, %slots, %ends
+      {num_key_heads = 2 : i64, num_value_heads = 4 : i64, key_head_dim = 32 : i64,
+       value_head_dim = 32 : i64}
+      : (tensor<?x128xf32>, tensor<?x3x256xf32>, tensor<?x4x32x32xf32>, tensor<256x128xbf16>,
+         tensor<128x128xbf16>, tensor<4x128xbf16>, tensor<4x128xbf16>, tensor<256x1x4xbf16>,
+         tensor<4xbf16>, tensor<4xbf16>, tensor<32xbf16>, tensor<128x128xbf16>, tensor<?xi32>,
+         tensor<?xi32>)
+      -> (tensor<?x128xf32>, tensor<?x3x256xf32>, tensor<?x4x32x32xf32>)
+  // CHECK: qnext.gated_attention %[[Y]], %{{.*}}, %{{.*}}, %{{.*}} slots(%[[SLOTS]]) ends(%[[ENDS]]), %{{.*}} {head_dim = 64 : i64
+  // CHECK-SAME: (tensor<?x128xf32>, tensor<?xi32>, tensor<?x2x256x64xf32>, tensor<?x2x256x64xf32>, tensor<?xi32>, tensor<?xi32>, tensor<512x128xbf16>,
+  %a, %kc1, %vc1 = qnext.gated_attention %y, %pos, %kc, %vc slots(%slots) ends(%ends), %wq, %w128, %w128, %wo, %n64, %n64
+      {num_heads = 4 : i64, num_kv_heads = 2 : i64, head_dim = 64 : i64, rotary_dim = 16 : i64,
+       rope_theta = 1.0e+07 : f64}
+      : (tensor<?x128xf32>, tensor<?xi32>, tensor<?x2x256x64xf32>, tensor<?x2x256x64xf32>,
+         tensor<?xi32>, tensor<?xi32>, tensor<512x128xbf16>, tensor<128x128xbf16>, tensor<128x128xbf16>,
+         tensor<128x256xbf16>, tensor<64xbf16>, tensor<64xbf16>)
+      -> (tensor<?x128xf32>, tensor<?x2x256x64xf32>, tensor<?x2x256x64xf32>)
+  return %a : tensor<?x128xf32>
+}
+
 // The rows form of the mixers (a batched decode step): each row one token of
 // slot slots[t]; the states have a leading slot dimension.
 // CHECK-LABEL: func.func @layer_rows

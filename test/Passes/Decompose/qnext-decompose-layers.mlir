@@ -220,3 +220,81 @@ func.func @attention_rows(%x: tensor<?x128xf32>, %pos: tensor<?xi32>, %kc: tenso
       : (tensor<?x128xf32>, tensor<?xi32>, tensor<?x2x256x64xf32>, tensor<?x2x256x64xf32>, tensor<?xi32>, tensor<512x128xbf16>, tensor<128x128xbf16>, tensor<128x128xbf16>, tensor<128x256xbf16>, tensor<64xbf16>, tensor<64xbf16>) -> (tensor<?x128xf32>, tensor<?x2x256x64xf32>, tensor<?x2x256x64xf32>)
   return %y, %kc1, %vc1 : tensor<?x128xf32>, tensor<?x2x256x64xf32>, tensor<?x2x256x64xf32>
 }
+
+// -----
+
+// The sequences form (a batched prefill): sequence i is rows
+// [ends[i-1], ends[i]) of slot slots[i]; the conv .. gated norm of each run
+// (the one-sequence form, its rows dynamic) in one scf.forall over the
+// sequences, on its slot's states, its rows written back at its start.
+// CHECK-LABEL: func.func @deltanet_sequences
+// CHECK-SAME: %[[CONV:[^:]+]]: tensor<?x3x256xf32>, %[[REC:[^:]+]]: tensor<?x4x32x32xf32>
+// CHECK-SAME: %[[SLOTS:[^:]+]]: tensor<?xi32>, %[[ENDS:[^:]+]]: tensor<?xi32>)
+// CHECK: %[[QKV:.+]] = qnext.linear %{{.+}} -> tensor<?x256xf32>
+// CHECK: %[[N:.+]] = tensor.dim %[[SLOTS]]
+// CHECK: %[[T:.+]] = tensor.dim %[[QKV]]
+// CHECK: %[[Y0:.+]] = tensor.empty(%[[T]]) : tensor<?x4x32xf32>
+// CHECK: %[[LOOP:.+]]:3 = scf.forall (%[[I:.+]]) in (%[[N]]) shared_outs(%[[Y:.+]] = %[[Y0]], %[[CS:.+]] = %[[CONV]], %[[RS:.+]] = %[[REC]])
+// CHECK: %[[FIRST:.+]] = arith.cmpi eq, %[[I]], %{{.+}}
+// CHECK: %[[PREV:.+]] = tensor.extract %[[ENDS]]
+// CHECK: %[[START:.+]] = arith.select %[[FIRST]], %{{.+}}, %{{.+}} : index
+// CHECK: %[[END32:.+]] = tensor.extract %[[ENDS]][%[[I]]]
+// CHECK: %[[END:.+]] = arith.index_cast %[[END32]]
+// CHECK: %[[LEN:.+]] = arith.subi %[[END]], %[[START]]
+// CHECK: %[[S32:.+]] = tensor.extract %[[SLOTS]][%[[I]]]
+// CHECK: %[[S:.+]] = arith.index_cast %[[S32]] : i32 to index
+// CHECK: %[[MYROWS:.+]] = tensor.extract_slice %[[QKV]][%[[START]], 0] [%[[LEN]], 256] [1, 1] : tensor<?x256xf32> to tensor<?x256xf32>
+// CHECK: %[[MYCS:.+]] = tensor.extract_slice %[[CS]][%[[S]], 0, 0] [1, 3, 256] [1, 1, 1] : tensor<?x3x256xf32> to tensor<3x256xf32>
+// CHECK: %[[MYRS:.+]] = tensor.extract_slice %[[RS]][%[[S]], 0, 0, 0] [1, 4, 32, 32]
+// CHECK: %[[C:.+]], %[[NEWCS:.+]] = qnext.causal_conv1d %[[MYROWS]], %{{.+}}, %[[MYCS]] {silu} : tensor<?x256xf32>
+// CHECK: %[[O:.+]], %[[NEWRS:.+]] = qnext.gated_delta_rule {{.+}}, %[[MYRS]] :
+// CHECK: %[[NORM:.+]] = qnext.gated_rms_norm %[[O]]
+// CHECK: scf.forall.in_parallel
+// CHECK-NEXT: tensor.parallel_insert_slice %[[NORM]] into %[[Y]][%[[START]], 0, 0] [%[[LEN]], 4, 32]
+// CHECK-NEXT: tensor.parallel_insert_slice %[[NEWCS]] into %[[CS]][%[[S]], 0, 0] [1, 3, 256]
+// CHECK-NEXT: tensor.parallel_insert_slice %[[NEWRS]] into %[[RS]][%[[S]], 0, 0, 0] [1, 4, 32, 32]
+// CHECK: %[[FLAT:.+]] = tensor.collapse_shape %[[LOOP]]#0
+// CHECK: %[[OUT:.+]] = qnext.linear %[[FLAT]]
+// CHECK: return %[[OUT]], %[[LOOP]]#1, %[[LOOP]]#2
+func.func @deltanet_sequences(%x: tensor<?x128xf32>, %conv: tensor<?x3x256xf32>, %rec: tensor<?x4x32x32xf32>,
+                              %wqkv: tensor<256x128xbf16>, %wz: tensor<128x128xbf16>, %wb: tensor<4x128xbf16>,
+                              %wa: tensor<4x128xbf16>, %cw: tensor<256x1x4xbf16>, %dt: tensor<4xbf16>,
+                              %alog: tensor<4xbf16>, %nw: tensor<32xbf16>, %wo: tensor<128x128xbf16>,
+                              %slots: tensor<?xi32>, %ends: tensor<?xi32>)
+    -> (tensor<?x128xf32>, tensor<?x3x256xf32>, tensor<?x4x32x32xf32>) {
+  %y, %cs, %rs = qnext.gated_deltanet %x, %conv, %rec, %wqkv, %wz, %wb, %wa, %cw, %dt, %alog, %nw, %wo, %slots, %ends
+      {num_key_heads = 2 : i64, num_value_heads = 4 : i64, key_head_dim = 32 : i64, value_head_dim = 32 : i64}
+      : (tensor<?x128xf32>, tensor<?x3x256xf32>, tensor<?x4x32x32xf32>, tensor<256x128xbf16>, tensor<128x128xbf16>, tensor<4x128xbf16>, tensor<4x128xbf16>, tensor<256x1x4xbf16>, tensor<4xbf16>, tensor<4xbf16>, tensor<32xbf16>, tensor<128x128xbf16>, tensor<?xi32>, tensor<?xi32>) -> (tensor<?x128xf32>, tensor<?x3x256xf32>, tensor<?x4x32x32xf32>)
+  return %y, %cs, %rs : tensor<?x128xf32>, tensor<?x3x256xf32>, tensor<?x4x32x32xf32>
+}
+
+// -----
+
+// Attention's sequences form: a run's past is its first row's position.
+// CHECK-LABEL: func.func @attention_sequences
+// CHECK-SAME: %[[POS:[^:]+]]: tensor<?xi32>, %[[KC:[^:]+]]: tensor<?x2x256x64xf32>, %[[VC:[^:]+]]: tensor<?x2x256x64xf32>, %[[SLOTS:[^:]+]]: tensor<?xi32>, %[[ENDS:[^:]+]]: tensor<?xi32>
+// CHECK: scf.forall (%[[I:.+]]) in (%{{.+}}) shared_outs(%[[O:.+]] = %{{.+}}, %[[K:.+]] = %[[KC]], %[[V:.+]] = %[[VC]])
+// CHECK: %[[START:.+]] = arith.select
+// CHECK: %[[LEN:.+]] = arith.subi
+// CHECK: %[[S:.+]] = arith.index_cast
+// CHECK: %[[MYPOS:.+]] = tensor.extract_slice %[[POS]][%[[START]]] [%[[LEN]]] [1] : tensor<?xi32> to tensor<?xi32>
+// CHECK: %[[MYK:.+]] = tensor.extract_slice %[[K]][%[[S]], 0, 0, 0] [1, 2, 256, 64]
+// CHECK: %[[MYV:.+]] = tensor.extract_slice %[[V]][%[[S]], 0, 0, 0] [1, 2, 256, 64]
+// CHECK: %[[P32:.+]] = tensor.extract %[[MYPOS]]
+// CHECK: %[[PAST:.+]] = arith.index_cast %[[P32]] : i32 to index
+// CHECK: qnext.rope %{{.+}}, %[[MYPOS]]
+// CHECK: %[[A:.+]], %[[NK:.+]], %[[NV:.+]] = qnext.attention %{{.+}}, %{{.+}}, %{{.+}}, %[[MYK]], %[[MYV]], %[[PAST]] : (tensor<?x4x64xf32>
+// CHECK: %[[G:.+]] = qnext.sigmoid_gate %[[A]]
+// CHECK: tensor.parallel_insert_slice %[[G]] into %[[O]][%[[START]], 0, 0] [%[[LEN]], 4, 64]
+// CHECK-NEXT: tensor.parallel_insert_slice %[[NK]] into %[[K]][%[[S]], 0, 0, 0]
+// CHECK-NEXT: tensor.parallel_insert_slice %[[NV]] into %[[V]][%[[S]], 0, 0, 0]
+func.func @attention_sequences(%x: tensor<?x128xf32>, %pos: tensor<?xi32>, %kc: tensor<?x2x256x64xf32>,
+                               %vc: tensor<?x2x256x64xf32>, %slots: tensor<?xi32>, %ends: tensor<?xi32>,
+                               %wq: tensor<512x128xbf16>, %wk: tensor<128x128xbf16>, %wv: tensor<128x128xbf16>,
+                               %wo: tensor<128x256xbf16>, %qn: tensor<64xbf16>, %kn: tensor<64xbf16>)
+    -> (tensor<?x128xf32>, tensor<?x2x256x64xf32>, tensor<?x2x256x64xf32>) {
+  %y, %kc1, %vc1 = qnext.gated_attention %x, %pos, %kc, %vc slots(%slots) ends(%ends), %wq, %wk, %wv, %wo, %qn, %kn
+      {num_heads = 4 : i64, num_kv_heads = 2 : i64, head_dim = 64 : i64, rotary_dim = 16 : i64, rope_theta = 1.0e+07 : f64}
+      : (tensor<?x128xf32>, tensor<?xi32>, tensor<?x2x256x64xf32>, tensor<?x2x256x64xf32>, tensor<?xi32>, tensor<?xi32>, tensor<512x128xbf16>, tensor<128x128xbf16>, tensor<128x128xbf16>, tensor<128x256xbf16>, tensor<64xbf16>, tensor<64xbf16>) -> (tensor<?x128xf32>, tensor<?x2x256x64xf32>, tensor<?x2x256x64xf32>)
+  return %y, %kc1, %vc1 : tensor<?x128xf32>, tensor<?x2x256x64xf32>, tensor<?x2x256x64xf32>
+}

@@ -397,7 +397,7 @@ foreign = shared_object("foreign", "int answer(void) { return 42; }\n")
 # existed looks like.
 older = shared_object(
     "older", "void qnext_prefill(void **a) {}\nvoid qnext_decode(void **a) {}\n"
-    "void qnext_decode_batch(void **a) {}\n")
+    "void qnext_decode_batch(void **a) {}\nvoid qnext_prefill_batch(void **a) {}\n")
 for name, edit, expect in [
     ("manifest lies: a larger vocabulary", manifest_edit(lambda m: m["model"].update(vocab_size=1024)),
      r"the manifest does not describe its code: the code was compiled for 'vocab=512', "
@@ -460,7 +460,7 @@ for name, edit, expect in [
      r"the code section: ELF code for machine 183, not x86-64"),
     ("code: a library that is not qnext's", code_edit(lambda c: foreign),
      r"the code section: not qnext's code: it defines no qnext_prefill, qnext_decode, "
-     r"qnext_decode_batch, qnext_abi"),
+     r"qnext_decode_batch, qnext_prefill_batch, qnext_abi"),
     ("code: entry points without the ABI record", code_edit(lambda c: older),
      r"the code section: it defines the entry points but no qnext_abi record: code from an older "
      r"qnext-compile \(recompile the checkpoint\)"),
