@@ -1,10 +1,10 @@
 //===- Engine.h - continuous batching on a session's slots ------*- C++ -*-===//
 //
 // One thread owns the session (a session is used by one thread at a time)
-// and runs steps: requests waiting for a slot join at a step's start; each
-// step prefills one chunk of one joining request's prompt, then runs one
-// batched decode step (qnext_session_decode_batch) of every request that
-// has a token to process; requests leave when they finish or their client
+// and runs steps: requests waiting for a slot join at a step's start; a
+// step runs the next prompt chunk of every joining request (up to a token
+// budget) and one decode step of every request that has a token to
+// process, all in one call (qnext_session_prefill_batch); requests leave when they finish or their client
 // goes away, and their slot is free for the next. The HTTP handlers submit
 // requests and read each one's events (text, then its end) as they come.
 //
@@ -98,6 +98,10 @@ struct EngineOptions {
   int64_t slots = 4;
   int64_t maxContext = 4096;
   int64_t prefillChunk = 256; ///< prompt tokens a step prefills at most
+  /// With the batched prefill: the prompt tokens of all the joining
+  /// requests one step prefills at most (each request's chunk at most
+  /// prefillChunk; a first chunk always runs).
+  int64_t batchTokens = 512;
   int64_t queue = 64;         ///< requests waiting for a slot at most
   int64_t sampledVocab = 0;   ///< choose among the first N logits (0: all)
   std::vector<int32_t> stopIds;
@@ -155,6 +159,19 @@ private:
   void run();
   void loop();
   void step();
+  /// The step's end: the finished leave.
+  void leave();
+  /// stepSlots, stepIds and stepRows: the requests with a token to process.
+  void decodeRows();
+  /// The tokens of `job`'s prompt its next chunk prefills.
+  int64_t chunkOf(const Job &job) const;
+  /// After `n` more tokens of `job`'s prompt ran: snapshots, and the first
+  /// token chosen from `row` (the last token's logits) once the prompt is in.
+  void prefilled(Job &job, int64_t n, float *row);
+  /// With the batched prefill: the joining requests' chunks and the decode
+  /// steps of the others in one call; false when no request is joining
+  /// (nothing ran).
+  bool stepTogether();
   /// The token chosen from `logits` for `job`: emitted, and either kept for
   /// the next step or the job's end.
   void choose(Job &job, float *logits);
@@ -180,6 +197,7 @@ private:
   EngineOptions options;
   int64_t vocab = 0;
   bool batched = false; ///< the code has the batched decode entry
+  bool batchedPrefill = false; ///< ... and the batched prefill entry
   qnext_session *session = nullptr;
   std::thread thread;
 

@@ -1,13 +1,15 @@
 //===- qnext-serve.cpp - an OpenAI-compatible server for an artifact ------===//
 //
 // qnext-serve model.qnx [--host 127.0.0.1] [--port 8080] [--slots 4]
-//   [--max-context 4096] [--threads N] [--prefill-chunk 256] [--queue 64]
-//   [--cache-mb 1024] [--cache-every 512] [--model-name NAME]
+//   [--max-context 4096] [--threads N] [--prefill-chunk 256]
+//   [--batch-tokens 512] [--queue 64] [--cache-mb 1024] [--cache-every 512]
+//   [--model-name NAME]
 // serves POST /v1/completions and /v1/chat/completions (whole or streamed as
 // server-sent events), GET /v1/models, /health (liveness), /ready
 // (readiness) and /metrics over
-// cpp-httplib. Requests run together on the session's slots (Engine.cpp:
-// continuous batching on qnext_session_decode_batch). SIGINT or SIGTERM
+// cpp-httplib. Requests run together on the session's slots (Engine.cpp, Step.cpp:
+// continuous batching on qnext_session_prefill_batch and
+// qnext_session_decode_batch). SIGINT or SIGTERM
 // stops taking requests (503), lets those in flight finish for --grace
 // seconds, cancels the rest and exits 0.
 //
@@ -212,7 +214,7 @@ int serveMain(int argc, char **argv) {
   qnext::tool::toolName() = "qnext-serve";
   std::string artifact, host = "127.0.0.1", modelName;
   int port = 8080;
-  int64_t slots = 4, maxContext = 4096, prefillChunk = 256, queueSize = 64;
+  int64_t slots = 4, maxContext = 4096, prefillChunk = 256, queueSize = 64, batchTokens = 512;
   int64_t cacheMB = 1024, cacheEvery = 512, speculate = 0;
   double grace = 10;
   int threads = 0;
@@ -227,7 +229,11 @@ int serveMain(int argc, char **argv) {
                  "Tokens a request may hold, prompt and reply (default 4096)");
   app.add_option("--threads", threads, "Threads of the model's code (default: all cores)");
   app.add_option("--prefill-chunk", prefillChunk,
-                 "Prompt tokens prefilled between two decode steps at most (default 256)");
+                 "Prompt tokens of one request a step prefills at most (default 256)");
+  app.add_option("--batch-tokens", batchTokens,
+                 "Prompt tokens of all the joining requests a step prefills at most, in "
+                 "one call with the running requests' decode steps (artifacts with the "
+                 "batched prefill entry; default 512)");
   app.add_option("--queue", queueSize,
                  "Requests waiting for a slot at most; beyond, 429 (default 64)");
   app.add_option("--cache-mb", cacheMB,
@@ -259,11 +265,12 @@ int serveMain(int argc, char **argv) {
   pthread_sigmask(SIG_BLOCK, &stopSignals, nullptr);
   if (auto rc = qnext::tool::parse(app, argc, argv))
     return *rc;
-  if (slots < 1 || slots > 4096 || maxContext < 2 || prefillChunk < 1 || queueSize < 0 ||
+  if (slots < 1 || slots > 4096 || maxContext < 2 || prefillChunk < 1 || batchTokens < 1 ||
+      queueSize < 0 ||
       port < 0 || port > 65535 || cacheMB < 0 || cacheMB > (int64_t(1) << 30) ||
       cacheEvery < 0 || !(grace >= 0) || speculate < 0 || speculate > 16)
     return fail("--slots must be in [1, 4096], --max-context at least 2, --prefill-chunk "
-                "at least 1, --queue not negative, --port in [0, 65535], --cache-mb, "
+                "and --batch-tokens at least 1, --queue not negative, --port in [0, 65535], --cache-mb, "
                 "--cache-every and --grace not negative, --speculate in [0, 16]");
   if (modelName.empty()) {
     modelName = artifact.substr(artifact.find_last_of('/') + 1);
@@ -299,6 +306,7 @@ int serveMain(int argc, char **argv) {
   options.slots = slots;
   options.maxContext = maxContext;
   options.prefillChunk = prefillChunk;
+  options.batchTokens = batchTokens;
   options.queue = queueSize;
   options.sampledVocab = tokenizer.size();
   options.cacheBytes = cacheMB << 20;
