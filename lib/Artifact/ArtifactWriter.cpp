@@ -185,8 +185,8 @@ std::string buildManifest(const ManifestInputs &in) {
     m["entry_points"]["prefill_batch"] = {{"symbol", "qnext_prefill_batch"},
                                           {"tokens", "any"}};
   // The MTP head: prefill's arguments with the main model's hidden rows
-  // after past and logits_from; prefill, decode and decode_batch then
-  // return those rows after the logits.
+  // after past and logits_from; prefill, decode and the batched entries
+  // then return those rows after the logits.
   if (in.mtp)
     m["entry_points"]["mtp"] = {{"symbol", "qnext_mtp"},
                                 {"tokens", "any"},

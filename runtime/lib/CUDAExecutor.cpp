@@ -139,7 +139,8 @@ public:
   bool run(const Call &call, std::string &error) override {
     if (call.taps || call.isBatch || call.mtpHidden) {
       error = std::string(call.taps      ? "taps are"
-                          : call.isBatch ? "batched decode steps are"
+                          : call.isBatch ? (call.ends ? "batched prefills are"
+                                                      : "batched decode steps are")
                                          : "the MTP head is") +
               " not available on the CUDA target";
       return false;

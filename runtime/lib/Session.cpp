@@ -293,6 +293,9 @@ int qnext_session::runBatch(Call &call, const int64_t *partSlots, const int64_t 
   return 0;
 }
 
+/// A batched prefill's tokens at most, when the session's context is less.
+constexpr int64_t kMostPrefillBatchTokens = 8192;
+
 int qnext_session::prefillBatch(const int64_t *seqSlots, const int64_t *counts,
                                 const int32_t *ids, int64_t n, float *logits, char **error) {
   if (n <= 0) {
@@ -305,13 +308,14 @@ int qnext_session::prefillBatch(const int64_t *seqSlots, const int64_t *counts,
     return 1;
   }
   if (n == 1) { // the prefill entry; its refusal names the sequence too
+    if (counts[0] < 1) {
+      setError(error, "sequence 0: no tokens (" + std::to_string(counts[0]) + ")");
+      return 1;
+    }
     char *why = nullptr;
-    if (counts[0] >= 1 &&
-        !run(model->prefill, seqSlots[0], ids, counts[0], 1, logits, &why))
+    if (!run(model->prefill, seqSlots[0], ids, counts[0], 1, logits, &why))
       return 0;
-    setError(error, std::string("sequence 0: ") +
-                        (counts[0] < 1 ? "no tokens (" + std::to_string(counts[0]) + ")"
-                                       : std::string(why ? why : "prefill failed")));
+    setError(error, std::string("sequence 0: ") + (why ? why : "prefill failed"));
     std::free(why);
     return 1;
   }
@@ -358,8 +362,11 @@ int qnext_session::prefillBatch(const int64_t *seqSlots, const int64_t *counts,
                              std::to_string(t) + ") is outside the vocabulary [0, " +
                              std::to_string(vocab) + ")");
     total += counts[i];
-    if (total > (int64_t(1) << 30))
-      return refuse(i, "more than 2^30 tokens in one call");
+    if (total > kMostPrefillBatchTokens && total > capacity)
+      return refuse(i, "the call's runs come to " + std::to_string(total) +
+                           " tokens so far, more than a batched prefill takes (the "
+                           "session's " + std::to_string(capacity) + " or " +
+                           std::to_string(kMostPrefillBatchTokens) + ", the larger)");
     slot32[size_t(i)] = int32_t(seqSlots[i]);
     ends[size_t(i)] = int32_t(total);
   }

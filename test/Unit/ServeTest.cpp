@@ -1,6 +1,7 @@
 //===- ServeTest.cpp - qnext-serve's prefix cache and reply parser --------===//
 
 #include "Api.h"
+#include "Engine.h"
 #include "PrefixCache.h"
 #include "Reply.h"
 
@@ -163,6 +164,27 @@ TEST(Responses, ToolCallsAndReasoning) {
   EXPECT_EQ(wholeResponse({"cmpl-1", "m", 1, false}, text, "stop", usage(1, 1, 0, 0))
                 ["choices"][0]["text"],
             "hi");
+}
+
+} // namespace
+
+namespace {
+
+// A batched call's refusal names its part: that request fails alone.
+TEST(Engine, ReadsWhichPartABatchedCallRefused) {
+  std::string reason;
+  EXPECT_EQ(refusedPart("sequence 3: slot 2 is not in use", "sequence", 4, reason), 3);
+  EXPECT_EQ(reason, "slot 2 is not in use");
+  EXPECT_EQ(refusedPart("row 0: context full: slot 1 holds 9 tokens", "row", 1, reason), 0);
+  EXPECT_EQ(reason, "context full: slot 1 holds 9 tokens");
+  reason = "unchanged";
+  EXPECT_EQ(refusedPart("sequence 4: no tokens (0)", "sequence", 4, reason), -1); // no part 4
+  EXPECT_EQ(refusedPart("row 1: no tokens", "sequence", 4, reason), -1);
+  EXPECT_EQ(refusedPart("sequence x: no", "sequence", 4, reason), -1);
+  EXPECT_EQ(refusedPart("sequence 1 no colon", "sequence", 4, reason), -1);
+  EXPECT_EQ(refusedPart("the code failed", "sequence", 4, reason), -1);
+  EXPECT_EQ(refusedPart("sequence -1: no", "sequence", 4, reason), -1);
+  EXPECT_EQ(reason, "unchanged");
 }
 
 } // namespace

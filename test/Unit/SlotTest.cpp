@@ -580,6 +580,19 @@ TEST_F(Slots, ARefusedBatchedPrefillNamesItsSequenceAndMovesNoSlot) {
   EXPECT_EQ(qnext_session_prefill_batch(session, slots, counts, nullptr, 2, nullptr, &error),
             1);
   EXPECT_EQ(take(error), "a batched prefill of 2 sequences: no token ids");
+  error = nullptr;
+  // A call's tokens in all: at most the context or 8192, the larger.
+  qnext_session *wide = qnext_session_create_slots(model, 4096, 3, &error);
+  ASSERT_NE(wide, nullptr) << take(error);
+  for (int64_t i = 0; i < 3; ++i)
+    ASSERT_EQ(qnext_slot_acquire(wide, &error), i) << take(error);
+  const std::vector<int32_t> many(8193, 5);
+  const int64_t all[3] = {0, 1, 2}, sizes[3] = {4096, 4096, 1};
+  EXPECT_EQ(qnext_session_prefill_batch(wide, all, sizes, many.data(), 3, nullptr, &error), 1);
+  EXPECT_EQ(take(error), "sequence 2: the call's runs come to 8193 tokens so far, more than a "
+                         "batched prefill takes (the session's 4096 or 8192, the larger)");
+  EXPECT_EQ(qnext_slot_position(wide, 0), 0);
+  qnext_session_destroy(wide);
 }
 
 } // namespace

@@ -85,6 +85,19 @@ protected:
     }
   }
 
+  /// Runs the head on slot `s` (holding the first `at` tokens of `all`):
+  /// the rows whose next token is known, appended to `rows`.
+  void headRows(int64_t s, int64_t at, std::vector<float> &rows) {
+    char *error = nullptr;
+    const int64_t total = int64_t(all.size());
+    const int32_t next = at < total ? all[size_t(at)] : -1;
+    const int64_t waiting = qnext_slot_mtp_pending(session, s) - (next < 0 ? 1 : 0);
+    std::vector<float> out(static_cast<size_t>(waiting * vocab));
+    ASSERT_EQ(qnext_slot_mtp(session, s, next, out.data(), 1, &error), 0) << take(error);
+    rows.insert(rows.end(), out.begin(), out.end());
+    EXPECT_EQ(qnext_slot_mtp_pending(session, s), next < 0 ? 1 : 0);
+  }
+
   std::vector<int32_t> prompt, generated, all;
   std::vector<float> reference, mtpReference;
   qnext_model *model = nullptr;
@@ -110,13 +123,62 @@ TEST_F(Speculate, HeadRowsMeetTheReferenceInInterleavedSlots) {
                 0)
           << take(error);
       at[s] += n;
-      const int32_t next = at[s] < total ? all[size_t(at[s])] : -1;
-      const int64_t waiting = qnext_slot_mtp_pending(session, s) - (next < 0 ? 1 : 0);
-      std::vector<float> out(static_cast<size_t>(waiting * vocab));
-      ASSERT_EQ(qnext_slot_mtp(session, s, next, out.data(), 1, &error), 0) << take(error);
-      rows[s].insert(rows[s].end(), out.begin(), out.end());
-      EXPECT_EQ(qnext_slot_mtp_pending(session, s), next < 0 ? 1 : 0);
+      headRows(s, at[s], rows[s]);
     }
+  for (int64_t s = 0; s < 2; ++s) {
+    ASSERT_EQ(int64_t(rows[s].size()), (total - 1) * vocab);
+    expectRows(rows[s], mtpReference, 0, "slot " + std::to_string(s));
+  }
+}
+
+// The same through batched prefills: each call runs a run of 50 tokens of
+// slot 0 and one of 13 of slot 1 (the main model's hidden rows of every
+// run wait for the head in their slot, in order); a verify call's kept
+// token in slot 0 runs before the next batched call.
+TEST_F(Speculate, HeadRowsMeetTheReferenceAfterBatchedPrefills) {
+  if (!qnext_model_has_prefill_batch(model))
+    GTEST_SKIP() << "the artifact has no prefill_batch entry";
+  char *error = nullptr;
+  ASSERT_EQ(qnext_session_enable_mtp(session, &error), 0) << take(error);
+  const int64_t chunk[2] = {50, 13};
+  int64_t at[2] = {0, 0};
+  std::vector<float> rows[2];
+  const int64_t total = int64_t(all.size());
+  bool verified = false;
+  while (at[0] < total || at[1] < total) {
+    std::vector<int64_t> slots, counts;
+    std::vector<int32_t> ids;
+    for (int64_t s = 0; s < 2; ++s) {
+      const int64_t n = std::min(chunk[s], total - at[s]);
+      if (n < 1)
+        continue;
+      slots.push_back(s);
+      counts.push_back(n);
+      ids.insert(ids.end(), all.begin() + at[s], all.begin() + at[s] + n);
+    }
+    ASSERT_EQ(qnext_session_prefill_batch(session, slots.data(), counts.data(), ids.data(),
+                                          int64_t(slots.size()), nullptr, &error),
+              0)
+        << take(error);
+    for (size_t i = 0; i < slots.size(); ++i) {
+      at[slots[i]] += counts[i];
+      headRows(slots[i], at[slots[i]], rows[slots[i]]);
+    }
+    if (!verified && at[0] + 3 < total) {
+      // Slot 0 keeps the first of two tokens; the kept one waits and runs
+      // at the start of the next batched call.
+      verified = true;
+      const int32_t wrong = (all[size_t(at[0] + 1)] + 1) % int32_t(vocab);
+      const int32_t step[2] = {all[size_t(at[0])], wrong};
+      std::vector<float> logits(static_cast<size_t>(2 * vocab));
+      ASSERT_EQ(qnext_slot_verify(session, 0, step, 2, logits.data(), &error), 0)
+          << take(error);
+      ASSERT_EQ(qnext_slot_accept(session, 0, 1, &error), 0) << take(error);
+      at[0] += 1;
+      headRows(0, at[0], rows[0]);
+    }
+  }
+  ASSERT_TRUE(verified);
   for (int64_t s = 0; s < 2; ++s) {
     ASSERT_EQ(int64_t(rows[s].size()), (total - 1) * vocab);
     expectRows(rows[s], mtpReference, 0, "slot " + std::to_string(s));

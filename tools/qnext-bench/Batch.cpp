@@ -29,18 +29,21 @@ struct Slots {
 
 using qnext::tool::takeError;
 
-/// One run: `batch` sequences prefilled, then `steps` timed batched decode
-/// steps; the seconds the steps took. With `profiled`, the kernel profile
-/// counts the steps alone.
+/// One run: `batch` sequences prefilled (timed: `prefillSeconds`), in one
+/// batched prefill where the code has it, then `steps` timed batched decode
+/// steps (`seconds`). With `profiled`, the kernel profile counts the steps
+/// alone.
 bool runOnce(qnext_session *session, int64_t batch, const std::vector<int32_t> &tokens,
              int64_t promptLen, int64_t steps, double &seconds, std::string &error,
-             bool profiled = false) {
+             bool profiled = false, double *prefillSeconds = nullptr) {
   qnext_model *model = qnext_session_model(session);
   const int64_t vocab = qnext_model_vocab_size(model);
   Slots slots{session, {}};
   std::vector<int32_t> next(static_cast<size_t>(batch));
   std::vector<float> logits(size_t(batch * vocab));
   char *message = nullptr;
+  // Each sequence its own prompt: the tokens from its own offset.
+  std::vector<int32_t> prompts;
   for (int64_t b = 0; b < batch; ++b) {
     int64_t slot = qnext_slot_acquire(session, &message);
     if (slot < 0) {
@@ -48,14 +51,32 @@ bool runOnce(qnext_session *session, int64_t batch, const std::vector<int32_t> &
       return false;
     }
     slots.held.push_back(slot);
-    // Each sequence its own prompt: the tokens from its own offset.
-    const int32_t *prompt = tokens.data() + (b * 7) % int64_t(tokens.size() - promptLen + 1);
-    if (qnext_slot_prefill_last(session, slot, prompt, promptLen, logits.data(), &message)) {
+    const int64_t offset = (b * 7) % int64_t(tokens.size() - promptLen + 1);
+    prompts.insert(prompts.end(), tokens.begin() + offset,
+                   tokens.begin() + offset + promptLen);
+  }
+  const auto prefillStart = Clock::now();
+  if (batch > 1 && qnext_model_has_prefill_batch(model)) {
+    const std::vector<int64_t> counts(static_cast<size_t>(batch), promptLen);
+    if (qnext_session_prefill_batch(session, slots.held.data(), counts.data(), prompts.data(),
+                                    batch, logits.data(), &message)) {
       error = takeError(message);
       return false;
     }
-    next[size_t(b)] = int32_t(std::max_element(logits.begin(), logits.begin() + vocab) -
-                              logits.begin());
+  } else {
+    for (int64_t b = 0; b < batch; ++b)
+      if (qnext_slot_prefill_last(session, slots.held[size_t(b)],
+                                  prompts.data() + b * promptLen, promptLen,
+                                  logits.data() + b * vocab, &message)) {
+        error = takeError(message);
+        return false;
+      }
+  }
+  if (prefillSeconds)
+    *prefillSeconds = std::chrono::duration<double>(Clock::now() - prefillStart).count();
+  for (int64_t b = 0; b < batch; ++b) {
+    const float *row = logits.data() + b * vocab;
+    next[size_t(b)] = int32_t(std::max_element(row, row + vocab) - row);
   }
   if (profiled) {
     qnext_profile_reset(model);
@@ -112,19 +133,26 @@ int profileBatches(qnext_model *model, qnext_session *session,
 bool benchBatch(qnext_session *session, int64_t batch, const std::vector<int32_t> &tokens,
                 int64_t promptLen, int64_t steps, int64_t repeat, BatchFigures &figures,
                 std::string &error) {
-  std::vector<double> runs;
+  std::vector<double> runs, prefills;
   for (int64_t i = -1; i < repeat; ++i) { // run -1 warms up, untimed
-    double seconds = 0;
-    if (!runOnce(session, batch, tokens, promptLen, steps, seconds, error))
+    double seconds = 0, prefillSeconds = 0;
+    if (!runOnce(session, batch, tokens, promptLen, steps, seconds, error, false,
+                 &prefillSeconds))
       return false;
-    if (i >= 0)
+    if (i >= 0) {
       runs.push_back(double(batch * steps) / seconds);
+      prefills.push_back(double(batch * promptLen) / prefillSeconds);
+    }
   }
-  std::sort(runs.begin(), runs.end());
-  const size_t n = runs.size();
+  auto median = [](std::vector<double> &v) {
+    std::sort(v.begin(), v.end());
+    const size_t n = v.size();
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+  };
   figures.batch = batch;
-  figures.aggregateTokS = n % 2 ? runs[n / 2] : (runs[n / 2 - 1] + runs[n / 2]) / 2;
+  figures.aggregateTokS = median(runs);
   figures.spread = (runs.back() - runs.front()) / figures.aggregateTokS;
+  figures.prefillTokS = median(prefills);
   return true;
 }
 
@@ -167,8 +195,8 @@ int batchMain(qnext_model *model, const std::string &artifact,
 
   nlohmann::ordered_json rows = nlohmann::ordered_json::array();
   std::cout << "| threads | batch | aggregate tokens/s (median) | spread | per sequence "
-               "tokens/s | weight GB/s (est.) |\n"
-            << "| ---: | ---: | ---: | ---: | ---: | ---: |\n";
+               "tokens/s | weight GB/s (est.) | prefill tokens/s (median) |\n"
+            << "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n";
   for (int64_t t : threads) {
     const bool gpu = manifest["target"].value("kind", "") == "cuda";
     const int used = gpu ? 1 : qnext_model_set_threads(model, int(t));
@@ -185,21 +213,27 @@ int batchMain(qnext_model *model, const std::string &artifact,
                       {"per_sequence_tok_s", figures.aggregateTokS / double(batch)},
                       {"spread", figures.spread},
                       {"weight_bytes_per_step", perStep},
-                      {"weight_gb_s", gbs}});
-      std::cout << format("| %d | %lld | %.2f | %.0f%% | %.2f | %.1f |\n", used,
+                      {"weight_gb_s", gbs},
+                      {"prefill_tok_s", figures.prefillTokS},
+                      {"prefill_batched", batch > 1 && qnext_model_has_prefill_batch(model)}});
+      std::cout << format("| %d | %lld | %.2f | %.0f%% | %.2f | %.1f | %.2f |\n", used,
                           (long long)batch, figures.aggregateTokS, 100 * figures.spread,
-                          figures.aggregateTokS / double(batch), gbs);
+                          figures.aggregateTokS / double(batch), gbs, figures.prefillTokS);
       std::cerr << format("qnext-bench: batch %lld: %.2f tok/s aggregate\n", (long long)batch,
                           figures.aggregateTokS);
     }
   }
   std::cout << format("\nEach sequence: a %lld-token prompt, then %lld batched decode steps "
                       "(timed, greedy choice included); %lld runs per figure.\n"
+                      "Prefill: the batch's prompts, in one batched prefill call where the "
+                      "artifact has it (%s), else one after the other; all their tokens "
+                      "over the time.\n"
                       "Weight GB/s: the bytes a step reads over its time, the routed "
                       "experts counted as the distinct experts of rows choosing "
                       "uniformly at random (real routing repeats experts more: an upper "
                       "estimate).\n",
-                      (long long)promptLen, (long long)steps, (long long)repeat);
+                      (long long)promptLen, (long long)steps, (long long)repeat,
+                      qnext_model_has_prefill_batch(model) ? "it has" : "it has not");
   if (!jsonOut.empty()) {
     nlohmann::ordered_json out = {{"artifact", artifact},
                                   {"batch_prompt", promptLen},

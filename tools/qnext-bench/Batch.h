@@ -16,6 +16,7 @@ struct BatchFigures {
   int64_t batch = 0;
   double aggregateTokS = 0; ///< tokens of all rows per second (median)
   double spread = 0;        ///< of the aggregate, (max - min) / median
+  double prefillTokS = 0;   ///< the prompts' tokens per second (median)
 };
 
 /// Batched decode steps of `batch` sequences on `session` (a session of at

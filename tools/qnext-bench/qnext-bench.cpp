@@ -254,8 +254,10 @@ int benchMain(int argc, char **argv) {
   app.add_option("--batch", batchList,
                  "Instead of the figures: batched decode (qnext_session_decode_batch) at "
                  "these batch sizes: B sequences, each prefilled with its own "
-                 "--batch-prompt tokens, then --decode-tokens steps of all B at once; "
-                 "aggregate and per-sequence tokens/s")
+                 "--batch-prompt tokens (the B prompts in one "
+                 "qnext_session_prefill_batch call where the artifact has it), then "
+                 "--decode-tokens steps of all B at once; aggregate and per-sequence "
+                 "decode tokens/s, and the prompts' tokens/s")
       ->delimiter(',');
   app.add_option("--speculate", speculateList,
                  "Instead of the figures: speculative decoding's pieces with the MTP "

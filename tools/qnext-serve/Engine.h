@@ -2,9 +2,10 @@
 //
 // One thread owns the session (a session is used by one thread at a time)
 // and runs steps: requests waiting for a slot join at a step's start; a
-// step runs the next prompt chunk of every joining request (up to a token
-// budget) and one decode step of every request that has a token to
-// process, all in one call (qnext_session_prefill_batch); requests leave when they finish or their client
+// step with requests joining runs the next prompt chunk of each (up to a
+// token budget) and one decode step of every request that has a token to
+// process, all in one call (qnext_session_prefill_batch); a step without
+// runs one batched decode step (qnext_session_decode_batch); requests leave when they finish or their client
 // goes away, and their slot is free for the next. The HTTP handlers submit
 // requests and read each one's events (text, then its end) as they come.
 //
@@ -32,6 +33,12 @@
 #include <vector>
 
 namespace qnext::serve {
+
+/// The index K of a batched call's refusal of one of its `count` parts
+/// ("`what` K: reason", as qnext_session_decode_batch and _prefill_batch
+/// name a refused row or sequence; nothing ran), with the reason; -1 for
+/// any other failure.
+long refusedPart(const std::string &why, const char *what, size_t count, std::string &reason);
 
 /// One request: what the handler asks for, and what the engine reports.
 class Job {

@@ -15,10 +15,6 @@
 
 namespace qnext::serve {
 
-namespace {
-/// The index K of a batched call's refusal of one of its `count` parts,
-/// "`what` K: ..." (nothing ran), with the reason after the colon; -1 for
-/// any other failure.
 long refusedPart(const std::string &why, const char *what, size_t count, std::string &reason) {
   const std::string prefix = std::string(what) + " ";
   size_t index = 0;
@@ -30,7 +26,6 @@ long refusedPart(const std::string &why, const char *what, size_t count, std::st
   reason = why.substr(why.find(": ") + 2);
   return long(index);
 }
-} // namespace
 
 void Engine::step() {
   // Clients gone: their slots are freed now.

@@ -182,8 +182,9 @@ int qnext_model_has_decode_batch(const qnext_model *model);
  * sequence i's last token, and moves each slot on by its count: what
  * qnext_slot_prefill_last does on each slot, with the weights read once for
  * all the tokens (the artifact's prefill_batch entry; one sequence runs
- * qnext_slot_prefill_last). Nothing runs and no slot moves when a sequence
- * is refused (return 1, `error` names the sequence). */
+ * qnext_slot_prefill_last). A call takes at most the session's context or
+ * 8192 tokens in all, the larger. Nothing runs and no slot moves when a
+ * sequence is refused (return 1, `error` names the sequence). */
 int qnext_session_prefill_batch(qnext_session *session, const int64_t *slots,
                                 const int64_t *counts, const int32_t *ids, int64_t n,
                                 float *logits, char **error);

@@ -230,14 +230,19 @@ func.func @attention_rows(%x: tensor<?x128xf32>, %pos: tensor<?xi32>, %kc: tenso
 // CHECK-LABEL: func.func @deltanet_sequences
 // CHECK-SAME: %[[CONV:[^:]+]]: tensor<?x3x256xf32>, %[[REC:[^:]+]]: tensor<?x4x32x32xf32>
 // CHECK-SAME: %[[SLOTS:[^:]+]]: tensor<?xi32>, %[[ENDS:[^:]+]]: tensor<?xi32>)
+// CHECK-DAG: %[[C1:.+]] = arith.constant 1 : index
+// CHECK-DAG: %[[C0:.+]] = arith.constant 0 : index
 // CHECK: %[[QKV:.+]] = qnext.linear %{{.+}} -> tensor<?x256xf32>
 // CHECK: %[[N:.+]] = tensor.dim %[[SLOTS]]
 // CHECK: %[[T:.+]] = tensor.dim %[[QKV]]
 // CHECK: %[[Y0:.+]] = tensor.empty(%[[T]]) : tensor<?x4x32xf32>
 // CHECK: %[[LOOP:.+]]:3 = scf.forall (%[[I:.+]]) in (%[[N]]) shared_outs(%[[Y:.+]] = %[[Y0]], %[[CS:.+]] = %[[CONV]], %[[RS:.+]] = %[[REC]])
-// CHECK: %[[FIRST:.+]] = arith.cmpi eq, %[[I]], %{{.+}}
-// CHECK: %[[PREV:.+]] = tensor.extract %[[ENDS]]
-// CHECK: %[[START:.+]] = arith.select %[[FIRST]], %{{.+}}, %{{.+}} : index
+// CHECK: %[[FIRST:.+]] = arith.cmpi eq, %[[I]], %[[C0]] : index
+// CHECK: %[[ATLEAST1:.+]] = arith.maxui %[[I]], %[[C1]] : index
+// CHECK: %[[IPREV:.+]] = arith.subi %[[ATLEAST1]], %[[C1]] : index
+// CHECK: %[[PREV32:.+]] = tensor.extract %[[ENDS]][%[[IPREV]]]
+// CHECK: %[[PREV:.+]] = arith.index_cast %[[PREV32]] : i32 to index
+// CHECK: %[[START:.+]] = arith.select %[[FIRST]], %[[C0]], %[[PREV]] : index
 // CHECK: %[[END32:.+]] = tensor.extract %[[ENDS]][%[[I]]]
 // CHECK: %[[END:.+]] = arith.index_cast %[[END32]]
 // CHECK: %[[LEN:.+]] = arith.subi %[[END]], %[[START]]
