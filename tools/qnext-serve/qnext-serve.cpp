@@ -387,6 +387,13 @@ int serveMain(int argc, char **argv) {
     answer(res, e);
   });
 
+  // SO_REUSEADDR (a restart binds while the last run's connections close)
+  // but not cpp-httplib's default SO_REUSEPORT too, with which a second
+  // server on the same port would start and take half of the connections.
+  server.set_socket_options([](socket_t sock) {
+    int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+  });
   const int bound = port == 0 ? server.bind_to_any_port(host) : server.bind_to_port(host, port)
                                                                      ? port
                                                                      : -1;
