@@ -256,8 +256,7 @@ int qnext_session::decodeBatch(const int64_t *rowSlots, const int32_t *ids, int6
   call.slots = slot32.data();
   call.n = n;
   call.logits = logits;
-  const std::vector<int64_t> ones(static_cast<size_t>(n), 1);
-  return runBatch(call, rowSlots, ones.data(), ids, n, error);
+  return runBatch(call, rowSlots, nullptr, ids, n, error);
 }
 
 int qnext_session::runBatch(Call &call, const int64_t *partSlots, const int64_t *counts,
@@ -279,16 +278,18 @@ int qnext_session::runBatch(Call &call, const int64_t *partSlots, const int64_t 
     setError(error, why);
     return 1;
   }
-  for (int64_t i = 0, row = 0; i < n; row += counts[i], ++i) {
+  for (int64_t i = 0, row = 0; i < n; ++i) {
+    const int64_t count = counts ? counts[i] : 1;
     Slot &s = slots[size_t(partSlots[i])];
-    s.position += counts[i];
+    s.position += count;
     s.checkpoint.held = false;
     if (trackMTP) {
       s.pending.insert(s.pending.end(), hidden.begin() + row * width,
-                       hidden.begin() + (row + counts[i]) * width);
-      s.pendingIds.insert(s.pendingIds.end(), ids + row, ids + row + counts[i]);
+                       hidden.begin() + (row + count) * width);
+      s.pendingIds.insert(s.pendingIds.end(), ids + row, ids + row + count);
       trimMTP(s, width);
     }
+    row += count;
   }
   return 0;
 }

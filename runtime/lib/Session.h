@@ -196,7 +196,7 @@ struct qnext_session {
                    int64_t n, float *logits, char **error);
   /// The checked batched call `call` (entry, positions, slots, logits and
   /// for a prefill its ends set) of n parts, part i counts[i] tokens of ids
-  /// for slot partSlots[i]: kept tokens of those slots run first, then the
+  /// (null counts: one token each) for slot partSlots[i]: kept tokens of those slots run first, then the
   /// call, and each slot moves on by its count.
   int runBatch(qnext::runtime::Call &call, const int64_t *partSlots, const int64_t *counts,
                const int32_t *ids, int64_t n, char **error);

@@ -170,6 +170,9 @@ private:
   void leave();
   /// stepSlots, stepIds and stepRows: the requests with a token to process.
   void decodeRows();
+  /// After `job`'s chosen token ran: the next one chosen from `row` (its
+  /// logits).
+  void decoded(Job &job, float *row);
   /// The tokens of `job`'s prompt its next chunk prefills.
   int64_t chunkOf(const Job &job) const;
   /// After `n` more tokens of `job`'s prompt ran: snapshots, and the first
@@ -220,10 +223,12 @@ private:
   PrefixCache cache;                        ///< the engine thread's
   std::vector<Job *> joining;               ///< joined this step: to resume
   std::vector<float> logits;
-  /// A decode step's rows (kept between steps: no allocation a step).
+  /// A step's rows: its decode rows, or a batched prefill's parts (kept
+  /// between steps: no allocation a step).
   std::vector<int64_t> stepSlots;
   std::vector<int32_t> stepIds;
   std::vector<Job *> stepRows;
+  std::vector<int64_t> stepCounts; ///< a batched prefill's tokens per row
   /// A speculative step's rows of logits (speculate()).
   std::vector<float> speculateRows;
 };

@@ -74,19 +74,14 @@ void Engine::step() {
       qnext_free_error(message);
       continue;
     }
-    rows[r]->context.push_back(rows[r]->next);
-    rows[r]->next = -1;
-    choose(*rows[r], logits.data());
+    decoded(*rows[r], logits.data());
   }
   while (batched && !rows.empty()) {
     char *message = nullptr;
     if (qnext_session_decode_batch(session, slots.data(), ids.data(), int64_t(rows.size()),
                                    logits.data(), &message) == 0) {
-      for (size_t r = 0; r < rows.size(); ++r) {
-        rows[r]->context.push_back(rows[r]->next);
-        rows[r]->next = -1;
-        choose(*rows[r], logits.data() + r * size_t(vocab));
-      }
+      for (size_t r = 0; r < rows.size(); ++r)
+        decoded(*rows[r], logits.data() + r * size_t(vocab));
       break;
     }
     std::string why = message ? message : "decode failed";
@@ -167,82 +162,77 @@ void Engine::prefilled(Job &job, int64_t n, float *row) {
 }
 
 bool Engine::stepTogether() {
-  // Each joining request's next chunk, in the order they joined, while the
-  // step's prompt tokens stay within the budget (the first always runs).
-  std::vector<Job *> chunks;
-  std::vector<int64_t> counts;
+  // The call's parts: each joining request's next chunk, in the order they
+  // joined, while the step's prompt tokens stay within the budget (the
+  // first always runs); then the chosen token of each running request (a
+  // joining request has none yet: next < 0).
+  std::vector<Job *> &parts = stepRows;
+  std::vector<int64_t> &counts = stepCounts;
+  parts.clear();
+  counts.clear();
   int64_t tokens = 0;
   for (const std::shared_ptr<Job> &job : active) {
     if (job->slot < 0 || job->prefilled == job->prompt.size())
       continue;
     const int64_t n = chunkOf(*job);
-    if (!chunks.empty() && tokens + n > options.batchTokens)
+    if (!parts.empty() && tokens + n > options.batchTokens)
       break;
-    chunks.push_back(job.get());
+    parts.push_back(job.get());
     counts.push_back(n);
     tokens += n;
   }
-  if (chunks.empty())
+  if (parts.empty())
     return false; // decode steps alone: the batched decode entry
-  decodeRows();
-  std::vector<int64_t> slots;
-  std::vector<int32_t> ids;
-  for (;;) {
-    slots.clear();
-    ids.clear();
-    for (size_t i = 0; i < chunks.size(); ++i) {
-      const Job &job = *chunks[i];
-      slots.push_back(job.slot);
-      ids.insert(ids.end(), job.prompt.begin() + long(job.prefilled),
-                 job.prompt.begin() + long(job.prefilled) + counts[i]);
+  for (const std::shared_ptr<Job> &job : active)
+    if (job->slot >= 0 && job->next >= 0) {
+      parts.push_back(job.get());
+      counts.push_back(1);
     }
-    for (size_t r = 0; r < stepRows.size(); ++r) {
-      slots.push_back(stepSlots[r]);
-      ids.push_back(stepIds[r]);
+  while (!parts.empty()) {
+    stepSlots.clear();
+    stepIds.clear();
+    for (size_t i = 0; i < parts.size(); ++i) {
+      const Job &job = *parts[i];
+      stepSlots.push_back(job.slot);
+      if (job.next >= 0)
+        stepIds.push_back(job.next);
+      else
+        stepIds.insert(stepIds.end(), job.prompt.begin() + long(job.prefilled),
+                       job.prompt.begin() + long(job.prefilled) + counts[i]);
     }
-    std::vector<int64_t> all = counts;
-    all.resize(slots.size(), 1);
-    if (slots.empty())
-      return true;
     char *message = nullptr;
-    if (qnext_session_prefill_batch(session, slots.data(), all.data(), ids.data(),
-                                    int64_t(slots.size()), logits.data(), &message) == 0)
-      break;
+    if (qnext_session_prefill_batch(session, stepSlots.data(), counts.data(), stepIds.data(),
+                                    int64_t(parts.size()), logits.data(), &message) == 0) {
+      for (size_t i = 0; i < parts.size(); ++i) {
+        float *row = logits.data() + i * size_t(vocab);
+        if (parts[i]->next >= 0)
+          decoded(*parts[i], row);
+        else
+          prefilled(*parts[i], counts[i], row);
+      }
+      return true;
+    }
     std::string why = message ? message : "prefill failed";
     qnext_free_error(message);
     // A refused sequence ("sequence K: ...", nothing ran) fails its own
     // request; the others run without it. Any other failure fails them all.
     std::string reason;
-    if (const long part = refusedPart(why, "sequence", slots.size(), reason); part >= 0) {
-      const size_t which = size_t(part);
-      if (which < chunks.size()) {
-        finish(*chunks[which], "error", reason);
-        chunks.erase(chunks.begin() + long(which));
-        counts.erase(counts.begin() + long(which));
-      } else {
-        const size_t r = which - chunks.size();
-        finish(*stepRows[r], "error", reason);
-        stepRows.erase(stepRows.begin() + long(r));
-        stepSlots.erase(stepSlots.begin() + long(r));
-        stepIds.erase(stepIds.begin() + long(r));
-      }
+    if (const long part = refusedPart(why, "sequence", parts.size(), reason); part >= 0) {
+      finish(*parts[size_t(part)], "error", reason);
+      parts.erase(parts.begin() + part);
+      counts.erase(counts.begin() + part);
       continue;
     }
-    for (Job *job : chunks)
+    for (Job *job : parts)
       finish(*job, "error", why);
-    for (Job *job : stepRows)
-      finish(*job, "error", why);
-    return true;
-  }
-  for (size_t i = 0; i < chunks.size(); ++i)
-    prefilled(*chunks[i], counts[i], logits.data() + i * size_t(vocab));
-  for (size_t r = 0; r < stepRows.size(); ++r) {
-    Job &job = *stepRows[r];
-    job.context.push_back(job.next);
-    job.next = -1;
-    choose(job, logits.data() + (chunks.size() + r) * size_t(vocab));
   }
   return true;
+}
+
+void Engine::decoded(Job &job, float *row) {
+  job.context.push_back(job.next);
+  job.next = -1;
+  choose(job, row);
 }
 
 void Engine::choose(Job &job, float *row) {
