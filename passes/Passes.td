@@ -491,7 +491,16 @@ def OutlineKernels : Pass<"qnext-outline-kernels", "::mlir::ModuleOp"> {
       (`in_proj_qkvz+in_proj_ba`, `experts.gate_proj+experts.up_proj`) or
       the op (`gated_delta_rule`, `attention`), e.g.
       `deltanet.rms_norm+in_proj_qkvz+in_proj_ba.decode`;
-    * `<entry>`: `prefill`, `decode` or `taps`.
+    * `<entry>`: the entry point's name (`prefill`, `decode`,
+      `decode_batch`, ...).
+
+    The second kernel of a name is `<name>.2`, and so on. Kernels with the
+    same body and types (ignoring locations) share one function, so that
+    LLVM optimizes and compiles it once: a layer's two norms, the experts of
+    both layer kinds, a token loop in `prefill`, `prefill_batch` and
+    `decode_batch`. A shared function's name lists, for each part, the
+    distinct values of the kernels it serves, joined by `,`:
+    `deltanet,attention.experts.gate_proj+experts.up_proj+experts.down_proj.prefill,decode_batch`.
 
     The code is the same; the symbols say where the time goes (`perf`
     with `QNEXT_CODE_DIR`, and the OpenMP outlines named after them).
@@ -500,7 +509,8 @@ def OutlineKernels : Pass<"qnext-outline-kernels", "::mlir::ModuleOp"> {
     calls of `qnext_kernel_hook(id, 0)` and `(id, 1)` (a pointer the runtime
     sets, nothing is called while it is null), and the object carries the
     table the runtime reports by: `qnext_kernel_count`, `qnext_kernel_names`
-    (the names, each ended by a NUL) and `qnext_kernel_bytes` (the bytes of
+    (the names, each ended by a NUL: a kernel's own `<layer>.<what>.<entry>`,
+    whether or not its function is shared) and `qnext_kernel_bytes` (the bytes of
     weights each kernel reads per call: the weight buffers it is passed,
     whole; negative for a kernel that gathers from them at data-dependent
     indices, the embedding's rows or the selected experts: minus the
@@ -518,6 +528,8 @@ def OutlineKernels : Pass<"qnext-outline-kernels", "::mlir::ModuleOp"> {
   ];
   let statistics = [
     Statistic<"kernelsOutlined", "kernels-outlined", "Kernels made functions">,
+    Statistic<"kernelsShared", "kernels-shared",
+              "Kernels that call an earlier kernel's function (the same body)">,
   ];
 }
 

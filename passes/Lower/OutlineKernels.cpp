@@ -16,6 +16,7 @@
 
 #include "llvm/ADT/SetVector.h"
 #include "llvm/ADT/StringExtras.h"
+#include "llvm/ADT/StringSet.h"
 
 namespace mlir::qnext {
 #define GEN_PASS_DEF_OUTLINEKERNELS
@@ -153,18 +154,60 @@ bool gathers(Value memref, Operation *kernel) {
   return false;
 }
 
+/// One kernel function and the calls of it. Kernels with the same body
+/// (a layer's norm and its post-attention norm, the experts of both layer
+/// kinds, a token loop in prefill and in decode_batch) share one function:
+/// LLVM optimizes and compiles it once. Each call keeps the name its kernel
+/// would have had alone, `<layer>.<what>.<entry>` (its site), for the
+/// profile; the function is named by what its sites have in common.
+struct Kernel {
+  func::FuncOp callee;
+  SmallVector<func::CallOp> calls;
+  SmallVector<std::string> sites;
+  /// The distinct layers, whats and entries of its sites, in order.
+  SmallVector<std::string> layers, whats, entries;
+
+  void addSite(StringRef site, StringRef layer, StringRef what, StringRef entry) {
+    sites.push_back(site.str());
+    for (auto [list, part] : {std::pair{&layers, layer}, std::pair{&whats, what},
+                              std::pair{&entries, entry}})
+      if (!llvm::is_contained(*list, part))
+        list->push_back(part.str());
+  }
+
+  /// Its sites' name if it has one site; otherwise each part lists its
+  /// sites' values joined by ',': `deltanet,attention.experts.gate_proj+
+  /// experts.up_proj+experts.down_proj.prefill,decode_batch`.
+  std::string name() const {
+    if (sites.size() == 1)
+      return sites.front();
+    return llvm::join(layers, ",") + "." + llvm::join(whats, ",") + "." +
+           llvm::join(entries, ",");
+  }
+};
+
 struct OutlineKernelsPass
     : mlir::qnext::impl::OutlineKernelsBase<OutlineKernelsPass> {
   using OutlineKernelsBase::OutlineKernelsBase;
 
-  /// The profile's table: one entry per kernel function and per layer
-  /// function called.
+  /// The kernel functions made so far, in order.
+  std::vector<Kernel> kernels;
+  /// The sites' names given so far.
+  llvm::StringSet<> siteNames;
+
+  /// The profile's table: one entry per kernel site and per layer function
+  /// called.
   SmallVector<std::string> names;
   SmallVector<int64_t> bytes;
   llvm::StringMap<int32_t> ids;
 
   void runOnOperation() override {
     ModuleOp module = getOperation();
+    kernels.clear();
+    siteNames.clear();
+    names.clear();
+    bytes.clear();
+    ids.clear();
     SymbolTable symbols(module);
     for (auto func : llvm::to_vector(module.getOps<func::FuncOp>())) {
       if (func.isExternal())
@@ -173,6 +216,7 @@ struct OutlineKernelsPass
         if (isKernel(&op))
           outline(symbols, func, &op);
     }
+    nameKernels(symbols);
     if (!profile)
       return;
     // Layer calls, bracketed like the kernels' (the time of a layer not in
@@ -216,25 +260,48 @@ struct OutlineKernelsPass
     Location loc = kernel->getLoc();
     auto type = b.getFunctionType(ValueRange(args).getTypes(),
                                   kernel->getResultTypes());
-    // The second kernel of a name is "<name>.2", and so on.
-    std::string base =
-        layerOf(func) + "." + whatOf(kernel) + "." + entryOf(func);
-    std::string name = base;
-    for (int n = 2; symbols.lookup(name); ++n)
-      name = base + "." + std::to_string(n);
-    auto callee = func::FuncOp::create(b, loc, name, type);
+    // The site's name; the second kernel of a name is "<name>.2", and so on.
+    std::string layer = layerOf(func), what = whatOf(kernel),
+                entry = entryOf(func);
+    std::string base = layer + "." + what + "." + entry;
+    std::string site = base;
+    for (int n = 2; siteNames.contains(site) || symbols.lookup(site); ++n)
+      site = base + "." + std::to_string(n);
+    siteNames.insert(site);
+
+    // Named when all kernels are made (nameKernels).
+    auto callee = func::FuncOp::create(b, loc, "qnext.kernel", type);
     callee.setPrivate();
     // Kept a function of its own: its name is the point.
     callee->setAttr("passthrough", b.getArrayAttr({b.getStringAttr("noinline")}));
-    Block *entry = callee.addEntryBlock();
-    b.setInsertionPointToStart(entry);
+    Block *entryBlock = callee.addEntryBlock();
+    b.setInsertionPointToStart(entryBlock);
     IRMapping mapping;
-    mapping.map(args, entry->getArguments());
+    mapping.map(args, entryBlock->getArguments());
     for (Operation *c : constants)
       b.clone(*c, mapping);
     Operation *copy = b.clone(*kernel, mapping);
     func::ReturnOp::create(b, loc, copy->getResults());
-    symbols.insert(callee, Block::iterator(func));
+
+    // An earlier kernel with the same body serves this one too.
+    Kernel *target = nullptr;
+    for (Kernel &k : kernels)
+      if (k.callee.getFunctionType() == type &&
+          OperationEquivalence::isRegionEquivalentTo(
+              &k.callee.getBody(), &callee.getBody(),
+              OperationEquivalence::IgnoreLocations)) {
+        target = &k;
+        break;
+      }
+    if (target) {
+      callee.erase();
+      ++kernelsShared;
+    } else {
+      symbols.insert(callee, Block::iterator(func));
+      target = &kernels.emplace_back();
+      target->callee = callee;
+    }
+    target->addSite(site, layer, what, entry);
 
     // The weight bytes it reads per call, for the profile; a gather from a
     // buffer is recorded as minus that buffer's size (it reads part of it).
@@ -244,12 +311,37 @@ struct OutlineKernelsPass
         read += gathers(arg, kernel) ? -size : size;
 
     b.setInsertionPoint(kernel);
-    auto call = func::CallOp::create(b, loc, callee, args);
+    auto call = func::CallOp::create(b, loc, target->callee, args);
+    target->calls.push_back(call);
     kernel->replaceAllUsesWith(call.getResults());
     kernel->erase();
     ++kernelsOutlined;
     if (profile)
-      bracket(call, idOf(callee.getName(), read));
+      bracket(call, idOf(site, read));
+  }
+
+  /// Each kernel function's name (Kernel::name), made unique by ".2", ".3",
+  /// ...; a function of one site keeps that site's name.
+  void nameKernels(SymbolTable &symbols) {
+    llvm::StringSet<> taken;
+    for (Kernel &k : kernels)
+      if (k.sites.size() == 1)
+        taken.insert(k.sites.front());
+    for (Kernel &k : kernels) {
+      std::string name = k.name();
+      if (k.sites.size() > 1) {
+        std::string base = name;
+        for (int n = 2; taken.contains(name) || symbols.lookup(name); ++n)
+          name = base + "." + std::to_string(n);
+        taken.insert(name);
+      }
+      auto attr = StringAttr::get(k.callee.getContext(), name);
+      symbols.remove(k.callee);
+      k.callee.setSymNameAttr(attr);
+      symbols.insert(k.callee);
+      for (func::CallOp call : k.calls)
+        call.setCalleeAttr(FlatSymbolRefAttr::get(attr));
+    }
   }
 
   /// qnext_kernel_hook(id, 0) before `call`, (id, 1) after it, each only

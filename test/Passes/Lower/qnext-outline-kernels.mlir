@@ -11,16 +11,29 @@
 // CHECK-SAME: attributes {passthrough = ["noinline"]}
 // CHECK: arith.constant 0 : index
 // CHECK: scf.parallel
-// CHECK-LABEL: func.func private @deltanet.in_proj.decode(
+// Kernels with the same body and types (locations aside) share one
+// function, named by the values of each part its kernels have, joined by
+// ',': the second kernel, the fourth (another name, the same loads) and the
+// attention layer's in prefill are one function; the third, storing, is not.
+// CHECK-LABEL: func.func private @"deltanet,attention.in_proj,rms_norm.decode,prefill"(
+// CHECK-SAME: %{{.+}}: memref<4x8xbf16>)
+// CHECK: memref.load
+// CHECK-NOT: memref.store
 // CHECK-LABEL: func.func private @deltanet.in_proj.decode.2(
+// CHECK-SAME: %{{.+}}: memref<4xf32>)
+// CHECK: memref.store
 // CHECK-LABEL: func.func private @decode.layers.0(
 // CHECK-SAME: attributes {qnext.layer = #qnext.layer<0, linear_attention>}
 // CHECK: call @"deltanet.rms_norm+in_proj.decode"(%{{.+}}, %{{.+}}) : (memref<4xf32>, memref<4x8xbf16>) -> ()
-// CHECK: call @deltanet.in_proj.decode(
+// CHECK: call @"deltanet,attention.in_proj,rms_norm.decode,prefill"(%{{.+}}) : (memref<4x8xbf16>) -> ()
 // CHECK: call @deltanet.in_proj.decode.2(
+// CHECK: call @"deltanet,attention.in_proj,rms_norm.decode,prefill"(%{{.+}}) : (memref<4x8xbf16>) -> ()
 // CHECK: scf.for
 // CHECK-NOT: scf.parallel
 // CHECK: return
+// CHECK-LABEL: func.func private @prefill.layers.3(
+// CHECK: call @"deltanet,attention.in_proj,rms_norm.decode,prefill"(%{{.+}}) : (memref<4x8xbf16>) -> ()
+// CHECK-NEXT: return
 // CHECK-LABEL: func.func private @model.lm_head.prefill(
 // CHECK-LABEL: func.func private @model.embed_tokens.prefill(
 // CHECK-LABEL: func.func @prefill(
@@ -31,9 +44,10 @@
 // view of the packed weights, minus that for a gather from it (rows chosen by
 // loaded ids: it reads part of it), nothing for a layer.
 // PROFILE: llvm.mlir.global external @qnext_kernel_hook() {addr_space = 0 : i32} : !llvm.ptr {
-// PROFILE: llvm.mlir.global external constant @qnext_kernel_count(7 : i32)
-// PROFILE: llvm.mlir.global external constant @qnext_kernel_names("deltanet.rms_norm+in_proj.decode\00deltanet.in_proj.decode\00deltanet.in_proj.decode.2\00model.lm_head.prefill\00model.embed_tokens.prefill\00model.loop.prefill\00decode.layers.0\00")
-// PROFILE: llvm.mlir.global external constant @qnext_kernel_bytes(dense<[64, 64, 0, 256, -256, 0, 0]> : tensor<7xi64>)
+// A shared function's calls keep their own names (and ids) in the table.
+// PROFILE: llvm.mlir.global external constant @qnext_kernel_count(10 : i32)
+// PROFILE: llvm.mlir.global external constant @qnext_kernel_names("deltanet.rms_norm+in_proj.decode\00deltanet.in_proj.decode\00deltanet.in_proj.decode.2\00deltanet.rms_norm.decode\00attention.in_proj.prefill\00model.lm_head.prefill\00model.embed_tokens.prefill\00model.loop.prefill\00decode.layers.0\00prefill.layers.3\00")
+// PROFILE: llvm.mlir.global external constant @qnext_kernel_bytes(dense<[64, 64, 0, 64, 64, 256, -256, 0, 0, 0]> : tensor<10xi64>)
 // PROFILE-LABEL: func.func private @decode.layers.0(
 // PROFILE: %[[A:.+]] = llvm.mlir.addressof @qnext_kernel_hook : !llvm.ptr
 // PROFILE: %[[H:.+]] = llvm.load %[[A]] : !llvm.ptr -> !llvm.ptr
@@ -47,7 +61,7 @@
 // PROFILE: arith.constant 1 : i32
 // PROFILE: llvm.call
 // PROFILE-LABEL: func.func @prefill(
-// PROFILE: arith.constant 6 : i32
+// PROFILE: arith.constant 8 : i32
 // PROFILE: call @decode.layers.0(
 
 #in_proj = loc("in_proj"("layers.0"))
@@ -71,8 +85,25 @@ func.func private @decode.layers.0(%w: memref<4x8xbf16> {qnext.weight = "in_proj
     memref.store %f, %y[%i] : memref<4xf32> loc(#in_proj)
     scf.reduce
   }
+  scf.parallel (%i) = (%c0) to (%c4) step (%c1) {
+    %v = memref.load %w[%i, %c0] : memref<4x8xbf16> loc(#norm)
+    scf.reduce
+  }
   scf.for %i = %c0 to %c4 step %c1 {
     memref.store %f, %y[%i] : memref<4xf32>
+  }
+  return
+}
+
+#q = loc("in_proj"("layers.3"))
+func.func private @prefill.layers.3(%w: memref<4x8xbf16> {qnext.weight = "in_proj"})
+    attributes {qnext.layer = #qnext.layer<3, full_attention>} {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c4 = arith.constant 4 : index
+  scf.parallel (%i) = (%c0) to (%c4) step (%c1) {
+    %v = memref.load %w[%i, %c0] : memref<4x8xbf16> loc(#q)
+    scf.reduce
   }
   return
 }
@@ -104,5 +135,6 @@ func.func @prefill(%weights: memref<?xi8> {qnext.name = "weights"}, %y: memref<1
   %s = memref.subview %y[0] [4] [1] : memref<16xf32> to memref<4xf32, strided<[1]>>
   %s2 = memref.alloc() : memref<4xf32>
   call @decode.layers.0(%w, %s2) : (memref<4x8xbf16>, memref<4xf32>) -> ()
+  call @prefill.layers.3(%w) : (memref<4x8xbf16>) -> ()
   return
 }
