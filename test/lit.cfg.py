@@ -28,16 +28,20 @@ llvm_config.add_tool_substitutions(
 # QNEXT_CODE_CACHE: the suite's compiles share one code cache
 # (include/qnext/Target/CodeCache.h), build/code-cache, with ctest's
 # fixtures (test/Unit/CMakeLists.txt): a model compiled again with the same
-# options, by this qnext-compile, takes its code from there instead of
-# optimizing and compiling the same LLVM module again. Entries older than
-# qnext-compile are removed first (an earlier compiler's: they could never
-# match again). A test of the cache itself names a folder of its own.
+# options, by a qnext-compile built from the same sources, takes its code
+# from there instead of optimizing and compiling the same LLVM module again.
+# In this build's own folder, entries older than qnext-compile are removed
+# first (made before its last rebuild, which a change of sources caused:
+# they would not match again). A build configured with another folder
+# (QNEXT_TEST_CODE_CACHE: scripts/sanitize names the plain build's) uses it
+# and removes nothing. A test of the cache itself names a folder of its own.
 # `lit --param code-cache=off` runs the suite without it.
 _compiler = os.path.join(config.qnext_obj_root, "bin", "qnext-compile")
-_cache = os.path.join(config.qnext_obj_root, "code-cache")
+_own = os.path.join(config.qnext_obj_root, "code-cache")
+_cache = getattr(config, "qnext_code_cache", "") or _own
 if lit_config.params.get("code-cache") != "off" and os.path.exists(_compiler):
-    _built = os.stat(_compiler).st_mtime
-    if os.path.isdir(_cache):
+    if os.path.isdir(_cache) and os.path.realpath(_cache) == os.path.realpath(_own):
+        _built = os.stat(_compiler).st_mtime
         for _entry in os.listdir(_cache):
             _path = os.path.join(_cache, _entry)
             try:

@@ -297,7 +297,8 @@ int main(int argc, char **argv) {
       "runs. Progress shows on a terminal; a line says what was written.\n"
       "QNEXT_CODE_CACHE=DIR keeps the generated code of each artifact in DIR\n"
       "and reuses it when a later compile makes the same LLVM module (same\n"
-      "model structure and options, any weights, the same qnext-compile).\n");
+      "model structure and options, any weights, a qnext-compile built from\n"
+      "the same sources).\n");
 
   qnext::CompileOptions options;
   // LLVM's options change code generation behind the module's back: the

@@ -9,11 +9,13 @@
 // qnext-compile keeps each shared object it links there, under a hash
 // (XXH3, 128 bits) of everything its bytes depend on, and takes it from
 // there when a later compile would make the same one:
-//   - the compiler that makes it: this executable's bytes; the path, size
-//     and modification time of the shared libraries its code generation
-//     runs in (LLVM's, MLIR's), of the linker it calls (cc, ld) and of the
-//     OpenMP runtime it links; so a rebuilt or upgraded toolchain never
-//     reads what an earlier one wrote;
+//   - the compiler that makes it: a hash of the sources it was built from
+//     (cmake/SourceIdentity.cmake; so a build with the sanitizers shares
+//     the plain build's entries, and a change to any source makes new
+//     ones); the path, size and modification time of the shared libraries
+//     its code generation runs in (LLVM's, MLIR's), of the linker it calls
+//     (cc, ld) and of the OpenMP runtime it links; so an upgraded toolchain
+//     never reads what an earlier one wrote;
 //   - the target: the CPU and instruction sets asked for, and the triple,
 //     CPU and instruction sets they came to;
 //   - the LLVM module as translated from the LLVM dialect (its bitcode),
@@ -61,11 +63,10 @@ public:
 
   /// The key of `module` (translated, not yet optimized) compiled for the
   /// target of `options` (`info`: what that target came to): 32 hexadecimal
-  /// digits (XXH3, 128 bits). An error when this compiler cannot be
-  /// identified (its executable unreadable).
-  static llvm::Expected<std::string> key(const llvm::Module &module,
-                                         const CPUTargetOptions &options,
-                                         const CPUTargetInfo &info);
+  /// digits (XXH3, 128 bits).
+  static std::string key(const llvm::Module &module,
+                         const CPUTargetOptions &options,
+                         const CPUTargetInfo &info);
 
   struct Entry {
     std::vector<char> object;             ///< the linked shared object

@@ -341,23 +341,16 @@ mlir::qnext::emitSharedObjects(llvm::ArrayRef<ModuleOp> modules,
       return one.takeError();
     lowered.push_back(std::move(*one));
     if (cache && warn) {
-      auto key = CodeCache::key(*lowered.back().module, options[i], infos[i]);
-      if (!key) {
-        warn(CodeCache::kVariable + llvm::Twine(": ") + llvm::toString(key.takeError()) +
-             "; compiling without the cache");
-        cache = nullptr;
-      } else {
-        keys[i] = *key;
-        auto entry = cache->lookup(keys[i]);
-        if (!entry) {
-          warn(llvm::toString(entry.takeError()) + "; compiling it again");
-        } else if (*entry) {
-          objects[i] = std::move((*entry)->object);
-          infos[i].libraries = std::move((*entry)->libraries);
-          if (fromCache)
-            ++*fromCache;
-          continue;
-        }
+      keys[i] = CodeCache::key(*lowered.back().module, options[i], infos[i]);
+      auto entry = cache->lookup(keys[i]);
+      if (!entry) {
+        warn(llvm::toString(entry.takeError()) + "; compiling it again");
+      } else if (*entry) {
+        objects[i] = std::move((*entry)->object);
+        infos[i].libraries = std::move((*entry)->libraries);
+        if (fromCache)
+          ++*fromCache;
+        continue;
       }
     }
     toCompile.push_back(i);

@@ -3,6 +3,7 @@
 #include "qnext/Target/CodeCache.h"
 #include "qnext/Support/AtomicFile.h"
 #include "qnext/Target/CPUObject.h"
+#include "qnext/SourceIdentity.h"
 
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Bitcode/BitcodeWriter.h"
@@ -85,25 +86,22 @@ void fileIdentity(HashStream &hash, llvm::StringRef path) {
   }
 }
 
-/// What identifies the compiler that makes the code: this executable's
-/// bytes; the shared libraries its code generation runs in (LLVM's, MLIR's
-/// optimization pipeline, this file's own when it is a shared library); the
+/// What identifies the compiler that makes the code: the sources it was
+/// built from (cmake/SourceIdentity.cmake: two builds of the same sources,
+/// with or without the sanitizers, make the same code); the shared
+/// libraries its code generation runs in (LLVM's, MLIR's optimization
+/// pipeline; the executable itself where they are linked into it); the
 /// linker it calls (`cc`, `ld`) and the OpenMP runtime it links. Computed
-/// once a process; empty when the executable cannot be read.
+/// once a process.
 const std::string &compilerIdentity() {
   static std::once_flag once;
   static std::string identity;
   std::call_once(once, [] {
-    auto exe = llvm::MemoryBuffer::getFile("/proc/self/exe", /*IsText=*/false,
-                                           /*RequiresNullTerminator=*/false);
-    if (!exe)
-      return;
     HashStream hash;
-    hash.field((*exe)->getBuffer());
+    hash.field(QNEXT_SOURCE_IDENTITY);
     llvm::SmallVector<std::string> libraries;
     for (void *code : {reinterpret_cast<void *>(&llvm::sys::getHostCPUName),
-                       reinterpret_cast<void *>(&mlir::makeOptimizingTransformer),
-                       reinterpret_cast<void *>(&compilerIdentity)}) {
+                       reinterpret_cast<void *>(&mlir::makeOptimizingTransformer)}) {
       Dl_info library = {};
       if (dladdr(code, &library) && library.dli_fname &&
           !llvm::is_contained(libraries, library.dli_fname))
@@ -133,16 +131,11 @@ std::optional<CodeCache> CodeCache::fromEnvironment() {
   return CodeCache(folder);
 }
 
-llvm::Expected<std::string> CodeCache::key(const llvm::Module &module,
-                                           const CPUTargetOptions &options,
-                                           const CPUTargetInfo &info) {
-  const std::string &compiler = compilerIdentity();
-  if (compiler.empty())
-    return llvm::createStringError(
-        "/proc/self/exe: unreadable, so the compiler's own code cannot be part "
-        "of the key");
+std::string CodeCache::key(const llvm::Module &module,
+                           const CPUTargetOptions &options,
+                           const CPUTargetInfo &info) {
   HashStream hash;
-  hash.field(compiler);
+  hash.field(compilerIdentity());
   // What the target machine is made from, and what it came to.
   hash.field(options.cpu);
   hash.field(options.features);
