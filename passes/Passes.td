@@ -502,8 +502,10 @@ def OutlineKernels : Pass<"qnext-outline-kernels", "::mlir::ModuleOp"> {
     distinct values of the kernels it serves, joined by `,`:
     `deltanet,attention.experts.gate_proj+experts.up_proj+experts.down_proj.prefill,decode_batch`.
 
-    The code is the same; the symbols say where the time goes (`perf`
-    with `QNEXT_CODE_DIR`, and the OpenMP outlines named after them).
+    Each kernel's code is what it was inline; the symbols say where the
+    time goes (`perf` with `QNEXT_CODE_DIR`, and the OpenMP outlines named
+    after them), a shared function's time being that of all its kernels
+    (`--profile` times each call on its own).
 
     With `profile`, each kernel call and each layer call is bracketed by
     calls of `qnext_kernel_hook(id, 0)` and `(id, 1)` (a pointer the runtime

@@ -1,6 +1,7 @@
 # -*- Python -*-
 # lit configuration of the qnext suite: every *.mlir under test/ is a test.
 import os
+import re
 
 import lit.formats
 from lit.llvm import llvm_config
@@ -30,25 +31,36 @@ llvm_config.add_tool_substitutions(
 # fixtures (test/Unit/CMakeLists.txt): a model compiled again with the same
 # options, by a qnext-compile built from the same sources, takes its code
 # from there instead of optimizing and compiling the same LLVM module again.
-# In this build's own folder, entries older than qnext-compile are removed
-# first (made before its last rebuild, which a change of sources caused:
-# they would not match again). A build configured with another folder
+# In this build's own folder, the entries are removed when the sources
+# changed since they were made (the folder's `sources` file holds the
+# identity they were made with, qnext/SourceIdentity.h's): they could not
+# match again. A build configured with another folder
 # (QNEXT_TEST_CODE_CACHE: scripts/sanitize names the plain build's) uses it
 # and removes nothing. A test of the cache itself names a folder of its own.
 # `lit --param code-cache=off` runs the suite without it.
-_compiler = os.path.join(config.qnext_obj_root, "bin", "qnext-compile")
 _own = os.path.join(config.qnext_obj_root, "code-cache")
 _cache = getattr(config, "qnext_code_cache", "") or _own
-if lit_config.params.get("code-cache") != "off" and os.path.exists(_compiler):
-    if os.path.isdir(_cache) and os.path.realpath(_cache) == os.path.realpath(_own):
-        _built = os.stat(_compiler).st_mtime
-        for _entry in os.listdir(_cache):
-            _path = os.path.join(_cache, _entry)
-            try:
-                if os.path.isfile(_path) and os.stat(_path).st_mtime < _built:
-                    os.remove(_path)
-            except OSError:
-                pass
+_identity_header = os.path.join(config.qnext_obj_root, "qnext", "SourceIdentity.h")
+if lit_config.params.get("code-cache") != "off" and os.path.exists(_identity_header):
+    if os.path.realpath(_cache) == os.path.realpath(_own):
+        with open(_identity_header) as _header:
+            _identity = "".join(re.findall(r'"([0-9a-f]+)"', _header.read()))
+        _stamp = os.path.join(_own, "sources")
+        try:
+            with open(_stamp) as _file:
+                _made_by = _file.read().strip()
+        except OSError:
+            _made_by = None
+        if _made_by != _identity:
+            os.makedirs(_own, exist_ok=True)
+            for _entry in os.listdir(_own):
+                if _entry.endswith(".so"):
+                    try:
+                        os.remove(os.path.join(_own, _entry))
+                    except OSError:
+                        pass
+            with open(_stamp, "w") as _file:
+                _file.write(_identity + "\n")
     config.environment["QNEXT_CODE_CACHE"] = _cache
 
 # %models: checked-in model configs; %golden: ../shared/golden beside the

@@ -176,13 +176,23 @@ struct Kernel {
   }
 
   /// Its sites' name if it has one site; otherwise each part lists its
-  /// sites' values joined by ',': `deltanet,attention.experts.gate_proj+
-  /// experts.up_proj+experts.down_proj.prefill,decode_batch`.
+  /// sites' values joined by ',' (at most four, then "..."):
+  /// `deltanet,attention.experts.gate_proj+experts.up_proj+
+  /// experts.down_proj.prefill,decode_batch`. (Not every combination of
+  /// the parts' values need be a site.)
   std::string name() const {
     if (sites.size() == 1)
       return sites.front();
-    return llvm::join(layers, ",") + "." + llvm::join(whats, ",") + "." +
-           llvm::join(entries, ",");
+    return joined(layers) + "." + joined(whats) + "." + joined(entries);
+  }
+
+  /// `values` joined by ',', at most kMaxSources of them, then "...".
+  static std::string joined(ArrayRef<std::string> values) {
+    if (values.size() <= kMaxSources)
+      return llvm::join(values, ",");
+    SmallVector<std::string> first(values.take_front(kMaxSources));
+    first.push_back("...");
+    return llvm::join(first, ",");
   }
 };
 
@@ -321,7 +331,9 @@ struct OutlineKernelsPass
   }
 
   /// Each kernel function's name (Kernel::name), made unique by ".2", ".3",
-  /// ...; a function of one site keeps that site's name.
+  /// ...; a function of one site keeps that site's name. A shared function's
+  /// name is no other function's site's name, so that a symbol perf shows
+  /// and a name --profile prints never mean different code.
   void nameKernels(SymbolTable &symbols) {
     llvm::StringSet<> taken;
     for (Kernel &k : kernels)
@@ -330,17 +342,21 @@ struct OutlineKernelsPass
     for (Kernel &k : kernels) {
       std::string name = k.name();
       if (k.sites.size() > 1) {
+        auto othersSite = [&](StringRef n) {
+          return siteNames.contains(n) && !llvm::is_contained(k.sites, n);
+        };
         std::string base = name;
-        for (int n = 2; taken.contains(name) || symbols.lookup(name); ++n)
+        for (int n = 2; taken.contains(name) || othersSite(name) || symbols.lookup(name);
+             ++n)
           name = base + "." + std::to_string(n);
         taken.insert(name);
       }
-      auto attr = StringAttr::get(k.callee.getContext(), name);
       symbols.remove(k.callee);
-      k.callee.setSymNameAttr(attr);
-      symbols.insert(k.callee);
+      k.callee.setSymNameAttr(StringAttr::get(k.callee.getContext(), name));
+      // Unique by construction; the calls name what the table holds.
+      StringAttr given = symbols.insert(k.callee);
       for (func::CallOp call : k.calls)
-        call.setCalleeAttr(FlatSymbolRefAttr::get(attr));
+        call.setCalleeAttr(FlatSymbolRefAttr::get(given));
     }
   }
 

@@ -31,6 +31,14 @@
 // CHECK: scf.for
 // CHECK-NOT: scf.parallel
 // CHECK: return
+// CHECK-LABEL: func.func private @deltanet.out_proj.decode(
+// CHECK-SAME: memref<4xf32>)
+// CHECK-LABEL: func.func private @deltanet.out_proj.decode.3(
+// CHECK-SAME: memref<4x8xbf16>)
+// CHECK-LABEL: func.func private @decode.layers.5(
+// CHECK-COUNT-2: call @deltanet.out_proj.decode(%{{.+}}) : (memref<4xf32>) -> ()
+// CHECK-COUNT-2: call @deltanet.out_proj.decode.3(%{{.+}}) : (memref<4x8xbf16>) -> ()
+// CHECK-NEXT: return
 // CHECK-LABEL: func.func private @prefill.layers.3(
 // CHECK: call @"deltanet,attention.in_proj,rms_norm.decode,prefill"(%{{.+}}) : (memref<4x8xbf16>) -> ()
 // CHECK-NEXT: return
@@ -45,9 +53,9 @@
 // loaded ids: it reads part of it), nothing for a layer.
 // PROFILE: llvm.mlir.global external @qnext_kernel_hook() {addr_space = 0 : i32} : !llvm.ptr {
 // A shared function's calls keep their own names (and ids) in the table.
-// PROFILE: llvm.mlir.global external constant @qnext_kernel_count(10 : i32)
-// PROFILE: llvm.mlir.global external constant @qnext_kernel_names("deltanet.rms_norm+in_proj.decode\00deltanet.in_proj.decode\00deltanet.in_proj.decode.2\00deltanet.rms_norm.decode\00attention.in_proj.prefill\00model.lm_head.prefill\00model.embed_tokens.prefill\00model.loop.prefill\00decode.layers.0\00prefill.layers.3\00")
-// PROFILE: llvm.mlir.global external constant @qnext_kernel_bytes(dense<[64, 64, 0, 64, 64, 256, -256, 0, 0, 0]> : tensor<10xi64>)
+// PROFILE: llvm.mlir.global external constant @qnext_kernel_count(14 : i32)
+// PROFILE: llvm.mlir.global external constant @qnext_kernel_names("deltanet.rms_norm+in_proj.decode\00deltanet.in_proj.decode\00deltanet.in_proj.decode.2\00deltanet.rms_norm.decode\00deltanet.out_proj.decode\00deltanet.out_proj.decode.2\00deltanet.out_proj.decode.3\00deltanet.out_proj.decode.4\00attention.in_proj.prefill\00model.lm_head.prefill\00model.embed_tokens.prefill\00model.loop.prefill\00decode.layers.0\00prefill.layers.3\00")
+// PROFILE: llvm.mlir.global external constant @qnext_kernel_bytes(dense<[64, 64, 0, 64, 0, 0, 64, 64, 64, 256, -256, 0, 0, 0]> : tensor<14xi64>)
 // PROFILE-LABEL: func.func private @decode.layers.0(
 // PROFILE: %[[A:.+]] = llvm.mlir.addressof @qnext_kernel_hook : !llvm.ptr
 // PROFILE: %[[H:.+]] = llvm.load %[[A]] : !llvm.ptr -> !llvm.ptr
@@ -60,8 +68,34 @@
 // PROFILE: call @"deltanet.rms_norm+in_proj.decode"(
 // PROFILE: arith.constant 1 : i32
 // PROFILE: llvm.call
-// PROFILE-LABEL: func.func @prefill(
+// The shared function's two calls in this layer, each with its own id.
+// PROFILE: arith.constant 1 : i32
+// PROFILE-NEXT: arith.constant 0 : i32
+// PROFILE-NEXT: llvm.call
+// PROFILE: call @"deltanet,attention.in_proj,rms_norm.decode,prefill"(
+// PROFILE: arith.constant 3 : i32
+// PROFILE-NEXT: arith.constant 0 : i32
+// PROFILE-NEXT: llvm.call
+// PROFILE: call @"deltanet,attention.in_proj,rms_norm.decode,prefill"(
+// PROFILE-LABEL: func.func private @decode.layers.5(
+// PROFILE: arith.constant 6 : i32
+// PROFILE-NEXT: arith.constant 0 : i32
+// PROFILE-NEXT: llvm.call
+// PROFILE-NEXT: }
+// PROFILE-NEXT: call @deltanet.out_proj.decode.3(
+// PROFILE: arith.constant 7 : i32
+// PROFILE-NEXT: arith.constant 0 : i32
+// PROFILE-NEXT: llvm.call
+// PROFILE-NEXT: }
+// PROFILE-NEXT: call @deltanet.out_proj.decode.3(
+// PROFILE-LABEL: func.func private @prefill.layers.3(
 // PROFILE: arith.constant 8 : i32
+// PROFILE-NEXT: arith.constant 0 : i32
+// PROFILE-NEXT: llvm.call
+// PROFILE-NEXT: }
+// PROFILE-NEXT: call @"deltanet,attention.in_proj,rms_norm.decode,prefill"(
+// PROFILE-LABEL: func.func @prefill(
+// PROFILE: arith.constant 12 : i32
 // PROFILE: call @decode.layers.0(
 
 #in_proj = loc("in_proj"("layers.0"))
@@ -91,6 +125,35 @@ func.func private @decode.layers.0(%w: memref<4x8xbf16> {qnext.weight = "in_proj
   }
   scf.for %i = %c0 to %c4 step %c1 {
     memref.store %f, %y[%i] : memref<4xf32>
+  }
+  return
+}
+
+// Two bodies under one name, each twice (sites ".", ".2" of the first,
+// ".3", ".4" of the second): the second's function takes the name of one of
+// its own sites, not of the first's.
+#out = loc("out_proj"("layers.5"))
+func.func private @decode.layers.5(%w: memref<4x8xbf16> {qnext.weight = "out_proj"}, %y: memref<4xf32>)
+    attributes {qnext.layer = #qnext.layer<5, linear_attention>} {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c4 = arith.constant 4 : index
+  %g = arith.constant 2.0 : f32
+  scf.parallel (%i) = (%c0) to (%c4) step (%c1) {
+    memref.store %g, %y[%i] : memref<4xf32> loc(#out)
+    scf.reduce
+  }
+  scf.parallel (%i) = (%c0) to (%c4) step (%c1) {
+    memref.store %g, %y[%i] : memref<4xf32> loc(#out)
+    scf.reduce
+  }
+  scf.parallel (%i) = (%c0) to (%c4) step (%c1) {
+    %v = memref.load %w[%i, %c1] : memref<4x8xbf16> loc(#out)
+    scf.reduce
+  }
+  scf.parallel (%i) = (%c0) to (%c4) step (%c1) {
+    %v = memref.load %w[%i, %c1] : memref<4x8xbf16> loc(#out)
+    scf.reduce
   }
   return
 }
