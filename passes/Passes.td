@@ -462,16 +462,28 @@ def ParallelizeHeads : Pass<"qnext-parallelize-heads"> {
 }
 
 def LowerByteDots : Pass<"qnext-lower-byte-dots"> {
-  let summary = "Make each qnext.byte_dot x86's vpdpbusd intrinsic";
+  let summary = "Make each qnext.byte_dot x86's vpdpbusd, or vpmaddubsw + vpmaddwd";
   let description = [{
-    Replaces `qnext.byte_dot` (16 lanes, or 8) with
+    Replaces `qnext.byte_dot` (16 lanes, or 8) by x86 intrinsics, the
+    op's exact result either way. With `vnni` (the default),
     `llvm.call_intrinsic "llvm.x86.avx512.vpdpbusd.512"` (or `.256`), the
     same operands: LLVM selects `vpdpbusd` (the 256-bit form as AVX-VNNI's
-    VEX encoding where AVX512-VL is missing). Runs after bufferization: the
-    call has unknown memory effects, which buffer deallocation refuses. The
-    target CPU must have the instruction (qnext-compile checks
-    --activations=int8 against it); LLVM cannot select it otherwise.
+    VEX encoding where AVX512-VL is missing). Without, for CPUs that lack
+    it (AVX2; AVX-512 without VNNI): `vpmaddubsw` multiplies the bytes and
+    adds pairs into i16, `vpmaddwd` by ones adds those pairs into the i32
+    lanes, an add the accumulator. `vpmaddubsw` saturates, so only a
+    `narrow` op (lhs below 128: a pair's sum fits i16) has that lowering;
+    any other is an error (qnext-vectorize-contractions with vnni=false
+    makes only narrow ones). Runs after bufferization: the calls have unknown memory effects,
+    which buffer deallocation refuses. The target CPU must have the
+    instructions chosen (qnext-compile picks `vnni` from it); LLVM cannot
+    select them otherwise.
   }];
+  let options = [
+    Option<"vnni", "vnni", "bool", /*default=*/"true",
+           "vpdpbusd (AVX512-VNNI, AVX-VNNI); false: vpmaddubsw + vpmaddwd "
+           "(AVX2, AVX512-BW)">,
+  ];
   let dependentDialects = ["::mlir::LLVM::LLVMDialect"];
 }
 
@@ -757,14 +769,18 @@ def VectorizeContractions : Pass<"qnext-vectorize-contractions"> {
     With `activations=int8` (a separate mode, not weight-exact), a one-token
     kernel whose weights are int8 or int4 quantizes its input too, per row
     and per group of the weights' columns (`scale = max|x| / 127`, q rounded
-    to nearest even), once per task before its row blocks, and multiplies
-    bytes: AVX512-VNNI's `vpdpbusd` (64 multiply-adds into 16 i32 lanes; the
-    256-bit form for `vector-width=8`, AVX-VNNI or AVX512-VNNI with VL) as
-    `llvm.call_intrinsic`. `vpdpbusd` multiplies unsigned by signed bytes:
-    the weights are made unsigned by an offset (int8: `q xor 0x80` = q + 128;
-    int4: each nibble `xor 8` = q + 8, the two nibbles split by a mask and a
-    shift) and each group's sum starts from minus the offset times the sum
-    of its quantized inputs. The quantized input is stored in the order the
+    to nearest even), once before the kernel's tasks (in each task where a
+    prologue computes the task's input), and multiplies bytes with
+    `qnext.byte_dot` (`qnext-lower-byte-dots` makes it `vpdpbusd`, 64
+    multiply-adds into 16 i32 lanes, or with `vnni=false` `vpmaddubsw` +
+    `vpmaddwd`). The byte dot multiplies unsigned by signed bytes: the
+    weights are made unsigned by an offset (int8 with `vnni`: `q xor 0x80` =
+    q + 128; int4: each nibble `xor 8` = q + 8, the two nibbles split by a
+    mask and a shift: `narrow`) and each group's sum starts from minus the
+    offset times the sum of its quantized inputs. Without `vnni` int8
+    weights are not offset: the unsigned bytes are |q| and each input byte
+    takes the sign of its q (`narrow`: `vpmaddubsw`'s i16 pairs cannot
+    saturate), every group starting from zero. The quantized input is stored in the order the
     weights' bytes are read (int4: per block of 8 vectors of columns, the
     tiles' low halves, then their high ones). Each group's integer sum is
     converted once and multiplied by the weight's scale times the input's.
@@ -842,6 +858,12 @@ def VectorizeContractions : Pass<"qnext-vectorize-contractions"> {
            "values, each multiplied (1: rounded to nearest even, ~2^-9 "
            "relative error; 2: the rounding's remainder rounded and "
            "multiplied too, ~2^-17, twice the products)">,
+    Option<"vnni", "vnni", "bool", /*default=*/"true",
+           "with activations=int8: the target has vpdpbusd (int8 weights "
+           "offset to unsigned bytes); false: its byte dots become "
+           "vpmaddubsw + vpmaddwd (AVX2, AVX512-BW), int8 weights' signs moved "
+           "onto the input so both fit them (qnext-lower-byte-dots vnni=false "
+           "must follow)">,
     Option<"amx", "amx", "bool", /*default=*/"false",
            "with activations=bf16: kernels of several tokens whose weights "
            "are bf16 multiply on AMX tiles (tdpbf16ps; needs AMX-BF16, "

@@ -134,17 +134,12 @@ if runs("x86-64-v3"):
     config.available_features.add("cpu-x86-64-v3")
     if runs("x86-64-v4"):
         config.available_features.add("cpu-x86-64-v4")
-# cpu-byte-dot: code compiled for this CPU (--cpu=host) has vpdpbusd at its
-# vector width (qnext-compile --activations=int8): AVX512-VNNI with AVX-512,
-# AVX-VNNI (or AVX512-VNNI with VL) with AVX2 only.
 def has(flag, llvm):
     return flag in flags and llvm not in hidden
-if runs("x86-64-v4") and "avx512f" not in hidden:
-    byte_dot = has("avx512_vnni", "avx512vnni")
-else:
-    byte_dot = runs("x86-64-v3") and (has("avx_vnni", "avxvnni") or (
-        has("avx512_vnni", "avx512vnni") and has("avx512vl", "avx512vl")))
-if byte_dot:
+# cpu-byte-dot: code compiled for this CPU (--cpu=host) multiplies bytes
+# (qnext-compile --activations=int8): vpdpbusd or vpmaddubsw, which AVX2 has
+# and, for AVX-512 code, AVX512-BW.
+if runs("x86-64-v3") and (has("avx512bw", "avx512bw") or not has("avx512f", "avx512f")):
     config.available_features.add("cpu-byte-dot")
 # cpu-bf16-dot: code compiled for this CPU has vdpbf16ps (qnext-compile
 # --activations=bf16): AVX512-BF16, which implies AVX-512 (with AVX-512

@@ -200,22 +200,31 @@ def QNext_ByteDotOp : QNext_Op<"byte_dot",
     of `qnext-vectorize-contractions` with `activations=int8` multiply
     weights by quantized inputs with it. A vector op, so that kernels on
     tensors can use it before bufferization (a call of the intrinsic has
-    unknown memory effects there); `qnext-lower-byte-dots` makes it the
-    intrinsic, which the target CPU must have (16 lanes: AVX512-VNNI; 8:
-    AVX-VNNI, or AVX512-VNNI with VL).
+    unknown memory effects there); `qnext-lower-byte-dots` makes it
+    `vpdpbusd` where the target CPU has it (16 lanes: AVX512-VNNI; 8:
+    AVX-VNNI, or AVX512-VNNI with VL) and `vpmaddubsw` + `vpmaddwd`
+    (AVX512-BW; AVX2) where it does not.
+
+    `narrow` promises that every `lhs` byte is below 128, so that a pair of
+    products fits `vpmaddubsw`'s saturating i16 sum: one `vpmaddubsw` and
+    one `vpmaddwd` then compute the result. A `narrow` op whose `lhs` holds
+    a byte of 128 or more has an unspecified result. Only narrow ops have a
+    lowering for CPUs without `vpdpbusd`.
 
     Example:
 
     ```mlir
     %r = qnext.byte_dot %acc, %u, %s : vector<64xi8> into vector<16xi32>
+    %n = qnext.byte_dot %acc, %nibbles, %s narrow : vector<64xi8> into vector<16xi32>
     ```
   }];
   let arguments = (ins VectorOfRankAndType<[1], [I32]>:$acc,
                    VectorOfRankAndType<[1], [I8]>:$lhs,
-                   VectorOfRankAndType<[1], [I8]>:$rhs);
+                   VectorOfRankAndType<[1], [I8]>:$rhs,
+                   UnitAttr:$narrow);
   let results = (outs VectorOfRankAndType<[1], [I32]>:$result);
   let assemblyFormat = [{
-    $acc `,` $lhs `,` $rhs attr-dict `:` type($lhs) `into` type($acc)
+    $acc `,` $lhs `,` $rhs (`narrow` $narrow^)? attr-dict `:` type($lhs) `into` type($acc)
   }];
   let hasVerifier = 1;
 }

@@ -223,12 +223,14 @@ configureCPU(const CompileOptions &options, mlir::ModuleOp module,
   };
   const std::string cpu = "the target CPU '" + variant.name + "'";
   if (options.activations == "int8") {
-    if (!mlir::qnext::hasByteDot(target, pipeline.vectorWidth)) {
-      if (mlir::failed(lacking("--activations=int8: " + cpu + " has no vpdpbusd for its " +
-                               bits + "-bit vectors (AVX512-VNNI, or AVX-VNNI for AVX2 "
-                               "code)")))
+    const mlir::qnext::ByteDot dot = mlir::qnext::byteDotOf(target, pipeline.vectorWidth);
+    if (dot == mlir::qnext::ByteDot::None) {
+      if (mlir::failed(lacking("--activations=int8: " + cpu + " multiplies no bytes in " +
+                               bits + "-bit vectors (vpdpbusd or vpmaddubsw: AVX2 at "
+                               "least, AVX512-BW for AVX-512 code)")))
         return mlir::failure();
     } else {
+      pipeline.vnni = dot == mlir::qnext::ByteDot::VNNI;
       warnInt8Declined(options, module, pipeline.vectorWidth);
     }
   }
@@ -304,7 +306,7 @@ mlir::LogicalResult qnext::compile(const CompileOptions &options) {
       return fail("--activations=int8 multiplies int8 or int4 weights by "
                   "quantized inputs: give --weights=int8 or --weights=int4");
     if (cuda)
-      return fail("--activations=int8 is for --target=cpu (vpdpbusd)");
+      return fail("--activations=int8 is for --target=cpu (vpdpbusd, vpmaddubsw)");
   }
 
   const auto started = std::chrono::steady_clock::now();

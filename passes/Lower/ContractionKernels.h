@@ -112,6 +112,8 @@ struct KernelShape {
   /// With activations=bf16: bf16 values an input is the sum of (1 or 2;
   /// BF16Dots.cpp).
   int64_t bf16Terms = 1;
+  /// With activations=int8: the target has vpdpbusd (Int8Dots.cpp).
+  bool vnni = true;
 };
 
 /// What a weight argument of a quantized kernel must be: the values and

@@ -102,6 +102,16 @@ Value KernelEmitter::emitGatherCombine(int64_t rows) {
   sumGroups = true; // one token's experts
   if (c.k < kShortRow)
     rows *= 2;
+  // Byte dots (activations=int8) take as many more rows as their weights
+  // are narrower than bf16 (int8 twice, int4 four times): a block reads
+  // the same bytes of each slot's rows. While at least kMinCombineBlocks
+  // blocks remain for the threads.
+  if (takesInt8Dots(kernelWeights(), c.k))
+    for (int64_t more = c.int4 ? 4 : 2; more > 1; more /= 2)
+      if (c.n / (rows * more) >= kMinCombineBlocks) {
+        rows *= more;
+        break;
+      }
   linalg::GenericOp combine = kernel.combine;
   Value slotWeights = combine.getDpsInputs()[1];
   Value dest = combine.getDpsInits()[0].getDefiningOp<linalg::FillOp>().getOutputs()[0];

@@ -3,10 +3,17 @@
 // activations=int8: a one-token kernel of int8 or int4 weights is bound by
 // its arithmetic, not by memory, once its weights are that small (the f32
 // path converts every weight and spends an FMA on it). Here the input is
-// quantized once per task, per row and group, and the weights' bytes are
-// multiplied by it with vpdpbusd: 64 multiply-adds an instruction into 16
-// i32 lanes, one conversion and one multiply per group. Not weight-exact:
-// the input's rounding is the mode's error (docs/quantization.md).
+// quantized once per kernel (per task with a prologue), per row and group,
+// and the weights' bytes are
+// multiplied by it (qnext.byte_dot: vpdpbusd, 64 multiply-adds an
+// instruction into 16 i32 lanes; vpmaddubsw + vpmaddwd without VNNI), one
+// conversion and one multiply per group. The byte dot multiplies unsigned
+// weight bytes: int4 nibbles offset by 8 (below 16), int8 values offset by
+// 128 with vpdpbusd, or, without it, their absolute values (below 128, so
+// that vpmaddubsw's i16 pairs cannot saturate) with each one's sign moved
+// onto the input byte it multiplies. An offset's products are taken back
+// per group (QuantizedInput::starts). Not weight-exact: the input's
+// rounding is the mode's error (docs/quantization.md).
 //
 //===----------------------------------------------------------------------===//
 
@@ -120,7 +127,7 @@ KernelEmitter::quantizeRows(Value xs, int64_t rows, int64_t kExtent, const Weigh
               Value sum = vector::ReductionOp::create(b, loc, vector::CombiningKind::ADD,
                                                       done[1]);
               Value offset = arith::ConstantOp::create(
-                  b, loc, b.getI32IntegerAttr(w.int4 ? -8 : -128));
+                  b, loc, b.getI32IntegerAttr(w.int4 ? -8 : vnni ? -128 : 0));
               Value start = arith::MulIOp::create(b, loc, sum, offset);
               Value g = arith::DivUIOp::create(b, loc, k0, index(w.group));
               return {done[0],
@@ -135,8 +142,8 @@ KernelEmitter::quantizeRows(Value xs, int64_t rows, int64_t kExtent, const Weigh
   return qx;
 }
 
-Value KernelEmitter::dpbusd(Value acc, Value u, Value s) {
-  return ByteDotOp::create(b, loc, acc, u, s);
+Value KernelEmitter::byteDot(Value acc, Value u, Value s, bool narrow) {
+  return ByteDotOp::create(b, loc, acc, u, s, narrow);
 }
 
 Value KernelEmitter::dotInt8(const Weight &w, Value row, const QuantizedInput &qx,
@@ -165,11 +172,23 @@ Value KernelEmitter::dotInt8(const Weight &w, Value row, const QuantizedInput &q
             b, loc, k0, arith::AddIOp::create(b, loc, k0, index(size)), index(step),
             ValueRange{init}, [&](OpBuilder &, Location, Value k, ValueRange acc) {
               Value sum = acc[0];
-              if (!w.int4) {
+              if (!w.int4 && vnni) {
                 // q + 128 as an unsigned byte.
                 Value u = arith::XOrIOp::create(
                     b, loc, readBytes(w.values, row, k), intSplat(bytesv, -128));
-                sum = dpbusd(sum, u, readBytes(qx.bytes, xRow, k));
+                sum = byteDot(sum, u, readBytes(qx.bytes, xRow, k), /*narrow=*/false);
+              } else if (!w.int4) {
+                // |q| (at most 127) times the input byte, negated where q
+                // is negative (the input's bytes are within +-127 too).
+                Value q = readBytes(w.values, row, k);
+                Value x = readBytes(qx.bytes, xRow, k);
+                Value zero = intSplat(bytesv, 0);
+                Value negative =
+                    arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, q, zero);
+                Value u = math::AbsIOp::create(b, loc, q);
+                Value sx = arith::SelectOp::create(
+                    b, loc, negative, arith::SubIOp::create(b, loc, zero, x), x);
+                sum = byteDot(sum, u, sx, /*narrow=*/true);
               } else {
                 // Both nibbles q + 8 (xor 8 each), then split: the low
                 // nibbles are the tiles' columns j, the high ones j + 16.
@@ -181,8 +200,8 @@ Value KernelEmitter::dotInt8(const Weight &w, Value row, const QuantizedInput &q
                 Value hi = arith::AndIOp::create(
                     b, loc, arith::ShRUIOp::create(b, loc, v, intSplat(bytesv, 4)), mask);
                 Value high = arith::AddIOp::create(b, loc, k, index(4 * vl));
-                sum = dpbusd(sum, lo, readBytes(qx.bytes, xRow, k));
-                sum = dpbusd(sum, hi, readBytes(qx.bytes, xRow, high));
+                sum = byteDot(sum, lo, readBytes(qx.bytes, xRow, k), /*narrow=*/true);
+                sum = byteDot(sum, hi, readBytes(qx.bytes, xRow, high), /*narrow=*/true);
               }
               scf::YieldOp::create(b, loc, sum);
             });

@@ -52,14 +52,23 @@ Value KernelEmitter::emit(int64_t rows, int64_t tokenRows, int64_t tokenBlockRow
   sumGroups = !c.multiToken || oneRow;
   // With a prologue, each task is a chunk of row blocks that computes the
   // prologue's rows once (per span of tokens) for all of them: about
-  // `prologueTasks` tasks.
-  // So does a one-token kernel that quantizes its input (activations=int8):
-  // once per task, not per row block.
+  // `prologueTasks` tasks (a one-token kernel of activations=int8 quantizes
+  // them there too).
   int64_t chunk = tn;
-  // So does one that rounds its input to bf16 (activations=bf16).
-  if (kernel.prologue || (sumGroups && (takesInt8Dots(kernelWeights(), c.k) ||
-                                        takesBF16Dots(kernelWeights(), c.k))))
+  // So does a one-token kernel that rounds its input to bf16
+  // (activations=bf16): once per task, not per row block.
+  if (kernel.prologue || (sumGroups && takesBF16Dots(kernelWeights(), c.k)))
     chunk = tn * blockFor(c.n / tn, std::max<int64_t>(c.n / tn / prologueTasks, 1));
+  // A one-token kernel without a prologue that quantizes its input
+  // (activations=int8): once, before the tasks that all read it. (Per task,
+  // it cost a routed expert's kernels, 512 rows in 16 tasks, about as much
+  // as their dots.)
+  if (sumGroups && !kernel.prologue && takesInt8Dots(kernelWeights(), c.k)) {
+    blockInput = quantizeRows(c.x, 1, c.k, weightOf(c), [&](Value r, Value k) {
+      return c.multiToken ? SmallVector<Value>{r, k} : SmallVector<Value>{k};
+    });
+    blockInputRow = index(0);
+  }
   OpFoldResult blocks = ShapedType::isDynamic(c.n)
                             ? tensor::getMixedSize(b, loc, c.w, 0)
                             : OpFoldResult(b.getIndexAttr(c.n / chunk));
@@ -295,9 +304,10 @@ Value KernelEmitter::tokenBlock(Value tile, bool addInit, ArrayRef<Value> tokens
     for (auto [j, t] : llvm::enumerate(xTokens))
       t = index(j);
   }
-  // A one-token kernel of int8/int4 weights with activations=int8: the
-  // task's input row quantized once, for all its row blocks.
-  if (sumGroups && takesInt8Dots(kernelWeights(), c.k)) {
+  // A one-token kernel of int8/int4 weights with activations=int8 and a
+  // prologue: the task's input row quantized once, for all its row blocks
+  // (without a prologue, emit() quantized it before the tasks).
+  if (sumGroups && kernel.prologue && takesInt8Dots(kernelWeights(), c.k)) {
     blockInput = quantizeRows(xs, 1, c.k, weightOf(c), [&](Value r, Value k) {
       return xTokens.empty() ? SmallVector<Value>{k} : SmallVector<Value>{xTokens[0], k};
     });
@@ -575,7 +585,7 @@ SmallVector<Value> KernelEmitter::blockRows(Value xs, ArrayRef<Value> xTokens,
 }
 Value emitKernel(OpBuilder &b, Location loc, Kernel &kernel, const KernelShape &shape) {
   KernelEmitter emitter(b, loc, kernel, shape.vectorWidth, shape.activations,
-                        shape.amx, shape.bf16Terms);
+                        shape.amx, shape.bf16Terms, shape.vnni);
   if (!kernel.c.selector)
     return emitter.emit(shape.rows, shape.tokenRows, shape.tokenBlockRows,
                         shape.prologueTasks, shape.tokenTile);

@@ -31,9 +31,9 @@ class KernelEmitter {
 public:
   KernelEmitter(OpBuilder &b, Location loc, Kernel &kernel, int64_t vl,
                 Activations activations = Activations::F32, bool amx = false,
-                int64_t bf16Terms = 1)
+                int64_t bf16Terms = 1, bool vnni = true)
       : b(b), loc(loc), c(kernel.c), kernel(kernel), vl(vl),
-        activations(activations), amx(amx), bf16Terms(bf16Terms) {}
+        activations(activations), amx(amx), bf16Terms(bf16Terms), vnni(vnni) {}
 
   /// Rewrites the kernel's ops; returns the replacement of its last one.
   Value emit(int64_t rows, int64_t tokenRows, int64_t tokenBlockRows,
@@ -47,6 +47,9 @@ private:
   /// block (emitGatherCombine), a row gather's run one weight row after the
   /// other (emitRowGather).
   static constexpr int64_t kShortRow = 1024;
+  /// A combine's blocks for the threads, at least, when narrow weights
+  /// take more rows a block (emitGatherCombine).
+  static constexpr int64_t kMinCombineBlocks = 32;
 
   Value index(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
 
@@ -215,15 +218,16 @@ private:
                               function_ref<SmallVector<Value>(Value, Value)> at);
 
   /// Row `row` of `w` times row `xRow` of `qx` over [0, kExtent): a
-  /// vector<vl> of f32 whose lanes sum to it. Per group, vpdpbusd's integer
+  /// vector<vl> of f32 whose lanes sum to it. Per group, the byte dots' integer
   /// sums from the group's start, converted and multiplied by the weight's
   /// scale times the input's.
   Value dotInt8(const Weight &w, Value row, const QuantizedInput &qx, Value xRow,
                 int64_t kExtent);
 
   /// acc + the products of 4 x vl unsigned bytes `u` and signed bytes `s`,
-  /// summed by fours into acc's vl i32 lanes (vpdpbusd).
-  Value dpbusd(Value acc, Value u, Value s);
+  /// summed by fours into acc's vl i32 lanes (qnext.byte_dot; `narrow`:
+  /// every byte of `u` is below 128).
+  Value byteDot(Value acc, Value u, Value s, bool narrow);
 
   /// Groups of `group` columns over [0, kExtent) (the last one partial if
   /// it must be), carrying `init`: whole groups in an scf.for.
@@ -321,7 +325,11 @@ public:
   /// order and adding w * its rows to registers, then writing y's rows.
   /// Rows shorter than kShortRow values (the MoE's down projection) take
   /// twice the rows per block: a block then reads as many bytes of each
-  /// slot's expert, contiguously, as one of full-length rows would.
+  /// slot's expert, contiguously, as one of full-length rows would. Byte
+  /// dots' weights (activations=int8) take twice as many again (int8) or
+  /// four times (int4): the bytes of bf16 rows, while at least
+  /// kMinCombineBlocks blocks remain (docs/benchmarks.md: on AVX2, int4
+  /// decode with --fuse=moe).
   Value emitGatherCombine(int64_t rows);
 
   /// A gather of rows (with its epilogue, if any): a forall over about
@@ -359,6 +367,9 @@ private:
   Activations activations;
   bool amx;
   int64_t bf16Terms;
+  /// With activations=int8: vpdpbusd (int8 weights offset to unsigned
+  /// bytes), or not (their signs moved onto the input: narrow byte dots).
+  bool vnni;
 };
 
 } // namespace mlir::qnext::kernels

@@ -46,7 +46,7 @@ struct VectorizeContractionsPass
     if (activations != "f32" && vectorWidth != 8 && vectorWidth != 16) {
       getOperation()->emitError("qnext-vectorize-contractions: activations=")
           << activations
-          << (activations == "int8" ? " multiplies bytes with vpdpbusd"
+          << (activations == "int8" ? " multiplies bytes (vpdpbusd, vpmaddubsw)"
                                     : " multiplies bf16 pairs with vdpbf16ps")
           << ", 256 or 512 bits: vector-width 8 or 16, not " << int64_t(vectorWidth);
       return signalPassFailure();
@@ -154,7 +154,7 @@ struct VectorizeContractionsPass
     Value result = emitKernel(rewriter, last->getLoc(), k,
                               {vectorWidth, rows, tokenRows, tokenBlockRows,
                                prologueTasks, tokenTile, kernelActivations, amx,
-                               bf16Terms});
+                               bf16Terms, vnni});
     rewriter.replaceOp(last, result);
     if (k.sharedAdd) {
       // The add is replaced; the gate, the shared down projection (below)

@@ -11,14 +11,14 @@
 // CPU-NEXT: qnext-fuse-projections
 // CPU: qnext-outline-layers
 // CPU: qnext-lower-to-linalg{gather-experts=false}
-// CPU: qnext-vectorize-contractions{activations=f32 amx=false bf16-terms=2 prologue-tasks=16 rows=4 token-block-rows=2 token-rows=4 token-tile=64 vector-width=8}
+// CPU: qnext-vectorize-contractions{activations=f32 amx=false bf16-terms=2 prologue-tasks=16 rows=4 token-block-rows=2 token-rows=4 token-tile=64 vector-width=8 vnni=true}
 // CPU: qnext-entry-abi
 // CPU: one-shot-bufferize{{.*}}bufferize-function-boundaries=true{{.*}}function-boundary-type-conversion=identity-layout-map
 // CPU-NEXT: qnext-sort-globals
 // CPU-NEXT: drop-equivalent-buffer-results
 // CPU: convert-scf-to-openmp
 // CPU-NEXT: qnext-omp-schedule{schedule=guided}
-// CPU: qnext-lower-byte-dots
+// CPU: qnext-lower-byte-dots{vnni=true}
 // AMX tiles become intrinsics with the vector ops; the branches that carry
 // tiles (an AMX kernel's K loop) become LLVM's before the OpenMP conversion.
 // CPU: convert-vector-to-llvm{enable-amx=true

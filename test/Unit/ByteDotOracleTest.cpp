@@ -3,11 +3,12 @@
 // qnext-compile --activations=int8: a one-token kernel of int8 or int4
 // weights quantizes its input per group of the weights' columns (scale =
 // max |x| / 127, q = x * (127 / max) rounded to nearest even, in f32) and
-// multiplies bytes (vpdpbusd). Each case is compiled by the CPU pipeline,
-// JIT-run, and held against that arithmetic in C++ (integer sums exact,
-// scales in double): the same tolerance as the op oracles, so a wrong byte
-// order, offset or group shows. Runs where the host has vpdpbusd at the
-// case's vector width; skips, saying why, elsewhere.
+// multiplies bytes (vpdpbusd, or vpmaddubsw + vpmaddwd). Each case is
+// compiled by the CPU pipeline, JIT-run, and held against that arithmetic
+// in C++ (integer sums exact, scales in double): the same tolerance as the
+// op oracles, so a wrong byte order, offset, sign or group shows. Runs
+// where the host has the case's instructions at its vector width; skips,
+// saying why, elsewhere.
 //
 //===----------------------------------------------------------------------===//
 
@@ -117,22 +118,35 @@ double byteDot(const QuantWeight &w, int64_t r, const float *x) {
   return y;
 }
 
-/// Both kernel families (8 and 16 f32 lanes) with activations=int8.
-class ByteDotOracle : public ::testing::TestWithParam<int64_t> {
+/// Both kernel families (8 and 16 f32 lanes) with activations=int8, each
+/// with vpdpbusd and with vpmaddubsw + vpmaddwd (int8 weights' signs moved
+/// onto the input there).
+class ByteDotOracle : public ::testing::TestWithParam<std::tuple<int64_t, bool>> {
 protected:
   void SetUp() override {
-    if (!mlir::qnext::hasByteDot({}, GetParam()))
-      GTEST_SKIP() << "this CPU has no vpdpbusd for " << GetParam() * 32
+    auto [lanes, withVNNI] = GetParam();
+    mlir::qnext::ByteDot host = mlir::qnext::byteDotOf({}, lanes);
+    if (withVNNI && host != mlir::qnext::ByteDot::VNNI)
+      GTEST_SKIP() << "this CPU has no vpdpbusd for " << lanes * 32
                    << "-bit vectors (AVX512-VNNI, or AVX-VNNI for 256 bits)";
-    vectorWidth = GetParam();
+    if (host == mlir::qnext::ByteDot::None)
+      GTEST_SKIP() << "this CPU has no vpmaddubsw for " << lanes * 32 << "-bit vectors ("
+                   << (lanes == 16 ? "AVX512-BW" : "AVX2") << ")";
+    vectorWidth = lanes;
+    vnni = withVNNI;
     activations = "int8";
   }
-  void TearDown() override { activations = "f32"; }
+  void TearDown() override {
+    activations = "f32";
+    vnni = true;
+  }
 };
-INSTANTIATE_TEST_SUITE_P(Lanes, ByteDotOracle, ::testing::Values(8, 16),
-                         [](const ::testing::TestParamInfo<int64_t> &info) {
-                           return "f32x" + std::to_string(info.param);
-                         });
+INSTANTIATE_TEST_SUITE_P(
+    Lanes, ByteDotOracle, ::testing::Combine(::testing::Values(8, 16), ::testing::Bool()),
+    [](const ::testing::TestParamInfo<std::tuple<int64_t, bool>> &info) {
+      return "f32x" + std::to_string(std::get<0>(info.param)) +
+             (std::get<1>(info.param) ? "_vpdpbusd" : "_vpmaddubsw");
+    });
 
 // A decode step's projection ([1, K] x [N, K]): N rows left over after the
 // row blocks, groups of 128 and 256, a partial last group (384 = 256 + 128),

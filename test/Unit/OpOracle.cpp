@@ -28,6 +28,7 @@ namespace qnext::oracle {
 
 int64_t vectorWidth = 8;
 std::string activations = "f32";
+bool vnni = true;
 bool amx = false;
 int64_t bf16Terms = 1;
 
@@ -221,6 +222,7 @@ std::vector<Buffer> run(const std::string &body, std::vector<Buffer> inputs,
   pipelineOptions.gatherExperts = gatherExperts;
   pipelineOptions.vectorWidth = vectorWidth;
   pipelineOptions.activations = activations;
+  pipelineOptions.vnni = vnni;
   pipelineOptions.bf16Terms = bf16Terms;
   pipelineOptions.amx = amx;
   if (mlir::failed(mlir::qnext::buildCPUPipeline(

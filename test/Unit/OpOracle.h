@@ -53,6 +53,9 @@ Buffer dynamic(Buffer b); ///< the same buffer typed with a dynamic first dim
 extern int64_t vectorWidth;
 /// The one-token kernels' inputs for int8/int4 weights (CPUPipelineOptions).
 extern std::string activations;
+/// With activations "int8": bytes multiplied with vpdpbusd, or (false) with
+/// vpmaddubsw + vpmaddwd.
+extern bool vnni;
 /// With activations "bf16": the kernels of several tokens on AMX tiles.
 extern bool amx;
 /// With activations "bf16": bf16 values an input is the sum of (1 or 2).

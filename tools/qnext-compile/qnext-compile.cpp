@@ -209,9 +209,9 @@ cl::opt<std::string> activations(
     cl::desc("What the projections multiply the weights by: 'f32' "
              "(default: the weight-exact contract); 'int8' (with --weights=int8 "
              "or int4: one token's inputs quantized on the fly, per group of "
-             "the weights' columns, and multiplied as bytes with vpdpbusd: "
-             "faster decode, not weight-exact; needs AVX512-VNNI, or AVX-VNNI "
-             "for AVX2 code; prompts keep f32 inputs); 'bf16' (with bf16 "
+             "the weights' columns, and multiplied as bytes (vpdpbusd with "
+             "AVX512-VNNI or AVX-VNNI, else vpmaddubsw + vpmaddwd): faster "
+             "decode, not weight-exact; prompts keep f32 inputs); 'bf16' (with bf16 "
              "weights: every input rounded to bf16 and multiplied in pairs "
              "with vdpbf16ps: faster prompts and batched decode, held to the "
              "lower-precision contract; needs AVX512-BF16)"),

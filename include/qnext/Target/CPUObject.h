@@ -80,10 +80,17 @@ llvm::Expected<CPUTargetInfo> describeTarget(const CPUTargetOptions &options);
 /// f32 lanes for the projection kernels on that CPU: 16 with AVX-512, else 8.
 int64_t preferredVectorWidth(const CPUTargetOptions &options);
 
-/// Whether that CPU has vpdpbusd at `vectorWidth` f32 lanes (16: 512 bits,
-/// AVX512-VNNI; 8: 256 bits, AVX-VNNI or AVX512-VNNI with VL): what
-/// --activations=int8 multiplies bytes with.
-bool hasByteDot(const CPUTargetOptions &options, int64_t vectorWidth);
+/// How a CPU multiplies bytes at some vector width (--activations=int8).
+enum class ByteDot {
+  None,
+  /// vpmaddubsw + vpmaddwd (16 lanes: AVX512-BW; 8: AVX2).
+  Pairs,
+  /// vpdpbusd (16 lanes: AVX512-VNNI; 8: AVX-VNNI or AVX512-VNNI with VL).
+  VNNI,
+};
+/// How that CPU multiplies bytes at `vectorWidth` f32 lanes: vpdpbusd where
+/// it has it, else vpmaddubsw + vpmaddwd, else not at all.
+ByteDot byteDotOf(const CPUTargetOptions &options, int64_t vectorWidth);
 /// Whether the target CPU has vdpbf16ps for `vectorWidth` f32 lanes
 /// (AVX512-BF16; with AVX512-VL for 8), which --activations=bf16 multiplies
 /// bf16 pairs with.

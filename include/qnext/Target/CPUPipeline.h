@@ -42,7 +42,7 @@ struct CPUPipelineOptions {
   std::vector<std::string> fusions;
   /// What the kernels multiply weights by: "f32" inputs (weight-exact),
   /// "int8" (one token's kernels of int8/int4 weights: inputs quantized on
-  /// the fly, bytes multiplied with vpdpbusd) or "bf16" (kernels of bf16
+  /// the fly, bytes multiplied: see vnni) or "bf16" (kernels of bf16
   /// weights: inputs rounded to bf16, pairs multiplied with vdpbf16ps);
   /// qnext-vectorize-contractions' activations option.
   std::string activations = "f32";
@@ -56,6 +56,11 @@ struct CPUPipelineOptions {
   /// lower-precision contract met), or 1 (rounded once: 2^-9, half the
   /// products).
   int64_t bf16Terms = 2;
+  /// With activations "int8": bytes multiplied with vpdpbusd (the target
+  /// CPU must have AVX512-VNNI, or AVX-VNNI for 8 lanes); false:
+  /// vpmaddubsw + vpmaddwd, which AVX2 and AVX512-BW have
+  /// (qnext-vectorize-contractions' and qnext-lower-byte-dots' vnni).
+  bool vnni = true;
   /// Bracket every kernel and layer call with the runtime's profiling hook
   /// (qnext-outline-kernels profile): `qnext-bench --profile` needs it.
   bool profileKernels = false;

@@ -421,11 +421,18 @@ int64_t mlir::qnext::preferredVectorWidth(const CPUTargetOptions &options) {
   return targetHasAny(options, {"+avx512f"}) ? 16 : 8;
 }
 
-bool mlir::qnext::hasByteDot(const CPUTargetOptions &options, int64_t vectorWidth) {
-  if (vectorWidth == 16)
-    return targetHasAny(options, {"+avx512vnni,+avx512bw"});
-  return vectorWidth == 8 &&
-         targetHasAny(options, {"+avxvnni", "+avx512vnni,+avx512vl"});
+mlir::qnext::ByteDot mlir::qnext::byteDotOf(const CPUTargetOptions &options,
+                                            int64_t vectorWidth) {
+  if (vectorWidth == 16) {
+    if (targetHasAny(options, {"+avx512vnni,+avx512bw"}))
+      return ByteDot::VNNI;
+    return targetHasAny(options, {"+avx512bw"}) ? ByteDot::Pairs : ByteDot::None;
+  }
+  if (vectorWidth != 8)
+    return ByteDot::None;
+  if (targetHasAny(options, {"+avxvnni", "+avx512vnni,+avx512vl"}))
+    return ByteDot::VNNI;
+  return targetHasAny(options, {"+avx2"}) ? ByteDot::Pairs : ByteDot::None;
 }
 
 bool mlir::qnext::hasBF16Dot(const CPUTargetOptions &options, int64_t vectorWidth) {

@@ -38,6 +38,7 @@ VectorizeContractionsOptions kernelOptions(const CPUPipelineOptions &options) {
   kernels.activations = options.activations;
   kernels.amx = options.amx;
   kernels.bf16Terms = options.bf16Terms;
+  kernels.vnni = options.vnni;
   kernels.tokenTile = 64;
   if (options.vectorWidth >= 16) {
     kernels.rows = 8;
@@ -118,7 +119,9 @@ void mlir::qnext::addLoopsToLLVM(OpPassManager &pm, const CPUPipelineOptions &op
   //    intrinsic) and math first (exp, sin, cos, rsqrt, log1p become
   //    intrinsics), then memrefs, OpenMP, and everything else; the casts
   //    left between the conversions are reconciled last.
-  pm.addPass(createLowerByteDots());
+  LowerByteDotsOptions byteDots;
+  byteDots.vnni = options.vnni;
+  pm.addPass(createLowerByteDots(byteDots));
   ConvertVectorToLLVMPassOptions vectorToLLVM;
   vectorToLLVM.x86Vector = true;
   //    AMX tiles become their intrinsics (LLVM configures the tiles).
@@ -198,9 +201,14 @@ struct PipelineCLOptions : public PassPipelineOptions<PipelineCLOptions> {
       *this, "activations",
       llvm::cl::desc("What the kernels multiply weights by: f32 inputs, int8 "
                      "(one token's kernels of int8/int4 weights: quantized on "
-                     "the fly, vpdpbusd) or bf16 (kernels of bf16 weights: "
-                     "rounded to bf16, vdpbf16ps)"),
+                     "the fly, bytes multiplied) or bf16 (kernels of bf16 "
+                     "weights: rounded to bf16, vdpbf16ps)"),
       llvm::cl::init("f32")};
+  Option<bool> vnni{*this, "vnni",
+                    llvm::cl::desc("With activations=int8: bytes multiplied "
+                                   "with vpdpbusd (AVX512-VNNI, AVX-VNNI); "
+                                   "false: vpmaddubsw + vpmaddwd (AVX2)"),
+                    llvm::cl::init(true)};
   Option<bool> amx{*this, "amx",
                    llvm::cl::desc("With activations=bf16: kernels of several "
                                   "tokens on AMX tiles (tdpbf16ps)"),
@@ -224,6 +232,7 @@ void mlir::qnext::registerCPUPipeline() {
         options.activations = cl.activations;
         options.amx = cl.amx;
         options.bf16Terms = cl.bf16Terms;
+        options.vnni = cl.vnni;
         options.outlineLayers = cl.outlineLayers;
         options.fusions.assign(cl.fusions.begin(), cl.fusions.end());
         return buildCPUPipeline(pm, CPUPhase::LLVMDialect, options,

@@ -395,7 +395,7 @@ module attributes {qnext.weights = [
   }
 }
 
-// byte_dot: vpdpbusd's multiply-add of bytes, 512 and 256 bits.
+// byte_dot: vpdpbusd's multiply-add of bytes, 512 and 256 bits; narrow.
 // CHECK-LABEL: func.func @byte_dot
 func.func @byte_dot(%a: vector<16xi32>, %u: vector<64xi8>, %s: vector<64xi8>,
                     %a8: vector<8xi32>, %u8: vector<32xi8>, %s8: vector<32xi8>)
@@ -404,5 +404,7 @@ func.func @byte_dot(%a: vector<16xi32>, %u: vector<64xi8>, %s: vector<64xi8>,
   %r = qnext.byte_dot %a, %u, %s : vector<64xi8> into vector<16xi32>
   // CHECK: qnext.byte_dot %{{.+}}, %{{.+}}, %{{.+}} : vector<32xi8> into vector<8xi32>
   %r8 = qnext.byte_dot %a8, %u8, %s8 : vector<32xi8> into vector<8xi32>
-  return %r, %r8 : vector<16xi32>, vector<8xi32>
+  // CHECK: qnext.byte_dot %{{.+}}, %{{.+}}, %{{.+}} narrow : vector<32xi8> into vector<8xi32>
+  %n8 = qnext.byte_dot %r8, %u8, %s8 narrow : vector<32xi8> into vector<8xi32>
+  return %r, %n8 : vector<16xi32>, vector<8xi32>
 }

@@ -2,6 +2,7 @@
 // RUN: qnext-opt %s --qnext-fuse-swiglu --qnext-fuse-moe --split-input-file | FileCheck %s --check-prefix=TAKEN
 // RUN: qnext-opt %s --qnext-fuse-moe --qnext-lower-to-linalg --split-input-file | FileCheck %s --check-prefix=LINALG
 // RUN: qnext-opt %s --qnext-fuse-moe --qnext-lower-to-linalg --convert-elementwise-to-linalg --canonicalize --qnext-vectorize-contractions="vector-width=8 rows=4" --canonicalize --cse --split-input-file | FileCheck %s --check-prefix=KERNEL
+// RUN: qnext-opt %s --qnext-fuse-moe --qnext-lower-to-linalg --convert-elementwise-to-linalg --canonicalize --qnext-vectorize-contractions="vector-width=8 rows=4 activations=int8" --canonicalize --cse --split-input-file | FileCheck %s --check-prefix=BYTES
 
 // One decode step's routed experts (top 2 of 4): a group of their own.
 // CHECK-LABEL: func.func @decode_step
@@ -192,4 +193,56 @@ func.func @shared_down_used(%x: tensor<1x64xf32>, %w: tensor<1x2xf32>, %i: tenso
   %shared = qnext.sigmoid_gate %ds, %logit : tensor<1x64xf32>, tensor<1x1xf32>
   %y = arith.addf %routed, %shared : tensor<1x64xf32>
   return %y, %ds : tensor<1x64xf32>, tensor<1x64xf32>
+}
+
+// -----
+
+// Quantized experts with byte dots (activations=int8): the combine's blocks
+// take the rows that read as many bytes of each slot as bf16 rows would,
+// int8 twice the rows (1024 rows in 64 blocks of 16: rows=4, twice for
+// rows shorter than 1024, twice again for 8-bit weights) and int4 four
+// times (32 blocks of 32, the fewest blocks allowed); f32 inputs keep
+// blocks of 8 rows.
+// KERNEL-LABEL: func.func @decode_step_int8
+// KERNEL: scf.forall (%{{.+}}) in (32) shared_outs(%{{.+}}) -> (tensor<1x2x64xf32>)
+// KERNEL: scf.forall (%{{.+}}) in (128) shared_outs(%{{.+}}) -> (tensor<1x1024xf32>)
+// KERNEL-LABEL: func.func @decode_step_int4
+// KERNEL: scf.forall (%{{.+}}) in (128) shared_outs(%{{.+}}) -> (tensor<1x1024xf32>)
+// BYTES-LABEL: func.func @decode_step_int8
+// BYTES: scf.forall (%{{.+}}) in (32) shared_outs(%{{.+}}) -> (tensor<1x2x64xf32>)
+// BYTES: qnext.byte_dot
+// BYTES: scf.forall (%{{.+}}) in (64) shared_outs(%{{.+}}) -> (tensor<1x1024xf32>)
+// BYTES: qnext.byte_dot
+// BYTES-LABEL: func.func @decode_step_int4
+// BYTES: scf.forall (%{{.+}}) in (32) shared_outs(%{{.+}}) -> (tensor<1x1024xf32>)
+// BYTES: qnext.byte_dot {{.+}} narrow
+func.func @decode_step_int8(%x: tensor<1x1024xf32>, %w: tensor<1x2xf32>, %i: tensor<1x2xi32>) -> tensor<1x1024xf32> {
+  %gq = qnext.param "experts_gate" : tensor<4x64x1024xi8>
+  %gs = qnext.param "experts_gate_scales" : tensor<4x64x8xf32>
+  %uq = qnext.param "experts_up" : tensor<4x64x1024xi8>
+  %us = qnext.param "experts_up_scales" : tensor<4x64x8xf32>
+  %dq = qnext.param "experts_down" : tensor<4x1024x64xi8>
+  %ds = qnext.param "experts_down_scales" : tensor<4x1024x1xf32>
+  %g = qnext.dequantize %gq, %gs {group = 128 : i64} : tensor<4x64x1024xi8>, tensor<4x64x8xf32> -> tensor<4x64x1024xf32>
+  %u = qnext.dequantize %uq, %us {group = 128 : i64} : tensor<4x64x1024xi8>, tensor<4x64x8xf32> -> tensor<4x64x1024xf32>
+  %d = qnext.dequantize %dq, %ds {group = 64 : i64} : tensor<4x1024x64xi8>, tensor<4x1024x1xf32> -> tensor<4x1024x64xf32>
+  %y = qnext.expert_swiglu %x, %w, %i, %g, %u, %d
+      : (tensor<1x1024xf32>, tensor<1x2xf32>, tensor<1x2xi32>, tensor<4x64x1024xf32>,
+         tensor<4x64x1024xf32>, tensor<4x1024x64xf32>) -> tensor<1x1024xf32>
+  return %y : tensor<1x1024xf32>
+}
+func.func @decode_step_int4(%x: tensor<1x1024xf32>, %w: tensor<1x2xf32>, %i: tensor<1x2xi32>) -> tensor<1x1024xf32> {
+  %gq = qnext.param "experts_gate" : tensor<4x64x512xi8>
+  %gs = qnext.param "experts_gate_scales" : tensor<4x64x8xf32>
+  %uq = qnext.param "experts_up" : tensor<4x64x512xi8>
+  %us = qnext.param "experts_up_scales" : tensor<4x64x8xf32>
+  %dq = qnext.param "experts_down" : tensor<4x1024x32xi8>
+  %ds = qnext.param "experts_down_scales" : tensor<4x1024x1xf32>
+  %g = qnext.dequantize %gq, %gs {group = 128 : i64, int4} : tensor<4x64x512xi8>, tensor<4x64x8xf32> -> tensor<4x64x1024xf32>
+  %u = qnext.dequantize %uq, %us {group = 128 : i64, int4} : tensor<4x64x512xi8>, tensor<4x64x8xf32> -> tensor<4x64x1024xf32>
+  %d = qnext.dequantize %dq, %ds {group = 64 : i64, int4} : tensor<4x1024x32xi8>, tensor<4x1024x1xf32> -> tensor<4x1024x64xf32>
+  %y = qnext.expert_swiglu %x, %w, %i, %g, %u, %d
+      : (tensor<1x1024xf32>, tensor<1x2xf32>, tensor<1x2xi32>, tensor<4x64x1024xf32>,
+         tensor<4x64x1024xf32>, tensor<4x1024x64xf32>) -> tensor<1x1024xf32>
+  return %y : tensor<1x1024xf32>
 }

@@ -1,8 +1,9 @@
 // RUN: qnext-opt %s --split-input-file --qnext-vectorize-contractions="vector-width=16 activations=int8" --canonicalize --cse | FileCheck %s
 // RUN: qnext-opt %s --split-input-file --qnext-vectorize-contractions="vector-width=8 activations=int8" --canonicalize --cse | FileCheck %s --check-prefix=AVX2
+// RUN: qnext-opt %s --split-input-file --qnext-vectorize-contractions="vector-width=8 activations=int8 vnni=false" --canonicalize --cse | FileCheck %s --check-prefix=SIGN
 
 // activations=int8: a one-token kernel of int8 weights quantizes its input
-// once per task (max |x| per group of 128, q = roundeven(x * 127 / max),
+// once, before the tasks of row blocks (max |x| per group of 128, q = roundeven(x * 127 / max),
 // the group's start = -128 * sum(q)), then multiplies bytes: the weight's
 // bytes xor 0x80 (q + 128, unsigned) by the input's, 64 at a time at
 // AVX-512's width (32 at AVX2's), each group's integer sum converted once
@@ -16,8 +17,7 @@
 // CHECK-DAG: %[[OFF:.+]] = arith.constant dense<-128> : vector<64xi8>
 // CHECK-DAG: %[[M128:.+]] = arith.constant -128 : i32
 // CHECK-DAG: %[[C127:.+]] = arith.constant 1.270000e+02 : f32
-// CHECK: scf.forall
-// The input, quantized into bytes, scales and group starts.
+// The input, quantized into bytes, scales and group starts, then the tasks.
 // CHECK: %[[XQ:.+]]:3 = scf.for
 // CHECK: math.absf
 // CHECK: arith.maximumf
@@ -32,6 +32,7 @@
 // CHECK: %[[START:.+]] = arith.muli %[[SUM]], %[[M128]] : i32
 // CHECK: tensor.insert %[[XS]]
 // CHECK: tensor.insert %[[START]]
+// CHECK: scf.forall
 // The weight rows: per group, from its start, 64 bytes a step.
 // CHECK: scf.for
 // CHECK: scf.for %[[K0:[^ ]+]] =
@@ -52,6 +53,22 @@
 // CHECK: vector.fma %[[F]], %[[SPLAT]], %{{.+}} : vector<16xf32>
 // AVX2-LABEL: func.func @decode_int8
 // AVX2: qnext.byte_dot %{{.+}}, %{{.+}}, %{{.+}} : vector<32xi8> into vector<8xi32>
+// Without vpdpbusd (vnni=false: vpmaddubsw, which saturates at i16) the
+// unsigned bytes are |q| (at most 127) and the input's bytes take q's sign:
+// narrow byte dots, no offset (every group starts from zero).
+// SIGN-LABEL: func.func @decode_int8
+// SIGN-SAME: (%[[Q:.+]]: tensor<8x256xi8>,
+// SIGN-NOT: -128
+// SIGN: scf.for {{.+}} iter_args(%[[ACC:[^ ]+]] = %{{.+}}) -> (vector<8xi32>)
+// SIGN: %[[W:.+]] = vector.transfer_read %[[Q]]{{.+}} : tensor<8x256xi8>, vector<32xi8>
+// SIGN: %[[XB:.+]] = vector.transfer_read {{.+}} : tensor<1x256xi8>, vector<32xi8>
+// SIGN: %[[NEG:.+]] = arith.cmpi slt, %[[W]], %[[ZB:[^ ]+]] : vector<32xi8>
+// SIGN: %[[U:.+]] = math.absi %[[W]] : vector<32xi8>
+// SIGN: %[[MINUSX:.+]] = arith.subi %[[ZB]], %[[XB]] : vector<32xi8>
+// SIGN: %[[SX:.+]] = arith.select %[[NEG]], %[[MINUSX]], %[[XB]] : vector<32xi1>, vector<32xi8>
+// SIGN: %[[D:.+]] = qnext.byte_dot %[[ACC]], %[[U]], %[[SX]] narrow : vector<32xi8> into vector<8xi32>
+// SIGN-NEXT: scf.yield %[[D]]
+// SIGN-NOT: -128
 func.func @decode_int8(%q: tensor<8x256xi8>, %s: tensor<8x2xf32>, %x: tensor<256xf32>) -> tensor<8xf32> {
   %w = qnext.dequantize %q, %s {group = 128 : i64} : tensor<8x256xi8>, tensor<8x2xf32> -> tensor<8x256xf32>
   %zero = arith.constant 0.0 : f32
@@ -112,13 +129,13 @@ func.func @decode_int8(%q: tensor<8x256xi8>, %s: tensor<8x2xf32>, %x: tensor<256
 // AVX2: %[[HI:.+]] = arith.andi %[[SH]], %[[C15]] : vector<32xi8>
 // AVX2: %[[KH:.+]] = arith.addi %[[K]], %[[C32]] : index
 // AVX2: %[[XLO:.+]] = vector.transfer_read %[[XQ]]#0[%{{.+}}, %[[K]]]
-// AVX2: %[[D0:.+]] = qnext.byte_dot %{{.+}}, %[[LO]], %[[XLO]] : vector<32xi8> into vector<8xi32>
+// AVX2: %[[D0:.+]] = qnext.byte_dot %{{.+}}, %[[LO]], %[[XLO]] narrow : vector<32xi8> into vector<8xi32>
 // AVX2: %[[XHI:.+]] = vector.transfer_read %[[XQ]]#0[%{{.+}}, %[[KH]]]
-// AVX2: %[[D1:.+]] = qnext.byte_dot %[[D0]], %[[HI]], %[[XHI]] : vector<32xi8> into vector<8xi32>
+// AVX2: %[[D1:.+]] = qnext.byte_dot %[[D0]], %[[HI]], %[[XHI]] narrow : vector<32xi8> into vector<8xi32>
 // AVX2-NEXT: scf.yield %[[D1]]
 // At AVX-512's width a step is 128 columns, a group's one step here.
 // CHECK-LABEL: func.func @decode_int4
-// CHECK-COUNT-2: qnext.byte_dot %{{.+}} : vector<64xi8> into vector<16xi32>
+// CHECK-COUNT-2: qnext.byte_dot %{{.+}} narrow : vector<64xi8> into vector<16xi32>
 func.func @decode_int4(%q: tensor<4x128xi8>, %s: tensor<4x2xf32>, %x: tensor<1x256xf32>) -> tensor<1x4xf32> {
   %w = qnext.dequantize %q, %s {group = 128 : i64, int4} : tensor<4x128xi8>, tensor<4x2xf32> -> tensor<4x256xf32>
   %zero = arith.constant 0.0 : f32
