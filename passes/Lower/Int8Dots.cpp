@@ -11,8 +11,8 @@
 // weight bytes: int4 nibbles offset by 8 (below 16), int8 values offset by
 // 128 with vpdpbusd, or, without it, their absolute values (below 128, so
 // that vpmaddubsw's i16 pairs cannot saturate) with each one's sign moved
-// onto the input byte it multiplies. An offset's products are taken back
-// per group (QuantizedInput::starts). Not weight-exact: the input's
+// onto the input byte it multiplies (byteOffset). An offset's products are
+// taken back per group (QuantizedInput::starts). Not weight-exact: the input's
 // rounding is the mode's error (docs/quantization.md).
 //
 //===----------------------------------------------------------------------===//
@@ -124,15 +124,23 @@ KernelEmitter::quantizeRows(Value xs, int64_t rows, int64_t kExtent, const Weigh
                                     .getResult();
                     return SmallVector<Value>{out, arith::AddIOp::create(b, loc, acc[1], q)};
                   });
-              Value sum = vector::ReductionOp::create(b, loc, vector::CombiningKind::ADD,
-                                                      done[1]);
-              Value offset = arith::ConstantOp::create(
-                  b, loc, b.getI32IntegerAttr(w.int4 ? -8 : vnni ? -128 : 0));
-              Value start = arith::MulIOp::create(b, loc, sum, offset);
+              // The group's start (with an offset: minus it times the
+              // group's sum of q), then its scale and start stored.
+              Value start;
+              if (byteOffset(w) != 0) {
+                Value sum = vector::ReductionOp::create(
+                    b, loc, vector::CombiningKind::ADD, done[1]);
+                Value offset = arith::ConstantOp::create(
+                    b, loc, b.getI32IntegerAttr(-byteOffset(w)));
+                start = arith::MulIOp::create(b, loc, sum, offset);
+              }
               Value g = arith::DivUIOp::create(b, loc, k0, index(w.group));
-              return {done[0],
-                      tensor::InsertOp::create(b, loc, scale, in[1], ValueRange{r, g}),
-                      tensor::InsertOp::create(b, loc, start, in[2], ValueRange{r, g})};
+              Value groupScales =
+                  tensor::InsertOp::create(b, loc, scale, in[1], ValueRange{r, g});
+              Value groupStarts =
+                  start ? tensor::InsertOp::create(b, loc, start, in[2], ValueRange{r, g})
+                        : in[2];
+              return {done[0], groupScales, groupStarts};
             });
         scf::YieldOp::create(b, loc, next);
       });
@@ -165,14 +173,17 @@ Value KernelEmitter::dotInt8(const Weight &w, Value row, const QuantizedInput &q
       kExtent, w.group, ValueRange{zeroF},
       [&](Value k0, int64_t size, ValueRange total) -> SmallVector<Value> {
         Value g = arith::DivUIOp::create(b, loc, k0, index(w.group));
-        Value start = tensor::ExtractOp::create(b, loc, qx.starts, ValueRange{xRow, g});
-        Value init = vector::InsertOp::create(b, loc, start, zeroI,
-                                              ArrayRef<OpFoldResult>{b.getIndexAttr(0)});
+        Value init = zeroI;
+        if (byteOffset(w) != 0) {
+          Value start = tensor::ExtractOp::create(b, loc, qx.starts, ValueRange{xRow, g});
+          init = vector::InsertOp::create(b, loc, start, zeroI,
+                                          ArrayRef<OpFoldResult>{b.getIndexAttr(0)});
+        }
         auto sums = scf::ForOp::create(
             b, loc, k0, arith::AddIOp::create(b, loc, k0, index(size)), index(step),
             ValueRange{init}, [&](OpBuilder &, Location, Value k, ValueRange acc) {
               Value sum = acc[0];
-              if (!w.int4 && vnni) {
+              if (!w.int4 && byteOffset(w) != 0) {
                 // q + 128 as an unsigned byte.
                 Value u = arith::XOrIOp::create(
                     b, loc, readBytes(w.values, row, k), intSplat(bytesv, -128));

@@ -202,6 +202,13 @@ private:
     Value bytes, scales, starts;
   };
 
+  /// What the byte dots add to each of `w`'s values to make it an unsigned
+  /// byte: 8 for int4, 128 for int8 with vpdpbusd, none for int8 without
+  /// (its signs go onto the input). A group's sum starts from minus this
+  /// times the sum of its quantized inputs (QuantizedInput::starts, not
+  /// computed when it is zero).
+  int32_t byteOffset(const Weight &w) const { return w.int4 ? 8 : vnni ? 128 : 0; }
+
   /// Columns one step of an int8 dot covers: a load of 4 x vl bytes (int4:
   /// twice as many columns).
   int64_t int8Step(const Weight &w) const { return (w.int4 ? 8 : 4) * vl; }

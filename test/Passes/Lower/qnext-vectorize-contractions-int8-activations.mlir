@@ -55,11 +55,14 @@
 // AVX2: qnext.byte_dot %{{.+}}, %{{.+}}, %{{.+}} : vector<32xi8> into vector<8xi32>
 // Without vpdpbusd (vnni=false: vpmaddubsw, which saturates at i16) the
 // unsigned bytes are |q| (at most 127) and the input's bytes take q's sign:
-// narrow byte dots, no offset (every group starts from zero).
+// narrow byte dots, no offset: no group starts computed, every group's
+// sum starts from zero.
 // SIGN-LABEL: func.func @decode_int8
 // SIGN-SAME: (%[[Q:.+]]: tensor<8x256xi8>,
+// SIGN-DAG: %[[ZI:.+]] = arith.constant dense<0> : vector<8xi32>
 // SIGN-NOT: -128
-// SIGN: scf.for {{.+}} iter_args(%[[ACC:[^ ]+]] = %{{.+}}) -> (vector<8xi32>)
+// SIGN-NOT: arith.muli {{.+}} : i32
+// SIGN: scf.for {{.+}} iter_args(%[[ACC:[^ ]+]] = %[[ZI]]) -> (vector<8xi32>)
 // SIGN: %[[W:.+]] = vector.transfer_read %[[Q]]{{.+}} : tensor<8x256xi8>, vector<32xi8>
 // SIGN: %[[XB:.+]] = vector.transfer_read {{.+}} : tensor<1x256xi8>, vector<32xi8>
 // SIGN: %[[NEG:.+]] = arith.cmpi slt, %[[W]], %[[ZB:[^ ]+]] : vector<32xi8>
