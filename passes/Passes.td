@@ -667,7 +667,10 @@ def VectorizeContractions : Pass<"qnext-vectorize-contractions"> {
       (decode) runs one such loop per weight row instead, row after row, so
       that the block's weights are read in memory order (interleaved rows
       are streams the hardware prefetchers follow badly when rows are short;
-      each accumulator sums the same products in the same order either way);
+      each accumulator sums the same products in the same order either way),
+      in steps of up to 8 rows (at least two steps a block) whose sums
+      gather in registers by static inserts, so that no row's sum goes
+      through the stack;
     * one horizontal sum per output element at the end.
 
     With several tokens and `token-tile` > 0, the forall runs once per tile

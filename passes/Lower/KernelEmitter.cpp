@@ -456,65 +456,128 @@ SmallVector<Value> KernelEmitter::blockRows(Value xs, ArrayRef<Value> xTokens,
     // (a quantized weight's, per group then scaled, in a one-token kernel).
     // A row gather's blocks of short rows (rowAfterRow) run the same way,
     // each weight vector used for the block's tm tokens.
-    Value zeroRow = arith::ConstantOp::create(
-        b, loc, DenseElementsAttr::get(rowType, b.getF32FloatAttr(0.0).getValue()));
     const int64_t numWeights = weights.size();
     // An int8 dot's input (blockInput) is one token's.
     assert((!blockInput || tm == 1) && "activations=int8 blocks are one token's");
     SmallVector<Value> zeros(tm, zero);
+    // One row's sums, an accumulator per weight and token ([m][j]).
+    auto rowSums = [&](Value row) {
+      SmallVector<Value> sums;
+      for (int64_t m = 0; m < numWeights; ++m) {
+        // (A quantized row's scale multiplies each group's sum.)
+        SmallVector<Value> acc =
+            blockInput ? SmallVector<Value>{dotInt8(weights[m], row, *blockInput,
+                                                    blockInputRow, kExtent)}
+            : bf16
+                ? sweepBF16(kExtent, zeros,
+                            [&](Value k, ValueRange a) {
+                              // The terms into one accumulator, in the
+                              // order a block of several tokens adds
+                              // them: a token's row is the same in
+                              // either.
+                              Value w = read(weights[m].values, {row, k},
+                                             b.getBF16Type(), 2 * vl);
+                              SmallVector<Value> out;
+                              for (int64_t j = 0; j < tm; ++j)
+                                out.push_back(
+                                    dpbf16Terms(a[j], w, tokenInputBF16(j, k)));
+                              return out;
+                            })
+                : sweepK(
+                      kExtent, zeros, {{weights[m], row}},
+                      [&](const KStep &at, ArrayRef<Value> scales, ValueRange a) {
+                        Value w = load(weights[m], row, at,
+                                       scales.empty() ? Value() : scales[0]);
+                        SmallVector<Value> out;
+                        for (int64_t j = 0; j < tm; ++j)
+                          out.push_back(vector::FMAOp::create(
+                              b, loc, w, tokenInput(j, at.k), a[j]));
+                        return out;
+                      },
+                      /*scaleSums=*/sumGroups && tm == 1);
+        for (int64_t j = 0; j < tm; ++j)
+          sums.push_back(vector::ReductionOp::create(b, loc,
+                                                     vector::CombiningKind::ADD,
+                                                     acc[j],
+                                                     arith::FastMathFlags::reassoc));
+      }
+      return sums;
+    };
+    // The rows in steps of `unroll`, each step's rows one after the other,
+    // their sums gathered into a vector<unroll> per weight and token by
+    // static inserts and kept in registers: a vector<tn> carried through
+    // the loop and written at the row's (dynamic) lane went through the
+    // stack every row, a scalar store and a wide reload that cannot be
+    // forwarded, in the loop's critical path. The steps' vectors are
+    // carried one per step of the block, each replaced (a select) where
+    // the step is its own. At least two steps: a loop of one iteration
+    // folds away, and its rows' K loops would stand alone in the kernel.
+    int64_t unroll = 1;
+    while (unroll < std::min<int64_t>(vl, 8) && tn % (4 * unroll) == 0)
+      unroll *= 2;
+    // (A block whose rows do not pair, e.g. 3, keeps one vector<tn> a
+    // weight and token, each row's sum inserted at its lane.)
+    const bool inSteps = unroll > 1;
+    const int64_t steps = tn / unroll;
+    const int64_t carried = inSteps ? steps : 1;
+    auto carriedType = inSteps ? VectorType::get({unroll}, f32) : rowType;
+    Value zeroCarried = arith::ConstantOp::create(
+        b, loc, DenseElementsAttr::get(carriedType, b.getF32FloatAttr(0.0).getValue()));
+    const int64_t numOut = numWeights * tm;
     auto rowLoop = scf::ForOp::create(
-        b, loc, index(0), index(tn), index(1),
-        SmallVector<Value>(numWeights * tm, zeroRow),
-        [&](OpBuilder &, Location, Value r, ValueRange rowsIn) {
-          Value row = arith::AddIOp::create(b, loc, n0, r);
-          SmallVector<Value> next(rowsIn.begin(), rowsIn.end());
-          for (int64_t m = 0; m < numWeights; ++m) {
-            // (A quantized row's scale multiplies each group's sum.)
-            SmallVector<Value> acc =
-                blockInput ? SmallVector<Value>{dotInt8(weights[m], row, *blockInput,
-                                                        blockInputRow, kExtent)}
-                : bf16
-                    ? sweepBF16(kExtent, zeros,
-                                [&](Value k, ValueRange a) {
-                                  // The terms into one accumulator, in the
-                                  // order a block of several tokens adds
-                                  // them: a token's row is the same in
-                                  // either.
-                                  Value w = read(weights[m].values, {row, k},
-                                                 b.getBF16Type(), 2 * vl);
-                                  SmallVector<Value> out;
-                                  for (int64_t j = 0; j < tm; ++j)
-                                    out.push_back(
-                                        dpbf16Terms(a[j], w, tokenInputBF16(j, k)));
-                                  return out;
-                                })
-                    : sweepK(
-                kExtent, zeros, {{weights[m], row}},
-                [&](const KStep &at, ArrayRef<Value> scales, ValueRange a) {
-                  Value w = load(weights[m], row, at,
-                                 scales.empty() ? Value() : scales[0]);
-                  SmallVector<Value> out;
-                  for (int64_t j = 0; j < tm; ++j)
-                    out.push_back(
-                        vector::FMAOp::create(b, loc, w, tokenInput(j, at.k), a[j]));
-                  return out;
-                },
-                /*scaleSums=*/sumGroups && tm == 1);
-            for (int64_t j = 0; j < tm; ++j) {
-              Value sum = vector::ReductionOp::create(
-                  b, loc, vector::CombiningKind::ADD, acc[j],
-                  arith::FastMathFlags::reassoc);
-              Value &out = next[j * numWeights + m];
-              out = vector::InsertOp::create(b, loc, sum, out,
-                                             ArrayRef<OpFoldResult>{r});
-            }
+        b, loc, index(0), index(tn), index(unroll),
+        SmallVector<Value>(numOut * carried, zeroCarried),
+        [&](OpBuilder &, Location, Value r, ValueRange in) {
+          SmallVector<Value> next(in.begin(), in.end());
+          if (!inSteps) {
+            SmallVector<Value> sums = rowSums(arith::AddIOp::create(b, loc, n0, r));
+            for (int64_t m = 0; m < numWeights; ++m)
+              for (int64_t j = 0; j < tm; ++j) {
+                Value &out = next[j * numWeights + m];
+                out = vector::InsertOp::create(b, loc, sums[m * tm + j], out,
+                                               ArrayRef<OpFoldResult>{r});
+              }
+            scf::YieldOp::create(b, loc, next);
+            return;
           }
+          SmallVector<Value> step(numOut, zeroCarried);
+          for (int64_t u = 0; u < unroll; ++u) {
+            Value row = arith::AddIOp::create(
+                b, loc, n0, u == 0 ? r : arith::AddIOp::create(b, loc, r, index(u)));
+            SmallVector<Value> sums = rowSums(row);
+            for (int64_t m = 0; m < numWeights; ++m)
+              for (int64_t j = 0; j < tm; ++j) {
+                Value &out = step[j * numWeights + m];
+                out = vector::InsertOp::create(b, loc, sums[m * tm + j], out,
+                                               ArrayRef<int64_t>{u});
+              }
+          }
+          for (int64_t o = 0; o < numOut; ++o)
+            for (int64_t i = 0; i < steps; ++i) {
+              Value here = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, r,
+                                                 index(i * unroll));
+              Value &out = next[o * steps + i];
+              out = arith::SelectOp::create(b, loc, here, step[o], out);
+            }
           scf::YieldOp::create(b, loc, next);
         });
+    // Each weight's and token's vector<tn>, its steps in order.
+    auto outOf = [&](int64_t o) -> Value {
+      if (!inSteps)
+        return rowLoop.getResult(o);
+      Value full = arith::ConstantOp::create(
+          b, loc, DenseElementsAttr::get(rowType, b.getF32FloatAttr(0.0).getValue()));
+      for (int64_t i = 0; i < steps; ++i)
+        full = vector::InsertStridedSliceOp::create(
+            b, loc, rowLoop.getResult(o * steps + i), full,
+            ArrayRef<int64_t>{i * unroll}, ArrayRef<int64_t>{1});
+      return full;
+    };
     SmallVector<Value> rows;
     for (int64_t j = 0; j < tm; ++j) {
-      SmallVector<Value> rowsOut(
-          rowLoop.getResults().slice(j * numWeights, numWeights));
+      SmallVector<Value> rowsOut;
+      for (int64_t m = 0; m < numWeights; ++m)
+        rowsOut.push_back(outOf(j * numWeights + m));
       rows.push_back(kernel.epilogue ? applyBody(kernel.epilogue, rowsOut, tn)
                                      : rowsOut[0]);
     }

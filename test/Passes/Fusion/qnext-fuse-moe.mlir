@@ -45,7 +45,7 @@
 // KERNEL: %[[GW:.+]] = tensor.extract_slice %{{.+}}[%[[EX]], 0, 0] [1, 32, 64] [1, 1, 1] : tensor<4x32x64xbf16> to tensor<32x64xbf16>
 // KERNEL: %[[UW:.+]] = tensor.extract_slice %{{.+}}[%[[EX]], 0, 0] [1, 32, 64] [1, 1, 1] : tensor<4x32x64xbf16> to tensor<32x64xbf16>
 // KERNEL: %[[XR:.+]] = tensor.extract_slice %[[X]][0, 0] [1, 64] [1, 1] : tensor<1x64xf32> to tensor<64xf32>
-// KERNEL: scf.for {{.+}} -> (vector<4xf32>, vector<4xf32>)
+// KERNEL: scf.for {{.+}} -> (vector<2xf32>, vector<2xf32>, vector<2xf32>, vector<2xf32>)
 // KERNEL: scf.for {{.+}} -> (vector<8xf32>)
 // KERNEL: vector.transfer_read %[[GW]]
 // KERNEL: vector.transfer_read %[[XR]]
@@ -61,10 +61,12 @@
 // KERNEL: tensor.extract %[[I]][%{{.+}}, %[[SL]]]
 // KERNEL: tensor.extract_slice %{{.+}}[%{{.+}}, 0, 0] [1, 64, 32] [1, 1, 1] : tensor<4x64x32xbf16> to tensor<64x32xbf16>
 // KERNEL: tensor.extract_slice %[[H]][0, %[[SL]], 0] [1, 1, 32] [1, 1, 1] : tensor<1x2x32xf32> to tensor<32xf32>
-// KERNEL: %[[ROW:.+]] = scf.for {{.+}} -> (vector<8xf32>)
+// KERNEL: %[[STEPS:.+]]:2 = scf.for {{.+}} -> (vector<4xf32>, vector<4xf32>)
 // KERNEL: scf.for {{.+}} -> (vector<8xf32>)
 // KERNEL: vector.fma
-// KERNEL: vector.insert {{.+}} : f32 into vector<8xf32>
+// KERNEL: vector.from_elements {{.+}} : vector<4xf32>
+// KERNEL: %[[LOW:.+]] = vector.insert_strided_slice %[[STEPS]]#0, %{{.+}} {offsets = [0], strides = [1]} : vector<4xf32> into vector<8xf32>
+// KERNEL: %[[ROW:.+]] = vector.insert_strided_slice %[[STEPS]]#1, %[[LOW]] {offsets = [4], strides = [1]} : vector<4xf32> into vector<8xf32>
 // KERNEL: %[[WT:.+]] = tensor.extract %[[W]][%{{.+}}, %[[SL]]] : tensor<1x2xf32>
 // KERNEL: %[[WS:.+]] = vector.broadcast %[[WT]] : f32 to vector<8xf32>
 // KERNEL: %[[P:.+]] = arith.mulf %[[WS]], %[[ROW]] : vector<8xf32>
@@ -129,11 +131,13 @@ func.func @prompt(%x: tensor<?x64xf32>, %w: tensor<?x2xf32>, %i: tensor<?x2xi32>
 // KERNEL: %[[Y:.+]] = scf.forall (%{{.+}}) in (8) shared_outs(%[[YO:.+]] = %{{.+}}) -> (tensor<1x64xf32>)
 // KERNEL: %[[ACC:.+]] = scf.for {{.+}} -> (vector<8xf32>)
 // KERNEL: scf.yield
-// KERNEL: %[[DOWN:.+]] = scf.for {{.+}} -> (vector<8xf32>)
+// KERNEL: %[[DSTEPS:.+]]:2 = scf.for {{.+}} -> (vector<4xf32>, vector<4xf32>)
 // KERNEL: scf.for %{{.+}} = %c0 to %c16 step %c8 {{.+}} -> (vector<8xf32>)
 // KERNEL: vector.transfer_read %[[HS]]
 // KERNEL: vector.fma
-// KERNEL: vector.insert {{.+}} : f32 into vector<8xf32>
+// KERNEL: vector.from_elements {{.+}} : vector<4xf32>
+// KERNEL: %[[DLOW:.+]] = vector.insert_strided_slice %[[DSTEPS]]#0
+// KERNEL: %[[DOWN:.+]] = vector.insert_strided_slice %[[DSTEPS]]#1, %[[DLOW]] {offsets = [4], strides = [1]} : vector<4xf32> into vector<8xf32>
 // KERNEL: %[[L:.+]] = tensor.extract %[[LOGIT]][%c0, %c0] : tensor<1x1xf32>
 // KERNEL: %[[LS:.+]] = vector.broadcast %[[L]] : f32 to vector<8xf32>
 // KERNEL: math.exp {{.+}} : vector<8xf32>

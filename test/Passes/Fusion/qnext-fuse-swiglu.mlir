@@ -39,19 +39,22 @@
 // KERNEL-SAME: (%[[X:.+]]: tensor<1x64xf32>)
 // KERNEL: %[[E:.+]] = tensor.empty() : tensor<1x32xf32>
 // KERNEL: scf.forall (%{{.+}}) in (8) shared_outs(%{{.+}} = %[[E]])
-// KERNEL: %[[ROWS:.+]]:2 = scf.for {{.+}} -> (vector<4xf32>, vector<4xf32>)
+// KERNEL: %[[STEPS:.+]]:4 = scf.for {{.+}} -> (vector<2xf32>, vector<2xf32>, vector<2xf32>, vector<2xf32>)
 // KERNEL: scf.for {{.+}} -> (vector<8xf32>)
 // KERNEL: vector.reduction <add>
-// KERNEL: vector.insert {{.+}} : f32 into vector<4xf32>
 // KERNEL: scf.for {{.+}} -> (vector<8xf32>)
 // KERNEL: vector.reduction <add>
-// KERNEL: vector.insert {{.+}} : f32 into vector<4xf32>
-// KERNEL: %[[NEG:.+]] = arith.negf %[[ROWS]]#0 : vector<4xf32>
+// KERNEL: vector.from_elements {{.+}} : vector<2xf32>
+// KERNEL: %[[G0:.+]] = vector.insert_strided_slice %[[STEPS]]#0, %{{.+}} {offsets = [0], strides = [1]}
+// KERNEL: %[[GATE:.+]] = vector.insert_strided_slice %[[STEPS]]#1, %[[G0]] {offsets = [2], strides = [1]}
+// KERNEL: %[[U0:.+]] = vector.insert_strided_slice %[[STEPS]]#2, %{{.+}} {offsets = [0], strides = [1]}
+// KERNEL: %[[UP:.+]] = vector.insert_strided_slice %[[STEPS]]#3, %[[U0]] {offsets = [2], strides = [1]}
+// KERNEL: %[[NEG:.+]] = arith.negf %[[GATE]] : vector<4xf32>
 // KERNEL: %[[EXP:.+]] = math.exp %[[NEG]] : vector<4xf32>
 // KERNEL: %[[DEN:.+]] = arith.addf %[[EXP]], %{{.+}} : vector<4xf32>
 // KERNEL: %[[SIG:.+]] = arith.divf %{{.+}}, %[[DEN]] : vector<4xf32>
-// KERNEL: %[[SILU:.+]] = arith.mulf %[[ROWS]]#0, %[[SIG]] : vector<4xf32>
-// KERNEL: %[[ROW:.+]] = arith.mulf %[[SILU]], %[[ROWS]]#1 : vector<4xf32>
+// KERNEL: %[[SILU:.+]] = arith.mulf %[[GATE]], %[[SIG]] : vector<4xf32>
+// KERNEL: %[[ROW:.+]] = arith.mulf %[[SILU]], %[[UP]] : vector<4xf32>
 // KERNEL: vector.transfer_write %[[ROW]]
 // KERNEL: scf.forall (%{{.+}}) in (16)
 // KERNEL-NOT: linalg.generic

@@ -10,23 +10,29 @@
            affine_map<(d0, d1) -> (d0)>]
 
 // One token, bf16 weights: a forall over blocks of 4 rows (12 / 4 = 3);
-// a block runs its rows one after the other (an scf.for carrying the row
-// of sums), each with its own K loop in steps of 8 and one accumulator, so
-// the block's weights are read in memory order; each weight vector widened
-// by a 16-bit shift; one horizontal sum per row. The zero fill is not
-// re-added: the kernel writes into the fill's destination.
+// a block runs its rows one after the other, each with its own K loop in
+// steps of 8 and one accumulator, so the block's weights are read in memory
+// order; each weight vector widened by a 16-bit shift; one horizontal sum
+// per row. The rows go in steps of 2 (an scf.for carrying each step's
+// vector of sums, replaced by a select where the step is its own), the
+// step's sums gathered by static inserts, the steps joined after the loop.
+// The zero fill is not re-added: the kernel writes into the fill's
+// destination.
 // CHECK-LABEL: func.func @matvec_bf16
 // CHECK-SAME: (%[[W:.+]]: tensor<12x32xbf16>, %[[X:.+]]: tensor<32xf32>)
 // CHECK-DAG: %[[C32:.+]] = arith.constant 32 : index
 // CHECK-DAG: %[[C8:.+]] = arith.constant 8 : index
 // CHECK-DAG: %[[C4:.+]] = arith.constant 4 : index
+// CHECK-DAG: %[[C2:.+]] = arith.constant 2 : index
+// CHECK-DAG: %[[C1:.+]] = arith.constant 1 : index
+// CHECK-DAG: %[[C0:.+]] = arith.constant 0 : index
 // CHECK-DAG: %[[SIXTEEN:.+]] = arith.constant dense<16> : vector<8xi32>
 // CHECK: %[[E:.+]] = tensor.empty() : tensor<12xf32>
 // CHECK-NOT: linalg.fill
 // CHECK: scf.forall (%[[I:.+]]) in (3) shared_outs(%[[O:.+]] = %[[E]])
 // CHECK: %[[N0:.+]] = arith.muli %[[I]], %{{.+}} : index
 // CHECK: %[[TILE:.+]] = tensor.extract_slice %[[O]][%[[N0]]] [4] [1]
-// CHECK: %[[ROWS:.+]] = scf.for %[[R:.+]] = %{{.+}} to %[[C4]] step %{{.+}} iter_args(%[[IN:.+]] = %{{.+}}) -> (vector<4xf32>)
+// CHECK: %[[STEPS:.+]]:2 = scf.for %[[R:.+]] = %[[C0]] to %[[C4]] step %[[C2]] iter_args(%[[IN0:.+]] = %{{.+}}, %[[IN1:.+]] = %{{.+}}) -> (vector<2xf32>, vector<2xf32>)
 // CHECK: %[[N:.+]] = arith.addi %[[N0]], %[[R]]
 // CHECK: %[[ACC:.+]] = scf.for %[[K:.+]] = %{{.+}} to %[[C32]] step %[[C8]] iter_args(%[[A:.+]] = %{{.+}}) -> (vector<8xf32>)
 // CHECK: %[[WV:.+]] = vector.transfer_read %[[W]][%[[N]], %[[K]]]{{.*}} : tensor<12x32xbf16>, vector<8xbf16>
@@ -39,8 +45,19 @@
 // CHECK-NOT: vector.fma
 // CHECK: scf.yield %[[F]]
 // CHECK: %[[S:.+]] = vector.reduction <add>, %[[ACC]] fastmath<reassoc> : vector<8xf32> into f32
-// CHECK: %[[ROW:.+]] = vector.insert %[[S]], %[[IN]] [%[[R]]] : f32 into vector<4xf32>
-// CHECK: scf.yield %[[ROW]]
+// CHECK: %[[R1:.+]] = arith.addi %[[R]], %[[C1]]
+// CHECK: %[[N1:.+]] = arith.addi %[[N0]], %[[R1]]
+// CHECK: %[[ACC1:.+]] = scf.for {{.+}} -> (vector<8xf32>)
+// CHECK: vector.transfer_read %[[W]][%[[N1]], %{{.+}}]
+// CHECK: %[[S1:.+]] = vector.reduction <add>, %[[ACC1]] fastmath<reassoc> : vector<8xf32> into f32
+// CHECK: %[[STEP:.+]] = vector.from_elements %[[S]], %[[S1]] : vector<2xf32>
+// CHECK: %[[AT0:.+]] = arith.cmpi eq, %[[R]], %[[C0]]
+// CHECK: %[[OUT0:.+]] = arith.select %[[AT0]], %[[STEP]], %[[IN0]] : vector<2xf32>
+// CHECK: %[[AT1:.+]] = arith.cmpi eq, %[[R]], %[[C2]]
+// CHECK: %[[OUT1:.+]] = arith.select %[[AT1]], %[[STEP]], %[[IN1]] : vector<2xf32>
+// CHECK: scf.yield %[[OUT0]], %[[OUT1]]
+// CHECK: %[[LOW:.+]] = vector.insert_strided_slice %[[STEPS]]#0, %{{.+}} {offsets = [0], strides = [1]} : vector<2xf32> into vector<4xf32>
+// CHECK: %[[ROWS:.+]] = vector.insert_strided_slice %[[STEPS]]#1, %[[LOW]] {offsets = [2], strides = [1]} : vector<2xf32> into vector<4xf32>
 // CHECK: %[[NEW:.+]] = vector.transfer_write %[[ROWS]], %[[TILE]]
 // CHECK: scf.forall.in_parallel
 // CHECK-NEXT: tensor.parallel_insert_slice %[[NEW]] into %[[O]][%[[N0]]] [4] [1]
@@ -139,13 +156,14 @@ func.func @matmul_f16(%x: tensor<?x16xf32>, %w: tensor<6x16xf16>, %init: tensor<
            affine_map<(d0, d1, d2) -> (d0, d1)>]
 
 // A decode step, x: [1, K]: the one-token kernel (blocks of 4 rows, 8 / 4 =
-// 2, a K loop per row), no token loop.
+// 2, a K loop per row, rows in steps of 2), no token loop.
 // CHECK-LABEL: func.func @one_token_rows
 // CHECK: scf.forall (%{{.+}}) in (2)
 // CHECK-NOT: scf.for {{.+}} -> (tensor
-// CHECK: scf.for {{.+}} -> (vector<4xf32>)
-// CHECK: scf.for {{.+}} -> (vector<8xf32>)
-// CHECK: vector.insert {{.+}} : f32 into vector<4xf32>
+// CHECK: scf.for {{.+}} -> (vector<2xf32>, vector<2xf32>)
+// CHECK-COUNT-2: scf.for {{.+}} -> (vector<8xf32>)
+// CHECK: vector.from_elements {{.+}} : vector<2xf32>
+// CHECK: vector.insert_strided_slice {{.+}} {offsets = [2], strides = [1]} : vector<2xf32> into vector<4xf32>
 func.func @one_token_rows(%x: tensor<1x16xf32>, %w: tensor<8x16xbf16>) -> tensor<1x8xf32> {
   %zero = arith.constant 0.0 : f32
   %e = tensor.empty() : tensor<1x8xf32>
@@ -282,10 +300,14 @@ func.func @other_maps(%w: tensor<16x4xf32>, %x: tensor<16xf32>, %init: tensor<4x
 // CHECK-LABEL: func.func @epilogue
 // CHECK-SAME: (%[[A:.+]]: tensor<8x16xf32>, %[[B:.+]]: tensor<8x16xf32>, %[[X:.+]]: tensor<16xf32>, %[[S:.+]]: f32)
 // CHECK: scf.forall (%{{.+}}) in (2)
-// CHECK: %[[RS:.+]]:2 = scf.for {{.+}} -> (vector<4xf32>, vector<4xf32>)
+// CHECK: %[[RS:.+]]:4 = scf.for {{.+}} -> (vector<2xf32>, vector<2xf32>, vector<2xf32>, vector<2xf32>)
 // CHECK: vector.transfer_read %[[A]]
 // CHECK: vector.transfer_read %[[B]]
-// CHECK: %[[P:.+]] = arith.mulf %[[RS]]#0, %[[RS]]#1 : vector<4xf32>
+// CHECK: %[[A0:.+]] = vector.insert_strided_slice %[[RS]]#0, %{{.+}} {offsets = [0], strides = [1]}
+// CHECK: %[[AR:.+]] = vector.insert_strided_slice %[[RS]]#1, %[[A0]] {offsets = [2], strides = [1]}
+// CHECK: %[[B0:.+]] = vector.insert_strided_slice %[[RS]]#2, %{{.+}} {offsets = [0], strides = [1]}
+// CHECK: %[[BR:.+]] = vector.insert_strided_slice %[[RS]]#3, %[[B0]] {offsets = [2], strides = [1]}
+// CHECK: %[[P:.+]] = arith.mulf %[[AR]], %[[BR]] : vector<4xf32>
 // CHECK: %[[SPLAT:.+]] = vector.broadcast %[[S]] : f32 to vector<4xf32>
 // CHECK: %[[Q:.+]] = arith.addf %[[P]], %[[SPLAT]] : vector<4xf32>
 // CHECK: vector.transfer_write %[[Q]]
@@ -293,7 +315,7 @@ func.func @other_maps(%w: tensor<16x4xf32>, %x: tensor<16xf32>, %init: tensor<4x
 // CHECK: return
 // CHECK-LABEL: func.func @epilogue_shared
 // CHECK: scf.forall (%{{.+}}) in (2)
-// CHECK: scf.for {{.+}} -> (vector<4xf32>)
+// CHECK: scf.for {{.+}} -> (vector<2xf32>, vector<2xf32>)
 // CHECK: scf.forall (%{{.+}}) in (2)
 // The generic left unfused loses its tag: the pass consumes them all.
 // CHECK: linalg.generic
@@ -408,7 +430,7 @@ func.func @prologue_transposed(%a: tensor<16x1xf32>, %w: tensor<8x16xbf16>) -> t
 // CHECK: %[[ID:.+]] = tensor.extract %[[SEL]][%{{.+}}, %[[S]]]
 // CHECK: %[[EX:.+]] = arith.index_cast %[[ID]] : i32 to index
 // CHECK: %[[EW:.+]] = tensor.extract_slice %[[W]][%[[EX]], 0, 0] [1, 8, 16] [1, 1, 1] : tensor<4x8x16xbf16> to tensor<8x16xbf16>
-// CHECK: scf.for {{.+}} -> (vector<4xf32>)
+// CHECK: scf.for {{.+}} -> (vector<2xf32>, vector<2xf32>)
 // CHECK: scf.for {{.+}} -> (vector<8xf32>)
 // CHECK: vector.transfer_read %[[EW]]
 // CHECK: vector.fma
