@@ -288,7 +288,7 @@ mlir::LogicalResult qnext::compile(const CompileOptions &options) {
     return fail("--activations=" + options.activations +
                 ": expected f32, int8 or bf16");
   if (options.activations == "bf16") {
-    auto format = parseWeightFormat(options.weights);
+    auto format = parseWeightFormat(options.weights, options.lmHead);
     if (!format)
       return fail(toString(format.takeError()));
     if (format->quantizes())
@@ -299,7 +299,7 @@ mlir::LogicalResult qnext::compile(const CompileOptions &options) {
       return fail("--activations=bf16 is for --target=cpu (vdpbf16ps)");
   }
   if (options.activations == "int8") {
-    auto format = parseWeightFormat(options.weights);
+    auto format = parseWeightFormat(options.weights, options.lmHead);
     if (!format)
       return fail(toString(format.takeError()));
     if (!format->quantizes())

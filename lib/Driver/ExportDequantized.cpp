@@ -26,7 +26,7 @@ qnext::driver::exportDequantized(const CompileOptions &options) {
     return fail(options.input + ": --export-dequantized reads a checkpoint folder");
   if (sys::fs::equivalent(options.input, to))
     return fail("--export-dequantized " + to + ": the input folder itself");
-  auto format = parseWeightFormat(options.weights);
+  auto format = parseWeightFormat(options.weights, options.lmHead);
   if (!format)
     return fail(toString(format.takeError()));
   auto summary = writeDequantizedCheckpoint(

@@ -124,7 +124,7 @@ qnext::driver::loadModel(mlir::MLIRContext &context,
     model.textFiles = std::move(*files);
   }
   WeightLayout layout(model.config, dtypeOf);
-  auto format = parseWeightFormat(options.weights);
+  auto format = parseWeightFormat(options.weights, options.lmHead);
   if (!format)
     return fail(toString(format.takeError()));
   layout.setWeightFormat(*format);

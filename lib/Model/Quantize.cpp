@@ -23,7 +23,8 @@ std::string WeightFormat::str() const {
   return "?";
 }
 
-llvm::Expected<WeightFormat> parseWeightFormat(llvm::StringRef spec) {
+llvm::Expected<WeightFormat> parseWeightFormat(llvm::StringRef spec,
+                                               llvm::StringRef lmHead) {
   auto bad = [&](const llvm::Twine &why) {
     return llvm::createStringError("--weights=" + spec.str() + ": " + why.str());
   };
@@ -32,6 +33,10 @@ llvm::Expected<WeightFormat> parseWeightFormat(llvm::StringRef spec) {
   if (kind == "stored") {
     if (!group.empty())
       return bad("'stored' takes no group");
+    if (!lmHead.empty())
+      return llvm::createStringError("--lm-head=" + lmHead.str() +
+                                     ": lm_head is quantized with the projections: "
+                                     "give --weights=int8 or --weights=int4");
     return format;
   }
   if (kind != "int8" && kind != "int4")
@@ -49,6 +54,21 @@ llvm::Expected<WeightFormat> parseWeightFormat(llvm::StringRef spec) {
                       : " (the kernels' vectors tile it), got ") +
                  llvm::Twine(format.group));
   }
+  if (lmHead.empty() || lmHead == "int8")
+    return format;
+  if (lmHead == "stored") {
+    format.head = WeightFormat::Stored;
+    return format;
+  }
+  if (lmHead != "int4")
+    return llvm::createStringError("--lm-head=" + lmHead.str() +
+                                   ": expected int8, int4 or stored");
+  if (format.group % kInt4Tile != 0)
+    return llvm::createStringError(
+        "--lm-head=int4: the group must be a multiple of " + llvm::Twine(kInt4Tile) +
+        " (int4's tile of columns), got " + llvm::Twine(format.group) +
+        " (--weights=" + spec.str() + ")");
+  format.head = WeightFormat::Int4;
   return format;
 }
 
@@ -104,8 +124,8 @@ WeightFormat formatOf(const WeightFormat &chosen, llvm::StringRef name) {
     return chosen;
   if (isQuantizedProjection(name))
     return chosen;
-  if (name == "lm_head.weight")
-    return {WeightFormat::Int8, chosen.group};
+  if (name == "lm_head.weight" && chosen.head != WeightFormat::Stored)
+    return {chosen.head, chosen.group};
   return {};
 }
 
@@ -113,11 +133,14 @@ llvm::Error checkColumns(llvm::StringRef spec, const WeightFormat &chosen,
                          llvm::StringRef name, int64_t cols) {
   if (formatOf(chosen, name).kind != WeightFormat::Int4 || cols % kInt4Tile == 0)
     return llvm::Error::success();
-  return llvm::createStringError("--weights=" + spec.str() + ": '" + name.str() +
+  const bool head = name == "lm_head.weight";
+  return llvm::createStringError((head ? "--lm-head=int4" : "--weights=" + spec.str()) +
+                                 ": '" + name.str() +
                                  "' has " + std::to_string(cols) +
                                  " columns, int4 stores whole tiles of " +
                                  std::to_string(kInt4Tile) +
-                                 " (--weights=int8 takes any)");
+                                 (head ? " (--lm-head=int8 takes any)"
+                                       : " (--weights=int8 takes any)"));
 }
 
 namespace {

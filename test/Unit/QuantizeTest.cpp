@@ -10,6 +10,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <tuple>
 
 using namespace qnext;
 
@@ -47,6 +48,37 @@ TEST(WeightFormat, Parse) {
   }
 }
 
+// --lm-head: lm_head's format beside the projections', in their group.
+TEST(WeightFormat, ParseLMHead) {
+  auto byDefault = parseWeightFormat("int4", "");
+  ASSERT_TRUE(bool(byDefault));
+  EXPECT_EQ(byDefault->head, WeightFormat::Int8);
+  for (auto [spec, head, kind] :
+       {std::tuple{"int4", "int8", WeightFormat::Int8},
+        std::tuple{"int4:64", "int4", WeightFormat::Int4},
+        std::tuple{"int8", "int4", WeightFormat::Int4},
+        std::tuple{"int8:32", "stored", WeightFormat::Stored}}) {
+    auto f = parseWeightFormat(spec, head);
+    ASSERT_TRUE(bool(f)) << spec << " " << head;
+    EXPECT_EQ(f->head, kind) << spec << " " << head;
+  }
+  // Each refusal names the flag that is wrong.
+  for (auto [spec, head, says] :
+       {std::tuple{"stored", "int8", "--lm-head=int8: lm_head is quantized with the "
+                                    "projections: give --weights=int8 or --weights=int4"},
+        std::tuple{"int4", "int2", "--lm-head=int2: expected int8, int4 or stored"},
+        std::tuple{"int4", "INT4", "--lm-head=INT4: expected"},
+        std::tuple{"int8:16", "int4", "--lm-head=int4: the group must be a multiple of "
+                                      "32 (int4's tile of columns), got 16 "
+                                      "(--weights=int8:16)"},
+        std::tuple{"int4:16", "int4", "--weights=int4:16: the group"}}) {
+    auto f = parseWeightFormat(spec, head);
+    ASSERT_FALSE(bool(f)) << spec << " " << head;
+    std::string message = llvm::toString(f.takeError());
+    EXPECT_EQ(message.rfind(says, 0), 0u) << message;
+  }
+}
+
 TEST(WeightFormat, WhatIsQuantized) {
   for (const char *name :
        {"model.layers.0.linear_attn.in_proj_qkvz.weight",
@@ -81,6 +113,26 @@ TEST(WeightFormat, FormatOfEachTensor) {
   EXPECT_FALSE(formatOf(int4, "model.layers.0.mlp.gate.weight").quantizes());
   EXPECT_FALSE(formatOf(stored, "lm_head.weight").quantizes());
   EXPECT_FALSE(formatOf(stored, "model.layers.0.self_attn.o_proj.weight").quantizes());
+  // --lm-head changes lm_head alone.
+  WeightFormat head4 = int4, headStored = int4;
+  head4.head = WeightFormat::Int4;
+  headStored.head = WeightFormat::Stored;
+  EXPECT_EQ(formatOf(head4, "lm_head.weight").str(), "int4:64");
+  EXPECT_FALSE(formatOf(headStored, "lm_head.weight").quantizes());
+  EXPECT_EQ(formatOf(headStored, "model.layers.0.self_attn.o_proj.weight").str(), "int4:64");
+  EXPECT_FALSE(formatOf(head4, "model.embed_tokens.weight").quantizes());
+}
+
+// An int4 lm_head needs whole tiles too; the refusal names --lm-head.
+TEST(WeightFormat, LMHeadColumns) {
+  WeightFormat head4{WeightFormat::Int8, 128};
+  head4.head = WeightFormat::Int4;
+  EXPECT_FALSE(bool(checkColumns("int8", head4, "model.layers.0.mlp.up_proj.weight", 80)));
+  llvm::Error e = checkColumns("int8", head4, "lm_head.weight", 80);
+  ASSERT_TRUE(bool(e));
+  EXPECT_EQ(llvm::toString(std::move(e)),
+            "--lm-head=int4: 'lm_head.weight' has 80 columns, int4 stores whole tiles "
+            "of 32 (--lm-head=int8 takes any)");
 }
 
 // One row of 5 columns in groups of 2 (the last partial), and a row of

@@ -198,12 +198,21 @@ cl::opt<std::string> weights(
              "(default: as in the checkpoint, FP8 included), 'int8' or "
              "'int8:GROUP' (symmetric int8 with one f32 scale per GROUP "
              "columns of a row, default 128, made while packing from F32, "
-             "BF16, F16 or FP8 weights; lm_head (untied) becomes int8 too; "
+             "BF16, F16 or FP8 weights; lm_head (untied) becomes int8 too, "
+             "see --lm-head; "
              "embeddings, norms, the router, the shared-expert gate and "
              "DeltaNet's small tensors stay as stored), 'int4' or 'int4:GROUP' "
              "(the same in 4 bits, two a byte, GROUP a multiple of 32, default "
-             "128; lm_head int8). CPU target only"),
+             "128; lm_head int8 unless --lm-head says otherwise). CPU target only"),
     cl::value_desc("format"), cl::init("stored"), cl::cat(category));
+cl::opt<std::string> lmHead(
+    "lm-head",
+    cl::desc("With --weights=int8 or int4: how lm_head (untied) is stored, in "
+             "the projections' group: 'int8' (default: decode reads all of it "
+             "every token and the logits rest on it), 'int4' (half its bytes, "
+             "its own rounding error on every logit: docs/quantization.md has "
+             "the quality report) or 'stored' (as in the checkpoint)"),
+    cl::value_desc("format"), cl::cat(category));
 cl::opt<std::string> activations(
     "activations",
     cl::desc("What the projections multiply the weights by: 'f32' "
@@ -332,6 +341,7 @@ int main(int argc, char **argv) {
   options.allowNonfinite = allowNonfinite;
   options.exportDequantized = exportDequantized;
   options.weights = weights;
+  options.lmHead = lmHead;
   options.activations = activations;
   options.amx = amx;
   options.bf16Terms = bf16Terms;

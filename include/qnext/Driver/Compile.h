@@ -144,8 +144,11 @@ struct CompileOptions {
   bool allowNonfinite = false;
   /// How the projections' weights are stored: "stored" (as in the
   /// checkpoint), "int8[:GROUP]" or "int4[:GROUP]" (quantized while
-  /// packing, lm_head to int8; include/qnext/Model/Quantize.h).
+  /// packing, lm_head as `lmHead` says; include/qnext/Model/Quantize.h).
   std::string weights = "stored";
+  /// lm_head's format when `weights` quantizes: "" (int8), "int8", "int4"
+  /// or "stored" (parseWeightFormat).
+  std::string lmHead;
   /// What the projections multiply weights by: "f32" (weight-exact),
   /// "int8" (one token's inputs of int8/int4 weights quantized per group on
   /// the fly and multiplied as bytes: AVX512-VNNI or AVX-VNNI) or "bf16"

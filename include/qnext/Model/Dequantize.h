@@ -28,7 +28,7 @@ struct DequantizeSummary {
   size_t dequantized = 0; ///< FP8 tensors written as F32
   size_t quantized = 0;   ///< tensors quantized (--weights) and written as F32
   /// How many of those in each format ("int4:128", ...), in order of first
-  /// appearance (lm_head takes int8 under int4).
+  /// appearance (lm_head takes int8 under int4 unless --lm-head says otherwise).
   std::vector<std::pair<std::string, size_t>> quantizedBy;
   size_t copied = 0;      ///< tensors written as stored
   uint64_t bytes = 0;     ///< of model.safetensors

@@ -7,9 +7,11 @@
 // from F32, BF16, F16 or FP8 tensors. int4 values go two a byte, in tiles
 // of 32 columns (byte j of a tile: column j in the low nibble, j + 16 in the
 // high one; qnext.dequantize {int4}). lm_head (untied) is quantized too, in
-// int8 whatever the format: decode reads all of it for every token (a third
-// of the bench preset's bytes in BF16), and the logits rest on it, so it
-// keeps 8 bits under int4 (as llama.cpp's Q4_0 keeps its output at 6). What
+// int8 by default whatever the format: decode reads all of it for every
+// token (a third of the bench preset's bytes in BF16), and the logits rest
+// on it, so it keeps 8 bits under int4 (as llama.cpp's Q4_0 keeps its output
+// at 6); `--lm-head=int4` trades that for its bytes, `--lm-head=stored`
+// keeps it as in the checkpoint. What
 // stays as stored, and why: the embeddings (decode reads one row; tied to
 // lm_head, they stay as stored there too), the norms, the router and the
 // shared-expert gate (tiny, and they decide which experts run), DeltaNet's
@@ -37,6 +39,9 @@ namespace qnext {
 struct WeightFormat {
   enum Kind { Stored, Int8, Int4 } kind = Stored;
   int64_t group = 128; ///< columns per scale
+  /// lm_head's (untied) kind when `kind` quantizes (--lm-head), in the same
+  /// group.
+  Kind head = Int8;
   bool quantizes() const { return kind != Stored; }
   int bits() const { return kind == Int4 ? 4 : 8; }
   std::string str() const;
@@ -48,7 +53,11 @@ constexpr int64_t kInt4Tile = 32;
 /// "stored", "int8", "int8:GROUP" (GROUP a positive multiple of 16, so that
 /// every kernel's vectors tile a group), "int4", "int4:GROUP" (a multiple of
 /// 32, int4's tile; 128 by default as for int8); an error names the value.
-llvm::Expected<WeightFormat> parseWeightFormat(llvm::StringRef spec);
+/// `lmHead` (--lm-head) is lm_head's format: empty (int8 when `spec`
+/// quantizes), "int8", "int4" (the group a multiple of 32) or "stored"; it
+/// needs a quantizing `spec`.
+llvm::Expected<WeightFormat> parseWeightFormat(llvm::StringRef spec,
+                                               llvm::StringRef lmHead = {});
 
 /// Whether checkpoint tensor `name` is a projection of a decoder layer (what
 /// --weights quantizes in its format, and what Qwen's FP8 repositories
@@ -62,8 +71,9 @@ llvm::Error checkColumns(llvm::StringRef spec, const WeightFormat &chosen,
                          llvm::StringRef name, int64_t cols);
 
 /// How --weights=`chosen` stores checkpoint tensor `name`: `chosen` for a
-/// decoder layer's projection, int8 (with chosen's group) for lm_head.weight,
-/// as stored otherwise (see the file comment).
+/// decoder layer's projection, chosen's `head` (int8 unless --lm-head says
+/// otherwise) with chosen's group for lm_head.weight, as stored otherwise
+/// (see the file comment).
 WeightFormat formatOf(const WeightFormat &chosen, llvm::StringRef name);
 
 /// Symmetric int8 of a row-major [rows, cols] matrix, per row in groups of
