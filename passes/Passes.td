@@ -758,14 +758,16 @@ def VectorizeContractions : Pass<"qnext-vectorize-contractions"> {
     steps a tile at a time, and a vector of bytes, sign-extended to i32,
     gives the tile's low columns by two shifts and its high ones by one).
     The group must be whole vectors (int4: vectors of at most 16 bytes).
-    A one-token kernel (a vector input, a [1, K] decode step, a gather)
-    sums each group's products of unscaled values from zero and multiplies
-    the sum by the scale once (sum += s * (q . x)): one multiply per group
-    instead of one per vector; within the weight-exact contract (1e-3), not
-    equal to the bit to `(s * q) . x`. A prompt's blocks, leftover single
-    tokens included, scale each vector.
-    With several tokens a quantized block holds fewer tokens, so that its
-    scale splats (and int4's bytes) fit the registers too. A dequantize
+    Every block, of one token or several, sums each group's products of
+    unscaled values from zero and multiplies the sum by the scale once
+    (sum += s * (q . x)): one multiply-add per group instead of a multiply
+    per vector; within the weight-exact contract (1e-3), not equal to the
+    bit to `(s * q) . x`. Each token and row keeps one accumulator in K
+    order, so a token's row is the same arithmetic in a block of any size.
+    With several tokens a quantized block's K loop holds the group sums
+    (and int4's bytes); its accumulators only meet them at a group's end
+    and may live in memory, so it takes as many tokens as an unquantized
+    block where those fit. A dequantize
     that no kernel consumed is an error: no dequantized weight is ever
     materialised.
 

@@ -128,7 +128,7 @@ SmallVector<Value> KernelEmitter::forGroups(
 SmallVector<Value> KernelEmitter::sweepK(
     int64_t kExtent, ValueRange init, ArrayRef<std::pair<Weight, Value>> rows,
     function_ref<SmallVector<Value>(const KStep &, ArrayRef<Value>, ValueRange)> body,
-    bool scaleSums) {
+    bool scaleSums, ArrayRef<int64_t> rowOfCarried) {
   int64_t group = 0;
   bool int4 = false;
   for (const auto &[w, row] : rows)
@@ -162,7 +162,8 @@ SmallVector<Value> KernelEmitter::sweepK(
     SmallVector<Value> scales;
     for (const auto &[w, row] : rows)
       scales.push_back(w.scales ? scaleOf(w, row, k0) : Value());
-    if (!scaleSums)
+    // (A row read unquantized beside quantized ones scales nothing.)
+    if (!scaleSums || llvm::is_contained(scales, Value()))
       return SmallVector<Value>(loop(k0, size, carried, scales));
     // The group's products of unscaled values, from zero, then scaled once
     // and added: sum += s * (q . x) rather than sum += (s * q) . x.
@@ -173,9 +174,14 @@ SmallVector<Value> KernelEmitter::sweepK(
     // (Each carried value is a row's, and with a group every row read is
     // quantized: each has its scale.)
     SmallVector<Value> sums = loop(k0, size, zeros, {});
+    assert((rowOfCarried.empty() ? scales.size() == carried.size()
+                                 : rowOfCarried.size() == carried.size()) &&
+           "a row for every carried value");
     SmallVector<Value> next;
-    for (auto [sum, scale, c] : llvm::zip_equal(sums, scales, carried))
+    for (auto [i, sum, c] : llvm::enumerate(sums, carried)) {
+      Value scale = scales[rowOfCarried.empty() ? i : size_t(rowOfCarried[i])];
       next.push_back(vector::FMAOp::create(b, loc, sum, scale, c));
+    }
     return next;
   };
   return forGroups(kExtent, group, init, inGroup);

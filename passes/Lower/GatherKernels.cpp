@@ -204,7 +204,7 @@ Value KernelEmitter::runLength(Value p, Value rows, Value expert, int64_t tm) {
 
 Value KernelEmitter::emitRowGather(int64_t tokenRows, int64_t tokenBlockRows,
                                    int64_t tasks) {
-  // Several rows: each quantized group scaled per vector, as a prompt's.
+  // Several rows, as a prompt's.
   sumGroups = false;
   // Short rows (the down projection's) one after the other: tn interleaved
   // streams of 1 KB rows are read at a fraction of the bandwidth.

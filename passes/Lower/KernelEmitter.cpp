@@ -45,10 +45,11 @@ Value KernelEmitter::emit(int64_t rows, int64_t tokenRows, int64_t tokenBlockRow
                                        : rows);
   if (c.multiToken && !oneRow)
     tokenRows = tokensOfBlock(tn, tokenRows, tokenBlockRows);
-  // A kernel of one token (decode, a vector input) scales each group's sum
-  // once; a prompt's blocks, its leftover single tokens included, scale
-  // each vector, so that a token's logits do not depend on how the prompt
-  // is cut into blocks or chunks.
+  // A kernel of one token (decode, a vector input). Every block of
+  // quantized weights, of one token or several, scales each group's sum
+  // once (sweepK's scaleSums) with one accumulator per token and row in K
+  // order, so that a token's logits do not depend on how the prompt is cut
+  // into blocks or chunks.
   sumGroups = !c.multiToken || oneRow;
   // With a prologue, each task is a chunk of row blocks that computes the
   // prologue's rows once (per span of tokens) for all of them: about
@@ -174,10 +175,13 @@ int64_t KernelEmitter::tokensOfBlock(int64_t tn, int64_t tokenRows,
                                      int64_t tokenBlockRows) const {
   if (!c.scales)
     return tokenRows;
+  // In the K loop, per token a group sum per held row (int4 also holds each
+  // row's bytes); the inputs can be read by the FMAs themselves. The
+  // accumulators are touched once a group: they may live in memory.
   int64_t held = (kernel.second ? 2 : 1) * tn;
   int64_t budget = tokenRows * (tokenBlockRows + 1) + 1;
-  int64_t extra = held * (c.int4 ? 2 : 1);
-  return std::clamp<int64_t>((budget - 1 - extra) / (held + 1), 1, tokenRows);
+  int64_t extra = c.int4 ? held : 0;
+  return std::clamp<int64_t>((budget - 1 - extra) / held, 1, tokenRows);
 }
 
 SmallVector<Value> KernelEmitter::tokensFrom(Value t0, int64_t count) {
@@ -494,7 +498,9 @@ SmallVector<Value> KernelEmitter::blockRows(Value xs, ArrayRef<Value> xTokens,
                               b, loc, w, tokenInput(j, at.k), a[j]));
                         return out;
                       },
-                      /*scaleSums=*/sumGroups && tm == 1);
+                      // Each token's sum scaled once a group: the same
+                      // arithmetic as a block of several tokens.
+                      /*scaleSums=*/true, SmallVector<int64_t>(tm, 0));
         for (int64_t j = 0; j < tm; ++j)
           sums.push_back(vector::ReductionOp::create(b, loc,
                                                      vector::CombiningKind::ADD,
@@ -596,6 +602,12 @@ SmallVector<Value> KernelEmitter::blockRows(Value xs, ArrayRef<Value> xTokens,
   for (const Weight &weight : weights)
     for (int64_t r = 0; r < tn; ++r)
       blockRowsRead.push_back({weight, rowsOfW[r]});
+  // Accumulator [weight][token][row] sums blockRowsRead[weight][row].
+  SmallVector<int64_t> rowOfAccumulator;
+  for (size_t m = 0; m < weights.size(); ++m)
+    for (int64_t j = 0; j < tm; ++j)
+      for (int64_t r = 0; r < tn; ++r)
+        rowOfAccumulator.push_back(int64_t(m) * tn + r);
   auto bf16Step = [&](Value k, ValueRange in) {
     SmallVector<SmallVector<Value, 2>> xv;
     SmallVector<Value> next(in.begin(), in.end());
@@ -627,7 +639,11 @@ SmallVector<Value> KernelEmitter::blockRows(Value xs, ArrayRef<Value> xTokens,
             }
           }
         return next;
-      });
+      },
+      // A quantized row's sums scaled once a group (and not each decoded
+      // vector): a token's row is the same arithmetic in a block of any
+      // size, and in a one-token block.
+      /*scaleSums=*/true, rowOfAccumulator);
 
   SmallVector<Value> rows;
   for (int64_t j = 0; j < tm; ++j) {

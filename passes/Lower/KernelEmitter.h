@@ -63,11 +63,13 @@ private:
   int64_t weightRowsOfBlock(int64_t tokenBlockRows) const;
 
   /// A block of several tokens with tn interleaved weight rows: its tokens.
-  /// A quantized weight's block also keeps, per weight row, its group's
-  /// scale splat (and int4 a row's bytes from the vector of its low nibbles
-  /// to that of its high ones): registers the block's tokens give up, so
-  /// that accumulators, inputs, a weight vector and these still fit the
-  /// registers the options were sized for.
+  /// A quantized weight's block sums each group from zero apart from its
+  /// accumulators (sweepK's scaleSums), and int4 keeps a row's bytes from
+  /// the vector of its low nibbles to that of its high ones: the K loop
+  /// holds the group sums and these, the accumulators only meet them at
+  /// each group's end (a load and a store where they do not fit). The
+  /// tokens that keep those within the registers the options were sized
+  /// for (AVX2 and AVX-512: all of token-rows).
   int64_t tokensOfBlock(int64_t tn, int64_t tokenRows, int64_t tokenBlockRows) const;
 
   /// Tokens t0, t0 + 1, ..., t0 + count - 1.
@@ -166,13 +168,14 @@ private:
   /// called for each of its vectors. With `scaleSums` (one carried value
   /// per row), the body reads the values unscaled (no `scales`) into sums
   /// that start from zero at each group, and each group's sum is multiplied
-  /// by its scale once and added: one multiply per group instead of one per
-  /// vector, for a block that keeps one accumulator per row (one token).
+  /// by its scale once and added: one multiply-add per group instead of a
+  /// multiply per vector. Carried value i belongs to rows[rowOfCarried[i]]
+  /// (default: one carried value per row, in order).
   SmallVector<Value> sweepK(
       int64_t kExtent, ValueRange init,
       ArrayRef<std::pair<Weight, Value>> rows,
       function_ref<SmallVector<Value>(const KStep &, ArrayRef<Value>, ValueRange)> body,
-      bool scaleSums = false);
+      bool scaleSums = false, ArrayRef<int64_t> rowOfCarried = {});
 
   /// `lanes` (default: vl) elements of `source` from `indices`, in bounds.
   Value read(Value source, ValueRange indices, Type elt, int64_t lanes = 0);
@@ -360,8 +363,9 @@ private:
   Value bf16Input, bf16InputBase;
   /// A gather's quantized input rows (quantizeGatherInput), if any.
   std::optional<QuantizedInput> gatherInput;
-  /// The kernel computes one token (decode, a gather): its one-token blocks
-  /// scale a quantized weight's group sums once (sweepK's scaleSums).
+  /// The kernel computes one token (decode, a gather): what its input is
+  /// quantized or rounded for (activations=int8 or bf16), once per kernel
+  /// or task.
   bool sumGroups = false;
   /// A row gather of short rows (K below kShortRow): its blocks of several
   /// tokens also run their weight rows one after the other.

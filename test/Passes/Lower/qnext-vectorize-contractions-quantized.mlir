@@ -76,8 +76,9 @@ func.func @matvec_fp8(%q: tensor<12x320xf8E4M3FN>, %s: tensor<12x3xf32>, %x: ten
 // Several tokens, one expert's slice of a stack (as the prompt's routed
 // experts read it): the slice moves onto the values and the scales, and
 // the register block reads one scale splat per row per group, each weight
-// vector decoded once for all the block's tokens and multiplied by its
-// splat (a block of several tokens keeps no sum per group).
+// vector decoded once for all the block's tokens (2 rows x 4 tokens, as
+// unquantized); each token's and row's sum of the group (from zero,
+// unscaled) is multiplied by the splat once, as a one-token block does.
 // CHECK-LABEL: func.func @expert_slice_fp8
 // CHECK-SAME: (%[[X:.+]]: tensor<?x128xf32>, %[[Q:.+]]: tensor<4x8x128xf8E4M3FN>, %[[S:.+]]: tensor<4x8x1xf32>, %[[E:.+]]: index)
 // CHECK-DAG: %[[QE:.+]] = tensor.extract_slice %[[Q]][%[[E]], 0, 0] [1, 8, 128] [1, 1, 1] : tensor<4x8x128xf8E4M3FN> to tensor<8x128xf8E4M3FN>
@@ -85,10 +86,13 @@ func.func @matvec_fp8(%q: tensor<12x320xf8E4M3FN>, %s: tensor<12x3xf32>, %x: ten
 // CHECK-NOT: qnext.dequantize
 // CHECK: scf.forall
 // CHECK: tensor.extract %[[SE]]
+// CHECK: %[[SPLAT:.+]] = vector.broadcast %{{.+}} : f32 to vector<8xf32>
+// CHECK: %[[SUMS:.+]]:8 = scf.for {{.+}} -> (vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>)
 // CHECK: vector.transfer_read %[[QE]]
 // CHECK: arith.extsi
-// CHECK: %[[DW:.+]] = arith.mulf %{{.+}}, %{{.+}} : vector<8xf32>
-// CHECK: vector.fma %[[DW]]
+// CHECK-NOT: arith.mulf
+// CHECK: scf.yield
+// CHECK: vector.fma %[[SUMS]]#0, %[[SPLAT]], %{{.+}} : vector<8xf32>
 // CHECK-NOT: linalg.generic
 func.func @expert_slice_fp8(%x: tensor<?x128xf32>, %q: tensor<4x8x128xf8E4M3FN>, %s: tensor<4x8x1xf32>, %e: index) -> tensor<?x8xf32> {
   %stack = qnext.dequantize %q, %s {group = 128 : i64} : tensor<4x8x128xf8E4M3FN>, tensor<4x8x1xf32> -> tensor<4x8x128xf32>

@@ -217,10 +217,10 @@ func.func @row_gather_into_init(%x: tensor<?x32xf32>, %sel: tensor<?xi32>, %w: t
 
 // A quantized stack (int8 in groups of 32): each block slices its expert's
 // values and scales, and decodes in registers; no dequantized weight is
-// left. Rows of 1024 interleave the block's 2 weight rows, which then keep
-// a scale splat each: a block holds fewer rows than token-rows = 4 (3: the
-// accumulators, inputs, weight vector and splats fit the registers the
-// options were sized for, as a prompt's quantized blocks do).
+// left. Rows of 1024 interleave the block's 2 weight rows for runs of up to
+// token-rows = 4 tokens (1 to 4): the K loop of each group sums
+// the products of unscaled values from zero, and each token's and row's
+// sum is multiplied by the row's scale once, at the group's end.
 
 #rx = affine_map<(p, n, k) -> (p, k)>
 #rs = affine_map<(p, n, k) -> (p)>
@@ -236,10 +236,17 @@ func.func @row_gather_into_init(%x: tensor<?x32xf32>, %sel: tensor<?xi32>, %w: t
 // QUANT: case 1 {
 // QUANT: case 2 {
 // QUANT: case 3 {
+// QUANT: case 4 {
+// QUANT: scf.for {{.+}} step %c32 {{.+}} -> (vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>)
 // QUANT: tensor.extract %[[SE]]
+// QUANT: %[[SPLAT:.+]] = vector.broadcast
+// QUANT: %[[SUMS:.+]]:8 = scf.for {{.+}} -> (vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>, vector<8xf32>)
 // QUANT: vector.transfer_read %[[QE]]
 // QUANT: arith.extsi
-// QUANT-NOT: case 4
+// QUANT-NOT: arith.mulf
+// QUANT: scf.yield
+// QUANT: vector.fma %[[SUMS]]#0, %[[SPLAT]]
+// QUANT-NOT: case 5
 // QUANT-NOT: qnext.dequantize
 // QUANT: return
 func.func @row_gather_int8(%x: tensor<?x1024xf32>, %sel: tensor<?xi32>, %q: tensor<4x8x1024xi8>, %s: tensor<4x8x32xf32>) -> tensor<?x8xf32> {
