@@ -162,8 +162,7 @@ SmallVector<Value> KernelEmitter::sweepK(
     SmallVector<Value> scales;
     for (const auto &[w, row] : rows)
       scales.push_back(w.scales ? scaleOf(w, row, k0) : Value());
-    // (A row read unquantized beside quantized ones scales nothing.)
-    if (!scaleSums || llvm::is_contained(scales, Value()))
+    if (!scaleSums)
       return SmallVector<Value>(loop(k0, size, carried, scales));
     // The group's products of unscaled values, from zero, then scaled once
     // and added: sum += s * (q . x) rather than sum += (s * q) . x.
@@ -172,11 +171,12 @@ SmallVector<Value> KernelEmitter::sweepK(
       zeros.push_back(arith::ConstantOp::create(
           b, loc, b.getZeroAttr(c.getType())));
     // (Each carried value is a row's, and with a group every row read is
-    // quantized: each has its scale.)
-    SmallVector<Value> sums = loop(k0, size, zeros, {});
+    // quantized: a fused pair's weights share their format, matchEpilogue.)
+    assert(!llvm::is_contained(scales, Value()) && "every row quantized");
     assert((rowOfCarried.empty() ? scales.size() == carried.size()
                                  : rowOfCarried.size() == carried.size()) &&
            "a row for every carried value");
+    SmallVector<Value> sums = loop(k0, size, zeros, {});
     SmallVector<Value> next;
     for (auto [i, sum, c] : llvm::enumerate(sums, carried)) {
       Value scale = scales[rowOfCarried.empty() ? i : size_t(rowOfCarried[i])];

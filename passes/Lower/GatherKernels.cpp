@@ -66,7 +66,7 @@ void KernelEmitter::quantizeGatherInput() {
 }
 
 Value KernelEmitter::emitGather(int64_t rows) {
-  sumGroups = true; // one token's experts
+  oneToken = true; // one token's experts
   quantizeGatherInput();
   Value dest = kernel.epilogue ? kernel.epilogue.getDpsInits()[0]
                                : c.init.getDefiningOp<linalg::FillOp>().getOutputs()[0];
@@ -99,7 +99,7 @@ Value KernelEmitter::emitGather(int64_t rows) {
 }
 
 Value KernelEmitter::emitGatherCombine(int64_t rows) {
-  sumGroups = true; // one token's experts
+  oneToken = true; // one token's experts
   if (c.k < kShortRow)
     rows *= 2;
   // Byte dots (activations=int8) take as many more rows as their weights
@@ -204,8 +204,8 @@ Value KernelEmitter::runLength(Value p, Value rows, Value expert, int64_t tm) {
 
 Value KernelEmitter::emitRowGather(int64_t tokenRows, int64_t tokenBlockRows,
                                    int64_t tasks) {
-  // Several rows, as a prompt's.
-  sumGroups = false;
+  // Several rows (tokens), as a prompt's.
+  oneToken = false;
   // Short rows (the down projection's) one after the other: tn interleaved
   // streams of 1 KB rows are read at a fraction of the bandwidth.
   rowAfterRow = c.k < kShortRow;

@@ -45,12 +45,11 @@ Value KernelEmitter::emit(int64_t rows, int64_t tokenRows, int64_t tokenBlockRow
                                        : rows);
   if (c.multiToken && !oneRow)
     tokenRows = tokensOfBlock(tn, tokenRows, tokenBlockRows);
-  // A kernel of one token (decode, a vector input). Every block of
+  // A kernel of one token (decode, a vector input). (Every block of
   // quantized weights, of one token or several, scales each group's sum
-  // once (sweepK's scaleSums) with one accumulator per token and row in K
-  // order, so that a token's logits do not depend on how the prompt is cut
-  // into blocks or chunks.
-  sumGroups = !c.multiToken || oneRow;
+  // once, blockRows: a token's logits do not depend on how the prompt is
+  // cut into blocks or chunks.)
+  oneToken = !c.multiToken || oneRow;
   // With a prologue, each task is a chunk of row blocks that computes the
   // prologue's rows once (per span of tokens) for all of them: about
   // `prologueTasks` tasks (a one-token kernel of activations=int8 quantizes
@@ -58,13 +57,13 @@ Value KernelEmitter::emit(int64_t rows, int64_t tokenRows, int64_t tokenBlockRow
   int64_t chunk = tn;
   // So does a one-token kernel that rounds its input to bf16
   // (activations=bf16): once per task, not per row block.
-  if (kernel.prologue || (sumGroups && takesBF16Dots(kernelWeights(), c.k)))
+  if (kernel.prologue || (oneToken && takesBF16Dots(kernelWeights(), c.k)))
     chunk = tn * blockFor(c.n / tn, std::max<int64_t>(c.n / tn / prologueTasks, 1));
   // A one-token kernel without a prologue that quantizes its input
   // (activations=int8): once, before the tasks that all read it. (Per task,
   // it cost a routed expert's kernels, 512 rows in 16 tasks, about as much
   // as their dots.)
-  if (sumGroups && !kernel.prologue && takesInt8Dots(kernelWeights(), c.k)) {
+  if (oneToken && !kernel.prologue && takesInt8Dots(kernelWeights(), c.k)) {
     blockInput = quantizeRows(c.x, 1, c.k, weightOf(c), [&](Value r, Value k) {
       return c.multiToken ? SmallVector<Value>{r, k} : SmallVector<Value>{k};
     });
@@ -311,7 +310,7 @@ Value KernelEmitter::tokenBlock(Value tile, bool addInit, ArrayRef<Value> tokens
   // A one-token kernel of int8/int4 weights with activations=int8 and a
   // prologue: the task's input row quantized once, for all its row blocks
   // (without a prologue, emit() quantized it before the tasks).
-  if (sumGroups && kernel.prologue && takesInt8Dots(kernelWeights(), c.k)) {
+  if (oneToken && kernel.prologue && takesInt8Dots(kernelWeights(), c.k)) {
     blockInput = quantizeRows(xs, 1, c.k, weightOf(c), [&](Value r, Value k) {
       return xTokens.empty() ? SmallVector<Value>{k} : SmallVector<Value>{xTokens[0], k};
     });
@@ -319,7 +318,7 @@ Value KernelEmitter::tokenBlock(Value tile, bool addInit, ArrayRef<Value> tokens
   }
   // A one-token kernel of bf16 weights with activations=bf16: the task's
   // input row rounded once, for all its row blocks.
-  if (sumGroups && takesBF16Dots(kernelWeights(), c.k)) {
+  if (oneToken && takesBF16Dots(kernelWeights(), c.k)) {
     if (xTokens.empty()) {
       xs = roundVectorBF16(xs);
     } else {

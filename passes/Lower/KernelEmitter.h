@@ -165,8 +165,8 @@ private:
   /// quantized weight the loop runs by groups of columns and `scales[i]`
   /// is scaleOf(rows[i]) for the current group (empty otherwise); with an
   /// int4 weight each step of the loop is a tile of 32 columns, the body
-  /// called for each of its vectors. With `scaleSums` (one carried value
-  /// per row), the body reads the values unscaled (no `scales`) into sums
+  /// called for each of its vectors. With `scaleSums`, the body reads the
+  /// values unscaled (no `scales`) into sums
   /// that start from zero at each group, and each group's sum is multiplied
   /// by its scale once and added: one multiply-add per group instead of a
   /// multiply per vector. Carried value i belongs to rows[rowOfCarried[i]]
@@ -366,7 +366,7 @@ private:
   /// The kernel computes one token (decode, a gather): what its input is
   /// quantized or rounded for (activations=int8 or bf16), once per kernel
   /// or task.
-  bool sumGroups = false;
+  bool oneToken = false;
   /// A row gather of short rows (K below kShortRow): its blocks of several
   /// tokens also run their weight rows one after the other.
   bool rowAfterRow = false;
