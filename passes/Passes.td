@@ -524,11 +524,12 @@ def OutlineKernels : Pass<"qnext-outline-kernels", "::mlir::ModuleOp"> {
     sets, nothing is called while it is null), and the object carries the
     table the runtime reports by: `qnext_kernel_count`, `qnext_kernel_names`
     (the names, each ended by a NUL: a kernel's own `<layer>.<what>.<entry>`,
-    whether or not its function is shared) and `qnext_kernel_bytes` (the bytes of
-    weights each kernel reads per call: the weight buffers it is passed,
-    whole; negative for a kernel that gathers from them at data-dependent
-    indices, the embedding's rows or the selected experts: minus the
-    buffers' size, of which it reads a part).
+    whether or not its function is shared), `qnext_kernel_bytes` (the bytes of
+    weights each kernel reads per call: the weight buffers it is passed and
+    reads whole) and `qnext_kernel_gathered_bytes` (the size of those it
+    gathers rows of at data-dependent indices, the embedding's rows or the
+    selected experts: it reads a part of them; a kernel may do both, e.g.
+    the routed experts' down projections and the shared expert's).
   }];
   let options = [
     Option<"profile", "profile", "bool", /*default=*/"false",
@@ -771,11 +772,13 @@ def VectorizeContractions : Pass<"qnext-vectorize-contractions"> {
     that no kernel consumed is an error: no dequantized weight is ever
     materialised.
 
-    With `activations=int8` (a separate mode, not weight-exact), a one-token
-    kernel whose weights are int8 or int4 quantizes its input too, per row
-    and per group of the weights' columns (`scale = max|x| / 127`, q rounded
-    to nearest even), once before the kernel's tasks (in each task where a
-    prologue computes the task's input), and multiplies bytes with
+    With `activations=int8` (a separate mode, not weight-exact), a kernel
+    whose weights are int8 or int4 quantizes its input too, per row and per
+    group of the weights' columns (`scale = max|x| / 127`, q rounded to
+    nearest even), once before the kernel's tasks (one token's row, a token
+    tile's rows, a row gather's rows; where a prologue computes the input:
+    in each task for one token, per span of tokens for several), and
+    multiplies bytes with
     `qnext.byte_dot` (`qnext-lower-byte-dots` makes it `vpdpbusd`, 64
     multiply-adds into 16 i32 lanes, or with `vnni=false` `vpmaddubsw` +
     `vpmaddwd`). The byte dot multiplies unsigned by signed bytes: the
@@ -789,10 +792,12 @@ def VectorizeContractions : Pass<"qnext-vectorize-contractions"> {
     weights' bytes are read (int4: per block of 8 vectors of columns, the
     tiles' low halves, then their high ones). Each group's integer sum is
     converted once and multiplied by the weight's scale times the input's.
-    The kernel then takes, besides whole vectors, groups and K in whole
-    loads of 4 x `vector-width` bytes (int4: 8 x `vector-width` columns);
-    one that does not, and FP8 weights, keep the f32 decoding. Prompts
-    (several tokens) are not affected.
+    A block of several tokens decodes each weight vector's bytes once for
+    all its tokens; each (row, token) sums as a one-token block does, so a
+    token's row does not depend on the tokens beside it. The kernel then
+    takes, besides whole vectors, groups and K in whole loads of 4 x
+    `vector-width` bytes (int4: 8 x `vector-width` columns); one that does
+    not, and FP8 weights, keep the f32 decoding.
 
     With `activations=bf16` (a separate mode, not weight-exact), every
     block whose weights are bf16 as stored (one token or several, dense or
@@ -852,10 +857,10 @@ def VectorizeContractions : Pass<"qnext-vectorize-contractions"> {
            "for the kernels on AMX tiles)">,
     Option<"activations", "activations", "std::string", /*default=*/"\"f32\"",
            "what the kernels multiply weights by: 'f32' (the input as it "
-           "is, weight-exact), 'int8' (one-token kernels of int8/int4 "
-           "weights: the input quantized per group on the fly, bytes "
-           "multiplied with vpdpbusd: needs AVX512-VNNI, or AVX-VNNI at "
-           "vector-width 8) or 'bf16' (kernels of bf16 weights: the input "
+           "is, weight-exact), 'int8' (kernels of int8/int4 weights: the "
+           "input quantized per row and group on the fly, bytes multiplied "
+           "with vpdpbusd, or with vnni=false vpmaddubsw + vpmaddwd) or "
+           "'bf16' (kernels of bf16 weights: the input "
            "rounded to bf16, pairs multiplied with vdpbf16ps: needs "
            "AVX512-BF16, with AVX512-VL at vector-width 8)">,
     Option<"bf16Terms", "bf16-terms", "int64_t", /*default=*/"1",

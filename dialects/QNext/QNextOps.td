@@ -196,8 +196,8 @@ def QNext_ByteDotOp : QNext_Op<"byte_dot",
   let description = [{
     `result[i] = acc[i] + sum_{j < 4} zext(lhs[4 i + j]) * sext(rhs[4 i + j])`,
     in i32 that wraps (no saturation): x86's `vpdpbusd`, 64 (or 32)
-    multiply-adds of bytes into 16 (or 8) i32 lanes. The one-token kernels
-    of `qnext-vectorize-contractions` with `activations=int8` multiply
+    multiply-adds of bytes into 16 (or 8) i32 lanes. The kernels of
+    `qnext-vectorize-contractions` with `activations=int8` multiply
     weights by quantized inputs with it. A vector op, so that kernels on
     tensors can use it before bufferization (a call of the intrinsic has
     unknown memory effects there); `qnext-lower-byte-dots` makes it

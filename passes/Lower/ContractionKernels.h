@@ -96,8 +96,8 @@ std::optional<Kernel> matchPrologue(const Contraction &c, int64_t vl);
 
 /// What the kernels multiply weights by (qnext-vectorize-contractions'
 /// activations option). F32: the input as it is (the weight-exact
-/// contract). Int8: one-token kernels of int8/int4 weights quantize their
-/// input and multiply bytes (Int8Dots.cpp). BF16: kernels of bf16 weights
+/// contract). Int8: kernels of int8/int4 weights quantize their input and
+/// multiply bytes (Int8Dots.cpp). BF16: kernels of bf16 weights
 /// round their input to bf16 and multiply pairs with vdpbf16ps
 /// (BF16Dots.cpp).
 enum class Activations { F32, Int8, BF16 };

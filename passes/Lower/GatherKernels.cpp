@@ -58,8 +58,8 @@ void KernelEmitter::quantizeGatherInput() {
   if (!takesInt8Dots(weights, c.k))
     return;
   // x is [1, K], or [1, S, K] with one row a slot.
-  gatherInput = quantizeRows(c.x, c.perSlot ? c.slots : 1, c.k, weights[0],
-                             [&](Value r, Value k) {
+  gatherInput = quantizeRows(c.x, b.getIndexAttr(c.perSlot ? c.slots : 1), c.k,
+                             weights[0], [&](Value r, Value k) {
                                return c.perSlot ? SmallVector<Value>{index(0), r, k}
                                                 : SmallVector<Value>{r, k};
                              });
@@ -121,9 +121,10 @@ Value KernelEmitter::emitGatherCombine(int64_t rows) {
   std::optional<QuantizedInput> qxShared;
   if (kernel.sharedDown &&
       takesInt8Dots({weightOf(*kernel.sharedDown)}, kernel.sharedDown->k))
-    qxShared = quantizeRows(kernel.sharedDown->x, 1, kernel.sharedDown->k,
-                            weightOf(*kernel.sharedDown),
-                            [](Value r, Value k) { return SmallVector<Value>{r, k}; });
+    qxShared = quantizeRows(kernel.sharedDown->x, b.getIndexAttr(1), kernel.sharedDown->k,
+                            weightOf(*kernel.sharedDown), [](Value r, Value k) {
+                              return SmallVector<Value>{r, k};
+                            });
   auto forall = scf::ForallOp::create(
       b, loc, ArrayRef<OpFoldResult>{b.getIndexAttr(c.n / tn)}, ValueRange{dest},
       std::nullopt);
@@ -225,6 +226,14 @@ Value KernelEmitter::emitRowGather(int64_t tokenRows, int64_t tokenBlockRows,
     bf16Input = roundRowsBF16(c.x, index(0), rows);
     bf16InputBase = index(0);
     xs = bf16Input;
+  }
+  // activations=int8: every row quantized once, before the tasks; a
+  // block's rows are its tokens' (base 0).
+  if (takesInt8Dots(kernelWeights(), c.k)) {
+    blockInput = quantizeRows(c.x, rows, c.k, weightOf(c), [&](Value r, Value k) {
+      return SmallVector<Value>{r, k};
+    });
+    int8Tokens = true;
   }
   auto forall = scf::ForallOp::create(
       b, loc, ArrayRef<OpFoldResult>{b.getIndexAttr(c.n / chunk)}, ValueRange{dest},

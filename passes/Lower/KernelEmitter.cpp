@@ -52,8 +52,8 @@ Value KernelEmitter::emit(int64_t rows, int64_t tokenRows, int64_t tokenBlockRow
   oneToken = !c.multiToken || oneRow;
   // With a prologue, each task is a chunk of row blocks that computes the
   // prologue's rows once (per span of tokens) for all of them: about
-  // `prologueTasks` tasks (a one-token kernel of activations=int8 quantizes
-  // them there too).
+  // `prologueTasks` tasks (with activations=int8 they quantize them there
+  // too: a one-token kernel per task, several tokens per span).
   int64_t chunk = tn;
   // So does a one-token kernel that rounds its input to bf16
   // (activations=bf16): once per task, not per row block.
@@ -64,9 +64,10 @@ Value KernelEmitter::emit(int64_t rows, int64_t tokenRows, int64_t tokenBlockRow
   // it cost a routed expert's kernels, 512 rows in 16 tasks, about as much
   // as their dots.)
   if (oneToken && !kernel.prologue && takesInt8Dots(kernelWeights(), c.k)) {
-    blockInput = quantizeRows(c.x, 1, c.k, weightOf(c), [&](Value r, Value k) {
-      return c.multiToken ? SmallVector<Value>{r, k} : SmallVector<Value>{k};
-    });
+    blockInput =
+        quantizeRows(c.x, b.getIndexAttr(1), c.k, weightOf(c), [&](Value r, Value k) {
+          return c.multiToken ? SmallVector<Value>{r, k} : SmallVector<Value>{k};
+        });
     blockInputRow = index(0);
   }
   OpFoldResult blocks = ShapedType::isDynamic(c.n)
@@ -115,6 +116,17 @@ Value KernelEmitter::emit(int64_t rows, int64_t tokenRows, int64_t tokenBlockRow
   if (manyTokens && !kernel.prologue && takesBF16Dots(kernelWeights(), c.k)) {
     bf16Input = roundRowsBF16(c.x, tokenLo, tokenHi);
     bf16InputBase = tokenLo;
+  }
+  // activations=int8 with several tokens (prompts, batched decode): the
+  // tile's input rows quantized once, before the row blocks that all read
+  // them, each row as a one-token kernel quantizes its own.
+  if (manyTokens && !kernel.prologue && takesInt8Dots(kernelWeights(), c.k)) {
+    Value count = arith::SubIOp::create(b, loc, tokenHi, tokenLo);
+    blockInput = quantizeRows(c.x, count, c.k, weightOf(c), [&](Value r, Value k) {
+      return SmallVector<Value>{arith::AddIOp::create(b, loc, tokenLo, r), k};
+    });
+    blockInputBase = tokenLo;
+    int8Tokens = true;
   }
   auto forall = scf::ForallOp::create(b, loc, ArrayRef<OpFoldResult>{blocks},
                                       ValueRange{dest}, std::nullopt);
@@ -230,6 +242,15 @@ Value KernelEmitter::prologueSpans(Value tile, bool addInit, Value lo, Value hi,
         Value s1 = arith::MinUIOp::create(
             b, loc, arith::AddIOp::create(b, loc, s0, index(span)), hi);
         Value xs = prologueSpan(s0, s1);
+        // activations=int8: the span's rows quantized once for all its
+        // blocks (their tokens are the span's rows).
+        if (takesInt8Dots(kernelWeights(), c.k)) {
+          blockInput = quantizeRows(xs, arith::SubIOp::create(b, loc, s1, s0).getResult(),
+                                    c.k, weightOf(c), [&](Value r, Value k) {
+                                      return SmallVector<Value>{r, k};
+                                    });
+          int8Tokens = true;
+        }
         auto rowBlocks = scf::ForOp::create(
             b, loc, index(0), index(chunk), index(tn), ValueRange{outer[0]},
             [&](OpBuilder &, Location, Value r, ValueRange iter) {
@@ -302,6 +323,11 @@ Value KernelEmitter::tokenBlock(Value tile, bool addInit, ArrayRef<Value> tokens
     for (Value &t : xTokens)
       t = arith::SubIOp::create(b, loc, t, bf16InputBase);
   }
+  if (int8Tokens) {
+    // The tile's rows, quantized before the row blocks.
+    for (Value &t : xTokens)
+      t = arith::SubIOp::create(b, loc, t, blockInputBase);
+  }
   if (kernel.prologue) {
     xs = prologueRows(tokens);
     for (auto [j, t] : llvm::enumerate(xTokens))
@@ -311,9 +337,11 @@ Value KernelEmitter::tokenBlock(Value tile, bool addInit, ArrayRef<Value> tokens
   // prologue: the task's input row quantized once, for all its row blocks
   // (without a prologue, emit() quantized it before the tasks).
   if (oneToken && kernel.prologue && takesInt8Dots(kernelWeights(), c.k)) {
-    blockInput = quantizeRows(xs, 1, c.k, weightOf(c), [&](Value r, Value k) {
-      return xTokens.empty() ? SmallVector<Value>{k} : SmallVector<Value>{xTokens[0], k};
-    });
+    blockInput =
+        quantizeRows(xs, b.getIndexAttr(1), c.k, weightOf(c), [&](Value r, Value k) {
+          return xTokens.empty() ? SmallVector<Value>{k}
+                                 : SmallVector<Value>{xTokens[0], k};
+        });
     blockInputRow = index(0);
   }
   // A one-token kernel of bf16 weights with activations=bf16: the task's
@@ -460,8 +488,13 @@ SmallVector<Value> KernelEmitter::blockRows(Value xs, ArrayRef<Value> xTokens,
     // A row gather's blocks of short rows (rowAfterRow) run the same way,
     // each weight vector used for the block's tm tokens.
     const int64_t numWeights = weights.size();
-    // An int8 dot's input (blockInput) is one token's.
-    assert((!blockInput || tm == 1) && "activations=int8 blocks are one token's");
+    // An int8 dot's input rows (blockInput): the tokens' among the tile's,
+    // or the kernel's one row.
+    SmallVector<Value> int8Rows;
+    assert((!blockInput || int8Tokens || tm == 1) && "one row for one token");
+    if (blockInput)
+      int8Rows = int8Tokens ? SmallVector<Value>(xTokens.begin(), xTokens.end())
+                            : SmallVector<Value>{blockInputRow};
     SmallVector<Value> zeros(tm, zero);
     // One row's sums, an accumulator per weight and token ([m][j]).
     auto rowSums = [&](Value row) {
@@ -469,8 +502,7 @@ SmallVector<Value> KernelEmitter::blockRows(Value xs, ArrayRef<Value> xTokens,
       for (int64_t m = 0; m < numWeights; ++m) {
         // (A quantized row's scale multiplies each group's sum.)
         SmallVector<Value> acc =
-            blockInput ? SmallVector<Value>{dotInt8(weights[m], row, *blockInput,
-                                                    blockInputRow, kExtent)}
+            blockInput ? sweepInt8({weights[m]}, {row}, *blockInput, int8Rows, kExtent)
             : bf16
                 ? sweepBF16(kExtent, zeros,
                             [&](Value k, ValueRange a) {
@@ -622,27 +654,33 @@ SmallVector<Value> KernelEmitter::blockRows(Value xs, ArrayRef<Value> xTokens,
       }
     return next;
   };
-  SmallVector<Value> accs = bf16 ? sweepBF16(kExtent, zeros, bf16Step) : sweepK(
-      kExtent, zeros, blockRowsRead,
-      [&](const KStep &at, ArrayRef<Value> scales, ValueRange in) {
-        SmallVector<Value> xv, next(in.begin(), in.end());
-        for (int64_t j = 0; j < tm; ++j)
-          xv.push_back(tokenInput(j, at.k));
-        for (auto [m, weight] : llvm::enumerate(weights))
-          for (int64_t r = 0; r < tn; ++r) {
-            Value w = load(weight, rowsOfW[r], at,
-                           scales.empty() ? Value() : scales[m * tn + r]);
-            for (int64_t j = 0; j < tm; ++j) {
-              Value &a = next[m * perWeight + j * tn + r];
-              a = vector::FMAOp::create(b, loc, w, xv[j], a);
-            }
-          }
-        return next;
-      },
-      // A quantized row's sums scaled once a group (and not each decoded
-      // vector): a token's row is the same arithmetic in a block of any
-      // size, and in a one-token block.
-      /*scaleSums=*/true, rowOfAccumulator);
+  auto f32Step = [&](const KStep &at, ArrayRef<Value> scales, ValueRange in) {
+    SmallVector<Value> xv, next(in.begin(), in.end());
+    for (int64_t j = 0; j < tm; ++j)
+      xv.push_back(tokenInput(j, at.k));
+    for (auto [m, weight] : llvm::enumerate(weights))
+      for (int64_t r = 0; r < tn; ++r) {
+        Value w = load(weight, rowsOfW[r], at, scales.empty() ? Value() : scales[m * tn + r]);
+        for (int64_t j = 0; j < tm; ++j) {
+          Value &a = next[m * perWeight + j * tn + r];
+          a = vector::FMAOp::create(b, loc, w, xv[j], a);
+        }
+      }
+    return next;
+  };
+  // activations=int8: the tile's quantized rows times the weights' bytes.
+  assert((!blockInput || int8Tokens) && "a block of several tokens reads its rows");
+  SmallVector<Value> accs;
+  if (blockInput)
+    accs = sweepInt8(weights, rowsOfW, *blockInput, xTokens, kExtent);
+  else if (bf16)
+    accs = sweepBF16(kExtent, zeros, bf16Step);
+  else
+    // A quantized row's sums scaled once a group (and not each decoded
+    // vector): a token's row is the same arithmetic in a block of any
+    // size, and in a one-token block.
+    accs = sweepK(kExtent, zeros, blockRowsRead, f32Step, /*scaleSums=*/true,
+                  rowOfAccumulator);
 
   SmallVector<Value> rows;
   for (int64_t j = 0; j < tm; ++j) {

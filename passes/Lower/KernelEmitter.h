@@ -6,8 +6,8 @@
 // contractions of routed experts (a slot's expert chosen by its selector,
 // and the MoE's weighted combine); DecodeWeights.cpp the weights as the
 // blocks read them (widened or decoded in registers, the K loop by groups
-// and tiles); Int8Dots.cpp the one-token blocks that quantize their input
-// and multiply bytes (activations=int8); BF16Dots.cpp the blocks that round
+// and tiles); Int8Dots.cpp the blocks that quantize their input and
+// multiply bytes (activations=int8); BF16Dots.cpp the blocks that round
 // their input to bf16 and multiply pairs (activations=bf16).
 //
 //===----------------------------------------------------------------------===//
@@ -194,7 +194,7 @@ private:
   SmallVector<Value> blockRows(Value xs, ArrayRef<Value> xTokens, int64_t tm,
                                Value n0, int64_t tn, int64_t kExtent = 0);
 
-  /// A one-token input quantized to int8 (activations=int8), for weights of
+  /// An input's rows quantized to int8 (activations=int8), for weights of
   /// one format and group: `bytes` [R, K] i8, each row in the order the
   /// weights' bytes are read (int8: as it is; int4: per block of 8 vectors
   /// of columns, the low halves of its tiles, then their high halves), and
@@ -216,23 +216,52 @@ private:
   /// twice as many columns).
   int64_t int8Step(const Weight &w) const { return (w.int4 ? 8 : 4) * vl; }
 
-  /// Whether a one-token block of `weights` over [0, kExtent) multiplies
+  /// Whether a block of `weights` over [0, kExtent) multiplies
   /// bytes: activations=int8, every weight int8 or int4 of one group, the
   /// group and kExtent whole steps.
   bool takesInt8Dots(ArrayRef<Weight> weights, int64_t kExtent) const;
 
   /// `rows` rows of an f32 input quantized for weights like `w`: row r's
   /// element k is read at `at(r, k)`.
-  QuantizedInput quantizeRows(Value xs, int64_t rows, int64_t kExtent,
+  QuantizedInput quantizeRows(Value xs, OpFoldResult rows, int64_t kExtent,
                               const Weight &w,
                               function_ref<SmallVector<Value>(Value, Value)> at);
 
-  /// Row `row` of `w` times row `xRow` of `qx` over [0, kExtent): a
-  /// vector<vl> of f32 whose lanes sum to it. Per group, the byte dots' integer
-  /// sums from the group's start, converted and multiplied by the weight's
-  /// scale times the input's.
-  Value dotInt8(const Weight &w, Value row, const QuantizedInput &qx, Value xRow,
-                int64_t kExtent);
+  /// A register block of byte dots: rows `rows` of each of `weights` (one
+  /// format and group) times rows `xRows` of `qx` over [0, kExtent), one
+  /// vector<vl> of f32 per [weight][token][row] whose lanes sum to it. Per
+  /// group, the byte dots' integer sums from the group's start, converted
+  /// and multiplied by the weight's scale times the input's. Each weight
+  /// vector's bytes are decoded once for all the tokens, and a (row,
+  /// token)'s sums are the same in a block of any size (one token, a
+  /// prompt's block, a row gather's run): a token's row does not depend on
+  /// the tokens beside it.
+  SmallVector<Value> sweepInt8(ArrayRef<Weight> weights, ArrayRef<Value> rows,
+                               const QuantizedInput &qx, ArrayRef<Value> xRows,
+                               int64_t kExtent);
+
+  /// 4 x vl bytes of the [R, K] i8 `source`'s row `row` from column `at`.
+  Value readBytes(Value source, Value row, Value at);
+
+  /// The unsigned bytes of `w`'s row `row` at column `k` a byte dot step
+  /// multiplies: int4 the low nibbles and the high ones (offset by 8); int8
+  /// with an offset the bytes + 128; int8 without one |q| and q's signs
+  /// (an i1 vector), which move onto the input (byteDotStep).
+  SmallVector<Value, 2> weightBytes(const Weight &w, Value row, Value k);
+
+  /// acc + one step of `w`'s decoded `bytes` (weightBytes) times row `xRow`
+  /// of `qx` at column k.
+  Value byteDotStep(const Weight &w, ArrayRef<Value> bytes, Value acc,
+                    const QuantizedInput &qx, Value xRow, Value k);
+
+  /// Where a group's integer sums start for input row `xRow`: its start
+  /// (QuantizedInput::starts) in lane 0 when `w` has an offset, else zero.
+  Value groupStart(const Weight &w, const QuantizedInput &qx, Value xRow, Value g);
+
+  /// total + the group's integer sums `sum`, converted, times `w`'s scale
+  /// of (row, g) times the input's of (xRow, g).
+  Value scaleGroup(const Weight &w, Value row, const QuantizedInput &qx, Value xRow,
+                   Value g, Value sum, Value total);
 
   /// acc + the products of 4 x vl unsigned bytes `u` and signed bytes `s`,
   /// summed by fours into acc's vl i32 lanes (qnext.byte_dot; `narrow`:
@@ -353,8 +382,8 @@ public:
 
 private:
   SmallVector<Weight> blockWeights; ///< a gather's slices for this block
-  /// With activations=int8, the quantized input the one-token blocks read
-  /// (none: they read the f32 input) and its row for this block.
+  /// With activations=int8, the quantized input the blocks read (none: they
+  /// read the f32 input) and, for one token's, its row for this block.
   std::optional<QuantizedInput> blockInput;
   Value blockInputRow;
   /// With activations=bf16 and several tokens, the token tile's input rows
@@ -367,6 +396,13 @@ private:
   /// quantized or rounded for (activations=int8 or bf16), once per kernel
   /// or task.
   bool oneToken = false;
+  /// blockInput holds the rows of a token tile (activations=int8, several
+  /// tokens): a block's token j reads its row xTokens[j] (tokenBlock makes
+  /// a token tile's relative to blockInputBase, its first token; a prologue
+  /// span's and a row gather's blocks pass their rows as they are);
+  /// otherwise every block reads row blockInputRow.
+  bool int8Tokens = false;
+  Value blockInputBase;
   /// A row gather of short rows (K below kShortRow): its blocks of several
   /// tokens also run their weight rows one after the other.
   bool rowAfterRow = false;

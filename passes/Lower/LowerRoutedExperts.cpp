@@ -400,9 +400,27 @@ struct LowerExpertSwiGLUGather : OpRewritePattern<ExpertSwiGLUOp> {
           });
     };
     auto same = [](OpBuilder &, Location, Value v) { return v; };
+    // Each part named for the weights it reads, as its kernels are (a
+    // profile's rows): "experts.gate_proj+experts.up_proj", then
+    // "experts.down_proj" for the down projection and the combine.
+    Location whole = op.getLoc();
+    auto part = [&](bool downPart) -> Location {
+      auto name = dyn_cast<NameLoc>(whole);
+      if (!name)
+        return whole;
+      SmallVector<StringRef> parts;
+      name.getName().strref().split(parts, '+');
+      if (parts.size() < 2)
+        return whole;
+      std::string text =
+          downPart ? parts.back().str() : llvm::join(ArrayRef(parts).drop_back(), "+");
+      return NameLoc::get(rw.getStringAttr(text), name.getChildLoc());
+    };
+    e.loc = part(/*downPart=*/false);
     Value g = gather(x, false, gate, inter, same);
     Value u = gather(x, false, up, inter, same);
     Value h = swiglu(e, g, u, op);
+    e.loc = part(/*downPart=*/true);
     Value d = gather(h, true, down, hidden, same);
     Value y = e.generic({d, weights}, e.filled({tokens, hidden}, e.f32(), 0.0),
                         {e.map(3, {e.d(0), e.d(2), e.d(1)}), e.map(3, {e.d(0), e.d(2)}),

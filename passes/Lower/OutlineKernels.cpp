@@ -208,7 +208,9 @@ struct OutlineKernelsPass
   /// The profile's table: one entry per kernel site and per layer function
   /// called.
   SmallVector<std::string> names;
-  SmallVector<int64_t> bytes;
+  /// Per entry: the bytes of weights a call reads whole, and the size of
+  /// those it gathers rows of (it reads a part).
+  SmallVector<int64_t> bytes, gatheredBytes;
   llvm::StringMap<int32_t> ids;
 
   void runOnOperation() override {
@@ -217,6 +219,7 @@ struct OutlineKernelsPass
     siteNames.clear();
     names.clear();
     bytes.clear();
+    gatheredBytes.clear();
     ids.clear();
     SymbolTable symbols(module);
     for (auto func : llvm::to_vector(module.getOps<func::FuncOp>())) {
@@ -234,16 +237,17 @@ struct OutlineKernelsPass
     module.walk([&](func::CallOp call) {
       auto callee = symbols.lookup<func::FuncOp>(call.getCallee());
       if (callee && callee->hasAttr(kLayerAttrName))
-        bracket(call, idOf(call.getCallee(), 0));
+        bracket(call, idOf(call.getCallee(), 0, 0));
     });
     emitTable(module);
   }
 
-  int32_t idOf(StringRef name, int64_t weightBytes) {
+  int32_t idOf(StringRef name, int64_t weightBytes, int64_t gathered) {
     auto [it, inserted] = ids.try_emplace(name, names.size());
     if (inserted) {
       names.push_back(name.str());
       bytes.push_back(weightBytes);
+      gatheredBytes.push_back(gathered);
     }
     return it->second;
   }
@@ -313,12 +317,12 @@ struct OutlineKernelsPass
     }
     target->addSite(site, layer, what, entry);
 
-    // The weight bytes it reads per call, for the profile; a gather from a
-    // buffer is recorded as minus that buffer's size (it reads part of it).
-    int64_t read = 0;
+    // The weight bytes it reads per call, for the profile: whole, and the
+    // size of the buffers it gathers rows of (it reads a part of each).
+    int64_t read = 0, gathered = 0;
     for (Value arg : args)
       if (int64_t size = weightBytes(arg))
-        read += gathers(arg, kernel) ? -size : size;
+        (gathers(arg, kernel) ? gathered : read) += size;
 
     b.setInsertionPoint(kernel);
     auto call = func::CallOp::create(b, loc, target->callee, args);
@@ -327,7 +331,7 @@ struct OutlineKernelsPass
     kernel->erase();
     ++kernelsOutlined;
     if (profile)
-      bracket(call, idOf(site, read));
+      bracket(call, idOf(site, read, gathered));
   }
 
   /// Each kernel function's name (Kernel::name), made unique by ".2", ".3",
@@ -413,6 +417,10 @@ struct OutlineKernelsPass
         b, loc, LLVM::LLVMArrayType::get(b.getI64Type(), bytes.size()),
         /*isConstant=*/true, LLVM::Linkage::External, "qnext_kernel_bytes",
         DenseElementsAttr::get(bytesType, ArrayRef<int64_t>(bytes)));
+    LLVM::GlobalOp::create(
+        b, loc, LLVM::LLVMArrayType::get(b.getI64Type(), gatheredBytes.size()),
+        /*isConstant=*/true, LLVM::Linkage::External, "qnext_kernel_gathered_bytes",
+        DenseElementsAttr::get(bytesType, ArrayRef<int64_t>(gatheredBytes)));
   }
 
   static constexpr llvm::StringLiteral kHook = "qnext_kernel_hook";

@@ -151,10 +151,20 @@ struct VectorizeContractionsPass
     linalg::FillOp combineFill =
         k.combine ? k.combine.getDpsInits()[0].getDefiningOp<linalg::FillOp>()
                   : linalg::FillOp();
-    Value result = emitKernel(rewriter, last->getLoc(), k,
-                              {vectorWidth, rows, tokenRows, tokenBlockRows,
-                               prologueTasks, tokenTile, kernelActivations, amx,
-                               bf16Terms, vnni});
+    // A combine's kernel is named for all it computes: the routed experts'
+    // down projections and, when it adds it, the shared expert's (a
+    // profile's row; the add itself has only the layer's location).
+    Location kernelLoc = last->getLoc();
+    if (k.combine) {
+      SmallVector<Location> parts = {k.c.op->getLoc()};
+      if (k.sharedAdd)
+        parts.append({k.sharedDown->op->getLoc(), k.sharedGate->getLoc()});
+      kernelLoc = FusedLoc::get(rewriter.getContext(), parts);
+    }
+    Value result =
+        emitKernel(rewriter, kernelLoc, k,
+                   {vectorWidth, rows, tokenRows, tokenBlockRows, prologueTasks,
+                    tokenTile, kernelActivations, amx, bf16Terms, vnni});
     rewriter.replaceOp(last, result);
     if (k.sharedAdd) {
       // The add is replaced; the gate, the shared down projection (below)

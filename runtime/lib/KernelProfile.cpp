@@ -26,6 +26,11 @@ bool KernelProfile::attach(const LoadedCode &code) {
   auto *count = static_cast<const int32_t *>(code.symbol("qnext_kernel_count"));
   auto *names = static_cast<const char *>(code.symbol("qnext_kernel_names"));
   auto *bytes = static_cast<const int64_t *>(code.symbol("qnext_kernel_bytes"));
+  // Absent in an artifact of an earlier qnext: its bytes then hold a
+  // gathered buffer's size negated (less what it read whole, where a kernel
+  // did both: read here as gathered).
+  auto *gathered =
+      static_cast<const int64_t *>(code.symbol("qnext_kernel_gathered_bytes"));
   auto *pointer = static_cast<void **>(code.symbol("qnext_kernel_hook"));
   if (!count || !names || !bytes || !pointer || *count <= 0 || *count > (1 << 20))
     return false;
@@ -37,6 +42,11 @@ bool KernelProfile::attach(const LoadedCode &code) {
     e.name.assign(names, length);
     names += length + 1;
     e.weightBytes = *bytes++;
+    e.gatheredBytes = gathered ? *gathered++ : 0;
+    if (e.weightBytes < 0) {
+      e.gatheredBytes = -e.weightBytes;
+      e.weightBytes = 0;
+    }
   }
   table = std::move(entries);
   hook = pointer;

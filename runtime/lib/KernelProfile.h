@@ -25,7 +25,8 @@ class KernelProfile {
 public:
   struct Entry {
     std::string name;
-    int64_t weightBytes = 0; ///< per call
+    int64_t weightBytes = 0;   ///< per call, read whole
+    int64_t gatheredBytes = 0; ///< per call, the size of those it gathers from
     uint64_t calls = 0;
     double seconds = 0;     ///< in it, the entries it calls included
     double selfSeconds = 0; ///< in it, not in the entries it calls

@@ -451,7 +451,8 @@ int qnext_profile_get(const qnext_model *model, int64_t i, qnext_profile_entry *
   if (!model->profile.available() || i < 0 || i >= int64_t(entries.size()))
     return -1;
   const KernelProfile::Entry &e = entries[size_t(i)];
-  *entry = {e.name.c_str(), e.weightBytes, e.calls, e.seconds, e.selfSeconds};
+  *entry = {e.name.c_str(), e.weightBytes, e.calls,
+            e.seconds,      e.selfSeconds, e.gatheredBytes};
   return 0;
 }
 

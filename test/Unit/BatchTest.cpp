@@ -206,7 +206,11 @@ const char *kNoGolden = "the ctest fixture batch-artifacts compiles it from ../s
 
 INSTANTIATE_TEST_SUITE_P(
     Formats, BatchedRows,
-    ::testing::Values(Case{"int8", "tiny-f32", kNoGolden}, Case{"int4", "tiny-f32", kNoGolden},
+    ::testing::Values(Case{"int8", "tiny-f32", kNoGolden},
+                      Case{"int4", "tiny-f32", kNoGolden},
+                      Case{"int4-activations-int8", "tiny-f32",
+                           "compiled only where the CPU has AVX2 (byte dots), from "
+                           "../shared/golden"},
                       Case{"fp8", "fp8-tiny", kNoGolden},
                       Case{"bf16-activations", "tiny-bf16-sharded",
                            "compiled only where the CPU has AVX512-BF16 "

@@ -182,56 +182,109 @@ TEST_P(ByteDotOracle, DecodeLinear) {
   }
 }
 
+// Several tokens' projection ([T, K] x [N, K]: a prompt, a batched decode
+// step): the token tile's rows quantized once, blocks of several tokens
+// and the 1 to 3 tokens left over, two token tiles (T above 64). Every
+// row is held to the one-token arithmetic: a token's logits do not depend
+// on the tokens beside it.
+TEST_P(ByteDotOracle, PromptLinear) {
+  std::mt19937 rng(9);
+  for (auto [t, k, n, group, int4] :
+       {std::tuple{11, 256, 19, 128, false}, std::tuple{7, 384, 8, 256, true},
+        std::tuple{70, 256, 16, 128, true}, std::tuple{2, 1024, 33, 128, false}}) {
+    SCOPED_TRACE("T " + std::to_string(t) + ", K " + std::to_string(k) + ", N " +
+                 std::to_string(n) + ", group " + std::to_string(group) +
+                 (int4 ? ", int4" : ", int8"));
+    QuantWeight w = randomWeight({n, k}, group, int4, rng);
+    Buffer x = f32({t, k}, rng);
+    for (int64_t i = 0; i < t; ++i)
+      x.values[i * k + 5 + i % 7] = 9.5f - float(i % 3); // an outlier a row
+    // One row of zeros (scale 0).
+    std::fill(x.values.begin() + (t / 2) * k, x.values.begin() + (t / 2 + 1) * k, 0.0f);
+    Buffer y = out("f32", {t, n});
+    auto res = run(w.dequantize("w", "%a1", "%a2") + "%r0 = qnext.linear %a0, %w : " +
+                       x.tensorType() + ", tensor<" + std::to_string(n) + "x" +
+                       std::to_string(k) + "xf32> -> " + y.tensorType(),
+                   {x, w.values(), w.scaleBuffer()}, {y});
+    ASSERT_EQ(res.size(), 1u);
+    std::vector<double> want(t * n);
+    for (int64_t i = 0; i < t; ++i)
+      for (int64_t j = 0; j < n; ++j)
+        want[i * n + j] = byteDot(w, j, &x.values[i * k]);
+    EXPECT_TRUE(close(res[0], want));
+  }
+}
+
 // One token's routed experts (qnext.expert_swiglu), as the CPU lowers them
 // and as gather contractions (the CUDA pipeline's form): gate and up read
 // the token's quantized row, down the quantized silu(gate) * up of each
 // slot.
+//
+// Several tokens (ExpertSwiGLUTokens): a prompt's experts, sorted by expert
+// into row gathers while each chosen expert has few rows (5 tokens), else
+// grouped into one contraction per expert (12 tokens); each token's rows
+// held to the same arithmetic.
+void expertSwiGLU(int64_t tokens, bool gather, bool int4) {
+  SCOPED_TRACE(std::to_string(tokens) + " token(s), " +
+               std::string(gather ? "gather" : "per expert") +
+               (int4 ? ", int4" : ", int8"));
+  std::mt19937 rng(int4 ? 11 : 12);
+  const int64_t h = 256, inter = 128, e = 4, k = 2;
+  Buffer x = f32({tokens, h}, rng), w = f32({tokens, k}, rng, 0, 1);
+  std::vector<int64_t> ids;
+  for (int64_t t = 0; t < tokens; ++t) // two different experts a token
+    ids.insert(ids.end(), {(2 + t) % e, (2 + t + 1 + t % 3) % e});
+  Buffer idx = ints("i32", {tokens, k}, ids);
+  QuantWeight gate = randomWeight({e, inter, h}, 128, int4, rng);
+  QuantWeight up = randomWeight({e, inter, h}, 128, int4, rng);
+  QuantWeight down = randomWeight({e, h, inter}, 128, int4, rng);
+  std::string body = gate.dequantize("g", "%a3", "%a4") +
+                     up.dequantize("u", "%a5", "%a6") +
+                     down.dequantize("d", "%a7", "%a8");
+  auto f32Type = [](std::vector<int64_t> s) {
+    std::string t = "tensor<";
+    for (int64_t d : s)
+      t += std::to_string(d) + "x";
+    return t + "f32>";
+  };
+  body += "%r0 = qnext.expert_swiglu %a0, %a1, %a2, %g, %u, %d : (" + x.tensorType() +
+          ", " + w.tensorType() + ", " + idx.tensorType() + ", " +
+          f32Type({e, inter, h}) + ", " + f32Type({e, inter, h}) + ", " +
+          f32Type({e, h, inter}) + ") -> " + x.tensorType();
+  auto res = run(body,
+                 {x, w, idx, gate.values(), gate.scaleBuffer(), up.values(),
+                  up.scaleBuffer(), down.values(), down.scaleBuffer()},
+                 {out("f32", {tokens, h})}, gather);
+  ASSERT_EQ(res.size(), 1u);
+  std::vector<double> want(tokens * h, 0);
+  for (int64_t t = 0; t < tokens; ++t)
+    for (int j = 0; j < k; ++j) {
+      int64_t ex = idx.intAt({t, j});
+      const float *xt = &x.values[t * h];
+      std::vector<float> act(inter);
+      for (int64_t n = 0; n < inter; ++n)
+        act[n] = float(silu(byteDot(gate, ex * inter + n, xt)) *
+                       byteDot(up, ex * inter + n, xt));
+      for (int64_t m = 0; m < h; ++m)
+        want[t * h + m] += w.at({t, j}) * byteDot(down, ex * h + m, act.data());
+    }
+  // The f32 activations between the projections are rounded where the
+  // kernels round them, so an input may land on the other side of a
+  // rounding boundary: a looser bound than one projection's.
+  Diff d = compare(res[0], want);
+  EXPECT_LE(d.worst, 2e-3) << "at flat index " << d.at;
+}
+
 TEST_P(ByteDotOracle, ExpertSwiGLUOneToken) {
   for (bool gather : {false, true})
-    for (bool int4 : {false, true}) {
-      SCOPED_TRACE(std::string(gather ? "gather" : "per expert") +
-                   (int4 ? ", int4" : ", int8"));
-      std::mt19937 rng(int4 ? 11 : 12);
-      const int64_t h = 256, inter = 128, e = 4, k = 2;
-      Buffer x = f32({1, h}, rng), w = f32({1, k}, rng, 0, 1);
-      Buffer idx = ints("i32", {1, k}, {2, 0});
-      QuantWeight gate = randomWeight({e, inter, h}, 128, int4, rng);
-      QuantWeight up = randomWeight({e, inter, h}, 128, int4, rng);
-      QuantWeight down = randomWeight({e, h, inter}, 128, int4, rng);
-      std::string body = gate.dequantize("g", "%a3", "%a4") +
-                         up.dequantize("u", "%a5", "%a6") +
-                         down.dequantize("d", "%a7", "%a8");
-      auto f32Type = [](std::vector<int64_t> s) {
-        std::string t = "tensor<";
-        for (int64_t d : s)
-          t += std::to_string(d) + "x";
-        return t + "f32>";
-      };
-      body += "%r0 = qnext.expert_swiglu %a0, %a1, %a2, %g, %u, %d : (" +
-              x.tensorType() + ", " + w.tensorType() + ", " + idx.tensorType() + ", " +
-              f32Type({e, inter, h}) + ", " + f32Type({e, inter, h}) + ", " +
-              f32Type({e, h, inter}) + ") -> " + x.tensorType();
-      auto res = run(body,
-                     {x, w, idx, gate.values(), gate.scaleBuffer(), up.values(),
-                      up.scaleBuffer(), down.values(), down.scaleBuffer()},
-                     {out("f32", {1, h})}, gather);
-      ASSERT_EQ(res.size(), 1u);
-      std::vector<double> want(h, 0);
-      for (int j = 0; j < k; ++j) {
-        int64_t ex = idx.intAt({0, j});
-        std::vector<float> act(inter);
-        for (int64_t n = 0; n < inter; ++n)
-          act[n] = float(silu(byteDot(gate, ex * inter + n, x.values.data())) *
-                         byteDot(up, ex * inter + n, x.values.data()));
-        for (int64_t m = 0; m < h; ++m)
-          want[m] += w.at({0, j}) * byteDot(down, ex * h + m, act.data());
-      }
-      // The f32 activations between the projections are rounded where the
-      // kernels round them, so an input may land on the other side of a
-      // rounding boundary: a looser bound than one projection's.
-      Diff d = compare(res[0], want);
-      EXPECT_LE(d.worst, 2e-3) << "at flat index " << d.at;
-    }
+    for (bool int4 : {false, true})
+      expertSwiGLU(1, gather, int4);
+}
+
+TEST_P(ByteDotOracle, ExpertSwiGLUTokens) {
+  for (int64_t tokens : {5, 12})
+    for (bool int4 : {false, true})
+      expertSwiGLU(tokens, /*gather=*/false, int4);
 }
 
 } // namespace

@@ -10,6 +10,11 @@ mkdir -p "$out"
 if [ -d "$golden/tiny-f32/checkpoint" ]; then
   "$compile" -q "$golden/tiny-f32/checkpoint" --weights=int8 -o "$out/batch-int8.qnx"
   "$compile" -q "$golden/tiny-f32/checkpoint" --weights=int4 -o "$out/batch-int4.qnx"
+  # int8 activations: byte dots need AVX2 at least (vpmaddubsw).
+  if grep -q avx2 /proc/cpuinfo; then
+    "$compile" -q "$golden/tiny-f32/checkpoint" --weights=int4 --activations=int8 \
+      -o "$out/batch-int4-activations-int8.qnx" 2>/dev/null
+  fi
 fi
 if [ -d "$golden/fp8-tiny/checkpoint" ]; then
   "$compile" -q "$golden/fp8-tiny/checkpoint" -o "$out/batch-fp8.qnx"

@@ -79,10 +79,16 @@ void printProfile(qnext_model *model, const std::string &entry, double seconds,
       it = rows.end() - 1;
     }
     double bytes = double(e.weight_bytes) * double(e.calls);
-    if (bytes < 0) { // a gather
+    if (e.gathered_bytes > 0) {
+      // Rows gathered from a buffer: the routed experts' stacks count the
+      // experts a token selects (several tokens: at most all of them); the
+      // embedding's rows are not counted.
       bool experts = name.find("experts.") != std::string::npos;
-      bytes = experts ? -bytes * (oneToken ? expertShare : 1) : 0;
-      it->bound = experts && !oneToken;
+      if (experts) {
+        bytes +=
+            double(e.gathered_bytes) * double(e.calls) * (oneToken ? expertShare : 1);
+        it->bound = it->bound || !oneToken;
+      }
     }
     it->calls += double(e.calls);
     it->self += e.self_seconds;

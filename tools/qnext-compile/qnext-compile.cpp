@@ -217,10 +217,10 @@ cl::opt<std::string> activations(
     "activations",
     cl::desc("What the projections multiply the weights by: 'f32' "
              "(default: the weight-exact contract); 'int8' (with --weights=int8 "
-             "or int4: one token's inputs quantized on the fly, per group of "
-             "the weights' columns, and multiplied as bytes (vpdpbusd with "
+             "or int4: the inputs quantized on the fly, per row and per group "
+             "of the weights' columns, and multiplied as bytes (vpdpbusd with "
              "AVX512-VNNI or AVX-VNNI, else vpmaddubsw + vpmaddwd): faster "
-             "decode, not weight-exact; prompts keep f32 inputs); 'bf16' (with bf16 "
+             "decode, prompts and batched decode, not weight-exact); 'bf16' (with bf16 "
              "weights: every input rounded to bf16 and multiplied in pairs "
              "with vdpbf16ps: faster prompts and batched decode, held to the "
              "lower-precision contract; needs AVX512-BF16)"),

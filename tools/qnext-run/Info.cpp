@@ -102,13 +102,13 @@ int runInfo(const RunOptions &o) {
   if (target.is_object() && target.contains("cpu") && target["cpu"].is_string())
     std::printf(" (%s)", target["cpu"].get<std::string>().c_str());
   // What the projections multiply the weights by: f32 (the weight-exact
-  // contract, said by saying nothing), int8 (one token's inputs of int8/int4
+  // contract, said by saying nothing), int8 (the inputs of int8/int4
   // weights quantized on the fly: --activations=int8) or bf16 (inputs of
   // bf16 weights rounded to bf16: --activations=bf16, the lower-precision
   // contract), and the kernels of several tokens on AMX tiles (--amx).
   auto describe = [&](const json &o) {
     std::string mode = text(o, "activations");
-    std::string out = mode == "int8" ? "; decode inputs int8 (--activations=int8)" : "";
+    std::string out = mode == "int8" ? "; inputs int8 (--activations=int8)" : "";
     if (mode == "bf16")
       out = o.is_object() && o.contains("bf16_terms") && o["bf16_terms"] == 1
                 ? "; inputs bf16, rounded once (--activations=bf16 --bf16-terms=1)"

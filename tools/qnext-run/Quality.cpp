@@ -6,7 +6,7 @@
 // agree, the KL divergence of this artifact's distribution from the
 // reference's (llama.cpp's --kl-divergence measures the same), the largest
 // logit difference. With --quality-decode both compute the rows by decode
-// steps, the prompt's tokens forced: what a decode-only mode changes.
+// steps, the prompt's tokens forced: the accuracy of decoding's kernels.
 //
 //===----------------------------------------------------------------------===//
 

@@ -193,8 +193,8 @@ int main(int argc, char **argv) {
       ->group(run);
   app.add_flag("--quality-decode", o.qualityDecode,
                "--quality-against: compute every row with one-token decode steps "
-               "(each prompt token given in turn) instead of one prefill: what a "
-               "decode-only mode (qnext-compile --activations=int8) changes")
+               "(each prompt token given in turn) instead of one prefill: the "
+               "accuracy of what decoding computes")
       ->group(run);
   app.add_flag("--info", o.info,
                "Print the model, the target and the weights by format (tensors, "

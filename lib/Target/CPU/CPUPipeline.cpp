@@ -200,8 +200,8 @@ struct PipelineCLOptions : public PassPipelineOptions<PipelineCLOptions> {
   Option<std::string> activations{
       *this, "activations",
       llvm::cl::desc("What the kernels multiply weights by: f32 inputs, int8 "
-                     "(one token's kernels of int8/int4 weights: quantized on "
-                     "the fly, bytes multiplied) or bf16 (kernels of bf16 "
+                     "(kernels of int8/int4 weights: quantized on the fly, "
+                     "bytes multiplied) or bf16 (kernels of bf16 "
                      "weights: rounded to bf16, vdpbf16ps)"),
       llvm::cl::init("f32")};
   Option<bool> vnni{*this, "vnni",

@@ -77,16 +77,19 @@ int qnext_profile_enable(qnext_model *model, int on, char **error);
 void qnext_profile_reset(qnext_model *model);
 /* Entry i (0 <= i < size) as timed since the last reset: its name
  * ("deltanet.in_proj_qkvz+in_proj_ba.decode", or a layer function's,
- * "decode.layers.0"), the bytes of weights it reads per call (kernels), its
- * calls, its seconds, and its own seconds (not in the entries it calls: a
- * layer's serial code). Returns -1 when i is out of range. The name is owned
- * by the model. */
+ * "decode.layers.0"), the bytes of weights it reads per call (kernels):
+ * whole (weight_bytes) and the size of those it gathers rows of (the
+ * routed experts' stacks, the embedding: gathered_bytes, of which a call
+ * reads a part), its calls, its seconds, and its own seconds (not in the
+ * entries it calls: a layer's serial code). Returns -1 when i is out of
+ * range. The name is owned by the model. */
 typedef struct {
   const char *name;
   int64_t weight_bytes;
   uint64_t calls;
   double seconds;
   double self_seconds;
+  int64_t gathered_bytes;
 } qnext_profile_entry;
 int qnext_profile_get(const qnext_model *model, int64_t i, qnext_profile_entry *entry);
 

@@ -49,13 +49,15 @@
 // With profile, every kernel and layer call is bracketed by the hook (called
 // only while set), and the table lists them with the bytes of weights each
 // kernel reads: 4x8 bf16 (64 bytes) for a weight argument, 16x4 f32 (256) for a
-// view of the packed weights, minus that for a gather from it (rows chosen by
-// loaded ids: it reads part of it), nothing for a layer.
+// view of the packed weights, and apart from those the size of a buffer it
+// gathers rows from (chosen by loaded ids: it reads part of it), nothing for
+// a layer.
 // PROFILE: llvm.mlir.global external @qnext_kernel_hook() {addr_space = 0 : i32} : !llvm.ptr {
 // A shared function's calls keep their own names (and ids) in the table.
 // PROFILE: llvm.mlir.global external constant @qnext_kernel_count(14 : i32)
 // PROFILE: llvm.mlir.global external constant @qnext_kernel_names("deltanet.rms_norm+in_proj.decode\00deltanet.in_proj.decode\00deltanet.in_proj.decode.2\00deltanet.rms_norm.decode\00deltanet.out_proj.decode\00deltanet.out_proj.decode.2\00deltanet.out_proj.decode.3\00deltanet.out_proj.decode.4\00attention.in_proj.prefill\00model.lm_head.prefill\00model.embed_tokens.prefill\00model.loop.prefill\00decode.layers.0\00prefill.layers.3\00")
-// PROFILE: llvm.mlir.global external constant @qnext_kernel_bytes(dense<[64, 64, 0, 64, 0, 0, 64, 64, 64, 256, -256, 0, 0, 0]> : tensor<14xi64>)
+// PROFILE: llvm.mlir.global external constant @qnext_kernel_bytes(dense<[64, 64, 0, 64, 0, 0, 64, 64, 64, 256, 0, 0, 0, 0]> : tensor<14xi64>)
+// PROFILE: llvm.mlir.global external constant @qnext_kernel_gathered_bytes(dense<[0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 256, 0, 0, 0]> : tensor<14xi64>)
 // PROFILE-LABEL: func.func private @decode.layers.0(
 // PROFILE: %[[A:.+]] = llvm.mlir.addressof @qnext_kernel_hook : !llvm.ptr
 // PROFILE: %[[H:.+]] = llvm.load %[[A]] : !llvm.ptr -> !llvm.ptr

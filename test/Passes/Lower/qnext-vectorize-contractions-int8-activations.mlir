@@ -156,12 +156,54 @@ func.func @decode_int4(%q: tensor<4x128xi8>, %s: tensor<4x2xf32>, %x: tensor<1x2
 
 // -----
 
-// Not affected: a prompt's tokens (several: the weight-exact f32 path), a
-// group that is not whole steps (int8 groups of 32 at AVX-512's 64 bytes),
-// FP8 weights.
+// Several tokens (a prompt, a batched decode step): the token tile's rows
+// are quantized once, before the tasks (a dynamic count of rows), then each
+// block of 4 tokens x 2 rows decodes a row's bytes once a step and
+// multiplies them by every token's bytes: 8 group sums, each converted and
+// scaled once a group, as a one-token block's (a token's row is the same
+// arithmetic in a block of any size; the 1 to 3 tokens left over take
+// smaller blocks).
 
 #matmul = [affine_map<(d0, d1, d2) -> (d0, d2)>, affine_map<(d0, d1, d2) -> (d1, d2)>,
            affine_map<(d0, d1, d2) -> (d0, d1)>]
+
+// AVX2-LABEL: func.func @prompt_int4
+// AVX2-SAME: (%[[Q:.+]]: tensor<4x128xi8>, %[[S:.+]]: tensor<4x2xf32>, %[[X:.+]]: tensor<?x256xf32>)
+// AVX2: %[[XQ:.+]]:3 = scf.for {{.+}} -> (tensor<?x256xi8>, tensor<?x2xf32>, tensor<?x2xi32>)
+// AVX2: scf.forall
+// AVX2: scf.for {{.+}} -> (vector<8xi32>, vector<8xi32>, vector<8xi32>, vector<8xi32>, vector<8xi32>, vector<8xi32>, vector<8xi32>, vector<8xi32>)
+// AVX2: vector.transfer_read %[[Q]]
+// AVX2-NOT: vector.transfer_read %[[Q]]
+// AVX2-COUNT-8: qnext.byte_dot {{.+}} narrow : vector<32xi8> into vector<8xi32>
+// AVX2-NOT: qnext.byte_dot
+// AVX2: vector.transfer_read %[[Q]]
+// AVX2-NOT: vector.transfer_read %[[Q]]
+// AVX2-COUNT-8: qnext.byte_dot {{.+}} narrow : vector<32xi8> into vector<8xi32>
+// AVX2-NEXT: scf.yield
+// AVX2-COUNT-8: vector.fma
+// AVX2: scf.index_switch
+func.func @prompt_int4(%q: tensor<4x128xi8>, %s: tensor<4x2xf32>, %x: tensor<?x256xf32>) -> tensor<?x4xf32> {
+  %c0 = arith.constant 0 : index
+  %zero = arith.constant 0.0 : f32
+  %t = tensor.dim %x, %c0 : tensor<?x256xf32>
+  %w = qnext.dequantize %q, %s {group = 128 : i64, int4} : tensor<4x128xi8>, tensor<4x2xf32> -> tensor<4x256xf32>
+  %e = tensor.empty(%t) : tensor<?x4xf32>
+  %init = linalg.fill ins(%zero : f32) outs(%e : tensor<?x4xf32>) -> tensor<?x4xf32>
+  %y = linalg.generic {indexing_maps = #matmul, iterator_types = ["parallel", "parallel", "reduction"]}
+      ins(%x, %w : tensor<?x256xf32>, tensor<4x256xf32>) outs(%init : tensor<?x4xf32>) {
+  ^bb0(%xi: f32, %wi: f32, %acc: f32):
+    %1 = arith.mulf %xi, %wi : f32
+    %2 = arith.addf %acc, %1 : f32
+    linalg.yield %2 : f32
+  } -> tensor<?x4xf32>
+  return %y : tensor<?x4xf32>
+}
+
+// -----
+
+// Not affected: a group that is not whole steps (int8 groups of 32 at
+// AVX-512's 64 bytes), FP8 weights.
+
 #matvec = [affine_map<(d0, d1) -> (d0, d1)>, affine_map<(d0, d1) -> (d1)>,
            affine_map<(d0, d1) -> (d0)>]
 
@@ -169,22 +211,10 @@ func.func @decode_int4(%q: tensor<4x128xi8>, %s: tensor<4x2xf32>, %x: tensor<1x2
 // CHECK-LABEL: func.func @unaffected
 // CHECK-NOT: qnext.byte_dot
 // CHECK: return
-func.func @unaffected(%q: tensor<4x128xi8>, %s: tensor<4x1xf32>, %x: tensor<?x128xf32>,
+func.func @unaffected(%q: tensor<4x128xi8>, %s: tensor<4x1xf32>,
                       %s32: tensor<4x4xf32>, %xv: tensor<128xf32>,
-                      %f8: tensor<4x128xf8E4M3FN>) -> (tensor<?x4xf32>, tensor<4xf32>, tensor<4xf32>) {
-  %c0 = arith.constant 0 : index
+                      %f8: tensor<4x128xf8E4M3FN>) -> (tensor<4xf32>, tensor<4xf32>) {
   %zero = arith.constant 0.0 : f32
-  %t = tensor.dim %x, %c0 : tensor<?x128xf32>
-  %w = qnext.dequantize %q, %s {group = 128 : i64} : tensor<4x128xi8>, tensor<4x1xf32> -> tensor<4x128xf32>
-  %e = tensor.empty(%t) : tensor<?x4xf32>
-  %init = linalg.fill ins(%zero : f32) outs(%e : tensor<?x4xf32>) -> tensor<?x4xf32>
-  %y = linalg.generic {indexing_maps = #matmul, iterator_types = ["parallel", "parallel", "reduction"]}
-      ins(%x, %w : tensor<?x128xf32>, tensor<4x128xf32>) outs(%init : tensor<?x4xf32>) {
-  ^bb0(%xi: f32, %wi: f32, %acc: f32):
-    %1 = arith.mulf %xi, %wi : f32
-    %2 = arith.addf %acc, %1 : f32
-    linalg.yield %2 : f32
-  } -> tensor<?x4xf32>
   %w32 = qnext.dequantize %q, %s32 {group = 32 : i64} : tensor<4x128xi8>, tensor<4x4xf32> -> tensor<4x128xf32>
   %ev = tensor.empty() : tensor<4xf32>
   %iv = linalg.fill ins(%zero : f32) outs(%ev : tensor<4xf32>) -> tensor<4xf32>
@@ -203,5 +233,5 @@ func.func @unaffected(%q: tensor<4x128xi8>, %s: tensor<4x1xf32>, %x: tensor<?x12
     %2 = arith.addf %acc, %1 : f32
     linalg.yield %2 : f32
   } -> tensor<4xf32>
-  return %y, %y32, %yf : tensor<?x4xf32>, tensor<4xf32>, tensor<4xf32>
+  return %y32, %yf : tensor<4xf32>, tensor<4xf32>
 }
