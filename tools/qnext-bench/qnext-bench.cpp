@@ -36,8 +36,11 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cstdlib>
+#include <cstring>
+#include <fstream>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -48,6 +51,8 @@
 #include <thread>
 #include <vector>
 
+#include <sched.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 using json = nlohmann::ordered_json;
@@ -149,14 +154,28 @@ __attribute__((target("avx512f"))) uint64_t sweep512(const char *b, size_t row,
 /// machines (fractions of 111-151 %), and no one shape is the fastest on
 /// every machine: hence the several shapes. The buffer stays allocated
 /// between measurements.
+///
+/// Each probe thread may run on any CPU the process started with
+/// (`startCPUs`): with OMP_PROC_BIND set, the OpenMP runtime pins the main
+/// thread to one CPU once the model's code runs its first parallel loop, and
+/// threads started from it inherit that mask, so the probe's threads would
+/// share one core and measure about half of what decode's team reads (seen:
+/// 21.6 GB/s against 32.1 unpinned, decode at 147 % of that "roofline").
 class ReadProbe {
 public:
   static constexpr unsigned shapes[] = {1, 2, 4, 8, 16};
   static constexpr size_t rowBytes = 4096;
 
-  ReadProbe(unsigned threads, size_t bytes)
-      : threads(threads), rows(bytes / rowBytes) {
-    buffer.reset(static_cast<char *>(std::aligned_alloc(64, rows * rowBytes)));
+  ReadProbe(unsigned threads, size_t bytes, const cpu_set_t &startCPUs)
+      : threads(threads), rows(bytes / rowBytes), cpus(startCPUs) {
+    // In huge pages where the kernel has them, as the weights are read (an
+    // artifact's file pages; with 4 KiB pages every row of a block is a TLB
+    // miss of its own).
+    constexpr size_t hugePage = size_t(2) << 20;
+    size_t size = (rows * rowBytes + hugePage - 1) / hugePage * hugePage;
+    buffer.reset(static_cast<char *>(std::aligned_alloc(hugePage, size)));
+    if (buffer)
+      madvise(buffer.get(), size, MADV_HUGEPAGE); // best effort
     sweep = __builtin_cpu_supports("avx512f") ? sweep512
             : __builtin_cpu_supports("avx2")  ? sweep256
                                               : sweep128;
@@ -189,23 +208,48 @@ private:
   template <typename F> void part(F &&f) {
     std::vector<std::thread> pool;
     for (unsigned i = 0; i < threads; ++i)
-      pool.emplace_back([&, i] { f(rows * i / threads, rows * (i + 1) / threads); });
+      pool.emplace_back([&, i] {
+        sched_setaffinity(0, sizeof(cpus), &cpus); // best effort: a probe, not a result
+        f(rows * i / threads, rows * (i + 1) / threads);
+      });
     for (std::thread &th : pool)
       th.join();
   }
 
   unsigned threads;
   size_t rows;
+  cpu_set_t cpus;
   std::unique_ptr<char, decltype(&std::free)> buffer{nullptr, &std::free};
   uint64_t (*sweep)(const char *, size_t, size_t, size_t, unsigned) = nullptr;
   std::atomic<uint64_t> sink{0}; ///< keeps the sums (and so the reads) alive
 };
 
-/// The last-level cache, in bytes (glibc's sysconf; 64 MiB where unknown).
+/// The last-level cache, in bytes: the kernel's view (the highest level in
+/// /sys/devices/system/cpu/cpu0/cache, what lscpu prints), else glibc's
+/// sysconf, else 64 MiB. sysconf derives it from CPUID, which a VM may
+/// misreport: 320 MiB on an AMD EPYC VM whose kernel (and lscpu) say 32 MiB,
+/// and would have hidden decode's roofline for weights of 0.6 GB.
 size_t lastLevelCache() {
+  int bestLevel = 0;
+  size_t best = 0;
+  for (int index = 0; index < 8; ++index) {
+    std::string dir = "/sys/devices/system/cpu/cpu0/cache/index" + std::to_string(index);
+    std::ifstream levelFile(dir + "/level"), sizeFile(dir + "/size");
+    int level = 0;
+    size_t size = 0;
+    std::string unit;
+    if (!(levelFile >> level) || !(sizeFile >> size))
+      continue;
+    sizeFile >> unit; // "K" (the kernel's only unit today), "M" or none
+    size <<= unit == "K" ? 10 : unit == "M" ? 20 : 0;
+    if (level > bestLevel || (level == bestLevel && size > best))
+      bestLevel = level, best = size;
+  }
+  if (best > 0)
+    return best;
   long l3 = sysconf(_SC_LEVEL3_CACHE_SIZE), l2 = sysconf(_SC_LEVEL2_CACHE_SIZE);
-  long best = std::max(l3, l2);
-  return best > 0 ? size_t(best) : size_t(64) << 20;
+  long fromLibc = std::max(l3, l2);
+  return fromLibc > 0 ? size_t(fromLibc) : size_t(64) << 20;
 }
 
 } // namespace
@@ -213,6 +257,12 @@ size_t lastLevelCache() {
 namespace {
 int benchMain(int argc, char **argv) {
   qnext::tool::toolName() = "qnext-bench";
+  // The CPUs this process may use, before the model's OpenMP runtime pins
+  // this thread (ReadProbe).
+  cpu_set_t startCPUs;
+  if (sched_getaffinity(0, sizeof(startCPUs), &startCPUs) != 0)
+    return fail(
+        format("cannot read this process's CPU affinity: %s", std::strerror(errno)));
   std::string artifact, jsonOut;
   std::vector<int64_t> promptLens, depthList, threadList;
   int64_t repeat = 3, decodeTokens = 16;
@@ -468,15 +518,20 @@ int benchMain(int argc, char **argv) {
     std::optional<ReadProbe> probe;
     if (!gpu) {
       size_t probeBytes = std::max<size_t>(size_t(1) << 30, 2 * size_t(cacheBytes));
-      probe.emplace(unsigned(threads), probeBytes);
+      probe.emplace(unsigned(threads), probeBytes, startCPUs);
       if (!*probe)
         return fail(format("cannot allocate the bandwidth probe's %zu MB",
                            probeBytes >> 20));
     }
     std::map<unsigned, double> byShape;
     auto measure = [&](int reps) {
-      if (!gpu)
+      if (!gpu) {
+        // The team of the run before spins for a while before it sleeps
+        // (LLVM's libomp: KMP_BLOCKTIME, 200 ms by default), on the cores the
+        // probe reads with: wait it out.
+        std::this_thread::sleep_for(std::chrono::milliseconds(300));
         return probe->measure(reps, &byShape);
+      }
       double gbs = 0;
       if (qnext_model_gpu_bandwidth(model, reps, &gbs, &error)) {
         std::string message = error;

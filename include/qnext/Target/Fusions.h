@@ -34,8 +34,10 @@ inline llvm::ArrayRef<Fusion> allFusions() {
   static const Fusion table[] = {
       // Before norm-linear, which would take the gated output norm as
       // out_proj's prologue. The CUDA pipeline has no mapping for the loop
-      // over key heads it lowers to.
-      {llvm::StringLiteral("deltanet-step"), createFuseDeltaNetStep, false,
+      // over key heads it lowers to. On by default for the CPU: the chain of
+      // about twenty small kernels it replaces cost a decode step more than
+      // its weights' time (docs/benchmarks.md).
+      {llvm::StringLiteral("deltanet-step"), createFuseDeltaNetStep, true,
        llvm::StringLiteral("a DeltaNet decode step's conv .. gated norm -> one kernel"),
        /*onGPU=*/false},
       // Before swiglu, which leaves the expert ops it groups alone. Only the
@@ -46,8 +48,7 @@ inline llvm::ArrayRef<Fusion> allFusions() {
       // Before projections: the gate and up projections it groups are one
       // kernel already, and projections leaves grouped ones alone. The GPU
       // pipeline has no kernel for the groups.
-      {llvm::StringLiteral("swiglu"), createFuseSwiGLU,
-       false,
+      {llvm::StringLiteral("swiglu"), createFuseSwiGLU, false,
        llvm::StringLiteral("gate + up projections + silu * mul -> one kernel"),
        /*onGPU=*/false},
       {llvm::StringLiteral("projections"), createFuseProjections, true,
@@ -61,16 +62,14 @@ inline llvm::ArrayRef<Fusion> allFusions() {
       {llvm::StringLiteral("gate-linear"), createFuseGateLinear, false,
        llvm::StringLiteral("attention's output gate -> o_proj's prologue"),
        /*onGPU=*/false},
-      {llvm::StringLiteral("add-norm"), createFuseAddNorm,
-       false,
+      {llvm::StringLiteral("add-norm"), createFuseAddNorm, false,
        llvm::StringLiteral("residual add + the next RMSNorm -> one op")},
-      {llvm::StringLiteral("norm-rope"), createFuseNormRope,
-       false, llvm::StringLiteral("QK-norm + partial RoPE -> one op")},
+      {llvm::StringLiteral("norm-rope"), createFuseNormRope, false,
+       llvm::StringLiteral("QK-norm + partial RoPE -> one op")},
       // The loop over tokens holds parallel kernels and reads the argmax
       // back to index with it: on the GPU the host would steer by device
       // memory (qnext-gpu-offload refuses it).
-      {llvm::StringLiteral("router"), createFuseRouter,
-       false,
+      {llvm::StringLiteral("router"), createFuseRouter, false,
        llvm::StringLiteral("softmax + top-k + renormalise -> one kernel per token"),
        /*onGPU=*/false},
   };
