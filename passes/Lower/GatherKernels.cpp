@@ -224,7 +224,6 @@ Value KernelEmitter::emitRowGather(int64_t tokenRows, int64_t tokenBlockRows,
   Value xs = c.x;
   if (takesBF16Dots(kernelWeights(), c.k)) {
     bf16Input = roundRowsBF16(c.x, index(0), rows);
-    bf16InputBase = index(0);
     xs = bf16Input;
   }
   // activations=int8: every row quantized once, before the tasks; a

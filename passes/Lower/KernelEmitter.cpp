@@ -115,7 +115,7 @@ Value KernelEmitter::emit(int64_t rows, int64_t tokenRows, int64_t tokenBlockRow
   // are rounded where each task computes them).
   if (manyTokens && !kernel.prologue && takesBF16Dots(kernelWeights(), c.k)) {
     bf16Input = roundRowsBF16(c.x, tokenLo, tokenHi);
-    bf16InputBase = tokenLo;
+    tileInputBase = tokenLo;
   }
   // activations=int8 with several tokens (prompts, batched decode): the
   // tile's input rows quantized once, before the row blocks that all read
@@ -125,7 +125,7 @@ Value KernelEmitter::emit(int64_t rows, int64_t tokenRows, int64_t tokenBlockRow
     blockInput = quantizeRows(c.x, count, c.k, weightOf(c), [&](Value r, Value k) {
       return SmallVector<Value>{arith::AddIOp::create(b, loc, tokenLo, r), k};
     });
-    blockInputBase = tokenLo;
+    tileInputBase = tokenLo;
     int8Tokens = true;
   }
   auto forall = scf::ForallOp::create(b, loc, ArrayRef<OpFoldResult>{blocks},
@@ -317,17 +317,12 @@ Value KernelEmitter::tokenBlock(Value tile, bool addInit, ArrayRef<Value> tokens
                                 Value n0, int64_t tn, int64_t chunk) {
   Value xs = c.x;
   SmallVector<Value> xTokens(tokens.begin(), tokens.end());
-  if (bf16Input) {
-    // The tile's rows, rounded to bf16 before the row blocks.
+  if (bf16Input)
     xs = bf16Input;
+  // The tile's rows, rounded or quantized before the row blocks.
+  if (tileInputBase)
     for (Value &t : xTokens)
-      t = arith::SubIOp::create(b, loc, t, bf16InputBase);
-  }
-  if (int8Tokens) {
-    // The tile's rows, quantized before the row blocks.
-    for (Value &t : xTokens)
-      t = arith::SubIOp::create(b, loc, t, blockInputBase);
-  }
+      t = arith::SubIOp::create(b, loc, t, tileInputBase);
   if (kernel.prologue) {
     xs = prologueRows(tokens);
     for (auto [j, t] : llvm::enumerate(xTokens))

@@ -386,23 +386,24 @@ private:
   /// read the f32 input) and, for one token's, its row for this block.
   std::optional<QuantizedInput> blockInput;
   Value blockInputRow;
-  /// With activations=bf16 and several tokens, the token tile's input rows
-  /// rounded to bf16 (roundRowsBF16) that its blocks read, and the tile's
-  /// first token (row 0 of them).
-  Value bf16Input, bf16InputBase;
+  /// With activations=bf16 and several tokens, the input rows rounded to
+  /// bf16 (roundRowsBF16) that the blocks read.
+  Value bf16Input;
+  /// Where bf16Input or blockInput holds a token tile's rows (made before
+  /// its row blocks): the tile's first token, which tokenBlock rebases its
+  /// tokens on. Null where the blocks pass their rows as they are.
+  Value tileInputBase;
   /// A gather's quantized input rows (quantizeGatherInput), if any.
   std::optional<QuantizedInput> gatherInput;
   /// The kernel computes one token (decode, a gather): what its input is
   /// quantized or rounded for (activations=int8 or bf16), once per kernel
   /// or task.
   bool oneToken = false;
-  /// blockInput holds the rows of a token tile (activations=int8, several
-  /// tokens): a block's token j reads its row xTokens[j] (tokenBlock makes
-  /// a token tile's relative to blockInputBase, its first token; a prologue
-  /// span's and a row gather's blocks pass their rows as they are);
-  /// otherwise every block reads row blockInputRow.
+  /// blockInput holds several tokens' rows (activations=int8: a token
+  /// tile's, a prologue span's, a row gather's): a block's token j reads
+  /// its row xTokens[j] (see tileInputBase); otherwise every block reads
+  /// row blockInputRow.
   bool int8Tokens = false;
-  Value blockInputBase;
   /// A row gather of short rows (K below kShortRow): its blocks of several
   /// tokens also run their weight rows one after the other.
   bool rowAfterRow = false;
