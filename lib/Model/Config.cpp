@@ -180,6 +180,12 @@ constexpr double kDefaultRopeTheta = 10000.0;
 constexpr double kDefaultPartialRotaryFactor = 0.25;
 constexpr int64_t kDefaultFullAttentionInterval = 4;
 constexpr int64_t kDefaultDecoderSparseStep = 1;
+// Bounds on what a config may ask for, so that a hostile one cannot make the
+// tensor inventory billions of names long. Released models have at most 64
+// layers and 48 MoE layers x 512 experts (Qwen3-Next-80B-A3B); these leave
+// room for sixteen and five times that.
+constexpr int64_t kMaxLayers = 1024;
+constexpr int64_t kMaxExpertSets = int64_t(1) << 17;
 
 const ClassDefaults &defaultsOf(ModelFamily family) {
   switch (family) {
@@ -322,6 +328,10 @@ void readModel(FieldReader &in, ModelConfig &c) {
   const ClassDefaults &d = defaultsOf(c.family);
   c.hiddenSize = in.positive("hidden_size", d.hiddenSize);
   c.numLayers = in.positive("num_hidden_layers", d.numLayers);
+  if (!in.failed() && c.numLayers > kMaxLayers)
+    return in.fail(in.qualified("num_hidden_layers") + " (" +
+                   std::to_string(c.numLayers) + ") exceeds " +
+                   std::to_string(kMaxLayers) + ", the most qnext compiles");
   c.vocabSize = in.positive("vocab_size", d.vocabSize);
   c.maxPositionEmbeddings = in.positive("max_position_embeddings", d.maxPositions);
   c.rmsNormEps = in.number("rms_norm_eps", 1e-6);
@@ -394,9 +404,13 @@ void readModel(FieldReader &in, ModelConfig &c) {
   readMlpPattern(in, c);
   if (in.failed())
     return;
-  bool anyDense = false;
-  for (bool moe : c.moeLayers)
-    anyDense |= !moe;
+  int64_t moeLayers = llvm::count(c.moeLayers, true);
+  if (moeLayers > 0 && c.numExperts > kMaxExpertSets / moeLayers)
+    return in.fail(in.qualified("num_experts") + " (" + std::to_string(c.numExperts) +
+                   ") in " + std::to_string(moeLayers) + " MoE layers exceeds " +
+                   std::to_string(kMaxExpertSets) +
+                   " expert weight sets, the most qnext compiles");
+  bool anyDense = moeLayers < c.numLayers;
   // Without a dense layer the width is unused (Qwen3_5MoeTextConfig has no
   // such field): its default is not one worth naming in a shape error.
   if (!anyDense && !in.has("intermediate_size"))

@@ -147,13 +147,22 @@ struct BadCase {
 TEST(Config, BadInputs) {
   const BadCase cases[] = {
       {"heads do not divide",
-       [](json &j) { j["linear_num_value_heads"] = 30; j["linear_num_key_heads"] = 16; },
+       [](json &j) {
+         j["linear_num_value_heads"] = 30;
+         j["linear_num_key_heads"] = 16;
+       },
        "config.json: linear_num_value_heads (30) must be a multiple of "
        "linear_num_key_heads (16)"},
       {"mistyped field", [](json &j) { j["hidden_size"] = "128"; },
        "config.json: hidden_size must be an integer, got \"128\""},
       {"negative", [](json &j) { j["num_hidden_layers"] = -1; },
        "config.json: num_hidden_layers (-1) must be positive"},
+      {"too many layers", [](json &j) { j["num_hidden_layers"] = 8512; },
+       "config.json: num_hidden_layers (8512) exceeds 1024, the most qnext "
+       "compiles"},
+      {"too many experts", [](json &j) { j["num_experts"] = 20000; },
+       "config.json: num_experts (20000) in 8 MoE layers exceeds 131072 expert "
+       "weight sets, the most qnext compiles"},
       {"attention heads", [](json &j) { j["num_key_value_heads"] = 3; },
        "config.json: num_attention_heads (4) must be a multiple of "
        "num_key_value_heads (3)"},
@@ -168,17 +177,28 @@ TEST(Config, BadInputs) {
        "config.json: model_type 'llama' is not supported (expected "
        "qwen3_next, qwen3_5_text, qwen3_5_moe_text, or qwen3_5 / qwen3_5_moe "
        "with a text_config)"},
-      {"rope_type", [](json &j) { j["rope_scaling"] = {{"rope_type", "dynamic"}, {"factor", 2.0}}; },
+      {"rope_type",
+       [](json &j) {
+         j["rope_scaling"] = {{"rope_type", "dynamic"}, {"factor", 2.0}};
+       },
        "config.json: rope_scaling.rope_type 'dynamic' is not supported "
        "(expected default or yarn)"},
-      {"yarn factor", [](json &j) { j["rope_scaling"] = {{"rope_type", "yarn"}, {"factor", 0.5}}; },
+      {"yarn factor",
+       [](json &j) {
+         j["rope_scaling"] = {{"rope_type", "yarn"}, {"factor", 0.5}};
+       },
        "config.json: rope_scaling.factor (0.5) must be a finite number >= 1"},
       {"rope_theta", [](json &j) { j["rope_theta"] = 0; },
        "config.json: rope_theta must be positive"},
       {"layer_types length", [](json &j) { j["layer_types"] = {"full_attention"}; },
        "config.json: layer_types must be a list of 8 entries "
        "(num_hidden_layers), got [\"full_attention\"]"},
-      {"layer_types value", [](json &j) { j["layer_types"] = json::array(); for (int i = 0; i < 8; ++i) j["layer_types"].push_back(i ? "linear_attention" : "mamba"); },
+      {"layer_types value",
+       [](json &j) {
+         j["layer_types"] = json::array();
+         for (int i = 0; i < 8; ++i)
+           j["layer_types"].push_back(i ? "linear_attention" : "mamba");
+       },
        "config.json: layer_types[0] must be \"linear_attention\" or "
        "\"full_attention\", got \"mamba\""},
       {"mlp_only_layers", [](json &j) { j["mlp_only_layers"] = {9}; },
@@ -189,9 +209,15 @@ TEST(Config, BadInputs) {
        "config.json: hidden_act 'gelu' is not supported (expected silu)"},
       {"bool", [](json &j) { j["tie_word_embeddings"] = 1; },
        "config.json: tie_word_embeddings must be true or false, got 1"},
-      {"wrapper without text_config", [](json &j) { j = {{"model_type", "qwen3_5"}}; },
+      {"wrapper without text_config",
+       [](json &j) {
+         j = {{"model_type", "qwen3_5"}};
+       },
        "config.json: model_type 'qwen3_5' needs a text_config object"},
-      {"not an object", [](json &j) { j = json::array({1, 2}); },
+      {"not an object",
+       [](json &j) {
+         j = json::array({1, 2});
+       },
        "config.json: must hold a JSON object, got [1,2]"},
   };
   for (const BadCase &bad : cases) {
