@@ -768,7 +768,9 @@ def VectorizeContractions : Pass<"qnext-vectorize-contractions"> {
     With several tokens a quantized block's K loop holds the group sums
     (and int4's bytes); its accumulators only meet them at a group's end
     and may live in memory, so it takes as many tokens as an unquantized
-    block where those fit. A dequantize
+    block where those fit; e4m3 as many as fit the register file beside
+    its decoding's three registers and each token's input (AVX-512's
+    options: 5 tokens x 4 rows, not 6). A dequantize
     that no kernel consumed is an error: no dequantized weight is ever
     materialised.
 

@@ -192,6 +192,15 @@ int64_t KernelEmitter::tokensOfBlock(int64_t tn, int64_t tokenRows,
   int64_t held = (kernel.second ? 2 : 1) * tn;
   int64_t budget = tokenRows * (tokenBlockRows + 1) + 1;
   int64_t extra = c.int4 ? held : 0;
+  // e4m3's decoding (DecodeWeights.cpp) holds its mask and two steps of a
+  // weight vector, and LLVM keeps each token's input in a register for the
+  // block's rows: of the vector registers (16 AVX2, 32 AVX-512), per token
+  // its sums and its input, and three. (AVX-512's 6 tokens x 4 rows spilled
+  // sums to the stack and shuffled registers every K step.)
+  if (isa<Float8E4M3FNType>(getElementTypeOrSelf(c.w.getType()))) {
+    int64_t registers = vl >= 16 ? 32 : 16;
+    return std::clamp<int64_t>((registers - 3) / (held + 1), 1, tokenRows);
+  }
   return std::clamp<int64_t>((budget - 1 - extra) / held, 1, tokenRows);
 }
 

@@ -69,7 +69,9 @@ private:
   /// holds the group sums and these, the accumulators only meet them at
   /// each group's end (a load and a store where they do not fit). The
   /// tokens that keep those within the registers the options were sized
-  /// for (AVX2 and AVX-512: all of token-rows).
+  /// for (AVX2 and AVX-512: all of token-rows), e4m3 within the register
+  /// file with its decoding's three and the tokens' inputs (AVX-512: 5 of
+  /// 6; AVX2: all 4).
   int64_t tokensOfBlock(int64_t tn, int64_t tokenRows, int64_t tokenBlockRows) const;
 
   /// Tokens t0, t0 + 1, ..., t0 + count - 1.
