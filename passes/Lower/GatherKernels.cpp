@@ -122,9 +122,7 @@ Value KernelEmitter::emitGatherCombine(int64_t rows) {
   if (kernel.sharedDown &&
       takesInt8Dots({weightOf(*kernel.sharedDown)}, kernel.sharedDown->k))
     qxShared = quantizeRows(kernel.sharedDown->x, b.getIndexAttr(1), kernel.sharedDown->k,
-                            weightOf(*kernel.sharedDown), [](Value r, Value k) {
-                              return SmallVector<Value>{r, k};
-                            });
+                            weightOf(*kernel.sharedDown));
   auto forall = scf::ForallOp::create(
       b, loc, ArrayRef<OpFoldResult>{b.getIndexAttr(c.n / tn)}, ValueRange{dest},
       std::nullopt);
@@ -229,9 +227,7 @@ Value KernelEmitter::emitRowGather(int64_t tokenRows, int64_t tokenBlockRows,
   // activations=int8: every row quantized once, before the tasks; a
   // block's rows are its tokens' (base 0).
   if (takesInt8Dots(kernelWeights(), c.k)) {
-    blockInput = quantizeRows(c.x, rows, c.k, weightOf(c), [&](Value r, Value k) {
-      return SmallVector<Value>{r, k};
-    });
+    blockInput = quantizeRows(c.x, rows, c.k, weightOf(c));
     int8Tokens = true;
   }
   auto forall = scf::ForallOp::create(

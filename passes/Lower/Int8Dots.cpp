@@ -85,7 +85,8 @@ KernelEmitter::quantizeRows(Value xs, OpFoldResult rows, int64_t kExtent, const 
   };
   auto readX = [&](Value r, Value k) {
     Value pad = arith::ConstantOp::create(b, loc, b.getZeroAttr(f32));
-    return vector::TransferReadOp::create(b, loc, f32v, xs, at(r, k), pad,
+    SmallVector<Value> where = at ? at(r, k) : SmallVector<Value>{r, k};
+    return vector::TransferReadOp::create(b, loc, f32v, xs, where, pad,
                                           ArrayRef<bool>{true})
         .getResult();
   };

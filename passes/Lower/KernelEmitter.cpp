@@ -255,9 +255,7 @@ Value KernelEmitter::prologueSpans(Value tile, bool addInit, Value lo, Value hi,
         // blocks (their tokens are the span's rows).
         if (takesInt8Dots(kernelWeights(), c.k)) {
           blockInput = quantizeRows(xs, arith::SubIOp::create(b, loc, s1, s0).getResult(),
-                                    c.k, weightOf(c), [&](Value r, Value k) {
-                                      return SmallVector<Value>{r, k};
-                                    });
+                                    c.k, weightOf(c));
           int8Tokens = true;
         }
         auto rowBlocks = scf::ForOp::create(

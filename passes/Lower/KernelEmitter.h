@@ -224,10 +224,10 @@ private:
   bool takesInt8Dots(ArrayRef<Weight> weights, int64_t kExtent) const;
 
   /// `rows` rows of an f32 input quantized for weights like `w`: row r's
-  /// element k is read at `at(r, k)`.
+  /// element k is read at `at(r, k)` ({r, k} without one).
   QuantizedInput quantizeRows(Value xs, OpFoldResult rows, int64_t kExtent,
                               const Weight &w,
-                              function_ref<SmallVector<Value>(Value, Value)> at);
+                              function_ref<SmallVector<Value>(Value, Value)> at = {});
 
   /// A register block of byte dots: rows `rows` of each of `weights` (one
   /// format and group) times rows `xRows` of `qx` over [0, kExtent), one
