@@ -182,8 +182,8 @@ constexpr int64_t kDefaultFullAttentionInterval = 4;
 constexpr int64_t kDefaultDecoderSparseStep = 1;
 // Bounds on what a config may ask for, so that a hostile one cannot make the
 // tensor inventory billions of names long. Released models have at most 64
-// layers and 48 MoE layers x 512 experts (Qwen3-Next-80B-A3B); these leave
-// room for sixteen and five times that.
+// layers and (48 MoE layers + the MTP head's) x 512 experts
+// (Qwen3-Next-80B-A3B); these leave room for sixteen and five times that.
 constexpr int64_t kMaxLayers = 1024;
 constexpr int64_t kMaxExpertSets = int64_t(1) << 17;
 
@@ -404,12 +404,14 @@ void readModel(FieldReader &in, ModelConfig &c) {
   readMlpPattern(in, c);
   if (in.failed())
     return;
+  // The MTP head's layer has the routed experts too wherever num_experts
+  // is read (WeightLayout::mtpIsMoE), even if every decoder layer is dense.
   int64_t moeLayers = llvm::count(c.moeLayers, true);
-  if (moeLayers > 0 && c.numExperts > kMaxExpertSets / moeLayers)
-    return in.fail(in.qualified("num_experts") + " (" + std::to_string(c.numExperts) +
-                   ") in " + std::to_string(moeLayers) + " MoE layers exceeds " +
-                   std::to_string(kMaxExpertSets) +
-                   " expert weight sets, the most qnext compiles");
+  if (c.numExperts > kMaxExpertSets / (moeLayers + 1))
+    return in.fail(
+        in.qualified("num_experts") + " (" + std::to_string(c.numExperts) + ") in " +
+        std::to_string(moeLayers) + " MoE layers and the MTP head's exceeds " +
+        std::to_string(kMaxExpertSets) + " expert weight sets, the most qnext compiles");
   bool anyDense = moeLayers < c.numLayers;
   // Without a dense layer the width is unused (Qwen3_5MoeTextConfig has no
   // such field): its default is not one worth naming in a shape error.

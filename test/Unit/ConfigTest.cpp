@@ -161,8 +161,15 @@ TEST(Config, BadInputs) {
        "config.json: num_hidden_layers (8512) exceeds 1024, the most qnext "
        "compiles"},
       {"too many experts", [](json &j) { j["num_experts"] = 20000; },
-       "config.json: num_experts (20000) in 8 MoE layers exceeds 131072 expert "
-       "weight sets, the most qnext compiles"},
+       "config.json: num_experts (20000) in 8 MoE layers and the MTP head's exceeds "
+       "131072 expert weight sets, the most qnext compiles"},
+      {"too many experts, every decoder layer dense",
+       [](json &j) {
+         j["num_experts"] = 100000000;
+         j["mlp_only_layers"] = {0, 1, 2, 3, 4, 5, 6, 7};
+       },
+       "config.json: num_experts (100000000) in 0 MoE layers and the MTP head's "
+       "exceeds 131072 expert weight sets, the most qnext compiles"},
       {"attention heads", [](json &j) { j["num_key_value_heads"] = 3; },
        "config.json: num_attention_heads (4) must be a multiple of "
        "num_key_value_heads (3)"},

@@ -196,7 +196,8 @@ for name, edit, expect in [
     ("config: layers beyond the bound (a fuzzed config's 8512)", setcfg(num_hidden_layers=8512),
      r"config\.json: num_hidden_layers \(8512\) exceeds 1024, the most qnext compiles"),
     ("config: expert weight sets beyond the bound", setcfg(num_experts=1 << 20),
-     r"config\.json: num_experts \(1048576\) in \d+ MoE layers exceeds 131072 expert weight sets"),
+     r"config\.json: num_experts \(1048576\) in \d+ MoE layers and the MTP head's exceeds 131072 "
+     r"expert weight sets"),
     ("config: value heads not a multiple", setcfg(linear_num_value_heads=3),
      r"config\.json: linear_num_value_heads .* multiple of linear_num_key_heads"),
     ("config: attention heads not a multiple", setcfg(num_attention_heads=3),
