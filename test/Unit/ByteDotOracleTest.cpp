@@ -151,13 +151,13 @@ INSTANTIATE_TEST_SUITE_P(
 // A decode step's projection ([1, K] x [N, K]): N rows left over after the
 // row blocks, groups of 128 and 256, a partial last group (384 = 256 + 128),
 // inputs with an outlier per group, an all-zero group (scale 0) and a group
-// of 1e-35 (quantized to zeros).
+// of 1e-35 (quantized to zeros); rows of 1024 columns of either format.
 TEST_P(ByteDotOracle, DecodeLinear) {
   std::mt19937 rng(7);
   for (auto [k, n, group, int4] :
        {std::tuple{256, 19, 128, false}, std::tuple{384, 8, 256, false},
         std::tuple{256, 19, 128, true}, std::tuple{384, 5, 256, true},
-        std::tuple{1024, 33, 128, true}}) {
+        std::tuple{1024, 33, 128, true}, std::tuple{1024, 9, 128, false}}) {
     SCOPED_TRACE("K " + std::to_string(k) + ", N " + std::to_string(n) + ", group " +
                  std::to_string(group) + (int4 ? ", int4" : ", int8"));
     QuantWeight w = randomWeight({n, k}, group, int4, rng);
@@ -184,14 +184,16 @@ TEST_P(ByteDotOracle, DecodeLinear) {
 
 // Several tokens' projection ([T, K] x [N, K]: a prompt, a batched decode
 // step): the token tile's rows quantized once, blocks of several tokens
-// and the 1 to 3 tokens left over, two token tiles (T above 64). Every
+// and the 1 to 3 tokens left over, two token tiles (T above 64), int4 rows
+// of 2048 columns (the bench preset's hidden size). Every
 // row is held to the one-token arithmetic: a token's logits do not depend
 // on the tokens beside it.
 TEST_P(ByteDotOracle, PromptLinear) {
   std::mt19937 rng(9);
   for (auto [t, k, n, group, int4] :
        {std::tuple{11, 256, 19, 128, false}, std::tuple{7, 384, 8, 256, true},
-        std::tuple{70, 256, 16, 128, true}, std::tuple{2, 1024, 33, 128, false}}) {
+        std::tuple{70, 256, 16, 128, true}, std::tuple{2, 1024, 33, 128, false},
+        std::tuple{11, 2048, 12, 128, true}}) {
     SCOPED_TRACE("T " + std::to_string(t) + ", K " + std::to_string(k) + ", N " +
                  std::to_string(n) + ", group " + std::to_string(group) +
                  (int4 ? ", int4" : ", int8"));
