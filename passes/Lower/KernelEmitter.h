@@ -1,8 +1,9 @@
 //===- KernelEmitter.h - a matched kernel as vector code --------*- C++ -*-===//
 //
 // Internal to passes/Lower: the emitter of one matched contraction kernel.
-// KernelEmitter.cpp emits dense contractions (register blocks of weight
-// rows, token blocks, prologues and epilogues); GatherKernels.cpp the gather
+// KernelEmitter.cpp emits dense contractions (the loops over tasks, token
+// tiles and blocks, prologues); KernelBlocks.cpp their register blocks of
+// weight rows times tokens (and epilogues); GatherKernels.cpp the gather
 // contractions of routed experts (a slot's expert chosen by its selector,
 // and the MoE's weighted combine); DecodeWeights.cpp the weights as the
 // blocks read them (widened or decoded in registers, the K loop by groups
