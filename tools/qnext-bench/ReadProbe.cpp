@@ -114,10 +114,8 @@ double ReadProbe::measure(int reps, std::map<unsigned, double> *byShape) {
       part([&](size_t lo, size_t hi) {
         sink += sweep(buffer.get(), rowBytes, lo, hi, s);
       });
-      double gbs = double(rows) * rowBytes /
-                   std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
-                       .count() /
-                   1e9;
+      std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
+      double gbs = double(rows) * rowBytes / took.count() / 1e9;
       best = std::max(best, gbs);
       if (byShape)
         (*byShape)[s] = std::max((*byShape)[s], gbs);

@@ -40,7 +40,6 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -52,7 +51,6 @@
 #include <vector>
 
 #include <sched.h>
-#include <unistd.h>
 
 using json = nlohmann::ordered_json;
 using qnext::tool::fail;
