@@ -1,4 +1,4 @@
-//===- QNextBase.td - qnext dialect, attributes, type constraints -*- tablegen -*-===//
+//===- QNextBase.td - dialect, attributes, constraints -----*- tablegen -*-===//
 //
 // The `qnext` dialect describes the Qwen3-Next / Qwen3.5 text decoder. See
 // QNextOps.td for the operations and ../../docs/QNextDialect.md for the

@@ -1,6 +1,7 @@
 //===- DecomposeLayers.cpp - qnext layer ops -> primitive ops -------------===//
 //
-// One rewrite pattern per layer op; the contract is in passes/Passes.td.
+// One rewrite pattern per layer op; the contract is in
+// passes/Decompose/DecomposePasses.td.
 //
 //===----------------------------------------------------------------------===//
 

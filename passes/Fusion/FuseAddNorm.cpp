@@ -1,6 +1,6 @@
 //===- FuseAddNorm.cpp - residual add + the next RMSNorm -> one op --------===//
 //
-// The contract is in passes/Passes.td.
+// The contract is in passes/Fusion/FusionPasses.td.
 //
 //===----------------------------------------------------------------------===//
 

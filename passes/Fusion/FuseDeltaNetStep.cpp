@@ -1,8 +1,8 @@
 //===- FuseDeltaNetStep.cpp - a DeltaNet decode step as one op -------------===//
 //
-// The contract is in passes/Passes.td. The chain is matched from its end,
-// the gated_rms_norm, back to the conv; every link must be read by the next
-// link alone, so the fused op replaces all of them.
+// The contract is in passes/Fusion/FusionPasses.td. The chain is matched from
+// its end, the gated_rms_norm, back to the conv; every link must be read by the
+// next link alone, so the fused op replaces all of them.
 //
 //===----------------------------------------------------------------------===//
 

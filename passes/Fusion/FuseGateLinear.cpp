@@ -1,8 +1,8 @@
 //===- FuseGateLinear.cpp - the output gate in o_proj's prologue ----------===//
 //
-// The contract is in passes/Passes.td. Like qnext-fuse-norm-linear, the pass
-// only marks; qnext-vectorize-contractions computes the marked gate inside
-// the kernel of the projection that reads it.
+// The contract is in passes/Fusion/FusionPasses.td. Like
+// qnext-fuse-norm-linear, the pass only marks; qnext-vectorize-contractions
+// computes the marked gate inside the kernel of the projection that reads it.
 //
 //===----------------------------------------------------------------------===//
 

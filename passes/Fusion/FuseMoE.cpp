@@ -1,10 +1,10 @@
 //===- FuseMoE.cpp - a decode step's routed experts as grouped kernels -----===//
 //
-// The contract is in passes/Passes.td. Each qnext.expert_swiglu becomes a
-// qnext.fused <moe> group of its own: qnext-lower-to-linalg lowers a decode
-// step's experts in such a group in the gather form, and
-// qnext-vectorize-contractions makes that form two kernels for all the
-// selected experts.
+// The contract is in passes/Fusion/FusionPasses.td. Each qnext.expert_swiglu
+// becomes a qnext.fused <moe> group of its own: qnext-lower-to-linalg lowers a
+// decode step's experts in such a group in the gather form, and
+// qnext-vectorize-contractions makes that form two kernels for all the selected
+// experts.
 //
 //===----------------------------------------------------------------------===//
 

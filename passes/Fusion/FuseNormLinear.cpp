@@ -1,7 +1,7 @@
 //===- FuseNormLinear.cpp - an RMSNorm in its projection's prologue -------===//
 //
-// The contract is in passes/Passes.td. The norm and the projection that
-// reads it become a qnext.fused <norm_linear> group; the lowering tags the
+// The contract is in passes/Fusion/FusionPasses.td. The norm and the projection
+// that reads it become a qnext.fused <norm_linear> group; the lowering tags the
 // norm's elementwise generic with the kind, and qnext-vectorize-contractions
 // computes that generic inside the kernel of the projection.
 //

@@ -1,6 +1,6 @@
 //===- FuseNormRope.cpp - QK-norm + RoPE -> one op ------------------------===//
 //
-// The contract is in passes/Passes.td.
+// The contract is in passes/Fusion/FusionPasses.td.
 //
 //===----------------------------------------------------------------------===//
 

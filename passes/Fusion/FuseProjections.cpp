@@ -1,7 +1,7 @@
 //===- FuseProjections.cpp - projections sharing an input -> one ----------===//
 //
-// The contract is in passes/Passes.td. A fused projection is an ordinary
-// qnext.linear whose weight is a qnext.concat_weights of the members'
+// The contract is in passes/Fusion/FusionPasses.td. A fused projection is an
+// ordinary qnext.linear whose weight is a qnext.concat_weights of the members'
 // weights; the packer lays those rows out once, so nothing downstream knows
 // about fusion: the lowering sees one contraction with more rows.
 //

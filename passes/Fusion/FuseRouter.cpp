@@ -1,6 +1,6 @@
 //===- FuseRouter.cpp - the router as one kernel per token ----------------===//
 //
-// The contract is in passes/Passes.td.
+// The contract is in passes/Fusion/FusionPasses.td.
 //
 //===----------------------------------------------------------------------===//
 

@@ -1,7 +1,7 @@
 //===- FuseSwiGLU.cpp - gate, up and silu * mul as one kernel -------------===//
 //
-// The contract is in passes/Passes.td. The gate and up projections and
-// their silu * mul (or one qnext.expert_swiglu) become a qnext.fused
+// The contract is in passes/Fusion/FusionPasses.td. The gate and up projections
+// and their silu * mul (or one qnext.expert_swiglu) become a qnext.fused
 // <swiglu> group; the lowering (qnext-lower-to-linalg, then
 // qnext-vectorize-contractions) emits the group as one kernel.
 //

@@ -1,6 +1,6 @@
 //===- DecodeInKernels.cpp - quantized weights decoded where read ---------===//
 //
-// The contract is in passes/Passes.td.
+// The contract is in passes/GPU/GPUPasses.td.
 //
 //===----------------------------------------------------------------------===//
 

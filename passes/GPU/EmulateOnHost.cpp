@@ -1,6 +1,6 @@
 //===- EmulateOnHost.cpp - GPU kernels as host loops, for testing ---------===//
 //
-// The contract is in passes/Passes.td.
+// The contract is in passes/GPU/GPUPasses.td.
 //
 //===----------------------------------------------------------------------===//
 

@@ -1,6 +1,6 @@
 //===- MapToThreads.cpp - parallel loop nests -> blocks x threads ---------===//
 //
-// The contract is in passes/Passes.td.
+// The contract is in passes/GPU/GPUPasses.td.
 //
 //===----------------------------------------------------------------------===//
 

@@ -1,6 +1,6 @@
 //===- MergeKernelModules.cpp - one gpu.module for all kernels ------------===//
 //
-// The contract is in passes/Passes.td.
+// The contract is in passes/GPU/GPUPasses.td.
 //
 //===----------------------------------------------------------------------===//
 

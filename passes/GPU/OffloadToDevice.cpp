@@ -1,6 +1,6 @@
 //===- OffloadToDevice.cpp - keep every memory access on the GPU ----------===//
 //
-// The contract is in passes/Passes.td.
+// The contract is in passes/GPU/GPUPasses.td.
 //
 //===----------------------------------------------------------------------===//
 

@@ -1,6 +1,6 @@
 //===- PromoteAccumulators.cpp - reduction accumulators in registers ------===//
 //
-// The contract is in passes/Passes.td.
+// The contract is in passes/GPU/GPUPasses.td.
 //
 //===----------------------------------------------------------------------===//
 

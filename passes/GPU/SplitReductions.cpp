@@ -1,6 +1,6 @@
 //===- SplitReductions.cpp - partial sums for one-thread-per-output GPUs --===//
 //
-// The contract is in passes/Passes.td.
+// The contract is in passes/GPU/GPUPasses.td.
 //
 //===----------------------------------------------------------------------===//
 

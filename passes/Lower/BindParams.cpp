@@ -1,8 +1,8 @@
 //===- BindParams.cpp - parameters -> views of the packed weights ---------===//
 //
-// The contract is in passes/Passes.td. The plan written to `qnext.weights`
-// is what the weight packer executes, so the code and the packed bytes agree
-// by construction.
+// The contract is in passes/Lower/LowerPasses.td. The plan written to
+// `qnext.weights` is what the weight packer executes, so the code and the
+// packed bytes agree by construction.
 //
 //===----------------------------------------------------------------------===//
 

@@ -1,6 +1,6 @@
 //===- CopyToLinalg.cpp - memref.copy -> linalg.copy ----------------------===//
 //
-// The contract is in passes/Passes.td.
+// The contract is in passes/Lower/LowerPasses.td.
 //
 //===----------------------------------------------------------------------===//
 

@@ -1,6 +1,6 @@
 //===- EntryABI.cpp - tensors in and out -> buffers the caller owns ----===//
 //
-// The contract is in passes/Passes.td.
+// The contract is in passes/Lower/LowerPasses.td.
 //
 //===----------------------------------------------------------------------===//
 

@@ -1,6 +1,6 @@
 //===- LowerByteDots.cpp - qnext.byte_dot -> x86 byte multiply-adds -------===//
 //
-// The contract is in passes/Passes.td.
+// The contract is in passes/Lower/LowerPasses.td.
 //
 //===----------------------------------------------------------------------===//
 

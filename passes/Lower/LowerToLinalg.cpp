@@ -1,8 +1,8 @@
 //===- LowerToLinalg.cpp - qnext primitive ops -> linalg/tensor/scf -------===//
 //
-// One pattern per primitive op; the contract is in passes/Passes.td. Math is
-// fp32: weights are widened from their stored dtype inside the loop bodies
-// (arith.extf, exact), activations must already be f32.
+// One pattern per primitive op; the contract is in passes/Lower/LowerPasses.td.
+// Math is fp32: weights are widened from their stored dtype inside the loop
+// bodies (arith.extf, exact), activations must already be f32.
 //
 //===----------------------------------------------------------------------===//
 

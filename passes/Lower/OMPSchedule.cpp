@@ -1,6 +1,6 @@
 //===- OMPSchedule.cpp - the schedule of the OpenMP worksharing loops ------===//
 //
-// The contract is in passes/Passes.td.
+// The contract is in passes/Lower/LowerPasses.td.
 //
 //===----------------------------------------------------------------------===//
 

@@ -1,6 +1,6 @@
 //===- OutlineKernels.cpp - each kernel a function named by what it does --===//
 //
-// The contract is in passes/Passes.td.
+// The contract is in passes/Lower/LowerPasses.td.
 //
 //===----------------------------------------------------------------------===//
 

@@ -1,6 +1,6 @@
 //===- OutlineLayers.cpp - each distinct layer compiled once ---------------===//
 //
-// The contract is in passes/Passes.td.
+// The contract is in passes/Lower/LowerPasses.td.
 //
 //===----------------------------------------------------------------------===//
 

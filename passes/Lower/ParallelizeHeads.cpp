@@ -1,6 +1,6 @@
 //===- ParallelizeHeads.cpp - independent heads as parallel loops ---------===//
 //
-// The contract is in passes/Passes.td.
+// The contract is in passes/Lower/LowerPasses.td.
 //
 //===----------------------------------------------------------------------===//
 

@@ -1,6 +1,6 @@
 //===- SortGlobals.cpp - memref.global ops in a reproducible order --------===//
 //
-// The contract is in passes/Passes.td.
+// The contract is in passes/Lower/LowerPasses.td.
 //
 //===----------------------------------------------------------------------===//
 

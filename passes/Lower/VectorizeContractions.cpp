@@ -1,7 +1,7 @@
 //===- VectorizeContractions.cpp - x * W^T as vector kernels --------------===//
 //
-// The contract is in passes/Passes.td. The pass finds each kernel's work
-// (KernelMatch.cpp) and emits it (KernelEmitter.cpp), fused pairs first,
+// The contract is in passes/Lower/LowerPasses.td. The pass finds each kernel's
+// work (KernelMatch.cpp) and emits it (KernelEmitter.cpp), fused pairs first,
 // then the MoE's combines, then every other contraction.
 //
 //===----------------------------------------------------------------------===//
