@@ -1,11 +1,11 @@
 //===- Profile.cpp - qnext-bench --profile: where a step's time goes -----===//
 //
-// One prefill and a run of decode steps on code compiled with
-// --profile-kernels: for each entry point, a markdown table of its kernels
-// and layers, by their own time (a layer's own time is its serial code
-// between kernels), with the bytes of weights each kernel reads and the rate
-// it reads them at. The times are the calling thread's view: a kernel's
-// time is the wall time of its parallel loop.
+// One prefill (or, with --speculate K, a run of verify calls of K + 1 tokens)
+// and a run of decode steps on code compiled with --profile-kernels: for each entry
+// point, a markdown table of its kernels and layers, by their own time (a layer's own
+// time is its serial code between kernels), with the bytes of weights each kernel reads
+// and the rate it reads them at. The times are the calling thread's view: a kernel's time
+// is the wall time of its parallel loop.
 //
 //===----------------------------------------------------------------------===//
 
@@ -16,6 +16,7 @@
 #include "RuntimeTool.h"
 
 #include <algorithm>
+#include <chrono>
 #include <iostream>
 #include <string>
 
@@ -58,7 +59,8 @@ const char *const kProfileNote =
     "up to all of them), and not the embedding's rows.\n";
 
 void printProfile(qnext_model *model, const std::string &entry, double seconds,
-                  int64_t steps, double expertShare, bool oneToken) {
+                  int64_t steps, double expertShare, bool oneToken,
+                  const std::string &title) {
   struct Row {
     std::string name;
     bool layer = false, bound = false; ///< bound: bytes is at most what it read
@@ -98,10 +100,12 @@ void printProfile(qnext_model *model, const std::string &entry, double seconds,
   }
   std::sort(rows.begin(), rows.end(),
             [](const Row &a, const Row &b) { return a.self > b.self; });
-  std::cout << format("\n%s: %lld step(s), %.3f ms a step\n\n", entry.c_str(),
-                      (long long)steps, 1e3 * seconds / steps)
-            << "| kernel | calls/step | ms/step | of step | weights read/step | weight GB/s |\n"
-            << "| --- | ---: | ---: | ---: | ---: | ---: |\n";
+  std::cout
+      << format("\n%s: %lld step(s), %.3f ms a step\n\n",
+                (title.empty() ? entry : title).c_str(), (long long)steps,
+                1e3 * seconds / steps)
+      << "| kernel | calls/step | ms/step | of step | weights read/step | weight GB/s |\n"
+      << "| --- | ---: | ---: | ---: | ---: | ---: |\n";
   for (const Row &r : rows) {
     std::string weights, rate;
     if (r.bytes > 0) {
@@ -121,7 +125,8 @@ void printProfile(qnext_model *model, const std::string &entry, double seconds,
 
 int profileKernels(qnext_model *model, qnext_session *session,
                    const std::vector<int32_t> &tokens, int64_t promptLen,
-                   int64_t decodeTokens, const nlohmann::ordered_json &manifest) {
+                   int64_t decodeTokens, const nlohmann::ordered_json &manifest,
+                   int64_t verifyTokens) {
   char *error = nullptr;
   if (qnext_profile_enable(model, 1, &error)) {
     std::string message = error;
@@ -148,17 +153,55 @@ int profileKernels(qnext_model *model, qnext_session *session,
   qnext_session_reset(session);
   run(prompt, 2);
 
-  // The prompt, and the first token chosen (not processed: no decode step).
-  qnext_session_reset(session);
-  qnext_profile_reset(model);
-  qnext_profile_enable(model, 1, nullptr);
-  run(prompt, 1);
-  qnext_profile_enable(model, 0, nullptr);
-  printProfile(model, "prefill", stats.prefillSeconds, 1, share, promptLen == 1);
+  int32_t next = 0;
+  if (verifyTokens == 0) {
+    // The prompt, and the first token chosen (not processed: no decode step).
+    qnext_session_reset(session);
+    qnext_profile_reset(model);
+    qnext_profile_enable(model, 1, nullptr);
+    run(prompt, 1);
+    qnext_profile_enable(model, 0, nullptr);
+    printProfile(model, "prefill", stats.prefillSeconds, 1, share, promptLen == 1);
+    next = stats.last;
+  } else {
+    // Verify calls after the prompt, each the last kept token and
+    // verifyTokens - 1 drafts that are all kept: the tokens of a plain
+    // greedy run, as when every draft is accepted (no head runs).
+    const int64_t steps = std::max<int64_t>(decodeTokens, 1);
+    // (The run's context holds the tokens it processed: its last, chosen,
+    // is not among them.)
+    qnext_session_reset(session);
+    run(prompt, steps * verifyTokens + 2);
+    std::vector<int32_t> ids(context.begin() + promptLen, context.end());
+    if (int64_t(ids.size()) < steps * verifyTokens + 1)
+      return fail("--speculate: the plain run gave " + std::to_string(ids.size()) +
+                  " tokens, the verify calls need " +
+                  std::to_string(steps * verifyTokens + 1));
+    qnext_session_reset(session);
+    run(prompt, 1); // (untimed)
+    std::vector<float> rows(size_t(verifyTokens * qnext_model_vocab_size(model)));
+    qnext_profile_reset(model);
+    qnext_profile_enable(model, 1, nullptr);
+    auto start = std::chrono::steady_clock::now();
+    for (int64_t i = 0; i < steps; ++i)
+      if (qnext_slot_verify(session, 0, ids.data() + i * verifyTokens, verifyTokens,
+                            rows.data(), &error) ||
+          qnext_slot_accept(session, 0, verifyTokens, &error)) {
+        std::string message = error;
+        qnext_free_error(error);
+        return fail(message);
+      }
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    qnext_profile_enable(model, 0, nullptr);
+    printProfile(model, "prefill", seconds, steps, share, false,
+                 format("verify (the prefill entry, %lld tokens a call)",
+                        (long long)verifyTokens));
+    next = ids[size_t(steps * verifyTokens)];
+  }
 
-  // Decode steps after the prompt (the first of the run's prefill is one
-  // token, not counted: its kernels are prefill's).
-  int32_t next = stats.last;
+  // Decode steps after that (the first of the run's prefill is one token,
+  // not counted: its kernels are prefill's).
   qnext_profile_reset(model);
   qnext_profile_enable(model, 1, nullptr);
   run({next}, decodeTokens + 1);

@@ -58,11 +58,6 @@ using qnext::tool::format;
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
-double seconds(Clock::time_point since) {
-  return std::chrono::duration<double>(Clock::now() - since).count();
-}
-
 /// Median and spread ((max - min) / median) of a run's figures.
 struct Stat {
   double median = 0, spread = 0;
@@ -124,7 +119,10 @@ int benchMain(int argc, char **argv) {
                "layer's serial code in a prefill of the first --prompts length "
                "and in --decode-tokens decode steps after it, on the first "
                "--threads count (an artifact compiled with --profile-kernels); with "
-               "--batch, of each size's batched decode steps");
+               "--batch, of each size's batched decode steps; with --speculate K, "
+               "--decode-tokens verify calls of K + 1 tokens after the prompt instead "
+               "of its prefill (every token kept, the tokens of a plain greedy run; no "
+               "MTP head needed)");
   app.add_option("--batch", batchList,
                  "Instead of the figures: batched decode (qnext_session_decode_batch) at "
                  "these batch sizes: B sequences, each prefilled with its own "
@@ -173,8 +171,13 @@ int benchMain(int argc, char **argv) {
   for (int64_t v : speculateList)
     if (v < 1 || v > 16)
       return fail("--speculate: draft counts must be in [1, 16]");
-  if (!speculateList.empty() && (!batchList.empty() || profile))
-    return fail("--speculate excludes --batch and --profile");
+  if (!speculateList.empty() && !batchList.empty())
+    return fail("--speculate excludes --batch");
+  if (profile && speculateList.size() > 1)
+    return fail("--profile --speculate takes one draft count");
+  // --profile --speculate K: verify calls of K + 1 tokens, one a step.
+  const int64_t verifyTokens =
+      profile && !speculateList.empty() ? speculateList.front() + 1 : 0;
 
   if (!jsonOut.empty()) {
     std::string why;
@@ -201,7 +204,7 @@ int benchMain(int argc, char **argv) {
   if (gpu)
     threadList = {1};
   const int64_t vocab = qnext_model_vocab_size(model);
-  if (!speculateList.empty())
+  if (!speculateList.empty() && !profile)
     return speculateMain(model, artifact, threadList.front(), speculateList,
                          defaultPrompts ? 128 : promptLens.front(), decodeTokens, repeat,
                          jsonOut);
@@ -243,8 +246,11 @@ int benchMain(int argc, char **argv) {
     }
     return true;
   };
+  // (With verify calls, they and the plain run that gives their tokens too.)
+  const int64_t verifyRun =
+      verifyTokens ? std::max<int64_t>(decodeTokens, 1) * verifyTokens + 2 : 0;
   if (!fits(promptLens, defaultPrompts, "--prompts",
-            [&](int64_t p) { return p + decodeTokens + 4; }) ||
+            [&](int64_t p) { return p + verifyRun + decodeTokens + 4; }) ||
       !fits(depthList, defaultDepths, "--depths", [&](int64_t d) {
         // Saturating: runTokens alone may reach 2^62.
         int64_t runs = 0, need = 0;
@@ -258,7 +264,7 @@ int benchMain(int argc, char **argv) {
   const int64_t maxPrompt =
       *std::max_element(promptLens.begin(), promptLens.end());
   const int64_t capacity =
-      std::max({maxPrompt + decodeTokens + 4,
+      std::max({maxPrompt + verifyRun + decodeTokens + 4,
                 maxDepth + int64_t(depthList.size()) * runTokens + 1});
 
   // Deterministic token ids, away from the special tokens at the top.
@@ -279,7 +285,7 @@ int benchMain(int argc, char **argv) {
     if (!gpu)
       qnext_model_set_threads(model, int(threadList.front()));
     return profileKernels(model, session, tokens, promptLens.front(), decodeTokens,
-                          manifest);
+                          manifest, verifyTokens);
   }
   // Every timed run goes through the runtime's one generation loop, greedy,
   // as qnext-run and a server run the model.

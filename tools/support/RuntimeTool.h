@@ -24,6 +24,9 @@
 #include <cstdarg>
 #include <cstdio>
 #include <fstream>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <iostream>
 #include <optional>
 #include <sstream>
@@ -86,10 +89,25 @@ inline std::string versionText() {
          "; cpu artifacts (x86-64), cuda artifacts (NVIDIA GPUs, through libcuda.so.1)\n";
 }
 
+/// The generated code allocates its buffers a call (a prompt call's copies
+/// of the DeltaNet states: 2 MB a layer on the bench preset). glibc serves
+/// an allocation of 128 KiB or more with fresh pages from the kernel, each
+/// faulted in and zeroed again every call (6-7 ms of a 3-token call's ~115
+/// on the bench preset, docs/benchmarks.md): up to 32 MiB come from the heap
+/// instead, and up to 64 MiB freed at its top stay there for the next call.
+inline void keepCallBuffers() {
+#ifdef __GLIBC__
+  mallopt(M_MMAP_THRESHOLD, 32 << 20);
+  mallopt(M_TRIM_THRESHOLD, 64 << 20);
+#endif
+}
+
 /// Parses the command line (with --version added); an exit status when the
 /// tool should stop now (0 after --help or --version, 1 after an error,
 /// which is reported as one "TOOL: error:" line with a pointer to --help).
+/// Sets up the process first (keepCallBuffers, SIGXFSZ).
 inline std::optional<int> parse(CLI::App &app, int argc, char **argv) {
+  keepCallBuffers();
   // A file-size limit (ulimit -f) makes a write fail with EFBIG, reported
   // like a full disk, instead of killing the tool mid-write.
   std::signal(SIGXFSZ, SIG_IGN);
