@@ -1,11 +1,12 @@
 //===- Profile.cpp - qnext-bench --profile: where a step's time goes -----===//
 //
-// One prefill (or, with --speculate K, a run of verify calls of K + 1 tokens)
-// and a run of decode steps on code compiled with --profile-kernels: for each entry
-// point, a markdown table of its kernels and layers, by their own time (a layer's own
-// time is its serial code between kernels), with the bytes of weights each kernel reads
-// and the rate it reads them at. The times are the calling thread's view: a kernel's time
-// is the wall time of its parallel loop.
+// One prefill (or, with --speculate K, a run of verify calls of K + 1
+// tokens) and a run of decode steps on code compiled with --profile-kernels:
+// for each entry point, a markdown table of its kernels and layers, by their
+// own time (a layer's own time is its serial code between kernels), with the
+// bytes of weights each kernel reads and the rate it reads them at. The times
+// are the calling thread's view: a kernel's time is the wall time of its
+// parallel loop.
 //
 //===----------------------------------------------------------------------===//
 
@@ -139,9 +140,13 @@ int profileKernels(qnext_model *model, qnext_session *session,
   qnext::Sampler greedy(qnext::SamplingParams{});
   std::vector<int32_t> context;
   qnext::GenerationStats stats;
-  auto run = [&](std::vector<int32_t> ids, int64_t maxNew) {
+  // (`chosen`: every token the run chooses, its last too.)
+  auto run = [&](std::vector<int32_t> ids, int64_t maxNew,
+                 std::vector<int32_t> *chosen = nullptr) {
     qnext::GenerationOptions options;
     options.maxNew = maxNew;
+    if (chosen)
+      options.onToken = [chosen](int32_t id, bool) { chosen->push_back(id); };
     std::string message;
     context.clear();
     if (!qnext::generate(session, ids, options, greedy, context, stats, message))
@@ -168,11 +173,9 @@ int profileKernels(qnext_model *model, qnext_session *session,
     // verifyTokens - 1 drafts that are all kept: the tokens of a plain
     // greedy run, as when every draft is accepted (no head runs).
     const int64_t steps = std::max<int64_t>(decodeTokens, 1);
-    // (The run's context holds the tokens it processed: its last, chosen,
-    // is not among them.)
+    std::vector<int32_t> ids;
     qnext_session_reset(session);
-    run(prompt, steps * verifyTokens + 2);
-    std::vector<int32_t> ids(context.begin() + promptLen, context.end());
+    run(prompt, steps * verifyTokens + 1, &ids);
     if (int64_t(ids.size()) < steps * verifyTokens + 1)
       return fail("--speculate: the plain run gave " + std::to_string(ids.size()) +
                   " tokens, the verify calls need " +

@@ -248,7 +248,7 @@ int benchMain(int argc, char **argv) {
   };
   // (With verify calls, they and the plain run that gives their tokens too.)
   const int64_t verifyRun =
-      verifyTokens ? std::max<int64_t>(decodeTokens, 1) * verifyTokens + 2 : 0;
+      verifyTokens ? std::max<int64_t>(decodeTokens, 1) * verifyTokens + 1 : 0;
   if (!fits(promptLens, defaultPrompts, "--prompts",
             [&](int64_t p) { return p + verifyRun + decodeTokens + 4; }) ||
       !fits(depthList, defaultDepths, "--depths", [&](int64_t d) {
